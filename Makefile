@@ -1,0 +1,48 @@
+# Thin wrapper over CMake. `make test` and `make demo` install missing Debian packages first.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD_DIR ?= build
+FUZZ_SECONDS ?= 30
+
+.PHONY: all release debug asan test demo bench fuzz deps clean format tidy
+
+all: release
+
+deps:
+	@scripts/install-deps
+
+# Configure+build one tree: $(call build,DIR,TYPE,EXTRA-CMAKE-ARGS)
+define build
+	cmake -S . -B $(BUILD_DIR)/$(1) -DCMAKE_BUILD_TYPE=$(2) $(3) >/dev/null
+	cmake --build $(BUILD_DIR)/$(1) -j $(JOBS)
+endef
+
+release:
+	$(call build,release,Release,)
+
+debug:
+	$(call build,debug,Debug,)
+
+# Sanitized build with clang, which also builds the libFuzzer targets.
+asan:
+	$(call build,asan,Asan,-DCMAKE_C_COMPILER=clang -DNB_FUZZ_SECONDS=$(FUZZ_SECONDS))
+
+test: deps asan
+	cd $(BUILD_DIR)/asan && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+demo: deps release
+	scripts/demo $(BUILD_DIR)/release/niobium
+
+bench: release
+	scripts/bench $(BUILD_DIR)/release
+
+fuzz: asan
+	cd $(BUILD_DIR)/asan && NB_FUZZ_SECONDS=600 ctest -L fuzz --output-on-failure -j $(JOBS) --timeout 7200
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+tidy: release
+	clang-tidy -p $(BUILD_DIR)/release --quiet $$(git ls-files 'src/*.c' 'apps/*.c')
+
+clean:
+	rm -rf $(BUILD_DIR)

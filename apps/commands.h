@@ -1,0 +1,15 @@
+/* Subcommands of the `niobium` executable: one file each in apps/, dispatched by main.c.
+ * Each takes (argc, argv) with argv[0] the subcommand name and returns the exit code:
+ * 0 ok, 1 runtime failure, 2 usage error. */
+#ifndef NB_APPS_COMMANDS_H
+#define NB_APPS_COMMANDS_H
+
+enum { NB_EXIT_OK = 0, NB_EXIT_FAILURE = 1, NB_EXIT_USAGE = 2 };
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv);
+} nb_command;
+
+#endif

@@ -1,0 +1,194 @@
+/* Test helpers: environment, hex, ports, processes. */
+#include "nb_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *nb_test_env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
+const char *nb_test_shared_dir(void) {
+  const char *dir = nb_test_env("NB_SHARED_DIR");
+  struct stat st;
+  if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  return dir;
+}
+
+bool nb_test_have_program(const char *name) {
+  const char *path = getenv("PATH");
+  if (!path) return false;
+  char *copy = strdup(path);
+  bool found = false;
+  for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir && !found;
+       dir = strtok_r(NULL, ":", &save)) {
+    char full[1024];
+    snprintf(full, sizeof full, "%s/%s", dir, name);
+    found = access(full, X_OK) == 0;
+  }
+  free(copy);
+  return found;
+}
+
+ssize_t nb_test_unhex(const char *hex, uint8_t *out, size_t cap) {
+  size_t n = 0;
+  int hi = -1;
+  for (const char *p = hex; *p; p++) {
+    if (*p == ' ' || *p == '\n' || *p == ':') continue;
+    int v;
+    if (*p >= '0' && *p <= '9') {
+      v = *p - '0';
+    } else if (*p >= 'a' && *p <= 'f') {
+      v = *p - 'a' + 10;
+    } else if (*p >= 'A' && *p <= 'F') {
+      v = *p - 'A' + 10;
+    } else {
+      return -1;
+    }
+    if (hi < 0) {
+      hi = v;
+      continue;
+    }
+    if (n == cap) return -1;
+    out[n++] = (uint8_t)(hi << 4 | v);
+    hi = -1;
+  }
+  return hi < 0 ? (ssize_t)n : -1;
+}
+
+uint16_t nb_test_free_port(int socktype) {
+  int fd = socket(AF_INET, socktype, 0);
+  if (fd < 0) return 0;
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  uint16_t port = 0;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+    port = ntohs(sa.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool nb_test_proc_start(nb_test_proc *p, char *const argv[]) {
+  static unsigned seq;
+  memset(p, 0, sizeof *p);
+  snprintf(p->out_path, sizeof p->out_path, "/tmp/nb-test-%d-%u.out", getpid(), seq);
+  snprintf(p->err_path, sizeof p->err_path, "/tmp/nb-test-%d-%u.err", getpid(), seq++);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int rc = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    fprintf(stderr, "cannot start %s: %s\n", argv[0], strerror(rc));
+    p->pid = 0;
+    return false;
+  }
+  return true;
+}
+
+static void nb_test_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+int nb_test_proc_wait(nb_test_proc *p, int timeout_ms) {
+  if (p->pid <= 0) return -1;
+  for (int waited = 0;; waited += 10) {
+    int status;
+    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    if (r == p->pid) {
+      p->pid = 0;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    if (waited >= timeout_ms) break;
+    nb_test_sleep_ms(10);
+  }
+  nb_test_proc_stop(p);
+  return -1;
+}
+
+void nb_test_proc_stop(nb_test_proc *p) {
+  if (p->pid <= 0) return;
+  kill(p->pid, SIGTERM);
+  for (int i = 0; i < 300; i++) {
+    if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+      p->pid = 0;
+      return;
+    }
+    nb_test_sleep_ms(10);
+  }
+  kill(p->pid, SIGKILL);
+  waitpid(p->pid, NULL, 0);
+  p->pid = 0;
+}
+
+char *nb_test_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  size_t got;
+  while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+    n += got;
+    if (cap - n - 1 == 0) {
+      char *bigger = realloc(buf, cap * 2);
+      if (!bigger) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (!buf) return NULL;
+  buf[n] = 0;
+  if (len) *len = n;
+  return buf;
+}
+
+char *nb_test_proc_stdout(const nb_test_proc *p) {
+  char *s = nb_test_read_file(p->out_path, NULL);
+  return s ? s : strdup("");
+}
+
+char *nb_test_proc_stderr(const nb_test_proc *p) {
+  char *s = nb_test_read_file(p->err_path, NULL);
+  return s ? s : strdup("");
+}
+
+void nb_test_proc_cleanup(nb_test_proc *p) {
+  nb_test_proc_stop(p);
+  unlink(p->out_path);
+  unlink(p->err_path);
+}
+
+int nb_test_run(char *const argv[], int timeout_ms, char **out) {
+  nb_test_proc p;
+  if (!nb_test_proc_start(&p, argv)) return -1;
+  int rc = nb_test_proc_wait(&p, timeout_ms);
+  if (out) *out = nb_test_proc_stdout(&p);
+  nb_test_proc_cleanup(&p);
+  return rc;
+}

@@ -1,0 +1,48 @@
+/* Helpers shared by the tests: environment, hex, free ports, and child processes for the
+ * end-to-end and interop tests (real binaries on loopback). */
+#ifndef NB_TEST_H
+#define NB_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Value of an environment variable the test harness sets, or NULL. */
+const char *nb_test_env(const char *name);
+/* NB_SHARED_DIR when it exists as a directory, else NULL (tests then skip). */
+const char *nb_test_shared_dir(void);
+/* True when an executable of that name is on PATH. */
+bool nb_test_have_program(const char *name);
+
+/* Decodes hex (spaces allowed) into out; returns the byte count, or -1 on bad input. */
+ssize_t nb_test_unhex(const char *hex, uint8_t *out, size_t cap);
+
+/* A UDP (or TCP) port on 127.0.0.1 that is free right now (bound and released). */
+uint16_t nb_test_free_port(int socktype);
+
+/* A running child process with its stdout and stderr captured to files. */
+typedef struct {
+  pid_t pid;
+  char out_path[256];
+  char err_path[256];
+} nb_test_proc;
+
+/* Starts argv[0] (searched in PATH) with output captured; false if it cannot start. */
+bool nb_test_proc_start(nb_test_proc *p, char *const argv[]);
+/* Waits up to timeout_ms for exit; returns the exit status, or -1 on timeout (then kills). */
+int nb_test_proc_wait(nb_test_proc *p, int timeout_ms);
+/* SIGTERM, then SIGKILL after a grace period; reaps the child. */
+void nb_test_proc_stop(nb_test_proc *p);
+/* Reads a captured stream (heap string, caller frees); "" when empty. */
+char *nb_test_proc_stdout(const nb_test_proc *p);
+char *nb_test_proc_stderr(const nb_test_proc *p);
+void nb_test_proc_cleanup(nb_test_proc *p);
+
+/* Runs a command to completion (timeout_ms), capturing stdout into a heap string. */
+int nb_test_run(char *const argv[], int timeout_ms, char **out);
+
+/* Reads a whole file (heap, NUL-terminated); NULL on error. */
+char *nb_test_read_file(const char *path, size_t *len);
+
+#endif
