@@ -4,14 +4,16 @@
 
 #include "commands.h"
 
-static const nb_command nb_commands[] = {};
+static const nb_command nb_commands[] = {
+    {NULL, NULL, NULL},
+};
 
 static void nb_usage(FILE *out) {
   fprintf(out,
           "Usage: niobium COMMAND [OPTIONS]\n"
           "Niobium: secure OMA LwM2M device management.\n\nCommands:\n");
-  for (size_t i = 0; i < sizeof nb_commands / sizeof nb_commands[0]; i++) {
-    fprintf(out, "  %-10s %s\n", nb_commands[i].name, nb_commands[i].summary);
+  for (const nb_command *c = nb_commands; c->name; c++) {
+    fprintf(out, "  %-10s %s\n", c->name, c->summary);
   }
   fprintf(out, "\nRun 'niobium COMMAND --help' for the options of a command.\n");
 }
@@ -30,8 +32,8 @@ int main(int argc, char **argv) {
     printf("niobium 0.1.0\n");
     return NB_EXIT_OK;
   }
-  for (size_t i = 0; i < sizeof nb_commands / sizeof nb_commands[0]; i++) {
-    if (strcmp(argv[1], nb_commands[i].name) == 0) return nb_commands[i].run(argc - 1, argv + 1);
+  for (const nb_command *c = nb_commands; c->name; c++) {
+    if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
   }
   fprintf(stderr, "niobium: unknown command '%s'\n\n", argv[1]);
   nb_usage(stderr);
