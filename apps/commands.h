@@ -12,4 +12,6 @@ typedef struct {
   int (*run)(int argc, char **argv);
 } nb_command;
 
+int nb_cmd_objects(int argc, char **argv);
+
 #endif

@@ -5,6 +5,7 @@
 #include "commands.h"
 
 static const nb_command nb_commands[] = {
+    {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
     {NULL, NULL, NULL},
 };
 
