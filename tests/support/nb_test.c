@@ -185,10 +185,33 @@ void nb_test_proc_cleanup(nb_test_proc *p) {
 }
 
 int nb_test_run(char *const argv[], int timeout_ms, char **out) {
+  return nb_test_run_capture(argv, timeout_ms, out, NULL);
+}
+
+int nb_test_run_capture(char *const argv[], int timeout_ms, char **out, char **err) {
   nb_test_proc p;
   if (!nb_test_proc_start(&p, argv)) return -1;
   int rc = nb_test_proc_wait(&p, timeout_ms);
   if (out) *out = nb_test_proc_stdout(&p);
+  if (err) *err = nb_test_proc_stderr(&p);
   nb_test_proc_cleanup(&p);
   return rc;
+}
+
+bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char *needle,
+                              int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    char *text = on_stderr ? nb_test_proc_stderr(p) : nb_test_proc_stdout(p);
+    bool found = text && strstr(text, needle) != NULL;
+    free(text);
+    if (found) return true;
+    /* Exited? (WNOWAIT leaves the child for nb_test_proc_wait/stop to reap.) */
+    siginfo_t info = {0};
+    if (p->pid <= 0 ||
+        (waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)) {
+      return false;
+    }
+    nb_test_sleep_ms(20);
+  }
+  return false;
 }

@@ -41,6 +41,12 @@ void nb_test_proc_cleanup(nb_test_proc *p);
 
 /* Runs a command to completion (timeout_ms), capturing stdout into a heap string. */
 int nb_test_run(char *const argv[], int timeout_ms, char **out);
+/* Same, capturing stderr too (either pointer may be NULL). */
+int nb_test_run_capture(char *const argv[], int timeout_ms, char **out, char **err);
+/* Polls a running child's captured stdout (or stderr) until it contains `needle`; false when
+ * timeout_ms pass or the child exits first. */
+bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char *needle,
+                              int timeout_ms);
 
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
