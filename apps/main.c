@@ -6,6 +6,7 @@
 
 static const nb_command nb_commands[] = {
     {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
+    {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
     {NULL, NULL, NULL},
 };
 

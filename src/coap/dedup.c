@@ -1,0 +1,119 @@
+/* Deduplication cache: hash map for lookup plus one FIFO per message type. Lifetimes are
+ * constant per type, so each FIFO is also ordered by expiry and expiring is O(expired). */
+#include "coap/dedup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "coap/msg.h"
+
+struct nb_coap_dedup_key {
+  const nb_addr *peer;
+  uint16_t mid;
+};
+
+static bool nb_coap_dedup_eq(const nb_coap_hnode *node, const void *key) {
+  const nb_coap_dedup_entry *e = (const nb_coap_dedup_entry *)node;
+  const struct nb_coap_dedup_key *k = key;
+  return e->mid == k->mid && nb_addr_equal(&e->peer, k->peer);
+}
+
+static uint64_t nb_coap_dedup_hash(const nb_coap_dedup *d, const nb_addr *peer, uint16_t mid) {
+  return nb_coap_hash_addr(d->seed, peer) ^ nb_coap_hash_bytes(d->seed, &mid, sizeof mid);
+}
+
+nb_err nb_coap_dedup_init(nb_coap_dedup *d, uint64_t seed, size_t max, nb_time_ms con_lifetime,
+                          nb_time_ms non_lifetime) {
+  memset(d, 0, sizeof *d);
+  d->seed = seed;
+  d->max = max ? max : 1;
+  d->con_lifetime = con_lifetime;
+  d->non_lifetime = non_lifetime;
+  return nb_coap_hmap_init(&d->map);
+}
+
+static nb_coap_dedup_list *nb_coap_dedup_list_of(nb_coap_dedup *d, uint8_t type) {
+  return type == NB_COAP_CON ? &d->con : &d->non;
+}
+
+static void nb_coap_dedup_unlink(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
+  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    l->head = e->next;
+  if (e->next)
+    e->next->prev = e->prev;
+  else
+    l->tail = e->prev;
+  nb_coap_hmap_remove(&d->map, &e->node);
+}
+
+static void nb_coap_dedup_drop(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
+  nb_coap_dedup_unlink(d, e);
+  if (e->backref) *e->backref = NULL;
+  free(e->reply);
+  free(e);
+}
+
+void nb_coap_dedup_deinit(nb_coap_dedup *d) {
+  while (d->con.head) nb_coap_dedup_drop(d, d->con.head);
+  while (d->non.head) nb_coap_dedup_drop(d, d->non.head);
+  nb_coap_hmap_deinit(&d->map);
+}
+
+nb_coap_dedup_entry *nb_coap_dedup_find(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid) {
+  struct nb_coap_dedup_key k = {peer, mid};
+  return (nb_coap_dedup_entry *)nb_coap_hmap_find(&d->map, nb_coap_dedup_hash(d, peer, mid),
+                                                  nb_coap_dedup_eq, &k);
+}
+
+static void nb_coap_dedup_evict_oldest(nb_coap_dedup *d) {
+  nb_coap_dedup_entry *c = d->con.head, *n = d->non.head;
+  nb_coap_dedup_entry *victim = !c ? n : !n ? c : (c->inserted <= n->inserted ? c : n);
+  if (victim) nb_coap_dedup_drop(d, victim);
+}
+
+nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid, uint8_t type,
+                            nb_time_ms now, nb_coap_dedup_entry **out) {
+  while (d->map.count >= d->max) nb_coap_dedup_evict_oldest(d);
+  nb_coap_dedup_entry *e = calloc(1, sizeof *e);
+  if (!e) return NB_ERR_NOMEM;
+  e->peer = *peer;
+  e->mid = mid;
+  e->type = type == NB_COAP_CON ? NB_COAP_CON : NB_COAP_NON;
+  e->inserted = now;
+  e->expires = now + (e->type == NB_COAP_CON ? d->con_lifetime : d->non_lifetime);
+  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
+  e->prev = l->tail;
+  if (l->tail)
+    l->tail->next = e;
+  else
+    l->head = e;
+  l->tail = e;
+  nb_coap_hmap_insert(&d->map, &e->node, nb_coap_dedup_hash(d, peer, mid));
+  *out = e;
+  return NB_OK;
+}
+
+nb_err nb_coap_dedup_set_reply(nb_coap_dedup_entry *e, const uint8_t *data, size_t len) {
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy) return NB_ERR_NOMEM;
+  if (len) memcpy(copy, data, len);
+  free(e->reply);
+  e->reply = copy;
+  e->reply_len = len;
+  return NB_OK;
+}
+
+void nb_coap_dedup_expire(nb_coap_dedup *d, nb_time_ms now) {
+  while (d->con.head && d->con.head->expires <= now) nb_coap_dedup_drop(d, d->con.head);
+  while (d->non.head && d->non.head->expires <= now) nb_coap_dedup_drop(d, d->non.head);
+}
+
+nb_time_ms nb_coap_dedup_next(const nb_coap_dedup *d) {
+  nb_time_ms t = NB_TIME_NEVER;
+  if (d->con.head) t = nb_time_min(t, d->con.head->expires);
+  if (d->non.head) t = nb_time_min(t, d->non.head->expires);
+  return t;
+}

@@ -1,0 +1,129 @@
+/* Intrusive chained hash map with power-of-two buckets, and a seeded 64-bit hash. */
+#include "coap/hmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NB_COAP_HMAP_INITIAL 64
+
+nb_err nb_coap_hmap_init(nb_coap_hmap *m) {
+  m->buckets = calloc(NB_COAP_HMAP_INITIAL, sizeof *m->buckets);
+  if (!m->buckets) return NB_ERR_NOMEM;
+  m->nbuckets = NB_COAP_HMAP_INITIAL;
+  m->count = 0;
+  return NB_OK;
+}
+
+void nb_coap_hmap_deinit(nb_coap_hmap *m) {
+  free(m->buckets);
+  m->buckets = NULL;
+  m->nbuckets = 0;
+  m->count = 0;
+}
+
+/* Doubles the bucket array; on allocation failure the map keeps working, only slower. */
+static void nb_coap_hmap_grow(nb_coap_hmap *m) {
+  size_t n = m->nbuckets * 2;
+  nb_coap_hnode **b = calloc(n, sizeof *b);
+  if (!b) return;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    nb_coap_hnode *node = m->buckets[i];
+    while (node) {
+      nb_coap_hnode *next = node->next;
+      size_t j = (size_t)node->hash & (n - 1);
+      node->next = b[j];
+      b[j] = node;
+      node = next;
+    }
+  }
+  free(m->buckets);
+  m->buckets = b;
+  m->nbuckets = n;
+}
+
+void nb_coap_hmap_insert(nb_coap_hmap *m, nb_coap_hnode *node, uint64_t hash) {
+  if (m->count + 1 > m->nbuckets) nb_coap_hmap_grow(m);
+  size_t i = (size_t)hash & (m->nbuckets - 1);
+  node->hash = hash;
+  node->next = m->buckets[i];
+  m->buckets[i] = node;
+  m->count++;
+}
+
+void nb_coap_hmap_remove(nb_coap_hmap *m, nb_coap_hnode *node) {
+  nb_coap_hnode **pp = &m->buckets[(size_t)node->hash & (m->nbuckets - 1)];
+  while (*pp) {
+    if (*pp == node) {
+      *pp = node->next;
+      node->next = NULL;
+      m->count--;
+      return;
+    }
+    pp = &(*pp)->next;
+  }
+}
+
+nb_coap_hnode *nb_coap_hmap_find(const nb_coap_hmap *m, uint64_t hash, nb_coap_hmap_eq_fn eq,
+                                 const void *key) {
+  for (nb_coap_hnode *n = m->buckets[(size_t)hash & (m->nbuckets - 1)]; n; n = n->next) {
+    if (n->hash == hash && eq(n, key)) return n;
+  }
+  return NULL;
+}
+
+void nb_coap_hmap_each(const nb_coap_hmap *m, void (*fn)(nb_coap_hnode *node, void *user),
+                       void *user) {
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    for (nb_coap_hnode *n = m->buckets[i]; n; n = n->next) fn(n, user);
+  }
+}
+
+nb_coap_hnode *nb_coap_hmap_pop(nb_coap_hmap *m) {
+  if (m->count == 0) return NULL;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    nb_coap_hnode *n = m->buckets[i];
+    if (n) {
+      m->buckets[i] = n->next;
+      n->next = NULL;
+      m->count--;
+      return n;
+    }
+  }
+  return NULL;
+}
+
+/* splitmix64 finalizer: full avalanche with plain 64-bit arithmetic (fine on 32-bit MCUs). */
+static uint64_t nb_coap_mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t nb_coap_load(const uint8_t *p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len) {
+  const uint8_t *p = data;
+  uint64_t h = nb_coap_mix(seed ^ 0x9e3779b97f4a7c15ull ^ len);
+  while (len >= 8) {
+    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + 0x9e3779b97f4a7c15ull;
+    p += 8;
+    len -= 8;
+  }
+  if (len > 0) h = nb_coap_mix(h ^ nb_coap_load(p, len) ^ ((uint64_t)len << 56));
+  return nb_coap_mix(h);
+}
+
+uint64_t nb_coap_hash_addr(uint64_t seed, const nb_addr *a) {
+  uint8_t key[23];
+  key[0] = a->family;
+  key[1] = (uint8_t)(a->port >> 8);
+  key[2] = (uint8_t)a->port;
+  memcpy(key + 3, a->ip, 16);
+  memcpy(key + 19, &a->scope, 4);
+  if (a->family == NB_ADDR_V4) memset(key + 7, 0, 12);
+  return nb_coap_hash_bytes(seed, key, sizeof key);
+}

@@ -1,0 +1,426 @@
+/* libuv shell: loop and signals, UDP sockets with recvmmsg batching, the CoAP endpoint driver. */
+#include "io/loop.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/log.h"
+
+#define NB_IO_MOD "io"
+#define NB_IO_DEFAULT_BATCH 16
+/* libuv caps one recvmmsg call at 20 messages (UV__MMSG_MAXWIDTH); more slots would be waste. */
+#define NB_IO_MAX_BATCH 20
+
+struct nb_io_loop {
+  uv_loop_t uv;
+  uv_signal_t signals[2];
+  bool signals_on;
+  nb_io_signal_fn signal_fn;
+  void *signal_user;
+};
+
+struct nb_io_udp {
+  uv_udp_t handle;
+  nb_io_loop *loop;
+  nb_io_datagram_fn receiver;
+  void *receiver_user;
+  unsigned batch;
+  uint8_t *buf; /* one buffer reused for every read: datagrams are consumed in the callback */
+  size_t buf_len;
+  uint64_t in_batch; /* datagrams seen so far in the current recvmmsg batch */
+  bool closing;
+  nb_io_udp_stats stats;
+};
+
+/* A datagram that could not be written at once, copied so the caller's buffer may go. */
+typedef struct {
+  uv_udp_send_t req;
+  nb_io_udp *udp;
+  size_t len;
+  uint8_t data[];
+} nb_io_send_req;
+
+struct nb_io_coap {
+  nb_io_loop *loop;
+  nb_coap_ep *ep;
+  nb_io_udp *udp; /* owned when made by nb_io_coap_open_udp */
+  uv_timer_t timer;
+  uv_prepare_t prepare;
+  nb_time_ms armed; /* deadline the timer is running for, NB_TIME_NEVER when stopped */
+  int open_handles;
+};
+
+/* ---- loop ---- */
+
+nb_err nb_io_loop_new(nb_io_loop **out) {
+  nb_io_loop *loop = calloc(1, sizeof *loop);
+  if (!loop) return NB_ERR_NOMEM;
+  int r = uv_loop_init(&loop->uv);
+  if (r != 0) {
+    NB_LOG_ERROR(NB_IO_MOD, "event=loop_init_failed reason=\"%s\"", uv_strerror(r));
+    free(loop);
+    return NB_ERR_IO;
+  }
+  loop->uv.data = loop;
+  *out = loop;
+  return NB_OK;
+}
+
+static void nb_io_report_open_handle(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) {
+    NB_LOG_WARN(NB_IO_MOD, "event=handle_left_open type=%s", uv_handle_type_name(h->type));
+  }
+}
+
+void nb_io_loop_free(nb_io_loop *loop) {
+  if (!loop) return;
+  if (loop->signals_on) {
+    for (size_t i = 0; i < 2; i++) uv_close((uv_handle_t *)&loop->signals[i], NULL);
+  }
+  /* Close callbacks run at the end of an iteration; two rounds also cover closes that a close
+   * callback starts. */
+  for (int round = 0; round < 2; round++) uv_run(&loop->uv, UV_RUN_NOWAIT);
+  if (uv_loop_close(&loop->uv) == UV_EBUSY) {
+    uv_walk(&loop->uv, nb_io_report_open_handle, NULL);
+    return; /* handles still point into loop: leaking beats a use-after-free */
+  }
+  free(loop);
+}
+
+uv_loop_t *nb_io_loop_uv(nb_io_loop *loop) { return &loop->uv; }
+
+nb_time_ms nb_io_loop_now(nb_io_loop *loop) {
+  uv_update_time(&loop->uv);
+  return (nb_time_ms)uv_now(&loop->uv);
+}
+
+nb_err nb_io_loop_run(nb_io_loop *loop) {
+  int r = uv_run(&loop->uv, UV_RUN_DEFAULT);
+  (void)r; /* nonzero only means handles are still active after uv_stop */
+  return NB_OK;
+}
+
+void nb_io_loop_stop(nb_io_loop *loop) { uv_stop(&loop->uv); }
+
+static void nb_io_on_signal(uv_signal_t *h, int signum) {
+  nb_io_loop *loop = h->data;
+  if (loop->signal_fn) loop->signal_fn(loop->signal_user, signum);
+}
+
+nb_err nb_io_loop_on_signals(nb_io_loop *loop, nb_io_signal_fn fn, void *user) {
+  static const int signums[2] = {SIGINT, SIGTERM};
+  loop->signal_fn = fn;
+  loop->signal_user = user;
+  if (loop->signals_on) return NB_OK;
+  int r = 0;
+  size_t inited = 0;
+  while (inited < 2 && (r = uv_signal_init(&loop->uv, &loop->signals[inited])) == 0) inited++;
+  for (size_t i = 0; r == 0 && i < 2; i++) {
+    uv_signal_t *h = &loop->signals[i];
+    h->data = loop;
+    uv_unref((uv_handle_t *)h);
+    r = uv_signal_start(h, nb_io_on_signal, signums[i]);
+  }
+  if (r != 0) {
+    NB_LOG_ERROR(NB_IO_MOD, "event=signal_failed reason=\"%s\"", uv_strerror(r));
+    for (size_t i = 0; i < inited; i++) uv_close((uv_handle_t *)&loop->signals[i], NULL);
+    return NB_ERR_IO;
+  }
+  loop->signals_on = true;
+  return NB_OK;
+}
+
+/* ---- UDP socket ---- */
+
+void nb_io_udp_config_default(nb_io_udp_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->batch = NB_IO_DEFAULT_BATCH;
+}
+
+/* libuv asks for a buffer before each read. With recvmmsg it splits the buffer into chunks of
+ * the suggested size (64 KiB), one per datagram, so the buffer is batch chunks long; it must be
+ * at least two chunks or libuv cannot use recvmmsg at all. The same buffer serves every read
+ * because each datagram is consumed before the callback returns. */
+static void nb_io_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+  nb_io_udp *udp = h->data;
+  if (!udp->buf) {
+    size_t chunks = udp->stats.recvmmsg ? udp->batch : 1;
+    udp->buf = malloc(suggested * chunks);
+    udp->buf_len = udp->buf ? suggested * chunks : 0;
+  }
+  /* A NULL/0 buffer makes libuv report UV_ENOBUFS, counted as a drop. */
+  *out = uv_buf_init((char *)udp->buf, (unsigned)udp->buf_len);
+}
+
+static void nb_io_udp_end_read(nb_io_udp *udp, uint64_t datagrams) {
+  udp->stats.rx_reads++;
+  if (datagrams > udp->stats.rx_max_batch) udp->stats.rx_max_batch = datagrams;
+}
+
+static void nb_io_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                           const struct sockaddr *addr, unsigned flags) {
+  nb_io_udp *udp = h->data;
+  if (udp->closing) return;
+  if (nread < 0) {
+    udp->stats.rx_dropped++;
+    NB_LOG_DEBUG(NB_IO_MOD, "event=recv_error reason=\"%s\"", uv_strerror((int)nread));
+    return;
+  }
+  if (!addr) {
+    /* Either "nothing more to read" or the end of a recvmmsg batch. */
+    if (flags & UV_UDP_MMSG_FREE) {
+      nb_io_udp_end_read(udp, udp->in_batch);
+      udp->in_batch = 0;
+    }
+    return;
+  }
+  if (flags & UV_UDP_MMSG_CHUNK) {
+    udp->in_batch++;
+  } else {
+    nb_io_udp_end_read(udp, 1);
+  }
+  nb_addr peer;
+  if ((flags & UV_UDP_PARTIAL) || !udp->receiver || nb_addr_from_sockaddr(addr, &peer) != NB_OK) {
+    udp->stats.rx_dropped++;
+    return;
+  }
+  udp->stats.rx++;
+  udp->receiver(udp->receiver_user, &peer, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static void nb_io_udp_closed(uv_handle_t *h) {
+  nb_io_udp *udp = h->data;
+  free(udp->buf);
+  free(udp);
+}
+
+static nb_err nb_io_uv_to_err(int r) {
+  if (r == UV_EADDRINUSE) return NB_ERR_EXISTS;
+  if (r == UV_ENOMEM) return NB_ERR_NOMEM;
+  return NB_ERR_IO;
+}
+
+nb_err nb_io_udp_open(nb_io_loop *loop, const nb_addr *local, const nb_io_udp_config *cfg,
+                      nb_io_udp **out) {
+  nb_io_udp_config defaults;
+  if (!cfg) {
+    nb_io_udp_config_default(&defaults);
+    cfg = &defaults;
+  }
+  struct sockaddr_storage ss;
+  size_t sslen;
+  if (nb_addr_to_sockaddr(local, (struct sockaddr *)&ss, sizeof ss, &sslen) != NB_OK) {
+    return NB_ERR_INVAL;
+  }
+  nb_io_udp *udp = calloc(1, sizeof *udp);
+  if (!udp) return NB_ERR_NOMEM;
+  udp->loop = loop;
+  udp->batch = cfg->batch < 1 ? 1 : cfg->batch > NB_IO_MAX_BATCH ? NB_IO_MAX_BATCH : cfg->batch;
+  unsigned flags = (unsigned)ss.ss_family | (udp->batch > 1 ? UV_UDP_RECVMMSG : 0);
+  int r = uv_udp_init_ex(&loop->uv, &udp->handle, flags);
+  if (r != 0) {
+    free(udp);
+    NB_LOG_ERROR(NB_IO_MOD, "event=udp_init_failed reason=\"%s\"", uv_strerror(r));
+    return nb_io_uv_to_err(r);
+  }
+  udp->handle.data = udp;
+  unsigned bind_flags = ss.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
+  r = uv_udp_bind(&udp->handle, (const struct sockaddr *)&ss, bind_flags);
+  if (r == 0) r = uv_udp_recv_start(&udp->handle, nb_io_udp_alloc, nb_io_udp_recv);
+  if (r != 0) {
+    char text[NB_ADDR_STRLEN];
+    NB_LOG_ERROR(NB_IO_MOD, "event=udp_bind_failed addr=%s reason=\"%s\"",
+                 nb_addr_format(local, text, sizeof text), uv_strerror(r));
+    udp->closing = true;
+    uv_close((uv_handle_t *)&udp->handle, nb_io_udp_closed);
+    return nb_io_uv_to_err(r);
+  }
+  udp->stats.recvmmsg = uv_udp_using_recvmmsg(&udp->handle) == 1;
+  *out = udp;
+  return NB_OK;
+}
+
+void nb_io_udp_set_receiver(nb_io_udp *udp, nb_io_datagram_fn fn, void *user) {
+  udp->receiver = fn;
+  udp->receiver_user = user;
+}
+
+static void nb_io_udp_sent(uv_udp_send_t *req, int status) {
+  nb_io_send_req *s = req->data;
+  if (status < 0 && status != UV_ECANCELED) {
+    s->udp->stats.tx_errors++;
+    NB_LOG_DEBUG(NB_IO_MOD, "event=send_error reason=\"%s\"", uv_strerror(status));
+  }
+  free(s);
+}
+
+/* The socket is full: hand libuv a copy to write when it can. */
+static void nb_io_udp_queue(nb_io_udp *udp, const struct sockaddr *sa, const uint8_t *data,
+                            size_t len) {
+  nb_io_send_req *s = malloc(sizeof *s + len);
+  if (!s) {
+    udp->stats.tx_errors++;
+    return;
+  }
+  s->udp = udp;
+  s->len = len;
+  if (len) memcpy(s->data, data, len);
+  s->req.data = s;
+  uv_buf_t b = uv_buf_init((char *)s->data, (unsigned)len);
+  int r = uv_udp_send(&s->req, &udp->handle, &b, 1, sa, nb_io_udp_sent);
+  if (r != 0) {
+    udp->stats.tx_errors++;
+    free(s);
+    return;
+  }
+  udp->stats.tx_queued++;
+}
+
+void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  nb_io_udp *udp = user;
+  struct sockaddr_storage ss;
+  size_t sslen;
+  if (udp->closing) return;
+  if (nb_addr_to_sockaddr(peer, (struct sockaddr *)&ss, sizeof ss, &sslen) != NB_OK) {
+    udp->stats.tx_errors++;
+    return;
+  }
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  /* try_send also answers EAGAIN while earlier datagrams wait in libuv's queue, so queued
+   * datagrams are never overtaken. */
+  int r = uv_udp_try_send(&udp->handle, &b, 1, (const struct sockaddr *)&ss);
+  if (r >= 0) {
+    udp->stats.tx++;
+  } else if (r == UV_EAGAIN) {
+    nb_io_udp_queue(udp, (const struct sockaddr *)&ss, data, len);
+  } else {
+    udp->stats.tx_errors++;
+    char text[NB_ADDR_STRLEN];
+    NB_LOG_DEBUG(NB_IO_MOD, "event=send_error peer=%s reason=\"%s\"",
+                 nb_addr_format(peer, text, sizeof text), uv_strerror(r));
+  }
+}
+
+nb_err nb_io_udp_local_addr(const nb_io_udp *udp, nb_addr *out) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_udp_getsockname(&udp->handle, (struct sockaddr *)&ss, &len) != 0) return NB_ERR_IO;
+  return nb_addr_from_sockaddr((const struct sockaddr *)&ss, out);
+}
+
+void nb_io_udp_get_stats(const nb_io_udp *udp, nb_io_udp_stats *out) { *out = udp->stats; }
+
+int nb_io_udp_fd(const nb_io_udp *udp) {
+  uv_os_fd_t fd;
+  if (udp->closing || uv_fileno((const uv_handle_t *)&udp->handle, &fd) != 0) return -1;
+  return fd;
+}
+
+void nb_io_udp_close(nb_io_udp *udp) {
+  if (!udp || udp->closing) return;
+  udp->closing = true;
+  uv_close((uv_handle_t *)&udp->handle, nb_io_udp_closed);
+}
+
+/* ---- CoAP endpoint driver ---- */
+
+static void nb_io_coap_on_timer(uv_timer_t *h) {
+  nb_io_coap *c = h->data;
+  c->armed = NB_TIME_NEVER; /* a one-shot timer is stopped once it has fired */
+  if (c->ep) nb_coap_ep_tick(c->ep, nb_io_loop_now(c->loop));
+}
+
+/* Runs right before the loop waits for I/O, after every callback of the iteration: whatever
+ * they did to the endpoint (receive, tick, request, respond, notify) is reflected here. */
+static void nb_io_coap_rearm(uv_prepare_t *h) {
+  nb_io_coap *c = h->data;
+  if (!c->ep) return;
+  nb_time_ms deadline = nb_coap_ep_next_deadline(c->ep);
+  if (deadline == c->armed) return;
+  if (deadline == NB_TIME_NEVER) {
+    uv_timer_stop(&c->timer);
+  } else {
+    /* libuv timers count from the cached loop time, which is also what `now` was based on. */
+    nb_time_ms now = (nb_time_ms)uv_now(&c->loop->uv);
+    uint64_t delay = deadline > now ? (uint64_t)(deadline - now) : 0;
+    uv_timer_start(&c->timer, nb_io_coap_on_timer, delay, 0);
+  }
+  c->armed = deadline;
+}
+
+static void nb_io_coap_handle_closed(uv_handle_t *h) {
+  nb_io_coap *c = h->data;
+  if (--c->open_handles == 0) free(c);
+}
+
+nb_err nb_io_coap_new(nb_io_loop *loop, const nb_coap_ep_config *cfg, nb_io_datagram_fn out,
+                      void *out_user, nb_io_coap **res) {
+  nb_coap_ep_config defaults;
+  if (!cfg) {
+    nb_coap_ep_config_default(&defaults);
+    cfg = &defaults;
+  }
+  nb_io_coap *c = calloc(1, sizeof *c);
+  if (!c) return NB_ERR_NOMEM;
+  c->loop = loop;
+  c->armed = NB_TIME_NEVER;
+  nb_err err = nb_coap_ep_new(cfg, out, out_user, &c->ep);
+  if (err != NB_OK) {
+    free(c);
+    return err;
+  }
+  /* Neither init can fail on Unix for a valid loop. */
+  uv_timer_init(&loop->uv, &c->timer);
+  uv_prepare_init(&loop->uv, &c->prepare);
+  c->timer.data = c;
+  c->prepare.data = c;
+  c->open_handles = 2;
+  uv_prepare_start(&c->prepare, nb_io_coap_rearm);
+  /* The endpoint's timer keeps the loop alive while it has work; the hook alone does not. */
+  uv_unref((uv_handle_t *)&c->prepare);
+  *res = c;
+  return NB_OK;
+}
+
+nb_err nb_io_coap_open_udp(nb_io_loop *loop, const nb_addr *local, const nb_coap_ep_config *cfg,
+                           nb_io_coap **res) {
+  nb_io_udp *udp;
+  nb_err err = nb_io_udp_open(loop, local, NULL, &udp);
+  if (err != NB_OK) return err;
+  nb_io_coap *c;
+  err = nb_io_coap_new(loop, cfg, nb_io_udp_send, udp, &c);
+  if (err != NB_OK) {
+    nb_io_udp_close(udp);
+    return err;
+  }
+  c->udp = udp;
+  nb_io_udp_set_receiver(udp, nb_io_coap_input, c);
+  *res = c;
+  return NB_OK;
+}
+
+void nb_io_coap_input(void *coap, const nb_addr *peer, const uint8_t *data, size_t len) {
+  nb_io_coap *c = coap;
+  if (!c->ep) return;
+  nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_now(c->loop));
+}
+
+nb_coap_ep *nb_io_coap_ep(nb_io_coap *coap) { return coap->ep; }
+
+nb_io_udp *nb_io_coap_udp(nb_io_coap *coap) { return coap->udp; }
+
+void nb_io_coap_free(nb_io_coap *coap) {
+  if (!coap || !coap->ep) return;
+  nb_coap_ep_free(coap->ep);
+  coap->ep = NULL;
+  if (coap->udp) {
+    nb_io_udp_set_receiver(coap->udp, NULL, NULL);
+    nb_io_udp_close(coap->udp);
+    coap->udp = NULL;
+  }
+  uv_close((uv_handle_t *)&coap->timer, nb_io_coap_handle_closed);
+  uv_close((uv_handle_t *)&coap->prepare, nb_io_coap_handle_closed);
+}

@@ -1,0 +1,116 @@
+/* The libuv I/O shell: one event loop per process, UDP sockets (IPv4/IPv6, recvmmsg batching)
+ * and the driver that runs a sans-I/O CoAP endpoint on them (feeds it datagrams and `now`,
+ * keeps one timer at its next deadline). Owns the uv handles and receive buffers, nothing else.
+ *
+ * The seam between layers is nb_io_datagram_fn, "a datagram for/from `peer`", the same shape as
+ * nb_coap_send_fn. Plain CoAP wires socket -> endpoint -> socket:
+ *
+ *   nb_io_udp --(receiver: nb_io_coap_input)--> nb_io_coap/nb_coap_ep --(out: nb_io_udp_send)-->
+ * nb_io_udp
+ *
+ * (nb_io_coap_open_udp does exactly that). A DTLS layer sits in the middle by being the udp
+ * receiver and the coap `out`: it decrypts what the socket hands it and passes the plaintext to
+ * nb_io_coap_input, and encrypts what the endpoint emits before calling nb_io_udp_send.
+ *
+ * Time: `now` is libuv's loop clock in milliseconds (nb_io_loop_now), used for every call into
+ * the endpoint and for the timer, so deadlines and timer expiry agree exactly.
+ * Threading: everything runs on the loop's thread; nothing here is thread-safe. */
+#ifndef NB_IO_LOOP_H
+#define NB_IO_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "base/time.h"
+#include "coap/endpoint.h"
+
+typedef struct nb_io_loop nb_io_loop; /* a uv loop plus the process's signal handles */
+typedef struct nb_io_udp nb_io_udp;   /* one bound UDP socket */
+typedef struct nb_io_coap nb_io_coap; /* drives one nb_coap_ep */
+
+/* A datagram going in (socket -> upper layer) or out (upper layer -> socket). */
+typedef void (*nb_io_datagram_fn)(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
+typedef void (*nb_io_signal_fn)(void *user, int signum);
+
+/* ---- loop ---- */
+
+nb_err nb_io_loop_new(nb_io_loop **out);
+/* Lets pending closes finish and frees the loop. Close every nb_io_udp / nb_io_coap (and any
+ * uv handle of your own) first; a handle still open is reported with a warning and leaked. */
+void nb_io_loop_free(nb_io_loop *loop);
+/* The underlying libuv loop, for handles of the caller's own (timers, polls). */
+uv_loop_t *nb_io_loop_uv(nb_io_loop *loop);
+/* Milliseconds of the loop clock, refreshed: the `now` of every endpoint call. */
+nb_time_ms nb_io_loop_now(nb_io_loop *loop);
+/* Runs until nb_io_loop_stop or until nothing is left to wait for. */
+nb_err nb_io_loop_run(nb_io_loop *loop);
+/* Makes nb_io_loop_run return after the current callback; safe from any callback. */
+void nb_io_loop_stop(nb_io_loop *loop);
+/* Routes SIGINT and SIGTERM to fn instead of killing the process (a second call replaces fn).
+ * The signal handles do not keep the loop alive. */
+nb_err nb_io_loop_on_signals(nb_io_loop *loop, nb_io_signal_fn fn, void *user);
+
+/* ---- UDP socket ---- */
+
+typedef struct {
+  /* Datagrams read per recvmmsg call; 1 means plain recvmsg. Each slot costs 64 KiB of
+   * receive buffer (libuv reads every datagram into its own 64 KiB chunk). Default 16. */
+  unsigned batch;
+} nb_io_udp_config;
+void nb_io_udp_config_default(nb_io_udp_config *cfg);
+
+typedef struct {
+  uint64_t rx;           /* datagrams handed to the receiver */
+  uint64_t rx_dropped;   /* truncated datagrams, read errors, no receiver set */
+  uint64_t rx_reads;     /* read calls that returned data (recvmmsg or recvmsg) */
+  uint64_t rx_max_batch; /* most datagrams returned by one read call */
+  uint64_t tx;           /* datagrams written at once (uv_udp_try_send) */
+  uint64_t tx_queued;    /* datagrams that hit EAGAIN and were copied to uv_udp_send */
+  uint64_t tx_errors;    /* datagrams the kernel refused */
+  bool recvmmsg;         /* libuv is reading with recvmmsg */
+} nb_io_udp_stats;
+
+/* Binds a socket to `local` (port 0 = ephemeral, for clients). IPv6 sockets are IPV6_V6ONLY so
+ * the same port can be bound on IPv4 separately. Receiving starts at once; datagrams arriving
+ * before a receiver is set are dropped. cfg NULL = defaults. NB_ERR_EXISTS if the address is in
+ * use, NB_ERR_IO for other socket errors (logged with the reason). */
+nb_err nb_io_udp_open(nb_io_loop *loop, const nb_addr *local, const nb_io_udp_config *cfg,
+                      nb_io_udp **out);
+/* Where received datagrams go (datagram in). */
+void nb_io_udp_set_receiver(nb_io_udp *udp, nb_io_datagram_fn fn, void *user);
+/* nb_io_datagram_fn sending through `udp` (datagram out): writes at once when the socket can
+ * take it, else copies the datagram into a queued uv_udp_send (order is kept). Never blocks. */
+void nb_io_udp_send(void *udp, const nb_addr *peer, const uint8_t *data, size_t len);
+nb_err nb_io_udp_local_addr(const nb_io_udp *udp, nb_addr *out);
+void nb_io_udp_get_stats(const nb_io_udp *udp, nb_io_udp_stats *out);
+/* The socket's descriptor, for socket options this module does not cover; -1 if closed. */
+int nb_io_udp_fd(const nb_io_udp *udp);
+/* Stops receiving and frees the socket once libuv has closed it (queued sends are dropped). */
+void nb_io_udp_close(nb_io_udp *udp);
+
+/* ---- CoAP endpoint driver ---- */
+
+/* Creates an endpoint (cfg NULL = defaults) whose datagrams go to out(out_user, ...), and the
+ * timer that ticks it. The timer is re-armed to nb_coap_ep_next_deadline before the loop next
+ * waits, so calls made into the endpoint from any loop callback (requests, deferred responses,
+ * notifications) are scheduled without further ado. */
+nb_err nb_io_coap_new(nb_io_loop *loop, const nb_coap_ep_config *cfg, nb_io_datagram_fn out,
+                      void *out_user, nb_io_coap **res);
+/* Plain CoAP on a new UDP socket bound to `local` (port 0 = ephemeral): the usual wiring. */
+nb_err nb_io_coap_open_udp(nb_io_loop *loop, const nb_addr *local, const nb_coap_ep_config *cfg,
+                           nb_io_coap **res);
+/* nb_io_datagram_fn feeding `coap` (a nb_io_coap *) one datagram (datagram in). */
+void nb_io_coap_input(void *coap, const nb_addr *peer, const uint8_t *data, size_t len);
+nb_coap_ep *nb_io_coap_ep(nb_io_coap *coap);
+/* The socket made by nb_io_coap_open_udp, NULL for nb_io_coap_new. */
+nb_io_udp *nb_io_coap_udp(nb_io_coap *coap);
+/* Frees the endpoint (its pending callbacks are not called) and closes the timer, and the socket
+ * if nb_io_coap_open_udp made it. Not from inside one of the endpoint's own callbacks: stop the
+ * loop there and free after nb_io_loop_run returns. */
+void nb_io_coap_free(nb_io_coap *coap);
+
+#endif
