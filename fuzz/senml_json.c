@@ -1,0 +1,11 @@
+/* Fuzzes the SenML JSON (110) decoder under several request paths, and the encode/decode round trip
+ * of whatever it accepts (see lwm2m_fuzz.h). */
+#include "lwm2m_fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  nb_fuzz_codec(NB_COAP_CF_SENML_JSON, data, size, 0);
+  nb_fuzz_codec(NB_COAP_CF_SENML_JSON, data, size, NB_FORMAT_PATHS_ONLY);
+  return 0;
+}
