@@ -100,7 +100,7 @@ static void test_extended_option_encodings(void **state) {
   /* header, then Size1: delta 13 ext 47, len 2 */
   assert_int_equal(out[4], 0xd2);
   assert_int_equal(out[5], 60 - 13);
-  /* option 2000: delta 1940 -> nibble 14, ext 1940-269 = 1671 = 0x0687; len 20 -> nibble 13 ext 7 */
+  /* option 2000: delta 1940 -> nibble 14, ext 1671 = 0x0687; len 20 -> nibble 13 ext 7 */
   assert_int_equal(out[8], 0xed);
   assert_int_equal(out[9], 0x06);
   assert_int_equal(out[10], 0x87);
