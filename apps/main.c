@@ -8,6 +8,7 @@ static const nb_command nb_commands[] = {
     {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
     {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
+    {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,78 @@
+/* DTLS server context for one coaps socket, sans-I/O. Answers a ClientHello statelessly with a
+ * HelloVerifyRequest (RFC 6347 4.2.1, cookie key from the CSPRNG, rotated) until the cookie
+ * proves the address, and only then allocates a session; keeps one server session per peer
+ * address in a hash table; bounds concurrent handshakes and sessions; expires idle sessions;
+ * resumes returning peers with session tickets; runs every session timer from one heap.
+ *
+ * I/O shell use: nb_dtls_server_receive(peer, datagram, now) for each datagram on the socket;
+ * plaintext CoAP datagrams come out through handlers.recv, ciphertext through handlers.send;
+ * the CoAP layer's send callback maps onto nb_dtls_server_send; call nb_dtls_server_tick at
+ * nb_dtls_server_next_deadline. */
+#ifndef NB_DTLS_SERVER_H
+#define NB_DTLS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "dtls/cred.h"
+#include "dtls/session.h"
+
+typedef struct {
+  nb_dtls_session_params session;
+  size_t max_sessions;         /* all sessions, default 100000 */
+  size_t max_handshakes;       /* sessions still handshaking, default 1000 */
+  nb_time_ms idle_timeout_ms;  /* established and silent this long: closed; default 600000,
+                                  0 = never */
+  nb_time_ms cookie_rotate_ms; /* cookie key lifetime (the previous key is still accepted);
+                                  default 300000 */
+  bool resumption;             /* session tickets (RFC 5077); default true */
+  nb_random_fn random;         /* cookie and ticket keys; default nb_random_system */
+  void *random_user;
+} nb_dtls_server_config;
+
+void nb_dtls_server_config_default(nb_dtls_server_config *cfg);
+
+typedef struct nb_dtls_server nb_dtls_server;
+
+/* creds must outlive the server. */
+nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds *creds,
+                          const nb_dtls_handlers *h, nb_dtls_server **out);
+/* Frees every session without sending anything or calling handlers. */
+void nb_dtls_server_free(nb_dtls_server *srv);
+
+/* One datagram from the network. */
+void nb_dtls_server_receive(nb_dtls_server *srv, const nb_addr *peer, const uint8_t *data,
+                            size_t len, nb_time_ms now);
+/* One plaintext datagram to an established peer, at the last `now` the server was given.
+ * NB_ERR_NOT_FOUND without a session, NB_ERR_DTLS_NOT_ESTABLISHED during its handshake. */
+nb_err nb_dtls_server_send(nb_dtls_server *srv, const nb_addr *peer, const uint8_t *data,
+                           size_t len);
+/* Runs every timer due at now: retransmissions, handshake timeouts, idle expiry, cookie key
+ * rotation. */
+void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now);
+nb_time_ms nb_dtls_server_next_deadline(const nb_dtls_server *srv);
+/* Sends close_notify to the peer and forgets its session (no event). */
+nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms now);
+/* The peer's session (identity, counters, suite), or NULL. Borrowed: valid until the next call
+ * into the server. */
+nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer);
+
+typedef struct {
+  uint64_t sessions;          /* now, any state */
+  uint64_t handshakes;        /* now, in progress */
+  uint64_t hello_verify_sent; /* HelloVerifyRequests (cookie missing, stale or wrong) */
+  uint64_t cookies_accepted;  /* ClientHellos whose cookie verified (sessions created) */
+  uint64_t established, resumed, failed, expired, closed, replaced;
+  uint64_t refused;           /* valid cookie but a limit was reached */
+  uint64_t dropped;           /* datagrams from unknown peers that open no handshake */
+  nb_dtls_counters stateless; /* ClientHellos answered and HelloVerifyRequests, no session */
+} nb_dtls_server_stats;
+
+void nb_dtls_server_get_stats(const nb_dtls_server *srv, nb_dtls_server_stats *out);
+
+#endif
