@@ -1,0 +1,157 @@
+/* The Niobium LwM2M 1.1 client engine, the library device makers embed. Sans-I/O: it is fed
+ * (peer, datagram, now) and ticks, and hands back datagrams through a callback plus the next
+ * deadline; it never touches a socket or a clock. It owns one CoAP endpoint, the objects added
+ * to it (Security 0, Server 1, Access Control 2 are created with it), the server accounts built
+ * from objects 0 and 1 with their registrations, the attributes written by servers and the
+ * observations. Values, paths and definitions are the types of lwm2m/ (value.h, path.h).
+ *
+ * Typical use:
+ *   nb_client_config cfg; nb_client_config_default(&cfg);
+ *   cfg.endpoint = "dev1"; cfg.send = my_sendto; cfg.send_user = sock;
+ *   nb_client *c; nb_client_new(&cfg, &c);
+ *   nb_client_add_device(c, &info);                  // object 3
+ *   nb_client_add_server(c, &srv);                   // /0/x and /1/x
+ *   nb_client_start(c, now);                         // registers with every server
+ *   loop: nb_client_receive(c, peer, data, len, now) / nb_client_tick(c, now) at
+ *         nb_client_next_deadline(c); nb_client_value_changed(c, &path, now) after a change. */
+#ifndef NIOBIUM_CLIENT_H
+#define NIOBIUM_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "coap/endpoint.h"
+#include "lwm2m/model.h"
+#include "lwm2m/path.h"
+#include "niobium/object.h"
+
+typedef struct nb_client nb_client;
+
+/* Raw datagram out, to a server. */
+typedef void (*nb_client_send_fn)(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
+
+typedef enum {
+  NB_CLIENT_EV_REGISTERED,   /* Register answered 2.01 */
+  NB_CLIENT_EV_UPDATED,      /* Update answered 2.04 */
+  NB_CLIENT_EV_REG_FAILED,   /* a Register/Update attempt failed (err says why) */
+  NB_CLIENT_EV_GAVE_UP,      /* every registration retry sequence failed */
+  NB_CLIENT_EV_DEREGISTERED, /* De-register done (or timed out: err) */
+  NB_CLIENT_EV_REBOOT,       /* Execute /3/0/4 */
+  NB_CLIENT_EV_FACTORY_RESET /* Execute /3/0/5 */
+} nb_client_event;
+
+typedef void (*nb_client_event_fn)(void *user, nb_client_event ev, uint16_t ssid, nb_err err,
+                                   nb_time_ms now);
+
+typedef struct {
+  const char *endpoint;          /* endpoint client name, required (copied) */
+  const char *lwm2m_version;     /* "1.1" (default) or "1.0" */
+  const nb_model *model;         /* definitions; NULL = built-in model owned by the client */
+  const nb_coap_ep_config *coap; /* NULL = CoAP defaults (random replaced by ours) */
+  nb_client_send_fn send;        /* required */
+  void *send_user;
+  nb_client_event_fn on_event; /* optional */
+  void *event_user;
+  nb_random_fn random; /* tokens, MIDs; default nb_random_system */
+  void *random_user;
+} nb_client_config;
+
+void nb_client_config_default(nb_client_config *cfg);
+nb_err nb_client_new(const nb_client_config *cfg, nb_client **out);
+/* Frees everything without sending anything (call nb_client_deregister first for a clean exit). */
+void nb_client_free(nb_client *c);
+const nb_model *nb_client_model(const nb_client *c);
+
+/* ---- objects ---- */
+/* Adds an object (owned by the client from now on, also on error). NB_ERR_EXISTS when an object
+ * with that ID is there already; registered servers are told with an Update. */
+nb_err nb_client_add_object(nb_client *c, nb_object *obj_owned, nb_time_ms now);
+nb_object *nb_client_object(nb_client *c, uint16_t id);
+
+/* Device object (3), single instance. Strings may be NULL (resource absent); copied. */
+typedef struct {
+  const char *manufacturer, *model, *serial, *firmware_version, *hardware_version,
+      *software_version, *device_type;
+  int battery_level;                       /* 0..100, -1 absent */
+  int64_t memory_free_kb, memory_total_kb; /* -1 absent */
+  const char *utc_offset, *timezone;
+  const char *bindings; /* Supported Binding and Modes, default "U" */
+} nb_client_device_info;
+nb_err nb_client_add_device(nb_client *c, const nb_client_device_info *info);
+
+/* A server account: Security (0) and Server (1) instances in one call. */
+typedef struct {
+  const char *uri;     /* "coap://127.0.0.1:5683"; a numeric host (the shell resolves names) */
+  bool bootstrap;      /* a bootstrap-server account (no Server instance) */
+  uint16_t ssid;       /* 1..65534 (ignored for bootstrap) */
+  uint32_t lifetime;   /* seconds, default 86400 when 0 */
+  const char *binding; /* "U" (default) or "UQ" */
+  int security_mode;   /* 0 PSK, 1 RPK, 2 certificate, 3 NoSec (default when no keys) */
+  const uint8_t *identity;
+  size_t identity_len; /* PSK identity / own public key or cert */
+  const uint8_t *secret;
+  size_t secret_len; /* PSK key / private key: never logged */
+  const uint8_t *server_key;
+  size_t server_key_len; /* server public key or certificate */
+  uint32_t pmin, pmax;   /* default notification periods (0 = none) */
+} nb_client_server_params;
+nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p);
+
+/* ---- bootstrap and persistence ---- */
+/* The accounts (objects 0, 1, 2 with every value, secrets included: keep the file private) as
+ * SenML CBOR, and back: load replaces objects 0-2 entirely (before nb_client_start). */
+nb_err nb_client_save_state(nb_client *c, nb_bytes *out);
+nb_err nb_client_load_state(nb_client *c, const uint8_t *data, size_t len);
+/* True while a bootstrap is under way (after a Bootstrap-Request or a server's first
+ * bootstrap operation, until Bootstrap-Finish). */
+bool nb_client_bootstrapping(const nb_client *c);
+
+/* ---- running ---- */
+/* Builds the server accounts from objects 0 and 1 and starts registering with each; with no
+ * server account but a bootstrap account, sends a Bootstrap-Request (POST /bs?ep=&pct=)
+ * instead. A bootstrap server may write the accounts at any time (server-initiated); at
+ * Bootstrap-Finish (4.06 without a usable account) the client registers with the new
+ * accounts. When registration gives up and Server resource 16 (Bootstrap on Registration
+ * Failure, default true) allows, the client bootstraps again. */
+nb_err nb_client_start(nb_client *c, nb_time_ms now);
+void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
+                       nb_time_ms now);
+void nb_client_tick(nb_client *c, nb_time_ms now);
+nb_time_ms nb_client_next_deadline(const nb_client *c);
+
+/* The application changed the value at p (any level): observations over it notify as their
+ * attributes (pmin/pmax/gt/lt/st) say. */
+void nb_client_value_changed(nb_client *c, const nb_path *p, nb_time_ms now);
+/* Registration Update now to server ssid (0 = every registered server). */
+nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now);
+/* De-registers from every server; true from nb_client_done once all answered or gave up. */
+nb_err nb_client_deregister(nb_client *c, nb_time_ms now);
+bool nb_client_done(const nb_client *c);
+/* Send (1.1): POST /dp with the current values of paths, SenML CBOR, to ssid (0 = each). */
+nb_err nb_client_send(nb_client *c, uint16_t ssid, const nb_path *paths, size_t n, nb_time_ms now);
+
+typedef enum {
+  NB_CLIENT_SRV_IDLE,
+  NB_CLIENT_SRV_REGISTERING,
+  NB_CLIENT_SRV_REGISTERED,
+  NB_CLIENT_SRV_UPDATING,
+  NB_CLIENT_SRV_WAIT_RETRY,
+  NB_CLIENT_SRV_DEREGISTERING,
+  NB_CLIENT_SRV_DEREGISTERED,
+  NB_CLIENT_SRV_FAILED
+} nb_client_srv_state;
+/* State of the account with this ssid (NB_ERR_NOT_FOUND when none); location may be NULL and
+ * receives the registration location ("/rd/5a3f") when cap allows. */
+nb_err nb_client_server_state(const nb_client *c, uint16_t ssid, nb_client_srv_state *state,
+                              char *location, size_t cap);
+const char *nb_client_srv_state_name(nb_client_srv_state s);
+/* Number of active observations (all servers). */
+size_t nb_client_observation_count(const nb_client *c);
+
+#endif

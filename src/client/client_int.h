@@ -1,0 +1,143 @@
+/* Internals shared by the client engine's files: the engine state, server accounts,
+ * written attributes and observations. Not part of the public API (include/niobium/). */
+#ifndef NB_CLIENT_INT_H
+#define NB_CLIENT_INT_H
+
+#include "coap/endpoint.h"
+#include "lwm2m/attr.h"
+#include "lwm2m/format.h"
+#include "niobium/client.h"
+
+#define NB_CLIENT_LOG "client"
+#define NB_CLIENT_MAX_SERVERS 8
+#define NB_CLIENT_MAX_OBJECTS 64
+#define NB_CLIENT_LOC_MAX 64
+#define NB_CLIENT_MAX_IDS 512 /* instances or resources listed at once */
+
+/* One LwM2M server account (Security + Server instance pair) and its registration. */
+typedef struct {
+  nb_client *client;
+  uint16_t ssid;
+  uint16_t sec_inst, srv_inst;
+  nb_addr addr;
+  nb_client_srv_state state;
+  char location[NB_CLIENT_LOC_MAX]; /* "/rd/abc" from the 2.01 Location-Path */
+  uint32_t lifetime;                /* as last registered */
+  char binding[8];                  /* as last registered */
+  nb_coap_req_id req;               /* Register/Update/De-register in flight */
+  nb_time_ms next_update;           /* registered: when the Update is due */
+  nb_time_ms retry_at;              /* WAIT_RETRY: next attempt */
+  unsigned attempt;                 /* attempt within the current sequence (0-based) */
+  unsigned sequence;                /* sequence number (0-based) */
+  bool update_pending;              /* something the server knows changed */
+  bool objects_changed;             /* the Update carries the object list */
+} nb_account;
+
+/* Attributes a server wrote at one path (object, instance, resource or resource instance). */
+typedef struct {
+  uint16_t ssid;
+  nb_path path;
+  nb_attrs attrs;
+} nb_attr_entry;
+
+/* One observation (Observe or Observe-Composite) of one server. */
+typedef struct nb_obs {
+  struct nb_obs *next;
+  nb_client *client;
+  uint16_t ssid;
+  nb_coap_observer *observer;
+  nb_path *paths; /* one for Observe, several for Observe-Composite */
+  size_t npaths;
+  bool composite;
+  int cf;               /* Content-Format of the notifications */
+  nb_time_ms last_sent; /* time of the last notification (or the answer) */
+  double last_num;      /* numeric value last reported (single numeric resource) */
+  bool has_num;
+  bool changed; /* a change is waiting for pmin */
+} nb_obs;
+
+struct nb_client {
+  char *endpoint;
+  bool v10; /* behave as LwM2M 1.0 */
+  nb_model *own_model;
+  const nb_model *model;
+  nb_client_config cfg;
+  nb_coap_ep *ep;
+  nb_object *objs[NB_CLIENT_MAX_OBJECTS]; /* ascending id */
+  size_t nobjs;
+  nb_account acc[NB_CLIENT_MAX_SERVERS];
+  size_t nacc;
+  nb_attr_entry *attrs;
+  size_t nattrs, attrs_cap;
+  nb_obs *obs;
+  bool started, deregistering;
+  /* bootstrap (bootstrap.c) */
+  int bs_state; /* NB_BS_* */
+  nb_addr bs_addr;
+  nb_coap_req_id bs_req;
+  nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
+  unsigned bs_attempts;
+};
+
+enum { NB_BS_NONE, NB_BS_REQUESTING, NB_BS_REQUESTED, NB_BS_RETRY, NB_BS_FAILED };
+
+/* engine.c */
+void nb_client_emit(nb_client *c, nb_client_event ev, uint16_t ssid, nb_err err, nb_time_ms now);
+nb_account *nb_client_account_by_addr(nb_client *c, const nb_addr *a);
+nb_account *nb_client_account_by_ssid(nb_client *c, uint16_t ssid);
+/* Maps a handler error to a CoAP response code. */
+uint8_t nb_client_err_code(nb_err e);
+
+/* "coap://1.2.3.4:5683" -> address (numeric hosts only). */
+nb_err nb_client_parse_uri(const char *uri, nb_addr *out);
+
+/* registration.c */
+void nb_reg_start(nb_client *c, nb_account *a, nb_time_ms now);
+void nb_reg_tick(nb_client *c, nb_account *a, nb_time_ms now);
+nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a);
+nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms now);
+nb_err nb_reg_deregister(nb_client *c, nb_account *a, nb_time_ms now);
+/* The Server object's value of a resource for account a, or fallback. */
+int64_t nb_reg_server_int(nb_client *c, const nb_account *a, uint16_t res, int64_t fallback);
+
+/* dm.c */
+void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now);
+/* Reads every readable value under p (any level) into out; 4.04 style errors. */
+nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_ms now);
+/* Encodes records for path base in cf (NB_COAP_CF_NONE: choose) into out; *cf_used set. */
+nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
+                    nb_bytes *out, uint8_t *code);
+/* Whether server ssid may do `right` (NB_ACL_* bit) on /o/i (i = 65535: object, for Create). */
+bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, unsigned right);
+enum { NB_ACL_R = 1, NB_ACL_W = 2, NB_ACL_E = 4, NB_ACL_D = 8, NB_ACL_C = 16 };
+
+/* bootstrap.c */
+/* The bootstrap-server Security instance, when there is one. */
+bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr);
+/* Client-initiated bootstrap (Bootstrap-Request to the bootstrap account). */
+nb_err nb_bs_start(nb_client *c, nb_time_ms now);
+/* Serves a request of the bootstrap server; true when the peer is the bootstrap server. */
+bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now);
+void nb_bs_tick(nb_client *c, nb_time_ms now);
+nb_time_ms nb_bs_deadline(const nb_client *c);
+/* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
+nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now);
+
+/* reporting.c */
+/* Starts an observation on an exchange of a Read/Read-Composite (before answering). */
+nb_err nb_rep_observe(nb_client *c, nb_account *a, nb_coap_exchange *ex, const nb_path *paths,
+                      size_t n, bool composite, int cf, nb_time_ms now, nb_obs **out);
+void nb_rep_answered(nb_obs *o, const nb_records *recs, nb_time_ms now);
+void nb_rep_changed(nb_client *c, const nb_path *p, nb_time_ms now);
+void nb_rep_tick(nb_client *c, nb_time_ms now);
+nb_time_ms nb_rep_deadline(const nb_client *c);
+void nb_rep_drop_server(nb_client *c, uint16_t ssid);
+void nb_rep_free_all(nb_client *c);
+/* Effective attributes at p for ssid: Server defaults, then object -> instance -> resource. */
+void nb_rep_effective_attrs(nb_client *c, uint16_t ssid, const nb_path *p, nb_attrs *out);
+/* The attributes stored at exactly p for ssid (NULL when none). */
+nb_attrs *nb_rep_attrs_at(nb_client *c, uint16_t ssid, const nb_path *p, bool create);
+
+#endif

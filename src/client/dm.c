@@ -1,0 +1,635 @@
+/* Device management interface, client side (LwM2M 1.1 Core 6.3): maps each CoAP request of a
+ * server to Read, Discover, Write (replace/partial), Write-Attributes, Execute, Create, Delete,
+ * Read-Composite, Write-Composite or Observe(-Composite), checks access control, and answers
+ * with the code the specification names for each failure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "client_int.h"
+#include "lwm2m/linkfmt.h"
+
+/* One request being served. */
+typedef struct {
+  nb_client *c;
+  nb_account *a;
+  nb_coap_exchange *ex;
+  const nb_coap_msg *req;
+  nb_path path;
+  nb_time_ms now;
+} nb_dm_ctx;
+
+static void nb_dm_reply(nb_dm_ctx *x, uint8_t code, int cf, const uint8_t *body, size_t len) {
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_ACK, code, 0);
+  if (cf != NB_COAP_CF_NONE) nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+  if (len) nb_coap_msg_set_payload(&m, body, len);
+  if (NB_COAP_CLASS(code) != 2) {
+    char p[NB_PATH_STRLEN], cs[8];
+    nb_path_format(&x->path, p, sizeof p);
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dm-error ssid=%u method=%u path=%s code=%s",
+                 x->a ? x->a->ssid : 0, x->req->code, p, nb_coap_code_format(code, cs));
+  }
+  nb_coap_exchange_respond(x->ex, &m, x->now);
+}
+
+static void nb_dm_code(nb_dm_ctx *x, uint8_t code) {
+  nb_dm_reply(x, code, NB_COAP_CF_NONE, NULL, 0);
+}
+
+/* ---- access control (object 2) ---- */
+
+static bool nb_dm_acl_bits(nb_object *acl, uint16_t ai, uint16_t ssid, unsigned *bits) {
+  nb_path p = nb_path_rinst(2, ai, 2, ssid);
+  const nb_value *v = nb_store_object_get(acl, &p);
+  if (v && v->type == NB_VT_INT) {
+    *bits = (unsigned)v->v.i;
+    return true;
+  }
+  if (nb_store_object_get_int(acl, ai, 3, -1) == ssid) {
+    *bits = NB_ACL_R | NB_ACL_W | NB_ACL_E | NB_ACL_D | NB_ACL_C;
+    return true;
+  }
+  p = nb_path_rinst(2, ai, 2, 0);
+  v = nb_store_object_get(acl, &p);
+  if (v && v->type == NB_VT_INT) {
+    *bits = (unsigned)v->v.i;
+    return true;
+  }
+  return false;
+}
+
+bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, unsigned right) {
+  if (c->nacc <= 1) return true;
+  nb_object *acl = nb_client_object(c, 2);
+  if (obj == 1) { /* a server manages its own Server instance only */
+    nb_object *srv = nb_client_object(c, 1);
+    return inst != 65535 && nb_store_object_get_int(srv, inst, 0, -1) == ssid &&
+           right != NB_ACL_D && right != NB_ACL_C;
+  }
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n = acl->ops->instances(acl, ids, NB_CLIENT_MAX_IDS);
+  for (size_t k = 0; k < n && k < NB_CLIENT_MAX_IDS; k++) {
+    if (obj == 2) { /* ACL instances: readable by all, changed by their owner */
+      if (ids[k] != inst) continue;
+      return right == NB_ACL_R || nb_store_object_get_int(acl, ids[k], 3, -1) == ssid;
+    }
+    if (nb_store_object_get_int(acl, ids[k], 0, -1) != obj ||
+        nb_store_object_get_int(acl, ids[k], 1, -1) != inst)
+      continue;
+    unsigned bits;
+    return nb_dm_acl_bits(acl, ids[k], ssid, &bits) && (bits & right);
+  }
+  return false;
+}
+
+/* New instance of a multi-server client gets an ACL instance owned by its creator. */
+static void nb_dm_acl_created(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst) {
+  if (c->nacc <= 1 || obj == 2) return;
+  nb_object *acl = nb_client_object(c, 2);
+  uint16_t ai = 0;
+  while (nb_store_object_has_instance(acl, ai)) ai++;
+  if (nb_store_object_add_instance(acl, ai) != NB_OK) return;
+  nb_value v0 = nb_value_int(obj), v1 = nb_value_int(inst), v3 = nb_value_int(ssid);
+  nb_path p0 = nb_path_res(2, ai, 0), p1 = nb_path_res(2, ai, 1), p3 = nb_path_res(2, ai, 3);
+  nb_store_object_set(acl, &p0, &v0);
+  nb_store_object_set(acl, &p1, &v1);
+  nb_store_object_set(acl, &p3, &v3);
+}
+
+/* ---- reading ---- */
+
+static nb_err nb_dm_read_instance(nb_client *c, nb_object *o, uint16_t inst, nb_records *out,
+                                  nb_time_ms now) {
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n;
+  nb_err e = o->ops->resources(o, inst, ids, NB_CLIENT_MAX_IDS, &n);
+  (void)c;
+  for (size_t k = 0; e == NB_OK && k < n; k++) {
+    const nb_resource_def *rd = nb_object_def_resource(o->def, ids[k]);
+    if (rd && !(rd->ops & NB_OP_R)) continue;
+    nb_err r = o->ops->read(o, inst, ids[k], out, now);
+    if (r != NB_OK && r != NB_ERR_NOT_FOUND) e = r;
+  }
+  return e;
+}
+
+static nb_err nb_dm_read_object(nb_client *c, nb_object *o, uint16_t ssid, nb_records *out,
+                                nb_time_ms now) {
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
+  nb_err e = NB_OK;
+  for (size_t k = 0; e == NB_OK && k < n && k < NB_CLIENT_MAX_IDS; k++) {
+    if (ssid && !nb_dm_acl_allows(c, ssid, o->def->id, ids[k], NB_ACL_R)) continue;
+    e = nb_dm_read_instance(c, o, ids[k], out, now);
+  }
+  return e;
+}
+
+/* Reads p for server ssid (0: the device itself, no ACL filter). */
+static nb_err nb_dm_read_for(nb_client *c, uint16_t ssid, const nb_path *p, nb_records *out,
+                             nb_time_ms now) {
+  if (p->len == NB_PATH_ROOT) {
+    for (size_t i = 0; i < c->nobjs; i++) {
+      if (c->objs[i]->def->id == 0) continue;
+      nb_err e = nb_dm_read_object(c, c->objs[i], ssid, out, now);
+      if (e != NB_OK) return e;
+    }
+    return NB_OK;
+  }
+  nb_object *o = nb_client_object(c, p->ids[0]);
+  if (!o) return NB_ERR_NOT_FOUND;
+  if (p->len == NB_PATH_OBJECT) return nb_dm_read_object(c, o, ssid, out, now);
+  if (p->len == NB_PATH_INSTANCE) return nb_dm_read_instance(c, o, p->ids[1], out, now);
+  const nb_resource_def *rd = nb_object_def_resource(o->def, p->ids[2]);
+  if (!rd) return NB_ERR_NOT_FOUND;
+  if (!(rd->ops & NB_OP_R)) return NB_ERR_UNSUPPORTED;
+  if (p->len == NB_PATH_RESOURCE) return o->ops->read(o, p->ids[1], p->ids[2], out, now);
+  nb_records all;
+  nb_records_init(&all);
+  nb_err e = o->ops->read(o, p->ids[1], p->ids[2], &all, now);
+  const nb_record *r = e == NB_OK ? nb_records_find(&all, p) : NULL;
+  if (e == NB_OK && !r) e = NB_ERR_NOT_FOUND;
+  if (e == NB_OK) {
+    nb_value v;
+    e = nb_value_copy(&v, &r->value);
+    if (e == NB_OK) e = nb_records_add(out, p, &v);
+  }
+  nb_records_deinit(&all);
+  return e;
+}
+
+nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_ms now) {
+  return nb_dm_read_for(c, 0, p, out, now);
+}
+
+nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
+                    nb_bytes *out, uint8_t *code) {
+  if (cf == NB_COAP_CF_NONE) {
+    cf = NB_COAP_CF_LWM2M_TLV;
+    if (base->len >= NB_PATH_RESOURCE && recs->len == 1 &&
+        nb_path_equal(&recs->items[0].path, base)) {
+      const nb_resource_def *rd = nb_model_resource(c->model, base->ids[0], base->ids[2]);
+      bool opaque = recs->items[0].value.type == NB_VT_OPAQUE;
+      cf = opaque ? NB_COAP_CF_OCTET_STREAM : NB_COAP_CF_TEXT;
+      if (rd && rd->multiple && base->len == NB_PATH_RESOURCE) cf = NB_COAP_CF_LWM2M_TLV;
+    }
+  }
+  *cf_used = cf;
+  const char *reason = NULL;
+  return nb_format_encode(cf, recs, base, c->model, out, code, &reason);
+}
+
+/* Accept option: NB_COAP_CF_NONE, or a format we encode; false (4.06 sent) otherwise. */
+static bool nb_dm_accept(nb_dm_ctx *x, int *cf) {
+  *cf = nb_coap_msg_accept(x->req);
+  if (*cf == NB_COAP_CF_NONE || nb_format_is_supported(*cf)) return true;
+  nb_dm_code(x, NB_COAP_NOT_ACCEPTABLE);
+  return false;
+}
+
+/* Answers 2.05 with recs, and starts an observation first when asked. */
+static void nb_dm_answer_records(nb_dm_ctx *x, const nb_path *paths, size_t np, bool composite,
+                                 const nb_records *recs, int cf) {
+  nb_bytes body;
+  nb_bytes_init(&body);
+  uint8_t code = NB_COAP_INTERNAL_SERVER_ERROR;
+  int used;
+  nb_err e = nb_dm_encode(x->c, composite ? &(nb_path){.len = 0} : &x->path, recs, cf, &used, &body,
+                          &code);
+  if (e != NB_OK) {
+    nb_bytes_free(&body);
+    nb_dm_code(x, code);
+    return;
+  }
+  uint32_t ov;
+  nb_obs *obs = NULL;
+  if (nb_coap_msg_get_uint(x->req, NB_COAP_OPT_OBSERVE, &ov) == NB_OK && ov == 0 && x->a)
+    nb_rep_observe(x->c, x->a, x->ex, paths, np, composite, used, x->now, &obs);
+  nb_dm_reply(x, NB_COAP_CONTENT, used, body.data, body.len);
+  if (obs) nb_rep_answered(obs, recs, x->now);
+  nb_bytes_free(&body);
+}
+
+static void nb_dm_read(nb_dm_ctx *x) {
+  int cf;
+  if (!nb_dm_accept(x, &cf)) return;
+  if (x->path.len == NB_PATH_ROOT) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  if (x->path.len >= NB_PATH_INSTANCE &&
+      !nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_R))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+  nb_records recs;
+  nb_records_init(&recs);
+  nb_err e = nb_dm_read_for(x->c, x->a->ssid, &x->path, &recs, x->now);
+  if (e != NB_OK)
+    nb_dm_code(x, nb_client_err_code(e));
+  else
+    nb_dm_answer_records(x, &x->path, 1, false, &recs, cf);
+  nb_records_deinit(&recs);
+}
+
+/* ---- discover ---- */
+
+static nb_err nb_dm_link(nb_dm_ctx *x, nb_lwm2m_links *l, const nb_path *p, uint32_t dim,
+                         bool with_dim) {
+  nb_attrs at;
+  nb_attrs_init(&at);
+  nb_attrs *stored = nb_rep_attrs_at(x->c, x->a->ssid, p, false);
+  if (stored) at = *stored;
+  at.unset = 0;
+  if (with_dim) {
+    at.set |= NB_ATTR_DIM;
+    at.dim = dim;
+  }
+  if (p->len == NB_PATH_OBJECT) {
+    const nb_object_def *d = nb_model_object(x->c->model, p->ids[0]);
+    if (d && d->version && strcmp(d->version, "1.0") != 0) {
+      at.set |= NB_ATTR_VER;
+      snprintf(at.ver, sizeof at.ver, "%s", d->version);
+    }
+  }
+  return nb_lwm2m_links_add(l, p, &at);
+}
+
+static nb_err nb_dm_discover_instance(nb_dm_ctx *x, nb_object *o, uint16_t inst, nb_lwm2m_links *l,
+                                      int only_res) {
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n;
+  nb_err e = o->ops->resources(o, inst, ids, NB_CLIENT_MAX_IDS, &n);
+  for (size_t k = 0; e == NB_OK && k < n; k++) {
+    if (only_res >= 0 && ids[k] != only_res) continue;
+    const nb_resource_def *rd = nb_object_def_resource(o->def, ids[k]);
+    nb_path rp = nb_path_res(o->def->id, inst, ids[k]);
+    uint32_t dim = 0;
+    if (rd && rd->multiple) {
+      nb_records r;
+      nb_records_init(&r);
+      o->ops->read(o, inst, ids[k], &r, x->now);
+      dim = (uint32_t)r.len;
+      nb_records_deinit(&r);
+    }
+    e = nb_dm_link(x, l, &rp, dim, rd && rd->multiple);
+  }
+  if (e == NB_OK && only_res >= 0 && l->len == 0) e = NB_ERR_NOT_FOUND;
+  return e;
+}
+
+static void nb_dm_discover(nb_dm_ctx *x) {
+  if (x->path.len == NB_PATH_ROOT || x->path.len == NB_PATH_RINSTANCE)
+    return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  nb_object *o = nb_client_object(x->c, x->path.ids[0]);
+  nb_lwm2m_links l;
+  nb_lwm2m_links_init(&l);
+  nb_err e = NB_OK;
+  if (x->path.len == NB_PATH_OBJECT) {
+    e = nb_dm_link(x, &l, &x->path, 0, false);
+    uint16_t ids[NB_CLIENT_MAX_IDS];
+    size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
+    for (size_t k = 0; e == NB_OK && k < n && k < NB_CLIENT_MAX_IDS; k++) {
+      nb_path ip = nb_path_inst(o->def->id, ids[k]);
+      e = nb_dm_link(x, &l, &ip, 0, false);
+      if (e == NB_OK) e = nb_dm_discover_instance(x, o, ids[k], &l, -1);
+    }
+  } else if (x->path.len == NB_PATH_INSTANCE) {
+    e = nb_dm_link(x, &l, &x->path, 0, false);
+    if (e == NB_OK) e = nb_dm_discover_instance(x, o, x->path.ids[1], &l, -1);
+  } else {
+    e = nb_dm_discover_instance(x, o, x->path.ids[1], &l, x->path.ids[2]);
+  }
+  nb_bytes body;
+  nb_bytes_init(&body);
+  if (e == NB_OK) e = nb_linkfmt_encode(&l, &body);
+  if (e == NB_OK)
+    nb_dm_reply(x, NB_COAP_CONTENT, NB_COAP_CF_LINK_FORMAT, body.data, body.len);
+  else
+    nb_dm_code(x, nb_client_err_code(e));
+  nb_bytes_free(&body);
+  nb_lwm2m_links_deinit(&l);
+}
+
+/* ---- writing ---- */
+
+/* After a write to the Server object: lifetime or binding changes need an Update. */
+static void nb_dm_after_write(nb_client *c, const nb_path *p, nb_time_ms now) {
+  if (p->ids[0] == 1) {
+    for (size_t i = 0; i < c->nacc; i++)
+      if (c->acc[i].srv_inst == p->ids[1] && (p->len < 3 || p->ids[2] == 1 || p->ids[2] == 7))
+        c->acc[i].update_pending = true;
+  }
+  nb_rep_changed(c, p, now);
+}
+
+/* Checks then stores decoded records, one resource at a time (records are sorted). */
+static nb_err nb_dm_store(nb_client *c, const nb_records *recs, bool replace, uint8_t *code,
+                          nb_time_ms now) {
+  for (size_t i = 0; i < recs->len; i++) { /* validate everything before changing anything */
+    const nb_path *p = &recs->items[i].path;
+    nb_object *o = nb_client_object(c, p->ids[0]);
+    uint16_t tmp[1];
+    size_t n;
+    if (!o || p->len < NB_PATH_RESOURCE ||
+        o->ops->resources(o, p->ids[1], tmp, 1, &n) == NB_ERR_NOT_FOUND) {
+      *code = NB_COAP_NOT_FOUND;
+      return NB_ERR_NOT_FOUND;
+    }
+    const nb_resource_def *rd = nb_object_def_resource(o->def, p->ids[2]);
+    if (!rd) {
+      *code = NB_COAP_NOT_FOUND;
+      return NB_ERR_NOT_FOUND;
+    }
+    if (!(rd->ops & NB_OP_W)) {
+      *code = NB_COAP_METHOD_NOT_ALLOWED;
+      return NB_ERR_UNSUPPORTED;
+    }
+  }
+  for (size_t i = 0; i < recs->len;) {
+    const nb_path *p = &recs->items[i].path;
+    size_t j = i + 1;
+    while (j < recs->len && recs->items[j].path.ids[0] == p->ids[0] &&
+           recs->items[j].path.ids[1] == p->ids[1] && recs->items[j].path.ids[2] == p->ids[2])
+      j++;
+    nb_object *o = nb_client_object(c, p->ids[0]);
+    nb_err e = o->ops->write(o, p->ids[1], p->ids[2], &recs->items[i], j - i, replace, now);
+    if (e != NB_OK) {
+      *code = nb_client_err_code(e);
+      return e;
+    }
+    nb_path rp = nb_path_res(p->ids[0], p->ids[1], p->ids[2]);
+    nb_dm_after_write(c, &rp, now);
+    i = j;
+  }
+  return NB_OK;
+}
+
+static bool nb_dm_decode(nb_dm_ctx *x, const nb_path *base, unsigned flags, nb_records *out) {
+  int cf = nb_coap_msg_content_format(x->req);
+  if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf)) {
+    nb_dm_code(x, NB_COAP_UNSUPPORTED_CONTENT_FORMAT);
+    return false;
+  }
+  nb_format_opts o = {.base = base, .model = x->c->model, .flags = flags};
+  nb_format_error fe = {0};
+  if (nb_format_decode_ex(cf, x->req->payload, x->req->payload_len, &o, out, &fe) != NB_OK) {
+    nb_dm_code(x, fe.code ? fe.code : NB_COAP_BAD_REQUEST);
+    return false;
+  }
+  nb_records_sort(out);
+  return true;
+}
+
+static void nb_dm_write(nb_dm_ctx *x, bool partial) {
+  if (x->path.len < NB_PATH_INSTANCE) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_W))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+  nb_object *o = nb_client_object(x->c, x->path.ids[0]);
+  uint16_t tmp[1];
+  size_t n;
+  if (o->ops->resources(o, x->path.ids[1], tmp, 1, &n) == NB_ERR_NOT_FOUND)
+    return nb_dm_code(x, NB_COAP_NOT_FOUND);
+  if (x->path.len >= NB_PATH_RESOURCE) {
+    const nb_resource_def *rd = nb_object_def_resource(o->def, x->path.ids[2]);
+    if (!rd) return nb_dm_code(x, NB_COAP_NOT_FOUND);
+    if (!(rd->ops & NB_OP_W)) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  }
+  nb_records recs;
+  nb_records_init(&recs);
+  if (nb_dm_decode(x, &x->path, 0, &recs)) {
+    uint8_t code = NB_COAP_CHANGED;
+    nb_dm_store(x->c, &recs, !partial, &code, x->now);
+    nb_dm_code(x, code);
+  }
+  nb_records_deinit(&recs);
+}
+
+static void nb_dm_write_attributes(nb_dm_ctx *x) {
+  char reason[128];
+  nb_attrs upd;
+  nb_attrs_init(&upd);
+  if (x->path.len == NB_PATH_ROOT) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  const nb_resource_def *rd = x->path.len >= NB_PATH_RESOURCE
+                                  ? nb_model_resource(x->c->model, x->path.ids[0], x->path.ids[2])
+                                  : NULL;
+  if (x->path.len >= NB_PATH_RESOURCE && !rd) return nb_dm_code(x, NB_COAP_NOT_FOUND);
+  if (nb_attrs_parse_query(&upd, x->req, reason, sizeof reason) != NB_OK ||
+      nb_attrs_check_writable(&upd, reason, sizeof reason) != NB_OK ||
+      nb_attrs_check_target(&upd, &x->path, rd, reason, sizeof reason) != NB_OK) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=write-attributes-refused reason=\"%s\"", reason);
+    return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  }
+  nb_attrs *stored = nb_rep_attrs_at(x->c, x->a->ssid, &x->path, true);
+  if (!stored) return nb_dm_code(x, NB_COAP_INTERNAL_SERVER_ERROR);
+  nb_attrs trial = *stored, eff;
+  nb_attrs_apply(&trial, &upd);
+  nb_rep_effective_attrs(x->c, x->a->ssid, &x->path, &eff);
+  nb_attrs_merge(&eff, &trial);
+  if (nb_attrs_validate(&trial, reason, sizeof reason) != NB_OK ||
+      nb_attrs_validate(&eff, reason, sizeof reason) != NB_OK) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=write-attributes-refused reason=\"%s\"", reason);
+    return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  }
+  *stored = trial;
+  nb_dm_code(x, NB_COAP_CHANGED);
+}
+
+/* ---- execute, create, delete ---- */
+
+static void nb_dm_execute(nb_dm_ctx *x) {
+  nb_object *o = nb_client_object(x->c, x->path.ids[0]);
+  const nb_resource_def *rd = nb_object_def_resource(o->def, x->path.ids[2]);
+  if (!rd) return nb_dm_code(x, NB_COAP_NOT_FOUND);
+  if (!(rd->ops & NB_OP_E)) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_E))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+  uint16_t tmp[1];
+  size_t n;
+  if (o->ops->resources(o, x->path.ids[1], tmp, 1, &n) == NB_ERR_NOT_FOUND)
+    return nb_dm_code(x, NB_COAP_NOT_FOUND);
+  if (x->path.ids[0] == 1 && x->path.ids[2] == 8) { /* Registration Update Trigger */
+    for (size_t i = 0; i < x->c->nacc; i++)
+      if (x->c->acc[i].srv_inst == x->path.ids[1]) x->c->acc[i].update_pending = true;
+    return nb_dm_code(x, NB_COAP_CHANGED);
+  }
+  nb_err e = o->ops->execute(o, x->path.ids[1], x->path.ids[2], x->req->payload,
+                             x->req->payload_len, x->now);
+  nb_dm_code(x, e == NB_OK ? NB_COAP_CHANGED : nb_client_err_code(e));
+}
+
+static void nb_dm_objects_changed(nb_client *c) {
+  for (size_t i = 0; i < c->nacc; i++) c->acc[i].update_pending = c->acc[i].objects_changed = true;
+}
+
+static void nb_dm_create(nb_dm_ctx *x) {
+  nb_object *o = nb_client_object(x->c, x->path.ids[0]);
+  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], 65535, NB_ACL_C))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
+  if (!o->def->multiple && n > 0) return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  uint16_t inst = 0;
+  for (size_t k = 0; k < n && k < NB_CLIENT_MAX_IDS && ids[k] == inst; k++) inst++;
+  nb_records recs;
+  nb_records_init(&recs);
+  int cf = nb_coap_msg_content_format(x->req);
+  bool ok = true;
+  if (x->req->payload_len > 0) {
+    /* TLV/SenML may name the instance (/o/i/...); a bare resource list goes to a new one. */
+    nb_format_opts fo = {.base = &x->path, .model = x->c->model};
+    if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf)) {
+      ok = false;
+      nb_dm_code(x, NB_COAP_UNSUPPORTED_CONTENT_FORMAT);
+    } else if (nb_format_decode_ex(cf, x->req->payload, x->req->payload_len, &fo, &recs, NULL) ==
+                   NB_OK &&
+               recs.len > 0 && recs.items[0].path.len >= NB_PATH_INSTANCE) {
+      inst = recs.items[0].path.ids[1];
+    } else {
+      nb_records_deinit(&recs);
+      nb_records_init(&recs);
+      nb_path ip = nb_path_inst(x->path.ids[0], inst);
+      ok = nb_dm_decode(x, &ip, 0, &recs);
+    }
+  }
+  for (size_t i = 0; ok && i < recs.len; i++)
+    if (recs.items[i].path.ids[1] != inst) {
+      ok = false; /* one instance per Create */
+      nb_dm_code(x, NB_COAP_BAD_REQUEST);
+    }
+  if (ok) {
+    nb_err e = o->ops->create(o, inst);
+    bool created = e == NB_OK;
+    /* Create may set read-only resources too: write through the object directly. */
+    for (size_t i = 0; e == NB_OK && i < recs.len;) {
+      size_t j = i + 1;
+      while (j < recs.len && recs.items[j].path.ids[2] == recs.items[i].path.ids[2]) j++;
+      e = o->ops->write(o, inst, recs.items[i].path.ids[2], &recs.items[i], j - i, true, x->now);
+      i = j;
+    }
+    if (e != NB_OK) {
+      if (created) o->ops->remove(o, inst);
+      nb_dm_code(x, nb_client_err_code(e));
+    } else {
+      nb_dm_acl_created(x->c, x->a->ssid, x->path.ids[0], inst);
+      nb_dm_objects_changed(x->c);
+      nb_rep_changed(x->c, &x->path, x->now);
+      char loc[NB_PATH_STRLEN];
+      nb_path ip = nb_path_inst(x->path.ids[0], inst);
+      nb_path_format(&ip, loc, sizeof loc);
+      nb_coap_msg m;
+      nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_CREATED, 0);
+      nb_coap_msg_add_path(&m, NB_COAP_OPT_LOCATION_PATH, loc);
+      nb_coap_exchange_respond(x->ex, &m, x->now);
+    }
+  }
+  nb_records_deinit(&recs);
+}
+
+static void nb_dm_delete(nb_dm_ctx *x) {
+  if (x->path.len != NB_PATH_INSTANCE) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_D))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+  nb_object *o = nb_client_object(x->c, x->path.ids[0]);
+  nb_err e = o->ops->remove(o, x->path.ids[1]);
+  if (e == NB_OK) {
+    nb_dm_objects_changed(x->c);
+    nb_rep_changed(x->c, &x->path, x->now);
+  }
+  nb_dm_code(x, e == NB_OK ? NB_COAP_DELETED : nb_client_err_code(e));
+}
+
+/* ---- composite ---- */
+
+static void nb_dm_read_composite(nb_dm_ctx *x) {
+  int cf;
+  if (!nb_dm_accept(x, &cf)) return;
+  if (cf == NB_COAP_CF_NONE) cf = nb_coap_msg_content_format(x->req);
+  nb_path root = nb_path_root();
+  nb_records req, recs;
+  nb_records_init(&req);
+  nb_records_init(&recs);
+  if (nb_dm_decode(x, &root, NB_FORMAT_PATHS_ONLY, &req)) {
+    nb_path paths[64];
+    size_t np = 0;
+    nb_err e = NB_OK;
+    for (size_t i = 0; i < req.len && e == NB_OK; i++) {
+      const nb_path *p = &req.items[i].path;
+      if (p->len >= NB_PATH_INSTANCE &&
+          !nb_dm_acl_allows(x->c, x->a->ssid, p->ids[0], p->ids[1], NB_ACL_R))
+        continue;
+      nb_err r = nb_dm_read_for(x->c, x->a->ssid, p, &recs, x->now);
+      if (r != NB_OK && r != NB_ERR_NOT_FOUND) e = r; /* absent paths are skipped */
+      if (np < 64) paths[np++] = *p;
+    }
+    nb_records_sort(&recs);
+    if (e != NB_OK)
+      nb_dm_code(x, nb_client_err_code(e));
+    else
+      nb_dm_answer_records(x, paths, np, true, &recs, cf);
+  }
+  nb_records_deinit(&req);
+  nb_records_deinit(&recs);
+}
+
+static void nb_dm_write_composite(nb_dm_ctx *x) {
+  nb_path root = nb_path_root();
+  nb_records recs;
+  nb_records_init(&recs);
+  if (nb_dm_decode(x, &root, 0, &recs)) {
+    for (size_t i = 0; i < recs.len; i++) {
+      const nb_path *p = &recs.items[i].path;
+      if (!nb_dm_acl_allows(x->c, x->a->ssid, p->ids[0], p->ids[1], NB_ACL_W)) {
+        nb_records_deinit(&recs);
+        return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
+      }
+    }
+    uint8_t code = NB_COAP_CHANGED;
+    nb_dm_store(x->c, &recs, true, &code, x->now);
+    nb_dm_code(x, code);
+  }
+  nb_records_deinit(&recs);
+}
+
+/* ---- dispatch ---- */
+
+/* Which account a request comes from. A peer that is no server is served as the only account
+ * when that one is NoSec (the link is unauthenticated anyway): libcoap's tools and other
+ * CoAP peers can then read and observe. */
+static nb_account *nb_dm_account(nb_client *c, const nb_addr *peer) {
+  nb_account *a = nb_client_account_by_addr(c, peer);
+  if (a || c->nacc != 1) return a;
+  if (nb_store_object_get_int(nb_client_object(c, 0), c->acc[0].sec_inst, 2, 3) != 3) return NULL;
+  return &c->acc[0];
+}
+
+void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now) {
+  nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .now = now};
+  if (nb_bs_handle(x.c, ex, peer, req, now)) return;
+  x.a = nb_dm_account(x.c, peer);
+  if (!x.a) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED);
+  nb_err pe = nb_path_from_coap(req, &x.path);
+  if (pe != NB_OK)
+    return nb_dm_code(&x, pe == NB_ERR_RANGE ? NB_COAP_BAD_REQUEST : NB_COAP_NOT_FOUND);
+  if (req->code == NB_COAP_FETCH) return nb_dm_read_composite(&x);
+  if (req->code == NB_COAP_IPATCH) return nb_dm_write_composite(&x);
+  if (x.path.len >= NB_PATH_OBJECT) {
+    if (x.path.ids[0] == 0) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED); /* bootstrap only */
+    if (!nb_client_object(x.c, x.path.ids[0])) return nb_dm_code(&x, NB_COAP_NOT_FOUND);
+  }
+  switch (req->code) {
+    case NB_COAP_GET:
+      if (nb_coap_msg_accept(req) == NB_COAP_CF_LINK_FORMAT) return nb_dm_discover(&x);
+      return nb_dm_read(&x);
+    case NB_COAP_PUT:
+      if (req->payload_len == 0 && nb_coap_msg_content_format(req) == NB_COAP_CF_NONE)
+        return nb_dm_write_attributes(&x);
+      return nb_dm_write(&x, x.path.len == NB_PATH_RINSTANCE);
+    case NB_COAP_POST:
+      if (x.path.len == NB_PATH_OBJECT) return nb_dm_create(&x);
+      if (x.path.len == NB_PATH_INSTANCE) return nb_dm_write(&x, true);
+      if (x.path.len == NB_PATH_RESOURCE) return nb_dm_execute(&x);
+      return nb_dm_code(&x, NB_COAP_METHOD_NOT_ALLOWED);
+    case NB_COAP_DELETE:
+      return nb_dm_delete(&x);
+    default:
+      return nb_dm_code(&x, NB_COAP_METHOD_NOT_ALLOWED);
+  }
+}

@@ -1,0 +1,294 @@
+/* Registration interface, client side (LwM2M 1.1 Core 6.2): Register with the object list,
+ * Update before the lifetime runs out and when something the server knows changes,
+ * De-register, and the registration retry sequences of the Server object (resources 14, 17-20). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "client_int.h"
+#include "lwm2m/linkfmt.h"
+
+int64_t nb_reg_server_int(nb_client *c, const nb_account *a, uint16_t res, int64_t fallback) {
+  nb_object *srv = nb_client_object(c, 1);
+  nb_path p = nb_path_res(1, a->srv_inst, res);
+  const nb_value *v = nb_store_object_get(srv, &p);
+  if (!v) return fallback;
+  if (v->type == NB_VT_INT) return v->v.i;
+  if (v->type == NB_VT_UINT && v->v.u <= INT64_MAX) return (int64_t)v->v.u;
+  return fallback;
+}
+
+static const char *nb_reg_binding(nb_client *c, const nb_account *a) {
+  const char *b = nb_store_object_get_str(nb_client_object(c, 1), a->srv_inst, 7);
+  return b && b[0] ? b : "U";
+}
+
+/* The Register/Update payload: root link (1.1), then objects and instances except Security. */
+static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
+  nb_lwm2m_links l;
+  nb_lwm2m_links_init(&l);
+  static const uint16_t cts[] = {NB_COAP_CF_SENML_CBOR, NB_COAP_CF_SENML_JSON,
+                                 NB_COAP_CF_LWM2M_TLV};
+  if (!c->v10) {
+    l.has_root = true;
+    l.rt_lwm2m = true;
+    memcpy(l.cts, cts, sizeof cts);
+    l.ct_count = 3;
+  }
+  nb_err e = NB_OK;
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  for (size_t i = 0; i < c->nobjs && e == NB_OK; i++) {
+    nb_object *o = c->objs[i];
+    if (o->def->id == 0) continue;
+    nb_attrs at;
+    nb_attrs_init(&at);
+    bool ver = o->def->version && strcmp(o->def->version, "1.0") != 0;
+    if (ver) {
+      at.set = NB_ATTR_VER;
+      snprintf(at.ver, sizeof at.ver, "%s", o->def->version);
+    }
+    size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
+    if (n > NB_CLIENT_MAX_IDS) n = NB_CLIENT_MAX_IDS;
+    nb_path op = nb_path_obj(o->def->id);
+    if (ver || n == 0) e = nb_lwm2m_links_add(&l, &op, &at);
+    nb_attrs none;
+    nb_attrs_init(&none);
+    for (size_t k = 0; k < n && e == NB_OK; k++) {
+      nb_path ip = nb_path_inst(o->def->id, ids[k]);
+      e = nb_lwm2m_links_add(&l, &ip, &none);
+    }
+  }
+  if (e == NB_OK) e = nb_linkfmt_encode(&l, out);
+  nb_lwm2m_links_deinit(&l);
+  return e;
+}
+
+static void nb_reg_schedule_update(nb_account *a, nb_time_ms now) {
+  /* Leave a tenth of the lifetime (at least 1 s, at most the CoAP give-up time of 93 s... but
+   * never more than half) so the Update lands before the server forgets us. */
+  nb_time_ms lt = (nb_time_ms)a->lifetime * 1000;
+  nb_time_ms margin = lt / 10;
+  if (margin < 1000) margin = lt / 2;
+  a->next_update = now + lt - margin;
+}
+
+/* A failed Register: next attempt of the sequence, next sequence, or give up. */
+static void nb_reg_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms now) {
+  nb_client_emit(c, NB_CLIENT_EV_REG_FAILED, a->ssid, err, now);
+  int64_t count = nb_reg_server_int(c, a, 17, 5);
+  int64_t timer = nb_reg_server_int(c, a, 18, 60);
+  int64_t seq_delay = nb_reg_server_int(c, a, 19, 86400);
+  int64_t seq_count = nb_reg_server_int(c, a, 20, 1);
+  a->attempt++;
+  if ((int64_t)a->attempt < count) {
+    int64_t wait = timer;
+    for (unsigned i = 1; i < a->attempt && wait < 86400; i++) wait *= 2;
+    a->retry_at = now + wait * 1000;
+    a->state = NB_CLIENT_SRV_WAIT_RETRY;
+  } else if ((int64_t)++a->sequence < seq_count) {
+    a->attempt = 0;
+    a->retry_at = now + seq_delay * 1000;
+    a->state = NB_CLIENT_SRV_WAIT_RETRY;
+  } else {
+    a->state = NB_CLIENT_SRV_FAILED;
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=registration-gave-up ssid=%u", a->ssid);
+    nb_client_emit(c, NB_CLIENT_EV_GAVE_UP, a->ssid, err, now);
+    if (nb_store_object_get_bool(nb_client_object(c, 1), a->srv_inst, 16, true) &&
+        nb_bs_account(c, NULL, NULL))
+      nb_bs_start(c, now); /* Bootstrap on Registration Failure */
+    return;
+  }
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=registration-retry ssid=%u err=%s in_ms=%lld", a->ssid,
+              nb_err_name(err), (long long)(a->retry_at - now));
+}
+
+static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now);
+
+static void nb_reg_register_cb(void *user, nb_err err, const nb_coap_msg *resp, bool last,
+                               nb_time_ms now) {
+  nb_account *a = user;
+  nb_client *c = a->client;
+  (void)last;
+  if (err == NB_ERR_CANCELLED) return; /* we dropped it on purpose */
+  a->req = 0;
+  if (err == NB_OK && resp->code != NB_COAP_CREATED) err = NB_ERR_STATE;
+  if (err == NB_OK && nb_coap_msg_get_path(resp, NB_COAP_OPT_LOCATION_PATH, a->location,
+                                           sizeof a->location) != NB_OK)
+    err = NB_ERR_OVERFLOW;
+  if (err != NB_OK) {
+    char code[8] = "-";
+    if (resp) nb_coap_code_format(resp->code, code);
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=register-failed ssid=%u err=%s code=%s", a->ssid,
+                nb_err_name(err), code);
+    nb_reg_failed(c, a, err, now);
+    return;
+  }
+  a->state = NB_CLIENT_SRV_REGISTERED;
+  a->attempt = a->sequence = 0;
+  a->update_pending = a->objects_changed = false;
+  nb_reg_schedule_update(a, now);
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=registered ssid=%u location=%s lifetime=%u", a->ssid,
+              a->location, a->lifetime);
+  nb_client_emit(c, NB_CLIENT_EV_REGISTERED, a->ssid, NB_OK, now);
+}
+
+static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now) {
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
+  int64_t lt = nb_reg_server_int(c, a, 1, 86400);
+  a->lifetime = lt > 0 && lt <= UINT32_MAX ? (uint32_t)lt : 86400;
+  snprintf(a->binding, sizeof a->binding, "%s", nb_reg_binding(c, a));
+  char q[96];
+  nb_err e = nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/rd");
+  if (e == NB_OK) e = nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_LINK_FORMAT);
+  snprintf(q, sizeof q, "ep=%s", c->endpoint);
+  if (e == NB_OK && strlen(c->endpoint) < sizeof q - 4)
+    e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  snprintf(q, sizeof q, "lt=%u", a->lifetime);
+  if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  snprintf(q, sizeof q, "lwm2m=%s", c->v10 ? "1.0" : "1.1");
+  if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  snprintf(q, sizeof q, "b=%s", a->binding);
+  if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  if (e == NB_OK && strchr(a->binding, 'Q') && !c->v10)
+    e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, "Q");
+  nb_bytes body;
+  nb_bytes_init(&body);
+  if (e == NB_OK) e = nb_reg_objects(c, &body);
+  if (e == NB_OK) {
+    nb_coap_msg_set_payload(&m, body.data, body.len);
+    e = nb_coap_ep_request(c->ep, &a->addr, &m, true, nb_reg_register_cb, a, now, &a->req);
+  }
+  nb_bytes_free(&body);
+  if (e == NB_OK) {
+    a->state = NB_CLIENT_SRV_REGISTERING;
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=register ssid=%u ep=%s lt=%u b=%s", a->ssid, c->endpoint,
+                a->lifetime, a->binding);
+  }
+  return e;
+}
+
+void nb_reg_start(nb_client *c, nb_account *a, nb_time_ms now) {
+  a->attempt = a->sequence = 0;
+  int64_t delay = nb_reg_server_int(c, a, 14, 0);
+  if (delay > 0) {
+    a->state = NB_CLIENT_SRV_WAIT_RETRY;
+    a->retry_at = now + delay * 1000;
+    return;
+  }
+  if (nb_reg_send_register(c, a, now) != NB_OK) nb_reg_failed(c, a, NB_ERR_NOMEM, now);
+}
+
+static void nb_reg_update_cb(void *user, nb_err err, const nb_coap_msg *resp, bool last,
+                             nb_time_ms now) {
+  nb_account *a = user;
+  nb_client *c = a->client;
+  (void)last;
+  if (err == NB_ERR_CANCELLED) return; /* we dropped it on purpose */
+  a->req = 0;
+  if (err == NB_OK && resp->code == NB_COAP_CHANGED) {
+    a->state = NB_CLIENT_SRV_REGISTERED;
+    nb_reg_schedule_update(a, now);
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=updated ssid=%u", a->ssid);
+    nb_client_emit(c, NB_CLIENT_EV_UPDATED, a->ssid, NB_OK, now);
+    return;
+  }
+  /* 4.04: the server lost the registration; any other failure: register anew too. */
+  char code[8] = "-";
+  if (resp) nb_coap_code_format(resp->code, code);
+  NB_LOG_WARN(NB_CLIENT_LOG, "event=update-failed ssid=%u err=%s code=%s", a->ssid,
+              nb_err_name(err), code);
+  nb_client_emit(c, NB_CLIENT_EV_REG_FAILED, a->ssid, err == NB_OK ? NB_ERR_NOT_FOUND : err, now);
+  nb_rep_drop_server(c, a->ssid);
+  a->attempt = a->sequence = 0;
+  if (nb_reg_send_register(c, a, now) != NB_OK) nb_reg_failed(c, a, NB_ERR_NOMEM, now);
+}
+
+nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms now) {
+  if (a->state != NB_CLIENT_SRV_REGISTERED) {
+    a->update_pending = true; /* sent once registered */
+    return NB_ERR_STATE;
+  }
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
+  nb_err e = nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, a->location);
+  char q[32];
+  int64_t lt = nb_reg_server_int(c, a, 1, 86400);
+  if (e == NB_OK && lt > 0 && lt <= UINT32_MAX && (uint32_t)lt != a->lifetime) {
+    a->lifetime = (uint32_t)lt;
+    snprintf(q, sizeof q, "lt=%u", a->lifetime);
+    e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  }
+  const char *b = nb_reg_binding(c, a);
+  if (e == NB_OK && strcmp(b, a->binding) != 0) {
+    snprintf(a->binding, sizeof a->binding, "%s", b);
+    snprintf(q, sizeof q, "b=%s", a->binding);
+    e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
+  }
+  nb_bytes body;
+  nb_bytes_init(&body);
+  if (e == NB_OK && with_objects) {
+    e = nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_LINK_FORMAT);
+    if (e == NB_OK) e = nb_reg_objects(c, &body);
+    nb_coap_msg_set_payload(&m, body.data, body.len);
+  }
+  if (e == NB_OK)
+    e = nb_coap_ep_request(c->ep, &a->addr, &m, true, nb_reg_update_cb, a, now, &a->req);
+  nb_bytes_free(&body);
+  if (e != NB_OK) return e;
+  a->state = NB_CLIENT_SRV_UPDATING;
+  a->update_pending = a->objects_changed = false;
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=update ssid=%u location=%s objects=%d", a->ssid, a->location,
+              with_objects);
+  return NB_OK;
+}
+
+static void nb_reg_dereg_cb(void *user, nb_err err, const nb_coap_msg *resp, bool last,
+                            nb_time_ms now) {
+  nb_account *a = user;
+  (void)last;
+  if (err == NB_ERR_CANCELLED) return; /* we dropped it on purpose */
+  a->req = 0;
+  a->state = NB_CLIENT_SRV_DEREGISTERED;
+  if (err == NB_OK && resp->code != NB_COAP_DELETED) err = NB_ERR_STATE;
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=deregistered ssid=%u err=%s", a->ssid, nb_err_name(err));
+  nb_client_emit(a->client, NB_CLIENT_EV_DEREGISTERED, a->ssid, err, now);
+}
+
+nb_err nb_reg_deregister(nb_client *c, nb_account *a, nb_time_ms now) {
+  nb_rep_drop_server(c, a->ssid);
+  if (a->req) {
+    nb_coap_req_id id = a->req;
+    a->req = 0;
+    nb_coap_ep_cancel(c->ep, id, false, now);
+  }
+  bool had_reg = a->state == NB_CLIENT_SRV_REGISTERED || a->state == NB_CLIENT_SRV_UPDATING;
+  if (!had_reg) {
+    a->state = NB_CLIENT_SRV_DEREGISTERED;
+    return NB_OK;
+  }
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_DELETE, 0);
+  nb_err e = nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, a->location);
+  a->state = NB_CLIENT_SRV_DEREGISTERING;
+  if (e == NB_OK)
+    e = nb_coap_ep_request(c->ep, &a->addr, &m, true, nb_reg_dereg_cb, a, now, &a->req);
+  if (e != NB_OK) a->state = NB_CLIENT_SRV_DEREGISTERED;
+  return e;
+}
+
+void nb_reg_tick(nb_client *c, nb_account *a, nb_time_ms now) {
+  if (c->deregistering) return;
+  if (a->state == NB_CLIENT_SRV_WAIT_RETRY && now >= a->retry_at) {
+    if (nb_reg_send_register(c, a, now) != NB_OK) nb_reg_failed(c, a, NB_ERR_NOMEM, now);
+  } else if (a->state == NB_CLIENT_SRV_REGISTERED && (a->update_pending || now >= a->next_update)) {
+    nb_reg_update(c, a, a->objects_changed, now);
+  }
+}
+
+nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a) {
+  if (c->deregistering) return NB_TIME_NEVER;
+  if (a->state == NB_CLIENT_SRV_WAIT_RETRY) return a->retry_at;
+  if (a->state == NB_CLIENT_SRV_REGISTERED) return a->update_pending ? 0 : a->next_update;
+  return NB_TIME_NEVER;
+}
