@@ -9,6 +9,7 @@ static const nb_command nb_commands[] = {
     {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
     {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
+    {"server", "LwM2M server: registrations, device management, REST API", nb_cmd_server},
     {NULL, NULL, NULL},
 };
 

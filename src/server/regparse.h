@@ -1,0 +1,67 @@
+/* Parsing of LwM2M Register and Update requests (TS Core 6.2.1, 6.2.2; Transport 6.4): the
+ * query parameters ep, lt, lwm2m, b, Q, sms and the link-format object list. Pure functions
+ * over a parsed CoAP message, separate from the engine so they can be fuzzed alone. Owns the
+ * object-list text of an nb_server_reg_params (freed by nb_server_reg_params_deinit). */
+#ifndef NB_SERVER_REGPARSE_H
+#define NB_SERVER_REGPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "coap/msg.h"
+
+#define NB_SERVER_EP_MAX 128    /* endpoint name plus NUL */
+#define NB_SERVER_VER_MAX 8     /* "1.1" plus NUL */
+#define NB_SERVER_BINDING_MAX 8 /* "UQS", "UNT" plus NUL */
+#define NB_SERVER_SMS_MAX 32    /* MSISDN plus NUL */
+#define NB_SERVER_DEFAULT_LIFETIME 86400u
+
+/* Bits of nb_server_reg_params.present: which parameters the request carried. */
+enum {
+  NB_REGP_EP = 1u << 0,
+  NB_REGP_LT = 1u << 1,
+  NB_REGP_VER = 1u << 2,
+  NB_REGP_BINDING = 1u << 3,
+  NB_REGP_QUEUE = 1u << 4,
+  NB_REGP_SMS = 1u << 5,
+  NB_REGP_LINKS = 1u << 6,
+};
+
+typedef struct {
+  unsigned present; /* NB_REGP_* */
+  char ep[NB_SERVER_EP_MAX];
+  uint32_t lifetime; /* seconds, >= 1 */
+  char version[NB_SERVER_VER_MAX];
+  char binding[NB_SERVER_BINDING_MAX];
+  bool queue; /* Q parameter (1.1) or Q in the 1.0 binding */
+  char sms[NB_SERVER_SMS_MAX];
+  char *links; /* object list as received (heap, NUL-terminated), NULL when absent */
+  size_t links_len;
+  uint32_t *objects; /* distinct object IDs listed, ascending (heap) */
+  size_t object_count;
+} nb_server_reg_params;
+
+void nb_server_reg_params_init(nb_server_reg_params *p);
+void nb_server_reg_params_deinit(nb_server_reg_params *p);
+
+/* Why a request was refused: the CoAP code to answer and a static reason. */
+typedef struct {
+  uint8_t code; /* NB_COAP_BAD_REQUEST or NB_COAP_PRECONDITION_FAILED */
+  const char *reason;
+} nb_server_reg_error;
+
+/* Parses a Register (register=true: ep is mandatory, defaults lt=86400, lwm2m=1.0, b=U) or an
+ * Update (only what is present). On error *out is left empty and err (may be NULL) says what to
+ * answer: 4.00 for malformed, duplicate or out-of-range parameters and a malformed object list;
+ * 4.12 for a well-formed LwM2M version other than 1.0, 1.1 or 1.2. Unknown parameters are
+ * ignored, as extensions are allowed. */
+nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req, nb_server_reg_params *out,
+                           nb_server_reg_error *err);
+
+/* True for a binding string LwM2M 1.0 or 1.1 allows ("U", "UQ", "S", "SQ", "US", "UQS", "N",
+ * "T" and combinations of U, S, N, T in 1.1). */
+bool nb_server_binding_valid(const char *b, const char *version);
+
+#endif

@@ -1,0 +1,188 @@
+/* LwM2M server engine, sans-I/O: the registration interface (/rd: Register, Update,
+ * De-register, expiry), device-management requests and observations issued by the API, queue
+ * mode for sleeping clients, and Send (/dp). It owns one CoAP endpoint (nb_coap_ep), every
+ * registration (hash maps by endpoint name, registration ID and address), pending requests and
+ * timers. The shell feeds it (datagram, peer, peer identity, now) and ticks it; datagrams go
+ * out through the send callback. Persistence goes through an optional nb_server_store. */
+#ifndef NB_SERVER_SERVER_H
+#define NB_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "coap/endpoint.h"
+#include "lwm2m/attr.h"
+#include "lwm2m/format.h"
+#include "lwm2m/model.h"
+#include "lwm2m/path.h"
+#include "lwm2m/value.h"
+#include "server/regparse.h"
+#include "server/store.h"
+
+typedef struct nb_server nb_server;
+
+typedef struct {
+  nb_coap_ep_config coap;     /* the CoAP layer (dedup_max raised for fleets by default) */
+  nb_time_ms expiry_grace;    /* added to a lifetime before a registration expires; 15000 */
+  nb_time_ms request_timeout; /* default timeout of a device request; 30000 */
+  nb_time_ms awake_time;      /* a queue-mode client is awake this long after it spoke; 93000 */
+  size_t queue_max;           /* queued requests per sleeping client; 32 */
+  nb_time_ms queue_ttl;       /* a queued request is dropped after this long; 3600000 */
+  int64_t clock_offset;       /* added to `now` to get Unix ms for stored times; 0 */
+  bool allow_nosec;           /* accept unauthenticated peers for endpoints without
+                                 credentials; true */
+  const nb_model *model;      /* definitions that type values; NULL = built-ins (owned) */
+  nb_server_store store;      /* ops NULL = no persistence */
+  nb_random_fn random;        /* registration IDs; default nb_random_system */
+  void *random_user;
+} nb_server_config;
+
+void nb_server_config_default(nb_server_config *cfg);
+
+/* ---- events ---- */
+
+typedef enum {
+  NB_SEV_REGISTRATION,   /* reg; replaced=true when it replaced the endpoint's earlier one */
+  NB_SEV_UPDATED,        /* reg (already updated) */
+  NB_SEV_DEREGISTRATION, /* reg (about to be freed) */
+  NB_SEV_EXPIRED,        /* reg (about to be freed) */
+  NB_SEV_AWAKE,          /* queue-mode client reachable */
+  NB_SEV_SLEEPING,       /* queue-mode client's awake time over */
+  NB_SEV_NOTIFICATION,   /* obs_id, path (first observed path), records, times, seq */
+  NB_SEV_SEND,           /* records, times (from /dp) */
+} nb_server_event_type;
+
+typedef struct {
+  nb_server_event_type type;
+  const nb_server_reg_info *reg;
+  bool replaced;
+  uint64_t obs_id;
+  const nb_path *path;
+  uint32_t seq; /* notification counter of this observation, from 1 */
+  int format;
+  const nb_records *records;
+  const nb_times *times;
+  nb_time_ms now;
+} nb_server_event;
+
+typedef void (*nb_server_listener_fn)(void *user, const nb_server_event *ev);
+#define NB_SERVER_MAX_LISTENERS 8
+/* NB_ERR_BUSY when NB_SERVER_MAX_LISTENERS are installed. */
+nb_err nb_server_add_listener(nb_server *s, nb_server_listener_fn fn, void *user);
+void nb_server_remove_listener(nb_server *s, nb_server_listener_fn fn, void *user);
+
+/* ---- lifecycle and I/O ---- */
+
+nb_err nb_server_new(const nb_server_config *cfg, nb_coap_send_fn send, void *send_user,
+                     nb_server **out);
+/* Frees everything; pending request callbacks are not called. */
+void nb_server_free(nb_server *s);
+/* One datagram from `peer`, who authenticated as `id` (NULL or kind NONE: NoSec). */
+void nb_server_receive(nb_server *s, const nb_addr *peer, const nb_server_identity *id,
+                       const uint8_t *data, size_t len, nb_time_ms now);
+void nb_server_tick(nb_server *s, nb_time_ms now);
+nb_time_ms nb_server_next_deadline(const nb_server *s);
+nb_coap_ep *nb_server_coap(nb_server *s);
+const nb_model *nb_server_model(const nb_server *s);
+
+/* Re-creates registrations saved in the store (those not expired at `now`). Each costs no
+ * message: the device keeps talking to the same location. *count may be NULL. */
+nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count);
+
+/* ---- registrations ---- */
+
+const nb_server_reg_info *nb_server_find(const nb_server *s, const char *ep);
+size_t nb_server_count(const nb_server *s);
+/* Visits every registration (the callback must not register or remove any). */
+void nb_server_each(const nb_server *s, void (*fn)(void *user, const nb_server_reg_info *r),
+                    void *user);
+/* Queue mode state of a registration: true when it can be reached now. */
+bool nb_server_is_awake(const nb_server *s, const char *ep);
+
+/* ---- device management ---- */
+
+typedef enum {
+  NB_SOP_READ,
+  NB_SOP_DISCOVER,
+  NB_SOP_WRITE_REPLACE,
+  NB_SOP_WRITE_PARTIAL,
+  NB_SOP_WRITE_ATTRS,
+  NB_SOP_EXECUTE,
+  NB_SOP_CREATE,
+  NB_SOP_DELETE,
+  NB_SOP_READ_COMPOSITE,
+  NB_SOP_WRITE_COMPOSITE,
+  NB_SOP_OBSERVE,
+  NB_SOP_OBSERVE_COMPOSITE,
+} nb_server_op;
+
+/* "read", "discover", "write", "write-partial", "write-attributes", "execute", "create",
+ * "delete", "read-composite", "write-composite", "observe", "observe-composite". */
+const char *nb_server_op_name(nb_server_op op);
+
+typedef struct {
+  nb_server_op op;
+  nb_path path;         /* target of single-path operations (Create: the object) */
+  const nb_path *paths; /* Read-/Observe-Composite targets */
+  size_t path_count;
+  bool has_format;           /* false: TLV for 1.0 clients, SenML CBOR for 1.1+ */
+  int format;                /* the Content-Format asked for when has_format */
+  const nb_records *records; /* Write, Create, Write-Composite (encoded at submission) */
+  const nb_attrs *attrs;     /* Write-Attributes */
+  const char *args;          /* Execute arguments (may be NULL) */
+  size_t args_len;
+  nb_time_ms timeout; /* 0 = config default; counted from when the request is sent */
+  const char *actor;  /* who asked, for the audit log (NULL = "api") */
+} nb_server_request;
+
+/* Outcome of a request, or one notification of an observation. Borrowed during the callback. */
+typedef struct {
+  nb_err err;                /* NB_OK: a response came (see code); NB_ERR_TIMEOUT, NB_ERR_CANCELLED
+                                (cancelled, deregistered or replaced), NB_ERR_RESET, NB_ERR_FMT_MALFORMED
+                                (a 2.05 payload that does not decode), NB_ERR_BUSY/NOMEM */
+  uint8_t code;              /* CoAP response code when err is NB_OK */
+  int format;                /* Content-Format of the payload, NB_COAP_CF_NONE when none */
+  const nb_records *records; /* decoded values (Read, Observe, Read-Composite) */
+  const nb_times *times;
+  const char *links; /* Discover: link-format text (NUL-terminated) */
+  size_t links_len;
+  const char *location; /* Create: "/o/i" from Location-Path, "" otherwise */
+  bool notification;    /* a notification after the first response */
+  uint32_t seq;
+} nb_server_result;
+
+/* last=true on the final call for this id (a request always ends with one final call; an
+ * observation runs per notification until cancelled or failed). */
+typedef void (*nb_server_result_fn)(void *user, uint64_t id, const nb_server_result *res,
+                                    bool last);
+
+/* Submits a request to endpoint `ep`. NB_ERR_NOT_FOUND when not registered, NB_ERR_INVAL for a
+ * request that makes no sense (no records for a Write, composite op without paths, a format
+ * that cannot carry it), NB_ERR_UNSUPPORTED for a composite op to a 1.0 client, NB_ERR_BUSY
+ * when a sleeping client's queue is full. A sleeping queue-mode client's request is queued
+ * (*queued = true) and sent when it next registers or updates. cb is called later, never from
+ * inside this call. *id (never 0) identifies it for nb_server_cancel. */
+nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *req,
+                              nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
+                              bool *queued);
+/* Cancels a pending request, queued request or observation (active: an Observe=1 GET/FETCH
+ * tells the device; passive: the next notification is answered with RST). cb runs with
+ * NB_ERR_CANCELLED. NB_ERR_NOT_FOUND for an unknown or finished id. */
+nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now);
+
+/* Active observations of an endpoint (id, paths, composite), for the API. */
+size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_info *out,
+                              size_t cap);
+
+typedef struct {
+  uint64_t registrations, updates, deregistrations, expirations, rejected;
+  uint64_t requests, queued, notifications, sends;
+} nb_server_stats;
+void nb_server_get_stats(const nb_server *s, nb_server_stats *out);
+
+#endif

@@ -1,0 +1,413 @@
+/* SQLite store backend: see sqlite.h. */
+#include "store/sqlite.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+#define MOD "store"
+
+/* Migration i brings a database from user_version i to i + 1. */
+static const char *const migrations[] = {
+    ("CREATE TABLE registrations (ep TEXT PRIMARY KEY, reg_id TEXT NOT NULL UNIQUE,"
+     " version TEXT NOT NULL, binding TEXT NOT NULL, sms TEXT NOT NULL, queue INTEGER NOT NULL,"
+     " lifetime INTEGER NOT NULL, addr TEXT NOT NULL, id_kind INTEGER NOT NULL,"
+     " id_value TEXT NOT NULL, registered_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+     " expires_at INTEGER NOT NULL, links TEXT NOT NULL);"
+     "CREATE TABLE observations (ep TEXT NOT NULL, id INTEGER NOT NULL, token BLOB NOT NULL,"
+     " composite INTEGER NOT NULL, format INTEGER NOT NULL, paths TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL, PRIMARY KEY (ep, id));"
+     "CREATE TABLE credentials (ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+     " identity TEXT NOT NULL, key BLOB NOT NULL);"
+     "CREATE UNIQUE INDEX credentials_identity ON credentials (kind, identity)"
+     " WHERE kind <> 0;"
+     "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+     " actor TEXT NOT NULL, ep TEXT NOT NULL, op TEXT NOT NULL, path TEXT NOT NULL,"
+     " result TEXT NOT NULL);"),
+    "CREATE INDEX audit_ep ON audit (ep, seq);",
+};
+
+enum {
+  S_REG_PUT,
+  S_REG_DEL,
+  S_REG_ALL,
+  S_OBS_PUT,
+  S_OBS_DEL,
+  S_OBS_DEL_EP,
+  S_OBS_ALL,
+  S_SEC_PUT,
+  S_SEC_GET,
+  S_SEC_FIND,
+  S_SEC_DEL,
+  S_SEC_ALL,
+  S_AUDIT_ADD,
+  S_AUDIT_LAST,
+  S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_REG_PUT] = "INSERT OR REPLACE INTO registrations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_REG_DEL] = "DELETE FROM registrations WHERE ep = ?",
+    [S_REG_ALL] = ("SELECT ep, reg_id, version, binding, sms, queue, lifetime, addr, id_kind,"
+                   " id_value, registered_at, updated_at, expires_at, links FROM registrations"),
+    [S_OBS_PUT] = "INSERT OR REPLACE INTO observations VALUES (?,?,?,?,?,?,?)",
+    [S_OBS_DEL] = "DELETE FROM observations WHERE ep = ? AND id = ?",
+    [S_OBS_DEL_EP] = "DELETE FROM observations WHERE ep = ?",
+    [S_OBS_ALL] = "SELECT ep, id, token, composite, format, paths, created_at FROM observations",
+    [S_SEC_PUT] = ("INSERT INTO credentials VALUES (?,?,?,?) ON CONFLICT (ep) DO UPDATE SET"
+                   " kind = excluded.kind, identity = excluded.identity, key = excluded.key"),
+    [S_SEC_GET] = "SELECT ep, kind, identity, key FROM credentials WHERE ep = ?",
+    [S_SEC_FIND] =
+        "SELECT ep, kind, identity, key FROM credentials WHERE kind = ? AND identity = ?",
+    [S_SEC_DEL] = "DELETE FROM credentials WHERE ep = ?",
+    [S_SEC_ALL] = "SELECT ep, kind, identity, key FROM credentials ORDER BY ep",
+    [S_AUDIT_ADD] = "INSERT INTO audit (at, actor, ep, op, path, result) VALUES (?,?,?,?,?,?)",
+    [S_AUDIT_LAST] = "SELECT at, actor, ep, op, path, result FROM audit ORDER BY seq DESC LIMIT ?",
+};
+
+struct nb_store_sqlite {
+  sqlite3 *db;
+  sqlite3_stmt *st[S_COUNT];
+};
+
+static nb_err db_fail(nb_store_sqlite *s, const char *what) {
+  NB_LOG_ERROR(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
+  return NB_ERR_IO;
+}
+
+static int user_version(sqlite3 *db) {
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Each step runs in its own transaction with the version bump, so a crash mid-way leaves
+ * the file at a consistent version. */
+static nb_err migrate(nb_store_sqlite *s) {
+  int v = user_version(s->db);
+  if (v < 0) return db_fail(s, "user_version");
+  if (v > NB_STORE_SQLITE_SCHEMA) {
+    NB_LOG_ERROR(MOD, "event=schema_too_new version=%d supported=%d", v, NB_STORE_SQLITE_SCHEMA);
+    return NB_ERR_IO;
+  }
+  for (; v < NB_STORE_SQLITE_SCHEMA; v++) {
+    char bump[64];
+    snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, bump, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+      nb_err rc = db_fail(s, "migrate");
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+    NB_LOG_INFO(MOD, "event=migrated version=%d", v + 1);
+  }
+  return NB_OK;
+}
+
+nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out) {
+  nb_store_sqlite *s = calloc(1, sizeof(*s));
+  if (!s) return NB_ERR_NOMEM;
+  nb_err rc = NB_OK;
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    rc = db_fail(s, "open");
+  /* WAL + synchronous=NORMAL: a committed row survives a process kill (not a power cut). */
+  if (rc == NB_OK &&
+      (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+       sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+       sqlite3_busy_timeout(s->db, 2000) != SQLITE_OK))
+    rc = db_fail(s, "pragma");
+  if (rc == NB_OK) rc = migrate(s);
+  for (int i = 0; rc == NB_OK && i < S_COUNT; i++)
+    if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+        SQLITE_OK)
+      rc = db_fail(s, "prepare");
+  if (rc != NB_OK) {
+    nb_store_sqlite_close(s);
+    return rc;
+  }
+  *out = s;
+  return NB_OK;
+}
+
+void nb_store_sqlite_close(nb_store_sqlite *s) {
+  if (!s) return;
+  for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+int nb_store_sqlite_schema_version(nb_store_sqlite *s) { return user_version(s->db); }
+
+/* ---- statement helpers ---- */
+
+static sqlite3_stmt *stmt(nb_store_sqlite *s, int i) {
+  sqlite3_reset(s->st[i]);
+  sqlite3_clear_bindings(s->st[i]);
+  return s->st[i];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *t) {
+  sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+/* Runs a statement that returns no rows; NB_ERR_NOT_FOUND when it changed nothing and
+ * need_change is set. */
+static nb_err exec_stmt(nb_store_sqlite *s, sqlite3_stmt *st, const char *what, bool need_change) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return db_fail(s, what);
+  if (need_change && sqlite3_changes(s->db) == 0) return NB_ERR_NOT_FOUND;
+  return NB_OK;
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* ---- registrations ---- */
+
+static nb_err reg_put(void *self, const nb_server_reg_info *r) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_REG_PUT);
+  char addr[NB_ADDR_STRLEN];
+  nb_addr_format(&r->addr, addr, sizeof(addr));
+  bind_text(st, 1, r->ep);
+  bind_text(st, 2, r->reg_id);
+  bind_text(st, 3, r->version);
+  bind_text(st, 4, r->binding);
+  bind_text(st, 5, r->sms);
+  sqlite3_bind_int(st, 6, r->queue);
+  sqlite3_bind_int64(st, 7, r->lifetime);
+  bind_text(st, 8, addr);
+  sqlite3_bind_int(st, 9, (int)r->identity.kind);
+  bind_text(st, 10, r->identity.value);
+  sqlite3_bind_int64(st, 11, r->registered_at);
+  sqlite3_bind_int64(st, 12, r->updated_at);
+  sqlite3_bind_int64(st, 13, r->expires_at);
+  sqlite3_bind_text(st, 14, r->links ? r->links : "", r->links ? (int)r->links_len : 0,
+                    SQLITE_TRANSIENT);
+  return exec_stmt(s, st, "reg_put", false);
+}
+
+static nb_err del_by_ep(nb_store_sqlite *s, int which, const char *ep, const char *what) {
+  sqlite3_stmt *st = stmt(s, which);
+  bind_text(st, 1, ep);
+  return exec_stmt(s, st, what, true);
+}
+
+static nb_err reg_del(void *self, const char *ep) {
+  return del_by_ep(self, S_REG_DEL, ep, "reg_del");
+}
+
+static nb_err reg_each(void *self, nb_server_reg_each_fn fn, void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_REG_ALL);
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    nb_server_reg_info r;
+    memset(&r, 0, sizeof(r));
+    col_text(st, 0, r.ep, sizeof(r.ep));
+    col_text(st, 1, r.reg_id, sizeof(r.reg_id));
+    col_text(st, 2, r.version, sizeof(r.version));
+    col_text(st, 3, r.binding, sizeof(r.binding));
+    col_text(st, 4, r.sms, sizeof(r.sms));
+    r.queue = sqlite3_column_int(st, 5) != 0;
+    r.lifetime = (uint32_t)sqlite3_column_int64(st, 6);
+    char addr[NB_ADDR_STRLEN];
+    col_text(st, 7, addr, sizeof(addr));
+    if (nb_addr_parse(addr, 0, &r.addr) != NB_OK) continue; /* unusable row: skip it */
+    r.identity.kind = (nb_server_id_kind)sqlite3_column_int(st, 8);
+    col_text(st, 9, r.identity.value, sizeof(r.identity.value));
+    r.registered_at = sqlite3_column_int64(st, 10);
+    r.updated_at = sqlite3_column_int64(st, 11);
+    r.expires_at = sqlite3_column_int64(st, 12);
+    r.links = (const char *)sqlite3_column_text(st, 13);
+    r.links_len = (size_t)sqlite3_column_bytes(st, 13);
+    if (!r.links) r.links = "";
+    rc = fn(user, &r);
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "reg_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* ---- observations ---- */
+
+static nb_err obs_put(void *self, const nb_server_obs_info *o) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_OBS_PUT);
+  bind_text(st, 1, o->ep);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)o->id);
+  sqlite3_bind_blob(st, 3, o->token, o->token_len, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 4, o->composite);
+  sqlite3_bind_int(st, 5, o->format);
+  bind_text(st, 6, o->paths);
+  sqlite3_bind_int64(st, 7, o->created_at);
+  return exec_stmt(s, st, "obs_put", false);
+}
+
+static nb_err obs_del(void *self, const char *ep, uint64_t id) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_OBS_DEL);
+  bind_text(st, 1, ep);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+  return exec_stmt(s, st, "obs_del", true);
+}
+
+static nb_err obs_del_ep(void *self, const char *ep) {
+  nb_err rc = del_by_ep(self, S_OBS_DEL_EP, ep, "obs_del_ep");
+  return rc == NB_ERR_NOT_FOUND ? NB_OK : rc;
+}
+
+static nb_err obs_each(void *self, nb_server_obs_each_fn fn, void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_OBS_ALL);
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    nb_server_obs_info o;
+    memset(&o, 0, sizeof(o));
+    col_text(st, 0, o.ep, sizeof(o.ep));
+    o.id = (uint64_t)sqlite3_column_int64(st, 1);
+    int tl = sqlite3_column_bytes(st, 2);
+    o.token_len = (uint8_t)(tl > 8 ? 8 : tl);
+    if (o.token_len) memcpy(o.token, sqlite3_column_blob(st, 2), o.token_len);
+    o.composite = sqlite3_column_int(st, 3) != 0;
+    o.format = sqlite3_column_int(st, 4);
+    col_text(st, 5, o.paths, sizeof(o.paths));
+    o.created_at = sqlite3_column_int64(st, 6);
+    rc = fn(user, &o);
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "obs_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* ---- credentials ---- */
+
+static nb_err sec_put(void *self, const nb_server_sec_info *c) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_SEC_PUT);
+  bind_text(st, 1, c->ep);
+  sqlite3_bind_int(st, 2, (int)c->kind);
+  bind_text(st, 3, c->identity);
+  sqlite3_bind_blob(st, 4, c->key, (int)c->key_len, SQLITE_TRANSIENT);
+  int step = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);                          /* do not keep a copy of the key bound */
+  if (step == SQLITE_CONSTRAINT) return NB_ERR_EXISTS; /* identity taken by another ep */
+  return step == SQLITE_DONE ? NB_OK : db_fail(s, "sec_put");
+}
+
+static void read_sec(sqlite3_stmt *st, nb_server_sec_info *out) {
+  memset(out, 0, sizeof(*out));
+  col_text(st, 0, out->ep, sizeof(out->ep));
+  out->kind = (nb_server_id_kind)sqlite3_column_int(st, 1);
+  col_text(st, 2, out->identity, sizeof(out->identity));
+  int kl = sqlite3_column_bytes(st, 3);
+  out->key_len = (size_t)(kl > NB_SERVER_KEY_MAX ? NB_SERVER_KEY_MAX : kl);
+  if (out->key_len) memcpy(out->key, sqlite3_column_blob(st, 3), out->key_len);
+}
+
+static nb_err sec_one(nb_store_sqlite *s, sqlite3_stmt *st, nb_server_sec_info *out) {
+  int step = sqlite3_step(st);
+  nb_err rc = NB_OK;
+  if (step == SQLITE_ROW)
+    read_sec(st, out);
+  else
+    rc = step == SQLITE_DONE ? NB_ERR_NOT_FOUND : db_fail(s, "sec_get");
+  sqlite3_reset(st);
+  return rc;
+}
+
+static nb_err sec_get(void *self, const char *ep, nb_server_sec_info *out) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_SEC_GET);
+  bind_text(st, 1, ep);
+  return sec_one(s, st, out);
+}
+
+static nb_err sec_find(void *self, nb_server_id_kind kind, const char *identity,
+                       nb_server_sec_info *out) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_SEC_FIND);
+  sqlite3_bind_int(st, 1, (int)kind);
+  bind_text(st, 2, identity);
+  return sec_one(s, st, out);
+}
+
+static nb_err sec_del(void *self, const char *ep) {
+  return del_by_ep(self, S_SEC_DEL, ep, "sec_del");
+}
+
+static nb_err sec_each(void *self, nb_server_sec_each_fn fn, void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_SEC_ALL);
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    nb_server_sec_info c;
+    read_sec(st, &c);
+    rc = fn(user, &c);
+    memset(&c, 0, sizeof(c));
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "sec_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* ---- audit ---- */
+
+static nb_err audit_add(void *self, const nb_server_audit_info *a) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_AUDIT_ADD);
+  sqlite3_bind_int64(st, 1, a->at);
+  bind_text(st, 2, a->actor);
+  bind_text(st, 3, a->ep);
+  bind_text(st, 4, a->op);
+  bind_text(st, 5, a->path);
+  bind_text(st, 6, a->result);
+  return exec_stmt(s, st, "audit_add", false);
+}
+
+static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_AUDIT_LAST);
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    nb_server_audit_info a;
+    memset(&a, 0, sizeof(a));
+    a.at = sqlite3_column_int64(st, 0);
+    col_text(st, 1, a.actor, sizeof(a.actor));
+    col_text(st, 2, a.ep, sizeof(a.ep));
+    col_text(st, 3, a.op, sizeof(a.op));
+    col_text(st, 4, a.path, sizeof(a.path));
+    col_text(st, 5, a.result, sizeof(a.result));
+    rc = fn(user, &a);
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "audit_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
+static const nb_server_store_ops sqlite_ops = {
+    reg_put, reg_del, reg_each, obs_put, obs_del,  obs_del_ep, obs_each,
+    sec_put, sec_get, sec_find, sec_del, sec_each, audit_add,  audit_each,
+};
+
+nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {
+  nb_server_store s = {&sqlite_ops, st};
+  return s;
+}

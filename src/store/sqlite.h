@@ -1,0 +1,25 @@
+/* SQLite backend of the server store (server/store.h): registrations, observations, security
+ * credentials and the audit log in one database file, WAL mode, every statement prepared once,
+ * schema versioned with PRAGMA user_version and migrated forward on open. Owns the connection
+ * and its statements. */
+#ifndef NB_STORE_SQLITE_H
+#define NB_STORE_SQLITE_H
+
+#include "base/err.h"
+#include "server/store.h"
+
+typedef struct nb_store_sqlite nb_store_sqlite;
+
+/* Schema version this build writes (migrations bring older files up to it). */
+#define NB_STORE_SQLITE_SCHEMA 2
+
+/* Opens or creates the database at path (":memory:" for a private one) and migrates it.
+ * NB_ERR_IO with a logged reason when the file cannot be opened or is newer than this build. */
+nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out);
+void nb_store_sqlite_close(nb_store_sqlite *st);
+/* The store interface over this backend (valid until close). */
+nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st);
+/* PRAGMA user_version of the open file. */
+int nb_store_sqlite_schema_version(nb_store_sqlite *st);
+
+#endif

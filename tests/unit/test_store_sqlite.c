@@ -1,0 +1,265 @@
+/* SQLite store backend: every operation of the store interface on a temporary database,
+ * persistence across close/reopen, schema versioning. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/sqlite.h"
+
+typedef struct {
+  char dir[64];
+  char path[128];
+} tmpdb;
+
+static void tmpdb_make(tmpdb *t) {
+  snprintf(t->dir, sizeof(t->dir), "/tmp/nb-store-XXXXXX");
+  assert_non_null(mkdtemp(t->dir));
+  snprintf(t->path, sizeof(t->path), "%s/test.db", t->dir);
+}
+
+static void tmpdb_remove(tmpdb *t) {
+  char p[160];
+  const char *sfx[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof(p), "%s%s", t->path, sfx[i]);
+    unlink(p);
+  }
+  rmdir(t->dir);
+}
+
+static nb_server_reg_info make_reg(const char *ep, const char *id, int64_t exp) {
+  nb_server_reg_info r;
+  memset(&r, 0, sizeof(r));
+  snprintf(r.ep, sizeof(r.ep), "%s", ep);
+  snprintf(r.reg_id, sizeof(r.reg_id), "%s", id);
+  strcpy(r.version, "1.1");
+  strcpy(r.binding, "UQ");
+  r.queue = true;
+  r.lifetime = 300;
+  assert_int_equal(nb_addr_parse("[::1]:40123", 0, &r.addr), NB_OK);
+  r.identity.kind = NB_SERVER_ID_PSK;
+  strcpy(r.identity.value, "id-1");
+  r.registered_at = 1000;
+  r.updated_at = 2000;
+  r.expires_at = exp;
+  r.links = "</3/0>,</1/0>";
+  r.links_len = strlen(r.links);
+  return r;
+}
+
+typedef struct {
+  int n;
+  nb_server_reg_info last;
+  char links[64];
+} reg_seen;
+
+static nb_err count_reg(void *user, const nb_server_reg_info *r) {
+  reg_seen *s = user;
+  s->n++;
+  s->last = *r;
+  snprintf(s->links, sizeof(s->links), "%.*s", (int)r->links_len, r->links);
+  s->last.links = NULL;
+  return NB_OK;
+}
+
+static void test_registrations_survive_reopen(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  assert_int_equal(nb_store_sqlite_schema_version(db), NB_STORE_SQLITE_SCHEMA);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_server_reg_info a = make_reg("dev-a", "00112233aabbccdd", 5000);
+  nb_server_reg_info b = make_reg("dev-b", "0011223344556677", 6000);
+  assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
+  assert_int_equal(st.ops->reg_put(st.self, &b), NB_OK);
+  a.lifetime = 900; /* put replaces */
+  assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
+  assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_OK);
+  assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_ERR_NOT_FOUND);
+  nb_store_sqlite_close(db); /* no explicit checkpoint: WAL replays on open */
+
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  st = nb_store_sqlite_iface(db);
+  reg_seen seen = {0};
+  assert_int_equal(st.ops->reg_each(st.self, count_reg, &seen), NB_OK);
+  assert_int_equal(seen.n, 1);
+  assert_string_equal(seen.last.ep, "dev-a");
+  assert_string_equal(seen.last.reg_id, "00112233aabbccdd");
+  assert_int_equal(seen.last.lifetime, 900);
+  assert_true(seen.last.queue);
+  assert_string_equal(seen.last.binding, "UQ");
+  assert_true(nb_addr_equal(&seen.last.addr, &a.addr));
+  assert_int_equal(seen.last.identity.kind, NB_SERVER_ID_PSK);
+  assert_string_equal(seen.last.identity.value, "id-1");
+  assert_int_equal(seen.last.expires_at, 5000);
+  assert_string_equal(seen.links, "</3/0>,</1/0>");
+  nb_store_sqlite_close(db);
+  tmpdb_remove(&t);
+}
+
+static void test_credentials(void **state) {
+  (void)state;
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(":memory:", &db), NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_server_sec_info c;
+  memset(&c, 0, sizeof(c));
+  strcpy(c.ep, "dev-a");
+  c.kind = NB_SERVER_ID_PSK;
+  strcpy(c.identity, "psk-a");
+  memcpy(c.key, "\x01\x02\x03\x00\x05", 5);
+  c.key_len = 5;
+  assert_int_equal(st.ops->sec_put(st.self, &c), NB_OK);
+  /* The same identity cannot be bound to a second endpoint. */
+  strcpy(c.ep, "dev-b");
+  assert_int_equal(st.ops->sec_put(st.self, &c), NB_ERR_EXISTS);
+  strcpy(c.identity, "psk-b");
+  assert_int_equal(st.ops->sec_put(st.self, &c), NB_OK);
+  nb_server_sec_info out;
+  assert_int_equal(st.ops->sec_get(st.self, "dev-a", &out), NB_OK);
+  assert_string_equal(out.identity, "psk-a");
+  assert_int_equal(out.key_len, 5);
+  assert_memory_equal(out.key, "\x01\x02\x03\x00\x05", 5);
+  assert_int_equal(st.ops->sec_find(st.self, NB_SERVER_ID_PSK, "psk-b", &out), NB_OK);
+  assert_string_equal(out.ep, "dev-b");
+  assert_int_equal(st.ops->sec_find(st.self, NB_SERVER_ID_RPK, "psk-b", &out), NB_ERR_NOT_FOUND);
+  assert_int_equal(st.ops->sec_get(st.self, "nobody", &out), NB_ERR_NOT_FOUND);
+  assert_int_equal(st.ops->sec_del(st.self, "dev-a"), NB_OK);
+  assert_int_equal(st.ops->sec_get(st.self, "dev-a", &out), NB_ERR_NOT_FOUND);
+  /* Ownership rule used by the engine. */
+  nb_server_identity idb = {NB_SERVER_ID_PSK, "psk-b"};
+  nb_server_identity ida = {NB_SERVER_ID_PSK, "psk-a"};
+  assert_int_equal(st.ops->sec_get(st.self, "dev-b", &out), NB_OK);
+  assert_true(nb_server_identity_owns(&idb, &out, false));
+  assert_false(nb_server_identity_owns(&ida, &out, true));
+  assert_false(nb_server_identity_owns(NULL, &out, true));
+  assert_true(nb_server_identity_owns(NULL, NULL, true));
+  assert_false(nb_server_identity_owns(NULL, NULL, false));
+  assert_false(nb_server_identity_owns(&ida, NULL, true));
+  nb_store_sqlite_close(db);
+}
+
+static int obs_n;
+static nb_err count_obs(void *user, const nb_server_obs_info *o) {
+  (void)user;
+  obs_n++;
+  assert_string_equal(o->paths, "/3/0/9");
+  return NB_OK;
+}
+
+static char audit_ops[8][24];
+static int audit_n;
+static nb_err collect_audit(void *user, const nb_server_audit_info *a) {
+  (void)user;
+  snprintf(audit_ops[audit_n++], 24, "%s", a->op);
+  return NB_OK;
+}
+
+static void test_observations_and_audit(void **state) {
+  (void)state;
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(":memory:", &db), NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_server_obs_info o;
+  memset(&o, 0, sizeof(o));
+  strcpy(o.ep, "dev-a");
+  strcpy(o.paths, "/3/0/9");
+  for (uint64_t i = 1; i <= 3; i++) {
+    o.id = i;
+    assert_int_equal(st.ops->obs_put(st.self, &o), NB_OK);
+  }
+  strcpy(o.ep, "dev-b");
+  assert_int_equal(st.ops->obs_put(st.self, &o), NB_OK);
+  assert_int_equal(st.ops->obs_del(st.self, "dev-a", 2), NB_OK);
+  assert_int_equal(st.ops->obs_del(st.self, "dev-a", 2), NB_ERR_NOT_FOUND);
+  obs_n = 0;
+  assert_int_equal(st.ops->obs_each(st.self, count_obs, NULL), NB_OK);
+  assert_int_equal(obs_n, 3);
+  assert_int_equal(st.ops->obs_del_ep(st.self, "dev-a"), NB_OK);
+  obs_n = 0;
+  assert_int_equal(st.ops->obs_each(st.self, count_obs, NULL), NB_OK);
+  assert_int_equal(obs_n, 1);
+
+  const char *ops[] = {"read", "write", "execute", "delete"};
+  for (int i = 0; i < 4; i++) {
+    nb_server_audit_info a;
+    memset(&a, 0, sizeof(a));
+    a.at = 100 + i;
+    strcpy(a.actor, "api");
+    strcpy(a.ep, "dev-a");
+    snprintf(a.op, sizeof(a.op), "%s", ops[i]);
+    strcpy(a.path, "/3/0");
+    strcpy(a.result, "2.05");
+    assert_int_equal(st.ops->audit_add(st.self, &a), NB_OK);
+  }
+  audit_n = 0;
+  assert_int_equal(st.ops->audit_each(st.self, 2, collect_audit, NULL), NB_OK);
+  assert_int_equal(audit_n, 2); /* newest first, limited */
+  assert_string_equal(audit_ops[0], "delete");
+  assert_string_equal(audit_ops[1], "execute");
+  nb_store_sqlite_close(db);
+}
+
+static void test_schema_versions(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  /* A file of schema version 1 (made by taking version 2 back) is migrated forward. */
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  nb_store_sqlite_close(db);
+  sqlite3 *raw;
+  assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw,
+                                "DROP INDEX audit_ep;"
+                                "INSERT INTO audit (at, actor, ep, op, path, result) VALUES"
+                                " (1, 'api', 'old', 'read', '/3', '2.05');"
+                                "PRAGMA user_version = 1;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(raw);
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  assert_int_equal(nb_store_sqlite_schema_version(db), 2);
+  sqlite3_stmt *q;
+  int found = 0;
+  assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE name='audit_ep'", -1, &q,
+                         NULL),
+      SQLITE_OK);
+  if (sqlite3_step(q) == SQLITE_ROW) found = sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(raw);
+  assert_int_equal(found, 1);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  audit_n = 0;
+  assert_int_equal(st.ops->audit_each(st.self, 10, collect_audit, NULL), NB_OK);
+  assert_int_equal(audit_n, 1);
+  nb_store_sqlite_close(db);
+  /* A file from a newer build is refused rather than damaged. */
+  assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(raw);
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_ERR_IO);
+  assert_int_equal(nb_store_sqlite_open("/nonexistent-dir/x.db", &db), NB_ERR_IO);
+  tmpdb_remove(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_registrations_survive_reopen),
+      cmocka_unit_test(test_credentials),
+      cmocka_unit_test(test_observations_and_audit),
+      cmocka_unit_test(test_schema_versions),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
