@@ -19,7 +19,7 @@
 #include "lwm2m/model.h"
 #include "lwm2m/text.h"
 
-#define NB_DECODE_MAX_INPUT (16u * 1024u * 1024u)
+#define NB_DECODE_MAX_INPUT ((size_t)16 * 1024 * 1024)
 
 static void nb_decode_usage(FILE *out) {
   fprintf(out,
@@ -145,7 +145,7 @@ static void nb_decode_print_name(const nb_model *m, const nb_path *p) {
   if (p->len == 0) return;
   const nb_object_def *o = nb_model_object(m, p->ids[0]);
   if (p->len <= 2) {
-    if (o) printf(" %s%s", o->name, p->len == 2 ? "" : "");
+    if (o) printf(" %s", o->name);
     if (o && p->len == 2) printf("/%u", (unsigned)p->ids[1]);
     return;
   }

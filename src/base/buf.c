@@ -179,6 +179,7 @@ nb_err nb_bytes_append_str(nb_bytes *b, const char *s) { return nb_bytes_append(
 nb_err nb_bytes_appendf(nb_bytes *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is started; clang-14 bug */
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
   if (n < 0) return NB_ERR_INVAL;

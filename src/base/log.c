@@ -54,6 +54,7 @@ void nb_logf(nb_log_level level, const char *module, const char *fmt, ...) {
   if (n < 0) return;
   va_list ap;
   va_start(ap, fmt);
+  /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is started; clang-14 bug */
   if ((size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
   if (nb_log_sink_current) {

@@ -9,8 +9,8 @@
 #include "coap/ep_int.h"
 
 /* RFC 7252 4.8.2 */
-#define NB_COAP_MAX_LATENCY 100000
-#define NB_COAP_OBSERVE_CON_INTERVAL (24 * 3600 * 1000LL)
+#define NB_COAP_MAX_LATENCY ((nb_time_ms)100000)
+#define NB_COAP_OBSERVE_CON_INTERVAL ((nb_time_ms)24 * 3600 * 1000)
 
 void nb_coap_ep_config_default(nb_coap_ep_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -20,7 +20,7 @@ void nb_coap_ep_config_default(nb_coap_ep_config *cfg) {
   cfg->nstart = 1;
   cfg->exchange_lifetime = 0;
   cfg->dedup_max = 4096;
-  cfg->max_body = 1024 * 1024;
+  cfg->max_body = (size_t)1024 * 1024;
   cfg->block_szx = 6;
   cfg->max_message = 1152;
   cfg->random = nb_random_system;

@@ -371,12 +371,25 @@ static nb_err nb_coap_maybe_blockwise(nb_coap_ep *ep, const nb_addr *peer, const
 
 /* ---- exchanges ---- */
 
+/* Unties ex from its observer; a registration that never got its 2.xx answer is no
+ * observation, and its gone callback runs here. The callback may call back into ex
+ * (nb_coap_exchange_free/respond, e.g. to let go of the pending exchange): in_handler makes
+ * those calls only mark ex answered, so our caller still owns it and frees it once. */
+static void nb_coap_ex_end_obs(nb_coap_exchange *ex) {
+  nb_coap_observer *obs = ex->obs;
+  if (!obs) return;
+  ex->obs = NULL;
+  obs->ex = NULL;
+  if (obs->registered) return;
+  bool in_handler = ex->in_handler;
+  ex->in_handler = true;
+  nb_coap_epi_obs_gone(ex->ep, obs, NB_ERR_CANCELLED);
+  ex->in_handler = in_handler;
+}
+
 static void nb_coap_ex_free(nb_coap_exchange *ex) {
-  if (ex->obs && !ex->obs->registered) {
-    /* The registration never got its answer: there is no observation. */
-    nb_coap_epi_obs_gone(ex->ep, ex->obs, NB_ERR_CANCELLED);
-  }
-  if (ex->obs) ex->obs->ex = NULL;
+  ex->responded = true; /* a dropped exchange cannot be answered from a gone callback */
+  nb_coap_ex_end_obs(ex);
   nb_coap_list_unlink(&ex->link);
   if (ex->dedup) ex->dedup->backref = NULL;
   free(ex->key);
@@ -442,7 +455,7 @@ nb_err nb_coap_exchange_respond(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time
   nb_err err =
       resp && nb_coap_is_response(resp->code) ? nb_coap_ex_answer(ex, resp, now) : NB_ERR_INVAL;
   ex->responded = true;
-  if (ex->obs && !ex->obs->registered) nb_coap_epi_obs_gone(ex->ep, ex->obs, NB_ERR_CANCELLED);
+  if (ex->obs && !ex->obs->registered) nb_coap_ex_end_obs(ex);
   if (!ex->in_handler) nb_coap_ex_free(ex);
   return err;
 }
@@ -704,13 +717,15 @@ void nb_coap_epi_server_free_all(nb_coap_ep *ep) {
     if (obs->ex) obs->ex->obs = NULL;
     nb_coap_obs_release(obs);
   }
-  while (!nb_coap_list_empty(&ep->exchanges)) {
-    nb_coap_exchange *ex = NB_COAP_CONTAINER(ep->exchanges.next, nb_coap_exchange, link);
-    nb_coap_list_unlink(&ex->link);
+  nb_coap_link *l = ep->exchanges.next;
+  while (l != &ep->exchanges) {
+    nb_coap_exchange *ex = NB_COAP_CONTAINER(l, nb_coap_exchange, link);
+    l = l->next;
     if (ex->dedup) ex->dedup->backref = NULL;
     free(ex->key);
     free(ex);
   }
+  nb_coap_list_init(&ep->exchanges);
   while ((n = nb_coap_hmap_pop(&ep->b1s)) != NULL) {
     nb_coap_b1 *b = (nb_coap_b1 *)n;
     nb_coap_reasm_deinit(&b->r);

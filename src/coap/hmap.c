@@ -7,6 +7,7 @@
 #define NB_COAP_HMAP_INITIAL 64
 
 nb_err nb_coap_hmap_init(nb_coap_hmap *m) {
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   m->buckets = calloc(NB_COAP_HMAP_INITIAL, sizeof *m->buckets);
   if (!m->buckets) return NB_ERR_NOMEM;
   m->nbuckets = NB_COAP_HMAP_INITIAL;
@@ -24,6 +25,7 @@ void nb_coap_hmap_deinit(nb_coap_hmap *m) {
 /* Doubles the bucket array; on allocation failure the map keeps working, only slower. */
 static void nb_coap_hmap_grow(nb_coap_hmap *m) {
   size_t n = m->nbuckets * 2;
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   nb_coap_hnode **b = calloc(n, sizeof *b);
   if (!b) return;
   for (size_t i = 0; i < m->nbuckets; i++) {

@@ -82,9 +82,10 @@ nb_err nb_io_udp_open(nb_io_loop *loop, const nb_addr *local, const nb_io_udp_co
                       nb_io_udp **out);
 /* Where received datagrams go (datagram in). */
 void nb_io_udp_set_receiver(nb_io_udp *udp, nb_io_datagram_fn fn, void *user);
-/* nb_io_datagram_fn sending through `udp` (datagram out): writes at once when the socket can
- * take it, else copies the datagram into a queued uv_udp_send (order is kept). Never blocks. */
-void nb_io_udp_send(void *udp, const nb_addr *peer, const uint8_t *data, size_t len);
+/* nb_io_datagram_fn sending through `user`, an nb_io_udp (datagram out): writes at once when the
+ * socket can take it, else copies the datagram into a queued uv_udp_send (order is kept). Never
+ * blocks. */
+void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
 nb_err nb_io_udp_local_addr(const nb_io_udp *udp, nb_addr *out);
 void nb_io_udp_get_stats(const nb_io_udp *udp, nb_io_udp_stats *out);
 /* The socket's descriptor, for socket options this module does not cover; -1 if closed. */

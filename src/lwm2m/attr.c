@@ -51,6 +51,7 @@ static nb_err nb_attr_fail(char *reason, size_t cap, const char *fmt, ...) {
   if (reason != NULL && cap > 0) {
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is started; clang-14 bug */
     vsnprintf(reason, cap, fmt, ap);
     va_end(ap);
   }

@@ -108,11 +108,12 @@ static nb_err nb_lf_root(nb_lf_dec *d, const nb_links *links, const nb_link *lin
                          link->target);
       e = nb_lf_parse_ct(d, prm->value);
     } else if (!strcmp(prm->name, "lwm2m")) {
-      if (!prm->value || strlen(prm->value) >= sizeof l->lwm2m || l->lwm2m[0]) {
+      size_t vlen = prm->value ? strlen(prm->value) : 0;
+      if (!prm->value || vlen >= sizeof l->lwm2m || l->lwm2m[0]) {
         return nb_lf_bad(d, NB_ERR_FMT_MALFORMED, "link-format: invalid lwm2m version",
                          link->target);
       }
-      strcpy(l->lwm2m, prm->value);
+      memcpy(l->lwm2m, prm->value, vlen + 1);
     }
     if (e != NB_OK) return e;
   }

@@ -213,9 +213,9 @@ static const char *const nb_op_names[] = {
 const char *nb_op_name(uint8_t ops) { return nb_ops_valid(ops) ? nb_op_names[ops] : "?"; }
 
 nb_err nb_op_parse(const char *text, uint8_t *out) {
-  for (uint8_t k = 0; k < sizeof nb_op_names / sizeof nb_op_names[0]; k++) {
-    if (nb_ops_valid(k) && strcmp(text, nb_op_names[k]) == 0) {
-      *out = k;
+  for (size_t k = 0; k < sizeof nb_op_names / sizeof nb_op_names[0]; k++) {
+    if (nb_ops_valid((uint8_t)k) && strcmp(text, nb_op_names[k]) == 0) {
+      *out = (uint8_t)k;
       return NB_OK;
     }
   }

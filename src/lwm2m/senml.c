@@ -2,6 +2,7 @@
 #include "lwm2m/senml.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coap/msg.h"
@@ -164,7 +165,10 @@ void nb_senml_names_init(nb_senml_names *nm, const nb_records *in, const nb_form
     nm->exact = nb_path_equal(&in->items[k].path, &nm->base);
   }
   nb_path_format(&nm->base, nm->bn, sizeof nm->bn);
-  if (!nm->exact) strcat(nm->bn, "/");
+  if (!nm->exact) {
+    size_t len = strlen(nm->bn); /* at most 24 ("/65535" four times) of NB_PATH_STRLEN */
+    snprintf(nm->bn + len, sizeof nm->bn - len, "/");
+  }
 }
 
 void nb_senml_name(const nb_senml_names *nm, const nb_path *p, char *buf) {
@@ -174,12 +178,7 @@ void nb_senml_name(const nb_senml_names *nm, const nb_path *p, char *buf) {
   }
   char rel[NB_PATH_STRLEN];
   nb_fmt_relative_name(&nm->base, p, rel);
-  if (rel[0] && nm->exact) {
-    buf[0] = '/';
-    strcpy(buf + 1, rel);
-  } else {
-    strcpy(buf, rel);
-  }
+  snprintf(buf, NB_PATH_STRLEN + 1, "%s%s", rel[0] && nm->exact ? "/" : "", rel);
 }
 
 nb_err nb_senml_check_input(const nb_records *in, const nb_format_opts *opts, bool allow_none,

@@ -504,9 +504,12 @@ nb_err nb_tlv_encode(const nb_records *in, const nb_format_opts *opts, nb_bytes 
   }
   nb_err e = nb_tlv_check_input(in, &base, err);
   if (e != NB_OK || in->len == 0) return e;
-  nb_tlv_enc enc = {malloc(in->len * sizeof(const nb_record *)), in->len, out};
-  if (!enc.recs) return nb_fmt_nomem(err);
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+  const nb_record **recs = malloc(in->len * sizeof *recs);
+  if (!recs) return nb_fmt_nomem(err);
+  nb_tlv_enc enc = {recs, in->len, out};
   for (size_t k = 0; k < in->len; k++) enc.recs[k] = &in->items[k];
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   qsort(enc.recs, enc.n, sizeof *enc.recs, nb_tlv_rec_cmp);
   for (size_t k = 1; k < enc.n; k++) {
     if (nb_path_is_prefix(&enc.recs[k - 1]->path, &enc.recs[k]->path)) {

@@ -31,7 +31,9 @@ typedef struct {
 static nb_err nb_ddf_fail(nb_ddf_ctx *c, nb_err err, long line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* "file:line: what is wrong" into errbuf; returns err. */
+/* "file:line: what is wrong" into errbuf; returns err. Where a caller's NULL checks depend on
+ * the code being an error, it returns the code itself: the analyzer does not see through this
+ * variadic function. */
 static nb_err nb_ddf_fail(nb_ddf_ctx *c, nb_err err, long line, const char *fmt, ...) {
   if (c->errbuf == NULL || c->errcap == 0) return err;
   /* Line 0: the problem is the file itself (open, read), not a place in it. */
@@ -40,6 +42,7 @@ static nb_err nb_ddf_fail(nb_ddf_ctx *c, nb_err err, long line, const char *fmt,
   if (n >= 0 && (size_t)n < c->errcap) {
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is started; clang-14 bug */
     vsnprintf(c->errbuf + n, c->errcap - (size_t)n, fmt, ap);
     va_end(ap);
   }
@@ -76,7 +79,10 @@ static nb_err nb_ddf_node_text(nb_ddf_ctx *c, const xmlNode *node, char **out) {
   while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL) len--;
   *out = strndup(s, len);
   xmlFree(raw);
-  if (*out == NULL) return nb_ddf_fail(c, NB_ERR_NOMEM, nb_ddf_line(node), "out of memory");
+  if (*out == NULL) {
+    nb_ddf_fail(c, NB_ERR_NOMEM, nb_ddf_line(node), "out of memory");
+    return NB_ERR_NOMEM;
+  }
   return NB_OK;
 }
 
@@ -90,8 +96,9 @@ static nb_err nb_ddf_text(nb_ddf_ctx *c, const xmlNode *parent, const char *tag,
   *line = nb_ddf_line(node ? node : parent);
   if (node == NULL) {
     if (!required) return NB_OK;
-    return nb_ddf_fail(c, NB_ERR_DDF, nb_ddf_line(parent), "<%s> lacks <%s>",
-                       (const char *)parent->name, tag);
+    nb_ddf_fail(c, NB_ERR_DDF, nb_ddf_line(parent), "<%s> lacks <%s>", (const char *)parent->name,
+                tag);
+    return NB_ERR_DDF;
   }
   return nb_ddf_node_text(c, node, out);
 }
@@ -298,7 +305,10 @@ static nb_err nb_ddf_object_header(nb_ddf_ctx *c, const xmlNode *object, nb_obje
 
 static nb_err nb_ddf_object(nb_ddf_ctx *c, const xmlNode *object, nb_object_def **out) {
   nb_object_def *def = calloc(1, sizeof *def);
-  if (def == NULL) return nb_ddf_fail(c, NB_ERR_NOMEM, nb_ddf_line(object), "out of memory");
+  if (def == NULL) {
+    nb_ddf_fail(c, NB_ERR_NOMEM, nb_ddf_line(object), "out of memory");
+    return NB_ERR_NOMEM;
+  }
   nb_err err = nb_ddf_object_header(c, object, def);
   if (err == NB_OK) err = nb_ddf_resources(c, object, def);
   if (err != NB_OK) {
@@ -346,6 +356,7 @@ static nb_err nb_ddf_document(nb_ddf_ctx *c, const xmlDoc *doc, nb_object_def **
     }
     return nb_ddf_fail(c, NB_ERR_DDF_NOT_OBJECT, nb_ddf_line(root), "<LWM2M> holds no <Object>");
   }
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   nb_object_def **list = calloc(total, sizeof *list);
   if (list == NULL) return nb_ddf_fail(c, NB_ERR_NOMEM, nb_ddf_line(root), "out of memory");
   size_t filled = 0;
@@ -448,7 +459,7 @@ static nb_err nb_ddf_read_file(nb_ddf_ctx *c, const char *path, char **data, siz
     return nb_ddf_fail(c, e == ENOENT ? NB_ERR_NOT_FOUND : NB_ERR_IO, 0, "cannot open: %s",
                        strerror(e));
   }
-  size_t cap = 64 * 1024, used = 0;
+  size_t cap = (size_t)64 * 1024, used = 0;
   char *buf = malloc(cap);
   nb_err err = buf ? NB_OK : NB_ERR_NOMEM;
   while (err == NB_OK) {

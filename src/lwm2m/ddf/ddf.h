@@ -11,7 +11,7 @@
 #include "lwm2m/model.h"
 
 /* Largest DDF file accepted (the largest registry file is about 100 KiB). */
-#define NB_DDF_MAX_FILE (4u * 1024u * 1024u)
+#define NB_DDF_MAX_FILE ((size_t)4 * 1024 * 1024)
 
 typedef struct {
   size_t files_loaded;   /* files whose objects were all added */
