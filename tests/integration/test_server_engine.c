@@ -26,7 +26,7 @@ typedef struct {
   /* identity the simulated DTLS layer reports per peer port (index = port - 6000) */
   nb_server_identity ident[16];
   nb_server_event_type ev[MAX_EV];
-  char ev_ep[MAX_EV][64];
+  char ev_ep[MAX_EV][NB_SERVER_EP_MAX];
   bool ev_replaced[MAX_EV];
   char ev_value[MAX_EV][64];
   int nev;
@@ -47,7 +47,7 @@ static void listener(void *user, const nb_server_event *ev) {
   harness *h = user;
   if (h->nev >= MAX_EV) return;
   h->ev[h->nev] = ev->type;
-  snprintf(h->ev_ep[h->nev], 64, "%s", ev->reg->ep);
+  snprintf(h->ev_ep[h->nev], sizeof h->ev_ep[0], "%s", ev->reg->ep);
   h->ev_replaced[h->nev] = ev->replaced;
   h->ev_value[h->nev][0] = '\0';
   if (ev->records && ev->records->len)
