@@ -26,7 +26,8 @@ debug:
 asan:
 	$(call build,asan,Asan,-DCMAKE_C_COMPILER=clang -DNB_FUZZ_SECONDS=$(FUZZ_SECONDS))
 
-test: deps asan
+# The gcc release tree is built too, so `make demo` cannot break unseen.
+test: deps asan release
 	cd $(BUILD_DIR)/asan && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 demo: deps release
