@@ -10,6 +10,7 @@ static const nb_command nb_commands[] = {
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
     {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
     {"server", "LwM2M server: registrations, device management, REST API", nb_cmd_server},
+    {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,399 @@
+/* `niobium bootstrap`: the LwM2M bootstrap server (NoSec CoAP for now) over the SQLite store
+ * it shares with `niobium server`, and its operator commands: config add|list|rm|import|export,
+ * pending, approve, reject, expect. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "bootstrap/bootstrap.h"
+#include "bootstrap/config_store.h"
+#include "commands.h"
+#include "dtls/cred.h"
+#include "io/loop.h"
+#include "store/sqlite.h"
+
+#define BS_ERR(...) (fprintf(stderr, "niobium bootstrap: " __VA_ARGS__), NB_EXIT_FAILURE)
+#define BS_USAGE(...) (fprintf(stderr, "niobium bootstrap: " __VA_ARGS__), NB_EXIT_USAGE)
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: niobium bootstrap [run options]          run the bootstrap server\n"
+          "       niobium bootstrap config add (--endpoint EP | --default) --server-uri URI\n"
+          "                 --security nosec|psk|rpk [--short-server-id N] [--lifetime S]\n"
+          "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
+          "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
+          "       niobium bootstrap config export [FILE] | import FILE\n"
+          "       niobium bootstrap pending | approve EP | reject EP\n"
+          "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
+          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`)\n"
+          "run options:\n"
+          "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783)\n"
+          "  --policy P         auto (default): bootstrap every known endpoint;\n"
+          "                     approve: requests wait for `niobium bootstrap approve EP`\n"
+          "  --log-level LEVEL  error, warn, info (default) or debug\n"
+          "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
+          "the server's security store of the same database.\n"
+          "examples:\n"
+          "  niobium bootstrap config add --default --server-uri coap://127.0.0.1:5683 "
+          "--security nosec\n"
+          "  niobium bootstrap config add --endpoint dev1 --server-uri coaps://10.0.0.2:5684 "
+          "--security psk\n"
+          "  niobium bootstrap expect --endpoint dev1 --secure-id "
+          "0123456789abcdef0123456789abcd\n"
+          "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
+          "  niobium bootstrap pending; niobium bootstrap approve dev1\n");
+}
+
+/* ---- the server ---- */
+
+typedef struct {
+  nb_io_loop *loop;
+  nb_bs_engine *bs;
+  nb_bs_store *st;
+  nb_io_udp *udp;
+  uv_timer_t timer, poll;
+  uv_prepare_t prepare;
+} bs_app;
+
+static void app_receive(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  bs_app *a = user;
+  nb_bs_engine_receive(a->bs, peer, NULL, data, len, nb_io_loop_now(a->loop));
+}
+static void on_tick(uv_timer_t *t) {
+  bs_app *a = t->data;
+  nb_bs_engine_tick(a->bs, nb_io_loop_now(a->loop));
+}
+static void on_prepare(uv_prepare_t *p) {
+  bs_app *a = p->data;
+  nb_time_ms d = nb_bs_engine_next_deadline(a->bs), now = nb_io_loop_now(a->loop);
+  if (d == NB_TIME_NEVER)
+    uv_timer_stop(&a->timer);
+  else
+    uv_timer_start(&a->timer, on_tick, d > now ? (uint64_t)(d - now) : 0, 0);
+}
+static nb_err apply_decision(void *user, const char *ep, bool approve) {
+  bs_app *a = user;
+  nb_time_ms now = nb_io_loop_now(a->loop);
+  return approve ? nb_bs_engine_approve(a->bs, ep, now) : nb_bs_engine_reject(a->bs, ep, now);
+}
+/* Operators decide through the database (another process): take their decisions. */
+static void on_poll(uv_timer_t *t) {
+  bs_app *a = t->data;
+  nb_bs_store_take_decisions(a->st, apply_decision, a);
+}
+static void on_event(void *user, const nb_bs_event *ev) {
+  bs_app *a = user;
+  char peer[NB_ADDR_STRLEN] = "";
+  if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
+  if (ev->type == NB_BS_EV_PENDING)
+    nb_bs_store_pending_put(a->st, ev->ep, peer, (int64_t)time(NULL));
+}
+static void on_signal(void *user, int signum) {
+  bs_app *a = user;
+  NB_LOG_INFO("bootstrap", "event=stopping signal=%d", signum);
+  nb_io_loop_stop(a->loop);
+}
+
+static int run_server(const char *db, const char *coap, nb_bs_policy policy) {
+  nb_addr local;
+  if (nb_addr_parse(coap, 5783, &local) != NB_OK)
+    return BS_USAGE("bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n", coap);
+  bs_app a;
+  memset(&a, 0, sizeof a);
+  nb_store_sqlite *dm = NULL;
+  int rc = NB_EXIT_FAILURE;
+  bool handles = false;
+  if (nb_bs_store_open(db, &a.st) != NB_OK || nb_store_sqlite_open(db, &dm) != NB_OK) {
+    rc = BS_ERR("cannot open database %s: check the path and permissions\n", db);
+    goto out;
+  }
+  if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
+  nb_bs_engine_config cfg;
+  nb_bs_engine_config_default(&cfg);
+  cfg.policy = policy;
+  cfg.source = nb_bs_store_source(a.st);
+  cfg.dm_store = nb_store_sqlite_iface(dm);
+  if (nb_io_udp_open(a.loop, &local, NULL, &a.udp) != NB_OK) {
+    rc = BS_ERR("cannot bind %s: is another bootstrap server running?\n", coap);
+    goto out;
+  }
+  if (nb_bs_engine_new(&cfg, nb_io_udp_send, a.udp, &a.bs) != NB_OK) goto out;
+  nb_bs_engine_add_listener(a.bs, on_event, &a);
+  nb_io_udp_set_receiver(a.udp, app_receive, &a);
+  nb_io_udp_local_addr(a.udp, &local);
+  uv_timer_init(nb_io_loop_uv(a.loop), &a.timer);
+  uv_timer_init(nb_io_loop_uv(a.loop), &a.poll);
+  uv_prepare_init(nb_io_loop_uv(a.loop), &a.prepare);
+  a.timer.data = a.poll.data = a.prepare.data = &a;
+  uv_prepare_start(&a.prepare, on_prepare);
+  uv_timer_start(&a.poll, on_poll, 500, 500);
+  handles = true;
+  nb_io_loop_on_signals(a.loop, on_signal, &a);
+  char buf[NB_ADDR_STRLEN];
+  NB_LOG_INFO("bootstrap", "event=listening proto=coap addr=%s policy=%s",
+              nb_addr_format(&local, buf, sizeof buf),
+              policy == NB_BS_POLICY_AUTO ? "auto" : "approve");
+  rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
+out:
+  if (handles) {
+    uv_close((uv_handle_t *)&a.timer, NULL);
+    uv_close((uv_handle_t *)&a.poll, NULL);
+    uv_close((uv_handle_t *)&a.prepare, NULL);
+  }
+  nb_bs_engine_free(a.bs);
+  if (a.udp) nb_io_udp_close(a.udp);
+  if (a.loop) nb_io_loop_free(a.loop);
+  nb_store_sqlite_close(dm);
+  nb_bs_store_close(a.st);
+  return rc;
+}
+
+/* ---- operator commands ---- */
+
+typedef struct {
+  const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
+  bool dflt;
+  long ssid, lifetime;
+} bs_opts;
+
+static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  *len = fread(buf, 1, cap, f);
+  int more = fgetc(f) != EOF;
+  fclose(f);
+  return more ? -1 : 0;
+}
+
+static int config_add(nb_bs_store *st, const bs_opts *o) {
+  if (!o->dflt && !o->ep) return BS_USAGE("config add needs --endpoint EP or --default\n");
+  if (!o->uri || !o->security) return BS_USAGE("config add needs --server-uri and --security\n");
+  nb_bs_config cfg;
+  nb_bs_config_init(&cfg, o->dflt ? "" : o->ep);
+  nb_bs_server s = {.ssid = (uint16_t)o->ssid, .lifetime = (uint32_t)o->lifetime};
+  if (o->ssid < 1 || o->ssid > NB_ID_MAX || o->lifetime < 1)
+    return BS_USAGE("--short-server-id must be 1..65534 and --lifetime positive\n");
+  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK || s.mode == NB_BS_SEC_X509)
+    return BS_USAGE("--security must be nosec, psk or rpk\n");
+  snprintf(s.uri, sizeof s.uri, "%s", o->uri);
+  snprintf(s.binding, sizeof s.binding, "%s", o->binding ? o->binding : "U");
+  if (o->server_key &&
+      read_file(o->server_key, s.server_pubkey, sizeof s.server_pubkey, &s.server_pubkey_len) != 0)
+    return BS_ERR("cannot read --server-public-key %s (a DER SubjectPublicKeyInfo)\n",
+                  o->server_key);
+  if (s.mode == NB_BS_SEC_RPK && !s.server_pubkey_len)
+    return BS_USAGE("--security rpk needs --server-public-key FILE.der (the server's key)\n");
+  if (nb_bs_config_add_server(&cfg, &s) != NB_OK)
+    return BS_USAGE(
+        "invalid server: coap:// goes with nosec, coaps:// with psk/rpk; binding "
+        "U or UQ\n");
+  if (nb_bs_store_config_put(st, &cfg) != NB_OK) return BS_ERR("cannot write the config\n");
+  printf("config for %s saved\n", o->dflt ? "the default" : o->ep);
+  return NB_EXIT_OK;
+}
+
+static nb_err print_config(void *user, const nb_bs_config *c) {
+  (void)user;
+  for (size_t i = 0; i < c->nservers; i++)
+    printf("%-32s ssid=%u security=%s uri=%s lifetime=%u binding=%s\n",
+           c->ep[0] ? c->ep : "(default)", c->servers[i].ssid,
+           nb_bs_sec_mode_name(c->servers[i].mode), c->servers[i].uri, c->servers[i].lifetime,
+           c->servers[i].binding[0] ? c->servers[i].binding : "U");
+  return NB_OK;
+}
+
+static nb_err export_one(void *user, const nb_bs_config *c) {
+  char *json;
+  nb_err e = nb_bs_config_to_json(c, &json);
+  if (e != NB_OK) return e;
+  fprintf(user, "%s%s", ftell(user) > 2 ? ",\n" : "", json);
+  free(json);
+  return NB_OK;
+}
+
+static int config_export(nb_bs_store *st, const char *path) {
+  FILE *f = path ? fopen(path, "w") : stdout;
+  if (!f) return BS_ERR("cannot write %s\n", path);
+  fputs("[\n", f);
+  nb_err e = nb_bs_store_config_each(st, export_one, f);
+  fputs("\n]\n", f);
+  if (path) fclose(f);
+  return e == NB_OK ? NB_EXIT_OK : BS_ERR("export failed: %s\n", nb_strerror(e));
+}
+
+static int config_import(nb_bs_store *st, const char *path) {
+  json_error_t err;
+  json_t *arr = json_load_file(path, 0, &err);
+  if (!arr || !json_is_array(arr)) {
+    json_decref(arr);
+    return BS_USAGE("%s: expected a JSON array of configs (line %d: %s)\n", path, err.line,
+                    err.text);
+  }
+  size_t i, n = 0;
+  json_t *v;
+  int rc = NB_EXIT_OK;
+  json_array_foreach(arr, i, v) {
+    char *text = json_dumps(v, 0), why[160] = "";
+    nb_bs_config cfg;
+    nb_err e = text ? nb_bs_config_from_json(text, &cfg, why, sizeof why) : NB_ERR_NOMEM;
+    free(text);
+    if (e == NB_OK) e = nb_bs_store_config_put(st, &cfg);
+    if (e != NB_OK) {
+      rc = BS_USAGE("%s: config %zu: %s\n", path, i, why[0] ? why : nb_strerror(e));
+      break;
+    }
+    n++;
+  }
+  json_decref(arr);
+  if (rc == NB_EXIT_OK) printf("%zu configs imported\n", n);
+  return rc;
+}
+
+static nb_err print_pending(void *user, const char *ep, const char *peer, int64_t at,
+                            const char *decision) {
+  (void)user;
+  printf("%-32s peer=%s since=%lld%s%s\n", ep, peer, (long long)at, decision[0] ? " decided=" : "",
+         decision);
+  return NB_OK;
+}
+
+static int expect(nb_bs_store *st, const bs_opts *o) {
+  if (!o->ep || !o->secure_id) return BS_USAGE("expect needs --endpoint EP --secure-id ID\n");
+  size_t n = strlen(o->secure_id);
+  bool hex = n == NB_DTLS_SECURE_ID_LEN;
+  for (size_t i = 0; hex && i < n; i++) hex = strchr("0123456789abcdef", o->secure_id[i]) != NULL;
+  if (!hex)
+    return BS_USAGE("--secure-id must be %d lowercase hex digits (`niobium keys` prints it)\n",
+                    NB_DTLS_SECURE_ID_LEN);
+  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
+  snprintf(c.ep, sizeof c.ep, "%s", o->ep);
+  snprintf(c.identity, sizeof c.identity, "%s", o->secure_id);
+  if (nb_bs_store_cred_put(st, &c) != NB_OK) return BS_ERR("cannot write the database\n");
+  printf("%s will be accepted only with the key of secure ID %s\n", o->ep, o->secure_id);
+  return NB_EXIT_OK;
+}
+
+static int operator_cmd(const bs_opts *o, int argc, char **argv) {
+  const char *verb = argv[0], *sub = argc > 1 ? argv[1] : NULL;
+  nb_bs_store *st;
+  if (nb_bs_store_open(o->db, &st) != NB_OK)
+    return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
+  int rc = NB_EXIT_USAGE;
+  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0) {
+    rc = config_add(st, o);
+  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0) {
+    rc = nb_bs_store_config_each(st, print_config, NULL) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
+  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
+    if (!o->dflt && !o->ep)
+      rc = BS_USAGE("config rm needs --endpoint EP or --default\n");
+    else if (nb_bs_store_config_del(st, o->dflt ? "" : o->ep) != NB_OK)
+      rc = BS_ERR("no config for %s (see `niobium bootstrap config list`)\n",
+                  o->dflt ? "the default" : o->ep);
+    else
+      rc = NB_EXIT_OK;
+  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "export") == 0) {
+    rc = config_export(st, argc > 2 ? argv[2] : NULL);
+  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "import") == 0 && argc > 2) {
+    rc = config_import(st, argv[2]);
+  } else if (strcmp(verb, "pending") == 0) {
+    rc = nb_bs_store_pending_each(st, print_pending, NULL) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
+  } else if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
+    nb_err e = nb_bs_store_decide(st, sub, verb[0] == 'a');
+    rc = e == NB_OK ? NB_EXIT_OK
+                    : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
+  } else if (strcmp(verb, "expect") == 0) {
+    rc = expect(st, o);
+  } else {
+    usage(stderr);
+  }
+  nb_bs_store_close(st);
+  return rc;
+}
+
+int nb_cmd_bootstrap(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                       {"coap", required_argument, NULL, 'c'},
+                                       {"policy", required_argument, NULL, 'p'},
+                                       {"endpoint", required_argument, NULL, 'e'},
+                                       {"default", no_argument, NULL, 'D'},
+                                       {"server-uri", required_argument, NULL, 'u'},
+                                       {"security", required_argument, NULL, 's'},
+                                       {"short-server-id", required_argument, NULL, 'i'},
+                                       {"lifetime", required_argument, NULL, 'l'},
+                                       {"binding", required_argument, NULL, 'b'},
+                                       {"secure-id", required_argument, NULL, 'S'},
+                                       {"server-public-key", required_argument, NULL, 'k'},
+                                       {"log-level", required_argument, NULL, 'L'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  bs_opts o = {
+      .db = "niobium.db", .coap = "0.0.0.0:5783", .policy = "auto", .ssid = 101, .lifetime = 86400};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'd':
+        o.db = optarg;
+        break;
+      case 'c':
+        o.coap = optarg;
+        break;
+      case 'p':
+        o.policy = optarg;
+        break;
+      case 'e':
+        o.ep = optarg;
+        break;
+      case 'D':
+        o.dflt = true;
+        break;
+      case 'u':
+        o.uri = optarg;
+        break;
+      case 's':
+        o.security = optarg;
+        break;
+      case 'i':
+        o.ssid = strtol(optarg, NULL, 10);
+        break;
+      case 'l':
+        o.lifetime = strtol(optarg, NULL, 10);
+        break;
+      case 'b':
+        o.binding = optarg;
+        break;
+      case 'S':
+        o.secure_id = optarg;
+        break;
+      case 'k':
+        o.server_key = optarg;
+        break;
+      case 'L': {
+        nb_log_level lvl;
+        if (nb_log_level_parse(optarg, &lvl) != NB_OK)
+          return BS_USAGE("--log-level must be error, warn, info or debug\n");
+        nb_log_set_level(lvl);
+        break;
+      }
+      case 'h':
+        usage(stdout);
+        return NB_EXIT_OK;
+      default:
+        usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+  }
+  if (optind < argc) return operator_cmd(&o, argc - optind, argv + optind);
+  nb_bs_policy policy;
+  if (strcmp(o.policy, "auto") == 0)
+    policy = NB_BS_POLICY_AUTO;
+  else if (strcmp(o.policy, "approve") == 0)
+    policy = NB_BS_POLICY_APPROVE;
+  else
+    return BS_USAGE("--policy must be auto or approve\n");
+  return run_server(o.db, o.coap, policy);
+}

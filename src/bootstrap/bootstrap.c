@@ -1,0 +1,704 @@
+/* LwM2M bootstrap server engine: Bootstrap-Request handling, approval, the per-endpoint
+ * sequence of Bootstrap-Discover/-Delete/-Write/-Finish, fresh credentials, retries. */
+#include "bootstrap/bootstrap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "dtls/keys.h"
+#include "lwm2m/format.h"
+#include "lwm2m/linkfmt.h"
+
+#define NB_BS_LOG "bootstrap"
+#define NB_BS_MAX_STEPS (1 + NB_BS_DELETES_MAX + 2 * NB_BS_SERVERS_MAX + NB_BS_ACLS_MAX + 1)
+#define NB_BS_MAX_LISTENERS 8
+#define NB_BS_PSK_LEN 16
+
+typedef enum { NB_BSS_PENDING, NB_BSS_RUNNING, NB_BSS_WAIT_RETRY } nb_bss_state;
+
+/* One request to the device: a Discover, Delete, Write or Finish. */
+typedef struct {
+  uint8_t method;
+  nb_path path;
+  bool finish;
+  int cf;     /* Content-Format of body (NB_COAP_CF_NONE without) */
+  int accept; /* Discover: link-format */
+  nb_bytes body;
+  uint8_t expect; /* success code */
+  char name[40];
+} nb_bs_step;
+
+typedef struct nb_bs_session {
+  struct nb_bs_session *next;
+  struct nb_bs_engine *bs;
+  char ep[NB_BS_EP_MAX];
+  nb_addr peer;
+  nb_bss_state state;
+  nb_coap_exchange *held; /* Bootstrap-Request awaiting approval */
+  int format;
+  nb_bs_config cfg;
+  nb_bs_step steps[NB_BS_MAX_STEPS];
+  size_t nsteps, cur;
+  bool built;      /* deletes/writes/finish added (after Discover when there is one) */
+  int bs_sec_inst; /* the device's bootstrap account in /0, -1 unknown */
+  nb_coap_req_id req;
+  unsigned attempt;
+  nb_time_ms retry_at;
+  nb_server_sec_info install; /* credential for the management server, kind NONE = none */
+  bool install_nosec;         /* a NoSec account: drop any old credential */
+} nb_bs_session;
+
+struct nb_bs_engine {
+  nb_bs_engine_config cfg;
+  nb_coap_ep *ep;
+  nb_model *own_model;
+  const nb_model *model;
+  nb_bs_session *sessions;
+  struct {
+    nb_bs_listener_fn fn;
+    void *user;
+  } listeners[NB_BS_MAX_LISTENERS];
+  size_t nlisteners;
+  nb_bs_engine_stats stats;
+  const nb_server_identity *rx_id;
+};
+
+static const char *const k_event_names[] = {
+    "BOOTSTRAP_REQUEST",  "BOOTSTRAP_PENDING", "BOOTSTRAP_APPROVED", "BOOTSTRAP_REJECTED",
+    "BOOTSTRAP_FINISHED", "BOOTSTRAP_FAILED",  "BOOTSTRAP_ALERT"};
+
+const char *nb_bs_event_name(nb_bs_event_type t) {
+  return (unsigned)t < sizeof k_event_names / sizeof *k_event_names ? k_event_names[t] : "?";
+}
+
+void nb_bs_engine_config_default(nb_bs_engine_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  nb_coap_ep_config_default(&cfg->coap);
+  cfg->policy = NB_BS_POLICY_AUTO;
+  cfg->max_attempts = 3;
+  cfg->retry_backoff = 10000;
+}
+
+/* ---- events ---- */
+
+static void nb_bs_emit(nb_bs_engine *bs, nb_bs_event *ev) {
+  char a[NB_ADDR_STRLEN] = "-", code[8] = "-";
+  if (ev->peer) nb_addr_format(ev->peer, a, sizeof a);
+  if (ev->code) nb_coap_code_format(ev->code, code);
+  nb_log_level lvl =
+      ev->type == NB_BS_EV_FAILED || ev->type == NB_BS_EV_ALERT ? NB_LOG_WARN : NB_LOG_INFO;
+  nb_logf(lvl, NB_BS_LOG, "event=%s ep=%s peer=%s code=%s err=%s step=\"%s\" secure_id=%s",
+          nb_bs_event_name(ev->type), ev->ep[0] ? ev->ep : "-", a, code,
+          ev->err ? nb_err_name(ev->err) : "-", ev->step ? ev->step : "",
+          ev->secure_id ? ev->secure_id : "-");
+  for (size_t i = 0; i < bs->nlisteners; i++) bs->listeners[i].fn(bs->listeners[i].user, ev);
+}
+
+static void nb_bs_emit_s(nb_bs_session *s, nb_bs_event_type t, uint8_t code, nb_err err,
+                         const char *step, nb_time_ms now) {
+  nb_bs_event ev = {.type = t,
+                    .ep = s->ep,
+                    .peer = &s->peer,
+                    .code = code,
+                    .err = err,
+                    .step = step,
+                    .attempt = s->attempt,
+                    .now = now};
+  nb_bs_emit(s->bs, &ev);
+}
+
+nb_err nb_bs_engine_add_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *user) {
+  if (!fn) return NB_ERR_INVAL;
+  if (bs->nlisteners == NB_BS_MAX_LISTENERS) return NB_ERR_BUSY;
+  bs->listeners[bs->nlisteners].fn = fn;
+  bs->listeners[bs->nlisteners++].user = user;
+  return NB_OK;
+}
+
+/* ---- sessions ---- */
+
+static nb_bs_session *nb_bs_find(const nb_bs_engine *bs, const char *ep) {
+  for (nb_bs_session *s = bs->sessions; s; s = s->next)
+    if (strcmp(s->ep, ep) == 0) return s;
+  return NULL;
+}
+
+static void nb_bs_steps_clear(nb_bs_session *s) {
+  for (size_t i = 0; i < s->nsteps; i++) nb_bytes_free(&s->steps[i].body);
+  s->nsteps = s->cur = 0;
+  s->built = false;
+}
+
+/* Unlinks and frees a session; an outstanding request is cancelled (its callback ignores it). */
+static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms now) {
+  for (nb_bs_session **pp = &bs->sessions; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  nb_coap_req_id req = s->req;
+  s->req = 0;
+  if (req) nb_coap_ep_cancel(bs->ep, req, false, now);
+  if (s->held) nb_coap_exchange_free(s->held);
+  nb_bs_steps_clear(s);
+  memset(&s->install, 0, sizeof s->install); /* holds a secret */
+  free(s);
+}
+
+/* ---- building the sequence ---- */
+
+static nb_bs_step *nb_bs_step_add(nb_bs_session *s, uint8_t method, const nb_path *p,
+                                  uint8_t expect, const char *verb) {
+  if (s->nsteps == NB_BS_MAX_STEPS) return NULL;
+  nb_bs_step *st = &s->steps[s->nsteps++];
+  memset(st, 0, sizeof *st);
+  st->method = method;
+  st->path = *p;
+  st->cf = st->accept = NB_COAP_CF_NONE;
+  st->expect = expect;
+  nb_bytes_init(&st->body);
+  char ps[NB_PATH_STRLEN];
+  nb_path_format(p, ps, sizeof ps);
+  snprintf(st->name, sizeof st->name, "%s %s", verb, ps);
+  return st;
+}
+
+static nb_err nb_bs_rec_int(nb_records *r, nb_path p, int64_t v) {
+  nb_value x = nb_value_int(v);
+  return nb_records_add(r, &p, &x);
+}
+static nb_err nb_bs_rec_bool(nb_records *r, nb_path p, bool v) {
+  nb_value x = nb_value_bool(v);
+  return nb_records_add(r, &p, &x);
+}
+static nb_err nb_bs_rec_str(nb_records *r, nb_path p, const char *v) {
+  nb_value x = nb_value_none();
+  nb_err e = nb_value_set_string(&x, v, strlen(v));
+  return e == NB_OK ? nb_records_add(r, &p, &x) : e;
+}
+static nb_err nb_bs_rec_bytes(nb_records *r, nb_path p, const uint8_t *d, size_t n) {
+  nb_value x = nb_value_none();
+  nb_err e = nb_value_set_opaque(&x, d, n);
+  return e == NB_OK ? nb_records_add(r, &p, &x) : e;
+}
+
+/* Adds a Bootstrap-Write of records at /o/i in the session's format. */
+static nb_err nb_bs_add_write(nb_bs_session *s, uint16_t o, uint16_t i, const nb_records *recs) {
+  nb_path p = nb_path_inst(o, i);
+  nb_bs_step *st = nb_bs_step_add(s, NB_COAP_PUT, &p, NB_COAP_CHANGED, "write");
+  if (!st) return NB_ERR_BUSY;
+  st->cf = s->format;
+  return nb_format_encode(s->format, recs, &p, s->bs->model, &st->body, NULL, NULL);
+}
+
+/* Fills the key resources of a Security instance: given or freshly generated credentials, and
+ * remembers what the management server must accept from this device. */
+static nb_err nb_bs_security_keys(nb_bs_session *s, const nb_bs_server *srv, uint16_t i,
+                                  nb_records *r) {
+  nb_err e = NB_OK;
+  bool first = s->install.kind == NB_SERVER_ID_NONE;
+  if (srv->mode == NB_BS_SEC_PSK) {
+    uint8_t key[NB_BS_KEY_MAX];
+    size_t klen = srv->psk_key_len;
+    if (klen)
+      memcpy(key, srv->psk_key, klen);
+    else if ((e = nb_dtls_psk_generate(key, NB_BS_PSK_LEN)) == NB_OK)
+      klen = NB_BS_PSK_LEN;
+    const char *ident = srv->psk_identity[0] ? srv->psk_identity : s->ep;
+    if (e == NB_OK)
+      e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), (const uint8_t *)ident, strlen(ident));
+    if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 4), NULL, 0);
+    if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), key, klen);
+    if (e == NB_OK && first) {
+      s->install.kind = NB_SERVER_ID_PSK;
+      snprintf(s->install.identity, sizeof s->install.identity, "%s", ident);
+      memcpy(s->install.key, key, klen);
+      s->install.key_len = klen;
+    }
+    memset(key, 0, sizeof key);
+  } else if (srv->mode == NB_BS_SEC_RPK) {
+    nb_dtls_keypair kp;
+    e = nb_dtls_keypair_generate(&kp);
+    if (e != NB_OK) return e;
+    e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), kp.spki_der.data, kp.spki_der.len);
+    if (e == NB_OK)
+      e = nb_bs_rec_bytes(r, nb_path_res(0, i, 4), srv->server_pubkey, srv->server_pubkey_len);
+    if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), kp.key_der.data, kp.key_der.len);
+    if (e == NB_OK && first && kp.spki_der.len <= sizeof s->install.key) {
+      s->install.kind = NB_SERVER_ID_RPK;
+      snprintf(s->install.identity, sizeof s->install.identity, "%s", kp.secure_id);
+      memcpy(s->install.key, kp.spki_der.data, kp.spki_der.len);
+      s->install.key_len = kp.spki_der.len;
+    }
+    nb_dtls_keypair_free(&kp);
+  } else {
+    for (uint16_t res = 3; res <= 5 && e == NB_OK; res++)
+      e = nb_bs_rec_bytes(r, nb_path_res(0, i, res), NULL, 0);
+    if (first && srv->mode == NB_BS_SEC_NOSEC) s->install_nosec = true;
+  }
+  return e;
+}
+
+static nb_err nb_bs_add_server(nb_bs_session *s, const nb_bs_server *srv, uint16_t sec_i,
+                               uint16_t srv_i) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_err e = nb_bs_rec_str(&r, nb_path_res(0, sec_i, 0), srv->uri);
+  if (e == NB_OK) e = nb_bs_rec_bool(&r, nb_path_res(0, sec_i, 1), false);
+  if (e == NB_OK) e = nb_bs_rec_int(&r, nb_path_res(0, sec_i, 2), srv->mode);
+  if (e == NB_OK) e = nb_bs_security_keys(s, srv, sec_i, &r);
+  if (e == NB_OK) e = nb_bs_rec_int(&r, nb_path_res(0, sec_i, 10), srv->ssid);
+  if (e == NB_OK) e = nb_bs_add_write(s, 0, sec_i, &r);
+  nb_records_deinit(&r);
+  if (e != NB_OK) return e;
+  nb_records_init(&r);
+  e = nb_bs_rec_int(&r, nb_path_res(1, srv_i, 0), srv->ssid);
+  if (e == NB_OK)
+    e = nb_bs_rec_int(&r, nb_path_res(1, srv_i, 1), srv->lifetime ? srv->lifetime : 86400);
+  if (e == NB_OK) e = nb_bs_rec_bool(&r, nb_path_res(1, srv_i, 6), false);
+  if (e == NB_OK)
+    e = nb_bs_rec_str(&r, nb_path_res(1, srv_i, 7), srv->binding[0] ? srv->binding : "U");
+  if (e == NB_OK) e = nb_bs_add_write(s, 1, srv_i, &r);
+  nb_records_deinit(&r);
+  return e;
+}
+
+static nb_err nb_bs_add_acl(nb_bs_session *s, const nb_bs_acl *acl, uint16_t i) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_err e = nb_bs_rec_int(&r, nb_path_res(2, i, 0), acl->obj);
+  if (e == NB_OK) e = nb_bs_rec_int(&r, nb_path_res(2, i, 1), acl->inst);
+  for (size_t k = 0; k < acl->n && k < NB_BS_ACL_ENTRIES && e == NB_OK; k++)
+    e = nb_bs_rec_int(&r, nb_path_rinst(2, i, 2, acl->ssid[k]), acl->rights[k]);
+  if (e == NB_OK) e = nb_bs_rec_int(&r, nb_path_res(2, i, 3), acl->owner);
+  if (e == NB_OK) e = nb_bs_add_write(s, 2, i, &r);
+  nb_records_deinit(&r);
+  return e;
+}
+
+/* Deletes, writes and Finish. Security instance IDs skip the device's bootstrap account. */
+static nb_err nb_bs_build(nb_bs_session *s) {
+  nb_err e = NB_OK;
+  for (size_t k = 0; k < s->cfg.ndeletes && e == NB_OK; k++)
+    if (!nb_bs_step_add(s, NB_COAP_DELETE, &s->cfg.deletes[k], NB_COAP_DELETED, "delete"))
+      e = NB_ERR_BUSY;
+  uint16_t sec_i = 0;
+  for (size_t k = 0; k < s->cfg.nservers && e == NB_OK; k++, sec_i++) {
+    if (sec_i == s->bs_sec_inst) sec_i++;
+    e = nb_bs_add_server(s, &s->cfg.servers[k], sec_i, (uint16_t)k);
+  }
+  for (size_t k = 0; k < s->cfg.nacls && e == NB_OK; k++)
+    e = nb_bs_add_acl(s, &s->cfg.acls[k], (uint16_t)k);
+  nb_path root = nb_path_root();
+  nb_bs_step *fin = e == NB_OK ? nb_bs_step_add(s, NB_COAP_POST, &root, NB_COAP_CHANGED, "") : NULL;
+  if (e == NB_OK && !fin) e = NB_ERR_BUSY;
+  if (fin) {
+    fin->finish = true;
+    snprintf(fin->name, sizeof fin->name, "finish");
+  }
+  s->built = true;
+  return e;
+}
+
+/* ---- running the sequence ---- */
+
+static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now);
+static void nb_bs_fail(nb_bs_session *s, uint8_t code, nb_err err, nb_time_ms now);
+
+/* The bootstrap account is the Security instance listed without ssid (1.1 Core 5.2.7.3). */
+static void nb_bs_note_discover(nb_bs_session *s, const nb_coap_msg *resp) {
+  nb_lwm2m_links links;
+  nb_lwm2m_links_init(&links);
+  if (nb_linkfmt_decode(resp->payload, resp->payload_len, &links, NULL, NULL, 0) == NB_OK)
+    for (size_t i = 0; i < links.len; i++) {
+      const nb_lwm2m_link *l = &links.items[i];
+      if (l->path.len == NB_PATH_INSTANCE && l->path.ids[0] == 0 && !(l->attrs.set & NB_ATTR_SSID))
+        s->bs_sec_inst = l->path.ids[1];
+    }
+  nb_lwm2m_links_deinit(&links);
+}
+
+/* Installs the device's new credential in the management server's store just before Finish:
+ * the device holds it now, and the previous key stops working. */
+static nb_err nb_bs_install(nb_bs_session *s) {
+  const nb_server_store *st = &s->bs->cfg.dm_store;
+  if (!st->ops) return NB_OK;
+  if (s->install.kind != NB_SERVER_ID_NONE) {
+    snprintf(s->install.ep, sizeof s->install.ep, "%s", s->ep);
+    nb_err e = st->ops->sec_put(st->self, &s->install);
+    NB_LOG_INFO(NB_BS_LOG, "event=credential-installed ep=%s kind=%s identity=%s err=%s", s->ep,
+                nb_server_id_kind_name(s->install.kind), s->install.identity, nb_err_name(e));
+    return e;
+  }
+  if (s->install_nosec) {
+    nb_err e = st->ops->sec_del(st->self, s->ep);
+    return e == NB_ERR_NOT_FOUND ? NB_OK : e;
+  }
+  return NB_OK;
+}
+
+static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
+                           nb_time_ms now) {
+  (void)last;
+  nb_bs_session *s = user;
+  if (err == NB_ERR_CANCELLED || !s->req) return;
+  s->req = 0;
+  if (err != NB_OK) return nb_bs_fail(s, 0, err, now);
+  nb_bs_step *st = &s->steps[s->cur];
+  if (resp->code != st->expect) return nb_bs_fail(s, resp->code, NB_OK, now);
+  if (st->accept == NB_COAP_CF_LINK_FORMAT) nb_bs_note_discover(s, resp);
+  if (st->finish) {
+    s->bs->stats.finished++;
+    nb_bs_emit_s(s, NB_BS_EV_FINISHED, resp->code, NB_OK, "finish", now);
+    return nb_bs_session_free(s->bs, s, now);
+  }
+  s->cur++;
+  if (!s->built) {
+    nb_err e = nb_bs_build(s);
+    if (e != NB_OK) return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
+  }
+  nb_bs_send_step(s, now);
+}
+
+static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
+  nb_bs_step *st = &s->steps[s->cur];
+  if (st->finish && nb_bs_install(s) != NB_OK) /* a device without a usable key: stop */
+    return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now);
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, st->method, 0);
+  nb_err e = st->finish ? nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/bs")
+                        : nb_path_to_coap(&m, &st->path);
+  if (e == NB_OK && st->cf != NB_COAP_CF_NONE)
+    e = nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)st->cf);
+  if (e == NB_OK && st->accept != NB_COAP_CF_NONE)
+    e = nb_coap_msg_add_uint(&m, NB_COAP_OPT_ACCEPT, (uint32_t)st->accept);
+  if (st->body.len) nb_coap_msg_set_payload(&m, st->body.data, st->body.len);
+  if (e == NB_OK)
+    e = nb_coap_ep_request(s->bs->ep, &s->peer, &m, true, nb_bs_response, s, now, &s->req);
+  if (e != NB_OK) nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
+}
+
+/* (Re)starts the whole sequence with fresh credentials. */
+static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
+  nb_bs_steps_clear(s);
+  memset(&s->install, 0, sizeof s->install);
+  s->install_nosec = false;
+  s->bs_sec_inst = -1;
+  s->attempt++;
+  s->state = NB_BSS_RUNNING;
+  nb_err e = NB_OK;
+  if (s->cfg.discover) {
+    nb_path o0 = nb_path_obj(0);
+    nb_bs_step *st = nb_bs_step_add(s, NB_COAP_GET, &o0, NB_COAP_CONTENT, "discover");
+    st->accept = NB_COAP_CF_LINK_FORMAT;
+  } else {
+    e = nb_bs_build(s);
+  }
+  if (e != NB_OK) return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
+  nb_bs_send_step(s, now);
+}
+
+/* A device error ends the bootstrap; silence restarts the sequence a bounded number of times. */
+static void nb_bs_fail(nb_bs_session *s, uint8_t code, nb_err err, nb_time_ms now) {
+  nb_bs_engine *bs = s->bs;
+  const char *step = s->cur < s->nsteps ? s->steps[s->cur].name : "";
+  if (code == 0 && err == NB_ERR_TIMEOUT && s->attempt < bs->cfg.max_attempts) {
+    nb_time_ms wait = bs->cfg.retry_backoff;
+    for (unsigned k = 1; k < s->attempt; k++) wait *= 2;
+    s->state = NB_BSS_WAIT_RETRY;
+    s->retry_at = now + wait;
+    bs->stats.retries++;
+    NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-retry ep=%s step=\"%s\" attempt=%u in_ms=%lld", s->ep,
+                step, s->attempt, (long long)wait);
+    return;
+  }
+  bs->stats.failed++;
+  char name[40];
+  snprintf(name, sizeof name, "%s", step);
+  nb_bs_emit_s(s, NB_BS_EV_FAILED, code, err, name, now);
+  nb_bs_session_free(bs, s, now);
+}
+
+static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg) {
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_err e = src->config_get(src->self, ep, cfg);
+  if (e == NB_ERR_NOT_FOUND) e = src->config_get(src->self, "", cfg);
+  return e;
+}
+
+static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
+                                const nb_bs_config *cfg, nb_bs_session **out) {
+  nb_bs_session *s = calloc(1, sizeof *s);
+  if (!s) return NB_ERR_NOMEM;
+  s->bs = bs;
+  snprintf(s->ep, sizeof s->ep, "%s", ep);
+  s->peer = *peer;
+  s->format = format;
+  s->cfg = *cfg;
+  s->bs_sec_inst = -1;
+  s->next = bs->sessions;
+  bs->sessions = s;
+  *out = s;
+  return NB_OK;
+}
+
+/* ---- Bootstrap-Request ---- */
+
+static bool nb_bs_format_ok(int cf) {
+  return cf == NB_COAP_CF_LWM2M_TLV || cf == NB_COAP_CF_SENML_CBOR || cf == NB_COAP_CF_SENML_JSON ||
+         cf == NB_COAP_CF_LWM2M_JSON;
+}
+
+static void nb_bs_answer(nb_coap_exchange *ex, uint8_t code, nb_time_ms now) {
+  nb_coap_msg r;
+  nb_coap_msg_init(&r, NB_COAP_ACK, code, 0);
+  nb_coap_exchange_respond(ex, &r, now);
+}
+
+static void nb_bs_alert(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
+                        const char *secure_id, uint8_t code, nb_time_ms now) {
+  bs->stats.alerts++;
+  nb_bs_event ev = {.type = NB_BS_EV_ALERT,
+                    .ep = ep,
+                    .peer = peer,
+                    .code = code,
+                    .secure_id = secure_id,
+                    .now = now};
+  nb_bs_emit(bs, &ev);
+}
+
+/* Binds the DTLS identity to the endpoint name: a secured peer only for its own registered
+ * credential (an RPK peer also under its secure ID as name); a NoSec peer only for endpoints
+ * without a registered credential, and only when the config allows NoSec. */
+static bool nb_bs_identity_ok(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_server_sec_info cred;
+  bool has = src->cred_get && src->cred_get(src->self, ep, &cred) == NB_OK;
+  if (!id || id->kind == NB_SERVER_ID_NONE) return !has && !bs->cfg.require_identity;
+  if (has) return cred.kind == id->kind && strcmp(cred.identity, id->value) == 0;
+  return id->kind == NB_SERVER_ID_RPK && strcmp(ep, id->value) == 0 && src->cred_find &&
+         src->cred_find(src->self, NB_SERVER_ID_RPK, id->value, &cred) == NB_OK;
+}
+
+static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr *peer,
+                          const nb_server_identity *id, const nb_coap_msg *req, nb_time_ms now) {
+  char ep[NB_BS_EP_MAX], pct[12];
+  if (nb_coap_msg_get_query(req, NB_COAP_OPT_URI_QUERY, "ep", ep, sizeof ep) != NB_OK || !ep[0])
+    return nb_bs_answer(ex, NB_COAP_BAD_REQUEST, now);
+  int format = NB_COAP_CF_LWM2M_TLV; /* no pct: a 1.0 client, which must support TLV */
+  if (nb_coap_msg_get_query(req, NB_COAP_OPT_URI_QUERY, "pct", pct, sizeof pct) == NB_OK) {
+    char *end;
+    long v = strtol(pct, &end, 10);
+    if (*end || !nb_bs_format_ok((int)v))
+      return nb_bs_answer(ex, NB_COAP_UNSUPPORTED_CONTENT_FORMAT, now);
+    format = (int)v;
+  }
+  bs->stats.requests++;
+  nb_bs_event ev = {.type = NB_BS_EV_REQUEST, .ep = ep, .peer = peer, .now = now};
+  nb_bs_emit(bs, &ev);
+  if (!nb_bs_identity_ok(bs, ep, id)) {
+    nb_bs_alert(bs, ep, peer, id && id->kind == NB_SERVER_ID_RPK ? id->value : NULL,
+                NB_COAP_FORBIDDEN, now);
+    return nb_bs_answer(ex, NB_COAP_FORBIDDEN, now);
+  }
+  nb_bs_config cfg;
+  if (nb_bs_load_config(bs, ep, &cfg) != NB_OK) { /* unknown endpoint, no default */
+    bs->stats.rejected++;
+    ev.type = NB_BS_EV_REJECTED;
+    ev.code = NB_COAP_BAD_REQUEST;
+    nb_bs_emit(bs, &ev);
+    return nb_bs_answer(ex, NB_COAP_BAD_REQUEST, now);
+  }
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  if (s && s->state == NB_BSS_PENDING) { /* a repeated request while waiting: keep the newest */
+    if (s->held) nb_coap_exchange_free(s->held);
+    s->held = ex;
+    s->peer = *peer;
+    s->format = format;
+    return;
+  }
+  if (s) nb_bs_session_free(bs, s, now); /* the device started over */
+  if (nb_bs_session_new(bs, ep, peer, format, &cfg, &s) != NB_OK)
+    return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  if (bs->cfg.policy == NB_BS_POLICY_APPROVE) {
+    s->state = NB_BSS_PENDING;
+    s->held = ex; /* answered on approval (2.04) or rejection (4.03) */
+    bs->stats.pending++;
+    nb_bs_emit_s(s, NB_BS_EV_PENDING, 0, NB_OK, NULL, now);
+    return;
+  }
+  nb_bs_answer(ex, NB_COAP_CHANGED, now);
+  nb_bs_begin(s, now);
+}
+
+static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
+                         const nb_coap_msg *req, nb_time_ms now) {
+  nb_bs_engine *bs = user;
+  char path[16];
+  if (req->code == NB_COAP_POST &&
+      nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
+      strcmp(path, "/bs") == 0)
+    return nb_bs_request(bs, ex, peer, bs->rx_id, req, now);
+  nb_bs_answer(ex, NB_COAP_NOT_FOUND, now);
+}
+
+/* ---- lifecycle ---- */
+
+nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, void *send_user,
+                        nb_bs_engine **out) {
+  if (!cfg || !send || !out || !cfg->source.config_get) return NB_ERR_INVAL;
+  nb_bs_engine *bs = calloc(1, sizeof *bs);
+  if (!bs) return NB_ERR_NOMEM;
+  bs->cfg = *cfg;
+  if (!bs->cfg.max_attempts) bs->cfg.max_attempts = 1;
+  if (!bs->cfg.random) bs->cfg.random = nb_random_system;
+  bs->cfg.coap.random = bs->cfg.random;
+  bs->cfg.coap.random_user = bs->cfg.random_user;
+  bs->model = cfg->model;
+  if (!bs->model && !(bs->model = bs->own_model = nb_model_new())) {
+    free(bs);
+    return NB_ERR_NOMEM;
+  }
+  nb_err e = nb_coap_ep_new(&bs->cfg.coap, send, send_user, &bs->ep);
+  if (e != NB_OK) {
+    nb_model_free(bs->own_model);
+    free(bs);
+    return e;
+  }
+  nb_coap_ep_set_handler(bs->ep, nb_bs_handle, bs);
+  *out = bs;
+  return NB_OK;
+}
+
+void nb_bs_engine_free(nb_bs_engine *bs) {
+  if (!bs) return;
+  while (bs->sessions) {
+    nb_bs_session *s = bs->sessions;
+    bs->sessions = s->next;
+    if (s->held) nb_coap_exchange_free(s->held);
+    nb_bs_steps_clear(s);
+    memset(&s->install, 0, sizeof s->install);
+    free(s);
+  }
+  nb_coap_ep_free(bs->ep); /* pending callbacks are not called */
+  nb_model_free(bs->own_model);
+  free(bs);
+}
+
+void nb_bs_engine_receive(nb_bs_engine *bs, const nb_addr *peer, const nb_server_identity *id,
+                          const uint8_t *data, size_t len, nb_time_ms now) {
+  bs->rx_id = id; /* the identity of the datagram being handled */
+  nb_coap_ep_receive(bs->ep, peer, data, len, now);
+  bs->rx_id = NULL;
+}
+
+void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
+  nb_coap_ep_tick(bs->ep, now);
+  for (nb_bs_session *s = bs->sessions, *next; s; s = next) {
+    next = s->next;
+    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at <= now) nb_bs_begin(s, now);
+  }
+}
+
+nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs) {
+  nb_time_ms d = nb_coap_ep_next_deadline(bs->ep);
+  for (const nb_bs_session *s = bs->sessions; s; s = s->next)
+    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at < d) d = s->retry_at;
+  return d;
+}
+
+nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs) { return bs->ep; }
+
+/* ---- operator ---- */
+
+nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  if (!s || s->state != NB_BSS_PENDING) return NB_ERR_NOT_FOUND;
+  bs->stats.approved++;
+  nb_bs_emit_s(s, NB_BS_EV_APPROVED, 0, NB_OK, NULL, now);
+  if (s->held) nb_bs_answer(s->held, NB_COAP_CHANGED, now);
+  s->held = NULL;
+  nb_bs_begin(s, now);
+  return NB_OK;
+}
+
+nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  if (!s || s->state != NB_BSS_PENDING) return NB_ERR_NOT_FOUND;
+  bs->stats.rejected++;
+  if (s->held) nb_bs_answer(s->held, NB_COAP_FORBIDDEN, now);
+  s->held = NULL;
+  nb_bs_emit_s(s, NB_BS_EV_REJECTED, NB_COAP_FORBIDDEN, NB_OK, NULL, now);
+  nb_bs_session_free(bs, s, now);
+  return NB_OK;
+}
+
+size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap) {
+  size_t n = 0;
+  for (const nb_bs_session *s = bs->sessions; s; s = s->next)
+    if (s->state == NB_BSS_PENDING) {
+      if (n < cap) snprintf(eps[n], NB_BS_EP_MAX, "%s", s->ep);
+      n++;
+    }
+  return n;
+}
+
+nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
+                          nb_time_ms now) {
+  if (!ep || !ep[0] || !peer) return NB_ERR_INVAL;
+  if (format == NB_COAP_CF_NONE) format = NB_COAP_CF_LWM2M_TLV;
+  if (!nb_bs_format_ok(format)) return NB_ERR_UNSUPPORTED;
+  nb_bs_config cfg;
+  nb_err e = nb_bs_load_config(bs, ep, &cfg);
+  if (e != NB_OK) return e;
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  if (s) nb_bs_session_free(bs, s, now);
+  e = nb_bs_session_new(bs, ep, peer, format, &cfg, &s);
+  if (e != NB_OK) return e;
+  NB_LOG_INFO(NB_BS_LOG, "event=server-initiated-bootstrap ep=%s", ep);
+  nb_bs_begin(s, now);
+  return NB_OK;
+}
+
+bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep) {
+  return nb_bs_find(bs, ep) != NULL;
+}
+
+/* ---- DTLS hooks ---- */
+
+nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
+                               size_t raw_len) {
+  (void)raw;
+  (void)raw_len;
+  nb_bs_engine *bs = engine;
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_server_sec_info cred;
+  if (peer->mode == NB_DTLS_MODE_RPK && src->cred_find &&
+      src->cred_find(src->self, NB_SERVER_ID_RPK, peer->secure_id, &cred) == NB_OK)
+    return NB_OK;
+  nb_bs_alert(bs, "", NULL, peer->secure_id, 0, 0);
+  return NB_ERR_DTLS_PEER_REJECTED;
+}
+
+nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t identity_len,
+                               uint8_t *key, size_t cap, size_t *key_len) {
+  nb_bs_engine *bs = engine;
+  const nb_bs_source *src = &bs->cfg.source;
+  char id[NB_SERVER_IDENT_MAX];
+  if (identity_len >= sizeof id || !src->cred_find) return NB_ERR_NOT_FOUND;
+  memcpy(id, identity, identity_len);
+  id[identity_len] = '\0';
+  nb_server_sec_info cred;
+  nb_err e = src->cred_find(src->self, NB_SERVER_ID_PSK, id, &cred);
+  if (e == NB_OK && cred.key_len > cap) e = NB_ERR_OVERFLOW;
+  if (e == NB_OK) {
+    memcpy(key, cred.key, cred.key_len);
+    *key_len = cred.key_len;
+  }
+  memset(&cred, 0, sizeof cred);
+  return e;
+}
+
+void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) { *out = bs->stats; }

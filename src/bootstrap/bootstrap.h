@@ -1,0 +1,119 @@
+/* LwM2M bootstrap server engine, sans-I/O (LwM2M 1.1 Core 5.2, Transport 6.1): answers
+ * Bootstrap-Request (POST /bs?ep=&pct=) and runs the configured sequence on the device
+ * (Bootstrap-Discover, -Delete, -Write of Security/Server/Access Control, -Finish) with fresh
+ * PSKs or P-256 key pairs per bootstrap installed in the management server's security store;
+ * selective bootstrap (auto / operator approval); out-of-band validation of raw public keys by
+ * secure ID. Owns one CoAP endpoint and one session per endpoint being bootstrapped. */
+#ifndef NB_BOOTSTRAP_BOOTSTRAP_H
+#define NB_BOOTSTRAP_BOOTSTRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "bootstrap/config.h"
+#include "coap/endpoint.h"
+#include "dtls/cred.h"
+#include "lwm2m/model.h"
+#include "server/store.h"
+
+/* Where configs and device credentials (towards the bootstrap server) come from. `self` is the
+ * backend (config_store.h's SQLite store, or the caller's). NB_ERR_NOT_FOUND when absent. */
+typedef struct {
+  nb_err (*config_get)(void *self, const char *ep, nb_bs_config *out); /* "" = default */
+  /* The credential a device must present to the bootstrap server: RPK kind with the expected
+   * secure ID (out-of-band registration), or PSK identity and key. */
+  nb_err (*cred_get)(void *self, const char *ep, nb_server_sec_info *out);
+  nb_err (*cred_find)(void *self, nb_server_id_kind kind, const char *identity,
+                      nb_server_sec_info *out);
+  void *self;
+} nb_bs_source;
+
+typedef enum { NB_BS_POLICY_AUTO, NB_BS_POLICY_APPROVE } nb_bs_policy;
+
+typedef enum {
+  NB_BS_EV_REQUEST,  /* Bootstrap-Request received (ep, peer) */
+  NB_BS_EV_PENDING,  /* waits for approval (policy approve) */
+  NB_BS_EV_APPROVED, /* operator approved; the sequence starts */
+  NB_BS_EV_REJECTED, /* operator rejected, or no config / identity mismatch (code: answer) */
+  NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 */
+  NB_BS_EV_FAILED,   /* the device answered an error (code, step) or never answered (err) */
+  NB_BS_EV_ALERT,    /* a DTLS peer's key was refused (secure_id) or bound to another ep */
+} nb_bs_event_type;
+
+const char *nb_bs_event_name(nb_bs_event_type t); /* "BOOTSTRAP_REQUEST", ... */
+
+typedef struct {
+  nb_bs_event_type type;
+  const char *ep;        /* "" when unknown (ALERT at handshake) */
+  const nb_addr *peer;   /* NULL for ALERT from the verify hook */
+  uint8_t code;          /* CoAP code answered by the device (FAILED) or to it (REJECTED) */
+  nb_err err;            /* NB_ERR_TIMEOUT etc. for FAILED without a response */
+  const char *step;      /* "delete /0", "write /0/1", "finish", ... (FAILED) */
+  const char *secure_id; /* ALERT */
+  unsigned attempt;      /* sequence attempt, from 1 */
+  nb_time_ms now;
+} nb_bs_event;
+
+typedef void (*nb_bs_listener_fn)(void *user, const nb_bs_event *ev);
+
+typedef struct {
+  nb_coap_ep_config coap;
+  nb_bs_policy policy;
+  nb_bs_source source;      /* required */
+  nb_server_store dm_store; /* management server's security store (ops NULL: not installed) */
+  unsigned max_attempts;    /* whole-sequence attempts after a timeout; default 3 */
+  nb_time_ms retry_backoff; /* before attempt 2, doubled each time; default 10000 */
+  bool require_identity;    /* secured peers only (NoSec Bootstrap-Requests refused); false */
+  const nb_model *model;    /* NULL = built-ins (owned) */
+  nb_random_fn random;      /* CoAP tokens/MIDs; keys always come from the CSPRNG */
+  void *random_user;
+} nb_bs_engine_config;
+
+void nb_bs_engine_config_default(nb_bs_engine_config *cfg);
+
+typedef struct nb_bs_engine nb_bs_engine;
+
+nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, void *send_user,
+                        nb_bs_engine **out);
+void nb_bs_engine_free(nb_bs_engine *bs);
+nb_err nb_bs_engine_add_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *user);
+
+/* One datagram from peer, who authenticated as id (NULL or kind NONE: NoSec). */
+void nb_bs_engine_receive(nb_bs_engine *bs, const nb_addr *peer, const nb_server_identity *id,
+                          const uint8_t *data, size_t len, nb_time_ms now);
+void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now);
+nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs);
+nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs);
+
+/* Operator decisions on a pending request (NB_ERR_NOT_FOUND when ep is not pending). */
+nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now);
+nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now);
+/* Pending endpoints (names copied into eps[0..cap)); returns how many are pending. */
+size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap);
+
+/* Server-initiated bootstrap: runs ep's sequence on the device at peer now (no request). */
+nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
+                          nb_time_ms now);
+/* True while a sequence runs for ep. */
+bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep);
+
+/* Verify hook for the bootstrap server's DTLS credentials (nb_dtls_creds_set_verify with
+ * user = the engine): accepts a raw public key only when its secure ID is registered for some
+ * endpoint (cred_find), else raises NB_BS_EV_ALERT and refuses the handshake. */
+nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
+                               size_t raw_len);
+/* PSK lookup hook for the same credentials (nb_dtls_creds_set_psk_lookup, user = engine). */
+nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t identity_len,
+                               uint8_t *key, size_t cap, size_t *key_len);
+
+typedef struct {
+  uint64_t requests, pending, approved, rejected, finished, failed, alerts, retries;
+} nb_bs_engine_stats;
+void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out);
+
+#endif

@@ -1,0 +1,227 @@
+/* Bootstrap configurations: defaults, validation and the JSON form. */
+#include "bootstrap/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const k_modes[] = {"psk", "rpk", "x509", "nosec"};
+
+const char *nb_bs_sec_mode_name(nb_bs_sec_mode m) { return (unsigned)m < 4 ? k_modes[m] : "?"; }
+
+nb_err nb_bs_sec_mode_parse(const char *name, nb_bs_sec_mode *out) {
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, k_modes[i]) == 0) {
+      *out = (nb_bs_sec_mode)i;
+      return NB_OK;
+    }
+  return NB_ERR_INVAL;
+}
+
+void nb_bs_config_init(nb_bs_config *cfg, const char *ep) {
+  memset(cfg, 0, sizeof *cfg);
+  snprintf(cfg->ep, sizeof cfg->ep, "%s", ep ? ep : "");
+  cfg->deletes[0] = nb_path_obj(0); /* the client keeps its bootstrap account */
+  cfg->deletes[1] = nb_path_obj(1);
+  cfg->ndeletes = 2;
+  cfg->discover = true;
+}
+
+nb_err nb_bs_config_add_server(nb_bs_config *cfg, const nb_bs_server *srv) {
+  if (cfg->nservers == NB_BS_SERVERS_MAX) return NB_ERR_BUSY;
+  if (srv->ssid == 0 || srv->ssid > NB_ID_MAX || !srv->uri[0] || (unsigned)srv->mode > 3)
+    return NB_ERR_INVAL;
+  if (strncmp(srv->uri, "coap://", 7) != 0 && strncmp(srv->uri, "coaps://", 8) != 0)
+    return NB_ERR_INVAL;
+  if ((srv->mode == NB_BS_SEC_NOSEC) != (strncmp(srv->uri, "coap://", 7) == 0))
+    return NB_ERR_INVAL; /* coap:// is NoSec, coaps:// is secured */
+  if (srv->binding[0] && strcmp(srv->binding, "U") != 0 && strcmp(srv->binding, "UQ") != 0)
+    return NB_ERR_INVAL;
+  cfg->servers[cfg->nservers] = *srv;
+  if (!srv->lifetime) cfg->servers[cfg->nservers].lifetime = 86400;
+  cfg->nservers++;
+  return NB_OK;
+}
+
+/* ---- JSON ---- */
+
+static json_t *nb_hex_json(const uint8_t *d, size_t n) {
+  char *s = malloc(2 * n + 1);
+  if (!s) return NULL;
+  for (size_t i = 0; i < n; i++) snprintf(s + 2 * i, 3, "%02x", d[i]);
+  s[2 * n] = '\0';
+  json_t *j = json_string(s);
+  free(s);
+  return j;
+}
+
+static nb_err nb_hex_parse(const char *s, uint8_t *out, size_t cap, size_t *len) {
+  size_t n = strlen(s);
+  if (n % 2 || n / 2 > cap) return NB_ERR_INVAL;
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned v;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1) return NB_ERR_INVAL;
+    out[i] = (uint8_t)v;
+  }
+  *len = n / 2;
+  return NB_OK;
+}
+
+static json_t *nb_server_json(const nb_bs_server *s) {
+  json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s}", "uri", s->uri, "ssid", (int)s->ssid, "lifetime",
+                        (json_int_t)s->lifetime, "binding", s->binding[0] ? s->binding : "U",
+                        "security", nb_bs_sec_mode_name(s->mode));
+  if (!o) return NULL;
+  if (s->psk_identity[0]) json_object_set_new(o, "psk_identity", json_string(s->psk_identity));
+  if (s->psk_key_len) json_object_set_new(o, "psk_key", nb_hex_json(s->psk_key, s->psk_key_len));
+  if (s->server_pubkey_len)
+    json_object_set_new(o, "server_public_key",
+                        nb_hex_json(s->server_pubkey, s->server_pubkey_len));
+  return o;
+}
+
+static json_t *nb_acl_json(const nb_bs_acl *a) {
+  json_t *acc = json_object();
+  for (size_t k = 0; acc && k < a->n; k++) {
+    char key[8];
+    snprintf(key, sizeof key, "%u", a->ssid[k]);
+    json_object_set_new(acc, key, json_integer(a->rights[k]));
+  }
+  return json_pack("{s:i,s:i,s:i,s:o}", "object", a->obj, "instance", a->inst, "owner", a->owner,
+                   "access", acc);
+}
+
+nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out) {
+  json_t *root = json_object(), *srv = json_array(), *acl = json_array(), *del = json_array();
+  if (!root || !srv || !acl || !del) {
+    json_decref(root), json_decref(srv), json_decref(acl), json_decref(del);
+    return NB_ERR_NOMEM;
+  }
+  json_object_set_new(root, "endpoint", cfg->ep[0] ? json_string(cfg->ep) : json_null());
+  for (size_t i = 0; i < cfg->nservers; i++)
+    json_array_append_new(srv, nb_server_json(&cfg->servers[i]));
+  for (size_t i = 0; i < cfg->nacls; i++) json_array_append_new(acl, nb_acl_json(&cfg->acls[i]));
+  for (size_t i = 0; i < cfg->ndeletes; i++) {
+    char p[NB_PATH_STRLEN];
+    nb_path_format(&cfg->deletes[i], p, sizeof p);
+    json_array_append_new(del, json_string(p));
+  }
+  json_object_set_new(root, "servers", srv);
+  json_object_set_new(root, "acls", acl);
+  json_object_set_new(root, "delete", del);
+  json_object_set_new(root, "discover", json_boolean(cfg->discover));
+  *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  json_decref(root);
+  return *out ? NB_OK : NB_ERR_NOMEM;
+}
+
+#define NB_WHY(...) (snprintf(why, why_cap, __VA_ARGS__), NB_ERR_SYNTAX)
+
+static nb_err nb_server_from_json(json_t *j, nb_bs_server *s, char *why, size_t why_cap) {
+  memset(s, 0, sizeof *s);
+  const char *uri = NULL, *sec = "nosec", *binding = "U", *ident = "", *key = "", *spk = "";
+  json_int_t ssid = 0, lt = 86400;
+  json_error_t err;
+  if (json_unpack_ex(j, &err, JSON_STRICT, "{s:s,s:I,s?I,s?s,s?s,s?s,s?s,s?s}", "uri", &uri, "ssid",
+                     &ssid, "lifetime", &lt, "binding", &binding, "security", &sec, "psk_identity",
+                     &ident, "psk_key", &key, "server_public_key", &spk) != 0)
+    return NB_WHY("server: %s", err.text);
+  if (strlen(uri) >= sizeof s->uri || strlen(ident) >= sizeof s->psk_identity ||
+      strlen(binding) >= sizeof s->binding)
+    return NB_WHY("server: a text field is too long");
+  if (ssid < 1 || ssid > NB_ID_MAX || lt < 1 || lt > UINT32_MAX)
+    return NB_WHY("server: ssid must be 1..65534 and lifetime positive");
+  if (nb_bs_sec_mode_parse(sec, &s->mode) != NB_OK)
+    return NB_WHY("server: security must be psk, rpk, x509 or nosec");
+  snprintf(s->uri, sizeof s->uri, "%s", uri);
+  snprintf(s->binding, sizeof s->binding, "%s", binding);
+  snprintf(s->psk_identity, sizeof s->psk_identity, "%s", ident);
+  s->ssid = (uint16_t)ssid;
+  s->lifetime = (uint32_t)lt;
+  if (nb_hex_parse(key, s->psk_key, sizeof s->psk_key, &s->psk_key_len) != NB_OK ||
+      nb_hex_parse(spk, s->server_pubkey, sizeof s->server_pubkey, &s->server_pubkey_len) != NB_OK)
+    return NB_WHY("server: psk_key/server_public_key must be even-length hex within limits");
+  return NB_OK;
+}
+
+static nb_err nb_acl_from_json(json_t *j, nb_bs_acl *a, char *why, size_t why_cap) {
+  memset(a, 0, sizeof *a);
+  json_int_t o = 0, i = 0, owner = 0;
+  json_t *acc = NULL;
+  json_error_t err;
+  if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I,s:I,s:I,s?o}", "object", &o, "instance", &i,
+                     "owner", &owner, "access", &acc) != 0)
+    return NB_WHY("acl: %s", err.text);
+  if (o < 0 || o > NB_ID_MAX || i < 0 || i > NB_ID_MAX || owner < 0 || owner > NB_ID_MAX)
+    return NB_WHY("acl: IDs must be 0..65534");
+  a->obj = (uint16_t)o, a->inst = (uint16_t)i, a->owner = (uint16_t)owner;
+  const char *k;
+  json_t *v;
+  if (acc && !json_is_object(acc)) return NB_WHY("acl: access must be an object");
+  json_object_foreach(acc, k, v) {
+    char *end;
+    long id = strtol(k, &end, 10);
+    if (*end || id < 0 || id > NB_ID_MAX || !json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > 31 || a->n == NB_BS_ACL_ENTRIES)
+      return NB_WHY("acl: access maps ssid to rights 0..31 (at most %d)", NB_BS_ACL_ENTRIES);
+    a->ssid[a->n] = (uint16_t)id;
+    a->rights[a->n++] = (uint16_t)json_integer_value(v);
+  }
+  return NB_OK;
+}
+
+static nb_err nb_config_from_json(json_t *root, nb_bs_config *cfg, char *why, size_t why_cap) {
+  json_t *ep = json_object_get(root, "endpoint"), *v;
+  if (ep && !json_is_null(ep) && !json_is_string(ep)) return NB_WHY("endpoint must be a string");
+  const char *eps = json_is_string(ep) ? json_string_value(ep) : "";
+  if (strlen(eps) >= NB_BS_EP_MAX) return NB_WHY("endpoint is too long");
+  nb_bs_config_init(cfg, eps);
+  size_t i;
+  json_t *srv = json_object_get(root, "servers");
+  if (!json_is_array(srv) || json_array_size(srv) == 0)
+    return NB_WHY("servers must be a non-empty array");
+  json_array_foreach(srv, i, v) {
+    nb_bs_server s;
+    nb_err e = nb_server_from_json(v, &s, why, why_cap);
+    if (e != NB_OK) return e;
+    if (nb_bs_config_add_server(cfg, &s) != NB_OK)
+      return NB_WHY("server %zu: invalid or too many (uri scheme must match security)", i);
+  }
+  json_t *acl = json_object_get(root, "acls");
+  if (acl && (!json_is_array(acl) || json_array_size(acl) > NB_BS_ACLS_MAX))
+    return NB_WHY("acls must be an array of at most %d", NB_BS_ACLS_MAX);
+  json_array_foreach(acl, i, v) {
+    nb_err e = nb_acl_from_json(v, &cfg->acls[cfg->nacls], why, why_cap);
+    if (e != NB_OK) return e;
+    cfg->nacls++;
+  }
+  json_t *del = json_object_get(root, "delete");
+  if (del) {
+    if (!json_is_array(del) || json_array_size(del) > NB_BS_DELETES_MAX)
+      return NB_WHY("delete must be an array of at most %d paths", NB_BS_DELETES_MAX);
+    cfg->ndeletes = 0;
+    json_array_foreach(del, i, v) {
+      if (!json_is_string(v) || nb_path_parse(json_string_value(v), &cfg->deletes[i]) != NB_OK)
+        return NB_WHY("delete: \"%s\" is not an LwM2M path",
+                      json_is_string(v) ? json_string_value(v) : "?");
+      cfg->ndeletes++;
+    }
+  }
+  json_t *disc = json_object_get(root, "discover");
+  if (disc) {
+    if (!json_is_boolean(disc)) return NB_WHY("discover must be true or false");
+    cfg->discover = json_is_true(disc);
+  }
+  return NB_OK;
+}
+
+nb_err nb_bs_config_from_json(const char *text, nb_bs_config *out, char *why, size_t why_cap) {
+  json_error_t err;
+  json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+  if (!root) return NB_WHY("JSON line %d: %s", err.line, err.text);
+  nb_err e = json_is_object(root) ? nb_config_from_json(root, out, why, why_cap)
+                                  : NB_WHY("a config is a JSON object");
+  json_decref(root);
+  return e;
+}

@@ -1,0 +1,266 @@
+/* SQLite store of the bootstrap server: configs, device credentials, pending requests. */
+#include "bootstrap/config_store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+struct nb_bs_store {
+  sqlite3 *db;
+};
+
+static const char k_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA busy_timeout=2000;"
+    "CREATE TABLE IF NOT EXISTS bs_config(ep TEXT PRIMARY KEY, json TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS bs_cred(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+    " identity TEXT NOT NULL, key BLOB);"
+    "CREATE INDEX IF NOT EXISTS bs_cred_ident ON bs_cred(kind, identity);"
+    "CREATE TABLE IF NOT EXISTS bs_pending(ep TEXT PRIMARY KEY, peer TEXT, at INTEGER,"
+    " decision TEXT);";
+
+static nb_err nb_bs_sql_fail(nb_bs_store *st, const char *what) {
+  NB_LOG_ERROR("bootstrap", "event=store-error op=%s reason=\"%s\"", what, sqlite3_errmsg(st->db));
+  return NB_ERR_IO;
+}
+
+nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
+  nb_bs_store *st = calloc(1, sizeof *st);
+  if (!st) return NB_ERR_NOMEM;
+  if (sqlite3_open(path, &st->db) != SQLITE_OK ||
+      sqlite3_exec(st->db, k_schema, NULL, NULL, NULL) != SQLITE_OK) {
+    if (st->db) nb_bs_sql_fail(st, "open");
+    sqlite3_close(st->db);
+    free(st);
+    return NB_ERR_IO;
+  }
+  *out = st;
+  return NB_OK;
+}
+
+void nb_bs_store_close(nb_bs_store *st) {
+  if (!st) return;
+  sqlite3_close(st->db);
+  free(st);
+}
+
+/* Prepares sql and binds text arguments in order ("s" text, "i" int64, "b" blob+len). */
+static sqlite3_stmt *nb_bs_prep(nb_bs_store *st, const char *sql) {
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    nb_bs_sql_fail(st, "prepare");
+    return NULL;
+  }
+  return q;
+}
+
+/* Runs a statement that returns no rows. */
+static nb_err nb_bs_done(nb_bs_store *st, sqlite3_stmt *q, const char *what) {
+  int rc = sqlite3_step(q);
+  sqlite3_finalize(q);
+  return rc == SQLITE_DONE ? NB_OK : nb_bs_sql_fail(st, what);
+}
+
+/* ---- configs ---- */
+
+nb_err nb_bs_store_config_put(nb_bs_store *st, const nb_bs_config *cfg) {
+  char *json;
+  nb_err e = nb_bs_config_to_json(cfg, &json);
+  if (e != NB_OK) return e;
+  sqlite3_stmt *q = nb_bs_prep(st, "INSERT OR REPLACE INTO bs_config(ep, json) VALUES(?, ?)");
+  if (!q) return free(json), NB_ERR_IO;
+  sqlite3_bind_text(q, 1, cfg->ep, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, json, -1, SQLITE_TRANSIENT);
+  free(json);
+  return nb_bs_done(st, q, "config_put");
+}
+
+nb_err nb_bs_store_config_get(nb_bs_store *st, const char *ep, nb_bs_config *out) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT json FROM bs_config WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = NB_ERR_NOT_FOUND;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    char why[128];
+    e = nb_bs_config_from_json((const char *)sqlite3_column_text(q, 0), out, why, sizeof why);
+    if (e != NB_OK) NB_LOG_ERROR("bootstrap", "event=config-corrupt ep=%s why=\"%s\"", ep, why);
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+nb_err nb_bs_store_config_del(nb_bs_store *st, const char *ep) {
+  sqlite3_stmt *q = nb_bs_prep(st, "DELETE FROM bs_config WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = nb_bs_done(st, q, "config_del");
+  return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+nb_err nb_bs_store_config_each(nb_bs_store *st, nb_err (*fn)(void *, const nb_bs_config *),
+                               void *user) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT json FROM bs_config ORDER BY ep");
+  if (!q) return NB_ERR_IO;
+  nb_err e = NB_OK;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    nb_bs_config cfg;
+    e = nb_bs_config_from_json((const char *)sqlite3_column_text(q, 0), &cfg, NULL, 0);
+    if (e == NB_OK) e = fn(user, &cfg);
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+/* ---- credentials ---- */
+
+static void nb_bs_cred_row(sqlite3_stmt *q, nb_server_sec_info *out) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->ep, sizeof out->ep, "%s", (const char *)sqlite3_column_text(q, 0));
+  out->kind = (nb_server_id_kind)sqlite3_column_int(q, 1);
+  snprintf(out->identity, sizeof out->identity, "%s", (const char *)sqlite3_column_text(q, 2));
+  int n = sqlite3_column_bytes(q, 3);
+  if (n > 0 && (size_t)n <= sizeof out->key) {
+    memcpy(out->key, sqlite3_column_blob(q, 3), (size_t)n);
+    out->key_len = (size_t)n;
+  }
+}
+
+nb_err nb_bs_store_cred_put(nb_bs_store *st, const nb_server_sec_info *c) {
+  sqlite3_stmt *q =
+      nb_bs_prep(st, "INSERT OR REPLACE INTO bs_cred(ep, kind, identity, key) VALUES(?, ?, ?, ?)");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, c->ep, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(q, 2, (int)c->kind);
+  sqlite3_bind_text(q, 3, c->identity, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(q, 4, c->key, (int)c->key_len, SQLITE_TRANSIENT);
+  return nb_bs_done(st, q, "cred_put");
+}
+
+static nb_err nb_bs_cred_query(nb_bs_store *st, sqlite3_stmt *q, nb_server_sec_info *out) {
+  (void)st;
+  nb_err e = NB_ERR_NOT_FOUND;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    nb_bs_cred_row(q, out);
+    e = NB_OK;
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+static nb_err nb_bs_cred_get(void *self, const char *ep, nb_server_sec_info *out) {
+  nb_bs_store *st = self;
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT ep, kind, identity, key FROM bs_cred WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  return nb_bs_cred_query(st, q, out);
+}
+
+static nb_err nb_bs_cred_find(void *self, nb_server_id_kind kind, const char *identity,
+                              nb_server_sec_info *out) {
+  nb_bs_store *st = self;
+  sqlite3_stmt *q =
+      nb_bs_prep(st, "SELECT ep, kind, identity, key FROM bs_cred WHERE kind = ? AND identity = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_int(q, 1, (int)kind);
+  sqlite3_bind_text(q, 2, identity, -1, SQLITE_TRANSIENT);
+  return nb_bs_cred_query(st, q, out);
+}
+
+nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep) {
+  sqlite3_stmt *q = nb_bs_prep(st, "DELETE FROM bs_cred WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = nb_bs_done(st, q, "cred_del");
+  return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT ep, kind, identity, key FROM bs_cred ORDER BY ep");
+  if (!q) return NB_ERR_IO;
+  nb_err e = NB_OK;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    nb_server_sec_info c;
+    nb_bs_cred_row(q, &c);
+    e = fn(user, &c);
+    memset(&c, 0, sizeof c);
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+static nb_err nb_bs_config_src(void *self, const char *ep, nb_bs_config *out) {
+  return nb_bs_store_config_get(self, ep, out);
+}
+
+nb_bs_source nb_bs_store_source(nb_bs_store *st) {
+  nb_bs_source s = {nb_bs_config_src, nb_bs_cred_get, nb_bs_cred_find, st};
+  return s;
+}
+
+/* ---- pending requests and decisions ---- */
+
+nb_err nb_bs_store_pending_put(nb_bs_store *st, const char *ep, const char *peer, int64_t at) {
+  sqlite3_stmt *q = nb_bs_prep(
+      st, "INSERT OR REPLACE INTO bs_pending(ep, peer, at, decision) VALUES(?, ?, ?, NULL)");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(q, 3, at);
+  return nb_bs_done(st, q, "pending_put");
+}
+
+nb_err nb_bs_store_pending_del(nb_bs_store *st, const char *ep) {
+  sqlite3_stmt *q = nb_bs_prep(st, "DELETE FROM bs_pending WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  return nb_bs_done(st, q, "pending_del");
+}
+
+nb_err nb_bs_store_pending_each(nb_bs_store *st,
+                                nb_err (*fn)(void *, const char *ep, const char *peer, int64_t at,
+                                             const char *decision),
+                                void *user) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT ep, peer, at, decision FROM bs_pending ORDER BY at");
+  if (!q) return NB_ERR_IO;
+  nb_err e = NB_OK;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    const char *d = (const char *)sqlite3_column_text(q, 3);
+    e = fn(user, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
+           sqlite3_column_int64(q, 2), d ? d : "");
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+nb_err nb_bs_store_decide(nb_bs_store *st, const char *ep, bool approve) {
+  sqlite3_stmt *q = nb_bs_prep(st, "UPDATE bs_pending SET decision = ? WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, approve ? "approve" : "reject", -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = nb_bs_done(st, q, "decide");
+  return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+nb_err nb_bs_store_take_decisions(nb_bs_store *st,
+                                  nb_err (*fn)(void *, const char *ep, bool approve), void *user) {
+  sqlite3_stmt *q =
+      nb_bs_prep(st, "SELECT ep, decision FROM bs_pending WHERE decision IS NOT NULL LIMIT 64");
+  if (!q) return NB_ERR_IO;
+  char eps[64][NB_BS_EP_MAX];
+  bool ok[64];
+  size_t n = 0;
+  while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
+    snprintf(eps[n], NB_BS_EP_MAX, "%s", (const char *)sqlite3_column_text(q, 0));
+    ok[n++] = strcmp((const char *)sqlite3_column_text(q, 1), "approve") == 0;
+  }
+  sqlite3_finalize(q);
+  nb_err e = NB_OK;
+  for (size_t i = 0; i < n && e == NB_OK; i++) {
+    e = fn(user, eps[i], ok[i]);
+    if (e == NB_OK || e == NB_ERR_NOT_FOUND) e = nb_bs_store_pending_del(st, eps[i]);
+  }
+  return e;
+}

@@ -1,0 +1,47 @@
+/* SQLite store of the bootstrap server: configs (per endpoint and the default, kept in their
+ * JSON form), the credentials devices must present to the bootstrap server (out-of-band secure
+ * IDs, PSKs) and pending requests with the operator's decisions, so that the CLI and a running
+ * server share them through the database file. Owns the connection. */
+#ifndef NB_BOOTSTRAP_CONFIG_STORE_H
+#define NB_BOOTSTRAP_CONFIG_STORE_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "bootstrap/bootstrap.h"
+#include "bootstrap/config.h"
+#include "server/store.h"
+
+typedef struct nb_bs_store nb_bs_store;
+
+/* Opens or creates (":memory:" for a private database); tables live beside the server's. */
+nb_err nb_bs_store_open(const char *path, nb_bs_store **out);
+void nb_bs_store_close(nb_bs_store *st);
+/* The engine's source over this store (valid until close). */
+nb_bs_source nb_bs_store_source(nb_bs_store *st);
+
+/* Configs keyed by endpoint ("" = default); put replaces. */
+nb_err nb_bs_store_config_put(nb_bs_store *st, const nb_bs_config *cfg);
+nb_err nb_bs_store_config_get(nb_bs_store *st, const char *ep, nb_bs_config *out);
+nb_err nb_bs_store_config_del(nb_bs_store *st, const char *ep);
+nb_err nb_bs_store_config_each(nb_bs_store *st, nb_err (*fn)(void *, const nb_bs_config *),
+                               void *user);
+
+/* Device credentials towards the bootstrap server (kind RPK: identity = secure ID). */
+nb_err nb_bs_store_cred_put(nb_bs_store *st, const nb_server_sec_info *c);
+nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep);
+nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user);
+
+/* Pending requests: the server records them; an operator decides (approve true/false); the
+ * server takes decisions (each is removed with its pending row once fn returns NB_OK). */
+nb_err nb_bs_store_pending_put(nb_bs_store *st, const char *ep, const char *peer, int64_t at);
+nb_err nb_bs_store_pending_del(nb_bs_store *st, const char *ep);
+nb_err nb_bs_store_pending_each(nb_bs_store *st,
+                                nb_err (*fn)(void *, const char *ep, const char *peer, int64_t at,
+                                             const char *decision),
+                                void *user);
+nb_err nb_bs_store_decide(nb_bs_store *st, const char *ep, bool approve);
+nb_err nb_bs_store_take_decisions(nb_bs_store *st,
+                                  nb_err (*fn)(void *, const char *ep, bool approve), void *user);
+
+#endif

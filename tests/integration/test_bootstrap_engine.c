@@ -1,0 +1,622 @@
+/* Bootstrap server engine in-process over the simulated network with the real client engine
+ * as the device and the real server engine as the management server: the thesis use case
+ * (factory RPK, out-of-band secure ID, approval, fresh PSK, DTLS registration with it),
+ * rejection, an unregistered key refused at the handshake, unknown endpoints, device errors,
+ * lost messages at every step, formats by pct, and server-initiated bootstrap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bootstrap/bootstrap.h"
+#include "bootstrap/config_store.h"
+#include "dtls/keys.h"
+#include "dtls/server.h"
+#include "lwm2m/format.h"
+#include "niobium/client.h"
+#include "server/server.h"
+#include "simnet.h"
+#include "store/sqlite.h"
+
+#define BS_N 1
+#define DM_N 2
+
+typedef struct {
+  nb_bs_event_type type;
+  char ep[64];
+  uint8_t code;
+  char step[40];
+} ev_rec;
+
+/* One server role (bootstrap or management) on a simnet node, NoSec or behind DTLS. */
+typedef struct fx fx;
+typedef struct {
+  fx *f;
+  bool is_bs;
+  nb_simnet_node *node;
+  nb_dtls_server *dtls;
+  nb_dtls_creds *creds;
+  int dtls_failed;
+} role;
+
+struct fx {
+  nb_simnet *net;
+  nb_bs_store *bst;
+  nb_store_sqlite *dmst;
+  nb_bs_engine *bs;
+  nb_server *dm;
+  role rbs, rdm;
+  nb_client *c;
+  nb_simnet_node *cnode;
+  nb_addr caddr;
+  ev_rec ev[64];
+  size_t nev;
+  int writes_seen; /* Bootstrap-Writes (PUT) the device received */
+  nb_dtls_keypair dev_key, bs_key;
+  bool dtls;
+};
+
+/* ---- plumbing ---- */
+
+static nb_server_identity identity_of(role *r, const nb_addr *peer) {
+  nb_server_identity id = {.kind = NB_SERVER_ID_NONE};
+  nb_dtls_session *s = r->dtls ? nb_dtls_server_find(r->dtls, peer) : NULL;
+  const nb_dtls_peer *p = s ? nb_dtls_session_peer(s) : NULL;
+  if (p && p->mode == NB_DTLS_MODE_PSK) {
+    id.kind = NB_SERVER_ID_PSK;
+    snprintf(id.value, sizeof id.value, "%s", p->identity);
+  } else if (p && p->mode == NB_DTLS_MODE_RPK) {
+    id.kind = NB_SERVER_ID_RPK;
+    snprintf(id.value, sizeof id.value, "%s", p->secure_id);
+  }
+  return id;
+}
+
+static void role_plain(role *r, const nb_addr *peer, const uint8_t *d, size_t n, nb_time_ms now) {
+  nb_server_identity id = identity_of(r, peer);
+  if (r->is_bs)
+    nb_bs_engine_receive(r->f->bs, peer, &id, d, n, now);
+  else
+    nb_server_receive(r->f->dm, peer, &id, d, n, now);
+}
+static void role_dtls_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
+  nb_simnet_send(((role *)u)->node, p, d, n);
+}
+static void role_dtls_recv(void *u, const nb_addr *p, const uint8_t *d, size_t n, nb_time_ms now) {
+  role_plain(u, p, d, n, now);
+}
+static void role_dtls_event(void *u, const nb_addr *p, nb_dtls_session *s, const nb_dtls_event *ev,
+                            nb_time_ms now) {
+  (void)p, (void)s, (void)now;
+  if (ev->type == NB_DTLS_EV_FAILED) ((role *)u)->dtls_failed++;
+}
+static void role_coap_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
+  role *r = u;
+  if (r->dtls)
+    nb_dtls_server_send(r->dtls, p, d, n);
+  else
+    nb_simnet_send(r->node, p, d, n);
+}
+static void role_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
+  role *r = u;
+  if (r->dtls)
+    nb_dtls_server_receive(r->dtls, from, d, n, now);
+  else
+    role_plain(r, from, d, n, now);
+}
+static nb_time_ms role_deadline(void *u) {
+  role *r = u;
+  nb_time_ms a =
+      r->is_bs ? nb_bs_engine_next_deadline(r->f->bs) : nb_server_next_deadline(r->f->dm);
+  nb_time_ms b = r->dtls ? nb_dtls_server_next_deadline(r->dtls) : NB_TIME_NEVER;
+  return a < b ? a : b;
+}
+static void role_tick(void *u, nb_time_ms now) {
+  role *r = u;
+  if (r->dtls) nb_dtls_server_tick(r->dtls, now);
+  if (r->is_bs)
+    nb_bs_engine_tick(r->f->bs, now);
+  else
+    nb_server_tick(r->f->dm, now);
+}
+static const nb_simnet_ops role_ops = {role_receive, role_deadline, role_tick, NULL};
+
+static void role_start_dtls(role *r) {
+  nb_dtls_server_config cfg;
+  nb_dtls_server_config_default(&cfg);
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(r->f->net);
+  nb_dtls_handlers h = {role_dtls_send, role_dtls_recv, role_dtls_event, r};
+  assert_int_equal(nb_dtls_server_new(&cfg, r->creds, &h, &r->dtls), NB_OK);
+}
+
+static void on_bs_event(void *u, const nb_bs_event *e) {
+  fx *f = u;
+  if (f->nev == 64) return;
+  ev_rec *r = &f->ev[f->nev++];
+  r->type = e->type;
+  snprintf(r->ep, sizeof r->ep, "%s", e->ep);
+  r->code = e->code;
+  snprintf(r->step, sizeof r->step, "%s", e->step ? e->step : "");
+}
+
+static size_t count_ev(const fx *f, nb_bs_event_type t) {
+  size_t n = 0;
+  for (size_t i = 0; i < f->nev; i++) n += f->ev[i].type == t;
+  return n;
+}
+
+static nb_err dm_psk_lookup(void *u, const uint8_t *ident, size_t len, uint8_t *key, size_t cap,
+                            size_t *klen) {
+  fx *f = u;
+  char id[NB_SERVER_IDENT_MAX];
+  if (len >= sizeof id) return NB_ERR_NOT_FOUND;
+  memcpy(id, ident, len);
+  id[len] = '\0';
+  nb_server_store st = nb_store_sqlite_iface(f->dmst);
+  nb_server_sec_info s;
+  nb_err e = st.ops->sec_find(st.self, NB_SERVER_ID_PSK, id, &s);
+  if (e != NB_OK || s.key_len > cap) return NB_ERR_NOT_FOUND;
+  memcpy(key, s.key, s.key_len);
+  *klen = s.key_len;
+  return NB_OK;
+}
+
+/* Counts Bootstrap-Writes reaching the device (plaintext only: NoSec runs). */
+static bool tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
+                nb_time_ms now) {
+  fx *f = u;
+  (void)from, (void)now;
+  nb_coap_msg m;
+  if (nb_addr_equal(to, &f->caddr) && nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_PUT)
+    f->writes_seen++;
+  return true;
+}
+
+/* ---- fixture ---- */
+
+static void c_recv(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
+  nb_client_receive(u, from, d, n, now);
+}
+static nb_time_ms c_deadline(void *u) { return nb_client_next_deadline(u); }
+static void c_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
+static const nb_simnet_ops client_ops = {c_recv, c_deadline, c_tick, NULL};
+
+/* dtls: bootstrap server on coaps with an RPK, management server on coaps with PSKs. */
+static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
+  memset(f, 0, sizeof *f);
+  f->dtls = dtls;
+  f->net = nb_simnet_new(seed);
+  assert_int_equal(nb_bs_store_open(":memory:", &f->bst), NB_OK);
+  assert_int_equal(nb_store_sqlite_open(":memory:", &f->dmst), NB_OK);
+  nb_simnet_set_tap(f->net, tap, f);
+
+  nb_server_config sc;
+  nb_server_config_default(&sc);
+  sc.store = nb_store_sqlite_iface(f->dmst);
+  sc.random = nb_simnet_rng_fill;
+  sc.random_user = nb_simnet_rng_of(f->net);
+  sc.coap.random = NULL;
+  f->rdm = (role){.f = f, .is_bs = false};
+  nb_addr da = nb_simnet_addr(DM_N, dtls ? 5684 : 5683);
+  f->rdm.node = nb_simnet_add(f->net, &da, &role_ops, &f->rdm);
+  assert_int_equal(nb_server_new(&sc, role_coap_send, &f->rdm, &f->dm), NB_OK);
+
+  nb_bs_engine_config bc;
+  nb_bs_engine_config_default(&bc);
+  bc.policy = policy;
+  bc.source = nb_bs_store_source(f->bst);
+  bc.dm_store = nb_store_sqlite_iface(f->dmst);
+  bc.random = nb_simnet_rng_fill;
+  bc.random_user = nb_simnet_rng_of(f->net);
+  f->rbs = (role){.f = f, .is_bs = true};
+  nb_addr ba = nb_simnet_addr(BS_N, dtls ? 5784 : 5783);
+  f->rbs.node = nb_simnet_add(f->net, &ba, &role_ops, &f->rbs);
+  assert_int_equal(nb_bs_engine_new(&bc, role_coap_send, &f->rbs, &f->bs), NB_OK);
+  assert_int_equal(nb_bs_engine_add_listener(f->bs, on_bs_event, f), NB_OK);
+
+  if (dtls) {
+    assert_int_equal(nb_dtls_keypair_generate(&f->bs_key), NB_OK);
+    assert_int_equal(nb_dtls_creds_new(&f->rbs.creds), NB_OK);
+    assert_int_equal(
+        nb_dtls_creds_set_rpk(f->rbs.creds, f->bs_key.key_der.data, f->bs_key.key_der.len), NB_OK);
+    nb_dtls_creds_set_verify(f->rbs.creds, nb_bs_engine_verify_rpk, f->bs);
+    nb_dtls_creds_set_psk_lookup(f->rbs.creds, nb_bs_engine_psk_lookup, f->bs);
+    role_start_dtls(&f->rbs);
+    assert_int_equal(nb_dtls_creds_new(&f->rdm.creds), NB_OK);
+    nb_dtls_creds_set_psk_lookup(f->rdm.creds, dm_psk_lookup, f);
+    role_start_dtls(&f->rdm);
+  }
+}
+
+/* The device leaves the factory with a P-256 key and a bootstrap account only. */
+static void fx_device(fx *f, const char *ep, const char *version) {
+  f->caddr = nb_simnet_addr(9, 56830);
+  f->cnode = nb_simnet_add(f->net, &f->caddr, &client_ops, NULL);
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = ep;
+  cfg.lwm2m_version = version;
+  cfg.send = nb_simnet_send;
+  cfg.send_user = f->cnode;
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(f->net);
+  assert_int_equal(nb_client_new(&cfg, &f->c), NB_OK);
+  nb_simnet_node_set_user(f->cnode, f->c);
+  nb_client_device_info d = {
+      .manufacturer = "ACME", .battery_level = -1, .memory_free_kb = -1, .memory_total_kb = -1};
+  assert_int_equal(nb_client_add_device(f->c, &d), NB_OK);
+  nb_client_server_params p = {.bootstrap = true};
+  if (f->dtls) {
+    assert_int_equal(nb_dtls_keypair_generate(&f->dev_key), NB_OK);
+    p.uri = "coaps://10.0.0.1:5784";
+    p.security_mode = 1;
+    p.secret = f->dev_key.key_der.data;
+    p.secret_len = f->dev_key.key_der.len;
+    p.server_key = f->bs_key.spki_der.data;
+    p.server_key_len = f->bs_key.spki_der.len;
+  } else {
+    p.uri = "coap://10.0.0.1:5783";
+  }
+  assert_int_equal(nb_client_add_server(f->c, &p), NB_OK);
+}
+
+static void fx_config(fx *f, const char *ep, nb_bs_sec_mode mode) {
+  nb_bs_config cfg;
+  nb_bs_config_init(&cfg, ep);
+  nb_bs_server s = {.ssid = 101, .lifetime = 300, .mode = mode};
+  snprintf(s.uri, sizeof s.uri, "%s://10.0.0.2:%d", mode == NB_BS_SEC_NOSEC ? "coap" : "coaps",
+           mode == NB_BS_SEC_NOSEC ? 5683 : 5684);
+  assert_int_equal(nb_bs_config_add_server(&cfg, &s), NB_OK);
+  assert_int_equal(nb_bs_store_config_put(f->bst, &cfg), NB_OK);
+}
+
+static void fx_expect(fx *f, const char *ep, const char *secure_id) {
+  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
+  snprintf(c.ep, sizeof c.ep, "%s", ep);
+  snprintf(c.identity, sizeof c.identity, "%s", secure_id);
+  assert_int_equal(nb_bs_store_cred_put(f->bst, &c), NB_OK);
+}
+
+static void fx_teardown(fx *f) {
+  nb_client_free(f->c);
+  nb_bs_engine_free(f->bs);
+  nb_server_free(f->dm);
+  nb_simnet_free(f->net);
+  nb_dtls_server_free(f->rbs.dtls);
+  nb_dtls_server_free(f->rdm.dtls);
+  nb_dtls_creds_free(f->rbs.creds);
+  nb_dtls_creds_free(f->rdm.creds);
+  nb_dtls_keypair_free(&f->dev_key);
+  nb_dtls_keypair_free(&f->bs_key);
+  nb_bs_store_close(f->bst);
+  nb_store_sqlite_close(f->dmst);
+}
+
+static bool registered(void *u) {
+  fx *f = u;
+  nb_client_srv_state st;
+  return nb_client_server_state(f->c, 101, &st, NULL, 0) == NB_OK && st == NB_CLIENT_SRV_REGISTERED;
+}
+static bool finished_and_registered(void *u) {
+  fx *f = u;
+  return registered(f) && count_ev(f, NB_BS_EV_FINISHED) == 1;
+}
+static bool has_pending(void *u) {
+  char eps[2][NB_BS_EP_MAX];
+  return nb_bs_engine_pending(((fx *)u)->bs, eps, 2) == 1;
+}
+
+static void dm_psk(fx *f, const char *ep, nb_server_sec_info *out) {
+  nb_server_store st = nb_store_sqlite_iface(f->dmst);
+  assert_int_equal(st.ops->sec_get(st.self, ep, out), NB_OK);
+}
+
+/* ---- tests ---- */
+
+/* The thesis use case end to end over DTLS. */
+static void test_thesis_use_case(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 11, true, NB_BS_POLICY_APPROVE);
+  fx_device(&f, "urn:dev:thesis-1", "1.1");
+  fx_config(&f, "urn:dev:thesis-1", NB_BS_SEC_PSK);
+  fx_expect(&f, "urn:dev:thesis-1", f.dev_key.secure_id); /* operator scans the QR code */
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 60000, has_pending, &f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_PENDING), 1);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 20000); /* nothing happens while pending */
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+  nb_server_store dst = nb_store_sqlite_iface(f.dmst);
+  nb_server_sec_info none;
+  assert_int_equal(dst.ops->sec_get(dst.self, "urn:dev:thesis-1", &none), NB_ERR_NOT_FOUND);
+  assert_int_equal(nb_bs_engine_approve(f.bs, "urn:dev:thesis-1", nb_simnet_now(f.net)), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 120000, registered, &f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_APPROVED), 1);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 0);
+  nb_server_sec_info psk;
+  dm_psk(&f, "urn:dev:thesis-1", &psk);
+  assert_int_equal(psk.kind, NB_SERVER_ID_PSK);
+  assert_int_equal(psk.key_len, 16);
+  const nb_server_reg_info *reg = nb_server_find(f.dm, "urn:dev:thesis-1");
+  assert_non_null(reg);
+  assert_int_equal(reg->identity.kind, NB_SERVER_ID_PSK); /* registered with the new PSK */
+  assert_string_equal(reg->identity.value, "urn:dev:thesis-1");
+  fx_teardown(&f);
+}
+
+/* Rejection answers the device 4.03 and writes nothing. */
+static void test_rejection(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 12, false, NB_BS_POLICY_APPROVE);
+  fx_device(&f, "dev-rej", "1.1");
+  fx_config(&f, "dev-rej", NB_BS_SEC_NOSEC);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 60000, has_pending, &f));
+  assert_int_equal(nb_bs_engine_reject(f.bs, "dev-rej", nb_simnet_now(f.net)), NB_OK);
+  assert_int_equal(nb_bs_engine_reject(f.bs, "dev-rej", nb_simnet_now(f.net)), NB_ERR_NOT_FOUND);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 5000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REJECTED), 1);
+  assert_int_equal(f.ev[f.nev - 1].code, NB_COAP_FORBIDDEN);
+  assert_int_equal(f.writes_seen, 0);
+  assert_false(nb_client_bootstrapping(f.c) && registered(&f));
+  nb_client_srv_state st;
+  assert_int_equal(nb_client_server_state(f.c, 101, &st, NULL, 0), NB_ERR_NOT_FOUND);
+  fx_teardown(&f);
+}
+
+/* A device whose key nobody registered is refused at the handshake, with an alert. */
+static void test_unregistered_key(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 13, true, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-rogue", "1.1");
+  fx_config(&f, "dev-rogue", NB_BS_SEC_PSK);
+  fx_expect(&f, "dev-rogue", "000000000000000000000000000000"); /* another key's ID */
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 90000);
+  assert_true(count_ev(&f, NB_BS_EV_ALERT) >= 1);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 0); /* never got past DTLS */
+  assert_true(f.rbs.dtls_failed >= 1);
+  nb_bs_engine_stats s;
+  nb_bs_engine_get_stats(f.bs, &s);
+  assert_int_equal(s.finished, 0);
+  fx_teardown(&f);
+}
+
+/* The endpoint name may be the secure ID itself; an RPK peer claiming another registered
+ * endpoint is refused with an alert. */
+static void test_secure_id_as_endpoint(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 14, true, NB_BS_POLICY_AUTO);
+  fx_device(&f, "placeholder", "1.1"); /* makes the key; the name is its secure ID */
+  nb_client_free(f.c);
+  f.c = NULL;
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = f.dev_key.secure_id;
+  cfg.send = nb_simnet_send;
+  cfg.send_user = f.cnode;
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(f.net);
+  assert_int_equal(nb_client_new(&cfg, &f.c), NB_OK);
+  nb_simnet_node_set_user(f.cnode, f.c);
+  nb_client_server_params p = {.bootstrap = true,
+                               .uri = "coaps://10.0.0.1:5784",
+                               .security_mode = 1,
+                               .secret = f.dev_key.key_der.data,
+                               .secret_len = f.dev_key.key_der.len,
+                               .server_key = f.bs_key.spki_der.data,
+                               .server_key_len = f.bs_key.spki_der.len};
+  assert_int_equal(nb_client_add_server(f.c, &p), NB_OK);
+  fx_expect(&f, "factory-label-7", f.dev_key.secure_id);
+  nb_bs_config dflt;
+  nb_bs_config_init(&dflt, NULL);
+  nb_bs_server s = {.ssid = 101, .mode = NB_BS_SEC_PSK, .uri = "coaps://10.0.0.2:5684"};
+  assert_int_equal(nb_bs_config_add_server(&dflt, &s), NB_OK);
+  assert_int_equal(nb_bs_store_config_put(f.bst, &dflt), NB_OK);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 120000, registered, &f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+  fx_teardown(&f);
+}
+
+/* No config for the endpoint and no default: 4.00 and a REJECTED event. */
+static void test_unknown_endpoint(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 15, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-unknown", "1.1");
+  fx_config(&f, "someone-else", NB_BS_SEC_NOSEC);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 5000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REJECTED), 1);
+  assert_int_equal(f.ev[1].code, NB_COAP_BAD_REQUEST);
+  assert_int_equal(f.writes_seen, 0);
+  fx_teardown(&f);
+}
+
+/* A device error ends the bootstrap with the code and the step. */
+static void test_device_error(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 16, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-err", "1.1");
+  nb_bs_config cfg;
+  nb_bs_config_init(&cfg, "dev-err");
+  cfg.deletes[cfg.ndeletes++] = nb_path_res(1, 0, 1); /* resources cannot be deleted: 4.00 */
+  nb_bs_server s = {.ssid = 101, .mode = NB_BS_SEC_NOSEC, .uri = "coap://10.0.0.2:5683"};
+  assert_int_equal(nb_bs_config_add_server(&cfg, &s), NB_OK);
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 10000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 1);
+  const ev_rec *e = &f.ev[f.nev - 1];
+  assert_int_equal(e->type, NB_BS_EV_FAILED);
+  assert_int_equal(e->code, NB_COAP_BAD_REQUEST);
+  assert_string_equal(e->step, "delete /1/0/1");
+  assert_int_equal(f.writes_seen, 0);
+  fx_teardown(&f);
+}
+
+/* NoSec with a lossy link both ways: every step recovers; several seeds. */
+static void test_lossy(void **state) {
+  (void)state;
+  for (uint64_t seed = 100; seed < 106; seed++) {
+    fx f;
+    fx_setup(&f, seed, false, NB_BS_POLICY_AUTO);
+    nb_simnet_link l = {.drop = 0.3,
+                        .duplicate = 0.1,
+                        .delay_min = 5,
+                        .delay_max = 80,
+                        .reorder = 0.1,
+                        .reorder_delay = 100};
+    nb_simnet_set_link(f.net, &l);
+    fx_device(&f, "dev-lossy", "1.1");
+    fx_config(&f, "dev-lossy", NB_BS_SEC_NOSEC);
+    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+    /* the device may register before Finish's lost ACK is retransmitted to us */
+    assert_true(nb_simnet_run_until_cond(f.net, 1800000, finished_and_registered, &f));
+    assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+    nb_simnet_stats st;
+    nb_simnet_get_stats(f.net, &st);
+    assert_true(st.dropped > 0);
+    fx_teardown(&f);
+  }
+}
+
+/* A device silent for a whole CoAP exchange: the sequence restarts after a back-off. */
+static void test_whole_sequence_retry(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 17, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-retry", "1.1");
+  fx_config(&f, "dev-retry", NB_BS_SEC_NOSEC);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 15); /* the request arrived and the 2.04 is on its way */
+  nb_simnet_node_set_reachable(f.cnode, false);
+  nb_simnet_run_until(f.net, 100000); /* the Discover times out (93 s of retransmissions) */
+  nb_simnet_node_set_reachable(f.cnode, true);
+  assert_true(nb_simnet_run_until_cond(f.net, 400000, registered, &f));
+  nb_bs_engine_stats s;
+  nb_bs_engine_get_stats(f.bs, &s);
+  assert_true(s.retries >= 1);
+  assert_int_equal(s.finished, 1);
+  fx_teardown(&f);
+}
+
+/* pct decides the format: a 1.0 client (no pct) gets TLV, a 1.1 client SenML CBOR. */
+static int g_cf_seen;
+static bool cf_tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
+                   nb_time_ms now) {
+  (void)from, (void)to, (void)now, (void)u;
+  nb_coap_msg m;
+  if (nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_PUT)
+    g_cf_seen = nb_coap_msg_content_format(&m);
+  return true;
+}
+static void test_formats(void **state) {
+  (void)state;
+  const char *versions[] = {"1.0", "1.1"};
+  int want[] = {NB_COAP_CF_LWM2M_TLV, NB_COAP_CF_SENML_CBOR};
+  for (int i = 0; i < 2; i++) {
+    fx f;
+    fx_setup(&f, 18, false, NB_BS_POLICY_AUTO);
+    nb_simnet_set_tap(f.net, cf_tap, NULL);
+    g_cf_seen = -2;
+    fx_device(&f, "dev-fmt", versions[i]);
+    fx_config(&f, "dev-fmt", NB_BS_SEC_NOSEC);
+    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+    assert_true(nb_simnet_run_until_cond(f.net, 60000, registered, &f));
+    assert_int_equal(g_cf_seen, want[i]);
+    fx_teardown(&f);
+  }
+}
+
+/* Server-initiated bootstrap re-provisions a registered device with a new key each time. */
+static void test_server_initiated_fresh_keys(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 19, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-si", "1.1");
+  fx_config(&f, "dev-si", NB_BS_SEC_PSK); /* the account is PSK; the link stays plain here */
+  nb_bs_config cfg;
+  assert_int_equal(nb_bs_store_config_get(f.bst, "dev-si", &cfg), NB_OK);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 30000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+  nb_server_sec_info k1, k2;
+  dm_psk(&f, "dev-si", &k1);
+  assert_int_equal(
+      nb_bs_engine_start(f.bs, "dev-si", &f.caddr, NB_COAP_CF_SENML_CBOR, nb_simnet_now(f.net)),
+      NB_OK);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 30000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 2);
+  dm_psk(&f, "dev-si", &k2);
+  assert_int_equal(k1.key_len, 16);
+  assert_int_equal(k2.key_len, 16);
+  assert_memory_not_equal(k1.key, k2.key, 16); /* fresh key: the old one no longer works */
+  assert_int_equal(nb_bs_engine_start(f.bs, "nobody", &f.caddr, NB_COAP_CF_NONE, 0),
+                   NB_ERR_NOT_FOUND);
+  fx_teardown(&f);
+}
+
+/* Config JSON round trip and validation. */
+static void test_config_json(void **state) {
+  (void)state;
+  nb_bs_config c, back;
+  nb_bs_config_init(&c, "dev1");
+  nb_bs_server s = {.ssid = 7,
+                    .lifetime = 60,
+                    .mode = NB_BS_SEC_PSK,
+                    .uri = "coaps://h:5684",
+                    .psk_identity = "id1",
+                    .psk_key = {1, 2, 3},
+                    .psk_key_len = 3};
+  assert_int_equal(nb_bs_config_add_server(&c, &s), NB_OK);
+  c.acls[0] = (nb_bs_acl){.obj = 3, .inst = 0, .owner = 7, .n = 1, .ssid = {7}, .rights = {31}};
+  c.nacls = 1;
+  char *json;
+  assert_int_equal(nb_bs_config_to_json(&c, &json), NB_OK);
+  char why[128];
+  assert_int_equal(nb_bs_config_from_json(json, &back, why, sizeof why), NB_OK);
+  free(json);
+  assert_string_equal(back.ep, "dev1");
+  assert_int_equal(back.nservers, 1);
+  assert_int_equal(back.servers[0].psk_key_len, 3);
+  assert_int_equal(back.servers[0].psk_key[2], 3);
+  assert_int_equal(back.acls[0].rights[0], 31);
+  assert_int_equal(back.ndeletes, 2);
+  assert_int_equal(nb_bs_config_from_json("{\"servers\":[{\"uri\":\"coap://h\",\"ssid\":0}]}",
+                                          &back, why, sizeof why),
+                   NB_ERR_SYNTAX);
+  assert_int_equal(nb_bs_config_from_json("{\"servers\":[{\"uri\":\"coap://h\",\"ssid\":1,"
+                                          "\"security\":\"psk\"}]}",
+                                          &back, why, sizeof why),
+                   NB_ERR_SYNTAX); /* coap:// with PSK */
+  assert_int_equal(nb_bs_config_from_json("[", &back, why, sizeof why), NB_ERR_SYNTAX);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_thesis_use_case),
+      cmocka_unit_test(test_rejection),
+      cmocka_unit_test(test_unregistered_key),
+      cmocka_unit_test(test_secure_id_as_endpoint),
+      cmocka_unit_test(test_unknown_endpoint),
+      cmocka_unit_test(test_device_error),
+      cmocka_unit_test(test_lossy),
+      cmocka_unit_test(test_whole_sequence_retry),
+      cmocka_unit_test(test_formats),
+      cmocka_unit_test(test_server_initiated_fresh_keys),
+      cmocka_unit_test(test_config_json),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
