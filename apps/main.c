@@ -11,6 +11,7 @@ static const nb_command nb_commands[] = {
     {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
     {"server", "LwM2M server: registrations, device management, REST API", nb_cmd_server},
     {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
+     nb_cmd_bootstrap},
     {NULL, NULL, NULL},
 };
 
