@@ -127,7 +127,8 @@ static int run(const char **coap, size_t ncoap, const nb_addr *http, const char 
     nb_io_udp_set_receiver(a.udp[i], app_receive, &a);
     a.nudp++;
   }
-  nb_http_api_config hc = {.listen = *http, .api_token = token, .store = cfg.store};
+  nb_http_api_config hc = {
+      .listen = *http, .api_token = token, .store = cfg.store, .clock_offset = cfg.clock_offset};
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;

@@ -1,25 +1,33 @@
 /* The server's REST API (Leshan-shaped JSON over libmicrohttpd) run inside the process's libuv
  * loop: MHD in external-epoll mode, its epoll fd under a uv_poll_t and its timeout on a
  * uv_timer_t; requests that wait on a device suspend their connection until the engine
- * answers. Owns the MHD daemon, its uv handles and per-connection state. */
+ * answers, and /api/events streams server-sent events. Routes are listed in docs/openapi.yaml.
+ * Owns the MHD daemon, its uv handles, per-connection state and the event feed. */
 #ifndef NB_HTTP_API_H
 #define NB_HTTP_API_H
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/events.h"
 #include "io/loop.h"
 #include "server/server.h"
 
 typedef struct nb_http_api nb_http_api;
 
 typedef struct {
-  nb_addr listen;        /* HTTP address (port 0 = ephemeral) */
-  const char *api_token; /* required as "Authorization: Bearer <token>" when not NULL */
-  nb_server_store store; /* for /api/audit; ops NULL = not available */
+  nb_addr listen;               /* HTTP address (port 0 = ephemeral) */
+  const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL */
+  nb_server_store store;        /* audit log and security credentials; ops NULL = not available */
+  int64_t clock_offset;         /* loop time + offset = Unix ms (event timestamps) */
+  size_t body_max;              /* largest request body accepted; 0 = 65536 */
+  uint64_t keepalive_ms;        /* SSE keep-alive comment period; 0 = 15000 */
+  nb_http_events_config events; /* zeroed = defaults */
 } nb_http_api_config;
 
 nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_config *cfg,
                        nb_http_api **out);
+/* The live feed and value history (owned by the API). */
+nb_http_events *nb_http_api_events(nb_http_api *api);
 /* The bound port (useful with port 0). */
 uint16_t nb_http_api_port(const nb_http_api *api);
 /* Stops the daemon and closes the uv handles (freed once libuv has closed them). */

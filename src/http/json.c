@@ -1,0 +1,199 @@
+/* JSON shapes of the REST API: see json.h. */
+#include "http/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake) {
+  char addr[NB_ADDR_STRLEN];
+  nb_addr_format(&r->addr, addr, sizeof(addr));
+  return json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:s%,s:b}", "endpoint", r->ep,
+                   "registrationId", r->reg_id, "lwM2mVersion", r->version, "bindingMode",
+                   r->binding, "queueMode", r->queue, "lifetime", (json_int_t)r->lifetime,
+                   "address", addr, "securityMode", nb_server_id_kind_name(r->identity.kind),
+                   "identity", r->identity.value, "registrationDate", (json_int_t)r->registered_at,
+                   "lastUpdate", (json_int_t)r->updated_at, "expiresAt", (json_int_t)r->expires_at,
+                   "objectLinks", r->links ? r->links : "", r->links ? r->links_len : 0, "awake",
+                   awake);
+}
+
+json_t *nb_http_json_value(const nb_value *v) {
+  char buf[1024];
+  switch (v->type) {
+    case NB_VT_INT:
+      return json_integer(v->v.i);
+    case NB_VT_UINT:
+      return v->v.u <= INT64_MAX ? json_integer((json_int_t)v->v.u) : json_real((double)v->v.u);
+    case NB_VT_FLOAT:
+      return json_real(v->v.f);
+    case NB_VT_BOOL:
+      return json_boolean(v->v.b);
+    case NB_VT_TIME:
+      return json_integer(v->v.t);
+    case NB_VT_NONE:
+      return json_null();
+    case NB_VT_STRING:
+    case NB_VT_CORELNK:
+      return json_stringn((const char *)v->v.bytes.data, v->v.bytes.len);
+    default: {
+      /* Opaque values can be large: format into the heap when the stack buffer is short. */
+      size_t cap = v->type == NB_VT_OPAQUE ? v->v.bytes.len * 2 + 1 : sizeof(buf);
+      char *p = cap > sizeof(buf) ? malloc(cap) : buf;
+      json_t *j = p && nb_value_format(v, p, cap) == NB_OK ? json_string(p) : json_null();
+      if (p != buf) free(p);
+      return j;
+    }
+  }
+}
+
+json_t *nb_http_json_records(const nb_records *recs) {
+  json_t *a = json_array();
+  for (size_t i = 0; recs && a && i < recs->len; i++) {
+    char p[NB_PATH_STRLEN];
+    nb_path_format(&recs->items[i].path, p, sizeof(p));
+    json_array_append_new(a, json_pack("{s:s,s:s,s:o}", "path", p, "type",
+                                       nb_value_type_name(recs->items[i].value.type), "value",
+                                       nb_http_json_value(&recs->items[i].value)));
+  }
+  return a;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Opaque values travel as hex in both directions. */
+static nb_err opaque_from_hex(const char *s, size_t len, nb_value *out) {
+  if (len % 2) return NB_ERR_INVAL;
+  uint8_t *b = malloc(len / 2 + 1);
+  if (!b) return NB_ERR_NOMEM;
+  for (size_t i = 0; i < len / 2; i++) {
+    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      free(b);
+      return NB_ERR_INVAL;
+    }
+    b[i] = (uint8_t)(hi << 4 | lo);
+  }
+  *out = nb_value_none();
+  nb_err rc = nb_value_set_opaque(out, b, len / 2);
+  free(b);
+  return rc;
+}
+
+/* The JSON's own value (numbers with a fraction or exponent are floats). */
+static nb_err natural_value(const json_t *j, nb_value *out) {
+  *out = nb_value_none();
+  if (json_is_integer(j))
+    *out = nb_value_int(json_integer_value(j));
+  else if (json_is_real(j))
+    *out = nb_value_float(json_real_value(j));
+  else if (json_is_boolean(j))
+    *out = nb_value_bool(json_is_true(j));
+  else if (json_is_string(j))
+    return nb_value_set_string(out, json_string_value(j), json_string_length(j));
+  else
+    return NB_ERR_INVAL;
+  return NB_OK;
+}
+
+nb_err nb_http_json_to_value(const nb_model *m, const nb_path *p, const json_t *j,
+                             const char *type_name, nb_value *out, char *reason, size_t cap) {
+  *out = nb_value_none();
+  nb_value_type want = NB_VT_NONE;
+  if (type_name) {
+    if (nb_value_type_parse(type_name, &want) != NB_OK || want == NB_VT_NONE) {
+      snprintf(reason, cap, "unknown type '%s'", type_name);
+      return NB_ERR_INVAL;
+    }
+  } else if (p->len >= NB_PATH_RESOURCE) {
+    const nb_resource_def *d = nb_model_resource(m, p->ids[0], p->ids[2]);
+    if (d) want = d->type;
+  }
+  if (want == NB_VT_OPAQUE && json_is_string(j)) {
+    nb_err rc = opaque_from_hex(json_string_value(j), json_string_length(j), out);
+    if (rc == NB_ERR_INVAL) snprintf(reason, cap, "opaque values are hex strings");
+    return rc;
+  }
+  nb_value nat;
+  if (natural_value(j, &nat) != NB_OK) {
+    snprintf(reason, cap, "a value must be a number, string or boolean");
+    return NB_ERR_INVAL;
+  }
+  if (want == NB_VT_NONE || want == nat.type) {
+    *out = nat;
+    return NB_OK;
+  }
+  nb_err rc = nb_value_convert(&nat, want, out);
+  nb_value_deinit(&nat);
+  if (rc != NB_OK) {
+    char ps[NB_PATH_STRLEN];
+    nb_path_format(p, ps, sizeof(ps));
+    snprintf(reason, cap, "value for %s is not a valid %s", ps, nb_value_type_name(want));
+    return rc == NB_ERR_NOMEM ? rc : NB_ERR_INVAL;
+  }
+  return NB_OK;
+}
+
+/* "/3/0/1" absolute, or "1" / "1/0" below base. */
+static nb_err record_path(const nb_path *base, const char *text, nb_path *out) {
+  if (text[0] == '/') return nb_path_parse(text, out);
+  char buf[NB_PATH_STRLEN * 2];
+  char b[NB_PATH_STRLEN];
+  if (!base) return NB_ERR_INVAL;
+  nb_path_format(base, b, sizeof(b));
+  snprintf(buf, sizeof(buf), "%s/%s", strcmp(b, "/") == 0 ? "" : b, text);
+  return nb_path_parse(buf, out);
+}
+
+static nb_err add_record(const nb_model *m, nb_records *out, const nb_path *p, const json_t *v,
+                         const char *type, char *reason, size_t cap) {
+  if (p->len < NB_PATH_RESOURCE) {
+    snprintf(reason, cap, "a value needs a resource path");
+    return NB_ERR_INVAL;
+  }
+  nb_value val;
+  nb_err rc = nb_http_json_to_value(m, p, v, type, &val, reason, cap);
+  if (rc == NB_OK) rc = nb_records_add(out, p, &val);
+  nb_value_deinit(&val);
+  return rc;
+}
+
+nb_err nb_http_json_to_records(const nb_model *m, const nb_path *base, const json_t *body,
+                               nb_records *out, char *reason, size_t cap) {
+  if (!json_is_object(body)) {
+    snprintf(reason, cap, "the body must be a JSON object");
+    return NB_ERR_INVAL;
+  }
+  const json_t *v = json_object_get(body, "value");
+  const json_t *content = json_object_get(body, "content");
+  const json_t *type = json_object_get(body, "type");
+  if (v && base) return add_record(m, out, base, v, json_string_value(type), reason, cap);
+  if (!json_is_array(content) || json_array_size(content) == 0) {
+    snprintf(reason, cap, "expected {\"value\": ...} or {\"content\": [{\"path\", \"value\"}]}");
+    return NB_ERR_INVAL;
+  }
+  size_t i;
+  const json_t *item;
+  json_array_foreach(content, i, item) {
+    const char *ps = json_string_value(json_object_get(item, "path"));
+    const json_t *iv = json_object_get(item, "value");
+    nb_path p;
+    if (!ps || !iv || record_path(base, ps, &p) != NB_OK) {
+      snprintf(reason, cap, "content[%zu] needs a valid \"path\" and a \"value\"", i);
+      return NB_ERR_INVAL;
+    }
+    if (base && !nb_path_is_prefix(base, &p)) {
+      snprintf(reason, cap, "content[%zu] path %s is outside the target", i, ps);
+      return NB_ERR_INVAL;
+    }
+    nb_err rc =
+        add_record(m, out, &p, iv, json_string_value(json_object_get(item, "type")), reason, cap);
+    if (rc != NB_OK) return rc;
+  }
+  return NB_OK;
+}
