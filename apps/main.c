@@ -12,6 +12,7 @@ static const nb_command nb_commands[] = {
     {"server", "LwM2M server: registrations, device management, REST API", nb_cmd_server},
     {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
      nb_cmd_bootstrap},
+    {"client", "LwM2M client (device): register, serve objects, report", nb_cmd_client},
     {NULL, NULL, NULL},
 };
 

@@ -27,6 +27,7 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "coap/endpoint.h"
+#include "dtls/session.h"
 #include "lwm2m/model.h"
 #include "lwm2m/path.h"
 #include "niobium/object.h"
@@ -49,6 +50,10 @@ typedef enum {
 typedef void (*nb_client_event_fn)(void *user, nb_client_event ev, uint16_t ssid, nb_err err,
                                    nb_time_ms now);
 
+/* Resolves a server URI's host name (never a numeric address) for the given port. The engine
+ * calls it when it builds accounts; a shell typically uses getaddrinfo. */
+typedef nb_err (*nb_client_resolve_fn)(void *user, const char *host, uint16_t port, nb_addr *out);
+
 typedef struct {
   const char *endpoint;          /* endpoint client name, required (copied) */
   const char *lwm2m_version;     /* "1.1" (default) or "1.0" */
@@ -60,6 +65,9 @@ typedef struct {
   void *event_user;
   nb_random_fn random; /* tokens, MIDs; default nb_random_system */
   void *random_user;
+  nb_client_resolve_fn resolve; /* optional: without it URIs must hold numeric hosts */
+  void *resolve_user;
+  const nb_dtls_session_params *dtls; /* NULL = DTLS session defaults */
 } nb_client_config;
 
 void nb_client_config_default(nb_client_config *cfg);
@@ -85,7 +93,16 @@ typedef struct {
 } nb_client_device_info;
 nb_err nb_client_add_device(nb_client *c, const nb_client_device_info *info);
 
-/* A server account: Security (0) and Server (1) instances in one call. */
+/* A server account: Security (0) and Server (1) instances in one call.
+ * Security modes and what the key fields hold (PEM or DER everywhere):
+ *   0 PSK: identity = PSK identity (UTF-8), secret = PSK key bytes.
+ *   1 RPK: secret = our P-256 private key; server_key = the server's public key
+ *          (SubjectPublicKeyInfo or a certificate) or its 30-hex-digit secure ID.
+ *   2 X.509: identity = our certificate, secret = its private key; server_key = the server's
+ *          own certificate (pinned), or with trust_anchor a CA that must sign it (the URI's host
+ *          name, when it is one, must then match the certificate).
+ *   3 NoSec. The DTLS session of an account is made on its first datagram and made anew when
+ *   it ends closed or failed. */
 typedef struct {
   const char *uri;     /* "coap://127.0.0.1:5683"; a numeric host (the shell resolves names) */
   bool bootstrap;      /* a bootstrap-server account (no Server instance) */
@@ -100,6 +117,8 @@ typedef struct {
   const uint8_t *server_key;
   size_t server_key_len; /* server public key or certificate */
   uint32_t pmin, pmax;   /* default notification periods (0 = none) */
+  bool trust_anchor;     /* X.509: server_key is a CA (Certificate Usage 2), not the server's
+                            certificate (3, the default) */
 } nb_client_server_params;
 nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p);
 
@@ -133,6 +152,8 @@ nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now);
 /* De-registers from every server; true from nb_client_done once all answered or gave up. */
 nb_err nb_client_deregister(nb_client *c, nb_time_ms now);
 bool nb_client_done(const nb_client *c);
+/* Ends every established DTLS session with close_notify (after de-registering, before exit). */
+void nb_client_close(nb_client *c, nb_time_ms now);
 /* Send (1.1): POST /dp with the current values of paths, SenML CBOR, to ssid (0 = each). */
 nb_err nb_client_send(nb_client *c, uint16_t ssid, const nb_path *paths, size_t n, nb_time_ms now);
 

@@ -19,7 +19,7 @@ bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr) {
     if (!nb_store_object_get_bool(sec, ids[i], 1, false)) continue;
     const char *uri = nb_store_object_get_str(sec, ids[i], 0);
     nb_addr a;
-    if (!uri || nb_client_parse_uri(uri, &a) != NB_OK) continue;
+    if (!uri || nb_client_resolve_uri(c, uri, &a, NULL, 0) != NB_OK) continue;
     if (sec_inst) *sec_inst = ids[i];
     if (addr) *addr = a;
     return true;
@@ -45,6 +45,12 @@ static void nb_bs_request_cb(void *user, nb_err err, const nb_coap_msg *resp, bo
   if (err != NB_OK || resp->code != NB_COAP_CHANGED) return nb_bs_retry(c, now);
   c->bs_state = NB_BS_REQUESTED;
   c->bs_deadline = now + NB_BS_FINISH_TIMEOUT;
+}
+
+void nb_bs_transport_failed(nb_client *c, nb_err err, nb_time_ms now) {
+  if (!c->bs_req) return;
+  NB_LOG_WARN(NB_CLIENT_LOG, "event=bootstrap-request-failed err=%s", nb_err_name(err));
+  nb_coap_ep_cancel(c->ep, c->bs_req, false, now); /* its callback schedules the retry */
 }
 
 nb_err nb_bs_start(nb_client *c, nb_time_ms now) {

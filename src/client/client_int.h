@@ -4,6 +4,7 @@
 #define NB_CLIENT_INT_H
 
 #include "coap/endpoint.h"
+#include "dtls/session.h"
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
 #include "niobium/client.h"
@@ -56,6 +57,21 @@ typedef struct nb_obs {
   bool changed; /* a change is waiting for pmin */
 } nb_obs;
 
+/* The transport to one server address (a server account or the bootstrap server): plain UDP
+ * for NoSec, else a DTLS client session with credentials built from its Security instance. */
+typedef struct {
+  nb_client *client;
+  nb_addr addr;
+  uint16_t sec_inst;
+  int mode;                  /* Security resource 2: 0 PSK, 1 RPK, 2 X.509, 3 NoSec */
+  uint8_t digest[32];        /* of the Security values the credentials came from */
+  nb_dtls_creds *creds;      /* NULL for NoSec or when the Security values are unusable */
+  nb_dtls_session *s;        /* NULL until the first datagram out */
+  char pin_id[32];           /* RPK: server secure ID to accept (when given as one) */
+  bool failed;               /* the session failed: abort requests once its call returns */
+  nb_err fail_err;
+} nb_chan;
+
 struct nb_client {
   char *endpoint;
   bool v10; /* behave as LwM2M 1.0 */
@@ -70,6 +86,9 @@ struct nb_client {
   nb_attr_entry *attrs;
   size_t nattrs, attrs_cap;
   nb_obs *obs;
+  nb_chan chans[NB_CLIENT_MAX_SERVERS + 1];
+  size_t nchans;
+  nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
   /* bootstrap (bootstrap.c) */
   int bs_state; /* NB_BS_* */
@@ -90,6 +109,27 @@ uint8_t nb_client_err_code(nb_err e);
 
 /* "coap://1.2.3.4:5683" -> address (numeric hosts only). */
 nb_err nb_client_parse_uri(const char *uri, nb_addr *out);
+/* Like nb_client_parse_uri, but host names go to the configured resolver; host (may be NULL)
+ * receives the host part of the URI. */
+nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *host, size_t cap);
+
+/* transport.c */
+/* Datagram out to peer: through the DTLS session of its Security instance, or plain. */
+void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len);
+/* Datagram in from peer: ciphertext to its session, plain CoAP to the endpoint. */
+void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
+                   nb_time_ms now);
+void nb_tr_tick(nb_client *c, nb_time_ms now);
+nb_time_ms nb_tr_deadline(const nb_client *c);
+/* Drops the transports whose Security instance changed or went away (after a bootstrap). */
+void nb_tr_sync(nb_client *c, nb_time_ms now);
+/* Sends close_notify on every established session. */
+void nb_tr_close_all(nb_client *c, nb_time_ms now);
+void nb_tr_free_all(nb_client *c);
+/* registration.c / bootstrap.c: the transport to a's server (or the bootstrap server) failed
+ * for good: fail the request in flight now instead of waiting for CoAP to give up. */
+void nb_reg_transport_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms now);
+void nb_bs_transport_failed(nb_client *c, nb_err err, nb_time_ms now);
 
 /* registration.c */
 void nb_reg_start(nb_client *c, nb_account *a, nb_time_ms now);

@@ -1,6 +1,7 @@
 /* Client engine core: creation, objects, server accounts from objects 0/1, and the sans-I/O
  * plumbing (datagrams in/out, ticks, deadlines). Registration, device management and
  * reporting live in registration.c, dm.c and reporting.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,7 @@ uint8_t nb_client_err_code(nb_err e) {
 }
 
 static void nb_client_ep_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
-  nb_client *c = user;
-  c->cfg.send(c->cfg.send_user, peer, data, len);
+  nb_tr_send(user, peer, data, len);
 }
 
 nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
@@ -81,6 +81,7 @@ nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
 void nb_client_free(nb_client *c) {
   if (!c) return;
   nb_rep_free_all(c);
+  nb_tr_free_all(c);
   if (c->ep) nb_coap_ep_free(c->ep);
   for (size_t i = 0; i < c->nobjs; i++) nb_object_free(c->objs[i]);
   free(c->attrs);
@@ -224,6 +225,7 @@ nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p) {
   if (e == NB_OK) e = nb_client_set_bytes(sec, si, 3, p->identity, p->identity_len);
   if (e == NB_OK) e = nb_client_set_bytes(sec, si, 4, p->server_key, p->server_key_len);
   if (e == NB_OK) e = nb_client_set_bytes(sec, si, 5, p->secret, p->secret_len);
+  if (e == NB_OK && mode == 2) e = nb_client_set_int(sec, si, 15, p->trust_anchor ? 2 : 3);
   if (e == NB_OK && !p->bootstrap) e = nb_client_set_int(sec, si, 10, p->ssid);
   if (e != NB_OK || p->bootstrap) return e;
   uint16_t vi = nb_client_free_instance(srv);
@@ -262,6 +264,28 @@ nb_err nb_client_parse_uri(const char *uri, nb_addr *out) {
   return nb_addr_parse(host, port, out);
 }
 
+nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *host, size_t cap) {
+  nb_err e = nb_client_parse_uri(uri, out);
+  const char *rest = strstr(uri, "://");
+  if (!rest) return NB_ERR_SYNTAX;
+  rest += 3;
+  size_t n = strcspn(rest, "/?");
+  const char *colon = memchr(rest, ':', n);
+  size_t hl = rest[0] == '[' ? n : colon ? (size_t)(colon - rest) : n;
+  if (host && cap) snprintf(host, cap, "%.*s", (int)hl, rest);
+  if (e == NB_OK || !c->cfg.resolve || rest[0] == '[' || hl == 0 || hl >= NB_ADDR_STRLEN) return e;
+  char name[NB_ADDR_STRLEN];
+  memcpy(name, rest, hl);
+  name[hl] = 0;
+  unsigned long port = strncmp(uri, "coaps", 5) == 0 ? 5684 : 5683;
+  if (colon) {
+    char *end;
+    port = strtoul(colon + 1, &end, 10);
+    if (end != rest + n || port == 0 || port > 65535) return NB_ERR_SYNTAX;
+  }
+  return c->cfg.resolve(c->cfg.resolve_user, name, (uint16_t)port, out);
+}
+
 /* Builds one account per (non-bootstrap Security instance, Server instance) with equal SSIDs. */
 static void nb_client_build_accounts(nb_client *c) {
   nb_object *sec = nb_client_object(c, 0), *srv = nb_client_object(c, 1);
@@ -278,7 +302,7 @@ static void nb_client_build_accounts(nb_client *c) {
       if (c->nacc == NB_CLIENT_MAX_SERVERS) break;
       nb_account *a = &c->acc[c->nacc];
       memset(a, 0, sizeof *a);
-      if (!uri || nb_client_parse_uri(uri, &a->addr) != NB_OK) {
+      if (!uri || nb_client_resolve_uri(c, uri, &a->addr, NULL, 0) != NB_OK) {
         NB_LOG_WARN(NB_CLIENT_LOG, "event=bad-server-uri ssid=%d uri=%s", (int)ssid,
                     uri ? uri : "(none)");
         break;
@@ -307,6 +331,7 @@ nb_account *nb_client_account_by_ssid(nb_client *c, uint16_t ssid) {
 }
 
 nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
+  c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
     nb_rep_drop_server(c, c->acc[i].ssid);
     nb_coap_req_id id = c->acc[i].req;
@@ -314,6 +339,7 @@ nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
     if (id) nb_coap_ep_cancel(c->ep, id, false, now);
   }
   nb_client_build_accounts(c);
+  nb_tr_sync(c, now);
   for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, &c->acc[i], now);
   return c->nacc ? NB_OK : NB_ERR_NOT_FOUND;
 }
@@ -321,6 +347,7 @@ nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
 /* Registers with every server account, or bootstraps when there is none. */
 nb_err nb_client_start(nb_client *c, nb_time_ms now) {
   if (c->started) return NB_ERR_STATE;
+  c->now = now;
   c->started = true;
   if (nb_client_rebuild_accounts(c, now) == NB_OK) return NB_OK;
   nb_err e = nb_bs_start(c, now);
@@ -330,10 +357,13 @@ nb_err nb_client_start(nb_client *c, nb_time_ms now) {
 
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now) {
-  nb_coap_ep_receive(c->ep, peer, data, len, now);
+  c->now = now;
+  nb_tr_receive(c, peer, data, len, now);
 }
 
 void nb_client_tick(nb_client *c, nb_time_ms now) {
+  c->now = now;
+  nb_tr_tick(c, now);
   nb_coap_ep_tick(c->ep, now);
   for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, &c->acc[i], now);
   nb_bs_tick(c, now);
@@ -344,15 +374,18 @@ nb_time_ms nb_client_next_deadline(const nb_client *c) {
   nb_time_ms t = nb_coap_ep_next_deadline(c->ep);
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, &c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
+  t = nb_time_min(t, nb_tr_deadline(c));
   return nb_time_min(t, nb_rep_deadline(c));
 }
 
 void nb_client_value_changed(nb_client *c, const nb_path *p, nb_time_ms now) {
+  c->now = now;
   nb_rep_changed(c, p, now);
 }
 
 nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now) {
   nb_err res = NB_ERR_NOT_FOUND;
+  c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
     if (ssid && c->acc[i].ssid != ssid) continue;
     nb_err e = nb_reg_update(c, &c->acc[i], c->acc[i].objects_changed, now);
@@ -363,8 +396,14 @@ nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now) {
 
 nb_err nb_client_deregister(nb_client *c, nb_time_ms now) {
   c->deregistering = true;
+  c->now = now;
   for (size_t i = 0; i < c->nacc; i++) nb_reg_deregister(c, &c->acc[i], now);
   return NB_OK;
+}
+
+void nb_client_close(nb_client *c, nb_time_ms now) {
+  c->now = now;
+  nb_tr_close_all(c, now);
 }
 
 bool nb_client_done(const nb_client *c) {

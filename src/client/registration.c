@@ -292,3 +292,25 @@ nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a) {
   if (a->state == NB_CLIENT_SRV_REGISTERED) return a->update_pending ? 0 : a->next_update;
   return NB_TIME_NEVER;
 }
+
+void nb_reg_transport_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms now) {
+  if (!a->req) return;
+  nb_coap_req_id id = a->req;
+  a->req = 0;
+  nb_coap_ep_cancel(c->ep, id, false, now);
+  switch (a->state) {
+    case NB_CLIENT_SRV_REGISTERING:
+      NB_LOG_WARN(NB_CLIENT_LOG, "event=register-failed ssid=%u err=%s code=-", a->ssid,
+                  nb_err_name(err));
+      nb_reg_failed(c, a, err, now);
+      break;
+    case NB_CLIENT_SRV_UPDATING:
+      nb_reg_update_cb(a, err, NULL, true, now);
+      break;
+    case NB_CLIENT_SRV_DEREGISTERING:
+      nb_reg_dereg_cb(a, err, NULL, true, now);
+      break;
+    default:
+      break;
+  }
+}

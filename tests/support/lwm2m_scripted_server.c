@@ -99,6 +99,72 @@ void nb_ss_init(nb_ss *s, nb_simnet *net, const nb_addr *addr) {
 void nb_ss_free(nb_ss *s) {
   free(s->send_body);
   s->send_body = NULL;
+  if (s->dtls) {
+    nb_dtls_server_free(s->dtls);
+    nb_coap_ep_free(s->ep);
+    s->dtls = NULL;
+    s->ep = NULL;
+  }
+}
+
+/* ---- DTLS mode: simnet node -> DTLS server context -> CoAP endpoint ---- */
+
+static void nb_ss_dtls_send(void *user, const nb_addr *peer, const uint8_t *d, size_t n) {
+  nb_simnet_send(((nb_ss *)user)->node, peer, d, n);
+}
+static void nb_ss_dtls_recv(void *user, const nb_addr *peer, const uint8_t *d, size_t n,
+                            nb_time_ms now) {
+  nb_coap_ep_receive(((nb_ss *)user)->ep, peer, d, n, now);
+}
+static void nb_ss_dtls_event(void *user, const nb_addr *peer, nb_dtls_session *sess,
+                             const nb_dtls_event *ev, nb_time_ms now) {
+  nb_ss *s = user;
+  (void)peer;
+  (void)now;
+  if (ev->type == NB_DTLS_EV_ESTABLISHED) {
+    s->dtls_established++;
+    s->peer = *nb_dtls_session_peer(sess);
+  } else if (ev->type == NB_DTLS_EV_FAILED) {
+    s->dtls_failed++;
+  }
+}
+static void nb_ss_coap_send(void *user, const nb_addr *peer, const uint8_t *d, size_t n) {
+  nb_dtls_server_send(((nb_ss *)user)->dtls, peer, d, n);
+}
+static void nb_ss_node_receive(void *user, const nb_addr *from, const uint8_t *d, size_t n,
+                               nb_time_ms now) {
+  nb_dtls_server_receive(((nb_ss *)user)->dtls, from, d, n, now);
+}
+static nb_time_ms nb_ss_node_deadline(void *user) {
+  nb_ss *s = user;
+  nb_time_ms a = nb_dtls_server_next_deadline(s->dtls), b = nb_coap_ep_next_deadline(s->ep);
+  return a < b ? a : b;
+}
+static void nb_ss_node_tick(void *user, nb_time_ms now) {
+  nb_ss *s = user;
+  nb_dtls_server_tick(s->dtls, now);
+  nb_coap_ep_tick(s->ep, now);
+}
+
+void nb_ss_init_dtls(nb_ss *s, nb_simnet *net, const nb_addr *addr, const nb_dtls_creds *creds) {
+  memset(s, 0, sizeof *s);
+  s->net = net;
+  s->addr = *addr;
+  nb_dtls_server_config cfg;
+  nb_dtls_server_config_default(&cfg);
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(net);
+  nb_dtls_handlers h = {nb_ss_dtls_send, nb_ss_dtls_recv, nb_ss_dtls_event, s};
+  assert_int_equal(nb_dtls_server_new(&cfg, creds, &h, &s->dtls), NB_OK);
+  nb_coap_ep_config ec;
+  nb_coap_ep_config_default(&ec);
+  ec.random = nb_simnet_rng_fill;
+  ec.random_user = nb_simnet_rng_of(net);
+  assert_int_equal(nb_coap_ep_new(&ec, nb_ss_coap_send, s, &s->ep), NB_OK);
+  nb_coap_ep_set_handler(s->ep, nb_ss_handle, s);
+  static const nb_simnet_ops ops = {nb_ss_node_receive, nb_ss_node_deadline, nb_ss_node_tick, NULL};
+  s->node = nb_simnet_add(net, addr, &ops, s);
+  assert_non_null(s->node);
 }
 
 typedef struct {

@@ -12,6 +12,7 @@
 
 #include "coap/endpoint.h"
 #include "coaptest.h"
+#include "dtls/server.h"
 #include "simnet.h"
 
 #define NB_SS_MAX_EVENTS 64
@@ -35,11 +36,17 @@ typedef struct {
   uint8_t update_code; /* answer to Updates, default 2.04 */
   uint8_t register_code;
   int location_seq;
+  /* DTLS mode (nb_ss_init_dtls) */
+  nb_dtls_server *dtls;
+  int dtls_established, dtls_failed;
+  nb_dtls_peer peer; /* the latest peer that completed a handshake */
 } nb_ss;
 
 /* A server at addr on net (freed with nb_ss_free; the node with the network). */
 void nb_ss_init(nb_ss *s, nb_simnet *net, const nb_addr *addr);
 void nb_ss_free(nb_ss *s);
+/* The same server behind a DTLS server context with creds (which must outlive it). */
+void nb_ss_init_dtls(nb_ss *s, nb_simnet *net, const nb_addr *addr, const nb_dtls_creds *creds);
 
 /* A DM request to the client: method, path, options (cf/accept NB_COAP_CF_NONE when absent,
  * query "a=1&b=2" or NULL), payload. Runs the network until the final answer (at most 300 s). */

@@ -1,0 +1,805 @@
+/* `niobium client`: the LwM2M client engine on a libuv loop. One UDP socket carries every
+ * server's datagrams (the engine adds DTLS itself), one timer follows the engine's deadline,
+ * SIGINT/SIGTERM de-register, a small command prompt reads stdin when it is a terminal, and
+ * accounts persist to a state file (0600) once registered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "base/log.h"
+#include "base/rand.h"
+#include "commands.h"
+#include "io/loop.h"
+#include "niobium/client.h"
+
+#define CLI "niobium client"
+#define DEREG_GRACE_MS 5000
+#define NSENSORS 3
+
+static void usage(FILE *out) {
+  fprintf(
+      out,
+      "Usage: niobium client (--server URI | --bootstrap URI) --endpoint NAME [OPTIONS]\n"
+      "An LwM2M 1.1 device: registers with a server (or bootstraps first), serves reads,\n"
+      "writes, executes and observations, updates before its lifetime runs out.\n\n"
+      "  --server URI          LwM2M server, coap://HOST:PORT or coaps://HOST:PORT\n"
+      "  --bootstrap URI       bootstrap server instead (client-initiated bootstrap)\n"
+      "  --endpoint NAME       endpoint client name (required)\n"
+      "  --ssid N              short server ID of the --server account (default 1)\n"
+      "  --psk-identity ID     DTLS PSK identity (with --psk-key)\n"
+      "  --psk-key HEX         DTLS PSK key, hex\n"
+      "  --rpk-key FILE        our P-256 private key (PEM/DER): raw public key mode, with\n"
+      "  --server-key FILE     the server's public key or certificate to pin, or\n"
+      "  --server-secure-id ID its secure ID (30 hex digits, `niobium keys` prints it)\n"
+      "  --cert FILE --key FILE  our X.509 certificate and its key, with\n"
+      "  --ca FILE             a CA the server's certificate must chain to, or\n"
+      "                        --server-key FILE: the server's own certificate (pinned)\n"
+      "  --lifetime SECONDS    registration lifetime (default 86400)\n"
+      "  --binding U|UQ        UDP, or UDP with queue mode (default U)\n"
+      "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso)\n"
+      "  --sensors random|none random walk of the IPSO sensor values (default random)\n"
+      "  --sensor-interval S   seconds between sensor steps (default 10)\n"
+      "  --state FILE          keep the server accounts here (written 0600 once registered;\n"
+      "                        read at start, so a bootstrapped device skips bootstrap)\n"
+      "  --version 1.0|1.1     LwM2M version to speak (default 1.1)\n"
+      "  --prompt              read commands from stdin even when it is no terminal\n"
+      "  --log-level LEVEL     error, warn, info (default) or debug\n"
+      "  -h, --help            this text\n\n"
+      "Commands on stdin (when it is a terminal): set PATH VALUE, get PATH, update,\n"
+      "send PATH..., status, quit (de-registers), help.\n"
+      "SIGINT/SIGTERM de-register and exit. Exit codes: 0 ok, 1 failure, 2 usage.\n\n"
+      "Examples:\n"
+      "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1\n"
+      "  niobium client --server coaps://lwm2m.example:5684 --endpoint dev1 \\\n"
+      "      --psk-identity dev1 --psk-key 000102030405060708090a0b0c0d0e0f\n"
+      "  niobium client --server coaps://10.0.0.5:5684 --endpoint dev1 \\\n"
+      "      --rpk-key dev.key --server-key server.pub\n"
+      "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
+      "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n");
+}
+
+typedef struct {
+  const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *rpk_key, *server_key;
+  const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
+  unsigned long lifetime, ssid, sensor_interval;
+  bool prompt;
+} options;
+
+typedef struct {
+  nb_io_loop *loop;
+  nb_io_udp *udp4, *udp6;
+  nb_client *c;
+  uv_timer_t timer, sensor_timer;
+  uv_prepare_t prepare;
+  uv_poll_t input;
+  bool input_on, sensors_on;
+  const options *o;
+  bool quitting, registered_once, failed;
+  nb_time_ms quit_by;
+  char line[512];
+  size_t line_len;
+} app;
+
+/* ---- helpers ---- */
+
+static int read_file(const char *path, nb_bytes *out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, CLI ": cannot read %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  uint8_t buf[4096];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    if (nb_bytes_append(out, buf, n) != NB_OK) rc = -1;
+  if (ferror(f)) rc = -1;
+  fclose(f);
+  return rc;
+}
+
+static int hex_decode(const char *s, uint8_t *out, size_t cap, size_t *len) {
+  size_t n = strlen(s);
+  if (n == 0 || n % 2 || n / 2 > cap) return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned v;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+        !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+      return -1;
+    out[i] = (uint8_t)v;
+  }
+  *len = n / 2;
+  return 0;
+}
+
+static nb_err resolve(void *user, const char *host, uint16_t port, nb_addr *out) {
+  (void)user;
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", port);
+  int rc = getaddrinfo(host, ps, &hints, &res);
+  if (rc != 0) {
+    NB_LOG_ERROR("client", "event=resolve-failed host=%s reason=\"%s\"", host, gai_strerror(rc));
+    return NB_ERR_NOT_FOUND;
+  }
+  nb_err e = NB_ERR_NOT_FOUND;
+  for (struct addrinfo *ai = res; ai && e != NB_OK; ai = ai->ai_next)
+    e = nb_addr_from_sockaddr(ai->ai_addr, out);
+  freeaddrinfo(res);
+  return e;
+}
+
+/* Writes the accounts to the state file: a temporary file 0600, then rename. */
+static void save_state(app *a) {
+  if (!a->o->state) return;
+  nb_bytes b;
+  nb_bytes_init(&b);
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", a->o->state);
+  int fd = -1;
+  bool ok = nb_client_save_state(a->c, &b) == NB_OK &&
+            (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0 &&
+            write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
+  if (fd >= 0 && close(fd) != 0) ok = false;
+  if (ok && rename(tmp, a->o->state) != 0) ok = false;
+  if (!ok) {
+    NB_LOG_ERROR("client", "event=state-save-failed file=%s reason=\"%s\"", a->o->state,
+                 strerror(errno));
+    unlink(tmp);
+  }
+  if (b.data) memset(b.data, 0, b.len); /* secrets */
+  nb_bytes_free(&b);
+}
+
+/* ---- sensors: a random walk of every IPSO sensor value ---- */
+
+static const struct {
+  uint16_t obj;
+  double start, lo, hi, step;
+  const char *unit;
+} sensors[NSENSORS] = {
+    {3303, 21.0, -20.0, 60.0, 0.5, "Cel"},
+    {3304, 45.0, 0.0, 100.0, 1.0, "%RH"},
+    {3315, 1013.0, 950.0, 1050.0, 0.8, "hPa"},
+};
+
+static nb_err set_num(nb_object *o, uint16_t res, double v) {
+  nb_path p = nb_path_res(o->def->id, 0, res);
+  nb_value val = nb_value_float(v);
+  return nb_store_object_set(o, &p, &val);
+}
+
+static void sensor_step(uv_timer_t *t) {
+  app *a = t->data;
+  nb_time_ms now = nb_io_loop_now(a->loop);
+  for (size_t i = 0; i < NSENSORS; i++) {
+    nb_object *o = nb_client_object(a->c, sensors[i].obj);
+    nb_path p = nb_path_res(sensors[i].obj, 0, 5700);
+    const nb_value *cur = o ? nb_store_object_get(o, &p) : NULL;
+    if (!cur || cur->type != NB_VT_FLOAT) continue;
+    uint32_t r;
+    if (nb_random_system(NULL, &r, sizeof r) != NB_OK) continue;
+    double v = cur->v.f + sensors[i].step * ((double)r / 4294967295.0 * 2.0 - 1.0);
+    v = fmin(sensors[i].hi, fmax(sensors[i].lo, round(v * 100.0) / 100.0));
+    set_num(o, 5700, v);
+    nb_path pmin = nb_path_res(sensors[i].obj, 0, 5601),
+            pmax = nb_path_res(sensors[i].obj, 0, 5602);
+    const nb_value *mn = nb_store_object_get(o, &pmin), *mx = nb_store_object_get(o, &pmax);
+    if (mn && mn->type == NB_VT_FLOAT && v < mn->v.f) set_num(o, 5601, v);
+    if (mx && mx->type == NB_VT_FLOAT && v > mx->v.f) set_num(o, 5602, v);
+    nb_client_value_changed(a->c, &p, now);
+  }
+}
+
+/* Reset Min and Max Measured Values (5605). */
+static nb_err sensor_execute(void *user, const nb_path *res, const uint8_t *args, size_t len,
+                             nb_time_ms now) {
+  app *a = user;
+  (void)args, (void)len;
+  if (res->ids[2] != 5605) return NB_ERR_UNSUPPORTED;
+  nb_object *o = nb_client_object(a->c, res->ids[0]);
+  nb_path p = nb_path_res(res->ids[0], res->ids[1], 5700);
+  const nb_value *cur = nb_store_object_get(o, &p);
+  if (!cur) return NB_ERR_NOT_FOUND;
+  double v = cur->v.f;
+  nb_err e = set_num(o, 5601, v);
+  if (e == NB_OK) e = set_num(o, 5602, v);
+  nb_path inst = nb_path_inst(res->ids[0], res->ids[1]);
+  nb_client_value_changed(a->c, &inst, now);
+  return e;
+}
+
+static int add_objects(app *a) {
+  nb_client_device_info d = {.manufacturer = "Niobium",
+                             .model = "niobium-client",
+                             .serial = a->o->endpoint,
+                             .firmware_version = "0.1",
+                             .software_version = "0.1",
+                             .device_type = "generic",
+                             .battery_level = -1,
+                             .memory_free_kb = -1,
+                             .memory_total_kb = -1,
+                             .bindings = "UQ"};
+  if (nb_client_add_device(a->c, &d) != NB_OK) return -1;
+  if (strcmp(a->o->objects, "basic") == 0) return 0;
+  size_t n = strcmp(a->o->objects, "all") == 0 ? NSENSORS : 2;
+  for (size_t i = 0; i < n; i++) {
+    nb_store_hooks h = {.execute = sensor_execute, .user = a};
+    const nb_object_def *def = nb_model_object(nb_client_model(a->c), sensors[i].obj);
+    nb_object *o = def ? nb_store_object_new(def, &h) : NULL;
+    if (!o) return -1;
+    nb_value unit = nb_value_none();
+    nb_path up = nb_path_res(sensors[i].obj, 0, 5701);
+    nb_err e = nb_store_object_add_instance(o, 0);
+    if (e == NB_OK) e = set_num(o, 5700, sensors[i].start);
+    if (e == NB_OK) e = set_num(o, 5601, sensors[i].start);
+    if (e == NB_OK) e = set_num(o, 5602, sensors[i].start);
+    if (e == NB_OK) e = set_num(o, 5603, sensors[i].lo);
+    if (e == NB_OK) e = set_num(o, 5604, sensors[i].hi);
+    if (e == NB_OK) e = nb_value_set_string(&unit, sensors[i].unit, strlen(sensors[i].unit));
+    if (e == NB_OK) e = nb_store_object_set(o, &up, &unit);
+    nb_value_deinit(&unit);
+    if (e != NB_OK) {
+      nb_object_free(o);
+      return -1;
+    }
+    if (nb_client_add_object(a->c, o, 0) != NB_OK) return -1;
+  }
+  return 0;
+}
+
+/* ---- accounts from the command line ---- */
+
+typedef struct {
+  nb_bytes own, secret, server_key;
+  uint8_t psk[64];
+} key_material;
+
+static int build_account(const options *o, key_material *k, nb_client_server_params *p) {
+  memset(p, 0, sizeof *p);
+  p->uri = o->server ? o->server : o->bootstrap;
+  p->bootstrap = !o->server;
+  p->ssid = (uint16_t)o->ssid;
+  p->lifetime = (uint32_t)o->lifetime;
+  p->binding = o->binding;
+  p->security_mode = 3;
+  if (o->psk_id) {
+    size_t n;
+    if (!o->psk_hex || hex_decode(o->psk_hex, k->psk, sizeof k->psk, &n) != 0) {
+      fprintf(stderr, CLI ": --psk-key needs 1..64 bytes as hex digits\n");
+      return NB_EXIT_USAGE;
+    }
+    p->security_mode = 0;
+    p->identity = (const uint8_t *)o->psk_id;
+    p->identity_len = strlen(o->psk_id);
+    p->secret = k->psk;
+    p->secret_len = n;
+  } else if (o->rpk_key) {
+    if (!o->server_key && !o->server_sid) {
+      fprintf(stderr, CLI ": --rpk-key needs --server-key FILE or --server-secure-id ID\n");
+      return NB_EXIT_USAGE;
+    }
+    if (read_file(o->rpk_key, &k->secret) ||
+        (o->server_key && read_file(o->server_key, &k->server_key)))
+      return NB_EXIT_FAILURE;
+    if (o->server_sid) nb_bytes_append_str(&k->server_key, o->server_sid);
+    p->security_mode = 1;
+  } else if (o->cert) {
+    if (!o->key || (!o->ca && !o->server_key)) {
+      fprintf(stderr, CLI
+              ": --cert needs --key and --ca (or --server-key with the server's "
+              "certificate)\n");
+      return NB_EXIT_USAGE;
+    }
+    if (read_file(o->cert, &k->own) || read_file(o->key, &k->secret) ||
+        read_file(o->ca ? o->ca : o->server_key, &k->server_key))
+      return NB_EXIT_FAILURE;
+    p->security_mode = 2;
+    p->trust_anchor = o->ca != NULL;
+  }
+  if (p->security_mode != 3 && !p->identity) {
+    p->identity = k->own.data ? k->own.data : k->secret.data;
+    p->identity_len = k->own.data ? k->own.len : k->secret.len;
+  }
+  if (p->security_mode != 0) {
+    p->secret = k->secret.data;
+    p->secret_len = k->secret.len;
+  }
+  p->server_key = k->server_key.data;
+  p->server_key_len = k->server_key.len;
+  bool secure_uri = strncmp(p->uri, "coaps://", 8) == 0;
+  if (secure_uri != (p->security_mode != 3)) {
+    fprintf(stderr,
+            secure_uri ? CLI ": %s needs keys (--psk-identity/--psk-key, --rpk-key or --cert)\n"
+                       : CLI ": %s is plain coap://; use coaps:// with keys\n",
+            p->uri);
+    return NB_EXIT_USAGE;
+  }
+  return NB_EXIT_OK;
+}
+
+/* ---- the loop ---- */
+
+static void on_event(void *user, nb_client_event ev, uint16_t ssid, nb_err err, nb_time_ms now) {
+  app *a = user;
+  (void)now;
+  switch (ev) {
+    case NB_CLIENT_EV_REGISTERED:
+      a->registered_once = true;
+      save_state(a); /* before telling anyone, so the file is there when they look */
+      printf("registered ssid=%u\n", ssid);
+      fflush(stdout);
+      break;
+    case NB_CLIENT_EV_GAVE_UP:
+      if (!nb_client_bootstrapping(a->c)) {
+        fprintf(stderr, CLI ": registration with server %u failed for good (%s)\n", ssid,
+                nb_strerror(err));
+        a->failed = true;
+        nb_io_loop_stop(a->loop);
+      }
+      break;
+    case NB_CLIENT_EV_DEREGISTERED:
+      printf("deregistered ssid=%u\n", ssid);
+      fflush(stdout);
+      break;
+    case NB_CLIENT_EV_REBOOT:
+    case NB_CLIENT_EV_FACTORY_RESET:
+      /* A process cannot reboot its device: leave cleanly and let a supervisor restart it. */
+      NB_LOG_WARN("client", "event=%s action=exit",
+                  ev == NB_CLIENT_EV_REBOOT ? "reboot" : "factory-reset");
+      if (ev == NB_CLIENT_EV_FACTORY_RESET && a->o->state) unlink(a->o->state);
+      a->quitting = true;
+      break;
+    default:
+      break;
+  }
+}
+
+static void begin_quit(app *a) {
+  nb_time_ms now = nb_io_loop_now(a->loop);
+  if (a->quitting && a->quit_by) {
+    nb_io_loop_stop(a->loop); /* second request: at once */
+    return;
+  }
+  a->quitting = true;
+  a->quit_by = now + DEREG_GRACE_MS;
+  nb_client_deregister(a->c, now);
+}
+
+static void on_timer(uv_timer_t *t) {
+  app *a = t->data;
+  nb_client_tick(a->c, nb_io_loop_now(a->loop));
+}
+
+/* Before the loop waits: quit when done, else re-arm the timer at the engine's deadline. */
+static void on_prepare(uv_prepare_t *p) {
+  app *a = p->data;
+  nb_time_ms now = nb_io_loop_now(a->loop);
+  if (a->quitting && !a->quit_by) begin_quit(a);
+  if (a->quitting && (nb_client_done(a->c) || now >= a->quit_by)) {
+    nb_client_close(a->c, now);
+    nb_io_loop_stop(a->loop);
+    return;
+  }
+  nb_time_ms d = nb_client_next_deadline(a->c);
+  if (a->quitting) d = nb_time_min(d, a->quit_by);
+  if (d == NB_TIME_NEVER) {
+    uv_timer_stop(&a->timer);
+    return;
+  }
+  uv_timer_start(&a->timer, on_timer, d > now ? (uint64_t)(d - now) : 0, 0);
+}
+
+/* Datagram out: the socket of the peer's address family. */
+static void send_datagram(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  app *a = user;
+  nb_io_udp *u = peer->family == NB_ADDR_V6 ? a->udp6 : a->udp4;
+  if (u) nb_io_udp_send(u, peer, data, len);
+}
+
+static void on_datagram(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  app *a = user;
+  nb_client_receive(a->c, peer, data, len, nb_io_loop_now(a->loop));
+}
+
+static void on_signal(void *user, int signum) {
+  app *a = user;
+  NB_LOG_INFO("client", "event=signal signum=%d action=deregister", signum);
+  begin_quit(a);
+}
+
+static void reply(const char *fmt, const char *arg) {
+  printf(fmt, arg);
+  fflush(stdout);
+}
+
+static void cmd_get(app *a, const char *path) {
+  nb_path p;
+  if (nb_path_parse(path, &p) != NB_OK || p.len != NB_PATH_RESOURCE) {
+    reply("error: '%s' is no resource path (/O/I/R)\n", path);
+    return;
+  }
+  nb_object *o = nb_client_object(a->c, p.ids[0]);
+  nb_records r;
+  nb_records_init(&r);
+  if (!o || o->ops->read(o, p.ids[1], p.ids[2], &r, nb_io_loop_now(a->loop)) != NB_OK) {
+    reply("error: %s not found\n", path);
+  } else {
+    for (size_t i = 0; i < r.len; i++) {
+      char text[256];
+      if (nb_value_format(&r.items[i].value, text, sizeof text) != NB_OK) strcpy(text, "...");
+      printf("%s = %s\n", path, text);
+    }
+    fflush(stdout);
+  }
+  nb_records_deinit(&r);
+}
+
+static void cmd_set(app *a, const char *path, const char *text) {
+  nb_path p;
+  if (nb_path_parse(path, &p) != NB_OK || p.len < NB_PATH_RESOURCE) {
+    reply("error: '%s' is no resource path (/O/I/R)\n", path);
+    return;
+  }
+  nb_object *o = nb_client_object(a->c, p.ids[0]);
+  nb_value v = nb_value_none();
+  nb_err e = o ? nb_value_set_string(&v, text, strlen(text)) : NB_ERR_NOT_FOUND;
+  if (e == NB_OK) e = nb_store_object_set(o, &p, &v);
+  nb_value_deinit(&v);
+  if (e != NB_OK) {
+    printf("error: cannot set %s: %s\n", path, nb_strerror(e));
+    fflush(stdout);
+    return;
+  }
+  nb_client_value_changed(a->c, &p, nb_io_loop_now(a->loop));
+  reply("ok\n", "");
+}
+
+static void cmd_send(app *a, char *rest) {
+  nb_path paths[16];
+  size_t n = 0;
+  for (char *tok = strtok(rest, " \t"); tok && n < 16; tok = strtok(NULL, " \t")) {
+    if (nb_path_parse(tok, &paths[n]) != NB_OK) {
+      reply("error: bad path '%s'\n", tok);
+      return;
+    }
+    n++;
+  }
+  nb_err e = n ? nb_client_send(a->c, 0, paths, n, nb_io_loop_now(a->loop)) : NB_ERR_INVAL;
+  printf(e == NB_OK ? "ok\n" : "error: send: %s\n", nb_strerror(e));
+  fflush(stdout);
+}
+
+static void cmd_status(app *a) {
+  for (uint16_t ssid = 1; ssid < 65535; ssid++) {
+    nb_client_srv_state st;
+    char loc[64] = "";
+    if (nb_client_server_state(a->c, ssid, &st, loc, sizeof loc) != NB_OK) continue;
+    printf("server %u: %s %s\n", ssid, nb_client_srv_state_name(st), loc);
+  }
+  printf("observations: %zu%s\n", nb_client_observation_count(a->c),
+         nb_client_bootstrapping(a->c) ? " (bootstrapping)" : "");
+  fflush(stdout);
+}
+
+static void run_command(app *a, char *line) {
+  char *cmd = strtok(line, " \t");
+  if (!cmd) return;
+  char *rest = strtok(NULL, "");
+  char *arg1 = rest ? strtok(rest, " \t") : NULL;
+  char *arg2 = arg1 ? strtok(NULL, "") : NULL;
+  while (arg2 && (*arg2 == ' ' || *arg2 == '\t')) arg2++;
+  if (strcmp(cmd, "set") == 0 && arg1 && arg2 && *arg2) {
+    cmd_set(a, arg1, arg2);
+  } else if (strcmp(cmd, "get") == 0 && arg1) {
+    cmd_get(a, arg1);
+  } else if (strcmp(cmd, "update") == 0) {
+    nb_err e = nb_client_update(a->c, 0, nb_io_loop_now(a->loop));
+    reply(e == NB_OK ? "ok\n" : "error: not registered\n", "");
+  } else if (strcmp(cmd, "send") == 0 && arg1) {
+    if (arg2) arg1[strlen(arg1)] = ' '; /* rejoin the paths */
+    cmd_send(a, arg1);
+  } else if (strcmp(cmd, "status") == 0) {
+    cmd_status(a);
+  } else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
+    begin_quit(a);
+  } else {
+    reply("commands: set PATH VALUE | get PATH | update | send PATH... | status | quit%s\n", "");
+  }
+}
+
+static void on_input(uv_poll_t *h, int status, int events) {
+  app *a = h->data;
+  (void)events;
+  ssize_t n = status < 0 ? -1 : read(0, a->line + a->line_len, sizeof a->line - 1 - a->line_len);
+  if (n <= 0) { /* end of input: stop reading, keep running (signals still stop us) */
+    uv_poll_stop(h);
+    return;
+  }
+  a->line_len += (size_t)n;
+  a->line[a->line_len] = 0;
+  char *nl;
+  while ((nl = strchr(a->line, '\n')) != NULL) {
+    *nl = 0;
+    run_command(a, a->line);
+    size_t used = (size_t)(nl + 1 - a->line);
+    memmove(a->line, nl + 1, a->line_len - used + 1);
+    a->line_len -= used;
+  }
+  if (a->line_len == sizeof a->line - 1) a->line_len = 0; /* an overlong line is dropped */
+}
+
+static int load_state(app *a) {
+  if (!a->o->state || access(a->o->state, F_OK) != 0) return 0;
+  nb_bytes b;
+  nb_bytes_init(&b);
+  int rc = read_file(a->o->state, &b);
+  nb_err e = rc == 0 ? nb_client_load_state(a->c, b.data, b.len) : NB_ERR_IO;
+  if (b.data) memset(b.data, 0, b.len);
+  nb_bytes_free(&b);
+  if (e != NB_OK) {
+    fprintf(stderr, CLI ": %s is no usable state file (%s); remove it to start afresh\n",
+            a->o->state, nb_strerror(e));
+    return -1;
+  }
+  NB_LOG_INFO("client", "event=state-loaded file=%s", a->o->state);
+  return 1;
+}
+
+static int run(const options *o) {
+  app a;
+  memset(&a, 0, sizeof a);
+  a.o = o;
+  key_material k;
+  memset(&k, 0, sizeof k);
+  nb_bytes_init(&k.own);
+  nb_bytes_init(&k.secret);
+  nb_bytes_init(&k.server_key);
+  nb_client_server_params p;
+  int rc = build_account(o, &k, &p);
+  bool handles = false;
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = o->endpoint;
+  cfg.lwm2m_version = o->version;
+  cfg.send = send_datagram;
+  cfg.send_user = &a;
+  cfg.on_event = on_event;
+  cfg.event_user = &a;
+  cfg.resolve = resolve;
+  nb_addr local4, local6;
+  nb_addr_parse("0.0.0.0", 0, &local4);
+  nb_addr_parse("[::]", 0, &local6);
+  nb_io_udp_config ucfg;
+  nb_io_udp_config_default(&ucfg);
+  ucfg.batch = 1; /* a device gets a trickle of datagrams: 64 KiB, not 1 MiB, of buffer */
+  if (rc == NB_EXIT_OK && nb_io_loop_new(&a.loop) != NB_OK) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && nb_client_new(&cfg, &a.c) != NB_OK) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK) {
+    /* Both families: a bootstrap server may hand out a server of either. */
+    bool v4 = nb_io_udp_open(a.loop, &local4, &ucfg, &a.udp4) == NB_OK;
+    bool v6 = nb_io_udp_open(a.loop, &local6, &ucfg, &a.udp6) == NB_OK;
+    if (!v4 && !v6) {
+      fprintf(stderr, CLI ": cannot open a UDP socket\n");
+      rc = NB_EXIT_FAILURE;
+    }
+    if (v4) nb_io_udp_set_receiver(a.udp4, on_datagram, &a);
+    if (v6) nb_io_udp_set_receiver(a.udp6, on_datagram, &a);
+  }
+  int loaded = 0;
+  if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && !loaded && nb_client_add_server(a.c, &p) != NB_OK) {
+    fprintf(stderr, CLI ": the server account is not valid (check the URI)\n");
+    rc = NB_EXIT_USAGE;
+  }
+  if (rc == NB_EXIT_OK) {
+    uv_loop_t *uv = nb_io_loop_uv(a.loop);
+    uv_timer_init(uv, &a.timer);
+    uv_timer_init(uv, &a.sensor_timer);
+    uv_prepare_init(uv, &a.prepare);
+    a.timer.data = a.sensor_timer.data = a.prepare.data = &a;
+    uv_prepare_start(&a.prepare, on_prepare);
+    handles = true;
+    if (strcmp(o->objects, "basic") != 0 && strcmp(o->sensors, "random") == 0) {
+      uint64_t ms = o->sensor_interval * 1000;
+      uv_timer_start(&a.sensor_timer, sensor_step, ms, ms);
+    }
+    if ((o->prompt || isatty(0)) && uv_poll_init(uv, &a.input, 0) == 0) {
+      a.input.data = &a;
+      a.input_on = true;
+      uv_poll_start(&a.input, UV_READABLE, on_input);
+    }
+    nb_io_loop_on_signals(a.loop, on_signal, &a);
+    char l4[NB_ADDR_STRLEN] = "-", l6[NB_ADDR_STRLEN] = "-";
+    nb_addr la;
+    if (a.udp4 && nb_io_udp_local_addr(a.udp4, &la) == NB_OK) nb_addr_format(&la, l4, sizeof l4);
+    if (a.udp6 && nb_io_udp_local_addr(a.udp6, &la) == NB_OK) nb_addr_format(&la, l6, sizeof l6);
+    NB_LOG_INFO("client", "event=started ep=%s local4=%s local6=%s", o->endpoint, l4, l6);
+    if (nb_client_start(a.c, nb_io_loop_now(a.loop)) != NB_OK) {
+      fprintf(stderr, CLI ": no usable server account (does %s resolve?)\n", p.uri);
+      rc = NB_EXIT_FAILURE;
+    }
+  }
+  if (rc == NB_EXIT_OK) {
+    nb_io_loop_run(a.loop);
+    if (a.failed) rc = NB_EXIT_FAILURE;
+  }
+  if (handles) {
+    uv_close((uv_handle_t *)&a.timer, NULL);
+    uv_close((uv_handle_t *)&a.sensor_timer, NULL);
+    uv_close((uv_handle_t *)&a.prepare, NULL);
+    if (a.input_on) uv_close((uv_handle_t *)&a.input, NULL);
+  }
+  if (a.udp4) nb_io_udp_close(a.udp4);
+  if (a.udp6) nb_io_udp_close(a.udp6);
+  nb_client_free(a.c);
+  if (a.loop) nb_io_loop_free(a.loop);
+  if (k.secret.data) memset(k.secret.data, 0, k.secret.len);
+  memset(k.psk, 0, sizeof k.psk);
+  nb_bytes_free(&k.own);
+  nb_bytes_free(&k.secret);
+  nb_bytes_free(&k.server_key);
+  return rc;
+}
+
+/* ---- options ---- */
+
+static int bad(const char *msg, const char *arg) {
+  fprintf(stderr, CLI ": ");
+  fprintf(stderr, msg, arg);
+  fprintf(stderr, " (see niobium client --help)\n");
+  return NB_EXIT_USAGE;
+}
+
+static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi || s[0] == '-') return false;
+  *out = v;
+  return true;
+}
+
+int nb_cmd_client(int argc, char **argv) {
+  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                       {"bootstrap", required_argument, NULL, 'b'},
+                                       {"endpoint", required_argument, NULL, 'e'},
+                                       {"ssid", required_argument, NULL, 'i'},
+                                       {"psk-identity", required_argument, NULL, 'I'},
+                                       {"psk-key", required_argument, NULL, 'K'},
+                                       {"rpk-key", required_argument, NULL, 'r'},
+                                       {"server-key", required_argument, NULL, 'S'},
+                                       {"server-secure-id", required_argument, NULL, 'D'},
+                                       {"cert", required_argument, NULL, 'c'},
+                                       {"key", required_argument, NULL, 'k'},
+                                       {"ca", required_argument, NULL, 'a'},
+                                       {"lifetime", required_argument, NULL, 't'},
+                                       {"binding", required_argument, NULL, 'B'},
+                                       {"objects", required_argument, NULL, 'o'},
+                                       {"sensors", required_argument, NULL, 'n'},
+                                       {"sensor-interval", required_argument, NULL, 'N'},
+                                       {"state", required_argument, NULL, 'f'},
+                                       {"version", required_argument, NULL, 'v'},
+                                       {"prompt", no_argument, NULL, 'p'},
+                                       {"log-level", required_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  options o = {.binding = "U",
+               .objects = "ipso",
+               .sensors = "random",
+               .version = "1.1",
+               .lifetime = 86400,
+               .ssid = 1,
+               .sensor_interval = 10};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+      case 's':
+        o.server = optarg;
+        break;
+      case 'b':
+        o.bootstrap = optarg;
+        break;
+      case 'e':
+        o.endpoint = optarg;
+        break;
+      case 'I':
+        o.psk_id = optarg;
+        break;
+      case 'K':
+        o.psk_hex = optarg;
+        break;
+      case 'r':
+        o.rpk_key = optarg;
+        break;
+      case 'S':
+        o.server_key = optarg;
+        break;
+      case 'D':
+        o.server_sid = optarg;
+        break;
+      case 'c':
+        o.cert = optarg;
+        break;
+      case 'k':
+        o.key = optarg;
+        break;
+      case 'a':
+        o.ca = optarg;
+        break;
+      case 'B':
+        o.binding = optarg;
+        break;
+      case 'o':
+        o.objects = optarg;
+        break;
+      case 'n':
+        o.sensors = optarg;
+        break;
+      case 'f':
+        o.state = optarg;
+        break;
+      case 'v':
+        o.version = optarg;
+        break;
+      case 'p':
+        o.prompt = true;
+        break;
+      case 'i':
+        if (!parse_ulong(optarg, 1, 65534, &o.ssid)) return bad("--ssid must be 1..65534", "");
+        break;
+      case 't':
+        if (!parse_ulong(optarg, 1, 0xFFFFFFFFUL, &o.lifetime))
+          return bad("--lifetime '%s' must be a positive number of seconds", optarg);
+        break;
+      case 'N':
+        if (!parse_ulong(optarg, 1, 86400, &o.sensor_interval))
+          return bad("--sensor-interval '%s' must be 1..86400 seconds", optarg);
+        break;
+      case 'l': {
+        nb_log_level lvl;
+        if (nb_log_level_parse(optarg, &lvl) != NB_OK)
+          return bad("unknown log level '%s' (error, warn, info, debug)", optarg);
+        nb_log_set_level(lvl);
+        break;
+      }
+      case 'h':
+        usage(stdout);
+        return NB_EXIT_OK;
+      default:
+        usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+  }
+  if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
+  if (!o.endpoint || !o.endpoint[0]) return bad("--endpoint NAME is required%s", "");
+  if (!o.server == !o.bootstrap) return bad("give exactly one of --server and --bootstrap%s", "");
+  const char *uri = o.server ? o.server : o.bootstrap;
+  if (strncmp(uri, "coap://", 7) != 0 && strncmp(uri, "coaps://", 8) != 0)
+    return bad("'%s' must start with coap:// or coaps://", uri);
+  if (strcmp(o.binding, "U") != 0 && strcmp(o.binding, "UQ") != 0)
+    return bad("--binding '%s' must be U or UQ", o.binding);
+  if (strcmp(o.objects, "basic") != 0 && strcmp(o.objects, "ipso") != 0 &&
+      strcmp(o.objects, "all") != 0)
+    return bad("--objects '%s' must be basic, ipso or all", o.objects);
+  if (strcmp(o.sensors, "random") != 0 && strcmp(o.sensors, "none") != 0)
+    return bad("--sensors '%s' must be random or none", o.sensors);
+  if (strcmp(o.version, "1.0") != 0 && strcmp(o.version, "1.1") != 0)
+    return bad("--version '%s' must be 1.0 or 1.1", o.version);
+  int modes = (o.psk_id || o.psk_hex) + (o.rpk_key != NULL) + (o.cert || o.key || o.ca);
+  if (modes > 1) return bad("use one of PSK, --rpk-key and --cert%s", "");
+  if (o.psk_hex && !o.psk_id) return bad("--psk-key needs --psk-identity%s", "");
+  if (o.server_sid && o.server_key)
+    return bad("--server-key and --server-secure-id exclude each other%s", "");
+  return run(&o);
+}
