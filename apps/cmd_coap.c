@@ -14,10 +14,14 @@
 #include "base/log.h"
 #include "coap/endpoint.h"
 #include "coap/msg.h"
+#include "coap_dtls.h"
 #include "commands.h"
+#include "io/dtls_io.h"
 #include "io/loop.h"
 
 #define NB_COAP_DEFAULT_PORT 5683
+#define NB_COAPS_DEFAULT_PORT 5684
+#define NB_COAPS_MAX_MESSAGE 1120
 #define NB_COAP_DEFAULT_TIMEOUT 90.0
 /* A proactive cancel sends a GET; this long at most is spent waiting for its outcome. */
 #define NB_COAP_CANCEL_GRACE_MS 3000
@@ -71,6 +75,8 @@ typedef struct {
   double timeout;
   bool verbose;
   bool raw;
+  bool secure; /* coaps:// */
+  nb_app_dtls_opts dtls;
 } nb_coap_opts;
 
 /* One run of the client: the loop, the endpoint and where the exchange stands. */
@@ -78,6 +84,10 @@ typedef struct {
   const nb_coap_opts *opts;
   nb_io_loop *loop;
   nb_io_coap *coap;
+  nb_io_udp *udp;     /* coaps: the socket under the DTLS layer */
+  nb_io_dtls *dtls;   /* coaps */
+  nb_app_dtls *creds; /* coaps */
+  bool dtls_up;       /* coaps: a handshake completed */
   nb_coap_req_id id;
   uv_timer_t timeout_timer;  /* until the first response */
   uv_timer_t duration_timer; /* --duration of an observation */
@@ -95,9 +105,9 @@ static void nb_coap_usage(FILE *out) {
           "       niobium coap serve [--listen ADDR:PORT]...   (test/demo server, see "
           "'niobium coap serve --help')\n"
           "A CoAP client on the Niobium stack: block-wise transfers, observe, CON or NON.\n"
-          "URI: coap://HOST[:PORT]/path?query with HOST a numeric IPv4 address, a bracketed\n"
-          "IPv6 address or a name such as localhost; PORT defaults to 5683. (coaps:// needs DTLS,\n"
-          "which is not built yet.)\n\n"
+          "URI: coap://HOST[:PORT]/path?query or coaps://... (DTLS 1.2) with HOST a numeric\n"
+          "IPv4 address, a bracketed IPv6 address or a name such as localhost; PORT defaults\n"
+          "to 5683 (coap) or 5684 (coaps).\n\n"
           "Options:\n"
           "  --observe             observe the resource: print every notification until Ctrl-C,\n"
           "                        --count or --duration\n"
@@ -117,7 +127,21 @@ static void nb_coap_usage(FILE *out) {
           "  --raw                 print binary payloads as raw bytes instead of hex\n"
           "  -v, --verbose         print the request, the response code, options and payload "
           "size\n"
-          "                        on stderr\n"
+          "                        on stderr; for coaps also the cipher suite and the server's\n"
+          "                        identity\n"
+          "coaps (DTLS) options, one credential mode:\n"
+          "  --psk-identity ID --psk-key HEX   pre-shared key (key in hex)\n"
+          "  --rpk-key FILE        our raw public key: a P-256 private key (PEM or DER); the\n"
+          "                        server's key must be given, it is never accepted blindly:\n"
+          "    --peer-key FILE       the server's public key (or its private key/certificate)\n"
+          "    --peer-secure-id ID   or its secure ID (30 hex digits, 'niobium keys')\n"
+          "  --cert FILE --key FILE our certificate and its P-256 private key, with\n"
+          "    --ca FILE             trust anchors the server's certificate must chain to\n"
+          "    --peer-cert FILE      and/or the exact certificate the server must present\n"
+          "  --ciphers LIST        only these suites (comma-separated):\n"
+          "                        TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256,\n"
+          "                        TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,\n"
+          "                        TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 (or _GCM_SHA256 ones)\n"
           "  -h, --help            show this help\n\n"
           "The payload goes to stdout (text as is, binary as hex unless --raw). Exit status: 0 on\n"
           "a 2.xx response, 1 on 4.xx/5.xx, timeout or network failure, 2 on usage errors.\n\n"
@@ -127,7 +151,12 @@ static void nb_coap_usage(FILE *out) {
           "  niobium coap put --content-format text --payload hello coap://localhost/store\n"
           "  niobium coap post --payload-file fw.bin --content-format octet --block-size 256 \\\n"
           "      coap://127.0.0.1/store\n"
-          "  niobium coap get --observe --count 5 coap://127.0.0.1/obs\n",
+          "  niobium coap get --observe --count 5 coap://127.0.0.1/obs\n"
+          "  niobium coap get -v --psk-identity dev1 \\\n"
+          "      --psk-key 000102030405060708090a0b0c0d0e0f coaps://127.0.0.1/test\n"
+          "  niobium coap get --rpk-key dev.key.pem --peer-key srv.pub.pem coaps://127.0.0.1/test\n"
+          "  niobium coap get --cert dev.crt.pem --key dev.key.pem --ca ca.crt.pem \\\n"
+          "      --ciphers TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 coaps://127.0.0.1/large\n",
           NB_COAP_DEFAULT_TIMEOUT);
 }
 
@@ -262,6 +291,7 @@ static const struct option nb_coap_long_opts[] = {
     {"non", no_argument, NULL, NB_OPT_NON},
     {"timeout", required_argument, NULL, NB_OPT_TIMEOUT},
     {"raw", no_argument, NULL, NB_OPT_RAW},
+    NB_APP_DTLS_LONG_OPTS,
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -349,9 +379,12 @@ static int nb_coap_opt_apply(nb_coap_opts *o, int c, const char *arg) {
     case 'v':
       o->verbose = true;
       return NB_EXIT_OK;
-    default:
-      fprintf(stderr, "Run 'niobium coap --help' for the options.\n");
+    default: {
+      int dtls = nb_app_dtls_opt(&o->dtls, c, arg, "niobium coap");
+      if (dtls == 1) return NB_EXIT_OK;
+      if (dtls == 0) fprintf(stderr, "Run 'niobium coap --help' for the options.\n");
       return NB_EXIT_USAGE;
+    }
   }
 }
 
@@ -378,6 +411,10 @@ static int nb_coap_opts_parse(int argc, char **argv, nb_coap_opts *o) {
     return nb_coap_usage_error("%s", optind >= argc ? "missing URI" : "expected exactly one URI");
   }
   o->uri = argv[optind];
+  o->secure = strncasecmp(o->uri, "coaps://", 8) == 0;
+  if (!o->secure && nb_app_dtls_given(&o->dtls)) {
+    return nb_coap_usage_error("%s: the DTLS options need a coaps:// URI", o->uri);
+  }
   if (!o->observe && (o->count || o->duration > 0)) {
     return nb_coap_usage_error("%s only make sense with --observe", "--count and --duration");
   }
@@ -463,15 +500,12 @@ static int nb_coap_uri_queries(const char *q, size_t n, nb_coap_msg *req) {
 
 /* Splits the URI into the peer address and Uri-Host/Uri-Path/Uri-Query options (RFC 7252 6.4). */
 static int nb_coap_uri_parse(const char *uri, nb_coap_msg *req, nb_addr *peer) {
-  if (strncasecmp(uri, "coaps://", 8) == 0) {
-    fprintf(stderr, "niobium coap: coaps:// needs DTLS support, not built yet\n");
-    return NB_EXIT_USAGE;
-  }
-  if (strncasecmp(uri, "coap://", 7) != 0) {
-    return nb_coap_usage_error("'%s': the URI must start with coap://", uri);
+  bool secure = strncasecmp(uri, "coaps://", 8) == 0;
+  if (!secure && strncasecmp(uri, "coap://", 7) != 0) {
+    return nb_coap_usage_error("'%s': the URI must start with coap:// or coaps://", uri);
   }
   if (strchr(uri, '#')) return nb_coap_usage_error("'%s': CoAP URIs have no #fragment", uri);
-  const char *p = uri + 7;
+  const char *p = uri + (secure ? 8 : 7);
   const char *authority_end = p + strcspn(p, "/?");
   char host[256];
   const char *port_text = NULL;
@@ -497,7 +531,7 @@ static int nb_coap_uri_parse(const char *uri, nb_coap_msg *req, nb_addr *peer) {
     if (colon) port_text = colon + 1;
   }
   if (!host[0]) return nb_coap_usage_error("'%s': no host", uri);
-  unsigned long port = NB_COAP_DEFAULT_PORT;
+  unsigned long port = secure ? NB_COAPS_DEFAULT_PORT : NB_COAP_DEFAULT_PORT;
   if (port_text) {
     char *end;
     port = strtoul(port_text, &end, 10);
@@ -688,8 +722,15 @@ static void nb_coap_on_response(void *user, nb_err err, const nb_coap_msg *resp,
 
 static void nb_coap_on_timeout(uv_timer_t *t) {
   nb_coap_client *cl = t->data;
-  fprintf(stderr, "niobium coap: no response within %g s (use --timeout to wait longer)\n",
-          cl->opts->timeout);
+  if (cl->dtls && !cl->dtls_up) {
+    fprintf(stderr,
+            "niobium coap: DTLS handshake failed: no answer within %g s (no coaps server there, "
+            "or it silently dropped our credentials, e.g. a wrong PSK key?)\n",
+            cl->opts->timeout);
+  } else {
+    fprintf(stderr, "niobium coap: no response within %g s (use --timeout to wait longer)\n",
+            cl->opts->timeout);
+  }
   nb_coap_client_finish(cl, NB_EXIT_FAILURE);
 }
 
@@ -737,6 +778,39 @@ static int nb_coap_build_request(const nb_coap_opts *o, nb_coap_msg *req, nb_add
   return NB_EXIT_OK;
 }
 
+/* DTLS outcome: -v tells the suite and who answered; a failed or closed session ends the run. */
+static void nb_coap_on_dtls_event(void *user, const nb_addr *peer, nb_dtls_session *s,
+                                  const nb_dtls_event *ev, nb_time_ms now) {
+  (void)peer, (void)now;
+  nb_coap_client *cl = user;
+  char text[512];
+  if (ev->type == NB_DTLS_EV_ESTABLISHED) {
+    cl->dtls_up = true;
+    if (cl->opts->verbose) {
+      nb_app_dtls_describe_peer(nb_dtls_session_peer(s), text, sizeof text);
+      fprintf(stderr, "DTLS %s: suite %s, server %s\n", ev->resumed ? "resumed" : "established",
+              nb_dtls_session_suite(s), text);
+    }
+    return;
+  }
+  if (cl->request_done || cl->finishing) return;
+  nb_app_dtls_describe_failure(ev, text, sizeof text);
+  fprintf(stderr, "niobium coap: DTLS %s: %s\n",
+          ev->type == NB_DTLS_EV_FAILED ? "handshake failed" : "session closed", text);
+  nb_coap_client_finish_later(cl, NB_EXIT_FAILURE);
+}
+
+/* coaps: CoAP over a DTLS client session on a new socket. */
+static nb_err nb_coap_client_open_dtls(nb_coap_client *cl, const nb_addr *local,
+                                       const nb_coap_ep_config *cfg) {
+  nb_io_dtls_config dcfg;
+  nb_io_dtls_config_default(&dcfg, NB_IO_DTLS_CLIENT);
+  dcfg.creds = nb_app_dtls_creds(cl->creds);
+  dcfg.event = nb_coap_on_dtls_event;
+  dcfg.event_user = cl;
+  return nb_io_dtls_coap_open(cl->loop, local, &dcfg, cfg, &cl->udp, &cl->dtls, &cl->coap);
+}
+
 static nb_err nb_coap_client_open(nb_coap_client *cl, const nb_addr *peer) {
   const nb_coap_opts *o = cl->opts;
   nb_coap_ep_config cfg;
@@ -750,7 +824,13 @@ static nb_err nb_coap_client_open(nb_coap_client *cl, const nb_addr *peer) {
   nb_addr local = {.family = peer->family};
   nb_err err = nb_io_loop_new(&cl->loop);
   if (err != NB_OK) return err;
-  err = nb_io_coap_open_udp(cl->loop, &local, &cfg, &cl->coap);
+  if (o->secure) {
+    /* Room for the record header, IV, MAC and padding within the DTLS MTU (1200). */
+    cfg.max_message = NB_COAPS_MAX_MESSAGE;
+    err = nb_coap_client_open_dtls(cl, &local, &cfg);
+  } else {
+    err = nb_io_coap_open_udp(cl->loop, &local, &cfg, &cl->coap);
+  }
   if (err != NB_OK) return err;
   uv_loop_t *uv = nb_io_loop_uv(cl->loop);
   uv_timer_init(uv, &cl->timeout_timer);
@@ -763,12 +843,32 @@ static nb_err nb_coap_client_open(nb_coap_client *cl, const nb_addr *peer) {
 static void nb_coap_client_close(nb_coap_client *cl) {
   if (!cl->loop) return;
   if (cl->coap) {
+    if (cl->dtls) nb_io_dtls_close_peers(cl->dtls, NULL);
     nb_io_coap_free(cl->coap);
+    nb_io_dtls_free(cl->dtls);
+    nb_io_udp_close(cl->udp);
     uv_close((uv_handle_t *)&cl->timeout_timer, NULL);
     uv_close((uv_handle_t *)&cl->duration_timer, NULL);
     uv_close((uv_handle_t *)&cl->finish_timer, NULL);
   }
   nb_io_loop_free(cl->loop);
+  nb_app_dtls_free(cl->creds);
+}
+
+/* coaps credentials from the options; the server's name (from the URI) is checked against its
+ * certificate. */
+static int nb_coap_client_creds(const nb_coap_opts *o, nb_app_dtls **out) {
+  int rc = nb_app_dtls_build(&o->dtls, false, "niobium coap", out);
+  if (rc != NB_EXIT_OK) return rc;
+  char host[256];
+  if (nb_app_dtls_uri_host(o->uri, host, sizeof host) &&
+      nb_app_dtls_set_peer_name(*out, host) != NB_OK) {
+    nb_app_dtls_free(*out);
+    *out = NULL;
+    fprintf(stderr, "niobium coap: out of memory\n");
+    return NB_EXIT_FAILURE;
+  }
+  return NB_EXIT_OK;
 }
 
 static int nb_coap_client_run(const nb_coap_opts *o) {
@@ -777,6 +877,12 @@ static int nb_coap_client_run(const nb_coap_opts *o) {
   int rc = nb_coap_build_request(o, &req, &peer);
   if (rc != NB_EXIT_OK) return rc;
   nb_coap_client cl = {.opts = o, .exit_code = NB_EXIT_FAILURE};
+  if (o->secure) {
+    /* The DTLS outcome is reported in plain words below; its log lines only with -v. */
+    if (!o->verbose) nb_log_set_level(NB_LOG_WARN);
+    rc = nb_coap_client_creds(o, &cl.creds);
+    if (rc != NB_EXIT_OK) return rc;
+  }
   nb_err err = nb_coap_client_open(&cl, &peer);
   if (err != NB_OK) {
     fprintf(stderr, "niobium coap: cannot open a UDP socket: %s\n", nb_strerror(err));

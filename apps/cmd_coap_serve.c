@@ -11,10 +11,13 @@
 #include "coap/endpoint.h"
 #include "coap/link.h"
 #include "coap/msg.h"
+#include "coap_dtls.h"
 #include "commands.h"
+#include "io/dtls_io.h"
 #include "io/loop.h"
 
-#define NB_SERVE_MAX_LISTEN 4
+#define NB_SERVE_MAX_LISTEN 8
+#define NB_SERVE_COAPS_MAX_MESSAGE 1120 /* fits a DTLS record in the 1200-byte MTU */
 #define NB_SERVE_LARGE_LINES 64 /* 64 lines of 72 bytes: 4608 bytes, five 1024-byte blocks */
 #define NB_SERVE_TICK_MS 1000
 /* Every Nth notification is confirmable so vanished observers are noticed (RFC 7641 4.5). */
@@ -28,6 +31,8 @@ typedef struct nb_serve nb_serve;
 typedef struct {
   nb_serve *srv;
   nb_io_coap *coap;
+  nb_io_udp *udp;   /* coaps: the socket under the DTLS layer */
+  nb_io_dtls *dtls; /* coaps */
 } nb_serve_sock;
 
 typedef struct {
@@ -59,11 +64,13 @@ struct nb_serve {
   uv_timer_t tick;
   unsigned long counter;
   bool verbose;
+  nb_app_dtls *creds; /* coaps */
 };
 
 static void nb_serve_usage(FILE *out) {
   fprintf(out,
-          "Usage: niobium coap serve [--listen ADDR:PORT]... [-v]\n"
+          "Usage: niobium coap serve [--listen ADDR:PORT]... [--coaps ADDR:PORT CREDENTIALS]... "
+          "[-v]\n"
           "A small CoAP server on the Niobium stack, to try the client and for interop tests.\n"
           "Resources:\n"
           "  /.well-known/core  the resource list in link-format (RFC 6690)\n"
@@ -75,14 +82,34 @@ static void nb_serve_usage(FILE *out) {
           "Options:\n"
           "  --listen ADDR:PORT  address to serve on (default 127.0.0.1:5683); repeat for more,\n"
           "                      e.g. IPv4 and IPv6; port 0 picks a free port\n"
-          "  -v, --verbose       log every request on stderr\n"
+          "  --coaps ADDR:PORT   serve CoAP over DTLS 1.2 there (port 0: a free one); repeatable,\n"
+          "                      all coaps sockets share the credentials below\n"
+          "  -v, --verbose       log every request on stderr, and each DTLS handshake (suite and\n"
+          "                      client identity, or why it failed)\n"
+          "DTLS credentials (PSK may be combined with a raw public key or a certificate):\n"
+          "  --psk-identity ID --psk-key HEX   one client identity and its key (hex)\n"
+          "  --psk-file FILE     more of them, one 'identity,hexkey' line each ('#' comments)\n"
+          "  --rpk-key FILE      our raw public key (P-256 private key, PEM or DER); clients'\n"
+          "                      keys are never accepted blindly, each must be listed with\n"
+          "    --client-key FILE       a client's public key (or private key/certificate)\n"
+          "    --client-secure-id ID   or its secure ID (30 hex digits); both repeatable\n"
+          "  --cert FILE --key FILE    our certificate and its P-256 private key, with\n"
+          "    --ca FILE               the CA(s) client certificates must chain to\n"
+          "  --ciphers LIST      only these suites (see 'niobium coap --help')\n"
           "  -h, --help          show this help\n\n"
-          "Prints 'listening on coap://ADDR:PORT' per socket on stdout once ready; stops on\n"
-          "Ctrl-C or SIGTERM.\n\n"
+          "Prints 'listening on coap://ADDR:PORT' (or coaps://) per socket on stdout once ready;\n"
+          "stops on Ctrl-C or SIGTERM.\n\n"
           "Examples:\n"
           "  niobium coap serve\n"
           "  niobium coap serve --listen 127.0.0.1:5683 --listen '[::1]:5683' -v\n"
-          "  niobium coap get coap://127.0.0.1/.well-known/core\n");
+          "  niobium coap get coap://127.0.0.1/.well-known/core\n"
+          "  niobium coap serve --coaps 127.0.0.1:5684 --psk-identity dev1 \\\n"
+          "      --psk-key 000102030405060708090a0b0c0d0e0f -v\n"
+          "  niobium coap serve --coaps 127.0.0.1:5684 --rpk-key srv.key.pem --client-key "
+          "dev.pub.pem\n"
+          "  niobium coap serve --coaps 127.0.0.1:5684 --cert server.crt.pem --key server.key.pem "
+          "\\\n"
+          "      --ca ca.crt.pem --psk-file psk.csv\n");
 }
 
 /* ---- resources ---- */
@@ -297,24 +324,59 @@ static void nb_serve_on_signal(void *user, int signum) {
   nb_io_loop_stop(srv->loop);
 }
 
-static int nb_serve_listen(nb_serve *srv, const char *text) {
+/* DTLS events: with -v, who connected with which suite, and why a handshake failed. */
+static void nb_serve_on_dtls_event(void *user, const nb_addr *peer, nb_dtls_session *s,
+                                   const nb_dtls_event *ev, nb_time_ms now) {
+  (void)now;
+  nb_serve *srv = user;
+  if (!srv->verbose) return;
+  char who[NB_ADDR_STRLEN], text[512];
+  nb_addr_format(peer, who, sizeof who);
+  if (ev->type == NB_DTLS_EV_ESTABLISHED) {
+    nb_app_dtls_describe_peer(nb_dtls_session_peer(s), text, sizeof text);
+    fprintf(stderr, "%s DTLS %s: suite %s, client %s\n", who,
+            ev->resumed ? "resumed" : "established", nb_dtls_session_suite(s), text);
+  } else {
+    nb_app_dtls_describe_failure(ev, text, sizeof text);
+    fprintf(stderr, "%s DTLS %s: %s\n", who, ev->type == NB_DTLS_EV_FAILED ? "failed" : "closed",
+            text);
+  }
+}
+
+/* A CoAP endpoint over a DTLS server context on `local`. */
+static nb_err nb_serve_open_dtls(nb_serve *srv, nb_serve_sock *sock, const nb_addr *local) {
+  nb_io_dtls_config dcfg;
+  nb_io_dtls_config_default(&dcfg, NB_IO_DTLS_SERVER);
+  dcfg.creds = nb_app_dtls_creds(srv->creds);
+  dcfg.event = nb_serve_on_dtls_event;
+  dcfg.event_user = srv;
+  nb_coap_ep_config ccfg;
+  nb_coap_ep_config_default(&ccfg);
+  ccfg.max_message = NB_SERVE_COAPS_MAX_MESSAGE;
+  return nb_io_dtls_coap_open(srv->loop, local, &dcfg, &ccfg, &sock->udp, &sock->dtls, &sock->coap);
+}
+
+static int nb_serve_listen(nb_serve *srv, const char *text, bool secure) {
   nb_addr local;
+  const char *opt = secure ? "--coaps" : "--listen";
   if (srv->sock_count == NB_SERVE_MAX_LISTEN) {
-    fprintf(stderr, "niobium coap serve: at most %d --listen addresses\n", NB_SERVE_MAX_LISTEN);
+    fprintf(stderr, "niobium coap serve: at most %d --listen/--coaps addresses\n",
+            NB_SERVE_MAX_LISTEN);
     return NB_EXIT_USAGE;
   }
-  if (nb_addr_parse(text, 5683, &local) != NB_OK) {
+  if (nb_addr_parse(text, secure ? 5684 : 5683, &local) != NB_OK) {
     fprintf(stderr,
-            "niobium coap serve: --listen '%s': expected a numeric IPv4 ADDR:PORT or "
+            "niobium coap serve: %s '%s': expected a numeric IPv4 ADDR:PORT or "
             "[IPv6]:PORT\n",
-            text);
+            opt, text);
     return NB_EXIT_USAGE;
   }
   nb_serve_sock *sock = &srv->socks[srv->sock_count];
-  nb_err err = nb_io_coap_open_udp(srv->loop, &local, NULL, &sock->coap);
+  nb_err err = secure ? nb_serve_open_dtls(srv, sock, &local)
+                      : nb_io_coap_open_udp(srv->loop, &local, NULL, &sock->coap);
   if (err != NB_OK) {
     fprintf(stderr, "niobium coap serve: cannot listen on %s: %s%s\n", text, nb_strerror(err),
-            err == NB_ERR_EXISTS ? " (the port is in use: pick another with --listen)" : "");
+            err == NB_ERR_EXISTS ? " (the port is in use: pick another port)" : "");
     return NB_EXIT_FAILURE;
   }
   sock->srv = srv;
@@ -322,14 +384,19 @@ static int nb_serve_listen(nb_serve *srv, const char *text) {
   nb_coap_ep_set_handler(nb_io_coap_ep(sock->coap), nb_serve_on_request, sock);
   nb_addr bound;
   char shown[NB_ADDR_STRLEN];
-  if (nb_io_udp_local_addr(nb_io_coap_udp(sock->coap), &bound) == NB_OK) {
-    printf("listening on coap://%s\n", nb_addr_format(&bound, shown, sizeof shown));
+  if (nb_io_udp_local_addr(secure ? sock->udp : nb_io_coap_udp(sock->coap), &bound) == NB_OK) {
+    printf("listening on %s://%s\n", secure ? "coaps" : "coap",
+           nb_addr_format(&bound, shown, sizeof shown));
   }
   return NB_EXIT_OK;
 }
 
 static void nb_serve_close(nb_serve *srv) {
-  for (size_t i = 0; i < srv->sock_count; i++) nb_io_coap_free(srv->socks[i].coap);
+  for (size_t i = 0; i < srv->sock_count; i++) {
+    nb_io_coap_free(srv->socks[i].coap);
+    nb_io_dtls_free(srv->socks[i].dtls);
+    nb_io_udp_close(srv->socks[i].udp);
+  }
   uv_close((uv_handle_t *)&srv->tick, NULL);
   nb_io_loop_free(srv->loop);
   for (size_t i = 0; i < NB_RES_COUNT; i++) {
@@ -338,10 +405,11 @@ static void nb_serve_close(nb_serve *srv) {
   }
 }
 
-static int nb_serve_run(nb_serve *srv, const char **listen, size_t listen_count) {
+static int nb_serve_run(nb_serve *srv, const char **listen, const bool *secure,
+                        size_t listen_count) {
   int rc = NB_EXIT_OK;
   for (size_t i = 0; i < listen_count && rc == NB_EXIT_OK; i++)
-    rc = nb_serve_listen(srv, listen[i]);
+    rc = nb_serve_listen(srv, listen[i], secure[i]);
   if (rc == NB_EXIT_OK && nb_io_loop_on_signals(srv->loop, nb_serve_on_signal, srv) != NB_OK) {
     rc = NB_EXIT_FAILURE;
   }
@@ -355,26 +423,34 @@ static int nb_serve_run(nb_serve *srv, const char **listen, size_t listen_count)
 int nb_cmd_coap_serve(int argc, char **argv) {
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
+      {"coaps", required_argument, NULL, 'S'},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
+      NB_APP_DTLS_LONG_OPTS,
       {NULL, 0, NULL, 0},
   };
   const char *listen[NB_SERVE_MAX_LISTEN + 1];
-  size_t listen_count = 0;
+  bool secure[NB_SERVE_MAX_LISTEN + 1];
+  size_t listen_count = 0, coaps_count = 0;
+  nb_app_dtls_opts dtls = {0};
   nb_serve srv = {0};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "l:vh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "l:S:vh", opts, NULL)) != -1) {
     if (c == 'h') {
       nb_serve_usage(stdout);
       return NB_EXIT_OK;
     }
     if (c == 'v') {
       srv.verbose = true;
-    } else if (c == 'l' && listen_count <= NB_SERVE_MAX_LISTEN) {
+    } else if ((c == 'l' || c == 'S') && listen_count <= NB_SERVE_MAX_LISTEN) {
+      secure[listen_count] = c == 'S';
+      coaps_count += c == 'S';
       listen[listen_count++] = optarg;
-    } else if (c != 'l') {
-      fprintf(stderr, "Run 'niobium coap serve --help' for the options.\n");
+    } else if (c != 'l' && c != 'S') {
+      int used = nb_app_dtls_opt(&dtls, c, optarg, "niobium coap serve");
+      if (used == 1) continue;
+      if (used == 0) fprintf(stderr, "Run 'niobium coap serve --help' for the options.\n");
       return NB_EXIT_USAGE;
     }
   }
@@ -382,15 +458,28 @@ int nb_cmd_coap_serve(int argc, char **argv) {
     fprintf(stderr, "niobium coap serve: unexpected argument '%s'\n", argv[optind]);
     return NB_EXIT_USAGE;
   }
-  if (listen_count == 0) listen[listen_count++] = "127.0.0.1:5683";
+  if (coaps_count == 0 && nb_app_dtls_given(&dtls)) {
+    fprintf(stderr, "niobium coap serve: the DTLS options need --coaps ADDR:PORT\n");
+    return NB_EXIT_USAGE;
+  }
+  if (coaps_count > 0) {
+    int rc = nb_app_dtls_build(&dtls, true, "niobium coap serve", &srv.creds);
+    if (rc != NB_EXIT_OK) return rc;
+  }
+  if (listen_count == 0) {
+    secure[listen_count] = false;
+    listen[listen_count++] = "127.0.0.1:5683";
+  }
   if (nb_serve_res_init(&srv) != NB_OK || nb_io_loop_new(&srv.loop) != NB_OK) {
     fprintf(stderr, "niobium coap serve: out of memory\n");
     for (size_t i = 0; i < NB_RES_COUNT; i++) nb_bytes_free(&srv.res[i].body);
+    nb_app_dtls_free(srv.creds);
     return NB_EXIT_FAILURE;
   }
   uv_timer_init(nb_io_loop_uv(srv.loop), &srv.tick);
   srv.tick.data = &srv;
-  int rc = nb_serve_run(&srv, listen, listen_count);
+  int rc = nb_serve_run(&srv, listen, secure, listen_count);
   nb_serve_close(&srv);
+  nb_app_dtls_free(srv.creds);
   return rc;
 }
