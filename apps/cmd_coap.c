@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "coap/endpoint.h"
 #include "coap/msg.h"
@@ -201,31 +202,6 @@ static bool nb_coap_seconds_parse(const char *text, double *out) {
   return true;
 }
 
-static int nb_hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Hex digits, optionally separated by spaces or colons. */
-static bool nb_coap_hex_parse(const char *text, nb_bytes *out) {
-  int hi = -1;
-  for (const char *p = text; *p; p++) {
-    if (*p == ' ' || *p == ':') continue;
-    int v = nb_hex_digit(*p);
-    if (v < 0) return false;
-    if (hi < 0) {
-      hi = v;
-      continue;
-    }
-    uint8_t byte = (uint8_t)(hi << 4 | v);
-    if (nb_bytes_append(out, &byte, 1) != NB_OK) return false;
-    hi = -1;
-  }
-  return hi < 0;
-}
-
 static bool nb_coap_file_read(const char *path, nb_bytes *out) {
   FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) return false;
@@ -308,7 +284,7 @@ static int nb_coap_opt_payload(nb_coap_opts *o, int which, const char *arg) {
   if (which == NB_OPT_PAYLOAD) {
     ok = nb_bytes_append(&o->payload, arg, strlen(arg)) == NB_OK;
   } else if (which == NB_OPT_PAYLOAD_HEX) {
-    if (!nb_coap_hex_parse(arg, &o->payload)) {
+    if (nb_hex_decode_append(arg, strlen(arg), " :", &o->payload) != NB_OK) {
       return nb_coap_usage_error("--payload-hex '%s': expected pairs of hex digits", arg);
     }
     ok = true;

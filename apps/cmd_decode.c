@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 #include "coap/msg.h"
 #include "commands.h"
 #include "lwm2m/ddf/ddf.h"
@@ -45,32 +46,6 @@ static void nb_decode_usage(FILE *out) {
           "Output: one line per record, '/3/0/0 Manufacturer = \"Open Mobile Alliance\"'.\n"
           "Exit status: 0 decoded, 1 the payload is invalid (the CoAP error code a peer would\n"
           "answer and the reason are printed) or a DDF file failed, 2 usage error.\n");
-}
-
-/* Hex digits with optional blanks and ':' separators. */
-static bool nb_decode_unhex(const char *text, nb_bytes *out) {
-  int hi = -1;
-  for (const char *c = text; *c; c++) {
-    int d;
-    if (*c >= '0' && *c <= '9')
-      d = *c - '0';
-    else if (*c >= 'a' && *c <= 'f')
-      d = *c - 'a' + 10;
-    else if (*c >= 'A' && *c <= 'F')
-      d = *c - 'A' + 10;
-    else if (*c == ' ' || *c == ':' || *c == '\n' || *c == '\t' || *c == '\r')
-      continue;
-    else
-      return false;
-    if (hi < 0) {
-      hi = d;
-      continue;
-    }
-    uint8_t byte = (uint8_t)(hi << 4 | d);
-    if (nb_bytes_append(out, &byte, 1) != NB_OK) return false;
-    hi = -1;
-  }
-  return hi < 0;
 }
 
 static bool nb_decode_read_stdin(nb_bytes *out) {
@@ -327,7 +302,7 @@ int nb_cmd_decode(int argc, char **argv) {
       nb_bytes_free(&in);
       return NB_EXIT_FAILURE;
     }
-  } else if (!nb_decode_unhex(arg, &in)) {
+  } else if (nb_hex_decode_append(arg, strlen(arg), " :\t\r\n", &in) != NB_OK) {
     fprintf(stderr,
             "niobium decode: '%.40s' is not hexadecimal; pass raw bytes on stdin with '-'\n", arg);
     nb_bytes_free(&in);

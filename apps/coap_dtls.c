@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 #include "dtls/keys.h"
 #include "dtls/record.h"
 
@@ -95,32 +96,10 @@ bool nb_app_dtls_given(const nb_app_dtls_opts *o) {
 
 /* ---- helpers ---- */
 
-static int nb_app_hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Hex (colons allowed, optional 0x) into key; false when malformed or out of 1..cap bytes. */
 static bool nb_app_unhex(const char *text, size_t n, uint8_t *key, size_t cap, size_t *len) {
   if (n >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text += 2, n -= 2;
-  size_t k = 0;
-  int hi = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (text[i] == ':') continue;
-    int v = nb_app_hex(text[i]);
-    if (v < 0) return false;
-    if (hi < 0) {
-      hi = v;
-      continue;
-    }
-    if (k == cap) return false;
-    key[k++] = (uint8_t)(hi << 4 | v);
-    hi = -1;
-  }
-  *len = k;
-  return hi < 0 && k > 0;
+  return nb_hex_decode(text, n, ":", key, cap, len) == NB_OK && *len > 0;
 }
 
 static bool nb_app_read(const char *path, nb_bytes *out, const char *prog) {
@@ -248,7 +227,7 @@ static int nb_app_accepted_keys(nb_app_dtls *a, const nb_app_dtls_opts *o, const
   for (size_t i = 0; i < o->n_peer_ids; i++) {
     const char *id = o->peer_ids[i];
     bool ok = strlen(id) == NB_DTLS_SECURE_ID_LEN;
-    for (size_t k = 0; ok && id[k]; k++) ok = nb_app_hex(id[k]) >= 0;
+    for (size_t k = 0; ok && id[k]; k++) ok = nb_hex_digit(id[k]) >= 0;
     if (!ok) {
       fprintf(stderr, "%s: secure ID '%s': expected %d hex digits (see 'niobium keys ec')\n", prog,
               id, NB_DTLS_SECURE_ID_LEN);

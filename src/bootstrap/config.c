@@ -1,5 +1,6 @@
 /* Bootstrap configurations: defaults, validation and the JSON form. */
 #include "bootstrap/config.h"
+#include "base/hex.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -49,23 +50,13 @@ nb_err nb_bs_config_add_server(nb_bs_config *cfg, const nb_bs_server *srv) {
 static json_t *nb_hex_json(const uint8_t *d, size_t n) {
   char *s = malloc(2 * n + 1);
   if (!s) return NULL;
-  for (size_t i = 0; i < n; i++) snprintf(s + 2 * i, 3, "%02x", d[i]);
-  s[2 * n] = '\0';
-  json_t *j = json_string(s);
+  json_t *j = json_string(nb_hex_encode(d, n, s));
   free(s);
   return j;
 }
 
 static nb_err nb_hex_parse(const char *s, uint8_t *out, size_t cap, size_t *len) {
-  size_t n = strlen(s);
-  if (n % 2 || n / 2 > cap) return NB_ERR_INVAL;
-  for (size_t i = 0; i < n / 2; i++) {
-    unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) return NB_ERR_INVAL;
-    out[i] = (uint8_t)v;
-  }
-  *len = n / 2;
-  return NB_OK;
+  return nb_hex_decode(s, strlen(s), NULL, out, cap, len) == NB_OK ? NB_OK : NB_ERR_INVAL;
 }
 
 static json_t *nb_server_json(const nb_bs_server *s) {

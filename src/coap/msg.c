@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 
 /* RFC 7252 5.10 table 4, RFC 7641 2, RFC 7959 2.1 and 4. */
 static const nb_coap_option_def nb_coap_option_defs[] = {
@@ -210,13 +211,6 @@ void nb_coap_msg_remove_option(nb_coap_msg *msg, uint16_t number) {
   msg->option_count = (uint16_t)out;
 }
 
-static int nb_hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes one segment [s, s+n) into out (at least n bytes). */
 static nb_err nb_coap_pct_decode(const char *s, size_t n, uint8_t *out, size_t *out_len) {
   size_t o = 0;
@@ -226,8 +220,8 @@ static nb_err nb_coap_pct_decode(const char *s, size_t n, uint8_t *out, size_t *
       continue;
     }
     if (n - i < 3) return NB_ERR_SYNTAX;
-    int hi = nb_hex_value(s[i + 1]);
-    int lo = nb_hex_value(s[i + 2]);
+    int hi = nb_hex_digit(s[i + 1]);
+    int lo = nb_hex_digit(s[i + 2]);
     if (hi < 0 || lo < 0) return NB_ERR_SYNTAX;
     out[o++] = (uint8_t)(hi << 4 | lo);
     i += 2;

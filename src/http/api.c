@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "dtls/cred.h"
 #include "http/json.h"
@@ -537,19 +538,13 @@ static enum MHD_Result client_route(conn_ctx *c, const char *ep, const char *res
 
 /* ---- security credentials ---- */
 
-static const char *hex_of(const uint8_t *b, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", b[i]);
-  out[2 * n] = '\0';
-  return out;
-}
-
 /* PSK keys are secrets: never shown, only their presence. */
 static json_t *sec_json(const nb_server_sec_info *s) {
   json_t *j = json_pack("{s:s,s:s,s:s}", "endpoint", s->ep, "mode", nb_server_id_kind_name(s->kind),
                         "identity", s->identity);
   if (j && s->kind == NB_SERVER_ID_RPK) {
     char hex[NB_SERVER_KEY_MAX * 2 + 1];
-    json_object_set_new(j, "publicKey", json_string(hex_of(s->key, s->key_len, hex)));
+    json_object_set_new(j, "publicKey", json_string(nb_hex_encode(s->key, s->key_len, hex)));
   }
   return j;
 }
@@ -559,19 +554,9 @@ static nb_err sec_each_json(void *user, const nb_server_sec_info *s) {
   return NB_OK;
 }
 
+/* Non-empty strict hex. */
 static bool unhex(const char *s, uint8_t *out, size_t cap, size_t *len) {
-  size_t n = strlen(s);
-  if (n == 0 || n % 2 || n / 2 > cap) return false;
-  for (size_t i = 0; i < n / 2; i++) {
-    unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) return false;
-    if (!strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-        !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-      return false;
-    out[i] = (uint8_t)v;
-  }
-  *len = n / 2;
-  return true;
+  return nb_hex_decode(s, strlen(s), NULL, out, cap, len) == NB_OK && *len > 0;
 }
 
 /* {"mode": "psk", "identity": "...", "key": "hex"} | {"mode": "rpk", "publicKey": "hex SPKI"}

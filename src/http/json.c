@@ -1,5 +1,6 @@
 /* JSON shapes of the REST API: see json.h. */
 #include "http/json.h"
+#include "base/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,28 +60,17 @@ json_t *nb_http_json_records(const nb_records *recs) {
   return a;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Opaque values travel as hex in both directions. */
 static nb_err opaque_from_hex(const char *s, size_t len, nb_value *out) {
-  if (len % 2) return NB_ERR_INVAL;
   uint8_t *b = malloc(len / 2 + 1);
+  size_t n;
   if (!b) return NB_ERR_NOMEM;
-  for (size_t i = 0; i < len / 2; i++) {
-    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      free(b);
-      return NB_ERR_INVAL;
-    }
-    b[i] = (uint8_t)(hi << 4 | lo);
+  if (nb_hex_decode(s, len, NULL, b, len / 2, &n) != NB_OK) {
+    free(b);
+    return NB_ERR_INVAL;
   }
   *out = nb_value_none();
-  nb_err rc = nb_value_set_opaque(out, b, len / 2);
+  nb_err rc = nb_value_set_opaque(out, b, n);
   free(b);
   return rc;
 }
