@@ -1,6 +1,6 @@
-/* `niobium bootstrap`: the LwM2M bootstrap server (NoSec CoAP for now) over the SQLite store
- * it shares with `niobium server`, and its operator commands: config add|list|rm|import|export,
- * pending, approve, reject, expect. */
+/* `niobium bootstrap`: the LwM2M bootstrap server (CoAP and DTLS: PSK, RPK by secure ID) over the
+ * SQLite store it shares with `niobium server`, and its operator commands: config
+ * add|list|rm|import|export, pending, approve, reject, expect. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include "bootstrap/config_store.h"
 #include "commands.h"
 #include "dtls/cred.h"
+#include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "store/sqlite.h"
 
@@ -31,7 +32,13 @@ static void usage(FILE *f) {
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`)\n"
           "run options:\n"
-          "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783)\n"
+          "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
+          "                     --coaps is given)\n"
+          "  --coaps ADDR       CoAP over DTLS listen address (port default 5784): devices\n"
+          "                     with a PSK, or a raw public key whose secure ID was\n"
+          "                     registered with `expect`; other keys fail the handshake\n"
+          "  --rpk-key FILE     the bootstrap server's own P-256 private key (PEM/DER), needed\n"
+          "                     for raw-public-key devices\n"
           "  --policy P         auto (default): bootstrap every known endpoint;\n"
           "                     approve: requests wait for `niobium bootstrap approve EP`\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
@@ -45,6 +52,7 @@ static void usage(FILE *f) {
           "  niobium bootstrap expect --endpoint dev1 --secure-id "
           "0123456789abcdef0123456789abcd\n"
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
+          "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
           "  niobium bootstrap pending; niobium bootstrap approve dev1\n");
 }
 
@@ -54,14 +62,16 @@ typedef struct {
   nb_io_loop *loop;
   nb_bs_engine *bs;
   nb_bs_store *st;
-  nb_io_udp *udp;
+  nb_io_srv *net;
+  nb_dtls_creds *creds;
   uv_timer_t timer, poll;
   uv_prepare_t prepare;
 } bs_app;
 
-static void app_receive(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+static void app_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
+                        const uint8_t *data, size_t len, nb_time_ms now) {
   bs_app *a = user;
-  nb_bs_engine_receive(a->bs, peer, NULL, data, len, nb_io_loop_now(a->loop));
+  nb_bs_engine_receive(a->bs, peer, id, data, len, now);
 }
 static void on_tick(uv_timer_t *t) {
   bs_app *a = t->data;
@@ -98,10 +108,43 @@ static void on_signal(void *user, int signum) {
   nb_io_loop_stop(a->loop);
 }
 
-static int run_server(const char *db, const char *coap, nb_bs_policy policy) {
-  nb_addr local;
-  if (nb_addr_parse(coap, 5783, &local) != NB_OK)
-    return BS_USAGE("bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n", coap);
+static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
+/* The bootstrap server's DTLS credentials: device keys are checked by the engine's hooks. */
+static int make_creds(bs_app *a, const char *rpk_key) {
+  if (nb_dtls_creds_new(&a->creds) != NB_OK) return NB_EXIT_FAILURE;
+  nb_dtls_creds_set_psk_lookup(a->creds, nb_bs_engine_psk_lookup, a->bs);
+  nb_dtls_creds_set_verify(a->creds, nb_bs_engine_verify_rpk, a->bs);
+  if (!rpk_key) return NB_EXIT_OK;
+  uint8_t key[8192];
+  size_t len = 0;
+  int rc = NB_EXIT_OK;
+  if (read_file(rpk_key, key, sizeof key, &len) != 0 || len == 0 ||
+      nb_dtls_creds_set_rpk(a->creds, key, len) != NB_OK)
+    rc = BS_ERR(
+        "--rpk-key %s is not a readable P-256 private key (PEM or DER; `niobium keys "
+        "ec` makes one)\n",
+        rpk_key);
+  memset(key, 0, sizeof key);
+  return rc;
+}
+
+static int listen_one(bs_app *a, const char *text, bool secure) {
+  nb_addr local, bound;
+  if (nb_addr_parse(text, secure ? 5784 : 5783, &local) != NB_OK)
+    return BS_USAGE("bad --%s address '%s' (IP:PORT or [IPv6]:PORT)\n", secure ? "coaps" : "coap",
+                    text);
+  nb_err e = secure ? nb_io_srv_listen_coaps(a->net, &local, a->creds, &bound)
+                    : nb_io_srv_listen_coap(a->net, &local, &bound);
+  if (e != NB_OK) return BS_ERR("cannot bind %s: is another bootstrap server running?\n", text);
+  char buf[NB_ADDR_STRLEN];
+  NB_LOG_INFO("bootstrap", "event=listening proto=%s addr=%s", secure ? "coaps" : "coap",
+              nb_addr_format(&bound, buf, sizeof buf));
+  return NB_EXIT_OK;
+}
+
+static int run_server(const char *db, const char *coap, const char *coaps, const char *rpk_key,
+                      nb_bs_policy policy) {
   bs_app a;
   memset(&a, 0, sizeof a);
   nb_store_sqlite *dm = NULL;
@@ -117,14 +160,13 @@ static int run_server(const char *db, const char *coap, nb_bs_policy policy) {
   cfg.policy = policy;
   cfg.source = nb_bs_store_source(a.st);
   cfg.dm_store = nb_store_sqlite_iface(dm);
-  if (nb_io_udp_open(a.loop, &local, NULL, &a.udp) != NB_OK) {
-    rc = BS_ERR("cannot bind %s: is another bootstrap server running?\n", coap);
-    goto out;
-  }
-  if (nb_bs_engine_new(&cfg, nb_io_udp_send, a.udp, &a.bs) != NB_OK) goto out;
+  if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
+  if (nb_bs_engine_new(&cfg, nb_io_srv_send, a.net, &a.bs) != NB_OK) goto out;
   nb_bs_engine_add_listener(a.bs, on_event, &a);
-  nb_io_udp_set_receiver(a.udp, app_receive, &a);
-  nb_io_udp_local_addr(a.udp, &local);
+  if (coaps && (rc = make_creds(&a, rpk_key)) != NB_EXIT_OK) goto out;
+  if (coap && (rc = listen_one(&a, coap, false)) != NB_EXIT_OK) goto out;
+  if (coaps && (rc = listen_one(&a, coaps, true)) != NB_EXIT_OK) goto out;
+  rc = NB_EXIT_FAILURE;
   uv_timer_init(nb_io_loop_uv(a.loop), &a.timer);
   uv_timer_init(nb_io_loop_uv(a.loop), &a.poll);
   uv_prepare_init(nb_io_loop_uv(a.loop), &a.prepare);
@@ -133,9 +175,7 @@ static int run_server(const char *db, const char *coap, nb_bs_policy policy) {
   uv_timer_start(&a.poll, on_poll, 500, 500);
   handles = true;
   nb_io_loop_on_signals(a.loop, on_signal, &a);
-  char buf[NB_ADDR_STRLEN];
-  NB_LOG_INFO("bootstrap", "event=listening proto=coap addr=%s policy=%s",
-              nb_addr_format(&local, buf, sizeof buf),
+  NB_LOG_INFO("bootstrap", "event=running policy=%s",
               policy == NB_BS_POLICY_AUTO ? "auto" : "approve");
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
 out:
@@ -144,9 +184,10 @@ out:
     uv_close((uv_handle_t *)&a.poll, NULL);
     uv_close((uv_handle_t *)&a.prepare, NULL);
   }
-  nb_bs_engine_free(a.bs);
-  if (a.udp) nb_io_udp_close(a.udp);
+  nb_io_srv_free(a.net);
   if (a.loop) nb_io_loop_free(a.loop);
+  nb_bs_engine_free(a.bs);
+  nb_dtls_creds_free(a.creds);
   nb_store_sqlite_close(dm);
   nb_bs_store_close(a.st);
   return rc;
@@ -156,6 +197,7 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
+  const char *coaps, *rpk_key;
   bool dflt;
   long ssid, lifetime;
 } bs_opts;
@@ -317,6 +359,8 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
 int nb_cmd_bootstrap(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                        {"coap", required_argument, NULL, 'c'},
+                                       {"coaps", required_argument, NULL, 'T'},
+                                       {"rpk-key", required_argument, NULL, 'R'},
                                        {"policy", required_argument, NULL, 'p'},
                                        {"endpoint", required_argument, NULL, 'e'},
                                        {"default", no_argument, NULL, 'D'},
@@ -330,8 +374,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  bs_opts o = {
-      .db = "niobium.db", .coap = "0.0.0.0:5783", .policy = "auto", .ssid = 101, .lifetime = 86400};
+  bs_opts o = {.db = "niobium.db", .policy = "auto", .ssid = 101, .lifetime = 86400};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -341,6 +384,12 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         break;
       case 'c':
         o.coap = optarg;
+        break;
+      case 'T':
+        o.coaps = optarg;
+        break;
+      case 'R':
+        o.rpk_key = optarg;
         break;
       case 'p':
         o.policy = optarg;
@@ -395,5 +444,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
     policy = NB_BS_POLICY_APPROVE;
   else
     return BS_USAGE("--policy must be auto or approve\n");
-  return run_server(o.db, o.coap, policy);
+  if (o.rpk_key && !o.coaps) return BS_USAGE("--rpk-key needs a --coaps address\n");
+  if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
+  return run_server(o.db, o.coap, o.coaps, o.rpk_key, policy);
 }

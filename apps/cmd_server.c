@@ -1,6 +1,7 @@
 /* `niobium server`: the LwM2M server (CoAP /rd, device management) with its SQLite store and
- * REST API, in one libuv loop. */
+ * REST API, in one libuv loop; NoSec and DTLS (PSK, RPK, X.509) listeners. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,53 +9,70 @@
 
 #include "base/log.h"
 #include "commands.h"
+#include "dtls/cred.h"
 #include "http/api.h"
+#include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "store/sqlite.h"
 
-#define MAX_COAP 4
+#define MAX_LISTEN 4
 
 typedef struct {
   nb_io_loop *loop;
   nb_server *srv;
-  nb_io_udp *udp[MAX_COAP];
-  nb_addr local[MAX_COAP];
-  size_t nudp;
+  nb_io_srv *net;
+  nb_dtls_creds *creds;
+  nb_server_store store;
   uv_timer_t timer;
   uv_prepare_t prepare;
 } server_app;
+
+/* What the operator asked for on the command line. */
+typedef struct {
+  const char *coap[MAX_LISTEN], *coaps[MAX_LISTEN];
+  size_t ncoap, ncoaps;
+  const char *psk_file, *rpk_key, *cert, *key, *ca;
+  const char *db, *token;
+  nb_addr http;
+} server_opts;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: niobium server [options]\n"
           "  --coap ADDR        CoAP (NoSec) listen address, repeatable for IPv4 and IPv6\n"
-          "                     (default 0.0.0.0:5683)\n"
+          "                     (default 0.0.0.0:5683 when no --coaps is given)\n"
+          "  --coaps ADDR       CoAP over DTLS listen address, repeatable (port default 5684);\n"
+          "                     PSK clients are looked up in the security store\n"
+          "  --psk FILE         load PSK credentials into the store at start: lines of\n"
+          "                     endpoint,identity,hexkey ('#' starts a comment)\n"
+          "  --rpk-key FILE     the server's own P-256 private key (PEM/DER) for raw public\n"
+          "                     keys; client keys must be in the store (by secure ID)\n"
+          "  --cert FILE        the server's X.509 certificate chain (PEM), with --key FILE\n"
+          "  --key FILE         the private key of --cert\n"
+          "  --ca FILE          trust anchors client certificates must chain to; the client's\n"
+          "                     subject CN must be in the store for its endpoint\n"
           "  --http ADDR        REST API address (default 127.0.0.1:8080)\n"
           "  --db FILE          SQLite database (default ./niobium.db)\n"
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
           "                     API is not bound to loopback)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "  --help             this text\n"
+          "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
+          "authenticated with a credential may only register as the endpoint it is bound to.\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
+          "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
+          "  niobium server --coaps 0.0.0.0 --rpk-key server-key.pem\n"
+          "  niobium server --coaps [::]:5684 --cert server.pem --key server-key.pem --ca ca.pem\n"
           "  niobium server --http 0.0.0.0:8080 --api-token \"$(cat token.txt)\" --db "
           "/var/lib/nb.db\n");
 }
 
-/* Engine datagrams leave through the socket of the peer's address family. */
-static void app_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+static void app_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
+                        const uint8_t *data, size_t len, nb_time_ms now) {
   server_app *a = user;
-  for (size_t i = 0; i < a->nudp; i++)
-    if (a->local[i].family == peer->family) {
-      nb_io_udp_send(a->udp[i], peer, data, len);
-      return;
-    }
-}
-
-static void app_receive(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
-  server_app *a = user;
-  nb_server_receive(a->srv, peer, NULL, data, len, nb_io_loop_now(a->loop));
+  nb_server_receive(a->srv, peer, id, data, len, now);
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -91,44 +109,193 @@ static int64_t clock_offset(nb_io_loop *loop) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
 }
 
-static int run(const char **coap, size_t ncoap, const nb_addr *http, const char *db_path,
-               const char *token) {
+/* A whole small file (keys, certificates) into a heap buffer the caller wipes and frees. */
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 65536, n = 0;
+  uint8_t *buf = malloc(cap);
+  if (buf) n = fread(buf, 1, cap, f);
+  bool too_big = buf && n == cap && fgetc(f) != EOF;
+  fclose(f);
+  if (!buf || too_big || n == 0) {
+    free(buf);
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* One "endpoint,identity,hexkey" line into a PSK credential. */
+static bool parse_psk_line(char *line, nb_server_sec_info *out) {
+  char *ep = strtok(line, ","), *id = strtok(NULL, ","), *hex = strtok(NULL, ", \t\r\n");
+  if (!ep || !id || !hex || strtok(NULL, ", \t\r\n")) return false;
+  size_t n = strlen(hex);
+  if (!ep[0] || strlen(ep) >= sizeof out->ep || !id[0] || strlen(id) > NB_DTLS_PSK_IDENTITY_MAX ||
+      n == 0 || n % 2 || n / 2 > NB_DTLS_PSK_KEY_MAX)
+    return false;
+  memset(out, 0, sizeof *out);
+  out->kind = NB_SERVER_ID_PSK;
+  snprintf(out->ep, sizeof out->ep, "%s", ep);
+  snprintf(out->identity, sizeof out->identity, "%s", id);
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->key[i] = (uint8_t)(hi << 4 | lo);
+  }
+  out->key_len = n / 2;
+  return true;
+}
+
+static int load_psk_file(const nb_server_store *st, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "niobium server: cannot read --psk %s\n", path);
+    return NB_EXIT_FAILURE;
+  }
+  char line[1024];
+  unsigned lineno = 0, loaded = 0;
+  int rc = NB_EXIT_OK;
+  while (rc == NB_EXIT_OK && fgets(line, sizeof line, f)) {
+    lineno++;
+    char *p = line + strspn(line, " \t");
+    if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0') continue;
+    nb_server_sec_info sec;
+    if (!parse_psk_line(p, &sec)) {
+      fprintf(stderr,
+              "niobium server: %s line %u: expected endpoint,identity,hexkey (key 1-64 bytes "
+              "as hex)\n",
+              path, lineno);
+      rc = NB_EXIT_USAGE;
+    } else if (st->ops->sec_put(st->self, &sec) != NB_OK) {
+      fprintf(stderr, "niobium server: cannot store the PSK of line %u of %s\n", lineno, path);
+      rc = NB_EXIT_FAILURE;
+    } else {
+      loaded++;
+    }
+    memset(&sec, 0, sizeof sec);
+  }
+  memset(line, 0, sizeof line);
+  fclose(f);
+  if (rc == NB_EXIT_OK) NB_LOG_INFO("server", "event=psk_loaded count=%u", loaded);
+  return rc;
+}
+
+/* Our DTLS credentials: PSKs from the store always, plus our RPK and/or X.509 chain. */
+static int make_creds(const server_opts *o, nb_server_store *st, nb_dtls_creds **out) {
+  nb_dtls_creds *c;
+  if (nb_dtls_creds_new(&c) != NB_OK) return NB_EXIT_FAILURE;
+  nb_dtls_creds_set_psk_lookup(c, nb_io_srv_store_psk_lookup, st);
+  nb_dtls_creds_set_verify(c, nb_io_srv_store_verify, st);
+  int rc = NB_EXIT_OK;
+  size_t klen = 0, clen = 0;
+  uint8_t *key = NULL, *chain = NULL;
+  if (o->rpk_key) {
+    key = slurp(o->rpk_key, &klen);
+    if (!key || nb_dtls_creds_set_rpk(c, key, klen) != NB_OK) {
+      fprintf(stderr,
+              "niobium server: --rpk-key %s is not a readable P-256 private key (PEM or "
+              "DER; `niobium keys` makes one)\n",
+              o->rpk_key);
+      rc = NB_EXIT_FAILURE;
+    }
+    if (key) memset(key, 0, klen);
+    free(key);
+    key = NULL;
+  }
+  if (rc == NB_EXIT_OK && o->cert) {
+    chain = slurp(o->cert, &clen);
+    key = slurp(o->key, &klen);
+    if (!chain || !key || nb_dtls_creds_set_x509(c, chain, clen, key, klen) != NB_OK) {
+      fprintf(stderr,
+              "niobium server: cannot use --cert %s with --key %s (PEM chain and its "
+              "P-256 private key)\n",
+              o->cert, o->key);
+      rc = NB_EXIT_FAILURE;
+    }
+    if (key) memset(key, 0, klen);
+  }
+  if (rc == NB_EXIT_OK && o->ca) {
+    free(chain);
+    chain = slurp(o->ca, &clen);
+    if (!chain || nb_dtls_creds_add_trust(c, chain, clen) != NB_OK) {
+      fprintf(stderr, "niobium server: --ca %s holds no usable certificate\n", o->ca);
+      rc = NB_EXIT_FAILURE;
+    }
+  }
+  free(key);
+  free(chain);
+  if (rc != NB_EXIT_OK) {
+    nb_dtls_creds_free(c);
+    return rc;
+  }
+  *out = c;
+  return NB_EXIT_OK;
+}
+
+/* Binds every --coap and --coaps address. */
+static int listen_all(server_app *a, const server_opts *o) {
+  for (size_t i = 0; i < o->ncoap + o->ncoaps; i++) {
+    bool secure = i >= o->ncoap;
+    const char *text = secure ? o->coaps[i - o->ncoap] : o->coap[i];
+    nb_addr local, bound;
+    if (nb_addr_parse(text, secure ? 5684 : 5683, &local) != NB_OK) {
+      fprintf(stderr, "niobium server: bad --%s address '%s' (IP:PORT or [IPv6]:PORT)\n",
+              secure ? "coaps" : "coap", text);
+      return NB_EXIT_USAGE;
+    }
+    nb_err e = secure ? nb_io_srv_listen_coaps(a->net, &local, a->creds, &bound)
+                      : nb_io_srv_listen_coap(a->net, &local, &bound);
+    if (e != NB_OK) {
+      fprintf(stderr, "niobium server: cannot bind %s: is another server running?\n", text);
+      return NB_EXIT_FAILURE;
+    }
+    char buf[NB_ADDR_STRLEN];
+    NB_LOG_INFO("server", "event=listening proto=%s addr=%s", secure ? "coaps" : "coap",
+                nb_addr_format(&bound, buf, sizeof(buf)));
+  }
+  return NB_EXIT_OK;
+}
+
+static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
   memset(&a, 0, sizeof(a));
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   bool handles = false;
-  if (nb_store_sqlite_open(db_path, &db) != NB_OK) {
+  if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
-            db_path);
+            o->db);
     return NB_EXIT_FAILURE;
   }
+  a.store = nb_store_sqlite_iface(db);
+  if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
+  rc = NB_EXIT_FAILURE;
+  if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
+  rc = NB_EXIT_FAILURE;
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_server_config cfg;
   nb_server_config_default(&cfg);
-  cfg.store = nb_store_sqlite_iface(db);
+  cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
-  if (nb_server_new(&cfg, app_send, &a, &a.srv) != NB_OK) goto out;
+  if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
+  if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
-  for (size_t i = 0; i < ncoap; i++) {
-    if (nb_addr_parse(coap[i], 5683, &a.local[i]) != NB_OK) {
-      fprintf(stderr, "niobium server: bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n",
-              coap[i]);
-      rc = NB_EXIT_USAGE;
-      goto out;
-    }
-    if (nb_io_udp_open(a.loop, &a.local[i], NULL, &a.udp[i]) != NB_OK) {
-      fprintf(stderr, "niobium server: cannot bind %s: is another server running?\n", coap[i]);
-      goto out;
-    }
-    nb_io_udp_local_addr(a.udp[i], &a.local[i]);
-    nb_io_udp_set_receiver(a.udp[i], app_receive, &a);
-    a.nudp++;
-  }
-  nb_http_api_config hc = {
-      .listen = *http, .api_token = token, .store = cfg.store, .clock_offset = cfg.clock_offset};
+  if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
+  rc = NB_EXIT_FAILURE;
+  nb_http_api_config hc = {.listen = o->http,
+                           .api_token = o->token,
+                           .store = cfg.store,
+                           .clock_offset = cfg.clock_offset};
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;
@@ -139,10 +306,6 @@ static int run(const char **coap, size_t ncoap, const nb_addr *http, const char 
   uv_prepare_start(&a.prepare, on_prepare);
   handles = true;
   nb_io_loop_on_signals(a.loop, on_signal, &a);
-  char buf[NB_ADDR_STRLEN];
-  for (size_t i = 0; i < a.nudp; i++)
-    NB_LOG_INFO("server", "event=listening proto=coap addr=%s",
-                nb_addr_format(&a.local[i], buf, sizeof(buf)));
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
@@ -152,43 +315,100 @@ out:
     uv_close((uv_handle_t *)&a.timer, NULL);
     uv_close((uv_handle_t *)&a.prepare, NULL);
   }
-  for (size_t i = 0; i < a.nudp; i++) nb_io_udp_close(a.udp[i]);
-  nb_server_free(a.srv);
+  nb_io_srv_free(a.net);
+  /* The API finishes closing (and leaves the server's listeners) inside nb_io_loop_free. */
   if (a.loop) nb_io_loop_free(a.loop);
+  nb_server_free(a.srv);
+  nb_dtls_creds_free(a.creds);
   nb_store_sqlite_close(db);
   return rc;
 }
 
+static int add_listen(const char **list, size_t *n, const char *addr, const char *opt) {
+  if (*n == MAX_LISTEN) {
+    fprintf(stderr, "niobium server: at most %d %s addresses\n", MAX_LISTEN, opt);
+    return NB_EXIT_USAGE;
+  }
+  list[(*n)++] = addr;
+  return NB_EXIT_OK;
+}
+
+/* Cross-option rules, after parsing. */
+static int check_opts(server_opts *o, const char *http) {
+  if (o->ncoap == 0 && o->ncoaps == 0) o->coap[o->ncoap++] = "0.0.0.0:5683";
+  if (nb_addr_parse(http, 8080, &o->http) != NB_OK) {
+    fprintf(stderr, "niobium server: bad --http address '%s' (IP:PORT)\n", http);
+    return NB_EXIT_USAGE;
+  }
+  if (!o->token && !is_loopback(&o->http)) {
+    fprintf(stderr,
+            "niobium server: the API on %s needs --api-token (or bind it to "
+            "127.0.0.1)\n",
+            http);
+    return NB_EXIT_USAGE;
+  }
+  if (!o->cert != !o->key) {
+    fprintf(stderr, "niobium server: --cert and --key go together\n");
+    return NB_EXIT_USAGE;
+  }
+  if ((o->rpk_key || o->cert || o->ca) && o->ncoaps == 0) {
+    fprintf(stderr, "niobium server: --rpk-key/--cert/--ca need a --coaps address\n");
+    return NB_EXIT_USAGE;
+  }
+  return NB_EXIT_OK;
+}
+
 int nb_cmd_server(int argc, char **argv) {
   static const struct option opts[] = {{"coap", required_argument, NULL, 'c'},
+                                       {"coaps", required_argument, NULL, 's'},
+                                       {"psk", required_argument, NULL, 'P'},
+                                       {"rpk-key", required_argument, NULL, 'R'},
+                                       {"cert", required_argument, NULL, 'C'},
+                                       {"key", required_argument, NULL, 'K'},
+                                       {"ca", required_argument, NULL, 'A'},
                                        {"http", required_argument, NULL, 'H'},
                                        {"db", required_argument, NULL, 'd'},
                                        {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *coap[MAX_COAP];
-  size_t ncoap = 0;
-  const char *http = "127.0.0.1:8080", *db = "niobium.db", *token = NULL;
-  int c;
+  server_opts o;
+  memset(&o, 0, sizeof o);
+  o.db = "niobium.db";
+  const char *http = "127.0.0.1:8080";
+  int c, rc;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
       case 'c':
-        if (ncoap == MAX_COAP) {
-          fprintf(stderr, "niobium server: at most %d --coap addresses\n", MAX_COAP);
-          return NB_EXIT_USAGE;
-        }
-        coap[ncoap++] = optarg;
+        if ((rc = add_listen(o.coap, &o.ncoap, optarg, "--coap")) != NB_EXIT_OK) return rc;
+        break;
+      case 's':
+        if ((rc = add_listen(o.coaps, &o.ncoaps, optarg, "--coaps")) != NB_EXIT_OK) return rc;
+        break;
+      case 'P':
+        o.psk_file = optarg;
+        break;
+      case 'R':
+        o.rpk_key = optarg;
+        break;
+      case 'C':
+        o.cert = optarg;
+        break;
+      case 'K':
+        o.key = optarg;
+        break;
+      case 'A':
+        o.ca = optarg;
         break;
       case 'H':
         http = optarg;
         break;
       case 'd':
-        db = optarg;
+        o.db = optarg;
         break;
       case 't':
-        token = optarg;
+        o.token = optarg;
         break;
       case 'l': {
         nb_log_level lvl;
@@ -212,18 +432,6 @@ int nb_cmd_server(int argc, char **argv) {
     fprintf(stderr, "niobium server: unexpected argument '%s'\n", argv[optind]);
     return NB_EXIT_USAGE;
   }
-  if (ncoap == 0) coap[ncoap++] = "0.0.0.0:5683";
-  nb_addr haddr;
-  if (nb_addr_parse(http, 8080, &haddr) != NB_OK) {
-    fprintf(stderr, "niobium server: bad --http address '%s' (IP:PORT)\n", http);
-    return NB_EXIT_USAGE;
-  }
-  if (!token && !is_loopback(&haddr)) {
-    fprintf(stderr,
-            "niobium server: the API on %s needs --api-token (or bind it to "
-            "127.0.0.1)\n",
-            http);
-    return NB_EXIT_USAGE;
-  }
-  return run(coap, ncoap, &haddr, db, token);
+  if ((rc = check_opts(&o, http)) != NB_EXIT_OK) return rc;
+  return run(&o);
 }
