@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "commands.h"
 #include "dtls/cred.h"
@@ -126,32 +127,19 @@ static uint8_t *slurp(const char *path, size_t *len) {
   return buf;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* One "endpoint,identity,hexkey" line into a PSK credential. */
 static bool parse_psk_line(char *line, nb_server_sec_info *out) {
   char *ep = strtok(line, ","), *id = strtok(NULL, ","), *hex = strtok(NULL, ", \t\r\n");
   if (!ep || !id || !hex || strtok(NULL, ", \t\r\n")) return false;
-  size_t n = strlen(hex);
-  if (!ep[0] || strlen(ep) >= sizeof out->ep || !id[0] || strlen(id) > NB_DTLS_PSK_IDENTITY_MAX ||
-      n == 0 || n % 2 || n / 2 > NB_DTLS_PSK_KEY_MAX)
+  if (!ep[0] || strlen(ep) >= sizeof out->ep || !id[0] || strlen(id) > NB_DTLS_PSK_IDENTITY_MAX)
     return false;
   memset(out, 0, sizeof *out);
   out->kind = NB_SERVER_ID_PSK;
   snprintf(out->ep, sizeof out->ep, "%s", ep);
   snprintf(out->identity, sizeof out->identity, "%s", id);
-  for (size_t i = 0; i < n / 2; i++) {
-    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->key[i] = (uint8_t)(hi << 4 | lo);
-  }
-  out->key_len = n / 2;
-  return true;
+  return nb_hex_decode(hex, strlen(hex), NULL, out->key, NB_DTLS_PSK_KEY_MAX, &out->key_len) ==
+             NB_OK &&
+         out->key_len > 0;
 }
 
 static int load_psk_file(const nb_server_store *st, const char *path) {
