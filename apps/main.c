@@ -13,6 +13,8 @@ static const nb_command nb_commands[] = {
     {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
      nb_cmd_bootstrap},
     {"client", "LwM2M client (device): register, serve objects, report", nb_cmd_client},
+    {"monitor", "passive LwM2M security monitor: decode captures, track devices, alert",
+     nb_cmd_monitor},
     {NULL, NULL, NULL},
 };
 

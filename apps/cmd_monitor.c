@@ -1,0 +1,335 @@
+/* `niobium monitor`: the passive LwM2M security monitor. Reads a pcap/pcapng file or listens
+ * on an interface (never sends anything), decodes CoAP/LwM2M and DTLS metadata, tracks
+ * devices and writes events and alerts as JSON lines. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "commands.h"
+#include "lwm2m/ddf/ddf.h"
+#include "lwm2m/model.h"
+#include "monitor/capture.h"
+#include "monitor/evjson.h"
+#include "monitor/monitor.h"
+
+static void nb_monitor_usage(FILE *out) {
+  fprintf(out,
+          "Usage: niobium monitor (--read FILE | --interface IF) [options]\n"
+          "Passive LwM2M security monitor: decodes CoAP/LwM2M and DTLS metadata from captured\n"
+          "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
+          "sends a packet.\n\n"
+          "Input:\n"
+          "  -r, --read FILE        read a pcap or pcapng capture\n"
+          "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
+          "                         CAP_NET_RAW); stop with Ctrl-C\n"
+          "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
+          "                         and IP fragments)\n"
+          "      --coap-ports LIST  plain CoAP ports, comma-separated (default 5683,5783)\n"
+          "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
+          "      --count N          stop a live capture after N packets\n"
+          "Output:\n"
+          "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
+          "      --alerts-only      write only alerts, device state changes and summaries\n"
+          "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
+          "                         0 for none; one is always written at the end)\n"
+          "Rules:\n"
+          "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
+          "      --known FILE       known endpoint names, one per line (enables the\n"
+          "                         unknown-bootstrap rule)\n"
+          "      --list-rules       print the rules with their severity and exit\n"
+          "      --learn FILE       learn a baseline of normal traffic (packets and octets per\n"
+          "                         window per endpoint, CoAP code, type and path), write it\n"
+          "                         to FILE at the end\n"
+          "      --window SECONDS   baseline window when learning (default 60)\n"
+          "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
+          "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
+          "  -h, --help             show this help\n\n"
+          "Examples:\n"
+          "  niobium monitor --read capture.pcapng --events events.jsonl\n"
+          "  niobium monitor --read capture.pcap --alerts-only --rules monitor.rules\n"
+          "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
+          "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
+          "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
+          "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n\n"
+          "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
+}
+
+typedef struct {
+  FILE *out;
+  const nb_model *model;
+  nb_bytes line;
+  bool failed;
+} nb_monitor_out;
+
+static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
+  nb_monitor_out *o = user;
+  nb_bytes_clear(&o->line);
+  if (nb_mon_event_to_json(ev, o->model, &o->line) || nb_bytes_append(&o->line, "\n", 1) ||
+      fwrite(o->line.data, 1, o->line.len, o->out) != o->line.len)
+    o->failed = true;
+}
+
+static volatile int nb_monitor_stop;
+static void nb_monitor_on_signal(int sig) {
+  (void)sig;
+  nb_monitor_stop = 1;
+}
+
+static bool nb_monitor_ports(const char *text, uint16_t *ports, size_t cap) {
+  size_t n = 0;
+  memset(ports, 0, cap * sizeof *ports);
+  while (*text) {
+    char *end;
+    unsigned long p = strtoul(text, &end, 10);
+    if (end == text || p == 0 || p > 65535 || n >= cap || (*end && *end != ',')) return false;
+    ports[n++] = (uint16_t)p;
+    text = *end ? end + 1 : end;
+  }
+  return n > 0;
+}
+
+static bool nb_monitor_known(nb_mon_rules *rules, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  bool ok = true;
+  while (ok && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n#")] = 0;
+    char *s = line;
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
+    if (*s && nb_mon_rules_add_known(rules, s)) ok = false;
+  }
+  fclose(f);
+  rules->enabled[NB_RULE_UNKNOWN_BOOTSTRAP] = true;
+  return ok;
+}
+
+static void nb_monitor_list_rules(void) {
+  for (int i = 0; i < NB_RULE_COUNT; i++)
+    printf("%-24s %-7s %s\n", nb_rule_name(i), nb_rule_severity(i), nb_rule_summary(i));
+}
+
+typedef struct {
+  const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline;
+  unsigned long count, summary, window;
+  bool alerts_only, list;
+  nb_mon_config cfg;
+} nb_monitor_args;
+
+static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
+  static const struct option opts[] = {
+      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
+      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
+      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
+      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
+      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
+      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
+      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
+      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
+      {"window", required_argument, NULL, 'W'},     {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  a->summary = 60;
+  while ((c = getopt_long(argc, argv, "r:i:f:e:R:d:h", opts, NULL)) != -1) {
+    char *end = NULL;
+    switch (c) {
+      case 'r':
+        a->read = optarg;
+        break;
+      case 'i':
+        a->iface = optarg;
+        break;
+      case 'f':
+        a->filter = optarg;
+        break;
+      case 'e':
+        a->events = optarg;
+        break;
+      case 'R':
+        a->rules = optarg;
+        break;
+      case 'k':
+        a->known = optarg;
+        break;
+      case 'd':
+        a->ddf = optarg;
+        break;
+      case 'a':
+        a->alerts_only = true;
+        break;
+      case 'l':
+        a->list = true;
+        break;
+      case 'L':
+        a->learn = optarg;
+        break;
+      case 'B':
+        a->baseline = optarg;
+        break;
+      case 'c':
+        if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
+          return fprintf(stderr, "monitor: --coap-ports takes up to 8 ports, e.g. 5683,15683\n"), 2;
+        break;
+      case 's':
+        if (!nb_monitor_ports(optarg, a->cfg.dtls_ports, 8))
+          return fprintf(stderr, "monitor: --dtls-ports takes up to 8 ports, e.g. 5684,15684\n"), 2;
+        break;
+      case 'n':
+      case 'S':
+      case 'W': {
+        unsigned long v = strtoul(optarg, &end, 10);
+        const char *name = c == 'n' ? "count" : c == 'S' ? "summary" : "window";
+        if (!*optarg || *end || *optarg == '-' || (c == 'W' && (v == 0 || v > 86400)))
+          return fprintf(stderr, "monitor: --%s takes a number%s\n", name,
+                         c == 'W' ? " of seconds (1-86400)" : ""),
+                 2;
+        if (c == 'n')
+          a->count = v;
+        else if (c == 'S')
+          a->summary = v;
+        else
+          a->window = v;
+        break;
+      }
+      case 'h':
+        nb_monitor_usage(stdout);
+        return 0;
+      default:
+        nb_monitor_usage(stderr);
+        return 2;
+    }
+  }
+  if (optind < argc) return fprintf(stderr, "monitor: unexpected argument '%s'\n", argv[optind]), 2;
+  if (a->list) return -1;
+  if (!a->read == !a->iface) {
+    fprintf(stderr, "monitor: give exactly one of --read FILE or --interface IF (see --help)\n");
+    return 2;
+  }
+  return -1;
+}
+
+static int nb_monitor_setup_rules(const nb_monitor_args *a, nb_mon_rules *rules) {
+  if (a->rules) {
+    size_t line = 0;
+    const char *why = "";
+    nb_err e = nb_mon_rules_load(rules, a->rules, &line, &why);
+    if (e) {
+      fprintf(stderr, "monitor: rules file %s, line %zu: %s\n", a->rules, line, why);
+      return e == NB_ERR_IO ? 1 : 2;
+    }
+  }
+  if (a->known && !nb_monitor_known(rules, a->known)) {
+    fprintf(stderr, "monitor: cannot read the known-endpoints file %s\n", a->known);
+    return 1;
+  }
+  return 0;
+}
+
+static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **learn,
+                                nb_mon_baseline **reference) {
+  if (a->learn && !(*learn = nb_mon_baseline_new((uint32_t)(a->window ? a->window : 60)))) {
+    fprintf(stderr, "monitor: out of memory\n");
+    return 1;
+  }
+  if (!a->baseline) return 0;
+  nb_err e = nb_mon_baseline_load(a->baseline, reference);
+  if (!e) return 0;
+  fprintf(stderr, "monitor: baseline %s: %s\n", a->baseline,
+          e == NB_ERR_IO ? "cannot be read" : "is not a baseline written by --learn");
+  nb_mon_baseline_free(*learn);
+  *learn = NULL;
+  return 1;
+}
+
+static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *model) {
+  nb_monitor_out out = {stdout, model, {0}, false};
+  nb_bytes_init(&out.line);
+  if (a->events && strcmp(a->events, "-") != 0) {
+    out.out = fopen(a->events, "w");
+    if (!out.out) {
+      fprintf(stderr, "monitor: cannot write events to %s\n", a->events);
+      return 1;
+    }
+  }
+  a->cfg.rules = rules;
+  a->cfg.model = model;
+  a->cfg.summary_interval_s = (uint32_t)a->summary;
+  a->cfg.no_messages = a->alerts_only;
+  nb_mon_baseline *learn = NULL, *reference = NULL;
+  if (nb_monitor_baselines(a, &learn, &reference)) {
+    if (out.out != stdout) fclose(out.out);
+    nb_bytes_free(&out.line);
+    return 1;
+  }
+  a->cfg.learn = learn;
+  a->cfg.reference = reference;
+  nb_monitor *m = nb_monitor_new(&a->cfg, nb_monitor_on_event, &out);
+  int rc = 1;
+  char why[512] = "";
+  if (m) {
+    nb_err e;
+    const char *filter = a->filter ? a->filter : a->iface ? NB_MON_DEFAULT_FILTER : NULL;
+    if (a->read) {
+      e = nb_mon_read_file(m, a->read, filter, why, sizeof why);
+    } else {
+      signal(SIGINT, nb_monitor_on_signal);
+      signal(SIGTERM, nb_monitor_on_signal);
+      e = nb_mon_capture_live(m, a->iface, filter, &nb_monitor_stop, a->count, why, sizeof why);
+    }
+    if (e) fprintf(stderr, "monitor: %s: %s\n", a->read ? a->read : a->iface, why);
+    rc = e ? 1 : 0;
+    nb_monitor_free(m);
+    if (!e && learn) {
+      nb_mon_baseline_flush(learn);
+      if (nb_mon_baseline_save(learn, a->learn)) {
+        fprintf(stderr, "monitor: cannot write the baseline to %s\n", a->learn);
+        rc = 1;
+      } else {
+        fprintf(stderr, "monitor: baseline of %zu flows (%lu s windows) written to %s\n",
+                nb_mon_baseline_flows(learn), a->window ? a->window : 60, a->learn);
+      }
+    }
+  } else {
+    fprintf(stderr, "monitor: out of memory\n");
+  }
+  if (fflush(out.out) != 0 || out.failed) {
+    fprintf(stderr, "monitor: writing events failed\n");
+    rc = 1;
+  }
+  if (out.out != stdout) fclose(out.out);
+  nb_bytes_free(&out.line);
+  nb_mon_baseline_free(learn);
+  nb_mon_baseline_free(reference);
+  return rc;
+}
+
+int nb_cmd_monitor(int argc, char **argv) {
+  nb_monitor_args a;
+  memset(&a, 0, sizeof a);
+  int rc = nb_monitor_parse(argc, argv, &a);
+  if (rc >= 0) return rc;
+  if (a.list) {
+    nb_monitor_list_rules();
+    return 0;
+  }
+  nb_mon_rules rules;
+  nb_mon_rules_init(&rules);
+  nb_model *model = nb_model_new();
+  rc = model ? nb_monitor_setup_rules(&a, &rules) : 1;
+  if (!rc && a.ddf) {
+    char err[512] = "";
+    if (nb_model_load_ddf(model, a.ddf, err, sizeof err) != NB_OK) {
+      fprintf(stderr, "monitor: DDF %s: %s\n", a.ddf, err);
+      rc = 1;
+    }
+  }
+  if (!rc) rc = nb_monitor_run(&a, &rules, model);
+  nb_model_free(model);
+  nb_mon_rules_deinit(&rules);
+  return rc;
+}

@@ -1,0 +1,53 @@
+/* Fuzz target for the monitor engine: the input is a sequence of frames, each
+ * [link-type selector][length: 2 bytes][bytes], fed to one monitor (so exchanges, devices and
+ * rules see sequences), with every event rendered to JSON. Also feeds each frame's bytes as a
+ * bare UDP payload to the CoAP and DTLS ports. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "monitor/evjson.h"
+#include "monitor/frame.h"
+#include "monitor/monitor.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void nb_fuzz_event(const nb_mon_event *ev, void *user) {
+  nb_bytes *b = user;
+  nb_bytes_clear(b);
+  nb_mon_event_to_json(ev, NULL, b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const int lts[] = {NB_LINK_ETHERNET, NB_LINK_SLL, NB_LINK_SLL2, NB_LINK_NULL,
+                            NB_LINK_LOOP,     NB_LINK_RAW, NB_LINK_IPV4, NB_LINK_IPV6};
+  nb_bytes json;
+  nb_bytes_init(&json);
+  nb_mon_config cfg = {.summary_interval_s = 1};
+  nb_monitor *m = nb_monitor_new(&cfg, nb_fuzz_event, &json);
+  if (!m) return 0;
+  nb_addr cli = {.family = NB_ADDR_V4, .port = 40000, .ip = {10, 0, 0, 5}};
+  nb_addr coap = {.family = NB_ADDR_V4, .port = 5683, .ip = {10, 0, 0, 1}};
+  nb_addr dtls = {.family = NB_ADDR_V4, .port = 5684, .ip = {10, 0, 0, 1}};
+  int64_t ts = 0;
+  size_t pos = 0;
+  while (pos + 3 <= size) {
+    uint8_t sel = data[pos];
+    size_t len = (size_t)data[pos + 1] << 8 | data[pos + 2];
+    pos += 3;
+    if (len > size - pos) len = size - pos;
+    const uint8_t *frame = data + pos;
+    pos += len;
+    ts += (int64_t)(sel >> 3) * 500000;
+    nb_monitor_feed(m, ts, lts[sel & 7], frame, len);
+    if (sel & 0x40)
+      nb_monitor_feed_udp(m, ts, &cli, &coap, frame, len);
+    else if (sel & 0x20)
+      nb_monitor_feed_udp(m, ts, &coap, &cli, frame, len);
+    if (sel & 0x80) nb_monitor_feed_udp(m, ts, &cli, &dtls, frame, len);
+  }
+  nb_monitor_finish(m, ts + 1000000000);
+  nb_monitor_free(m);
+  nb_bytes_free(&json);
+  return 0;
+}

@@ -1,0 +1,30 @@
+/* The monitor's capture shell: libpcap reading a pcap/pcapng file or listening on an
+ * interface (never sending), with a BPF filter, feeding every frame to a monitor engine.
+ * Owns the pcap handle while it runs. */
+#ifndef NB_MONITOR_CAPTURE_H
+#define NB_MONITOR_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "monitor/monitor.h"
+
+/* Default BPF filter: plain and secure CoAP of servers and bootstrap servers, and IP fragments
+ * (whose later pieces carry no UDP ports). */
+#define NB_MON_DEFAULT_FILTER                                                                    \
+  "udp port 5683 or udp port 5684 or udp port 5783 or udp port 5784 or (ip[6:2] & 0x3fff != 0) " \
+  "or (ip6 and ip6[6] == 44)"
+
+/* Reads a whole pcap or pcapng file into the monitor (filter may be NULL), then calls
+ * nb_monitor_finish. why receives libpcap's message on NB_ERR_IO / NB_ERR_UNSUPPORTED. */
+nb_err nb_mon_read_file(nb_monitor *m, const char *path, const char *filter, char *why,
+                        size_t why_cap);
+
+/* Captures live on an interface until *stop becomes true (checked between batches) or
+ * max_packets (0: unlimited) frames were seen. */
+nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter, volatile int *stop,
+                           uint64_t max_packets, char *why, size_t why_cap);
+
+#endif
