@@ -1,8 +1,7 @@
-/* The server's persistence interface: registrations, observations, per-endpoint
- * security credentials and the audit log, as plain records and a table of
- * operations. The engine and the shells see only this; backends (SQLite in
- * src/store/, Redis later) implement it. Owns no memory: each backend owns its
- * handle, records passed in are borrowed for the call. */
+/* The server's persistence interface: registrations, observations, per-endpoint security
+ * credentials and the audit log, as plain records and a table of operations. The engine and the
+ * shells see only this; backends (SQLite in src/store/, Redis later) implement it. Owns no
+ * memory: each backend owns its handle, records passed in are borrowed for the call. */
 #ifndef NB_SERVER_STORE_H
 #define NB_SERVER_STORE_H
 
@@ -15,17 +14,13 @@
 #include "server/regparse.h"
 
 #define NB_SERVER_REGID_MAX 24 /* 16 hex digits plus NUL, rounded up */
-/* PSK identity (up to 256 bytes, the TLS maximum), secure ID (hex) or X.509
- * subject, plus NUL: an identity is never truncated, so two identities never
- * compare equal by accident. */
+/* PSK identity (up to 256 bytes, the TLS maximum), secure ID (hex) or X.509 subject, plus NUL:
+ * an identity is never truncated, so two identities never compare equal by accident. */
 #define NB_SERVER_IDENT_MAX 257
-#define NB_SERVER_KEY_MAX                                                      \
-  128 /* PSK key bytes, or RPK SubjectPublicKeyInfo DER */
-#define NB_SERVER_PATHS_MAX                                                    \
-  512 /* observation paths as text ("/3/0/9,/3/0/8") plus NUL */
+#define NB_SERVER_KEY_MAX 128   /* PSK key bytes, or RPK SubjectPublicKeyInfo DER */
+#define NB_SERVER_PATHS_MAX 512 /* observation paths as text ("/3/0/9,/3/0/8") plus NUL */
 
-/* How the peer of a datagram authenticated (the DTLS shell reports it; NoSec is
- * NONE). */
+/* How the peer of a datagram authenticated (the DTLS shell reports it; NoSec is NONE). */
 typedef enum {
   NB_SERVER_ID_NONE = 0,
   NB_SERVER_ID_PSK,  /* value: PSK identity */
@@ -38,13 +33,11 @@ typedef struct {
   char value[NB_SERVER_IDENT_MAX];
 } nb_server_identity;
 
-/* Kind names "none", "psk", "rpk", "x509" and back (NB_ERR_INVAL when unknown).
- */
+/* Kind names "none", "psk", "rpk", "x509" and back (NB_ERR_INVAL when unknown). */
 const char *nb_server_id_kind_name(nb_server_id_kind k);
 nb_err nb_server_id_kind_parse(const char *name, nb_server_id_kind *out);
 
-/* A registration as stored and as shown to the API. Times are Unix
- * milliseconds. */
+/* A registration as stored and as shown to the API. Times are Unix milliseconds. */
 typedef struct {
   char ep[NB_SERVER_EP_MAX];
   char reg_id[NB_SERVER_REGID_MAX];
@@ -60,8 +53,7 @@ typedef struct {
   size_t links_len;
 } nb_server_reg_info;
 
-/* An observation the server holds on a device (restored for listing; the device
- * keeps it). */
+/* An observation the server holds on a device (restored for listing; the device keeps it). */
 typedef struct {
   char ep[NB_SERVER_EP_MAX];
   uint64_t id;
@@ -77,10 +69,8 @@ typedef struct {
 typedef struct {
   char ep[NB_SERVER_EP_MAX];
   nb_server_id_kind kind;
-  char identity[NB_SERVER_IDENT_MAX]; /* PSK identity, RPK secure ID or X.509
-                                         subject */
-  uint8_t key[NB_SERVER_KEY_MAX]; /* PSK key (secret) or RPK public key; unused
-                                     for X.509 */
+  char identity[NB_SERVER_IDENT_MAX]; /* PSK identity, RPK secure ID or X.509 subject */
+  uint8_t key[NB_SERVER_KEY_MAX];     /* PSK key (secret) or RPK public key; unused for X.509 */
   size_t key_len;
 } nb_server_sec_info;
 
@@ -94,32 +84,25 @@ typedef struct {
   char result[16]; /* CoAP code "2.05", or "timeout", "queued", ... */
 } nb_server_audit_info;
 
-typedef nb_err (*nb_server_reg_each_fn)(void *user,
-                                        const nb_server_reg_info *r);
-typedef nb_err (*nb_server_obs_each_fn)(void *user,
-                                        const nb_server_obs_info *o);
-typedef nb_err (*nb_server_sec_each_fn)(void *user,
-                                        const nb_server_sec_info *s);
-typedef nb_err (*nb_server_audit_each_fn)(void *user,
-                                          const nb_server_audit_info *a);
+typedef nb_err (*nb_server_reg_each_fn)(void *user, const nb_server_reg_info *r);
+typedef nb_err (*nb_server_obs_each_fn)(void *user, const nb_server_obs_info *o);
+typedef nb_err (*nb_server_sec_each_fn)(void *user, const nb_server_sec_info *s);
+typedef nb_err (*nb_server_audit_each_fn)(void *user, const nb_server_audit_info *a);
 
-/* Operations of a backend; `self` is the backend handle. Every operation
- * returns NB_OK, or NB_ERR_NOT_FOUND for a missing key, or NB_ERR_IO for a
- * backend failure. An each-callback returning an error stops the walk and that
- * error is returned. */
+/* Operations of a backend; `self` is the backend handle. Every operation returns NB_OK, or
+ * NB_ERR_NOT_FOUND for a missing key, or NB_ERR_IO for a backend failure. An each-callback
+ * returning an error stops the walk and that error is returned. */
 typedef struct {
   /* Registrations, keyed by endpoint name (put replaces). */
   nb_err (*reg_put)(void *self, const nb_server_reg_info *r);
   nb_err (*reg_del)(void *self, const char *ep);
   nb_err (*reg_each)(void *self, nb_server_reg_each_fn fn, void *user);
-  /* Observations, keyed by (ep, id); deleting ep's observations with
-   * obs_del_ep. */
+  /* Observations, keyed by (ep, id); deleting ep's observations with obs_del_ep. */
   nb_err (*obs_put)(void *self, const nb_server_obs_info *o);
   nb_err (*obs_del)(void *self, const char *ep, uint64_t id);
   nb_err (*obs_del_ep)(void *self, const char *ep);
   nb_err (*obs_each)(void *self, nb_server_obs_each_fn fn, void *user);
-  /* Security credentials, keyed by endpoint name; lookup by (kind, identity)
-   * for DTLS. */
+  /* Security credentials, keyed by endpoint name; lookup by (kind, identity) for DTLS. */
   nb_err (*sec_put)(void *self, const nb_server_sec_info *s);
   nb_err (*sec_get)(void *self, const char *ep, nb_server_sec_info *out);
   nb_err (*sec_find)(void *self, nb_server_id_kind kind, const char *identity,
@@ -128,8 +111,7 @@ typedef struct {
   nb_err (*sec_each)(void *self, nb_server_sec_each_fn fn, void *user);
   /* Audit log: append, and walk the newest `limit` entries (newest first). */
   nb_err (*audit_add)(void *self, const nb_server_audit_info *a);
-  nb_err (*audit_each)(void *self, size_t limit, nb_server_audit_each_fn fn,
-                       void *user);
+  nb_err (*audit_each)(void *self, size_t limit, nb_server_audit_each_fn fn, void *user);
 } nb_server_store_ops;
 
 typedef struct {
@@ -137,11 +119,10 @@ typedef struct {
   void *self;
 } nb_server_store;
 
-/* Whether an authenticated peer may use endpoint name `ep` given its credential
- * (`sec`, NULL when the store has none for ep): a NoSec peer only for an ep
- * without a credential (and only when allow_nosec), a secured peer only when
- * the credential's kind and identity are its own. */
-bool nb_server_identity_owns(const nb_server_identity *id,
-                             const nb_server_sec_info *sec, bool allow_nosec);
+/* Whether an authenticated peer may use endpoint name `ep` given its credential (`sec`, NULL
+ * when the store has none for ep): a NoSec peer only for an ep without a credential (and only
+ * when allow_nosec), a secured peer only when the credential's kind and identity are its own. */
+bool nb_server_identity_owns(const nb_server_identity *id, const nb_server_sec_info *sec,
+                             bool allow_nosec);
 
 #endif
