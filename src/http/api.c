@@ -288,7 +288,8 @@ static enum MHD_Result submit(conn_ctx *c, const char *ep, nb_server_request *rq
 static json_t *parse_body(conn_ctx *c, char *err, size_t cap) {
   json_error_t je;
   json_t *j = json_loadb(c->body ? c->body : "", c->body_len, 0, &je);
-  if (!j) snprintf(err, cap, "bad JSON: %s (line %d)", je.text, je.line);
+  /* jansson's message is at most 160 bytes; 100 keep the reply readable. */
+  if (!j) snprintf(err, cap, "bad JSON: %.100s (line %d)", je.text, je.line);
   return j;
 }
 
@@ -798,10 +799,11 @@ static void actor_of(struct MHD_Connection *conn, char *out, size_t cap) {
   if (ci && ci->client_addr && nb_addr_from_sockaddr(ci->client_addr, &a) == NB_OK) {
     a.port = 0;
     nb_addr_format(&a, buf, sizeof(buf));
-    snprintf(out, cap, "api@%s", buf);
-  } else {
-    snprintf(out, cap, "api");
+    int n = snprintf(out, cap, "api@%s", buf);
+    if (n > 0 && (size_t)n < cap) return;
   }
+  /* No address, or one that does not fit: an audit actor is never a cut-off address. */
+  snprintf(out, cap, "api");
 }
 
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const char *url,
