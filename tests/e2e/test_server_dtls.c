@@ -200,7 +200,7 @@ static char *hex_file(const char *path) {
 
 /* PUBLIC KEY + PRIVATE KEY in one PEM, as coap-client-gnutls -M takes them. */
 static void make_rpk(const env *e, const char *name) {
-  char prefix[160], cmd[512];
+  char prefix[160], cmd[3 * sizeof prefix + 64];
   snprintf(prefix, sizeof(prefix), "%s/%s", e->dir, name);
   char *keys[] = {(char *)nb_test_env("NB_BINARY"), "keys", "ec", "--out", prefix, NULL};
   run_ok(keys);
