@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "io/loop.h"
 #include "niobium/client.h"
+#include "niobium/objects.h"
 
 #define CLI "niobium client"
 #define DEREG_GRACE_MS 5000
@@ -230,6 +231,12 @@ static int add_objects(app *a) {
                              .bindings = "UQ"};
   if (nb_client_add_device(a->c, &d) != NB_OK) return -1;
   if (strcmp(a->o->objects, "basic") == 0) return 0;
+  if (strcmp(a->o->objects, "all") == 0) {
+    /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
+    nb_client_conn_info ci = {.bearer = 41, .rssi_dbm = -60, .link_quality = -1, .cell_id = -1};
+    if (nb_client_add_conn_monitoring(a->c, &ci) != NB_OK) return -1;
+    if (nb_client_add_conn_stats(a->c) != NB_OK) return -1;
+  }
   size_t n = strcmp(a->o->objects, "all") == 0 ? NSENSORS : 2;
   for (size_t i = 0; i < n; i++) {
     nb_store_hooks h = {.execute = sensor_execute, .user = a};

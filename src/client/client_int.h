@@ -8,6 +8,7 @@
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
 #include "niobium/client.h"
+#include "niobium/objects.h"
 
 #define NB_CLIENT_LOG "client"
 #define NB_CLIENT_MAX_SERVERS 8
@@ -96,6 +97,11 @@ struct nb_client {
   nb_coap_req_id bs_req;
   nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
   unsigned bs_attempts;
+  /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
+  nb_client_stats stats;
+  nb_time_ms stats_since;  /* when collection (re)started */
+  int64_t stats_period_s;  /* Collection Period, 0 = unlimited */
+  struct nb_fw *fw;        /* Firmware Update state (firmware.c), owned by object 5 */
 };
 
 enum { NB_BS_NONE, NB_BS_REQUESTING, NB_BS_REQUESTED, NB_BS_RETRY, NB_BS_FAILED };
@@ -164,6 +170,13 @@ void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
 nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now);
+
+/* objects.c: counts one datagram out (tx) or in for Connectivity Statistics. */
+void nb_obj_count(nb_client *c, bool tx, size_t len);
+
+/* firmware.c: pull download deadlines and the deferred install. */
+void nb_fw_tick(nb_client *c, nb_time_ms now);
+nb_time_ms nb_fw_deadline(const nb_client *c);
 
 /* reporting.c */
 /* Starts an observation on an exchange of a Read/Read-Composite (before answering). */

@@ -368,6 +368,7 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, &c->acc[i], now);
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
+  nb_fw_tick(c, now);
 }
 
 nb_time_ms nb_client_next_deadline(const nb_client *c) {
@@ -375,6 +376,7 @@ nb_time_ms nb_client_next_deadline(const nb_client *c) {
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, &c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
   t = nb_time_min(t, nb_tr_deadline(c));
+  t = nb_time_min(t, nb_fw_deadline(c));
   return nb_time_min(t, nb_rep_deadline(c));
 }
 

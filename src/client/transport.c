@@ -166,6 +166,7 @@ static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr) {
 
 static void nb_tr_dtls_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_chan *ch = user;
+  nb_obj_count(ch->client, true, len);
   ch->client->cfg.send(ch->client->cfg.send_user, peer, data, len);
 }
 
@@ -226,6 +227,7 @@ static nb_err nb_tr_session(nb_client *c, nb_chan *ch) {
 void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_chan *ch = nb_tr_chan(c, peer);
   if (!ch || ch->mode == 3) {
+    nb_obj_count(c, true, len);
     c->cfg.send(c->cfg.send_user, peer, data, len);
     return;
   }
@@ -242,6 +244,7 @@ void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t l
 
 void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                    nb_time_ms now) {
+  nb_obj_count(c, false, len);
   nb_chan *ch = nb_tr_chan(c, peer);
   if (!ch || ch->mode == 3) {
     nb_coap_ep_receive(c->ep, peer, data, len, now);
