@@ -14,6 +14,7 @@ typedef struct {
 
 int nb_cmd_objects(int argc, char **argv);
 int nb_cmd_coap(int argc, char **argv);
+int nb_cmd_demo(int argc, char **argv);
 int nb_cmd_monitor(int argc, char **argv);
 int nb_cmd_client(int argc, char **argv);
 int nb_cmd_bootstrap(int argc, char **argv);

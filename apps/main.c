@@ -15,6 +15,7 @@ static const nb_command nb_commands[] = {
     {"client", "LwM2M client (device): register, serve objects, report", nb_cmd_client},
     {"monitor", "passive LwM2M security monitor: decode captures, track devices, alert",
      nb_cmd_monitor},
+    {"demo", "bootstrap + server + REST API + simulated devices in one process", nb_cmd_demo},
     {NULL, NULL, NULL},
 };
 
