@@ -99,6 +99,16 @@ nb_time_ms nb_coap_ep_next_deadline(const nb_coap_ep *ep);
 nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
                           bool confirmable, nb_coap_response_fn cb, void *user, nb_time_ms now,
                           nb_coap_req_id *id);
+/* Adopts an observation registered before this endpoint existed (a restarted server whose
+ * device still notifies): nothing is sent; notifications from peer carrying `token` go to cb as
+ * for an nb_coap_ep_request observation, so they are no longer answered with RST. req is the
+ * original registration (GET/FETCH with Observe=0, its token ignored): the template for Block2
+ * follow-ups and active cancellation. NB_ERR_INVAL for a non-observe request or a bad token,
+ * NB_ERR_EXISTS when the token is in use towards peer. */
+nb_err nb_coap_ep_adopt_observation(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                                    const uint8_t *token, size_t token_len, bool confirmable,
+                                    nb_coap_response_fn cb, void *user, nb_time_ms now,
+                                    nb_coap_req_id *id);
 /* Stops a request or observation; cb is called with NB_ERR_CANCELLED (last=true).
  * For an observation, `active` sends a GET with Observe=1 (RFC 7641 3.6) else forgets it and the
  * next notification is answered with RST. NB_ERR_NOT_FOUND for an unknown or finished id. */

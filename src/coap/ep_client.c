@@ -581,6 +581,47 @@ nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg
   return NB_OK;
 }
 
+nb_err nb_coap_ep_adopt_observation(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                                    const uint8_t *token, size_t token_len, bool confirmable,
+                                    nb_coap_response_fn cb, void *user, nb_time_ms now,
+                                    nb_coap_req_id *id) {
+  if (!ep || !peer || !req || !token || token_len == 0 || token_len > NB_COAP_MAX_TOKEN ||
+      !nb_coap_is_request(req->code))
+    return NB_ERR_INVAL;
+  if (nb_coap_epi_creq_by_token(ep, peer, token, token_len)) return NB_ERR_EXISTS;
+  ep->now = now;
+  nb_coap_creq *creq = calloc(1, sizeof *creq);
+  if (!creq) return NB_ERR_NOMEM;
+  if (nb_coap_timerheap_reserve(&ep->timers) != NB_OK) {
+    free(creq);
+    return NB_ERR_NOMEM;
+  }
+  creq->ep = ep;
+  creq->peer = *peer;
+  creq->confirmable = confirmable;
+  creq->cb = cb;
+  creq->user = user;
+  creq->timer.kind = NB_COAP_TK_CREQ;
+  nb_coap_reasm_init(&creq->b2, ep->cfg.max_body);
+  nb_coap_msg m = *req;
+  m.token_len = 0; /* setup must not claim the caller's token as a first message's */
+  nb_err err = nb_coap_creq_setup(ep, creq, &m);
+  if (err == NB_OK && !creq->observe) err = NB_ERR_INVAL;
+  if (err != NB_OK) {
+    nb_coap_creq_free(ep, creq);
+    return err;
+  }
+  /* Between notifications, exactly as an established observation: no message in flight. */
+  creq->first_token_len = 0;
+  creq->state = NB_COAP_CREQ_IDLE;
+  creq->step = NB_COAP_STEP_FIRST;
+  creq->id = ep->next_id++;
+  nb_coap_hmap_insert(&ep->creqs, &creq->id_node, nb_coap_id_hash(ep, creq->id));
+  nb_coap_tnode_link(ep, creq, &creq->tn_obs, token, token_len);
+  if (id) *id = creq->id;
+  return NB_OK;
+}
+
 /* RFC 7641 3.6: a GET with Observe=1 and the registration's token and options. */
 static void nb_coap_creq_deregister(nb_coap_ep *ep, nb_coap_creq *creq, const uint8_t *tok,
                                     size_t tok_len, nb_time_ms now) {
