@@ -20,6 +20,7 @@
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
+#include "niobium/sensor.h"
 
 #define CLI "niobium client"
 #define DEREG_GRACE_MS 5000
@@ -45,8 +46,16 @@ static void usage(FILE *out) {
       "                        --server-key FILE: the server's own certificate (pinned)\n"
       "  --lifetime SECONDS    registration lifetime (default 86400)\n"
       "  --binding U|UQ        UDP, or UDP with queue mode (default U)\n"
+      "  --queue-timeout S     queue mode: sleep after S idle seconds (default 93)\n"
       "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso)\n"
-      "  --sensors random|none random walk of the IPSO sensor values (default random)\n"
+      "  --sensors SOURCE      what feeds the IPSO sensor values (default random):\n"
+      "                        random       a random walk of every sensor\n"
+      "                        csv:FILE:COL replay column COL (header name or 1-based number)\n"
+      "                                     of FILE into 3303 temperature; rows at their\n"
+      "                                     'time' column (seconds) or one per interval\n"
+      "                        spi:DEV[:CH] MCP3004/3008 ADC channel CH (default 0) on a\n"
+      "                                     spidev device, 3.3 V reference, as 3316 voltage\n"
+      "                        none         fixed values\n"
       "  --sensor-interval S   seconds between sensor steps (default 10)\n"
       "  --state FILE          keep the server accounts here (written 0600 once registered;\n"
       "                        read at start, so a bootstrapped device skips bootstrap)\n"
@@ -64,13 +73,17 @@ static void usage(FILE *out) {
       "  niobium client --server coaps://10.0.0.5:5684 --endpoint dev1 \\\n"
       "      --rpk-key dev.key --server-key server.pub\n"
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
-      "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n");
+      "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n"
+      "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 --binding UQ \\\n"
+      "      --sensors csv:temps.csv:temp\n"
+      "  niobium client --server coap://127.0.0.1:5683 --endpoint pi1 --sensors "
+      "spi:/dev/spidev0.0:2\n");
 }
 
 typedef struct {
   const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
-  unsigned long lifetime, ssid, sensor_interval;
+  unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
 } options;
 
@@ -82,6 +95,10 @@ typedef struct {
   uv_prepare_t prepare;
   uv_poll_t input;
   bool input_on, sensors_on;
+  nb_sensor *src;   /* csv: or spi: source (NULL: random walk or none) */
+  uint16_t src_obj; /* the object it feeds (/x/0/5700) */
+  nb_spidev spi;
+  nb_time_ms src_start;
   const options *o;
   bool quitting, registered_once, failed;
   nb_time_ms quit_by;
@@ -166,10 +183,11 @@ static const struct {
   uint16_t obj;
   double start, lo, hi, step;
   const char *unit;
-} sensors[NSENSORS] = {
+} sensors[NSENSORS + 1] = {
     {3303, 21.0, -20.0, 60.0, 0.5, "Cel"},
     {3304, 45.0, 0.0, 100.0, 1.0, "%RH"},
     {3315, 1013.0, 950.0, 1050.0, 0.8, "hPa"},
+    {3316, 0.0, 0.0, 3.3, 0.0, "V"}, /* the spi: source only */
 };
 
 static nb_err set_num(nb_object *o, uint16_t res, double v) {
@@ -178,9 +196,33 @@ static nb_err set_num(nb_object *o, uint16_t res, double v) {
   return nb_store_object_set(o, &p, &val);
 }
 
+/* A new reading of the csv:/spi: source into /obj/0/5700 with Min/Max Measured Value. */
+static void source_step(app *a, nb_time_ms now) {
+  double v;
+  nb_err e = nb_sensor_read(a->src, now - a->src_start, &v);
+  if (e != NB_OK) {
+    NB_LOG_WARN("client", "event=sensor-read-failed obj=%u err=%s", a->src_obj, nb_err_name(e));
+    return;
+  }
+  nb_object *o = nb_client_object(a->c, a->src_obj);
+  nb_path p = nb_path_res(a->src_obj, 0, 5700);
+  const nb_value *cur = o ? nb_store_object_get(o, &p) : NULL;
+  if (!o || (cur && cur->type == NB_VT_FLOAT && cur->v.f == v)) return;
+  set_num(o, 5700, v);
+  nb_path pmin = nb_path_res(a->src_obj, 0, 5601), pmax = nb_path_res(a->src_obj, 0, 5602);
+  const nb_value *mn = nb_store_object_get(o, &pmin), *mx = nb_store_object_get(o, &pmax);
+  if (!mn || (mn->type == NB_VT_FLOAT && v < mn->v.f)) set_num(o, 5601, v);
+  if (!mx || (mx->type == NB_VT_FLOAT && v > mx->v.f)) set_num(o, 5602, v);
+  nb_client_value_changed(a->c, &p, now);
+}
+
 static void sensor_step(uv_timer_t *t) {
   app *a = t->data;
   nb_time_ms now = nb_io_loop_now(a->loop);
+  if (a->src) {
+    source_step(a, now);
+    return;
+  }
   for (size_t i = 0; i < NSENSORS; i++) {
     nb_object *o = nb_client_object(a->c, sensors[i].obj);
     nb_path p = nb_path_res(sensors[i].obj, 0, 5700);
@@ -238,7 +280,8 @@ static int add_objects(app *a) {
     if (nb_client_add_conn_stats(a->c) != NB_OK) return -1;
   }
   size_t n = strcmp(a->o->objects, "all") == 0 ? NSENSORS : 2;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i <= NSENSORS; i++) {
+    if (i == NSENSORS ? a->src_obj != 3316 : i >= n) continue;
     nb_store_hooks h = {.execute = sensor_execute, .user = a};
     const nb_object_def *def = nb_model_object(nb_client_model(a->c), sensors[i].obj);
     nb_object *o = def ? nb_store_object_new(def, &h) : NULL;
@@ -561,6 +604,52 @@ static int load_state(app *a) {
   return 1;
 }
 
+static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
+
+/* --sensors csv:FILE:COLUMN or spi:DEV[:CH]: opens the source (a clear error when it cannot). */
+static int open_source(app *a) {
+  const char *spec = a->o->sensors;
+  char buf[1024], err[256];
+  if (strlen(spec) >= sizeof buf) {
+    fprintf(stderr, CLI ": --sensors value too long\n");
+    return NB_EXIT_USAGE;
+  }
+  if (strncmp(spec, "csv:", 4) == 0) {
+    snprintf(buf, sizeof buf, "%s", spec + 4);
+    char *col = strrchr(buf, ':');
+    *col++ = 0;
+    nb_time_ms iv = (nb_time_ms)a->o->sensor_interval * 1000;
+    if (nb_sensor_csv_open(buf, col, iv, &a->src, err, sizeof err) != NB_OK) {
+      fprintf(stderr, CLI ": --sensors csv: %s%s%s\n", strncmp(err, "line", 4) ? "" : buf,
+              strncmp(err, "line", 4) ? "" : " ", err);
+      return NB_EXIT_FAILURE;
+    }
+    a->src_obj = 3303;
+  } else if (strncmp(spec, "spi:", 4) == 0) {
+    snprintf(buf, sizeof buf, "%s", spec + 4);
+    unsigned long ch = 0;
+    char *colon = strrchr(buf, ':');
+    if (colon) {
+      if (!parse_ulong(colon + 1, 0, 7, &ch)) {
+        fprintf(stderr, CLI ": --sensors spi: channel '%s' must be 0..7\n", colon + 1);
+        return NB_EXIT_USAGE;
+      }
+      *colon = 0;
+    }
+    nb_err e = nb_spidev_open(&a->spi, buf);
+    if (e != NB_OK) {
+      fprintf(stderr,
+              CLI ": cannot open SPI device %s: %s (is spidev enabled, e.g. dtparam=spi=on?)\n",
+              buf, strerror(errno));
+      return NB_EXIT_FAILURE;
+    }
+    if (nb_sensor_mcp300x_new(nb_spidev_transfer, &a->spi, (unsigned)ch, 3.3, &a->src) != NB_OK)
+      return NB_EXIT_FAILURE;
+    a->src_obj = 3316;
+  }
+  return NB_EXIT_OK;
+}
+
 static int run(const options *o) {
   app a;
   memset(&a, 0, sizeof a);
@@ -582,6 +671,8 @@ static int run(const options *o) {
   cfg.on_event = on_event;
   cfg.event_user = &a;
   cfg.resolve = resolve;
+  cfg.queue_timeout = (nb_time_ms)o->queue_timeout * 1000;
+  a.spi.fd = -1;
   nb_addr local4, local6;
   nb_addr_parse("0.0.0.0", 0, &local4);
   nb_addr_parse("[::]", 0, &local6);
@@ -602,6 +693,7 @@ static int run(const options *o) {
     if (v6) nb_io_udp_set_receiver(a.udp6, on_datagram, &a);
   }
   int loaded = 0;
+  if (rc == NB_EXIT_OK) rc = open_source(&a);
   if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && !loaded && nb_client_add_server(a.c, &p) != NB_OK) {
@@ -616,7 +708,9 @@ static int run(const options *o) {
     a.timer.data = a.sensor_timer.data = a.prepare.data = &a;
     uv_prepare_start(&a.prepare, on_prepare);
     handles = true;
-    if (strcmp(o->objects, "basic") != 0 && strcmp(o->sensors, "random") == 0) {
+    a.src_start = nb_io_loop_now(a.loop);
+    if (a.src) source_step(&a, a.src_start);
+    if (strcmp(o->objects, "basic") != 0 && strcmp(o->sensors, "none") != 0) {
       uint64_t ms = o->sensor_interval * 1000;
       uv_timer_start(&a.sensor_timer, sensor_step, ms, ms);
     }
@@ -649,6 +743,8 @@ static int run(const options *o) {
   if (a.udp4) nb_io_udp_close(a.udp4);
   if (a.udp6) nb_io_udp_close(a.udp6);
   nb_client_free(a.c);
+  nb_sensor_free(a.src);
+  nb_spidev_close(&a.spi);
   if (a.loop) nb_io_loop_free(a.loop);
   if (k.secret.data) memset(k.secret.data, 0, k.secret.len);
   memset(k.psk, 0, sizeof k.psk);
@@ -694,6 +790,7 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"objects", required_argument, NULL, 'o'},
                                        {"sensors", required_argument, NULL, 'n'},
                                        {"sensor-interval", required_argument, NULL, 'N'},
+                                       {"queue-timeout", required_argument, NULL, 'Q'},
                                        {"state", required_argument, NULL, 'f'},
                                        {"version", required_argument, NULL, 'v'},
                                        {"prompt", no_argument, NULL, 'p'},
@@ -706,7 +803,8 @@ int nb_cmd_client(int argc, char **argv) {
                .version = "1.1",
                .lifetime = 86400,
                .ssid = 1,
-               .sensor_interval = 10};
+               .sensor_interval = 10,
+               .queue_timeout = 93};
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -769,6 +867,10 @@ int nb_cmd_client(int argc, char **argv) {
         if (!parse_ulong(optarg, 1, 0xFFFFFFFFUL, &o.lifetime))
           return bad("--lifetime '%s' must be a positive number of seconds", optarg);
         break;
+      case 'Q':
+        if (!parse_ulong(optarg, 1, 86400, &o.queue_timeout))
+          return bad("--queue-timeout '%s' must be 1..86400 seconds", optarg);
+        break;
       case 'N':
         if (!parse_ulong(optarg, 1, 86400, &o.sensor_interval))
           return bad("--sensor-interval '%s' must be 1..86400 seconds", optarg);
@@ -799,8 +901,14 @@ int nb_cmd_client(int argc, char **argv) {
   if (strcmp(o.objects, "basic") != 0 && strcmp(o.objects, "ipso") != 0 &&
       strcmp(o.objects, "all") != 0)
     return bad("--objects '%s' must be basic, ipso or all", o.objects);
-  if (strcmp(o.sensors, "random") != 0 && strcmp(o.sensors, "none") != 0)
-    return bad("--sensors '%s' must be random or none", o.sensors);
+  if (strcmp(o.sensors, "random") != 0 && strcmp(o.sensors, "none") != 0 &&
+      !(strncmp(o.sensors, "csv:", 4) == 0 && strchr(o.sensors + 4, ':')) &&
+      !(strncmp(o.sensors, "spi:", 4) == 0 && o.sensors[4]))
+    return bad("--sensors '%s' must be random, none, csv:FILE:COLUMN or spi:/dev/spidevB.C[:CH]",
+               o.sensors);
+  if (strcmp(o.objects, "basic") == 0 && strcmp(o.sensors, "random") != 0 &&
+      strcmp(o.sensors, "none") != 0)
+    return bad("--sensors %s needs --objects ipso or all", o.sensors);
   if (strcmp(o.version, "1.0") != 0 && strcmp(o.version, "1.1") != 0)
     return bad("--version '%s' must be 1.0 or 1.1", o.version);
   int modes = (o.psk_id || o.psk_hex) + (o.rpk_key != NULL) + (o.cert || o.key || o.ca);

@@ -68,6 +68,10 @@ typedef struct {
   nb_client_resolve_fn resolve; /* optional: without it URIs must hold numeric hosts */
   void *resolve_user;
   const nb_dtls_session_params *dtls; /* NULL = DTLS session defaults */
+  /* Queue mode (binding UQ, or Q in 1.1): the client sleeps once nothing was exchanged with a
+   * server for this long. The 1.1 Server object has no resource for it; 0 = 93 s, CoAP
+   * MAX_TRANSMIT_WAIT, which the specification recommends. */
+  nb_time_ms queue_timeout;
 } nb_client_config;
 
 void nb_client_config_default(nb_client_config *cfg);
@@ -172,6 +176,9 @@ typedef enum {
 nb_err nb_client_server_state(const nb_client *c, uint16_t ssid, nb_client_srv_state *state,
                               char *location, size_t cap);
 const char *nb_client_srv_state_name(nb_client_srv_state s);
+/* Queue mode: false while the client sleeps for server ssid (its requests are not received,
+ * notifications are held until the next wake-up Update); true otherwise. */
+bool nb_client_awake(const nb_client *c, uint16_t ssid);
 /* Number of active observations (all servers). */
 size_t nb_client_observation_count(const nb_client *c);
 

@@ -33,6 +33,10 @@ typedef struct {
   unsigned sequence;                /* sequence number (0-based) */
   bool update_pending;              /* something the server knows changed */
   bool objects_changed;             /* the Update carries the object list */
+  /* queue mode (queue.c) */
+  bool asleep;          /* the radio is off for this server: its datagrams are dropped */
+  bool flush_on_update; /* queued notifications go once the wake-up Update is answered */
+  nb_time_ms last_io;   /* last datagram exchanged with this server */
 } nb_account;
 
 /* Attributes a server wrote at one path (object, instance, resource or resource instance). */
@@ -56,6 +60,7 @@ typedef struct nb_obs {
   double last_num;      /* numeric value last reported (single numeric resource) */
   bool has_num;
   bool changed; /* a change is waiting for pmin */
+  bool queued;  /* queue mode: a notification waits for the server to be awake */
 } nb_obs;
 
 /* The transport to one server address (a server account or the bootstrap server): plain UDP
@@ -64,12 +69,12 @@ typedef struct {
   nb_client *client;
   nb_addr addr;
   uint16_t sec_inst;
-  int mode;                  /* Security resource 2: 0 PSK, 1 RPK, 2 X.509, 3 NoSec */
-  uint8_t digest[32];        /* of the Security values the credentials came from */
-  nb_dtls_creds *creds;      /* NULL for NoSec or when the Security values are unusable */
-  nb_dtls_session *s;        /* NULL until the first datagram out */
-  char pin_id[32];           /* RPK: server secure ID to accept (when given as one) */
-  bool failed;               /* the session failed: abort requests once its call returns */
+  int mode;             /* Security resource 2: 0 PSK, 1 RPK, 2 X.509, 3 NoSec */
+  uint8_t digest[32];   /* of the Security values the credentials came from */
+  nb_dtls_creds *creds; /* NULL for NoSec or when the Security values are unusable */
+  nb_dtls_session *s;   /* NULL until the first datagram out */
+  char pin_id[32];      /* RPK: server secure ID to accept (when given as one) */
+  bool failed;          /* the session failed: abort requests once its call returns */
   nb_err fail_err;
 } nb_chan;
 
@@ -99,9 +104,9 @@ struct nb_client {
   unsigned bs_attempts;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
-  nb_time_ms stats_since;  /* when collection (re)started */
-  int64_t stats_period_s;  /* Collection Period, 0 = unlimited */
-  struct nb_fw *fw;        /* Firmware Update state (firmware.c), owned by object 5 */
+  nb_time_ms stats_since; /* when collection (re)started */
+  int64_t stats_period_s; /* Collection Period, 0 = unlimited */
+  struct nb_fw *fw;       /* Firmware Update state (firmware.c), owned by object 5 */
 };
 
 enum { NB_BS_NONE, NB_BS_REQUESTING, NB_BS_REQUESTED, NB_BS_RETRY, NB_BS_FAILED };
@@ -178,7 +183,25 @@ void nb_obj_count(nb_client *c, bool tx, size_t len);
 void nb_fw_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_fw_deadline(const nb_client *c);
 
+/* queue.c: queue mode (binding UQ / Q) per server account. The client sleeps once nothing was
+ * exchanged with the server for the queue timeout; asleep, that server's datagrams are dropped
+ * (as a radio that is off would), notifications are held (one per observation, sent with the
+ * latest values) and the first thing sent is an Update, after whose answer they go. */
+bool nb_q_enabled(const nb_account *a);
+/* A datagram went to or came from peer at c->now. */
+void nb_q_io(nb_client *c, const nb_addr *peer);
+/* True when peer is a server account that is asleep (its datagram is dropped). */
+bool nb_q_asleep_peer(nb_client *c, const nb_addr *peer);
+void nb_q_tick(nb_client *c, nb_account *a, nb_time_ms now);
+nb_time_ms nb_q_deadline(const nb_client *c, const nb_account *a);
+/* A notification for a is due: true when it must wait (it wakes a sleeping account). */
+bool nb_q_hold(nb_client *c, nb_account *a, nb_time_ms now);
+/* Wakes a sleeping account by sending an Update; no-op when awake. */
+void nb_q_wake(nb_client *c, nb_account *a, nb_time_ms now);
+
 /* reporting.c */
+/* Sends the notifications held for ssid while it slept (after the wake-up Update). */
+void nb_rep_flush(nb_client *c, uint16_t ssid, nb_time_ms now);
 /* Starts an observation on an exchange of a Read/Read-Composite (before answering). */
 nb_err nb_rep_observe(nb_client *c, nb_account *a, nb_coap_exchange *ex, const nb_path *paths,
                       size_t n, bool composite, int cf, nb_time_ms now, nb_obs **out);

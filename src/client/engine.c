@@ -358,6 +358,11 @@ nb_err nb_client_start(nb_client *c, nb_time_ms now) {
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now) {
   c->now = now;
+  if (nb_q_asleep_peer(c, peer)) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dropped-asleep len=%zu", len);
+    return;
+  }
+  nb_q_io(c, peer);
   nb_tr_receive(c, peer, data, len, now);
 }
 

@@ -124,6 +124,7 @@ static void nb_reg_register_cb(void *user, nb_err err, const nb_coap_msg *resp, 
     return;
   }
   a->state = NB_CLIENT_SRV_REGISTERED;
+  a->asleep = a->flush_on_update = false;
   a->attempt = a->sequence = 0;
   a->update_pending = a->objects_changed = false;
   nb_reg_schedule_update(a, now);
@@ -191,8 +192,13 @@ static void nb_reg_update_cb(void *user, nb_err err, const nb_coap_msg *resp, bo
     nb_reg_schedule_update(a, now);
     NB_LOG_INFO(NB_CLIENT_LOG, "event=updated ssid=%u", a->ssid);
     nb_client_emit(c, NB_CLIENT_EV_UPDATED, a->ssid, NB_OK, now);
+    if (a->flush_on_update) {
+      a->flush_on_update = false;
+      nb_rep_flush(c, a->ssid, now);
+    }
     return;
   }
+  a->flush_on_update = false;
   /* 4.04: the server lost the registration; any other failure: register anew too. */
   char code[8] = "-";
   if (resp) nb_coap_code_format(resp->code, code);
@@ -208,6 +214,11 @@ nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms 
   if (a->state != NB_CLIENT_SRV_REGISTERED) {
     a->update_pending = true; /* sent once registered */
     return NB_ERR_STATE;
+  }
+  if (a->asleep) {
+    a->asleep = false;
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=wake ssid=%u idle_ms=%lld", a->ssid,
+                (long long)(now - a->last_io));
   }
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
@@ -257,6 +268,7 @@ static void nb_reg_dereg_cb(void *user, nb_err err, const nb_coap_msg *resp, boo
 
 nb_err nb_reg_deregister(nb_client *c, nb_account *a, nb_time_ms now) {
   nb_rep_drop_server(c, a->ssid);
+  a->asleep = a->flush_on_update = false; /* the De-register wakes the radio */
   if (a->req) {
     nb_coap_req_id id = a->req;
     a->req = 0;
@@ -284,12 +296,14 @@ void nb_reg_tick(nb_client *c, nb_account *a, nb_time_ms now) {
   } else if (a->state == NB_CLIENT_SRV_REGISTERED && (a->update_pending || now >= a->next_update)) {
     nb_reg_update(c, a, a->objects_changed, now);
   }
+  nb_q_tick(c, a, now);
 }
 
 nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a) {
   if (c->deregistering) return NB_TIME_NEVER;
   if (a->state == NB_CLIENT_SRV_WAIT_RETRY) return a->retry_at;
-  if (a->state == NB_CLIENT_SRV_REGISTERED) return a->update_pending ? 0 : a->next_update;
+  if (a->state == NB_CLIENT_SRV_REGISTERED)
+    return a->update_pending ? 0 : nb_time_min(a->next_update, nb_q_deadline(c, a));
   return NB_TIME_NEVER;
 }
 

@@ -135,6 +135,12 @@ static void nb_rep_attrs_of(nb_client *c, const nb_obs *o, nb_attrs *out) {
 
 /* Sends the current values; false when the observation ended (it is freed then). */
 static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
+  nb_account *a = nb_client_account_by_ssid(c, o->ssid);
+  if (a && nb_q_hold(c, a, now)) {
+    o->queued = true; /* values are read when it goes, so the latest one wins */
+    o->changed = false;
+    return true;
+  }
   nb_records recs;
   nb_records_init(&recs);
   nb_err e = NB_OK;
@@ -212,6 +218,7 @@ void nb_rep_changed(nb_client *c, const nb_path *p, nb_time_ms now) {
 }
 
 static nb_time_ms nb_rep_due(nb_client *c, const nb_obs *o) {
+  if (o->queued) return NB_TIME_NEVER; /* sent by nb_rep_flush */
   nb_attrs at;
   nb_rep_attrs_of(c, o, &at);
   nb_time_ms pmin = (at.set & NB_ATTR_PMIN) ? (nb_time_ms)at.pmin * 1000 : 0;
@@ -235,6 +242,15 @@ nb_time_ms nb_rep_deadline(const nb_client *c) {
   nb_time_ms t = NB_TIME_NEVER;
   for (const nb_obs *o = c->obs; o; o = o->next) t = nb_time_min(t, nb_rep_due((nb_client *)c, o));
   return t;
+}
+
+void nb_rep_flush(nb_client *c, uint16_t ssid, nb_time_ms now) {
+  for (nb_obs *o = c->obs, *next; o; o = next) {
+    next = o->next;
+    if (o->ssid != ssid || !o->queued) continue;
+    o->queued = false;
+    nb_rep_notify(c, o, now);
+  }
 }
 
 void nb_rep_drop_server(nb_client *c, uint16_t ssid) {
@@ -289,9 +305,11 @@ nb_err nb_client_send(nb_client *c, uint16_t ssid, const nb_path *paths, size_t 
   nb_err res = e == NB_OK ? NB_ERR_NOT_FOUND : e;
   for (size_t i = 0; e == NB_OK && i < c->nacc; i++) {
     nb_account *a = &c->acc[i];
-    if ((ssid && a->ssid != ssid) || a->state != NB_CLIENT_SRV_REGISTERED) continue;
+    if (ssid && a->ssid != ssid) continue;
     nb_object *srv = nb_client_object(c, 1);
     if (nb_store_object_get_bool(srv, a->srv_inst, 23, false)) continue; /* Mute Send */
+    nb_q_wake(c, a, now); /* asleep: the Update goes first, the Send right after it */
+    if (a->state != NB_CLIENT_SRV_REGISTERED && a->state != NB_CLIENT_SRV_UPDATING) continue;
     nb_coap_msg m;
     nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
     nb_err se = nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/dp");

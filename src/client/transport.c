@@ -167,6 +167,7 @@ static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr) {
 static void nb_tr_dtls_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_chan *ch = user;
   nb_obj_count(ch->client, true, len);
+  nb_q_io(ch->client, peer);
   ch->client->cfg.send(ch->client->cfg.send_user, peer, data, len);
 }
 
@@ -228,6 +229,7 @@ void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t l
   nb_chan *ch = nb_tr_chan(c, peer);
   if (!ch || ch->mode == 3) {
     nb_obj_count(c, true, len);
+    nb_q_io(c, peer);
     c->cfg.send(c->cfg.send_user, peer, data, len);
     return;
   }
