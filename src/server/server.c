@@ -56,6 +56,8 @@ struct sreq {
   nb_server_result_fn cb;
   void *user;
   uint32_t seq;
+  uint8_t token[8]; /* observations: kept so a restarted server can adopt them */
+  uint8_t token_len;
   char actor[64];
 };
 
@@ -151,6 +153,18 @@ static void store_reg(nb_server *s, const reg *r) {
     NB_LOG_WARN(MOD, "event=store_failed op=reg_put ep=%s", r->info.ep);
 }
 
+/* The request's paths as text ("/3/0/9,/3/0/8"), as many as fit in cap. */
+static void paths_text(const sreq *q, char *buf, size_t cap) {
+  size_t off = 0;
+  size_t np = q->npaths ? q->npaths : 1;
+  buf[0] = '\0';
+  for (size_t i = 0; i < np && off + NB_PATH_STRLEN + 1 < cap; i++) {
+    if (i) buf[off++] = ',';
+    nb_path_format(q->npaths ? &q->paths[i] : &q->path, buf + off, cap - off);
+    off += strlen(buf + off);
+  }
+}
+
 static void audit(nb_server *s, const sreq *q, const char *result, nb_time_ms now) {
   if (!s->cfg.store.ops) return;
   nb_server_audit_info a;
@@ -159,16 +173,7 @@ static void audit(nb_server *s, const sreq *q, const char *result, nb_time_ms no
   snprintf(a.actor, sizeof(a.actor), "%s", q->actor);
   snprintf(a.ep, sizeof(a.ep), "%s", q->r->info.ep);
   snprintf(a.op, sizeof(a.op), "%s", nb_server_op_name(q->op));
-  if (q->npaths) {
-    size_t off = 0;
-    for (size_t i = 0; i < q->npaths && off + NB_PATH_STRLEN + 1 < sizeof(a.path); i++) {
-      if (i) a.path[off++] = ',';
-      nb_path_format(&q->paths[i], a.path + off, sizeof(a.path) - off);
-      off += strlen(a.path + off);
-    }
-  } else {
-    nb_path_format(&q->path, a.path, sizeof(a.path));
-  }
+  paths_text(q, a.path, sizeof(a.path));
   snprintf(a.result, sizeof(a.result), "%s", result);
   if (s->cfg.store.ops->audit_add(s->cfg.store.self, &a) != NB_OK)
     NB_LOG_WARN(MOD, "event=store_failed op=audit_add ep=%s", a.ep);
@@ -237,19 +242,31 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
 
 static bool reachable(const reg *r) { return !r->info.queue || r->awake; }
 
+/* The CoAP request of q (its payload borrowed from q). */
+static nb_err req_message(const sreq *q, nb_coap_msg *m) {
+  nb_coap_msg_init(m, NB_COAP_CON, q->method, 0);
+  nb_err rc = NB_OK;
+  if (q->observe) rc = nb_coap_msg_add_uint(m, NB_COAP_OPT_OBSERVE, 0);
+  if (rc == NB_OK && !q->npaths) rc = nb_path_to_coap(m, &q->path);
+  if (rc == NB_OK && q->content_format != NB_COAP_CF_NONE)
+    rc = nb_coap_msg_add_uint(m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)q->content_format);
+  if (rc == NB_OK && q->has_attrs) rc = nb_attrs_to_coap(m, &q->attrs);
+  if (rc == NB_OK && q->accept != NB_COAP_CF_NONE)
+    rc = nb_coap_msg_add_uint(m, NB_COAP_OPT_ACCEPT, (uint32_t)q->accept);
+  if (rc == NB_OK) nb_coap_msg_set_payload(m, q->payload, q->len);
+  return rc;
+}
+
 static nb_err req_dispatch(nb_server *s, sreq *q, nb_time_ms now) {
   nb_coap_msg m;
-  nb_coap_msg_init(&m, NB_COAP_CON, q->method, 0);
-  nb_err rc = NB_OK;
-  if (q->observe) rc = nb_coap_msg_add_uint(&m, NB_COAP_OPT_OBSERVE, 0);
-  if (rc == NB_OK && !q->npaths) rc = nb_path_to_coap(&m, &q->path);
-  if (rc == NB_OK && q->content_format != NB_COAP_CF_NONE)
-    rc = nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)q->content_format);
-  if (rc == NB_OK && q->has_attrs) rc = nb_attrs_to_coap(&m, &q->attrs);
-  if (rc == NB_OK && q->accept != NB_COAP_CF_NONE)
-    rc = nb_coap_msg_add_uint(&m, NB_COAP_OPT_ACCEPT, (uint32_t)q->accept);
+  nb_err rc = req_message(q, &m);
+  if (rc == NB_OK && q->observe) {
+    /* Our own token, stored with the observation, so a restarted server can adopt it. */
+    q->token_len = sizeof(q->token);
+    rc = s->cfg.random(s->cfg.random_user, q->token, q->token_len);
+    if (rc == NB_OK) rc = nb_coap_msg_set_token(&m, q->token, q->token_len);
+  }
   if (rc != NB_OK) return rc;
-  nb_coap_msg_set_payload(&m, q->payload, q->len);
   rc = nb_coap_ep_request(s->ep, &q->r->info.addr, &m, true, on_coap_response, q, now, &q->coap_id);
   if (rc != NB_OK) return rc;
   if (q->state == RQ_QUEUED) q->r->nqueued--;
@@ -346,7 +363,9 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
       oi.composite = q->npaths > 0;
       oi.format = q->accept;
       oi.created_at = unix_ms(s, now);
-      nb_path_format(q->npaths ? &q->paths[0] : &q->path, oi.paths, sizeof(oi.paths));
+      memcpy(oi.token, q->token, q->token_len);
+      oi.token_len = q->token_len;
+      paths_text(q, oi.paths, sizeof(oi.paths));
       s->cfg.store.ops->obs_put(s->cfg.store.self, &oi);
     }
     q->state = RQ_OBSERVING;
@@ -507,20 +526,15 @@ static nb_err req_copy_paths(sreq *q, const nb_server_request *in) {
   return NB_OK;
 }
 
-nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *in,
-                              nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
-                              bool *queued) {
-  if (queued) *queued = false;
-  reg *r = find_ep(s, ep);
-  if (!r) return NB_ERR_NOT_FOUND;
-  if (is_composite(in->op) && strcmp(r->info.version, "1.0") == 0) return NB_ERR_UNSUPPORTED;
-  bool wait = !reachable(r);
-  if (wait && r->nqueued >= s->cfg.queue_max) return NB_ERR_BUSY;
+/* A request of r with this id in `state`, indexed and linked last (so a queue keeps its
+ * order); paths and body are still to be filled in. NULL when memory is short. */
+static sreq *req_new(nb_server *s, reg *r, const nb_server_request *in, uint64_t id, int state,
+                     nb_server_result_fn cb, void *user) {
   sreq *q = calloc(1, sizeof(*q));
-  if (!q) return NB_ERR_NOMEM;
+  if (!q) return NULL;
   if (nb_coap_timerheap_reserve(&s->timers) != NB_OK) {
     free(q);
-    return NB_ERR_NOMEM;
+    return NULL;
   }
   q->srv = s;
   q->r = r;
@@ -530,16 +544,30 @@ nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_requ
   q->timer.kind = TK_REQ;
   q->timeout = in->timeout > 0 ? in->timeout : s->cfg.request_timeout;
   snprintf(q->actor, sizeof(q->actor), "%s", in->actor ? in->actor : "api");
-  q->id = ++s->next_req_id;
+  q->id = id;
   nb_coap_hmap_insert(&s->reqs, &q->n_id, nb_coap_hash_bytes(s->seed, &q->id, sizeof(q->id)));
-  q->state = RQ_QUEUED; /* until dispatched; linked last so the queue keeps its order */
+  q->state = state;
   sreq **tail = &r->reqs;
   while (*tail) {
     q->prev = *tail;
     tail = &(*tail)->next;
   }
   *tail = q;
-  r->nqueued++;
+  if (state == RQ_QUEUED) r->nqueued++;
+  return q;
+}
+
+nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *in,
+                              nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
+                              bool *queued) {
+  if (queued) *queued = false;
+  reg *r = find_ep(s, ep);
+  if (!r) return NB_ERR_NOT_FOUND;
+  if (is_composite(in->op) && strcmp(r->info.version, "1.0") == 0) return NB_ERR_UNSUPPORTED;
+  bool wait = !reachable(r);
+  if (wait && r->nqueued >= s->cfg.queue_max) return NB_ERR_BUSY;
+  sreq *q = req_new(s, r, in, ++s->next_req_id, RQ_QUEUED, cb, user);
+  if (!q) return NB_ERR_NOMEM;
   nb_err rc = req_copy_paths(q, in);
   if (rc == NB_OK) rc = req_build(s, q, in);
   if (rc == NB_OK && !wait) rc = req_dispatch(s, q, now);
@@ -577,13 +605,7 @@ size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_
       o->id = q->id;
       o->composite = q->npaths > 0;
       o->format = q->accept;
-      size_t off = 0;
-      size_t np = q->npaths ? q->npaths : 1;
-      for (size_t i = 0; i < np && off + NB_PATH_STRLEN + 1 < sizeof(o->paths); i++) {
-        if (i) o->paths[off++] = ',';
-        nb_path_format(q->npaths ? &q->paths[i] : &q->path, o->paths + off, sizeof(o->paths) - off);
-        off += strlen(o->paths + off);
-      }
+      paths_text(q, o->paths, sizeof(o->paths));
     }
     n++;
   }
@@ -1075,6 +1097,117 @@ static nb_err restore_one(void *user, const nb_server_reg_info *in) {
   return NB_OK;
 }
 
+/* Observations whose rows are to be deleted after the walk (their device is gone or the row
+ * cannot be used). */
+typedef struct {
+  nb_server *s;
+  nb_time_ms now;
+  size_t count;
+  struct stale_obs {
+    char ep[NB_SERVER_EP_MAX];
+    uint64_t id;
+  } * stale;
+  size_t nstale, cap;
+} obs_restore_ctx;
+
+static void note_stale_obs(obs_restore_ctx *c, const nb_server_obs_info *o) {
+  if (c->nstale == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    void *p = realloc(c->stale, cap * sizeof(*c->stale));
+    if (!p) return; /* stays in the store; retried on the next restart */
+    c->stale = p;
+    c->cap = cap;
+  }
+  snprintf(c->stale[c->nstale].ep, NB_SERVER_EP_MAX, "%s", o->ep);
+  c->stale[c->nstale++].id = o->id;
+}
+
+/* Parses "/3/0/9,/3/0/8" into a new array. */
+static nb_err parse_paths(const char *text, nb_path **out, size_t *n) {
+  size_t cap = 1;
+  for (const char *p = text; *p; p++) cap += *p == ',';
+  nb_path *v = calloc(cap, sizeof(*v));
+  if (!v) return NB_ERR_NOMEM;
+  size_t k = 0;
+  for (const char *p = text;;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (nb_path_parse_n(p, len, &v[k]) != NB_OK || !nb_path_is_valid(&v[k])) {
+      free(v);
+      return NB_ERR_INVAL;
+    }
+    k++;
+    if (!end) break;
+    p = end + 1;
+  }
+  *out = v;
+  *n = k;
+  return NB_OK;
+}
+
+/* Rebuilds the observation as it stood (same id, token and request) and hands it to the CoAP
+ * layer, so the device's next notification is accepted instead of answered with RST. */
+static nb_err adopt_one(nb_server *s, reg *r, const nb_server_obs_info *o, nb_time_ms now) {
+  if (!o->token_len) return NB_ERR_INVAL; /* saved before tokens were kept */
+  nb_path *paths = NULL;
+  size_t npaths = 0;
+  nb_err rc = parse_paths(o->paths, &paths, &npaths);
+  if (rc != NB_OK) return rc;
+  nb_server_request in = {.op = o->composite ? NB_SOP_OBSERVE_COMPOSITE : NB_SOP_OBSERVE,
+                          .path = paths[0],
+                          .paths = paths,
+                          .path_count = npaths,
+                          .has_format = true,
+                          .format = o->format,
+                          .actor = "restore"};
+  sreq *q = req_new(s, r, &in, o->id, RQ_OBSERVING, NULL, NULL);
+  if (!q) rc = NB_ERR_NOMEM;
+  if (rc == NB_OK) rc = req_copy_paths(q, &in);
+  if (rc == NB_OK) rc = req_build(s, q, &in);
+  free(paths);
+  nb_coap_msg m;
+  if (rc == NB_OK) rc = req_message(q, &m);
+  if (rc == NB_OK) {
+    memcpy(q->token, o->token, o->token_len);
+    q->token_len = o->token_len;
+    rc = nb_coap_ep_adopt_observation(s->ep, &r->info.addr, &m, q->token, q->token_len, true,
+                                      on_coap_response, q, now, &q->coap_id);
+  }
+  if (rc != NB_OK) {
+    if (q) req_free(s, q);
+    return rc;
+  }
+  if (o->id > s->next_req_id) s->next_req_id = o->id;
+  return NB_OK;
+}
+
+static nb_err restore_obs(void *user, const nb_server_obs_info *o) {
+  obs_restore_ctx *c = user;
+  nb_server *s = c->s;
+  reg *r = find_ep(s, o->ep);
+  if (r && find_req(s, o->id)) return NB_OK; /* already held (restored twice) */
+  nb_err rc = r ? adopt_one(s, r, o, c->now) : NB_ERR_NOT_FOUND;
+  if (rc == NB_ERR_NOMEM) return rc;
+  if (rc != NB_OK) {
+    NB_LOG_INFO(MOD, "event=observation_dropped ep=%s id=%llu reason=%s", o->ep,
+                (unsigned long long)o->id, nb_strerror(rc));
+    note_stale_obs(c, o);
+    return NB_OK;
+  }
+  c->count++;
+  return NB_OK;
+}
+
+static nb_err restore_observations(nb_server *s, nb_time_ms now, size_t *count) {
+  obs_restore_ctx c = {s, now, 0, NULL, 0, 0};
+  nb_err rc = s->cfg.store.ops->obs_each(s->cfg.store.self, restore_obs, &c);
+  for (size_t i = 0; i < c.nstale; i++)
+    s->cfg.store.ops->obs_del(s->cfg.store.self, c.stale[i].ep, c.stale[i].id);
+  free(c.stale);
+  *count = c.count;
+  return rc;
+}
+
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count) {
   restore_ctx c = {s, now, 0, NULL, 0, 0};
   nb_err rc =
@@ -1084,7 +1217,10 @@ nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count) {
     s->cfg.store.ops->obs_del_ep(s->cfg.store.self, c.stale[i]);
   }
   free(c.stale);
+  size_t nobs = 0;
+  if (rc == NB_OK && s->cfg.store.ops) rc = restore_observations(s, now, &nobs);
   if (count) *count = c.count;
-  if (c.count) NB_LOG_INFO(MOD, "event=restored registrations=%zu", c.count);
+  if (c.count || nobs)
+    NB_LOG_INFO(MOD, "event=restored registrations=%zu observations=%zu", c.count, nobs);
   return rc;
 }

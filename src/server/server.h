@@ -90,8 +90,10 @@ nb_time_ms nb_server_next_deadline(const nb_server *s);
 nb_coap_ep *nb_server_coap(nb_server *s);
 const nb_model *nb_server_model(const nb_server *s);
 
-/* Re-creates registrations saved in the store (those not expired at `now`). Each costs no
- * message: the device keeps talking to the same location. *count may be NULL. */
+/* Re-creates registrations saved in the store (those not expired at `now`), then the
+ * observations held on them, with their ids and tokens: the devices keep notifying and the
+ * listeners get NOTIFICATION events (there is no result callback any more); nb_server_cancel
+ * works on them. Nothing is sent. *count (registrations) may be NULL. */
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count);
 
 /* ---- registrations ---- */
