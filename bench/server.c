@@ -5,10 +5,12 @@
  *     socket on the same loop in the same run (the ratio is the figure);
  *  2. registrations per second of the engine (in-process datagrams, no sockets), beside the
  *     cost of parsing the same Register datagrams as plain CoAP (baseline);
- *  3. heap bytes (and the resident-set growth) per registered device for 10k devices.
+ *  3. heap bytes (and the resident-set growth) per registered device, for 10k devices and
+ *     for a larger fleet given as the second argument (default 100k).
  * One device sends every notification, so at most 64000 per run: CoAP message IDs must not
  * repeat within EXCHANGE_LIFETIME (the server's deduplication would answer from its cache).
- * Usage: bench_server [notifications] (default and maximum 64000). */
+ * Usage: bench_server [notifications [fleet]] (notifications: default and maximum 64000;
+ * fleet: devices of the second registration run, default 100000, at most 1000000). */
 #include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -343,7 +345,10 @@ int main(int argc, char **argv) {
   long count = argc > 1 ? strtol(argv[1], NULL, 10) : 64000;
   if (count < 1 || count > 64000) count = 64000;
   nb_log_set_level(NB_LOG_WARN);
+  long fleet = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
+  if (fleet < 1 || fleet > 1000000) fleet = 100000;
   int rc = bench_notifications(count);
   rc |= bench_registrations(10000);
+  rc |= bench_registrations(fleet);
   return rc;
 }
