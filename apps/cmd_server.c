@@ -36,6 +36,9 @@ typedef struct {
   const char *psk_file, *rpk_key, *cert, *key, *ca;
   const char *db, *token;
   nb_addr http;
+  bool with_bs; /* the bootstrap role in this process */
+  const char *bs_coap, *bs_coaps;
+  nb_bs_policy bs_policy;
 } server_opts;
 
 static void usage(FILE *f) {
@@ -58,6 +61,14 @@ static void usage(FILE *f) {
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
           "                     API is not bound to loopback)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
+          "  --with-bootstrap   also run the bootstrap server in this process (same loop and\n"
+          "                     database; fresh credentials go straight into the store;\n"
+          "                     REST routes under /api/bootstrap, events on /api/events)\n"
+          "  --bs-coap ADDR     its CoAP address (default 0.0.0.0:5783 without --bs-coaps)\n"
+          "  --bs-coaps ADDR    its DTLS address (port default 5784; RPK devices need\n"
+          "                     --rpk-key, shared with the server role)\n"
+          "  --bs-policy P      auto (default) or approve (requests wait for\n"
+          "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --help             this text\n"
           "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
           "authenticated with a credential may only register as the endpoint it is bound to.\n"
@@ -66,6 +77,7 @@ static void usage(FILE *f) {
           "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
           "  niobium server --coaps 0.0.0.0 --rpk-key server-key.pem\n"
           "  niobium server --coaps [::]:5684 --cert server.pem --key server-key.pem --ca ca.pem\n"
+          "  niobium server --with-bootstrap --bs-coap 127.0.0.1:5783 --bs-policy approve\n"
           "  niobium server --http 0.0.0.0:8080 --api-token \"$(cat token.txt)\" --db "
           "/var/lib/nb.db\n");
 }
@@ -252,12 +264,42 @@ static int listen_all(server_app *a, const server_opts *o) {
   return NB_EXIT_OK;
 }
 
+/* The bootstrap role beside the server (--with-bootstrap). */
+static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out) {
+  nb_addr coap, coaps;
+  const char *coap_text = o->bs_coap ? o->bs_coap : (o->bs_coaps ? NULL : "0.0.0.0:5783");
+  if ((coap_text && nb_addr_parse(coap_text, 5783, &coap) != NB_OK) ||
+      (o->bs_coaps && nb_addr_parse(o->bs_coaps, 5784, &coaps) != NB_OK)) {
+    fprintf(stderr, "niobium server: bad --bs-coap/--bs-coaps address (IP:PORT)\n");
+    return NB_EXIT_USAGE;
+  }
+  nb_http_bs_config bc = {.db = o->db,
+                          .dm_store = a->store,
+                          .policy = o->bs_policy,
+                          .coap = coap_text ? &coap : NULL,
+                          .coaps = o->bs_coaps ? &coaps : NULL};
+  uint8_t *key = o->bs_coaps && o->rpk_key ? slurp(o->rpk_key, &bc.rpk_key_len) : NULL;
+  bc.rpk_key = key;
+  nb_err e = nb_http_bs_new(a->loop, &bc, out);
+  if (key) memset(key, 0, bc.rpk_key_len);
+  free(key);
+  if (e != NB_OK) {
+    fprintf(stderr,
+            "niobium server: cannot start the bootstrap server (%s): are its ports in "
+            "use?\n",
+            nb_strerror(e));
+    return NB_EXIT_FAILURE;
+  }
+  return NB_EXIT_OK;
+}
+
 static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
   memset(&a, 0, sizeof(a));
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
+  nb_http_bs *bs = NULL;
   bool handles = false;
   if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
@@ -279,11 +321,13 @@ static int run(const server_opts *o) {
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
+  if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   nb_http_api_config hc = {.listen = o->http,
                            .api_token = o->token,
                            .store = cfg.store,
-                           .clock_offset = cfg.clock_offset};
+                           .clock_offset = cfg.clock_offset,
+                           .bootstrap = bs};
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;
@@ -299,6 +343,7 @@ static int run(const server_opts *o) {
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
 out:
   nb_http_api_free(api);
+  nb_http_bs_free(bs);
   if (handles) {
     uv_close((uv_handle_t *)&a.timer, NULL);
     uv_close((uv_handle_t *)&a.prepare, NULL);
@@ -339,7 +384,11 @@ static int check_opts(server_opts *o, const char *http) {
     fprintf(stderr, "niobium server: --cert and --key go together\n");
     return NB_EXIT_USAGE;
   }
-  if ((o->rpk_key || o->cert || o->ca) && o->ncoaps == 0) {
+  if ((o->bs_coap || o->bs_coaps) && !o->with_bs) {
+    fprintf(stderr, "niobium server: --bs-coap/--bs-coaps need --with-bootstrap\n");
+    return NB_EXIT_USAGE;
+  }
+  if ((o->rpk_key || o->cert || o->ca) && o->ncoaps == 0 && !o->bs_coaps) {
     fprintf(stderr, "niobium server: --rpk-key/--cert/--ca need a --coaps address\n");
     return NB_EXIT_USAGE;
   }
@@ -358,6 +407,10 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"db", required_argument, NULL, 'd'},
                                        {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'l'},
+                                       {"with-bootstrap", no_argument, NULL, 'B'},
+                                       {"bs-coap", required_argument, NULL, 'b'},
+                                       {"bs-coaps", required_argument, NULL, 'S'},
+                                       {"bs-policy", required_argument, NULL, 'p'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   server_opts o;
@@ -408,6 +461,22 @@ int nb_cmd_server(int argc, char **argv) {
         nb_log_set_level(lvl);
         break;
       }
+      case 'B':
+        o.with_bs = true;
+        break;
+      case 'b':
+        o.bs_coap = optarg;
+        break;
+      case 'S':
+        o.bs_coaps = optarg;
+        break;
+      case 'p':
+        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "approve") != 0) {
+          fprintf(stderr, "niobium server: --bs-policy must be auto or approve\n");
+          return NB_EXIT_USAGE;
+        }
+        o.bs_policy = optarg[1] == 'u' ? NB_BS_POLICY_AUTO : NB_BS_POLICY_APPROVE;
+        break;
       case 'h':
         usage(stdout);
         return NB_EXIT_OK;

@@ -117,6 +117,16 @@ nb_err nb_bs_engine_add_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *u
   return NB_OK;
 }
 
+void nb_bs_engine_remove_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *user) {
+  for (size_t i = 0; i < bs->nlisteners; i++) {
+    if (bs->listeners[i].fn != fn || bs->listeners[i].user != user) continue;
+    memmove(&bs->listeners[i], &bs->listeners[i + 1],
+            (bs->nlisteners - i - 1) * sizeof bs->listeners[0]);
+    bs->nlisteners--;
+    return;
+  }
+}
+
 /* ---- sessions ---- */
 
 static nb_bs_session *nb_bs_find(const nb_bs_engine *bs, const char *ep) {

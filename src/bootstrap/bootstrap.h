@@ -82,6 +82,8 @@ nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, vo
                         nb_bs_engine **out);
 void nb_bs_engine_free(nb_bs_engine *bs);
 nb_err nb_bs_engine_add_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *user);
+/* Removes the listener added with the same fn and user (no-op when absent). */
+void nb_bs_engine_remove_listener(nb_bs_engine *bs, nb_bs_listener_fn fn, void *user);
 
 /* One datagram from peer, who authenticated as id (NULL or kind NONE: NoSec). */
 void nb_bs_engine_receive(nb_bs_engine *bs, const nb_addr *peer, const nb_server_identity *id,

@@ -770,6 +770,14 @@ static enum MHD_Result route(conn_ctx *c, const char *url, const char *method) {
     api->cfg.store.ops->audit_each(api->cfg.store.self, (size_t)n, add_audit, arr);
     return send_json(conn, 200, arr);
   }
+  if (strncmp(url, "/api/bootstrap", 14) == 0 && (url[14] == '\0' || url[14] == '/')) {
+    if (!api->cfg.bootstrap)
+      return send_error(conn, 404, "no bootstrap server here (--with-bootstrap)", "4.04");
+    unsigned status = 500;
+    json_t *j = NULL;
+    nb_http_bs_route(api->cfg.bootstrap, method, url + 14, c->body, c->body_len, &status, &j);
+    return send_json(conn, status, j);
+  }
   if (strncmp(url, "/api/security/clients", 21) == 0 && (url[21] == '\0' || url[21] == '/'))
     return security_route(c, url + 21, method);
   if (strncmp(url, "/api/clients/", 13) == 0) {
@@ -923,7 +931,9 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
     ec.clock_offset = cfg->clock_offset;
   }
   if ((cfg->api_token && !(api->token = strdup(cfg->api_token))) ||
-      nb_http_events_new(srv, &ec, &api->events) != NB_OK) {
+      nb_http_events_new(srv, &ec, &api->events) != NB_OK ||
+      (cfg->bootstrap &&
+       nb_http_events_attach_bootstrap(api->events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK)) {
     api_destroy(api);
     return NB_ERR_NOMEM;
   }
@@ -976,6 +986,7 @@ static void on_closed(uv_handle_t *h) {
 
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
+  nb_http_events_detach_bootstrap(api->events); /* the engine may go before the feed */
   /* Every suspended connection must be resumed before MHD stops. */
   while (api->live) {
     conn_ctx *c = api->live;

@@ -8,6 +8,7 @@
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/bs_host.h"
 #include "http/events.h"
 #include "io/loop.h"
 #include "server/server.h"
@@ -22,6 +23,8 @@ typedef struct {
   size_t body_max;              /* largest request body accepted; 0 = 65536 */
   uint64_t keepalive_ms;        /* SSE keep-alive comment period; 0 = 15000 */
   nb_http_events_config events; /* zeroed = defaults */
+  nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
+                                   its events on /api/events; NULL = none (must outlive free) */
 } nb_http_api_config;
 
 nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_config *cfg,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "coap/hmap.h"
+#include "coap/msg.h"
 #include "http/json.h"
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -50,6 +51,7 @@ struct nb_http_events {
   nb_coap_hmap hist; /* ep_hist by endpoint name */
   size_t nrings;
   uint64_t frame_id;
+  nb_bs_engine *bs; /* attached bootstrap engine, or NULL */
 };
 
 void nb_http_events_config_default(nb_http_events_config *cfg) {
@@ -318,6 +320,44 @@ static void on_event(void *user, const nb_server_event *e) {
   }
 }
 
+/* ---- bootstrap events ---- */
+
+static void on_bs_event(void *user, const nb_bs_event *e) {
+  nb_http_events *ev = user;
+  int64_t at = e->now + ev->cfg.clock_offset;
+  const char *ep = e->ep ? e->ep : "";
+  char addr[NB_ADDR_STRLEN] = "", code[8] = "";
+  if (e->peer) nb_addr_format(e->peer, addr, sizeof(addr));
+  if (e->code) nb_coap_code_format(e->code, code);
+  json_t *j =
+      json_pack("{s:s,s:s,s:I}", "endpoint", ep, "address", addr, "timestamp", (json_int_t)at);
+  if (!j) return;
+  if (code[0]) json_object_set_new(j, "code", json_string(code));
+  if (e->err) json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
+  if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
+  if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
+  if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
+  broadcast(ev, ep, nb_bs_event_name(e->type), j);
+  /* The thesis's monitor shows a Bootstrap-Request as status 2.03. */
+  if (e->type == NB_BS_EV_REQUEST)
+    broadcast(ev, ep, "MONITOR",
+              json_pack("{s:s,s:s,s:s,s:s,s:I}", "endpoint", ep, "status", "2.03", "operation",
+                        "bootstrap", "address", addr, "timestamp", (json_int_t)at));
+}
+
+nb_err nb_http_events_attach_bootstrap(nb_http_events *ev, nb_bs_engine *bs) {
+  if (ev->bs) return NB_ERR_BUSY;
+  nb_err rc = nb_bs_engine_add_listener(bs, on_bs_event, ev);
+  if (rc == NB_OK) ev->bs = bs;
+  return rc;
+}
+
+void nb_http_events_detach_bootstrap(nb_http_events *ev) {
+  if (!ev->bs) return;
+  nb_bs_engine_remove_listener(ev->bs, on_bs_event, ev);
+  ev->bs = NULL;
+}
+
 nb_err nb_http_events_new(nb_server *srv, const nb_http_events_config *cfg, nb_http_events **out) {
   nb_http_events *ev = calloc(1, sizeof(*ev));
   if (!ev) return NB_ERR_NOMEM;
@@ -341,6 +381,7 @@ nb_err nb_http_events_new(nb_server *srv, const nb_http_events_config *cfg, nb_h
 void nb_http_events_free(nb_http_events *ev) {
   if (!ev) return;
   nb_server_remove_listener(ev->srv, on_event, ev);
+  nb_http_events_detach_bootstrap(ev);
   while (ev->subs) nb_http_events_unsubscribe(ev, ev->subs);
   nb_coap_hnode *n;
   while ((n = nb_coap_hmap_pop(&ev->hist))) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "bootstrap/bootstrap.h"
 #include "lwm2m/path.h"
 #include "server/server.h"
 
@@ -49,5 +50,11 @@ uint64_t nb_http_sub_dropped(const nb_http_sub *sub);
  * going). */
 void nb_http_events_keepalive(nb_http_events *ev);
 size_t nb_http_events_subscribers(const nb_http_events *ev);
+
+/* Streams a bootstrap engine's events too: BOOTSTRAP_REQUEST (plus a MONITOR frame with the
+ * thesis's status 2.03), BOOTSTRAP_PENDING, _APPROVED, _REJECTED, _FINISHED, _FAILED, _ALERT.
+ * One engine at a time; detach before the engine is freed (free detaches too). */
+nb_err nb_http_events_attach_bootstrap(nb_http_events *ev, nb_bs_engine *bs);
+void nb_http_events_detach_bootstrap(nb_http_events *ev);
 
 #endif

@@ -1,0 +1,44 @@
+/* The bootstrap role inside the server process (`niobium server --with-bootstrap`): runs a
+ * bootstrap engine on its own CoAP/DTLS sockets in the server's libuv loop over the server's
+ * database (fresh credentials go straight into the server's security store), keeps pending
+ * requests and other processes' decisions in step with the store, and answers the REST routes
+ * under /api/bootstrap. Owns the engine, its store connection, sockets and uv handles. */
+#ifndef NB_HTTP_BS_HOST_H
+#define NB_HTTP_BS_HOST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "bootstrap/bootstrap.h"
+#include "bootstrap/config_store.h"
+#include "io/loop.h"
+#include "server/store.h"
+
+typedef struct {
+  const char *db;           /* the bootstrap store (the server's database file) */
+  nb_server_store dm_store; /* the management server's security store */
+  nb_bs_policy policy;
+  const nb_addr *coap;    /* NoSec listen address, NULL = none */
+  const nb_addr *coaps;   /* DTLS listen address, NULL = none */
+  const uint8_t *rpk_key; /* own P-256 private key (PEM/DER) for RPK devices; optional */
+  size_t rpk_key_len;
+} nb_http_bs_config;
+
+typedef struct nb_http_bs nb_http_bs;
+
+nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs **out);
+/* Closes sockets and handles; the memory goes once libuv has closed them. */
+void nb_http_bs_free(nb_http_bs *h);
+nb_bs_engine *nb_http_bs_engine(nb_http_bs *h);
+/* The bound address of the NoSec (secure false) or DTLS listener; NB_ERR_NOT_FOUND if none. */
+nb_err nb_http_bs_bound(const nb_http_bs *h, bool secure, nb_addr *out);
+
+/* One request to /api/bootstrap<rest> (rest starts with '/'). Sets *status and *out (a new
+ * reference: the answer or an {"error","code"} object). */
+void nb_http_bs_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
+                      size_t body_len, unsigned *status, json_t **out);
+
+#endif
