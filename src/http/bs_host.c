@@ -178,11 +178,20 @@ static bool ep_of(const char *seg, size_t len, char *ep) {
   return true;
 }
 
+/* A config as the API shows it: a PSK an operator set is a secret, so only its presence is
+ * shown, as for /api/security/clients (export through the CLI keeps it for backups). */
 static json_t *config_json(const nb_bs_config *c) {
   char *text = NULL;
   if (nb_bs_config_to_json(c, &text) != NB_OK) return NULL;
   json_t *j = json_loads(text, 0, NULL);
   free(text);
+  size_t i;
+  json_t *server;
+  json_array_foreach(json_object_get(j, "servers"), i, server) {
+    if (json_object_del(server, "psk_key") == 0) {
+      json_object_set_new(server, "psk_key_set", json_true());
+    }
+  }
   return j;
 }
 

@@ -147,6 +147,24 @@ static void test_approve_over_rest(void **state) {
          "{\"servers\":[{\"uri\":\"coap://h:1\","
          "\"security\":\"psk\"}]}",
          "|400", NULL); /* coap:// with psk */
+  /* An explicit PSK is stored but never shown. */
+  char psk_body[512];
+  snprintf(psk_body, sizeof psk_body,
+           "{\"servers\":[{\"uri\":\"coaps://%s\",\"ssid\":102,\"security\":\"psk\","
+           "\"psk_identity\":\"dev-k\",\"psk_key\":\"00112233445566778899aabbccddeeff\"}]}",
+           e->coap);
+  char *put = req(e, "PUT", "/api/bootstrap/configs/dev-k", psk_body);
+  char *got = req(e, "GET", "/api/bootstrap/configs/dev-k", NULL);
+  char *all = req(e, "GET", "/api/bootstrap/configs", NULL);
+  assert_non_null(strstr(put, "|201"));
+  assert_non_null(strstr(got, "\"psk_key_set\":true"));
+  assert_null(strstr(put, "00112233445566778899aabbccddeeff"));
+  assert_null(strstr(got, "00112233445566778899aabbccddeeff"));
+  assert_null(strstr(all, "00112233445566778899aabbccddeeff"));
+  free(put);
+  free(got);
+  free(all);
+  expect(e, "DELETE", "/api/bootstrap/configs/dev-k", NULL, "|200", NULL);
   expect(e, "PUT", "/api/bootstrap/configs/dev-x", "not json", "|400", NULL);
   expect(e, "POST", "/api/bootstrap/configs/default", body, "|405", NULL);
   expect(e, "GET", "/api/bootstrap/nothing", NULL, "|404", NULL);
