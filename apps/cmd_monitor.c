@@ -13,6 +13,7 @@
 #include "lwm2m/model.h"
 #include "monitor/capture.h"
 #include "monitor/evjson.h"
+#include "monitor/ipfix.h"
 #include "monitor/monitor.h"
 
 static void nb_monitor_usage(FILE *out) {
@@ -45,6 +46,12 @@ static void nb_monitor_usage(FILE *out) {
           "                         to FILE at the end\n"
           "      --window SECONDS   baseline window when learning (default 60)\n"
           "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
+          "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
+          "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
+          "      --ipfix-file FILE  export CoAP/LwM2M flows as IPFIX to FILE (at every summary\n"
+          "                         and at the end)\n"
+          "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
+          "                         tcp://HOST:PORT\n"
           "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
           "  -h, --help             show this help\n\n"
           "Examples:\n"
@@ -53,7 +60,9 @@ static void nb_monitor_usage(FILE *out) {
           "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
           "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
           "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
-          "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n\n"
+          "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
+          "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
+          "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n\n"
           "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
 }
 
@@ -62,10 +71,25 @@ typedef struct {
   const nb_model *model;
   nb_bytes line;
   bool failed;
+  nb_mon_ipfix *ipfix; /* flows counted from messages, exported at each summary */
+  bool alerts_only;    /* with ipfix the engine still emits messages: filtered here */
 } nb_monitor_out;
+
+/* Feeds the IPFIX flows; false when the event is not to be written as JSON. */
+static bool nb_monitor_ipfix_event(nb_monitor_out *o, const nb_mon_event *ev) {
+  char why[256];
+  if ((ev->kind == NB_MON_EV_MESSAGE && nb_mon_ipfix_add(o->ipfix, ev)) ||
+      (ev->kind == NB_MON_EV_SUMMARY && nb_mon_ipfix_flush(o->ipfix, why, sizeof why))) {
+    if (!o->failed) fprintf(stderr, "monitor: IPFIX export failed\n");
+    o->failed = true;
+  }
+  return !(o->alerts_only && (ev->kind == NB_MON_EV_MESSAGE || ev->kind == NB_MON_EV_DTLS ||
+                              ev->kind == NB_MON_EV_FRAGMENT));
+}
 
 static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
   nb_monitor_out *o = user;
+  if (o->ipfix && !nb_monitor_ipfix_event(o, ev)) return;
   nb_bytes_clear(&o->line);
   if (nb_mon_event_to_json(ev, o->model, &o->line) || nb_bytes_append(&o->line, "\n", 1) ||
       fwrite(o->line.data, 1, o->line.len, o->out) != o->line.len)
@@ -115,23 +139,35 @@ static void nb_monitor_list_rules(void) {
 }
 
 typedef struct {
-  const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline;
+  const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
+      *ipfix, *ipfix_file;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
 } nb_monitor_args;
 
 static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
-  static const struct option opts[] = {
-      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
-      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
-      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
-      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
-      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
-      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
-      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
-      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
-      {"window", required_argument, NULL, 'W'},     {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"read", required_argument, NULL, 'r'},
+                                       {"interface", required_argument, NULL, 'i'},
+                                       {"filter", required_argument, NULL, 'f'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {"rules", required_argument, NULL, 'R'},
+                                       {"known", required_argument, NULL, 'k'},
+                                       {"ddf", required_argument, NULL, 'd'},
+                                       {"coap-ports", required_argument, NULL, 'c'},
+                                       {"dtls-ports", required_argument, NULL, 's'},
+                                       {"count", required_argument, NULL, 'n'},
+                                       {"summary", required_argument, NULL, 'S'},
+                                       {"alerts-only", no_argument, NULL, 'a'},
+                                       {"list-rules", no_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"learn", required_argument, NULL, 'L'},
+                                       {"baseline", required_argument, NULL, 'B'},
+                                       {"window", required_argument, NULL, 'W'},
+                                       {"psk-file", required_argument, NULL, 'P'},
+                                       {"ipfix", required_argument, NULL, 'X'},
+                                       {"ipfix-file", required_argument, NULL, 'F'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -170,6 +206,15 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
         break;
       case 'B':
         a->baseline = optarg;
+        break;
+      case 'P':
+        a->psk_file = optarg;
+        break;
+      case 'X':
+        a->ipfix = optarg;
+        break;
+      case 'F':
+        a->ipfix_file = optarg;
         break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
@@ -210,6 +255,10 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
     fprintf(stderr, "monitor: give exactly one of --read FILE or --interface IF (see --help)\n");
     return 2;
   }
+  if (a->ipfix && a->ipfix_file) {
+    fprintf(stderr, "monitor: give one of --ipfix TARGET or --ipfix-file FILE\n");
+    return 2;
+  }
   return -1;
 }
 
@@ -247,7 +296,7 @@ static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **lear
 }
 
 static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *model) {
-  nb_monitor_out out = {stdout, model, {0}, false};
+  nb_monitor_out out = {stdout, model, {0}, false, NULL, false};
   nb_bytes_init(&out.line);
   if (a->events && strcmp(a->events, "-") != 0) {
     out.out = fopen(a->events, "w");
@@ -259,7 +308,19 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   a->cfg.rules = rules;
   a->cfg.model = model;
   a->cfg.summary_interval_s = (uint32_t)a->summary;
-  a->cfg.no_messages = a->alerts_only;
+  out.alerts_only = a->alerts_only;
+  a->cfg.no_messages = a->alerts_only && !a->ipfix && !a->ipfix_file;
+  if (a->ipfix || a->ipfix_file) {
+    char why[256];
+    out.ipfix = nb_mon_ipfix_open(a->ipfix_file ? a->ipfix_file : a->ipfix, a->ipfix_file != NULL,
+                                  why, sizeof why);
+    if (!out.ipfix) {
+      fprintf(stderr, "monitor: %s\n", why);
+      if (out.out != stdout) fclose(out.out);
+      nb_bytes_free(&out.line);
+      return 1;
+    }
+  }
   nb_mon_baseline *learn = NULL, *reference = NULL;
   if (nb_monitor_baselines(a, &learn, &reference)) {
     if (out.out != stdout) fclose(out.out);
@@ -297,6 +358,11 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   } else {
     fprintf(stderr, "monitor: out of memory\n");
   }
+  char why_ipfix[256];
+  if (out.ipfix && nb_mon_ipfix_close(out.ipfix, why_ipfix, sizeof why_ipfix)) {
+    fprintf(stderr, "monitor: %s\n", why_ipfix);
+    rc = 1;
+  }
   if (fflush(out.out) != 0 || out.failed) {
     fprintf(stderr, "monitor: writing events failed\n");
     rc = 1;
@@ -306,6 +372,38 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   nb_mon_baseline_free(learn);
   nb_mon_baseline_free(reference);
   return rc;
+}
+
+/* Reads the --psk-file; its keys are wiped when the table is freed. */
+static int nb_monitor_psks(const char *path, nb_mon_psks **out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
+    return 1;
+  }
+  nb_bytes text;
+  nb_bytes_init(&text);
+  char chunk[4096];
+  size_t n;
+  nb_err e = NB_OK;
+  while (!e && (n = fread(chunk, 1, sizeof chunk, f)) > 0) e = nb_bytes_append(&text, chunk, n);
+  bool io = ferror(f);
+  fclose(f);
+  size_t line = 0;
+  *out = nb_mon_psks_new();
+  if (!*out || e || io) {
+    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
+  } else if ((e = nb_mon_psks_parse(*out, (const char *)text.data, text.len, &line)) != NB_OK) {
+    fprintf(stderr, "monitor: PSK file %s line %zu: %s (want `identity,hexkey`, key 1-64 bytes)\n",
+            path, line, nb_strerror(e));
+  }
+  memset(chunk, 0, sizeof chunk);
+  if (text.data) memset(text.data, 0, text.len);
+  nb_bytes_free(&text);
+  if (*out && !e && !io) return 0;
+  nb_mon_psks_free(*out);
+  *out = NULL;
+  return 2;
 }
 
 int nb_cmd_monitor(int argc, char **argv) {
@@ -328,7 +426,11 @@ int nb_cmd_monitor(int argc, char **argv) {
       rc = 1;
     }
   }
+  nb_mon_psks *psks = NULL;
+  if (!rc && a.psk_file) rc = nb_monitor_psks(a.psk_file, &psks);
+  a.cfg.psks = psks;
   if (!rc) rc = nb_monitor_run(&a, &rules, model);
+  nb_mon_psks_free(psks);
   nb_model_free(model);
   nb_mon_rules_deinit(&rules);
   return rc;

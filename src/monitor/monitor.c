@@ -94,6 +94,7 @@ typedef struct {
   nb_mkey k; /* client addr + server addr */
   uint16_t chosen;
   char identity[130];
+  nb_dtls_dec *dec; /* with known PSKs only */
 } nb_mflow;
 
 struct nb_monitor {
@@ -117,6 +118,7 @@ struct nb_monitor {
   nb_coap_msg msg;          /* the message being decoded */
   nb_records recs;          /* its decoded payload */
   bool secure;              /* the message came out of DTLS */
+  uint8_t *plain;           /* decrypted record (with known PSKs) */
 };
 
 /* ---------------------------------------------------------------- tables */
@@ -259,6 +261,13 @@ static void nb_mtab_free_all(nb_mtab *t, size_t offset, bool owns) {
   nb_coap_hmap_deinit(&t->map);
 }
 
+static void nb_flow_free_dec(nb_coap_hnode *node, void *user) {
+  (void)user;
+  nb_mflow *f = NB_CONTAINER(NB_CONTAINER(node, nb_mkey, node), nb_mflow, k);
+  if (f->dec) nb_dtls_dec_deinit(f->dec);
+  free(f->dec);
+}
+
 void nb_monitor_free(nb_monitor *m) {
   if (!m) return;
   nb_mtab_free_all(&m->devs_addr, 0, false);
@@ -269,7 +278,9 @@ void nb_monitor_free(nb_monitor *m) {
   nb_mtab_free_all(&m->mids, offsetof(nb_mmid, k), true);
   nb_mtab_free_all(&m->obs, offsetof(nb_mobs, k), true);
   nb_mtab_free_all(&m->wins, offsetof(nb_mwin, k), true);
+  nb_coap_hmap_each(&m->flows.map, nb_flow_free_dec, NULL);
   nb_mtab_free_all(&m->flows, offsetof(nb_mflow, k), true);
+  free(m->plain);
   nb_model_free(m->own_model);
   nb_mon_baseline_free(m->running);
   nb_mon_rules_deinit(&m->defaults);
@@ -1337,6 +1348,76 @@ static void nb_dtls_server_hello(nb_monitor *m, const nb_dtls_meta *meta, const 
              name ? name : "");
 }
 
+/* Which end sent a handshake message: the client sends ClientHello, Certificate,
+ * ClientKeyExchange and CertificateVerify (RFC 5246 7.3). */
+static bool nb_hs_from_client(uint8_t type) {
+  return type == NB_DTLS_HS_CLIENT_HELLO || type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE ||
+         type == NB_DTLS_HS_CERTIFICATE_VERIFY;
+}
+
+static void nb_dec_derive(nb_monitor *m, nb_dtls_dec *d) {
+  size_t key_len = 0;
+  const uint8_t *key = nb_mon_psks_find(m->cfg.psks, d->identity, d->identity_len, &key_len);
+  nb_err e = key ? nb_dtls_dec_derive(d, key, key_len) : NB_ERR_NOT_FOUND;
+  if (e == NB_OK)
+    nb_detail(m, "decryption=keyed ");
+  else if (e == NB_ERR_NOT_FOUND)
+    nb_detail(m, "decryption=no key for this identity ");
+  else if (e == NB_ERR_UNSUPPORTED)
+    nb_detail(m, "decryption=suite not supported ");
+  else
+    nb_detail(m, "decryption=handshake not seen whole ");
+}
+
+/* Follows the handshake for decryption; the flow is (client, server). */
+static void nb_dec_handshake(nb_monitor *m, const nb_dtls_handshake *hs, const nb_addr *src,
+                             const nb_addr *dst) {
+  bool client = nb_hs_from_client(hs->msg_type);
+  nb_mflow *f = client ? nb_flow_get(m, src, dst) : nb_flow_get(m, dst, src);
+  if (!f) return;
+  if (!f->dec) {
+    if (hs->msg_type != NB_DTLS_HS_CLIENT_HELLO) return; /* joined mid-handshake */
+    f->dec = malloc(sizeof *f->dec);
+    if (!f->dec) return;
+    nb_dtls_dec_init(f->dec);
+  }
+  nb_dtls_dec_handshake(f->dec, hs, client);
+  if (hs->msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE && f->dec->have_identity &&
+      nb_dtls_suite_is_psk(f->dec->suite))
+    nb_dec_derive(m, f->dec);
+}
+
+/* Opens an encrypted record of a followed session into m->plain; *plain_len 0 when it
+ * could not be opened (the reason is in the event's detail). */
+static bool nb_dec_record(nb_monitor *m, const nb_dtls_record *rec, const nb_addr *src,
+                          const nb_addr *dst, size_t *plain_len) {
+  nb_mkey k;
+  bool from_client = true;
+  nb_key_exchange(&k, 'F', src, dst, NULL, 0);
+  nb_mkey *fk = nb_mtab_find(m, &m->flows, &k);
+  if (!fk || !NB_CONTAINER(fk, nb_mflow, k)->dec) {
+    from_client = false;
+    nb_key_exchange(&k, 'F', dst, src, NULL, 0);
+    fk = nb_mtab_find(m, &m->flows, &k);
+  }
+  nb_mflow *f = fk ? NB_CONTAINER(fk, nb_mflow, k) : NULL;
+  if (!f || !f->dec || !f->dec->keyed) {
+    nb_detail(m, "cannot decrypt: %s ",
+              !f || !f->dec ? "handshake not captured" : "no session keys");
+    return false;
+  }
+  if (!m->plain && !(m->plain = malloc(65536))) return false;
+  nb_err e = nb_dtls_dec_open(f->dec, from_client, rec, m->plain, plain_len);
+  if (e) {
+    nb_detail(
+        m, "cannot decrypt: %s ",
+        e == NB_ERR_DTLS_BAD_MAC ? "record authentication failed (wrong key?)" : nb_strerror(e));
+    return false;
+  }
+  nb_detail(m, "decrypted=%zu ", *plain_len);
+  return true;
+}
+
 static void nb_dtls_handshake_rec(nb_monitor *m, const nb_dtls_record *rec, const nb_addr *src,
                                   const nb_addr *dst) {
   nb_reader r;
@@ -1345,6 +1426,7 @@ static void nb_dtls_handshake_rec(nb_monitor *m, const nb_dtls_record *rec, cons
   while (nb_reader_remaining(&r) && nb_dtls_handshake_next(&r, &hs) == NB_OK) {
     if (m->ev.dtls_handshake < 0) m->ev.dtls_handshake = hs.msg_type;
     nb_mflow *f = hs.msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE ? nb_flow_get(m, src, dst) : NULL;
+    if (m->cfg.psks) nb_dec_handshake(m, &hs, src, dst);
     nb_dtls_meta meta;
     if (nb_dtls_meta_parse(&hs, f && nb_dtls_suite_is_psk(f->chosen), &meta)) continue;
     if (hs.msg_type == NB_DTLS_HS_CLIENT_HELLO)
@@ -1360,11 +1442,11 @@ static void nb_dtls_handshake_rec(nb_monitor *m, const nb_dtls_record *rec, cons
   }
 }
 
-static void nb_dtls_alert(nb_monitor *m, const nb_dtls_record *rec, const nb_addr *src,
+/* body: the alert in clear (epoch 0 or decrypted), NULL when encrypted. */
+static void nb_dtls_alert(nb_monitor *m, const uint8_t *body, size_t len, const nb_addr *src,
                           const nb_addr *dst) {
-  if (rec->epoch == 0 && rec->body_len >= 2)
-    nb_detail(m, "alert=%s/%s", rec->body[0] == 2 ? "fatal" : "warning",
-              nb_dtls_alert_name(rec->body[1]));
+  if (body && len >= 2)
+    nb_detail(m, "alert=%s/%s", body[0] == 2 ? "fatal" : "warning", nb_dtls_alert_name(body[1]));
   else
     nb_detail(m, "alert=encrypted");
   nb_rule_window(m, NB_RULE_DTLS_ALERT_BURST, src, m->rules->alert_max, m->rules->alert_window_s,
@@ -1389,11 +1471,23 @@ static void nb_on_dtls(nb_monitor *m, const nb_addr *src, const nb_addr *dst, co
     m->ev.dtls_epoch = rec.epoch;
     m->ev.dtls_seq = rec.seq;
     m->ev.dtls_len = rec.body_len;
+    size_t plain_len = 0;
+    bool opened = false;
     if (rec.type == NB_DTLS_CT_HANDSHAKE && rec.epoch == 0)
       nb_dtls_handshake_rec(m, &rec, src, dst);
-    else if (rec.type == NB_DTLS_CT_ALERT)
-      nb_dtls_alert(m, &rec, src, dst);
+    else if (m->cfg.psks && rec.epoch > 0 && rec.type != NB_DTLS_CT_CHANGE_CIPHER_SPEC)
+      opened = nb_dec_record(m, &rec, src, dst, &plain_len);
+    if (rec.type == NB_DTLS_CT_ALERT)
+      nb_dtls_alert(m,
+                    rec.epoch == 0 ? rec.body
+                    : opened       ? m->plain
+                                   : NULL,
+                    rec.epoch == 0 ? rec.body_len : plain_len, src, dst);
     nb_ev_emit(m, &m->ev);
+    if (opened && rec.type == NB_DTLS_CT_APPLICATION_DATA) {
+      m->secure = true;
+      nb_on_coap(m, src, dst, m->plain, plain_len);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include "lwm2m/model.h"
 #include "lwm2m/value.h"
 #include "monitor/baseline.h"
+#include "monitor/dtlsdec.h"
 #include "monitor/rules.h"
 
 typedef enum {
@@ -107,6 +108,7 @@ typedef struct {
   bool no_messages;                 /* only alerts/state/summaries reach the callback */
   nb_mon_baseline *learn;           /* learning: every message is counted into this profile */
   const nb_mon_baseline *reference; /* detection: the `baseline` rule compares with this */
+  const nb_mon_psks *psks;          /* known PSKs: plain-PSK DTLS 1.2 sessions are decrypted */
 } nb_mon_config;
 
 typedef struct nb_monitor nb_monitor;
