@@ -12,14 +12,14 @@ typedef struct {
   int (*run)(int argc, char **argv);
 } nb_command;
 
-int nb_cmd_objects(int argc, char **argv);
-int nb_cmd_coap(int argc, char **argv);
 int nb_cmd_demo(int argc, char **argv);
-int nb_cmd_monitor(int argc, char **argv);
-int nb_cmd_client(int argc, char **argv);
-int nb_cmd_bootstrap(int argc, char **argv);
 int nb_cmd_server(int argc, char **argv);
+int nb_cmd_bootstrap(int argc, char **argv);
+int nb_cmd_client(int argc, char **argv);
+int nb_cmd_monitor(int argc, char **argv);
+int nb_cmd_coap(int argc, char **argv);
 int nb_cmd_keys(int argc, char **argv);
+int nb_cmd_objects(int argc, char **argv);
 int nb_cmd_decode(int argc, char **argv);
 /* `niobium coap serve`, reached through nb_cmd_coap (argv[0] is "serve"). */
 int nb_cmd_coap_serve(int argc, char **argv);

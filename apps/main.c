@@ -5,17 +5,17 @@
 #include "commands.h"
 
 static const nb_command nb_commands[] = {
-    {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
-    {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
-    {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
-    {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
+    {"demo", "bootstrap + server + REST API + simulated devices in one process", nb_cmd_demo},
     {"server", "LwM2M server: registrations, device management, REST API", nb_cmd_server},
     {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
      nb_cmd_bootstrap},
     {"client", "LwM2M client (device): register, serve objects, report", nb_cmd_client},
     {"monitor", "passive LwM2M security monitor: decode captures, track devices, alert",
      nb_cmd_monitor},
-    {"demo", "bootstrap + server + REST API + simulated devices in one process", nb_cmd_demo},
+    {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
+    {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
+    {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
+    {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
     {NULL, NULL, NULL},
 };
 
