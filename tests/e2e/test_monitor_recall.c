@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "coap/msg.h"
 #include "nb_capture.h"
 #include "nb_test.h"
 
@@ -165,9 +166,9 @@ static size_t t_tshark_frames(const t_env *e, const nb_capture *cap, t_frame *f,
   size_t n = 0;
   for (char *line = strtok(out, "\n"); line && n < cap_n; line = strtok(NULL, "\n")) {
     unsigned code = 0;
-    if (sscanf(line, "%ld\t%u\t%ld", &f[n].frame, &code, &f[n].mid) != 3)
+    if (sscanf(line, "%ld\t%u\t%ld", &f[n].frame, &code, &f[n].mid) != 3 || code > 255)
       fail_msg("tshark: %s", line);
-    snprintf(f[n].code, sizeof f[n].code, "%u.%02u", code >> 5, code & 31);
+    nb_coap_code_format((uint8_t)code, f[n].code);
     f[n].matched = false;
     n++;
   }

@@ -232,7 +232,7 @@ static void test_bootstrap_writes_decode_in_tshark(void **state) {
   int rc = nb_test_run_capture(argv, 120000, &out, &err);
   if (rc != 0) fprintf(stderr, "tshark failed (%d): %s\n", rc, err ? err : "");
   assert_int_equal(rc, 0);
-  row rows[64];
+  row rows[64] = {0};
   size_t n = parse_rows(out, rows, 64);
   assert_int_equal(n, f.frames);
 
