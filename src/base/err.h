@@ -36,29 +36,29 @@ typedef int nb_err;
   X(NB_ERR_COAP_OPT_ORDER, -110, "CoAP: options not in ascending number order")           \
   X(NB_ERR_COAP_CODE, -111, "CoAP: code in a reserved class")                             \
   X(NB_ERR_COAP_BLOCK, -112, "CoAP: block-wise transfer out of sequence")                 \
-  X(NB_ERR_COAP_TOO_LARGE, -113, "CoAP: entity exceeds the reassembly limit")            \
-  X(NB_ERR_DTLS_HANDSHAKE, -200, "DTLS: handshake failed")                               \
-  X(NB_ERR_DTLS_ALERT, -201, "DTLS: the peer sent a fatal alert")                        \
-  X(NB_ERR_DTLS_TIMEOUT, -202, "DTLS: handshake timed out")                              \
-  X(NB_ERR_DTLS_PEER_REJECTED, -203, "DTLS: peer key or certificate rejected")           \
-  X(NB_ERR_DTLS_UNKNOWN_IDENTITY, -204, "DTLS: unknown PSK identity")                    \
-  X(NB_ERR_DTLS_BAD_MAC, -205, "DTLS: peer records fail authentication (wrong key?)")    \
-  X(NB_ERR_DTLS_CLOSED, -206, "DTLS: session closed (close_notify)")                     \
-  X(NB_ERR_DTLS_EXPIRED, -207, "DTLS: session expired after being idle")                 \
-  X(NB_ERR_DTLS_LIMIT, -208, "DTLS: session or handshake limit reached")                 \
-  X(NB_ERR_DTLS_REPLACED, -209, "DTLS: replaced by a new handshake from the same peer")  \
-  X(NB_ERR_DTLS_CREDENTIALS, -210, "DTLS: credentials missing or unusable")              \
-  X(NB_ERR_DTLS_GNUTLS, -211, "DTLS: GnuTLS reported an internal error")                 \
-  X(NB_ERR_DTLS_NOT_ESTABLISHED, -212, "DTLS: session not established")                  \
-  X(NB_ERR_DTLS_BAD_KEY, -213, "DTLS: key or certificate could not be parsed")           \
-  X(NB_ERR_DTLS_UNTRUSTED, -214, "DTLS: certificate chain not trusted")                  \
-  X(NB_ERR_FMT_MALFORMED, -350, "content format: malformed payload")                     \
-  X(NB_ERR_FMT_TYPE, -351, "content format: value does not match the resource type")     \
-  X(NB_ERR_FMT_UNSUPPORTED, -352, "content format: not usable for this target or data")  \
-  X(NB_ERR_FMT_DUPLICATE, -353, "content format: the same path appears twice")           \
-  X(NB_ERR_FMT_PATH, -354, "content format: record path invalid or outside the target")             \
-  X(NB_ERR_DDF, -300, "LwM2M DDF: malformed object definition file")                     \
-  X(NB_ERR_DDF_UNSAFE, -301, "LwM2M DDF: DTD or entity declarations are not accepted")   \
+  X(NB_ERR_COAP_TOO_LARGE, -113, "CoAP: entity exceeds the reassembly limit")             \
+  X(NB_ERR_DTLS_HANDSHAKE, -200, "DTLS: handshake failed")                                \
+  X(NB_ERR_DTLS_ALERT, -201, "DTLS: the peer sent a fatal alert")                         \
+  X(NB_ERR_DTLS_TIMEOUT, -202, "DTLS: handshake timed out")                               \
+  X(NB_ERR_DTLS_PEER_REJECTED, -203, "DTLS: peer key or certificate rejected")            \
+  X(NB_ERR_DTLS_UNKNOWN_IDENTITY, -204, "DTLS: unknown PSK identity")                     \
+  X(NB_ERR_DTLS_BAD_MAC, -205, "DTLS: peer records fail authentication (wrong key?)")     \
+  X(NB_ERR_DTLS_CLOSED, -206, "DTLS: session closed (close_notify)")                      \
+  X(NB_ERR_DTLS_EXPIRED, -207, "DTLS: session expired after being idle")                  \
+  X(NB_ERR_DTLS_LIMIT, -208, "DTLS: session or handshake limit reached")                  \
+  X(NB_ERR_DTLS_REPLACED, -209, "DTLS: replaced by a new handshake from the same peer")   \
+  X(NB_ERR_DTLS_CREDENTIALS, -210, "DTLS: credentials missing or unusable")               \
+  X(NB_ERR_DTLS_GNUTLS, -211, "DTLS: GnuTLS reported an internal error")                  \
+  X(NB_ERR_DTLS_NOT_ESTABLISHED, -212, "DTLS: session not established")                   \
+  X(NB_ERR_DTLS_BAD_KEY, -213, "DTLS: key or certificate could not be parsed")            \
+  X(NB_ERR_DTLS_UNTRUSTED, -214, "DTLS: certificate chain not trusted")                   \
+  X(NB_ERR_FMT_MALFORMED, -350, "content format: malformed payload")                      \
+  X(NB_ERR_FMT_TYPE, -351, "content format: value does not match the resource type")      \
+  X(NB_ERR_FMT_UNSUPPORTED, -352, "content format: not usable for this target or data")   \
+  X(NB_ERR_FMT_DUPLICATE, -353, "content format: the same path appears twice")            \
+  X(NB_ERR_FMT_PATH, -354, "content format: record path invalid or outside the target")   \
+  X(NB_ERR_DDF, -300, "LwM2M DDF: malformed object definition file")                      \
+  X(NB_ERR_DDF_UNSAFE, -301, "LwM2M DDF: DTD or entity declarations are not accepted")    \
   X(NB_ERR_DDF_NOT_OBJECT, -302, "LwM2M DDF: file holds no object definition")
 
 enum {

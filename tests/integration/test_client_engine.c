@@ -585,8 +585,8 @@ static void test_acl_two_servers(void **state) {
   assert_int_equal(f.srv2.registers, 1);
   nb_ss *s1 = &f.srv, *s2 = &f.srv2;
   nb_ss_answer a;
-#define REQ(S, M, P, CF, Q, B)                                                                 \
-  do {                                                                                         \
+#define REQ(S, M, P, CF, Q, B)                                                                    \
+  do {                                                                                            \
     nb_ss_request((S), (M), (P), (CF), -1, (Q), (B), nb_test_len_or_zero((const char *)(B)), &a); \
   } while (0)
   REQ(s1, NB_COAP_GET, "/3/0/0", -1, NULL, NULL);
