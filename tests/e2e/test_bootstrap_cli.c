@@ -128,10 +128,16 @@ static void approve_or_reject(env *e, const char *verb, const char *want) {
   char *argv[] = {"coap-client-notls", "-m", "post", "-B", "20", e->url, NULL};
   assert_true(nb_test_proc_start(&cli, argv));
   assert_true(nb_test_proc_wait_output(&srv, true, "event=BOOTSTRAP_PENDING ep=dev1", 10000));
+  /* The log line comes before the server stores the request: wait for the stored row. */
   char *out = NULL;
-  assert_int_equal(nb(e, &out, "pending", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 0);
-  assert_non_null(strstr(out, "dev1"));
-  free(out);
+  bool listed = false;
+  for (int tries = 0; tries < 100 && !listed; tries++) {
+    assert_int_equal(nb(e, &out, "pending", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+    listed = strstr(out, "dev1") != NULL;
+    free(out);
+    if (!listed) usleep(100 * 1000);
+  }
+  assert_true(listed);
   assert_int_equal(nb(e, &out, verb, "dev1", NULL, NULL, NULL, NULL, NULL, NULL), 0);
   free(out);
   assert_true(nb_test_proc_wait_output(&srv, true, want, 10000));
