@@ -106,27 +106,8 @@ typedef struct {
 
 /* curl with method and optional body; returns "body|status" (heap). */
 static char *req(const env *e, const char *method, const char *path, const char *body) {
-  char url[512], *out = NULL;
-  snprintf(url, sizeof(url), "%s%s", e->base, path);
-  char *argv[16];
-  int n = 0;
-  argv[n++] = "curl";
-  argv[n++] = "-s";
-  argv[n++] = "-m";
-  argv[n++] = "20";
-  argv[n++] = "-w";
-  argv[n++] = "|%{http_code}";
-  argv[n++] = "-X";
-  argv[n++] = (char *)method;
-  if (body) {
-    argv[n++] = "-H";
-    argv[n++] = "Content-Type: application/json";
-    argv[n++] = "--data-binary";
-    argv[n++] = (char *)body;
-  }
-  argv[n++] = url;
-  argv[n] = NULL;
-  assert_int_equal(nb_test_run(argv, 30000, &out), 0);
+  char *out = nb_test_http(e->base, method, path, body);
+  assert_non_null(out);
   return out;
 }
 

@@ -215,3 +215,32 @@ bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char 
   }
   return false;
 }
+
+char *nb_test_http(const char *base, const char *method, const char *path, const char *body) {
+  char url[512];
+  if ((size_t)snprintf(url, sizeof url, "%s%s", base, path) >= sizeof url) return NULL;
+  char *argv[16];
+  int n = 0;
+  argv[n++] = "curl";
+  argv[n++] = "-s";
+  argv[n++] = "-m";
+  argv[n++] = "20";
+  argv[n++] = "-w";
+  argv[n++] = "|%{http_code}";
+  argv[n++] = "-X";
+  argv[n++] = (char *)method;
+  if (body) {
+    argv[n++] = "-H";
+    argv[n++] = "Content-Type: application/json";
+    argv[n++] = "--data-binary";
+    argv[n++] = (char *)body;
+  }
+  argv[n++] = url;
+  argv[n] = NULL;
+  char *out = NULL;
+  if (nb_test_run(argv, 30000, &out) != 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}

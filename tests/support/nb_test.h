@@ -48,6 +48,10 @@ int nb_test_run_capture(char *const argv[], int timeout_ms, char **out, char **e
 bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char *needle,
                               int timeout_ms);
 
+/* An HTTP request through curl to base + path ("http://127.0.0.1:8080" + "/api/clients"),
+ * with an optional JSON body; returns "BODY|STATUS" (heap), or NULL when curl could not run. */
+char *nb_test_http(const char *base, const char *method, const char *path, const char *body);
+
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
 
