@@ -68,21 +68,10 @@ static void start_server(nb_test_proc *p, const env *e, char *const extra[]) {
   assert_true(nb_test_proc_wait_output(p, true, "proto=http", 10000));
 }
 
+/* "BODY|STATUS" of a request to a full URL. */
 static char *curl(const char *method, const char *url, const char *body) {
-  char *out = NULL;
-  char *argv[] = {"curl",
-                  "-s",
-                  "-m",
-                  "20",
-                  "-w",
-                  "|%{http_code}",
-                  "-X",
-                  (char *)method,
-                  body ? "-d" : (char *)url,
-                  (char *)body,
-                  body ? (char *)url : NULL,
-                  NULL};
-  assert_int_equal(nb_test_run(argv, 30000, &out), 0);
+  char *out = nb_test_http(url, method, "", body);
+  assert_non_null(out);
   return out;
 }
 
