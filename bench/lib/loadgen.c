@@ -28,7 +28,9 @@
 #define SLOT 1600
 #define PAYLOADS 64
 #define STALL_S 10.0
+#define RETRANSMIT_S 2.0 /* a Register or CON unanswered this long is sent again */
 #define MAX_DEVICES 2000000L
+#define DTLS_CONNECTING 32
 
 typedef enum { MODE_ECHO, MODE_COAP, MODE_DTLS } gen_mode;
 
@@ -51,7 +53,8 @@ typedef struct {
   uint16_t mid, reg_mid, con_mid;
   uint8_t token[8], tkl;
   uint32_t seq;
-  long burst; /* notifications the awaited CON covers */
+  long burst;     /* notifications the awaited CON covers */
+  double sent_at; /* when the awaited Register or CON last left */
   bool registering, waiting, observed;
 } dev;
 
@@ -77,7 +80,7 @@ struct gen {
   dgram_batch out, in;
   unsigned nout;
   long next_reg, reg_inflight, registered, observed;
-  long sent, covered, inflight, rst;
+  long sent, covered, inflight, rst, retransmitted, reg_retransmitted;
   long rr; /* round-robin position of the next burst */
   uint8_t payload[PAYLOADS][64];
   size_t payload_len[PAYLOADS];
@@ -177,11 +180,13 @@ static void dev_send(dev *d, const nb_coap_msg *m) {
 
 /* ---- the device side of the protocol ---- */
 
-static void send_register(dev *d) {
+/* The Register (again with the same message ID when retransmitting). */
+static void send_register(dev *d, bool again) {
   char name[32], q[64];
   nb_coap_msg m;
   nb_bench_device_name(d->index, name, sizeof name);
-  d->reg_mid = d->mid++;
+  if (!again) d->reg_mid = d->mid++;
+  d->sent_at = mono_s();
   nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, d->reg_mid);
   nb_coap_msg_set_token(&m, d->token, d->tkl);
   nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "rd");
@@ -298,21 +303,18 @@ static int in_batch(gen *g) {
   return n;
 }
 
-static void tick_sessions(gen *g) {
-  for (long i = 0; i < g->o.devices; i++) {
-    nb_dtls_session *s = g->devs[i].dtls;
-    if (s && nb_dtls_session_next_deadline(s) <= g->now) nb_dtls_session_tick(s, g->now);
-  }
-}
-
 /* ---- phases ---- */
 
+/* DTLS devices register behind a handshake each: at most DTLS_CONNECTING at once, as a fleet
+ * reconnecting in waves would (the server bounds concurrent handshakes too). */
 static void fill_register(gen *g) {
-  while (g->next_reg < g->o.devices && g->reg_inflight < g->o.window) {
+  long window =
+      g->o.mode == MODE_DTLS && g->o.window > DTLS_CONNECTING ? DTLS_CONNECTING : g->o.window;
+  while (g->next_reg < g->o.devices && g->reg_inflight < window) {
     dev *d = &g->devs[g->next_reg++];
     d->registering = true;
     g->reg_inflight++;
-    send_register(d);
+    send_register(d, false);
   }
 }
 
@@ -349,6 +351,7 @@ static void fill_stream(gen *g) {
     }
     d->burst = k;
     d->waiting = true;
+    d->sent_at = mono_s();
     g->sent += k;
     g->inflight += k;
   }
@@ -356,19 +359,44 @@ static void fill_stream(gen *g) {
 
 static bool done_stream(const gen *g) { return g->covered >= g->o.notifications; }
 
+/* Loss (a full socket buffer on either side, a lost handshake flight): DTLS timers run, and a
+ * Register or burst CON unanswered for RETRANSMIT_S goes again (the server's deduplication
+ * answers a CON it already processed). */
+static void recover(gen *g) {
+  double t = mono_s();
+  for (long i = 0; i < g->o.devices; i++) {
+    dev *d = &g->devs[i];
+    if (d->dtls && nb_dtls_session_next_deadline(d->dtls) <= g->now)
+      nb_dtls_session_tick(d->dtls, g->now);
+    if ((!d->registering && !d->waiting) || t - d->sent_at < RETRANSMIT_S) continue;
+    g->retransmitted++;
+    if (d->registering) {
+      send_register(d, true);
+    } else {
+      d->seq--; /* the same notification again */
+      send_value(d, NB_COAP_CON, d->con_mid);
+      d->sent_at = t;
+    }
+  }
+}
+
 /* Sends what the phase allows, reads answers, until done; false on failure or a stall. */
 static bool pump(gen *g, void (*fill)(gen *), bool (*done)(const gen *), const char *phase) {
-  double last = mono_s();
+  double last = mono_s(), checked = last;
   uint64_t seen = g->progress;
   while (!g->failed) {
     fill(g);
     out_flush(g);
     if (done(g)) return true;
+    if (mono_s() - checked > 0.25) {
+      g->now = (nb_time_ms)(mono_s() * 1000);
+      recover(g);
+      checked = mono_s();
+      continue;
+    }
     if (in_batch(g) > 0) continue;
     struct pollfd p = {.fd = g->fd, .events = POLLIN};
-    int r = poll(&p, 1, 100);
-    g->now = (nb_time_ms)(mono_s() * 1000);
-    if (r == 0) tick_sessions(g);
+    poll(&p, 1, 100);
     if (g->progress != seen) {
       seen = g->progress;
       last = mono_s();
@@ -569,6 +597,7 @@ static bool run(gen *g, double *reg_s, double *stream_s, double *cpu) {
   double t0 = mono_s();
   if (reg && !pump(g, fill_register, done_register, "registration")) return false;
   *reg_s = mono_s() - t0;
+  g->reg_retransmitted = g->retransmitted;
   if (g->o.notifications == 0) return true;
   if (g->o.mode != MODE_ECHO && !pump(g, fill_nothing, done_observe, "observe")) return false;
   t0 = mono_s();
@@ -596,8 +625,9 @@ int nb_bench_loadgen_main(int argc, char **argv) {
   ok = ok && run(g, &reg_s, &stream_s, &cpu) && !g->failed;
   printf(
       "ok=%d registered=%ld reg_s=%.6f sent=%ld covered=%ld rst=%ld stream_s=%.6f "
-      "cpu_s=%.6f notif_bytes=%ld\n",
-      ok, g->registered, reg_s, g->sent, g->covered, g->rst, stream_s, cpu, g->notif_bytes);
+      "cpu_s=%.6f notif_bytes=%ld retransmitted=%ld reg_retransmitted=%ld\n",
+      ok, g->registered, reg_s, g->sent, g->covered, g->rst, stream_s, cpu, g->notif_bytes,
+      g->retransmitted - g->reg_retransmitted, g->reg_retransmitted);
   fflush(stdout);
   free_devices(g);
   if (g->fd >= 0) close(g->fd);
@@ -610,9 +640,10 @@ nb_err nb_bench_gen_result_parse(const char *text, nb_bench_gen_result *out) {
   memset(out, 0, sizeof *out);
   int n = sscanf(text,
                  "ok=%d registered=%ld reg_s=%lf sent=%ld covered=%ld rst=%ld stream_s=%lf "
-                 "cpu_s=%lf notif_bytes=%ld",
+                 "cpu_s=%lf notif_bytes=%ld retransmitted=%ld reg_retransmitted=%ld",
                  &ok, &out->registered, &out->reg_s, &out->sent, &out->covered, &out->rst,
-                 &out->stream_s, &out->cpu_s, &out->notif_bytes);
+                 &out->stream_s, &out->cpu_s, &out->notif_bytes, &out->retransmitted,
+                 &out->reg_retransmitted);
   out->ok = ok == 1;
-  return n == 9 ? NB_OK : NB_ERR_INVAL;
+  return n == 11 ? NB_OK : NB_ERR_INVAL;
 }

@@ -41,9 +41,11 @@ typedef struct {
   long registered;
   double reg_s; /* first Register sent to last answered */
   long sent, covered, rst;
-  double stream_s;  /* first notification sent to last covered */
-  double cpu_s;     /* generator CPU time during the stream */
-  long notif_bytes; /* UDP payload of one notification as sent (ciphertext in DTLS) */
+  double stream_s;        /* first notification sent to last covered */
+  double cpu_s;           /* generator CPU time during the stream */
+  long notif_bytes;       /* UDP payload of one notification as sent (ciphertext in DTLS) */
+  long retransmitted;     /* CONs of the stream sent again after 2 s without an answer */
+  long reg_retransmitted; /* Registers sent again after 2 s without an answer */
 } nb_bench_gen_result;
 
 nb_err nb_bench_gen_result_parse(const char *text, nb_bench_gen_result *out);
