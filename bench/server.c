@@ -11,7 +11,7 @@
  *     security store), against the echo rate of datagrams of the same sizes;
  *  3. heap and resident memory per registered device of the engine alone (in-process, no
  *     sockets), for 10k devices and for the fleet given as the second argument.
- * Usage: bench_server [notifications [fleet]]: notifications per run (default 200000), fleet
+ * Usage: bench_server [notifications [fleet]]: notifications per run (default 100000), fleet
  * of the last memory run (default 100000, at most 1000000). */
 #include <errno.h>
 #include <fcntl.h>
@@ -409,7 +409,7 @@ static bool install_psks(sut *s) {
   for (long i = 0; i < s->devices; i++) {
     nb_server_sec_info sec = {.kind = NB_SERVER_ID_PSK, .key_len = NB_BENCH_PSK_LEN};
     nb_bench_device_name((uint32_t)i, sec.ep, sizeof sec.ep);
-    memcpy(sec.identity, sec.ep, sizeof sec.ep);
+    snprintf(sec.identity, sizeof sec.identity, "%s", sec.ep);
     nb_bench_device_psk(psk_master, (uint32_t)i, sec.key);
     if (s->store.ops->sec_put(s->store.self, &sec) != NB_OK) return false;
   }
@@ -472,7 +472,7 @@ static void sut_close(sut *s) {
   nb_dtls_creds_free(s->creds);
   nb_store_sqlite_close(s->db);
   const char *suffix[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; s->dbpath[0] && i < 3; i++) {
     char path[128];
     snprintf(path, sizeof path, "%s%s", s->dbpath, suffix[i]);
     unlink(path);
@@ -673,8 +673,8 @@ static int bench_registrations(long devices) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--generate") == 0) return nb_bench_loadgen_main(argc, argv);
-  long count = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
-  if (count < 1 || count > 10000000) count = 200000;
+  long count = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
+  if (count < 1 || count > 10000000) count = 100000;
   long fleet = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
   if (fleet < 1 || fleet > 1000000) fleet = 100000;
   nb_log_set_level(NB_LOG_WARN);
