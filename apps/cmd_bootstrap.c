@@ -13,7 +13,8 @@
 #include "bootstrap/config_store.h"
 #include "commands.h"
 #include "dtls/cred.h"
-#include "io/dtls_server_io.h"
+#include "http/api.h"
+#include "http/bs_host.h"
 #include "io/loop.h"
 #include "store/sqlite.h"
 
@@ -41,6 +42,11 @@ static void usage(FILE *f) {
           "                     for raw-public-key devices\n"
           "  --policy P         auto (default): bootstrap every known endpoint;\n"
           "                     approve: requests wait for `niobium bootstrap approve EP`\n"
+          "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
+          "                     approve/reject, expected secure IDs) and the event stream\n"
+          "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
+          "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
+          "                     when --http is not a loopback address)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
           "the server's security store of the same database.\n"
@@ -53,55 +59,17 @@ static void usage(FILE *f) {
           "0123456789abcdef0123456789abcd\n"
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
           "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
-          "  niobium bootstrap pending; niobium bootstrap approve dev1\n");
+          "  niobium bootstrap pending; niobium bootstrap approve dev1\n"
+          "  niobium bootstrap --policy approve --http 127.0.0.1:8081 &\n"
+          "  curl -X POST http://127.0.0.1:8081/api/bootstrap/pending/dev1/approve\n");
 }
 
 /* ---- the server ---- */
 
 typedef struct {
   nb_io_loop *loop;
-  nb_bs_engine *bs;
-  nb_bs_store *st;
-  nb_io_srv *net;
-  nb_dtls_creds *creds;
-  uv_timer_t timer, poll;
-  uv_prepare_t prepare;
 } bs_app;
 
-static void app_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
-                        const uint8_t *data, size_t len, nb_time_ms now) {
-  bs_app *a = user;
-  nb_bs_engine_receive(a->bs, peer, id, data, len, now);
-}
-static void on_tick(uv_timer_t *t) {
-  bs_app *a = t->data;
-  nb_bs_engine_tick(a->bs, nb_io_loop_now(a->loop));
-}
-static void on_prepare(uv_prepare_t *p) {
-  bs_app *a = p->data;
-  nb_time_ms d = nb_bs_engine_next_deadline(a->bs), now = nb_io_loop_now(a->loop);
-  if (d == NB_TIME_NEVER)
-    uv_timer_stop(&a->timer);
-  else
-    uv_timer_start(&a->timer, on_tick, d > now ? (uint64_t)(d - now) : 0, 0);
-}
-static nb_err apply_decision(void *user, const char *ep, bool approve) {
-  bs_app *a = user;
-  nb_time_ms now = nb_io_loop_now(a->loop);
-  return approve ? nb_bs_engine_approve(a->bs, ep, now) : nb_bs_engine_reject(a->bs, ep, now);
-}
-/* Operators decide through the database (another process): take their decisions. */
-static void on_poll(uv_timer_t *t) {
-  bs_app *a = t->data;
-  nb_bs_store_take_decisions(a->st, apply_decision, a);
-}
-static void on_event(void *user, const nb_bs_event *ev) {
-  bs_app *a = user;
-  char peer[NB_ADDR_STRLEN] = "";
-  if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
-  if (ev->type == NB_BS_EV_PENDING)
-    nb_bs_store_pending_put(a->st, ev->ep, peer, (int64_t)time(NULL));
-}
 static void on_signal(void *user, int signum) {
   bs_app *a = user;
   NB_LOG_INFO("bootstrap", "event=stopping signal=%d", signum);
@@ -110,86 +78,100 @@ static void on_signal(void *user, int signum) {
 
 static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len);
 
-/* The bootstrap server's DTLS credentials: device keys are checked by the engine's hooks. */
-static int make_creds(bs_app *a, const char *rpk_key) {
-  if (nb_dtls_creds_new(&a->creds) != NB_OK) return NB_EXIT_FAILURE;
-  nb_dtls_creds_set_psk_lookup(a->creds, nb_bs_engine_psk_lookup, a->bs);
-  nb_dtls_creds_set_verify(a->creds, nb_bs_engine_verify_rpk, a->bs);
-  if (!rpk_key) return NB_EXIT_OK;
-  uint8_t key[8192];
-  size_t len = 0;
-  int rc = NB_EXIT_OK;
-  if (read_file(rpk_key, key, sizeof key, &len) != 0 || len == 0 ||
-      nb_dtls_creds_set_rpk(a->creds, key, len) != NB_OK)
-    rc = BS_ERR(
-        "--rpk-key %s is not a readable P-256 private key (PEM or DER; `niobium keys "
-        "ec` makes one)\n",
-        rpk_key);
-  memset(key, 0, sizeof key);
-  return rc;
+/* The bootstrap server's own P-256 key (for RPK devices), checked before anything listens. */
+static int load_rpk_key(const char *path, uint8_t *key, size_t cap, size_t *len) {
+  nb_dtls_creds *creds = NULL;
+  bool ok = read_file(path, key, cap, len) == 0 && *len > 0 && nb_dtls_creds_new(&creds) == NB_OK &&
+            nb_dtls_creds_set_rpk(creds, key, *len) == NB_OK;
+  nb_dtls_creds_free(creds);
+  if (ok) return NB_EXIT_OK;
+  return BS_ERR(
+      "--rpk-key %s is not a readable P-256 private key (PEM or DER; `niobium keys "
+      "ec` makes one)\n",
+      path);
 }
 
-static int listen_one(bs_app *a, const char *text, bool secure) {
-  nb_addr local, bound;
-  if (nb_addr_parse(text, secure ? 5784 : 5783, &local) != NB_OK)
-    return BS_USAGE("bad --%s address '%s' (IP:PORT or [IPv6]:PORT)\n", secure ? "coaps" : "coap",
-                    text);
-  nb_err e = secure ? nb_io_srv_listen_coaps(a->net, &local, a->creds, &bound)
-                    : nb_io_srv_listen_coap(a->net, &local, &bound);
-  if (e != NB_OK) return BS_ERR("cannot bind %s: is another bootstrap server running?\n", text);
-  char buf[NB_ADDR_STRLEN];
-  NB_LOG_INFO("bootstrap", "event=listening proto=%s addr=%s", secure ? "coaps" : "coap",
-              nb_addr_format(&bound, buf, sizeof buf));
+static bool is_loopback(const nb_addr *a) {
+  static const uint8_t v6lo[16] = {[15] = 1};
+  return a->family == NB_ADDR_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6lo, 16) == 0;
+}
+
+static int64_t clock_offset(nb_io_loop *loop) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
+}
+
+typedef struct {
+  const char *db, *coap, *coaps, *rpk_key, *http, *token;
+  nb_bs_policy policy;
+} run_opts;
+
+/* The listen addresses, parsed before anything opens. */
+static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr *http) {
+  if (o->coap && nb_addr_parse(o->coap, 5783, coap) != NB_OK)
+    return BS_USAGE("bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coap);
+  if (o->coaps && nb_addr_parse(o->coaps, 5784, coaps) != NB_OK)
+    return BS_USAGE("bad --coaps address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coaps);
+  if (o->http && nb_addr_parse(o->http, 8080, http) != NB_OK)
+    return BS_USAGE("bad --http address '%s' (IP:PORT or [IPv6]:PORT)\n", o->http);
+  if (o->http && !o->token && !is_loopback(http))
+    return BS_USAGE("the API on %s needs --api-token (or bind it to 127.0.0.1)\n", o->http);
   return NB_EXIT_OK;
 }
 
-static int run_server(const char *db, const char *coap, const char *coaps, const char *rpk_key,
-                      nb_bs_policy policy) {
-  bs_app a;
-  memset(&a, 0, sizeof a);
+/* The engine, its sockets and the decision poll are the same bootstrap host `niobium server
+ * --with-bootstrap` runs (src/http/bs_host.c); --http adds the REST API and event stream. */
+static int run_server(const run_opts *o) {
+  nb_addr coap, coaps, http;
+  int rc = parse_addrs(o, &coap, &coaps, &http);
+  if (rc != NB_EXIT_OK) return rc;
+  uint8_t key[8192];
+  size_t key_len = 0;
+  if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
+    return rc;
+  bs_app a = {0};
   nb_store_sqlite *dm = NULL;
-  int rc = NB_EXIT_FAILURE;
-  bool handles = false;
-  if (nb_bs_store_open(db, &a.st) != NB_OK || nb_store_sqlite_open(db, &dm) != NB_OK) {
-    rc = BS_ERR("cannot open database %s: check the path and permissions\n", db);
+  nb_http_bs *host = NULL;
+  nb_http_api *api = NULL;
+  rc = NB_EXIT_FAILURE;
+  if (nb_store_sqlite_open(o->db, &dm) != NB_OK) {
+    rc = BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
     goto out;
   }
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
-  nb_bs_engine_config cfg;
-  nb_bs_engine_config_default(&cfg);
-  cfg.policy = policy;
-  cfg.source = nb_bs_store_source(a.st);
-  cfg.dm_store = nb_store_sqlite_iface(dm);
-  if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
-  if (nb_bs_engine_new(&cfg, nb_io_srv_send, a.net, &a.bs) != NB_OK) goto out;
-  nb_bs_engine_add_listener(a.bs, on_event, &a);
-  if (coaps && (rc = make_creds(&a, rpk_key)) != NB_EXIT_OK) goto out;
-  if (coap && (rc = listen_one(&a, coap, false)) != NB_EXIT_OK) goto out;
-  if (coaps && (rc = listen_one(&a, coaps, true)) != NB_EXIT_OK) goto out;
-  rc = NB_EXIT_FAILURE;
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.timer);
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.poll);
-  uv_prepare_init(nb_io_loop_uv(a.loop), &a.prepare);
-  a.timer.data = a.poll.data = a.prepare.data = &a;
-  uv_prepare_start(&a.prepare, on_prepare);
-  uv_timer_start(&a.poll, on_poll, 500, 500);
-  handles = true;
+  nb_http_bs_config bc = {.db = o->db,
+                          .dm_store = nb_store_sqlite_iface(dm),
+                          .policy = o->policy,
+                          .coap = o->coap ? &coap : NULL,
+                          .coaps = o->coaps ? &coaps : NULL,
+                          .rpk_key = key_len ? key : NULL,
+                          .rpk_key_len = key_len};
+  nb_err e = nb_http_bs_new(a.loop, &bc, &host);
+  if (e != NB_OK) {
+    rc = BS_ERR("cannot start (%s): is another bootstrap server running on these ports?\n",
+                nb_strerror(e));
+    goto out;
+  }
+  if (o->http) {
+    nb_http_api_config hc = {.listen = http,
+                             .api_token = o->token,
+                             .clock_offset = clock_offset(a.loop),
+                             .bootstrap = host};
+    if (nb_http_api_new(a.loop, NULL, &hc, &api) != NB_OK) {
+      rc = BS_ERR("cannot serve the API on %s: is the port in use?\n", o->http);
+      goto out;
+    }
+    NB_LOG_INFO("bootstrap", "event=listening proto=http port=%u", nb_http_api_port(api));
+  }
   nb_io_loop_on_signals(a.loop, on_signal, &a);
-  NB_LOG_INFO("bootstrap", "event=running policy=%s",
-              policy == NB_BS_POLICY_AUTO ? "auto" : "approve");
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
 out:
-  if (handles) {
-    uv_close((uv_handle_t *)&a.timer, NULL);
-    uv_close((uv_handle_t *)&a.poll, NULL);
-    uv_close((uv_handle_t *)&a.prepare, NULL);
-  }
-  nb_io_srv_free(a.net);
+  memset(key, 0, sizeof key);
+  nb_http_api_free(api);
+  nb_http_bs_free(host);
   if (a.loop) nb_io_loop_free(a.loop);
-  nb_bs_engine_free(a.bs);
-  nb_dtls_creds_free(a.creds);
   nb_store_sqlite_close(dm);
-  nb_bs_store_close(a.st);
   return rc;
 }
 
@@ -197,7 +179,7 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key;
+  const char *coaps, *rpk_key, *http, *token;
   bool dflt;
   long ssid, lifetime;
 } bs_opts;
@@ -371,6 +353,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"binding", required_argument, NULL, 'b'},
                                        {"secure-id", required_argument, NULL, 'S'},
                                        {"server-public-key", required_argument, NULL, 'k'},
+                                       {"http", required_argument, NULL, 'H'},
+                                       {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -421,6 +405,12 @@ int nb_cmd_bootstrap(int argc, char **argv) {
       case 'k':
         o.server_key = optarg;
         break;
+      case 'H':
+        o.http = optarg;
+        break;
+      case 't':
+        o.token = optarg;
+        break;
       case 'L': {
         nb_log_level lvl;
         if (nb_log_level_parse(optarg, &lvl) != NB_OK)
@@ -445,6 +435,14 @@ int nb_cmd_bootstrap(int argc, char **argv) {
   else
     return BS_USAGE("--policy must be auto or approve\n");
   if (o.rpk_key && !o.coaps) return BS_USAGE("--rpk-key needs a --coaps address\n");
+  if (o.token && !o.http) return BS_USAGE("--api-token goes with --http ADDR\n");
   if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
-  return run_server(o.db, o.coap, o.coaps, o.rpk_key, policy);
+  run_opts r = {.db = o.db,
+                .coap = o.coap,
+                .coaps = o.coaps,
+                .rpk_key = o.rpk_key,
+                .http = o.http,
+                .token = o.token,
+                .policy = policy};
+  return run_server(&r);
 }
