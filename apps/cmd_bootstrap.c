@@ -13,6 +13,7 @@
 #include "bootstrap/config_store.h"
 #include "commands.h"
 #include "dtls/cred.h"
+#include "dtls/keys.h"
 #include "http/api.h"
 #include "http/bs_host.h"
 #include "io/loop.h"
@@ -25,8 +26,10 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: niobium bootstrap [run options]          run the bootstrap server\n"
           "       niobium bootstrap config add (--endpoint EP | --default) --server-uri URI\n"
-          "                 --security nosec|psk|rpk [--short-server-id N] [--lifetime S]\n"
+          "                 --security nosec|psk|rpk|x509 [--short-server-id N] [--lifetime S]\n"
           "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
+          "                 [--ca-cert FILE --ca-key FILE --server-cert FILE.der]  (x509)\n"
+          "                 [--bs-fresh-key] [--bs-account-timeout S]\n"
           "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
           "       niobium bootstrap config export [FILE] | import FILE\n"
           "       niobium bootstrap pending | approve EP | reject EP\n"
@@ -49,12 +52,23 @@ static void usage(FILE *f) {
           "                     when --http is not a loopback address)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
-          "the server's security store of the same database.\n"
+          "the server's security store of the same database; x509 accounts get a fresh key\n"
+          "and a certificate (subject CN = endpoint) signed by the config's CA.\n"
+          "config options for the device's own bootstrap account (found by Discover):\n"
+          "  --bs-fresh-key          write a fresh key of the same kind (PSK or RPK) into it\n"
+          "                          at every bootstrap; only that key opens this server then,\n"
+          "                          so a leaked factory key stops working\n"
+          "  --bs-account-timeout S  the device deletes its bootstrap account S seconds after\n"
+          "                          the bootstrap (Security resource 12)\n"
           "examples:\n"
           "  niobium bootstrap config add --default --server-uri coap://127.0.0.1:5683 "
           "--security nosec\n"
           "  niobium bootstrap config add --endpoint dev1 --server-uri coaps://10.0.0.2:5684 "
           "--security psk\n"
+          "  niobium bootstrap config add --endpoint dev2 --server-uri coaps://10.0.0.2:5684 "
+          "--security x509 --ca-cert ca.pem --ca-key ca.key.pem --server-cert server.der\n"
+          "  niobium bootstrap config add --endpoint dev3 --server-uri coaps://10.0.0.2:5684 "
+          "--security psk --bs-fresh-key --bs-account-timeout 3600\n"
           "  niobium bootstrap expect --endpoint dev1 --secure-id "
           "0123456789abcdef0123456789abcd\n"
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
@@ -179,9 +193,9 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key, *http, *token;
-  bool dflt;
-  long ssid, lifetime;
+  const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert;
+  bool dflt, bs_fresh_key;
+  long ssid, lifetime, bs_timeout;
 } bs_opts;
 
 static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
@@ -193,6 +207,28 @@ static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
   return more ? -1 : 0;
 }
 
+/* X.509 accounts: the CA (stored with the config) and the server's certificate for /0/x/4. */
+static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
+  if (!o->ca_cert || !o->ca_key || !o->server_cert)
+    return BS_USAGE(
+        "--security x509 needs --ca-cert FILE --ca-key FILE (the CA that signs device "
+        "certificates; `niobium keys ca` makes one) and --server-cert FILE.der (the server's "
+        "certificate)\n");
+  if (read_file(o->ca_cert, cfg->ca_cert, sizeof cfg->ca_cert, &cfg->ca_cert_len) != 0 ||
+      read_file(o->ca_key, cfg->ca_key, sizeof cfg->ca_key, &cfg->ca_key_len) != 0 ||
+      read_file(o->server_cert, s->server_pubkey, sizeof s->server_pubkey, &s->server_pubkey_len) !=
+          0)
+    return BS_ERR("cannot read --ca-cert, --ca-key or --server-cert (each at most %d bytes)\n",
+                  NB_BS_CA_MAX);
+  nb_dtls_certkey probe; /* the CA must be able to sign: try it once now */
+  nb_dtls_cert_request req = {.cn = "probe"};
+  if (nb_dtls_cert_issue(cfg->ca_cert, cfg->ca_cert_len, cfg->ca_key, cfg->ca_key_len, &req,
+                         &probe) != NB_OK)
+    return BS_USAGE("--ca-cert and --ca-key are not a CA certificate with its P-256 key\n");
+  nb_dtls_certkey_free(&probe);
+  return NB_EXIT_OK;
+}
+
 static int config_add(nb_bs_store *st, const bs_opts *o) {
   if (!o->dflt && !o->ep) return BS_USAGE("config add needs --endpoint EP or --default\n");
   if (!o->uri || !o->security) return BS_USAGE("config add needs --server-uri and --security\n");
@@ -201,8 +237,17 @@ static int config_add(nb_bs_store *st, const bs_opts *o) {
   nb_bs_server s = {.ssid = (uint16_t)o->ssid, .lifetime = (uint32_t)o->lifetime};
   if (o->ssid < 1 || o->ssid > NB_ID_MAX || o->lifetime < 1)
     return BS_USAGE("--short-server-id must be 1..65534 and --lifetime positive\n");
-  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK || s.mode == NB_BS_SEC_X509)
-    return BS_USAGE("--security must be nosec, psk or rpk\n");
+  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK)
+    return BS_USAGE("--security must be nosec, psk, rpk or x509\n");
+  if (o->bs_timeout < 0) return BS_USAGE("--bs-account-timeout is seconds (0 = kept)\n");
+  cfg.bs_fresh_key = o->bs_fresh_key;
+  cfg.bs_account_timeout = (uint32_t)o->bs_timeout;
+  if (s.mode == NB_BS_SEC_X509) {
+    int rc = x509_parts(o, &cfg, &s);
+    if (rc != NB_EXIT_OK) return rc;
+  } else if (o->ca_cert || o->ca_key || o->server_cert) {
+    return BS_USAGE("--ca-cert, --ca-key and --server-cert go with --security x509\n");
+  }
   snprintf(s.uri, sizeof s.uri, "%s", o->uri);
   snprintf(s.binding, sizeof s.binding, "%s", o->binding ? o->binding : "U");
   if (o->server_key &&
@@ -354,6 +399,11 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"secure-id", required_argument, NULL, 'S'},
                                        {"server-public-key", required_argument, NULL, 'k'},
                                        {"http", required_argument, NULL, 'H'},
+                                       {"bs-fresh-key", no_argument, NULL, 'F'},
+                                       {"bs-account-timeout", required_argument, NULL, 'O'},
+                                       {"ca-cert", required_argument, NULL, 'C'},
+                                       {"ca-key", required_argument, NULL, 'K'},
+                                       {"server-cert", required_argument, NULL, 'X'},
                                        {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
@@ -407,6 +457,21 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         break;
       case 'H':
         o.http = optarg;
+        break;
+      case 'F':
+        o.bs_fresh_key = true;
+        break;
+      case 'O':
+        o.bs_timeout = strtol(optarg, NULL, 10);
+        break;
+      case 'C':
+        o.ca_cert = optarg;
+        break;
+      case 'K':
+        o.ca_key = optarg;
+        break;
+      case 'X':
+        o.server_cert = optarg;
         break;
       case 't':
         o.token = optarg;
