@@ -743,6 +743,94 @@ static void test_x509_account(void **state) {
   fx_teardown(&f);
 }
 
+/* The thesis use case over DTLS on a lossy network (loss, duplicates, reordering both ways, on
+ * the bootstrap and the registration path): the request waits for approval, the fresh PSK is
+ * written and used to register, the factory bootstrap account gets a fresh key and is purged
+ * after its timeout; lost messages at every step (handshake flights, Bootstrap-Request, its
+ * separate response, Discover/Delete/Write/Finish, Register) are recovered. Several seeds. */
+static void test_thesis_use_case_lossy_dtls(void **state) {
+  (void)state;
+  for (uint64_t seed = 300; seed < 304; seed++) {
+    fx f;
+    fx_setup(&f, seed, true, NB_BS_POLICY_APPROVE);
+    nb_simnet_link l = {.drop = 0.2,
+                        .duplicate = 0.05,
+                        .delay_min = 5,
+                        .delay_max = 60,
+                        .reorder = 0.05,
+                        .reorder_delay = 80};
+    nb_simnet_set_link(f.net, &l);
+    fx_device(&f, "urn:dev:lossy", "1.1");
+    fx_config(&f, "urn:dev:lossy", NB_BS_SEC_PSK);
+    nb_bs_config cfg;
+    assert_int_equal(nb_bs_store_config_get(f.bst, "urn:dev:lossy", &cfg), NB_OK);
+    cfg.bs_fresh_key = true;
+    cfg.bs_account_timeout = 300;
+    assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+    fx_expect(&f, "urn:dev:lossy", f.dev_key.secure_id);
+    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+    assert_true(nb_simnet_run_until_cond(f.net, 1800000, has_pending, &f));
+    assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+    assert_int_equal(nb_bs_engine_approve(f.bs, "urn:dev:lossy", nb_simnet_now(f.net)), NB_OK);
+    assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 1800000,
+                                         finished_and_registered, &f));
+    nb_time_ms done = nb_simnet_now(f.net);
+    const nb_server_reg_info *reg = nb_server_find(f.dm, "urn:dev:lossy");
+    assert_non_null(reg);
+    assert_int_equal(reg->identity.kind, NB_SERVER_ID_PSK); /* with the PSK just written */
+    nb_server_sec_info psk;
+    dm_psk(&f, "urn:dev:lossy", &psk);
+    assert_int_equal(psk.key_len, 16);
+    nb_bs_source src = nb_bs_store_source(f.bst);
+    nb_server_sec_info bc;
+    assert_int_equal(src.cred_get(src.self, "urn:dev:lossy", &bc), NB_OK);
+    assert_string_not_equal(bc.identity, f.dev_key.secure_id); /* factory key replaced */
+    nb_simnet_run_until(f.net, done + 301000);
+    assert_int_equal(bs_account_of(f.c), -1); /* old bootstrap account removed */
+    nb_simnet_stats st;
+    nb_simnet_get_stats(f.net, &st);
+    assert_true(st.dropped > 0);
+    fx_teardown(&f);
+  }
+}
+
+/* Rejection and a refused key on the same lossy DTLS network: the operator's 4.03 reaches the
+ * device despite loss and nothing is written; an unregistered key never gets a request in. */
+static void test_rejection_and_rogue_lossy_dtls(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 310, true, NB_BS_POLICY_APPROVE);
+  nb_simnet_link l = {.drop = 0.2, .duplicate = 0.05, .delay_min = 5, .delay_max = 60};
+  nb_simnet_set_link(f.net, &l);
+  fx_device(&f, "dev-lossy-rej", "1.1");
+  fx_config(&f, "dev-lossy-rej", NB_BS_SEC_PSK);
+  fx_expect(&f, "dev-lossy-rej", f.dev_key.secure_id);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 1800000, has_pending, &f));
+  assert_int_equal(nb_bs_engine_reject(f.bs, "dev-lossy-rej", nb_simnet_now(f.net)), NB_OK);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 5000);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REJECTED), 1);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+  nb_client_srv_state cs;
+  assert_int_equal(nb_client_server_state(f.c, 101, &cs, NULL, 0), NB_ERR_NOT_FOUND);
+  nb_dtls_keypair rogue;
+  assert_int_equal(nb_dtls_keypair_generate(&rogue), NB_OK);
+  size_t requests = count_ev(&f, NB_BS_EV_REQUEST), alerts = count_ev(&f, NB_BS_EV_ALERT);
+  nb_client *r = extra_device(&f, 12, "dev-lossy-rej", rogue.key_der.data, rogue.key_der.len);
+  assert_int_equal(nb_client_start(r, nb_simnet_now(f.net)), NB_OK);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 120000);
+  assert_true(count_ev(&f, NB_BS_EV_ALERT) > alerts);
+  /* the rejected device may ask again; the rogue never gets a request through */
+  for (size_t i = requests; i < f.nev; i++)
+    if (f.ev[i].type == NB_BS_EV_REQUEST) assert_string_equal(f.ev[i].ep, "dev-lossy-rej");
+  nb_bs_engine_stats bst;
+  nb_bs_engine_get_stats(f.bs, &bst);
+  assert_int_equal(bst.finished, 0);
+  nb_client_free(r);
+  nb_dtls_keypair_free(&rogue);
+  fx_teardown(&f);
+}
+
 /* Config JSON round trip and validation. */
 static void test_config_json(void **state) {
   (void)state;
@@ -794,6 +882,8 @@ int main(void) {
       cmocka_unit_test(test_config_json),
       cmocka_unit_test(test_bootstrap_account_replaced_and_purged),
       cmocka_unit_test(test_x509_account),
+      cmocka_unit_test(test_thesis_use_case_lossy_dtls),
+      cmocka_unit_test(test_rejection_and_rogue_lossy_dtls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
