@@ -16,6 +16,7 @@
 #include "dtls/keys.h"
 #include "http/api.h"
 #include "http/bs_host.h"
+#include "http/remote_store.h"
 #include "io/loop.h"
 #include "store/sqlite.h"
 
@@ -49,7 +50,12 @@ static void usage(FILE *f) {
           "                     approve/reject, expected secure IDs) and the event stream\n"
           "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
-          "                     when --http is not a loopback address)\n"
+          "                     when --http is not a loopback address); also sent to\n"
+          "                     --server-api unless --server-api-token is given\n"
+          "  --server-api URL   the management server runs apart: install each device's fresh\n"
+          "                     credential through its REST API (URL/api/security/clients)\n"
+          "                     before Finish; when that fails, the bootstrap fails\n"
+          "  --server-api-token TOKEN  that server's --api-token\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
           "the server's security store of the same database; x509 accounts get a fresh key\n"
@@ -117,9 +123,25 @@ static int64_t clock_offset(nb_io_loop *loop) {
 }
 
 typedef struct {
-  const char *db, *coap, *coaps, *rpk_key, *http, *token;
+  const char *db, *coap, *coaps, *rpk_key, *http, *token, *server_api, *server_token;
   nb_bs_policy policy;
 } run_opts;
+
+/* Where fresh credentials go: the server's store in the same database, or a server that runs
+ * apart through its REST API (--server-api). */
+static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote_store **rs,
+                         nb_server_store *out) {
+  if (o->server_api) {
+    if (nb_http_remote_store_new(o->server_api, o->server_token, 0, rs) != NB_OK)
+      return BS_USAGE("--server-api must be the server's API base URL (http://HOST:PORT)\n");
+    *out = nb_http_remote_store_iface(*rs);
+    return NB_EXIT_OK;
+  }
+  if (nb_store_sqlite_open(o->db, db) != NB_OK)
+    return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
+  *out = nb_store_sqlite_iface(*db);
+  return NB_EXIT_OK;
+}
 
 /* The listen addresses, parsed before anything opens. */
 static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr *http) {
@@ -146,16 +168,15 @@ static int run_server(const run_opts *o) {
     return rc;
   bs_app a = {0};
   nb_store_sqlite *dm = NULL;
+  nb_http_remote_store *remote = NULL;
+  nb_server_store dm_store;
   nb_http_bs *host = NULL;
   nb_http_api *api = NULL;
+  if ((rc = open_dm_store(o, &dm, &remote, &dm_store)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
-  if (nb_store_sqlite_open(o->db, &dm) != NB_OK) {
-    rc = BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
-    goto out;
-  }
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_http_bs_config bc = {.db = o->db,
-                          .dm_store = nb_store_sqlite_iface(dm),
+                          .dm_store = dm_store,
                           .policy = o->policy,
                           .coap = o->coap ? &coap : NULL,
                           .coaps = o->coaps ? &coaps : NULL,
@@ -186,6 +207,7 @@ out:
   nb_http_bs_free(host);
   if (a.loop) nb_io_loop_free(a.loop);
   nb_store_sqlite_close(dm);
+  nb_http_remote_store_free(remote);
   return rc;
 }
 
@@ -193,7 +215,8 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert;
+  const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
+  const char *server_token;
   bool dflt, bs_fresh_key;
   long ssid, lifetime, bs_timeout;
 } bs_opts;
@@ -399,6 +422,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"secure-id", required_argument, NULL, 'S'},
                                        {"server-public-key", required_argument, NULL, 'k'},
                                        {"http", required_argument, NULL, 'H'},
+                                       {"server-api", required_argument, NULL, 'A'},
+                                       {"server-api-token", required_argument, NULL, 'P'},
                                        {"bs-fresh-key", no_argument, NULL, 'F'},
                                        {"bs-account-timeout", required_argument, NULL, 'O'},
                                        {"ca-cert", required_argument, NULL, 'C'},
@@ -458,6 +483,12 @@ int nb_cmd_bootstrap(int argc, char **argv) {
       case 'H':
         o.http = optarg;
         break;
+      case 'A':
+        o.server_api = optarg;
+        break;
+      case 'P':
+        o.server_token = optarg;
+        break;
       case 'F':
         o.bs_fresh_key = true;
         break;
@@ -500,7 +531,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
   else
     return BS_USAGE("--policy must be auto or approve\n");
   if (o.rpk_key && !o.coaps) return BS_USAGE("--rpk-key needs a --coaps address\n");
-  if (o.token && !o.http) return BS_USAGE("--api-token goes with --http ADDR\n");
+  if (o.token && !o.http && !o.server_api)
+    return BS_USAGE("--api-token goes with --http ADDR or --server-api URL\n");
   if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
   run_opts r = {.db = o.db,
                 .coap = o.coap,
@@ -508,6 +540,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                 .rpk_key = o.rpk_key,
                 .http = o.http,
                 .token = o.token,
+                .server_api = o.server_api,
+                .server_token = o.server_token ? o.server_token : o.token,
                 .policy = policy};
   return run_server(&r);
 }
