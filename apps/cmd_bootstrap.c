@@ -17,6 +17,7 @@
 #include "http/api.h"
 #include "http/bs_host.h"
 #include "http/remote_store.h"
+#include "io/http_client.h"
 #include "io/loop.h"
 #include "store/sqlite.h"
 
@@ -35,7 +36,10 @@ static void usage(FILE *f) {
           "       niobium bootstrap config export [FILE] | import FILE\n"
           "       niobium bootstrap pending | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
-          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`)\n"
+          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
+          "or --api URL [--api-token T] to go through a running server's REST API instead\n"
+          "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
+          "export/import need --db)\n"
           "run options:\n"
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
@@ -216,7 +220,7 @@ out:
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
   const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
-  const char *server_token;
+  const char *server_token, *api;
   bool dflt, bs_fresh_key;
   long ssid, lifetime, bs_timeout;
 } bs_opts;
@@ -252,6 +256,89 @@ static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
   return NB_EXIT_OK;
 }
 
+/* ---- the same commands through a running server's REST API (--api URL) ---- */
+
+/* One call to URL + path; prints the answer body (JSON) on success. */
+static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
+  char url[1024], why[200] = "";
+  size_t n = strlen(o->api);
+  while (n > 0 && o->api[n - 1] == '/') n--;
+  if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)
+    return BS_USAGE("--api URL is too long\n");
+  nb_http_request rq = {.method = method,
+                        .url = url,
+                        .bearer_token = o->token,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0};
+  long status = 0;
+  char *answer = NULL;
+  nb_err e = nb_http_fetch(&rq, &status, &answer, why, sizeof why);
+  int rc = NB_EXIT_OK;
+  if (e != NB_OK)
+    rc = BS_ERR("cannot reach %s (%s): is the server running with --http there?\n", o->api, why);
+  else if (status == 401)
+    rc = BS_ERR("the API refused the token: give the server's --api-token\n");
+  else if (status < 200 || status > 299)
+    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
+  else
+    printf("%s\n", answer ? answer : "");
+  free(answer);
+  return rc;
+}
+
+/* Endpoint names go into URL paths percent-encoded. */
+static void url_escape(const char *in, char *out, size_t cap) {
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && k + 4 < cap; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 strchr("-._~", *p);
+    k += (size_t)(plain ? snprintf(out + k, cap - k, "%c", *p)
+                        : snprintf(out + k, cap - k, "%%%02X", *p));
+  }
+  out[k] = '\0';
+}
+
+static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
+  char *json = NULL, path[600], ep[400];
+  if (nb_bs_config_to_json(cfg, &json) != NB_OK) return BS_ERR("out of memory\n");
+  url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+  snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
+  int rc = api_call(o, "PUT", path, json);
+  memset(json, 0, strlen(json)); /* may hold a PSK or CA key */
+  free(json);
+  return rc;
+}
+
+/* Everything but config add (which builds its config first): pending, approve, reject, expect,
+ * config list|rm. */
+static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
+  char path[600], ep[400], body[160];
+  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0)
+    return api_call(o, "GET", "/api/bootstrap/configs", NULL);
+  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
+    if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
+    url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
+    return api_call(o, "DELETE", path, NULL);
+  }
+  if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
+  if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
+    url_escape(sub, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/pending/%s/%s", ep, verb);
+    return api_call(o, "POST", path, NULL);
+  }
+  if (strcmp(verb, "expect") == 0) {
+    if (!o->ep || !o->secure_id || strlen(o->secure_id) != NB_DTLS_SECURE_ID_LEN)
+      return BS_USAGE("expect needs --endpoint EP --secure-id ID (30 hex digits)\n");
+    url_escape(o->ep, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
+    snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", o->secure_id);
+    return api_call(o, "PUT", path, body);
+  }
+  usage(stderr);
+  return NB_EXIT_USAGE;
+}
+
 static int config_add(nb_bs_store *st, const bs_opts *o) {
   if (!o->dflt && !o->ep) return BS_USAGE("config add needs --endpoint EP or --default\n");
   if (!o->uri || !o->security) return BS_USAGE("config add needs --server-uri and --security\n");
@@ -283,6 +370,7 @@ static int config_add(nb_bs_store *st, const bs_opts *o) {
     return BS_USAGE(
         "invalid server: coap:// goes with nosec, coaps:// with psk/rpk; binding "
         "U or UQ\n");
+  if (o->api) return api_config_put(o, &cfg);
   if (nb_bs_store_config_put(st, &cfg) != NB_OK) return BS_ERR("cannot write the config\n");
   printf("config for %s saved\n", o->dflt ? "the default" : o->ep);
   return NB_EXIT_OK;
@@ -371,6 +459,9 @@ static int expect(nb_bs_store *st, const bs_opts *o) {
 
 static int operator_cmd(const bs_opts *o, int argc, char **argv) {
   const char *verb = argv[0], *sub = argc > 1 ? argv[1] : NULL;
+  if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0)
+    return config_add(NULL, o);
+  if (o->api) return api_cmd(o, verb, sub);
   nb_bs_store *st;
   if (nb_bs_store_open(o->db, &st) != NB_OK)
     return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
@@ -423,6 +514,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"server-public-key", required_argument, NULL, 'k'},
                                        {"http", required_argument, NULL, 'H'},
                                        {"server-api", required_argument, NULL, 'A'},
+                                       {"api", required_argument, NULL, 'a'},
                                        {"server-api-token", required_argument, NULL, 'P'},
                                        {"bs-fresh-key", no_argument, NULL, 'F'},
                                        {"bs-account-timeout", required_argument, NULL, 'O'},
@@ -485,6 +577,9 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         break;
       case 'A':
         o.server_api = optarg;
+        break;
+      case 'a':
+        o.api = optarg;
         break;
       case 'P':
         o.server_token = optarg;

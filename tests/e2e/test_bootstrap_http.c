@@ -202,6 +202,66 @@ static void test_reject_over_rest(void **state) {
   nb_test_proc_cleanup(&sse);
 }
 
+static int cli(const env *e, char **out, const char *a1, const char *a2, const char *a3,
+               const char *a4, const char *a5, const char *a6, const char *a7, const char *a8) {
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "bootstrap",
+                  "--api",
+                  (char *)e->base,
+                  "--api-token",
+                  TOKEN,
+                  (char *)a1,
+                  (char *)a2,
+                  (char *)a3,
+                  (char *)a4,
+                  (char *)a5,
+                  (char *)a6,
+                  (char *)a7,
+                  (char *)a8,
+                  NULL};
+  return nb_test_run(argv, 20000, out);
+}
+
+/* The operator commands through the running process's API (--api), no database opened. */
+static void test_cli_over_api(void **state) {
+  env *e = *state;
+  char *out = NULL, uri[64];
+  snprintf(uri, sizeof uri, "coap://%s", e->coap);
+  assert_int_equal(cli(e, &out, "config", "add", "--endpoint", "dev-cli", "--server-uri", uri,
+                       "--security", "nosec"),
+                   0);
+  assert_non_null(strstr(out, "dev-cli"));
+  free(out);
+  expect(e, TOKEN, "GET", "/api/bootstrap/configs/dev-cli", NULL, "|200", "\"nosec\"");
+  assert_int_equal(cli(e, &out, "config", "list", NULL, NULL, NULL, NULL, NULL, NULL), 0);
+  assert_non_null(strstr(out, "dev-cli"));
+  free(out);
+  assert_int_equal(cli(e, &out, "expect", "--endpoint", "dev-cli", "--secure-id",
+                       "0123456789abcdef0123456789abcd", NULL, NULL, NULL),
+                   0);
+  free(out);
+  assert_int_equal(cli(e, &out, "pending", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+  assert_non_null(strstr(out, "[]"));
+  free(out);
+  assert_int_equal(cli(e, &out, "approve", "nobody", NULL, NULL, NULL, NULL, NULL, NULL), 1);
+  free(out);
+  assert_int_equal(cli(e, &out, "config", "rm", "--endpoint", "dev-cli", NULL, NULL, NULL, NULL),
+                   0);
+  free(out);
+  expect(e, TOKEN, "GET", "/api/bootstrap/configs/dev-cli", NULL, "|404", NULL);
+  /* a wrong token is a runtime failure that says so */
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "bootstrap",
+                  "--api",
+                  e->base,
+                  "--api-token",
+                  "wrong",
+                  "pending",
+                  NULL};
+  assert_int_equal(nb_test_run(argv, 20000, &out), 1);
+  free(out);
+}
+
 /* The token is mandatory off loopback, and --api-token means nothing without --http. */
 static void test_usage(void **state) {
   (void)state;
@@ -224,6 +284,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_token_and_routes, start, stop),
       cmocka_unit_test_setup_teardown(test_approve_over_rest, start, stop),
       cmocka_unit_test_setup_teardown(test_reject_over_rest, start, stop),
+      cmocka_unit_test_setup_teardown(test_cli_over_api, start, stop),
       cmocka_unit_test(test_usage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
