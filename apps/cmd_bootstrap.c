@@ -13,7 +13,11 @@
 #include "bootstrap/config_store.h"
 #include "commands.h"
 #include "dtls/cred.h"
-#include "io/dtls_server_io.h"
+#include "dtls/keys.h"
+#include "http/api.h"
+#include "http/bs_host.h"
+#include "http/remote_store.h"
+#include "io/http_client.h"
 #include "io/loop.h"
 #include "store/sqlite.h"
 
@@ -24,13 +28,18 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: niobium bootstrap [run options]          run the bootstrap server\n"
           "       niobium bootstrap config add (--endpoint EP | --default) --server-uri URI\n"
-          "                 --security nosec|psk|rpk [--short-server-id N] [--lifetime S]\n"
+          "                 --security nosec|psk|rpk|x509 [--short-server-id N] [--lifetime S]\n"
           "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
+          "                 [--ca-cert FILE --ca-key FILE --server-cert FILE.der]  (x509)\n"
+          "                 [--bs-fresh-key] [--bs-account-timeout S]\n"
           "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
           "       niobium bootstrap config export [FILE] | import FILE\n"
           "       niobium bootstrap pending | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
-          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`)\n"
+          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
+          "or --api URL [--api-token T] to go through a running server's REST API instead\n"
+          "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
+          "export/import need --db)\n"
           "run options:\n"
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
@@ -41,67 +50,50 @@ static void usage(FILE *f) {
           "                     for raw-public-key devices\n"
           "  --policy P         auto (default): bootstrap every known endpoint;\n"
           "                     approve: requests wait for `niobium bootstrap approve EP`\n"
+          "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
+          "                     approve/reject, expected secure IDs) and the event stream\n"
+          "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
+          "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
+          "                     when --http is not a loopback address); also sent to\n"
+          "                     --server-api unless --server-api-token is given\n"
+          "  --server-api URL   the management server runs apart: install each device's fresh\n"
+          "                     credential through its REST API (URL/api/security/clients)\n"
+          "                     before Finish; when that fails, the bootstrap fails\n"
+          "  --server-api-token TOKEN  that server's --api-token\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
-          "the server's security store of the same database.\n"
+          "the server's security store of the same database; x509 accounts get a fresh key\n"
+          "and a certificate (subject CN = endpoint) signed by the config's CA.\n"
+          "config options for the device's own bootstrap account (found by Discover):\n"
+          "  --bs-fresh-key          write a fresh key of the same kind (PSK or RPK) into it\n"
+          "                          at every bootstrap; only that key opens this server then,\n"
+          "                          so a leaked factory key stops working\n"
+          "  --bs-account-timeout S  the device deletes its bootstrap account S seconds after\n"
+          "                          the bootstrap (Security resource 12)\n"
           "examples:\n"
           "  niobium bootstrap config add --default --server-uri coap://127.0.0.1:5683 "
           "--security nosec\n"
           "  niobium bootstrap config add --endpoint dev1 --server-uri coaps://10.0.0.2:5684 "
           "--security psk\n"
+          "  niobium bootstrap config add --endpoint dev2 --server-uri coaps://10.0.0.2:5684 "
+          "--security x509 --ca-cert ca.pem --ca-key ca.key.pem --server-cert server.der\n"
+          "  niobium bootstrap config add --endpoint dev3 --server-uri coaps://10.0.0.2:5684 "
+          "--security psk --bs-fresh-key --bs-account-timeout 3600\n"
           "  niobium bootstrap expect --endpoint dev1 --secure-id "
           "0123456789abcdef0123456789abcd\n"
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
           "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
-          "  niobium bootstrap pending; niobium bootstrap approve dev1\n");
+          "  niobium bootstrap pending; niobium bootstrap approve dev1\n"
+          "  niobium bootstrap --policy approve --http 127.0.0.1:8081 &\n"
+          "  curl -X POST http://127.0.0.1:8081/api/bootstrap/pending/dev1/approve\n");
 }
 
 /* ---- the server ---- */
 
 typedef struct {
   nb_io_loop *loop;
-  nb_bs_engine *bs;
-  nb_bs_store *st;
-  nb_io_srv *net;
-  nb_dtls_creds *creds;
-  uv_timer_t timer, poll;
-  uv_prepare_t prepare;
 } bs_app;
 
-static void app_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
-                        const uint8_t *data, size_t len, nb_time_ms now) {
-  bs_app *a = user;
-  nb_bs_engine_receive(a->bs, peer, id, data, len, now);
-}
-static void on_tick(uv_timer_t *t) {
-  bs_app *a = t->data;
-  nb_bs_engine_tick(a->bs, nb_io_loop_now(a->loop));
-}
-static void on_prepare(uv_prepare_t *p) {
-  bs_app *a = p->data;
-  nb_time_ms d = nb_bs_engine_next_deadline(a->bs), now = nb_io_loop_now(a->loop);
-  if (d == NB_TIME_NEVER)
-    uv_timer_stop(&a->timer);
-  else
-    uv_timer_start(&a->timer, on_tick, d > now ? (uint64_t)(d - now) : 0, 0);
-}
-static nb_err apply_decision(void *user, const char *ep, bool approve) {
-  bs_app *a = user;
-  nb_time_ms now = nb_io_loop_now(a->loop);
-  return approve ? nb_bs_engine_approve(a->bs, ep, now) : nb_bs_engine_reject(a->bs, ep, now);
-}
-/* Operators decide through the database (another process): take their decisions. */
-static void on_poll(uv_timer_t *t) {
-  bs_app *a = t->data;
-  nb_bs_store_take_decisions(a->st, apply_decision, a);
-}
-static void on_event(void *user, const nb_bs_event *ev) {
-  bs_app *a = user;
-  char peer[NB_ADDR_STRLEN] = "";
-  if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
-  if (ev->type == NB_BS_EV_PENDING)
-    nb_bs_store_pending_put(a->st, ev->ep, peer, (int64_t)time(NULL));
-}
 static void on_signal(void *user, int signum) {
   bs_app *a = user;
   NB_LOG_INFO("bootstrap", "event=stopping signal=%d", signum);
@@ -110,86 +102,116 @@ static void on_signal(void *user, int signum) {
 
 static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len);
 
-/* The bootstrap server's DTLS credentials: device keys are checked by the engine's hooks. */
-static int make_creds(bs_app *a, const char *rpk_key) {
-  if (nb_dtls_creds_new(&a->creds) != NB_OK) return NB_EXIT_FAILURE;
-  nb_dtls_creds_set_psk_lookup(a->creds, nb_bs_engine_psk_lookup, a->bs);
-  nb_dtls_creds_set_verify(a->creds, nb_bs_engine_verify_rpk, a->bs);
-  if (!rpk_key) return NB_EXIT_OK;
-  uint8_t key[8192];
-  size_t len = 0;
-  int rc = NB_EXIT_OK;
-  if (read_file(rpk_key, key, sizeof key, &len) != 0 || len == 0 ||
-      nb_dtls_creds_set_rpk(a->creds, key, len) != NB_OK)
-    rc = BS_ERR(
-        "--rpk-key %s is not a readable P-256 private key (PEM or DER; `niobium keys "
-        "ec` makes one)\n",
-        rpk_key);
-  memset(key, 0, sizeof key);
-  return rc;
+/* The bootstrap server's own P-256 key (for RPK devices), checked before anything listens. */
+static int load_rpk_key(const char *path, uint8_t *key, size_t cap, size_t *len) {
+  nb_dtls_creds *creds = NULL;
+  bool ok = read_file(path, key, cap, len) == 0 && *len > 0 && nb_dtls_creds_new(&creds) == NB_OK &&
+            nb_dtls_creds_set_rpk(creds, key, *len) == NB_OK;
+  nb_dtls_creds_free(creds);
+  if (ok) return NB_EXIT_OK;
+  return BS_ERR(
+      "--rpk-key %s is not a readable P-256 private key (PEM or DER; `niobium keys "
+      "ec` makes one)\n",
+      path);
 }
 
-static int listen_one(bs_app *a, const char *text, bool secure) {
-  nb_addr local, bound;
-  if (nb_addr_parse(text, secure ? 5784 : 5783, &local) != NB_OK)
-    return BS_USAGE("bad --%s address '%s' (IP:PORT or [IPv6]:PORT)\n", secure ? "coaps" : "coap",
-                    text);
-  nb_err e = secure ? nb_io_srv_listen_coaps(a->net, &local, a->creds, &bound)
-                    : nb_io_srv_listen_coap(a->net, &local, &bound);
-  if (e != NB_OK) return BS_ERR("cannot bind %s: is another bootstrap server running?\n", text);
-  char buf[NB_ADDR_STRLEN];
-  NB_LOG_INFO("bootstrap", "event=listening proto=%s addr=%s", secure ? "coaps" : "coap",
-              nb_addr_format(&bound, buf, sizeof buf));
+static bool is_loopback(const nb_addr *a) {
+  static const uint8_t v6lo[16] = {[15] = 1};
+  return a->family == NB_ADDR_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6lo, 16) == 0;
+}
+
+static int64_t clock_offset(nb_io_loop *loop) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
+}
+
+typedef struct {
+  const char *db, *coap, *coaps, *rpk_key, *http, *token, *server_api, *server_token;
+  nb_bs_policy policy;
+} run_opts;
+
+/* Where fresh credentials go: the server's store in the same database, or a server that runs
+ * apart through its REST API (--server-api). */
+static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote_store **rs,
+                         nb_server_store *out) {
+  if (o->server_api) {
+    if (nb_http_remote_store_new(o->server_api, o->server_token, 0, rs) != NB_OK)
+      return BS_USAGE("--server-api must be the server's API base URL (http://HOST:PORT)\n");
+    *out = nb_http_remote_store_iface(*rs);
+    return NB_EXIT_OK;
+  }
+  if (nb_store_sqlite_open(o->db, db) != NB_OK)
+    return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
+  *out = nb_store_sqlite_iface(*db);
   return NB_EXIT_OK;
 }
 
-static int run_server(const char *db, const char *coap, const char *coaps, const char *rpk_key,
-                      nb_bs_policy policy) {
-  bs_app a;
-  memset(&a, 0, sizeof a);
+/* The listen addresses, parsed before anything opens. */
+static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr *http) {
+  if (o->coap && nb_addr_parse(o->coap, 5783, coap) != NB_OK)
+    return BS_USAGE("bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coap);
+  if (o->coaps && nb_addr_parse(o->coaps, 5784, coaps) != NB_OK)
+    return BS_USAGE("bad --coaps address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coaps);
+  if (o->http && nb_addr_parse(o->http, 8080, http) != NB_OK)
+    return BS_USAGE("bad --http address '%s' (IP:PORT or [IPv6]:PORT)\n", o->http);
+  if (o->http && !o->token && !is_loopback(http))
+    return BS_USAGE("the API on %s needs --api-token (or bind it to 127.0.0.1)\n", o->http);
+  return NB_EXIT_OK;
+}
+
+/* The engine, its sockets and the decision poll are the same bootstrap host `niobium server
+ * --with-bootstrap` runs (src/http/bs_host.c); --http adds the REST API and event stream. */
+static int run_server(const run_opts *o) {
+  nb_addr coap, coaps, http;
+  int rc = parse_addrs(o, &coap, &coaps, &http);
+  if (rc != NB_EXIT_OK) return rc;
+  uint8_t key[8192];
+  size_t key_len = 0;
+  if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
+    return rc;
+  bs_app a = {0};
   nb_store_sqlite *dm = NULL;
-  int rc = NB_EXIT_FAILURE;
-  bool handles = false;
-  if (nb_bs_store_open(db, &a.st) != NB_OK || nb_store_sqlite_open(db, &dm) != NB_OK) {
-    rc = BS_ERR("cannot open database %s: check the path and permissions\n", db);
+  nb_http_remote_store *remote = NULL;
+  nb_server_store dm_store;
+  nb_http_bs *host = NULL;
+  nb_http_api *api = NULL;
+  if ((rc = open_dm_store(o, &dm, &remote, &dm_store)) != NB_EXIT_OK) goto out;
+  rc = NB_EXIT_FAILURE;
+  if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
+  nb_http_bs_config bc = {.db = o->db,
+                          .dm_store = dm_store,
+                          .policy = o->policy,
+                          .coap = o->coap ? &coap : NULL,
+                          .coaps = o->coaps ? &coaps : NULL,
+                          .rpk_key = key_len ? key : NULL,
+                          .rpk_key_len = key_len};
+  nb_err e = nb_http_bs_new(a.loop, &bc, &host);
+  if (e != NB_OK) {
+    rc = BS_ERR("cannot start (%s): is another bootstrap server running on these ports?\n",
+                nb_strerror(e));
     goto out;
   }
-  if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
-  nb_bs_engine_config cfg;
-  nb_bs_engine_config_default(&cfg);
-  cfg.policy = policy;
-  cfg.source = nb_bs_store_source(a.st);
-  cfg.dm_store = nb_store_sqlite_iface(dm);
-  if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
-  if (nb_bs_engine_new(&cfg, nb_io_srv_send, a.net, &a.bs) != NB_OK) goto out;
-  nb_bs_engine_add_listener(a.bs, on_event, &a);
-  if (coaps && (rc = make_creds(&a, rpk_key)) != NB_EXIT_OK) goto out;
-  if (coap && (rc = listen_one(&a, coap, false)) != NB_EXIT_OK) goto out;
-  if (coaps && (rc = listen_one(&a, coaps, true)) != NB_EXIT_OK) goto out;
-  rc = NB_EXIT_FAILURE;
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.timer);
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.poll);
-  uv_prepare_init(nb_io_loop_uv(a.loop), &a.prepare);
-  a.timer.data = a.poll.data = a.prepare.data = &a;
-  uv_prepare_start(&a.prepare, on_prepare);
-  uv_timer_start(&a.poll, on_poll, 500, 500);
-  handles = true;
+  if (o->http) {
+    nb_http_api_config hc = {.listen = http,
+                             .api_token = o->token,
+                             .clock_offset = clock_offset(a.loop),
+                             .bootstrap = host};
+    if (nb_http_api_new(a.loop, NULL, &hc, &api) != NB_OK) {
+      rc = BS_ERR("cannot serve the API on %s: is the port in use?\n", o->http);
+      goto out;
+    }
+    NB_LOG_INFO("bootstrap", "event=listening proto=http port=%u", nb_http_api_port(api));
+  }
   nb_io_loop_on_signals(a.loop, on_signal, &a);
-  NB_LOG_INFO("bootstrap", "event=running policy=%s",
-              policy == NB_BS_POLICY_AUTO ? "auto" : "approve");
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
 out:
-  if (handles) {
-    uv_close((uv_handle_t *)&a.timer, NULL);
-    uv_close((uv_handle_t *)&a.poll, NULL);
-    uv_close((uv_handle_t *)&a.prepare, NULL);
-  }
-  nb_io_srv_free(a.net);
+  memset(key, 0, sizeof key);
+  nb_http_api_free(api);
+  nb_http_bs_free(host);
   if (a.loop) nb_io_loop_free(a.loop);
-  nb_bs_engine_free(a.bs);
-  nb_dtls_creds_free(a.creds);
   nb_store_sqlite_close(dm);
-  nb_bs_store_close(a.st);
+  nb_http_remote_store_free(remote);
   return rc;
 }
 
@@ -197,9 +219,10 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key;
-  bool dflt;
-  long ssid, lifetime;
+  const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
+  const char *server_token, *api;
+  bool dflt, bs_fresh_key;
+  long ssid, lifetime, bs_timeout;
 } bs_opts;
 
 static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
@@ -211,6 +234,111 @@ static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
   return more ? -1 : 0;
 }
 
+/* X.509 accounts: the CA (stored with the config) and the server's certificate for /0/x/4. */
+static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
+  if (!o->ca_cert || !o->ca_key || !o->server_cert)
+    return BS_USAGE(
+        "--security x509 needs --ca-cert FILE --ca-key FILE (the CA that signs device "
+        "certificates; `niobium keys ca` makes one) and --server-cert FILE.der (the server's "
+        "certificate)\n");
+  if (read_file(o->ca_cert, cfg->ca_cert, sizeof cfg->ca_cert, &cfg->ca_cert_len) != 0 ||
+      read_file(o->ca_key, cfg->ca_key, sizeof cfg->ca_key, &cfg->ca_key_len) != 0 ||
+      read_file(o->server_cert, s->server_pubkey, sizeof s->server_pubkey, &s->server_pubkey_len) !=
+          0)
+    return BS_ERR("cannot read --ca-cert, --ca-key or --server-cert (each at most %d bytes)\n",
+                  NB_BS_CA_MAX);
+  nb_dtls_certkey probe; /* the CA must be able to sign: try it once now */
+  nb_dtls_cert_request req = {.cn = "probe"};
+  if (nb_dtls_cert_issue(cfg->ca_cert, cfg->ca_cert_len, cfg->ca_key, cfg->ca_key_len, &req,
+                         &probe) != NB_OK)
+    return BS_USAGE("--ca-cert and --ca-key are not a CA certificate with its P-256 key\n");
+  nb_dtls_certkey_free(&probe);
+  return NB_EXIT_OK;
+}
+
+/* ---- the same commands through a running server's REST API (--api URL) ---- */
+
+/* One call to URL + path; prints the answer body (JSON) on success. */
+static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
+  char url[1024], why[200] = "";
+  size_t n = strlen(o->api);
+  while (n > 0 && o->api[n - 1] == '/') n--;
+  if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)
+    return BS_USAGE("--api URL is too long\n");
+  nb_http_request rq = {.method = method,
+                        .url = url,
+                        .bearer_token = o->token,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0};
+  long status = 0;
+  char *answer = NULL;
+  nb_err e = nb_http_fetch(&rq, &status, &answer, why, sizeof why);
+  int rc = NB_EXIT_OK;
+  if (e != NB_OK)
+    rc = BS_ERR("cannot reach %s (%s): is the server running with --http there?\n", o->api, why);
+  else if (status == 401)
+    rc = BS_ERR("the API refused the token: give the server's --api-token\n");
+  else if (status < 200 || status > 299)
+    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
+  else
+    printf("%s\n", answer ? answer : "");
+  free(answer);
+  return rc;
+}
+
+/* Endpoint names go into URL paths percent-encoded. */
+static void url_escape(const char *in, char *out, size_t cap) {
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && k + 4 < cap; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 strchr("-._~", *p);
+    k += (size_t)(plain ? snprintf(out + k, cap - k, "%c", *p)
+                        : snprintf(out + k, cap - k, "%%%02X", *p));
+  }
+  out[k] = '\0';
+}
+
+static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
+  char *json = NULL, path[600], ep[400];
+  if (nb_bs_config_to_json(cfg, &json) != NB_OK) return BS_ERR("out of memory\n");
+  url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+  snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
+  int rc = api_call(o, "PUT", path, json);
+  memset(json, 0, strlen(json)); /* may hold a PSK or CA key */
+  free(json);
+  return rc;
+}
+
+/* Everything but config add (which builds its config first): pending, approve, reject, expect,
+ * config list|rm. */
+static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
+  char path[600], ep[400], body[160];
+  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0)
+    return api_call(o, "GET", "/api/bootstrap/configs", NULL);
+  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
+    if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
+    url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
+    return api_call(o, "DELETE", path, NULL);
+  }
+  if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
+  if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
+    url_escape(sub, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/pending/%s/%s", ep, verb);
+    return api_call(o, "POST", path, NULL);
+  }
+  if (strcmp(verb, "expect") == 0) {
+    if (!o->ep || !o->secure_id || strlen(o->secure_id) != NB_DTLS_SECURE_ID_LEN)
+      return BS_USAGE("expect needs --endpoint EP --secure-id ID (30 hex digits)\n");
+    url_escape(o->ep, ep, sizeof ep);
+    snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
+    snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", o->secure_id);
+    return api_call(o, "PUT", path, body);
+  }
+  usage(stderr);
+  return NB_EXIT_USAGE;
+}
+
 static int config_add(nb_bs_store *st, const bs_opts *o) {
   if (!o->dflt && !o->ep) return BS_USAGE("config add needs --endpoint EP or --default\n");
   if (!o->uri || !o->security) return BS_USAGE("config add needs --server-uri and --security\n");
@@ -219,8 +347,17 @@ static int config_add(nb_bs_store *st, const bs_opts *o) {
   nb_bs_server s = {.ssid = (uint16_t)o->ssid, .lifetime = (uint32_t)o->lifetime};
   if (o->ssid < 1 || o->ssid > NB_ID_MAX || o->lifetime < 1)
     return BS_USAGE("--short-server-id must be 1..65534 and --lifetime positive\n");
-  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK || s.mode == NB_BS_SEC_X509)
-    return BS_USAGE("--security must be nosec, psk or rpk\n");
+  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK)
+    return BS_USAGE("--security must be nosec, psk, rpk or x509\n");
+  if (o->bs_timeout < 0) return BS_USAGE("--bs-account-timeout is seconds (0 = kept)\n");
+  cfg.bs_fresh_key = o->bs_fresh_key;
+  cfg.bs_account_timeout = (uint32_t)o->bs_timeout;
+  if (s.mode == NB_BS_SEC_X509) {
+    int rc = x509_parts(o, &cfg, &s);
+    if (rc != NB_EXIT_OK) return rc;
+  } else if (o->ca_cert || o->ca_key || o->server_cert) {
+    return BS_USAGE("--ca-cert, --ca-key and --server-cert go with --security x509\n");
+  }
   snprintf(s.uri, sizeof s.uri, "%s", o->uri);
   snprintf(s.binding, sizeof s.binding, "%s", o->binding ? o->binding : "U");
   if (o->server_key &&
@@ -233,6 +370,7 @@ static int config_add(nb_bs_store *st, const bs_opts *o) {
     return BS_USAGE(
         "invalid server: coap:// goes with nosec, coaps:// with psk/rpk; binding "
         "U or UQ\n");
+  if (o->api) return api_config_put(o, &cfg);
   if (nb_bs_store_config_put(st, &cfg) != NB_OK) return BS_ERR("cannot write the config\n");
   printf("config for %s saved\n", o->dflt ? "the default" : o->ep);
   return NB_EXIT_OK;
@@ -321,6 +459,9 @@ static int expect(nb_bs_store *st, const bs_opts *o) {
 
 static int operator_cmd(const bs_opts *o, int argc, char **argv) {
   const char *verb = argv[0], *sub = argc > 1 ? argv[1] : NULL;
+  if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0)
+    return config_add(NULL, o);
+  if (o->api) return api_cmd(o, verb, sub);
   nb_bs_store *st;
   if (nb_bs_store_open(o->db, &st) != NB_OK)
     return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
@@ -371,6 +512,16 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"binding", required_argument, NULL, 'b'},
                                        {"secure-id", required_argument, NULL, 'S'},
                                        {"server-public-key", required_argument, NULL, 'k'},
+                                       {"http", required_argument, NULL, 'H'},
+                                       {"server-api", required_argument, NULL, 'A'},
+                                       {"api", required_argument, NULL, 'a'},
+                                       {"server-api-token", required_argument, NULL, 'P'},
+                                       {"bs-fresh-key", no_argument, NULL, 'F'},
+                                       {"bs-account-timeout", required_argument, NULL, 'O'},
+                                       {"ca-cert", required_argument, NULL, 'C'},
+                                       {"ca-key", required_argument, NULL, 'K'},
+                                       {"server-cert", required_argument, NULL, 'X'},
+                                       {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -421,6 +572,36 @@ int nb_cmd_bootstrap(int argc, char **argv) {
       case 'k':
         o.server_key = optarg;
         break;
+      case 'H':
+        o.http = optarg;
+        break;
+      case 'A':
+        o.server_api = optarg;
+        break;
+      case 'a':
+        o.api = optarg;
+        break;
+      case 'P':
+        o.server_token = optarg;
+        break;
+      case 'F':
+        o.bs_fresh_key = true;
+        break;
+      case 'O':
+        o.bs_timeout = strtol(optarg, NULL, 10);
+        break;
+      case 'C':
+        o.ca_cert = optarg;
+        break;
+      case 'K':
+        o.ca_key = optarg;
+        break;
+      case 'X':
+        o.server_cert = optarg;
+        break;
+      case 't':
+        o.token = optarg;
+        break;
       case 'L': {
         nb_log_level lvl;
         if (nb_log_level_parse(optarg, &lvl) != NB_OK)
@@ -445,6 +626,17 @@ int nb_cmd_bootstrap(int argc, char **argv) {
   else
     return BS_USAGE("--policy must be auto or approve\n");
   if (o.rpk_key && !o.coaps) return BS_USAGE("--rpk-key needs a --coaps address\n");
+  if (o.token && !o.http && !o.server_api)
+    return BS_USAGE("--api-token goes with --http ADDR or --server-api URL\n");
   if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
-  return run_server(o.db, o.coap, o.coaps, o.rpk_key, policy);
+  run_opts r = {.db = o.db,
+                .coap = o.coap,
+                .coaps = o.coaps,
+                .rpk_key = o.rpk_key,
+                .http = o.http,
+                .token = o.token,
+                .server_api = o.server_api,
+                .server_token = o.server_token ? o.server_token : o.token,
+                .policy = policy};
+  return run_server(&r);
 }

@@ -2,6 +2,7 @@
  * sequence of Bootstrap-Discover/-Delete/-Write/-Finish, fresh credentials, retries. */
 #include "bootstrap/bootstrap.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@ typedef struct nb_bs_session {
   nb_time_ms retry_at;
   nb_server_sec_info install; /* credential for the management server, kind NONE = none */
   bool install_nosec;         /* a NoSec account: drop any old credential */
+  nb_server_identity id;      /* how the device authenticated to us (kind NONE: NoSec) */
+  nb_server_sec_info bs_cred; /* its fresh bootstrap-account credential, kind NONE = none */
+  size_t bs_write_step;       /* the step writing it (committed once the device took it) */
 } nb_bs_session;
 
 struct nb_bs_engine {
@@ -154,6 +158,7 @@ static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms no
   if (s->held) nb_coap_exchange_free(s->held);
   nb_bs_steps_clear(s);
   memset(&s->install, 0, sizeof s->install); /* holds a secret */
+  memset(&s->bs_cred, 0, sizeof s->bs_cred);
   free(s);
 }
 
@@ -203,6 +208,30 @@ static nb_err nb_bs_add_write(nb_bs_session *s, uint16_t o, uint16_t i, const nb
   return nb_format_encode(s->format, recs, &p, s->bs->model, &st->body, NULL, NULL);
 }
 
+/* X.509: a fresh P-256 key and a certificate for it, subject CN = the endpoint name, signed by
+ * the config's CA; the management server then binds that CN to this endpoint. */
+static nb_err nb_bs_x509_keys(nb_bs_session *s, const nb_bs_server *srv, uint16_t i, nb_records *r,
+                              bool first) {
+  if (!s->cfg.ca_cert_len || !s->cfg.ca_key_len) return NB_ERR_INVAL;
+  if (strlen(s->ep) >= sizeof s->install.identity) return NB_ERR_OVERFLOW;
+  nb_dtls_cert_request req = {.cn = s->ep};
+  nb_dtls_certkey ck;
+  nb_err e = nb_dtls_cert_issue(s->cfg.ca_cert, s->cfg.ca_cert_len, s->cfg.ca_key,
+                                s->cfg.ca_key_len, &req, &ck);
+  if (e != NB_OK) return e;
+  e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), ck.cert_der.data, ck.cert_der.len);
+  if (e == NB_OK)
+    e = nb_bs_rec_bytes(r, nb_path_res(0, i, 4), srv->server_pubkey, srv->server_pubkey_len);
+  if (e == NB_OK)
+    e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), ck.key.key_der.data, ck.key.key_der.len);
+  if (e == NB_OK && first) {
+    s->install.kind = NB_SERVER_ID_X509;
+    snprintf(s->install.identity, sizeof s->install.identity, "%s", s->ep);
+  }
+  nb_dtls_certkey_free(&ck);
+  return e;
+}
+
 /* Fills the key resources of a Security instance: given or freshly generated credentials, and
  * remembers what the management server must accept from this device. */
 static nb_err nb_bs_security_keys(nb_bs_session *s, const nb_bs_server *srv, uint16_t i,
@@ -243,6 +272,8 @@ static nb_err nb_bs_security_keys(nb_bs_session *s, const nb_bs_server *srv, uin
       s->install.key_len = kp.spki_der.len;
     }
     nb_dtls_keypair_free(&kp);
+  } else if (srv->mode == NB_BS_SEC_X509) {
+    e = nb_bs_x509_keys(s, srv, i, r, first);
   } else {
     for (uint16_t res = 3; res <= 5 && e == NB_OK; res++)
       e = nb_bs_rec_bytes(r, nb_path_res(0, i, res), NULL, 0);
@@ -288,6 +319,83 @@ static nb_err nb_bs_add_acl(nb_bs_session *s, const nb_bs_acl *acl, uint16_t i) 
   return e;
 }
 
+/* Fresh credentials of the kind the device authenticated with, into its bootstrap account
+ * (resources 3 and 5; PSK identity kept); remembered in s->bs_cred for our own store. */
+static nb_err nb_bs_fresh_bs_key(nb_bs_session *s, uint16_t i, nb_records *r) {
+  nb_server_sec_info *c = &s->bs_cred;
+  nb_err e = NB_OK;
+  snprintf(c->ep, sizeof c->ep, "%s", s->ep);
+  if (s->id.kind == NB_SERVER_ID_PSK) {
+    c->kind = NB_SERVER_ID_PSK;
+    snprintf(c->identity, sizeof c->identity, "%s", s->id.value);
+    c->key_len = NB_BS_PSK_LEN;
+    e = nb_dtls_psk_generate(c->key, c->key_len);
+    if (e == NB_OK)
+      e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), (const uint8_t *)c->identity,
+                          strlen(c->identity));
+    if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), c->key, c->key_len);
+    return e;
+  }
+  nb_dtls_keypair kp;
+  e = nb_dtls_keypair_generate(&kp);
+  if (e != NB_OK) return e;
+  if (kp.spki_der.len > sizeof c->key) e = NB_ERR_OVERFLOW;
+  if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), kp.spki_der.data, kp.spki_der.len);
+  if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), kp.key_der.data, kp.key_der.len);
+  if (e == NB_OK) {
+    c->kind = NB_SERVER_ID_RPK;
+    snprintf(c->identity, sizeof c->identity, "%s", kp.secure_id);
+    memcpy(c->key, kp.spki_der.data, kp.spki_der.len);
+    c->key_len = kp.spki_der.len;
+  }
+  nb_dtls_keypair_free(&kp);
+  return e;
+}
+
+/* The device's own bootstrap account, when the config asks: fresh credentials (secured
+ * devices only: a NoSec account has none) and/or the Bootstrap-Server Account Timeout. */
+static nb_err nb_bs_add_bs_account(nb_bs_session *s) {
+  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  bool fresh = s->cfg.bs_fresh_key &&
+               (s->id.kind == NB_SERVER_ID_PSK || s->id.kind == NB_SERVER_ID_RPK) &&
+               s->bs->cfg.source.cred_put;
+  if ((!fresh && !s->cfg.bs_account_timeout) || s->bs_sec_inst < 0) {
+    if (s->cfg.bs_fresh_key || s->cfg.bs_account_timeout)
+      NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-account-kept ep=%s reason=%s", s->ep,
+                  s->bs_sec_inst < 0 ? "not-found-by-discover" : "no-psk-or-rpk-identity");
+    return NB_OK;
+  }
+  uint16_t i = (uint16_t)s->bs_sec_inst;
+  nb_records r;
+  nb_records_init(&r);
+  nb_err e = fresh ? nb_bs_fresh_bs_key(s, i, &r) : NB_OK;
+  if (e == NB_OK && s->cfg.bs_account_timeout)
+    e = nb_bs_rec_int(&r, nb_path_res(0, i, 12), s->cfg.bs_account_timeout);
+  if (e == NB_OK) {
+    s->bs_write_step = s->nsteps;
+    e = nb_bs_add_write(s, 0, i, &r);
+  }
+  nb_records_deinit(&r);
+  return e;
+}
+
+/* The device took its new bootstrap-account key: from now on only that key is accepted here
+ * (the old one, factory or leaked, stops working), under the endpoint name it bootstrapped as. */
+static void nb_bs_commit_bs_cred(nb_bs_session *s) {
+  const nb_bs_source *src = &s->bs->cfg.source;
+  if (s->bs_cred.kind == NB_SERVER_ID_NONE) return;
+  nb_server_sec_info old;
+  if (src->cred_find && src->cred_del &&
+      src->cred_find(src->self, s->id.kind, s->id.value, &old) == NB_OK &&
+      strcmp(old.ep, s->ep) != 0)
+    src->cred_del(src->self, old.ep); /* registered under another name (secure ID as ep) */
+  memset(&old, 0, sizeof old);
+  nb_err e = src->cred_put(src->self, &s->bs_cred);
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-replaced ep=%s kind=%s identity=%s err=%s", s->ep,
+              nb_server_id_kind_name(s->bs_cred.kind), s->bs_cred.identity, nb_err_name(e));
+  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+}
+
 /* Deletes, writes and Finish. Security instance IDs skip the device's bootstrap account. */
 static nb_err nb_bs_build(nb_bs_session *s) {
   nb_err e = NB_OK;
@@ -301,6 +409,7 @@ static nb_err nb_bs_build(nb_bs_session *s) {
   }
   for (size_t k = 0; k < s->cfg.nacls && e == NB_OK; k++)
     e = nb_bs_add_acl(s, &s->cfg.acls[k], (uint16_t)k);
+  if (e == NB_OK) e = nb_bs_add_bs_account(s);
   nb_path root = nb_path_root();
   nb_bs_step *fin = e == NB_OK ? nb_bs_step_add(s, NB_COAP_POST, &root, NB_COAP_CHANGED, "") : NULL;
   if (e == NB_OK && !fin) e = NB_ERR_BUSY;
@@ -359,6 +468,7 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
   nb_bs_step *st = &s->steps[s->cur];
   if (resp->code != st->expect) return nb_bs_fail(s, resp->code, NB_OK, now);
   if (st->accept == NB_COAP_CF_LINK_FORMAT) nb_bs_note_discover(s, resp);
+  if (s->built && s->cur == s->bs_write_step) nb_bs_commit_bs_cred(s);
   if (st->finish) {
     s->bs->stats.finished++;
     nb_bs_emit_s(s, NB_BS_EV_FINISHED, resp->code, NB_OK, "finish", now);
@@ -394,6 +504,8 @@ static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
 static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   nb_bs_steps_clear(s);
   memset(&s->install, 0, sizeof s->install);
+  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  s->bs_write_step = SIZE_MAX;
   s->install_nosec = false;
   s->bs_sec_inst = -1;
   s->attempt++;
@@ -448,6 +560,7 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
   s->format = format;
   s->cfg = *cfg;
   s->bs_sec_inst = -1;
+  s->bs_write_step = SIZE_MAX;
   s->next = bs->sessions;
   bs->sessions = s;
   *out = s;
@@ -526,12 +639,14 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     if (s->held) nb_coap_exchange_free(s->held);
     s->held = ex;
     s->peer = *peer;
+    if (id) s->id = *id;
     s->format = format;
     return;
   }
   if (s) nb_bs_session_free(bs, s, now); /* the device started over */
   if (nb_bs_session_new(bs, ep, peer, format, &cfg, &s) != NB_OK)
     return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  if (id) s->id = *id;
   if (bs->cfg.policy == NB_BS_POLICY_APPROVE) {
     s->state = NB_BSS_PENDING;
     s->held = ex; /* answered on approval (2.04) or rejection (4.03) */
@@ -590,6 +705,7 @@ void nb_bs_engine_free(nb_bs_engine *bs) {
     if (s->held) nb_coap_exchange_free(s->held);
     nb_bs_steps_clear(s);
     memset(&s->install, 0, sizeof s->install);
+    memset(&s->bs_cred, 0, sizeof s->bs_cred);
     free(s);
   }
   nb_coap_ep_free(bs->ep); /* pending callbacks are not called */

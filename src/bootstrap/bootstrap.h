@@ -30,6 +30,9 @@ typedef struct {
   nb_err (*cred_get)(void *self, const char *ep, nb_server_sec_info *out);
   nb_err (*cred_find)(void *self, nb_server_id_kind kind, const char *identity,
                       nb_server_sec_info *out);
+  /* Replacing a device's credential (fresh bootstrap-account keys); optional. */
+  nb_err (*cred_put)(void *self, const nb_server_sec_info *c);
+  nb_err (*cred_del)(void *self, const char *ep);
   void *self;
 } nb_bs_source;
 

@@ -102,6 +102,14 @@ nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out) {
   json_object_set_new(root, "acls", acl);
   json_object_set_new(root, "delete", del);
   json_object_set_new(root, "discover", json_boolean(cfg->discover));
+  if (cfg->bs_fresh_key || cfg->bs_account_timeout)
+    json_object_set_new(root, "bootstrap_account",
+                        json_pack("{s:b,s:I}", "fresh_key", cfg->bs_fresh_key, "timeout",
+                                  (json_int_t)cfg->bs_account_timeout));
+  if (cfg->ca_cert_len)
+    json_object_set_new(root, "ca_cert", nb_hex_json(cfg->ca_cert, cfg->ca_cert_len));
+  if (cfg->ca_key_len)
+    json_object_set_new(root, "ca_key", nb_hex_json(cfg->ca_key, cfg->ca_key_len));
   *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(root);
   return *out ? NB_OK : NB_ERR_NOMEM;
@@ -162,6 +170,38 @@ static nb_err nb_acl_from_json(json_t *j, nb_bs_acl *a, char *why, size_t why_ca
   return NB_OK;
 }
 
+/* The bootstrap account policy and the X.509 CA. */
+static nb_err nb_config_extras_from_json(json_t *root, nb_bs_config *cfg, char *why,
+                                         size_t why_cap) {
+  json_t *acc = json_object_get(root, "bootstrap_account");
+  if (acc) {
+    int fresh = 0;
+    json_int_t timeout = 0;
+    json_error_t err;
+    if (json_unpack_ex(acc, &err, JSON_STRICT, "{s?b,s?I}", "fresh_key", &fresh, "timeout",
+                       &timeout) != 0)
+      return NB_WHY("bootstrap_account: %s", err.text);
+    if (timeout < 0 || timeout > UINT32_MAX)
+      return NB_WHY("bootstrap_account: timeout is seconds, 0 = kept");
+    cfg->bs_fresh_key = fresh;
+    cfg->bs_account_timeout = (uint32_t)timeout;
+  }
+  json_t *ca = json_object_get(root, "ca_cert"), *key = json_object_get(root, "ca_key");
+  if ((ca && !json_is_string(ca)) || (key && !json_is_string(key)) ||
+      (ca && nb_hex_parse(json_string_value(ca), cfg->ca_cert, sizeof cfg->ca_cert,
+                          &cfg->ca_cert_len) != NB_OK) ||
+      (key && nb_hex_parse(json_string_value(key), cfg->ca_key, sizeof cfg->ca_key,
+                           &cfg->ca_key_len) != NB_OK))
+    return NB_WHY("ca_cert/ca_key must be hex within %d bytes", NB_BS_CA_MAX);
+  if ((cfg->bs_fresh_key || cfg->bs_account_timeout) && !cfg->discover)
+    return NB_WHY("bootstrap_account needs discover (to find the account on the device)");
+  for (size_t i = 0; i < cfg->nservers; i++)
+    if (cfg->servers[i].mode == NB_BS_SEC_X509 && (!cfg->ca_cert_len || !cfg->ca_key_len))
+      return NB_WHY(
+          "x509 accounts need ca_cert and ca_key (the CA that signs device certificates)");
+  return NB_OK;
+}
+
 static nb_err nb_config_from_json(json_t *root, nb_bs_config *cfg, char *why, size_t why_cap) {
   json_t *ep = json_object_get(root, "endpoint"), *v;
   if (ep && !json_is_null(ep) && !json_is_string(ep)) return NB_WHY("endpoint must be a string");
@@ -204,7 +244,7 @@ static nb_err nb_config_from_json(json_t *root, nb_bs_config *cfg, char *why, si
     if (!json_is_boolean(disc)) return NB_WHY("discover must be true or false");
     cfg->discover = json_is_true(disc);
   }
-  return NB_OK;
+  return nb_config_extras_from_json(root, cfg, why, why_cap);
 }
 
 nb_err nb_bs_config_from_json(const char *text, nb_bs_config *out, char *why, size_t why_cap) {

@@ -12,15 +12,16 @@
 #include "base/err.h"
 #include "lwm2m/path.h"
 
-#define NB_BS_EP_MAX 128     /* endpoint name plus NUL */
-#define NB_BS_URI_MAX 256    /* server URI plus NUL */
-#define NB_BS_SERVERS_MAX 4  /* server accounts in one config */
-#define NB_BS_ACLS_MAX 8     /* Access Control instances in one config */
-#define NB_BS_ACL_ENTRIES 4  /* (ssid, rights) pairs of one ACL instance */
-#define NB_BS_DELETES_MAX 8  /* paths deleted before writing */
-#define NB_BS_IDENT_MAX 128  /* PSK identity plus NUL */
-#define NB_BS_KEY_MAX 64     /* PSK key bytes */
-#define NB_BS_PUBKEY_MAX 160 /* server SubjectPublicKeyInfo DER (P-256: 91 bytes) */
+#define NB_BS_EP_MAX 128      /* endpoint name plus NUL */
+#define NB_BS_URI_MAX 256     /* server URI plus NUL */
+#define NB_BS_SERVERS_MAX 4   /* server accounts in one config */
+#define NB_BS_ACLS_MAX 8      /* Access Control instances in one config */
+#define NB_BS_ACL_ENTRIES 4   /* (ssid, rights) pairs of one ACL instance */
+#define NB_BS_DELETES_MAX 8   /* paths deleted before writing */
+#define NB_BS_IDENT_MAX 128   /* PSK identity plus NUL */
+#define NB_BS_KEY_MAX 64      /* PSK key bytes */
+#define NB_BS_PUBKEY_MAX 2048 /* server SubjectPublicKeyInfo or certificate, DER */
+#define NB_BS_CA_MAX 4096     /* CA certificate or key of X.509 accounts, PEM or DER */
 
 /* Security Mode resource /0/x/2 values. */
 typedef enum {
@@ -47,7 +48,9 @@ typedef struct {
   char psk_identity[NB_BS_IDENT_MAX];
   uint8_t psk_key[NB_BS_KEY_MAX];
   size_t psk_key_len;
-  /* RPK: the management server's public key (SubjectPublicKeyInfo DER) for /0/x/4. */
+  /* RPK: the management server's public key (SubjectPublicKeyInfo DER) for /0/x/4; X.509: its
+   * certificate (DER). X.509 accounts get a fresh P-256 key and a certificate with subject CN
+   * = endpoint signed by the config's CA at every bootstrap. */
   uint8_t server_pubkey[NB_BS_PUBKEY_MAX];
   size_t server_pubkey_len;
 } nb_bs_server;
@@ -70,6 +73,17 @@ typedef struct {
   nb_path deletes[NB_BS_DELETES_MAX]; /* Bootstrap-Delete targets; see nb_bs_config_init */
   size_t ndeletes;
   bool discover; /* Bootstrap-Discover /0 first, to place new accounts beside the bootstrap one */
+  /* The device's own (factory) bootstrap account, found by the Discover: fresh credentials of
+   * the same kind written into it at every bootstrap (the bootstrap server then accepts only
+   * those: a leaked factory key stops working), and/or its Bootstrap-Server Account Timeout
+   * (/0/x/12, seconds: the device purges the account that long after Finish); 0 = kept. */
+  bool bs_fresh_key;
+  uint32_t bs_account_timeout;
+  /* CA signing the device certificates of X.509 accounts (PEM or DER); the key is a secret. */
+  uint8_t ca_cert[NB_BS_CA_MAX];
+  size_t ca_cert_len;
+  uint8_t ca_key[NB_BS_CA_MAX];
+  size_t ca_key_len;
 } nb_bs_config;
 
 /* An empty config for ep (NULL or "" = default) deleting /0 and /1 (and /2), discovering. */
@@ -80,7 +94,8 @@ nb_err nb_bs_config_add_server(nb_bs_config *cfg, const nb_bs_server *srv);
 /* JSON form (one config object): {"endpoint": "dev1" | null, "servers": [{"uri", "ssid",
  * "lifetime", "binding", "security": "psk", "psk_identity", "psk_key" (hex),
  * "server_public_key" (hex DER)}], "acls": [{"object", "instance", "owner", "access": {"101":
- * 31}}], "delete": ["/0", "/1"], "discover": true}. to_json returns a heap string (free()). */
+ * 31}}], "delete": ["/0", "/1"], "discover": true, "bootstrap_account": {"fresh_key": true,
+ * "timeout": 60}, "ca_cert": hex, "ca_key": hex}. to_json returns a heap string (free()). */
 nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out);
 nb_err nb_bs_config_from_json(const char *text, nb_bs_config *out, char *why, size_t why_cap);
 

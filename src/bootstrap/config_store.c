@@ -195,8 +195,20 @@ static nb_err nb_bs_config_src(void *self, const char *ep, nb_bs_config *out) {
   return nb_bs_store_config_get(self, ep, out);
 }
 
+static nb_err nb_bs_cred_put_src(void *self, const nb_server_sec_info *c) {
+  return nb_bs_store_cred_put(self, c);
+}
+static nb_err nb_bs_cred_del_src(void *self, const char *ep) {
+  return nb_bs_store_cred_del(self, ep);
+}
+
 nb_bs_source nb_bs_store_source(nb_bs_store *st) {
-  nb_bs_source s = {nb_bs_config_src, nb_bs_cred_get, nb_bs_cred_find, st};
+  nb_bs_source s = {.config_get = nb_bs_config_src,
+                    .cred_get = nb_bs_cred_get,
+                    .cred_find = nb_bs_cred_find,
+                    .cred_put = nb_bs_cred_put_src,
+                    .cred_del = nb_bs_cred_del_src,
+                    .self = st};
   return s;
 }
 

@@ -70,7 +70,22 @@ nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
   return NB_OK;
 }
 
+/* The Bootstrap-Server Account Timeout ran out: the account goes (1.1 Core, Security object
+ * resource 12); without it this device cannot bootstrap again with its factory credentials. */
+static void nb_bs_purge(nb_client *c, nb_time_ms now) {
+  c->bs_purge = false;
+  uint16_t inst;
+  if (c->bs_state != NB_BS_NONE || !nb_bs_account(c, &inst, NULL) || inst != c->bs_purge_inst)
+    return;
+  nb_object *sec = nb_client_object(c, 0);
+  nb_err e = sec->ops->remove(sec, inst);
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-account-purged instance=%u err=%s", inst,
+              nb_err_name(e));
+  (void)now;
+}
+
 void nb_bs_tick(nb_client *c, nb_time_ms now) {
+  if (c->bs_purge && now >= c->bs_purge_at) nb_bs_purge(c, now);
   if ((c->bs_state == NB_BS_RETRY || c->bs_state == NB_BS_REQUESTED) && now >= c->bs_deadline) {
     if (c->bs_state == NB_BS_REQUESTED) NB_LOG_WARN(NB_CLIENT_LOG, "event=bootstrap-no-finish");
     if (nb_bs_start(c, now) != NB_OK) nb_bs_retry(c, now);
@@ -78,8 +93,10 @@ void nb_bs_tick(nb_client *c, nb_time_ms now) {
 }
 
 nb_time_ms nb_bs_deadline(const nb_client *c) {
-  if (c->bs_state == NB_BS_RETRY || c->bs_state == NB_BS_REQUESTED) return c->bs_deadline;
-  return NB_TIME_NEVER;
+  nb_time_ms d = NB_TIME_NEVER;
+  if (c->bs_state == NB_BS_RETRY || c->bs_state == NB_BS_REQUESTED) d = c->bs_deadline;
+  if (c->bs_purge && c->bs_purge_at < d) d = c->bs_purge_at;
+  return d;
 }
 
 /* ---- raw access (no operation checks: bootstrap and persistence) ---- */
@@ -282,6 +299,13 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
   c->bs_state = NB_BS_NONE;
   c->bs_attempts = 0;
   c->started = true;
+  uint16_t bs_inst = 0;
+  int64_t timeout = nb_bs_account(c, &bs_inst, NULL)
+                        ? nb_store_object_get_int(nb_client_object(c, 0), bs_inst, 12, 0)
+                        : 0;
+  c->bs_purge = timeout > 0;
+  c->bs_purge_inst = bs_inst;
+  c->bs_purge_at = now + timeout * 1000;
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-finished servers=%zu", c->nacc);
   nb_bs_reply(ex, NB_COAP_CHANGED, NB_COAP_CF_NONE, NULL, now);
 }

@@ -106,6 +106,9 @@ struct nb_client {
   nb_coap_req_id bs_req;
   nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
   unsigned bs_attempts;
+  bool bs_purge;          /* Bootstrap-Server Account Timeout (/0/x/12) running */
+  uint16_t bs_purge_inst; /* the account it purges */
+  nb_time_ms bs_purge_at;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */

@@ -752,6 +752,8 @@ static enum MHD_Result route(conn_ctx *c, const char *url, const char *method) {
   if (!authorized(api, conn)) return send_error(conn, 401, "missing or wrong API token", "4.01");
   if (c->too_large) return send_error(conn, 413, "request body too large", "4.13");
   bool get = strcmp(method, "GET") == 0;
+  if (!api->srv && strncmp(url, "/api/clients", 12) == 0)
+    return send_error(conn, 404, "no management server here (bootstrap server only)", "4.04");
   if (strcmp(url, "/api/clients") == 0 || strcmp(url, "/api/clients/") == 0) {
     if (!get) return send_error(conn, 405, "use GET", "4.05");
     list_ctx l = {json_array(), api->srv};

@@ -27,6 +27,8 @@ typedef struct {
                                    its events on /api/events; NULL = none (must outlive free) */
 } nb_http_api_config;
 
+/* srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and
+ * /api/audit when a store is given); /api/clients then answers 404. */
 nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_config *cfg,
                        nb_http_api **out);
 /* The live feed and value history (owned by the API). */

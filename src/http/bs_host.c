@@ -185,6 +185,7 @@ static json_t *config_json(const nb_bs_config *c) {
   if (nb_bs_config_to_json(c, &text) != NB_OK) return NULL;
   json_t *j = json_loads(text, 0, NULL);
   free(text);
+  if (json_object_del(j, "ca_key") == 0) json_object_set_new(j, "ca_key_set", json_true());
   size_t i;
   json_t *server;
   json_array_foreach(json_object_get(j, "servers"), i, server) {

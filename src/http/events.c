@@ -368,7 +368,7 @@ nb_err nb_http_events_new(nb_server *srv, const nb_http_events_config *cfg, nb_h
     nb_http_events_config_default(&ev->cfg);
   if (ev->cfg.history_len == 0) ev->cfg.history_len = 1;
   nb_err rc = nb_coap_hmap_init(&ev->hist);
-  if (rc == NB_OK) rc = nb_server_add_listener(srv, on_event, ev);
+  if (rc == NB_OK && srv) rc = nb_server_add_listener(srv, on_event, ev);
   if (rc != NB_OK) {
     nb_coap_hmap_deinit(&ev->hist);
     free(ev);
@@ -380,7 +380,7 @@ nb_err nb_http_events_new(nb_server *srv, const nb_http_events_config *cfg, nb_h
 
 void nb_http_events_free(nb_http_events *ev) {
   if (!ev) return;
-  nb_server_remove_listener(ev->srv, on_event, ev);
+  if (ev->srv) nb_server_remove_listener(ev->srv, on_event, ev);
   nb_http_events_detach_bootstrap(ev);
   while (ev->subs) nb_http_events_unsubscribe(ev, ev->subs);
   nb_coap_hnode *n;

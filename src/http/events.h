@@ -28,7 +28,7 @@ typedef struct {
 
 void nb_http_events_config_default(nb_http_events_config *cfg);
 
-/* Installs a listener on srv (removed by free). */
+/* Installs a listener on srv (removed by free); srv NULL: a feed of bootstrap events only. */
 nb_err nb_http_events_new(nb_server *srv, const nb_http_events_config *cfg, nb_http_events **out);
 void nb_http_events_free(nb_http_events *ev);
 

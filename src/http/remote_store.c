@@ -1,0 +1,134 @@
+/* The remote security store: see remote_store.h. */
+#include "http/remote_store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hex.h"
+#include "base/log.h"
+#include "io/http_client.h"
+
+#define MOD "bootstrap"
+
+struct nb_http_remote_store {
+  char *base, *token;
+  unsigned timeout_ms;
+};
+
+nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned timeout_ms,
+                                nb_http_remote_store **out) {
+  if (!base || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
+    return NB_ERR_INVAL;
+  nb_http_remote_store *rs = calloc(1, sizeof *rs);
+  if (!rs) return NB_ERR_NOMEM;
+  size_t n = strlen(base);
+  while (n > 0 && base[n - 1] == '/') n--; /* "http://h:1/" and "http://h:1" alike */
+  rs->base = strndup(base, n);
+  rs->token = token ? strdup(token) : NULL;
+  rs->timeout_ms = timeout_ms ? timeout_ms : 5000;
+  if (!rs->base || (token && !rs->token)) {
+    nb_http_remote_store_free(rs);
+    return NB_ERR_NOMEM;
+  }
+  *out = rs;
+  return NB_OK;
+}
+
+void nb_http_remote_store_free(nb_http_remote_store *rs) {
+  if (!rs) return;
+  free(rs->base);
+  if (rs->token) memset(rs->token, 0, strlen(rs->token));
+  free(rs->token);
+  free(rs);
+}
+
+/* base + "/api/security/clients/" + the endpoint name percent-encoded (RFC 3986 unreserved
+ * characters kept). */
+static nb_err rs_url(const nb_http_remote_store *rs, const char *ep, char *out, size_t cap) {
+  int n = snprintf(out, cap, "%s/api/security/clients/", rs->base);
+  if (n < 0 || (size_t)n >= cap) return NB_ERR_OVERFLOW;
+  size_t k = (size_t)n;
+  for (const unsigned char *p = (const unsigned char *)ep; *p; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 strchr("-._~", *p);
+    if (k + 4 > cap) return NB_ERR_OVERFLOW;
+    k += (size_t)(plain ? snprintf(out + k, cap - k, "%c", *p)
+                        : snprintf(out + k, cap - k, "%%%02X", *p));
+  }
+  return NB_OK;
+}
+
+static nb_err rs_call(const nb_http_remote_store *rs, const char *method, const char *ep,
+                      const char *body, long *status) {
+  char url[1024], why[160] = "";
+  nb_err e = rs_url(rs, ep, url, sizeof url);
+  if (e != NB_OK) return e;
+  nb_http_request rq = {.method = method,
+                        .url = url,
+                        .bearer_token = rs->token,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0,
+                        .timeout_ms = rs->timeout_ms};
+  e = nb_http_fetch(&rq, status, NULL, why, sizeof why);
+  if (e != NB_OK)
+    NB_LOG_WARN(MOD, "event=server-api-failed method=%s ep=%s err=%s why=\"%s\"", method, ep,
+                nb_err_name(e), why);
+  return e;
+}
+
+/* The body /api/security/clients takes (the API's own format; keys as hex). */
+static char *rs_body(const nb_server_sec_info *s) {
+  char hex[NB_SERVER_KEY_MAX * 2 + 1];
+  json_t *j = NULL;
+  if (s->kind == NB_SERVER_ID_PSK)
+    j = json_pack("{s:s,s:s,s:s}", "mode", "psk", "identity", s->identity, "key",
+                  nb_hex_encode(s->key, s->key_len, hex));
+  else if (s->kind == NB_SERVER_ID_RPK)
+    j = json_pack("{s:s,s:s}", "mode", "rpk", "publicKey", nb_hex_encode(s->key, s->key_len, hex));
+  else if (s->kind == NB_SERVER_ID_X509)
+    j = json_pack("{s:s,s:s}", "mode", "x509", "identity", s->identity);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  memset(hex, 0, sizeof hex);
+  return text;
+}
+
+static nb_err rs_sec_put(void *self, const nb_server_sec_info *s) {
+  char *body = rs_body(s);
+  if (!body) return s->kind == NB_SERVER_ID_NONE ? NB_ERR_INVAL : NB_ERR_NOMEM;
+  long status = 0;
+  nb_err e = rs_call(self, "PUT", s->ep, body, &status);
+  memset(body, 0, strlen(body)); /* holds the PSK */
+  free(body);
+  if (e == NB_OK && status != 200 && status != 201) {
+    NB_LOG_WARN(MOD, "event=server-api-refused method=PUT ep=%s status=%ld", s->ep, status);
+    e = NB_ERR_IO;
+  }
+  return e;
+}
+
+static nb_err rs_sec_del(void *self, const char *ep) {
+  long status = 0;
+  nb_err e = rs_call(self, "DELETE", ep, NULL, &status);
+  if (e == NB_OK && status == 404) return NB_ERR_NOT_FOUND;
+  if (e == NB_OK && status != 200) {
+    NB_LOG_WARN(MOD, "event=server-api-refused method=DELETE ep=%s status=%ld", ep, status);
+    e = NB_ERR_IO;
+  }
+  return e;
+}
+
+static nb_err rs_unsupported_get(void *self, const char *ep, nb_server_sec_info *out) {
+  (void)self, (void)ep, (void)out;
+  return NB_ERR_UNSUPPORTED;
+}
+
+static const nb_server_store_ops rs_ops = {
+    .sec_put = rs_sec_put, .sec_get = rs_unsupported_get, .sec_del = rs_sec_del};
+
+nb_server_store nb_http_remote_store_iface(nb_http_remote_store *rs) {
+  nb_server_store s = {&rs_ops, rs};
+  return s;
+}
