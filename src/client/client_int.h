@@ -85,14 +85,14 @@ struct nb_client {
   const nb_model *model;
   nb_client_config cfg;
   nb_coap_ep *ep;
-  nb_object *objs[NB_CLIENT_MAX_OBJECTS]; /* ascending id */
-  size_t nobjs;
-  nb_account acc[NB_CLIENT_MAX_SERVERS];
+  nb_object **objs; /* ascending id; at most NB_CLIENT_MAX_OBJECTS */
+  size_t nobjs, objs_cap;
+  nb_account *acc[NB_CLIENT_MAX_SERVERS]; /* [0, nacc) in use; slots live until free */
   size_t nacc;
   nb_attr_entry *attrs;
   size_t nattrs, attrs_cap;
   nb_obs *obs;
-  nb_chan chans[NB_CLIENT_MAX_SERVERS + 1];
+  nb_chan *chans[NB_CLIENT_MAX_SERVERS + 1]; /* heap, one per server address in use */
   size_t nchans;
   nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
