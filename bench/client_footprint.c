@@ -113,6 +113,12 @@ static size_t nb_fp_site_of(void) {
       break;
     }
   }
+  /* GnuTLS's blocks: the site is the engine call that went into GnuTLS (nb_dtls_*). */
+  for (i++; cat == NB_FP_GNUTLS && i < n; i++)
+    if (dladdr(fr[i], &di) && (uintptr_t)di.dli_fbase == nb_fp_exe_base) {
+      ra = (uintptr_t)fr[i];
+      break;
+    }
   for (size_t k = 0; k < nb_fp_nsites; k++)
     if (nb_fp_sites[k].ra == ra && nb_fp_sites[k].cat == cat) return k;
   if (nb_fp_nsites == NB_FP_MAXSITES) return 0;
@@ -594,7 +600,7 @@ static int nb_fp_row_cmp(const void *a, const void *b) {
 
 /* Engine sites by function (addr2line on this executable), largest at the engine's peak
  * first; only with `NB_FP_SITES=1` or when asked for the mode's table. */
-static void nb_fp_print_sites(void) {
+static void nb_fp_print_sites(int cat) {
   static nb_fp_row rows[NB_FP_MAXSITES];
   size_t nrows = 0;
   memset(rows, 0, sizeof rows);
@@ -602,7 +608,7 @@ static void nb_fp_print_sites(void) {
   FILE *tmp = tmpfile();
   if (!tmp) return;
   for (size_t k = 0; k < nb_fp_nsites; k++) {
-    if (nb_fp_sites[k].cat != NB_FP_ENGINE || !nb_fp_sites[k].ra) continue;
+    if (nb_fp_sites[k].cat != cat || !nb_fp_sites[k].ra) continue;
     fprintf(tmp, "0x%lx\n", (unsigned long)(nb_fp_sites[k].ra - 1 - nb_fp_exe_base));
   }
   fflush(tmp);
@@ -612,7 +618,7 @@ static void nb_fp_print_sites(void) {
   FILE *p = popen(cmd, "r");
   for (size_t k = 0; k < nb_fp_nsites; k++) {
     nb_fp_site *s = &nb_fp_sites[k];
-    if (s->cat != NB_FP_ENGINE) continue;
+    if (s->cat != cat) continue;
     char fn[256] = "?", loc[256];
     if (s->ra && p && fgets(fn, sizeof fn, p) && fgets(loc, sizeof loc, p))
       fn[strcspn(fn, "\n")] = 0;
@@ -684,7 +690,8 @@ int main(int argc, char **argv) {
   for (int psk = 0; psk <= 1; psk++) {
     res[psk] = nb_fp_run(psk);
     nb_fp_print(psk ? "DTLS-PSK" : "NoSec", &res[psk]);
-    nb_fp_print_sites();
+    nb_fp_print_sites(NB_FP_ENGINE);
+    nb_fp_print_sites(NB_FP_GNUTLS);
   }
   printf(
       "\nseed thesis client peaks: 18.1 KB NoSec, 22.9 KB DTLS; engine peak / thesis: %.2f "

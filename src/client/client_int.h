@@ -81,7 +81,6 @@ typedef struct {
 struct nb_client {
   char *endpoint;
   bool v10; /* behave as LwM2M 1.0 */
-  nb_model *own_model;
   const nb_model *model;
   nb_client_config cfg;
   nb_coap_ep *ep;

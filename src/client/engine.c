@@ -36,6 +36,14 @@ uint8_t nb_client_err_code(nb_err e) {
   }
 }
 
+/* CoAP defaults sized for a device: it talks to a server or two that wait for each answer
+ * (NSTART 1), so a handful of remembered message IDs covers every retransmission it can see
+ * within EXCHANGE_LIFETIME; the server's endpoint keeps the general defaults. */
+static void nb_client_coap_defaults(nb_coap_ep_config *ec) {
+  nb_coap_ep_config_default(ec);
+  ec->dedup_max = 16;
+}
+
 static void nb_client_ep_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_tr_send(user, peer, data, len);
 }
@@ -53,12 +61,12 @@ nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
   c->endpoint = malloc(eplen + 1);
   if (c->endpoint) memcpy(c->endpoint, cfg->endpoint, eplen + 1);
   c->model = cfg->model;
-  if (!c->model) c->model = c->own_model = nb_model_new();
+  if (!c->model) c->model = nb_model_builtin(); /* the static tables, no heap copy */
   nb_coap_ep_config ec;
   if (cfg->coap)
     ec = *cfg->coap;
   else
-    nb_coap_ep_config_default(&ec);
+    nb_client_coap_defaults(&ec);
   if (!cfg->coap || !cfg->coap->random) {
     ec.random = c->cfg.random;
     ec.random_user = c->cfg.random_user;
@@ -87,7 +95,6 @@ void nb_client_free(nb_client *c) {
   free(c->objs);
   for (size_t i = 0; i < NB_CLIENT_MAX_SERVERS; i++) free(c->acc[i]);
   free(c->attrs);
-  nb_model_free(c->own_model);
   free(c->endpoint);
   free(c);
 }
