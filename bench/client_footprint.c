@@ -633,9 +633,12 @@ static void nb_fp_print_sites(int cat) {
   if (p) pclose(p);
   fclose(tmp);
   qsort(rows, nrows, sizeof rows[0], nb_fp_row_cmp);
+  if (!nrows) return;
   printf(
-      "| engine allocation site (function) | allocs | bytes | live at engine peak | live "
-      "after 100 notifications |\n|---|---:|---:|---:|---:|\n");
+      "| %s | allocs | bytes | live at engine peak | live after 100 notifications |\n"
+      "|---|---:|---:|---:|---:|\n",
+      cat == NB_FP_ENGINE ? "engine allocation site (function)"
+                          : "GnuTLS blocks, by the engine function that called GnuTLS");
   for (size_t i = 0; i < nrows; i++)
     printf("| %s | %zu | %zu | %zu | %zu |\n", rows[i].name, rows[i].allocs, rows[i].bytes,
            rows[i].at_peak, rows[i].at_steady);

@@ -285,6 +285,7 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
   c->started = true;
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-finished servers=%zu", c->nacc);
   nb_bs_reply(ex, NB_COAP_CHANGED, NB_COAP_CF_NONE, NULL, now);
+  nb_tr_bootstrap_done(c, now);
 }
 
 bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,

@@ -101,6 +101,7 @@ struct nb_client {
   nb_coap_req_id bs_req;
   nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
   unsigned bs_attempts;
+  nb_time_ms bs_release_at; /* when the bootstrap server's transport is let go (0: not due) */
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */
@@ -133,6 +134,8 @@ void nb_tr_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_tr_deadline(const nb_client *c);
 /* Drops the transports whose Security instance changed or went away (after a bootstrap). */
 void nb_tr_sync(nb_client *c, nb_time_ms now);
+/* A bootstrap finished: the bootstrap server's transport goes once it cannot be needed. */
+void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now);
 /* Sends close_notify on every established session. */
 void nb_tr_close_all(nb_client *c, nb_time_ms now);
 void nb_tr_free_all(nb_client *c);

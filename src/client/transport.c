@@ -225,7 +225,13 @@ static nb_err nb_tr_session(nb_client *c, nb_chan *ch) {
   }
   if (!ch->creds) return ch->fail_err ? ch->fail_err : NB_ERR_DTLS_CREDENTIALS;
   nb_dtls_handlers h = {nb_tr_dtls_send, nb_tr_dtls_recv, nb_tr_dtls_event, ch};
-  nb_err e = nb_dtls_client_new(ch->creds, c->cfg.dtls, &h, &ch->addr, c->now, &ch->s);
+  /* The engine never resumes a session (a new one is a full handshake), so by default it does
+   * not ask for a ticket the server would send and GnuTLS would keep for nothing. */
+  nb_dtls_session_params dp;
+  nb_dtls_session_params_default(&dp);
+  dp.session_ticket = false;
+  nb_err e =
+      nb_dtls_client_new(ch->creds, c->cfg.dtls ? c->cfg.dtls : &dp, &h, &ch->addr, c->now, &ch->s);
   if (e == NB_OK) e = nb_dtls_client_connect(ch->s, c->now);
   return e;
 }
@@ -266,7 +272,39 @@ void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_
   nb_tr_run_aborts(c, now);
 }
 
+/* Ends the transport to the bootstrap server once it can no longer need it: its session and
+ * credentials are most of a secure client's memory (GnuTLS's), and a later bootstrap makes
+ * them anew from the Security instance. Kept when it is also a server account's transport. */
+static void nb_tr_release_bootstrap(nb_client *c, nb_time_ms now) {
+  c->bs_release_at = 0;
+  nb_addr bs = c->bs_addr; /* a server-initiated bootstrap did not set it */
+  nb_bs_account(c, NULL, &bs);
+  if (c->bs_state != NB_BS_NONE || nb_client_account_by_addr(c, &bs)) return;
+  for (size_t i = 0; i < c->nchans; i++) {
+    nb_chan *ch = c->chans[i];
+    if (!nb_addr_equal(&ch->addr, &bs)) continue;
+    if (ch->s && nb_dtls_session_state(ch->s) == NB_DTLS_ESTABLISHED)
+      nb_dtls_session_close(ch->s, now);
+    nb_tr_chan_free(ch);
+    c->chans[i] = c->chans[--c->nchans];
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-transport-released");
+    return;
+  }
+}
+
+void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now) {
+  /* Until MAX_TRANSMIT_SPAN has passed the bootstrap server may still repeat its Finish
+   * (our 2.04 lost) and must get the answer again. */
+  nb_coap_ep_config d;
+  nb_coap_ep_config_default(&d);
+  const nb_coap_ep_config *cc = c->cfg.coap ? c->cfg.coap : &d;
+  double span =
+      (double)cc->ack_timeout * (double)((1u << cc->max_retransmit) - 1) * cc->ack_random_factor;
+  c->bs_release_at = now + (nb_time_ms)span + 1;
+}
+
 void nb_tr_tick(nb_client *c, nb_time_ms now) {
+  if (c->bs_release_at && c->bs_release_at <= now) nb_tr_release_bootstrap(c, now);
   for (size_t i = 0; i < c->nchans; i++)
     if (c->chans[i]->s && nb_dtls_session_next_deadline(c->chans[i]->s) <= now)
       nb_dtls_session_tick(c->chans[i]->s, now);
@@ -274,7 +312,7 @@ void nb_tr_tick(nb_client *c, nb_time_ms now) {
 }
 
 nb_time_ms nb_tr_deadline(const nb_client *c) {
-  nb_time_ms t = NB_TIME_NEVER;
+  nb_time_ms t = c->bs_release_at ? c->bs_release_at : NB_TIME_NEVER;
   for (size_t i = 0; i < c->nchans; i++) {
     if (c->chans[i]->failed) return 0;
     if (c->chans[i]->s) t = nb_time_min(t, nb_dtls_session_next_deadline(c->chans[i]->s));

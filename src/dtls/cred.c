@@ -127,6 +127,13 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
   }
   if (nb_writer_status(&w) != NB_OK) return NB_ERR_OVERFLOW;
   c->priority[w.len] = 0;
+  /* GnuTLS's parsed priority is about 8 KB: none until there is something to negotiate (attach
+   * refuses a session without PSK or certificates anyway). */
+  if (!psk && !certs && !c->priority_override) {
+    if (c->prio) gnutls_priority_deinit(c->prio);
+    c->prio = NULL;
+    return NB_OK;
+  }
   gnutls_priority_t prio;
   if (gnutls_priority_init2(&prio, c->priority, NULL, 0) < 0) return NB_ERR_DTLS_CREDENTIALS;
   if (c->prio) gnutls_priority_deinit(c->prio);
@@ -195,7 +202,7 @@ nb_err nb_dtls_creds_set_psk(nb_dtls_creds *c, const char *identity, size_t iden
     free(copy);
     return NB_ERR_DTLS_CREDENTIALS;
   }
-  gnutls_psk_free_client_credentials(c->psk_client);
+  if (c->psk_client) gnutls_psk_free_client_credentials(c->psk_client);
   c->psk_client = fresh;
   free(c->psk_identity);
   c->psk_identity = copy;
@@ -207,14 +214,28 @@ nb_err nb_dtls_creds_set_psk(nb_dtls_creds *c, const char *identity, size_t iden
 void nb_dtls_creds_set_psk_lookup(nb_dtls_creds *c, nb_dtls_psk_lookup_fn fn, void *user) {
   c->lookup = fn;
   c->lookup_user = user;
+  /* Made on first use, as the other GnuTLS credentials: each costs GnuTLS a few hundred bytes
+   * to kilobytes. Without them attach refuses the session (no PSK to offer). */
+  if (fn && !c->psk_server && gnutls_psk_allocate_server_credentials(&c->psk_server) >= 0)
+    gnutls_psk_set_server_credentials_function2(c->psk_server, nb_dtls_psk_server_cb);
   nb_dtls_creds_rebuild(c);
+}
+
+/* The certificate credentials (RPK and X.509), made on first use. */
+static nb_err nb_dtls_cert_creds(nb_dtls_creds *c) {
+  if (!c->cert && gnutls_certificate_allocate_credentials(&c->cert) < 0) {
+    c->cert = NULL;
+    return NB_ERR_NOMEM;
+  }
+  return NB_OK;
 }
 
 /* ---- certificates and raw public keys ---- */
 
 nb_err nb_dtls_creds_set_rpk(nb_dtls_creds *c, const uint8_t *key, size_t key_len) {
   nb_dtls_keypair kp;
-  nb_err err = nb_dtls_keypair_load(key, key_len, &kp);
+  nb_err err = nb_dtls_cert_creds(c);
+  if (err == NB_OK) err = nb_dtls_keypair_load(key, key_len, &kp);
   if (err != NB_OK) return err;
   gnutls_datum_t spki = {kp.spki_der.data, (unsigned)kp.spki_der.len};
   gnutls_datum_t priv = {kp.key_der.data, (unsigned)kp.key_der.len};
@@ -229,7 +250,8 @@ nb_err nb_dtls_creds_set_rpk(nb_dtls_creds *c, const uint8_t *key, size_t key_le
 nb_err nb_dtls_creds_set_x509(nb_dtls_creds *c, const uint8_t *chain, size_t chain_len,
                               const uint8_t *key, size_t key_len) {
   nb_dtls_keypair kp;
-  nb_err err = nb_dtls_keypair_load(key, key_len, &kp);
+  nb_err err = nb_dtls_cert_creds(c);
+  if (err == NB_OK) err = nb_dtls_keypair_load(key, key_len, &kp);
   if (err != NB_OK) return err;
   gnutls_datum_t crt = {(unsigned char *)chain, (unsigned)chain_len};
   gnutls_datum_t priv = {kp.key_der.data, (unsigned)kp.key_der.len};
@@ -252,6 +274,7 @@ nb_err nb_dtls_creds_set_x509(nb_dtls_creds *c, const uint8_t *chain, size_t cha
 nb_err nb_dtls_creds_add_trust(nb_dtls_creds *c, const uint8_t *ca, size_t len) {
   gnutls_datum_t d = {(unsigned char *)ca, (unsigned)len};
   gnutls_x509_crt_fmt_t fmt = nb_dtls_is_pem(ca, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
+  if (nb_dtls_cert_creds(c) != NB_OK) return NB_ERR_NOMEM;
   int n = gnutls_certificate_set_x509_trust_mem(c->cert, &d, fmt);
   if (n <= 0) return NB_ERR_DTLS_BAD_KEY;
   c->trust_count += (size_t)n;
@@ -307,13 +330,7 @@ nb_err nb_dtls_creds_set_peer_name(nb_dtls_creds *c, const char *name) {
 nb_err nb_dtls_creds_new(nb_dtls_creds **out) {
   nb_dtls_creds *c = calloc(1, sizeof *c);
   if (!c) return NB_ERR_NOMEM;
-  if (gnutls_psk_allocate_client_credentials(&c->psk_client) < 0 ||
-      gnutls_psk_allocate_server_credentials(&c->psk_server) < 0 ||
-      gnutls_certificate_allocate_credentials(&c->cert) < 0) {
-    nb_dtls_creds_free(c);
-    return NB_ERR_NOMEM;
-  }
-  gnutls_psk_set_server_credentials_function2(c->psk_server, nb_dtls_psk_server_cb);
+  /* GnuTLS's credentials and priority are made when something is set that needs them. */
   nb_err err = nb_dtls_creds_rebuild(c);
   if (err != NB_OK) {
     nb_dtls_creds_free(c);
@@ -518,13 +535,14 @@ nb_err nb_dtls_creds_attach(const nb_dtls_creds *c, gnutls_session_t gs, bool se
   bool psk = server ? c->lookup != NULL : c->has_psk_key;
   bool certs = c->has_rpk || c->has_x509;
   if (!psk && !certs) return NB_ERR_DTLS_CREDENTIALS;
-  if (gnutls_priority_set(gs, c->prio) < 0) return NB_ERR_DTLS_CREDENTIALS;
+  if (!c->prio || gnutls_priority_set(gs, c->prio) < 0) return NB_ERR_DTLS_CREDENTIALS;
   if (psk) {
     void *cred = server ? (void *)c->psk_server : (void *)c->psk_client;
-    if (gnutls_credentials_set(gs, GNUTLS_CRD_PSK, cred) < 0) return NB_ERR_DTLS_CREDENTIALS;
+    if (!cred || gnutls_credentials_set(gs, GNUTLS_CRD_PSK, cred) < 0)
+      return NB_ERR_DTLS_CREDENTIALS;
   }
   if (certs) {
-    if (gnutls_credentials_set(gs, GNUTLS_CRD_CERTIFICATE, c->cert) < 0)
+    if (!c->cert || gnutls_credentials_set(gs, GNUTLS_CRD_CERTIFICATE, c->cert) < 0)
       return NB_ERR_DTLS_CREDENTIALS;
     if (server) {
       gnutls_certificate_server_set_request(gs, GNUTLS_CERT_REQUIRE);
