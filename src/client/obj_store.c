@@ -107,7 +107,7 @@ static void nb_store_cut(nb_store_inst *in, size_t lo, size_t hi) {
  * an instance holds a dozen values for years, and every spare slot is 40 bytes. */
 static nb_err nb_store_insert(nb_records *r, const nb_path *p, nb_value *v_moved) {
   if (r->len == r->cap) {
-    size_t cap = r->cap + 4;
+    size_t cap = r->cap + 2;
     nb_record *items = realloc(r->items, cap * sizeof *items);
     if (!items) {
       nb_value_deinit(v_moved);

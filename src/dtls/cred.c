@@ -42,7 +42,7 @@ struct nb_dtls_creds {
   char *peer_name;
   char *priority_override;
   gnutls_priority_t prio;
-  char priority[512];
+  char *priority; /* heap, exactly as long as it is ("" until built) */
 };
 
 const char *nb_dtls_mode_name(nb_dtls_mode mode) {
@@ -110,7 +110,8 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
   nb_writer w;
   bool psk = c->has_psk_key || c->lookup;
   bool certs = c->has_rpk || c->has_x509;
-  nb_writer_init(&w, (uint8_t *)c->priority, sizeof c->priority - 1);
+  char text[512];
+  nb_writer_init(&w, (uint8_t *)text, sizeof text - 1);
   if (c->priority_override) {
     nb_writer_str(&w, c->priority_override);
   } else {
@@ -126,7 +127,11 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
     nb_writer_str(&w, ":%SERVER_PRECEDENCE");
   }
   if (nb_writer_status(&w) != NB_OK) return NB_ERR_OVERFLOW;
-  c->priority[w.len] = 0;
+  text[w.len] = 0;
+  char *copy = strdup(text);
+  if (!copy) return NB_ERR_NOMEM;
+  free(c->priority);
+  c->priority = copy;
   /* GnuTLS's parsed priority is about 8 KB: none until there is something to negotiate (attach
    * refuses a session without PSK or certificates anyway). */
   if (!psk && !certs && !c->priority_override) {
@@ -141,7 +146,9 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
   return NB_OK;
 }
 
-const char *nb_dtls_creds_priority(const nb_dtls_creds *c) { return c->priority; }
+const char *nb_dtls_creds_priority(const nb_dtls_creds *c) {
+  return c->priority ? c->priority : "";
+}
 
 nb_err nb_dtls_creds_set_priority(nb_dtls_creds *c, const char *priority) {
   char *copy = strdup(priority);
@@ -353,6 +360,7 @@ void nb_dtls_creds_free(nb_dtls_creds *c) {
   free(c->psk_identity);
   free(c->peer_name);
   free(c->priority_override);
+  free(c->priority);
   free(c);
 }
 
