@@ -57,8 +57,8 @@ typedef nb_err (*nb_client_resolve_fn)(void *user, const char *host, uint16_t po
 typedef struct {
   const char *endpoint;          /* endpoint client name, required (copied) */
   const char *lwm2m_version;     /* "1.1" (default) or "1.0" */
-  const nb_model *model;         /* definitions; NULL = built-in model owned by the client */
-  const nb_coap_ep_config *coap; /* NULL = CoAP defaults (random replaced by ours) */
+  const nb_model *model;         /* definitions; NULL = the built-in tables, nb_model_builtin() */
+  const nb_coap_ep_config *coap; /* NULL = CoAP defaults for a device (dedup_max 16; random ours) */
   nb_client_send_fn send;        /* required */
   void *send_user;
   nb_client_event_fn on_event; /* optional */

@@ -211,16 +211,18 @@ static uint8_t nb_bs_delete(nb_client *c, const nb_path *p) {
   return NB_COAP_DELETED;
 }
 
+/* Written link by link straight into out, as the Register payload (registration.c). */
 static nb_err nb_bs_discover(nb_client *c, const nb_path *p, nb_bytes *out) {
-  nb_lwm2m_links l;
-  nb_lwm2m_links_init(&l);
-  l.has_root = true;
-  snprintf(l.lwm2m, sizeof l.lwm2m, "%s", c->v10 ? "1.0" : "1.1");
-  nb_err e = NB_OK;
+  nb_lwm2m_links root;
+  nb_lwm2m_links_init(&root);
+  root.has_root = true;
+  snprintf(root.lwm2m, sizeof root.lwm2m, "%s", c->v10 ? "1.0" : "1.1");
+  size_t before = out->len;
+  nb_err e = nb_linkfmt_encode_root(&root, out);
+  uint16_t ids[NB_CLIENT_MAX_IDS];
   for (size_t i = 0; i < c->nobjs && e == NB_OK; i++) {
     nb_object *o = c->objs[i];
     if (p->len == NB_PATH_OBJECT && o->def->id != p->ids[0]) continue;
-    uint16_t ids[NB_CLIENT_MAX_IDS];
     size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
     nb_attrs at;
     nb_attrs_init(&at);
@@ -230,7 +232,7 @@ static nb_err nb_bs_discover(nb_client *c, const nb_path *p, nb_bytes *out) {
         at.set = NB_ATTR_VER;
         snprintf(at.ver, sizeof at.ver, "%s", o->def->version);
       }
-      e = nb_lwm2m_links_add(&l, &op, &at);
+      e = nb_linkfmt_encode_link(NULL, &op, &at, out);
     }
     for (size_t k = 0; e == NB_OK && k < n && k < NB_CLIENT_MAX_IDS; k++) {
       nb_attrs_init(&at);
@@ -250,11 +252,10 @@ static nb_err nb_bs_discover(nb_client *c, const nb_path *p, nb_bytes *out) {
         at.ssid = (uint16_t)ssid;
       }
       nb_path ip = nb_path_inst(o->def->id, ids[k]);
-      e = nb_lwm2m_links_add(&l, &ip, &at);
+      e = nb_linkfmt_encode_link(NULL, &ip, &at, out);
     }
   }
-  if (e == NB_OK) e = nb_linkfmt_encode(&l, out);
-  nb_lwm2m_links_deinit(&l);
+  if (e != NB_OK) out->len = before;
   return e;
 }
 
@@ -285,10 +286,10 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
   /* Validate with a trial build: at least one usable server account. */
   size_t before = c->nacc;
   nb_account saved[NB_CLIENT_MAX_SERVERS];
-  memcpy(saved, c->acc, sizeof saved);
+  for (size_t i = 0; i < before; i++) saved[i] = *c->acc[i];
   nb_err e = nb_client_rebuild_accounts(c, now);
   if (e != NB_OK) {
-    memcpy(c->acc, saved, sizeof saved);
+    for (size_t i = 0; i < before; i++) *c->acc[i] = saved[i]; /* slots are never freed */
     c->nacc = before;
     NB_LOG_WARN(NB_CLIENT_LOG, "event=bootstrap-finish-refused reason=no-usable-server-account");
     nb_bs_reply(ex, NB_COAP_NOT_ACCEPTABLE, NB_COAP_CF_NONE, NULL, now);
@@ -308,6 +309,7 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
   c->bs_purge_at = now + timeout * 1000;
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-finished servers=%zu", c->nacc);
   nb_bs_reply(ex, NB_COAP_CHANGED, NB_COAP_CF_NONE, NULL, now);
+  nb_tr_bootstrap_done(c, now);
 }
 
 bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,

@@ -85,18 +85,17 @@ typedef struct {
 struct nb_client {
   char *endpoint;
   bool v10; /* behave as LwM2M 1.0 */
-  nb_model *own_model;
   const nb_model *model;
   nb_client_config cfg;
   nb_coap_ep *ep;
-  nb_object *objs[NB_CLIENT_MAX_OBJECTS]; /* ascending id */
-  size_t nobjs;
-  nb_account acc[NB_CLIENT_MAX_SERVERS];
+  nb_object **objs; /* ascending id; at most NB_CLIENT_MAX_OBJECTS */
+  size_t nobjs, objs_cap;
+  nb_account *acc[NB_CLIENT_MAX_SERVERS]; /* [0, nacc) in use; slots live until free */
   size_t nacc;
   nb_attr_entry *attrs;
   size_t nattrs, attrs_cap;
   nb_obs *obs;
-  nb_chan chans[NB_CLIENT_MAX_SERVERS + 1];
+  nb_chan *chans[NB_CLIENT_MAX_SERVERS + 1]; /* heap, one per server address in use */
   size_t nchans;
   nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
@@ -109,6 +108,7 @@ struct nb_client {
   bool bs_purge;          /* Bootstrap-Server Account Timeout (/0/x/12) running */
   uint16_t bs_purge_inst; /* the account it purges */
   nb_time_ms bs_purge_at;
+  nb_time_ms bs_release_at; /* when the bootstrap server's transport is let go (0: not due) */
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */
@@ -141,6 +141,8 @@ void nb_tr_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_tr_deadline(const nb_client *c);
 /* Drops the transports whose Security instance changed or went away (after a bootstrap). */
 void nb_tr_sync(nb_client *c, nb_time_ms now);
+/* A bootstrap finished: the bootstrap server's transport goes once it cannot be needed. */
+void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now);
 /* Sends close_notify on every established session. */
 void nb_tr_close_all(nb_client *c, nb_time_ms now);
 void nb_tr_free_all(nb_client *c);

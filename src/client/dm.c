@@ -329,8 +329,8 @@ static void nb_dm_discover(nb_dm_ctx *x) {
 static void nb_dm_after_write(nb_client *c, const nb_path *p, nb_time_ms now) {
   if (p->ids[0] == 1) {
     for (size_t i = 0; i < c->nacc; i++)
-      if (c->acc[i].srv_inst == p->ids[1] && (p->len < 3 || p->ids[2] == 1 || p->ids[2] == 7))
-        c->acc[i].update_pending = true;
+      if (c->acc[i]->srv_inst == p->ids[1] && (p->len < 3 || p->ids[2] == 1 || p->ids[2] == 7))
+        c->acc[i]->update_pending = true;
   }
   nb_rep_changed(c, p, now);
 }
@@ -513,7 +513,7 @@ static void nb_dm_execute(nb_dm_ctx *x) {
     return nb_dm_code(x, NB_COAP_NOT_FOUND);
   if (x->path.ids[0] == 1 && x->path.ids[2] == 8) { /* Registration Update Trigger */
     for (size_t i = 0; i < x->c->nacc; i++)
-      if (x->c->acc[i].srv_inst == x->path.ids[1]) x->c->acc[i].update_pending = true;
+      if (x->c->acc[i]->srv_inst == x->path.ids[1]) x->c->acc[i]->update_pending = true;
     return nb_dm_code(x, NB_COAP_CHANGED);
   }
   nb_err e = o->ops->execute(o, x->path.ids[1], x->path.ids[2], x->req->payload,
@@ -522,7 +522,8 @@ static void nb_dm_execute(nb_dm_ctx *x) {
 }
 
 static void nb_dm_objects_changed(nb_client *c) {
-  for (size_t i = 0; i < c->nacc; i++) c->acc[i].update_pending = c->acc[i].objects_changed = true;
+  for (size_t i = 0; i < c->nacc; i++)
+    c->acc[i]->update_pending = c->acc[i]->objects_changed = true;
 }
 
 static void nb_dm_create(nb_dm_ctx *x) {
@@ -662,8 +663,8 @@ static void nb_dm_write_composite(nb_dm_ctx *x) {
 static nb_account *nb_dm_account(nb_client *c, const nb_addr *peer) {
   nb_account *a = nb_client_account_by_addr(c, peer);
   if (a || c->nacc != 1) return a;
-  if (nb_store_object_get_int(nb_client_object(c, 0), c->acc[0].sec_inst, 2, 3) != 3) return NULL;
-  return &c->acc[0];
+  if (nb_store_object_get_int(nb_client_object(c, 0), c->acc[0]->sec_inst, 2, 3) != 3) return NULL;
+  return c->acc[0];
 }
 
 /* POST with a payload on a multiple resource that is not executable: a partial update of its

@@ -36,6 +36,14 @@ uint8_t nb_client_err_code(nb_err e) {
   }
 }
 
+/* CoAP defaults sized for a device: it talks to a server or two that wait for each answer
+ * (NSTART 1), so a handful of remembered message IDs covers every retransmission it can see
+ * within EXCHANGE_LIFETIME; the server's endpoint keeps the general defaults. */
+static void nb_client_coap_defaults(nb_coap_ep_config *ec) {
+  nb_coap_ep_config_default(ec);
+  ec->dedup_max = 16;
+}
+
 static void nb_client_ep_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_tr_send(user, peer, data, len);
 }
@@ -53,12 +61,12 @@ nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
   c->endpoint = malloc(eplen + 1);
   if (c->endpoint) memcpy(c->endpoint, cfg->endpoint, eplen + 1);
   c->model = cfg->model;
-  if (!c->model) c->model = c->own_model = nb_model_new();
+  if (!c->model) c->model = nb_model_builtin(); /* the static tables, no heap copy */
   nb_coap_ep_config ec;
   if (cfg->coap)
     ec = *cfg->coap;
   else
-    nb_coap_ep_config_default(&ec);
+    nb_client_coap_defaults(&ec);
   if (!cfg->coap || !cfg->coap->random) {
     ec.random = c->cfg.random;
     ec.random_user = c->cfg.random_user;
@@ -84,8 +92,9 @@ void nb_client_free(nb_client *c) {
   nb_tr_free_all(c);
   if (c->ep) nb_coap_ep_free(c->ep);
   for (size_t i = 0; i < c->nobjs; i++) nb_object_free(c->objs[i]);
+  free(c->objs);
+  for (size_t i = 0; i < NB_CLIENT_MAX_SERVERS; i++) free(c->acc[i]);
   free(c->attrs);
-  nb_model_free(c->own_model);
   free(c->endpoint);
   free(c);
 }
@@ -101,14 +110,24 @@ nb_err nb_client_add_object(nb_client *c, nb_object *obj, nb_time_ms now) {
     nb_object_free(obj);
     return e;
   }
+  if (c->nobjs == c->objs_cap) {
+    size_t cap = c->objs_cap + 4; /* a device has a handful of objects: grow in small steps */
+    nb_object **objs = realloc(c->objs, cap * sizeof *objs);
+    if (!objs) {
+      nb_object_free(obj);
+      return NB_ERR_NOMEM;
+    }
+    c->objs = objs;
+    c->objs_cap = cap;
+  }
   size_t at = 0;
   while (at < c->nobjs && c->objs[at]->def->id < obj->def->id) at++;
   memmove(&c->objs[at + 1], &c->objs[at], (c->nobjs - at) * sizeof c->objs[0]);
   c->objs[at] = obj;
   c->nobjs++;
   for (size_t i = 0; i < c->nacc; i++) {
-    if (c->acc[i].state != NB_CLIENT_SRV_REGISTERED) continue;
-    c->acc[i].update_pending = c->acc[i].objects_changed = true;
+    if (c->acc[i]->state != NB_CLIENT_SRV_REGISTERED) continue;
+    c->acc[i]->update_pending = c->acc[i]->objects_changed = true;
   }
   (void)now;
   return NB_OK;
@@ -300,7 +319,9 @@ static void nb_client_build_accounts(nb_client *c) {
     for (size_t j = 0; j < nv && j < NB_CLIENT_MAX_SERVERS * 2; j++) {
       if (nb_store_object_get_int(srv, vids[j], 0, -2) != ssid) continue;
       if (c->nacc == NB_CLIENT_MAX_SERVERS) break;
-      nb_account *a = &c->acc[c->nacc];
+      /* A slot, once made, stays until nb_client_free: callbacks may still hold it. */
+      if (!c->acc[c->nacc] && !(c->acc[c->nacc] = malloc(sizeof *c->acc[0]))) break;
+      nb_account *a = c->acc[c->nacc];
       memset(a, 0, sizeof *a);
       if (!uri || nb_client_resolve_uri(c, uri, &a->addr, NULL, 0) != NB_OK) {
         NB_LOG_WARN(NB_CLIENT_LOG, "event=bad-server-uri ssid=%d uri=%s", (int)ssid,
@@ -320,27 +341,27 @@ static void nb_client_build_accounts(nb_client *c) {
 
 nb_account *nb_client_account_by_addr(nb_client *c, const nb_addr *addr) {
   for (size_t i = 0; i < c->nacc; i++)
-    if (nb_addr_equal(&c->acc[i].addr, addr)) return &c->acc[i];
+    if (nb_addr_equal(&c->acc[i]->addr, addr)) return c->acc[i];
   return NULL;
 }
 
 nb_account *nb_client_account_by_ssid(nb_client *c, uint16_t ssid) {
   for (size_t i = 0; i < c->nacc; i++)
-    if (c->acc[i].ssid == ssid) return &c->acc[i];
+    if (c->acc[i]->ssid == ssid) return c->acc[i];
   return NULL;
 }
 
 nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
   c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
-    nb_rep_drop_server(c, c->acc[i].ssid);
-    nb_coap_req_id id = c->acc[i].req;
-    c->acc[i].req = 0;
+    nb_rep_drop_server(c, c->acc[i]->ssid);
+    nb_coap_req_id id = c->acc[i]->req;
+    c->acc[i]->req = 0;
     if (id) nb_coap_ep_cancel(c->ep, id, false, now);
   }
   nb_client_build_accounts(c);
   nb_tr_sync(c, now);
-  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, &c->acc[i], now);
+  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
   return c->nacc ? NB_OK : NB_ERR_NOT_FOUND;
 }
 
@@ -370,7 +391,7 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   c->now = now;
   nb_tr_tick(c, now);
   nb_coap_ep_tick(c->ep, now);
-  for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, &c->acc[i], now);
+  for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, c->acc[i], now);
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
   nb_fw_tick(c, now);
@@ -378,7 +399,7 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
 
 nb_time_ms nb_client_next_deadline(const nb_client *c) {
   nb_time_ms t = nb_coap_ep_next_deadline(c->ep);
-  for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, &c->acc[i]));
+  for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
   t = nb_time_min(t, nb_tr_deadline(c));
   t = nb_time_min(t, nb_fw_deadline(c));
@@ -394,8 +415,8 @@ nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now) {
   nb_err res = NB_ERR_NOT_FOUND;
   c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
-    if (ssid && c->acc[i].ssid != ssid) continue;
-    nb_err e = nb_reg_update(c, &c->acc[i], c->acc[i].objects_changed, now);
+    if (ssid && c->acc[i]->ssid != ssid) continue;
+    nb_err e = nb_reg_update(c, c->acc[i], c->acc[i]->objects_changed, now);
     if (res != NB_OK) res = e;
   }
   return res;
@@ -404,7 +425,7 @@ nb_err nb_client_update(nb_client *c, uint16_t ssid, nb_time_ms now) {
 nb_err nb_client_deregister(nb_client *c, nb_time_ms now) {
   c->deregistering = true;
   c->now = now;
-  for (size_t i = 0; i < c->nacc; i++) nb_reg_deregister(c, &c->acc[i], now);
+  for (size_t i = 0; i < c->nacc; i++) nb_reg_deregister(c, c->acc[i], now);
   return NB_OK;
 }
 
@@ -415,16 +436,16 @@ void nb_client_close(nb_client *c, nb_time_ms now) {
 
 bool nb_client_done(const nb_client *c) {
   for (size_t i = 0; i < c->nacc; i++)
-    if (c->acc[i].state == NB_CLIENT_SRV_DEREGISTERING) return false;
+    if (c->acc[i]->state == NB_CLIENT_SRV_DEREGISTERING) return false;
   return c->deregistering;
 }
 
 nb_err nb_client_server_state(const nb_client *c, uint16_t ssid, nb_client_srv_state *state,
                               char *location, size_t cap) {
   for (size_t i = 0; i < c->nacc; i++) {
-    if (c->acc[i].ssid != ssid) continue;
-    if (state) *state = c->acc[i].state;
-    if (location && cap > strlen(c->acc[i].location)) strcpy(location, c->acc[i].location);
+    if (c->acc[i]->ssid != ssid) continue;
+    if (state) *state = c->acc[i]->state;
+    if (location && cap > strlen(c->acc[i]->location)) strcpy(location, c->acc[i]->location);
     return NB_OK;
   }
   return NB_ERR_NOT_FOUND;

@@ -103,6 +103,29 @@ static void nb_store_cut(nb_store_inst *in, size_t lo, size_t hi) {
   in->recs.len -= hi - lo;
 }
 
+/* Inserts (p, *v_moved) at its sorted place. Grows a few records at a time, not by doubling:
+ * an instance holds a dozen values for years, and every spare slot is 40 bytes. */
+static nb_err nb_store_insert(nb_records *r, const nb_path *p, nb_value *v_moved) {
+  if (r->len == r->cap) {
+    size_t cap = r->cap + 2;
+    nb_record *items = realloc(r->items, cap * sizeof *items);
+    if (!items) {
+      nb_value_deinit(v_moved);
+      return NB_ERR_NOMEM;
+    }
+    r->items = items;
+    r->cap = cap;
+  }
+  size_t at = r->len;
+  while (at > 0 && nb_path_compare(&r->items[at - 1].path, p) > 0) at--;
+  memmove(&r->items[at + 1], &r->items[at], (r->len - at) * sizeof r->items[0]);
+  r->items[at].path = *p;
+  r->items[at].value = *v_moved;
+  *v_moved = nb_value_none();
+  r->len++;
+  return NB_OK;
+}
+
 /* Stores one value (typed to the definition) at p, replacing what was there. */
 static nb_err nb_store_put(nb_object *o, nb_store_inst *in, const nb_path *p, const nb_value *v) {
   const nb_resource_def *rd = nb_object_def_resource(o->def, p->ids[2]);
@@ -117,9 +140,7 @@ static nb_err nb_store_put(nb_object *o, nb_store_inst *in, const nb_path *p, co
       return NB_OK;
     }
   }
-  e = nb_records_add(&in->recs, p, &typed);
-  if (e == NB_OK) nb_records_sort(&in->recs);
-  return e;
+  return nb_store_insert(&in->recs, p, &typed);
 }
 
 static nb_err nb_store_write(nb_object *o, uint16_t inst, uint16_t res, const nb_record *recs,

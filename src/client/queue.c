@@ -57,6 +57,6 @@ bool nb_q_hold(nb_client *c, nb_account *a, nb_time_ms now) {
 
 bool nb_client_awake(const nb_client *c, uint16_t ssid) {
   for (size_t i = 0; i < c->nacc; i++)
-    if (c->acc[i].ssid == ssid) return !c->acc[i].asleep;
+    if (c->acc[i]->ssid == ssid) return !c->acc[i]->asleep;
   return true;
 }

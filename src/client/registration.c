@@ -23,19 +23,22 @@ static const char *nb_reg_binding(nb_client *c, const nb_account *a) {
   return b && b[0] ? b : "U";
 }
 
-/* The Register/Update payload: root link (1.1), then objects and instances except Security. */
+/* The Register/Update payload: root link (1.1), then objects and instances except Security.
+ * Written link by link straight into out (no list of links in between: it would cost a few
+ * hundred bytes of attributes per link). */
 static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
-  nb_lwm2m_links l;
-  nb_lwm2m_links_init(&l);
+  nb_lwm2m_links root;
+  nb_lwm2m_links_init(&root);
   static const uint16_t cts[] = {NB_COAP_CF_SENML_CBOR, NB_COAP_CF_SENML_JSON,
                                  NB_COAP_CF_LWM2M_TLV};
   if (!c->v10) {
-    l.has_root = true;
-    l.rt_lwm2m = true;
-    memcpy(l.cts, cts, sizeof cts);
-    l.ct_count = 3;
+    root.has_root = true;
+    root.rt_lwm2m = true;
+    memcpy(root.cts, cts, sizeof cts);
+    root.ct_count = 3;
   }
-  nb_err e = NB_OK;
+  size_t before = out->len;
+  nb_err e = nb_linkfmt_encode_root(&root, out);
   uint16_t ids[NB_CLIENT_MAX_IDS];
   for (size_t i = 0; i < c->nobjs && e == NB_OK; i++) {
     nb_object *o = c->objs[i];
@@ -50,16 +53,13 @@ static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
     size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
     if (n > NB_CLIENT_MAX_IDS) n = NB_CLIENT_MAX_IDS;
     nb_path op = nb_path_obj(o->def->id);
-    if (ver || n == 0) e = nb_lwm2m_links_add(&l, &op, &at);
-    nb_attrs none;
-    nb_attrs_init(&none);
+    if (ver || n == 0) e = nb_linkfmt_encode_link(NULL, &op, &at, out);
     for (size_t k = 0; k < n && e == NB_OK; k++) {
       nb_path ip = nb_path_inst(o->def->id, ids[k]);
-      e = nb_lwm2m_links_add(&l, &ip, &none);
+      e = nb_linkfmt_encode_link(NULL, &ip, NULL, out);
     }
   }
-  if (e == NB_OK) e = nb_linkfmt_encode(&l, out);
-  nb_lwm2m_links_deinit(&l);
+  if (e != NB_OK) out->len = before;
   return e;
 }
 

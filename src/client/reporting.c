@@ -392,7 +392,7 @@ nb_err nb_client_send(nb_client *c, uint16_t ssid, const nb_path *paths, size_t 
     e = nb_format_encode(NB_COAP_CF_SENML_CBOR, &recs, &root, c->model, &body, NULL, NULL);
   nb_err res = e == NB_OK ? NB_ERR_NOT_FOUND : e;
   for (size_t i = 0; e == NB_OK && i < c->nacc; i++) {
-    nb_account *a = &c->acc[i];
+    nb_account *a = c->acc[i];
     if (ssid && a->ssid != ssid) continue;
     nb_object *srv = nb_client_object(c, 1);
     if (nb_store_object_get_bool(srv, a->srv_inst, 23, false)) continue; /* Mute Send */

@@ -127,23 +127,28 @@ static nb_err nb_tr_make_creds(nb_client *c, nb_chan *ch) {
   return e;
 }
 
-static void nb_tr_chan_deinit(nb_chan *ch) {
+static void nb_tr_chan_free(nb_chan *ch) {
   if (ch->s) nb_dtls_session_free(ch->s);
   nb_dtls_creds_free(ch->creds);
-  ch->s = NULL;
-  ch->creds = NULL;
+  free(ch);
 }
 
 /* The transport to addr, made from its Security instance when there is none yet; NULL when no
- * Security instance names addr (a plain peer) or all slots are taken. */
-static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr) {
+ * Security instance names addr (a plain peer) or all slots are taken. Out of memory it is
+ * NULL with *drop set: nothing may go plain to a server that may be a secure one. */
+static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr, bool *drop) {
+  *drop = false;
   for (size_t i = 0; i < c->nchans; i++)
-    if (nb_addr_equal(&c->chans[i].addr, addr)) return &c->chans[i];
+    if (nb_addr_equal(&c->chans[i]->addr, addr)) return c->chans[i];
   uint16_t inst;
   if (c->nchans == sizeof c->chans / sizeof c->chans[0] || !nb_tr_security_for(c, addr, &inst))
     return NULL;
-  nb_chan *ch = &c->chans[c->nchans++];
-  memset(ch, 0, sizeof *ch);
+  nb_chan *ch = calloc(1, sizeof *ch);
+  if (!ch) {
+    *drop = true;
+    return NULL;
+  }
+  c->chans[c->nchans++] = ch;
   ch->client = c;
   ch->addr = *addr;
   ch->sec_inst = inst;
@@ -202,13 +207,13 @@ static void nb_tr_abort(nb_client *c, nb_chan *ch, nb_time_ms now) {
   nb_err err = ch->fail_err ? ch->fail_err : NB_ERR_DTLS_HANDSHAKE;
   ch->failed = false;
   for (size_t i = 0; i < c->nacc; i++)
-    if (nb_addr_equal(&c->acc[i].addr, &ch->addr)) nb_reg_transport_failed(c, &c->acc[i], err, now);
+    if (nb_addr_equal(&c->acc[i]->addr, &ch->addr)) nb_reg_transport_failed(c, c->acc[i], err, now);
   if (c->bs_req && nb_addr_equal(&c->bs_addr, &ch->addr)) nb_bs_transport_failed(c, err, now);
 }
 
 static void nb_tr_run_aborts(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nchans; i++)
-    if (c->chans[i].failed) nb_tr_abort(c, &c->chans[i], now);
+    if (c->chans[i]->failed) nb_tr_abort(c, c->chans[i], now);
 }
 
 static nb_err nb_tr_session(nb_client *c, nb_chan *ch) {
@@ -220,13 +225,21 @@ static nb_err nb_tr_session(nb_client *c, nb_chan *ch) {
   }
   if (!ch->creds) return ch->fail_err ? ch->fail_err : NB_ERR_DTLS_CREDENTIALS;
   nb_dtls_handlers h = {nb_tr_dtls_send, nb_tr_dtls_recv, nb_tr_dtls_event, ch};
-  nb_err e = nb_dtls_client_new(ch->creds, c->cfg.dtls, &h, &ch->addr, c->now, &ch->s);
+  /* The engine never resumes a session (a new one is a full handshake), so by default it does
+   * not ask for a ticket the server would send and GnuTLS would keep for nothing. */
+  nb_dtls_session_params dp;
+  nb_dtls_session_params_default(&dp);
+  dp.session_ticket = false;
+  nb_err e =
+      nb_dtls_client_new(ch->creds, c->cfg.dtls ? c->cfg.dtls : &dp, &h, &ch->addr, c->now, &ch->s);
   if (e == NB_OK) e = nb_dtls_client_connect(ch->s, c->now);
   return e;
 }
 
 void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len) {
-  nb_chan *ch = nb_tr_chan(c, peer);
+  bool drop;
+  nb_chan *ch = nb_tr_chan(c, peer, &drop);
+  if (drop) return; /* out of memory: lost like a datagram on the way; CoAP retransmits */
   if (!ch || ch->mode == 3) {
     nb_obj_count(c, true, len);
     nb_q_io(c, peer);
@@ -247,7 +260,9 @@ void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t l
 void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                    nb_time_ms now) {
   nb_obj_count(c, false, len);
-  nb_chan *ch = nb_tr_chan(c, peer);
+  bool drop;
+  nb_chan *ch = nb_tr_chan(c, peer, &drop);
+  if (drop) return;
   if (!ch || ch->mode == 3) {
     nb_coap_ep_receive(c->ep, peer, data, len, now);
   } else if (ch->s) {
@@ -257,18 +272,50 @@ void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_
   nb_tr_run_aborts(c, now);
 }
 
+/* Ends the transport to the bootstrap server once it can no longer need it: its session and
+ * credentials are most of a secure client's memory (GnuTLS's), and a later bootstrap makes
+ * them anew from the Security instance. Kept when it is also a server account's transport. */
+static void nb_tr_release_bootstrap(nb_client *c, nb_time_ms now) {
+  c->bs_release_at = 0;
+  nb_addr bs = c->bs_addr; /* a server-initiated bootstrap did not set it */
+  nb_bs_account(c, NULL, &bs);
+  if (c->bs_state != NB_BS_NONE || nb_client_account_by_addr(c, &bs)) return;
+  for (size_t i = 0; i < c->nchans; i++) {
+    nb_chan *ch = c->chans[i];
+    if (!nb_addr_equal(&ch->addr, &bs)) continue;
+    if (ch->s && nb_dtls_session_state(ch->s) == NB_DTLS_ESTABLISHED)
+      nb_dtls_session_close(ch->s, now);
+    nb_tr_chan_free(ch);
+    c->chans[i] = c->chans[--c->nchans];
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-transport-released");
+    return;
+  }
+}
+
+void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now) {
+  /* Until MAX_TRANSMIT_SPAN has passed the bootstrap server may still repeat its Finish
+   * (our 2.04 lost) and must get the answer again. */
+  nb_coap_ep_config d;
+  nb_coap_ep_config_default(&d);
+  const nb_coap_ep_config *cc = c->cfg.coap ? c->cfg.coap : &d;
+  double span =
+      (double)cc->ack_timeout * (double)((1u << cc->max_retransmit) - 1) * cc->ack_random_factor;
+  c->bs_release_at = now + (nb_time_ms)span + 1;
+}
+
 void nb_tr_tick(nb_client *c, nb_time_ms now) {
+  if (c->bs_release_at && c->bs_release_at <= now) nb_tr_release_bootstrap(c, now);
   for (size_t i = 0; i < c->nchans; i++)
-    if (c->chans[i].s && nb_dtls_session_next_deadline(c->chans[i].s) <= now)
-      nb_dtls_session_tick(c->chans[i].s, now);
+    if (c->chans[i]->s && nb_dtls_session_next_deadline(c->chans[i]->s) <= now)
+      nb_dtls_session_tick(c->chans[i]->s, now);
   nb_tr_run_aborts(c, now);
 }
 
 nb_time_ms nb_tr_deadline(const nb_client *c) {
-  nb_time_ms t = NB_TIME_NEVER;
+  nb_time_ms t = c->bs_release_at ? c->bs_release_at : NB_TIME_NEVER;
   for (size_t i = 0; i < c->nchans; i++) {
-    if (c->chans[i].failed) return 0;
-    if (c->chans[i].s) t = nb_time_min(t, nb_dtls_session_next_deadline(c->chans[i].s));
+    if (c->chans[i]->failed) return 0;
+    if (c->chans[i]->s) t = nb_time_min(t, nb_dtls_session_next_deadline(c->chans[i]->s));
   }
   return t;
 }
@@ -276,40 +323,29 @@ nb_time_ms nb_tr_deadline(const nb_client *c) {
 void nb_tr_sync(nb_client *c, nb_time_ms now) {
   size_t keep = 0;
   for (size_t i = 0; i < c->nchans; i++) {
-    nb_chan *ch = &c->chans[i];
+    nb_chan *ch = c->chans[i];
     uint16_t inst;
     uint8_t d[32];
     bool same = nb_tr_security_for(c, &ch->addr, &inst);
     if (same) nb_tr_digest(c, inst, d);
     if (same && memcmp(d, ch->digest, sizeof d) == 0) {
       ch->sec_inst = inst;
-      if (keep != i) {
-        c->chans[keep] = *ch;
-        if (c->chans[keep].creds && c->chans[keep].pin_id[0])
-          nb_dtls_creds_set_verify(c->chans[keep].creds, nb_tr_verify_id, &c->chans[keep]);
-        /* the session's handlers point at the slot: make it anew on the next datagram */
-        if (c->chans[keep].s) {
-          nb_dtls_session_close(c->chans[keep].s, now);
-          nb_dtls_session_free(c->chans[keep].s);
-          c->chans[keep].s = NULL;
-        }
-      }
-      keep++;
+      c->chans[keep++] = ch; /* on the heap: its session's handlers stay valid */
       continue;
     }
     if (ch->s) nb_dtls_session_close(ch->s, now);
-    nb_tr_chan_deinit(ch);
+    nb_tr_chan_free(ch);
   }
   c->nchans = keep;
 }
 
 void nb_tr_close_all(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nchans; i++)
-    if (c->chans[i].s && nb_dtls_session_state(c->chans[i].s) == NB_DTLS_ESTABLISHED)
-      nb_dtls_session_close(c->chans[i].s, now);
+    if (c->chans[i]->s && nb_dtls_session_state(c->chans[i]->s) == NB_DTLS_ESTABLISHED)
+      nb_dtls_session_close(c->chans[i]->s, now);
 }
 
 void nb_tr_free_all(nb_client *c) {
-  for (size_t i = 0; i < c->nchans; i++) nb_tr_chan_deinit(&c->chans[i]);
+  for (size_t i = 0; i < c->nchans; i++) nb_tr_chan_free(c->chans[i]);
   c->nchans = 0;
 }

@@ -164,9 +164,15 @@ static bool nb_coap_fetch_like(uint8_t code) {
   return code == NB_COAP_GET || code == NB_COAP_FETCH;
 }
 
+/* The request template (parsed at setup already, so it parses again). */
+static nb_err nb_coap_creq_tmpl(const nb_coap_creq *creq, nb_coap_msg *m) {
+  return nb_coap_parse(creq->tmpl_bytes, creq->tmpl_len, m);
+}
+
 /* The message for the current step: template options plus block options and payload. */
 static nb_err nb_coap_creq_build(nb_coap_ep *ep, nb_coap_creq *creq, nb_coap_msg *m) {
-  *m = creq->tmpl;
+  nb_err terr = nb_coap_creq_tmpl(creq, m);
+  if (terr != NB_OK) return terr;
   m->type = creq->confirmable ? NB_COAP_CON : NB_COAP_NON;
   m->mid = nb_coap_epi_next_mid(ep, &creq->peer);
   nb_err err = nb_coap_msg_set_token(m, creq->cur_token, creq->cur_token_len);
@@ -499,9 +505,8 @@ static nb_err nb_coap_creq_copy(nb_coap_creq *creq, const nb_coap_msg *req, uint
   nb_coap_msg_remove_option(&m, NB_COAP_OPT_SIZE1);
   nb_coap_msg_remove_option(&m, NB_COAP_OPT_SIZE2);
   m.type = NB_COAP_CON;
-  size_t len;
-  nb_err err = nb_coap_epi_save_head(&m, &creq->tmpl_bytes, &len);
-  if (err == NB_OK) err = nb_coap_parse(creq->tmpl_bytes, len, &creq->tmpl);
+  nb_err err = nb_coap_epi_save_head(&m, &creq->tmpl_bytes, &creq->tmpl_len);
+  if (err == NB_OK) err = nb_coap_creq_tmpl(creq, &m);
   if (err != NB_OK) return err;
   creq->body_len = req->payload ? req->payload_len : 0;
   creq->body = malloc(creq->body_len ? creq->body_len : 1);
@@ -525,7 +530,7 @@ static nb_err nb_coap_creq_first_token(nb_coap_ep *ep, nb_coap_creq *creq, const
 /* Block sizes for this request: configured, and small enough to fit max_message. */
 static void nb_coap_creq_sizes(nb_coap_ep *ep, nb_coap_creq *creq, uint8_t b2_pref) {
   /* token 8, Block1 4, Size1 5, Block2 4, Observe 4, marker 1, slack for option deltas */
-  size_t overhead = nb_coap_serialized_size(&creq->tmpl) + 8 + 4 + 5 + 4 + 4 + 1 + 6;
+  size_t overhead = creq->tmpl_len + 8 + 4 + 5 + 4 + 4 + 1 + 6;
   uint8_t szx = nb_coap_epi_szx(ep, overhead);
   creq->b1_szx = szx;
   creq->b2_szx = b2_pref < szx ? b2_pref : szx;
@@ -625,9 +630,10 @@ nb_err nb_coap_ep_adopt_observation(nb_coap_ep *ep, const nb_addr *peer, const n
 /* RFC 7641 3.6: a GET with Observe=1 and the registration's token and options. */
 static void nb_coap_creq_deregister(nb_coap_ep *ep, nb_coap_creq *creq, const uint8_t *tok,
                                     size_t tok_len, nb_time_ms now) {
-  nb_coap_msg m = creq->tmpl;
+  nb_coap_msg m;
+  nb_err err = nb_coap_creq_tmpl(creq, &m);
   nb_coap_msg_remove_option(&m, NB_COAP_OPT_OBSERVE);
-  nb_err err = nb_coap_msg_add_uint(&m, NB_COAP_OPT_OBSERVE, NB_COAP_OBSERVE_DEREGISTER);
+  if (err == NB_OK) err = nb_coap_msg_add_uint(&m, NB_COAP_OPT_OBSERVE, NB_COAP_OBSERVE_DEREGISTER);
   if (err == NB_OK) err = nb_coap_msg_set_token(&m, tok, tok_len);
   if (err == NB_OK && m.code == NB_COAP_FETCH)
     nb_coap_msg_set_payload(&m, creq->body, creq->body_len);

@@ -108,9 +108,10 @@ struct nb_coap_creq {
   unsigned in_cb;
   nb_coap_response_fn cb;
   void *user;
-  /* The request as given, without payload: tmpl's options point into tmpl_bytes. */
+  /* The request as given, serialized without token and payload; parsed again whenever a
+   * message is built from it (a parsed nb_coap_msg is over a kilobyte, this a few dozen). */
   uint8_t *tmpl_bytes;
-  nb_coap_msg tmpl;
+  size_t tmpl_len;
   uint8_t *body;
   size_t body_len;
   nb_coap_tnode tn_obs; /* the observation's token, for notifications */

@@ -4,19 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NB_COAP_HMAP_INITIAL 64
-
 nb_err nb_coap_hmap_init(nb_coap_hmap *m) {
-  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-  m->buckets = calloc(NB_COAP_HMAP_INITIAL, sizeof *m->buckets);
-  if (!m->buckets) return NB_ERR_NOMEM;
-  m->nbuckets = NB_COAP_HMAP_INITIAL;
+  memset(m->inline_buckets, 0, sizeof m->inline_buckets);
+  m->buckets = m->inline_buckets;
+  m->nbuckets = NB_COAP_HMAP_INLINE;
   m->count = 0;
   return NB_OK;
 }
 
 void nb_coap_hmap_deinit(nb_coap_hmap *m) {
-  free(m->buckets);
+  if (m->buckets != m->inline_buckets) free(m->buckets);
   m->buckets = NULL;
   m->nbuckets = 0;
   m->count = 0;
@@ -38,7 +35,7 @@ static void nb_coap_hmap_grow(nb_coap_hmap *m) {
       node = next;
     }
   }
-  free(m->buckets);
+  if (m->buckets != m->inline_buckets) free(m->buckets);
   m->buckets = b;
   m->nbuckets = n;
 }

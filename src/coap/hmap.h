@@ -1,6 +1,9 @@
 /* Intrusive chained hash map and keyed hashing for the CoAP layer's tables (peers, tokens,
  * message IDs, caches). The map owns only its bucket array; entries embed an nb_coap_hnode
- * and belong to whoever inserted them. Lookups are O(1) so 100k peers cost no scans. */
+ * and belong to whoever inserted them. Lookups are O(1) so 100k peers cost no scans. A map
+ * starts with a few buckets inside itself (no heap: a device's tables hold one or two
+ * entries) and moves to a heap array that doubles as it fills; so an initialized map must
+ * not be copied by value. */
 #ifndef NB_COAP_HMAP_H
 #define NB_COAP_HMAP_H
 
@@ -16,15 +19,19 @@ typedef struct nb_coap_hnode {
   uint64_t hash;
 } nb_coap_hnode;
 
+#define NB_COAP_HMAP_INLINE 4
+
 typedef struct {
-  nb_coap_hnode **buckets;
-  size_t nbuckets; /* power of two */
+  nb_coap_hnode **buckets; /* `inline_buckets` until the map first grows */
+  size_t nbuckets;         /* power of two */
   size_t count;
+  nb_coap_hnode *inline_buckets[NB_COAP_HMAP_INLINE];
 } nb_coap_hmap;
 
 /* True when the entry holding `node` has the key `key`. */
 typedef bool (*nb_coap_hmap_eq_fn)(const nb_coap_hnode *node, const void *key);
 
+/* Never fails (no allocation); returns NB_OK so callers may chain it. */
 nb_err nb_coap_hmap_init(nb_coap_hmap *m);
 void nb_coap_hmap_deinit(nb_coap_hmap *m);
 /* Never fails: if growing the bucket array is impossible, chains just get longer. */

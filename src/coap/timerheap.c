@@ -15,7 +15,7 @@ void nb_coap_timerheap_deinit(nb_coap_timerheap *h) {
 
 nb_err nb_coap_timerheap_reserve(nb_coap_timerheap *h) {
   if (h->reserved == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 64;
+    size_t cap = h->cap ? h->cap * 2 : 4; /* a device arms a handful */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     nb_coap_timer **items = realloc(h->items, cap * sizeof *items);
     if (!items) return NB_ERR_NOMEM;

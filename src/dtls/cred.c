@@ -42,7 +42,7 @@ struct nb_dtls_creds {
   char *peer_name;
   char *priority_override;
   gnutls_priority_t prio;
-  char priority[512];
+  char *priority; /* heap, exactly as long as it is ("" until built) */
 };
 
 const char *nb_dtls_mode_name(nb_dtls_mode mode) {
@@ -110,7 +110,8 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
   nb_writer w;
   bool psk = c->has_psk_key || c->lookup;
   bool certs = c->has_rpk || c->has_x509;
-  nb_writer_init(&w, (uint8_t *)c->priority, sizeof c->priority - 1);
+  char text[512];
+  nb_writer_init(&w, (uint8_t *)text, sizeof text - 1);
   if (c->priority_override) {
     nb_writer_str(&w, c->priority_override);
   } else {
@@ -126,7 +127,18 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
     nb_writer_str(&w, ":%SERVER_PRECEDENCE");
   }
   if (nb_writer_status(&w) != NB_OK) return NB_ERR_OVERFLOW;
-  c->priority[w.len] = 0;
+  text[w.len] = 0;
+  char *copy = strdup(text);
+  if (!copy) return NB_ERR_NOMEM;
+  free(c->priority);
+  c->priority = copy;
+  /* GnuTLS's parsed priority is about 8 KB: none until there is something to negotiate (attach
+   * refuses a session without PSK or certificates anyway). */
+  if (!psk && !certs && !c->priority_override) {
+    if (c->prio) gnutls_priority_deinit(c->prio);
+    c->prio = NULL;
+    return NB_OK;
+  }
   gnutls_priority_t prio;
   if (gnutls_priority_init2(&prio, c->priority, NULL, 0) < 0) return NB_ERR_DTLS_CREDENTIALS;
   if (c->prio) gnutls_priority_deinit(c->prio);
@@ -134,7 +146,9 @@ static nb_err nb_dtls_creds_rebuild(nb_dtls_creds *c) {
   return NB_OK;
 }
 
-const char *nb_dtls_creds_priority(const nb_dtls_creds *c) { return c->priority; }
+const char *nb_dtls_creds_priority(const nb_dtls_creds *c) {
+  return c->priority ? c->priority : "";
+}
 
 nb_err nb_dtls_creds_set_priority(nb_dtls_creds *c, const char *priority) {
   char *copy = strdup(priority);
@@ -195,7 +209,7 @@ nb_err nb_dtls_creds_set_psk(nb_dtls_creds *c, const char *identity, size_t iden
     free(copy);
     return NB_ERR_DTLS_CREDENTIALS;
   }
-  gnutls_psk_free_client_credentials(c->psk_client);
+  if (c->psk_client) gnutls_psk_free_client_credentials(c->psk_client);
   c->psk_client = fresh;
   free(c->psk_identity);
   c->psk_identity = copy;
@@ -207,14 +221,28 @@ nb_err nb_dtls_creds_set_psk(nb_dtls_creds *c, const char *identity, size_t iden
 void nb_dtls_creds_set_psk_lookup(nb_dtls_creds *c, nb_dtls_psk_lookup_fn fn, void *user) {
   c->lookup = fn;
   c->lookup_user = user;
+  /* Made on first use, as the other GnuTLS credentials: each costs GnuTLS a few hundred bytes
+   * to kilobytes. Without them attach refuses the session (no PSK to offer). */
+  if (fn && !c->psk_server && gnutls_psk_allocate_server_credentials(&c->psk_server) >= 0)
+    gnutls_psk_set_server_credentials_function2(c->psk_server, nb_dtls_psk_server_cb);
   nb_dtls_creds_rebuild(c);
+}
+
+/* The certificate credentials (RPK and X.509), made on first use. */
+static nb_err nb_dtls_cert_creds(nb_dtls_creds *c) {
+  if (!c->cert && gnutls_certificate_allocate_credentials(&c->cert) < 0) {
+    c->cert = NULL;
+    return NB_ERR_NOMEM;
+  }
+  return NB_OK;
 }
 
 /* ---- certificates and raw public keys ---- */
 
 nb_err nb_dtls_creds_set_rpk(nb_dtls_creds *c, const uint8_t *key, size_t key_len) {
   nb_dtls_keypair kp;
-  nb_err err = nb_dtls_keypair_load(key, key_len, &kp);
+  nb_err err = nb_dtls_cert_creds(c);
+  if (err == NB_OK) err = nb_dtls_keypair_load(key, key_len, &kp);
   if (err != NB_OK) return err;
   gnutls_datum_t spki = {kp.spki_der.data, (unsigned)kp.spki_der.len};
   gnutls_datum_t priv = {kp.key_der.data, (unsigned)kp.key_der.len};
@@ -229,7 +257,8 @@ nb_err nb_dtls_creds_set_rpk(nb_dtls_creds *c, const uint8_t *key, size_t key_le
 nb_err nb_dtls_creds_set_x509(nb_dtls_creds *c, const uint8_t *chain, size_t chain_len,
                               const uint8_t *key, size_t key_len) {
   nb_dtls_keypair kp;
-  nb_err err = nb_dtls_keypair_load(key, key_len, &kp);
+  nb_err err = nb_dtls_cert_creds(c);
+  if (err == NB_OK) err = nb_dtls_keypair_load(key, key_len, &kp);
   if (err != NB_OK) return err;
   gnutls_datum_t crt = {(unsigned char *)chain, (unsigned)chain_len};
   gnutls_datum_t priv = {kp.key_der.data, (unsigned)kp.key_der.len};
@@ -252,6 +281,7 @@ nb_err nb_dtls_creds_set_x509(nb_dtls_creds *c, const uint8_t *chain, size_t cha
 nb_err nb_dtls_creds_add_trust(nb_dtls_creds *c, const uint8_t *ca, size_t len) {
   gnutls_datum_t d = {(unsigned char *)ca, (unsigned)len};
   gnutls_x509_crt_fmt_t fmt = nb_dtls_is_pem(ca, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
+  if (nb_dtls_cert_creds(c) != NB_OK) return NB_ERR_NOMEM;
   int n = gnutls_certificate_set_x509_trust_mem(c->cert, &d, fmt);
   if (n <= 0) return NB_ERR_DTLS_BAD_KEY;
   c->trust_count += (size_t)n;
@@ -307,13 +337,7 @@ nb_err nb_dtls_creds_set_peer_name(nb_dtls_creds *c, const char *name) {
 nb_err nb_dtls_creds_new(nb_dtls_creds **out) {
   nb_dtls_creds *c = calloc(1, sizeof *c);
   if (!c) return NB_ERR_NOMEM;
-  if (gnutls_psk_allocate_client_credentials(&c->psk_client) < 0 ||
-      gnutls_psk_allocate_server_credentials(&c->psk_server) < 0 ||
-      gnutls_certificate_allocate_credentials(&c->cert) < 0) {
-    nb_dtls_creds_free(c);
-    return NB_ERR_NOMEM;
-  }
-  gnutls_psk_set_server_credentials_function2(c->psk_server, nb_dtls_psk_server_cb);
+  /* GnuTLS's credentials and priority are made when something is set that needs them. */
   nb_err err = nb_dtls_creds_rebuild(c);
   if (err != NB_OK) {
     nb_dtls_creds_free(c);
@@ -336,6 +360,7 @@ void nb_dtls_creds_free(nb_dtls_creds *c) {
   free(c->psk_identity);
   free(c->peer_name);
   free(c->priority_override);
+  free(c->priority);
   free(c);
 }
 
@@ -518,13 +543,14 @@ nb_err nb_dtls_creds_attach(const nb_dtls_creds *c, gnutls_session_t gs, bool se
   bool psk = server ? c->lookup != NULL : c->has_psk_key;
   bool certs = c->has_rpk || c->has_x509;
   if (!psk && !certs) return NB_ERR_DTLS_CREDENTIALS;
-  if (gnutls_priority_set(gs, c->prio) < 0) return NB_ERR_DTLS_CREDENTIALS;
+  if (!c->prio || gnutls_priority_set(gs, c->prio) < 0) return NB_ERR_DTLS_CREDENTIALS;
   if (psk) {
     void *cred = server ? (void *)c->psk_server : (void *)c->psk_client;
-    if (gnutls_credentials_set(gs, GNUTLS_CRD_PSK, cred) < 0) return NB_ERR_DTLS_CREDENTIALS;
+    if (!cred || gnutls_credentials_set(gs, GNUTLS_CRD_PSK, cred) < 0)
+      return NB_ERR_DTLS_CREDENTIALS;
   }
   if (certs) {
-    if (gnutls_credentials_set(gs, GNUTLS_CRD_CERTIFICATE, c->cert) < 0)
+    if (!c->cert || gnutls_credentials_set(gs, GNUTLS_CRD_CERTIFICATE, c->cert) < 0)
       return NB_ERR_DTLS_CREDENTIALS;
     if (server) {
       gnutls_certificate_server_set_request(gs, GNUTLS_CERT_REQUIRE);

@@ -262,19 +262,29 @@ static nb_err nb_lf_put_root(const nb_lwm2m_links *in, nb_bytes *out) {
   return e;
 }
 
+nb_err nb_linkfmt_encode_link(const char *root, const nb_path *p, const nb_attrs *attrs,
+                              nb_bytes *out) {
+  char target[NB_LINKFMT_ROOT_MAX + NB_PATH_STRLEN];
+  char path[NB_PATH_STRLEN];
+  nb_err e = nb_path_format(p, path, sizeof path);
+  if (e != NB_OK) return e;
+  snprintf(target, sizeof target, "%s%s", root ? root : "", path);
+  if ((e = nb_link_write_target(out, target)) != NB_OK) return e;
+  if (!attrs) return NB_OK;
+  char text[NB_ATTR_URI_MAX + 256];
+  if ((e = nb_attrs_format_link(attrs, text, sizeof text)) != NB_OK) return e;
+  return nb_bytes_append_str(out, text);
+}
+
+nb_err nb_linkfmt_encode_root(const nb_lwm2m_links *in, nb_bytes *out) {
+  return in->has_root ? nb_lf_put_root(in, out) : NB_OK;
+}
+
 nb_err nb_linkfmt_encode(const nb_lwm2m_links *in, nb_bytes *out) {
   size_t before = out->len;
-  nb_err e = in->has_root ? nb_lf_put_root(in, out) : NB_OK;
-  for (size_t k = 0; k < in->len && e == NB_OK; k++) {
-    char target[NB_LINKFMT_ROOT_MAX + NB_PATH_STRLEN];
-    char path[NB_PATH_STRLEN];
-    if ((e = nb_path_format(&in->items[k].path, path, sizeof path)) != NB_OK) break;
-    snprintf(target, sizeof target, "%s%s", in->root, path);
-    if ((e = nb_link_write_target(out, target)) != NB_OK) break;
-    char attrs[NB_ATTR_URI_MAX + 256];
-    if ((e = nb_attrs_format_link(&in->items[k].attrs, attrs, sizeof attrs)) != NB_OK) break;
-    e = nb_bytes_append_str(out, attrs);
-  }
+  nb_err e = nb_linkfmt_encode_root(in, out);
+  for (size_t k = 0; k < in->len && e == NB_OK; k++)
+    e = nb_linkfmt_encode_link(in->root, &in->items[k].path, &in->items[k].attrs, out);
   if (e != NB_OK) out->len = before;
   return e;
 }

@@ -55,5 +55,12 @@ nb_err nb_linkfmt_decode(const uint8_t *buf, size_t len, nb_lwm2m_links *out, nb
  * root), then each link in order, attributes in canonical order; targets are prefixed with the
  * alternate root. Links are separated by ',' (also from what out already holds). */
 nb_err nb_linkfmt_encode(const nb_lwm2m_links *in, nb_bytes *out);
+/* The same in pieces, for writers that stream links without building an nb_lwm2m_links: the
+ * root link of `in` (its items are ignored; nothing when !has_root), then one link at a time
+ * (target prefixed with root, may be NULL; attrs NULL for none). On error out may hold part
+ * of the link: callers reset out->len. */
+nb_err nb_linkfmt_encode_root(const nb_lwm2m_links *in, nb_bytes *out);
+nb_err nb_linkfmt_encode_link(const char *root, const nb_path *p, const nb_attrs *attrs,
+                              nb_bytes *out);
 
 #endif

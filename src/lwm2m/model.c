@@ -1,6 +1,7 @@
 /* LwM2M object definitions: a sorted set of built-in (static) and added (heap) definitions. */
 #include "lwm2m/model.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,24 @@ struct nb_model {
   nb_model_entry *items; /* ascending def->id, unique */
   size_t len;
   size_t cap;
+  const nb_object_def *view; /* nb_model_builtin: the built-in table itself, items NULL */
 };
+
+static const nb_object_def *nb_model_def(const nb_model *m, size_t k) {
+  return m->view ? &m->view[k] : m->items[k].def;
+}
+
+static nb_model nb_model_builtin_view;
+static pthread_once_t nb_model_builtin_once = PTHREAD_ONCE_INIT;
+
+static void nb_model_builtin_init(void) {
+  nb_model_builtin_view.view = nb_objects_builtin(&nb_model_builtin_view.len);
+}
+
+const nb_model *nb_model_builtin(void) {
+  pthread_once(&nb_model_builtin_once, nb_model_builtin_init);
+  return &nb_model_builtin_view;
+}
 
 nb_model *nb_model_new_empty(void) { return calloc(1, sizeof(nb_model)); }
 
@@ -50,7 +68,7 @@ static size_t nb_model_find(const nb_model *m, uint16_t obj, bool *found) {
   size_t lo = 0, hi = m->len;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    uint16_t id = m->items[mid].def->id;
+    uint16_t id = nb_model_def(m, mid)->id;
     if (id == obj) {
       *found = true;
       return mid;
@@ -68,7 +86,7 @@ static size_t nb_model_find(const nb_model *m, uint16_t obj, bool *found) {
 const nb_object_def *nb_model_object(const nb_model *m, uint16_t obj) {
   bool found = false;
   size_t k = nb_model_find(m, obj, &found);
-  return found ? m->items[k].def : NULL;
+  return found ? nb_model_def(m, k) : NULL;
 }
 
 const nb_resource_def *nb_object_def_resource(const nb_object_def *def, uint16_t res) {
@@ -94,7 +112,7 @@ const nb_resource_def *nb_model_resource(const nb_model *m, uint16_t obj, uint16
 size_t nb_model_count(const nb_model *m) { return m->len; }
 
 const nb_object_def *nb_model_at(const nb_model *m, size_t i) {
-  return i < m->len ? m->items[i].def : NULL;
+  return i < m->len ? nb_model_def(m, i) : NULL;
 }
 
 static bool nb_ops_valid(uint8_t ops) { return ops <= NB_OP_RW || ops == NB_OP_E; }

@@ -42,6 +42,9 @@ typedef struct nb_model nb_model;
 
 /* A model preloaded with the built-in tables; NULL when out of memory. */
 nb_model *nb_model_new(void);
+/* The built-in tables as a model that costs no heap (shared, read-only, never freed): for
+ * engines that add no definitions of their own, such as a device's client. */
+const nb_model *nb_model_builtin(void);
 /* An empty model (no built-in definitions); NULL when out of memory. */
 nb_model *nb_model_new_empty(void);
 void nb_model_free(nb_model *m);

@@ -60,6 +60,31 @@ static void test_hmap(void **state) {
   free(items);
 }
 
+/* A small map lives in its inline buckets (no heap) and moves out when it grows. */
+static void test_hmap_inline(void **state) {
+  (void)state;
+  item items[NB_COAP_HMAP_INLINE + 1];
+  nb_coap_hmap m;
+  assert_int_equal(nb_coap_hmap_init(&m), NB_OK);
+  assert_ptr_equal(m.buckets, m.inline_buckets);
+  for (uint32_t i = 0; i < NB_COAP_HMAP_INLINE; i++) {
+    items[i].key = i;
+    nb_coap_hmap_insert(&m, &items[i].node, item_hash(i));
+  }
+  assert_ptr_equal(m.buckets, m.inline_buckets);
+  items[NB_COAP_HMAP_INLINE].key = NB_COAP_HMAP_INLINE;
+  nb_coap_hmap_insert(&m, &items[NB_COAP_HMAP_INLINE].node, item_hash(NB_COAP_HMAP_INLINE));
+  assert_ptr_not_equal(m.buckets, m.inline_buckets);
+  assert_true(m.nbuckets > NB_COAP_HMAP_INLINE);
+  for (uint32_t k = 0; k <= NB_COAP_HMAP_INLINE; k++)
+    assert_ptr_equal(nb_coap_hmap_find(&m, item_hash(k), item_eq, &k), &items[k].node);
+  nb_coap_hmap_deinit(&m);
+  nb_coap_hmap empty;
+  nb_coap_hmap_init(&empty);
+  assert_null(nb_coap_hmap_pop(&empty));
+  nb_coap_hmap_deinit(&empty); /* frees nothing: inline */
+}
+
 static void test_hash(void **state) {
   (void)state;
   nb_addr a = {0}, b = {0};
@@ -148,9 +173,8 @@ static void test_dedup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_hmap),
-      cmocka_unit_test(test_hash),
-      cmocka_unit_test(test_timerheap),
+      cmocka_unit_test(test_hmap),  cmocka_unit_test(test_hmap_inline),
+      cmocka_unit_test(test_hash),  cmocka_unit_test(test_timerheap),
       cmocka_unit_test(test_dedup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

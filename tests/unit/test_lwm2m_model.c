@@ -135,6 +135,26 @@ static void test_count_at(void **state) {
   nb_model_free(NULL);
 }
 
+/* The shared view of the built-in tables answers as nb_model_new's copy does, with the very
+ * definitions of the static table (no copies). */
+static void test_builtin_view(void **state) {
+  (void)state;
+  const nb_model *v = nb_model_builtin();
+  nb_model *m = nb_model_new();
+  size_t builtin = 0;
+  const nb_object_def *defs = nb_objects_builtin(&builtin);
+  assert_ptr_equal(nb_model_builtin(), v);
+  assert_int_equal(nb_model_count(v), builtin);
+  for (size_t k = 0; k < builtin; k++) {
+    assert_ptr_equal(nb_model_at(v, k), &defs[k]);
+    assert_ptr_equal(nb_model_object(v, defs[k].id), nb_model_object(m, defs[k].id));
+  }
+  assert_null(nb_model_at(v, builtin));
+  assert_null(nb_model_object(v, 65000));
+  assert_non_null(nb_model_resource(v, 3303, 5700));
+  nb_model_free(m);
+}
+
 /* A heap definition with n resources, ids given. */
 static nb_object_def *make_def(uint16_t id, const char *name, const uint16_t *rids, size_t n) {
   nb_object_def *d = calloc(1, sizeof *d);
@@ -250,6 +270,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_builtin_sorted_and_valid),
       cmocka_unit_test(test_builtin_required_objects),
+      cmocka_unit_test(test_builtin_view),
       cmocka_unit_test(test_builtin_spot_facts),
       cmocka_unit_test(test_count_at),
       cmocka_unit_test(test_add_and_override),
