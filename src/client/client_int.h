@@ -168,9 +168,13 @@ nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_
 /* Encodes records for path base in cf (NB_COAP_CF_NONE: choose) into out; *cf_used set. */
 nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
                     nb_bytes *out, uint8_t *code);
-/* Whether server ssid may do `right` (NB_ACL_* bit) on /o/i (i = 65535: object, for Create). */
+/* Whether server ssid may do `right` (NB_ACL_* bit) on /o/i (i = 65535: object, for Create).
+ * NB_ACL_ANY (Discover needs no right, Core 7.3.2): the server has an access right at all. */
 bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, unsigned right);
-enum { NB_ACL_R = 1, NB_ACL_W = 2, NB_ACL_E = 4, NB_ACL_D = 8, NB_ACL_C = 16 };
+enum { NB_ACL_ANY = 0, NB_ACL_R = 1, NB_ACL_W = 2, NB_ACL_E = 4, NB_ACL_D = 8, NB_ACL_C = 16 };
+/* Reads p as server ssid sees it (object level: only instances it may read; 0: no filter). */
+nb_err nb_dm_read_as(nb_client *c, uint16_t ssid, const nb_path *p, nb_records *out,
+                     nb_time_ms now);
 
 /* bootstrap.c */
 /* The bootstrap-server Security instance, when there is one. */

@@ -39,13 +39,18 @@ static void nb_dm_code(nb_dm_ctx *x, uint8_t code) {
 
 /* ---- access control (object 2) ---- */
 
-static bool nb_dm_acl_bits(nb_object *acl, uint16_t ai, uint16_t ssid, unsigned *bits) {
+/* The rights of server ssid from ACL instance ai (Core 7.3.2.1): its own ACL resource instance,
+ * else full rights for the owner, else the default instance 0 when `defaults`. False when
+ * none applies: the server has no access right at all. */
+static bool nb_dm_acl_bits(nb_object *acl, uint16_t ai, uint16_t ssid, bool defaults,
+                           unsigned *bits) {
   nb_path p = nb_path_rinst(2, ai, 2, ssid);
   const nb_value *v = nb_store_object_get(acl, &p);
   if (v && v->type == NB_VT_INT) {
     *bits = (unsigned)v->v.i;
     return true;
   }
+  if (!defaults) return false;
   if (nb_store_object_get_int(acl, ai, 3, -1) == ssid) {
     *bits = NB_ACL_R | NB_ACL_W | NB_ACL_E | NB_ACL_D | NB_ACL_C;
     return true;
@@ -59,6 +64,17 @@ static bool nb_dm_acl_bits(nb_object *acl, uint16_t ai, uint16_t ssid, unsigned 
   return false;
 }
 
+/* The ACL instance that governs /obj/inst, or -1. */
+static int32_t nb_dm_acl_instance(nb_object *acl, uint16_t obj, uint16_t inst) {
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n = acl->ops->instances(acl, ids, NB_CLIENT_MAX_IDS);
+  for (size_t k = 0; k < n && k < NB_CLIENT_MAX_IDS; k++)
+    if (nb_store_object_get_int(acl, ids[k], 0, -1) == obj &&
+        nb_store_object_get_int(acl, ids[k], 1, -1) == inst)
+      return ids[k];
+  return -1;
+}
+
 bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, unsigned right) {
   if (c->nacc <= 1) return true;
   nb_object *acl = nb_client_object(c, 2);
@@ -67,20 +83,24 @@ bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, 
     return inst != 65535 && nb_store_object_get_int(srv, inst, 0, -1) == ssid &&
            right != NB_ACL_D && right != NB_ACL_C;
   }
-  uint16_t ids[NB_CLIENT_MAX_IDS];
-  size_t n = acl->ops->instances(acl, ids, NB_CLIENT_MAX_IDS);
-  for (size_t k = 0; k < n && k < NB_CLIENT_MAX_IDS; k++) {
-    if (obj == 2) { /* ACL instances: readable by all, changed by their owner */
-      if (ids[k] != inst) continue;
-      return right == NB_ACL_R || nb_store_object_get_int(acl, ids[k], 3, -1) == ssid;
-    }
-    if (nb_store_object_get_int(acl, ids[k], 0, -1) != obj ||
-        nb_store_object_get_int(acl, ids[k], 1, -1) != inst)
-      continue;
-    unsigned bits;
-    return nb_dm_acl_bits(acl, ids[k], ssid, &bits) && (bits & right);
+  if (obj == 2) { /* ACL instances: readable by all, changed by their owner */
+    if (inst == 65535 || !nb_store_object_has_instance(acl, inst)) return false;
+    return right == NB_ACL_ANY || right == NB_ACL_R ||
+           nb_store_object_get_int(acl, inst, 3, -1) == ssid;
   }
-  return false;
+  int32_t ai = nb_dm_acl_instance(acl, obj, inst);
+  unsigned bits = 0;
+  /* Create takes its right from the server's own ACL resource instance only (7.3.2.1). */
+  if (ai < 0 || !nb_dm_acl_bits(acl, (uint16_t)ai, ssid, inst != 65535, &bits)) return false;
+  return right == NB_ACL_ANY || (bits & right);
+}
+
+/* A deleted instance takes its ACL instance with it (Core 7.3.1.2.2). */
+static void nb_dm_acl_deleted(nb_client *c, uint16_t obj, uint16_t inst) {
+  if (obj == 2) return;
+  nb_object *acl = nb_client_object(c, 2);
+  int32_t ai = nb_dm_acl_instance(acl, obj, inst);
+  if (ai >= 0) acl->ops->remove(acl, (uint16_t)ai);
 }
 
 /* New instance of a multi-server client gets an ACL instance owned by its creator. */
@@ -126,9 +146,8 @@ static nb_err nb_dm_read_object(nb_client *c, nb_object *o, uint16_t ssid, nb_re
   return e;
 }
 
-/* Reads p for server ssid (0: the device itself, no ACL filter). */
-static nb_err nb_dm_read_for(nb_client *c, uint16_t ssid, const nb_path *p, nb_records *out,
-                             nb_time_ms now) {
+nb_err nb_dm_read_as(nb_client *c, uint16_t ssid, const nb_path *p, nb_records *out,
+                     nb_time_ms now) {
   if (p->len == NB_PATH_ROOT) {
     for (size_t i = 0; i < c->nobjs; i++) {
       if (c->objs[i]->def->id == 0) continue;
@@ -160,7 +179,7 @@ static nb_err nb_dm_read_for(nb_client *c, uint16_t ssid, const nb_path *p, nb_r
 }
 
 nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_ms now) {
-  return nb_dm_read_for(c, 0, p, out, now);
+  return nb_dm_read_as(c, 0, p, out, now);
 }
 
 nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
@@ -220,7 +239,7 @@ static void nb_dm_read(nb_dm_ctx *x) {
     return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
   nb_records recs;
   nb_records_init(&recs);
-  nb_err e = nb_dm_read_for(x->c, x->a->ssid, &x->path, &recs, x->now);
+  nb_err e = nb_dm_read_as(x->c, x->a->ssid, &x->path, &recs, x->now);
   if (e != NB_OK)
     nb_dm_code(x, nb_client_err_code(e));
   else
@@ -230,13 +249,25 @@ static void nb_dm_read(nb_dm_ctx *x) {
 
 /* ---- discover ---- */
 
+/* The attributes a Discover reports at p: those attached there. LwM2M 1.0.2 (5.4.2) adds, for
+ * a Discover that targets a resource, the ones it inherits from its object and object instance
+ * (the resource's own win); 1.1 reports attached attributes only. */
+static void nb_dm_link_attrs(nb_dm_ctx *x, const nb_path *p, nb_attrs *at) {
+  bool inherit = x->c->v10 && x->path.len == NB_PATH_RESOURCE && p->len == NB_PATH_RESOURCE;
+  nb_attrs_init(at);
+  for (uint8_t len = inherit ? 1 : p->len; len <= p->len; len++) {
+    nb_path lvl = *p;
+    lvl.len = len;
+    const nb_attrs *stored = nb_rep_attrs_at(x->c, x->a->ssid, &lvl, false);
+    if (stored) nb_attrs_merge(at, stored);
+  }
+  at->unset = 0;
+}
+
 static nb_err nb_dm_link(nb_dm_ctx *x, nb_lwm2m_links *l, const nb_path *p, uint32_t dim,
                          bool with_dim) {
   nb_attrs at;
-  nb_attrs_init(&at);
-  nb_attrs *stored = nb_rep_attrs_at(x->c, x->a->ssid, p, false);
-  if (stored) at = *stored;
-  at.unset = 0;
+  nb_dm_link_attrs(x, p, &at);
   if (with_dim) {
     at.set |= NB_ATTR_DIM;
     at.dim = dim;
@@ -291,6 +322,11 @@ static nb_err nb_dm_discover_rinstance(nb_dm_ctx *x, nb_object *o, nb_lwm2m_link
 static void nb_dm_discover(nb_dm_ctx *x) {
   if (x->path.len == NB_PATH_ROOT || (x->path.len == NB_PATH_RINSTANCE && x->c->v10))
     return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  /* Discover needs no particular right, but a server with none on the instance (no ACL entry
+   * of its own, not the owner, no default) is refused (Core 7.3.2, 7.3.2.1). */
+  if (x->path.len >= NB_PATH_INSTANCE &&
+      !nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_ANY))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
   nb_object *o = nb_client_object(x->c, x->path.ids[0]);
   nb_lwm2m_links l;
   nb_lwm2m_links_init(&l);
@@ -300,6 +336,8 @@ static void nb_dm_discover(nb_dm_ctx *x) {
     uint16_t ids[NB_CLIENT_MAX_IDS];
     size_t n = o->ops->instances(o, ids, NB_CLIENT_MAX_IDS);
     for (size_t k = 0; e == NB_OK && k < n && k < NB_CLIENT_MAX_IDS; k++) {
+      /* The object level always answers, listing only instances the server has a right on. */
+      if (!nb_dm_acl_allows(x->c, x->a->ssid, o->def->id, ids[k], NB_ACL_ANY)) continue;
       nb_path ip = nb_path_inst(o->def->id, ids[k]);
       e = nb_dm_link(x, &l, &ip, 0, false);
       if (e == NB_OK) e = nb_dm_discover_instance(x, o, ids[k], &l, -1);
@@ -469,6 +507,11 @@ static void nb_dm_write_attributes(nb_dm_ctx *x) {
   nb_attrs upd;
   nb_attrs_init(&upd);
   if (x->path.len == NB_PATH_ROOT) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  /* The R right covers Write-Attributes on an instance or below; on an object it needs none
+   * (Core 7.3.2, 7.3.2.4). */
+  if (x->path.len >= NB_PATH_INSTANCE &&
+      !nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_R))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
   const nb_resource_def *rd = x->path.len >= NB_PATH_RESOURCE
                                   ? nb_model_resource(x->c->model, x->path.ids[0], x->path.ids[2])
                                   : NULL;
@@ -501,12 +544,13 @@ static void nb_dm_write_attributes(nb_dm_ctx *x) {
 /* ---- execute, create, delete ---- */
 
 static void nb_dm_execute(nb_dm_ctx *x) {
+  /* The right first, then whether the resource executes (Core 7.3.2.2). */
+  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_E))
+    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
   nb_object *o = nb_client_object(x->c, x->path.ids[0]);
   const nb_resource_def *rd = nb_object_def_resource(o->def, x->path.ids[2]);
   if (!rd) return nb_dm_code(x, NB_COAP_NOT_FOUND);
   if (!(rd->ops & NB_OP_E)) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
-  if (!nb_dm_acl_allows(x->c, x->a->ssid, x->path.ids[0], x->path.ids[1], NB_ACL_E))
-    return nb_dm_code(x, NB_COAP_UNAUTHORIZED);
   uint16_t tmp[1];
   size_t n;
   if (o->ops->resources(o, x->path.ids[1], tmp, 1, &n) == NB_ERR_NOT_FOUND)
@@ -597,6 +641,7 @@ static void nb_dm_delete(nb_dm_ctx *x) {
   nb_object *o = nb_client_object(x->c, x->path.ids[0]);
   nb_err e = o->ops->remove(o, x->path.ids[1]);
   if (e == NB_OK) {
+    nb_dm_acl_deleted(x->c, x->path.ids[0], x->path.ids[1]);
     nb_dm_objects_changed(x->c);
     nb_rep_changed(x->c, &x->path, x->now);
   }
@@ -622,7 +667,7 @@ static void nb_dm_read_composite(nb_dm_ctx *x) {
       if (p->len >= NB_PATH_INSTANCE &&
           !nb_dm_acl_allows(x->c, x->a->ssid, p->ids[0], p->ids[1], NB_ACL_R))
         continue;
-      nb_err r = nb_dm_read_for(x->c, x->a->ssid, p, &recs, x->now);
+      nb_err r = nb_dm_read_as(x->c, x->a->ssid, p, &recs, x->now);
       if (r != NB_OK && r != NB_ERR_NOT_FOUND) e = r; /* absent paths are skipped */
       if (np < 64) paths[np++] = *p;
     }

@@ -175,20 +175,42 @@ static void nb_rep_attrs_of(nb_client *c, const nb_obs *o, nb_attrs *out) {
   if (o->composite) out->set &= NB_ATTR_PMIN | NB_ATTR_PMAX | NB_ATTR_EPMIN | NB_ATTR_EPMAX;
 }
 
-/* The current values of everything the observation covers, sorted. */
+/* Whether the observer may still read path i (its rights can change after it observed):
+ * Notify needs the Read right (Core 7.3.2.5). */
+static bool nb_rep_may_read(nb_client *c, const nb_obs *o, size_t i) {
+  const nb_path *p = &o->paths[i];
+  return p->len < NB_PATH_INSTANCE || nb_dm_acl_allows(c, o->ssid, p->ids[0], p->ids[1], NB_ACL_R);
+}
+
+/* The current values of everything the observation covers that the observer may read (an
+ * object level only lists the instances it may read), sorted. */
 static nb_err nb_rep_read(nb_client *c, const nb_obs *o, nb_records *recs, nb_time_ms now) {
   nb_err e = NB_OK;
   for (size_t i = 0; i < o->npaths && e == NB_OK; i++) {
-    e = nb_dm_read_path(c, &o->paths[i], recs, now);
+    if (!nb_rep_may_read(c, o, i)) continue;
+    e = nb_dm_read_as(c, o->ssid, &o->paths[i], recs, now);
     if (o->composite && e == NB_ERR_NOT_FOUND) e = NB_OK;
   }
   nb_records_sort(recs);
   return e;
 }
 
+/* Notifications go confirmable when the server's account says so: Default Notification Mode
+ * (/1/x/26, Server object 1.2) 1 = CON, 0 or absent = NON. The CoAP layer also makes one CON
+ * at least every 24 h, and a CON that is never acknowledged ends the observation. */
+static bool nb_rep_confirmable(nb_client *c, const nb_account *a) {
+  return a && nb_reg_server_int(c, a, 26, 0) == 1;
+}
+
 /* Sends the current values; false when the observation ended (it is freed then). */
 static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
   nb_account *a = nb_client_account_by_ssid(c, o->ssid);
+  if (!o->composite && !nb_rep_may_read(c, o, 0)) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=notify-withheld ssid=%u reason=no-read-right", o->ssid);
+    o->last_sent = now; /* no Notify without the Read right; pmax restarts */
+    o->changed = false;
+    return true;
+  }
   if (a && nb_q_hold(c, a, now)) {
     o->queued = true; /* values are read when it goes, so the latest one wins */
     o->changed = false;
@@ -212,7 +234,7 @@ static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
     nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)used);
     nb_coap_msg_set_payload(&m, body.data, body.len);
   }
-  nb_err ne = nb_coap_ep_notify(c->ep, o->observer, &m, false, now);
+  nb_err ne = nb_coap_ep_notify(c->ep, o->observer, &m, nb_rep_confirmable(c, a), now);
   bool alive = e == NB_OK && ne == NB_OK;
   if (alive) nb_rep_answered(o, &recs, now);
   nb_bytes_free(&body);

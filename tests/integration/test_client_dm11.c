@@ -425,6 +425,37 @@ static void test_discover_v10_form(void **state) {
   fx_teardown(&f);
 }
 
+/* Discover of a resource: LwM2M 1.0.2 (5.4.2) reports the attributes attached to it and those
+ * it inherits from its object and object instance (its own win); 1.1 only the attached ones.
+ * The object and instance levels report only what is attached there in both. */
+static void discover_inherited(const char *version, const char *want_res) {
+  fx f;
+  fx_setup(&f, version, false);
+  expect_code(&f, NB_COAP_PUT, "/3303", -1, -1, "pmin=10&pmax=90", NULL, NB_COAP_CHANGED);
+  expect_code(&f, NB_COAP_PUT, "/3303/0", -1, -1, "pmax=60", NULL, NB_COAP_CHANGED);
+  expect_code(&f, NB_COAP_PUT, "/3303/0/5700", -1, -1, "gt=50&lt=20", NULL, NB_COAP_CHANGED);
+  char buf[1024];
+  assert_int_equal(get_text(&f, "/3303/0/5700", NB_COAP_CF_LINK_FORMAT, buf, sizeof buf),
+                   NB_COAP_CONTENT);
+  assert_string_equal(buf, want_res);
+  assert_int_equal(get_text(&f, "/3303/0", NB_COAP_CF_LINK_FORMAT, buf, sizeof buf),
+                   NB_COAP_CONTENT);
+  assert_non_null(strstr(buf, "</3303/0>;pmax=60,"));
+  assert_non_null(strstr(buf, "</3303/0/5700>;gt=50;lt=20"));
+  assert_null(strstr(buf, "pmin")); /* attached to the object only */
+  fx_teardown(&f);
+}
+
+static void test_discover_resource_v10_inherits(void **state) {
+  (void)state;
+  discover_inherited("1.0", "</3303/0/5700>;pmin=10;pmax=60;gt=50;lt=20");
+}
+
+static void test_discover_resource_v11_attached(void **state) {
+  (void)state;
+  discover_inherited(NULL, "</3303/0/5700>;gt=50;lt=20");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_write_replace_instance),
@@ -435,6 +466,8 @@ int main(void) {
       cmocka_unit_test(test_epmax_samples),
       cmocka_unit_test(test_discover_resource_instances),
       cmocka_unit_test(test_discover_v10_form),
+      cmocka_unit_test(test_discover_resource_v10_inherits),
+      cmocka_unit_test(test_discover_resource_v11_attached),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
