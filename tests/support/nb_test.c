@@ -217,9 +217,17 @@ bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char 
 }
 
 char *nb_test_http(const char *base, const char *method, const char *path, const char *body) {
-  char url[512];
+  return nb_test_http_auth(base, method, path, body, NULL);
+}
+
+char *nb_test_http_auth(const char *base, const char *method, const char *path, const char *body,
+                        const char *token) {
+  char url[512], auth[256];
+  if (token &&
+      (size_t)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token) >= sizeof auth)
+    return NULL;
   if ((size_t)snprintf(url, sizeof url, "%s%s", base, path) >= sizeof url) return NULL;
-  char *argv[16];
+  char *argv[18];
   int n = 0;
   argv[n++] = "curl";
   argv[n++] = "-s";
@@ -234,6 +242,10 @@ char *nb_test_http(const char *base, const char *method, const char *path, const
     argv[n++] = "Content-Type: application/json";
     argv[n++] = "--data-binary";
     argv[n++] = (char *)body;
+  }
+  if (token) {
+    argv[n++] = "-H";
+    argv[n++] = auth;
   }
   argv[n++] = url;
   argv[n] = NULL;

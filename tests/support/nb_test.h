@@ -51,6 +51,9 @@ bool nb_test_proc_wait_output(const nb_test_proc *p, bool on_stderr, const char 
 /* An HTTP request through curl to base + path ("http://127.0.0.1:8080" + "/api/clients"),
  * with an optional JSON body; returns "BODY|STATUS" (heap), or NULL when curl could not run. */
 char *nb_test_http(const char *base, const char *method, const char *path, const char *body);
+/* Same with "Authorization: Bearer token" (token NULL: no header). */
+char *nb_test_http_auth(const char *base, const char *method, const char *path, const char *body,
+                        const char *token);
 
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
