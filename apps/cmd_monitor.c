@@ -17,53 +17,59 @@
 #include "monitor/monitor.h"
 
 static void nb_monitor_usage(FILE *out) {
-  fprintf(out,
-          "Usage: niobium monitor (--read FILE | --interface IF) [options]\n"
-          "Passive LwM2M security monitor: decodes CoAP/LwM2M and DTLS metadata from captured\n"
-          "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
-          "sends a packet.\n\n"
-          "Input:\n"
-          "  -r, --read FILE        read a pcap or pcapng capture\n"
-          "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
-          "                         CAP_NET_RAW); stop with Ctrl-C\n"
-          "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
-          "                         and IP fragments)\n"
-          "      --coap-ports LIST  plain CoAP ports, comma-separated (default 5683,5783)\n"
-          "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
-          "      --count N          stop a live capture after N packets\n"
-          "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
-          "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
-          "Output:\n"
-          "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
-          "      --alerts-only      write only alerts, device state changes and summaries\n"
-          "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
-          "                         0 for none; one is always written at the end)\n"
-          "      --ipfix-file FILE  export CoAP/LwM2M flows as IPFIX to FILE (at every summary\n"
-          "                         and at the end)\n"
-          "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
-          "                         tcp://HOST:PORT\n"
-          "Rules:\n"
-          "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
-          "      --known FILE       known endpoint names, one per line (enables the\n"
-          "                         unknown-bootstrap rule)\n"
-          "      --list-rules       print the rules with their severity and exit\n"
-          "      --learn FILE       learn a baseline of normal traffic (packets and octets per\n"
-          "                         window per endpoint, CoAP code, type and path), write it\n"
-          "                         to FILE at the end\n"
-          "      --window SECONDS   baseline window when learning (default 60)\n"
-          "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
-          "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
-          "  -h, --help             show this help\n\n"
-          "Examples:\n"
-          "  niobium monitor --read capture.pcapng --events events.jsonl\n"
-          "  niobium monitor --read capture.pcap --alerts-only --rules monitor.rules\n"
-          "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
-          "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
-          "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
-          "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
-          "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
-          "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n\n"
-          "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
+  fprintf(
+      out,
+      "Usage: niobium monitor (--read FILE | --interface IF) [options]\n"
+      "Passive LwM2M security monitor: decodes CoAP/LwM2M and DTLS metadata from captured\n"
+      "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
+      "sends a packet.\n\n"
+      "Input:\n"
+      "  -r, --read FILE        read a pcap or pcapng capture\n"
+      "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
+      "                         CAP_NET_RAW); stop with Ctrl-C\n"
+      "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
+      "                         and IP fragments)\n"
+      "      --coap-ports LIST  plain CoAP ports, comma-separated (default 5683,5783)\n"
+      "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
+      "      --count N          stop a live capture after N packets\n"
+      "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
+      "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
+      "      --keylog FILE      decrypt any DTLS 1.2 session (PSK, RPK, X.509; the same\n"
+      "                         suites with ECDHE-ECDSA) whose master secret FILE gives:\n"
+      "                         the NSS key log `CLIENT_RANDOM <random> <master>` lines\n"
+      "                         GnuTLS writes to $SSLKEYLOGFILE; resumed sessions follow\n"
+      "Output:\n"
+      "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
+      "      --alerts-only      write only alerts, device state changes and summaries\n"
+      "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
+      "                         0 for none; one is always written at the end)\n"
+      "      --ipfix-file FILE  export CoAP/LwM2M flows as IPFIX to FILE (at every summary\n"
+      "                         and at the end)\n"
+      "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
+      "                         tcp://HOST:PORT\n"
+      "Rules:\n"
+      "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
+      "      --known FILE       known endpoint names, one per line (enables the\n"
+      "                         unknown-bootstrap rule)\n"
+      "      --list-rules       print the rules with their severity and exit\n"
+      "      --learn FILE       learn a baseline of normal traffic (packets and octets per\n"
+      "                         window per endpoint, CoAP code, type and path), write it\n"
+      "                         to FILE at the end\n"
+      "      --window SECONDS   baseline window when learning (default 60)\n"
+      "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
+      "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
+      "  -h, --help             show this help\n\n"
+      "Examples:\n"
+      "  niobium monitor --read capture.pcapng --events events.jsonl\n"
+      "  niobium monitor --read capture.pcap --alerts-only --rules monitor.rules\n"
+      "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
+      "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
+      "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
+      "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
+      "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
+      "  SSLKEYLOGFILE=keys.log niobium client ...; niobium monitor -r c.pcap --keylog keys.log\n"
+      "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n\n"
+      "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
 }
 
 typedef struct {
@@ -140,34 +146,25 @@ static void nb_monitor_list_rules(void) {
 
 typedef struct {
   const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
-      *ipfix, *ipfix_file;
+      *ipfix, *ipfix_file, *keylog;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
 } nb_monitor_args;
 
 static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
-  static const struct option opts[] = {{"read", required_argument, NULL, 'r'},
-                                       {"interface", required_argument, NULL, 'i'},
-                                       {"filter", required_argument, NULL, 'f'},
-                                       {"events", required_argument, NULL, 'e'},
-                                       {"rules", required_argument, NULL, 'R'},
-                                       {"known", required_argument, NULL, 'k'},
-                                       {"ddf", required_argument, NULL, 'd'},
-                                       {"coap-ports", required_argument, NULL, 'c'},
-                                       {"dtls-ports", required_argument, NULL, 's'},
-                                       {"count", required_argument, NULL, 'n'},
-                                       {"summary", required_argument, NULL, 'S'},
-                                       {"alerts-only", no_argument, NULL, 'a'},
-                                       {"list-rules", no_argument, NULL, 'l'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"learn", required_argument, NULL, 'L'},
-                                       {"baseline", required_argument, NULL, 'B'},
-                                       {"window", required_argument, NULL, 'W'},
-                                       {"psk-file", required_argument, NULL, 'P'},
-                                       {"ipfix", required_argument, NULL, 'X'},
-                                       {"ipfix-file", required_argument, NULL, 'F'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
+      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
+      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
+      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
+      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
+      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
+      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
+      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
+      {"window", required_argument, NULL, 'W'},     {"psk-file", required_argument, NULL, 'P'},
+      {"ipfix", required_argument, NULL, 'X'},      {"ipfix-file", required_argument, NULL, 'F'},
+      {"keylog", required_argument, NULL, 'K'},     {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -215,6 +212,9 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
         break;
       case 'F':
         a->ipfix_file = optarg;
+        break;
+      case 'K':
+        a->keylog = optarg;
         break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
@@ -374,11 +374,13 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   return rc;
 }
 
-/* Reads the --psk-file; its keys are wiped when the table is freed. */
-static int nb_monitor_psks(const char *path, nb_mon_psks **out) {
+/* Reads the --psk-file or the --keylog into *out (created when NULL); the keys are wiped
+ * when the table is freed. */
+static int nb_monitor_keys(const char *path, bool keylog, nb_mon_psks **out) {
+  const char *what = keylog ? "key log" : "PSK file";
   FILE *f = fopen(path, "rb");
   if (!f) {
-    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
+    fprintf(stderr, "monitor: cannot read the %s %s\n", what, path);
     return 1;
   }
   nb_bytes text;
@@ -390,10 +392,14 @@ static int nb_monitor_psks(const char *path, nb_mon_psks **out) {
   bool io = ferror(f);
   fclose(f);
   size_t line = 0;
-  *out = nb_mon_psks_new();
+  if (!*out) *out = nb_mon_psks_new();
   if (!*out || e || io) {
-    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
-  } else if ((e = nb_mon_psks_parse(*out, (const char *)text.data, text.len, &line)) != NB_OK) {
+    fprintf(stderr, "monitor: cannot read the %s %s\n", what, path);
+  } else if (keylog && (e = nb_mon_keylog_parse(*out, (const char *)text.data, text.len, &line))) {
+    fprintf(stderr, "monitor: key log %s line %zu: %s (want `CLIENT_RANDOM <64 hex> <96 hex>`)\n",
+            path, line, nb_strerror(e));
+  } else if (!keylog &&
+             (e = nb_mon_psks_parse(*out, (const char *)text.data, text.len, &line)) != NB_OK) {
     fprintf(stderr, "monitor: PSK file %s line %zu: %s (want `identity,hexkey`, key 1-64 bytes)\n",
             path, line, nb_strerror(e));
   }
@@ -427,7 +433,8 @@ int nb_cmd_monitor(int argc, char **argv) {
     }
   }
   nb_mon_psks *psks = NULL;
-  if (!rc && a.psk_file) rc = nb_monitor_psks(a.psk_file, &psks);
+  if (!rc && a.psk_file) rc = nb_monitor_keys(a.psk_file, false, &psks);
+  if (!rc && a.keylog) rc = nb_monitor_keys(a.keylog, true, &psks);
   a.cfg.psks = psks;
   if (!rc) rc = nb_monitor_run(&a, &rules, model);
   nb_mon_psks_free(psks);
