@@ -29,11 +29,16 @@
 static void usage(FILE *out) {
   fprintf(
       out,
-      "Usage: niobium client (--server URI | --bootstrap URI) --endpoint NAME [OPTIONS]\n"
+      "Usage: niobium client (--server URI | --bootstrap URI | --factory FILE) --endpoint NAME\n"
+      "       [OPTIONS]\n"
       "An LwM2M 1.1 device: registers with a server (or bootstraps first), serves reads,\n"
       "writes, executes and observations, updates before its lifetime runs out.\n\n"
       "  --server URI          LwM2M server, coap://HOST:PORT or coaps://HOST:PORT\n"
       "  --bootstrap URI       bootstrap server instead (client-initiated bootstrap)\n"
+      "  --factory FILE        factory bootstrap: the accounts (servers, bootstrap server, keys,\n"
+      "                        access control) from a JSON file, or a --state file; instead of\n"
+      "                        --server/--bootstrap and their key options; --ssid, --lifetime\n"
+      "                        and --binding are then per account in the file (docs/client.md)\n"
       "  --endpoint NAME       endpoint client name (required)\n"
       "  --ssid N              short server ID of the --server account (default 1)\n"
       "  --psk-identity ID     DTLS PSK identity (with --psk-key)\n"
@@ -74,6 +79,7 @@ static void usage(FILE *out) {
       "      --rpk-key dev.key --server-key server.pub\n"
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n"
+      "  niobium client --factory dev1-factory.json --endpoint dev1 --state dev1.state\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 --binding UQ \\\n"
       "      --sensors csv:temps.csv:temp\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint pi1 --sensors "
@@ -83,6 +89,7 @@ static void usage(FILE *out) {
 typedef struct {
   const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
+  const char *factory;
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
 } options;
@@ -606,6 +613,26 @@ static int load_state(app *a) {
 
 static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 
+/* --factory FILE: the accounts the device leaves the factory with (its keys are wiped from
+ * memory once the engine holds them; the engine never quotes them in errors). */
+static int load_factory(app *a) {
+  nb_bytes b;
+  nb_bytes_init(&b);
+  char err[256] = "";
+  int rc = read_file(a->o->factory, &b);
+  nb_err e = rc == 0 ? nb_client_load_factory(a->c, b.data, b.len, err, sizeof err) : NB_ERR_IO;
+  if (b.data) memset(b.data, 0, b.len);
+  nb_bytes_free(&b);
+  if (rc != 0) return NB_EXIT_FAILURE;
+  if (e != NB_OK) {
+    fprintf(stderr, CLI ": %s: %s; fix the file (docs/client.md describes it)\n", a->o->factory,
+            err[0] ? err : nb_strerror(e));
+    return NB_EXIT_USAGE;
+  }
+  NB_LOG_INFO("client", "event=factory-loaded file=%s", a->o->factory);
+  return NB_EXIT_OK;
+}
+
 /* --sensors csv:FILE:COLUMN or spi:DEV[:CH]: opens the source (a clear error when it cannot). */
 static int open_source(app *a) {
   const char *spec = a->o->sensors;
@@ -660,7 +687,9 @@ static int run(const options *o) {
   nb_bytes_init(&k.secret);
   nb_bytes_init(&k.server_key);
   nb_client_server_params p;
-  int rc = build_account(o, &k, &p);
+  memset(&p, 0, sizeof p);
+  p.uri = o->factory ? o->factory : "";
+  int rc = o->factory ? NB_EXIT_OK : build_account(o, &k, &p);
   bool handles = false;
   nb_client_config cfg;
   nb_client_config_default(&cfg);
@@ -696,7 +725,8 @@ static int run(const options *o) {
   if (rc == NB_EXIT_OK) rc = open_source(&a);
   if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
-  if (rc == NB_EXIT_OK && !loaded && nb_client_add_server(a.c, &p) != NB_OK) {
+  if (rc == NB_EXIT_OK && !loaded && o->factory) rc = load_factory(&a);
+  if (rc == NB_EXIT_OK && !loaded && !o->factory && nb_client_add_server(a.c, &p) != NB_OK) {
     fprintf(stderr, CLI ": the server account is not valid (check the URI)\n");
     rc = NB_EXIT_USAGE;
   }
@@ -726,7 +756,8 @@ static int run(const options *o) {
     if (a.udp6 && nb_io_udp_local_addr(a.udp6, &la) == NB_OK) nb_addr_format(&la, l6, sizeof l6);
     NB_LOG_INFO("client", "event=started ep=%s local4=%s local6=%s", o->endpoint, l4, l6);
     if (nb_client_start(a.c, nb_io_loop_now(a.loop)) != NB_OK) {
-      fprintf(stderr, CLI ": no usable server account (does %s resolve?)\n", p.uri);
+      fprintf(stderr, CLI ": no usable server account (does the host of %s%s resolve?)\n",
+              o->factory ? "each server in " : "", p.uri);
       rc = NB_EXIT_FAILURE;
     }
   }
@@ -792,6 +823,7 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"sensor-interval", required_argument, NULL, 'N'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
                                        {"state", required_argument, NULL, 'f'},
+                                       {"factory", required_argument, NULL, 'F'},
                                        {"version", required_argument, NULL, 'v'},
                                        {"prompt", no_argument, NULL, 'p'},
                                        {"log-level", required_argument, NULL, 'l'},
@@ -854,6 +886,9 @@ int nb_cmd_client(int argc, char **argv) {
       case 'f':
         o.state = optarg;
         break;
+      case 'F':
+        o.factory = optarg;
+        break;
       case 'v':
         o.version = optarg;
         break;
@@ -892,9 +927,13 @@ int nb_cmd_client(int argc, char **argv) {
   }
   if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
   if (!o.endpoint || !o.endpoint[0]) return bad("--endpoint NAME is required%s", "");
-  if (!o.server == !o.bootstrap) return bad("give exactly one of --server and --bootstrap%s", "");
+  if ((o.server != NULL) + (o.bootstrap != NULL) + (o.factory != NULL) != 1)
+    return bad("give exactly one of --server, --bootstrap and --factory%s", "");
+  if (o.factory && (o.psk_id || o.psk_hex || o.rpk_key || o.server_key || o.server_sid || o.cert ||
+                    o.key || o.ca))
+    return bad("--factory %s holds the keys: drop the key options", o.factory);
   const char *uri = o.server ? o.server : o.bootstrap;
-  if (strncmp(uri, "coap://", 7) != 0 && strncmp(uri, "coaps://", 8) != 0)
+  if (uri && strncmp(uri, "coap://", 7) != 0 && strncmp(uri, "coaps://", 8) != 0)
     return bad("'%s' must start with coap:// or coaps://", uri);
   if (strcmp(o.binding, "U") != 0 && strcmp(o.binding, "UQ") != 0)
     return bad("--binding '%s' must be U or UQ", o.binding);

@@ -131,6 +131,20 @@ nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p);
  * SenML CBOR, and back: load replaces objects 0-2 entirely (before nb_client_start). */
 nb_err nb_client_save_state(nb_client *c, nb_bytes *out);
 nb_err nb_client_load_state(nb_client *c, const uint8_t *data, size_t len);
+/* Factory bootstrap: provisions objects 0, 1 and 2 (replacing them entirely, before
+ * nb_client_start) from a JSON document, or from a state file of nb_client_save_state (told
+ * apart by the first byte). The JSON (docs/client.md has the full reference):
+ *   {"servers": [{"uri": "coaps://10.0.0.5:5684", "ssid": 101, "lifetime": 300,
+ *                 "binding": "U", "security": "psk", "psk_identity": "dev1",
+ *                 "psk_key": "00112233..."},
+ *                {"uri": "coap://10.0.0.5:5783", "bootstrap": true}],
+ *    "access_control": [{"object": 3, "instance": 0, "owner": 101, "acl": {"102": 1}}]}
+ * security: nosec (default), psk (psk_identity, psk_key in hex), rpk (private_key PEM, and
+ * server_key PEM or server_secure_id), x509 (certificate and private_key PEM, server_key PEM:
+ * the server's certificate, or with "trust_anchor": true a CA). Unknown fields are errors.
+ * NB_ERR_INVAL with err (may be NULL) naming the bad field ("servers[1].ssid: ...") and
+ * nothing changed; values are never quoted or logged, as most are secrets. */
+nb_err nb_client_load_factory(nb_client *c, const uint8_t *data, size_t len, char *err, size_t cap);
 /* True while a bootstrap is under way (after a Bootstrap-Request or a server's first
  * bootstrap operation, until Bootstrap-Finish). */
 bool nb_client_bootstrapping(const nb_client *c);

@@ -30,7 +30,9 @@ typedef struct {
    * /o/i/r/ri for a multiple resource (none when it has no instances). */
   nb_err (*read)(nb_object *o, uint16_t inst, uint16_t res, nb_records *out, nb_time_ms now);
   /* Stores values of one resource; recs all lie at /o/i/r (single) or /o/i/r/ri (multiple).
-   * replace: a multiple resource keeps only the instances given. Values are typed already. */
+   * replace: a multiple resource keeps only the instances given. Values are typed already.
+   * n == 0 (recs NULL) with replace: remove the resource, which a Write-replace of its instance
+   * left out; return NB_ERR_UNSUPPORTED to keep it (e.g. a resource that always exists). */
   nb_err (*write)(nb_object *o, uint16_t inst, uint16_t res, const nb_record *recs, size_t n,
                   bool replace, nb_time_ms now);
   /* Executes /o/inst/res with the Execute arguments (text, possibly empty). */

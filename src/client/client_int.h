@@ -60,7 +60,11 @@ typedef struct nb_obs {
   double last_num;      /* numeric value last reported (single numeric resource) */
   bool has_num;
   bool changed; /* a change is waiting for pmin */
-  bool queued;  /* queue mode: a notification waits for the server to be awake */
+  /* evaluation periods (epmin/epmax) */
+  nb_time_ms last_eval; /* the criteria were last evaluated (or values reported) */
+  uint64_t last_hash;   /* of the values last reported: a sample tells changes by it */
+  bool eval_pending;    /* a reported change waits for epmin */
+  bool queued;          /* queue mode: a notification waits for the server to be awake */
 } nb_obs;
 
 /* The transport to one server address (a server account or the bootstrap server): plain UDP

@@ -260,22 +260,36 @@ static nb_err nb_dm_discover_instance(nb_dm_ctx *x, nb_object *o, uint16_t inst,
     if (only_res >= 0 && ids[k] != only_res) continue;
     const nb_resource_def *rd = nb_object_def_resource(o->def, ids[k]);
     nb_path rp = nb_path_res(o->def->id, inst, ids[k]);
-    uint32_t dim = 0;
-    if (rd && rd->multiple) {
-      nb_records r;
-      nb_records_init(&r);
-      o->ops->read(o, inst, ids[k], &r, x->now);
-      dim = (uint32_t)r.len;
-      nb_records_deinit(&r);
-    }
-    e = nb_dm_link(x, l, &rp, dim, rd && rd->multiple);
+    nb_records r;
+    nb_records_init(&r);
+    if (rd && rd->multiple) o->ops->read(o, inst, ids[k], &r, x->now);
+    e = nb_dm_link(x, l, &rp, (uint32_t)r.len, rd && rd->multiple);
+    /* 1.1: the Discover of a resource also lists its instances, each with the attributes
+     * attached to it (1.0 knows no resource-instance links). */
+    for (size_t i = 0; e == NB_OK && only_res >= 0 && !x->c->v10 && i < r.len; i++)
+      if (r.items[i].path.len == NB_PATH_RINSTANCE)
+        e = nb_dm_link(x, l, &r.items[i].path, 0, false);
+    nb_records_deinit(&r);
   }
   if (e == NB_OK && only_res >= 0 && l->len == 0) e = NB_ERR_NOT_FOUND;
   return e;
 }
 
+/* 1.1 Discover of one resource instance: its link with the attributes attached to it. */
+static nb_err nb_dm_discover_rinstance(nb_dm_ctx *x, nb_object *o, nb_lwm2m_links *l) {
+  const nb_resource_def *rd = nb_object_def_resource(o->def, x->path.ids[2]);
+  if (!rd || !rd->multiple) return NB_ERR_NOT_FOUND;
+  nb_records r;
+  nb_records_init(&r);
+  nb_err e = o->ops->read(o, x->path.ids[1], x->path.ids[2], &r, x->now);
+  if (e == NB_OK && !nb_records_find(&r, &x->path)) e = NB_ERR_NOT_FOUND;
+  if (e == NB_OK) e = nb_dm_link(x, l, &x->path, 0, false);
+  nb_records_deinit(&r);
+  return e;
+}
+
 static void nb_dm_discover(nb_dm_ctx *x) {
-  if (x->path.len == NB_PATH_ROOT || x->path.len == NB_PATH_RINSTANCE)
+  if (x->path.len == NB_PATH_ROOT || (x->path.len == NB_PATH_RINSTANCE && x->c->v10))
     return nb_dm_code(x, NB_COAP_BAD_REQUEST);
   nb_object *o = nb_client_object(x->c, x->path.ids[0]);
   nb_lwm2m_links l;
@@ -293,8 +307,10 @@ static void nb_dm_discover(nb_dm_ctx *x) {
   } else if (x->path.len == NB_PATH_INSTANCE) {
     e = nb_dm_link(x, &l, &x->path, 0, false);
     if (e == NB_OK) e = nb_dm_discover_instance(x, o, x->path.ids[1], &l, -1);
-  } else {
+  } else if (x->path.len == NB_PATH_RESOURCE) {
     e = nb_dm_discover_instance(x, o, x->path.ids[1], &l, x->path.ids[2]);
+  } else {
+    e = nb_dm_discover_rinstance(x, o, &l);
   }
   nb_bytes body;
   nb_bytes_init(&body);
@@ -361,6 +377,50 @@ static nb_err nb_dm_store(nb_client *c, const nb_records *recs, bool replace, ui
   return NB_OK;
 }
 
+/* Whether the sorted records hold a value for resource res of /o/i. */
+static bool nb_dm_recs_have(const nb_records *recs, uint16_t res) {
+  for (size_t i = 0; i < recs->len; i++)
+    if (recs->items[i].path.ids[2] == res) return true;
+  return false;
+}
+
+/* Write-replace of an object instance (Core 6.3.3, "Replace"): the payload is the whole new
+ * instance. A mandatory writable resource it leaves out is a 4.00 (checked before anything
+ * changes); the optional writable resources it leaves out are removed afterwards, through the
+ * object's write handler with no value. Handlers that cannot remove one say NB_ERR_UNSUPPORTED
+ * and keep it. */
+static nb_err nb_dm_replace_check(nb_object *o, const nb_records *recs, uint8_t *code) {
+  for (size_t d = 0; d < o->def->resource_count; d++) {
+    const nb_resource_def *rd = &o->def->resources[d];
+    if (!(rd->ops & NB_OP_W) || !rd->mandatory || nb_dm_recs_have(recs, rd->id)) continue;
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=write-replace-refused object=%u missing=%u", o->def->id,
+                 rd->id);
+    *code = NB_COAP_BAD_REQUEST;
+    return NB_ERR_INVAL;
+  }
+  return NB_OK;
+}
+
+static nb_err nb_dm_replace_prune(nb_client *c, nb_object *o, uint16_t inst, const nb_records *recs,
+                                  uint8_t *code, nb_time_ms now) {
+  uint16_t ids[NB_CLIENT_MAX_IDS];
+  size_t n;
+  nb_err e = o->ops->resources(o, inst, ids, NB_CLIENT_MAX_IDS, &n);
+  for (size_t k = 0; e == NB_OK && k < n; k++) {
+    const nb_resource_def *rd = nb_object_def_resource(o->def, ids[k]);
+    if (!rd || !(rd->ops & NB_OP_W) || nb_dm_recs_have(recs, ids[k])) continue;
+    e = o->ops->write(o, inst, ids[k], NULL, 0, true, now);
+    if (e == NB_ERR_UNSUPPORTED) {
+      e = NB_OK;
+      continue;
+    }
+    nb_path rp = nb_path_res(o->def->id, inst, ids[k]);
+    if (e == NB_OK) nb_dm_after_write(c, &rp, now);
+  }
+  if (e != NB_OK) *code = nb_client_err_code(e);
+  return e;
+}
+
 static bool nb_dm_decode(nb_dm_ctx *x, const nb_path *base, unsigned flags, nb_records *out) {
   int cf = nb_coap_msg_content_format(x->req);
   if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf)) {
@@ -395,7 +455,10 @@ static void nb_dm_write(nb_dm_ctx *x, bool partial) {
   nb_records_init(&recs);
   if (nb_dm_decode(x, &x->path, 0, &recs)) {
     uint8_t code = NB_COAP_CHANGED;
-    nb_dm_store(x->c, &recs, !partial, &code, x->now);
+    bool whole = !partial && x->path.len == NB_PATH_INSTANCE;
+    nb_err e = whole ? nb_dm_replace_check(o, &recs, &code) : NB_OK;
+    if (e == NB_OK) e = nb_dm_store(x->c, &recs, !partial, &code, x->now);
+    if (e == NB_OK && whole) nb_dm_replace_prune(x->c, o, x->path.ids[1], &recs, &code, x->now);
     nb_dm_code(x, code);
   }
   nb_records_deinit(&recs);
@@ -414,6 +477,10 @@ static void nb_dm_write_attributes(nb_dm_ctx *x) {
       nb_attrs_check_writable(&upd, reason, sizeof reason) != NB_OK ||
       nb_attrs_check_target(&upd, &x->path, rd, reason, sizeof reason) != NB_OK) {
     NB_LOG_DEBUG(NB_CLIENT_LOG, "event=write-attributes-refused reason=\"%s\"", reason);
+    return nb_dm_code(x, NB_COAP_BAD_REQUEST);
+  }
+  if (x->c->v10 && ((upd.set | upd.unset) & (NB_ATTR_EPMIN | NB_ATTR_EPMAX))) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=write-attributes-refused reason=\"epmin/epmax are 1.1\"");
     return nb_dm_code(x, NB_COAP_BAD_REQUEST);
   }
   nb_attrs *stored = nb_rep_attrs_at(x->c, x->a->ssid, &x->path, true);
@@ -599,6 +666,14 @@ static nb_account *nb_dm_account(nb_client *c, const nb_addr *peer) {
   return &c->acc[0];
 }
 
+/* POST with a payload on a multiple resource that is not executable: a partial update of its
+ * instances (1.1), which keeps the instances the payload does not name. */
+static bool nb_dm_is_partial_rwrite(nb_dm_ctx *x) {
+  const nb_resource_def *rd = nb_model_resource(x->c->model, x->path.ids[0], x->path.ids[2]);
+  return !x->c->v10 && rd && rd->multiple && !(rd->ops & NB_OP_E) &&
+         nb_coap_msg_content_format(x->req) != NB_COAP_CF_NONE;
+}
+
 void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
                   nb_time_ms now) {
   nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .now = now};
@@ -625,6 +700,8 @@ void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const n
     case NB_COAP_POST:
       if (x.path.len == NB_PATH_OBJECT) return nb_dm_create(&x);
       if (x.path.len == NB_PATH_INSTANCE) return nb_dm_write(&x, true);
+      if (x.path.len == NB_PATH_RESOURCE && nb_dm_is_partial_rwrite(&x))
+        return nb_dm_write(&x, true);
       if (x.path.len == NB_PATH_RESOURCE) return nb_dm_execute(&x);
       return nb_dm_code(&x, NB_COAP_METHOD_NOT_ALLOWED);
     case NB_COAP_DELETE:

@@ -247,6 +247,7 @@ static nb_err nb_fw_write(nb_object *o, uint16_t inst, uint16_t res, const nb_re
   (void)replace;
   if (inst != 0) return NB_ERR_NOT_FOUND;
   if (res != 0 && res != 1) return NB_ERR_UNSUPPORTED;
+  if (n == 0) return NB_ERR_UNSUPPORTED; /* a Write-replace of /5/0 keeps what it leaves out */
   if (n != 1) return NB_ERR_INVAL;
   const nb_value *v = &recs[0].value;
   if (f->state == NB_FW_STATE_UPDATING) return NB_ERR_INVAL;

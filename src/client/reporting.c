@@ -1,7 +1,10 @@
 /* Information reporting, client side (LwM2M 1.1 Core 6.4): attributes written per server and
  * path, Observe and Observe-Composite with notifications driven by pmin/pmax/gt/lt/st
  * (inherited object -> instance -> resource over the Server object's default periods), and
- * Send to /dp. Cancellation (RST, Observe=1, CON timeout) comes from the CoAP layer. */
+ * Send to /dp. Cancellation (RST, Observe=1, CON timeout) comes from the CoAP layer.
+ * Evaluation periods (1.1): a change the application reports is evaluated no sooner than epmin
+ * after the previous evaluation, and with epmax the values are sampled (read through the
+ * object's handlers) at least that often, so values only a handler knows are reported too. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,16 +124,66 @@ static bool nb_rep_single_num(const nb_obs *o, const nb_records *recs, double *o
          nb_rep_numeric(&recs->items[0].value, out);
 }
 
+/* FNV-1a over the paths and values: whether a sample differs from what was reported. */
+static uint64_t nb_rep_mix(uint64_t h, const void *data, size_t len) {
+  const uint8_t *b = data;
+  for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static uint64_t nb_rep_hash(const nb_records *recs) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < recs->len; i++) {
+    const nb_record *r = &recs->items[i];
+    h = nb_rep_mix(h, &r->path.len, sizeof r->path.len);
+    h = nb_rep_mix(h, r->path.ids, r->path.len * sizeof r->path.ids[0]);
+    h = nb_rep_mix(h, &r->value.type, sizeof r->value.type);
+    switch (r->value.type) {
+      case NB_VT_STRING:
+      case NB_VT_OPAQUE:
+      case NB_VT_CORELNK:
+        h = nb_rep_mix(h, r->value.v.bytes.data, r->value.v.bytes.len);
+        break;
+      case NB_VT_OBJLNK:
+        h = nb_rep_mix(h, &r->value.v.lnk, sizeof r->value.v.lnk);
+        break;
+      case NB_VT_BOOL:
+        h = nb_rep_mix(h, &r->value.v.b, sizeof r->value.v.b);
+        break;
+      case NB_VT_NONE:
+        break;
+      default: /* int, uint, float, time: 8 bytes */
+        h = nb_rep_mix(h, &r->value.v.u, sizeof r->value.v.u);
+        break;
+    }
+  }
+  return h;
+}
+
 void nb_rep_answered(nb_obs *o, const nb_records *recs, nb_time_ms now) {
   o->last_sent = now;
+  o->last_eval = now;
   o->changed = false;
+  o->eval_pending = false;
   o->has_num = nb_rep_single_num(o, recs, &o->last_num);
+  o->last_hash = nb_rep_hash(recs);
 }
 
 static void nb_rep_attrs_of(nb_client *c, const nb_obs *o, nb_attrs *out) {
   nb_path root = nb_path_root();
   nb_rep_effective_attrs(c, o->ssid, o->composite ? &root : &o->paths[0], out);
-  if (o->composite) out->set &= NB_ATTR_PMIN | NB_ATTR_PMAX;
+  if (o->composite) out->set &= NB_ATTR_PMIN | NB_ATTR_PMAX | NB_ATTR_EPMIN | NB_ATTR_EPMAX;
+}
+
+/* The current values of everything the observation covers, sorted. */
+static nb_err nb_rep_read(nb_client *c, const nb_obs *o, nb_records *recs, nb_time_ms now) {
+  nb_err e = NB_OK;
+  for (size_t i = 0; i < o->npaths && e == NB_OK; i++) {
+    e = nb_dm_read_path(c, &o->paths[i], recs, now);
+    if (o->composite && e == NB_ERR_NOT_FOUND) e = NB_OK;
+  }
+  nb_records_sort(recs);
+  return e;
 }
 
 /* Sends the current values; false when the observation ended (it is freed then). */
@@ -143,12 +196,7 @@ static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
   }
   nb_records recs;
   nb_records_init(&recs);
-  nb_err e = NB_OK;
-  for (size_t i = 0; i < o->npaths && e == NB_OK; i++) {
-    e = nb_dm_read_path(c, &o->paths[i], &recs, now);
-    if (o->composite && e == NB_ERR_NOT_FOUND) e = NB_OK;
-  }
-  nb_records_sort(&recs);
+  nb_err e = nb_rep_read(c, o, &recs, now);
   nb_bytes body;
   nb_bytes_init(&body);
   uint8_t code = NB_COAP_CONTENT;
@@ -186,22 +234,52 @@ static bool nb_rep_overlaps(const nb_obs *o, const nb_path *p) {
   return false;
 }
 
-/* Whether a change passes gt/lt/st (a change always passes when none is set). */
-static bool nb_rep_passes(nb_client *c, nb_obs *o, const nb_attrs *at, nb_time_ms now) {
+/* Evaluates the notification criteria on the current values: gt/lt/st on a single numeric
+ * value. Without them, a change the application reported (told) always passes, and a sample
+ * passes when the values differ from the last ones reported. */
+static bool nb_rep_passes(nb_client *c, nb_obs *o, const nb_attrs *at, bool told, nb_time_ms now) {
   uint32_t cond = at->set & (NB_ATTR_GT | NB_ATTR_LT | NB_ATTR_ST);
-  if (!cond || !o->has_num) return true;
+  if (told && (!cond || !o->has_num)) return true;
   nb_records recs;
   nb_records_init(&recs);
   double cur;
-  bool num =
-      nb_dm_read_path(c, &o->paths[0], &recs, now) == NB_OK && nb_rep_single_num(o, &recs, &cur);
+  bool ok = nb_rep_read(c, o, &recs, now) == NB_OK;
+  bool num = ok && nb_rep_single_num(o, &recs, &cur);
+  uint64_t h = nb_rep_hash(&recs);
   nb_records_deinit(&recs);
-  if (!num) return true;
+  if (!ok) return true; /* the error notification ends the observation */
+  if (!cond || !o->has_num || !num) return told || h != o->last_hash;
   double prev = o->last_num;
   if ((cond & NB_ATTR_GT) && ((prev <= at->gt) != (cur <= at->gt))) return true;
   if ((cond & NB_ATTR_LT) && ((prev < at->lt) != (cur < at->lt))) return true;
   if ((cond & NB_ATTR_ST) && fabs(cur - prev) >= at->st) return true;
   return false;
+}
+
+static nb_time_ms nb_rep_secs(const nb_attrs *at, uint32_t bit, uint32_t secs) {
+  return (at->set & bit) ? (nb_time_ms)secs * 1000 : 0;
+}
+
+/* When the criteria are evaluated next: a reported change held back by epmin, or the epmax
+ * sample; NB_TIME_NEVER when neither. */
+static nb_time_ms nb_rep_eval_due(const nb_obs *o, const nb_attrs *at) {
+  nb_time_ms due = NB_TIME_NEVER;
+  if (o->eval_pending) due = o->last_eval + nb_rep_secs(at, NB_ATTR_EPMIN, at->epmin);
+  if ((at->set & NB_ATTR_EPMAX) && at->epmax > 0)
+    due = nb_time_min(due, o->last_eval + nb_rep_secs(at, NB_ATTR_EPMAX, at->epmax));
+  return due;
+}
+
+/* Evaluates now; a passing change notifies at once when pmin allows, else when it ends.
+ * False when the observation ended (o is freed then). */
+static bool nb_rep_evaluate(nb_client *c, nb_obs *o, const nb_attrs *at, bool told,
+                            nb_time_ms now) {
+  o->last_eval = now;
+  o->eval_pending = false;
+  if (!nb_rep_passes(c, o, at, told, now)) return true;
+  o->changed = true;
+  if (now < o->last_sent + nb_rep_secs(at, NB_ATTR_PMIN, at->pmin)) return true;
+  return nb_rep_notify(c, o, now);
 }
 
 void nb_rep_changed(nb_client *c, const nb_path *p, nb_time_ms now) {
@@ -210,31 +288,41 @@ void nb_rep_changed(nb_client *c, const nb_path *p, nb_time_ms now) {
     if (!nb_rep_overlaps(o, p)) continue;
     nb_attrs at;
     nb_rep_attrs_of(c, o, &at);
-    if (!nb_rep_passes(c, o, &at, now)) continue;
-    o->changed = true;
-    nb_time_ms pmin = (at.set & NB_ATTR_PMIN) ? (nb_time_ms)at.pmin * 1000 : 0;
-    if (now >= o->last_sent + pmin) nb_rep_notify(c, o, now);
+    if (now < o->last_eval + nb_rep_secs(&at, NB_ATTR_EPMIN, at.epmin)) {
+      o->eval_pending = true; /* evaluated once epmin has gone by */
+      continue;
+    }
+    nb_rep_evaluate(c, o, &at, true, now);
   }
 }
 
-static nb_time_ms nb_rep_due(nb_client *c, const nb_obs *o) {
+static nb_time_ms nb_rep_due_at(const nb_obs *o, const nb_attrs *at) {
   if (o->queued) return NB_TIME_NEVER; /* sent by nb_rep_flush */
-  nb_attrs at;
-  nb_rep_attrs_of(c, o, &at);
-  nb_time_ms pmin = (at.set & NB_ATTR_PMIN) ? (nb_time_ms)at.pmin * 1000 : 0;
-  nb_time_ms due = NB_TIME_NEVER;
-  if (o->changed) due = o->last_sent + pmin;
-  if ((at.set & NB_ATTR_PMAX) && at.pmax > 0) {
-    nb_time_ms pmax = (nb_time_ms)at.pmax * 1000;
+  nb_time_ms pmin = nb_rep_secs(at, NB_ATTR_PMIN, at->pmin);
+  nb_time_ms due = nb_rep_eval_due(o, at);
+  if (o->changed) due = nb_time_min(due, o->last_sent + pmin);
+  if ((at->set & NB_ATTR_PMAX) && at->pmax > 0) {
+    nb_time_ms pmax = (nb_time_ms)at->pmax * 1000;
     due = nb_time_min(due, o->last_sent + (pmax > pmin ? pmax : pmin));
   }
   return due;
 }
 
+static nb_time_ms nb_rep_due(nb_client *c, const nb_obs *o) {
+  nb_attrs at;
+  nb_rep_attrs_of(c, o, &at);
+  return nb_rep_due_at(o, &at);
+}
+
 void nb_rep_tick(nb_client *c, nb_time_ms now) {
   for (nb_obs *o = c->obs, *next; o; o = next) {
     next = o->next;
-    if (now >= nb_rep_due(c, o)) nb_rep_notify(c, o, now);
+    nb_attrs at;
+    nb_rep_attrs_of(c, o, &at);
+    if (o->queued || now < nb_rep_due_at(o, &at)) continue;
+    if (now >= nb_rep_eval_due(o, &at) && !nb_rep_evaluate(c, o, &at, o->eval_pending, now))
+      continue;
+    if (now >= nb_rep_due_at(o, &at)) nb_rep_notify(c, o, now); /* pmin with a change, pmax */
   }
 }
 

@@ -130,6 +130,8 @@ static enum MHD_Result send_nb_error(struct MHD_Connection *c, nb_err rc) {
       return send_error(c, 400, "composite operations need a LwM2M 1.1 client", "4.00");
     case NB_ERR_NOMEM:
       return send_error(c, 500, "out of memory", "5.00");
+    case NB_ERR_RANGE:
+      return send_error(c, 400, "too many paths for one composite observation", "4.00");
     default:
       return send_error(c, 400, "request not valid for this target or format", "4.00");
   }

@@ -1,6 +1,7 @@
 /* Helpers shared by the content-format codecs. */
 #include "lwm2m/fmtutil.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,20 @@ static bool nb_fmt_real_to_u64(double d, uint64_t *out) {
   if (!(d >= 0.0 && d < 18446744073709551616.0) || d != trunc(d)) return false;
   *out = (uint64_t)d;
   return true;
+}
+
+bool nb_fmt_json_num(const json_t *v, nb_fmt_num *n) {
+  if (json_is_integer(v)) {
+    n->kind = NB_NUM_INT;
+    n->i = (int64_t)json_integer_value(v);
+    return true;
+  }
+  if (json_is_real(v)) {
+    n->kind = NB_NUM_REAL;
+    n->d = json_real_value(v);
+    return true;
+  }
+  return false;
 }
 
 nb_err nb_fmt_num_value(const nb_fmt_num *n, nb_value_type type, nb_value *out,

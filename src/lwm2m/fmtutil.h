@@ -71,6 +71,10 @@ typedef struct {
   double d;
 } nb_fmt_num;
 
+struct json_t;
+/* A JSON number (jansson integer or real) as an nb_fmt_num; false for any other JSON type. */
+bool nb_fmt_json_num(const struct json_t *v, nb_fmt_num *n);
+
 /* Types a number for a resource of type `type` (NB_VT_NONE: no definition): INT/TIME need an
  * integral value in int64 range, UINT a non-negative integral value, FLOAT takes any; without a
  * definition integers stay INT (UINT above INT64_MAX) and reals FLOAT. 4.00 otherwise. */

@@ -16,20 +16,6 @@ static nb_err nb_lj_type(nb_format_error *err) {
   return nb_fmt_bad(err, NB_ERR_FMT_MALFORMED, "LwM2M JSON: field has the wrong JSON type");
 }
 
-static bool nb_lj_num(const json_t *v, nb_fmt_num *n) {
-  if (json_is_integer(v)) {
-    n->kind = NB_NUM_INT;
-    n->i = (int64_t)json_integer_value(v);
-    return true;
-  }
-  if (json_is_real(v)) {
-    n->kind = NB_NUM_REAL;
-    n->d = json_real_value(v);
-    return true;
-  }
-  return false;
-}
-
 static double nb_lj_double(const nb_fmt_num *n) {
   return n->kind == NB_NUM_INT ? (double)n->i : n->d;
 }
@@ -54,7 +40,7 @@ static nb_err nb_lj_value(const json_t *entry, nb_value_type type, nb_value *v,
   uint16_t o, i;
   switch (kind) {
     case NB_LJ_V:
-      if (!nb_lj_num(val, &n)) return nb_lj_type(err);
+      if (!nb_fmt_json_num(val, &n)) return nb_lj_type(err);
       return nb_fmt_num_value(&n, type, v, err);
     case NB_LJ_BV:
       if (!json_is_boolean(val)) return nb_lj_type(err);
@@ -105,7 +91,8 @@ static nb_err nb_lj_entry(nb_fmt_dec *d, const json_t *entry, const char *bn, si
   const json_t *n = json_object_get(entry, "n"), *t = json_object_get(entry, "t");
   if (n && !json_is_string(n)) return nb_lj_type(d->err);
   nb_fmt_num tn = {0}, btn = {0};
-  if ((t && !nb_lj_num(t, &tn)) || (bt && !nb_lj_num(bt, &btn))) return nb_lj_type(d->err);
+  if ((t && !nb_fmt_json_num(t, &tn)) || (bt && !nb_fmt_json_num(bt, &btn)))
+    return nb_lj_type(d->err);
   char name[2 * NB_PATH_STRLEN];
   size_t n_len = n ? json_string_length(n) : 0;
   if (bn_len + n_len > sizeof name) {

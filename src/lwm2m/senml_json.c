@@ -13,21 +13,6 @@ static nb_err nb_senml_json_type(nb_format_error *err) {
   return nb_fmt_bad(err, NB_ERR_FMT_MALFORMED, "SenML JSON: field has the wrong JSON type");
 }
 
-/* A JSON number as an nb_fmt_num; false for anything else. */
-static bool nb_senml_json_num(const json_t *v, nb_fmt_num *n) {
-  if (json_is_integer(v)) {
-    n->kind = NB_NUM_INT;
-    n->i = (int64_t)json_integer_value(v);
-    return true;
-  }
-  if (json_is_real(v)) {
-    n->kind = NB_NUM_REAL;
-    n->d = json_real_value(v);
-    return true;
-  }
-  return false;
-}
-
 static nb_err nb_senml_json_str(const json_t *v, const char **s, size_t *len,
                                 nb_format_error *err) {
   if (!json_is_string(v)) return nb_senml_json_type(err);
@@ -52,7 +37,7 @@ static nb_err nb_senml_json_field(nb_senml_rec *rec, const char *key, const json
     unsigned f = key[0] == 't' ? NB_SENML_F_T : key[1] == 't' ? NB_SENML_F_BT : NB_SENML_F_BV;
     nb_fmt_num *dst = f == NB_SENML_F_T ? &rec->t : f == NB_SENML_F_BT ? &rec->bt : &rec->bv;
     if ((e = nb_senml_rec_field(rec, f, err)) != NB_OK) return e;
-    return nb_senml_json_num(v, dst) ? NB_OK : nb_senml_json_type(err);
+    return nb_fmt_json_num(v, dst) ? NB_OK : nb_senml_json_type(err);
   }
   if (!strcmp(key, "bver")) {
     if ((e = nb_senml_rec_field(rec, NB_SENML_F_BVER, err)) != NB_OK) return e;
@@ -65,7 +50,7 @@ static nb_err nb_senml_json_field(nb_senml_rec *rec, const char *key, const json
   if (!strcmp(key, "v")) {
     if ((e = nb_senml_rec_field(rec, NB_SENML_F_VALUE, err)) != NB_OK) return e;
     rec->kind = NB_SENML_NUM;
-    return nb_senml_json_num(v, &rec->num) ? NB_OK : nb_senml_json_type(err);
+    return nb_fmt_json_num(v, &rec->num) ? NB_OK : nb_senml_json_type(err);
   }
   if (!strcmp(key, "vb")) {
     if ((e = nb_senml_rec_field(rec, NB_SENML_F_VALUE, err)) != NB_OK) return e;

@@ -508,6 +508,18 @@ static nb_err req_build(nb_server *s, sreq *q, const nb_server_request *in) {
   return NB_ERR_INVAL;
 }
 
+/* An observation outlives the process only through the store, whose record holds the paths as
+ * text of bounded size: one that would be stored cut short is refused up front. */
+static nb_err paths_fit_store(const sreq *q) {
+  size_t need = 0;
+  char one[NB_PATH_STRLEN];
+  for (size_t i = 0; i < q->npaths; i++) {
+    nb_path_format(&q->paths[i], one, sizeof(one));
+    need += strlen(one) + (i ? 1 : 0);
+  }
+  return need < NB_SERVER_PATHS_MAX ? NB_OK : NB_ERR_RANGE;
+}
+
 static nb_err req_copy_paths(sreq *q, const nb_server_request *in) {
   if (!is_composite(in->op)) {
     if (!nb_path_is_valid(&in->path)) return NB_ERR_INVAL;
@@ -523,7 +535,7 @@ static nb_err req_copy_paths(sreq *q, const nb_server_request *in) {
     q->paths[i] = in->paths[i];
   }
   q->npaths = in->path_count;
-  return NB_OK;
+  return in->op == NB_SOP_OBSERVE_COMPOSITE ? paths_fit_store(q) : NB_OK;
 }
 
 /* A request of r with this id in `state`, indexed and linked last (so a queue keeps its

@@ -165,8 +165,10 @@ typedef void (*nb_server_result_fn)(void *user, uint64_t id, const nb_server_res
 
 /* Submits a request to endpoint `ep`. NB_ERR_NOT_FOUND when not registered, NB_ERR_INVAL for a
  * request that makes no sense (no records for a Write, composite op without paths, a format
- * that cannot carry it), NB_ERR_UNSUPPORTED for a composite op to a 1.0 client, NB_ERR_BUSY
- * when a sleeping client's queue is full. A sleeping queue-mode client's request is queued
+ * that cannot carry it), NB_ERR_RANGE for an Observe-Composite whose path list is longer than
+ * NB_SERVER_PATHS_MAX can keep across a restart, NB_ERR_UNSUPPORTED for a composite op to a 1.0
+ * client, NB_ERR_BUSY when a sleeping client's queue is full. A sleeping queue-mode client's
+ * request is queued
  * (*queued = true) and sent when it next registers or updates. cb is called later, never from
  * inside this call. *id (never 0) identifies it for nb_server_cancel. */
 nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *req,

@@ -17,44 +17,20 @@
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
 #include "simnet.h"
+#include "test_pki.h"
 
-typedef struct {
-  nb_dtls_keypair dev_key, srv_key, other_key;
-  nb_dtls_certkey ca, srv_cert, dev_cert, other_ca, other_srv_cert;
-} keys_t;
-
-static keys_t K;
+static nb_test_pki K;
 
 static int make_keys(void **state) {
   (void)state;
-  if (nb_dtls_keypair_generate(&K.dev_key) || nb_dtls_keypair_generate(&K.srv_key) ||
-      nb_dtls_keypair_generate(&K.other_key))
-    return -1;
-  nb_dtls_cert_request ca = {"Test CA", 0, NULL, 0}, oca = {"Other CA", 0, NULL, 0};
-  const char *names[] = {"lwm2m.test"};
-  nb_dtls_cert_request srv = {"lwm2m.test", 0, names, 1}, dev = {"dev-1", 0, NULL, 0};
-  if (nb_dtls_cert_make_ca(&ca, &K.ca) || nb_dtls_cert_make_ca(&oca, &K.other_ca)) return -1;
-  if (nb_dtls_cert_issue(K.ca.cert_pem.data, K.ca.cert_pem.len, K.ca.key.key_pem.data,
-                         K.ca.key.key_pem.len, &srv, &K.srv_cert) ||
-      nb_dtls_cert_issue(K.ca.cert_pem.data, K.ca.cert_pem.len, K.ca.key.key_pem.data,
-                         K.ca.key.key_pem.len, &dev, &K.dev_cert) ||
-      nb_dtls_cert_issue(K.other_ca.cert_pem.data, K.other_ca.cert_pem.len,
-                         K.other_ca.key.key_pem.data, K.other_ca.key.key_pem.len, &srv,
-                         &K.other_srv_cert))
-    return -1;
-  return 0;
+  const char *server_names[] = {"lwm2m.test"};
+  size_t n = sizeof server_names / sizeof *server_names;
+  return nb_test_pki_make(&K, "dev-1", server_names, n) == NB_OK ? 0 : -1;
 }
 
 static int free_keys(void **state) {
   (void)state;
-  nb_dtls_keypair_free(&K.dev_key);
-  nb_dtls_keypair_free(&K.srv_key);
-  nb_dtls_keypair_free(&K.other_key);
-  nb_dtls_certkey_free(&K.ca);
-  nb_dtls_certkey_free(&K.srv_cert);
-  nb_dtls_certkey_free(&K.dev_cert);
-  nb_dtls_certkey_free(&K.other_ca);
-  nb_dtls_certkey_free(&K.other_srv_cert);
+  nb_test_pki_free(&K);
   return 0;
 }
 

@@ -19,47 +19,24 @@
 #include "dtls/server.h"
 #include "dtls/session.h"
 #include "simnet.h"
+#include "test_pki.h"
 
 /* ---- key material, made once ---- */
 
-typedef struct {
-  nb_dtls_keypair dev_key, srv_key, other_key;
-  nb_dtls_certkey ca, other_ca, srv_cert, dev_cert, other_srv_cert;
-} keys_t;
-
-static keys_t K;
+static nb_test_pki K;
 
 static int make_keys(void **state) {
   (void)state;
-  if (nb_dtls_keypair_generate(&K.dev_key) || nb_dtls_keypair_generate(&K.srv_key) ||
-      nb_dtls_keypair_generate(&K.other_key))
-    return -1;
-  nb_dtls_cert_request ca = {"Test CA", 0, NULL, 0}, other = {"Other CA", 0, NULL, 0};
-  const char *srv_names[] = {"lwm2m.test", "127.0.0.1"};
-  nb_dtls_cert_request srv = {"lwm2m.test", 0, srv_names, 2};
-  nb_dtls_cert_request dev = {"urn:dev:ops:0001", 0, NULL, 0};
-  if (nb_dtls_cert_make_ca(&ca, &K.ca) || nb_dtls_cert_make_ca(&other, &K.other_ca)) return -1;
-  if (nb_dtls_cert_issue(K.ca.cert_pem.data, K.ca.cert_pem.len, K.ca.key.key_pem.data,
-                         K.ca.key.key_pem.len, &srv, &K.srv_cert) ||
-      nb_dtls_cert_issue(K.ca.cert_pem.data, K.ca.cert_pem.len, K.ca.key.key_pem.data,
-                         K.ca.key.key_pem.len, &dev, &K.dev_cert) ||
-      nb_dtls_cert_issue(K.other_ca.cert_pem.data, K.other_ca.cert_pem.len,
-                         K.other_ca.key.key_pem.data, K.other_ca.key.key_pem.len, &srv,
-                         &K.other_srv_cert))
-    return -1;
-  return 0;
+  const char *server_names[] = {"lwm2m.test", "127.0.0.1"};
+  return nb_test_pki_make(&K, "urn:dev:ops:0001", server_names,
+                          sizeof server_names / sizeof *server_names) == NB_OK
+             ? 0
+             : -1;
 }
 
 static int free_keys(void **state) {
   (void)state;
-  nb_dtls_keypair_free(&K.dev_key);
-  nb_dtls_keypair_free(&K.srv_key);
-  nb_dtls_keypair_free(&K.other_key);
-  nb_dtls_certkey_free(&K.ca);
-  nb_dtls_certkey_free(&K.other_ca);
-  nb_dtls_certkey_free(&K.srv_cert);
-  nb_dtls_certkey_free(&K.dev_cert);
-  nb_dtls_certkey_free(&K.other_srv_cert);
+  nb_test_pki_free(&K);
   return 0;
 }
 

@@ -602,6 +602,36 @@ static void test_observe_cancel_active(void **state) {
   harness_deinit(&h);
 }
 
+/* Every observation must survive a restart through the store, so a path list longer than the
+ * store keeps is refused rather than stored cut short; the longest list that fits is accepted. */
+static void test_observe_composite_path_list_bound(void **state) {
+  (void)state;
+  harness h;
+  harness_init(&h, NULL);
+  device d;
+  dev_init(&d, &h, 1);
+  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  enum { LONG = 30 }; /* "/3303/100/5700" is 14 characters: 30 of them need 449 with commas */
+  nb_path many[LONG + 10];
+  for (size_t i = 0; i < LONG + 10; i++) many[i] = nb_path_res(3303, 100 + (uint16_t)i, 5700);
+  nb_server_request ob = {.op = NB_SOP_OBSERVE_COMPOSITE, .paths = many, .path_count = LONG + 10};
+  uint64_t id;
+  result r = {0};
+  assert_int_equal(
+      nb_server_send_request(h.srv, "dev1", &ob, on_result, &r, nb_simnet_now(h.net), &id, NULL),
+      NB_ERR_RANGE);
+  int before = d.nreq;
+  nb_simnet_run_until(h.net, nb_simnet_now(h.net) + 1000);
+  assert_int_equal(d.nreq, before); /* nothing went to the device */
+  ob.path_count = LONG;
+  assert_int_equal(
+      nb_server_send_request(h.srv, "dev1", &ob, on_result, &r, nb_simnet_now(h.net), &id, NULL),
+      NB_OK);
+  nb_simnet_run_until(h.net, nb_simnet_now(h.net) + 1000);
+  assert_int_equal(d.nreq, before + 1);
+  harness_deinit(&h);
+}
+
 static void test_queue_mode(void **state) {
   (void)state;
   harness h;
@@ -953,6 +983,7 @@ int main(void) {
       cmocka_unit_test(test_dm_operations),
       cmocka_unit_test(test_request_timeout_and_cancel),
       cmocka_unit_test(test_observe_cancel_active),
+      cmocka_unit_test(test_observe_composite_path_list_bound),
       cmocka_unit_test(test_queue_mode),
       cmocka_unit_test(test_send_dp),
       cmocka_unit_test(test_credential_binding),

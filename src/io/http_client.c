@@ -1,0 +1,382 @@
+/* Asynchronous HTTP client over libcurl's multi interface; see http_client.h. With a uv loop,
+ * curl tells us which sockets to watch (socket callback -> one uv_poll_t each) and when to wake
+ * it (timer callback -> one uv_timer_t); without one, nb_http_client_run pumps curl_multi_poll. */
+#include "io/http_client.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+
+#define NB_HTTP_DEFAULT_TIMEOUT_MS 10000u
+#define NB_HTTP_DEFAULT_MAX_PENDING 256u
+/* An answer larger than this is a broken or hostile peer, not an API response. */
+#define NB_HTTP_MAX_BODY ((size_t)4 << 20)
+
+typedef struct nb_http_req nb_http_req;
+struct nb_http_req {
+  nb_http_client *client;
+  nb_http_req *prev, *next;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *body_copy;
+  nb_bytes answer;
+  bool answer_too_large;
+  nb_http_done_fn done;
+  void *user;
+  char curl_error[CURL_ERROR_SIZE];
+};
+
+struct nb_http_client {
+  CURLM *multi;
+  uv_loop_t *loop;
+  uv_timer_t timer;
+  nb_http_req *reqs;
+  size_t pending, max_pending;
+};
+
+/* A socket curl asked us to watch; freed in its close callback. */
+typedef struct {
+  uv_poll_t poll;
+  nb_http_client *client;
+  curl_socket_t fd;
+} nb_http_sock;
+
+static bool curl_ready(void) {
+  static bool ready;
+  if (!ready) ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  return ready;
+}
+
+/* ---- completion ---- */
+
+static void req_unlink(nb_http_req *r) {
+  nb_http_client *c = r->client;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    c->reqs = r->next;
+  if (r->next) r->next->prev = r->prev;
+  c->pending--;
+}
+
+static void req_free(nb_http_req *r) {
+  curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  free(r->body_copy);
+  nb_bytes_free(&r->answer);
+  free(r);
+}
+
+static void req_finish(nb_http_req *r, nb_err err, long status, const char *why) {
+  nb_http_client *c = r->client;
+  curl_multi_remove_handle(c->multi, r->easy);
+  req_unlink(r);
+  if (r->done) {
+    /* The answer is NUL-terminated for the callback's convenience. */
+    bool have_body = err == NB_OK && nb_bytes_append(&r->answer, "", 1) == NB_OK;
+    nb_http_response res = {err, status, have_body ? (const char *)r->answer.data : "",
+                            have_body ? r->answer.len - 1 : 0, why};
+    r->done(r->user, &res);
+  }
+  req_free(r);
+}
+
+static nb_err curl_code_to_err(CURLcode code) {
+  return code == CURLE_OPERATION_TIMEDOUT ? NB_ERR_TIMEOUT : NB_ERR_IO;
+}
+
+/* Hands every finished transfer to its callback. */
+static void collect_done(nb_http_client *c) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    char *priv = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    nb_http_req *r = (nb_http_req *)priv;
+    CURLcode code = msg->data.result;
+    if (r->answer_too_large) {
+      req_finish(r, NB_ERR_IO, 0, "answer larger than 4 MiB");
+    } else if (code != CURLE_OK) {
+      req_finish(r, curl_code_to_err(code), 0,
+                 r->curl_error[0] ? r->curl_error : curl_easy_strerror(code));
+    } else {
+      long status = 0;
+      curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+      req_finish(r, NB_OK, status, NULL);
+    }
+  }
+}
+
+/* ---- libuv driving ---- */
+
+static void on_sock_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  nb_http_sock *s = p->data;
+  int flags = 0;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  int running;
+  nb_http_client *c = s->client;
+  curl_multi_socket_action(c->multi, s->fd, flags, &running);
+  collect_done(c);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  (void)easy;
+  nb_http_client *c = userp;
+  nb_http_sock *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+      curl_multi_assign(c->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s || uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->client = c;
+    s->fd = fd;
+    s->poll.data = s;
+    curl_multi_assign(c->multi, fd, s);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN) events |= UV_READABLE;
+  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+static void on_timer(uv_timer_t *t) {
+  nb_http_client *c = t->data;
+  int running;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  collect_done(c);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  nb_http_client *c = userp;
+  if (timeout_ms < 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+/* ---- lifecycle ---- */
+
+nb_err nb_http_client_new(uv_loop_t *loop, size_t max_pending, nb_http_client **out) {
+  *out = NULL;
+  if (!curl_ready()) return NB_ERR_IO;
+  nb_http_client *c = calloc(1, sizeof *c);
+  if (!c) return NB_ERR_NOMEM;
+  c->multi = curl_multi_init();
+  if (!c->multi) {
+    free(c);
+    return NB_ERR_NOMEM;
+  }
+  c->loop = loop;
+  c->max_pending = max_pending ? max_pending : NB_HTTP_DEFAULT_MAX_PENDING;
+  if (loop) {
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  }
+  *out = c;
+  return NB_OK;
+}
+
+static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+
+void nb_http_client_free(nb_http_client *c) {
+  if (!c) return;
+  for (nb_http_req *r = c->reqs, *next; r; r = next) {
+    next = r->next;
+    req_finish(r, NB_ERR_CANCELLED, 0, "client closed");
+  }
+  curl_multi_cleanup(c->multi);
+  if (c->loop)
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+  else
+    free(c);
+}
+
+/* ---- requests ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *user) {
+  nb_http_req *r = user;
+  size_t len = size * n;
+  if (r->answer.len + len > NB_HTTP_MAX_BODY || nb_bytes_append(&r->answer, data, len) != NB_OK) {
+    r->answer_too_large = true;
+    return 0; /* makes curl abort the transfer */
+  }
+  return len;
+}
+
+static bool url_is_http(const char *url) {
+  return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
+}
+
+static nb_err req_add_header(nb_http_req *r, const char *line) {
+  struct curl_slist *l = curl_slist_append(r->headers, line);
+  if (!l) return NB_ERR_NOMEM;
+  r->headers = l;
+  return NB_OK;
+}
+
+static nb_err req_set_headers(nb_http_req *r, const nb_http_request *req) {
+  /* No "Expect: 100-continue" round trip before small JSON bodies. */
+  nb_err e = req_add_header(r, "Expect:");
+  if (!e && req->body) e = req_add_header(r, "Content-Type: application/json");
+  if (!e && req->bearer_token) {
+    nb_bytes line;
+    nb_bytes_init(&line);
+    e = nb_bytes_appendf(&line, "Authorization: Bearer %s", req->bearer_token);
+    if (!e) e = nb_bytes_append(&line, "", 1);
+    if (!e) e = req_add_header(r, (const char *)line.data);
+    nb_bytes_free(&line);
+  }
+  return e;
+}
+
+static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
+  CURL *h = r->easy;
+  unsigned timeout = req->timeout_ms ? req->timeout_ms : NB_HTTP_DEFAULT_TIMEOUT_MS;
+  nb_err e = req_set_headers(r, req);
+  if (e) return e;
+  if (req->body) {
+    r->body_copy = malloc(req->body_len ? req->body_len : 1);
+    if (!r->body_copy) return NB_ERR_NOMEM;
+    memcpy(r->body_copy, req->body, req->body_len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body_copy);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  }
+  const char *method = req->method ? req->method : "GET";
+  if (strcmp(method, "GET") == 0 && !req->body)
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  else
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  bool ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
+            curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+  if (!ok) return NB_ERR_INVAL;
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
+  curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+  return NB_OK;
+}
+
+nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
+                              void *user) {
+  if (!c || !req || !url_is_http(req->url)) return NB_ERR_INVAL;
+  if (c->pending >= c->max_pending) return NB_ERR_BUSY;
+  nb_http_req *r = calloc(1, sizeof *r);
+  if (!r) return NB_ERR_NOMEM;
+  r->client = c;
+  r->done = done;
+  r->user = user;
+  nb_bytes_init(&r->answer);
+  r->easy = curl_easy_init();
+  nb_err e = r->easy ? req_configure(r, req) : NB_ERR_NOMEM;
+  if (!e && curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) e = NB_ERR_NOMEM;
+  if (e) {
+    req_free(r);
+    return e;
+  }
+  r->next = c->reqs;
+  if (c->reqs) c->reqs->prev = r;
+  c->reqs = r;
+  c->pending++;
+  return NB_OK;
+}
+
+size_t nb_http_client_pending(const nb_http_client *c) { return c ? c->pending : 0; }
+
+/* ---- driving without a loop ---- */
+
+static uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+nb_err nb_http_client_run(nb_http_client *c, unsigned wait_ms) {
+  if (!c || c->loop) return NB_ERR_INVAL;
+  uint64_t end = monotonic_ms() + wait_ms;
+  for (;;) {
+    int running;
+    curl_multi_perform(c->multi, &running);
+    collect_done(c);
+    if (c->pending == 0) return NB_OK;
+    uint64_t now = monotonic_ms();
+    if (now >= end) return NB_ERR_TIMEOUT;
+    uint64_t left = end - now;
+    curl_multi_poll(c->multi, NULL, 0, (int)(left < 100 ? left : 100), NULL);
+  }
+}
+
+typedef struct {
+  bool finished;
+  nb_err err;
+  long status;
+  char *body;
+  char why[256];
+} nb_http_fetch_result;
+
+static void on_fetched(void *user, const nb_http_response *res) {
+  nb_http_fetch_result *f = user;
+  f->finished = true;
+  f->err = res->err;
+  f->status = res->status;
+  if (res->error) snprintf(f->why, sizeof f->why, "%s", res->error);
+  if (res->err == NB_OK) {
+    f->body = malloc(res->body_len + 1);
+    if (f->body)
+      memcpy(f->body, res->body, res->body_len + 1);
+    else
+      f->err = NB_ERR_NOMEM;
+  }
+}
+
+nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_out, char *why,
+                     size_t why_cap) {
+  if (body_out) *body_out = NULL;
+  if (status_out) *status_out = 0;
+  nb_http_client *c;
+  nb_http_fetch_result f = {0};
+  nb_err e = nb_http_client_new(NULL, 1, &c);
+  if (!e) e = nb_http_client_request(c, req, on_fetched, &f);
+  if (e) {
+    snprintf(why, why_cap, "%s",
+             e == NB_ERR_INVAL ? "not an http:// or https:// URL" : nb_strerror(e));
+    nb_http_client_free(c);
+    return e;
+  }
+  unsigned timeout = req->timeout_ms ? req->timeout_ms : NB_HTTP_DEFAULT_TIMEOUT_MS;
+  /* curl enforces the timeout itself; the margin only bounds a stuck resolver. */
+  nb_http_client_run(c, timeout + 1000);
+  nb_http_client_free(c);
+  if (f.err) snprintf(why, why_cap, "%s", f.why[0] ? f.why : nb_strerror(f.err));
+  if (status_out) *status_out = f.status;
+  if (body_out && f.err == NB_OK)
+    *body_out = f.body;
+  else
+    free(f.body);
+  return f.err;
+}

@@ -1,0 +1,61 @@
+/* Asynchronous HTTP(S) requests to another Niobium process's REST API (the bootstrap server
+ * installing credentials in a remote management server, the monitor posting alerts, CLI commands
+ * talking to a running server). libcurl's multi interface does the protocol work; this module
+ * drives it either from a libuv loop (uv_poll per socket, one uv_timer) or, for programs without
+ * a loop, from nb_http_client_run. Owns the curl handles and copies of every request; a
+ * request's callback runs exactly once (answer, error or nb_http_client_free). */
+#ifndef NB_IO_HTTP_CLIENT_H
+#define NB_IO_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "base/err.h"
+
+typedef struct nb_http_client nb_http_client;
+
+typedef struct {
+  const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+  const char *url;          /* absolute http:// or https:// URL */
+  const char *bearer_token; /* sent as "Authorization: Bearer ..."; NULL for none */
+  const char *body;         /* NULL for none; sent as application/json */
+  size_t body_len;
+  unsigned timeout_ms; /* whole request; 0 means 10 s */
+} nb_http_request;
+
+/* The outcome of one request. `status` is the HTTP status (0 when no answer arrived; then
+ * `error` says why: refused, timed out, TLS failure...). `body` is NUL-terminated and valid only
+ * during the call. `err` is NB_OK when an answer arrived (whatever its status), NB_ERR_TIMEOUT,
+ * NB_ERR_IO or NB_ERR_CANCELLED (client freed first). */
+typedef struct {
+  nb_err err;
+  long status;
+  const char *body;
+  size_t body_len;
+  const char *error;
+} nb_http_response;
+
+typedef void (*nb_http_done_fn)(void *user, const nb_http_response *res);
+
+/* `loop` NULL: requests progress only inside nb_http_client_run. `max_pending` bounds the queue
+ * (0 means 256); a request beyond it fails at once with NB_ERR_BUSY. */
+nb_err nb_http_client_new(uv_loop_t *loop, size_t max_pending, nb_http_client **out);
+/* Cancels what is still pending (callbacks run with NB_ERR_CANCELLED), then frees. */
+void nb_http_client_free(nb_http_client *c);
+
+/* Copies everything in `req`; `done` may be NULL (fire and forget). */
+nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
+                              void *user);
+size_t nb_http_client_pending(const nb_http_client *c);
+
+/* For programs without a libuv loop: runs transfers until none is pending or `wait_ms` passed
+ * (0: one non-blocking step). Returns NB_ERR_TIMEOUT when requests are still pending. */
+nb_err nb_http_client_run(nb_http_client *c, unsigned wait_ms);
+
+/* Blocking convenience for CLI commands: one request, answer body copied to *body_out (malloc'd,
+ * NUL-terminated, caller frees; may be NULL when not wanted). */
+nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_out, char *why,
+                     size_t why_cap);
+
+#endif

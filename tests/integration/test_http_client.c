@@ -1,0 +1,248 @@
+/* nb_http_client against an in-process libmicrohttpd server on 127.0.0.1: blocking fetch,
+ * the libuv-driven mode with several requests at once, the pumped mode, bounds, errors
+ * (refused, timeout, oversized answer, bad URL) and cancellation when the client is freed. */
+#include <microhttpd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "io/http_client.h"
+#include "nb_test.h"
+
+typedef struct {
+  struct MHD_Daemon *daemon;
+  uint16_t port;
+  char base[64];
+} test_server;
+
+typedef struct {
+  char body[4096];
+  size_t len;
+} upload;
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *text) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  enum MHD_Result ret = MHD_queue_response(conn, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result reply_big(struct MHD_Connection *conn) {
+  size_t n = 5u * 1024u * 1024u;
+  char *big = malloc(n);
+  if (!big) return MHD_NO;
+  memset(big, 'x', n);
+  struct MHD_Response *r = MHD_create_response_from_buffer(n, big, MHD_RESPMEM_MUST_FREE);
+  enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* /echo answers 201 "METHOD|Authorization|Content-Type|body"; /slow sleeps first; /big is 5 MiB;
+ * anything else is 404. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *data_size, void **state) {
+  (void)cls, (void)version;
+  upload *u = *state;
+  if (!u) {
+    *state = calloc(1, sizeof *u);
+    return *state ? MHD_YES : MHD_NO;
+  }
+  if (*data_size) {
+    size_t n = *data_size < sizeof u->body - 1 - u->len ? *data_size : sizeof u->body - 1 - u->len;
+    memcpy(u->body + u->len, data, n);
+    u->len += n;
+    *data_size = 0;
+    return MHD_YES;
+  }
+  if (strcmp(url, "/slow") == 0) usleep(1500 * 1000);
+  if (strcmp(url, "/big") == 0) return reply_big(conn);
+  if (strcmp(url, "/echo") != 0 && strcmp(url, "/slow") != 0) return reply(conn, 404, "nope");
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+  char text[4400];
+  snprintf(text, sizeof text, "%s|%s|%s|%s", method, auth ? auth : "-", ct ? ct : "-", u->body);
+  return reply(conn, 201, text);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **state,
+                      enum MHD_RequestTerminationCode toe) {
+  (void)cls, (void)conn, (void)toe;
+  free(*state);
+  *state = NULL;
+}
+
+static int server_up(void **state) {
+  test_server *s = calloc(1, sizeof *s);
+  s->port = nb_test_free_port(SOCK_STREAM);
+  s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+                               s->port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                               completed, NULL, MHD_OPTION_END);
+  if (!s->daemon) return -1;
+  snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u", s->port);
+  *state = s;
+  return 0;
+}
+
+static int server_down(void **state) {
+  test_server *s = *state;
+  MHD_stop_daemon(s->daemon);
+  free(s);
+  return 0;
+}
+
+static void url_of(const test_server *s, const char *path, char *out, size_t cap) {
+  snprintf(out, cap, "%s%s", s->base, path);
+}
+
+static void fetch_posts_body_and_token(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "";
+  url_of(s, "/echo", url, sizeof url);
+  const char *json = "{\"a\":1}";
+  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000};
+  long status;
+  char *body;
+  assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
+  assert_int_equal(status, 201);
+  assert_string_equal(body, "POST|Bearer s3cret|application/json|{\"a\":1}");
+  free(body);
+}
+
+static void fetch_passes_http_errors_through(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "";
+  url_of(s, "/missing", url, sizeof url);
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  long status;
+  char *body;
+  assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
+  assert_int_equal(status, 404);
+  assert_string_equal(body, "nope");
+  free(body);
+}
+
+static void fetch_reports_refused_timeout_and_bad_url(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "";
+  long status = -1;
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/x", nb_test_free_port(SOCK_STREAM));
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_IO);
+  assert_int_equal(status, 0);
+  assert_true(why[0] != '\0');
+
+  url_of(s, "/slow", url, sizeof url);
+  req.timeout_ms = 300;
+  assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_TIMEOUT);
+
+  req.url = "ftp://127.0.0.1/x";
+  assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_INVAL);
+  req.url = "file:///etc/passwd";
+  assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_INVAL);
+}
+
+static void fetch_refuses_oversized_answer(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "";
+  url_of(s, "/big", url, sizeof url);
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  char *body = (char *)1;
+  assert_int_equal(nb_http_fetch(&req, NULL, &body, why, sizeof why), NB_ERR_IO);
+  assert_null(body);
+  assert_non_null(strstr(why, "4 MiB"));
+}
+
+typedef struct {
+  int calls;
+  int ok_201;
+  int cancelled;
+} tally;
+
+static void count(void *user, const nb_http_response *res) {
+  tally *t = user;
+  t->calls++;
+  if (res->err == NB_OK && res->status == 201 && strstr(res->body, "POST|-|application/json|[")) {
+    t->ok_201++;
+  }
+  if (res->err == NB_ERR_CANCELLED) t->cancelled++;
+}
+
+static void loop_runs_requests_concurrently_within_bound(void **state) {
+  test_server *s = *state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  nb_http_client *c;
+  assert_int_equal(nb_http_client_new(&loop, 5, &c), NB_OK);
+  char url[128];
+  url_of(s, "/echo", url, sizeof url);
+  tally t = {0};
+  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000};
+  for (int i = 0; i < 5; i++) assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
+  assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_ERR_BUSY);
+  assert_int_equal(nb_http_client_pending(c), 5);
+  while (t.calls < 5) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(t.ok_201, 5);
+  assert_int_equal(nb_http_client_pending(c), 0);
+  nb_http_client_free(c);
+  uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks release the handles */
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void free_cancels_pending_requests(void **state) {
+  test_server *s = *state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  nb_http_client *c;
+  assert_int_equal(nb_http_client_new(&loop, 0, &c), NB_OK);
+  char url[128];
+  url_of(s, "/slow", url, sizeof url);
+  tally t = {0};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
+  assert_int_equal(nb_http_client_request(c, &req, NULL, NULL), NB_OK);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  nb_http_client_free(c);
+  assert_int_equal(t.calls, 1);
+  assert_int_equal(t.cancelled, 1);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void pumped_mode_without_loop(void **state) {
+  test_server *s = *state;
+  nb_http_client *c;
+  assert_int_equal(nb_http_client_new(NULL, 0, &c), NB_OK);
+  char url[128];
+  url_of(s, "/echo", url, sizeof url);
+  tally t = {0};
+  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000};
+  assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
+  assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
+  assert_int_equal(nb_http_client_run(c, 5000), NB_OK);
+  assert_int_equal(t.ok_201, 2);
+  nb_http_client_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(fetch_posts_body_and_token),
+      cmocka_unit_test(fetch_passes_http_errors_through),
+      cmocka_unit_test(fetch_reports_refused_timeout_and_bad_url),
+      cmocka_unit_test(fetch_refuses_oversized_answer),
+      cmocka_unit_test(loop_runs_requests_concurrently_within_bound),
+      cmocka_unit_test(free_cancels_pending_requests),
+      cmocka_unit_test(pumped_mode_without_loop),
+  };
+  return cmocka_run_group_tests(tests, server_up, server_down);
+}
