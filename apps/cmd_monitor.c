@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "lwm2m/ddf/ddf.h"
 #include "lwm2m/model.h"
+#include "monitor/alertpost.h"
 #include "monitor/capture.h"
 #include "monitor/evjson.h"
 #include "monitor/ipfix.h"
@@ -47,6 +48,10 @@ static void nb_monitor_usage(FILE *out) {
       "                         and at the end)\n"
       "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
       "                         tcp://HOST:PORT\n"
+      "      --server-api URL   also post every alert to a management server's\n"
+      "                         URL/api/alerts (asynchronously; undeliverable alerts are\n"
+      "                         counted in the summary lines and make the exit status 1)\n"
+      "      --api-token TOKEN  its API token (Authorization: Bearer)\n"
       "Rules:\n"
       "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
       "      --known FILE       known endpoint names, one per line (enables the\n"
@@ -68,7 +73,9 @@ static void nb_monitor_usage(FILE *out) {
       "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
       "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
       "  SSLKEYLOGFILE=keys.log niobium client ...; niobium monitor -r c.pcap --keylog keys.log\n"
-      "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n\n"
+      "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n"
+      "  niobium monitor -i eth0 --alerts-only --server-api http://10.0.0.2:8080 \\\n"
+      "      --api-token \"$(cat token.txt)\"\n\n"
       "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
 }
 
@@ -77,9 +84,33 @@ typedef struct {
   const nb_model *model;
   nb_bytes line;
   bool failed;
-  nb_mon_ipfix *ipfix; /* flows counted from messages, exported at each summary */
-  bool alerts_only;    /* with ipfix the engine still emits messages: filtered here */
+  nb_mon_ipfix *ipfix;   /* flows counted from messages, exported at each summary */
+  bool alerts_only;      /* with ipfix the engine still emits messages: filtered here */
+  nb_mon_poster *poster; /* --server-api */
 } nb_monitor_out;
+
+/* The delivery counters, appended to a summary line (which ends with '}'). */
+static nb_err nb_monitor_poster_summary(nb_monitor_out *o) {
+  nb_mon_poster_stats st;
+  nb_mon_poster_stats_get(o->poster, &st);
+  char extra[256];
+  int n = snprintf(extra, sizeof extra,
+                   ",\"server_api\":{\"alerts\":%llu,\"delivered\":%llu,\"pending\":%llu,"
+                   "\"rejected\":%llu,\"dropped\":%llu,\"errors\":%llu}}",
+                   (unsigned long long)st.alerts, (unsigned long long)st.delivered,
+                   (unsigned long long)st.pending, (unsigned long long)st.rejected,
+                   (unsigned long long)st.dropped, (unsigned long long)st.errors);
+  if (!o->line.len || o->line.data[o->line.len - 1] != '}') return NB_ERR_STATE;
+  o->line.len--;
+  return nb_bytes_append(&o->line, extra, (size_t)n);
+}
+
+static void nb_monitor_pump(void *user) { nb_mon_poster_pump(((nb_monitor_out *)user)->poster); }
+
+/* Before the final summary: give queued alerts a few seconds to reach the server. */
+static void nb_monitor_drain(void *user) {
+  nb_mon_poster_flush(((nb_monitor_out *)user)->poster, 5000);
+}
 
 /* Feeds the IPFIX flows; false when the event is not to be written as JSON. */
 static bool nb_monitor_ipfix_event(nb_monitor_out *o, const nb_mon_event *ev) {
@@ -97,7 +128,14 @@ static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
   nb_monitor_out *o = user;
   if (o->ipfix && !nb_monitor_ipfix_event(o, ev)) return;
   nb_bytes_clear(&o->line);
-  if (nb_mon_event_to_json(ev, o->model, &o->line) || nb_bytes_append(&o->line, "\n", 1) ||
+  if (nb_mon_event_to_json(ev, o->model, &o->line)) {
+    o->failed = true;
+    return;
+  }
+  if (o->poster && ev->kind == NB_MON_EV_ALERT)
+    nb_mon_poster_add(o->poster, (const char *)o->line.data, o->line.len);
+  if ((o->poster && ev->kind == NB_MON_EV_SUMMARY && nb_monitor_poster_summary(o)) ||
+      nb_bytes_append(&o->line, "\n", 1) ||
       fwrite(o->line.data, 1, o->line.len, o->out) != o->line.len)
     o->failed = true;
 }
@@ -146,7 +184,7 @@ static void nb_monitor_list_rules(void) {
 
 typedef struct {
   const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
-      *ipfix, *ipfix_file, *keylog;
+      *ipfix, *ipfix_file, *keylog, *server_api, *api_token;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
@@ -164,7 +202,8 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
       {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
       {"window", required_argument, NULL, 'W'},     {"psk-file", required_argument, NULL, 'P'},
       {"ipfix", required_argument, NULL, 'X'},      {"ipfix-file", required_argument, NULL, 'F'},
-      {"keylog", required_argument, NULL, 'K'},     {NULL, 0, NULL, 0}};
+      {"keylog", required_argument, NULL, 'K'},     {"server-api", required_argument, NULL, 'A'},
+      {"api-token", required_argument, NULL, 'T'},  {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -216,6 +255,12 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
       case 'K':
         a->keylog = optarg;
         break;
+      case 'A':
+        a->server_api = optarg;
+        break;
+      case 'T':
+        a->api_token = optarg;
+        break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
           return fprintf(stderr, "monitor: --coap-ports takes up to 8 ports, e.g. 5683,15683\n"), 2;
@@ -253,6 +298,10 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
   if (a->list) return -1;
   if (!a->read == !a->iface) {
     fprintf(stderr, "monitor: give exactly one of --read FILE or --interface IF (see --help)\n");
+    return 2;
+  }
+  if (a->api_token && !a->server_api) {
+    fprintf(stderr, "monitor: --api-token goes with --server-api URL\n");
     return 2;
   }
   if (a->ipfix && a->ipfix_file) {
@@ -295,8 +344,34 @@ static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **lear
   return 1;
 }
 
+static int nb_monitor_open_poster(const nb_monitor_args *a, nb_monitor_out *out) {
+  char why[256];
+  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0};
+  if (nb_mon_poster_new(&pc, &out->poster, why, sizeof why) == NB_OK) return 0;
+  fprintf(stderr, "monitor: %s\n", why);
+  return 1;
+}
+
+/* Last delivery attempt for alerts raised at the very end; undelivered alerts are a failure. */
+static int nb_monitor_close_poster(const nb_monitor_args *a, nb_monitor_out *out) {
+  nb_mon_poster_flush(out->poster, 3000);
+  nb_mon_poster_stats st;
+  nb_mon_poster_stats_get(out->poster, &st);
+  uint64_t lost = st.rejected + st.dropped + st.pending;
+  if (lost)
+    fprintf(stderr,
+            "monitor: %llu of %llu alerts could not be delivered to %s (%llu refused, %llu "
+            "dropped from a full queue, %llu undelivered); last error: %s\n",
+            (unsigned long long)lost, (unsigned long long)st.alerts, a->server_api,
+            (unsigned long long)st.rejected, (unsigned long long)st.dropped,
+            (unsigned long long)st.pending, nb_mon_poster_last_error(out->poster));
+  nb_mon_poster_free(out->poster);
+  out->poster = NULL;
+  return lost ? 1 : 0;
+}
+
 static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *model) {
-  nb_monitor_out out = {stdout, model, {0}, false, NULL, false};
+  nb_monitor_out out = {stdout, model, {0}, false, NULL, false, NULL};
   nb_bytes_init(&out.line);
   if (a->events && strcmp(a->events, "-") != 0) {
     out.out = fopen(a->events, "w");
@@ -304,6 +379,10 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
       fprintf(stderr, "monitor: cannot write events to %s\n", a->events);
       return 1;
     }
+  }
+  if (a->server_api && nb_monitor_open_poster(a, &out)) {
+    if (out.out != stdout) fclose(out.out);
+    return 1;
   }
   a->cfg.rules = rules;
   a->cfg.model = model;
@@ -318,6 +397,7 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
       fprintf(stderr, "monitor: %s\n", why);
       if (out.out != stdout) fclose(out.out);
       nb_bytes_free(&out.line);
+      nb_mon_poster_free(out.poster);
       return 1;
     }
   }
@@ -325,10 +405,12 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   if (nb_monitor_baselines(a, &learn, &reference)) {
     if (out.out != stdout) fclose(out.out);
     nb_bytes_free(&out.line);
+    nb_mon_poster_free(out.poster);
     return 1;
   }
   a->cfg.learn = learn;
   a->cfg.reference = reference;
+  nb_mon_capture_hooks hooks = {nb_monitor_pump, nb_monitor_drain, &out};
   nb_monitor *m = nb_monitor_new(&a->cfg, nb_monitor_on_event, &out);
   int rc = 1;
   char why[512] = "";
@@ -336,11 +418,12 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
     nb_err e;
     const char *filter = a->filter ? a->filter : a->iface ? NB_MON_DEFAULT_FILTER : NULL;
     if (a->read) {
-      e = nb_mon_read_file(m, a->read, filter, why, sizeof why);
+      e = nb_mon_read_file_hooked(m, a->read, filter, out.poster ? &hooks : NULL, why, sizeof why);
     } else {
       signal(SIGINT, nb_monitor_on_signal);
       signal(SIGTERM, nb_monitor_on_signal);
-      e = nb_mon_capture_live(m, a->iface, filter, &nb_monitor_stop, a->count, why, sizeof why);
+      e = nb_mon_capture_live_hooked(m, a->iface, filter, &nb_monitor_stop, a->count,
+                                     out.poster ? &hooks : NULL, why, sizeof why);
     }
     if (e) fprintf(stderr, "monitor: %s: %s\n", a->read ? a->read : a->iface, why);
     rc = e ? 1 : 0;
@@ -358,6 +441,7 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   } else {
     fprintf(stderr, "monitor: out of memory\n");
   }
+  if (out.poster && nb_monitor_close_poster(a, &out)) rc = 1;
   char why_ipfix[256];
   if (out.ipfix && nb_mon_ipfix_close(out.ipfix, why_ipfix, sizeof why_ipfix)) {
     fprintf(stderr, "monitor: %s\n", why_ipfix);

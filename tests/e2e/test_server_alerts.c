@@ -1,19 +1,26 @@
 /* Alerts on the management server: the real `niobium server` with an API token accepts
  * monitor alerts at POST /api/alerts (one or an array), refuses malformed, incomplete, too
  * large and unauthenticated posts with JSON errors, lists them newest first and streams each
- * as an ALERT event on /api/events. */
+ * as an ALERT event on /api/events. Then `niobium monitor -i lo --server-api` posts the alerts
+ * of live attack traffic while it captures, and a monitor reading a crafted pcap counts the
+ * alerts it could not deliver (wrong token, no server) and exits 1. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "nb_test.h"
+#include "pcap_craft.h"
 
 #define TOKEN "alert-test-token-1"
 
@@ -57,6 +64,30 @@ static const char alert1[] =
     "\"sport\":40000,\"dst\":\"10.0.0.1\",\"dport\":5683,\"transport\":\"coap\","
     "\"endpoint\":\"dev-a\",\"rule\":\"cleartext-credentials\",\"severity\":\"high\","
     "\"message\":\"Security object written over NoSec\",\"evidence\":[5,7],\"path\":\"/0/1/5\"}";
+
+static void start_server(env *e, nb_test_proc *srv) {
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "server",
+                  "--coap",
+                  e->coap,
+                  "--http",
+                  e->http,
+                  "--db",
+                  e->db,
+                  "--api-token",
+                  TOKEN,
+                  NULL};
+  assert_true(nb_test_proc_start(srv, argv));
+  assert_true(nb_test_proc_wait_output(srv, true, "proto=http", 10000));
+}
+
+static void start_sse(const env *e, nb_test_proc *sse) {
+  static char sse_url[160];
+  snprintf(sse_url, sizeof(sse_url), "%s/api/events", e->base);
+  char *cargv[] = {"curl", "-s", "-N", "-H", "Authorization: Bearer " TOKEN, sse_url, NULL};
+  assert_true(nb_test_proc_start(sse, cargv));
+  assert_true(nb_test_proc_wait_output(sse, false, ": connected", 10000));
+}
 
 static void test_alerts_route(void **state) {
   (void)state;
@@ -140,7 +171,166 @@ static void test_alerts_route(void **state) {
   env_cleanup(&e);
 }
 
+static bool alerts_contain(const env *e, const char *needle, int ms) {
+  for (int t = 0; t < ms; t += 100) {
+    char *out = nb_test_http_auth(e->base, "GET", "/api/alerts", NULL, TOKEN);
+    bool ok = out && strstr(out, needle);
+    free(out);
+    if (ok) return true;
+    usleep(100 * 1000);
+  }
+  return false;
+}
+
+/* A datagram too short to be CoAP: the malformed-coap rule fires at the first one. */
+static void send_garbage(int fd, uint16_t port) {
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static const uint8_t junk[3] = {0x40, 0x01, 0x00};
+  sendto(fd, junk, sizeof junk, 0, (struct sockaddr *)&to, sizeof to);
+}
+
+static void test_monitor_live_posts(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  env_init(&e);
+  nb_test_proc srv, sse, mon;
+  start_server(&e, &srv);
+  start_sse(&e, &sse);
+  uint16_t port = nb_test_free_port(SOCK_DGRAM);
+  char filter[64], ports[16];
+  snprintf(filter, sizeof filter, "udp dst port %u", port);
+  snprintf(ports, sizeof ports, "%u", port);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "monitor",
+                  "--interface",
+                  "lo",
+                  "--filter",
+                  filter,
+                  "--coap-ports",
+                  ports,
+                  "--alerts-only",
+                  "--server-api",
+                  e.base,
+                  "--api-token",
+                  TOKEN,
+                  NULL};
+  assert_true(nb_test_proc_start(&mon, argv));
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  /* The capture starts some time after the process: send until the server has the alert,
+   * which the monitor posts while it keeps capturing. */
+  bool posted = false;
+  for (int i = 0; i < 100 && !posted; i++) {
+    send_garbage(fd, port);
+    posted = alerts_contain(&e, "\"rule\":\"malformed-coap\"", 200);
+    siginfo_t info = {0};
+    if (!posted && waitid(P_PID, (id_t)mon.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid) {
+      char *err = nb_test_proc_stderr(&mon);
+      bool no_rights = strstr(err, "cannot capture") != NULL;
+      free(err);
+      if (no_rights) skip(); /* no capture rights here */
+      fail_msg("the monitor exited early");
+    }
+  }
+  close(fd);
+  assert_true(posted);
+  assert_true(nb_test_proc_wait_output(&sse, false, "event: ALERT", 5000));
+  assert_true(nb_test_proc_wait_output(&sse, false, "\"rule\":\"malformed-coap\"", 5000));
+  char *list = nb_test_http_auth(e.base, "GET", "/api/alerts", NULL, TOKEN);
+  assert_non_null(strstr(list, "\"severity\":\"low\""));
+  assert_non_null(strstr(list, "\"evidence\":["));
+  free(list);
+  kill(mon.pid, SIGTERM);
+  assert_int_equal(nb_test_proc_wait(&mon, 15000), 0);
+  char *out = nb_test_proc_stdout(&mon);
+  assert_non_null(strstr(out, "\"event\":\"alert\""));
+  assert_non_null(strstr(out, "\"server_api\":{\"alerts\":1,\"delivered\":1,\"pending\":0"));
+  free(out);
+  nb_test_proc_cleanup(&mon);
+  nb_test_proc_cleanup(&sse);
+  nb_test_proc_cleanup(&srv);
+  env_cleanup(&e);
+}
+
+/* A crafted capture with three malformed datagrams from three sources: three alerts. */
+static void craft_attack(const char *path) {
+  nb_pcap_craft *c = nb_craft_open(path, 1, false);
+  assert_non_null(c);
+  static const uint8_t junk[3] = {0x40, 0x01, 0x00};
+  const char *src[] = {"10.9.0.1:40000", "10.9.0.2:40000", "10.9.0.3:40000"};
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(nb_craft_udp(c, 1700000000000000LL + i * 1000, src[i], "10.9.0.9:5683", junk,
+                                  sizeof junk, NULL),
+                     NB_OK);
+  assert_true(nb_craft_close(c));
+}
+
+static int run_monitor(const char *pcap, const char *api, const char *token, char **out,
+                       char **err) {
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "monitor",
+                  "--read",
+                  (char *)pcap,
+                  "--alerts-only",
+                  "--server-api",
+                  (char *)api,
+                  "--api-token",
+                  (char *)token,
+                  NULL};
+  return nb_test_run_capture(argv, 60000, out, err);
+}
+
+static void test_monitor_file_delivery(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  env_init(&e);
+  char pcap[160];
+  snprintf(pcap, sizeof pcap, "%s/attack.pcap", e.dir);
+  craft_attack(pcap);
+  nb_test_proc srv;
+  start_server(&e, &srv);
+  char *out = NULL, *err = NULL;
+  /* Delivered: all three, in one batch. */
+  assert_int_equal(run_monitor(pcap, e.base, TOKEN, &out, &err), 0);
+  assert_non_null(strstr(out,
+                         "\"server_api\":{\"alerts\":3,\"delivered\":3,\"pending\":0,"
+                         "\"rejected\":0,\"dropped\":0"));
+  free(out);
+  free(err);
+  assert_true(alerts_contain(&e, "10.9.0.3", 1000));
+  /* A wrong token: refused, counted, exit status 1. */
+  assert_int_equal(run_monitor(pcap, e.base, "not-the-token", &out, &err), 1);
+  assert_non_null(strstr(out, "\"rejected\":3"));
+  assert_non_null(strstr(err, "3 of 3 alerts could not be delivered"));
+  assert_non_null(strstr(err, "HTTP 401"));
+  assert_null(strstr(err, "not-the-token")); /* the token is never printed */
+  free(out);
+  free(err);
+  nb_test_proc_cleanup(&srv);
+  /* No server: the alerts stay pending, are retried until the end, then reported. */
+  assert_int_equal(run_monitor(pcap, e.base, TOKEN, &out, &err), 1);
+  assert_non_null(strstr(out, "\"pending\":3"));
+  assert_non_null(strstr(err, "3 undelivered"));
+  free(out);
+  free(err);
+  /* Usage: a token without a URL, a URL that is not HTTP. */
+  char *bad1[] = {
+      (char *)nb_test_env("NB_BINARY"), "monitor", "--read", pcap, "--api-token", "x", NULL};
+  assert_int_equal(nb_test_run_capture(bad1, 10000, NULL, NULL), 2);
+  assert_int_equal(run_monitor(pcap, "ftp://x", TOKEN, NULL, &err), 1);
+  assert_non_null(strstr(err, "http://"));
+  free(err);
+  unlink(pcap);
+  env_cleanup(&e);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_alerts_route)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_alerts_route),
+                                     cmocka_unit_test(test_monitor_live_posts),
+                                     cmocka_unit_test(test_monitor_file_delivery)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
