@@ -651,10 +651,138 @@ static void test_monitor_psk_suites(void **state) {
   nb_capture_cleanup(&cap);
 }
 
+/* ---- abbreviated handshakes and fragmented handshake messages */
+
+/* Runs gnutls-cli with -r (connect, then resume), with a small MTU or not. */
+static void t_gnutls_resume(uint16_t port, const char *priority, const char *mtu) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd,
+           "printf 'hello\\n' | gnutls-cli --udp -p %u 127.0.0.1 -r %s%s --pskusername " T_SUITE_ID
+           " --pskkey " T_SUITE_KEY " --priority '%s' 2>&1 | grep -c 'This is a resumed session'",
+           port, mtu ? "--mtu " : "", mtu ? mtu : "", priority);
+  char *argv[] = {"sh", "-c", cmd, NULL};
+  char *out = NULL;
+  nb_test_run(argv, 20000, &out);
+  if (!out || atoi(out) != 1) fail_msg("gnutls-cli did not resume: %s", out ? out : "");
+  free(out);
+}
+
+/* The monitor on the capture: one full and one resumed session, both decrypted. */
+static void t_resume_check(const char *pcap, uint16_t port, size_t min_data, bool fragments) {
+  char keys[64], ports[16];
+  snprintf(keys, sizeof keys, "/tmp/nb-mon-resume-%d.csv", getpid());
+  FILE *f = fopen(keys, "w");
+  assert_non_null(f);
+  fprintf(f, "%s,%s\n", T_SUITE_ID, T_SUITE_KEY);
+  fclose(f);
+  snprintf(ports, sizeof ports, "%u", port);
+  char *margv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "monitor",
+                   "--read",
+                   (char *)pcap,
+                   "--dtls-ports",
+                   ports,
+                   "--events",
+                   "-",
+                   "--psk-file",
+                   keys,
+                   NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(margv, 60000, &out), 0);
+  unlink(keys);
+  size_t resumed = 0, full = 0, data = 0, reassembled = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *ev = json_loads(line, 0, NULL);
+    assert_non_null(ev);
+    const char *detail = t_str(ev, "detail");
+    if (strstr(detail, "cannot decrypt") ||
+        (strstr(detail, "decryption=") && !strstr(detail, "decryption=keyed")))
+      fail_msg("not decrypted: %s", line);
+    if (strstr(detail, "decryption=keyed (resumed session)")) resumed++;
+    if (strstr(detail, "decryption=keyed psk_identity")) full++;
+    if (strstr(detail, "decrypted=6 ")) data++; /* "hello\n" */
+    if (strstr(detail, "reassembled")) reassembled++;
+    json_decref(ev);
+  }
+  free(out);
+  assert_int_equal(full, 1);
+  assert_int_equal(resumed, 1);
+  assert_true(data >= min_data);
+  if (fragments) assert_true(reassembled >= 2); /* a ClientHello in each connection */
+}
+
+#define T_PRIO_CCM T_PRIO "+AES-128-CCM-8:+AEAD"
+#define T_PRIO_CBC T_PRIO "+AES-128-CBC:+SHA256"
+
+/* By session ticket against `niobium coap serve`, with every ClientHello fragmented (MTU
+ * 120); by session ID (tickets off) against gnutls-serv's session cache. */
+static void test_monitor_resumed_sessions(void **state) {
+  (void)state;
+  if (!t_can_run() || !nb_test_have_program("gnutls-cli") || !nb_test_have_program("gnutls-serv")) {
+    fprintf(stderr, "skipped: gnutls-cli and gnutls-serv (gnutls-bin) needed\n");
+    skip();
+  }
+  uint16_t secure = nb_test_free_port(SOCK_DGRAM), plain = nb_test_free_port(SOCK_DGRAM);
+  char bpf[64], listen[32], coaps[32], why[300];
+  snprintf(bpf, sizeof bpf, "udp port %u", secure);
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", plain);
+  snprintf(coaps, sizeof coaps, "127.0.0.1:%u", secure);
+  nb_capture cap;
+  if (!nb_capture_start(&cap, bpf, why, sizeof why)) {
+    fprintf(stderr, "skipped: %s\n", why);
+    skip();
+  }
+  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "coap",
+                   "serve",
+                   "--listen",
+                   listen,
+                   "--coaps",
+                   coaps,
+                   "--psk-identity",
+                   T_SUITE_ID,
+                   "--psk-key",
+                   T_SUITE_KEY,
+                   NULL};
+  nb_test_proc srv;
+  assert_true(nb_test_proc_start(&srv, sargv));
+  assert_true(nb_test_proc_wait_output(&srv, false, "listening on coaps://", 10000));
+  t_gnutls_resume(secure, T_PRIO_CCM, "120");
+  nb_capture_stop(&cap);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  t_resume_check(cap.path, secure, 1, true);
+  nb_capture_cleanup(&cap);
+
+  secure = nb_test_free_port(SOCK_DGRAM);
+  snprintf(bpf, sizeof bpf, "udp port %u", secure);
+  char pw[64], port[16];
+  snprintf(pw, sizeof pw, "/tmp/nb-mon-pskpw-%d", getpid());
+  FILE *f = fopen(pw, "w");
+  assert_non_null(f);
+  fprintf(f, "%s:%s\n", T_SUITE_ID, T_SUITE_KEY);
+  fclose(f);
+  snprintf(port, sizeof port, "%u", secure);
+  if (!nb_capture_start(&cap, bpf, why, sizeof why)) fail_msg("%s", why);
+  char *gargv[] = {"gnutls-serv", "--udp", "--echo",     "-p",       port, "--noticket",
+                   "--pskpasswd", pw,      "--priority", T_PRIO_CBC, NULL};
+  nb_test_proc gs;
+  assert_true(nb_test_proc_start(&gs, gargv));
+  assert_true(nb_test_proc_wait_output(&gs, true, "listening on IPv4", 10000));
+  t_gnutls_resume(secure, T_PRIO_CBC ":%NO_TICKETS", NULL);
+  nb_capture_stop(&cap);
+  nb_test_proc_stop(&gs);
+  nb_test_proc_cleanup(&gs);
+  unlink(pw);
+  t_resume_check(cap.path, secure, 2, false); /* "hello" and its echo, resumed session */
+  nb_capture_cleanup(&cap);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_monitor_recall_nosec), cmocka_unit_test(test_monitor_recall_psk),
-      cmocka_unit_test(test_monitor_recall_rpk), cmocka_unit_test(test_monitor_psk_suites)};
+      cmocka_unit_test(test_monitor_recall_rpk), cmocka_unit_test(test_monitor_psk_suites),
+      cmocka_unit_test(test_monitor_resumed_sessions)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(t_nosec_sig);
   return rc;
