@@ -11,59 +11,72 @@
 #include "commands.h"
 #include "lwm2m/ddf/ddf.h"
 #include "lwm2m/model.h"
+#include "monitor/alertpost.h"
 #include "monitor/capture.h"
 #include "monitor/evjson.h"
 #include "monitor/ipfix.h"
 #include "monitor/monitor.h"
 
 static void nb_monitor_usage(FILE *out) {
-  fprintf(out,
-          "Usage: niobium monitor (--read FILE | --interface IF) [options]\n"
-          "Passive LwM2M security monitor: decodes CoAP/LwM2M and DTLS metadata from captured\n"
-          "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
-          "sends a packet.\n\n"
-          "Input:\n"
-          "  -r, --read FILE        read a pcap or pcapng capture\n"
-          "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
-          "                         CAP_NET_RAW); stop with Ctrl-C\n"
-          "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
-          "                         and IP fragments)\n"
-          "      --coap-ports LIST  plain CoAP ports, comma-separated (default 5683,5783)\n"
-          "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
-          "      --count N          stop a live capture after N packets\n"
-          "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
-          "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
-          "Output:\n"
-          "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
-          "      --alerts-only      write only alerts, device state changes and summaries\n"
-          "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
-          "                         0 for none; one is always written at the end)\n"
-          "      --ipfix-file FILE  export CoAP/LwM2M flows as IPFIX to FILE (at every summary\n"
-          "                         and at the end)\n"
-          "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
-          "                         tcp://HOST:PORT\n"
-          "Rules:\n"
-          "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
-          "      --known FILE       known endpoint names, one per line (enables the\n"
-          "                         unknown-bootstrap rule)\n"
-          "      --list-rules       print the rules with their severity and exit\n"
-          "      --learn FILE       learn a baseline of normal traffic (packets and octets per\n"
-          "                         window per endpoint, CoAP code, type and path), write it\n"
-          "                         to FILE at the end\n"
-          "      --window SECONDS   baseline window when learning (default 60)\n"
-          "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
-          "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
-          "  -h, --help             show this help\n\n"
-          "Examples:\n"
-          "  niobium monitor --read capture.pcapng --events events.jsonl\n"
-          "  niobium monitor --read capture.pcap --alerts-only --rules monitor.rules\n"
-          "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
-          "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
-          "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
-          "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
-          "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
-          "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n\n"
-          "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
+  fprintf(
+      out,
+      "Usage: niobium monitor (--read FILE | --interface IF) [options]\n"
+      "Passive LwM2M security monitor: decodes CoAP/LwM2M and DTLS metadata from captured\n"
+      "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
+      "sends a packet.\n\n"
+      "Input:\n"
+      "  -r, --read FILE        read a pcap or pcapng capture\n"
+      "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
+      "                         CAP_NET_RAW); stop with Ctrl-C\n"
+      "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
+      "                         and IP fragments)\n"
+      "      --coap-ports LIST  plain CoAP ports, comma-separated (default 5683,5783)\n"
+      "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
+      "      --count N          stop a live capture after N packets\n"
+      "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
+      "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
+      "      --keylog FILE      decrypt any DTLS 1.2 session (PSK, RPK, X.509; the same\n"
+      "                         suites with ECDHE-ECDSA) whose master secret FILE gives:\n"
+      "                         the NSS key log `CLIENT_RANDOM <random> <master>` lines\n"
+      "                         GnuTLS writes to $SSLKEYLOGFILE; resumed sessions follow\n"
+      "Output:\n"
+      "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
+      "      --alerts-only      write only alerts, device state changes and summaries\n"
+      "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
+      "                         0 for none; one is always written at the end)\n"
+      "      --ipfix-file FILE  export CoAP/LwM2M flows as IPFIX to FILE (at every summary\n"
+      "                         and at the end)\n"
+      "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
+      "                         tcp://HOST:PORT\n"
+      "      --server-api URL   also post every alert to a management server's\n"
+      "                         URL/api/alerts (asynchronously; undeliverable alerts are\n"
+      "                         counted in the summary lines and make the exit status 1)\n"
+      "      --api-token TOKEN  its API token (Authorization: Bearer)\n"
+      "Rules:\n"
+      "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
+      "      --known FILE       known endpoint names, one per line (enables the\n"
+      "                         unknown-bootstrap rule)\n"
+      "      --list-rules       print the rules with their severity and exit\n"
+      "      --learn FILE       learn a baseline of normal traffic (packets and octets per\n"
+      "                         window per endpoint, CoAP code, type and path), write it\n"
+      "                         to FILE at the end\n"
+      "      --window SECONDS   baseline window when learning (default 60)\n"
+      "      --baseline FILE    detect: flows beyond a learned baseline raise alerts\n"
+      "  -d, --ddf PATH         more object definitions (DDF XML file or directory)\n"
+      "  -h, --help             show this help\n\n"
+      "Examples:\n"
+      "  niobium monitor --read capture.pcapng --events events.jsonl\n"
+      "  niobium monitor --read capture.pcap --alerts-only --rules monitor.rules\n"
+      "  sudo niobium monitor --interface eth0 --events - | jq 'select(.event==\"alert\")'\n"
+      "  niobium monitor -i lo -f 'udp port 15683' --coap-ports 15683 --count 100\n"
+      "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
+      "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
+      "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
+      "  SSLKEYLOGFILE=keys.log niobium client ...; niobium monitor -r c.pcap --keylog keys.log\n"
+      "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n"
+      "  niobium monitor -i eth0 --alerts-only --server-api http://10.0.0.2:8080 \\\n"
+      "      --api-token \"$(cat token.txt)\"\n\n"
+      "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
 }
 
 typedef struct {
@@ -71,9 +84,33 @@ typedef struct {
   const nb_model *model;
   nb_bytes line;
   bool failed;
-  nb_mon_ipfix *ipfix; /* flows counted from messages, exported at each summary */
-  bool alerts_only;    /* with ipfix the engine still emits messages: filtered here */
+  nb_mon_ipfix *ipfix;   /* flows counted from messages, exported at each summary */
+  bool alerts_only;      /* with ipfix the engine still emits messages: filtered here */
+  nb_mon_poster *poster; /* --server-api */
 } nb_monitor_out;
+
+/* The delivery counters, appended to a summary line (which ends with '}'). */
+static nb_err nb_monitor_poster_summary(nb_monitor_out *o) {
+  nb_mon_poster_stats st;
+  nb_mon_poster_stats_get(o->poster, &st);
+  char extra[256];
+  int n = snprintf(extra, sizeof extra,
+                   ",\"server_api\":{\"alerts\":%llu,\"delivered\":%llu,\"pending\":%llu,"
+                   "\"rejected\":%llu,\"dropped\":%llu,\"errors\":%llu}}",
+                   (unsigned long long)st.alerts, (unsigned long long)st.delivered,
+                   (unsigned long long)st.pending, (unsigned long long)st.rejected,
+                   (unsigned long long)st.dropped, (unsigned long long)st.errors);
+  if (!o->line.len || o->line.data[o->line.len - 1] != '}') return NB_ERR_STATE;
+  o->line.len--;
+  return nb_bytes_append(&o->line, extra, (size_t)n);
+}
+
+static void nb_monitor_pump(void *user) { nb_mon_poster_pump(((nb_monitor_out *)user)->poster); }
+
+/* Before the final summary: give queued alerts a few seconds to reach the server. */
+static void nb_monitor_drain(void *user) {
+  nb_mon_poster_flush(((nb_monitor_out *)user)->poster, 5000);
+}
 
 /* Feeds the IPFIX flows; false when the event is not to be written as JSON. */
 static bool nb_monitor_ipfix_event(nb_monitor_out *o, const nb_mon_event *ev) {
@@ -91,7 +128,14 @@ static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
   nb_monitor_out *o = user;
   if (o->ipfix && !nb_monitor_ipfix_event(o, ev)) return;
   nb_bytes_clear(&o->line);
-  if (nb_mon_event_to_json(ev, o->model, &o->line) || nb_bytes_append(&o->line, "\n", 1) ||
+  if (nb_mon_event_to_json(ev, o->model, &o->line)) {
+    o->failed = true;
+    return;
+  }
+  if (o->poster && ev->kind == NB_MON_EV_ALERT)
+    nb_mon_poster_add(o->poster, (const char *)o->line.data, o->line.len);
+  if ((o->poster && ev->kind == NB_MON_EV_SUMMARY && nb_monitor_poster_summary(o)) ||
+      nb_bytes_append(&o->line, "\n", 1) ||
       fwrite(o->line.data, 1, o->line.len, o->out) != o->line.len)
     o->failed = true;
 }
@@ -140,34 +184,26 @@ static void nb_monitor_list_rules(void) {
 
 typedef struct {
   const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
-      *ipfix, *ipfix_file;
+      *ipfix, *ipfix_file, *keylog, *server_api, *api_token;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
 } nb_monitor_args;
 
 static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
-  static const struct option opts[] = {{"read", required_argument, NULL, 'r'},
-                                       {"interface", required_argument, NULL, 'i'},
-                                       {"filter", required_argument, NULL, 'f'},
-                                       {"events", required_argument, NULL, 'e'},
-                                       {"rules", required_argument, NULL, 'R'},
-                                       {"known", required_argument, NULL, 'k'},
-                                       {"ddf", required_argument, NULL, 'd'},
-                                       {"coap-ports", required_argument, NULL, 'c'},
-                                       {"dtls-ports", required_argument, NULL, 's'},
-                                       {"count", required_argument, NULL, 'n'},
-                                       {"summary", required_argument, NULL, 'S'},
-                                       {"alerts-only", no_argument, NULL, 'a'},
-                                       {"list-rules", no_argument, NULL, 'l'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"learn", required_argument, NULL, 'L'},
-                                       {"baseline", required_argument, NULL, 'B'},
-                                       {"window", required_argument, NULL, 'W'},
-                                       {"psk-file", required_argument, NULL, 'P'},
-                                       {"ipfix", required_argument, NULL, 'X'},
-                                       {"ipfix-file", required_argument, NULL, 'F'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
+      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
+      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
+      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
+      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
+      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
+      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
+      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
+      {"window", required_argument, NULL, 'W'},     {"psk-file", required_argument, NULL, 'P'},
+      {"ipfix", required_argument, NULL, 'X'},      {"ipfix-file", required_argument, NULL, 'F'},
+      {"keylog", required_argument, NULL, 'K'},     {"server-api", required_argument, NULL, 'A'},
+      {"api-token", required_argument, NULL, 'T'},  {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -216,6 +252,15 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
       case 'F':
         a->ipfix_file = optarg;
         break;
+      case 'K':
+        a->keylog = optarg;
+        break;
+      case 'A':
+        a->server_api = optarg;
+        break;
+      case 'T':
+        a->api_token = optarg;
+        break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
           return fprintf(stderr, "monitor: --coap-ports takes up to 8 ports, e.g. 5683,15683\n"), 2;
@@ -253,6 +298,10 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
   if (a->list) return -1;
   if (!a->read == !a->iface) {
     fprintf(stderr, "monitor: give exactly one of --read FILE or --interface IF (see --help)\n");
+    return 2;
+  }
+  if (a->api_token && !a->server_api) {
+    fprintf(stderr, "monitor: --api-token goes with --server-api URL\n");
     return 2;
   }
   if (a->ipfix && a->ipfix_file) {
@@ -295,8 +344,34 @@ static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **lear
   return 1;
 }
 
+static int nb_monitor_open_poster(const nb_monitor_args *a, nb_monitor_out *out) {
+  char why[256];
+  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0};
+  if (nb_mon_poster_new(&pc, &out->poster, why, sizeof why) == NB_OK) return 0;
+  fprintf(stderr, "monitor: %s\n", why);
+  return 1;
+}
+
+/* Last delivery attempt for alerts raised at the very end; undelivered alerts are a failure. */
+static int nb_monitor_close_poster(const nb_monitor_args *a, nb_monitor_out *out) {
+  nb_mon_poster_flush(out->poster, 3000);
+  nb_mon_poster_stats st;
+  nb_mon_poster_stats_get(out->poster, &st);
+  uint64_t lost = st.rejected + st.dropped + st.pending;
+  if (lost)
+    fprintf(stderr,
+            "monitor: %llu of %llu alerts could not be delivered to %s (%llu refused, %llu "
+            "dropped from a full queue, %llu undelivered); last error: %s\n",
+            (unsigned long long)lost, (unsigned long long)st.alerts, a->server_api,
+            (unsigned long long)st.rejected, (unsigned long long)st.dropped,
+            (unsigned long long)st.pending, nb_mon_poster_last_error(out->poster));
+  nb_mon_poster_free(out->poster);
+  out->poster = NULL;
+  return lost ? 1 : 0;
+}
+
 static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *model) {
-  nb_monitor_out out = {stdout, model, {0}, false, NULL, false};
+  nb_monitor_out out = {stdout, model, {0}, false, NULL, false, NULL};
   nb_bytes_init(&out.line);
   if (a->events && strcmp(a->events, "-") != 0) {
     out.out = fopen(a->events, "w");
@@ -304,6 +379,10 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
       fprintf(stderr, "monitor: cannot write events to %s\n", a->events);
       return 1;
     }
+  }
+  if (a->server_api && nb_monitor_open_poster(a, &out)) {
+    if (out.out != stdout) fclose(out.out);
+    return 1;
   }
   a->cfg.rules = rules;
   a->cfg.model = model;
@@ -318,6 +397,7 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
       fprintf(stderr, "monitor: %s\n", why);
       if (out.out != stdout) fclose(out.out);
       nb_bytes_free(&out.line);
+      nb_mon_poster_free(out.poster);
       return 1;
     }
   }
@@ -325,10 +405,12 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   if (nb_monitor_baselines(a, &learn, &reference)) {
     if (out.out != stdout) fclose(out.out);
     nb_bytes_free(&out.line);
+    nb_mon_poster_free(out.poster);
     return 1;
   }
   a->cfg.learn = learn;
   a->cfg.reference = reference;
+  nb_mon_capture_hooks hooks = {nb_monitor_pump, nb_monitor_drain, &out};
   nb_monitor *m = nb_monitor_new(&a->cfg, nb_monitor_on_event, &out);
   int rc = 1;
   char why[512] = "";
@@ -336,11 +418,12 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
     nb_err e;
     const char *filter = a->filter ? a->filter : a->iface ? NB_MON_DEFAULT_FILTER : NULL;
     if (a->read) {
-      e = nb_mon_read_file(m, a->read, filter, why, sizeof why);
+      e = nb_mon_read_file_hooked(m, a->read, filter, out.poster ? &hooks : NULL, why, sizeof why);
     } else {
       signal(SIGINT, nb_monitor_on_signal);
       signal(SIGTERM, nb_monitor_on_signal);
-      e = nb_mon_capture_live(m, a->iface, filter, &nb_monitor_stop, a->count, why, sizeof why);
+      e = nb_mon_capture_live_hooked(m, a->iface, filter, &nb_monitor_stop, a->count,
+                                     out.poster ? &hooks : NULL, why, sizeof why);
     }
     if (e) fprintf(stderr, "monitor: %s: %s\n", a->read ? a->read : a->iface, why);
     rc = e ? 1 : 0;
@@ -358,6 +441,7 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   } else {
     fprintf(stderr, "monitor: out of memory\n");
   }
+  if (out.poster && nb_monitor_close_poster(a, &out)) rc = 1;
   char why_ipfix[256];
   if (out.ipfix && nb_mon_ipfix_close(out.ipfix, why_ipfix, sizeof why_ipfix)) {
     fprintf(stderr, "monitor: %s\n", why_ipfix);
@@ -374,11 +458,13 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   return rc;
 }
 
-/* Reads the --psk-file; its keys are wiped when the table is freed. */
-static int nb_monitor_psks(const char *path, nb_mon_psks **out) {
+/* Reads the --psk-file or the --keylog into *out (created when NULL); the keys are wiped
+ * when the table is freed. */
+static int nb_monitor_keys(const char *path, bool keylog, nb_mon_psks **out) {
+  const char *what = keylog ? "key log" : "PSK file";
   FILE *f = fopen(path, "rb");
   if (!f) {
-    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
+    fprintf(stderr, "monitor: cannot read the %s %s\n", what, path);
     return 1;
   }
   nb_bytes text;
@@ -390,10 +476,14 @@ static int nb_monitor_psks(const char *path, nb_mon_psks **out) {
   bool io = ferror(f);
   fclose(f);
   size_t line = 0;
-  *out = nb_mon_psks_new();
+  if (!*out) *out = nb_mon_psks_new();
   if (!*out || e || io) {
-    fprintf(stderr, "monitor: cannot read the PSK file %s\n", path);
-  } else if ((e = nb_mon_psks_parse(*out, (const char *)text.data, text.len, &line)) != NB_OK) {
+    fprintf(stderr, "monitor: cannot read the %s %s\n", what, path);
+  } else if (keylog && (e = nb_mon_keylog_parse(*out, (const char *)text.data, text.len, &line))) {
+    fprintf(stderr, "monitor: key log %s line %zu: %s (want `CLIENT_RANDOM <64 hex> <96 hex>`)\n",
+            path, line, nb_strerror(e));
+  } else if (!keylog &&
+             (e = nb_mon_psks_parse(*out, (const char *)text.data, text.len, &line)) != NB_OK) {
     fprintf(stderr, "monitor: PSK file %s line %zu: %s (want `identity,hexkey`, key 1-64 bytes)\n",
             path, line, nb_strerror(e));
   }
@@ -427,7 +517,8 @@ int nb_cmd_monitor(int argc, char **argv) {
     }
   }
   nb_mon_psks *psks = NULL;
-  if (!rc && a.psk_file) rc = nb_monitor_psks(a.psk_file, &psks);
+  if (!rc && a.psk_file) rc = nb_monitor_keys(a.psk_file, false, &psks);
+  if (!rc && a.keylog) rc = nb_monitor_keys(a.keylog, true, &psks);
   a.cfg.psks = psks;
   if (!rc) rc = nb_monitor_run(&a, &rules, model);
   nb_mon_psks_free(psks);

@@ -28,6 +28,7 @@ struct nb_http_api {
   char *token;
   struct MHD_Daemon *mhd;
   nb_http_events *events;
+  nb_http_alerts *alerts;
   uv_poll_t poll;
   uv_timer_t timer, keepalive;
   uv_prepare_t prepare;
@@ -717,6 +718,18 @@ static enum MHD_Result start_events(conn_ctx *c) {
 
 /* ---- routing ---- */
 
+/* /api/alerts: monitors post alerts, the console lists them (alerts.h). */
+static enum MHD_Result alerts_route(conn_ctx *c, const char *method) {
+  nb_http_api *api = c->api;
+  const char *limit = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+  int64_t now = nb_io_loop_now(api->loop) + api->cfg.clock_offset;
+  unsigned status = 500;
+  json_t *j = NULL;
+  nb_http_alerts_route(api->alerts, method, limit, c->body, c->body_len, now, c->actor, &status,
+                       &j);
+  return send_json(c->conn, status, j);
+}
+
 typedef struct {
   json_t *arr;
   const nb_server *srv;
@@ -774,6 +787,7 @@ static enum MHD_Result route(conn_ctx *c, const char *url, const char *method) {
     api->cfg.store.ops->audit_each(api->cfg.store.self, (size_t)n, add_audit, arr);
     return send_json(conn, 200, arr);
   }
+  if (strcmp(url, "/api/alerts") == 0) return alerts_route(c, method);
   if (strncmp(url, "/api/bootstrap", 14) == 0 && (url[14] == '\0' || url[14] == '/')) {
     if (!api->cfg.bootstrap)
       return send_error(conn, 404, "no bootstrap server here (--with-bootstrap)", "4.04");
@@ -915,6 +929,7 @@ static void on_prepare(uv_prepare_t *h) {
 }
 
 static void api_destroy(nb_http_api *api) {
+  nb_http_alerts_free(api->alerts);
   nb_http_events_free(api->events);
   free(api->token);
   free(api);
@@ -936,6 +951,7 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   }
   if ((cfg->api_token && !(api->token = strdup(cfg->api_token))) ||
       nb_http_events_new(srv, &ec, &api->events) != NB_OK ||
+      nb_http_alerts_new(cfg->alerts_max, api->events, &api->alerts) != NB_OK ||
       (cfg->bootstrap &&
        nb_http_events_attach_bootstrap(api->events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK)) {
     api_destroy(api);

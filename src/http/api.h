@@ -8,6 +8,7 @@
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
 #include "io/loop.h"
@@ -25,6 +26,7 @@ typedef struct {
   nb_http_events_config events; /* zeroed = defaults */
   nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
                                    its events on /api/events; NULL = none (must outlive free) */
+  size_t alerts_max;            /* monitor alerts kept for GET /api/alerts; 0 = 1000 */
 } nb_http_api_config;
 
 /* srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and

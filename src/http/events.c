@@ -115,6 +115,10 @@ static void broadcast(nb_http_events *ev, const char *ep, const char *name, json
   free(text);
 }
 
+void nb_http_events_publish(nb_http_events *ev, const char *ep, const char *name, json_t *data) {
+  broadcast(ev, ep ? ep : "", name, data);
+}
+
 nb_http_sub *nb_http_events_subscribe(nb_http_events *ev, const char *ep_filter,
                                       void (*wake)(void *user), void *user) {
   nb_http_sub *s = calloc(1, sizeof(*s));

@@ -51,6 +51,10 @@ uint64_t nb_http_sub_dropped(const nb_http_sub *sub);
 void nb_http_events_keepalive(nb_http_events *ev);
 size_t nb_http_events_subscribers(const nb_http_events *ev);
 
+/* Queues one frame `event: name` with data's compact JSON to every subscriber of ep (""
+ * reaches unfiltered subscribers only). Takes the reference to data. */
+void nb_http_events_publish(nb_http_events *ev, const char *ep, const char *name, json_t *data);
+
 /* Streams a bootstrap engine's events too: BOOTSTRAP_REQUEST (plus a MONITOR frame with the
  * thesis's status 2.03), BOOTSTRAP_PENDING, _APPROVED, _REJECTED, _FINISHED, _FAILED, _ALERT.
  * One engine at a time; detach before the engine is freed (free detaches too). */

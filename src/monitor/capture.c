@@ -2,6 +2,7 @@
 #include "monitor/capture.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,8 +48,26 @@ static nb_err nb_cap_linktype(pcap_t *p, nb_cap_ctx *c, char *why, size_t why_ca
   return NB_OK;
 }
 
+static void nb_cap_between(const nb_mon_capture_hooks *h) {
+  if (h && h->between) h->between(h->user);
+}
+
+static void nb_cap_before_finish(const nb_mon_capture_hooks *h) {
+  if (h && h->before_finish) h->before_finish(h->user);
+}
+
 nb_err nb_mon_read_file(nb_monitor *m, const char *path, const char *filter, char *why,
                         size_t why_cap) {
+  return nb_mon_read_file_hooked(m, path, filter, NULL, why, why_cap);
+}
+
+nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter, volatile int *stop,
+                           uint64_t max_packets, char *why, size_t why_cap) {
+  return nb_mon_capture_live_hooked(m, iface, filter, stop, max_packets, NULL, why, why_cap);
+}
+
+nb_err nb_mon_read_file_hooked(nb_monitor *m, const char *path, const char *filter,
+                               const nb_mon_capture_hooks *hooks, char *why, size_t why_cap) {
   char err[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_open_offline(path, err);
   if (!p) {
@@ -58,17 +77,26 @@ nb_err nb_mon_read_file(nb_monitor *m, const char *path, const char *filter, cha
   nb_cap_ctx c = {m, 0, 0};
   nb_err e = nb_cap_linktype(p, &c, why, why_cap);
   if (!e) e = nb_cap_filter(p, filter, why, why_cap);
-  if (!e && pcap_loop(p, -1, nb_cap_packet, (u_char *)&c) == -1) {
-    snprintf(why, why_cap, "%s", pcap_geterr(p));
-    e = NB_ERR_IO;
+  int n = 1;
+  while (!e && n > 0) { /* in batches, so the hooks run during a long file */
+    n = pcap_dispatch(p, 4096, nb_cap_packet, (u_char *)&c);
+    if (n == PCAP_ERROR) {
+      snprintf(why, why_cap, "%s", pcap_geterr(p));
+      e = NB_ERR_IO;
+    }
+    nb_cap_between(hooks);
   }
   pcap_close(p);
-  if (!e) nb_monitor_finish(m, c.last_us);
+  if (!e) {
+    nb_cap_before_finish(hooks);
+    nb_monitor_finish(m, c.last_us);
+  }
   return e;
 }
 
-nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter, volatile int *stop,
-                           uint64_t max_packets, char *why, size_t why_cap) {
+nb_err nb_mon_capture_live_hooked(nb_monitor *m, const char *iface, const char *filter,
+                                  volatile int *stop, uint64_t max_packets,
+                                  const nb_mon_capture_hooks *hooks, char *why, size_t why_cap) {
   char err[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_create(iface, err);
   if (!p) {
@@ -87,8 +115,19 @@ nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter,
   nb_cap_ctx c = {m, 0, 0};
   nb_err e = nb_cap_linktype(p, &c, why, why_cap);
   if (!e) e = nb_cap_filter(p, filter, why, why_cap);
+  /* Non-blocking, with our own poll: a signal or the hooks' work is never stuck behind
+   * libpcap's wait, which restarts after EINTR in immediate mode. */
+  int fd = e ? -1 : pcap_get_selectable_fd(p);
+  if (!e && fd >= 0 && pcap_setnonblock(p, 1, err) != 0) fd = -1;
   uint64_t seen = 0;
   while (!e && !*stop && (!max_packets || seen < max_packets)) {
+    if (fd >= 0) {
+      struct pollfd pfd = {fd, POLLIN, 0};
+      if (poll(&pfd, 1, 200) == 0) { /* idle: the hooks still run */
+        nb_cap_between(hooks);
+        continue;
+      }
+    }
     int n =
         pcap_dispatch(p, max_packets ? (int)(max_packets - seen) : 64, nb_cap_packet, (u_char *)&c);
     if (n < 0) {
@@ -96,8 +135,10 @@ nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter,
       break;
     }
     seen += (uint64_t)n;
+    nb_cap_between(hooks);
   }
   pcap_close(p);
+  nb_cap_before_finish(hooks);
   nb_monitor_finish(m, c.last_us);
   return e;
 }

@@ -17,14 +17,28 @@
   "udp port 5683 or udp port 5684 or udp port 5783 or udp port 5784 or (ip[6:2] & 0x3fff != 0) " \
   "or (ip6 and ip6[6] == 44)"
 
+/* Work the caller does alongside the capture (alert delivery): `between` runs after every
+ * batch of frames and, live, at least every 200 ms; `before_finish` once the frames are all
+ * read, before the engine's final summary. Either may be NULL. */
+typedef struct {
+  void (*between)(void *user);
+  void (*before_finish)(void *user);
+  void *user;
+} nb_mon_capture_hooks;
+
 /* Reads a whole pcap or pcapng file into the monitor (filter may be NULL), then calls
  * nb_monitor_finish. why receives libpcap's message on NB_ERR_IO / NB_ERR_UNSUPPORTED. */
 nb_err nb_mon_read_file(nb_monitor *m, const char *path, const char *filter, char *why,
                         size_t why_cap);
+nb_err nb_mon_read_file_hooked(nb_monitor *m, const char *path, const char *filter,
+                               const nb_mon_capture_hooks *hooks, char *why, size_t why_cap);
 
 /* Captures live on an interface until *stop becomes true (checked between batches) or
  * max_packets (0: unlimited) frames were seen. */
 nb_err nb_mon_capture_live(nb_monitor *m, const char *iface, const char *filter, volatile int *stop,
                            uint64_t max_packets, char *why, size_t why_cap);
+nb_err nb_mon_capture_live_hooked(nb_monitor *m, const char *iface, const char *filter,
+                                  volatile int *stop, uint64_t max_packets,
+                                  const nb_mon_capture_hooks *hooks, char *why, size_t why_cap);
 
 #endif

@@ -1,8 +1,10 @@
-/* Passive decryption of plain-PSK DTLS 1.2 sessions for the monitor (RFC 5246 5/6.3/8.1,
- * RFC 4279 2, RFC 7627, RFC 6655): follows one session's handshake (randoms, suite, extended
- * master secret, PSK identity), derives the keys from a known PSK with the TLS 1.2 PRF and
- * opens TLS_PSK_WITH_AES_128_CCM_8 and TLS_PSK_WITH_AES_128_CBC_SHA256 records. Also owns the
- * table of known PSKs (`identity,hexkey` lines). Keys never leave this module. */
+/* Passive decryption of DTLS 1.2 sessions for the monitor (RFC 5246 5/6.3/8.1, RFC 4279 2,
+ * RFC 7627, RFC 6655, RFC 5077): follows one session's handshake (randoms, suite, extended
+ * master secret, PSK identity, session ID and ticket, fragments reassembled), gets the master
+ * secret from a known PSK, from a key log (NSS `CLIENT_RANDOM` lines) or, for an abbreviated
+ * handshake, from the session it resumes, and opens AES-128-CCM-8 and AES-128-CBC-SHA256
+ * records (PSK and ECDHE-ECDSA suites). Owns the table of known keys (`identity,hexkey` lines
+ * and key-log masters) and the cache of resumable sessions. Keys never leave this module. */
 #ifndef NB_MONITOR_DTLSDEC_H
 #define NB_MONITOR_DTLSDEC_H
 
@@ -16,6 +18,10 @@
 
 #define NB_DTLS_SUITE_PSK_AES128_CCM8 0xC0A8u
 #define NB_DTLS_SUITE_PSK_AES128_CBC_SHA256 0x00AEu
+#define NB_DTLS_SUITE_ECDHE_ECDSA_AES128_CCM8 0xC0AEu
+#define NB_DTLS_SUITE_ECDHE_ECDSA_AES128_CBC_SHA256 0xC023u
+#define NB_DTLS_MASTER_LEN 48
+#define NB_DTLS_HS_MAX 65536 /* largest handshake message reassembled */
 
 /* ---- known keys */
 typedef struct nb_mon_psks nb_mon_psks;
@@ -30,6 +36,37 @@ nb_err nb_mon_psks_parse(nb_mon_psks *p, const char *text, size_t len, size_t *b
 const uint8_t *nb_mon_psks_find(const nb_mon_psks *p, const uint8_t *identity, size_t len,
                                 size_t *key_len);
 size_t nb_mon_psks_count(const nb_mon_psks *p);
+/* Key log (the NSS format GnuTLS and others write to $SSLKEYLOGFILE): `CLIENT_RANDOM <64 hex>
+ * <96 hex>` lines give a session's master secret; other labels (TLS 1.3), comments and blank
+ * lines are skipped. */
+nb_err nb_mon_keylog_parse(nb_mon_psks *p, const char *text, size_t len, size_t *bad_line);
+nb_err nb_mon_psks_add_master(nb_mon_psks *p, const uint8_t client_random[32],
+                              const uint8_t master[NB_DTLS_MASTER_LEN]);
+/* The master secret logged for a client random, NULL when unknown. */
+const uint8_t *nb_mon_psks_master(const nb_mon_psks *p, const uint8_t client_random[32]);
+size_t nb_mon_psks_masters(const nb_mon_psks *p);
+
+/* ---- resumable sessions: master secrets by session ID and by ticket, the oldest dropped
+ * beyond the capacity */
+typedef struct nb_dtls_cache nb_dtls_cache;
+
+nb_dtls_cache *nb_dtls_cache_new(size_t cap);
+void nb_dtls_cache_free(nb_dtls_cache *c);
+
+/* ---- handshake reassembly: one message at a time per sender, fragments in order (each may
+ * overlap what came before, as retransmissions do) */
+typedef struct {
+  uint8_t *buf;
+  uint8_t type;
+  uint16_t msg_seq;
+  uint32_t length, have; /* bytes [0, have) received */
+  bool active;
+} nb_dtls_reasm;
+
+/* Feeds one fragment; true when *out is the whole message (its frag points into r's buffer,
+ * valid until the next call). Unfragmented messages pass straight through. */
+bool nb_dtls_reasm_add(nb_dtls_reasm *r, const nb_dtls_handshake *frag, nb_dtls_handshake *out);
+void nb_dtls_reasm_free(nb_dtls_reasm *r);
 
 /* ---- one session */
 typedef struct {
@@ -47,17 +84,48 @@ typedef struct {
   bool have_identity;
   bool keyed;
   uint8_t key[2][16], iv[2][4], mac[2][32]; /* [0] client write, [1] server write */
+  /* resumption */
+  uint8_t offered_sid[32], sid[32];
+  size_t offered_sid_len, sid_len;
+  uint8_t offered_ticket[32], new_ticket[32]; /* SHA-256 of the ticket bytes */
+  bool have_offered_ticket, have_new_ticket;
+  bool resumed; /* ServerHello echoed the offered session ID: abbreviated handshake */
+  uint8_t master[NB_DTLS_MASTER_LEN];
+  bool have_master;
+  nb_dtls_cache *cache; /* where this session's master is remembered; NULL = nowhere */
 } nb_dtls_dec;
+
+/* How a session's keys were found, or why not (nb_dtls_dec_resolve). */
+typedef enum {
+  NB_DEC_WAIT,          /* nothing to decide yet */
+  NB_DEC_KEYED_PSK,     /* from a known PSK */
+  NB_DEC_KEYED_KEYLOG,  /* the master secret was in the key log */
+  NB_DEC_KEYED_RESUMED, /* an abbreviated handshake of a session seen before */
+  NB_DEC_NO_PSK,        /* PSK identity unknown */
+  NB_DEC_NO_MASTER,     /* not PSK, and no key-log line for this client random */
+  NB_DEC_NO_SESSION,    /* resumes a session whose master secret was not seen */
+  NB_DEC_UNSUPPORTED,   /* a cipher suite this module does not open */
+  NB_DEC_INCOMPLETE     /* part of the handshake is missing */
+} nb_dtls_dec_result;
 
 void nb_dtls_dec_init(nb_dtls_dec *d);
 /* Wipes the keys. */
 void nb_dtls_dec_deinit(nb_dtls_dec *d);
-/* One plaintext (epoch 0) handshake message, in capture order, and who sent it. */
+/* One whole plaintext (epoch 0) handshake message, in capture order, and who sent it.
+ * Keeps d->cache across the restart a ClientHello causes. */
 void nb_dtls_dec_handshake(nb_dtls_dec *d, const nb_dtls_handshake *hs, bool from_client);
+/* After a ServerHello or ClientKeyExchange went through nb_dtls_dec_handshake: finds the
+ * session's keys (key log by client random; the cache for a resumed session; the PSK of the
+ * identity once the ClientKeyExchange is in) and says how, or why not. keys may be NULL. */
+nb_dtls_dec_result nb_dtls_dec_resolve(nb_dtls_dec *d, const nb_mon_psks *keys, uint8_t hs_type);
+/* Keys from a known master secret (key log or resumption); remembers it in the cache under
+ * the session ID and ticket. NB_ERR_UNSUPPORTED for another suite. */
+nb_err nb_dtls_dec_set_master(nb_dtls_dec *d, const uint8_t master[NB_DTLS_MASTER_LEN]);
 /* True when the suite is one this module opens. */
 bool nb_dtls_dec_suite_supported(uint16_t suite);
-/* Derives the keys from the PSK once the handshake up to ClientKeyExchange was seen.
- * NB_ERR_UNSUPPORTED for another suite, NB_ERR_STATE when part of the handshake is missing. */
+/* Derives the master secret and keys from the PSK once the handshake up to ClientKeyExchange was
+ * seen. NB_ERR_UNSUPPORTED for another suite, NB_ERR_STATE when part of the handshake is missing.
+ */
 nb_err nb_dtls_dec_derive(nb_dtls_dec *d, const uint8_t *psk, size_t psk_len);
 /* Opens an epoch-1 record; out needs rec->body_len bytes. NB_ERR_DTLS_BAD_MAC when the tag, MAC or
  * padding is wrong (wrong key), NB_ERR_STATE without keys. */

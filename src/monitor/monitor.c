@@ -19,6 +19,7 @@
 #define NB_MON_KEY_MAX 176
 #define NB_MON_EXCHANGE_US (247ll * 1000000) /* RFC 7252 EXCHANGE_LIFETIME */
 #define NB_MON_TABLE_CAP 1000000u            /* entries per table: bounded memory under floods */
+#define NB_MON_SESSIONS 4096u /* resumable DTLS sessions remembered (with known keys) */
 
 /* A table key: bytes compared whole. */
 typedef struct {
@@ -94,7 +95,8 @@ typedef struct {
   nb_mkey k; /* client addr + server addr */
   uint16_t chosen;
   char identity[130];
-  nb_dtls_dec *dec; /* with known PSKs only */
+  nb_dtls_dec *dec;       /* with known keys only */
+  nb_dtls_reasm reasm[2]; /* fragmented handshake messages: [0] from the client */
 } nb_mflow;
 
 struct nb_monitor {
@@ -118,7 +120,8 @@ struct nb_monitor {
   nb_coap_msg msg;          /* the message being decoded */
   nb_records recs;          /* its decoded payload */
   bool secure;              /* the message came out of DTLS */
-  uint8_t *plain;           /* decrypted record (with known PSKs) */
+  uint8_t *plain;           /* decrypted record (with known keys) */
+  nb_dtls_cache *sessions;  /* master secrets of resumable sessions (with known keys) */
 };
 
 /* ---------------------------------------------------------------- tables */
@@ -229,6 +232,7 @@ nb_monitor *nb_monitor_new(const nb_mon_config *cfg, nb_mon_event_fn fn, void *u
   nb_mtab *tabs[] = {&m->devs_ep, &m->devs_addr, &m->devs_loc, &m->pend_tok, &m->pend_mid,
                      &m->mids,    &m->obs,       &m->wins,     &m->flows};
   bool ok = m->model != NULL;
+  if (m->cfg.psks && !(m->sessions = nb_dtls_cache_new(NB_MON_SESSIONS))) ok = false;
   for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
     if (nb_coap_hmap_init(&tabs[i]->map)) ok = false;
   nb_mlink_init(&m->pend_list);
@@ -266,6 +270,8 @@ static void nb_flow_free_dec(nb_coap_hnode *node, void *user) {
   nb_mflow *f = NB_CONTAINER(NB_CONTAINER(node, nb_mkey, node), nb_mflow, k);
   if (f->dec) nb_dtls_dec_deinit(f->dec);
   free(f->dec);
+  nb_dtls_reasm_free(&f->reasm[0]);
+  nb_dtls_reasm_free(&f->reasm[1]);
 }
 
 void nb_monitor_free(nb_monitor *m) {
@@ -281,6 +287,7 @@ void nb_monitor_free(nb_monitor *m) {
   nb_coap_hmap_each(&m->flows.map, nb_flow_free_dec, NULL);
   nb_mtab_free_all(&m->flows, offsetof(nb_mflow, k), true);
   free(m->plain);
+  nb_dtls_cache_free(m->sessions);
   nb_model_free(m->own_model);
   nb_mon_baseline_free(m->running);
   nb_mon_rules_deinit(&m->defaults);
@@ -1355,36 +1362,41 @@ static bool nb_hs_from_client(uint8_t type) {
          type == NB_DTLS_HS_CERTIFICATE_VERIFY;
 }
 
-static void nb_dec_derive(nb_monitor *m, nb_dtls_dec *d) {
-  size_t key_len = 0;
-  const uint8_t *key = nb_mon_psks_find(m->cfg.psks, d->identity, d->identity_len, &key_len);
-  nb_err e = key ? nb_dtls_dec_derive(d, key, key_len) : NB_ERR_NOT_FOUND;
-  if (e == NB_OK)
-    nb_detail(m, "decryption=keyed ");
-  else if (e == NB_ERR_NOT_FOUND)
-    nb_detail(m, "decryption=no key for this identity ");
-  else if (e == NB_ERR_UNSUPPORTED)
-    nb_detail(m, "decryption=suite not supported ");
-  else
-    nb_detail(m, "decryption=handshake not seen whole ");
+static const char *nb_dec_result_text(nb_dtls_dec_result r) {
+  switch (r) {
+    case NB_DEC_KEYED_PSK:
+      return "keyed";
+    case NB_DEC_KEYED_KEYLOG:
+      return "keyed (key log)";
+    case NB_DEC_KEYED_RESUMED:
+      return "keyed (resumed session)";
+    case NB_DEC_NO_PSK:
+      return "no key for this identity";
+    case NB_DEC_NO_MASTER:
+      return "no master secret for this session (--keylog)";
+    case NB_DEC_NO_SESSION:
+      return "resumes a session whose keys were not seen";
+    case NB_DEC_UNSUPPORTED:
+      return "suite not supported";
+    case NB_DEC_INCOMPLETE:
+      return "handshake not seen whole";
+    default:
+      return NULL;
+  }
 }
 
 /* Follows the handshake for decryption; the flow is (client, server). */
-static void nb_dec_handshake(nb_monitor *m, const nb_dtls_handshake *hs, const nb_addr *src,
-                             const nb_addr *dst) {
-  bool client = nb_hs_from_client(hs->msg_type);
-  nb_mflow *f = client ? nb_flow_get(m, src, dst) : nb_flow_get(m, dst, src);
-  if (!f) return;
+static void nb_dec_handshake(nb_monitor *m, nb_mflow *f, const nb_dtls_handshake *hs, bool client) {
   if (!f->dec) {
     if (hs->msg_type != NB_DTLS_HS_CLIENT_HELLO) return; /* joined mid-handshake */
     f->dec = malloc(sizeof *f->dec);
     if (!f->dec) return;
     nb_dtls_dec_init(f->dec);
   }
+  f->dec->cache = m->sessions;
   nb_dtls_dec_handshake(f->dec, hs, client);
-  if (hs->msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE && f->dec->have_identity &&
-      nb_dtls_suite_is_psk(f->dec->suite))
-    nb_dec_derive(m, f->dec);
+  const char *why = nb_dec_result_text(nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type));
+  if (why) nb_detail(m, "decryption=%s ", why);
 }
 
 /* Opens an encrypted record of a followed session into m->plain; *plain_len 0 when it
@@ -1418,26 +1430,60 @@ static bool nb_dec_record(nb_monitor *m, const nb_dtls_record *rec, const nb_add
   return true;
 }
 
+/* The flow (client, server) of a handshake message: the one already followed in either
+ * direction, else by who sends such a message. */
+static nb_mflow *nb_hs_flow(nb_monitor *m, const nb_addr *src, const nb_addr *dst, uint8_t type,
+                            bool *from_client) {
+  nb_mkey k;
+  nb_key_exchange(&k, 'F', src, dst, NULL, 0);
+  nb_mkey *fk = nb_mtab_find(m, &m->flows, &k);
+  if (fk) return *from_client = true, NB_CONTAINER(fk, nb_mflow, k);
+  nb_key_exchange(&k, 'F', dst, src, NULL, 0);
+  fk = nb_mtab_find(m, &m->flows, &k);
+  if (fk) return *from_client = false, NB_CONTAINER(fk, nb_mflow, k);
+  *from_client = nb_hs_from_client(type);
+  return *from_client ? nb_flow_get(m, src, dst) : nb_flow_get(m, dst, src);
+}
+
+/* One whole handshake message (reassembled when it came in fragments). */
+static void nb_dtls_handshake_msg(nb_monitor *m, nb_mflow *f, bool client,
+                                  const nb_dtls_handshake *hs, const nb_addr *src,
+                                  const nb_addr *dst) {
+  if (f && m->cfg.psks) nb_dec_handshake(m, f, hs, client);
+  nb_dtls_meta meta;
+  bool psk = f && client && nb_dtls_suite_is_psk(f->chosen);
+  if (nb_dtls_meta_parse(hs, psk, &meta)) return;
+  if (hs->msg_type == NB_DTLS_HS_CLIENT_HELLO)
+    nb_dtls_hello(m, &meta, src, dst);
+  else if (hs->msg_type == NB_DTLS_HS_SERVER_HELLO)
+    nb_dtls_server_hello(m, &meta, src, dst);
+  else if (hs->msg_type == NB_DTLS_HS_HELLO_VERIFY_REQUEST)
+    nb_detail(m, "cookie=%zu", meta.cookie_len);
+  else if (meta.has_identity) {
+    nb_detail(m, "psk_identity=%s", meta.identity);
+    if (f) nb_copy(f->identity, sizeof f->identity, meta.identity);
+  }
+}
+
 static void nb_dtls_handshake_rec(nb_monitor *m, const nb_dtls_record *rec, const nb_addr *src,
                                   const nb_addr *dst) {
   nb_reader r;
   nb_reader_init(&r, rec->body, rec->body_len);
-  nb_dtls_handshake hs;
+  nb_dtls_handshake hs, whole;
   while (nb_reader_remaining(&r) && nb_dtls_handshake_next(&r, &hs) == NB_OK) {
     if (m->ev.dtls_handshake < 0) m->ev.dtls_handshake = hs.msg_type;
-    nb_mflow *f = hs.msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE ? nb_flow_get(m, src, dst) : NULL;
-    if (m->cfg.psks) nb_dec_handshake(m, &hs, src, dst);
-    nb_dtls_meta meta;
-    if (nb_dtls_meta_parse(&hs, f && nb_dtls_suite_is_psk(f->chosen), &meta)) continue;
-    if (hs.msg_type == NB_DTLS_HS_CLIENT_HELLO)
-      nb_dtls_hello(m, &meta, src, dst);
-    else if (hs.msg_type == NB_DTLS_HS_SERVER_HELLO)
-      nb_dtls_server_hello(m, &meta, src, dst);
-    else if (hs.msg_type == NB_DTLS_HS_HELLO_VERIFY_REQUEST)
-      nb_detail(m, "cookie=%zu", meta.cookie_len);
-    else if (meta.has_identity) {
-      nb_detail(m, "psk_identity=%s", meta.identity);
-      if (f) nb_copy(f->identity, sizeof f->identity, meta.identity);
+    bool client = false, fragment = hs.frag_offset != 0 || hs.frag_len != hs.length;
+    nb_mflow *f = fragment || m->cfg.psks || hs.msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE
+                      ? nb_hs_flow(m, src, dst, hs.msg_type, &client)
+                      : NULL;
+    if (!fragment) {
+      nb_dtls_handshake_msg(m, f, client, &hs, src, dst);
+      continue;
+    }
+    nb_detail(m, "fragment=%u+%u/%u ", hs.frag_offset, hs.frag_len, hs.length);
+    if (f && nb_dtls_reasm_add(&f->reasm[!client], &hs, &whole)) {
+      nb_detail(m, "reassembled ");
+      nb_dtls_handshake_msg(m, f, client, &whole, src, dst);
     }
   }
 }

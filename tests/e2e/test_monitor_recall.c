@@ -32,10 +32,13 @@
 #define T_PSK_ID "mon-psk-id"
 #define T_PSK_KEY "000102030405060708090a0b0c0d0e0f"
 
+typedef enum { T_NOSEC, T_PSK, T_RPK } t_mode;
+
 typedef struct {
-  char dir[64], db[128], fifo[128], base[64], psk[128], keys[128];
+  char dir[64], db[128], fifo[128], base[64], psk[128], keys[128], keylog[128];
   uint16_t coap_port;
   bool dtls;
+  t_mode mode;
 } t_env;
 
 /* One CoAP datagram as tshark decodes it. */
@@ -75,6 +78,35 @@ static void t_say(int fd, const char *line) {
   assert_int_equal(write(fd, line, n), (ssize_t)n);
 }
 
+/* RPK: key pairs for server and device, the device's public key in the server's store. */
+static void t_keys(const t_env *e) {
+  const char *names[] = {"srv", "dev"};
+  for (size_t i = 0; i < 2; i++) {
+    char out[160], *text = NULL;
+    snprintf(out, sizeof out, "%s/%s", e->dir, names[i]);
+    char *argv[] = {(char *)nb_test_env("NB_BINARY"), "keys", "ec", "--out", out, NULL};
+    assert_int_equal(nb_test_run(argv, 20000, &text), 0);
+    free(text);
+  }
+}
+
+static void t_rpk_credential(const t_env *e) {
+  char path[160], body[512];
+  snprintf(path, sizeof path, "%s/dev.spki.der", e->dir);
+  size_t len = 0;
+  char *der = nb_test_read_file(path, &len);
+  assert_non_null(der);
+  int n = snprintf(body, sizeof body, "{\"mode\":\"rpk\",\"publicKey\":\"");
+  for (size_t i = 0; i < len && (size_t)n + 8 < sizeof body; i++)
+    n += snprintf(body + n, sizeof body - (size_t)n, "%02x", (unsigned char)der[i]);
+  snprintf(body + n, sizeof body - (size_t)n, "\"}");
+  free(der);
+  char *out = nb_test_http(e->base, "PUT", "/api/security/clients/mon-recall", body);
+  assert_non_null(out);
+  if (!strstr(out, "|201") && !strstr(out, "|200")) fail_msg("credential: %s", out);
+  free(out);
+}
+
 /* Runs the sequence with the capture on; the capture file stays for the checks. */
 static void t_run_sequence(t_env *e, nb_capture *cap) {
   char coap[32], http[32], server_uri[64], bpf[64];
@@ -91,6 +123,8 @@ static void t_run_sequence(t_env *e, nb_capture *cap) {
     fprintf(stderr, "skipped: %s\n", why);
     skip();
   }
+  char srv_key[160], creds[512];
+  snprintf(srv_key, sizeof srv_key, "%s/srv.key.pem", e->dir);
   char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
                    "server",
                    e->dtls ? "--coaps" : "--coap",
@@ -99,19 +133,28 @@ static void t_run_sequence(t_env *e, nb_capture *cap) {
                    http,
                    "--db",
                    e->db,
-                   e->dtls ? "--psk" : NULL,
-                   e->psk,
+                   e->mode == T_RPK ? "--rpk-key" : "--psk",
+                   e->mode == T_RPK ? srv_key : e->psk,
                    NULL};
+  if (!e->dtls) sargv[8] = NULL;
   nb_test_proc srv;
   assert_true(nb_test_proc_start(&srv, sargv));
   assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+  if (e->mode == T_RPK) {
+    t_rpk_credential(e);
+    /* GnuTLS writes the session's master secret where SSLKEYLOGFILE says (NSS format). */
+    snprintf(creds, sizeof creds, "--rpk-key '%s/dev.key.pem' --server-key '%s/srv.pub.pem'",
+             e->dir, e->dir);
+  } else {
+    snprintf(creds, sizeof creds, "%s",
+             e->dtls ? "--psk-identity " T_PSK_ID " --psk-key " T_PSK_KEY : "");
+  }
 
-  char cmd[1024];
+  char cmd[1400];
   snprintf(cmd, sizeof cmd,
-           "exec '%s' client --server %s --endpoint mon-recall --lifetime 300 --objects ipso "
-           "--sensor-interval 3600 %s --prompt < '%s'",
-           nb_test_env("NB_BINARY"), server_uri,
-           e->dtls ? "--psk-identity " T_PSK_ID " --psk-key " T_PSK_KEY : "", e->fifo);
+           "SSLKEYLOGFILE='%s' exec '%s' client --server %s --endpoint mon-recall --lifetime 300 "
+           "--objects ipso --sensor-interval 3600 %s --prompt < '%s'",
+           e->keylog, nb_test_env("NB_BINARY"), server_uri, creds, e->fifo);
   char *clargv[] = {"sh", "-c", cmd, NULL};
   nb_test_proc cl;
   assert_true(nb_test_proc_start(&cl, clargv));
@@ -227,6 +270,7 @@ static void t_match_frame(const t_env *e, const json_t *ev, const char *line, t_
 /* Runs the monitor on the capture and checks recall and precision; returns the message events'
  * signatures ("operation response code path" lines, heap) to compare runs. */
 static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
+  bool keylog = e->mode == T_RPK;
   t_frame frames[T_MAX_FRAMES];
   size_t nframes = t_tshark_frames(e, cap, frames, T_MAX_FRAMES);
   assert_true(nframes >= T_SEQ_LEN);
@@ -240,12 +284,13 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
                    ports,
                    "--events",
                    "-",
-                   keys ? "--psk-file" : NULL,
+                   keys ? (keylog ? "--keylog" : "--psk-file") : NULL,
                    (char *)keys,
                    NULL};
   char *out = NULL;
   assert_int_equal(nb_test_run(margv, 60000, &out), 0);
   size_t next = 0, messages = 0, sig_len = 0;
+  bool saw_rpk = false;
   char *sig = calloc(1, 1);
   for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
     json_error_t jerr;
@@ -255,6 +300,7 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
     if (!strcmp(kind, "alert") || !strcmp(kind, "malformed")) fail_msg("unexpected: %s", line);
     if (!strcmp(kind, "dtls") && strstr(t_str(ev, "detail"), "cannot decrypt"))
       fail_msg("not decrypted: %s", line);
+    if (strstr(t_str(ev, "detail"), "cert_type=RPK")) saw_rpk = true;
     if (!strcmp(kind, "message")) {
       messages++;
       t_match_frame(e, ev, line, frames, nframes);
@@ -282,6 +328,7 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
   for (size_t i = 0; i < nframes; i++)
     if (!frames[i].matched) fail_msg("frame %ld has no message event", frames[i].frame);
   assert_int_equal(messages, nframes);
+  assert_true(saw_rpk == keylog);
   return sig;
 }
 
@@ -323,15 +370,17 @@ static void t_check_wrong_key(const t_env *e, const nb_capture *cap) {
   unlink(path);
 }
 
-static void t_env_init(t_env *e, bool dtls) {
+static void t_env_init(t_env *e, t_mode mode) {
   memset(e, 0, sizeof *e);
-  e->dtls = dtls;
+  e->mode = mode;
+  e->dtls = mode != T_NOSEC;
   snprintf(e->dir, sizeof e->dir, "/tmp/nb-mon-recall-XXXXXX");
   assert_non_null(mkdtemp(e->dir));
   snprintf(e->db, sizeof e->db, "%s/server.db", e->dir);
   snprintf(e->fifo, sizeof e->fifo, "%s/stdin", e->dir);
   snprintf(e->psk, sizeof e->psk, "%s/psk.txt", e->dir);
   snprintf(e->keys, sizeof e->keys, "%s/keys.csv", e->dir);
+  snprintf(e->keylog, sizeof e->keylog, "%s/keylog.txt", e->dir);
   assert_int_equal(mkfifo(e->fifo, 0600), 0);
   FILE *f = fopen(e->psk, "w");
   assert_non_null(f);
@@ -342,11 +391,19 @@ static void t_env_init(t_env *e, bool dtls) {
   fprintf(f, "# monitor keys\nother-id,00112233\n%s,%s\n", T_PSK_ID, T_PSK_KEY);
   fclose(f);
   e->coap_port = nb_test_free_port(SOCK_DGRAM);
+  if (mode == T_RPK) t_keys(e);
 }
 
 static void t_env_cleanup(t_env *e) {
-  const char *files[] = {e->fifo, e->psk, e->keys};
-  for (size_t i = 0; i < 3; i++) unlink(files[i]);
+  const char *files[] = {e->fifo, e->psk, e->keys, e->keylog};
+  for (size_t i = 0; i < 4; i++) unlink(files[i]);
+  const char *kf[] = {"srv.key.pem", "srv.pub.pem", "srv.spki.der",
+                      "dev.key.pem", "dev.pub.pem", "dev.spki.der"};
+  for (size_t i = 0; i < sizeof kf / sizeof kf[0]; i++) {
+    char p[200];
+    snprintf(p, sizeof p, "%s/%s", e->dir, kf[i]);
+    unlink(p);
+  }
   char p[160];
   const char *sfx[] = {"", "-wal", "-shm"};
   for (size_t i = 0; i < 3; i++) {
@@ -368,7 +425,7 @@ static void test_monitor_recall_nosec(void **state) {
   (void)state;
   if (!t_can_run()) skip();
   t_env e;
-  t_env_init(&e, false);
+  t_env_init(&e, T_NOSEC);
   nb_capture cap;
   t_run_sequence(&e, &cap);
   t_nosec_sig = t_check(&e, &cap, NULL);
@@ -380,7 +437,7 @@ static void test_monitor_recall_psk(void **state) {
   (void)state;
   if (!t_can_run()) skip();
   t_env e;
-  t_env_init(&e, true);
+  t_env_init(&e, T_PSK);
   nb_capture cap;
   t_run_sequence(&e, &cap);
   char *sig = t_check(&e, &cap, e.keys);
@@ -388,6 +445,60 @@ static void test_monitor_recall_psk(void **state) {
     fail_msg("PSK run's events:\n%s\ndiffer from NoSec run's:\n%s", sig, t_nosec_sig);
   free(sig);
   t_check_wrong_key(&e, &cap);
+  nb_capture_cleanup(&cap);
+  t_env_cleanup(&e);
+}
+
+/* RPK (ECDHE-ECDSA): nothing to decrypt without keys, but the sessions appear with their
+ * certificate type; with the client's key log every operation is recalled as in NoSec. */
+static void t_check_rpk_without_keys(const t_env *e, const nb_capture *cap) {
+  char ports[16];
+  snprintf(ports, sizeof ports, "%u", e->coap_port);
+  char *margv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "monitor",
+                   "--read",
+                   (char *)cap->path,
+                   "--dtls-ports",
+                   ports,
+                   "--events",
+                   "-",
+                   NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(margv, 60000, &out), 0);
+  size_t app = 0, rpk = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *ev = json_loads(line, 0, NULL);
+    assert_non_null(ev);
+    const char *kind = t_str(ev, "event");
+    if (!strcmp(kind, "message") || !strcmp(kind, "malformed")) fail_msg("unexpected: %s", line);
+    if (!strcmp(t_str(ev, "dtls_content"), "application_data")) app++;
+    if (strstr(t_str(ev, "detail"), "cert_type=RPK") &&
+        strstr(t_str(ev, "detail"), "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"))
+      rpk++;
+    json_decref(ev);
+  }
+  free(out);
+  t_frame frames[T_MAX_FRAMES];
+  assert_int_equal(app, t_tshark_frames(e, cap, frames, T_MAX_FRAMES));
+  assert_true(rpk >= 1);
+}
+
+static void test_monitor_recall_rpk(void **state) {
+  (void)state;
+  if (!t_can_run()) skip();
+  t_env e;
+  t_env_init(&e, T_RPK);
+  nb_capture cap;
+  t_run_sequence(&e, &cap);
+  size_t len = 0;
+  char *log = nb_test_read_file(e.keylog, &len);
+  if (!log || !strstr(log, "CLIENT_RANDOM ")) fail_msg("the client wrote no key log");
+  free(log);
+  char *sig = t_check(&e, &cap, e.keylog);
+  if (t_nosec_sig && strcmp(sig, t_nosec_sig))
+    fail_msg("RPK run's events:\n%s\ndiffer from NoSec run's:\n%s", sig, t_nosec_sig);
+  free(sig);
+  t_check_rpk_without_keys(&e, &cap);
   nb_capture_cleanup(&cap);
   t_env_cleanup(&e);
 }
@@ -540,10 +651,138 @@ static void test_monitor_psk_suites(void **state) {
   nb_capture_cleanup(&cap);
 }
 
+/* ---- abbreviated handshakes and fragmented handshake messages */
+
+/* Runs gnutls-cli with -r (connect, then resume), with a small MTU or not. */
+static void t_gnutls_resume(uint16_t port, const char *priority, const char *mtu) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd,
+           "printf 'hello\\n' | gnutls-cli --udp -p %u 127.0.0.1 -r %s%s --pskusername " T_SUITE_ID
+           " --pskkey " T_SUITE_KEY " --priority '%s' 2>&1 | grep -c 'This is a resumed session'",
+           port, mtu ? "--mtu " : "", mtu ? mtu : "", priority);
+  char *argv[] = {"sh", "-c", cmd, NULL};
+  char *out = NULL;
+  nb_test_run(argv, 20000, &out);
+  if (!out || atoi(out) != 1) fail_msg("gnutls-cli did not resume: %s", out ? out : "");
+  free(out);
+}
+
+/* The monitor on the capture: one full and one resumed session, both decrypted. */
+static void t_resume_check(const char *pcap, uint16_t port, size_t min_data, bool fragments) {
+  char keys[64], ports[16];
+  snprintf(keys, sizeof keys, "/tmp/nb-mon-resume-%d.csv", getpid());
+  FILE *f = fopen(keys, "w");
+  assert_non_null(f);
+  fprintf(f, "%s,%s\n", T_SUITE_ID, T_SUITE_KEY);
+  fclose(f);
+  snprintf(ports, sizeof ports, "%u", port);
+  char *margv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "monitor",
+                   "--read",
+                   (char *)pcap,
+                   "--dtls-ports",
+                   ports,
+                   "--events",
+                   "-",
+                   "--psk-file",
+                   keys,
+                   NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(margv, 60000, &out), 0);
+  unlink(keys);
+  size_t resumed = 0, full = 0, data = 0, reassembled = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *ev = json_loads(line, 0, NULL);
+    assert_non_null(ev);
+    const char *detail = t_str(ev, "detail");
+    if (strstr(detail, "cannot decrypt") ||
+        (strstr(detail, "decryption=") && !strstr(detail, "decryption=keyed")))
+      fail_msg("not decrypted: %s", line);
+    if (strstr(detail, "decryption=keyed (resumed session)")) resumed++;
+    if (strstr(detail, "decryption=keyed psk_identity")) full++;
+    if (strstr(detail, "decrypted=6 ")) data++; /* "hello\n" */
+    if (strstr(detail, "reassembled")) reassembled++;
+    json_decref(ev);
+  }
+  free(out);
+  assert_int_equal(full, 1);
+  assert_int_equal(resumed, 1);
+  assert_true(data >= min_data);
+  if (fragments) assert_true(reassembled >= 2); /* a ClientHello in each connection */
+}
+
+#define T_PRIO_CCM T_PRIO "+AES-128-CCM-8:+AEAD"
+#define T_PRIO_CBC T_PRIO "+AES-128-CBC:+SHA256"
+
+/* By session ticket against `niobium coap serve`, with every ClientHello fragmented (MTU
+ * 120); by session ID (tickets off) against gnutls-serv's session cache. */
+static void test_monitor_resumed_sessions(void **state) {
+  (void)state;
+  if (!t_can_run() || !nb_test_have_program("gnutls-cli") || !nb_test_have_program("gnutls-serv")) {
+    fprintf(stderr, "skipped: gnutls-cli and gnutls-serv (gnutls-bin) needed\n");
+    skip();
+  }
+  uint16_t secure = nb_test_free_port(SOCK_DGRAM), plain = nb_test_free_port(SOCK_DGRAM);
+  char bpf[64], listen[32], coaps[32], why[300];
+  snprintf(bpf, sizeof bpf, "udp port %u", secure);
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", plain);
+  snprintf(coaps, sizeof coaps, "127.0.0.1:%u", secure);
+  nb_capture cap;
+  if (!nb_capture_start(&cap, bpf, why, sizeof why)) {
+    fprintf(stderr, "skipped: %s\n", why);
+    skip();
+  }
+  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "coap",
+                   "serve",
+                   "--listen",
+                   listen,
+                   "--coaps",
+                   coaps,
+                   "--psk-identity",
+                   T_SUITE_ID,
+                   "--psk-key",
+                   T_SUITE_KEY,
+                   NULL};
+  nb_test_proc srv;
+  assert_true(nb_test_proc_start(&srv, sargv));
+  assert_true(nb_test_proc_wait_output(&srv, false, "listening on coaps://", 10000));
+  t_gnutls_resume(secure, T_PRIO_CCM, "120");
+  nb_capture_stop(&cap);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  t_resume_check(cap.path, secure, 1, true);
+  nb_capture_cleanup(&cap);
+
+  secure = nb_test_free_port(SOCK_DGRAM);
+  snprintf(bpf, sizeof bpf, "udp port %u", secure);
+  char pw[64], port[16];
+  snprintf(pw, sizeof pw, "/tmp/nb-mon-pskpw-%d", getpid());
+  FILE *f = fopen(pw, "w");
+  assert_non_null(f);
+  fprintf(f, "%s:%s\n", T_SUITE_ID, T_SUITE_KEY);
+  fclose(f);
+  snprintf(port, sizeof port, "%u", secure);
+  if (!nb_capture_start(&cap, bpf, why, sizeof why)) fail_msg("%s", why);
+  char *gargv[] = {"gnutls-serv", "--udp", "--echo",     "-p",       port, "--noticket",
+                   "--pskpasswd", pw,      "--priority", T_PRIO_CBC, NULL};
+  nb_test_proc gs;
+  assert_true(nb_test_proc_start(&gs, gargv));
+  assert_true(nb_test_proc_wait_output(&gs, true, "listening on IPv4", 10000));
+  t_gnutls_resume(secure, T_PRIO_CBC ":%NO_TICKETS", NULL);
+  nb_capture_stop(&cap);
+  nb_test_proc_stop(&gs);
+  nb_test_proc_cleanup(&gs);
+  unlink(pw);
+  t_resume_check(cap.path, secure, 2, false); /* "hello" and its echo, resumed session */
+  nb_capture_cleanup(&cap);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_monitor_recall_nosec),
-                                     cmocka_unit_test(test_monitor_recall_psk),
-                                     cmocka_unit_test(test_monitor_psk_suites)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_monitor_recall_nosec), cmocka_unit_test(test_monitor_recall_psk),
+      cmocka_unit_test(test_monitor_recall_rpk), cmocka_unit_test(test_monitor_psk_suites),
+      cmocka_unit_test(test_monitor_resumed_sessions)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(t_nosec_sig);
   return rc;
