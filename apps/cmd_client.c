@@ -98,8 +98,8 @@ typedef struct {
   nb_io_loop *loop;
   nb_io_udp *udp4, *udp6;
   nb_client *c;
-  uv_timer_t timer, sensor_timer;
-  uv_prepare_t prepare;
+  nb_io_deadline *deadline;
+  uv_timer_t sensor_timer;
   uv_poll_t input;
   bool input_on, sensors_on;
   nb_sensor *src;   /* csv: or spi: source (NULL: random walk or none) */
@@ -431,28 +431,22 @@ static void begin_quit(app *a) {
   nb_client_deregister(a->c, now);
 }
 
-static void on_timer(uv_timer_t *t) {
-  app *a = t->data;
-  nb_client_tick(a->c, nb_io_loop_now(a->loop));
+static void on_tick(void *user, nb_time_ms now) {
+  app *a = user;
+  nb_client_tick(a->c, now);
 }
 
-/* Before the loop waits: quit when done, else re-arm the timer at the engine's deadline. */
-static void on_prepare(uv_prepare_t *p) {
-  app *a = p->data;
-  nb_time_ms now = nb_io_loop_now(a->loop);
+/* Before the loop waits: quit when done, else the engine's deadline (or the quit limit). */
+static nb_time_ms next_deadline(void *user, nb_time_ms now) {
+  app *a = user;
   if (a->quitting && !a->quit_by) begin_quit(a);
   if (a->quitting && (nb_client_done(a->c) || now >= a->quit_by)) {
     nb_client_close(a->c, now);
     nb_io_loop_stop(a->loop);
-    return;
+    return NB_TIME_NEVER;
   }
   nb_time_ms d = nb_client_next_deadline(a->c);
-  if (a->quitting) d = nb_time_min(d, a->quit_by);
-  if (d == NB_TIME_NEVER) {
-    uv_timer_stop(&a->timer);
-    return;
-  }
-  uv_timer_start(&a->timer, on_timer, d > now ? (uint64_t)(d - now) : 0, 0);
+  return a->quitting ? nb_time_min(d, a->quit_by) : d;
 }
 
 /* Datagram out: the socket of the peer's address family. */
@@ -730,13 +724,12 @@ static int run(const options *o) {
     fprintf(stderr, CLI ": the server account is not valid (check the URI)\n");
     rc = NB_EXIT_USAGE;
   }
+  if (rc == NB_EXIT_OK && nb_io_deadline_new(a.loop, next_deadline, on_tick, &a, &a.deadline))
+    rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK) {
     uv_loop_t *uv = nb_io_loop_uv(a.loop);
-    uv_timer_init(uv, &a.timer);
     uv_timer_init(uv, &a.sensor_timer);
-    uv_prepare_init(uv, &a.prepare);
-    a.timer.data = a.sensor_timer.data = a.prepare.data = &a;
-    uv_prepare_start(&a.prepare, on_prepare);
+    a.sensor_timer.data = &a;
     handles = true;
     a.src_start = nb_io_loop_now(a.loop);
     if (a.src) source_step(&a, a.src_start);
@@ -765,10 +758,9 @@ static int run(const options *o) {
     nb_io_loop_run(a.loop);
     if (a.failed) rc = NB_EXIT_FAILURE;
   }
+  nb_io_deadline_close(a.deadline);
   if (handles) {
-    uv_close((uv_handle_t *)&a.timer, NULL);
     uv_close((uv_handle_t *)&a.sensor_timer, NULL);
-    uv_close((uv_handle_t *)&a.prepare, NULL);
     if (a.input_on) uv_close((uv_handle_t *)&a.input, NULL);
   }
   if (a.udp4) nb_io_udp_close(a.udp4);

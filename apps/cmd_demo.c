@@ -92,8 +92,8 @@ struct demo {
   device dev[DEMO_MAX_DEVICES];
   size_t ndev;
   nb_addr srv_coap, srv_coaps, bs_coap, bs_coaps;
-  uv_timer_t tick, sensor, poll, stop;
-  uv_prepare_t prepare;
+  nb_io_deadline *deadline;
+  uv_timer_t sensor, poll, stop;
   bool handles, quitting;
   nb_time_ms quit_by;
   char db[4096];
@@ -120,7 +120,7 @@ static device *find_device(demo *d, const char *ep) {
 static void on_pending(demo *d, device *dv, const char *ep, const char *peer, char *line,
                        size_t cap) {
   if (dv && !dv->manual) {
-    dv->approve = true; /* not from inside the engine's callback: see on_prepare */
+    dv->approve = true; /* not from inside the engine's callback: see before_wait */
     snprintf(line, cap, "BOOTSTRAP_PENDING (the demo approves it)");
     return;
   }
@@ -202,9 +202,8 @@ static void dev_receive(void *user, const nb_addr *peer, const uint8_t *data, si
   nb_client_receive(dv->c, peer, data, len, nb_io_loop_now(dv->d->loop));
 }
 
-static void on_tick(uv_timer_t *t) {
-  demo *d = t->data;
-  nb_time_ms now = nb_io_loop_now(d->loop);
+static void on_tick(void *user, nb_time_ms now) {
+  demo *d = user;
   nb_server_tick(d->srv, now);
   nb_bs_engine_tick(d->bs, now);
   for (size_t i = 0; i < d->ndev; i++) nb_client_tick(d->dev[i].c, now);
@@ -239,11 +238,10 @@ static nb_time_ms next_deadline(const demo *d) {
   return dl;
 }
 
-/* Before the loop waits: approvals the demo makes itself, the exit, then the timer re-armed at
- * the earliest engine deadline. */
-static void on_prepare(uv_prepare_t *p) {
-  demo *d = p->data;
-  nb_time_ms now = nb_io_loop_now(d->loop);
+/* Before the loop waits: approvals the demo makes itself, the exit, then the earliest engine
+ * deadline. */
+static nb_time_ms before_wait(void *user, nb_time_ms now) {
+  demo *d = user;
   for (size_t i = 0; i < d->ndev; i++) {
     if (!d->dev[i].approve) continue;
     d->dev[i].approve = false;
@@ -252,13 +250,9 @@ static void on_prepare(uv_prepare_t *p) {
   if (d->quitting && (all_done(d) || now >= d->quit_by)) {
     for (size_t i = 0; i < d->ndev; i++) nb_client_close(d->dev[i].c, now);
     nb_io_loop_stop(d->loop);
-    return;
+    return NB_TIME_NEVER;
   }
-  nb_time_ms dl = next_deadline(d);
-  if (dl == NB_TIME_NEVER)
-    uv_timer_stop(&d->tick);
-  else
-    uv_timer_start(&d->tick, on_tick, dl > now ? (uint64_t)(dl - now) : 0, 0);
+  return next_deadline(d);
 }
 
 static nb_err set_float(nb_object *o, uint16_t res, double v) {
@@ -579,12 +573,11 @@ static void banner(demo *d) {
 
 static void teardown(demo *d) {
   nb_http_api_free(d->api);
+  nb_io_deadline_close(d->deadline);
   if (d->handles) {
-    uv_close((uv_handle_t *)&d->tick, NULL);
     uv_close((uv_handle_t *)&d->sensor, NULL);
     uv_close((uv_handle_t *)&d->poll, NULL);
     uv_close((uv_handle_t *)&d->stop, NULL);
-    uv_close((uv_handle_t *)&d->prepare, NULL);
   }
   nb_io_srv_free(d->srv_net);
   nb_io_srv_free(d->bs_net);
@@ -612,20 +605,20 @@ static void teardown(demo *d) {
   }
 }
 
-static void start_handles(demo *d) {
+static nb_err start_handles(demo *d) {
+  nb_err e = nb_io_deadline_new(d->loop, before_wait, on_tick, d, &d->deadline);
+  if (e != NB_OK) return e;
   uv_loop_t *uv = nb_io_loop_uv(d->loop);
-  uv_timer_init(uv, &d->tick);
   uv_timer_init(uv, &d->sensor);
   uv_timer_init(uv, &d->poll);
   uv_timer_init(uv, &d->stop);
-  uv_prepare_init(uv, &d->prepare);
-  d->tick.data = d->sensor.data = d->poll.data = d->stop.data = d->prepare.data = d;
+  d->sensor.data = d->poll.data = d->stop.data = d;
   d->handles = true;
-  uv_prepare_start(&d->prepare, on_prepare);
   uv_timer_start(&d->sensor, on_sensor, SENSOR_PERIOD_MS, SENSOR_PERIOD_MS);
   uv_timer_start(&d->poll, on_poll, POLL_PERIOD_MS, POLL_PERIOD_MS);
   if (d->o->duration) uv_timer_start(&d->stop, on_stop_timer, d->o->duration * 1000, 0);
   nb_io_loop_on_signals(d->loop, on_signal, d);
+  return NB_OK;
 }
 
 static int run(const demo_opts *o) {
@@ -645,7 +638,7 @@ static int run(const demo_opts *o) {
       goto out;
     }
   }
-  start_handles(d);
+  if (start_handles(d) != NB_OK) goto out;
   banner(d);
   nb_time_ms now = nb_io_loop_now(d->loop);
   for (size_t i = 0; i < d->ndev; i++) nb_client_start(d->dev[i].c, now);

@@ -25,8 +25,7 @@ typedef struct {
   nb_io_srv *net;
   nb_dtls_creds *creds;
   nb_server_store store;
-  uv_timer_t timer;
-  uv_prepare_t prepare;
+  nb_io_deadline *deadline;
 } server_app;
 
 /* What the operator asked for on the command line. */
@@ -88,21 +87,15 @@ static void app_receive(void *user, const nb_addr *peer, const nb_server_identit
   nb_server_receive(a->srv, peer, id, data, len, now);
 }
 
-static void on_tick(uv_timer_t *t) {
-  server_app *a = t->data;
-  nb_server_tick(a->srv, nb_io_loop_now(a->loop));
+static void on_tick(void *user, nb_time_ms now) {
+  server_app *a = user;
+  nb_server_tick(a->srv, now);
 }
 
-/* Before the loop sleeps, the engine's next deadline becomes the timer. */
-static void on_prepare(uv_prepare_t *p) {
-  server_app *a = p->data;
-  nb_time_ms d = nb_server_next_deadline(a->srv);
-  if (d == NB_TIME_NEVER) {
-    uv_timer_stop(&a->timer);
-    return;
-  }
-  nb_time_ms now = nb_io_loop_now(a->loop);
-  uv_timer_start(&a->timer, on_tick, d > now ? (uint64_t)(d - now) : 0, 0);
+static nb_time_ms next_deadline(void *user, nb_time_ms now) {
+  (void)now;
+  server_app *a = user;
+  return nb_server_next_deadline(a->srv);
 }
 
 static void on_signal(void *user, int signum) {
@@ -300,7 +293,6 @@ static int run(const server_opts *o) {
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
-  bool handles = false;
   if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
             o->db);
@@ -308,7 +300,6 @@ static int run(const server_opts *o) {
   }
   a.store = nb_store_sqlite_iface(db);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
-  rc = NB_EXIT_FAILURE;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
@@ -332,11 +323,7 @@ static int run(const server_opts *o) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;
   }
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.timer);
-  uv_prepare_init(nb_io_loop_uv(a.loop), &a.prepare);
-  a.timer.data = a.prepare.data = &a;
-  uv_prepare_start(&a.prepare, on_prepare);
-  handles = true;
+  if (nb_io_deadline_new(a.loop, next_deadline, on_tick, &a, &a.deadline) != NB_OK) goto out;
   nb_io_loop_on_signals(a.loop, on_signal, &a);
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
@@ -344,10 +331,7 @@ static int run(const server_opts *o) {
 out:
   nb_http_api_free(api);
   nb_http_bs_free(bs);
-  if (handles) {
-    uv_close((uv_handle_t *)&a.timer, NULL);
-    uv_close((uv_handle_t *)&a.prepare, NULL);
-  }
+  nb_io_deadline_close(a.deadline);
   nb_io_srv_free(a.net);
   /* The API finishes closing (and leaves the server's listeners) inside nb_io_loop_free. */
   if (a.loop) nb_io_loop_free(a.loop);

@@ -24,10 +24,7 @@ struct nb_io_dtls {
   size_t peer_count, peer_cap;
   nb_io_datagram_fn upper;
   void *upper_user;
-  uv_timer_t timer;
-  uv_prepare_t prepare;
-  nb_time_ms armed;
-  int open_handles;
+  nb_io_deadline *deadline;
   uint64_t dropped;
 };
 
@@ -127,10 +124,8 @@ static nb_time_ms nb_io_dtls_deadline(const nb_io_dtls *d) {
   return next;
 }
 
-static void nb_io_dtls_on_timer(uv_timer_t *h) {
-  nb_io_dtls *d = h->data;
-  d->armed = NB_TIME_NEVER;
-  nb_time_ms now = nb_io_loop_now(d->loop);
+static void nb_io_dtls_tick(void *user, nb_time_ms now) {
+  nb_io_dtls *d = user;
   if (d->server) {
     nb_dtls_server_tick(d->server, now);
     return;
@@ -142,18 +137,9 @@ static void nb_io_dtls_on_timer(uv_timer_t *h) {
 }
 
 /* Before the loop waits: the timer follows whatever the iteration did to the sessions. */
-static void nb_io_dtls_rearm(uv_prepare_t *h) {
-  nb_io_dtls *d = h->data;
-  nb_time_ms deadline = nb_io_dtls_deadline(d);
-  if (deadline == d->armed) return;
-  if (deadline == NB_TIME_NEVER) {
-    uv_timer_stop(&d->timer);
-  } else {
-    nb_time_ms now = (nb_time_ms)uv_now(nb_io_loop_uv(d->loop));
-    uint64_t delay = deadline > now ? (uint64_t)(deadline - now) : 0;
-    uv_timer_start(&d->timer, nb_io_dtls_on_timer, delay, 0);
-  }
-  d->armed = deadline;
+static nb_time_ms nb_io_dtls_next(void *user, nb_time_ms now) {
+  (void)now;
+  return nb_io_dtls_deadline(user);
 }
 
 /* ---- datagrams ---- */
@@ -195,11 +181,6 @@ void nb_io_dtls_send(void *dtls, const nb_addr *peer, const uint8_t *data, size_
 
 /* ---- lifecycle ---- */
 
-static void nb_io_dtls_handle_closed(uv_handle_t *h) {
-  nb_io_dtls *d = h->data;
-  if (--d->open_handles == 0) free(d);
-}
-
 nb_err nb_io_dtls_new(nb_io_loop *loop, nb_io_udp *udp, const nb_io_dtls_config *cfg,
                       nb_io_dtls **out) {
   if (!cfg || !cfg->creds) return NB_ERR_INVAL;
@@ -208,21 +189,17 @@ nb_err nb_io_dtls_new(nb_io_loop *loop, nb_io_udp *udp, const nb_io_dtls_config 
   d->loop = loop;
   d->udp = udp;
   d->cfg = *cfg;
-  d->armed = NB_TIME_NEVER;
   d->handlers = (nb_dtls_handlers){nb_io_dtls_on_send, nb_io_dtls_on_recv, nb_io_dtls_on_event, d};
-  if (cfg->role == NB_IO_DTLS_SERVER) {
-    nb_err err = nb_dtls_server_new(&d->cfg.server, cfg->creds, &d->handlers, &d->server);
-    if (err != NB_OK) {
-      free(d);
-      return err;
-    }
+  nb_err err = NB_OK;
+  if (cfg->role == NB_IO_DTLS_SERVER)
+    err = nb_dtls_server_new(&d->cfg.server, cfg->creds, &d->handlers, &d->server);
+  if (err == NB_OK)
+    err = nb_io_deadline_new(loop, nb_io_dtls_next, nb_io_dtls_tick, d, &d->deadline);
+  if (err != NB_OK) {
+    nb_dtls_server_free(d->server);
+    free(d);
+    return err;
   }
-  uv_timer_init(nb_io_loop_uv(loop), &d->timer);
-  uv_prepare_init(nb_io_loop_uv(loop), &d->prepare);
-  d->timer.data = d->prepare.data = d;
-  d->open_handles = 2;
-  uv_prepare_start(&d->prepare, nb_io_dtls_rearm);
-  uv_unref((uv_handle_t *)&d->prepare);
   nb_io_udp_set_receiver(udp, nb_io_dtls_input, d);
   *out = d;
   return NB_OK;
@@ -255,14 +232,11 @@ uint64_t nb_io_dtls_dropped(const nb_io_dtls *d) { return d->dropped; }
 void nb_io_dtls_free(nb_io_dtls *d) {
   if (!d) return;
   nb_io_udp_set_receiver(d->udp, NULL, NULL);
-  if (d->server) nb_dtls_server_free(d->server);
-  d->server = NULL;
+  nb_dtls_server_free(d->server);
   for (size_t i = 0; i < d->peer_count; i++) nb_dtls_session_free(d->peers[i].s);
   free(d->peers);
-  d->peers = NULL;
-  d->peer_count = 0;
-  uv_close((uv_handle_t *)&d->timer, nb_io_dtls_handle_closed);
-  uv_close((uv_handle_t *)&d->prepare, nb_io_dtls_handle_closed);
+  nb_io_deadline_close(d->deadline);
+  free(d);
 }
 
 nb_err nb_io_dtls_coap_open(nb_io_loop *loop, const nb_addr *local, const nb_io_dtls_config *dcfg,

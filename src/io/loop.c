@@ -46,8 +46,15 @@ struct nb_io_coap {
   nb_io_loop *loop;
   nb_coap_ep *ep;
   nb_io_udp *udp; /* owned when made by nb_io_coap_open_udp */
+  nb_io_deadline *deadline;
+};
+
+struct nb_io_deadline {
   uv_timer_t timer;
   uv_prepare_t prepare;
+  nb_io_next_deadline_fn next;
+  nb_io_tick_fn tick;
+  void *user;
   nb_time_ms armed; /* deadline the timer is running for, NB_TIME_NEVER when stopped */
   int open_handles;
 };
@@ -325,35 +332,74 @@ void nb_io_udp_close(nb_io_udp *udp) {
   uv_close((uv_handle_t *)&udp->handle, nb_io_udp_closed);
 }
 
-/* ---- CoAP endpoint driver ---- */
+/* ---- deadline timer ---- */
 
-static void nb_io_coap_on_timer(uv_timer_t *h) {
-  nb_io_coap *c = h->data;
-  c->armed = NB_TIME_NEVER; /* a one-shot timer is stopped once it has fired */
-  if (c->ep) nb_coap_ep_tick(c->ep, nb_io_loop_now(c->loop));
+static nb_time_ms nb_io_uv_now(uv_handle_t *h) { return (nb_time_ms)uv_now(h->loop); }
+
+static void nb_io_deadline_on_timer(uv_timer_t *h) {
+  nb_io_deadline *d = h->data;
+  d->armed = NB_TIME_NEVER; /* a one-shot timer is stopped once it has fired */
+  uv_update_time(h->loop);
+  d->tick(d->user, nb_io_uv_now((uv_handle_t *)h));
 }
 
-/* Runs right before the loop waits for I/O, after every callback of the iteration: whatever
- * they did to the endpoint (receive, tick, request, respond, notify) is reflected here. */
-static void nb_io_coap_rearm(uv_prepare_t *h) {
-  nb_io_coap *c = h->data;
-  if (!c->ep) return;
-  nb_time_ms deadline = nb_coap_ep_next_deadline(c->ep);
-  if (deadline == c->armed) return;
+static void nb_io_deadline_rearm(uv_prepare_t *h) {
+  nb_io_deadline *d = h->data;
+  uv_update_time(h->loop);
+  nb_time_ms now = nb_io_uv_now((uv_handle_t *)h);
+  nb_time_ms deadline = d->next(d->user, now);
+  if (uv_is_closing((uv_handle_t *)h) || deadline == d->armed) return;
   if (deadline == NB_TIME_NEVER) {
-    uv_timer_stop(&c->timer);
+    uv_timer_stop(&d->timer);
   } else {
     /* libuv timers count from the cached loop time, which is also what `now` was based on. */
-    nb_time_ms now = (nb_time_ms)uv_now(&c->loop->uv);
     uint64_t delay = deadline > now ? (uint64_t)(deadline - now) : 0;
-    uv_timer_start(&c->timer, nb_io_coap_on_timer, delay, 0);
+    uv_timer_start(&d->timer, nb_io_deadline_on_timer, delay, 0);
   }
-  c->armed = deadline;
+  d->armed = deadline;
 }
 
-static void nb_io_coap_handle_closed(uv_handle_t *h) {
-  nb_io_coap *c = h->data;
-  if (--c->open_handles == 0) free(c);
+nb_err nb_io_deadline_new(nb_io_loop *loop, nb_io_next_deadline_fn next, nb_io_tick_fn tick,
+                          void *user, nb_io_deadline **out) {
+  nb_io_deadline *d = calloc(1, sizeof *d);
+  if (!d) return NB_ERR_NOMEM;
+  d->next = next;
+  d->tick = tick;
+  d->user = user;
+  d->armed = NB_TIME_NEVER;
+  /* Neither init can fail on Unix for a valid loop. */
+  uv_timer_init(&loop->uv, &d->timer);
+  uv_prepare_init(&loop->uv, &d->prepare);
+  d->timer.data = d->prepare.data = d;
+  d->open_handles = 2;
+  uv_prepare_start(&d->prepare, nb_io_deadline_rearm);
+  uv_unref((uv_handle_t *)&d->prepare);
+  *out = d;
+  return NB_OK;
+}
+
+static void nb_io_deadline_closed(uv_handle_t *h) {
+  nb_io_deadline *d = h->data;
+  if (--d->open_handles == 0) free(d);
+}
+
+void nb_io_deadline_close(nb_io_deadline *d) {
+  if (!d || uv_is_closing((uv_handle_t *)&d->timer)) return;
+  uv_close((uv_handle_t *)&d->timer, nb_io_deadline_closed);
+  uv_close((uv_handle_t *)&d->prepare, nb_io_deadline_closed);
+}
+
+/* ---- CoAP endpoint driver ---- */
+
+static void nb_io_coap_tick(void *user, nb_time_ms now) {
+  nb_io_coap *c = user;
+  nb_coap_ep_tick(c->ep, now);
+}
+
+static nb_time_ms nb_io_coap_next(void *user, nb_time_ms now) {
+  (void)now;
+  nb_io_coap *c = user;
+  return nb_coap_ep_next_deadline(c->ep);
 }
 
 nb_err nb_io_coap_new(nb_io_loop *loop, const nb_coap_ep_config *cfg, nb_io_datagram_fn out,
@@ -366,21 +412,14 @@ nb_err nb_io_coap_new(nb_io_loop *loop, const nb_coap_ep_config *cfg, nb_io_data
   nb_io_coap *c = calloc(1, sizeof *c);
   if (!c) return NB_ERR_NOMEM;
   c->loop = loop;
-  c->armed = NB_TIME_NEVER;
   nb_err err = nb_coap_ep_new(cfg, out, out_user, &c->ep);
+  if (err == NB_OK)
+    err = nb_io_deadline_new(loop, nb_io_coap_next, nb_io_coap_tick, c, &c->deadline);
   if (err != NB_OK) {
+    nb_coap_ep_free(c->ep);
     free(c);
     return err;
   }
-  /* Neither init can fail on Unix for a valid loop. */
-  uv_timer_init(&loop->uv, &c->timer);
-  uv_prepare_init(&loop->uv, &c->prepare);
-  c->timer.data = c;
-  c->prepare.data = c;
-  c->open_handles = 2;
-  uv_prepare_start(&c->prepare, nb_io_coap_rearm);
-  /* The endpoint's timer keeps the loop alive while it has work; the hook alone does not. */
-  uv_unref((uv_handle_t *)&c->prepare);
   *res = c;
   return NB_OK;
 }
@@ -404,7 +443,6 @@ nb_err nb_io_coap_open_udp(nb_io_loop *loop, const nb_addr *local, const nb_coap
 
 void nb_io_coap_input(void *coap, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_io_coap *c = coap;
-  if (!c->ep) return;
   nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_now(c->loop));
 }
 
@@ -413,14 +451,12 @@ nb_coap_ep *nb_io_coap_ep(nb_io_coap *coap) { return coap->ep; }
 nb_io_udp *nb_io_coap_udp(nb_io_coap *coap) { return coap->udp; }
 
 void nb_io_coap_free(nb_io_coap *coap) {
-  if (!coap || !coap->ep) return;
+  if (!coap) return;
+  nb_io_deadline_close(coap->deadline);
   nb_coap_ep_free(coap->ep);
-  coap->ep = NULL;
   if (coap->udp) {
     nb_io_udp_set_receiver(coap->udp, NULL, NULL);
     nb_io_udp_close(coap->udp);
-    coap->udp = NULL;
   }
-  uv_close((uv_handle_t *)&coap->timer, nb_io_coap_handle_closed);
-  uv_close((uv_handle_t *)&coap->prepare, nb_io_coap_handle_closed);
+  free(coap);
 }

@@ -93,6 +93,21 @@ int nb_io_udp_fd(const nb_io_udp *udp);
 /* Stops receiving and frees the socket once libuv has closed it (queued sends are dropped). */
 void nb_io_udp_close(nb_io_udp *udp);
 
+/* ---- deadline timer ----
+ * Keeps one libuv timer at a sans-I/O engine's next deadline: right before the loop waits for
+ * I/O (after every callback of the iteration, so whatever they did to the engine counts),
+ * `next` is asked for the deadline, NB_TIME_NEVER for none, and may do whatever else must
+ * happen before sleeping; the timer is re-armed only when the deadline changed. At the
+ * deadline `tick` runs. An armed timer keeps the loop alive; the hook alone does not. */
+typedef struct nb_io_deadline nb_io_deadline;
+typedef nb_time_ms (*nb_io_next_deadline_fn)(void *user, nb_time_ms now);
+typedef void (*nb_io_tick_fn)(void *user, nb_time_ms now);
+
+nb_err nb_io_deadline_new(nb_io_loop *loop, nb_io_next_deadline_fn next, nb_io_tick_fn tick,
+                          void *user, nb_io_deadline **out);
+/* No callback runs after this; the memory goes with the loop's close callbacks. NULL is fine. */
+void nb_io_deadline_close(nb_io_deadline *d);
+
 /* ---- CoAP endpoint driver ---- */
 
 /* Creates an endpoint (cfg NULL = defaults) whose datagrams go to out(out_user, ...), and the
