@@ -74,6 +74,7 @@ struct nb_bs_engine {
   } listeners[NB_BS_MAX_LISTENERS];
   size_t nlisteners;
   nb_bs_engine_stats stats;
+  size_t nsessions;
   const nb_server_identity *rx_id;
   uint64_t next_ticket;
 };
@@ -93,6 +94,7 @@ void nb_bs_engine_config_default(nb_bs_engine_config *cfg) {
   cfg->max_attempts = 3;
   cfg->retry_backoff = 10000;
   cfg->install_timeout = 15000;
+  cfg->max_sessions = 10000;
 }
 
 /* ---- events ---- */
@@ -160,6 +162,7 @@ static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms no
   for (nb_bs_session **pp = &bs->sessions; *pp; pp = &(*pp)->next)
     if (*pp == s) {
       *pp = s->next;
+      bs->nsessions--;
       break;
     }
   nb_coap_req_id req = s->req;
@@ -599,6 +602,7 @@ static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *
 
 static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
                                 const nb_bs_config *cfg, nb_bs_session **out) {
+  if (bs->cfg.max_sessions && bs->nsessions >= bs->cfg.max_sessions) return NB_ERR_BUSY;
   nb_bs_session *s = calloc(1, sizeof *s);
   if (!s) return NB_ERR_NOMEM;
   s->bs = bs;
@@ -610,6 +614,7 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
   s->bs_write_step = SIZE_MAX;
   s->next = bs->sessions;
   bs->sessions = s;
+  bs->nsessions++;
   *out = s;
   return NB_OK;
 }
@@ -691,8 +696,13 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     return;
   }
   if (s) nb_bs_session_free(bs, s, now); /* the device started over */
-  if (nb_bs_session_new(bs, ep, peer, format, &cfg, &s) != NB_OK)
-    return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  nb_err e = nb_bs_session_new(bs, ep, peer, format, &cfg, &s);
+  if (e == NB_ERR_BUSY) { /* a flood of requests must not grow memory without bound */
+    bs->stats.overloaded++;
+    NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-overloaded ep=%s sessions=%zu", ep, bs->nsessions);
+    return nb_bs_answer(ex, NB_COAP_SERVICE_UNAVAILABLE, now);
+  }
+  if (e != NB_OK) return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
   if (id) s->id = *id;
   if (bs->cfg.policy == NB_BS_POLICY_APPROVE) {
     s->state = NB_BSS_PENDING;
@@ -899,4 +909,7 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
   return e;
 }
 
-void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) { *out = bs->stats; }
+void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) {
+  *out = bs->stats;
+  out->sessions = bs->nsessions;
+}

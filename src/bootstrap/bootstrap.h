@@ -83,6 +83,7 @@ typedef struct {
   unsigned max_attempts;      /* whole-sequence attempts after a timeout; default 3 */
   nb_time_ms retry_backoff;   /* before attempt 2, doubled each time; default 10000 */
   bool require_identity;      /* secured peers only (NoSec Bootstrap-Requests refused); false */
+  size_t max_sessions;        /* bootstraps running or pending at once (5.03 beyond); 10000 */
   const nb_model *model;      /* NULL = built-ins (owned) */
   nb_random_fn random;        /* CoAP tokens/MIDs; keys always come from the CSPRNG */
   void *random_user;
@@ -134,6 +135,8 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
 
 typedef struct {
   uint64_t requests, pending, approved, rejected, finished, failed, alerts, retries;
+  uint64_t overloaded; /* Bootstrap-Requests answered 5.03 (max_sessions reached) */
+  uint64_t sessions;   /* now: running, pending, waiting to retry or installing */
 } nb_bs_engine_stats;
 void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out);
 
