@@ -181,6 +181,7 @@ static int run_server(const run_opts *o) {
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_http_bs_config bc = {.db = o->db,
                           .dm_store = dm_store,
+                          .remote = remote,
                           .policy = o->policy,
                           .coap = o->coap ? &coap : NULL,
                           .coaps = o->coaps ? &coaps : NULL,

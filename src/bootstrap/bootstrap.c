@@ -17,7 +17,12 @@
 #define NB_BS_MAX_LISTENERS 8
 #define NB_BS_PSK_LEN 16
 
-typedef enum { NB_BSS_PENDING, NB_BSS_RUNNING, NB_BSS_WAIT_RETRY } nb_bss_state;
+typedef enum {
+  NB_BSS_PENDING,
+  NB_BSS_RUNNING,
+  NB_BSS_WAIT_RETRY,
+  NB_BSS_INSTALLING /* waits for an asynchronous install before Finish */
+} nb_bss_state;
 
 /* One request to the device: a Discover, Delete, Write or Finish. */
 typedef struct {
@@ -52,6 +57,9 @@ typedef struct nb_bs_session {
   nb_server_identity id;      /* how the device authenticated to us (kind NONE: NoSec) */
   nb_server_sec_info bs_cred; /* its fresh bootstrap-account credential, kind NONE = none */
   size_t bs_write_step;       /* the step writing it (committed once the device took it) */
+  bool installed;             /* this attempt's credential is in the management server */
+  uint64_t ticket;            /* asynchronous install being waited for (0 none) */
+  nb_time_ms install_deadline;
 } nb_bs_session;
 
 struct nb_bs_engine {
@@ -66,7 +74,9 @@ struct nb_bs_engine {
   } listeners[NB_BS_MAX_LISTENERS];
   size_t nlisteners;
   nb_bs_engine_stats stats;
+  size_t nsessions;
   const nb_server_identity *rx_id;
+  uint64_t next_ticket;
 };
 
 static const char *const k_event_names[] = {
@@ -83,6 +93,8 @@ void nb_bs_engine_config_default(nb_bs_engine_config *cfg) {
   cfg->policy = NB_BS_POLICY_AUTO;
   cfg->max_attempts = 3;
   cfg->retry_backoff = 10000;
+  cfg->install_timeout = 15000;
+  cfg->max_sessions = 10000;
 }
 
 /* ---- events ---- */
@@ -150,6 +162,7 @@ static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms no
   for (nb_bs_session **pp = &bs->sessions; *pp; pp = &(*pp)->next)
     if (*pp == s) {
       *pp = s->next;
+      bs->nsessions--;
       break;
     }
   nb_coap_req_id req = s->req;
@@ -443,6 +456,7 @@ static void nb_bs_note_discover(nb_bs_session *s, const nb_coap_msg *resp) {
  * the device holds it now, and the previous key stops working. */
 static nb_err nb_bs_install(nb_bs_session *s) {
   const nb_server_store *st = &s->bs->cfg.dm_store;
+  s->installed = true;
   if (!st->ops) return NB_OK;
   if (s->install.kind != NB_SERVER_ID_NONE) {
     snprintf(s->install.ep, sizeof s->install.ep, "%s", s->ep);
@@ -482,10 +496,36 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
   nb_bs_send_step(s, now);
 }
 
+/* Hands the credential to the asynchronous installer; the sequence waits in INSTALLING. */
+static nb_err nb_bs_install_start(nb_bs_session *s, nb_time_ms now) {
+  nb_bs_engine *bs = s->bs;
+  if (s->install.kind == NB_SERVER_ID_NONE && !s->install_nosec) {
+    s->installed = true;
+    return NB_OK;
+  }
+  snprintf(s->install.ep, sizeof s->install.ep, "%s", s->ep);
+  s->ticket = ++bs->next_ticket;
+  s->state = NB_BSS_INSTALLING;
+  s->install_deadline = now + bs->cfg.install_timeout;
+  nb_err e = bs->cfg.install(bs->cfg.install_user, s->ticket, s->ep, &s->install);
+  NB_LOG_INFO(NB_BS_LOG, "event=credential-install-started ep=%s kind=%s ticket=%llu err=%s", s->ep,
+              nb_server_id_kind_name(s->install.kind), (unsigned long long)s->ticket,
+              nb_err_name(e));
+  if (e != NB_OK) {
+    s->ticket = 0;
+    s->state = NB_BSS_RUNNING;
+  }
+  return e;
+}
+
 static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
   nb_bs_step *st = &s->steps[s->cur];
-  if (st->finish && nb_bs_install(s) != NB_OK) /* a device without a usable key: stop */
-    return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now);
+  if (st->finish && !s->installed) {
+    nb_err e = s->bs->cfg.install ? nb_bs_install_start(s, now) : nb_bs_install(s);
+    if (e != NB_OK) /* a device without a usable key: stop */
+      return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now);
+    if (s->state == NB_BSS_INSTALLING) return; /* resumed by nb_bs_engine_install_done */
+  }
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, st->method, 0);
   nb_err e = st->finish ? nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/bs")
@@ -508,6 +548,8 @@ static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   s->bs_write_step = SIZE_MAX;
   s->install_nosec = false;
   s->bs_sec_inst = -1;
+  s->installed = false;
+  s->ticket = 0;
   s->attempt++;
   s->state = NB_BSS_RUNNING;
   nb_err e = NB_OK;
@@ -543,6 +585,14 @@ static void nb_bs_fail(nb_bs_session *s, uint8_t code, nb_err err, nb_time_ms no
   nb_bs_session_free(bs, s, now);
 }
 
+/* The management server never got the credential: the device must not be told to use it. */
+static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
+  nb_bs_engine *bs = s->bs;
+  bs->stats.failed++;
+  nb_bs_emit_s(s, NB_BS_EV_FAILED, NB_COAP_INTERNAL_SERVER_ERROR, err, "install", now);
+  nb_bs_session_free(bs, s, now);
+}
+
 static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg) {
   const nb_bs_source *src = &bs->cfg.source;
   nb_err e = src->config_get(src->self, ep, cfg);
@@ -552,6 +602,7 @@ static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *
 
 static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
                                 const nb_bs_config *cfg, nb_bs_session **out) {
+  if (bs->cfg.max_sessions && bs->nsessions >= bs->cfg.max_sessions) return NB_ERR_BUSY;
   nb_bs_session *s = calloc(1, sizeof *s);
   if (!s) return NB_ERR_NOMEM;
   s->bs = bs;
@@ -563,6 +614,7 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
   s->bs_write_step = SIZE_MAX;
   s->next = bs->sessions;
   bs->sessions = s;
+  bs->nsessions++;
   *out = s;
   return NB_OK;
 }
@@ -644,8 +696,13 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     return;
   }
   if (s) nb_bs_session_free(bs, s, now); /* the device started over */
-  if (nb_bs_session_new(bs, ep, peer, format, &cfg, &s) != NB_OK)
-    return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  nb_err e = nb_bs_session_new(bs, ep, peer, format, &cfg, &s);
+  if (e == NB_ERR_BUSY) { /* a flood of requests must not grow memory without bound */
+    bs->stats.overloaded++;
+    NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-overloaded ep=%s sessions=%zu", ep, bs->nsessions);
+    return nb_bs_answer(ex, NB_COAP_SERVICE_UNAVAILABLE, now);
+  }
+  if (e != NB_OK) return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
   if (id) s->id = *id;
   if (bs->cfg.policy == NB_BS_POLICY_APPROVE) {
     s->state = NB_BSS_PENDING;
@@ -724,15 +781,40 @@ void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
   nb_coap_ep_tick(bs->ep, now);
   for (nb_bs_session *s = bs->sessions, *next; s; s = next) {
     next = s->next;
-    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at <= now) nb_bs_begin(s, now);
+    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at <= now)
+      nb_bs_begin(s, now);
+    else if (s->state == NB_BSS_INSTALLING && s->install_deadline <= now) {
+      s->ticket = 0; /* a late completion finds nothing */
+      nb_bs_install_fail(s, NB_ERR_TIMEOUT, now);
+    }
   }
 }
 
 nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs) {
   nb_time_ms d = nb_coap_ep_next_deadline(bs->ep);
   for (const nb_bs_session *s = bs->sessions; s; s = s->next)
-    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at < d) d = s->retry_at;
+    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at < d)
+      d = s->retry_at;
+    else if (s->state == NB_BSS_INSTALLING && s->install_deadline < d)
+      d = s->install_deadline;
   return d;
+}
+
+nb_err nb_bs_engine_install_done(nb_bs_engine *bs, uint64_t ticket, nb_err result, nb_time_ms now) {
+  nb_bs_session *s = bs->sessions;
+  while (s && !(ticket && s->ticket == ticket && s->state == NB_BSS_INSTALLING)) s = s->next;
+  if (!s) return NB_ERR_NOT_FOUND;
+  s->ticket = 0;
+  NB_LOG_INFO(NB_BS_LOG, "event=credential-installed ep=%s kind=%s identity=%s err=%s", s->ep,
+              nb_server_id_kind_name(s->install.kind), s->install.identity, nb_err_name(result));
+  if (result != NB_OK) {
+    nb_bs_install_fail(s, result, now);
+    return NB_OK;
+  }
+  s->installed = true;
+  s->state = NB_BSS_RUNNING;
+  nb_bs_send_step(s, now);
+  return NB_OK;
 }
 
 nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs) { return bs->ep; }
@@ -827,4 +909,7 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
   return e;
 }
 
-void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) { *out = bs->stats; }
+void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) {
+  *out = bs->stats;
+  out->sessions = bs->nsessions;
+}

@@ -64,16 +64,28 @@ typedef struct {
 
 typedef void (*nb_bs_listener_fn)(void *user, const nb_bs_event *ev);
 
+/* Asynchronous installation in the management server's security store (a server reached over
+ * HTTP): called just before Finish instead of dm_store with the device's new credential (kind
+ * NONE: drop ep's old one, the device got a NoSec account). That device's sequence waits until
+ * the backend calls nb_bs_engine_install_done with the same ticket; other devices proceed
+ * meanwhile. Must not call back into the engine from inside; an error fails at once. */
+typedef nb_err (*nb_bs_install_fn)(void *user, uint64_t ticket, const char *ep,
+                                   const nb_server_sec_info *cred);
+
 typedef struct {
   nb_coap_ep_config coap;
   nb_bs_policy policy;
   nb_bs_source source;      /* required */
   nb_server_store dm_store; /* management server's security store (ops NULL: not installed) */
-  unsigned max_attempts;    /* whole-sequence attempts after a timeout; default 3 */
-  nb_time_ms retry_backoff; /* before attempt 2, doubled each time; default 10000 */
-  bool require_identity;    /* secured peers only (NoSec Bootstrap-Requests refused); false */
-  const nb_model *model;    /* NULL = built-ins (owned) */
-  nb_random_fn random;      /* CoAP tokens/MIDs; keys always come from the CSPRNG */
+  nb_bs_install_fn install; /* asynchronous alternative to dm_store (used when set) */
+  void *install_user;
+  nb_time_ms install_timeout; /* an install never completed fails the bootstrap; default 15000 */
+  unsigned max_attempts;      /* whole-sequence attempts after a timeout; default 3 */
+  nb_time_ms retry_backoff;   /* before attempt 2, doubled each time; default 10000 */
+  bool require_identity;      /* secured peers only (NoSec Bootstrap-Requests refused); false */
+  size_t max_sessions;        /* bootstraps running or pending at once (5.03 beyond); 10000 */
+  const nb_model *model;      /* NULL = built-ins (owned) */
+  nb_random_fn random;        /* CoAP tokens/MIDs; keys always come from the CSPRNG */
   void *random_user;
 } nb_bs_engine_config;
 
@@ -94,6 +106,11 @@ void nb_bs_engine_receive(nb_bs_engine *bs, const nb_addr *peer, const nb_server
 void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now);
 nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs);
 nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs);
+
+/* Completion of an asynchronous install: NB_OK resumes that device's sequence (Finish), an
+ * error fails it (BOOTSTRAP_FAILED, step "install"). NB_ERR_NOT_FOUND when no sequence waits
+ * on ticket any more (the device started over, timed out, or the engine gave up). */
+nb_err nb_bs_engine_install_done(nb_bs_engine *bs, uint64_t ticket, nb_err result, nb_time_ms now);
 
 /* Operator decisions on a pending request (NB_ERR_NOT_FOUND when ep is not pending). */
 nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now);
@@ -118,6 +135,8 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
 
 typedef struct {
   uint64_t requests, pending, approved, rejected, finished, failed, alerts, retries;
+  uint64_t overloaded; /* Bootstrap-Requests answered 5.03 (max_sessions reached) */
+  uint64_t sessions;   /* now: running, pending, waiting to retry or installing */
 } nb_bs_engine_stats;
 void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out);
 

@@ -26,6 +26,9 @@ struct nb_http_bs {
   uv_timer_t timer, poll;
   uv_prepare_t prepare;
   int open_handles;
+  nb_http_remote_store *remote;
+  nb_http_client *http; /* asynchronous installs (remote only) */
+  bool closing;
 };
 
 static void host_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
@@ -71,6 +74,18 @@ static void on_event(void *user, const nb_bs_event *ev) {
     nb_bs_store_pending_del(h->st, ev->ep);
 }
 
+static void on_installed(void *user, uint64_t ticket, nb_err result) {
+  nb_http_bs *h = user;
+  if (h->closing) return; /* the engine is going away with its sessions */
+  nb_bs_engine_install_done(h->bs, ticket, result, nb_io_loop_now(h->loop));
+}
+
+static nb_err start_install(void *user, uint64_t ticket, const char *ep,
+                            const nb_server_sec_info *cred) {
+  nb_http_bs *h = user;
+  return nb_http_remote_store_install(h->remote, h->http, ticket, ep, cred, on_installed, h);
+}
+
 static nb_err make_creds(nb_http_bs *h, const nb_http_bs_config *cfg) {
   nb_err e = nb_dtls_creds_new(&h->creds);
   if (e != NB_OK) return e;
@@ -112,6 +127,12 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   nb_bs_engine_config_default(&ec);
   ec.policy = cfg->policy;
   ec.dm_store = cfg->dm_store;
+  if (cfg->remote) {
+    h->remote = cfg->remote;
+    ec.install = start_install;
+    ec.install_user = h;
+    if (e == NB_OK) e = nb_http_client_new(nb_io_loop_uv(loop), 0, &h->http);
+  }
   if (e == NB_OK) {
     ec.source = nb_bs_store_source(h->st);
     e = nb_io_srv_new(loop, host_receive, h, &h->net);
@@ -122,6 +143,8 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
   if (e != NB_OK) {
+    h->closing = true;
+    nb_http_client_free(h->http);
     nb_io_srv_free(h->net);
     host_destroy(h);
     return e;
@@ -146,6 +169,9 @@ static void on_closed(uv_handle_t *handle) {
 
 void nb_http_bs_free(nb_http_bs *h) {
   if (!h) return;
+  h->closing = true;
+  nb_http_client_free(h->http); /* cancels installs in flight */
+  h->http = NULL;
   nb_io_srv_free(h->net);
   h->net = NULL;
   h->open_handles = 3;

@@ -14,12 +14,16 @@
 #include "base/err.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
+#include "http/remote_store.h"
 #include "io/loop.h"
 #include "server/store.h"
 
 typedef struct {
   const char *db;           /* the bootstrap store (the server's database file) */
   nb_server_store dm_store; /* the management server's security store */
+  /* A server running apart: credentials installed through its REST API asynchronously, in
+   * the loop (used instead of dm_store when set; not owned). */
+  nb_http_remote_store *remote;
   nb_bs_policy policy;
   const nb_addr *coap;    /* NoSec listen address, NULL = none */
   const nb_addr *coaps;   /* DTLS listen address, NULL = none */

@@ -8,7 +8,6 @@
 
 #include "base/hex.h"
 #include "base/log.h"
-#include "io/http_client.h"
 
 #define MOD "bootstrap"
 
@@ -60,17 +59,23 @@ static nb_err rs_url(const nb_http_remote_store *rs, const char *ep, char *out, 
   return NB_OK;
 }
 
-static nb_err rs_call(const nb_http_remote_store *rs, const char *method, const char *ep,
-                      const char *body, long *status) {
-  char url[1024], why[160] = "";
-  nb_err e = rs_url(rs, ep, url, sizeof url);
-  if (e != NB_OK) return e;
+static nb_http_request rs_request(const nb_http_remote_store *rs, const char *method,
+                                  const char *url, const char *body) {
   nb_http_request rq = {.method = method,
                         .url = url,
                         .bearer_token = rs->token,
                         .body = body,
                         .body_len = body ? strlen(body) : 0,
                         .timeout_ms = rs->timeout_ms};
+  return rq;
+}
+
+static nb_err rs_call(const nb_http_remote_store *rs, const char *method, const char *ep,
+                      const char *body, long *status) {
+  char url[1024], why[160] = "";
+  nb_err e = rs_url(rs, ep, url, sizeof url);
+  if (e != NB_OK) return e;
+  nb_http_request rq = rs_request(rs, method, url, body);
   e = nb_http_fetch(&rq, status, NULL, why, sizeof why);
   if (e != NB_OK)
     NB_LOG_WARN(MOD, "event=server-api-failed method=%s ep=%s err=%s why=\"%s\"", method, ep,
@@ -95,28 +100,78 @@ static char *rs_body(const nb_server_sec_info *s) {
   return text;
 }
 
+/* What an answer's status means for a PUT (200/201) or a DELETE (200; 404 NOT_FOUND). */
+static nb_err rs_status(bool put, const char *ep, long status) {
+  if (put ? status == 200 || status == 201 : status == 200) return NB_OK;
+  if (!put && status == 404) return NB_ERR_NOT_FOUND;
+  NB_LOG_WARN(MOD, "event=server-api-refused method=%s ep=%s status=%ld", put ? "PUT" : "DELETE",
+              ep, status);
+  return NB_ERR_IO;
+}
+
+static void rs_body_free(char *body) {
+  if (!body) return;
+  memset(body, 0, strlen(body)); /* holds the PSK */
+  free(body);
+}
+
 static nb_err rs_sec_put(void *self, const nb_server_sec_info *s) {
   char *body = rs_body(s);
   if (!body) return s->kind == NB_SERVER_ID_NONE ? NB_ERR_INVAL : NB_ERR_NOMEM;
   long status = 0;
   nb_err e = rs_call(self, "PUT", s->ep, body, &status);
-  memset(body, 0, strlen(body)); /* holds the PSK */
-  free(body);
-  if (e == NB_OK && status != 200 && status != 201) {
-    NB_LOG_WARN(MOD, "event=server-api-refused method=PUT ep=%s status=%ld", s->ep, status);
-    e = NB_ERR_IO;
-  }
-  return e;
+  rs_body_free(body);
+  return e == NB_OK ? rs_status(true, s->ep, status) : e;
 }
 
 static nb_err rs_sec_del(void *self, const char *ep) {
   long status = 0;
   nb_err e = rs_call(self, "DELETE", ep, NULL, &status);
-  if (e == NB_OK && status == 404) return NB_ERR_NOT_FOUND;
-  if (e == NB_OK && status != 200) {
-    NB_LOG_WARN(MOD, "event=server-api-refused method=DELETE ep=%s status=%ld", ep, status);
-    e = NB_ERR_IO;
+  return e == NB_OK ? rs_status(false, ep, status) : e;
+}
+
+/* ---- asynchronous install ---- */
+
+typedef struct {
+  nb_http_remote_done_fn done;
+  void *user;
+  uint64_t ticket;
+  bool put;
+  char ep[NB_SERVER_EP_MAX];
+} rs_pending;
+
+static void rs_install_done(void *user, const nb_http_response *res) {
+  rs_pending *p = user;
+  nb_err e = res->err;
+  if (e == NB_OK) {
+    e = rs_status(p->put, p->ep, res->status);
+    if (e == NB_ERR_NOT_FOUND) e = NB_OK; /* nothing to drop */
+  } else {
+    NB_LOG_WARN(MOD, "event=server-api-failed method=%s ep=%s err=%s why=\"%s\"",
+                p->put ? "PUT" : "DELETE", p->ep, nb_err_name(e), res->error ? res->error : "");
   }
+  p->done(p->user, p->ticket, e);
+  free(p);
+}
+
+nb_err nb_http_remote_store_install(nb_http_remote_store *rs, nb_http_client *client,
+                                    uint64_t ticket, const char *ep, const nb_server_sec_info *cred,
+                                    nb_http_remote_done_fn done, void *user) {
+  if (!rs || !client || !ep || !cred || !done) return NB_ERR_INVAL;
+  char url[1024];
+  nb_err e = rs_url(rs, ep, url, sizeof url);
+  if (e != NB_OK) return e;
+  rs_pending *p = calloc(1, sizeof *p);
+  if (!p) return NB_ERR_NOMEM;
+  *p = (rs_pending){.done = done, .user = user, .ticket = ticket};
+  p->put = cred->kind != NB_SERVER_ID_NONE;
+  snprintf(p->ep, sizeof p->ep, "%s", ep);
+  char *body = p->put ? rs_body(cred) : NULL;
+  if (p->put && !body) e = NB_ERR_NOMEM;
+  nb_http_request rq = rs_request(rs, p->put ? "PUT" : "DELETE", url, body);
+  if (e == NB_OK) e = nb_http_client_request(client, &rq, rs_install_done, p); /* copies body */
+  rs_body_free(body);
+  if (e != NB_OK) free(p);
   return e;
 }
 

@@ -1,12 +1,17 @@
 /* A management server's security store reached through its REST API (`/api/security/clients`),
  * for a bootstrap server that runs apart from the server (`niobium bootstrap --server-api URL`):
- * installing or dropping a device's credential is one blocking HTTP request each, so a failed
- * install fails the bootstrap before Finish. Only sec_put and sec_del are served (all the
- * bootstrap engine uses); the others answer NB_ERR_UNSUPPORTED. Owns copies of URL and token. */
+ * installing or dropping a device's credential is one HTTP request, asynchronous through an
+ * nb_http_client in the event loop (nb_http_remote_store_install) or blocking through the
+ * nb_server_store interface (only sec_put and sec_del are served; the others answer
+ * NB_ERR_UNSUPPORTED). A failed install fails the bootstrap before Finish. Owns copies of URL
+ * and token. */
 #ifndef NB_HTTP_REMOTE_STORE_H
 #define NB_HTTP_REMOTE_STORE_H
 
+#include <stdint.h>
+
 #include "base/err.h"
+#include "io/http_client.h"
 #include "server/store.h"
 
 typedef struct nb_http_remote_store nb_http_remote_store;
@@ -17,5 +22,16 @@ nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned ti
                                 nb_http_remote_store **out);
 void nb_http_remote_store_free(nb_http_remote_store *rs);
 nb_server_store nb_http_remote_store_iface(nb_http_remote_store *rs);
+
+/* Completion of an asynchronous install: NB_OK when the server stored (or, for a drop, no
+ * longer holds) the credential; NB_ERR_IO when it refused; the client's error otherwise. */
+typedef void (*nb_http_remote_done_fn)(void *user, uint64_t ticket, nb_err result);
+
+/* PUTs cred (kind NONE: DELETEs ep's credential, 404 counting as done) through client; done
+ * runs exactly once from the loop (NB_ERR_CANCELLED when the client is freed first). An error
+ * returned here means done will not run. */
+nb_err nb_http_remote_store_install(nb_http_remote_store *rs, nb_http_client *client,
+                                    uint64_t ticket, const char *ep, const nb_server_sec_info *cred,
+                                    nb_http_remote_done_fn done, void *user);
 
 #endif

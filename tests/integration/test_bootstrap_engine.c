@@ -867,6 +867,198 @@ static void test_config_json(void **state) {
   assert_int_equal(nb_bs_config_from_json("[", &back, why, sizeof why), NB_ERR_SYNTAX);
 }
 
+/* ---- floods (Table 5.1 F6, S5) ---- */
+
+static nb_addr flood_addr(uint32_t i) {
+  nb_addr a;
+  memset(&a, 0, sizeof a);
+  a.family = NB_ADDR_V4;
+  a.ip[0] = 172;
+  a.ip[1] = (uint8_t)(16 + (i >> 16));
+  a.ip[2] = (uint8_t)(i >> 8);
+  a.ip[3] = (uint8_t)i;
+  a.port = (uint16_t)(1024 + i % 60000);
+  return a;
+}
+
+typedef struct {
+  uint8_t d[1500];
+  size_t n;
+} flood_pkt;
+
+static void grab_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
+  flood_pkt *k = u;
+  (void)p;
+  if (n <= sizeof k->d) {
+    memcpy(k->d, d, n);
+    k->n = n;
+  }
+}
+static void grab_recv(void *u, const nb_addr *p, const uint8_t *d, size_t n, nb_time_ms now) {
+  (void)u, (void)p, (void)d, (void)n, (void)now;
+}
+
+/* A genuine first ClientHello (no cookie) from a PSK client. */
+static void flood_client_hello(flood_pkt *ch) {
+  nb_dtls_creds *cr;
+  uint8_t key[16] = {1};
+  assert_int_equal(nb_dtls_creds_new(&cr), NB_OK);
+  assert_int_equal(nb_dtls_creds_set_psk(cr, "attacker", 8, key, sizeof key), NB_OK);
+  nb_dtls_handlers h = {grab_send, grab_recv, NULL, ch};
+  nb_addr srv = nb_simnet_addr(BS_N, 5784);
+  nb_dtls_session *c;
+  assert_int_equal(nb_dtls_client_new(cr, NULL, &h, &srv, 0, &c), NB_OK);
+  assert_int_equal(nb_dtls_client_connect(c, 0), NB_OK);
+  assert_true(ch->n > 0);
+  nb_dtls_session_free(c);
+  nb_dtls_creds_free(cr);
+}
+
+/* A Bootstrap-Request for ep, as a NoSec device sends it. */
+static void flood_bs_request(flood_pkt *p, const char *ep, uint16_t mid) {
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, mid);
+  uint8_t tok[2] = {(uint8_t)(mid >> 8), (uint8_t)mid};
+  nb_coap_msg_set_token(&m, tok, sizeof tok);
+  char q[80];
+  snprintf(q, sizeof q, "ep=%s", ep);
+  assert_int_equal(nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/bs"), NB_OK);
+  assert_int_equal(nb_coap_msg_add_string(&m, NB_COAP_OPT_URI_QUERY, q), NB_OK);
+  assert_int_equal(nb_coap_serialize(&m, p->d, sizeof p->d, &p->n), NB_OK);
+}
+
+/* While a factory-RPK device bootstraps over DTLS, 6000 ClientHellos from 6000 spoofed sources
+ * (a third of them with a forged cookie) hit the bootstrap server: every one is answered
+ * statelessly, no session or handshake state is allocated for them at any time, the bootstrap
+ * engine sees no request from them, and the device bootstraps and registers. */
+static void test_flood_dtls_during_bootstrap(void **state) {
+  (void)state;
+  enum { FLOOD = 6000 };
+  fx f;
+  fx_setup(&f, 91, true, NB_BS_POLICY_AUTO);
+  fx_device(&f, "urn:dev:flood-1", "1.1");
+  fx_config(&f, "urn:dev:flood-1", NB_BS_SEC_PSK);
+  fx_expect(&f, "urn:dev:flood-1", f.dev_key.secure_id);
+  flood_pkt ch, forged;
+  flood_client_hello(&ch);
+  /* The same hello with a 16-byte cookie of garbage spliced in. */
+  nb_dtls_client_hello parsed;
+  assert_true(nb_dtls_parse_client_hello(ch.d, ch.n, &parsed));
+  size_t sid_at = (size_t)(parsed.random - ch.d) + 32; /* session ID length byte */
+  size_t at = sid_at + 1 + ch.d[sid_at];
+  assert_int_equal(ch.d[at], 0); /* cookie length */
+  memcpy(forged.d, ch.d, at);
+  forged.d[at] = 16;
+  memset(forged.d + at + 1, 0xA5, 16);
+  memcpy(forged.d + at + 17, ch.d + at + 1, ch.n - at - 1);
+  forged.n = ch.n + 16;
+  /* Fix the lengths the splice changed: record, handshake and fragment lengths. */
+  size_t rec_len = ((size_t)forged.d[11] << 8 | forged.d[12]) + 16;
+  forged.d[11] = (uint8_t)(rec_len >> 8), forged.d[12] = (uint8_t)rec_len;
+  for (int k = 14; k <= 22; k += 8) { /* handshake length (14..16), fragment length (22..24) */
+    size_t v = ((size_t)forged.d[k] << 16 | (size_t)forged.d[k + 1] << 8 | forged.d[k + 2]) + 16;
+    forged.d[k] = (uint8_t)(v >> 16), forged.d[k + 1] = (uint8_t)(v >> 8),
+    forged.d[k + 2] = (uint8_t)v;
+  }
+  assert_true(nb_dtls_parse_client_hello(forged.d, forged.n, &parsed));
+  assert_int_equal(parsed.cookie_len, 16);
+
+  nb_addr bs = nb_simnet_addr(BS_N, 5784);
+  for (uint32_t i = 0; i < FLOOD; i++) { /* spread over the first 30 s */
+    nb_addr from = flood_addr(i);
+    const flood_pkt *p = i % 3 == 0 ? &forged : &ch;
+    assert_int_equal(nb_simnet_inject(f.net, &from, &bs, p->d, p->n, 1 + (nb_time_ms)i * 5), NB_OK);
+  }
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  uint64_t max_sessions = 0, max_hs = 0;
+  /* Until the flood is over (30 s) and the device is through. */
+  for (nb_time_ms t = 500; t <= 120000 && (t <= 31000 || !finished_and_registered(&f)); t += 500) {
+    nb_simnet_run_until(f.net, t);
+    nb_dtls_server_stats st;
+    nb_dtls_server_get_stats(f.rbs.dtls, &st);
+    if (st.sessions > max_sessions) max_sessions = st.sessions;
+    if (st.handshakes > max_hs) max_hs = st.handshakes;
+  }
+  assert_true(finished_and_registered(&f));
+  nb_dtls_server_stats st;
+  nb_dtls_server_get_stats(f.rbs.dtls, &st);
+  assert_true(st.hello_verify_sent >= FLOOD);
+  assert_true(st.cookies_accepted <= 3); /* the device's own handshake(s) only */
+  assert_true(max_sessions <= 1);
+  assert_true(max_hs <= 1);
+  nb_bs_engine_stats bst;
+  nb_bs_engine_get_stats(f.bs, &bst);
+  assert_int_equal(bst.requests, 1);
+  assert_int_equal(bst.finished, 1);
+  assert_int_equal(bst.sessions, 0);
+  fx_teardown(&f);
+}
+
+/* NoSec: 5000 Bootstrap-Requests for unknown endpoints from spoofed sources while a known
+ * device bootstraps: each is refused (4.00) without any session, and the device completes.
+ * With a default config every name is "known": the sessions a flood can open are bounded by
+ * max_sessions (5.03 beyond), and they expire with the retry budget. */
+static void test_flood_bs_requests(void **state) {
+  (void)state;
+  enum { FLOOD = 5000 };
+  fx f;
+  fx_setup(&f, 92, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-flood", "1.1");
+  fx_config(&f, "dev-flood", NB_BS_SEC_NOSEC);
+  nb_addr bs = nb_simnet_addr(BS_N, 5783);
+  for (uint32_t i = 0; i < FLOOD; i++) {
+    char ep[32];
+    snprintf(ep, sizeof ep, "spoof-%u", (unsigned)i);
+    flood_pkt p;
+    flood_bs_request(&p, ep, (uint16_t)i);
+    nb_addr from = flood_addr(i);
+    assert_int_equal(nb_simnet_inject(f.net, &from, &bs, p.d, p.n, 1 + (nb_time_ms)i * 4), NB_OK);
+  }
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  uint64_t max_sessions = 0;
+  nb_bs_engine_stats s;
+  for (nb_time_ms t = 100; t <= 21000; t += 100) { /* the flood lasts 20 s */
+    nb_simnet_run_until(f.net, t);
+    nb_bs_engine_get_stats(f.bs, &s);
+    if (s.sessions > max_sessions) max_sessions = s.sessions;
+  }
+  assert_int_equal(s.finished, 1); /* events are counted by stats: f.ev is full of the flood */
+  assert_true(registered(&f));
+  assert_int_equal(s.requests, FLOOD + 1);
+  assert_int_equal(s.rejected, FLOOD);
+  assert_true(max_sessions <= 1);
+  fx_teardown(&f);
+
+  /* A default config: the flood opens sessions, at most max_sessions of them. */
+  fx_setup(&f, 93, false, NB_BS_POLICY_APPROVE);
+  nb_bs_engine_free(f.bs);
+  nb_bs_engine_config bc;
+  nb_bs_engine_config_default(&bc);
+  bc.policy = NB_BS_POLICY_APPROVE;
+  bc.source = nb_bs_store_source(f.bst);
+  bc.random = nb_simnet_rng_fill;
+  bc.random_user = nb_simnet_rng_of(f.net);
+  bc.max_sessions = 100;
+  assert_int_equal(nb_bs_engine_new(&bc, role_coap_send, &f.rbs, &f.bs), NB_OK);
+  fx_config(&f, "", NB_BS_SEC_NOSEC);
+  for (uint32_t i = 0; i < FLOOD; i++) {
+    char ep[32];
+    snprintf(ep, sizeof ep, "spoof-%u", (unsigned)i);
+    flood_pkt p;
+    flood_bs_request(&p, ep, (uint16_t)i);
+    nb_addr from = flood_addr(i);
+    assert_int_equal(nb_simnet_inject(f.net, &from, &bs, p.d, p.n, 1 + (nb_time_ms)i * 4), NB_OK);
+  }
+  nb_simnet_run_until(f.net, 21000);
+  nb_bs_engine_get_stats(f.bs, &s);
+  assert_int_equal(s.sessions, 100);
+  assert_int_equal(s.pending, 100);
+  assert_int_equal(s.overloaded, FLOOD - 100);
+  char eps[2][NB_BS_EP_MAX];
+  assert_int_equal(nb_bs_engine_pending(f.bs, eps, 2), 100);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_thesis_use_case),
@@ -884,6 +1076,8 @@ int main(void) {
       cmocka_unit_test(test_x509_account),
       cmocka_unit_test(test_thesis_use_case_lossy_dtls),
       cmocka_unit_test(test_rejection_and_rogue_lossy_dtls),
+      cmocka_unit_test(test_flood_dtls_during_bootstrap),
+      cmocka_unit_test(test_flood_bs_requests),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
