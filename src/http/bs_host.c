@@ -23,9 +23,8 @@ struct nb_http_bs {
   nb_dtls_creds *creds;
   nb_addr coap, coaps;
   bool has_coap, has_coaps;
-  uv_timer_t timer, poll;
-  uv_prepare_t prepare;
-  int open_handles;
+  nb_io_deadline *deadline;
+  uv_timer_t poll; /* operator decisions made by other processes, through the store */
   nb_http_remote_store *remote;
   nb_http_client *http; /* asynchronous installs (remote only) */
   bool closing;
@@ -37,19 +36,15 @@ static void host_receive(void *user, const nb_addr *peer, const nb_server_identi
   nb_bs_engine_receive(h->bs, peer, id, data, len, now);
 }
 
-static void on_tick(uv_timer_t *t) {
-  nb_http_bs *h = t->data;
-  nb_bs_engine_tick(h->bs, nb_io_loop_now(h->loop));
+static void on_tick(void *user, nb_time_ms now) {
+  nb_http_bs *h = user;
+  nb_bs_engine_tick(h->bs, now);
 }
 
-/* Before the loop sleeps, the engine's next deadline becomes the timer. */
-static void on_prepare(uv_prepare_t *p) {
-  nb_http_bs *h = p->data;
-  nb_time_ms d = nb_bs_engine_next_deadline(h->bs), now = nb_io_loop_now(h->loop);
-  if (d == NB_TIME_NEVER)
-    uv_timer_stop(&h->timer);
-  else
-    uv_timer_start(&h->timer, on_tick, d > now ? (uint64_t)(d - now) : 0, 0);
+static nb_time_ms next_deadline(void *user, nb_time_ms now) {
+  (void)now;
+  nb_http_bs *h = user;
+  return nb_bs_engine_next_deadline(h->bs);
 }
 
 static nb_err apply_decision(void *user, const char *ep, bool approve) {
@@ -142,6 +137,7 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   if (e == NB_OK && cfg->coaps) e = make_creds(h, cfg);
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
+  if (e == NB_OK) e = nb_io_deadline_new(loop, next_deadline, on_tick, h, &h->deadline);
   if (e != NB_OK) {
     h->closing = true;
     nb_http_client_free(h->http);
@@ -149,12 +145,8 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
     host_destroy(h);
     return e;
   }
-  uv_loop_t *uv = nb_io_loop_uv(loop);
-  uv_timer_init(uv, &h->timer);
-  uv_timer_init(uv, &h->poll);
-  uv_prepare_init(uv, &h->prepare);
-  h->timer.data = h->poll.data = h->prepare.data = h;
-  uv_prepare_start(&h->prepare, on_prepare);
+  uv_timer_init(nb_io_loop_uv(loop), &h->poll);
+  h->poll.data = h;
   uv_timer_start(&h->poll, on_poll, DECISION_POLL_MS, DECISION_POLL_MS);
   NB_LOG_INFO(MOD, "event=running role=bootstrap policy=%s",
               cfg->policy == NB_BS_POLICY_AUTO ? "auto" : "approve");
@@ -162,10 +154,7 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   return NB_OK;
 }
 
-static void on_closed(uv_handle_t *handle) {
-  nb_http_bs *h = handle->data;
-  if (--h->open_handles == 0) host_destroy(h);
-}
+static void on_closed(uv_handle_t *handle) { host_destroy(handle->data); }
 
 void nb_http_bs_free(nb_http_bs *h) {
   if (!h) return;
@@ -174,10 +163,8 @@ void nb_http_bs_free(nb_http_bs *h) {
   h->http = NULL;
   nb_io_srv_free(h->net);
   h->net = NULL;
-  h->open_handles = 3;
-  uv_close((uv_handle_t *)&h->timer, on_closed);
+  nb_io_deadline_close(h->deadline);
   uv_close((uv_handle_t *)&h->poll, on_closed);
-  uv_close((uv_handle_t *)&h->prepare, on_closed);
 }
 
 nb_bs_engine *nb_http_bs_engine(nb_http_bs *h) { return h->bs; }
