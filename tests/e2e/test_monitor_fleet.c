@@ -33,11 +33,12 @@
 #define T_MAX_FACTS 256
 
 typedef struct {
-  char dir[64], db[128], fifo[T_DEVICES][128], base[64];
+  char dir[64], db[128], fifo[T_DEVICES][128], keylog[T_DEVICES][128], base[64];
   uint16_t coap_port, bs_port;
+  bool psk; /* registration and management over DTLS with the PSKs the bootstrap made */
 } t_env;
 
-/* One CoAP datagram as tshark decodes it. */
+/* One CoAP datagram as tshark decodes it, or a DTLS application-data datagram (no code). */
 typedef struct {
   long frame;
   char code[8];
@@ -115,14 +116,16 @@ static void t_say(int fd, const char *line) {
   assert_int_equal(write(fd, line, n), (ssize_t)n);
 }
 
-static void t_env_init(t_env *e) {
+static void t_env_init(t_env *e, bool psk) {
   memset(e, 0, sizeof *e);
+  e->psk = psk;
   snprintf(e->dir, sizeof e->dir, "/tmp/nb-mon-fleet-XXXXXX");
   assert_non_null(mkdtemp(e->dir));
   snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
   for (int i = 0; i < T_DEVICES; i++) {
     snprintf(e->fifo[i], sizeof e->fifo[i], "%s/stdin%d", e->dir, i);
     assert_int_equal(mkfifo(e->fifo[i], 0600), 0);
+    snprintf(e->keylog[i], sizeof e->keylog[i], "%s/keylog%d", e->dir, i);
   }
   e->coap_port = nb_test_free_port(SOCK_DGRAM);
   do {
@@ -131,8 +134,13 @@ static void t_env_init(t_env *e) {
 }
 
 static void t_env_cleanup(t_env *e) {
-  for (int i = 0; i < T_DEVICES; i++) unlink(e->fifo[i]);
+  for (int i = 0; i < T_DEVICES; i++) {
+    unlink(e->fifo[i]);
+    unlink(e->keylog[i]);
+  }
   char p[160];
+  snprintf(p, sizeof p, "%s/keylog", e->dir);
+  unlink(p);
   const char *sfx[] = {"", "-wal", "-shm"};
   for (size_t i = 0; i < 3; i++) {
     snprintf(p, sizeof p, "%s%s", e->db, sfx[i]);
@@ -206,12 +214,14 @@ static void t_truth_from_audit(t_facts *g, const char *audit) {
   json_decref(arr);
 }
 
-/* tshark's view: every CoAP datagram on both ports, with code and MID. */
+/* tshark's view: every CoAP datagram on both ports, with code and MID; with PSK, every
+ * datagram with an application-data record on the server's port. */
 static size_t t_tshark_frames(const t_env *e, const nb_capture *cap, t_frame *f, size_t cap_n) {
-  char d1[32], d2[32], display[64];
-  snprintf(d1, sizeof d1, "udp.port==%u,coap", e->coap_port);
+  char d1[32], d2[32], display[96];
+  snprintf(d1, sizeof d1, "udp.port==%u,%s", e->coap_port, e->psk ? "dtls" : "coap");
   snprintf(d2, sizeof d2, "udp.port==%u,coap", e->bs_port);
-  snprintf(display, sizeof display, "coap && !(udp.port==%u)", cap->probe_port);
+  snprintf(display, sizeof display, "(coap || dtls.record.content_type == 23) && !(udp.port==%u)",
+           cap->probe_port);
   char *argv[] = {
       "tshark", "-r", (char *)cap->path, "-d", d1,          "-d", d2,         "-Y", display, "-T",
       "fields", "-e", "frame.number",    "-e", "coap.code", "-e", "coap.mid", NULL};
@@ -221,9 +231,12 @@ static size_t t_tshark_frames(const t_env *e, const nb_capture *cap, t_frame *f,
   for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
     unsigned code = 0;
     if (n == cap_n) fail_msg("more than %zu CoAP frames", cap_n);
-    if (sscanf(line, "%ld\t%u\t%ld", &f[n].frame, &code, &f[n].mid) != 3 || code > 255)
+    int got = sscanf(line, "%ld\t%u\t%ld", &f[n].frame, &code, &f[n].mid);
+    f[n].code[0] = 0;
+    if (got == 3 && code <= 255)
+      nb_coap_code_format((uint8_t)code, f[n].code);
+    else if (got != 1 || !e->psk)
       fail_msg("tshark: %s", line);
-    nb_coap_code_format((uint8_t)code, f[n].code);
     f[n].matched = false;
     n++;
   }
@@ -238,8 +251,10 @@ static void t_match_frame(const json_t *ev, const char *line, t_frame *frames, s
   if (!f) fail_msg("event for a frame tshark does not show as CoAP: %s", line);
   if (f->matched) fail_msg("second event for frame %ld: %s", pkt, line);
   f->matched = true;
-  if (strcmp(f->code, t_str(ev, "coap_code")) ||
-      f->mid != json_integer_value(json_object_get(ev, "mid")))
+  if (!f->code[0]) {
+    if (strcmp(t_str(ev, "transport"), "coaps")) fail_msg("not coaps: %s", line);
+  } else if (strcmp(f->code, t_str(ev, "coap_code")) ||
+             f->mid != json_integer_value(json_object_get(ev, "mid")))
     fail_msg("tshark has %s mid %ld for: %s", f->code, f->mid, line);
 }
 
@@ -253,8 +268,13 @@ static bool t_path_kept(const char *op) {
 static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
   t_frame frames[T_MAX_FRAMES];
   size_t nframes = t_tshark_frames(e, cap, frames, T_MAX_FRAMES);
-  char ports[32];
-  snprintf(ports, sizeof ports, "%u,%u", e->coap_port, e->bs_port);
+  char ports[32], dports[16], keylog[160];
+  if (e->psk)
+    snprintf(ports, sizeof ports, "%u", e->bs_port);
+  else
+    snprintf(ports, sizeof ports, "%u,%u", e->coap_port, e->bs_port);
+  snprintf(dports, sizeof dports, "%u", e->coap_port);
+  snprintf(keylog, sizeof keylog, "%s/keylog", e->dir);
   char *margv[] = {(char *)nb_test_env("NB_BINARY"),
                    "monitor",
                    "--read",
@@ -263,6 +283,10 @@ static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
                    ports,
                    "--events",
                    "-",
+                   e->psk ? "--dtls-ports" : NULL,
+                   dports,
+                   "--keylog",
+                   keylog,
                    NULL};
   char *out = NULL;
   assert_int_equal(nb_test_run(margv, 60000, &out), 0);
@@ -273,6 +297,7 @@ static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
     if (!ev) fail_msg("not JSON (%s): %s", jerr.text, line);
     const char *kind = t_str(ev, "event");
     if (!strcmp(kind, "malformed")) fail_msg("unexpected: %s", line);
+    if (strstr(t_str(ev, "detail"), "cannot decrypt")) fail_msg("not decrypted: %s", line);
     if (!strcmp(kind, "message")) {
       t_match_frame(ev, line, frames, nframes);
       const char *op = t_str(ev, "operation"), *ep = t_str(ev, "endpoint");
@@ -302,21 +327,39 @@ static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
 static void t_start_client(const t_env *e, int i, nb_test_proc *p) {
   char cmd[800];
   snprintf(cmd, sizeof cmd,
-           "exec '%s' client --bootstrap coap://127.0.0.1:%u --endpoint mon-fleet-%d "
-           "--objects ipso --sensor-interval 3600 --prompt < '%s'",
-           nb_test_env("NB_BINARY"), e->bs_port, i, e->fifo[i]);
+           "SSLKEYLOGFILE='%s' exec '%s' client --bootstrap coap://127.0.0.1:%u "
+           "--endpoint mon-fleet-%d --objects ipso --sensor-interval 3600 --prompt < '%s'",
+           e->keylog[i], nb_test_env("NB_BINARY"), e->bs_port, i, e->fifo[i]);
   char *argv[] = {"sh", "-c", cmd, NULL};
   assert_true(nb_test_proc_start(p, argv));
 }
 
-static void test_monitor_fleet_nosec(void **state) {
-  (void)state;
+/* The clients' key logs in one file for --keylog. */
+static void t_join_keylogs(const t_env *e) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/keylog", e->dir);
+  FILE *out = fopen(path, "w");
+  assert_non_null(out);
+  size_t lines = 0;
+  for (int i = 0; i < T_DEVICES; i++) {
+    size_t len = 0;
+    char *text = nb_test_read_file(e->keylog[i], &len);
+    if (!text || !strstr(text, "CLIENT_RANDOM ")) fail_msg("mon-fleet-%d wrote no key log", i);
+    assert_int_equal(fwrite(text, 1, len, out), len);
+    for (char *c = text; (c = strstr(c, "CLIENT_RANDOM ")); c++) lines++;
+    free(text);
+  }
+  fclose(out);
+  assert_true(lines >= T_DEVICES);
+}
+
+static void t_run(bool psk) {
   if (!nb_test_have_program("curl") || !nb_test_env("NB_BINARY")) {
     fprintf(stderr, "skipped: curl or NB_BINARY missing\n");
     skip();
   }
   t_env e;
-  t_env_init(&e);
+  t_env_init(&e, psk);
   char coap[32], bs[32], http[32], bpf[64], why[300];
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(coap, sizeof coap, "127.0.0.1:%u", e.coap_port);
@@ -332,7 +375,7 @@ static void test_monitor_fleet_nosec(void **state) {
   }
   char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
                    "server",
-                   "--coap",
+                   psk ? "--coaps" : "--coap",
                    coap,
                    "--http",
                    http,
@@ -351,9 +394,9 @@ static void test_monitor_fleet_nosec(void **state) {
   assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
   char body[300];
   snprintf(body, sizeof body,
-           "{\"discover\":true,\"servers\":[{\"uri\":\"coap://%s\",\"ssid\":101,"
-           "\"lifetime\":300,\"binding\":\"U\",\"security\":\"nosec\"}]}",
-           coap);
+           "{\"discover\":true,\"servers\":[{\"uri\":\"%s://%s\",\"ssid\":101,"
+           "\"lifetime\":300,\"binding\":\"U\",\"security\":\"%s\"}]}",
+           psk ? "coaps" : "coap", coap, psk ? "psk" : "nosec");
   free(t_req(&e, "PUT", "/api/bootstrap/configs/default", body, NULL));
 
   nb_test_proc cl[T_DEVICES];
@@ -419,6 +462,7 @@ static void test_monitor_fleet_nosec(void **state) {
   if (!strstr(truth, " Bootstrap-Write /0/") || !strstr(truth, " Bootstrap-Write /1/"))
     fail_msg("no Bootstrap-Write of /0 and /1 in the server's log:\n%s", truth);
 
+  if (psk) t_join_keylogs(&e);
   t_monitor_facts(&e, &cap, &m);
   char *seen = t_join(&m);
   if (strcmp(seen, truth))
@@ -429,7 +473,20 @@ static void test_monitor_fleet_nosec(void **state) {
   t_env_cleanup(&e);
 }
 
+static void test_monitor_fleet_nosec(void **state) {
+  (void)state;
+  t_run(false);
+}
+
+/* Bootstrap in NoSec hands each device a fresh PSK; registration and management then run over
+ * DTLS, decrypted with the clients' key logs (SSLKEYLOGFILE). */
+static void test_monitor_fleet_psk(void **state) {
+  (void)state;
+  t_run(true);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_monitor_fleet_nosec)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_monitor_fleet_nosec),
+                                     cmocka_unit_test(test_monitor_fleet_psk)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
