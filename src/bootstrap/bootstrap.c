@@ -481,6 +481,10 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
   if (err != NB_OK) return nb_bs_fail(s, 0, err, now);
   nb_bs_step *st = &s->steps[s->cur];
   if (resp->code != st->expect) return nb_bs_fail(s, resp->code, NB_OK, now);
+  /* One line per completed step: what the device accepted (the monitor's tests compare it). */
+  char code[8];
+  NB_LOG_DEBUG(NB_BS_LOG, "event=bootstrap-step ep=%s step=\"%s\" code=%s", s->ep,
+               st->finish ? "finish" : st->name, nb_coap_code_format(resp->code, code));
   if (st->accept == NB_COAP_CF_LINK_FORMAT) nb_bs_note_discover(s, resp);
   if (s->built && s->cur == s->bs_write_step) nb_bs_commit_bs_cred(s);
   if (st->finish) {

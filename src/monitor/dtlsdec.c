@@ -216,6 +216,8 @@ nb_dtls_cache *nb_dtls_cache_new(size_t cap) {
   return c;
 }
 
+size_t nb_dtls_cache_count(const nb_dtls_cache *c) { return c ? c->n : 0; }
+
 void nb_dtls_cache_free(nb_dtls_cache *c) {
   if (!c) return;
   nb_wipe(c->v, c->cap * sizeof *c->v);
@@ -223,14 +225,16 @@ void nb_dtls_cache_free(nb_dtls_cache *c) {
   free(c);
 }
 
-static size_t nb_cache_key(uint8_t kind, const uint8_t *id, size_t len, uint8_t key[33]) {
-  key[0] = kind;
+static size_t nb_cache_key(nb_dtls_cache_kind kind, const uint8_t *id, size_t len,
+                           uint8_t key[33]) {
+  key[0] = (uint8_t)kind;
   memcpy(key + 1, id, len);
   return len + 1;
 }
 
-static const uint8_t *nb_cache_get(const nb_dtls_cache *c, uint8_t kind, const uint8_t *id,
-                                   size_t len) {
+const uint8_t *nb_dtls_cache_get(const nb_dtls_cache *c, nb_dtls_cache_kind kind, const uint8_t *id,
+                                 size_t len) {
+  if (!c || !len || len > 32) return NULL;
   uint8_t key[33];
   size_t kl = nb_cache_key(kind, id, len, key);
   for (size_t i = 0; c && i < c->n; i++)
@@ -238,8 +242,8 @@ static const uint8_t *nb_cache_get(const nb_dtls_cache *c, uint8_t kind, const u
   return NULL;
 }
 
-static void nb_cache_put(nb_dtls_cache *c, uint8_t kind, const uint8_t *id, size_t len,
-                         const uint8_t master[NB_DTLS_MASTER_LEN]) {
+void nb_dtls_cache_put(nb_dtls_cache *c, nb_dtls_cache_kind kind, const uint8_t *id, size_t len,
+                       const uint8_t master[NB_DTLS_MASTER_LEN]) {
   if (!c || !len || len > 32) return;
   uint8_t key[33];
   size_t kl = nb_cache_key(kind, id, len, key);
@@ -445,7 +449,8 @@ static void nb_new_ticket(nb_dtls_dec *d, const nb_dtls_handshake *hs) {
   if (nb_reader_skip(&r, 4) || nb_reader_u16be(&r, &n) || !n || nb_reader_view(&r, n, &t)) return;
   nb_sha256_of(t, n, d->new_ticket);
   d->have_new_ticket = true;
-  if (d->have_master) nb_cache_put(d->cache, 'T', d->new_ticket, 32, d->master);
+  if (d->have_master)
+    nb_dtls_cache_put(d->cache, NB_DTLS_CACHE_TICKET, d->new_ticket, 32, d->master);
 }
 
 /* The transcript hashes each message with its DTLS header as if it had never been
@@ -513,8 +518,9 @@ nb_err nb_dtls_dec_set_master(nb_dtls_dec *d, const uint8_t master[NB_DTLS_MASTE
   d->keyed = true;
   /* Remembered for later abbreviated handshakes: by the ID the server gave, and by a ticket
    * it issued (now or, when it comes later, in nb_new_ticket). */
-  nb_cache_put(d->cache, 'S', d->sid, d->sid_len, d->master);
-  if (d->have_new_ticket) nb_cache_put(d->cache, 'T', d->new_ticket, 32, d->master);
+  nb_dtls_cache_put(d->cache, NB_DTLS_CACHE_SESSION_ID, d->sid, d->sid_len, d->master);
+  if (d->have_new_ticket)
+    nb_dtls_cache_put(d->cache, NB_DTLS_CACHE_TICKET, d->new_ticket, 32, d->master);
   return NB_OK;
 }
 
@@ -558,8 +564,10 @@ nb_dtls_dec_result nb_dtls_dec_resolve(nb_dtls_dec *d, const nb_mon_psks *keys, 
     const uint8_t *m = d->have_client_random ? nb_mon_psks_master(keys, d->client_random) : NULL;
     if (m) return nb_keyed_or(d, m, NB_DEC_KEYED_KEYLOG);
     if (!d->resumed) return NB_DEC_WAIT; /* full handshake: wait for the ClientKeyExchange */
-    m = d->have_offered_ticket ? nb_cache_get(d->cache, 'T', d->offered_ticket, 32) : NULL;
-    if (!m) m = nb_cache_get(d->cache, 'S', d->sid, d->sid_len);
+    m = d->have_offered_ticket
+            ? nb_dtls_cache_get(d->cache, NB_DTLS_CACHE_TICKET, d->offered_ticket, 32)
+            : NULL;
+    if (!m) m = nb_dtls_cache_get(d->cache, NB_DTLS_CACHE_SESSION_ID, d->sid, d->sid_len);
     if (!m) return NB_DEC_NO_SESSION;
     return nb_keyed_or(d, m, NB_DEC_KEYED_RESUMED);
   }

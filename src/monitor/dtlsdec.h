@@ -50,8 +50,18 @@ size_t nb_mon_psks_masters(const nb_mon_psks *p);
  * beyond the capacity */
 typedef struct nb_dtls_cache nb_dtls_cache;
 
+typedef enum { NB_DTLS_CACHE_SESSION_ID = 'S', NB_DTLS_CACHE_TICKET = 'T' } nb_dtls_cache_kind;
+
 nb_dtls_cache *nb_dtls_cache_new(size_t cap);
 void nb_dtls_cache_free(nb_dtls_cache *c);
+/* Remembers a master secret under a session ID or a ticket digest (1..32 bytes; others are
+ * ignored); the same key again replaces it, a new one beyond the capacity drops the oldest. */
+void nb_dtls_cache_put(nb_dtls_cache *c, nb_dtls_cache_kind kind, const uint8_t *id, size_t len,
+                       const uint8_t master[NB_DTLS_MASTER_LEN]);
+/* The master secret remembered under that key, NULL when unknown. */
+const uint8_t *nb_dtls_cache_get(const nb_dtls_cache *c, nb_dtls_cache_kind kind, const uint8_t *id,
+                                 size_t len);
+size_t nb_dtls_cache_count(const nb_dtls_cache *c);
 
 /* ---- handshake reassembly: one message at a time per sender, fragments in order (each may
  * overlap what came before, as retransmissions do) */

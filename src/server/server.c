@@ -332,6 +332,9 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
   nb_server_result res = {.err = NB_OK, .code = resp->code, .location = location};
   res.format = nb_coap_msg_content_format(resp);
   res.notification = q->state == RQ_OBSERVING;
+  if (res.notification)
+    NB_LOG_DEBUG(MOD, "event=notification ep=%s obs=%llu seq=%u", q->r->info.ep,
+                 (unsigned long long)q->id, q->seq + 1);
   bool ok = NB_COAP_CLASS(resp->code) == 2;
   if (ok && op_reads_values(q->op) && resp->payload_len) {
     int cf = res.format == NB_COAP_CF_NONE ? NB_COAP_CF_TEXT : res.format;
