@@ -70,7 +70,11 @@ nb_coap_dedup_entry *nb_coap_dedup_find(nb_coap_dedup *d, const nb_addr *peer, u
 
 static void nb_coap_dedup_evict_oldest(nb_coap_dedup *d) {
   nb_coap_dedup_entry *c = d->con.head, *n = d->non.head;
-  nb_coap_dedup_entry *victim = !c ? n : !n ? c : (c->inserted <= n->inserted ? c : n);
+  /* Insertion times, from the expiries (each list has one lifetime). */
+  nb_coap_dedup_entry *victim =
+      !c   ? n
+      : !n ? c
+           : (c->expires - d->con_lifetime <= n->expires - d->non_lifetime ? c : n);
   if (victim) nb_coap_dedup_drop(d, victim);
 }
 
@@ -82,7 +86,6 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
   e->peer = *peer;
   e->mid = mid;
   e->type = type == NB_COAP_CON ? NB_COAP_CON : NB_COAP_NON;
-  e->inserted = now;
   e->expires = now + (e->type == NB_COAP_CON ? d->con_lifetime : d->non_lifetime);
   nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
   e->prev = l->tail;
@@ -97,12 +100,13 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
 }
 
 nb_err nb_coap_dedup_set_reply(nb_coap_dedup_entry *e, const uint8_t *data, size_t len) {
+  if (len > UINT32_MAX) return NB_ERR_RANGE;
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy) return NB_ERR_NOMEM;
   if (len) memcpy(copy, data, len);
   free(e->reply);
   e->reply = copy;
-  e->reply_len = len;
+  e->reply_len = (uint32_t)len;
   return NB_OK;
 }
 
