@@ -99,6 +99,9 @@ struct nb_client {
   size_t nchans;
   nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
+  /* Registrations to start once the datagram in hand is done with (after a Bootstrap-Finish,
+   * which is answered first and whose exchange is gone by then). */
+  bool reg_pending;
   /* bootstrap (bootstrap.c) */
   int bs_state; /* NB_BS_* */
   nb_addr bs_addr;
@@ -187,7 +190,7 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
 void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
-nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now);
+nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now);
 
 /* objects.c: counts one datagram out (tx) or in for Connectivity Statistics. */
 void nb_obj_count(nb_client *c, bool tx, size_t len);

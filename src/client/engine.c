@@ -351,7 +351,7 @@ nb_account *nb_client_account_by_ssid(nb_client *c, uint16_t ssid) {
   return NULL;
 }
 
-nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
+nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now) {
   c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
     nb_rep_drop_server(c, c->acc[i]->ssid);
@@ -361,7 +361,9 @@ nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
   }
   nb_client_build_accounts(c);
   nb_tr_sync(c, now);
-  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
+  c->reg_pending = defer_registration && c->nacc > 0;
+  if (!defer_registration)
+    for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
   return c->nacc ? NB_OK : NB_ERR_NOT_FOUND;
 }
 
@@ -370,10 +372,16 @@ nb_err nb_client_start(nb_client *c, nb_time_ms now) {
   if (c->started) return NB_ERR_STATE;
   c->now = now;
   c->started = true;
-  if (nb_client_rebuild_accounts(c, now) == NB_OK) return NB_OK;
+  if (nb_client_rebuild_accounts(c, false, now) == NB_OK) return NB_OK;
   nb_err e = nb_bs_start(c, now);
   if (e != NB_OK) c->started = false;
   return e;
+}
+
+static void nb_client_start_pending(nb_client *c, nb_time_ms now) {
+  if (!c->reg_pending) return;
+  c->reg_pending = false;
+  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
 }
 
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
@@ -385,6 +393,7 @@ void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, s
   }
   nb_q_io(c, peer);
   nb_tr_receive(c, peer, data, len, now);
+  nb_client_start_pending(c, now);
 }
 
 void nb_client_tick(nb_client *c, nb_time_ms now) {
@@ -395,9 +404,11 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
   nb_fw_tick(c, now);
+  nb_client_start_pending(c, now);
 }
 
 nb_time_ms nb_client_next_deadline(const nb_client *c) {
+  if (c->reg_pending) return c->now;
   nb_time_ms t = nb_coap_ep_next_deadline(c->ep);
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
