@@ -36,21 +36,14 @@ static nb_coap_dedup_list *nb_coap_dedup_list_of(nb_coap_dedup *d, uint8_t type)
   return type == NB_COAP_CON ? &d->con : &d->non;
 }
 
-static void nb_coap_dedup_unlink(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
-  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
-  if (e->prev)
-    e->prev->next = e->next;
-  else
-    l->head = e->next;
-  if (e->next)
-    e->next->prev = e->prev;
-  else
-    l->tail = e->prev;
-  nb_coap_hmap_remove(&d->map, &e->node);
-}
-
+/* Entries only ever leave from the head of their list (expiry and eviction go oldest first),
+ * so the lists are singly linked. */
+/* e must be the head of its list. */
 static void nb_coap_dedup_drop(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
-  nb_coap_dedup_unlink(d, e);
+  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
+  l->head = e->next;
+  if (!l->head) l->tail = NULL;
+  nb_coap_hmap_remove(&d->map, &e->node);
   if (e->backref) *e->backref = NULL;
   free(e->reply);
   free(e);
@@ -88,7 +81,6 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
   e->type = type == NB_COAP_CON ? NB_COAP_CON : NB_COAP_NON;
   e->expires = now + (e->type == NB_COAP_CON ? d->con_lifetime : d->non_lifetime);
   nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
-  e->prev = l->tail;
   if (l->tail)
     l->tail->next = e;
   else

@@ -14,7 +14,7 @@
 
 typedef struct nb_coap_dedup_entry {
   nb_coap_hnode node;
-  struct nb_coap_dedup_entry *prev, *next; /* FIFO of its message type, oldest first */
+  struct nb_coap_dedup_entry *next; /* FIFO of its message type, oldest first */
   nb_addr peer;
   uint16_t mid;
   uint8_t type;       /* NB_COAP_CON or NB_COAP_NON */
