@@ -90,13 +90,15 @@ struct nb_client {
   nb_coap_ep *ep;
   nb_object **objs; /* ascending id; at most NB_CLIENT_MAX_OBJECTS */
   size_t nobjs, objs_cap;
-  nb_account *acc[NB_CLIENT_MAX_SERVERS]; /* [0, nacc) in use; slots live until free */
-  size_t nacc;
+  /* Heap slots, at most NB_CLIENT_MAX_SERVERS: [0, nacc) in use, [0, acc_slots) made; a slot
+   * lives until nb_client_free (callbacks may hold it). Arrays sized to what is used. */
+  nb_account **acc;
+  size_t nacc, acc_slots;
   nb_attr_entry *attrs;
   size_t nattrs, attrs_cap;
   nb_obs *obs;
-  nb_chan *chans[NB_CLIENT_MAX_SERVERS + 1]; /* heap, one per server address in use */
-  size_t nchans;
+  nb_chan **chans; /* heap, one per server address in use, at most NB_CLIENT_MAX_SERVERS + 1 */
+  size_t nchans, chans_cap;
   nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
   /* Registrations to start once the datagram in hand is done with (after a Bootstrap-Finish,

@@ -93,7 +93,8 @@ void nb_client_free(nb_client *c) {
   if (c->ep) nb_coap_ep_free(c->ep);
   for (size_t i = 0; i < c->nobjs; i++) nb_object_free(c->objs[i]);
   free(c->objs);
-  for (size_t i = 0; i < NB_CLIENT_MAX_SERVERS; i++) free(c->acc[i]);
+  for (size_t i = 0; i < c->acc_slots; i++) free(c->acc[i]);
+  free(c->acc);
   free(c->attrs);
   free(c->endpoint);
   free(c);
@@ -305,6 +306,16 @@ nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *
   return c->cfg.resolve(c->cfg.resolve_user, name, (uint16_t)port, out);
 }
 
+/* One more account slot; once made it stays until nb_client_free: callbacks may hold it. */
+static nb_err nb_client_new_account_slot(nb_client *c) {
+  nb_account **acc = realloc(c->acc, (c->acc_slots + 1) * sizeof *acc);
+  if (!acc) return NB_ERR_NOMEM;
+  c->acc = acc;
+  if (!(acc[c->acc_slots] = malloc(sizeof *acc[0]))) return NB_ERR_NOMEM;
+  c->acc_slots++;
+  return NB_OK;
+}
+
 /* Builds one account per (non-bootstrap Security instance, Server instance) with equal SSIDs. */
 static void nb_client_build_accounts(nb_client *c) {
   nb_object *sec = nb_client_object(c, 0), *srv = nb_client_object(c, 1);
@@ -319,8 +330,7 @@ static void nb_client_build_accounts(nb_client *c) {
     for (size_t j = 0; j < nv && j < NB_CLIENT_MAX_SERVERS * 2; j++) {
       if (nb_store_object_get_int(srv, vids[j], 0, -2) != ssid) continue;
       if (c->nacc == NB_CLIENT_MAX_SERVERS) break;
-      /* A slot, once made, stays until nb_client_free: callbacks may still hold it. */
-      if (!c->acc[c->nacc] && !(c->acc[c->nacc] = malloc(sizeof *c->acc[0]))) break;
+      if (c->nacc == c->acc_slots && nb_client_new_account_slot(c) != NB_OK) break;
       nb_account *a = c->acc[c->nacc];
       memset(a, 0, sizeof *a);
       if (!uri || nb_client_resolve_uri(c, uri, &a->addr, NULL, 0) != NB_OK) {

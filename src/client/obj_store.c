@@ -23,7 +23,7 @@ typedef struct {
   nb_object obj;
   nb_store_hooks hooks;
   nb_store_inst *insts; /* ascending id */
-  size_t n, cap;
+  uint32_t n, cap;      /* instance ids are 16-bit */
 } nb_store;
 
 static nb_store *nb_store_of(const nb_object *o) { return (nb_store *)o->user; }
@@ -251,7 +251,7 @@ nb_err nb_store_object_add_instance(nb_object *o, uint16_t inst) {
   if (inst > NB_ID_MAX) return NB_ERR_RANGE;
   if (nb_store_find(s, inst)) return NB_ERR_EXISTS;
   if (s->n == s->cap) {
-    size_t nc = s->cap ? s->cap * 2 : 2;
+    uint32_t nc = s->cap ? s->cap * 2 : 2;
     nb_store_inst *ni = realloc(s->insts, nc * sizeof *ni);
     if (!ni) return NB_ERR_NOMEM;
     s->insts = ni;
