@@ -133,18 +133,18 @@ static void nb_store_cut(nb_store_inst *in, size_t lo, size_t hi) {
   in->n -= (uint32_t)(hi - lo);
 }
 
-/* Inserts (p, *v_moved) at its sorted place. Grows a few records at a time, not by doubling:
- * an instance holds a dozen values for years, and every spare slot is 32 bytes. */
+/* Inserts (p, *v_moved) at its sorted place. Grows one record at a time, not by doubling:
+ * an instance holds a dozen values for years, is written rarely, and a spare slot is 32 bytes. */
 static nb_err nb_store_insert(nb_store_inst *in, const nb_path *p, nb_value *v_moved) {
   if (in->n == in->cap) {
     nb_store_rec *recs =
-        in->cap <= UINT32_MAX - 2 ? realloc(in->recs, (in->cap + 2) * sizeof *recs) : NULL;
+        in->cap <= UINT32_MAX - 1 ? realloc(in->recs, (in->cap + 1) * sizeof *recs) : NULL;
     if (!recs) {
       nb_value_deinit(v_moved);
       return NB_ERR_NOMEM;
     }
     in->recs = recs;
-    in->cap += 2;
+    in->cap += 1;
   }
   size_t at = in->n;
   while (at > 0 && nb_store_rec_cmp(&in->recs[at - 1], p) > 0) at--;
