@@ -165,6 +165,14 @@ nb_err nb_bytes_reserve(nb_bytes *b, size_t extra) {
   return NB_OK;
 }
 
+void nb_bytes_fit(nb_bytes *b) {
+  if (!b->data || b->len + 1 >= b->cap) return;
+  uint8_t *p = realloc(b->data, b->len + 1);
+  if (!p) return; /* the larger block is still ours */
+  b->data = p;
+  b->cap = b->len + 1;
+}
+
 nb_err nb_bytes_append(nb_bytes *b, const void *src, size_t n) {
   nb_err err = nb_bytes_reserve(b, n);
   if (err) return err;

@@ -73,6 +73,9 @@ nb_err nb_bytes_append_str(nb_bytes *b, const char *s);
 /* printf-style append; the result is not NUL-counted in len but data is NUL-terminated. */
 nb_err nb_bytes_appendf(nb_bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nb_bytes_clear(nb_bytes *b);
+/* Gives back the spare room (keeping the NUL), for a buffer that stays alive while more is
+ * allocated; the growth by doubling may have left it half empty. Never fails. */
+void nb_bytes_fit(nb_bytes *b);
 /* Hands the buffer to the caller (who frees it with free) and resets b. */
 uint8_t *nb_bytes_steal(nb_bytes *b, size_t *len);
 

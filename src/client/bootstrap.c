@@ -287,7 +287,8 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
   size_t before = c->nacc;
   nb_account saved[NB_CLIENT_MAX_SERVERS];
   for (size_t i = 0; i < before; i++) saved[i] = *c->acc[i];
-  nb_err e = nb_client_rebuild_accounts(c, now);
+  /* Registration starts after the 2.04 went out (nb_client_receive). */
+  nb_err e = nb_client_rebuild_accounts(c, true, now);
   if (e != NB_OK) {
     for (size_t i = 0; i < before; i++) *c->acc[i] = saved[i]; /* slots are never freed */
     c->nacc = before;

@@ -90,15 +90,20 @@ struct nb_client {
   nb_coap_ep *ep;
   nb_object **objs; /* ascending id; at most NB_CLIENT_MAX_OBJECTS */
   size_t nobjs, objs_cap;
-  nb_account *acc[NB_CLIENT_MAX_SERVERS]; /* [0, nacc) in use; slots live until free */
-  size_t nacc;
+  /* Heap slots, at most NB_CLIENT_MAX_SERVERS: [0, nacc) in use, [0, acc_slots) made; a slot
+   * lives until nb_client_free (callbacks may hold it). Arrays sized to what is used. */
+  nb_account **acc;
+  size_t nacc, acc_slots;
   nb_attr_entry *attrs;
   size_t nattrs, attrs_cap;
   nb_obs *obs;
-  nb_chan *chans[NB_CLIENT_MAX_SERVERS + 1]; /* heap, one per server address in use */
-  size_t nchans;
+  nb_chan **chans; /* heap, one per server address in use, at most NB_CLIENT_MAX_SERVERS + 1 */
+  size_t nchans, chans_cap;
   nb_time_ms now; /* latest time any entry point was given (for lazily made sessions) */
   bool started, deregistering;
+  /* Registrations to start once the datagram in hand is done with (after a Bootstrap-Finish,
+   * which is answered first and whose exchange is gone by then). */
+  bool reg_pending;
   /* bootstrap (bootstrap.c) */
   int bs_state; /* NB_BS_* */
   nb_addr bs_addr;
@@ -187,7 +192,7 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
 void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
-nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now);
+nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now);
 
 /* objects.c: counts one datagram out (tx) or in for Connectivity Statistics. */
 void nb_obj_count(nb_client *c, bool tx, size_t len);

@@ -93,7 +93,8 @@ void nb_client_free(nb_client *c) {
   if (c->ep) nb_coap_ep_free(c->ep);
   for (size_t i = 0; i < c->nobjs; i++) nb_object_free(c->objs[i]);
   free(c->objs);
-  for (size_t i = 0; i < NB_CLIENT_MAX_SERVERS; i++) free(c->acc[i]);
+  for (size_t i = 0; i < c->acc_slots; i++) free(c->acc[i]);
+  free(c->acc);
   free(c->attrs);
   free(c->endpoint);
   free(c);
@@ -305,6 +306,16 @@ nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *
   return c->cfg.resolve(c->cfg.resolve_user, name, (uint16_t)port, out);
 }
 
+/* One more account slot; once made it stays until nb_client_free: callbacks may hold it. */
+static nb_err nb_client_new_account_slot(nb_client *c) {
+  nb_account **acc = realloc(c->acc, (c->acc_slots + 1) * sizeof *acc);
+  if (!acc) return NB_ERR_NOMEM;
+  c->acc = acc;
+  if (!(acc[c->acc_slots] = malloc(sizeof *acc[0]))) return NB_ERR_NOMEM;
+  c->acc_slots++;
+  return NB_OK;
+}
+
 /* Builds one account per (non-bootstrap Security instance, Server instance) with equal SSIDs. */
 static void nb_client_build_accounts(nb_client *c) {
   nb_object *sec = nb_client_object(c, 0), *srv = nb_client_object(c, 1);
@@ -319,8 +330,7 @@ static void nb_client_build_accounts(nb_client *c) {
     for (size_t j = 0; j < nv && j < NB_CLIENT_MAX_SERVERS * 2; j++) {
       if (nb_store_object_get_int(srv, vids[j], 0, -2) != ssid) continue;
       if (c->nacc == NB_CLIENT_MAX_SERVERS) break;
-      /* A slot, once made, stays until nb_client_free: callbacks may still hold it. */
-      if (!c->acc[c->nacc] && !(c->acc[c->nacc] = malloc(sizeof *c->acc[0]))) break;
+      if (c->nacc == c->acc_slots && nb_client_new_account_slot(c) != NB_OK) break;
       nb_account *a = c->acc[c->nacc];
       memset(a, 0, sizeof *a);
       if (!uri || nb_client_resolve_uri(c, uri, &a->addr, NULL, 0) != NB_OK) {
@@ -351,7 +361,7 @@ nb_account *nb_client_account_by_ssid(nb_client *c, uint16_t ssid) {
   return NULL;
 }
 
-nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
+nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now) {
   c->now = now;
   for (size_t i = 0; i < c->nacc; i++) {
     nb_rep_drop_server(c, c->acc[i]->ssid);
@@ -361,7 +371,9 @@ nb_err nb_client_rebuild_accounts(nb_client *c, nb_time_ms now) {
   }
   nb_client_build_accounts(c);
   nb_tr_sync(c, now);
-  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
+  c->reg_pending = defer_registration && c->nacc > 0;
+  if (!defer_registration)
+    for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
   return c->nacc ? NB_OK : NB_ERR_NOT_FOUND;
 }
 
@@ -370,10 +382,16 @@ nb_err nb_client_start(nb_client *c, nb_time_ms now) {
   if (c->started) return NB_ERR_STATE;
   c->now = now;
   c->started = true;
-  if (nb_client_rebuild_accounts(c, now) == NB_OK) return NB_OK;
+  if (nb_client_rebuild_accounts(c, false, now) == NB_OK) return NB_OK;
   nb_err e = nb_bs_start(c, now);
   if (e != NB_OK) c->started = false;
   return e;
+}
+
+static void nb_client_start_pending(nb_client *c, nb_time_ms now) {
+  if (!c->reg_pending) return;
+  c->reg_pending = false;
+  for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
 }
 
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
@@ -385,6 +403,7 @@ void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, s
   }
   nb_q_io(c, peer);
   nb_tr_receive(c, peer, data, len, now);
+  nb_client_start_pending(c, now);
 }
 
 void nb_client_tick(nb_client *c, nb_time_ms now) {
@@ -395,9 +414,11 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
   nb_fw_tick(c, now);
+  nb_client_start_pending(c, now);
 }
 
 nb_time_ms nb_client_next_deadline(const nb_client *c) {
+  if (c->reg_pending) return c->now;
   nb_time_ms t = nb_coap_ep_next_deadline(c->ep);
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));

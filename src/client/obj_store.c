@@ -5,19 +5,48 @@
 
 #include "niobium/object.h"
 
+/* One stored value. The /o/i every record of an instance shares is not repeated: 32 bytes,
+ * where a full nb_record is 40, and an instance holds a dozen of them for years. */
+typedef struct {
+  uint16_t res, ri; /* ri is 0 for a single resource */
+  uint8_t len;      /* NB_PATH_RESOURCE or NB_PATH_RINSTANCE */
+  nb_value value;
+} nb_store_rec;
+
 typedef struct {
   uint16_t id;
-  nb_records recs; /* sorted by path */
+  uint32_t n, cap;
+  nb_store_rec *recs; /* sorted by (res, len, ri), the order of their paths */
 } nb_store_inst;
 
 typedef struct {
   nb_object obj;
   nb_store_hooks hooks;
   nb_store_inst *insts; /* ascending id */
-  size_t n, cap;
+  uint32_t n, cap;      /* instance ids are 16-bit */
 } nb_store;
 
 static nb_store *nb_store_of(const nb_object *o) { return (nb_store *)o->user; }
+
+static int nb_store_rec_cmp(const nb_store_rec *r, const nb_path *p) {
+  uint16_t ri = p->len == NB_PATH_RINSTANCE ? p->ids[3] : 0;
+  if (r->res != p->ids[2]) return r->res < p->ids[2] ? -1 : 1;
+  if (r->len != p->len) return r->len < p->len ? -1 : 1;
+  return r->ri == ri ? 0 : r->ri < ri ? -1 : 1;
+}
+
+static nb_path nb_store_rec_path(const nb_object *o, const nb_store_inst *in,
+                                 const nb_store_rec *r) {
+  return r->len == NB_PATH_RINSTANCE ? nb_path_rinst(o->def->id, in->id, r->res, r->ri)
+                                     : nb_path_res(o->def->id, in->id, r->res);
+}
+
+static void nb_store_inst_deinit(nb_store_inst *in) {
+  for (size_t i = 0; i < in->n; i++) nb_value_deinit(&in->recs[i].value);
+  free(in->recs);
+  in->recs = NULL;
+  in->n = in->cap = 0;
+}
 
 static nb_store_inst *nb_store_find(const nb_store *s, uint16_t id) {
   for (size_t i = 0; i < s->n; i++)
@@ -36,8 +65,8 @@ static nb_err nb_store_resources(nb_object *o, uint16_t inst, uint16_t *ids, siz
   nb_store_inst *in = nb_store_find(nb_store_of(o), inst);
   if (!in) return NB_ERR_NOT_FOUND;
   size_t k = 0;
-  for (size_t i = 0; i < in->recs.len; i++) {
-    uint16_t r = in->recs.items[i].path.ids[2];
+  for (size_t i = 0; i < in->n; i++) {
+    uint16_t r = in->recs[i].res;
     if (k > 0 && ids[k - 1] == r) continue;
     if (k == cap) break;
     ids[k++] = r;
@@ -63,9 +92,9 @@ static nb_err nb_store_resources(nb_object *o, uint16_t inst, uint16_t *ids, siz
 /* Index range [*lo, *hi) of the records of resource res. */
 static void nb_store_range(const nb_store_inst *in, uint16_t res, size_t *lo, size_t *hi) {
   size_t i = 0;
-  while (i < in->recs.len && in->recs.items[i].path.ids[2] < res) i++;
+  while (i < in->n && in->recs[i].res < res) i++;
   *lo = i;
-  while (i < in->recs.len && in->recs.items[i].path.ids[2] == res) i++;
+  while (i < in->n && in->recs[i].res == res) i++;
   *hi = i;
 }
 
@@ -88,8 +117,9 @@ static nb_err nb_store_read(nb_object *o, uint16_t inst, uint16_t res, nb_record
   if (lo == hi && !(rd && rd->multiple)) return NB_ERR_NOT_FOUND;
   for (size_t i = lo; i < hi; i++) {
     nb_value v;
-    if (nb_value_copy(&v, &in->recs.items[i].value) != NB_OK) return NB_ERR_NOMEM;
-    nb_err e = nb_records_add(out, &in->recs.items[i].path, &v);
+    if (nb_value_copy(&v, &in->recs[i].value) != NB_OK) return NB_ERR_NOMEM;
+    nb_path p = nb_store_rec_path(o, in, &in->recs[i]);
+    nb_err e = nb_records_add(out, &p, &v);
     if (e != NB_OK) return e;
   }
   return NB_OK;
@@ -98,49 +128,53 @@ static nb_err nb_store_read(nb_object *o, uint16_t inst, uint16_t res, nb_record
 /* Removes records [lo, hi) of an instance. */
 static void nb_store_cut(nb_store_inst *in, size_t lo, size_t hi) {
   if (lo == hi) return;
-  for (size_t i = lo; i < hi; i++) nb_value_deinit(&in->recs.items[i].value);
-  memmove(&in->recs.items[lo], &in->recs.items[hi], (in->recs.len - hi) * sizeof(nb_record));
-  in->recs.len -= hi - lo;
+  for (size_t i = lo; i < hi; i++) nb_value_deinit(&in->recs[i].value);
+  memmove(&in->recs[lo], &in->recs[hi], (in->n - hi) * sizeof *in->recs);
+  in->n -= (uint32_t)(hi - lo);
 }
 
-/* Inserts (p, *v_moved) at its sorted place. Grows a few records at a time, not by doubling:
- * an instance holds a dozen values for years, and every spare slot is 40 bytes. */
-static nb_err nb_store_insert(nb_records *r, const nb_path *p, nb_value *v_moved) {
-  if (r->len == r->cap) {
-    size_t cap = r->cap + 2;
-    nb_record *items = realloc(r->items, cap * sizeof *items);
-    if (!items) {
+/* Inserts (p, *v_moved) at its sorted place. Grows one record at a time, not by doubling:
+ * an instance holds a dozen values for years, is written rarely, and a spare slot is 32 bytes. */
+static nb_err nb_store_insert(nb_store_inst *in, const nb_path *p, nb_value *v_moved) {
+  if (in->n == in->cap) {
+    nb_store_rec *recs =
+        in->cap <= UINT32_MAX - 1 ? realloc(in->recs, (in->cap + 1) * sizeof *recs) : NULL;
+    if (!recs) {
       nb_value_deinit(v_moved);
       return NB_ERR_NOMEM;
     }
-    r->items = items;
-    r->cap = cap;
+    in->recs = recs;
+    in->cap += 1;
   }
-  size_t at = r->len;
-  while (at > 0 && nb_path_compare(&r->items[at - 1].path, p) > 0) at--;
-  memmove(&r->items[at + 1], &r->items[at], (r->len - at) * sizeof r->items[0]);
-  r->items[at].path = *p;
-  r->items[at].value = *v_moved;
+  size_t at = in->n;
+  while (at > 0 && nb_store_rec_cmp(&in->recs[at - 1], p) > 0) at--;
+  memmove(&in->recs[at + 1], &in->recs[at], (in->n - at) * sizeof in->recs[0]);
+  nb_store_rec *r = &in->recs[at];
+  r->res = p->ids[2];
+  r->len = p->len;
+  r->ri = p->len == NB_PATH_RINSTANCE ? p->ids[3] : 0;
+  r->value = *v_moved;
   *v_moved = nb_value_none();
-  r->len++;
+  in->n++;
   return NB_OK;
 }
 
 /* Stores one value (typed to the definition) at p, replacing what was there. */
 static nb_err nb_store_put(nb_object *o, nb_store_inst *in, const nb_path *p, const nb_value *v) {
+  if (p->len < NB_PATH_RESOURCE) return NB_ERR_INVAL;
   const nb_resource_def *rd = nb_object_def_resource(o->def, p->ids[2]);
   nb_value typed = nb_value_none();
   nb_err e = (rd && rd->type != NB_VT_NONE) ? nb_value_convert(v, rd->type, &typed)
                                             : nb_value_copy(&typed, v);
   if (e != NB_OK) return e;
-  for (size_t i = 0; i < in->recs.len; i++) {
-    if (nb_path_equal(&in->recs.items[i].path, p)) {
-      nb_value_deinit(&in->recs.items[i].value);
-      in->recs.items[i].value = typed;
+  for (size_t i = 0; i < in->n; i++) {
+    if (nb_store_rec_cmp(&in->recs[i], p) == 0) {
+      nb_value_deinit(&in->recs[i].value);
+      in->recs[i].value = typed;
       return NB_OK;
     }
   }
-  return nb_store_insert(&in->recs, p, &typed);
+  return nb_store_insert(in, p, &typed);
 }
 
 static nb_err nb_store_write(nb_object *o, uint16_t inst, uint16_t res, const nb_record *recs,
@@ -182,7 +216,7 @@ static nb_err nb_store_remove(nb_object *o, uint16_t inst) {
   nb_store *s = nb_store_of(o);
   nb_store_inst *in = nb_store_find(s, inst);
   if (!in) return NB_ERR_NOT_FOUND;
-  nb_records_deinit(&in->recs);
+  nb_store_inst_deinit(in);
   size_t idx = (size_t)(in - s->insts);
   memmove(in, in + 1, (s->n - idx - 1) * sizeof *in);
   s->n--;
@@ -191,7 +225,7 @@ static nb_err nb_store_remove(nb_object *o, uint16_t inst) {
 
 static void nb_store_destroy(nb_object *o) {
   nb_store *s = nb_store_of(o);
-  for (size_t i = 0; i < s->n; i++) nb_records_deinit(&s->insts[i].recs);
+  for (size_t i = 0; i < s->n; i++) nb_store_inst_deinit(&s->insts[i]);
   free(s->insts);
   free(s);
 }
@@ -217,7 +251,7 @@ nb_err nb_store_object_add_instance(nb_object *o, uint16_t inst) {
   if (inst > NB_ID_MAX) return NB_ERR_RANGE;
   if (nb_store_find(s, inst)) return NB_ERR_EXISTS;
   if (s->n == s->cap) {
-    size_t nc = s->cap ? s->cap * 2 : 2;
+    uint32_t nc = s->cap ? s->cap * 2 : 2;
     nb_store_inst *ni = realloc(s->insts, nc * sizeof *ni);
     if (!ni) return NB_ERR_NOMEM;
     s->insts = ni;
@@ -226,8 +260,8 @@ nb_err nb_store_object_add_instance(nb_object *o, uint16_t inst) {
   size_t at = 0;
   while (at < s->n && s->insts[at].id < inst) at++;
   memmove(&s->insts[at + 1], &s->insts[at], (s->n - at) * sizeof *s->insts);
+  memset(&s->insts[at], 0, sizeof s->insts[at]);
   s->insts[at].id = inst;
-  nb_records_init(&s->insts[at].recs);
   s->n++;
   return NB_OK;
 }
@@ -252,7 +286,7 @@ nb_err nb_store_object_unset(nb_object *o, const nb_path *p) {
   nb_store_range(in, p->ids[2], &lo, &hi);
   if (p->len == NB_PATH_RINSTANCE) {
     for (size_t i = lo; i < hi; i++)
-      if (nb_path_equal(&in->recs.items[i].path, p)) {
+      if (nb_store_rec_cmp(&in->recs[i], p) == 0) {
         nb_store_cut(in, i, i + 1);
         return NB_OK;
       }
@@ -265,9 +299,10 @@ nb_err nb_store_object_unset(nb_object *o, const nb_path *p) {
 
 const nb_value *nb_store_object_get(const nb_object *o, const nb_path *p) {
   nb_store_inst *in = nb_store_find(nb_store_of(o), p->ids[1]);
-  if (!in) return NULL;
-  const nb_record *r = nb_records_find(&in->recs, p);
-  return r ? &r->value : NULL;
+  if (!in || p->len < NB_PATH_RESOURCE || p->ids[0] != o->def->id) return NULL;
+  for (size_t i = 0; i < in->n; i++)
+    if (nb_store_rec_cmp(&in->recs[i], p) == 0) return &in->recs[i].value;
+  return NULL;
 }
 
 int64_t nb_store_object_get_int(const nb_object *o, uint16_t inst, uint16_t res, int64_t fallback) {

@@ -157,6 +157,7 @@ static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now) 
   nb_bytes_init(&body);
   if (e == NB_OK) e = nb_reg_objects(c, &body);
   if (e == NB_OK) {
+    nb_bytes_fit(&body); /* the request copies it: its spare room would only add to the peak */
     nb_coap_msg_set_payload(&m, body.data, body.len);
     e = nb_coap_ep_request(c->ep, &a->addr, &m, true, nb_reg_register_cb, a, now, &a->req);
   }
@@ -241,6 +242,7 @@ nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms 
   if (e == NB_OK && with_objects) {
     e = nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_LINK_FORMAT);
     if (e == NB_OK) e = nb_reg_objects(c, &body);
+    nb_bytes_fit(&body);
     nb_coap_msg_set_payload(&m, body.data, body.len);
   }
   if (e == NB_OK)

@@ -141,8 +141,16 @@ static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr, bool *drop) {
   for (size_t i = 0; i < c->nchans; i++)
     if (nb_addr_equal(&c->chans[i]->addr, addr)) return c->chans[i];
   uint16_t inst;
-  if (c->nchans == sizeof c->chans / sizeof c->chans[0] || !nb_tr_security_for(c, addr, &inst))
-    return NULL;
+  if (c->nchans == NB_CLIENT_MAX_SERVERS + 1 || !nb_tr_security_for(c, addr, &inst)) return NULL;
+  if (c->nchans == c->chans_cap) {
+    nb_chan **chans = realloc(c->chans, (c->chans_cap + 1) * sizeof *chans);
+    if (!chans) {
+      *drop = true;
+      return NULL;
+    }
+    c->chans = chans;
+    c->chans_cap++;
+  }
   nb_chan *ch = calloc(1, sizeof *ch);
   if (!ch) {
     *drop = true;
@@ -348,4 +356,7 @@ void nb_tr_close_all(nb_client *c, nb_time_ms now) {
 void nb_tr_free_all(nb_client *c) {
   for (size_t i = 0; i < c->nchans; i++) nb_tr_chan_free(c->chans[i]);
   c->nchans = 0;
+  free(c->chans);
+  c->chans = NULL;
+  c->chans_cap = 0;
 }

@@ -36,21 +36,14 @@ static nb_coap_dedup_list *nb_coap_dedup_list_of(nb_coap_dedup *d, uint8_t type)
   return type == NB_COAP_CON ? &d->con : &d->non;
 }
 
-static void nb_coap_dedup_unlink(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
-  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
-  if (e->prev)
-    e->prev->next = e->next;
-  else
-    l->head = e->next;
-  if (e->next)
-    e->next->prev = e->prev;
-  else
-    l->tail = e->prev;
-  nb_coap_hmap_remove(&d->map, &e->node);
-}
-
+/* Entries only ever leave from the head of their list (expiry and eviction go oldest first),
+ * so the lists are singly linked. */
+/* e must be the head of its list. */
 static void nb_coap_dedup_drop(nb_coap_dedup *d, nb_coap_dedup_entry *e) {
-  nb_coap_dedup_unlink(d, e);
+  nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
+  l->head = e->next;
+  if (!l->head) l->tail = NULL;
+  nb_coap_hmap_remove(&d->map, &e->node);
   if (e->backref) *e->backref = NULL;
   free(e->reply);
   free(e);
@@ -70,7 +63,11 @@ nb_coap_dedup_entry *nb_coap_dedup_find(nb_coap_dedup *d, const nb_addr *peer, u
 
 static void nb_coap_dedup_evict_oldest(nb_coap_dedup *d) {
   nb_coap_dedup_entry *c = d->con.head, *n = d->non.head;
-  nb_coap_dedup_entry *victim = !c ? n : !n ? c : (c->inserted <= n->inserted ? c : n);
+  /* Insertion times, from the expiries (each list has one lifetime). */
+  nb_coap_dedup_entry *victim =
+      !c   ? n
+      : !n ? c
+           : (c->expires - d->con_lifetime <= n->expires - d->non_lifetime ? c : n);
   if (victim) nb_coap_dedup_drop(d, victim);
 }
 
@@ -82,10 +79,8 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
   e->peer = *peer;
   e->mid = mid;
   e->type = type == NB_COAP_CON ? NB_COAP_CON : NB_COAP_NON;
-  e->inserted = now;
   e->expires = now + (e->type == NB_COAP_CON ? d->con_lifetime : d->non_lifetime);
   nb_coap_dedup_list *l = nb_coap_dedup_list_of(d, e->type);
-  e->prev = l->tail;
   if (l->tail)
     l->tail->next = e;
   else
@@ -97,12 +92,13 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
 }
 
 nb_err nb_coap_dedup_set_reply(nb_coap_dedup_entry *e, const uint8_t *data, size_t len) {
+  if (len > UINT32_MAX) return NB_ERR_RANGE;
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy) return NB_ERR_NOMEM;
   if (len) memcpy(copy, data, len);
   free(e->reply);
   e->reply = copy;
-  e->reply_len = len;
+  e->reply_len = (uint32_t)len;
   return NB_OK;
 }
 

@@ -14,14 +14,13 @@
 
 typedef struct nb_coap_dedup_entry {
   nb_coap_hnode node;
-  struct nb_coap_dedup_entry *prev, *next; /* FIFO of its message type, oldest first */
+  struct nb_coap_dedup_entry *next; /* FIFO of its message type, oldest first */
   nb_addr peer;
   uint16_t mid;
-  uint8_t type; /* NB_COAP_CON or NB_COAP_NON */
-  nb_time_ms inserted;
-  nb_time_ms expires;
-  uint8_t *reply; /* datagram to resend to a duplicate, NULL while none */
-  size_t reply_len;
+  uint8_t type;       /* NB_COAP_CON or NB_COAP_NON */
+  uint32_t reply_len; /* packed with mid and type: a device keeps a dozen entries for minutes */
+  nb_time_ms expires; /* insertion time plus the lifetime of its type */
+  uint8_t *reply;     /* datagram to resend to a duplicate, NULL while none */
   /* When set, *backref points at this entry and is cleared when the entry goes away. */
   struct nb_coap_dedup_entry **backref;
 } nb_coap_dedup_entry;

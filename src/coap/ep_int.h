@@ -95,17 +95,13 @@ typedef enum {
   NB_COAP_STEP_BLOCK2, /* a Block2 follow-up request */
 } nb_coap_creq_step;
 
-/* A request we sent (or will send), with its block-wise and observe state. */
+/* A request we sent (or will send), with its block-wise and observe state. Fields are ordered
+ * by size so the struct has no holes: a device has one or two of these alive for years. */
 struct nb_coap_creq {
   nb_coap_ep *ep;
   nb_coap_hnode id_node;
   nb_coap_req_id id;
   nb_addr peer;
-  bool confirmable;
-  bool observe;     /* registration (Observe=0) still alive */
-  bool established; /* a notification or the registration response was accepted */
-  bool finished;
-  unsigned in_cb;
   nb_coap_response_fn cb;
   void *user;
   /* The request as given, serialized without token and payload; parsed again whenever a
@@ -116,32 +112,37 @@ struct nb_coap_creq {
   size_t body_len;
   nb_coap_tnode tn_obs; /* the observation's token, for notifications */
   nb_coap_tnode tn_cur; /* token of the message in flight (unless it is tn_obs's) */
-  uint8_t first_token[NB_COAP_MAX_TOKEN];
-  uint8_t first_token_len;
-  uint8_t cur_token[NB_COAP_MAX_TOKEN];
-  uint8_t cur_token_len;
-  nb_coap_creq_state state;
-  nb_coap_creq_step step;
-  nb_coap_timer timer; /* response timeout (NON, or after an empty ACK) */
+  nb_coap_timer timer;  /* response timeout (NON, or after an empty ACK) */
   nb_coap_link qlink;
   nb_coap_xmit *xmit;
   /* Block1 upload */
-  bool block1;
-  uint8_t b1_szx;
   size_t b1_off;
   size_t b1_len; /* bytes in the block in flight */
-  unsigned b1_restarts;
   /* Block2 download */
-  uint8_t b2_szx;
-  uint32_t b2_num;
-  bool b2_notif; /* fetching the rest of a notification */
-  unsigned b2_restarts;
   nb_coap_reasm b2;
   uint8_t *b2_head; /* first block without payload, delivered with the whole body */
   size_t b2_head_len;
-  uint8_t etag[8];
-  uint8_t etag_len;
   nb_coap_observe_state obs;
+  unsigned in_cb;
+  nb_coap_creq_state state;
+  nb_coap_creq_step step;
+  unsigned b1_restarts;
+  uint32_t b2_num;
+  unsigned b2_restarts;
+  uint8_t first_token[NB_COAP_MAX_TOKEN];
+  uint8_t cur_token[NB_COAP_MAX_TOKEN];
+  uint8_t etag[8];
+  uint8_t first_token_len;
+  uint8_t cur_token_len;
+  uint8_t etag_len;
+  uint8_t b1_szx;
+  uint8_t b2_szx;
+  bool confirmable;
+  bool observe;     /* registration (Observe=0) still alive */
+  bool established; /* a notification or the registration response was accepted */
+  bool finished;
+  bool block1;
+  bool b2_notif; /* fetching the rest of a notification */
 };
 
 /* Server side Block1 reassembly, keyed by (peer, request key). */

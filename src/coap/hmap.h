@@ -19,7 +19,9 @@ typedef struct nb_coap_hnode {
   uint64_t hash;
 } nb_coap_hnode;
 
-#define NB_COAP_HMAP_INLINE 4
+/* Buckets inside the map: most of a device endpoint's eight maps never hold more than two
+ * entries, so they never touch the heap; a server's maps grow past this at once. */
+#define NB_COAP_HMAP_INLINE 2
 
 typedef struct {
   nb_coap_hnode **buckets; /* `inline_buckets` until the map first grows */

@@ -21,6 +21,7 @@ enum {
   NB_ALERT_CERTIFICATE_EXPIRED = 45,
   NB_ALERT_UNKNOWN_CA = 48,
   NB_ALERT_ACCESS_DENIED = 49,
+  NB_ALERT_INTERNAL_ERROR = 80,
   NB_ALERT_UNKNOWN_PSK_IDENTITY = 115,
 };
 
@@ -379,10 +380,46 @@ static bool nb_dtls_pinned(const nb_bytes *pins, size_t n, const gnutls_datum_t 
   return false;
 }
 
+nb_dtls_peer *nb_dtls_auth_peer(nb_dtls_auth *a) {
+  if (a->peer) return a->peer;
+  a->peer = calloc(1, sizeof *a->peer);
+  if (!a->peer) return NULL;
+  a->peer->mode = a->mode;
+  const nb_dtls_creds *c = a->creds;
+  if (!a->server && a->mode == NB_DTLS_MODE_PSK && c->psk_identity) {
+    memcpy(a->peer->identity, c->psk_identity, c->psk_identity_len + 1);
+    a->peer->identity_len = c->psk_identity_len;
+  }
+  return a->peer;
+}
+
+void nb_dtls_auth_reset(nb_dtls_auth *a) {
+  free(a->peer);
+  a->peer = NULL;
+  a->mode = NB_DTLS_MODE_NONE;
+  a->verified = false;
+  a->fail_alert = -1;
+  a->fail_err = NB_OK;
+}
+
+/* The peer record for a check in progress; on NOMEM the handshake fails. */
+static nb_dtls_peer *nb_dtls_peer_for(nb_dtls_auth *a, nb_dtls_mode mode) {
+  a->mode = mode;
+  nb_dtls_peer *p = nb_dtls_auth_peer(a);
+  if (p) {
+    p->mode = mode;
+  } else {
+    a->fail_alert = NB_ALERT_INTERNAL_ERROR;
+    a->fail_err = NB_ERR_NOMEM;
+  }
+  return p;
+}
+
 static nb_err nb_dtls_check_rpk(nb_dtls_auth *a, const gnutls_datum_t *spki) {
   const nb_dtls_creds *c = a->creds;
-  a->peer.mode = NB_DTLS_MODE_RPK;
-  if (nb_dtls_secure_id(spki->data, spki->size, a->peer.secure_id) != NB_OK ||
+  nb_dtls_peer *peer = nb_dtls_peer_for(a, NB_DTLS_MODE_RPK);
+  if (!peer) return NB_ERR_NOMEM;
+  if (nb_dtls_secure_id(spki->data, spki->size, peer->secure_id) != NB_OK ||
       !nb_dtls_spki_is_p256(spki->data, spki->size)) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
@@ -393,7 +430,7 @@ static nb_err nb_dtls_check_rpk(nb_dtls_auth *a, const gnutls_datum_t *spki) {
   if (c->n_rpk_pins > 0 && !nb_dtls_pinned(c->rpk_pins, c->n_rpk_pins, spki)) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
-  if (c->verify && c->verify(c->verify_user, &a->peer, spki->data, spki->size) != NB_OK) {
+  if (c->verify && c->verify(c->verify_user, peer, spki->data, spki->size) != NB_OK) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
   return NB_OK;
@@ -441,8 +478,9 @@ static int nb_dtls_status_alert(unsigned status) {
 
 static nb_err nb_dtls_check_x509(nb_dtls_auth *a, gnutls_session_t gs, const gnutls_datum_t *ee) {
   const nb_dtls_creds *c = a->creds;
-  a->peer.mode = NB_DTLS_MODE_X509;
-  if (nb_dtls_describe_cert(&a->peer, ee) != NB_OK) {
+  nb_dtls_peer *peer = nb_dtls_peer_for(a, NB_DTLS_MODE_X509);
+  if (!peer) return NB_ERR_NOMEM;
+  if (nb_dtls_describe_cert(peer, ee) != NB_OK) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
   if (c->trust_count == 0 && c->n_cert_pins == 0) {
@@ -458,7 +496,7 @@ static nb_err nb_dtls_check_x509(nb_dtls_auth *a, gnutls_session_t gs, const gnu
   if (c->n_cert_pins > 0 && !nb_dtls_pinned(c->cert_pins, c->n_cert_pins, ee)) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
-  if (c->verify && c->verify(c->verify_user, &a->peer, ee->data, ee->size) != NB_OK) {
+  if (c->verify && c->verify(c->verify_user, peer, ee->data, ee->size) != NB_OK) {
     return nb_dtls_reject(a, NB_ALERT_ACCESS_DENIED, NB_ERR_DTLS_PEER_REJECTED);
   }
   return NB_OK;
@@ -488,13 +526,10 @@ static int nb_dtls_verify_hook(gnutls_session_t gs) {
 
 static nb_err nb_dtls_finish_psk(nb_dtls_auth *a, gnutls_session_t gs) {
   const nb_dtls_creds *c = a->creds;
-  nb_dtls_peer *p = &a->peer;
-  p->mode = NB_DTLS_MODE_PSK;
-  if (!a->server) {
-    memcpy(p->identity, c->psk_identity, c->psk_identity_len + 1);
-    p->identity_len = c->psk_identity_len;
-    return NB_OK;
-  }
+  a->mode = NB_DTLS_MODE_PSK;
+  if (!a->server) return NB_OK; /* our own identity: described when asked */
+  nb_dtls_peer *p = nb_dtls_peer_for(a, NB_DTLS_MODE_PSK);
+  if (!p) return NB_ERR_NOMEM;
   gnutls_datum_t id = {0};
   if (gnutls_psk_server_get_username2(gs, &id) < 0 || id.size > NB_DTLS_PSK_IDENTITY_MAX) {
     return nb_dtls_reject(a, NB_ALERT_UNKNOWN_PSK_IDENTITY, NB_ERR_DTLS_UNKNOWN_IDENTITY);

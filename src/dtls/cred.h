@@ -91,8 +91,17 @@ typedef struct {
   bool verified;  /* peer filled in and accepted */
   int fail_alert; /* alert our side decided on, -1 when none */
   nb_err fail_err;
-  nb_dtls_peer peer;
+  nb_dtls_mode mode; /* how the peer authenticated, once known */
+  /* Heap, made when first needed (a check, a server's PSK identity, or a caller asking): a
+   * PSK client, which never asks, does not carry the 700-byte record. */
+  nb_dtls_peer *peer;
 } nb_dtls_auth;
+
+/* The peer record, allocated on first use (a PSK client's is filled from its credentials);
+ * NULL when out of memory. */
+nb_dtls_peer *nb_dtls_auth_peer(nb_dtls_auth *a);
+/* Forgets the peer and the verdict, for a fresh handshake; also what a session frees. */
+void nb_dtls_auth_reset(nb_dtls_auth *a);
 
 /* Sets priorities, credentials, the verify hook, the certificate request and SNI. */
 nb_err nb_dtls_creds_attach(const nb_dtls_creds *c, gnutls_session_t gs, bool server);

@@ -124,6 +124,7 @@ static nb_dtls_frame nb_dtls_enter(nb_dtls_session *s, nb_time_ms now) {
 
 static void nb_dtls_destroy(nb_dtls_session *s) {
   if (s->gs) gnutls_deinit(s->gs);
+  nb_dtls_auth_reset(&s->auth);
   nb_bytes_free(&s->resume);
   if (s->queue.data) gnutls_memset(s->queue.data, 0, s->queue.len);
   nb_bytes_free(&s->queue);
@@ -283,7 +284,7 @@ static void nb_dtls_handshake_done(nb_dtls_session *s) {
   s->last_activity = s->now;
   NB_LOG_INFO("dtls", "event=established peer=%s role=%s mode=%s suite=%s resumed=%d",
               nb_addr_format(&s->peer, addr, sizeof addr), s->auth.server ? "server" : "client",
-              nb_dtls_mode_name(s->auth.peer.mode), nb_dtls_session_suite(s), s->resumed);
+              nb_dtls_mode_name(s->auth.mode), nb_dtls_session_suite(s), s->resumed);
   nb_dtls_emit(s, NB_DTLS_EV_ESTABLISHED, NB_OK, -1, false);
   if (s->state == NB_DTLS_ESTABLISHED && s->queue.len > 0) nb_dtls_flush_queue(s);
 }
@@ -501,10 +502,7 @@ static void nb_dtls_restart(nb_dtls_session *s) {
               nb_addr_format(&s->peer, addr, sizeof addr), s->restarts + 1);
   gnutls_deinit(s->gs);
   s->gs = NULL;
-  s->auth.verified = false;
-  s->auth.fail_alert = -1;
-  s->auth.fail_err = NB_OK;
-  memset(&s->auth.peer, 0, sizeof s->auth.peer);
+  nb_dtls_auth_reset(&s->auth);
   s->decrypt_failed = false;
   s->sent_finished = false;
   s->silent_ticks = 0;
@@ -575,8 +573,8 @@ nb_dtls_state nb_dtls_session_state(const nb_dtls_session *s) { return s->state;
 bool nb_dtls_session_is_server(const nb_dtls_session *s) { return s->auth.server; }
 const nb_addr *nb_dtls_session_addr(const nb_dtls_session *s) { return &s->peer; }
 
-const nb_dtls_peer *nb_dtls_session_peer(const nb_dtls_session *s) {
-  return s->state == NB_DTLS_ESTABLISHED && s->auth.verified ? &s->auth.peer : NULL;
+const nb_dtls_peer *nb_dtls_session_peer(nb_dtls_session *s) {
+  return s->state == NB_DTLS_ESTABLISHED && s->auth.verified ? nb_dtls_auth_peer(&s->auth) : NULL;
 }
 
 bool nb_dtls_session_resumed(const nb_dtls_session *s) { return s->resumed; }

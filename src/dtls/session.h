@@ -125,8 +125,9 @@ void nb_dtls_session_free(nb_dtls_session *s);
 nb_dtls_state nb_dtls_session_state(const nb_dtls_session *s);
 bool nb_dtls_session_is_server(const nb_dtls_session *s);
 const nb_addr *nb_dtls_session_addr(const nb_dtls_session *s);
-/* The authenticated peer; NULL until ESTABLISHED. */
-const nb_dtls_peer *nb_dtls_session_peer(const nb_dtls_session *s);
+/* The authenticated peer; NULL until ESTABLISHED (or when out of memory: a PSK client's
+ * record is made on the first call). */
+const nb_dtls_peer *nb_dtls_session_peer(nb_dtls_session *s);
 bool nb_dtls_session_resumed(const nb_dtls_session *s);
 /* IANA name of the negotiated suite ("TLS_PSK_WITH_AES_128_CCM_8"); "" before. */
 const char *nb_dtls_session_suite(const nb_dtls_session *s);
