@@ -23,6 +23,15 @@ static const char *nb_reg_binding(nb_client *c, const nb_account *a) {
   return b && b[0] ? b : "U";
 }
 
+/* The `b=` query of a Register/Update. LwM2M 1.1 removed Q from the binding letters (queue mode
+ * is the separate `Q` parameter, and 1.1 servers such as Leshan refuse "UQ"); 1.0 keeps it. */
+static void nb_reg_binding_query(const nb_client *c, const char *binding, char *q, size_t cap) {
+  size_t n = (size_t)snprintf(q, cap, "b=");
+  for (const char *p = binding; *p && n + 1 < cap; p++)
+    if (c->v10 || *p != 'Q') q[n++] = *p;
+  q[n] = '\0';
+}
+
 /* The Register/Update payload: root link (1.1), then objects and instances except Security.
  * Written link by link straight into out (no list of links in between: it would cost a few
  * hundred bytes of attributes per link). */
@@ -149,7 +158,7 @@ static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now) 
   if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
   snprintf(q, sizeof q, "lwm2m=%s", c->v10 ? "1.0" : "1.1");
   if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
-  snprintf(q, sizeof q, "b=%s", a->binding);
+  nb_reg_binding_query(c, a->binding, q, sizeof q);
   if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
   if (e == NB_OK && strchr(a->binding, 'Q') && !c->v10)
     e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, "Q");
@@ -234,7 +243,7 @@ nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms 
   const char *b = nb_reg_binding(c, a);
   if (e == NB_OK && strcmp(b, a->binding) != 0) {
     snprintf(a->binding, sizeof a->binding, "%s", b);
-    snprintf(q, sizeof q, "b=%s", a->binding);
+    nb_reg_binding_query(c, a->binding, q, sizeof q);
     e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
   }
   nb_bytes body;

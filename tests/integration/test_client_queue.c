@@ -1,7 +1,7 @@
 /* Queue mode of the client engine over the simulated network (10 ms links) in virtual time:
  * exact sleep times after the queue timeout, requests of the server dropped while asleep and
  * served while awake, the wake-up Update ahead of the held notifications (one per
- * observation, latest value), Send waking the client, and 1.0's b=UQ. */
+ * observation, latest value), Send waking the client, 1.1's b=U&Q and 1.0's b=UQ. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,7 +85,8 @@ static void test_register_q(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, NULL, "UQ", 0);
-  assert_true(f.srv.q); /* 1.1: the Q parameter */
+  assert_true(f.srv.q); /* 1.1: the Q parameter, and no Q among the binding letters */
+  assert_string_equal(f.srv.binding, "U");
   fx_teardown(&f);
   fx_setup(&f, "1.0", "UQ", 0);
   assert_false(f.srv.q); /* 1.0: the binding alone says it */
