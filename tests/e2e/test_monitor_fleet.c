@@ -443,6 +443,38 @@ static void t_check_without_keys(const t_env *e, const nb_capture *cap) {
   if (rpk < 2 * T_DEVICES) fail_msg("%zu handshake events with cert_type=RPK", rpk);
 }
 
+/* --psk-file with the server's database says how many PSKs it loaded (one per device, the
+ * keys themselves never shown); an SQLite file that is no niobium database is refused. */
+static void t_check_psk_db_cli(const t_env *e, const nb_capture *cap) {
+  char *out = NULL, *err = NULL, other[160];
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "monitor",
+                  "--read",
+                  (char *)cap->path,
+                  "--events",
+                  "/dev/null",
+                  "--psk-file",
+                  (char *)e->db,
+                  NULL};
+  assert_int_equal(nb_test_run_capture(argv, 60000, &out, &err), 0);
+  if (!strstr(err, "monitor: 3 PSK credential(s) from the server database "))
+    fail_msg("stderr: %s", err);
+  free(out);
+  free(err);
+  snprintf(other, sizeof other, "%s/other.db", e->dir);
+  char *mk[] = {"sh", "-c", NULL, NULL}, cmd[300];
+  snprintf(cmd, sizeof cmd, "printf 'SQLite format 3' > '%s'; head -c 4080 /dev/zero >> '%s'",
+           other, other);
+  mk[2] = cmd;
+  assert_int_equal(nb_test_run(mk, 10000, &out), 0);
+  free(out);
+  argv[7] = other;
+  assert_int_equal(nb_test_run_capture(argv, 60000, &out, &err), 2);
+  if (!strstr(err, "not a readable niobium database")) fail_msg("stderr: %s", err);
+  free(out);
+  free(err);
+}
+
 static void t_run(t_mode mode) {
   if (!nb_test_have_program("curl") || !nb_test_env("NB_BINARY")) {
     fprintf(stderr, "skipped: curl or NB_BINARY missing\n");
@@ -578,6 +610,7 @@ static void t_run(t_mode mode) {
     if (strcmp(seen, truth))
       fail_msg("with --psk-file %s, monitor's events:\n%s\ndiffer from:\n%s", e.db, seen, truth);
     free(seen);
+    t_check_psk_db_cli(&e, &cap);
   }
   if (mode == T_RPK) t_check_without_keys(&e, &cap);
   free(truth);
