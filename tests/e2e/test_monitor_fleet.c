@@ -462,7 +462,7 @@ static void t_check_psk_db_cli(const t_env *e, const nb_capture *cap) {
   free(out);
   free(err);
   snprintf(other, sizeof other, "%s/other.db", e->dir);
-  char *mk[] = {"sh", "-c", NULL, NULL}, cmd[300];
+  char *mk[] = {"sh", "-c", NULL, NULL}, cmd[400];
   snprintf(cmd, sizeof cmd, "printf 'SQLite format 3' > '%s'; head -c 4080 /dev/zero >> '%s'",
            other, other);
   mk[2] = cmd;
