@@ -16,6 +16,7 @@
 #include "monitor/evjson.h"
 #include "monitor/ipfix.h"
 #include "monitor/monitor.h"
+#include "store/sqlite.h"
 
 static void nb_monitor_usage(FILE *out) {
   fprintf(
@@ -34,7 +35,9 @@ static void nb_monitor_usage(FILE *out) {
       "      --dtls-ports LIST  DTLS ports (default 5684,5784)\n"
       "      --count N          stop a live capture after N packets\n"
       "      --psk-file FILE    decrypt plain-PSK DTLS 1.2 sessions (AES-128-CCM-8,\n"
-      "                         AES-128-CBC-SHA256) with `identity,hexkey` lines\n"
+      "                         AES-128-CBC-SHA256) with `identity,hexkey` lines, or with\n"
+      "                         the PSKs of a `niobium server` database (--db FILE, read\n"
+      "                         only, bootstrap-made keys included; read at start)\n"
       "      --keylog FILE      decrypt any DTLS 1.2 session (PSK, RPK, X.509; the same\n"
       "                         suites with ECDHE-ECDSA) whose master secret FILE gives:\n"
       "                         the NSS key log `CLIENT_RANDOM <random> <master>` lines\n"
@@ -72,6 +75,7 @@ static void nb_monitor_usage(FILE *out) {
       "  niobium monitor --read normal-week.pcap --learn profile.json --alerts-only\n"
       "  niobium monitor --read today.pcap --baseline profile.json --alerts-only\n"
       "  niobium monitor --read coaps.pcap --psk-file keys.csv\n"
+      "  niobium monitor --read coaps.pcap --psk-file /var/lib/niobium.db\n"
       "  SSLKEYLOGFILE=keys.log niobium client ...; niobium monitor -r c.pcap --keylog keys.log\n"
       "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n"
       "  niobium monitor -i eth0 --alerts-only --server-api http://10.0.0.2:8080 \\\n"
@@ -458,14 +462,67 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
   return rc;
 }
 
-/* Reads the --psk-file or the --keylog into *out (created when NULL); the keys are wiped
- * when the table is freed. */
+typedef struct {
+  nb_mon_psks *psks;
+  size_t added;
+} nb_monitor_db_walk;
+
+static nb_err nb_monitor_db_psk(void *user, const nb_server_sec_info *c) {
+  nb_monitor_db_walk *w = user;
+  if (c->kind != NB_SERVER_ID_PSK) return NB_OK; /* RPK/X.509 rows hold no secret */
+  nb_err e = nb_mon_psks_add(w->psks, (const uint8_t *)c->identity, strlen(c->identity), c->key,
+                             c->key_len);
+  if (e == NB_ERR_RANGE) {
+    fprintf(stderr, "monitor: skipped the PSK of endpoint %s (identity or key out of range)\n",
+            c->ep);
+    return NB_OK;
+  }
+  w->added += e == NB_OK;
+  return e;
+}
+
+/* The PSK credentials of a `niobium server` database (its security store, opened read-only,
+ * the bootstrap server's fresh keys included), added to *out. */
+static int nb_monitor_db_keys(const char *path, nb_mon_psks *out) {
+  nb_store_sqlite *db = NULL;
+  if (nb_store_sqlite_open_readonly(path, &db) != NB_OK) {
+    fprintf(stderr, "monitor: %s is an SQLite file but not a readable niobium database\n", path);
+    return 2;
+  }
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_monitor_db_walk w = {.psks = out, .added = 0};
+  nb_err e = st.ops->sec_each(st.self, nb_monitor_db_psk, &w);
+  nb_store_sqlite_close(db);
+  if (e != NB_OK) {
+    fprintf(stderr, "monitor: reading the credentials of %s: %s\n", path, nb_strerror(e));
+    return 1;
+  }
+  fprintf(stderr, "monitor: %zu PSK credential(s) from the server database %s\n", w.added, path);
+  return 0;
+}
+
+static bool nb_monitor_is_sqlite(FILE *f) {
+  static const char magic[16] = "SQLite format 3";
+  char head[16];
+  bool yes = fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, magic, sizeof head);
+  rewind(f);
+  return yes;
+}
+
+/* Reads the --psk-file (`identity,hexkey` lines, or a server database) or the --keylog into
+ * *out (created when NULL); the keys are wiped when the table is freed. */
 static int nb_monitor_keys(const char *path, bool keylog, nb_mon_psks **out) {
   const char *what = keylog ? "key log" : "PSK file";
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "monitor: cannot read the %s %s\n", what, path);
     return 1;
+  }
+  if (!keylog && nb_monitor_is_sqlite(f)) {
+    fclose(f);
+    if (!*out) *out = nb_mon_psks_new();
+    if (!*out) return 1;
+    return nb_monitor_db_keys(path, *out);
   }
   nb_bytes text;
   nb_bytes_init(&text);

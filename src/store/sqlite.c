@@ -112,19 +112,32 @@ static nb_err migrate(nb_store_sqlite *s) {
   return NB_OK;
 }
 
-nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out) {
+/* A read-only connection reads what the server wrote but never migrates: the file must hold
+ * a schema this build knows. */
+static nb_err check_readable(nb_store_sqlite *s) {
+  int v = user_version(s->db);
+  if (v < 0) return db_fail(s, "user_version");
+  if (v < 1 || v > NB_STORE_SQLITE_SCHEMA) {
+    NB_LOG_ERROR(MOD, "event=schema_unreadable version=%d supported=1..%d", v,
+                 NB_STORE_SQLITE_SCHEMA);
+    return NB_ERR_IO;
+  }
+  return NB_OK;
+}
+
+static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
   nb_store_sqlite *s = calloc(1, sizeof(*s));
   if (!s) return NB_ERR_NOMEM;
   nb_err rc = NB_OK;
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-    rc = db_fail(s, "open");
+  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) rc = db_fail(s, "open");
+  if (rc == NB_OK && sqlite3_busy_timeout(s->db, 2000) != SQLITE_OK) rc = db_fail(s, "pragma");
   /* WAL + synchronous=NORMAL: a committed row survives a process kill (not a power cut). */
-  if (rc == NB_OK &&
+  if (rc == NB_OK && !read_only &&
       (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
-       sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-       sqlite3_busy_timeout(s->db, 2000) != SQLITE_OK))
+       sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK))
     rc = db_fail(s, "pragma");
-  if (rc == NB_OK) rc = migrate(s);
+  if (rc == NB_OK) rc = read_only ? check_readable(s) : migrate(s);
   for (int i = 0; rc == NB_OK && i < S_COUNT; i++)
     if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
         SQLITE_OK)
@@ -135,6 +148,14 @@ nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out) {
   }
   *out = s;
   return NB_OK;
+}
+
+nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out) {
+  return open_db(path, false, out);
+}
+
+nb_err nb_store_sqlite_open_readonly(const char *path, nb_store_sqlite **out) {
+  return open_db(path, true, out);
 }
 
 void nb_store_sqlite_close(nb_store_sqlite *s) {

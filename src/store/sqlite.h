@@ -16,6 +16,10 @@ typedef struct nb_store_sqlite nb_store_sqlite;
 /* Opens or creates the database at path (":memory:" for a private one) and migrates it.
  * NB_ERR_IO with a logged reason when the file cannot be opened or is newer than this build. */
 nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out);
+/* Opens an existing database read-only (nothing created, migrated or written; every write
+ * operation of the interface then fails with NB_ERR_IO): for tools that only look, such as the
+ * monitor reading the server's PSKs. NB_ERR_IO when the file is missing or not a store. */
+nb_err nb_store_sqlite_open_readonly(const char *path, nb_store_sqlite **out);
 void nb_store_sqlite_close(nb_store_sqlite *st);
 /* The store interface over this backend (valid until close). */
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st);

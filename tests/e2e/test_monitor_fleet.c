@@ -1,6 +1,8 @@
 /* Recall of `niobium monitor` on a bootstrapped fleet: tshark records loopback while `niobium
- * server --with-bootstrap` bootstraps three `niobium client --bootstrap` devices in NoSec
- * (Bootstrap-Request, Discover, Delete, Write, Finish), they register, the server reads,
+ * server --with-bootstrap` bootstraps three `niobium client --bootstrap` devices (Bootstrap-
+ * Request, Discover, Delete, Write, Finish) in NoSec, or in NoSec handing out PSKs, or over DTLS
+ * with factory raw public keys the operator registered (`bootstrap expect`) handing out fresh
+ * ones; they register (over DTLS in the last two cases), the server reads,
  * discovers and observes each over REST, each device changes the observed value (Notify),
  * updates its registration and de-registers. Ground truth is what the programs say they did:
  * the server's debug log (bootstrap requests and steps, registrations, updates,
@@ -8,6 +10,7 @@
  * events on the capture must be exactly that multiset of (endpoint, operation, path), and
  * every CoAP datagram tshark sees must have exactly one message event with its code and MID
  * (retransmissions, should the loaded machine cause any, are flagged and not counted again). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -32,10 +35,16 @@
 #define T_MAX_FRAMES 512
 #define T_MAX_FACTS 256
 
+/* NoSec throughout; NoSec bootstrap handing out PSKs; RPK bootstrap over DTLS handing out
+ * fresh RPKs. */
+typedef enum { T_NOSEC, T_PSK, T_RPK } t_mode;
+
 typedef struct {
   char dir[64], db[128], fifo[T_DEVICES][128], keylog[T_DEVICES][128], base[64];
   uint16_t coap_port, bs_port;
-  bool psk; /* registration and management over DTLS with the PSKs the bootstrap made */
+  t_mode mode;
+  bool dtls;    /* registration and management over DTLS */
+  bool bs_dtls; /* the bootstrap interface over DTLS too */
 } t_env;
 
 /* One CoAP datagram as tshark decodes it, or a DTLS application-data datagram (no code). */
@@ -116,9 +125,11 @@ static void t_say(int fd, const char *line) {
   assert_int_equal(write(fd, line, n), (ssize_t)n);
 }
 
-static void t_env_init(t_env *e, bool psk) {
+static void t_env_init(t_env *e, t_mode mode) {
   memset(e, 0, sizeof *e);
-  e->psk = psk;
+  e->mode = mode;
+  e->dtls = mode != T_NOSEC;
+  e->bs_dtls = mode == T_RPK;
   snprintf(e->dir, sizeof e->dir, "/tmp/nb-mon-fleet-XXXXXX");
   assert_non_null(mkdtemp(e->dir));
   snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
@@ -133,19 +144,17 @@ static void t_env_init(t_env *e, bool psk) {
   } while (e->bs_port == e->coap_port);
 }
 
+/* The directory holds only what the test made: fifos, key logs, keys, the database. */
 static void t_env_cleanup(t_env *e) {
-  for (int i = 0; i < T_DEVICES; i++) {
-    unlink(e->fifo[i]);
-    unlink(e->keylog[i]);
-  }
-  char p[160];
-  snprintf(p, sizeof p, "%s/keylog", e->dir);
-  unlink(p);
-  const char *sfx[] = {"", "-wal", "-shm"};
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s%s", e->db, sfx[i]);
+  DIR *d = opendir(e->dir);
+  assert_non_null(d);
+  for (struct dirent *de; (de = readdir(d));) {
+    char p[400];
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", e->dir, de->d_name);
     unlink(p);
   }
+  closedir(d);
   rmdir(e->dir);
 }
 
@@ -214,12 +223,12 @@ static void t_truth_from_audit(t_facts *g, const char *audit) {
   json_decref(arr);
 }
 
-/* tshark's view: every CoAP datagram on both ports, with code and MID; with PSK, every
- * datagram with an application-data record on the server's port. */
+/* tshark's view: every CoAP datagram on both ports, with code and MID; on a DTLS port, every
+ * datagram with an application-data record. */
 static size_t t_tshark_frames(const t_env *e, const nb_capture *cap, t_frame *f, size_t cap_n) {
   char d1[32], d2[32], display[96];
-  snprintf(d1, sizeof d1, "udp.port==%u,%s", e->coap_port, e->psk ? "dtls" : "coap");
-  snprintf(d2, sizeof d2, "udp.port==%u,coap", e->bs_port);
+  snprintf(d1, sizeof d1, "udp.port==%u,%s", e->coap_port, e->dtls ? "dtls" : "coap");
+  snprintf(d2, sizeof d2, "udp.port==%u,%s", e->bs_port, e->bs_dtls ? "dtls" : "coap");
   snprintf(display, sizeof display, "(coap || dtls.record.content_type == 23) && !(udp.port==%u)",
            cap->probe_port);
   char *argv[] = {
@@ -235,7 +244,7 @@ static size_t t_tshark_frames(const t_env *e, const nb_capture *cap, t_frame *f,
     f[n].code[0] = 0;
     if (got == 3 && code <= 255)
       nb_coap_code_format((uint8_t)code, f[n].code);
-    else if (got != 1 || !e->psk)
+    else if (got != 1 || !e->dtls)
       fail_msg("tshark: %s", line);
     f[n].matched = false;
     n++;
@@ -264,32 +273,37 @@ static bool t_path_kept(const char *op) {
          strcmp(op, "Bootstrap-Request") && strcmp(op, "Bootstrap-Finish") && strcmp(op, "Notify");
 }
 
-/* The monitor's account of the capture; every message event checked against tshark. */
-static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
-  t_frame frames[T_MAX_FRAMES];
-  size_t nframes = t_tshark_frames(e, cap, frames, T_MAX_FRAMES);
-  char ports[32], dports[16], keylog[160];
-  if (e->psk)
-    snprintf(ports, sizeof ports, "%u", e->bs_port);
-  else
-    snprintf(ports, sizeof ports, "%u,%u", e->coap_port, e->bs_port);
-  snprintf(dports, sizeof dports, "%u", e->coap_port);
-  snprintf(keylog, sizeof keylog, "%s/keylog", e->dir);
-  char *margv[] = {(char *)nb_test_env("NB_BINARY"),
-                   "monitor",
-                   "--read",
-                   (char *)cap->path,
-                   "--coap-ports",
-                   ports,
-                   "--events",
-                   "-",
-                   e->psk ? "--dtls-ports" : NULL,
-                   dports,
-                   "--keylog",
-                   keylog,
-                   NULL};
+/* `niobium monitor --read` on the capture with the ports of the run; key_opt/key_file
+ * (--keylog or --psk-file, or NULL) give the keys. Its stdout (heap). */
+static char *t_monitor_run(const t_env *e, const nb_capture *cap, const char *key_opt,
+                           const char *key_file) {
+  char cports[32] = "", dports[32] = "";
+  char *margv[16] = {
+      (char *)nb_test_env("NB_BINARY"), "monitor", "--read", (char *)cap->path, "--events", "-"};
+  size_t n = 6;
+  if (e->bs_dtls) {
+    snprintf(dports, sizeof dports, "%u,%u", e->coap_port, e->bs_port);
+  } else if (e->dtls) {
+    snprintf(cports, sizeof cports, "%u", e->bs_port);
+    snprintf(dports, sizeof dports, "%u", e->coap_port);
+  } else {
+    snprintf(cports, sizeof cports, "%u,%u", e->coap_port, e->bs_port);
+  }
+  if (cports[0]) margv[n++] = "--coap-ports", margv[n++] = cports;
+  if (dports[0]) margv[n++] = "--dtls-ports", margv[n++] = dports;
+  if (key_opt) margv[n++] = (char *)key_opt, margv[n++] = (char *)key_file;
+  margv[n] = NULL;
   char *out = NULL;
   assert_int_equal(nb_test_run(margv, 60000, &out), 0);
+  return out;
+}
+
+/* The monitor's account of the capture; every message event checked against tshark. */
+static void t_monitor_facts(const t_env *e, const nb_capture *cap, const char *key_opt,
+                            const char *key_file, t_facts *m) {
+  t_frame frames[T_MAX_FRAMES];
+  size_t nframes = t_tshark_frames(e, cap, frames, T_MAX_FRAMES);
+  char *out = t_monitor_run(e, cap, key_opt, key_file);
   size_t requests = 0, responses = 0, notifies = 0, retransmissions = 0;
   for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
     json_error_t jerr;
@@ -324,12 +338,66 @@ static void t_monitor_facts(const t_env *e, const nb_capture *cap, t_facts *m) {
   assert_int_equal(responses, requests); /* every request answered */
 }
 
+/* `niobium keys ec --out DIR/NAME`: the key pair's files; returns its secure ID (heap). */
+static char *t_keypair(const t_env *e, const char *name) {
+  static const char tag[] = "secure-id: ";
+  char prefix[160], *out = NULL, sid[31] = "";
+  snprintf(prefix, sizeof prefix, "%s/%s", e->dir, name);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"), "keys", "ec", "--out", prefix, NULL};
+  assert_int_equal(nb_test_run(argv, 20000, &out), 0);
+  const char *at = strstr(out, tag);
+  if (at) snprintf(sid, sizeof sid, "%s", at + strlen(tag));
+  free(out);
+  assert_int_equal(strlen(sid), 30);
+  return strdup(sid);
+}
+
+/* RPK: each device's factory key pair, whose secure ID the operator registers for its
+ * endpoint (`niobium bootstrap expect` through the REST API). */
+static void t_rpk_keys(const t_env *e) {
+  for (int i = 0; i < T_DEVICES; i++) {
+    char name[16], ep[32];
+    snprintf(name, sizeof name, "dev%d", i);
+    snprintf(ep, sizeof ep, "mon-fleet-%d", i);
+    char *sid = t_keypair(e, name), *out = NULL;
+    char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                    "bootstrap",
+                    "expect",
+                    "--endpoint",
+                    ep,
+                    "--secure-id",
+                    sid,
+                    "--api",
+                    (char *)e->base,
+                    NULL};
+    assert_int_equal(nb_test_run(argv, 20000, &out), 0);
+    free(out);
+    free(sid);
+  }
+}
+
+/* The server's SubjectPublicKeyInfo in hex for the config's server_public_key. */
+static void t_server_spki_hex(const t_env *e, char *hex, size_t cap) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/srv.spki.der", e->dir);
+  size_t len = 0;
+  char *der = nb_test_read_file(path, &len);
+  assert_non_null(der);
+  assert_true(2 * len < cap);
+  for (size_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)der[i]);
+  free(der);
+}
+
 static void t_start_client(const t_env *e, int i, nb_test_proc *p) {
-  char cmd[800];
+  char cmd[1000], creds[400] = "";
+  if (e->bs_dtls)
+    snprintf(creds, sizeof creds, "--rpk-key '%s/dev%d.key.pem' --server-key '%s/srv.pub.pem'",
+             e->dir, i, e->dir);
   snprintf(cmd, sizeof cmd,
-           "SSLKEYLOGFILE='%s' exec '%s' client --bootstrap coap://127.0.0.1:%u "
+           "SSLKEYLOGFILE='%s' exec '%s' client --bootstrap %s://127.0.0.1:%u %s "
            "--endpoint mon-fleet-%d --objects ipso --sensor-interval 3600 --prompt < '%s'",
-           e->keylog[i], nb_test_env("NB_BINARY"), e->bs_port, i, e->fifo[i]);
+           e->keylog[i], nb_test_env("NB_BINARY"), e->bs_dtls ? "coaps" : "coap", e->bs_port, creds,
+           i, e->fifo[i]);
   char *argv[] = {"sh", "-c", cmd, NULL};
   assert_true(nb_test_proc_start(p, argv));
 }
@@ -353,13 +421,67 @@ static void t_join_keylogs(const t_env *e) {
   assert_true(lines >= T_DEVICES);
 }
 
-static void t_run(bool psk) {
+/* Without keys the DTLS sessions still show: every client's handshake with its certificate
+ * type, every application-data datagram as a record event, nothing decoded as a message. */
+static void t_check_without_keys(const t_env *e, const nb_capture *cap) {
+  t_frame frames[T_MAX_FRAMES];
+  size_t nframes = t_tshark_frames(e, cap, frames, T_MAX_FRAMES);
+  char *out = t_monitor_run(e, cap, NULL, NULL);
+  size_t app = 0, rpk = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    json_t *ev = json_loads(line, 0, NULL);
+    assert_non_null(ev);
+    const char *kind = t_str(ev, "event");
+    if (!strcmp(kind, "message") || !strcmp(kind, "malformed")) fail_msg("unexpected: %s", line);
+    if (!strcmp(t_str(ev, "dtls_content"), "application_data")) app++;
+    if (strstr(t_str(ev, "detail"), "cert_type=RPK")) rpk++;
+    json_decref(ev);
+  }
+  free(out);
+  assert_int_equal(app, nframes);
+  /* Two sessions per device (bootstrap server, then server). */
+  if (rpk < 2 * T_DEVICES) fail_msg("%zu handshake events with cert_type=RPK", rpk);
+}
+
+/* --psk-file with the server's database says how many PSKs it loaded (one per device, the
+ * keys themselves never shown); an SQLite file that is no niobium database is refused. */
+static void t_check_psk_db_cli(const t_env *e, const nb_capture *cap) {
+  char *out = NULL, *err = NULL, other[160];
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "monitor",
+                  "--read",
+                  (char *)cap->path,
+                  "--events",
+                  "/dev/null",
+                  "--psk-file",
+                  (char *)e->db,
+                  NULL};
+  assert_int_equal(nb_test_run_capture(argv, 60000, &out, &err), 0);
+  if (!strstr(err, "monitor: 3 PSK credential(s) from the server database "))
+    fail_msg("stderr: %s", err);
+  free(out);
+  free(err);
+  snprintf(other, sizeof other, "%s/other.db", e->dir);
+  char *mk[] = {"sh", "-c", NULL, NULL}, cmd[400];
+  snprintf(cmd, sizeof cmd, "printf 'SQLite format 3' > '%s'; head -c 4080 /dev/zero >> '%s'",
+           other, other);
+  mk[2] = cmd;
+  assert_int_equal(nb_test_run(mk, 10000, &out), 0);
+  free(out);
+  argv[7] = other;
+  assert_int_equal(nb_test_run_capture(argv, 60000, &out, &err), 2);
+  if (!strstr(err, "not a readable niobium database")) fail_msg("stderr: %s", err);
+  free(out);
+  free(err);
+}
+
+static void t_run(t_mode mode) {
   if (!nb_test_have_program("curl") || !nb_test_env("NB_BINARY")) {
     fprintf(stderr, "skipped: curl or NB_BINARY missing\n");
     skip();
   }
   t_env e;
-  t_env_init(&e, psk);
+  t_env_init(&e, mode);
   char coap[32], bs[32], http[32], bpf[64], why[300];
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(coap, sizeof coap, "127.0.0.1:%u", e.coap_port);
@@ -373,30 +495,41 @@ static void t_run(bool psk) {
     t_env_cleanup(&e);
     skip();
   }
+  char srv_key[160];
+  snprintf(srv_key, sizeof srv_key, "%s/srv.key.pem", e.dir);
+  if (mode == T_RPK) free(t_keypair(&e, "srv"));
   char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
                    "server",
-                   psk ? "--coaps" : "--coap",
+                   e.dtls ? "--coaps" : "--coap",
                    coap,
                    "--http",
                    http,
                    "--db",
                    e.db,
                    "--with-bootstrap",
-                   "--bs-coap",
+                   e.bs_dtls ? "--bs-coaps" : "--bs-coap",
                    bs,
                    "--bs-policy",
                    "auto",
                    "--log-level",
                    "debug",
+                   "--rpk-key",
+                   srv_key,
                    NULL};
+  if (mode != T_RPK) sargv[15] = NULL;
   nb_test_proc srv;
   assert_true(nb_test_proc_start(&srv, sargv));
   assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
-  char body[300];
+  static const char *const security[] = {"nosec", "psk", "rpk"};
+  char body[800], spki[400] = "";
+  if (mode == T_RPK) {
+    t_rpk_keys(&e);
+    t_server_spki_hex(&e, spki, sizeof spki);
+  }
   snprintf(body, sizeof body,
            "{\"discover\":true,\"servers\":[{\"uri\":\"%s://%s\",\"ssid\":101,"
-           "\"lifetime\":300,\"binding\":\"U\",\"security\":\"%s\"}]}",
-           psk ? "coaps" : "coap", coap, psk ? "psk" : "nosec");
+           "\"lifetime\":300,\"binding\":\"U\",\"security\":\"%s\",\"server_public_key\":\"%s\"}]}",
+           e.dtls ? "coaps" : "coap", coap, security[mode], spki);
   free(t_req(&e, "PUT", "/api/bootstrap/configs/default", body, NULL));
 
   nb_test_proc cl[T_DEVICES];
@@ -462,12 +595,24 @@ static void t_run(bool psk) {
   if (!strstr(truth, " Bootstrap-Write /0/") || !strstr(truth, " Bootstrap-Write /1/"))
     fail_msg("no Bootstrap-Write of /0 and /1 in the server's log:\n%s", truth);
 
-  if (psk) t_join_keylogs(&e);
-  t_monitor_facts(&e, &cap, &m);
+  char keylog[160];
+  snprintf(keylog, sizeof keylog, "%s/keylog", e.dir);
+  if (e.dtls) t_join_keylogs(&e);
+  t_monitor_facts(&e, &cap, e.dtls ? "--keylog" : NULL, keylog, &m);
   char *seen = t_join(&m);
   if (strcmp(seen, truth))
     fail_msg("monitor's events:\n%s\ndiffer from the programs' logs:\n%s", seen, truth);
   free(seen);
+  if (mode == T_PSK) {
+    /* The same from the server's database alone: the PSKs the bootstrap server made. */
+    t_monitor_facts(&e, &cap, "--psk-file", e.db, &m);
+    seen = t_join(&m);
+    if (strcmp(seen, truth))
+      fail_msg("with --psk-file %s, monitor's events:\n%s\ndiffer from:\n%s", e.db, seen, truth);
+    free(seen);
+    t_check_psk_db_cli(&e, &cap);
+  }
+  if (mode == T_RPK) t_check_without_keys(&e, &cap);
   free(truth);
   nb_capture_cleanup(&cap);
   t_env_cleanup(&e);
@@ -475,18 +620,28 @@ static void t_run(bool psk) {
 
 static void test_monitor_fleet_nosec(void **state) {
   (void)state;
-  t_run(false);
+  t_run(T_NOSEC);
 }
 
 /* Bootstrap in NoSec hands each device a fresh PSK; registration and management then run over
- * DTLS, decrypted with the clients' key logs (SSLKEYLOGFILE). */
+ * DTLS, decrypted with the clients' key logs (SSLKEYLOGFILE), and again with nothing but the
+ * server's database (--psk-file), where the bootstrap server put those PSKs. */
 static void test_monitor_fleet_psk(void **state) {
   (void)state;
-  t_run(true);
+  t_run(T_PSK);
+}
+
+/* Every device has a factory RPK the operator registered; the bootstrap itself runs over DTLS
+ * and hands out a fresh RPK, registration and management run over DTLS with it; decrypted with
+ * the clients' key logs, and without them every session still shows as RPK. */
+static void test_monitor_fleet_rpk(void **state) {
+  (void)state;
+  t_run(T_RPK);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_monitor_fleet_nosec),
-                                     cmocka_unit_test(test_monitor_fleet_psk)};
+                                     cmocka_unit_test(test_monitor_fleet_psk),
+                                     cmocka_unit_test(test_monitor_fleet_rpk)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* SQLite store backend: every operation of the store interface on a temporary database,
- * persistence across close/reopen, schema versioning. */
+ * persistence across close/reopen, schema versioning, read-only opening. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,12 +254,69 @@ static void test_schema_versions(void **state) {
   tmpdb_remove(&t);
 }
 
+static nb_err collect_sec(void *user, const nb_server_sec_info *c) {
+  char *seen = user;
+  strcat(seen, c->identity);
+  strcat(seen, ";");
+  return NB_OK;
+}
+
+/* A read-only connection sees what a live writer committed (still in its WAL), cannot write,
+ * and neither creates a missing file nor takes a file that is not a store. */
+static void test_read_only(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *rw, *ro;
+  assert_int_equal(nb_store_sqlite_open(t.path, &rw), NB_OK);
+  nb_server_store w = nb_store_sqlite_iface(rw);
+  nb_server_sec_info c;
+  memset(&c, 0, sizeof(c));
+  strcpy(c.ep, "dev-a");
+  c.kind = NB_SERVER_ID_PSK;
+  strcpy(c.identity, "psk-a");
+  c.key_len = 16;
+  assert_int_equal(w.ops->sec_put(w.self, &c), NB_OK);
+  assert_int_equal(nb_store_sqlite_open_readonly(t.path, &ro), NB_OK);
+  nb_server_store r = nb_store_sqlite_iface(ro);
+  strcpy(c.ep, "dev-b");
+  strcpy(c.identity, "psk-b");
+  assert_int_equal(w.ops->sec_put(w.self, &c), NB_OK); /* after the reader opened */
+  char seen[64] = "";
+  assert_int_equal(r.ops->sec_each(r.self, collect_sec, seen), NB_OK);
+  assert_string_equal(seen, "psk-a;psk-b;");
+  strcpy(c.ep, "dev-c");
+  strcpy(c.identity, "psk-c");
+  assert_int_equal(r.ops->sec_put(r.self, &c), NB_ERR_IO);
+  assert_int_equal(r.ops->sec_del(r.self, "dev-a"), NB_ERR_IO);
+  nb_store_sqlite_close(ro);
+  nb_store_sqlite_close(rw);
+  seen[0] = 0;
+  assert_int_equal(nb_store_sqlite_open_readonly(t.path, &ro), NB_OK);
+  r = nb_store_sqlite_iface(ro);
+  assert_int_equal(r.ops->sec_each(r.self, collect_sec, seen), NB_OK);
+  assert_string_equal(seen, "psk-a;psk-b;");
+  nb_store_sqlite_close(ro);
+  tmpdb_remove(&t);
+
+  tmpdb_make(&t);
+  assert_int_equal(nb_store_sqlite_open_readonly(t.path, &ro), NB_ERR_IO);
+  assert_int_equal(access(t.path, F_OK), -1); /* not created */
+  sqlite3 *raw;
+  assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw, "CREATE TABLE other (x);", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(raw);
+  assert_int_equal(nb_store_sqlite_open_readonly(t.path, &ro), NB_ERR_IO); /* version 0 */
+  tmpdb_remove(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registrations_survive_reopen),
       cmocka_unit_test(test_credentials),
       cmocka_unit_test(test_observations_and_audit),
       cmocka_unit_test(test_schema_versions),
+      cmocka_unit_test(test_read_only),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
