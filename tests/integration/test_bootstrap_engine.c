@@ -1156,6 +1156,70 @@ static void test_flood_approve_known_devices(void **state) {
   fx_teardown(&f);
 }
 
+typedef struct {
+  int calls;
+  nb_err err;
+  uint8_t code;
+} exec_result;
+
+static void on_exec(void *u, uint64_t id, const nb_server_result *res, bool last) {
+  exec_result *r = u;
+  (void)id, (void)last;
+  r->calls++;
+  r->err = res->err;
+  r->code = res->code;
+}
+
+static bool finished_twice_and_registered(void *u) {
+  fx *f = u;
+  return registered(f) && count_ev(f, NB_BS_EV_FINISHED) == 2;
+}
+
+/* F7: a device registered in queue mode (binding UQ) is asleep when the operator asks the
+ * management server for a bootstrap (Execute /1/0/9, Bootstrap-Request Trigger). The Execute
+ * waits in the server's queue, nothing reaches the device or the bootstrap server while it
+ * sleeps; when it wakes (its Update) the Execute goes out, the device answers 2.04, sends a
+ * Bootstrap-Request, is bootstrapped again (a new account) and registers anew. */
+static void test_trigger_sleeping_device(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 95, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-sleepy", "1.0"); /* binding UQ: queue mode as 1.0 says it */
+  nb_bs_config cfg;
+  nb_bs_config_init(&cfg, "dev-sleepy");
+  nb_bs_server srv = {.ssid = 101, .lifetime = 600, .mode = NB_BS_SEC_NOSEC, .binding = "UQ"};
+  snprintf(srv.uri, sizeof srv.uri, "coap://10.0.0.2:5683");
+  assert_int_equal(nb_bs_config_add_server(&cfg, &srv), NB_OK);
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 60000, finished_and_registered, &f));
+  assert_true(nb_server_find(f.dm, "dev-sleepy")->queue);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 120000); /* past the 93 s awake time */
+  assert_false(nb_server_is_awake(f.dm, "dev-sleepy"));
+
+  nb_server_request req = {.op = NB_SOP_EXECUTE, .path = nb_path_res(1, 0, 9)};
+  exec_result r = {0};
+  uint64_t id = 0;
+  bool queued = false;
+  nb_time_ms asked = nb_simnet_now(f.net);
+  assert_int_equal(
+      nb_server_send_request(f.dm, "dev-sleepy", &req, on_exec, &r, asked, &id, &queued), NB_OK);
+  assert_true(queued);
+  nb_simnet_run_until(f.net, asked + 60000); /* asleep: nothing happens */
+  assert_int_equal(r.calls, 0);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 1);
+  assert_false(nb_server_is_awake(f.dm, "dev-sleepy"));
+
+  /* The device wakes for its Update (well before the 600 s lifetime runs out). */
+  assert_true(nb_simnet_run_until_cond(f.net, asked + 900000, finished_twice_and_registered, &f));
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.err, NB_OK);
+  assert_int_equal(r.code, NB_COAP_CHANGED);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 2);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 0);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_thesis_use_case),
@@ -1176,6 +1240,7 @@ int main(void) {
       cmocka_unit_test(test_flood_dtls_during_bootstrap),
       cmocka_unit_test(test_flood_bs_requests),
       cmocka_unit_test(test_flood_approve_known_devices),
+      cmocka_unit_test(test_trigger_sleeping_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
