@@ -18,7 +18,6 @@
 #define NB_BS_PSK_LEN 16
 
 typedef enum {
-  NB_BSS_PENDING,
   NB_BSS_RUNNING,
   NB_BSS_WAIT_RETRY,
   NB_BSS_INSTALLING /* waits for an asynchronous install before Finish */
@@ -42,7 +41,7 @@ typedef struct nb_bs_session {
   char ep[NB_BS_EP_MAX];
   nb_addr peer;
   nb_bss_state state;
-  nb_coap_exchange *held; /* Bootstrap-Request awaiting approval */
+  bool by_default; /* only the default config matched: may be evicted for a known device */
   int format;
   nb_bs_config cfg;
   nb_bs_step steps[NB_BS_MAX_STEPS];
@@ -62,12 +61,25 @@ typedef struct nb_bs_session {
   nb_time_ms install_deadline;
 } nb_bs_session;
 
+/* A Bootstrap-Request waiting for the operator: small, no config or sequence until approved. */
+typedef struct nb_bs_pend {
+  struct nb_bs_pend *next; /* oldest first */
+  char ep[NB_BS_EP_MAX];
+  nb_addr peer;
+  nb_coap_exchange *held; /* answered on approval (2.04), rejection (4.03) or eviction (5.03) */
+  int format;
+  bool evictable; /* NoSec, default config only */
+  nb_server_identity id;
+} nb_bs_pend;
+
 struct nb_bs_engine {
   nb_bs_engine_config cfg;
   nb_coap_ep *ep;
   nb_model *own_model;
   const nb_model *model;
   nb_bs_session *sessions;
+  nb_bs_pend *pend, **pend_tail;
+  size_t npend, npend_default;
   struct {
     nb_bs_listener_fn fn;
     void *user;
@@ -81,7 +93,7 @@ struct nb_bs_engine {
 
 static const char *const k_event_names[] = {
     "BOOTSTRAP_REQUEST",  "BOOTSTRAP_PENDING", "BOOTSTRAP_APPROVED", "BOOTSTRAP_REJECTED",
-    "BOOTSTRAP_FINISHED", "BOOTSTRAP_FAILED",  "BOOTSTRAP_ALERT"};
+    "BOOTSTRAP_FINISHED", "BOOTSTRAP_FAILED",  "BOOTSTRAP_ALERT",    "BOOTSTRAP_EVICTED"};
 
 const char *nb_bs_event_name(nb_bs_event_type t) {
   return (unsigned)t < sizeof k_event_names / sizeof *k_event_names ? k_event_names[t] : "?";
@@ -95,6 +107,7 @@ void nb_bs_engine_config_default(nb_bs_engine_config *cfg) {
   cfg->retry_backoff = 10000;
   cfg->install_timeout = 15000;
   cfg->max_sessions = 10000;
+  cfg->max_pending = 1000;
 }
 
 /* ---- events ---- */
@@ -168,11 +181,32 @@ static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms no
   nb_coap_req_id req = s->req;
   s->req = 0;
   if (req) nb_coap_ep_cancel(bs->ep, req, false, now);
-  if (s->held) nb_coap_exchange_free(s->held);
   nb_bs_steps_clear(s);
   memset(&s->install, 0, sizeof s->install); /* holds a secret */
   memset(&s->bs_cred, 0, sizeof s->bs_cred);
   free(s);
+}
+
+/* ---- requests waiting for approval ---- */
+
+static nb_bs_pend *nb_bs_pend_find(const nb_bs_engine *bs, const char *ep) {
+  for (nb_bs_pend *p = bs->pend; p; p = p->next)
+    if (strcmp(p->ep, ep) == 0) return p;
+  return NULL;
+}
+
+/* Unlinks and frees a pending record; its request is dropped unanswered unless answered. */
+static void nb_bs_pend_free(nb_bs_engine *bs, nb_bs_pend *p) {
+  for (nb_bs_pend **pp = &bs->pend; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      if (bs->pend_tail == &p->next) bs->pend_tail = pp;
+      bs->npend--;
+      bs->npend_default -= p->evictable;
+      break;
+    }
+  if (p->held) nb_coap_exchange_free(p->held);
+  free(p);
 }
 
 /* ---- building the sequence ---- */
@@ -597,19 +631,56 @@ static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
   nb_bs_session_free(bs, s, now);
 }
 
-static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg) {
+static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg,
+                                bool *by_default) {
   const nb_bs_source *src = &bs->cfg.source;
   nb_err e = src->config_get(src->self, ep, cfg);
+  *by_default = e == NB_ERR_NOT_FOUND;
   if (e == NB_ERR_NOT_FOUND) e = src->config_get(src->self, "", cfg);
   return e;
 }
 
+/* Bootstraps a peer could have asked for in anybody's name: NoSec, default config only. */
+static bool nb_bs_evictable(bool by_default, const nb_server_identity *id) {
+  return by_default && (!id || id->kind == NB_SERVER_ID_NONE);
+}
+
+static void nb_bs_emit_evicted(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
+                               const char *what, nb_time_ms now) {
+  bs->stats.evicted++;
+  nb_bs_event ev = {.type = NB_BS_EV_EVICTED,
+                    .ep = ep,
+                    .peer = peer,
+                    .code = NB_COAP_SERVICE_UNAVAILABLE,
+                    .step = what,
+                    .now = now};
+  nb_bs_emit(bs, &ev);
+}
+
+/* The oldest evictable running bootstrap makes room for a known device's (sessions are
+ * prepended: the last match is the oldest). */
+static bool nb_bs_evict_session(nb_bs_engine *bs, nb_time_ms now) {
+  nb_bs_session *old = NULL;
+  for (nb_bs_session *s = bs->sessions; s; s = s->next)
+    if (nb_bs_evictable(s->by_default, &s->id)) old = s;
+  if (!old) return false;
+  nb_bs_emit_evicted(bs, old->ep, &old->peer, "bootstrap", now);
+  nb_bs_session_free(bs, old, now);
+  return true;
+}
+
 static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
-                                const nb_bs_config *cfg, nb_bs_session **out) {
-  if (bs->cfg.max_sessions && bs->nsessions >= bs->cfg.max_sessions) return NB_ERR_BUSY;
+                                const nb_bs_config *cfg, bool by_default,
+                                const nb_server_identity *id, nb_time_ms now, nb_bs_session **out) {
+  bool evictable = nb_bs_evictable(by_default, id);
+  if (bs->cfg.max_sessions && bs->nsessions >= bs->cfg.max_sessions &&
+      (evictable || !nb_bs_evict_session(bs, now)))
+    return NB_ERR_BUSY;
   nb_bs_session *s = calloc(1, sizeof *s);
   if (!s) return NB_ERR_NOMEM;
   s->bs = bs;
+  s->by_default = by_default;
+  if (id) s->id = *id;
   snprintf(s->ep, sizeof s->ep, "%s", ep);
   s->peer = *peer;
   s->format = format;
@@ -661,6 +732,52 @@ static bool nb_bs_identity_ok(nb_bs_engine *bs, const char *ep, const nb_server_
          src->cred_find(src->self, NB_SERVER_ID_RPK, id->value, &cred) == NB_OK;
 }
 
+static void nb_bs_emit_p(nb_bs_engine *bs, const nb_bs_pend *p, nb_bs_event_type t, uint8_t code,
+                         nb_time_ms now) {
+  nb_bs_event ev = {.type = t, .ep = p->ep, .peer = &p->peer, .code = code, .now = now};
+  nb_bs_emit(bs, &ev);
+}
+
+/* Makes room for one more pending request: the oldest evictable one goes (answered 5.03, the
+ * device may ask again later). A known device's request is admitted even when none can go. */
+static bool nb_bs_pend_room(nb_bs_engine *bs, bool evictable, nb_time_ms now) {
+  if (!evictable || bs->npend_default < bs->cfg.max_pending) return true;
+  nb_bs_pend *old = bs->pend;
+  while (old && !old->evictable) old = old->next;
+  if (!old) return false; /* max_pending 0: no default-config request may wait */
+  nb_bs_emit_evicted(bs, old->ep, &old->peer, "pending", now);
+  if (old->held) nb_bs_answer(old->held, NB_COAP_SERVICE_UNAVAILABLE, now);
+  old->held = NULL;
+  nb_bs_pend_free(bs, old);
+  return true;
+}
+
+/* Policy approve: the request waits, as a small record, until the operator decides. */
+static void nb_bs_hold(nb_bs_engine *bs, nb_coap_exchange *ex, const char *ep, const nb_addr *peer,
+                       const nb_server_identity *id, int format, bool by_default, nb_time_ms now) {
+  nb_bs_pend *p = nb_bs_pend_find(bs, ep);
+  if (p) nb_bs_pend_free(bs, p); /* a repeated request while waiting: keep the newest */
+  nb_server_identity none = {.kind = NB_SERVER_ID_NONE};
+  if (!id) id = &none;
+  if (!nb_bs_pend_room(bs, nb_bs_evictable(by_default, id), now)) {
+    bs->stats.overloaded++;
+    return nb_bs_answer(ex, NB_COAP_SERVICE_UNAVAILABLE, now);
+  }
+  if (!(p = calloc(1, sizeof *p))) return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  snprintf(p->ep, sizeof p->ep, "%s", ep);
+  p->peer = *peer;
+  p->held = ex;
+  p->format = format;
+  p->evictable = nb_bs_evictable(by_default, id);
+  p->id = *id;
+  *bs->pend_tail = p;
+  bs->pend_tail = &p->next;
+  bs->npend++;
+  bs->npend_default += p->evictable;
+  bs->stats.pending++;
+  nb_bs_emit_p(bs, p, NB_BS_EV_PENDING, 0, now);
+}
+
 static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr *peer,
                           const nb_server_identity *id, const nb_coap_msg *req, nb_time_ms now) {
   char ep[NB_BS_EP_MAX], pct[12];
@@ -683,7 +800,8 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     return nb_bs_answer(ex, NB_COAP_FORBIDDEN, now);
   }
   nb_bs_config cfg;
-  if (nb_bs_load_config(bs, ep, &cfg) != NB_OK) { /* unknown endpoint, no default */
+  bool by_default;
+  if (nb_bs_load_config(bs, ep, &cfg, &by_default) != NB_OK) { /* unknown, no default */
     bs->stats.rejected++;
     ev.type = NB_BS_EV_REJECTED;
     ev.code = NB_COAP_BAD_REQUEST;
@@ -691,30 +809,16 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     return nb_bs_answer(ex, NB_COAP_BAD_REQUEST, now);
   }
   nb_bs_session *s = nb_bs_find(bs, ep);
-  if (s && s->state == NB_BSS_PENDING) { /* a repeated request while waiting: keep the newest */
-    if (s->held) nb_coap_exchange_free(s->held);
-    s->held = ex;
-    s->peer = *peer;
-    if (id) s->id = *id;
-    s->format = format;
-    return;
-  }
   if (s) nb_bs_session_free(bs, s, now); /* the device started over */
-  nb_err e = nb_bs_session_new(bs, ep, peer, format, &cfg, &s);
+  if (bs->cfg.policy == NB_BS_POLICY_APPROVE)
+    return nb_bs_hold(bs, ex, ep, peer, id, format, by_default, now);
+  nb_err e = nb_bs_session_new(bs, ep, peer, format, &cfg, by_default, id, now, &s);
   if (e == NB_ERR_BUSY) { /* a flood of requests must not grow memory without bound */
     bs->stats.overloaded++;
     NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-overloaded ep=%s sessions=%zu", ep, bs->nsessions);
     return nb_bs_answer(ex, NB_COAP_SERVICE_UNAVAILABLE, now);
   }
   if (e != NB_OK) return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
-  if (id) s->id = *id;
-  if (bs->cfg.policy == NB_BS_POLICY_APPROVE) {
-    s->state = NB_BSS_PENDING;
-    s->held = ex; /* answered on approval (2.04) or rejection (4.03) */
-    bs->stats.pending++;
-    nb_bs_emit_s(s, NB_BS_EV_PENDING, 0, NB_OK, NULL, now);
-    return;
-  }
   nb_bs_answer(ex, NB_COAP_CHANGED, now);
   nb_bs_begin(s, now);
 }
@@ -754,6 +858,7 @@ nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, vo
     return e;
   }
   nb_coap_ep_set_handler(bs->ep, nb_bs_handle, bs);
+  bs->pend_tail = &bs->pend;
   *out = bs;
   return NB_OK;
 }
@@ -763,12 +868,12 @@ void nb_bs_engine_free(nb_bs_engine *bs) {
   while (bs->sessions) {
     nb_bs_session *s = bs->sessions;
     bs->sessions = s->next;
-    if (s->held) nb_coap_exchange_free(s->held);
     nb_bs_steps_clear(s);
     memset(&s->install, 0, sizeof s->install);
     memset(&s->bs_cred, 0, sizeof s->bs_cred);
     free(s);
   }
+  while (bs->pend) nb_bs_pend_free(bs, bs->pend);
   nb_coap_ep_free(bs->ep); /* pending callbacks are not called */
   nb_model_free(bs->own_model);
   free(bs);
@@ -826,34 +931,47 @@ nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs) { return bs->ep; }
 /* ---- operator ---- */
 
 nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
-  nb_bs_session *s = nb_bs_find(bs, ep);
-  if (!s || s->state != NB_BSS_PENDING) return NB_ERR_NOT_FOUND;
+  nb_bs_pend *p = nb_bs_pend_find(bs, ep);
+  if (!p) return NB_ERR_NOT_FOUND;
+  nb_bs_config cfg;
+  bool by_default;
+  nb_err e = nb_bs_load_config(bs, ep, &cfg, &by_default);
+  if (e == NB_ERR_NOT_FOUND) { /* its config went meanwhile: as for an unknown endpoint */
+    bs->stats.rejected++;
+    nb_bs_emit_p(bs, p, NB_BS_EV_REJECTED, NB_COAP_BAD_REQUEST, now);
+    if (p->held) nb_bs_answer(p->held, NB_COAP_BAD_REQUEST, now);
+    p->held = NULL;
+    nb_bs_pend_free(bs, p);
+    return NB_ERR_NOT_FOUND;
+  }
+  nb_bs_session *s;
+  if (e == NB_OK)
+    e = nb_bs_session_new(bs, ep, &p->peer, p->format, &cfg, by_default, &p->id, now, &s);
+  if (e != NB_OK) return e; /* still pending (NB_ERR_BUSY: max_sessions running) */
   bs->stats.approved++;
   nb_bs_emit_s(s, NB_BS_EV_APPROVED, 0, NB_OK, NULL, now);
-  if (s->held) nb_bs_answer(s->held, NB_COAP_CHANGED, now);
-  s->held = NULL;
+  if (p->held) nb_bs_answer(p->held, NB_COAP_CHANGED, now);
+  p->held = NULL;
+  nb_bs_pend_free(bs, p);
   nb_bs_begin(s, now);
   return NB_OK;
 }
 
 nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
-  nb_bs_session *s = nb_bs_find(bs, ep);
-  if (!s || s->state != NB_BSS_PENDING) return NB_ERR_NOT_FOUND;
+  nb_bs_pend *p = nb_bs_pend_find(bs, ep);
+  if (!p) return NB_ERR_NOT_FOUND;
   bs->stats.rejected++;
-  if (s->held) nb_bs_answer(s->held, NB_COAP_FORBIDDEN, now);
-  s->held = NULL;
-  nb_bs_emit_s(s, NB_BS_EV_REJECTED, NB_COAP_FORBIDDEN, NB_OK, NULL, now);
-  nb_bs_session_free(bs, s, now);
+  if (p->held) nb_bs_answer(p->held, NB_COAP_FORBIDDEN, now);
+  p->held = NULL;
+  nb_bs_emit_p(bs, p, NB_BS_EV_REJECTED, NB_COAP_FORBIDDEN, now);
+  nb_bs_pend_free(bs, p);
   return NB_OK;
 }
 
 size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap) {
   size_t n = 0;
-  for (const nb_bs_session *s = bs->sessions; s; s = s->next)
-    if (s->state == NB_BSS_PENDING) {
-      if (n < cap) snprintf(eps[n], NB_BS_EP_MAX, "%s", s->ep);
-      n++;
-    }
+  for (const nb_bs_pend *p = bs->pend; p; p = p->next, n++)
+    if (n < cap) snprintf(eps[n], NB_BS_EP_MAX, "%s", p->ep);
   return n;
 }
 
@@ -863,11 +981,15 @@ nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
   if (format == NB_COAP_CF_NONE) format = NB_COAP_CF_LWM2M_TLV;
   if (!nb_bs_format_ok(format)) return NB_ERR_UNSUPPORTED;
   nb_bs_config cfg;
-  nb_err e = nb_bs_load_config(bs, ep, &cfg);
+  bool by_default;
+  nb_err e = nb_bs_load_config(bs, ep, &cfg, &by_default);
   if (e != NB_OK) return e;
   nb_bs_session *s = nb_bs_find(bs, ep);
   if (s) nb_bs_session_free(bs, s, now);
-  e = nb_bs_session_new(bs, ep, peer, format, &cfg, &s);
+  nb_bs_pend *p = nb_bs_pend_find(bs, ep);
+  if (p) nb_bs_pend_free(bs, p);
+  /* The operator asked for it: never evicted, as for a known device. */
+  e = nb_bs_session_new(bs, ep, peer, format, &cfg, false, NULL, now, &s);
   if (e != NB_OK) return e;
   NB_LOG_INFO(NB_BS_LOG, "event=server-initiated-bootstrap ep=%s", ep);
   nb_bs_begin(s, now);
@@ -875,7 +997,7 @@ nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
 }
 
 bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep) {
-  return nb_bs_find(bs, ep) != NULL;
+  return nb_bs_find(bs, ep) != NULL || nb_bs_pend_find(bs, ep) != NULL;
 }
 
 /* ---- DTLS hooks ---- */
@@ -916,4 +1038,5 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
 void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out) {
   *out = bs->stats;
   out->sessions = bs->nsessions;
+  out->waiting = bs->npend;
 }

@@ -3,7 +3,8 @@
  * (Bootstrap-Discover, -Delete, -Write of Security/Server/Access Control, -Finish) with fresh
  * PSKs or P-256 key pairs per bootstrap installed in the management server's security store;
  * selective bootstrap (auto / operator approval); out-of-band validation of raw public keys by
- * secure ID. Owns one CoAP endpoint and one session per endpoint being bootstrapped. */
+ * secure ID. Owns one CoAP endpoint, one session per endpoint being bootstrapped and one small
+ * record per request waiting for approval. */
 #ifndef NB_BOOTSTRAP_BOOTSTRAP_H
 #define NB_BOOTSTRAP_BOOTSTRAP_H
 
@@ -46,6 +47,7 @@ typedef enum {
   NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 */
   NB_BS_EV_FAILED,   /* the device answered an error (code, step) or never answered (err) */
   NB_BS_EV_ALERT,    /* a DTLS peer's key was refused (secure_id) or bound to another ep */
+  NB_BS_EV_EVICTED,  /* a default-config request or bootstrap made room for another (5.03) */
 } nb_bs_event_type;
 
 const char *nb_bs_event_name(nb_bs_event_type t); /* "BOOTSTRAP_REQUEST", ... */
@@ -83,9 +85,14 @@ typedef struct {
   unsigned max_attempts;      /* whole-sequence attempts after a timeout; default 3 */
   nb_time_ms retry_backoff;   /* before attempt 2, doubled each time; default 10000 */
   bool require_identity;      /* secured peers only (NoSec Bootstrap-Requests refused); false */
-  size_t max_sessions;        /* bootstraps running or pending at once (5.03 beyond); 10000 */
-  const nb_model *model;      /* NULL = built-ins (owned) */
-  nb_random_fn random;        /* CoAP tokens/MIDs; keys always come from the CSPRNG */
+  size_t max_sessions;        /* bootstraps running at once (5.03 beyond); 10000 */
+  /* Requests waiting for approval that only the default config matched (anyone may send
+   * those over NoSec): beyond this the oldest is evicted (5.03, NB_BS_EV_EVICTED); 1000.
+   * Requests for an endpoint with its own config or from an authenticated peer are never
+   * evicted nor refused for room (one per endpoint: the store bounds them). */
+  size_t max_pending;
+  const nb_model *model; /* NULL = built-ins (owned) */
+  nb_random_fn random;   /* CoAP tokens/MIDs; keys always come from the CSPRNG */
   void *random_user;
 } nb_bs_engine_config;
 
@@ -136,7 +143,9 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
 typedef struct {
   uint64_t requests, pending, approved, rejected, finished, failed, alerts, retries;
   uint64_t overloaded; /* Bootstrap-Requests answered 5.03 (max_sessions reached) */
-  uint64_t sessions;   /* now: running, pending, waiting to retry or installing */
+  uint64_t evicted;    /* default-config requests/bootstraps evicted to make room */
+  uint64_t sessions;   /* now: running, waiting to retry or installing */
+  uint64_t waiting;    /* now: requests pending approval */
 } nb_bs_engine_stats;
 void nb_bs_engine_get_stats(const nb_bs_engine *bs, nb_bs_engine_stats *out);
 

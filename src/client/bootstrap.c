@@ -70,6 +70,16 @@ nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
   return NB_OK;
 }
 
+nb_err nb_bs_trigger(nb_client *c, nb_time_ms now) {
+  if (!nb_bs_account(c, NULL, NULL)) return NB_ERR_NOT_FOUND;
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-triggered state=%d", c->bs_state);
+  if (c->bs_state == NB_BS_REQUESTING || c->bs_state == NB_BS_REQUESTED) return NB_OK;
+  c->bs_attempts = 0;
+  c->bs_state = NB_BS_RETRY; /* nb_bs_tick sends the Bootstrap-Request */
+  c->bs_deadline = now;
+  return NB_OK;
+}
+
 /* The Bootstrap-Server Account Timeout ran out: the account goes (1.1 Core, Security object
  * resource 12); without it this device cannot bootstrap again with its factory credentials. */
 static void nb_bs_purge(nb_client *c, nb_time_ms now) {

@@ -186,6 +186,10 @@ nb_err nb_dm_read_as(nb_client *c, uint16_t ssid, const nb_path *p, nb_records *
 bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr);
 /* Client-initiated bootstrap (Bootstrap-Request to the bootstrap account). */
 nb_err nb_bs_start(nb_client *c, nb_time_ms now);
+/* Bootstrap-Request Trigger (Server object resource 9, executed by a management server): a
+ * client-initiated bootstrap starts at the next tick, once the Execute is answered.
+ * NB_ERR_NOT_FOUND without a bootstrap account. */
+nb_err nb_bs_trigger(nb_client *c, nb_time_ms now);
 /* Serves a request of the bootstrap server; true when the peer is the bootstrap server. */
 bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
                   nb_time_ms now);

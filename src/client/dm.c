@@ -560,6 +560,9 @@ static void nb_dm_execute(nb_dm_ctx *x) {
       if (x->c->acc[i]->srv_inst == x->path.ids[1]) x->c->acc[i]->update_pending = true;
     return nb_dm_code(x, NB_COAP_CHANGED);
   }
+  if (x->path.ids[0] == 1 && x->path.ids[2] == 9) /* Bootstrap-Request Trigger */
+    return nb_dm_code(x,
+                      nb_bs_trigger(x->c, x->now) == NB_OK ? NB_COAP_CHANGED : NB_COAP_BAD_REQUEST);
   nb_err e = o->ops->execute(o, x->path.ids[1], x->path.ids[2], x->req->payload,
                              x->req->payload_len, x->now);
   nb_dm_code(x, e == NB_OK ? NB_COAP_CHANGED : nb_client_err_code(e));

@@ -38,6 +38,7 @@ typedef struct {
   fx *f;
   bool is_bs;
   nb_simnet_node *node;
+  nb_simnet_node *plain; /* bootstrap role on coap and coaps at once: the coap node */
   nb_dtls_server *dtls;
   nb_dtls_creds *creds;
   int dtls_failed;
@@ -99,10 +100,10 @@ static void role_dtls_event(void *u, const nb_addr *p, nb_dtls_session *s, const
 }
 static void role_coap_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
   role *r = u;
-  if (r->dtls)
+  if (r->dtls && (!r->plain || nb_dtls_server_find(r->dtls, p)))
     nb_dtls_server_send(r->dtls, p, d, n);
   else
-    nb_simnet_send(r->node, p, d, n);
+    nb_simnet_send(r->plain ? r->plain : r->node, p, d, n);
 }
 static void role_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
   role *r = u;
@@ -127,6 +128,14 @@ static void role_tick(void *u, nb_time_ms now) {
     nb_server_tick(r->f->dm, now);
 }
 static const nb_simnet_ops role_ops = {role_receive, role_deadline, role_tick, NULL};
+/* The bootstrap engine's plain coap port beside its coaps one (ticked by the coaps node). */
+static void plain_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n,
+                          nb_time_ms now) {
+  role *r = u;
+  nb_server_identity none = {.kind = NB_SERVER_ID_NONE};
+  nb_bs_engine_receive(r->f->bs, from, &none, d, n, now);
+}
+static const nb_simnet_ops plain_ops = {plain_receive, NULL, NULL, NULL};
 
 static void role_start_dtls(role *r) {
   nb_dtls_server_config cfg;
@@ -189,6 +198,8 @@ static nb_time_ms c_deadline(void *u) { return nb_client_next_deadline(u); }
 static void c_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
 static const nb_simnet_ops client_ops = {c_recv, c_deadline, c_tick, NULL};
 
+static size_t fx_max_pending; /* 0: the engine's default */
+
 /* dtls: bootstrap server on coaps with an RPK, management server on coaps with PSKs. */
 static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   memset(f, 0, sizeof *f);
@@ -212,6 +223,7 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   nb_bs_engine_config bc;
   nb_bs_engine_config_default(&bc);
   bc.policy = policy;
+  if (fx_max_pending) bc.max_pending = fx_max_pending;
   bc.source = nb_bs_store_source(f->bst);
   bc.dm_store = nb_store_sqlite_iface(f->dmst);
   bc.random = nb_simnet_rng_fill;
@@ -1029,17 +1041,11 @@ static void test_flood_bs_requests(void **state) {
   assert_true(max_sessions <= 1);
   fx_teardown(&f);
 
-  /* A default config: the flood opens sessions, at most max_sessions of them. */
+  /* A default config under approve: the flood's requests wait as small records, at most
+   * max_pending of them (the oldest evicted), and open no session. */
+  fx_max_pending = 100;
   fx_setup(&f, 93, false, NB_BS_POLICY_APPROVE);
-  nb_bs_engine_free(f.bs);
-  nb_bs_engine_config bc;
-  nb_bs_engine_config_default(&bc);
-  bc.policy = NB_BS_POLICY_APPROVE;
-  bc.source = nb_bs_store_source(f.bst);
-  bc.random = nb_simnet_rng_fill;
-  bc.random_user = nb_simnet_rng_of(f.net);
-  bc.max_sessions = 100;
-  assert_int_equal(nb_bs_engine_new(&bc, role_coap_send, &f.rbs, &f.bs), NB_OK);
+  fx_max_pending = 0;
   fx_config(&f, "", NB_BS_SEC_NOSEC);
   for (uint32_t i = 0; i < FLOOD; i++) {
     char ep[32];
@@ -1051,11 +1057,166 @@ static void test_flood_bs_requests(void **state) {
   }
   nb_simnet_run_until(f.net, 21000);
   nb_bs_engine_get_stats(f.bs, &s);
-  assert_int_equal(s.sessions, 100);
-  assert_int_equal(s.pending, 100);
-  assert_int_equal(s.overloaded, FLOOD - 100);
+  assert_int_equal(s.sessions, 0);
+  assert_int_equal(s.waiting, 100);
+  assert_int_equal(s.pending, FLOOD);
+  assert_int_equal(s.evicted, FLOOD - 100);
+  assert_int_equal(s.overloaded, 0);
   char eps[2][NB_BS_EP_MAX];
   assert_int_equal(nb_bs_engine_pending(f.bs, eps, 2), 100);
+  assert_string_equal(eps[0], "spoof-4900"); /* the newest stayed */
+  fx_teardown(&f);
+}
+
+typedef struct {
+  int finished[2], evicted[2], approved[2];
+  const char *eps[2];
+} known_count;
+
+static void on_known_event(void *u, const nb_bs_event *e) {
+  known_count *k = u;
+  for (int i = 0; i < 2; i++) {
+    if (strcmp(e->ep, k->eps[i]) != 0) continue;
+    k->finished[i] += e->type == NB_BS_EV_FINISHED;
+    k->evicted[i] += e->type == NB_BS_EV_EVICTED;
+    k->approved[i] += e->type == NB_BS_EV_APPROVED;
+  }
+}
+
+/* Policy approve with a default config, on coap and coaps at once: 5,000 spoofed NoSec
+ * requests under default-config names fill the pending table (max_pending 100, the oldest
+ * evicted with 5.03) while a device with its own config (NoSec) and a device whose secure ID
+ * was registered (RPK, default config) ask, wait, are approved and bootstrap: their requests
+ * are never evicted nor refused, and no flood request ever becomes a session. */
+static void test_flood_approve_known_devices(void **state) {
+  (void)state;
+  enum { FLOOD = 5000, MAXP = 100 };
+  fx f;
+  fx_max_pending = MAXP;
+  fx_setup(&f, 94, true, NB_BS_POLICY_APPROVE);
+  fx_max_pending = 0;
+  nb_addr bsp = nb_simnet_addr(BS_N, 5783);
+  f.rbs.plain = nb_simnet_add(f.net, &bsp, &plain_ops, &f.rbs);
+  fx_config(&f, "", NB_BS_SEC_NOSEC);
+  fx_config(&f, "dev-cfg", NB_BS_SEC_NOSEC);
+  fx_device(&f, "urn:dev:sid", "1.1"); /* RPK, no config of its own */
+  fx_expect(&f, "urn:dev:sid", f.dev_key.secure_id);
+  known_count k = {.eps = {"dev-cfg", "urn:dev:sid"}};
+  assert_int_equal(nb_bs_engine_add_listener(f.bs, on_known_event, &k), NB_OK);
+
+  nb_addr ca2 = nb_simnet_addr(8, 56831);
+  nb_simnet_node *n2 = nb_simnet_add(f.net, &ca2, &client_ops, NULL);
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = "dev-cfg";
+  cfg.send = nb_simnet_send;
+  cfg.send_user = n2;
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(f.net);
+  nb_client *c2;
+  assert_int_equal(nb_client_new(&cfg, &c2), NB_OK);
+  nb_simnet_node_set_user(n2, c2);
+  nb_client_server_params p = {.bootstrap = true, .uri = "coap://10.0.0.1:5783"};
+  assert_int_equal(nb_client_add_server(c2, &p), NB_OK);
+
+  for (uint32_t i = 0; i < FLOOD; i++) {
+    char ep[32];
+    snprintf(ep, sizeof ep, "spoof-%u", (unsigned)i);
+    flood_pkt pk;
+    flood_bs_request(&pk, ep, (uint16_t)i);
+    nb_addr from = flood_addr(i);
+    assert_int_equal(nb_simnet_inject(f.net, &from, &bsp, pk.d, pk.n, 1 + (nb_time_ms)i * 4),
+                     NB_OK);
+  }
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_int_equal(nb_client_start(c2, 0), NB_OK);
+  uint64_t max_waiting = 0, max_sessions = 0;
+  nb_bs_engine_stats s;
+  for (nb_time_ms t = 100; t <= 180000 && (t <= 21000 || !k.finished[0] || !k.finished[1]);
+       t += 100) {
+    nb_simnet_run_until(f.net, t);
+    if (t >= 10000) /* the operator looks at the list mid-flood, 2,500 spoofs later */
+      for (int i = 0; i < 2; i++) nb_bs_engine_approve(f.bs, k.eps[i], t);
+    nb_bs_engine_get_stats(f.bs, &s);
+    if (s.waiting > max_waiting) max_waiting = s.waiting;
+    if (s.sessions > max_sessions) max_sessions = s.sessions;
+  }
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(k.finished[i], 1);
+    assert_true(k.approved[i] >= 1);
+    assert_int_equal(k.evicted[i], 0);
+  }
+  assert_true(max_waiting <= MAXP + 2);
+  assert_true(max_sessions <= 2); /* only the two approved devices ever ran */
+  assert_int_equal(s.finished, 2);
+  assert_int_equal(s.overloaded, 0);
+  assert_int_equal(s.evicted, FLOOD - MAXP);
+  assert_int_equal(s.waiting, MAXP); /* the newest spoofs wait for the operator */
+  nb_client_free(c2);
+  fx_teardown(&f);
+}
+
+typedef struct {
+  int calls;
+  nb_err err;
+  uint8_t code;
+} exec_result;
+
+static void on_exec(void *u, uint64_t id, const nb_server_result *res, bool last) {
+  exec_result *r = u;
+  (void)id, (void)last;
+  r->calls++;
+  r->err = res->err;
+  r->code = res->code;
+}
+
+static bool finished_twice_and_registered(void *u) {
+  fx *f = u;
+  return registered(f) && count_ev(f, NB_BS_EV_FINISHED) == 2;
+}
+
+/* F7: a device registered in queue mode (binding UQ) is asleep when the operator asks the
+ * management server for a bootstrap (Execute /1/0/9, Bootstrap-Request Trigger). The Execute
+ * waits in the server's queue, nothing reaches the device or the bootstrap server while it
+ * sleeps; when it wakes (its Update) the Execute goes out, the device answers 2.04, sends a
+ * Bootstrap-Request, is bootstrapped again (a new account) and registers anew. */
+static void test_trigger_sleeping_device(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 95, false, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-sleepy", "1.0"); /* binding UQ: queue mode as 1.0 says it */
+  nb_bs_config cfg;
+  nb_bs_config_init(&cfg, "dev-sleepy");
+  nb_bs_server srv = {.ssid = 101, .lifetime = 600, .mode = NB_BS_SEC_NOSEC, .binding = "UQ"};
+  snprintf(srv.uri, sizeof srv.uri, "coap://10.0.0.2:5683");
+  assert_int_equal(nb_bs_config_add_server(&cfg, &srv), NB_OK);
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, 60000, finished_and_registered, &f));
+  assert_true(nb_server_find(f.dm, "dev-sleepy")->queue);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 120000); /* past the 93 s awake time */
+  assert_false(nb_server_is_awake(f.dm, "dev-sleepy"));
+
+  nb_server_request req = {.op = NB_SOP_EXECUTE, .path = nb_path_res(1, 0, 9)};
+  exec_result r = {0};
+  uint64_t id = 0;
+  bool queued = false;
+  nb_time_ms asked = nb_simnet_now(f.net);
+  assert_int_equal(
+      nb_server_send_request(f.dm, "dev-sleepy", &req, on_exec, &r, asked, &id, &queued), NB_OK);
+  assert_true(queued);
+  nb_simnet_run_until(f.net, asked + 60000); /* asleep: nothing happens */
+  assert_int_equal(r.calls, 0);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 1);
+  assert_false(nb_server_is_awake(f.dm, "dev-sleepy"));
+
+  /* The device wakes for its Update (well before the 600 s lifetime runs out). */
+  assert_true(nb_simnet_run_until_cond(f.net, asked + 900000, finished_twice_and_registered, &f));
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.err, NB_OK);
+  assert_int_equal(r.code, NB_COAP_CHANGED);
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 2);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 0);
   fx_teardown(&f);
 }
 
@@ -1078,6 +1239,8 @@ int main(void) {
       cmocka_unit_test(test_rejection_and_rogue_lossy_dtls),
       cmocka_unit_test(test_flood_dtls_during_bootstrap),
       cmocka_unit_test(test_flood_bs_requests),
+      cmocka_unit_test(test_flood_approve_known_devices),
+      cmocka_unit_test(test_trigger_sleeping_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
