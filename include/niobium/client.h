@@ -95,7 +95,7 @@ typedef struct {
   const char *utc_offset, *timezone;
   const char *bindings; /* Supported Binding and Modes, default "U" */
 } nb_client_device_info;
-nb_err nb_client_add_device(nb_client *c, const nb_client_device_info *info);
+nb_err nb_client_add_device(nb_client *c, const nb_client_device_info *d);
 
 /* A server account: Security (0) and Server (1) instances in one call.
  * Security modes and what the key fields hold (PEM or DER everywhere):

@@ -14,8 +14,8 @@
 bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr) {
   nb_object *sec = nb_client_object(c, 0);
   uint16_t ids[NB_CLIENT_MAX_SERVERS * 2];
-  size_t n = sec->ops->instances(sec, ids, NB_CLIENT_MAX_SERVERS * 2);
-  for (size_t i = 0; i < n && i < NB_CLIENT_MAX_SERVERS * 2; i++) {
+  size_t n = sec->ops->instances(sec, ids, (size_t)NB_CLIENT_MAX_SERVERS * 2);
+  for (size_t i = 0; i < n && i < (size_t)NB_CLIENT_MAX_SERVERS * 2; i++) {
     if (!nb_store_object_get_bool(sec, ids[i], 1, false)) continue;
     const char *uri = nb_store_object_get_str(sec, ids[i], 0);
     nb_addr a;

@@ -113,7 +113,7 @@ nb_err nb_client_add_object(nb_client *c, nb_object *obj, nb_time_ms now) {
   }
   if (c->nobjs == c->objs_cap) {
     size_t cap = c->objs_cap + 4; /* a device has a handful of objects: grow in small steps */
-    nb_object **objs = realloc(c->objs, cap * sizeof *objs);
+    nb_object **objs = realloc(c->objs, cap * sizeof(nb_object *));
     if (!objs) {
       nb_object_free(obj);
       return NB_ERR_NOMEM;
@@ -123,7 +123,7 @@ nb_err nb_client_add_object(nb_client *c, nb_object *obj, nb_time_ms now) {
   }
   size_t at = 0;
   while (at < c->nobjs && c->objs[at]->def->id < obj->def->id) at++;
-  memmove(&c->objs[at + 1], &c->objs[at], (c->nobjs - at) * sizeof c->objs[0]);
+  memmove(&c->objs[at + 1], &c->objs[at], (c->nobjs - at) * sizeof(nb_object *));
   c->objs[at] = obj;
   c->nobjs++;
   for (size_t i = 0; i < c->nacc; i++) {
@@ -308,7 +308,7 @@ nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *
 
 /* One more account slot; once made it stays until nb_client_free: callbacks may hold it. */
 static nb_err nb_client_new_account_slot(nb_client *c) {
-  nb_account **acc = realloc(c->acc, (c->acc_slots + 1) * sizeof *acc);
+  nb_account **acc = realloc(c->acc, (c->acc_slots + 1) * sizeof(nb_account *));
   if (!acc) return NB_ERR_NOMEM;
   c->acc = acc;
   if (!(acc[c->acc_slots] = malloc(sizeof *acc[0]))) return NB_ERR_NOMEM;
@@ -320,14 +320,14 @@ static nb_err nb_client_new_account_slot(nb_client *c) {
 static void nb_client_build_accounts(nb_client *c) {
   nb_object *sec = nb_client_object(c, 0), *srv = nb_client_object(c, 1);
   uint16_t sids[NB_CLIENT_MAX_SERVERS * 2], vids[NB_CLIENT_MAX_SERVERS * 2];
-  size_t ns = sec->ops->instances(sec, sids, NB_CLIENT_MAX_SERVERS * 2);
-  size_t nv = srv->ops->instances(srv, vids, NB_CLIENT_MAX_SERVERS * 2);
+  size_t ns = sec->ops->instances(sec, sids, (size_t)NB_CLIENT_MAX_SERVERS * 2);
+  size_t nv = srv->ops->instances(srv, vids, (size_t)NB_CLIENT_MAX_SERVERS * 2);
   c->nacc = 0;
-  for (size_t i = 0; i < ns && i < NB_CLIENT_MAX_SERVERS * 2; i++) {
+  for (size_t i = 0; i < ns && i < (size_t)NB_CLIENT_MAX_SERVERS * 2; i++) {
     if (nb_store_object_get_bool(sec, sids[i], 1, false)) continue;
     int64_t ssid = nb_store_object_get_int(sec, sids[i], 10, -1);
     const char *uri = nb_store_object_get_str(sec, sids[i], 0);
-    for (size_t j = 0; j < nv && j < NB_CLIENT_MAX_SERVERS * 2; j++) {
+    for (size_t j = 0; j < nv && j < (size_t)NB_CLIENT_MAX_SERVERS * 2; j++) {
       if (nb_store_object_get_int(srv, vids[j], 0, -2) != ssid) continue;
       if (c->nacc == NB_CLIENT_MAX_SERVERS) break;
       if (c->nacc == c->acc_slots && nb_client_new_account_slot(c) != NB_OK) break;
@@ -466,7 +466,8 @@ nb_err nb_client_server_state(const nb_client *c, uint16_t ssid, nb_client_srv_s
   for (size_t i = 0; i < c->nacc; i++) {
     if (c->acc[i]->ssid != ssid) continue;
     if (state) *state = c->acc[i]->state;
-    if (location && cap > strlen(c->acc[i]->location)) strcpy(location, c->acc[i]->location);
+    size_t n = strlen(c->acc[i]->location);
+    if (location && cap > n) memcpy(location, c->acc[i]->location, n + 1);
     return NB_OK;
   }
   return NB_ERR_NOT_FOUND;

@@ -8,7 +8,7 @@
 #include "base/log.h"
 #include "client/client_int.h"
 
-#define NB_FW_MAX_DEFAULT (1024 * 1024)
+#define NB_FW_MAX_DEFAULT ((size_t)1024 * 1024)
 #define NB_FW_URI_MAX 256
 
 typedef struct nb_fw {
@@ -28,8 +28,9 @@ typedef struct nb_fw {
 
 static char *nb_fw_strdup(const char *s) {
   if (!s) return NULL;
-  char *d = malloc(strlen(s) + 1);
-  if (d) strcpy(d, s);
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
   return d;
 }
 
@@ -85,11 +86,10 @@ static void nb_fw_download_cb(void *user, nb_err err, const nb_coap_msg *resp, b
   f->req = 0;
   if (err == NB_ERR_COAP_TOO_LARGE) {
     nb_fw_set(f, NB_FW_STATE_IDLE, NB_FW_RESULT_NO_STORAGE, now);
-  } else if (err != NB_OK) {
-    nb_fw_set(f, NB_FW_STATE_IDLE, NB_FW_RESULT_CONNECTION_LOST, now);
-  } else if (resp->code == NB_COAP_NOT_FOUND || resp->code == NB_COAP_BAD_REQUEST) {
+  } else if (err == NB_OK &&
+             (resp->code == NB_COAP_NOT_FOUND || resp->code == NB_COAP_BAD_REQUEST)) {
     nb_fw_set(f, NB_FW_STATE_IDLE, NB_FW_RESULT_INVALID_URI, now);
-  } else if (resp->code != NB_COAP_CONTENT) {
+  } else if (err != NB_OK || resp->code != NB_COAP_CONTENT) {
     nb_fw_set(f, NB_FW_STATE_IDLE, NB_FW_RESULT_CONNECTION_LOST, now);
   } else {
     nb_fw_take(f, resp->payload, resp->payload_len, now);

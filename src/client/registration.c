@@ -197,7 +197,7 @@ static void nb_reg_update_cb(void *user, nb_err err, const nb_coap_msg *resp, bo
   (void)last;
   if (err == NB_ERR_CANCELLED) return; /* we dropped it on purpose */
   a->req = 0;
-  if (err == NB_OK && resp->code == NB_COAP_CHANGED) {
+  if (err == NB_OK && resp && resp->code == NB_COAP_CHANGED) {
     a->state = NB_CLIENT_SRV_REGISTERED;
     nb_reg_schedule_update(a, now);
     NB_LOG_INFO(NB_CLIENT_LOG, "event=updated ssid=%u", a->ssid);
@@ -272,7 +272,7 @@ static void nb_reg_dereg_cb(void *user, nb_err err, const nb_coap_msg *resp, boo
   if (err == NB_ERR_CANCELLED) return; /* we dropped it on purpose */
   a->req = 0;
   a->state = NB_CLIENT_SRV_DEREGISTERED;
-  if (err == NB_OK && resp->code != NB_COAP_DELETED) err = NB_ERR_STATE;
+  if (err == NB_OK && (!resp || resp->code != NB_COAP_DELETED)) err = NB_ERR_STATE;
   NB_LOG_INFO(NB_CLIENT_LOG, "event=deregistered ssid=%u err=%s", a->ssid, nb_err_name(err));
   nb_client_emit(a->client, NB_CLIENT_EV_DEREGISTERED, a->ssid, err, now);
 }

@@ -17,8 +17,8 @@
 static bool nb_tr_security_for(nb_client *c, const nb_addr *addr, uint16_t *inst) {
   nb_object *sec = nb_client_object(c, 0);
   uint16_t ids[NB_CLIENT_MAX_SERVERS * 2];
-  size_t n = sec->ops->instances(sec, ids, NB_CLIENT_MAX_SERVERS * 2);
-  for (size_t i = 0; i < n && i < NB_CLIENT_MAX_SERVERS * 2; i++) {
+  size_t n = sec->ops->instances(sec, ids, (size_t)NB_CLIENT_MAX_SERVERS * 2);
+  for (size_t i = 0; i < n && i < (size_t)NB_CLIENT_MAX_SERVERS * 2; i++) {
     const char *uri = nb_store_object_get_str(sec, ids[i], 0);
     nb_addr a;
     if (!uri || nb_client_resolve_uri(c, uri, &a, NULL, 0) != NB_OK) continue;
@@ -143,7 +143,7 @@ static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr, bool *drop) {
   uint16_t inst;
   if (c->nchans == NB_CLIENT_MAX_SERVERS + 1 || !nb_tr_security_for(c, addr, &inst)) return NULL;
   if (c->nchans == c->chans_cap) {
-    nb_chan **chans = realloc(c->chans, (c->chans_cap + 1) * sizeof *chans);
+    nb_chan **chans = realloc(c->chans, (c->chans_cap + 1) * sizeof(nb_chan *));
     if (!chans) {
       *drop = true;
       return NULL;

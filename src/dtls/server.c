@@ -90,7 +90,7 @@ static void nb_dtls_heap_down(nb_dtls_server *srv, size_t i) {
 static nb_err nb_dtls_heap_push(nb_dtls_server *srv, nb_dtls_entry *e) {
   if (srv->heap_len == srv->heap_cap) {
     size_t cap = srv->heap_cap ? srv->heap_cap * 2 : 64;
-    nb_dtls_entry **grown = realloc(srv->heap, cap * sizeof *grown);
+    nb_dtls_entry **grown = realloc(srv->heap, cap * sizeof(nb_dtls_entry *));
     if (!grown) return NB_ERR_NOMEM;
     srv->heap = grown;
     srv->heap_cap = cap;
@@ -146,7 +146,7 @@ static nb_dtls_entry *nb_dtls_lookup(const nb_dtls_server *srv, const nb_addr *p
 
 static void nb_dtls_table_grow(nb_dtls_server *srv) {
   size_t n = srv->nbuckets * 2;
-  nb_dtls_entry **b = calloc(n, sizeof *b);
+  nb_dtls_entry **b = calloc(n, sizeof(nb_dtls_entry *));
   if (!b) return; /* keep the longer chains: still correct */
   for (size_t i = 0; i < srv->nbuckets; i++) {
     for (nb_dtls_entry *e = srv->buckets[i], *next; e; e = next) {
@@ -495,7 +495,7 @@ nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds 
   srv->creds = creds;
   srv->h = *h;
   srv->nbuckets = 64;
-  srv->buckets = calloc(srv->nbuckets, sizeof *srv->buckets);
+  srv->buckets = calloc(srv->nbuckets, sizeof(nb_dtls_entry *));
   nb_err err = srv->buckets ? NB_OK : NB_ERR_NOMEM;
   if (err == NB_OK && srv->cfg.resumption) {
     /* GnuTLS derives rotating ticket encryption keys from this master key. */

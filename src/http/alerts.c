@@ -22,7 +22,7 @@ nb_err nb_http_alerts_new(size_t cap, nb_http_events *events, nb_http_alerts **o
   nb_http_alerts *a = calloc(1, sizeof(*a));
   if (!a) return NB_ERR_NOMEM;
   a->cap = cap ? cap : 1000;
-  a->ring = calloc(a->cap, sizeof(*a->ring));
+  a->ring = calloc(a->cap, sizeof(json_t *));
   if (!a->ring) {
     free(a);
     return NB_ERR_NOMEM;

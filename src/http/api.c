@@ -313,6 +313,7 @@ static enum MHD_Result device_write(conn_ctx *c, const char *ep, nb_server_reque
   } else {
     rq->records = &recs;
     r = submit(c, ep, rq);
+    rq->records = NULL; /* the engine encoded them; recs dies with this frame */
   }
   nb_records_deinit(&recs);
   return r;
@@ -447,6 +448,8 @@ static enum MHD_Result composite(conn_ctx *c, const char *ep, nb_server_request 
   rq->paths = ps;
   rq->path_count = n;
   r = submit(c, ep, rq);
+  rq->paths = NULL; /* the engine copied them; ps dies with this frame */
+  rq->path_count = 0;
   json_decref(body);
   return r;
 }

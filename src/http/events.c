@@ -202,7 +202,7 @@ static hist_ring *ring_get(nb_http_events *ev, const char *ep, const nb_path *p)
     snprintf(h->ep, sizeof(h->ep), "%s", ep);
     nb_coap_hmap_insert(&ev->hist, &h->node, ep_hash(ep));
   }
-  hist_ring **rs = realloc(h->rings, (h->n + 1) * sizeof(*rs));
+  hist_ring **rs = realloc(h->rings, (h->n + 1) * sizeof(hist_ring *));
   if (!rs) return NULL;
   h->rings = rs;
   hist_ring *r = calloc(1, sizeof(*r));
@@ -386,7 +386,10 @@ void nb_http_events_free(nb_http_events *ev) {
   if (!ev) return;
   if (ev->srv) nb_server_remove_listener(ev->srv, on_event, ev);
   nb_http_events_detach_bootstrap(ev);
-  while (ev->subs) nb_http_events_unsubscribe(ev, ev->subs);
+  for (nb_http_sub *s = ev->subs, *next; s; s = next) {
+    next = s->next;
+    nb_http_events_unsubscribe(ev, s);
+  }
   nb_coap_hnode *n;
   while ((n = nb_coap_hmap_pop(&ev->hist))) {
     ep_hist *h = CONTAINER(n, ep_hist, node);

@@ -43,7 +43,7 @@ nb_err nb_io_srv_listen_coaps(nb_io_srv *n, const nb_addr *local, const nb_dtls_
 /* nb_coap_send_fn for the engine (user = the nb_io_srv): through the socket the peer last
  * used; a peer never seen goes over its established DTLS session if one exists, else through
  * the first plain socket of its family, else nowhere. */
-void nb_io_srv_send(void *n, const nb_addr *peer, const uint8_t *data, size_t len);
+void nb_io_srv_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
 
 typedef struct {
   uint64_t rx_plain, rx_dtls; /* datagrams handed to the engine */

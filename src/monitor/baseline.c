@@ -63,7 +63,7 @@ static nb_bflow *nb_bflow_add(nb_mon_baseline *b, const char *key) {
   if (b->count >= NB_BASELINE_MAX_FLOWS) return NULL;
   if (b->count == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 64;
-    nb_bflow **grown = realloc(b->all, cap * sizeof *grown);
+    nb_bflow **grown = realloc(b->all, cap * sizeof(nb_bflow *));
     if (!grown) return NULL;
     b->all = grown;
     b->cap = cap;

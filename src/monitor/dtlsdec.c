@@ -161,7 +161,7 @@ static nb_err nb_keylog_line(nb_mon_psks *p, const char *s, size_t n) {
   while (n && nb_blank(s[n - 1])) n--;
   static const char label[] = "CLIENT_RANDOM ";
   if (!n || *s == '#') return NB_OK;
-  if (n < sizeof label - 1 || memcmp(s, label, sizeof label - 1)) return NB_OK; /* TLS 1.3 */
+  if (n < sizeof label - 1 || memcmp(s, label, sizeof label - 1) != 0) return NB_OK; /* TLS 1.3 */
   s += sizeof label - 1;
   n -= sizeof label - 1;
   const char *sp = memchr(s, ' ', n);

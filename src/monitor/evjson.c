@@ -253,7 +253,7 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
                   (char)('0' + NB_COAP_DETAIL(ev->code) / 10),
                   (char)('0' + NB_COAP_DETAIL(ev->code) % 10),
                   '"'};
-  char tok[17];
+  char tok[17] = {0}; /* hex of a token of up to 8 bytes */
   nb_js_kstr(j, "coap_type", nb_coap_type_name(ev->type));
   nb_js_key(j, "coap_code");
   nb_js_raw(j, code, 6);
@@ -263,7 +263,7 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
     tok[2 * i] = hex[ev->token[i] >> 4];
     tok[2 * i + 1] = hex[ev->token[i] & 15];
   }
-  tok[2 * ev->token_len] = 0;
+  tok[2 * (size_t)ev->token_len] = 0;
   nb_js_kstr(j, "token", tok);
   if (ev->content_format >= 0) nb_js_kint(j, "content_format", ev->content_format);
   nb_js_kint(j, "payload_size", (int64_t)ev->payload_len);

@@ -136,8 +136,9 @@ static bool nb_ipfix_session(nb_mon_ipfix *x, fbExporter_t *exp, char *why, size
 }
 
 nb_mon_ipfix *nb_mon_ipfix_open(const char *target, bool to_file, char *why, size_t why_cap) {
-  _Static_assert(sizeof(nb_ipfix_rec) == 4 * 8 + 4 * sizeof(fbVarfield_t) + 32 + 8 + 10 + 6,
-                 "the record must have no implicit padding");
+  _Static_assert(
+      sizeof(nb_ipfix_rec) == 4 * sizeof(uint64_t) + 4 * sizeof(fbVarfield_t) + 32 + 8 + 10 + 6,
+      "the record must have no implicit padding");
   nb_mon_ipfix *x = calloc(1, sizeof *x);
   if (x) x->flows = calloc(NB_IPFIX_SLOTS, sizeof *x->flows);
   if (!x || !x->flows) {
@@ -153,8 +154,7 @@ nb_mon_ipfix *nb_mon_ipfix_open(const char *target, bool to_file, char *why, siz
   memset(&spec, 0, sizeof spec);
   if (to_file) {
     exp = fbExporterAllocFile(target);
-  } else if (strlen(target) < sizeof copy) {
-    strcpy(copy, target);
+  } else if (snprintf(copy, sizeof copy, "%s", target) < (int)sizeof copy) {
     if (nb_ipfix_target(copy, &spec)) exp = fbExporterAllocNet(&spec);
   }
   if (!exp) {
@@ -190,6 +190,13 @@ static void nb_ipfix_key_of(const nb_mon_event *ev, nb_ipfix_key *k) {
   snprintf(k->path, sizeof k->path, "%s", ev->uri);
 }
 
+/* Member by member: the key has padding bytes. */
+static bool nb_ipfix_key_equal(const nb_ipfix_key *a, const nb_ipfix_key *b) {
+  return a->family == b->family && a->code == b->code && a->type == b->type &&
+         memcmp(a->src, b->src, sizeof a->src) == 0 && memcmp(a->dst, b->dst, sizeof a->dst) == 0 &&
+         a->sport == b->sport && a->dport == b->dport && strcmp(a->path, b->path) == 0;
+}
+
 nb_err nb_mon_ipfix_add(nb_mon_ipfix *x, const nb_mon_event *ev) {
   if (ev->kind != NB_MON_EV_MESSAGE) return NB_OK;
   if (x->count >= NB_IPFIX_FILL) {
@@ -200,7 +207,7 @@ nb_err nb_mon_ipfix_add(nb_mon_ipfix *x, const nb_mon_event *ev) {
   nb_ipfix_key k;
   nb_ipfix_key_of(ev, &k);
   size_t i = nb_ipfix_hash(&k) % NB_IPFIX_SLOTS;
-  while (x->flows[i].used && memcmp(&x->flows[i].k, &k, sizeof k)) i = (i + 1) % NB_IPFIX_SLOTS;
+  while (x->flows[i].used && !nb_ipfix_key_equal(&x->flows[i].k, &k)) i = (i + 1) % NB_IPFIX_SLOTS;
   nb_ipfix_flow *f = &x->flows[i];
   uint64_t ms = ev->ts_us > 0 ? (uint64_t)ev->ts_us / 1000 : 0;
   if (!f->used) {

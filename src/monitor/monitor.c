@@ -149,7 +149,7 @@ static void nb_mtab_remove(nb_mtab *t, nb_mkey *k) {
 static void nb_mkey_reset(nb_mkey *k) { k->len = 0; }
 
 static void nb_mkey_put(nb_mkey *k, const void *data, size_t n) {
-  if (k->len + n > NB_MON_KEY_MAX) n = NB_MON_KEY_MAX - k->len;
+  if (n > (size_t)NB_MON_KEY_MAX - k->len) n = (size_t)NB_MON_KEY_MAX - k->len;
   if (n) memcpy(k->b + k->len, data, n);
   k->len = (uint8_t)(k->len + n);
 }
@@ -252,7 +252,7 @@ static void nb_collect(nb_coap_hnode *node, void *user) {
 }
 
 static void nb_mtab_free_all(nb_mtab *t, size_t offset, bool owns) {
-  nb_coap_hnode **nodes = owns && t->count ? malloc(t->count * sizeof *nodes) : NULL;
+  nb_coap_hnode **nodes = owns && t->count ? malloc(t->count * sizeof(nb_coap_hnode *)) : NULL;
   if (nodes) {
     nb_coap_hnode **cursor = nodes;
     nb_coap_hmap_each(&t->map, nb_collect, &cursor);
@@ -1130,9 +1130,10 @@ static void nb_resp_matched(nb_monitor *m, nb_mpend *p, const nb_addr *src, cons
   nb_copy(ev->uri, sizeof ev->uri, p->uri);
   nb_fill_dev(m, p->dev);
   nb_resp_state(m, p, src, dst);
-  if (p->path_ok && strcmp(p->iface, "registration") != 0 && strcmp(p->iface, "bootstrap") != 0)
-    nb_decode_payload(m, &p->path, true);
-  else if (p->path_ok && !strcmp(p->op, "Bootstrap-Read"))
+  /* Of registration and bootstrap responses only a Bootstrap-Read's carries resource data. */
+  if (p->path_ok &&
+      ((strcmp(p->iface, "registration") != 0 && strcmp(p->iface, "bootstrap") != 0) ||
+       strcmp(p->op, "Bootstrap-Read") == 0))
     nb_decode_payload(m, &p->path, true);
   if (!ev->retransmission) nb_rule_payload(m, src, dst, &p->path, p->path_ok);
   bool observing = nb_coap_msg_find(&m->msg, NB_COAP_OPT_OBSERVE) != NULL;
@@ -1602,12 +1603,13 @@ static bool nb_looks_dtls(const uint8_t *d, size_t len) {
 static void nb_udp(nb_monitor *m, const nb_addr *src, const nb_addr *dst, const uint8_t *data,
                    size_t len) {
   m->secure = false;
-  if (nb_is_dtls_port(m, src->port) || nb_is_dtls_port(m, dst->port)) {
+  bool dtls_port = nb_is_dtls_port(m, src->port) || nb_is_dtls_port(m, dst->port);
+  bool coap_port = nb_is_coap_port(m, src->port) || nb_is_coap_port(m, dst->port);
+  /* a configured port decides; on other ports the record header does */
+  if (dtls_port || (!coap_port && nb_looks_dtls(data, len))) {
     nb_on_dtls(m, src, dst, data, len);
-  } else if (nb_is_coap_port(m, src->port) || nb_is_coap_port(m, dst->port)) {
+  } else if (coap_port) {
     nb_on_coap(m, src, dst, data, len);
-  } else if (nb_looks_dtls(data, len)) {
-    nb_on_dtls(m, src, dst, data, len);
   } else {
     nb_coap_msg *msg = &m->msg;
     if (len >= 4 && (data[0] >> 6) == 1 && nb_coap_parse(data, len, msg) == NB_OK)

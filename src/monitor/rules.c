@@ -214,7 +214,7 @@ static nb_err nb_rules_set(nb_mon_rules *r, int rule, const char *param, const c
   }
   for (size_t i = 0; i < sizeof nb_rule_params / sizeof nb_rule_params[0]; i++) {
     const nb_rule_param *p = &nb_rule_params[i];
-    if (p->rule != rule || strcmp(p->param, param)) continue;
+    if (p->rule != rule || strcmp(p->param, param) != 0) continue;
     void *field = (char *)r + p->offset;
     bool ok = p->is_bool ? nb_parse_bool(value, field) : nb_parse_u32(value, field);
     if (!ok)

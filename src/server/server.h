@@ -171,7 +171,7 @@ typedef void (*nb_server_result_fn)(void *user, uint64_t id, const nb_server_res
  * request is queued
  * (*queued = true) and sent when it next registers or updates. cb is called later, never from
  * inside this call. *id (never 0) identifies it for nb_server_cancel. */
-nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *req,
+nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *in,
                               nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
                               bool *queued);
 /* Cancels a pending request, queued request or observation (active: an Observe=1 GET/FETCH
