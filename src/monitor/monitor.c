@@ -116,6 +116,7 @@ struct nb_monitor {
   nb_mon_stats stats;
   uint64_t packet;
   int64_t last_sweep_us, last_expiry_us, last_summary_us, now_us;
+  int64_t last_refresh_us;  /* cfg.psks_refresh last called (INT64_MIN: never) */
   nb_mon_baseline *running; /* detection windows against cfg.reference */
   nb_mon_event ev;          /* the event being built (large: kept off the stack) */
   nb_coap_msg msg;          /* the message being decoded */
@@ -238,7 +239,7 @@ nb_monitor *nb_monitor_new(const nb_mon_config *cfg, nb_mon_event_fn fn, void *u
     if (nb_coap_hmap_init(&tabs[i]->map)) ok = false;
   nb_mlink_init(&m->pend_list);
   nb_mlink_init(&m->mid_list);
-  m->last_sweep_us = m->last_summary_us = INT64_MIN;
+  m->last_sweep_us = m->last_summary_us = m->last_refresh_us = INT64_MIN;
   if (!ok) {
     nb_monitor_free(m);
     return NULL;
@@ -1419,6 +1420,15 @@ static const char *nb_dec_result_text(nb_dtls_dec_result r) {
   }
 }
 
+/* An unknown PSK identity: the keys may have grown since (a server made a device's PSK after
+ * the capture began). Rate-limited so that a flood of unknown identities costs little. */
+static bool nb_psks_refresh(nb_monitor *m) {
+  if (!m->cfg.psks_refresh) return false;
+  if (m->last_refresh_us != INT64_MIN && m->now_us - m->last_refresh_us < 1000000) return false;
+  m->last_refresh_us = m->now_us;
+  return m->cfg.psks_refresh(m->cfg.psks_refresh_user);
+}
+
 /* Follows the handshake for decryption; the flow is (client, server). */
 static void nb_dec_handshake(nb_monitor *m, nb_mflow *f, const nb_dtls_handshake *hs, bool client) {
   if (!f->dec) {
@@ -1429,7 +1439,10 @@ static void nb_dec_handshake(nb_monitor *m, nb_mflow *f, const nb_dtls_handshake
   }
   f->dec->cache = m->sessions;
   nb_dtls_dec_handshake(f->dec, hs, client);
-  const char *why = nb_dec_result_text(nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type));
+  nb_dtls_dec_result r = nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type);
+  if (r == NB_DEC_NO_PSK && nb_psks_refresh(m))
+    r = nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type);
+  const char *why = nb_dec_result_text(r);
   if (why) nb_detail(m, "decryption=%s ", why);
 }
 

@@ -112,6 +112,11 @@ typedef struct {
   nb_mon_baseline *learn;           /* learning: every message is counted into this profile */
   const nb_mon_baseline *reference; /* detection: the `baseline` rule compares with this */
   const nb_mon_psks *psks;          /* known PSKs: plain-PSK DTLS 1.2 sessions are decrypted */
+  /* Called when a session's PSK identity is not in psks, at most once per second of capture
+   * time: may add keys to the table psks points to (re-reading a database that changed) and
+   * returns true when it did, then the engine looks again. NULL: the keys are fixed. */
+  bool (*psks_refresh)(void *user);
+  void *psks_refresh_user;
 } nb_mon_config;
 
 typedef struct nb_monitor nb_monitor;

@@ -313,11 +313,80 @@ static void test_rpk_and_x509_identity(void **state) {
   }
 }
 
+/* ---- keys made after the capture began ---- */
+
+typedef struct {
+  nb_mon_psks *psks; /* the table the monitor uses */
+  bool has_key;      /* the "database" holds meter7-id's key by now */
+  int calls;
+} t_db;
+
+static bool t_refresh(void *user) {
+  t_db *db = user;
+  db->calls++;
+  nb_mon_psks *fresh = nb_mon_psks_new();
+  assert_non_null(fresh);
+  uint8_t k[16];
+  memset(k, 0x11, sizeof k);
+  if (db->has_key)
+    assert_int_equal(nb_mon_psks_add(fresh, (const uint8_t *)"meter7-id", 9, k, 16), NB_OK);
+  nb_mon_psks_take_keys(db->psks, fresh);
+  nb_mon_psks_free(fresh);
+  return true;
+}
+
+/* One session registering meter7 at capture time at_us, in a file of its own. */
+static void t_session_file(const char *name, int64_t at_us, const char *client, const char *loc,
+                           char *path, size_t cap) {
+  t_sess s = {.c = t_open(name, path, cap), .t_us = at_us};
+  t_psk_session(&s, client, "meter7-id", 0x11);
+  t_register(&s, client, "meter7", loc);
+  assert_true(nb_craft_close(s.c));
+}
+
+/* An unknown identity makes the monitor ask for the keys again, at most once a second of
+ * capture time; a session after the key appeared is decrypted. */
+static void test_psk_refresh(void **state) {
+  (void)state;
+  char paths[3][300], why[256] = "";
+  t_session_file("r1.pcap", 1000000, "10.1.0.5:40000", "rd/a", paths[0], 300);
+  t_session_file("r2.pcap", 1500000, "10.1.0.5:40001", "rd/b", paths[1], 300);
+  t_session_file("r3.pcap", 2600000, "10.1.0.5:40002", "rd/c", paths[2], 300);
+  t_db db = {.psks = nb_mon_psks_new()};
+  assert_non_null(db.psks);
+  nb_mon_config cfg = {.psks = db.psks, .psks_refresh = t_refresh, .psks_refresh_user = &db};
+  t_sink k;
+  memset(&k, 0, sizeof k);
+  nb_bytes_init(&k.json);
+  nb_monitor *m = nb_monitor_new(&cfg, t_on_event, &k);
+  assert_non_null(m);
+  /* 1 s: the key is not made yet; asked, still unknown. */
+  assert_int_equal(nb_mon_read_file(m, paths[0], NULL, why, sizeof why), NB_OK);
+  assert_int_equal(db.calls, 1);
+  assert_int_equal(k.undecrypted, 2); /* the Register and its response */
+  /* 1.5 s: the key exists now, but the database was read 0.5 s ago. */
+  db.has_key = true;
+  assert_int_equal(nb_mon_read_file(m, paths[1], NULL, why, sizeof why), NB_OK);
+  assert_int_equal(db.calls, 1);
+  assert_int_equal(k.undecrypted, 4);
+  assert_int_equal(nb_monitor_device_state(m, "meter7"), NB_MON_DEV_UNKNOWN);
+  /* 2.6 s: read again, the session is decrypted. */
+  assert_int_equal(nb_mon_read_file(m, paths[2], NULL, why, sizeof why), NB_OK);
+  assert_int_equal(db.calls, 2);
+  assert_int_equal(k.undecrypted, 4);
+  assert_int_equal(nb_monitor_device_state(m, "meter7"), NB_MON_DEV_REGISTERED);
+  assert_string_equal(nb_monitor_device_identity(m, "meter7"), "psk:meter7-id");
+  nb_monitor_free(m);
+  nb_bytes_free(&k.json);
+  nb_mon_psks_free(db.psks);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_psk_identity_on_device),
       cmocka_unit_test(test_identity_hijack),
       cmocka_unit_test(test_rpk_and_x509_identity),
+      cmocka_unit_test(test_psk_refresh),
   };
   return cmocka_run_group_tests(tests, t_setup, t_teardown);
 }
