@@ -15,11 +15,14 @@
 
 #include <cmocka.h>
 
+#include "bootstrap/config_store.h"
 #include "dtls/record.h"
 #include "monitor/capture.h"
 #include "monitor/evjson.h"
 #include "monitor/monitor.h"
+#include "nb_test.h"
 #include "pcap_craft.h"
+#include "store/sqlite.h"
 #include "test_pki.h"
 
 #define SRV "10.0.0.1:5684"
@@ -381,12 +384,72 @@ static void test_psk_refresh(void **state) {
   nb_mon_psks_free(db.psks);
 }
 
+/* ---- keys from a niobium database ---- */
+
+static void t_put_psk(nb_server_sec_info *c, const char *ep, const char *identity, uint8_t b) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->ep, sizeof c->ep, "%s", ep);
+  c->kind = NB_SERVER_ID_PSK;
+  snprintf(c->identity, sizeof c->identity, "%s", identity);
+  memset(c->key, b, 16);
+  c->key_len = 16;
+}
+
+/* `niobium monitor --psk-file DB` takes the PSKs of the server's security store and of the
+ * bootstrap store (a fresh bootstrap-account key), from one file or a bootstrap-only one. */
+static void test_psk_file_database(void **state) {
+  (void)state;
+  const char *bin = nb_test_env("NB_BINARY");
+  if (!bin) skip();
+  char db[300], bsdb[300], pcap[300];
+  snprintf(db, sizeof db, "%s/niobium.db", t_dir);
+  snprintf(bsdb, sizeof bsdb, "%s/bootstrap.db", t_dir);
+  nb_server_sec_info c;
+  nb_store_sqlite *st = NULL;
+  assert_int_equal(nb_store_sqlite_open(db, &st), NB_OK);
+  nb_server_store iface = nb_store_sqlite_iface(st);
+  t_put_psk(&c, "meter7", "meter7-id", 0x11);
+  assert_int_equal(iface.ops->sec_put(iface.self, &c), NB_OK);
+  nb_store_sqlite_close(st);
+  for (int i = 0; i < 2; i++) {
+    nb_bs_store *bs = NULL;
+    assert_int_equal(nb_bs_store_open(i ? bsdb : db, &bs), NB_OK);
+    t_put_psk(&c, "meter8", "boot-id", 0x33);
+    assert_int_equal(nb_bs_store_cred_put(bs, &c), NB_OK);
+    nb_bs_store_close(bs);
+  }
+  t_sess s = {.c = t_open("db.pcap", pcap, sizeof pcap), .t_us = 1000000};
+  t_psk_session(&s, "10.1.0.5:40000", "meter7-id", 0x11);
+  t_register(&s, "10.1.0.5:40000", "meter7", "rd/a");
+  t_psk_session(&s, "10.1.0.8:40000", "boot-id", 0x33);
+  t_register(&s, "10.1.0.8:40000", "meter8", "rd/b");
+  assert_true(nb_craft_close(s.c));
+  const struct {
+    const char *file, *loaded;
+    size_t decrypted;
+  } runs[] = {{db, "monitor: 2 PSK credential(s) from the server database", 4},
+              {bsdb, "monitor: 1 PSK credential(s) from the server database", 2}};
+  for (size_t i = 0; i < 2; i++) {
+    char *argv[] = {(char *)bin,          "monitor", "--read", pcap, "--events", "-", "--psk-file",
+                    (char *)runs[i].file, NULL};
+    char *out = NULL, *err = NULL;
+    assert_int_equal(nb_test_run_capture(argv, 60000, &out, &err), 0);
+    if (!strstr(err, runs[i].loaded)) fail_msg("stderr: %s", err);
+    size_t n = 0;
+    for (const char *p = out; (p = strstr(p, "decrypted=")) != NULL; p++) n++;
+    assert_int_equal(n, runs[i].decrypted);
+    assert_non_null(strstr(out, "\"endpoint\":\"meter8\",\"dtls_identity\":\"psk:boot-id\""));
+    assert_true(i == 1 || strstr(out, "\"dtls_identity\":\"psk:meter7-id\""));
+    free(out);
+    free(err);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_psk_identity_on_device),
-      cmocka_unit_test(test_identity_hijack),
-      cmocka_unit_test(test_rpk_and_x509_identity),
-      cmocka_unit_test(test_psk_refresh),
+      cmocka_unit_test(test_psk_identity_on_device), cmocka_unit_test(test_identity_hijack),
+      cmocka_unit_test(test_rpk_and_x509_identity),  cmocka_unit_test(test_psk_refresh),
+      cmocka_unit_test(test_psk_file_database),
   };
   return cmocka_run_group_tests(tests, t_setup, t_teardown);
 }
