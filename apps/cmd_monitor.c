@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "bootstrap/config_store.h"
 #include "commands.h"
 #include "lwm2m/ddf/ddf.h"
 #include "lwm2m/model.h"
@@ -465,6 +466,7 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
 typedef struct {
   nb_mon_psks *psks;
   size_t added;
+  bool quiet;
 } nb_monitor_db_walk;
 
 static nb_err nb_monitor_db_psk(void *user, const nb_server_sec_info *c) {
@@ -473,32 +475,75 @@ static nb_err nb_monitor_db_psk(void *user, const nb_server_sec_info *c) {
   nb_err e = nb_mon_psks_add(w->psks, (const uint8_t *)c->identity, strlen(c->identity), c->key,
                              c->key_len);
   if (e == NB_ERR_RANGE) {
-    fprintf(stderr, "monitor: skipped the PSK of endpoint %s (identity or key out of range)\n",
-            c->ep);
+    if (!w->quiet)
+      fprintf(stderr, "monitor: skipped the PSK of endpoint %s (identity or key out of range)\n",
+              c->ep);
     return NB_OK;
   }
   w->added += e == NB_OK;
   return e;
 }
 
-/* The PSK credentials of a `niobium server` database (its security store, opened read-only,
- * the bootstrap server's fresh keys included), added to *out. */
-static int nb_monitor_db_keys(const char *path, nb_mon_psks *out) {
+/* The PSK credentials of a niobium database, added to w->psks: the server's security store
+ * (where the bootstrap server puts the PSKs it hands out for the servers) and the bootstrap
+ * store's own credentials (fresh bootstrap-account PSKs), both opened read-only; a file may
+ * hold either or both. 0, or 2 when it holds neither, 1 when reading failed. */
+static int nb_monitor_db_walk_all(const char *path, nb_monitor_db_walk *w) {
   nb_store_sqlite *db = NULL;
-  if (nb_store_sqlite_open_readonly(path, &db) != NB_OK) {
-    fprintf(stderr, "monitor: %s is an SQLite file but not a readable niobium database\n", path);
+  nb_bs_store *bs = NULL;
+  bool have_db = nb_store_sqlite_open_readonly(path, &db) == NB_OK;
+  bool have_bs = nb_bs_store_open_readonly(path, &bs) == NB_OK;
+  if (!have_db && !have_bs) {
+    if (!w->quiet)
+      fprintf(stderr, "monitor: %s is an SQLite file but not a readable niobium database\n", path);
     return 2;
   }
-  nb_server_store st = nb_store_sqlite_iface(db);
-  nb_monitor_db_walk w = {.psks = out, .added = 0};
-  nb_err e = st.ops->sec_each(st.self, nb_monitor_db_psk, &w);
-  nb_store_sqlite_close(db);
+  nb_err e = NB_OK;
+  if (have_db) {
+    nb_server_store st = nb_store_sqlite_iface(db);
+    e = st.ops->sec_each(st.self, nb_monitor_db_psk, w);
+    nb_store_sqlite_close(db);
+  }
+  if (have_bs) {
+    if (e == NB_OK) e = nb_bs_store_cred_each(bs, nb_monitor_db_psk, w);
+    nb_bs_store_close(bs);
+  }
   if (e != NB_OK) {
-    fprintf(stderr, "monitor: reading the credentials of %s: %s\n", path, nb_strerror(e));
+    if (!w->quiet)
+      fprintf(stderr, "monitor: reading the credentials of %s: %s\n", path, nb_strerror(e));
     return 1;
   }
-  fprintf(stderr, "monitor: %zu PSK credential(s) from the server database %s\n", w.added, path);
   return 0;
+}
+
+static int nb_monitor_db_keys(const char *path, nb_mon_psks *out) {
+  nb_monitor_db_walk w = {.psks = out, .added = 0, .quiet = false};
+  int rc = nb_monitor_db_walk_all(path, &w);
+  if (!rc)
+    fprintf(stderr, "monitor: %zu PSK credential(s) from the server database %s\n", w.added, path);
+  return rc;
+}
+
+/* Live capture with a database: an unknown PSK identity makes the engine ask for the
+ * database again (at most once a second): the server may have made the key since. */
+typedef struct {
+  const char *path;
+  nb_mon_psks *psks;
+} nb_monitor_db_refresh;
+
+static bool nb_monitor_db_reread(void *user) {
+  nb_monitor_db_refresh *r = user;
+  nb_monitor_db_walk w = {.psks = nb_mon_psks_new(), .added = 0, .quiet = true};
+  if (!w.psks) return false;
+  bool ok = nb_monitor_db_walk_all(r->path, &w) == 0;
+  if (ok) {
+    if (w.added != nb_mon_psks_count(r->psks))
+      fprintf(stderr, "monitor: %zu PSK credential(s) from the server database %s (read again)\n",
+              w.added, r->path);
+    nb_mon_psks_take_keys(r->psks, w.psks);
+  }
+  nb_mon_psks_free(w.psks);
+  return ok;
 }
 
 static bool nb_monitor_is_sqlite(FILE *f) {
@@ -506,6 +551,13 @@ static bool nb_monitor_is_sqlite(FILE *f) {
   char head[16];
   bool yes = fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, magic, sizeof head);
   rewind(f);
+  return yes;
+}
+
+static bool nb_monitor_path_is_sqlite(const char *path) {
+  FILE *f = fopen(path, "rb");
+  bool yes = f && nb_monitor_is_sqlite(f);
+  if (f) fclose(f);
   return yes;
 }
 
@@ -577,6 +629,11 @@ int nb_cmd_monitor(int argc, char **argv) {
   if (!rc && a.psk_file) rc = nb_monitor_keys(a.psk_file, false, &psks);
   if (!rc && a.keylog) rc = nb_monitor_keys(a.keylog, true, &psks);
   a.cfg.psks = psks;
+  nb_monitor_db_refresh refresh = {a.psk_file, psks};
+  if (!rc && a.iface && a.psk_file && nb_monitor_path_is_sqlite(a.psk_file)) {
+    a.cfg.psks_refresh = nb_monitor_db_reread;
+    a.cfg.psks_refresh_user = &refresh;
+  }
   if (!rc) rc = nb_monitor_run(&a, &rules, model);
   nb_mon_psks_free(psks);
   nb_model_free(model);

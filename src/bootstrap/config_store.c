@@ -41,6 +41,29 @@ nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
   return NB_OK;
 }
 
+nb_err nb_bs_store_open_readonly(const char *path, nb_bs_store **out) {
+  nb_bs_store *st = calloc(1, sizeof *st);
+  if (!st) return NB_ERR_NOMEM;
+  sqlite3_stmt *q = NULL;
+  nb_err e = NB_ERR_IO;
+  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_busy_timeout(st->db, 2000) == SQLITE_OK &&
+      sqlite3_prepare_v2(st->db,
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                         "('bs_config', 'bs_cred', 'bs_pending')",
+                         -1, &q, NULL) == SQLITE_OK &&
+      sqlite3_step(q) == SQLITE_ROW)
+    e = sqlite3_column_int(q, 0) == 3 ? NB_OK : NB_ERR_NOT_FOUND;
+  sqlite3_finalize(q);
+  if (e != NB_OK) {
+    sqlite3_close(st->db);
+    free(st);
+    return e;
+  }
+  *out = st;
+  return NB_OK;
+}
+
 void nb_bs_store_close(nb_bs_store *st) {
   if (!st) return;
   sqlite3_close(st->db);

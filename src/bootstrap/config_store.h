@@ -17,6 +17,11 @@ typedef struct nb_bs_store nb_bs_store;
 /* Opens or creates (":memory:" for a private database); tables live beside the server's. */
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out);
 void nb_bs_store_close(nb_bs_store *st);
+/* Opens an existing database read-only (for readers beside a running server, such as the
+ * monitor's credential loader): nothing is created or written. NB_ERR_NOT_FOUND when the file
+ * holds no bootstrap tables, NB_ERR_IO when it cannot be read. Only the *_each and *_get
+ * readers may be used on it. */
+nb_err nb_bs_store_open_readonly(const char *path, nb_bs_store **out);
 /* The engine's source over this store (valid until close). */
 nb_bs_source nb_bs_store_source(nb_bs_store *st);
 

@@ -80,6 +80,16 @@ nb_err nb_mon_psks_add(nb_mon_psks *p, const uint8_t *identity, size_t identity_
   return NB_OK;
 }
 
+void nb_mon_psks_take_keys(nb_mon_psks *dst, nb_mon_psks *src) {
+  if (dst->v) nb_wipe(dst->v, dst->cap * sizeof *dst->v);
+  free(dst->v);
+  dst->v = src->v;
+  dst->n = src->n;
+  dst->cap = src->cap;
+  src->v = NULL;
+  src->n = src->cap = 0;
+}
+
 static bool nb_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 static nb_err nb_psk_line(nb_mon_psks *p, const char *s, size_t n) {

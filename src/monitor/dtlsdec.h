@@ -30,6 +30,9 @@ nb_mon_psks *nb_mon_psks_new(void);
 void nb_mon_psks_free(nb_mon_psks *p);
 nb_err nb_mon_psks_add(nb_mon_psks *p, const uint8_t *identity, size_t identity_len,
                        const uint8_t *key, size_t key_len);
+/* dst's PSKs become src's (a database read again: rotated keys replaced, deleted ones gone);
+ * src is left without PSKs, key-log masters of both stay where they are. */
+void nb_mon_psks_take_keys(nb_mon_psks *dst, nb_mon_psks *src);
 /* Reads `identity,hexkey` lines (# comments, blank lines); on error *bad_line is the line. */
 nb_err nb_mon_psks_parse(nb_mon_psks *p, const char *text, size_t len, size_t *bad_line);
 /* The key of an identity, NULL when unknown. */

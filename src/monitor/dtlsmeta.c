@@ -1,7 +1,11 @@
 /* Plaintext DTLS handshake fields. */
 #include "monitor/dtlsmeta.h"
 
+#include <gnutls/x509.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "dtls/cred.h"
 
 static const struct {
   uint16_t id;
@@ -89,24 +93,68 @@ static nb_err nb_meta_server_hello(nb_reader *r, nb_dtls_meta *out) {
   return NB_OK;
 }
 
+/* Printable copy: bytes outside printable ASCII, '\\' and '"' become \xNN. */
+static void nb_meta_printable(const uint8_t *s, size_t n, char *out, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 5 < cap; i++) {
+    uint8_t c = s[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+      out[k++] = (char)c;
+    } else {
+      out[k++] = '\\';
+      out[k++] = 'x';
+      out[k++] = hex[c >> 4];
+      out[k++] = hex[c & 15];
+    }
+  }
+  out[k] = 0;
+}
+
+/* Subject DN of a DER certificate, printable; false when it does not parse. */
+static bool nb_meta_x509_subject(const uint8_t *der, size_t len, char *out, size_t cap) {
+  gnutls_x509_crt_t crt;
+  gnutls_datum_t d = {(unsigned char *)(uintptr_t)der, (unsigned)len}, dn = {NULL, 0};
+  if (gnutls_x509_crt_init(&crt) < 0) return false;
+  bool ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0 &&
+            gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0;
+  if (ok) nb_meta_printable(dn.data, dn.size, out, cap);
+  gnutls_free(dn.data);
+  gnutls_x509_crt_deinit(crt);
+  return ok;
+}
+
+/* Certificate (RFC 5246 7.4.2, RFC 7250 3): a raw public key is one SubjectPublicKeyInfo
+ * (a DER SEQUENCE right after the 24-bit length); an X.509 list holds 24-bit-length
+ * certificates, the end-entity one first. An empty list (no client certificate) is no ID. */
+static nb_err nb_meta_certificate(nb_reader *r, nb_dtls_meta *out) {
+  uint32_t n;
+  const uint8_t *body;
+  if (nb_reader_u24be(r, &n) || nb_reader_view(r, n, &body)) return NB_ERR_TRUNCATED;
+  if (n == 0) return NB_OK;
+  char id[NB_DTLS_SECURE_ID_LEN + 1];
+  if (body[0] == 0x30) {
+    if (nb_dtls_secure_id(body, n, id) != NB_OK) return NB_OK;
+    snprintf(out->cert_id, sizeof out->cert_id, "rpk:%s", id);
+    out->has_cert_id = true;
+    return NB_OK;
+  }
+  nb_reader list;
+  nb_reader_init(&list, body, n);
+  uint32_t len;
+  const uint8_t *der;
+  if (nb_reader_u24be(&list, &len) || nb_reader_view(&list, len, &der)) return NB_ERR_TRUNCATED;
+  memcpy(out->cert_id, "x509:", 5);
+  out->has_cert_id = nb_meta_x509_subject(der, len, out->cert_id + 5, sizeof out->cert_id - 5);
+  if (!out->has_cert_id) out->cert_id[0] = 0;
+  return NB_OK;
+}
+
 static nb_err nb_meta_cke(nb_reader *r, nb_dtls_meta *out) {
   uint16_t n;
   const uint8_t *id;
   if (nb_reader_u16be(r, &n) || nb_reader_view(r, n, &id)) return NB_ERR_TRUNCATED;
-  size_t k = 0;
-  for (size_t i = 0; i < n && k + 5 < sizeof out->identity; i++) {
-    uint8_t c = id[i];
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
-      out->identity[k++] = (char)c;
-    } else {
-      static const char hex[] = "0123456789abcdef";
-      out->identity[k++] = '\\';
-      out->identity[k++] = 'x';
-      out->identity[k++] = hex[c >> 4];
-      out->identity[k++] = hex[c & 15];
-    }
-  }
-  out->identity[k] = 0;
+  nb_meta_printable(id, n, out->identity, sizeof out->identity);
   out->has_identity = true;
   return NB_OK;
 }
@@ -128,6 +176,8 @@ nb_err nb_dtls_meta_parse(const nb_dtls_handshake *hs, bool psk_suite, nb_dtls_m
       return NB_OK;
     case NB_DTLS_HS_CLIENT_KEY_EXCHANGE:
       return psk_suite ? nb_meta_cke(&r, out) : NB_OK;
+    case NB_DTLS_HS_CERTIFICATE:
+      return nb_meta_certificate(&r, out);
     default:
       return NB_OK;
   }

@@ -23,6 +23,10 @@ typedef struct {
                        * 2 RPK, -1 not negotiated */
   char identity[130]; /* ClientKeyExchange PSK identity, printable */
   bool has_identity;
+  /* Certificate: "rpk:<secure ID>" of a raw public key (RFC 7250) or "x509:<subject DN>" of
+   * the end-entity certificate, printable */
+  char cert_id[160];
+  bool has_cert_id;
 } nb_dtls_meta;
 
 /* Reads a whole (unfragmented) plaintext handshake message. psk_suite says whether the

@@ -381,6 +381,7 @@ nb_err nb_mon_event_to_json(const nb_mon_event *ev, const nb_model *model, nb_by
   }
   if (ev->transport) nb_js_kstr(&j, "transport", ev->transport);
   if (ev->endpoint[0]) nb_js_kstr(&j, "endpoint", ev->endpoint);
+  if (ev->identity[0]) nb_js_kstr(&j, "dtls_identity", ev->identity);
   nb_js_kind(&j, ev, model);
   nb_js_raw(&j, "}", 1);
   if (!j.failed) out->data[out->len] = 0;

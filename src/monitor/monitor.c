@@ -45,6 +45,7 @@ typedef struct nb_mdev {
   struct nb_mdev *next_all;
   char ep[NB_MON_EP_MAX];
   char location[NB_MON_URI_MAX];
+  char identity[NB_MON_ID_MAX]; /* DTLS identity of its registration, "" for none */
   nb_addr addr;
   nb_addr bs_server;
   nb_mon_dev_state state;
@@ -94,9 +95,9 @@ typedef struct {
 typedef struct {
   nb_mkey k; /* client addr + server addr */
   uint16_t chosen;
-  char identity[130];
-  nb_dtls_dec *dec;       /* with known keys only */
-  nb_dtls_reasm reasm[2]; /* fragmented handshake messages: [0] from the client */
+  char identity[NB_MON_ID_MAX]; /* the client's: "psk:...", "rpk:...", "x509:..." */
+  nb_dtls_dec *dec;             /* with known keys only */
+  nb_dtls_reasm reasm[2];       /* fragmented handshake messages: [0] from the client */
 } nb_mflow;
 
 struct nb_monitor {
@@ -115,6 +116,7 @@ struct nb_monitor {
   nb_mon_stats stats;
   uint64_t packet;
   int64_t last_sweep_us, last_expiry_us, last_summary_us, now_us;
+  int64_t last_refresh_us;  /* cfg.psks_refresh last called (INT64_MIN: never) */
   nb_mon_baseline *running; /* detection windows against cfg.reference */
   nb_mon_event ev;          /* the event being built (large: kept off the stack) */
   nb_coap_msg msg;          /* the message being decoded */
@@ -237,7 +239,7 @@ nb_monitor *nb_monitor_new(const nb_mon_config *cfg, nb_mon_event_fn fn, void *u
     if (nb_coap_hmap_init(&tabs[i]->map)) ok = false;
   nb_mlink_init(&m->pend_list);
   nb_mlink_init(&m->mid_list);
-  m->last_sweep_us = m->last_summary_us = INT64_MIN;
+  m->last_sweep_us = m->last_summary_us = m->last_refresh_us = INT64_MIN;
   if (!ok) {
     nb_monitor_free(m);
     return NULL;
@@ -474,6 +476,7 @@ static void nb_dev_state(nb_monitor *m, nb_mdev *d, nb_mon_dev_state s) {
   ev->dtls_handshake = -1;
   ev->state = s;
   nb_copy(ev->endpoint, sizeof ev->endpoint, d->ep);
+  nb_copy(ev->identity, sizeof ev->identity, d->identity);
   nb_copy(ev->location, sizeof ev->location, d->location);
   if (m->fn) m->fn(ev, m->user);
   free(ev);
@@ -927,6 +930,43 @@ static void nb_decode_payload(nb_monitor *m, const nb_path *base, bool base_ok) 
 
 static void nb_fill_dev(nb_monitor *m, const nb_mdev *d) {
   if (d && !m->ev.endpoint[0]) nb_copy(m->ev.endpoint, sizeof m->ev.endpoint, d->ep);
+  if (d && !m->ev.identity[0]) nb_copy(m->ev.identity, sizeof m->ev.identity, d->identity);
+}
+
+/* The client's DTLS identity on the flow (client, server) of the message being decoded; ""
+ * over NoSec or when the handshake (or its identity) was not seen. */
+static const char *nb_flow_identity(const nb_monitor *m, const nb_addr *client,
+                                    const nb_addr *server) {
+  if (!m->secure) return "";
+  nb_mkey k;
+  nb_key_exchange(&k, 'F', client, server, NULL, 0);
+  const nb_mkey *f = nb_mtab_find(m, &m->flows, &k);
+  return f ? NB_CONTAINER(f, nb_mflow, k)->identity : "";
+}
+
+/* endpoint-hijack: a live registration taken over from another address, or with another
+ * DTLS identity (or none, after one). An unseen identity (resumed session) proves nothing. */
+static void nb_rule_hijack(nb_monitor *m, const nb_mdev *d, const nb_addr *src,
+                           const nb_addr *dst) {
+  if (d->state != NB_MON_DEV_REGISTERED) return;
+  const nb_mon_event *ev = &m->ev;
+  bool moved =
+      d->in_addr && (m->rules->hijack_compare_port
+                         ? !nb_addr_equal(&d->addr, src)
+                         : memcmp(d->addr.ip, src->ip, 16) != 0 || d->addr.family != src->family);
+  bool other_id = d->identity[0] && (m->secure ? ev->identity[0] != 0 : true) &&
+                  strcmp(d->identity, ev->identity) != 0;
+  uint64_t evidence[2] = {d->reg_packet, m->packet};
+  if (moved) {
+    char was[NB_ADDR_STRLEN];
+    nb_addr_format(&d->addr, was, sizeof was);
+    nb_alert(m, NB_RULE_ENDPOINT_HIJACK, src, dst, d->ep, ev->uri, evidence, 2,
+             "endpoint %s registers from a new address while registered from %s", d->ep, was);
+  } else if (other_id) {
+    nb_alert(m, NB_RULE_ENDPOINT_HIJACK, src, dst, d->ep, ev->uri, evidence, 2,
+             "endpoint %s registers with DTLS identity %.80s while registered with %.80s", d->ep,
+             ev->identity[0] ? ev->identity : "(none: NoSec)", d->identity);
+  }
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -953,6 +993,7 @@ static void nb_reg_params(nb_monitor *m) {
 static void nb_req_register(nb_monitor *m, const nb_addr *src, const nb_addr *dst, nb_mdev **dev) {
   nb_mon_event *ev = &m->ev;
   nb_reg_params(m);
+  nb_copy(ev->identity, sizeof ev->identity, nb_flow_identity(m, src, dst));
   if (!ev->endpoint[0]) return;
   nb_mdev *d = nb_dev_get(m, ev->endpoint);
   *dev = d;
@@ -961,17 +1002,7 @@ static void nb_req_register(nb_monitor *m, const nb_addr *src, const nb_addr *ds
     nb_alert(m, NB_RULE_NOSEC, src, dst, d->ep, ev->uri, NULL, 0,
              "Register of %s over plain CoAP (NoSec)", d->ep);
   nb_rule_flood(m, src, dst, d->ep);
-  bool moved =
-      d->in_addr && (m->rules->hijack_compare_port
-                         ? !nb_addr_equal(&d->addr, src)
-                         : memcmp(d->addr.ip, src->ip, 16) != 0 || d->addr.family != src->family);
-  if (d->state == NB_MON_DEV_REGISTERED && moved) {
-    char was[NB_ADDR_STRLEN];
-    nb_addr_format(&d->addr, was, sizeof was);
-    nb_alert(m, NB_RULE_ENDPOINT_HIJACK, src, dst, d->ep, ev->uri,
-             (uint64_t[]){d->reg_packet, m->packet}, 2,
-             "endpoint %s registers from a new address while registered from %s", d->ep, was);
-  }
+  nb_rule_hijack(m, d, src, dst);
   if (ev->lifetime > 0)
     d->lifetime_s = ev->lifetime;
   else if (ev->lifetime < 0)
@@ -981,6 +1012,7 @@ static void nb_req_register(nb_monitor *m, const nb_addr *src, const nb_addr *ds
 static void nb_req_bootstrap(nb_monitor *m, const nb_addr *src, const nb_addr *dst, nb_mdev **dev) {
   nb_mon_event *ev = &m->ev;
   nb_coap_msg_get_query(&m->msg, NB_COAP_OPT_URI_QUERY, "ep", ev->endpoint, sizeof ev->endpoint);
+  nb_copy(ev->identity, sizeof ev->identity, nb_flow_identity(m, src, dst));
   if (!ev->endpoint[0]) return;
   nb_mdev *d = nb_dev_get(m, ev->endpoint);
   *dev = d;
@@ -1085,6 +1117,9 @@ static void nb_resp_state(nb_monitor *m, nb_mpend *p, const nb_addr *src, const 
       nb_copy(m->ev.location, sizeof m->ev.location, loc);
     }
     nb_dev_set_addr(m, d, dst);
+    const char *id = nb_flow_identity(m, dst, src);
+    if (id[0] || !m->secure) nb_copy(d->identity, sizeof d->identity, id);
+    nb_copy(m->ev.identity, sizeof m->ev.identity, d->identity);
     d->last_reg_us = m->now_us;
     d->reg_packet = p->packet;
     nb_dev_state(m, d, NB_MON_DEV_REGISTERED);
@@ -1386,6 +1421,15 @@ static const char *nb_dec_result_text(nb_dtls_dec_result r) {
   }
 }
 
+/* An unknown PSK identity: the keys may have grown since (a server made a device's PSK after
+ * the capture began). Rate-limited so that a flood of unknown identities costs little. */
+static bool nb_psks_refresh(nb_monitor *m) {
+  if (!m->cfg.psks_refresh) return false;
+  if (m->last_refresh_us != INT64_MIN && m->now_us - m->last_refresh_us < 1000000) return false;
+  m->last_refresh_us = m->now_us;
+  return m->cfg.psks_refresh(m->cfg.psks_refresh_user);
+}
+
 /* Follows the handshake for decryption; the flow is (client, server). */
 static void nb_dec_handshake(nb_monitor *m, nb_mflow *f, const nb_dtls_handshake *hs, bool client) {
   if (!f->dec) {
@@ -1396,7 +1440,10 @@ static void nb_dec_handshake(nb_monitor *m, nb_mflow *f, const nb_dtls_handshake
   }
   f->dec->cache = m->sessions;
   nb_dtls_dec_handshake(f->dec, hs, client);
-  const char *why = nb_dec_result_text(nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type));
+  nb_dtls_dec_result r = nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type);
+  if (r == NB_DEC_NO_PSK && nb_psks_refresh(m))
+    r = nb_dtls_dec_resolve(f->dec, m->cfg.psks, hs->msg_type);
+  const char *why = nb_dec_result_text(r);
   if (why) nb_detail(m, "decryption=%s ", why);
 }
 
@@ -1462,7 +1509,10 @@ static void nb_dtls_handshake_msg(nb_monitor *m, nb_mflow *f, bool client,
     nb_detail(m, "cookie=%zu", meta.cookie_len);
   else if (meta.has_identity) {
     nb_detail(m, "psk_identity=%s", meta.identity);
-    if (f) nb_copy(f->identity, sizeof f->identity, meta.identity);
+    if (f) snprintf(f->identity, sizeof f->identity, "psk:%s", meta.identity);
+  } else if (meta.has_cert_id) {
+    nb_detail(m, "%s=%s", client ? "client" : "server", meta.cert_id);
+    if (f && client) nb_copy(f->identity, sizeof f->identity, meta.cert_id);
   }
 }
 
@@ -1474,7 +1524,8 @@ static void nb_dtls_handshake_rec(nb_monitor *m, const nb_dtls_record *rec, cons
   while (nb_reader_remaining(&r) && nb_dtls_handshake_next(&r, &hs) == NB_OK) {
     if (m->ev.dtls_handshake < 0) m->ev.dtls_handshake = hs.msg_type;
     bool client = false, fragment = hs.frag_offset != 0 || hs.frag_len != hs.length;
-    nb_mflow *f = fragment || m->cfg.psks || hs.msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE
+    nb_mflow *f = fragment || m->cfg.psks || hs.msg_type == NB_DTLS_HS_CLIENT_KEY_EXCHANGE ||
+                          hs.msg_type == NB_DTLS_HS_CERTIFICATE
                       ? nb_hs_flow(m, src, dst, hs.msg_type, &client)
                       : NULL;
     if (!fragment) {
@@ -1677,4 +1728,9 @@ void nb_monitor_finish(nb_monitor *m, int64_t ts_us) {
 nb_mon_dev_state nb_monitor_device_state(const nb_monitor *m, const char *endpoint) {
   const nb_mdev *d = nb_dev_by_ep(m, endpoint);
   return d ? d->state : NB_MON_DEV_UNKNOWN;
+}
+
+const char *nb_monitor_device_identity(const nb_monitor *m, const char *endpoint) {
+  const nb_mdev *d = nb_dev_by_ep(m, endpoint);
+  return d ? d->identity : NULL;
 }

@@ -39,6 +39,7 @@ typedef enum {
 #define NB_MON_EP_MAX 128
 #define NB_MON_URI_MAX 160
 #define NB_MON_EVIDENCE_MAX 8
+#define NB_MON_ID_MAX 168 /* "psk:<identity>", "rpk:<secure ID>", "x509:<subject>" */
 
 typedef struct {
   uint64_t packets, coap, dtls, fragments, malformed, other, alerts, devices, registered;
@@ -67,6 +68,8 @@ typedef struct {
   int64_t latency_us;      /* response after request; -1 when not a matched response */
   uint64_t request_packet; /* frame of the matched request, 0 when none */
   char endpoint[NB_MON_EP_MAX];
+  char identity[NB_MON_ID_MAX]; /* DTLS identity of the flow (Register/Bootstrap-Request) or of
+                                   the device the event concerns; "" when none is known */
   char location[NB_MON_URI_MAX];
   int64_t lifetime; /* -1 when not given */
   char version[16], binding[16];
@@ -109,6 +112,11 @@ typedef struct {
   nb_mon_baseline *learn;           /* learning: every message is counted into this profile */
   const nb_mon_baseline *reference; /* detection: the `baseline` rule compares with this */
   const nb_mon_psks *psks;          /* known PSKs: plain-PSK DTLS 1.2 sessions are decrypted */
+  /* Called when a session's PSK identity is not in psks, at most once per second of capture
+   * time: may add keys to the table psks points to (re-reading a database that changed) and
+   * returns true when it did, then the engine looks again. NULL: the keys are fixed. */
+  bool (*psks_refresh)(void *user);
+  void *psks_refresh_user;
 } nb_mon_config;
 
 typedef struct nb_monitor nb_monitor;
@@ -128,6 +136,9 @@ void nb_monitor_finish(nb_monitor *m, int64_t ts_us);
 const nb_mon_stats *nb_monitor_stats(const nb_monitor *m);
 /* State of an endpoint's device, NB_MON_DEV_UNKNOWN when never seen. */
 nb_mon_dev_state nb_monitor_device_state(const nb_monitor *m, const char *endpoint);
+/* DTLS identity the endpoint last registered with ("psk:...", "rpk:...", "x509:..."); "" when
+ * it registered over NoSec or its session's identity was not seen, NULL when never seen. */
+const char *nb_monitor_device_identity(const nb_monitor *m, const char *endpoint);
 
 const char *nb_mon_event_kind_name(nb_mon_event_kind k);
 const char *nb_mon_dev_state_name(nb_mon_dev_state s);

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "coap/msg.h"
+#include "dtls/cred.h"
 #include "nb_capture.h"
 #include "nb_test.h"
 
@@ -267,6 +268,25 @@ static void t_match_frame(const t_env *e, const json_t *ev, const char *line, t_
   }
 }
 
+/* The device carries the DTLS identity it registered with: the PSK identity, or the secure ID
+ * of its raw public key; none over NoSec. */
+static void t_check_identity(const t_env *e, const json_t *ev, const char *line) {
+  const char *id = t_str(ev, "dtls_identity");
+  char want[64] = "psk:" T_PSK_ID;
+  if (e->mode == T_RPK) {
+    char path[160], sid[NB_DTLS_SECURE_ID_LEN + 1];
+    snprintf(path, sizeof path, "%s/dev.spki.der", e->dir);
+    size_t len = 0;
+    char *der = nb_test_read_file(path, &len);
+    assert_non_null(der);
+    assert_int_equal(nb_dtls_secure_id((const uint8_t *)der, len, sid), NB_OK);
+    free(der);
+    snprintf(want, sizeof want, "rpk:%s", sid);
+  }
+  bool ok = e->mode == T_NOSEC ? id[0] == 0 : !strcmp(id, want);
+  if (!ok) fail_msg("device identity %s in: %s", id[0] ? id : "(none)", line);
+}
+
 /* Runs the monitor on the capture and checks recall and precision; returns the message events'
  * signatures ("operation response code path" lines, heap) to compare runs. */
 static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
@@ -289,7 +309,7 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
                    NULL};
   char *out = NULL;
   assert_int_equal(nb_test_run(margv, 60000, &out), 0);
-  size_t next = 0, messages = 0, sig_len = 0;
+  size_t next = 0, messages = 0, sig_len = 0, registered = 0;
   bool saw_rpk = false;
   char *sig = calloc(1, 1);
   for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
@@ -301,6 +321,10 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
     if (!strcmp(kind, "dtls") && strstr(t_str(ev, "detail"), "cannot decrypt"))
       fail_msg("not decrypted: %s", line);
     if (strstr(t_str(ev, "detail"), "cert_type=RPK")) saw_rpk = true;
+    if (!strcmp(kind, "state") && !strcmp(t_str(ev, "state"), "registered")) {
+      t_check_identity(e, ev, line);
+      registered++;
+    }
     if (!strcmp(kind, "message")) {
       messages++;
       t_match_frame(e, ev, line, frames, nframes);
@@ -329,6 +353,7 @@ static char *t_check(const t_env *e, const nb_capture *cap, const char *keys) {
     if (!frames[i].matched) fail_msg("frame %ld has no message event", frames[i].frame);
   assert_int_equal(messages, nframes);
   assert_true(saw_rpk == keylog);
+  assert_int_equal(registered, 1);
   return sig;
 }
 

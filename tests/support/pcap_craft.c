@@ -1,6 +1,8 @@
 /* pcap/pcapng writer and frame builder for crafted test traffic. */
 #include "pcap_craft.h"
 
+#include <nettle/ccm.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +499,43 @@ size_t nb_craft_dtls_psk_cke(uint8_t *out, uint64_t seq, const char *identity) {
   nb_w16(body, (uint16_t)n);
   memcpy(body + 2, identity, n);
   return nb_dtls_hs(out, seq, 16, body, n + 2);
+}
+
+size_t nb_craft_dtls_certificate(uint8_t *out, uint64_t seq, const uint8_t *der, size_t len,
+                                 bool x509) {
+  static uint8_t body[4096];
+  size_t k = 0, total = len + (x509 ? 3 : 0);
+  if (total + 3 > sizeof body) return 0;
+  body[k++] = (uint8_t)(total >> 16);
+  nb_w16(body + k, (uint16_t)total);
+  k += 2;
+  if (x509) {
+    body[k++] = (uint8_t)(len >> 16);
+    nb_w16(body + k, (uint16_t)len);
+    k += 2;
+  }
+  memcpy(body + k, der, len);
+  return nb_dtls_hs(out, seq, 11, body, k + len);
+}
+
+size_t nb_craft_dtls_ccm8(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq,
+                          const uint8_t key[16], const uint8_t iv[4], const uint8_t *plain,
+                          size_t n) {
+  uint8_t explicit_nonce[8], nonce[12], ad[13];
+  nb_w16(explicit_nonce, epoch);
+  nb_w16(explicit_nonce + 2, (uint16_t)(seq >> 32));
+  nb_w32(explicit_nonce + 4, (uint32_t)seq);
+  memcpy(nonce, iv, 4);
+  memcpy(nonce + 4, explicit_nonce, 8);
+  memcpy(ad, explicit_nonce, 8);
+  ad[8] = type;
+  nb_w16(ad + 9, 0xfefd);
+  nb_w16(ad + 11, (uint16_t)n);
+  struct ccm_aes128_ctx ctx;
+  ccm_aes128_set_key(&ctx, key);
+  memcpy(out + 13, explicit_nonce, 8);
+  ccm_aes128_encrypt_message(&ctx, sizeof nonce, nonce, sizeof ad, ad, 8, n + 8, out + 21, plain);
+  return nb_dtls_wrap(out, type, epoch, seq, 8 + n + 8);
 }
 
 size_t nb_craft_dtls_alert(uint8_t *out, uint16_t epoch, uint64_t seq, uint8_t level,

@@ -75,6 +75,15 @@ size_t nb_craft_dtls_client_hello(uint8_t *out, uint64_t seq, size_t cookie_len,
                                   const uint16_t *suites, size_t n);
 size_t nb_craft_dtls_server_hello(uint8_t *out, uint64_t seq, uint16_t suite, int cert_type);
 size_t nb_craft_dtls_psk_cke(uint8_t *out, uint64_t seq, const char *identity);
+/* Certificate of a raw public key (one SubjectPublicKeyInfo, DER) or, with x509, a list of one
+ * DER certificate. */
+size_t nb_craft_dtls_certificate(uint8_t *out, uint64_t seq, const uint8_t *der, size_t len,
+                                 bool x509);
+/* An AES-128-CCM-8 protected record (RFC 6655): explicit nonce = epoch and seq, AAD = seq_num,
+ * type, version, length. out needs 13 + 8 + n + 8 bytes. */
+size_t nb_craft_dtls_ccm8(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq,
+                          const uint8_t key[16], const uint8_t iv[4], const uint8_t *plain,
+                          size_t n);
 size_t nb_craft_dtls_alert(uint8_t *out, uint16_t epoch, uint64_t seq, uint8_t level, uint8_t desc);
 
 #endif
