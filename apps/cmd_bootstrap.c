@@ -39,7 +39,7 @@ static void usage(FILE *f) {
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
           "or --api URL [--api-token T] to go through a running server's REST API instead\n"
           "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
-          "export/import need --db)\n"
+          "export needs --db: the API never hands out the secrets an export holds)\n"
           "run options:\n"
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
@@ -50,6 +50,11 @@ static void usage(FILE *f) {
           "                     for raw-public-key devices\n"
           "  --policy P         auto (default): bootstrap every known endpoint;\n"
           "                     approve: requests wait for `niobium bootstrap approve EP`\n"
+          "  --max-sessions N   bootstraps running at once (default 10000); NoSec requests\n"
+          "                     only the default config matches get 5.03 beyond it\n"
+          "  --max-pending N    such requests waiting for approval (default 1000); beyond\n"
+          "                     it the oldest is dropped (5.03, BOOTSTRAP_EVICTED); devices\n"
+          "                     with their own config or a registered key never are\n"
           "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
           "                     approve/reject, expected secure IDs) and the event stream\n"
           "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
@@ -129,6 +134,7 @@ static int64_t clock_offset(nb_io_loop *loop) {
 typedef struct {
   const char *db, *coap, *coaps, *rpk_key, *http, *token, *server_api, *server_token;
   nb_bs_policy policy;
+  size_t max_sessions, max_pending;
 } run_opts;
 
 /* Where fresh credentials go: the server's store in the same database, or a server that runs
@@ -186,7 +192,9 @@ static int run_server(const run_opts *o) {
                           .coap = o->coap ? &coap : NULL,
                           .coaps = o->coaps ? &coaps : NULL,
                           .rpk_key = key_len ? key : NULL,
-                          .rpk_key_len = key_len};
+                          .rpk_key_len = key_len,
+                          .max_sessions = o->max_sessions,
+                          .max_pending = o->max_pending};
   nb_err e = nb_http_bs_new(a.loop, &bc, &host);
   if (e != NB_OK) {
     rc = BS_ERR("cannot start (%s): is another bootstrap server running on these ports?\n",
@@ -224,6 +232,7 @@ typedef struct {
   const char *server_token, *api;
   bool dflt, bs_fresh_key;
   long ssid, lifetime, bs_timeout;
+  size_t max_sessions, max_pending;
 } bs_opts;
 
 static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
@@ -299,10 +308,11 @@ static void url_escape(const char *in, char *out, size_t cap) {
   out[k] = '\0';
 }
 
+/* PUT of one config; its endpoint name "" is the default config. */
 static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
   char *json = NULL, path[600], ep[400];
   if (nb_bs_config_to_json(cfg, &json) != NB_OK) return BS_ERR("out of memory\n");
-  url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+  url_escape(cfg->ep[0] ? cfg->ep : "default", ep, sizeof ep);
   snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
   int rc = api_call(o, "PUT", path, json);
   memset(json, 0, strlen(json)); /* may hold a PSK or CA key */
@@ -406,7 +416,8 @@ static int config_export(nb_bs_store *st, const char *path) {
   return e == NB_OK ? NB_EXIT_OK : BS_ERR("export failed: %s\n", nb_strerror(e));
 }
 
-static int config_import(nb_bs_store *st, const char *path) {
+/* Imports into the database, or through the API when st is NULL (--api). */
+static int config_import(nb_bs_store *st, const bs_opts *o, const char *path) {
   json_error_t err;
   json_t *arr = json_load_file(path, 0, &err);
   if (!arr || !json_is_array(arr)) {
@@ -422,11 +433,12 @@ static int config_import(nb_bs_store *st, const char *path) {
     nb_bs_config cfg;
     nb_err e = text ? nb_bs_config_from_json(text, &cfg, why, sizeof why) : NB_ERR_NOMEM;
     free(text);
-    if (e == NB_OK) e = nb_bs_store_config_put(st, &cfg);
+    if (e == NB_OK && st) e = nb_bs_store_config_put(st, &cfg);
     if (e != NB_OK) {
       rc = BS_USAGE("%s: config %zu: %s\n", path, i, why[0] ? why : nb_strerror(e));
       break;
     }
+    if (!st && (rc = api_config_put(o, &cfg)) != NB_EXIT_OK) break;
     n++;
   }
   json_decref(arr);
@@ -462,6 +474,8 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
   const char *verb = argv[0], *sub = argc > 1 ? argv[1] : NULL;
   if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0)
     return config_add(NULL, o);
+  if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "import") == 0 && argc > 2)
+    return config_import(NULL, o, argv[2]);
   if (o->api) return api_cmd(o, verb, sub);
   nb_bs_store *st;
   if (nb_bs_store_open(o->db, &st) != NB_OK)
@@ -482,7 +496,7 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
   } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "export") == 0) {
     rc = config_export(st, argc > 2 ? argv[2] : NULL);
   } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "import") == 0 && argc > 2) {
-    rc = config_import(st, argv[2]);
+    rc = config_import(st, o, argv[2]);
   } else if (strcmp(verb, "pending") == 0) {
     rc = nb_bs_store_pending_each(st, print_pending, NULL) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
   } else if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
@@ -523,6 +537,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"ca-key", required_argument, NULL, 'K'},
                                        {"server-cert", required_argument, NULL, 'X'},
                                        {"api-token", required_argument, NULL, 't'},
+                                       {"max-sessions", required_argument, NULL, 'M'},
+                                       {"max-pending", required_argument, NULL, 'N'},
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -603,6 +619,15 @@ int nb_cmd_bootstrap(int argc, char **argv) {
       case 't':
         o.token = optarg;
         break;
+      case 'M':
+      case 'N': {
+        char *end;
+        unsigned long v = strtoul(optarg, &end, 10);
+        if (end == optarg || *end || optarg[0] == '-' || v < 1 || v > 1000000)
+          return BS_USAGE("--max-sessions and --max-pending take 1..1000000\n");
+        *(c == 'M' ? &o.max_sessions : &o.max_pending) = v;
+        break;
+      }
       case 'L': {
         nb_log_level lvl;
         if (nb_log_level_parse(optarg, &lvl) != NB_OK)
@@ -638,6 +663,8 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                 .token = o.token,
                 .server_api = o.server_api,
                 .server_token = o.server_token ? o.server_token : o.token,
-                .policy = policy};
+                .policy = policy,
+                .max_sessions = o.max_sessions,
+                .max_pending = o.max_pending};
   return run_server(&r);
 }

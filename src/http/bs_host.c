@@ -65,7 +65,8 @@ static void on_event(void *user, const nb_bs_event *ev) {
   if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
   if (ev->type == NB_BS_EV_PENDING)
     nb_bs_store_pending_put(h->st, ev->ep, peer, (int64_t)time(NULL));
-  if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED)
+  if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
+      ev->type == NB_BS_EV_EVICTED)
     nb_bs_store_pending_del(h->st, ev->ep);
 }
 
@@ -121,6 +122,8 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   nb_bs_engine_config ec;
   nb_bs_engine_config_default(&ec);
   ec.policy = cfg->policy;
+  if (cfg->max_sessions) ec.max_sessions = cfg->max_sessions;
+  if (cfg->max_pending) ec.max_pending = cfg->max_pending;
   ec.dm_store = cfg->dm_store;
   if (cfg->remote) {
     h->remote = cfg->remote;

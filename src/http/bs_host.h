@@ -29,6 +29,7 @@ typedef struct {
   const nb_addr *coaps;   /* DTLS listen address, NULL = none */
   const uint8_t *rpk_key; /* own P-256 private key (PEM/DER) for RPK devices; optional */
   size_t rpk_key_len;
+  size_t max_sessions, max_pending; /* the engine's bounds; 0 = its defaults */
 } nb_http_bs_config;
 
 typedef struct nb_http_bs nb_http_bs;

@@ -160,9 +160,61 @@ static void test_flood_while_device_bootstraps(void **state) {
   for (int i = 0; i < NSOCK; i++) close(fds[i]);
 }
 
+/* `--policy approve --max-pending 2` with a default config: of four NoSec requests only the
+ * default config matches, the two oldest are dropped (5.03, BOOTSTRAP_EVICTED) and leave the
+ * pending list the operator sees, which keeps the two newest. */
+static void test_max_pending_bound(void **state) {
+  env *e = *state;
+  nb_test_proc_stop(&e->bsp);
+  nb_test_proc_cleanup(&e->bsp);
+  char *bin = (char *)nb_test_env("NB_BINARY"), *out = NULL;
+  char *cargv[] = {bin,          "bootstrap",    "--db",
+                   e->db,        "config",       "add",
+                   "--default",  "--server-uri", "coap://127.0.0.1:9",
+                   "--security", "nosec",        NULL};
+  assert_int_equal(nb_test_run(cargv, 10000, &out), 0);
+  free(out);
+  char *bargv[] = {bin,       "bootstrap",     "--coap", e->coap,       "--db", e->db, "--policy",
+                   "approve", "--max-pending", "2",      "--log-level", "info", NULL};
+  assert_true(nb_test_proc_start(&e->bsp, bargv));
+  assert_true(nb_test_proc_wait_output(&e->bsp, true, "event=listening", 10000));
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(e->port)};
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  uint8_t buf[256];
+  for (uint16_t i = 0; i < 4; i++) {
+    char ep[32];
+    snprintf(ep, sizeof ep, "waiting-%u", i);
+    size_t n = bs_request(buf, sizeof buf, ep, (uint16_t)(100 + i));
+    sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof to);
+    usleep(50 * 1000); /* in this order */
+  }
+  assert_true(nb_test_proc_wait_output(&e->bsp, true, "BOOTSTRAP_EVICTED ep=waiting-1", 10000));
+  unsigned unavailable = 0;
+  for (int t = 0; t < 30 && unavailable < 2; t++) {
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    nb_coap_msg m;
+    if (n <= 0)
+      usleep(100 * 1000);
+    else if (nb_coap_parse(buf, (size_t)n, &m) == NB_OK && m.code == NB_COAP_SERVICE_UNAVAILABLE)
+      unavailable++;
+  }
+  assert_int_equal(unavailable, 2);
+  char *pargv[] = {bin, "bootstrap", "--db", e->db, "pending", NULL};
+  assert_int_equal(nb_test_run(pargv, 10000, &out), 0);
+  assert_null(strstr(out, "waiting-0"));
+  assert_null(strstr(out, "waiting-1"));
+  assert_non_null(strstr(out, "waiting-2"));
+  assert_non_null(strstr(out, "waiting-3"));
+  free(out);
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_flood_while_device_bootstraps, start, stop),
+      cmocka_unit_test_setup_teardown(test_max_pending_bound, start, stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,6 +249,25 @@ static void test_cli_over_api(void **state) {
                    0);
   free(out);
   expect(e, TOKEN, "GET", "/api/bootstrap/configs/dev-cli", NULL, "|404", NULL);
+  /* import: every config of the file goes in through the API (the default one too) */
+  char file[128], json[512];
+  snprintf(file, sizeof file, "%s/import.json", e->dir);
+  snprintf(json, sizeof json,
+           "[{\"endpoint\":\"dev-imp\",\"servers\":[{\"uri\":\"%s\",\"ssid\":7,"
+           "\"security\":\"nosec\"}]},{\"endpoint\":\"\",\"servers\":[{\"uri\":\"%s\","
+           "\"ssid\":8,\"security\":\"nosec\"}]}]",
+           uri, uri);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs(json, f);
+  fclose(f);
+  assert_int_equal(cli(e, &out, "config", "import", file, NULL, NULL, NULL, NULL, NULL), 0);
+  assert_non_null(strstr(out, "2 configs imported"));
+  free(out);
+  expect(e, TOKEN, "GET", "/api/bootstrap/configs/dev-imp", NULL, "|200", "\"ssid\":7");
+  expect(e, TOKEN, "GET", "/api/bootstrap/configs/default", NULL, "|200", "\"ssid\":8");
+  assert_int_equal(cli(e, &out, "config", "export", NULL, NULL, NULL, NULL, NULL, NULL), 2);
+  free(out);
   /* a wrong token is a runtime failure that says so */
   char *argv[] = {(char *)nb_test_env("NB_BINARY"),
                   "bootstrap",
