@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
 #include "simnet.h"
@@ -33,14 +34,6 @@ typedef struct {
   uint16_t note_mid[64];
   bool drop_notes;
 } fx;
-
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
 
 static bool tap(void *user, const nb_addr *from, const nb_addr *to, const uint8_t *data, size_t len,
                 nb_time_ms now) {
@@ -78,7 +71,7 @@ static void fx_setup(fx *f, int servers, int ninst, bool exact_timers) {
   f->caddr = nb_simnet_addr(9, 56830);
   nb_ss_init(&f->srv, f->net, &sa);
   if (servers > 1) nb_ss_init(&f->srv2, f->net, &sb);
-  f->node = nb_simnet_add(f->net, &f->caddr, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &f->caddr, &nb_test_client_ops, NULL);
   nb_simnet_set_tap(f->net, tap, f);
   nb_coap_ep_config cc;
   nb_coap_ep_config_default(&cc);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "lwm2m/format.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
@@ -22,15 +23,6 @@ typedef struct {
   nb_client *c;
   nb_simnet_node *node;
 } fx;
-
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
 
 /* The temperature a read hook of /3303/0/5700 reports: the application never says it changed,
  * so only sampling (epmax) can see it. */
@@ -71,7 +63,7 @@ static void fx_setup(fx *f, const char *version, bool sampled) {
   assert_non_null(f->net);
   nb_addr sa = nb_simnet_addr(1, 5683), ca = nb_simnet_addr(9, 56830);
   nb_ss_init(&f->srv, f->net, &sa);
-  f->node = nb_simnet_add(f->net, &ca, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &ca, &nb_test_client_ops, NULL);
   nb_client_config cfg;
   nb_client_config_default(&cfg);
   cfg.endpoint = "dev-11";

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "dtls/keys.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
@@ -98,14 +99,6 @@ static void on_event(void *user, nb_client_event ev, uint16_t ssid, nb_err err, 
   }
 }
 
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
-
 /* "lwm2m.test" is the server at 10.0.0.1 (what getaddrinfo does in the shell). */
 static nb_err resolve(void *user, const char *host, uint16_t port, nb_addr *out) {
   (void)user;
@@ -120,7 +113,7 @@ static void fx_setup(fx *f, srv_mode m, const nb_client_server_params *p) {
   f->screds = server_creds(m);
   nb_addr sa = nb_simnet_addr(1, 5684), ca = nb_simnet_addr(9, 56830);
   nb_ss_init_dtls(&f->srv, f->net, &sa, f->screds);
-  f->node = nb_simnet_add(f->net, &ca, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &ca, &nb_test_client_ops, NULL);
   nb_client_config cfg;
   nb_client_config_default(&cfg);
   cfg.endpoint = "dev-1";

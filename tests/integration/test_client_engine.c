@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "lwm2m/format.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
@@ -35,15 +36,6 @@ static void on_event(void *user, nb_client_event ev, uint16_t ssid, nb_err err, 
   f->ev[ev]++;
   f->ev_at[ev] = now;
 }
-
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
 
 /* A temperature object 3303/0 with a sensor value the tests change. */
 static void add_temperature(fx *f, double v) {
@@ -70,7 +62,7 @@ static void fx_setup(fx *f, uint32_t lifetime, int servers, const char *version)
   nb_addr sa = nb_simnet_addr(1, 5683), sb = nb_simnet_addr(2, 5683), ca = nb_simnet_addr(9, 56830);
   nb_ss_init(&f->srv, f->net, &sa);
   if (servers > 1) nb_ss_init(&f->srv2, f->net, &sb);
-  f->node = nb_simnet_add(f->net, &ca, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &ca, &nb_test_client_ops, NULL);
   nb_client_config cfg;
   nb_client_config_default(&cfg);
   cfg.endpoint = "dev-1";

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
 #include "simnet.h"
@@ -23,15 +24,6 @@ typedef struct {
   nb_simnet_node *node;
 } fx;
 
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
-
 /* A client with a Device object and no account at all; the scripted server at 10.0.0.1:5683. */
 static void fx_setup(fx *f) {
   memset(f, 0, sizeof *f);
@@ -39,7 +31,7 @@ static void fx_setup(fx *f) {
   assert_non_null(f->net);
   nb_addr sa = nb_simnet_addr(1, 5683), ca = nb_simnet_addr(9, 56830);
   nb_ss_init(&f->srv, f->net, &sa);
-  f->node = nb_simnet_add(f->net, &ca, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &ca, &nb_test_client_ops, NULL);
   nb_client_config cfg;
   nb_client_config_default(&cfg);
   cfg.endpoint = "factory-1";

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "client_node.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -41,14 +42,6 @@ typedef struct {
   int file_answers; /* datagrams the file server sent */
   int drop_after;   /* the file server's datagrams are lost after this many (0 = never) */
 } fx;
-
-static void node_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n, nb_time_ms now) {
-  nb_client_receive(u, from, d, n, now);
-}
-static nb_time_ms node_deadline(void *u) { return nb_client_next_deadline(u); }
-static void node_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
-static void node_destroy(void *u) { nb_client_free(u); }
-static const nb_simnet_ops client_ops = {node_receive, node_deadline, node_tick, node_destroy};
 
 static bool tap(void *user, const nb_addr *from, const nb_addr *to, const uint8_t *data, size_t len,
                 nb_time_ms now) {
@@ -105,7 +98,7 @@ static void fx_setup(fx *f) {
   f->faddr = fa;
   f->caddr = nb_simnet_addr(9, 56830);
   nb_ss_init(&f->srv, f->net, &sa);
-  f->node = nb_simnet_add(f->net, &f->caddr, &client_ops, NULL);
+  f->node = nb_simnet_add(f->net, &f->caddr, &nb_test_client_ops, NULL);
   f->files_node = nb_simnet_add_coap(f->net, &fa, NULL, &f->files);
   nb_coap_ep_set_handler(f->files, files_handler, f);
   f->blob_len = 5000;
