@@ -81,7 +81,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, char
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
-  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  char *text = j ? nb_http_json_text(j) : NULL;
   json_decref(j);
   return send_text(c, status, text, "application/json");
 }
@@ -216,7 +216,7 @@ static void on_device_result(void *user, uint64_t id, const nb_server_result *re
   if (c && !res->notification) {
     d->established = !last;
     json_t *j = result_json(d, res, &c->status);
-    c->resp = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    c->resp = j ? nb_http_json_text(j) : NULL;
     json_decref(j);
     if (!c->resp) c->status = 500;
     c->call = NULL;

@@ -100,7 +100,7 @@ static void sub_push(nb_http_events *ev, nb_http_sub *s, const char *frame, size
 }
 
 static void broadcast(nb_http_events *ev, const char *ep, const char *name, json_t *data) {
-  char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+  char *text = data ? nb_http_json_text(data) : NULL;
   json_decref(data);
   if (!text) return;
   size_t cap = strlen(text) + strlen(name) + 48;

@@ -6,6 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Significant digits %.*g needs for d to read back as d (1..17). */
+static int nb_json_digits(double d) {
+  char buf[40];
+  for (int p = 1; p < 17; p++) {
+    snprintf(buf, sizeof buf, "%.*g", p, d);
+    if (strtod(buf, NULL) == d) return p;
+  }
+  return 17;
+}
+
+static int nb_json_max_digits(const json_t *j) {
+  int most = 1;
+  if (json_is_real(j)) return nb_json_digits(json_real_value(j));
+  if (json_is_array(j)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(j, i, v) {
+      int d = nb_json_max_digits(v);
+      if (d > most) most = d;
+    }
+  } else if (json_is_object(j)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v) {
+      int d = nb_json_max_digits(v);
+      if (d > most) most = d;
+    }
+  }
+  return most;
+}
+
+char *nb_http_json_text(const json_t *j) {
+  return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(nb_json_max_digits(j)));
+}
+
 json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake) {
   char addr[NB_ADDR_STRLEN];
   nb_addr_format(&r->addr, addr, sizeof(addr));

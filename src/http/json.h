@@ -13,6 +13,11 @@
 #include "lwm2m/value.h"
 #include "server/server.h"
 
+/* Compact text of j (malloc'd, NULL when memory is short) with every real printed with the
+ * fewest significant digits that still read back as the same double across the document
+ * (20.44, not jansson's default 20.440000000000001). */
+char *nb_http_json_text(const json_t *j);
+
 /* A registration as the API shows it (awake: queue-mode reachability). */
 json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake);
 /* A value with its natural JSON type (opaque as lowercase hex, objlnk "o:i"). */

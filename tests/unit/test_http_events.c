@@ -126,8 +126,29 @@ static void test_json_body_typing(void **state) {
   nb_model_free(m);
 }
 
+/* Reals print with the fewest digits that read back exactly, decided per document. */
+static void test_json_text_shortest_reals(void **state) {
+  (void)state;
+  json_t *j = json_pack("{s:f,s:f,s:f,s:i}", "t", 20.44, "h", 0.1, "big", 1e300, "n", 7);
+  char *text = nb_http_json_text(j);
+  assert_string_equal(text, "{\"t\":20.44,\"h\":0.1,\"big\":1e300,\"n\":7}");
+  free(text);
+  json_decref(j);
+  /* 0.1 + 0.2 needs all 17 digits; the document still reads back exactly. */
+  j = json_pack("[f,f]", 0.1 + 0.2, 21.5);
+  text = nb_http_json_text(j);
+  json_t *back = json_loads(text, 0, NULL);
+  assert_non_null(back);
+  assert_true(json_real_value(json_array_get(back, 0)) == 0.1 + 0.2);
+  assert_true(json_real_value(json_array_get(back, 1)) == 21.5);
+  free(text);
+  json_decref(back);
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_frames_filter_and_bound),
-                                     cmocka_unit_test(test_json_body_typing)};
+                                     cmocka_unit_test(test_json_body_typing),
+                                     cmocka_unit_test(test_json_text_shortest_reals)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
