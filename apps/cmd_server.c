@@ -38,6 +38,7 @@ typedef struct {
   bool with_bs; /* the bootstrap role in this process */
   const char *bs_coap, *bs_coaps;
   nb_bs_policy bs_policy;
+  unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
 } server_opts;
 
 static void usage(FILE *f) {
@@ -68,6 +69,8 @@ static void usage(FILE *f) {
           "                     --rpk-key, shared with the server role)\n"
           "  --bs-policy P      auto (default) or approve (requests wait for\n"
           "                     POST /api/bootstrap/pending/EP/approve)\n"
+          "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
+          "                     spoke; requests to it wait until it wakes (default 93)\n"
           "  --help             this text\n"
           "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
           "authenticated with a credential may only register as the endpoint it is bound to.\n"
@@ -307,6 +310,7 @@ static int run(const server_opts *o) {
   nb_server_config_default(&cfg);
   cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
+  if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
   if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
@@ -395,6 +399,7 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"bs-coap", required_argument, NULL, 'b'},
                                        {"bs-coaps", required_argument, NULL, 'S'},
                                        {"bs-policy", required_argument, NULL, 'p'},
+                                       {"queue-timeout", required_argument, NULL, 'Q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   server_opts o;
@@ -461,6 +466,15 @@ int nb_cmd_server(int argc, char **argv) {
         }
         o.bs_policy = optarg[1] == 'u' ? NB_BS_POLICY_AUTO : NB_BS_POLICY_APPROVE;
         break;
+      case 'Q': {
+        char *end;
+        o.queue_timeout = strtoul(optarg, &end, 10);
+        if (*optarg < '1' || *optarg > '9' || *end || o.queue_timeout > 86400) {
+          fprintf(stderr, "niobium server: --queue-timeout takes 1 to 86400 seconds\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
       case 'h':
         usage(stdout);
         return NB_EXIT_OK;

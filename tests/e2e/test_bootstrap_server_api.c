@@ -48,6 +48,8 @@ static bool wait_for(const env *e, const char *path, const char *needle, int ms)
   return false;
 }
 
+static const char *start_queue_timeout; /* --queue-timeout for the next start, or NULL */
+
 static int start(void **state, const char *policy) {
   static env e;
   memset(&e, 0, sizeof e);
@@ -72,7 +74,13 @@ static int start(void **state, const char *policy) {
                   e.bs,
                   "--bs-policy",
                   (char *)policy,
+                  NULL,
+                  NULL,
                   NULL};
+  if (start_queue_timeout) {
+    argv[13] = "--queue-timeout";
+    argv[14] = (char *)start_queue_timeout;
+  }
   if (!nb_test_proc_start(&e.srv, argv)) return -1;
   if (!nb_test_proc_wait_output(&e.srv, true, "proto=http", 10000)) return -1;
   *state = &e;
@@ -80,6 +88,13 @@ static int start(void **state, const char *policy) {
 }
 
 static int start_approve(void **state) { return start(state, "approve"); }
+/* Auto policy; a queue-mode client counts as asleep 2 s after it spoke. */
+static int start_auto_queue(void **state) {
+  start_queue_timeout = "2";
+  int rc = start(state, "auto");
+  start_queue_timeout = NULL;
+  return rc;
+}
 
 static int stop(void **state) {
   env *e = *state;
@@ -221,6 +236,89 @@ static void test_reject_over_rest(void **state) {
   nb_test_proc_cleanup(&sse);
 }
 
+static size_t count_of(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+/* Polls the captured event stream until needle occurs `times` times. */
+static bool wait_count(const nb_test_proc *sse, const char *needle, size_t times, int ms) {
+  for (int t = 0; t < ms; t += 100) {
+    char *out = nb_test_proc_stdout(sse);
+    bool ok = count_of(out, needle) >= times;
+    free(out);
+    if (ok) return true;
+    usleep(100 * 1000);
+  }
+  return false;
+}
+
+/* F7 end to end: a LwM2M 1.1 `niobium client` bootstrapped into queue mode (binding UQ, 8 s
+ * lifetime, asleep after 1 idle second) is asleep when the operator executes the
+ * Bootstrap-Request Trigger (/1/0/9) over REST: the request answers 202 queued and nothing
+ * happens until the device's Update; then the Execute goes out, the device bootstraps again
+ * and registers anew. */
+static void test_trigger_sleeping_client_over_rest(void **state) {
+  env *e = *state;
+  if (!nb_test_have_program("curl")) skip();
+  char body[256];
+  snprintf(body, sizeof body,
+           "{\"servers\":[{\"uri\":\"coap://%s\",\"ssid\":101,\"lifetime\":8,"
+           "\"binding\":\"UQ\",\"security\":\"nosec\"}]}",
+           e->coap);
+  expect(e, "PUT", "/api/bootstrap/configs/dev-q", body, "|201", NULL);
+  char sse_url[160];
+  snprintf(sse_url, sizeof sse_url, "%s/api/events?ep=dev-q", e->base);
+  char *cargv[] = {"curl", "-s", "-N", sse_url, NULL};
+  nb_test_proc sse, cli;
+  assert_true(nb_test_proc_start(&sse, cargv));
+  assert_true(nb_test_proc_wait_output(&sse, false, ": connected", 10000));
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap://%s", e->bs);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "client",
+                  "--bootstrap",
+                  uri,
+                  "--endpoint",
+                  "dev-q",
+                  "--version",
+                  "1.1",
+                  "--queue-timeout",
+                  "1",
+                  NULL};
+  assert_true(nb_test_proc_start(&cli, argv));
+  assert_true(wait_count(&sse, "event: REGISTRATION", 1, 15000));
+  expect(e, "GET", "/api/clients/dev-q", NULL, "|200", "\"queueMode\":true");
+  /* Asleep for the server: the Execute waits in its queue. */
+  assert_true(wait_count(&sse, "event: SLEEPING", 1, 10000));
+  expect(e, "POST", "/api/clients/dev-q/1/0/9", NULL, "|202", "\"status\":\"QUEUED\"");
+  char *now = nb_test_proc_stdout(&sse);
+  size_t updates_before = count_of(now, "event: UPDATED");
+  free(now);
+  assert_true(wait_count(&sse, "event: BOOTSTRAP_FINISHED", 2, 30000));
+  assert_true(wait_count(&sse, "event: REGISTRATION", 2, 15000));
+  assert_true(nb_test_proc_wait_output(&e->srv, true, "event=BOOTSTRAP_FINISHED ep=dev-q", 5000));
+  char *out = nb_test_proc_stdout(&sse);
+  /* In order: asleep, woken by its own Update, then the second bootstrap. */
+  const char *sleep_at = strstr(out, "event: SLEEPING");
+  const char *fin1 = strstr(out, "event: BOOTSTRAP_FINISHED");
+  const char *fin2 = fin1 ? strstr(fin1 + 1, "event: BOOTSTRAP_FINISHED") : NULL;
+  const char *upd = sleep_at ? strstr(sleep_at, "event: UPDATED") : NULL;
+  bool ok = fin2 && upd && fin1 < sleep_at && upd < fin2 &&
+            count_of(out, "event: UPDATED") > updates_before &&
+            count_of(out, "event: BOOTSTRAP_REQUEST") == 2 &&
+            count_of(out, "event: BOOTSTRAP_FAILED") == 0;
+  if (!ok) fprintf(stderr, "stream: %s\n", out);
+  free(out);
+  assert_true(ok);
+  expect(e, "GET", "/api/clients/dev-q", NULL, "|200", "\"endpoint\":\"dev-q\"");
+  nb_test_proc_stop(&cli);
+  nb_test_proc_cleanup(&cli);
+  nb_test_proc_stop(&sse);
+  nb_test_proc_cleanup(&sse);
+}
+
 /* Without --with-bootstrap the routes do not exist, and --bs-* alone is a usage error. */
 static void test_without_bootstrap(void **state) {
   (void)state;
@@ -238,6 +336,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_approve_over_rest, start_approve, stop),
       cmocka_unit_test_setup_teardown(test_reject_over_rest, start_approve, stop),
+      cmocka_unit_test_setup_teardown(test_trigger_sleeping_client_over_rest, start_auto_queue,
+                                      stop),
       cmocka_unit_test(test_without_bootstrap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

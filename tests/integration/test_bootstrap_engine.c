@@ -137,9 +137,12 @@ static void plain_receive(void *u, const nb_addr *from, const uint8_t *d, size_t
 }
 static const nb_simnet_ops plain_ops = {plain_receive, NULL, NULL, NULL};
 
+static size_t fx_max_handshakes; /* 0: the DTLS server's default */
+
 static void role_start_dtls(role *r) {
   nb_dtls_server_config cfg;
   nb_dtls_server_config_default(&cfg);
+  if (fx_max_handshakes && r->is_bs) cfg.max_handshakes = fx_max_handshakes;
   cfg.random = nb_simnet_rng_fill;
   cfg.random_user = nb_simnet_rng_of(r->f->net);
   nb_dtls_handlers h = {role_dtls_send, role_dtls_recv, role_dtls_event, r};
@@ -1006,6 +1009,106 @@ static void test_flood_dtls_during_bootstrap(void **state) {
   fx_teardown(&f);
 }
 
+/* A real DTLS client from its own address that answers the HelloVerifyRequest (the cookie
+ * exchange proves the address) and then goes silent: the server holds a half-open handshake. */
+typedef struct {
+  nb_simnet_node *node;
+  nb_dtls_creds *creds;
+  nb_dtls_session *s;
+  int got; /* datagrams received from the server */
+} stall_client;
+
+static void stall_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
+  nb_simnet_send(((stall_client *)u)->node, p, d, n);
+}
+static void stall_receive(void *u, const nb_addr *from, const uint8_t *d, size_t n,
+                          nb_time_ms now) {
+  stall_client *k = u;
+  (void)from;
+  if (k->got++ == 0) nb_dtls_session_receive(k->s, d, n, now); /* the HelloVerifyRequest only */
+}
+static const nb_simnet_ops stall_ops = {stall_receive, NULL, NULL, NULL};
+
+static void stall_start(stall_client *k, nb_simnet *net, uint32_t i) {
+  nb_addr a = flood_addr(i);
+  uint8_t key[16] = {2};
+  k->node = nb_simnet_add(net, &a, &stall_ops, k);
+  assert_int_equal(nb_dtls_creds_new(&k->creds), NB_OK);
+  assert_int_equal(nb_dtls_creds_set_psk(k->creds, "stall", 5, key, sizeof key), NB_OK);
+  nb_dtls_handlers h = {stall_send, grab_recv, NULL, k};
+  nb_addr srv = nb_simnet_addr(BS_N, 5784);
+  assert_int_equal(nb_dtls_client_new(k->creds, NULL, &h, &srv, nb_simnet_now(net), &k->s), NB_OK);
+  assert_int_equal(nb_dtls_client_connect(k->s, nb_simnet_now(net)), NB_OK);
+}
+
+static void stall_free(stall_client *k) {
+  nb_dtls_session_free(k->s);
+  nb_dtls_creds_free(k->creds);
+}
+
+/* F6, half-open handshakes: 48 real clients from their own addresses complete the cookie
+ * exchange (their second ClientHello carries a valid cookie) and then stall, filling the
+ * bootstrap server's handshake table (max_handshakes 16) just before a factory-RPK device with
+ * a registered secure ID asks. The table never holds more than its bound, the refused device
+ * retries, the stalled handshakes expire after the session's handshake timeout and free their
+ * state, the device bootstraps and registers, and at the end nothing is left. */
+static void test_half_open_handshakes(void **state) {
+  (void)state;
+  enum { MAXHS = 16, STALL = 48 };
+  fx f;
+  fx_max_handshakes = MAXHS;
+  fx_setup(&f, 96, true, NB_BS_POLICY_AUTO);
+  fx_max_handshakes = 0;
+  fx_device(&f, "urn:dev:halfopen-1", "1.1");
+  fx_config(&f, "urn:dev:halfopen-1", NB_BS_SEC_PSK);
+  fx_expect(&f, "urn:dev:halfopen-1", f.dev_key.secure_id);
+  nb_dtls_server_config dc;
+  nb_dtls_server_config_default(&dc); /* the handshake timeout the bootstrap server runs with */
+  nb_time_ms hs_timeout = dc.session.handshake_timeout_ms;
+
+  stall_client *k = calloc(STALL, sizeof *k);
+  assert_non_null(k);
+  for (uint32_t i = 0; i < STALL; i++) {
+    nb_simnet_run_until(f.net, 1 + (nb_time_ms)i * 10);
+    stall_start(&k[i], f.net, i);
+  }
+  nb_simnet_run_until(f.net, 1000);
+  nb_dtls_server_stats st;
+  nb_dtls_server_get_stats(f.rbs.dtls, &st);
+  assert_int_equal(st.handshakes, MAXHS);       /* full, from proven (non-spoofed) addresses */
+  assert_int_equal(st.cookies_accepted, STALL); /* every one proved its address */
+  assert_int_equal(st.refused, STALL - MAXHS);
+  for (uint32_t i = 0; i < STALL; i++) assert_true(k[i].got >= 1); /* each got its cookie */
+
+  assert_int_equal(nb_client_start(f.c, 1000), NB_OK);
+  uint64_t max_hs = 0, refused_before = st.refused;
+  nb_time_ms t;
+  for (t = 1100; t <= 600000 && !finished_and_registered(&f); t += 100) {
+    nb_simnet_run_until(f.net, t);
+    nb_dtls_server_get_stats(f.rbs.dtls, &st);
+    if (st.handshakes > max_hs) max_hs = st.handshakes;
+  }
+  assert_true(finished_and_registered(&f));
+  assert_true(max_hs <= MAXHS);
+  assert_true(st.refused > refused_before); /* the device was turned away while it was full */
+  assert_true(t > hs_timeout);              /* ... until the stalled handshakes expired */
+  assert_true(st.failed + st.expired >= MAXHS);
+  nb_bs_engine_stats bst;
+  nb_bs_engine_get_stats(f.bs, &bst);
+  assert_int_equal(bst.requests, 1);
+  assert_int_equal(bst.finished, 1);
+  assert_int_equal(bst.sessions, 0);
+
+  /* Past the idle timeout the device's own session goes too: nothing is held. */
+  nb_simnet_run_until(f.net, t + dc.idle_timeout_ms + 10000);
+  nb_dtls_server_get_stats(f.rbs.dtls, &st);
+  assert_int_equal(st.handshakes, 0);
+  assert_int_equal(st.sessions, 0);
+  for (uint32_t i = 0; i < STALL; i++) stall_free(&k[i]);
+  free(k);
+  fx_teardown(&f);
+}
+
 /* NoSec: 5000 Bootstrap-Requests for unknown endpoints from spoofed sources while a known
  * device bootstraps: each is refused (4.00) without any session, and the device completes.
  * With a default config every name is "known": the sessions a flood can open are bounded by
@@ -1238,6 +1341,7 @@ int main(void) {
       cmocka_unit_test(test_thesis_use_case_lossy_dtls),
       cmocka_unit_test(test_rejection_and_rogue_lossy_dtls),
       cmocka_unit_test(test_flood_dtls_during_bootstrap),
+      cmocka_unit_test(test_half_open_handshakes),
       cmocka_unit_test(test_flood_bs_requests),
       cmocka_unit_test(test_flood_approve_known_devices),
       cmocka_unit_test(test_trigger_sleeping_device),
