@@ -271,6 +271,7 @@ static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
 /* One call to URL + path; prints the answer body (JSON) on success. */
 static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
   char url[1024], why[200] = "";
+  if (!o->api) return BS_USAGE("this needs --api URL\n");
   size_t n = strlen(o->api);
   while (n > 0 && o->api[n - 1] == '/') n--;
   if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)

@@ -114,7 +114,7 @@ static void nb_meta_printable(const uint8_t *s, size_t n, char *out, size_t cap)
 /* Subject DN of a DER certificate, printable; false when it does not parse. */
 static bool nb_meta_x509_subject(const uint8_t *der, size_t len, char *out, size_t cap) {
   gnutls_x509_crt_t crt;
-  gnutls_datum_t d = {(unsigned char *)(uintptr_t)der, (unsigned)len}, dn = {NULL, 0};
+  gnutls_datum_t d = {(unsigned char *)der, (unsigned)len}, dn = {NULL, 0};
   if (gnutls_x509_crt_init(&crt) < 0) return false;
   bool ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0 &&
             gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0;
