@@ -138,13 +138,14 @@ typedef struct {
 } run_opts;
 
 /* Where fresh credentials go: the server's store in the same database, or a server that runs
- * apart through its REST API (--server-api). */
+ * apart through its REST API (--server-api; the bootstrap host installs through it
+ * asynchronously, and *out stays empty). */
 static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote_store **rs,
                          nb_server_store *out) {
+  *out = (nb_server_store){0};
   if (o->server_api) {
     if (nb_http_remote_store_new(o->server_api, o->server_token, 0, rs) != NB_OK)
       return BS_USAGE("--server-api must be the server's API base URL (http://HOST:PORT)\n");
-    *out = nb_http_remote_store_iface(*rs);
     return NB_EXIT_OK;
   }
   if (nb_store_sqlite_open(o->db, db) != NB_OK)
@@ -297,23 +298,12 @@ static int api_call(const bs_opts *o, const char *method, const char *path, cons
   return rc;
 }
 
-/* Endpoint names go into URL paths percent-encoded. */
-static void url_escape(const char *in, char *out, size_t cap) {
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)in; *p && k + 4 < cap; p++) {
-    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                 strchr("-._~", *p);
-    k += (size_t)(plain ? snprintf(out + k, cap - k, "%c", *p)
-                        : snprintf(out + k, cap - k, "%%%02X", *p));
-  }
-  out[k] = '\0';
-}
-
 /* PUT of one config; its endpoint name "" is the default config. */
 static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
   char *json = NULL, path[600], ep[400];
+  if (nb_http_url_escape(cfg->ep[0] ? cfg->ep : "default", ep, sizeof ep) != NB_OK)
+    return BS_USAGE("the endpoint name is too long\n");
   if (nb_bs_config_to_json(cfg, &json) != NB_OK) return BS_ERR("out of memory\n");
-  url_escape(cfg->ep[0] ? cfg->ep : "default", ep, sizeof ep);
   snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
   int rc = api_call(o, "PUT", path, json);
   memset(json, 0, strlen(json)); /* may hold a PSK or CA key */
@@ -329,20 +319,23 @@ static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
     return api_call(o, "GET", "/api/bootstrap/configs", NULL);
   if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
     if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
-    url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep);
+    if (nb_http_url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep) != NB_OK)
+      return BS_USAGE("the endpoint name is too long\n");
     snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
     return api_call(o, "DELETE", path, NULL);
   }
   if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
   if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
-    url_escape(sub, ep, sizeof ep);
+    if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
+      return BS_USAGE("the endpoint name is too long\n");
     snprintf(path, sizeof path, "/api/bootstrap/pending/%s/%s", ep, verb);
     return api_call(o, "POST", path, NULL);
   }
   if (strcmp(verb, "expect") == 0) {
     if (!o->ep || !o->secure_id || strlen(o->secure_id) != NB_DTLS_SECURE_ID_LEN)
       return BS_USAGE("expect needs --endpoint EP --secure-id ID (30 hex digits)\n");
-    url_escape(o->ep, ep, sizeof ep);
+    if (nb_http_url_escape(o->ep, ep, sizeof ep) != NB_OK)
+      return BS_USAGE("the endpoint name is too long\n");
     snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
     snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", o->secure_id);
     return api_call(o, "PUT", path, body);

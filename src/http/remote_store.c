@@ -43,20 +43,11 @@ void nb_http_remote_store_free(nb_http_remote_store *rs) {
   free(rs);
 }
 
-/* base + "/api/security/clients/" + the endpoint name percent-encoded (RFC 3986 unreserved
- * characters kept). */
+/* base + "/api/security/clients/" + the endpoint name percent-encoded. */
 static nb_err rs_url(const nb_http_remote_store *rs, const char *ep, char *out, size_t cap) {
   int n = snprintf(out, cap, "%s/api/security/clients/", rs->base);
   if (n < 0 || (size_t)n >= cap) return NB_ERR_OVERFLOW;
-  size_t k = (size_t)n;
-  for (const unsigned char *p = (const unsigned char *)ep; *p; p++) {
-    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                 strchr("-._~", *p);
-    if (k + 4 > cap) return NB_ERR_OVERFLOW;
-    k += (size_t)(plain ? snprintf(out + k, cap - k, "%c", *p)
-                        : snprintf(out + k, cap - k, "%%%02X", *p));
-  }
-  return NB_OK;
+  return nb_http_url_escape(ep, out + n, cap - (size_t)n);
 }
 
 static nb_http_request rs_request(const nb_http_remote_store *rs, const char *method,
@@ -68,19 +59,6 @@ static nb_http_request rs_request(const nb_http_remote_store *rs, const char *me
                         .body_len = body ? strlen(body) : 0,
                         .timeout_ms = rs->timeout_ms};
   return rq;
-}
-
-static nb_err rs_call(const nb_http_remote_store *rs, const char *method, const char *ep,
-                      const char *body, long *status) {
-  char url[1024], why[160] = "";
-  nb_err e = rs_url(rs, ep, url, sizeof url);
-  if (e != NB_OK) return e;
-  nb_http_request rq = rs_request(rs, method, url, body);
-  e = nb_http_fetch(&rq, status, NULL, why, sizeof why);
-  if (e != NB_OK)
-    NB_LOG_WARN(MOD, "event=server-api-failed method=%s ep=%s err=%s why=\"%s\"", method, ep,
-                nb_err_name(e), why);
-  return e;
 }
 
 /* The body /api/security/clients takes (the API's own format; keys as hex). */
@@ -114,23 +92,6 @@ static void rs_body_free(char *body) {
   memset(body, 0, strlen(body)); /* holds the PSK */
   free(body);
 }
-
-static nb_err rs_sec_put(void *self, const nb_server_sec_info *s) {
-  char *body = rs_body(s);
-  if (!body) return s->kind == NB_SERVER_ID_NONE ? NB_ERR_INVAL : NB_ERR_NOMEM;
-  long status = 0;
-  nb_err e = rs_call(self, "PUT", s->ep, body, &status);
-  rs_body_free(body);
-  return e == NB_OK ? rs_status(true, s->ep, status) : e;
-}
-
-static nb_err rs_sec_del(void *self, const char *ep) {
-  long status = 0;
-  nb_err e = rs_call(self, "DELETE", ep, NULL, &status);
-  return e == NB_OK ? rs_status(false, ep, status) : e;
-}
-
-/* ---- asynchronous install ---- */
 
 typedef struct {
   nb_http_remote_done_fn done;
@@ -173,17 +134,4 @@ nb_err nb_http_remote_store_install(nb_http_remote_store *rs, nb_http_client *cl
   rs_body_free(body);
   if (e != NB_OK) free(p);
   return e;
-}
-
-static nb_err rs_unsupported_get(void *self, const char *ep, nb_server_sec_info *out) {
-  (void)self, (void)ep, (void)out;
-  return NB_ERR_UNSUPPORTED;
-}
-
-static const nb_server_store_ops rs_ops = {
-    .sec_put = rs_sec_put, .sec_get = rs_unsupported_get, .sec_del = rs_sec_del};
-
-nb_server_store nb_http_remote_store_iface(nb_http_remote_store *rs) {
-  nb_server_store s = {&rs_ops, rs};
-  return s;
 }

@@ -1,10 +1,8 @@
 /* A management server's security store reached through its REST API (`/api/security/clients`),
  * for a bootstrap server that runs apart from the server (`niobium bootstrap --server-api URL`):
- * installing or dropping a device's credential is one HTTP request, asynchronous through an
- * nb_http_client in the event loop (nb_http_remote_store_install) or blocking through the
- * nb_server_store interface (only sec_put and sec_del are served; the others answer
- * NB_ERR_UNSUPPORTED). A failed install fails the bootstrap before Finish. Owns copies of URL
- * and token. */
+ * installing or dropping a device's credential is one asynchronous HTTP request through an
+ * nb_http_client in the event loop, so no device's bootstrap waits for another's. A failed
+ * install fails the bootstrap before Finish. Owns copies of URL and token. */
 #ifndef NB_HTTP_REMOTE_STORE_H
 #define NB_HTTP_REMOTE_STORE_H
 
@@ -21,7 +19,6 @@ typedef struct nb_http_remote_store nb_http_remote_store;
 nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned timeout_ms,
                                 nb_http_remote_store **out);
 void nb_http_remote_store_free(nb_http_remote_store *rs);
-nb_server_store nb_http_remote_store_iface(nb_http_remote_store *rs);
 
 /* Completion of an asynchronous install: NB_OK when the server stored (or, for a drop, no
  * longer holds) the credential; NB_ERR_IO when it refused; the client's error otherwise. */

@@ -282,6 +282,30 @@ static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
   return NB_OK;
 }
 
+nb_err nb_http_url_escape(const char *in, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  if (!cap) return NB_ERR_OVERFLOW;
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 strchr("-._~", *p);
+    size_t need = plain ? 1 : 3;
+    if (k + need >= cap) {
+      out[k] = '\0';
+      return NB_ERR_OVERFLOW;
+    }
+    if (plain) {
+      out[k++] = (char)*p;
+    } else {
+      out[k++] = '%';
+      out[k++] = hex[*p >> 4];
+      out[k++] = hex[*p & 15];
+    }
+  }
+  out[k] = '\0';
+  return NB_OK;
+}
+
 nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
                               void *user) {
   if (!c || !req || !url_is_http(req->url)) return NB_ERR_INVAL;

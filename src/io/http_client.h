@@ -53,6 +53,10 @@ size_t nb_http_client_pending(const nb_http_client *c);
  * (0: one non-blocking step). Returns NB_ERR_TIMEOUT when requests are still pending. */
 nb_err nb_http_client_run(nb_http_client *c, unsigned wait_ms);
 
+/* Writes in percent-encoded for a URL path segment (RFC 3986 unreserved characters kept).
+ * NB_ERR_OVERFLOW, with out cut short but NUL-terminated, when it does not fit in cap. */
+nb_err nb_http_url_escape(const char *in, char *out, size_t cap);
+
 /* Blocking convenience for CLI commands: one request, answer body copied to *body_out (malloc'd,
  * NUL-terminated, caller frees; may be NULL when not wanted). */
 nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_out, char *why,

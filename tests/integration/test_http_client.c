@@ -234,6 +234,19 @@ static void pumped_mode_without_loop(void **state) {
   nb_http_client_free(c);
 }
 
+static void url_escape_keeps_unreserved_and_bounds(void **state) {
+  (void)state;
+  char out[16];
+  assert_int_equal(nb_http_url_escape("dev-1_a.b~", out, sizeof out), NB_OK);
+  assert_string_equal(out, "dev-1_a.b~");
+  assert_int_equal(nb_http_url_escape("a b/\xc3\xa9", out, sizeof out), NB_OK);
+  assert_string_equal(out, "a%20b%2F%C3%A9");
+  assert_int_equal(nb_http_url_escape("0123456789abcdef", out, sizeof out), NB_ERR_OVERFLOW);
+  assert_int_equal(strlen(out), 15);
+  assert_int_equal(nb_http_url_escape("abcd/", out, 7), NB_ERR_OVERFLOW); /* "%2F" would not fit */
+  assert_string_equal(out, "abcd");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fetch_posts_body_and_token),
@@ -243,6 +256,7 @@ int main(void) {
       cmocka_unit_test(loop_runs_requests_concurrently_within_bound),
       cmocka_unit_test(free_cancels_pending_requests),
       cmocka_unit_test(pumped_mode_without_loop),
+      cmocka_unit_test(url_escape_keeps_unreserved_and_bounds),
   };
   return cmocka_run_group_tests(tests, server_up, server_down);
 }
