@@ -415,6 +415,12 @@ static nb_dtls_peer *nb_dtls_peer_for(nb_dtls_auth *a, nb_dtls_mode mode) {
   return p;
 }
 
+/* Keeps the key that authenticated the peer (only a P-256 one fits, the only kind used). */
+static void nb_dtls_peer_set_spki(nb_dtls_peer *peer, const uint8_t *spki, size_t len) {
+  peer->spki_len = len <= sizeof peer->spki ? len : 0;
+  if (peer->spki_len) memcpy(peer->spki, spki, len);
+}
+
 static nb_err nb_dtls_check_rpk(nb_dtls_auth *a, const gnutls_datum_t *spki) {
   const nb_dtls_creds *c = a->creds;
   nb_dtls_peer *peer = nb_dtls_peer_for(a, NB_DTLS_MODE_RPK);
@@ -423,6 +429,7 @@ static nb_err nb_dtls_check_rpk(nb_dtls_auth *a, const gnutls_datum_t *spki) {
       !nb_dtls_spki_is_p256(spki->data, spki->size)) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
   }
+  nb_dtls_peer_set_spki(peer, spki->data, spki->size);
   /* Never accepted blindly: something must vouch for the key. */
   if (c->n_rpk_pins == 0 && !c->verify) {
     return nb_dtls_reject(a, NB_ALERT_BAD_CERTIFICATE, NB_ERR_DTLS_PEER_REJECTED);
@@ -451,6 +458,7 @@ static nb_err nb_dtls_describe_cert(nb_dtls_peer *peer, const gnutls_datum_t *de
       gnutls_pubkey_import_x509(pub, crt, 0) == 0 &&
       gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) == 0) {
     err = nb_dtls_secure_id(spki.data, spki.size, peer->secure_id);
+    nb_dtls_peer_set_spki(peer, spki.data, spki.size);
     if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
       snprintf(peer->subject, sizeof peer->subject, "%.*s", (int)dn.size, (const char *)dn.data);
     }

@@ -28,6 +28,7 @@ nb_err nb_dtls_secure_id(const uint8_t *spki_der, size_t len, char out[NB_DTLS_S
 
 #define NB_DTLS_PSK_IDENTITY_MAX 256 /* bytes of UTF-8 */
 #define NB_DTLS_PSK_KEY_MAX 64       /* bytes */
+#define NB_DTLS_SPKI_MAX 128         /* a P-256 SubjectPublicKeyInfo is 91 bytes */
 
 /* The authenticated peer, for the layers above to bind to an endpoint name. */
 typedef struct {
@@ -37,6 +38,9 @@ typedef struct {
   char secure_id[NB_DTLS_SECURE_ID_LEN + 1]; /* RPK and X.509: of the peer's public key */
   char subject[256];                         /* X.509 subject DN (RFC 4514) */
   char common_name[128];                     /* X.509 subject CN */
+  /* RPK and X.509: the peer's SubjectPublicKeyInfo (DER), which verifies what it signs. */
+  uint8_t spki[NB_DTLS_SPKI_MAX];
+  size_t spki_len;
 } nb_dtls_peer;
 
 /* Server side of PSK: the key of `identity` (UTF-8, not NUL-terminated) into key[0..cap), or

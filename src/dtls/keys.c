@@ -329,3 +329,63 @@ void nb_dtls_certkey_free(nb_dtls_certkey *ck) {
   nb_bytes_free(&ck->cert_der);
   nb_dtls_keypair_free(&ck->key);
 }
+
+/* ---- raw ES256 signatures ---- */
+
+/* A DER INTEGER's magnitude left-padded into 32 bytes (NB_ERR_RANGE when it does not fit). */
+static nb_err nb_dtls_put_scalar(const gnutls_datum_t *v, uint8_t out[32]) {
+  size_t off = 0;
+  while (off < v->size && v->data[off] == 0) off++;
+  size_t n = v->size - off;
+  if (n > 32) return NB_ERR_RANGE;
+  memset(out, 0, 32 - n);
+  memcpy(out + 32 - n, v->data + off, n);
+  return NB_OK;
+}
+
+nb_err nb_dtls_es256_sign(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                          uint8_t sig[NB_DTLS_ES256_SIG_LEN]) {
+  gnutls_x509_privkey_t x;
+  nb_err err = nb_dtls_privkey_parse(key, key_len, &x);
+  if (err != NB_OK) return err;
+  gnutls_privkey_t priv = NULL;
+  gnutls_datum_t msg = nb_dtls_datum(data, len), der = {0}, r = {0}, s = {0};
+  err = nb_dtls_privkey_is_p256(x) ? NB_ERR_DTLS_GNUTLS : NB_ERR_UNSUPPORTED;
+  if (err == NB_ERR_DTLS_GNUTLS && gnutls_privkey_init(&priv) == 0 &&
+      gnutls_privkey_import_x509(priv, x, GNUTLS_PRIVKEY_IMPORT_COPY) == 0 &&
+      gnutls_privkey_sign_data2(priv, GNUTLS_SIGN_ECDSA_SHA256, 0, &msg, &der) == 0 &&
+      gnutls_decode_rs_value(&der, &r, &s) == 0) {
+    err = nb_dtls_put_scalar(&r, sig);
+    if (err == NB_OK) err = nb_dtls_put_scalar(&s, sig + 32);
+  }
+  gnutls_free(der.data);
+  gnutls_free(r.data);
+  gnutls_free(s.data);
+  if (priv) gnutls_privkey_deinit(priv);
+  gnutls_x509_privkey_deinit(x);
+  return err;
+}
+
+nb_err nb_dtls_es256_verify(const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t len,
+                            const uint8_t sig[NB_DTLS_ES256_SIG_LEN]) {
+  nb_bytes spki;
+  nb_bytes_init(&spki);
+  nb_err err = nb_dtls_spki_load(pub, pub_len, &spki);
+  if (err == NB_OK && !nb_dtls_spki_is_p256(spki.data, spki.len)) err = NB_ERR_UNSUPPORTED;
+  gnutls_pubkey_t key = NULL;
+  gnutls_datum_t d = {0}, msg = nb_dtls_datum(data, len), der = {0};
+  gnutls_datum_t r = nb_dtls_datum(sig, 32), s = nb_dtls_datum(sig + 32, 32);
+  if (err == NB_OK) {
+    d = nb_dtls_datum(spki.data, spki.len);
+    err = NB_ERR_DTLS_GNUTLS;
+    if (gnutls_pubkey_init(&key) == 0 && gnutls_pubkey_import(key, &d, GNUTLS_X509_FMT_DER) == 0 &&
+        gnutls_encode_rs_value(&der, &r, &s) == 0) {
+      int rc = gnutls_pubkey_verify_data2(key, GNUTLS_SIGN_ECDSA_SHA256, 0, &msg, &der);
+      err = rc >= 0 ? NB_OK : NB_ERR_DTLS_PEER_REJECTED;
+    }
+  }
+  gnutls_free(der.data);
+  if (key) gnutls_pubkey_deinit(key);
+  nb_bytes_free(&spki);
+  return err;
+}

@@ -62,4 +62,14 @@ nb_err nb_dtls_cert_issue(const uint8_t *ca_cert, size_t ca_cert_len, const uint
                           size_t ca_key_len, const nb_dtls_cert_request *req, nb_dtls_certkey *out);
 void nb_dtls_certkey_free(nb_dtls_certkey *ck);
 
+/* ECDSA P-256 with SHA-256 in the raw form COSE and JOSE use (r then s, 32 bytes each; RFC 9053
+ * 2.1). Signing takes a private key in PEM or DER (SEC1 or PKCS#8); NB_ERR_UNSUPPORTED when it
+ * is not P-256. Verifying takes a SubjectPublicKeyInfo or a certificate (PEM or DER) and returns
+ * NB_ERR_DTLS_PEER_REJECTED for a signature that does not verify. */
+#define NB_DTLS_ES256_SIG_LEN 64
+nb_err nb_dtls_es256_sign(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                          uint8_t sig[NB_DTLS_ES256_SIG_LEN]);
+nb_err nb_dtls_es256_verify(const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t len,
+                            const uint8_t sig[NB_DTLS_ES256_SIG_LEN]);
+
 #endif

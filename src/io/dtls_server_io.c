@@ -272,6 +272,10 @@ void nb_io_srv_identity(const nb_dtls_peer *p, nb_server_identity *out) {
       out->kind = NB_SERVER_ID_NONE;
       break;
   }
+  if (out->kind == NB_SERVER_ID_RPK || out->kind == NB_SERVER_ID_X509) {
+    out->key_len = p->spki_len <= sizeof out->key ? p->spki_len : 0;
+    memcpy(out->key, p->spki, out->key_len);
+  }
 }
 
 nb_err nb_io_srv_store_psk_lookup(void *store, const uint8_t *identity, size_t identity_len,

@@ -78,7 +78,7 @@ struct nb_server {
   nb_server_stats stats;
 };
 
-static const nb_server_identity no_identity = {NB_SERVER_ID_NONE, ""};
+static const nb_server_identity no_identity = {.kind = NB_SERVER_ID_NONE};
 
 void nb_server_config_default(nb_server_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));

@@ -31,6 +31,10 @@ typedef enum {
 typedef struct {
   nb_server_id_kind kind;
   char value[NB_SERVER_IDENT_MAX];
+  /* RPK and X.509: the public key (SubjectPublicKeyInfo DER) the peer authenticated with,
+   * which verifies what it signs; not stored. */
+  uint8_t key[NB_SERVER_KEY_MAX];
+  size_t key_len;
 } nb_server_identity;
 
 /* Kind names "none", "psk", "rpk", "x509" and back (NB_ERR_INVAL when unknown). */

@@ -16,6 +16,7 @@
 #include "bootstrap/config_store.h"
 #include "dtls/keys.h"
 #include "dtls/server.h"
+#include "io/dtls_server_io.h"
 #include "lwm2m/format.h"
 #include "niobium/client.h"
 #include "server/server.h"
@@ -67,16 +68,7 @@ static nb_server_identity identity_of(role *r, const nb_addr *peer) {
   nb_server_identity id = {.kind = NB_SERVER_ID_NONE};
   nb_dtls_session *s = r->dtls ? nb_dtls_server_find(r->dtls, peer) : NULL;
   const nb_dtls_peer *p = s ? nb_dtls_session_peer(s) : NULL;
-  if (p && p->mode == NB_DTLS_MODE_PSK) {
-    id.kind = NB_SERVER_ID_PSK;
-    snprintf(id.value, sizeof id.value, "%s", p->identity);
-  } else if (p && p->mode == NB_DTLS_MODE_RPK) {
-    id.kind = NB_SERVER_ID_RPK;
-    snprintf(id.value, sizeof id.value, "%s", p->secure_id);
-  } else if (p && p->mode == NB_DTLS_MODE_X509) {
-    id.kind = NB_SERVER_ID_X509;
-    snprintf(id.value, sizeof id.value, "%s", p->common_name);
-  }
+  if (p) nb_io_srv_identity(p, &id);
   return id;
 }
 

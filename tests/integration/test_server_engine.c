@@ -806,8 +806,8 @@ static void test_credential_binding(void **state) {
   dev_init(&a, &h, 1);
   dev_init(&b, &h, 2);
   dev_init(&plain, &h, 3);
-  h.ident[1] = (nb_server_identity){NB_SERVER_ID_PSK, "identA"};
-  h.ident[2] = (nb_server_identity){NB_SERVER_ID_PSK, "identB"};
+  h.ident[1] = (nb_server_identity){.kind = NB_SERVER_ID_PSK, .value = "identA"};
+  h.ident[2] = (nb_server_identity){.kind = NB_SERVER_ID_PSK, .value = "identB"};
   /* Identity A claiming endpoint B: 4.03. */
   assert_int_equal(dev_register(&a, "devB", NULL, NULL), NB_COAP_FORBIDDEN);
   /* A secured peer with no credential bound to the name: 4.03. */

@@ -136,8 +136,8 @@ static void test_credentials(void **state) {
   assert_int_equal(st.ops->sec_del(st.self, "dev-a"), NB_OK);
   assert_int_equal(st.ops->sec_get(st.self, "dev-a", &out), NB_ERR_NOT_FOUND);
   /* Ownership rule used by the engine. */
-  nb_server_identity idb = {NB_SERVER_ID_PSK, "psk-b"};
-  nb_server_identity ida = {NB_SERVER_ID_PSK, "psk-a"};
+  nb_server_identity idb = {.kind = NB_SERVER_ID_PSK, .value = "psk-b"};
+  nb_server_identity ida = {.kind = NB_SERVER_ID_PSK, .value = "psk-a"};
   assert_int_equal(st.ops->sec_get(st.self, "dev-b", &out), NB_OK);
   assert_true(nb_server_identity_owns(&idb, &out, false));
   assert_false(nb_server_identity_owns(&ida, &out, true));
