@@ -54,6 +54,15 @@ typedef void (*nb_client_event_fn)(void *user, nb_client_event ev, uint16_t ssid
  * calls it when it builds accounts; a shell typically uses getaddrinfo. */
 typedef nb_err (*nb_client_resolve_fn)(void *user, const char *host, uint16_t port, nb_addr *out);
 
+/* Evidence of a signed exchange (non-repudiation, docs/client.md "Signed payloads"): a
+ * COSE_Sign1 (Content-Format 18) the client accepted or produced. kind is "write" (a signed
+ * Bootstrap-Write, Write, Create or Write-Composite it verified and applied; signed by the
+ * server), "receipt" (its signed answer to a Bootstrap-Read), "read" (its signed answer to a
+ * Read or Read-Composite) or "notify" (a signed notification or the answer that started the
+ * observation). path is the request's target; cose is only valid during the call. */
+typedef void (*nb_client_evidence_fn)(void *user, const char *kind, const nb_path *path,
+                                      const uint8_t *cose, size_t len);
+
 typedef struct {
   const char *endpoint;          /* endpoint client name, required (copied) */
   const char *lwm2m_version;     /* "1.1" (default) or "1.0" */
@@ -72,6 +81,20 @@ typedef struct {
    * server for this long. The 1.1 Server object has no resource for it; 0 = 93 s, CoAP
    * MAX_TRANSMIT_WAIT, which the specification recommends. */
   nb_time_ms queue_timeout;
+  /* Signed payloads (COSE_Sign1, src/dtls/cose.h). With signed_bootstrap the
+   * Bootstrap-Request asks for signed writes (pct=18) when the bootstrap account authenticates
+   * with a key pair (RPK or X.509); never over PSK or NoSec. Signed writes (Content-Format 18)
+   * are accepted from any server whatever this says: they are verified with the public key of
+   * the peer's DTLS handshake, and refused (4.00, nothing applied) when they do not verify,
+   * name another endpoint (sub) or, within one bootstrap, carry another bootstrap ID (cti).
+   * Reads, Observes and Bootstrap-Reads with Accept: 18 are answered signed with the account's
+   * own private key (/0/x/5) when it is RPK or X.509, else 4.06. */
+  bool signed_bootstrap;
+  /* Unix time minus the `now` the engine is given, in ms: what it signs as iat (issued at).
+   * 0 = unknown, no iat. Shells set it from CLOCK_REALTIME - CLOCK_MONOTONIC. */
+  int64_t unix_offset_ms;
+  nb_client_evidence_fn evidence; /* optional: every signed payload accepted or produced */
+  void *evidence_user;
 } nb_client_config;
 
 void nb_client_config_default(nb_client_config *cfg);

@@ -53,19 +53,29 @@ void nb_bs_transport_failed(nb_client *c, nb_err err, nb_time_ms now) {
   nb_coap_ep_cancel(c->ep, c->bs_req, false, now); /* its callback schedules the retry */
 }
 
+/* pct=18 asks the bootstrap server for signed writes: only when asked to and when the
+ * bootstrap account has a key pair that authenticates the server to verify them with. */
+static const char *nb_bs_pct(nb_client *c, uint16_t inst) {
+  int64_t mode = nb_store_object_get_int(nb_client_object(c, 0), inst, 2, 3);
+  return c->cfg.signed_bootstrap && (mode == 1 || mode == 2) ? "pct=18" : "pct=112";
+}
+
 nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
-  if (!nb_bs_account(c, NULL, &c->bs_addr)) return NB_ERR_NOT_FOUND;
+  uint16_t inst;
+  if (!nb_bs_account(c, &inst, &c->bs_addr)) return NB_ERR_NOT_FOUND;
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
   char q[96];
   nb_err e = nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/bs");
   snprintf(q, sizeof q, "ep=%s", c->endpoint);
   if (e == NB_OK) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, q);
-  if (e == NB_OK && !c->v10) e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, "pct=112");
+  if (e == NB_OK && !c->v10)
+    e = nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, nb_bs_pct(c, inst));
   if (e == NB_OK)
     e = nb_coap_ep_request(c->ep, &c->bs_addr, &m, true, nb_bs_request_cb, c, now, &c->bs_req);
   if (e != NB_OK) return e;
   c->bs_state = NB_BS_REQUESTING;
+  nb_sig_bootstrap_reset(c);
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-request ep=%s", c->endpoint);
   return NB_OK;
 }
@@ -169,10 +179,14 @@ static void nb_bs_reply(nb_coap_exchange *ex, uint8_t code, int cf, const nb_byt
   nb_coap_exchange_respond(ex, &m, now);
 }
 
-static uint8_t nb_bs_write(nb_client *c, const nb_path *p, const nb_coap_msg *req, nb_time_ms now) {
+static uint8_t nb_bs_write(nb_client *c, const nb_addr *peer, const nb_path *p,
+                           const nb_coap_msg *req, nb_time_ms now) {
   if (p->len == NB_PATH_ROOT || p->len == NB_PATH_RINSTANCE) return NB_COAP_BAD_REQUEST;
   if (!nb_client_object(c, p->ids[0])) return NB_COAP_NOT_FOUND;
-  int cf = nb_coap_msg_content_format(req);
+  nb_sig_body body;
+  uint8_t refused = nb_sig_unwrap(c, peer, req, true, &body);
+  if (refused) return refused;
+  int cf = body.cf;
   if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf))
     return NB_COAP_UNSUPPORTED_CONTENT_FORMAT;
   nb_records recs;
@@ -180,7 +194,7 @@ static uint8_t nb_bs_write(nb_client *c, const nb_path *p, const nb_coap_msg *re
   nb_format_error fe = {0};
   nb_format_opts o = {.base = p, .model = c->model};
   uint8_t code = NB_COAP_CHANGED;
-  if (nb_format_decode_ex(cf, req->payload, req->payload_len, &o, &recs, &fe) != NB_OK) {
+  if (nb_format_decode_ex(cf, body.data, body.len, &o, &recs, &fe) != NB_OK) {
     code = fe.code ? fe.code : NB_COAP_BAD_REQUEST;
   } else {
     nb_records_sort(&recs);
@@ -196,6 +210,8 @@ static uint8_t nb_bs_write(nb_client *c, const nb_path *p, const nb_coap_msg *re
     if (e != NB_OK) code = nb_client_err_code(e);
   }
   nb_records_deinit(&recs);
+  if (code == NB_COAP_CHANGED && body.cose)
+    nb_sig_evidence(c, "write", p, body.cose, body.cose_len);
   return code;
 }
 
@@ -269,6 +285,30 @@ static nb_err nb_bs_discover(nb_client *c, const nb_path *p, nb_bytes *out) {
   return e;
 }
 
+/* The signed answer to a Bootstrap-Read with Accept: 18, the device's receipt of the bootstrap:
+ * SenML CBOR of what it reports, signed with the bootstrap account's key, with the bootstrap's
+ * ID (cti) of its signed writes. 4.06 when the account has no key (PSK, NoSec). */
+static uint8_t nb_bs_receipt(nb_client *c, const nb_path *p, const nb_records *recs, nb_bytes *out,
+                             nb_time_ms now) {
+  uint16_t inst;
+  if (!nb_bs_account(c, &inst, NULL) || !nb_sig_key(c, inst)) {
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=receipt-refused reason=no-signing-key");
+    return NB_COAP_NOT_ACCEPTABLE;
+  }
+  nb_bytes inner;
+  nb_bytes_init(&inner);
+  c->now = now;
+  nb_err e = nb_format_encode(NB_COAP_CF_SENML_CBOR, recs, p, c->model, &inner, NULL, NULL);
+  if (e == NB_OK) e = nb_sig_wrap(c, inst, c->bs_cti, c->bs_cti_len, inner.data, inner.len, out);
+  nb_bytes_free(&inner);
+  if (e != NB_OK) {
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=receipt-failed err=%s", nb_err_name(e));
+    return NB_COAP_INTERNAL_SERVER_ERROR;
+  }
+  nb_sig_evidence(c, "receipt", p, out->data, out->len);
+  return NB_COAP_CONTENT;
+}
+
 /* Bootstrap-Read: Server and Access Control objects only (1.1). */
 static uint8_t nb_bs_read(nb_client *c, const nb_path *p, const nb_coap_msg *req, nb_bytes *out,
                           int *cf, nb_time_ms now) {
@@ -282,7 +322,9 @@ static uint8_t nb_bs_read(nb_client *c, const nb_path *p, const nb_coap_msg *req
   if (e == NB_OK && p->len > NB_PATH_INSTANCE) e = NB_ERR_INVAL;
   *cf = nb_coap_msg_accept(req);
   if (*cf == NB_COAP_CF_NONE) *cf = c->v10 ? NB_COAP_CF_LWM2M_TLV : NB_COAP_CF_SENML_CBOR;
-  if (e == NB_OK && !nb_format_is_supported(*cf))
+  if (e == NB_OK && *cf == NB_COSE_CF_SIGN1)
+    code = nb_bs_receipt(c, p, &recs, out, now);
+  else if (e == NB_OK && !nb_format_is_supported(*cf))
     code = NB_COAP_NOT_ACCEPTABLE;
   else if (e != NB_OK)
     code = nb_client_err_code(e);
@@ -327,6 +369,8 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
                   nb_time_ms now) {
   nb_addr bs;
   if (!nb_bs_account(c, NULL, &bs) || !nb_addr_equal(&bs, peer)) return false;
+  if (c->bs_state != NB_BS_REQUESTING && c->bs_state != NB_BS_REQUESTED)
+    nb_sig_bootstrap_reset(c); /* a server-initiated bootstrap starts */
   char raw[16];
   if (req->code == NB_COAP_POST &&
       nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, raw, sizeof raw) == NB_OK &&
@@ -344,7 +388,7 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
   uint8_t code;
   int cf = NB_COAP_CF_NONE;
   if (req->code == NB_COAP_PUT) {
-    code = nb_bs_write(c, &p, req, now);
+    code = nb_bs_write(c, peer, &p, req, now);
   } else if (req->code == NB_COAP_DELETE) {
     code = nb_bs_delete(c, &p);
   } else if (req->code == NB_COAP_GET && nb_coap_msg_accept(req) == NB_COAP_CF_LINK_FORMAT) {

@@ -4,6 +4,7 @@
 #define NB_CLIENT_INT_H
 
 #include "coap/endpoint.h"
+#include "dtls/cose.h"
 #include "dtls/session.h"
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
@@ -114,6 +115,11 @@ struct nb_client {
   uint16_t bs_purge_inst; /* the account it purges */
   nb_time_ms bs_purge_at;
   nb_time_ms bs_release_at; /* when the bootstrap server's transport is let go (0: not due) */
+  /* The bootstrap ID (cti) of the signed writes of the bootstrap under way: every signed
+   * write of one bootstrap carries the same, and the receipt echoes it (signed.c). */
+  uint8_t bs_cti[NB_COSE_ID_MAX];
+  size_t bs_cti_len;
+  bool bs_cti_set;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */
@@ -151,6 +157,9 @@ void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now);
 /* Sends close_notify on every established session. */
 void nb_tr_close_all(nb_client *c, nb_time_ms now);
 void nb_tr_free_all(nb_client *c);
+/* Who authenticated the established DTLS session with peer; NULL for a plain peer or before
+ * the handshake is done. */
+const nb_dtls_peer *nb_tr_peer(nb_client *c, const nb_addr *peer);
 /* registration.c / bootstrap.c: the transport to a's server (or the bootstrap server) failed
  * for good: fail the request in flight now instead of waiting for CoAP to give up. */
 void nb_reg_transport_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms now);
@@ -171,8 +180,10 @@ void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const n
 /* Reads every readable value under p (any level) into out; 4.04 style errors. */
 nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_ms now);
 /* Encodes records for path base in cf (NB_COAP_CF_NONE: choose) into out; *cf_used set. */
-nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
-                    nb_bytes *out, uint8_t *code);
+/* Content-Format 18 (signed SenML CBOR) needs a, the account the body goes to: signed with its
+ * key (4.06 in *code when it has none). */
+nb_err nb_dm_encode(nb_client *c, const nb_account *a, const nb_path *base, const nb_records *recs,
+                    int cf, int *cf_used, nb_bytes *out, uint8_t *code);
 /* Whether server ssid may do `right` (NB_ACL_* bit) on /o/i (i = 65535: object, for Create).
  * NB_ACL_ANY (Discover needs no right, Core 7.3.2): the server has an access right at all. */
 bool nb_dm_acl_allows(nb_client *c, uint16_t ssid, uint16_t obj, uint16_t inst, unsigned right);
@@ -197,6 +208,34 @@ void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
 nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now);
+
+/* signed.c: signed payloads (COSE_Sign1, Content-Format 18; docs/client.md). */
+/* The private key Security instance sec_inst signs with: /0/x/5 when its mode is RPK or X.509,
+ * else NULL (PSK and NoSec have nothing to sign with). */
+const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst);
+/* A request body to decode: the request's own, or the payload inside its COSE_Sign1. */
+typedef struct {
+  int cf;
+  const uint8_t *data;
+  size_t len;
+  const uint8_t *cose; /* the signed body (NULL when not signed) */
+  size_t cose_len;
+} nb_sig_body;
+/* Fills out with req's body. A signed one (Content-Format 18) must verify with the key peer
+ * authenticated with, name this endpoint when it names one (sub), hold a format the client
+ * decodes and, from the bootstrap server (bootstrap), carry the bootstrap's ID (cti).
+ * 0, or the code to answer (4.00). */
+uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req, bool bootstrap,
+                      nb_sig_body *out);
+/* A new bootstrap: the next signed write from the bootstrap server sets its ID. */
+void nb_sig_bootstrap_reset(nb_client *c);
+/* Appends COSE_Sign1(inner, SenML CBOR) signed with sec_inst's key to out: iss = endpoint,
+ * iat when the time is known, cti when cti_len > 0. NB_ERR_UNSUPPORTED without a key. */
+nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t cti_len,
+                   const uint8_t *inner, size_t len, nb_bytes *out);
+/* Hands a signed payload to the configured evidence hook. */
+void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uint8_t *cose,
+                     size_t len);
 
 /* objects.c: counts one datagram out (tx) or in for Connectivity Statistics. */
 void nb_obj_count(nb_client *c, bool tx, size_t len);

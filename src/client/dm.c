@@ -15,8 +15,13 @@ typedef struct {
   nb_account *a;
   nb_coap_exchange *ex;
   const nb_coap_msg *req;
+  const nb_addr *peer;
   nb_path path;
   nb_time_ms now;
+  uint8_t answered; /* the code answered */
+  /* the request body, unwrapped once when it is signed (nb_dm_body) */
+  nb_sig_body body;
+  bool body_ready;
 } nb_dm_ctx;
 
 static void nb_dm_reply(nb_dm_ctx *x, uint8_t code, int cf, const uint8_t *body, size_t len) {
@@ -24,6 +29,7 @@ static void nb_dm_reply(nb_dm_ctx *x, uint8_t code, int cf, const uint8_t *body,
   nb_coap_msg_init(&m, NB_COAP_ACK, code, 0);
   if (cf != NB_COAP_CF_NONE) nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
   if (len) nb_coap_msg_set_payload(&m, body, len);
+  x->answered = code;
   if (NB_COAP_CLASS(code) != 2) {
     char p[NB_PATH_STRLEN], cs[8];
     nb_path_format(&x->path, p, sizeof p);
@@ -182,8 +188,28 @@ nb_err nb_dm_read_path(nb_client *c, const nb_path *p, nb_records *out, nb_time_
   return nb_dm_read_as(c, 0, p, out, now);
 }
 
-nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, int cf, int *cf_used,
-                    nb_bytes *out, uint8_t *code) {
+/* COSE_Sign1 of the SenML CBOR of recs, signed with a's key. */
+static nb_err nb_dm_encode_signed(nb_client *c, const nb_account *a, const nb_path *base,
+                                  const nb_records *recs, nb_bytes *out, uint8_t *code) {
+  if (!a || !nb_sig_key(c, a->sec_inst)) {
+    *code = NB_COAP_NOT_ACCEPTABLE;
+    return NB_ERR_UNSUPPORTED;
+  }
+  nb_bytes inner;
+  nb_bytes_init(&inner);
+  nb_err e = nb_format_encode(NB_COAP_CF_SENML_CBOR, recs, base, c->model, &inner, code, NULL);
+  if (e == NB_OK) e = nb_sig_wrap(c, a->sec_inst, NULL, 0, inner.data, inner.len, out);
+  if (e != NB_OK && NB_COAP_CLASS(*code) == 2) *code = NB_COAP_INTERNAL_SERVER_ERROR;
+  nb_bytes_free(&inner);
+  return e;
+}
+
+nb_err nb_dm_encode(nb_client *c, const nb_account *a, const nb_path *base, const nb_records *recs,
+                    int cf, int *cf_used, nb_bytes *out, uint8_t *code) {
+  if (cf == NB_COSE_CF_SIGN1) {
+    *cf_used = cf;
+    return nb_dm_encode_signed(c, a, base, recs, out, code);
+  }
   if (cf == NB_COAP_CF_NONE) {
     cf = NB_COAP_CF_LWM2M_TLV;
     if (base->len >= NB_PATH_RESOURCE && recs->len == 1 &&
@@ -199,10 +225,12 @@ nb_err nb_dm_encode(nb_client *c, const nb_path *base, const nb_records *recs, i
   return nb_format_encode(cf, recs, base, c->model, out, code, &reason);
 }
 
-/* Accept option: NB_COAP_CF_NONE, or a format we encode; false (4.06 sent) otherwise. */
+/* Accept option: NB_COAP_CF_NONE, or a format we encode, or signed SenML CBOR when the
+ * account has a key to sign with; false (4.06 sent) otherwise. */
 static bool nb_dm_accept(nb_dm_ctx *x, int *cf) {
   *cf = nb_coap_msg_accept(x->req);
   if (*cf == NB_COAP_CF_NONE || nb_format_is_supported(*cf)) return true;
+  if (*cf == NB_COSE_CF_SIGN1 && x->a && nb_sig_key(x->c, x->a->sec_inst)) return true;
   nb_dm_code(x, NB_COAP_NOT_ACCEPTABLE);
   return false;
 }
@@ -214,8 +242,9 @@ static void nb_dm_answer_records(nb_dm_ctx *x, const nb_path *paths, size_t np, 
   nb_bytes_init(&body);
   uint8_t code = NB_COAP_INTERNAL_SERVER_ERROR;
   int used;
-  nb_err e = nb_dm_encode(x->c, composite ? &(nb_path){.len = 0} : &x->path, recs, cf, &used, &body,
-                          &code);
+  nb_path root = nb_path_root();
+  const nb_path *base = composite ? &root : &x->path;
+  nb_err e = nb_dm_encode(x->c, x->a, base, recs, cf, &used, &body, &code);
   if (e != NB_OK) {
     nb_bytes_free(&body);
     nb_dm_code(x, code);
@@ -227,6 +256,8 @@ static void nb_dm_answer_records(nb_dm_ctx *x, const nb_path *paths, size_t np, 
     nb_rep_observe(x->c, x->a, x->ex, paths, np, composite, used, x->now, &obs);
   nb_dm_reply(x, NB_COAP_CONTENT, used, body.data, body.len);
   if (obs) nb_rep_answered(obs, recs, x->now);
+  if (used == NB_COSE_CF_SIGN1)
+    nb_sig_evidence(x->c, obs ? "notify" : "read", base, body.data, body.len);
   nb_bytes_free(&body);
 }
 
@@ -459,15 +490,31 @@ static nb_err nb_dm_replace_prune(nb_client *c, nb_object *o, uint16_t inst, con
   return e;
 }
 
-static bool nb_dm_decode(nb_dm_ctx *x, const nb_path *base, unsigned flags, nb_records *out) {
-  int cf = nb_coap_msg_content_format(x->req);
-  if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf)) {
+/* The body to decode, its signature checked once when it is signed; false (answered) when
+ * it is refused or in a format the client does not decode. */
+static bool nb_dm_body(nb_dm_ctx *x, const nb_sig_body **out) {
+  if (!x->body_ready) {
+    uint8_t refused = nb_sig_unwrap(x->c, x->peer, x->req, false, &x->body);
+    if (refused) {
+      nb_dm_code(x, refused);
+      return false;
+    }
+    x->body_ready = true;
+  }
+  if (x->body.cf == NB_COAP_CF_NONE || !nb_format_is_supported(x->body.cf)) {
     nb_dm_code(x, NB_COAP_UNSUPPORTED_CONTENT_FORMAT);
     return false;
   }
+  *out = &x->body;
+  return true;
+}
+
+static bool nb_dm_decode(nb_dm_ctx *x, const nb_path *base, unsigned flags, nb_records *out) {
+  const nb_sig_body *b;
+  if (!nb_dm_body(x, &b)) return false;
   nb_format_opts o = {.base = base, .model = x->c->model, .flags = flags};
   nb_format_error fe = {0};
-  if (nb_format_decode_ex(cf, x->req->payload, x->req->payload_len, &o, out, &fe) != NB_OK) {
+  if (nb_format_decode_ex(b->cf, b->data, b->len, &o, out, &fe) != NB_OK) {
     nb_dm_code(x, fe.code ? fe.code : NB_COAP_BAD_REQUEST);
     return false;
   }
@@ -584,16 +631,14 @@ static void nb_dm_create(nb_dm_ctx *x) {
   for (size_t k = 0; k < n && k < NB_CLIENT_MAX_IDS && ids[k] == inst; k++) inst++;
   nb_records recs;
   nb_records_init(&recs);
-  int cf = nb_coap_msg_content_format(x->req);
   bool ok = true;
+  const nb_sig_body *b;
   if (x->req->payload_len > 0) {
     /* TLV/SenML may name the instance (/o/i/...); a bare resource list goes to a new one. */
     nb_format_opts fo = {.base = &x->path, .model = x->c->model};
-    if (cf == NB_COAP_CF_NONE || !nb_format_is_supported(cf)) {
+    if (!nb_dm_body(x, &b)) {
       ok = false;
-      nb_dm_code(x, NB_COAP_UNSUPPORTED_CONTENT_FORMAT);
-    } else if (nb_format_decode_ex(cf, x->req->payload, x->req->payload_len, &fo, &recs, NULL) ==
-                   NB_OK &&
+    } else if (nb_format_decode_ex(b->cf, b->data, b->len, &fo, &recs, NULL) == NB_OK &&
                recs.len > 0 && recs.items[0].path.len >= NB_PATH_INSTANCE) {
       inst = recs.items[0].path.ids[1];
     } else {
@@ -631,6 +676,7 @@ static void nb_dm_create(nb_dm_ctx *x) {
       nb_coap_msg m;
       nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_CREATED, 0);
       nb_coap_msg_add_path(&m, NB_COAP_OPT_LOCATION_PATH, loc);
+      x->answered = NB_COAP_CREATED;
       nb_coap_exchange_respond(x->ex, &m, x->now);
     }
   }
@@ -656,7 +702,9 @@ static void nb_dm_delete(nb_dm_ctx *x) {
 static void nb_dm_read_composite(nb_dm_ctx *x) {
   int cf;
   if (!nb_dm_accept(x, &cf)) return;
+  /* Without Accept, the request's format; a signed request's inner one. */
   if (cf == NB_COAP_CF_NONE) cf = nb_coap_msg_content_format(x->req);
+  if (cf == NB_COSE_CF_SIGN1) cf = NB_COAP_CF_SENML_CBOR;
   nb_path root = nb_path_root();
   nb_records req, recs;
   nb_records_init(&req);
@@ -723,39 +771,48 @@ static bool nb_dm_is_partial_rwrite(nb_dm_ctx *x) {
          nb_coap_msg_content_format(x->req) != NB_COAP_CF_NONE;
 }
 
-void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
-                  nb_time_ms now) {
-  nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .now = now};
-  if (nb_bs_handle(x.c, ex, peer, req, now)) return;
-  x.a = nb_dm_account(x.c, peer);
-  if (!x.a) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED);
-  nb_err pe = nb_path_from_coap(req, &x.path);
+static void nb_dm_dispatch(nb_dm_ctx *x) {
+  const nb_coap_msg *req = x->req;
+  nb_err pe = nb_path_from_coap(req, &x->path);
   if (pe != NB_OK)
-    return nb_dm_code(&x, pe == NB_ERR_RANGE ? NB_COAP_BAD_REQUEST : NB_COAP_NOT_FOUND);
-  if (req->code == NB_COAP_FETCH) return nb_dm_read_composite(&x);
-  if (req->code == NB_COAP_IPATCH) return nb_dm_write_composite(&x);
-  if (x.path.len >= NB_PATH_OBJECT) {
-    if (x.path.ids[0] == 0) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED); /* bootstrap only */
-    if (!nb_client_object(x.c, x.path.ids[0])) return nb_dm_code(&x, NB_COAP_NOT_FOUND);
+    return nb_dm_code(x, pe == NB_ERR_RANGE ? NB_COAP_BAD_REQUEST : NB_COAP_NOT_FOUND);
+  if (req->code == NB_COAP_FETCH) return nb_dm_read_composite(x);
+  if (req->code == NB_COAP_IPATCH) return nb_dm_write_composite(x);
+  if (x->path.len >= NB_PATH_OBJECT) {
+    if (x->path.ids[0] == 0) return nb_dm_code(x, NB_COAP_UNAUTHORIZED); /* bootstrap only */
+    if (!nb_client_object(x->c, x->path.ids[0])) return nb_dm_code(x, NB_COAP_NOT_FOUND);
   }
   switch (req->code) {
     case NB_COAP_GET:
-      if (nb_coap_msg_accept(req) == NB_COAP_CF_LINK_FORMAT) return nb_dm_discover(&x);
-      return nb_dm_read(&x);
+      if (nb_coap_msg_accept(req) == NB_COAP_CF_LINK_FORMAT) return nb_dm_discover(x);
+      return nb_dm_read(x);
     case NB_COAP_PUT:
       if (req->payload_len == 0 && nb_coap_msg_content_format(req) == NB_COAP_CF_NONE)
-        return nb_dm_write_attributes(&x);
-      return nb_dm_write(&x, x.path.len == NB_PATH_RINSTANCE);
+        return nb_dm_write_attributes(x);
+      return nb_dm_write(x, x->path.len == NB_PATH_RINSTANCE);
     case NB_COAP_POST:
-      if (x.path.len == NB_PATH_OBJECT) return nb_dm_create(&x);
-      if (x.path.len == NB_PATH_INSTANCE) return nb_dm_write(&x, true);
-      if (x.path.len == NB_PATH_RESOURCE && nb_dm_is_partial_rwrite(&x))
-        return nb_dm_write(&x, true);
-      if (x.path.len == NB_PATH_RESOURCE) return nb_dm_execute(&x);
-      return nb_dm_code(&x, NB_COAP_METHOD_NOT_ALLOWED);
+      if (x->path.len == NB_PATH_OBJECT) return nb_dm_create(x);
+      if (x->path.len == NB_PATH_INSTANCE) return nb_dm_write(x, true);
+      if (x->path.len == NB_PATH_RESOURCE && nb_dm_is_partial_rwrite(x))
+        return nb_dm_write(x, true);
+      if (x->path.len == NB_PATH_RESOURCE) return nb_dm_execute(x);
+      return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
     case NB_COAP_DELETE:
-      return nb_dm_delete(&x);
+      return nb_dm_delete(x);
     default:
-      return nb_dm_code(&x, NB_COAP_METHOD_NOT_ALLOWED);
+      return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
   }
+}
+
+void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now) {
+  nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .peer = peer, .now = now};
+  if (nb_bs_handle(x.c, ex, peer, req, now)) return;
+  x.a = nb_dm_account(x.c, peer);
+  if (!x.a) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED);
+  nb_dm_dispatch(&x);
+  /* A signed write that was applied is evidence of what the server asked for. */
+  bool write = req->code == NB_COAP_PUT || req->code == NB_COAP_POST || req->code == NB_COAP_IPATCH;
+  if (write && x.body_ready && x.body.cose && NB_COAP_CLASS(x.answered) == 2)
+    nb_sig_evidence(x.c, "write", &x.path, x.body.cose, x.body.cose_len);
 }

@@ -225,7 +225,7 @@ static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
   int used = o->cf;
   nb_path root = nb_path_root();
   if (e == NB_OK)
-    e = nb_dm_encode(c, o->composite ? &root : &o->paths[0], &recs, o->cf, &used, &body, &code);
+    e = nb_dm_encode(c, a, o->composite ? &root : &o->paths[0], &recs, o->cf, &used, &body, &code);
   else
     code = nb_client_err_code(e);
   nb_coap_msg m;
@@ -237,6 +237,8 @@ static bool nb_rep_notify(nb_client *c, nb_obs *o, nb_time_ms now) {
   nb_err ne = nb_coap_ep_notify(c->ep, o->observer, &m, nb_rep_confirmable(c, a), now);
   bool alive = e == NB_OK && ne == NB_OK;
   if (alive) nb_rep_answered(o, &recs, now);
+  if (alive && used == NB_COSE_CF_SIGN1)
+    nb_sig_evidence(c, "notify", o->composite ? &root : &o->paths[0], body.data, body.len);
   nb_bytes_free(&body);
   nb_records_deinit(&recs);
   if (!alive) {

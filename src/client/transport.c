@@ -360,3 +360,13 @@ void nb_tr_free_all(nb_client *c) {
   c->chans = NULL;
   c->chans_cap = 0;
 }
+
+const nb_dtls_peer *nb_tr_peer(nb_client *c, const nb_addr *peer) {
+  for (size_t i = 0; i < c->nchans; i++) {
+    nb_chan *ch = c->chans[i];
+    if (!nb_addr_equal(&ch->addr, peer) || !ch->s) continue;
+    if (nb_dtls_session_state(ch->s) != NB_DTLS_ESTABLISHED) return NULL;
+    return nb_dtls_session_peer(ch->s);
+  }
+  return NULL;
+}

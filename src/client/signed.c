@@ -1,0 +1,92 @@
+/* Signed payloads, client side (non-repudiation; docs/client.md "Signed payloads"): request
+ * bodies that come as COSE_Sign1 (Content-Format 18) are verified with the public key the
+ * peer authenticated its DTLS handshake with before anything is decoded, and bodies the client
+ * signs (receipts, reads, notifications) are signed with the private key of the Security
+ * instance of the account they go to. Owns the bootstrap ID (cti) check of one bootstrap. */
+#include <string.h>
+
+#include "base/log.h"
+#include "client_int.h"
+
+const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst) {
+  nb_object *sec = nb_client_object(c, 0);
+  int64_t mode = nb_store_object_get_int(sec, sec_inst, 2, 3);
+  if (mode != 1 && mode != 2) return NULL;
+  nb_path p = nb_path_res(0, sec_inst, 5);
+  const nb_value *v = nb_store_object_get(sec, &p);
+  if (!v || (v->type != NB_VT_OPAQUE && v->type != NB_VT_STRING) || v->v.bytes.len == 0)
+    return NULL;
+  return v;
+}
+
+void nb_sig_bootstrap_reset(nb_client *c) {
+  c->bs_cti_set = false;
+  c->bs_cti_len = 0;
+}
+
+static uint8_t nb_sig_refuse(const char *reason, nb_err e) {
+  NB_LOG_WARN(NB_CLIENT_LOG, "event=signed-body-refused reason=%s err=%s", reason, nb_err_name(e));
+  return NB_COAP_BAD_REQUEST;
+}
+
+/* Within one bootstrap every signed write carries the ID of the first. */
+static bool nb_sig_cti_ok(nb_client *c, const nb_cose_headers *h) {
+  if (!c->bs_cti_set) return true;
+  return h->cti_len == c->bs_cti_len && memcmp(h->cti, c->bs_cti, h->cti_len) == 0;
+}
+
+uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req, bool bootstrap,
+                      nb_sig_body *out) {
+  memset(out, 0, sizeof *out);
+  out->cf = nb_coap_msg_content_format(req);
+  out->data = req->payload;
+  out->len = req->payload_len;
+  if (out->cf != NB_COSE_CF_SIGN1) return 0;
+  const nb_dtls_peer *who = nb_tr_peer(c, peer);
+  if (!who || who->spki_len == 0) return nb_sig_refuse("peer-without-key", NB_ERR_UNSUPPORTED);
+  nb_cose_sign1_msg m;
+  nb_err e = nb_cose_open(req->payload, req->payload_len, who->spki, who->spki_len, &m);
+  if (e != NB_OK) return nb_sig_refuse("signature", e);
+  if (m.h.sub[0] && strcmp(m.h.sub, c->endpoint) != 0)
+    return nb_sig_refuse("sub-not-this-endpoint", NB_ERR_INVAL);
+  if (m.h.content_format < 0 || m.h.content_format == NB_COSE_CF_SIGN1 ||
+      !nb_format_is_supported(m.h.content_format))
+    return nb_sig_refuse("inner-content-format", NB_ERR_UNSUPPORTED);
+  if (bootstrap && !nb_sig_cti_ok(c, &m.h)) return nb_sig_refuse("cti-changed", NB_ERR_INVAL);
+  if (bootstrap && !c->bs_cti_set) {
+    memcpy(c->bs_cti, m.h.cti, m.h.cti_len);
+    c->bs_cti_len = m.h.cti_len;
+    c->bs_cti_set = true;
+  }
+  out->cf = m.h.content_format;
+  out->data = m.payload;
+  out->len = m.payload_len;
+  out->cose = req->payload;
+  out->cose_len = req->payload_len;
+  return 0;
+}
+
+nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t cti_len,
+                   const uint8_t *inner, size_t len, nb_bytes *out) {
+  const nb_value *key = nb_sig_key(c, sec_inst);
+  if (!key) return NB_ERR_UNSUPPORTED;
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  size_t n = strlen(c->endpoint);
+  if (n >= sizeof h.iss) return NB_ERR_RANGE;
+  memcpy(h.iss, c->endpoint, n + 1);
+  if (c->cfg.unix_offset_ms != 0) {
+    h.has_iat = true;
+    h.iat = (c->now + c->cfg.unix_offset_ms) / 1000;
+  }
+  if (cti_len > sizeof h.cti) return NB_ERR_RANGE;
+  if (cti_len) memcpy(h.cti, cti, cti_len);
+  h.cti_len = cti_len;
+  return nb_cose_sign1(&h, inner, len, key->v.bytes.data, key->v.bytes.len, out);
+}
+
+void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uint8_t *cose,
+                     size_t len) {
+  if (c->cfg.evidence) c->cfg.evidence(c->cfg.evidence_user, kind, p, cose, len);
+}
