@@ -703,8 +703,10 @@ static void nb_dm_read_composite(nb_dm_ctx *x) {
   int cf;
   if (!nb_dm_accept(x, &cf)) return;
   /* Without Accept, the request's format; a signed request's inner one. */
-  if (cf == NB_COAP_CF_NONE) cf = nb_coap_msg_content_format(x->req);
-  if (cf == NB_COSE_CF_SIGN1) cf = NB_COAP_CF_SENML_CBOR;
+  if (cf == NB_COAP_CF_NONE) {
+    cf = nb_coap_msg_content_format(x->req);
+    if (cf == NB_COSE_CF_SIGN1) cf = NB_COAP_CF_SENML_CBOR;
+  }
   nb_path root = nb_path_root();
   nb_records req, recs;
   nb_records_init(&req);

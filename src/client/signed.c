@@ -46,7 +46,8 @@ uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req,
   if (!who || who->spki_len == 0) return nb_sig_refuse("peer-without-key", NB_ERR_UNSUPPORTED);
   nb_cose_sign1_msg m;
   nb_err e = nb_cose_open(req->payload, req->payload_len, who->spki, who->spki_len, &m);
-  if (e != NB_OK) return nb_sig_refuse("signature", e);
+  if (e != NB_OK)
+    return nb_sig_refuse(e == NB_ERR_DTLS_PEER_REJECTED ? "signature" : "malformed", e);
   if (m.h.sub[0] && strcmp(m.h.sub, c->endpoint) != 0)
     return nb_sig_refuse("sub-not-this-endpoint", NB_ERR_INVAL);
   if (m.h.content_format < 0 || m.h.content_format == NB_COSE_CF_SIGN1 ||
