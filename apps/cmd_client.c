@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -65,6 +66,11 @@ static void usage(FILE *out) {
       "  --state FILE          keep the server accounts here (written 0600 once registered;\n"
       "                        read at start, so a bootstrapped device skips bootstrap)\n"
       "  --version 1.0|1.1     LwM2M version to speak (default 1.1)\n"
+      "  --signed-bootstrap    ask the bootstrap server to sign its writes (pct=18); needs a\n"
+      "                        key pair for it (--rpk-key or --cert, or rpk/x509 in --factory)\n"
+      "  --evidence-dir DIR    keep every signed payload accepted or sent (signed writes,\n"
+      "                        bootstrap receipts, signed reads and notifications) as a file\n"
+      "                        NNNN-KIND-PATH.cose (0600) in DIR, which must exist\n"
       "  --prompt              read commands from stdin even when it is no terminal\n"
       "  --log-level LEVEL     error, warn, info (default) or debug\n"
       "  -h, --help            this text\n\n"
@@ -80,6 +86,8 @@ static void usage(FILE *out) {
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n"
       "  niobium client --factory dev1-factory.json --endpoint dev1 --state dev1.state\n"
+      "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
+      "      --rpk-key dev.key --server-key bs.pub --signed-bootstrap --evidence-dir ev/\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 --binding UQ \\\n"
       "      --sensors csv:temps.csv:temp\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint pi1 --sensors "
@@ -89,7 +97,8 @@ static void usage(FILE *out) {
 typedef struct {
   const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
-  const char *factory;
+  const char *factory, *evidence_dir;
+  bool signed_bootstrap;
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
 } options;
@@ -111,6 +120,7 @@ typedef struct {
   nb_time_ms quit_by;
   char line[512];
   size_t line_len;
+  unsigned evidence_seq; /* last NNNN written to --evidence-dir */
 } app;
 
 /* ---- helpers ---- */
@@ -381,6 +391,45 @@ static int build_account(const options *o, key_material *k, nb_client_server_par
     return NB_EXIT_USAGE;
   }
   return NB_EXIT_OK;
+}
+
+/* ---- evidence of signed payloads ---- */
+
+/* DIR/NNNN-KIND-PATH.cose, a new file each time (never over an earlier run's). */
+static void on_evidence(void *user, const char *kind, const nb_path *path, const uint8_t *cose,
+                        size_t len) {
+  app *a = user;
+  char p[NB_PATH_STRLEN], name[4096] = "";
+  nb_path_format(path, p, sizeof p);
+  for (char *q = p; *q; q++)
+    if (*q == '/') *q = '_';
+  int fd = -1;
+  for (unsigned tries = 0; fd < 0 && tries < 100000; tries++) {
+    a->evidence_seq++;
+    snprintf(name, sizeof name, "%s/%04u-%s-%s.cose", a->o->evidence_dir, a->evidence_seq, kind, p);
+    fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  bool ok = fd >= 0;
+  for (size_t off = 0; ok && off < len;) {
+    ssize_t n = write(fd, cose + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) off += (size_t)n;
+  }
+  if (fd >= 0 && close(fd) != 0) ok = false;
+  if (!ok)
+    NB_LOG_ERROR("client", "event=evidence-not-written file=%s error=\"%s\"", name,
+                 strerror(errno));
+  else
+    NB_LOG_INFO("client", "event=evidence kind=%s path=%s file=%s", kind, p, name);
+}
+
+/* Unix time minus the loop clock: what the engine signs as iat. */
+static int64_t unix_offset(nb_io_loop *loop) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
 }
 
 /* ---- the loop ---- */
@@ -695,6 +744,11 @@ static int run(const options *o) {
   cfg.event_user = &a;
   cfg.resolve = resolve;
   cfg.queue_timeout = (nb_time_ms)o->queue_timeout * 1000;
+  cfg.signed_bootstrap = o->signed_bootstrap;
+  if (o->evidence_dir) {
+    cfg.evidence = on_evidence;
+    cfg.evidence_user = &a;
+  }
   a.spi.fd = -1;
   nb_addr local4, local6;
   nb_addr_parse("0.0.0.0", 0, &local4);
@@ -703,6 +757,7 @@ static int run(const options *o) {
   nb_io_udp_config_default(&ucfg);
   ucfg.batch = 1; /* a device gets a trickle of datagrams: 64 KiB, not 1 MiB, of buffer */
   if (rc == NB_EXIT_OK && nb_io_loop_new(&a.loop) != NB_OK) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK) cfg.unix_offset_ms = unix_offset(a.loop);
   if (rc == NB_EXIT_OK && nb_client_new(&cfg, &a.c) != NB_OK) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK) {
     /* Both families: a bootstrap server may hand out a server of either. */
@@ -818,6 +873,8 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"factory", required_argument, NULL, 'F'},
                                        {"version", required_argument, NULL, 'v'},
                                        {"prompt", no_argument, NULL, 'p'},
+                                       {"signed-bootstrap", no_argument, NULL, 'G'},
+                                       {"evidence-dir", required_argument, NULL, 'E'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -887,6 +944,12 @@ int nb_cmd_client(int argc, char **argv) {
       case 'p':
         o.prompt = true;
         break;
+      case 'G':
+        o.signed_bootstrap = true;
+        break;
+      case 'E':
+        o.evidence_dir = optarg;
+        break;
       case 'i':
         if (!parse_ulong(optarg, 1, 65534, &o.ssid)) return bad("--ssid must be 1..65534", "");
         break;
@@ -947,5 +1010,18 @@ int nb_cmd_client(int argc, char **argv) {
   if (o.psk_hex && !o.psk_id) return bad("--psk-key needs --psk-identity%s", "");
   if (o.server_sid && o.server_key)
     return bad("--server-key and --server-secure-id exclude each other%s", "");
+  if (o.signed_bootstrap && o.server)
+    return bad("--signed-bootstrap needs a bootstrap server (--bootstrap or --factory)%s", "");
+  if (o.signed_bootstrap && o.bootstrap && !o.rpk_key && !o.cert)
+    return bad(
+        "--signed-bootstrap needs a key pair to verify the bootstrap server with: "
+        "--rpk-key or --cert%s",
+        "");
+  struct stat st;
+  if (o.evidence_dir && (stat(o.evidence_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+    return bad("--evidence-dir '%s' is not an existing directory (create it first)",
+               o.evidence_dir);
+  if (o.evidence_dir && access(o.evidence_dir, W_OK | X_OK) != 0)
+    return bad("--evidence-dir '%s' is not writable", o.evidence_dir);
   return run(&o);
 }
