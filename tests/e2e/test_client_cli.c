@@ -64,6 +64,13 @@ static void test_usage_errors(void **state) {
   expect_usage(a10, 6, "exactly one");
   char *a11[] = {"--server", "coap://127.0.0.1:5683", "--endpoint", "x", "--bogus"};
   expect_usage(a11, 5, "Usage");
+  char *a12[] = {"--bootstrap", "coap://127.0.0.1:5783", "--endpoint", "x", "--signed-bootstrap"};
+  expect_usage(a12, 5, "--rpk-key or --cert");
+  char *a13[] = {"--server", "coap://127.0.0.1:5683", "--endpoint", "x", "--signed-bootstrap"};
+  expect_usage(a13, 5, "needs a bootstrap server");
+  char *a14[] = {"--server", "coap://127.0.0.1:5683", "--endpoint",
+                 "x",        "--evidence-dir",        "/nonexistent-evidence-dir"};
+  expect_usage(a14, 6, "not an existing directory");
 
   char *help[] = {(char *)nb_test_env("NB_BINARY"), "client", "--help", NULL};
   char *out = NULL;
