@@ -600,6 +600,25 @@ static void test_signed_management_write(void **state) {
   assert_int_equal(f.nev, 1);
   assert_string_equal(f.ev[0].kind, "write");
   assert_string_equal(f.ev[0].path, "/3/0/14");
+  /* Write-Composite (iPATCH /) signed the same way */
+  nb_records_init(&r);
+  v = nb_value_none();
+  assert_int_equal(nb_value_set_string(&v, "-03:00", 6), NB_OK);
+  assert_int_equal(nb_records_add(&r, &tz, &v), NB_OK);
+  nb_path root = nb_path_root();
+  inner.len = cose.len = 0;
+  assert_int_equal(
+      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &root, nb_model_builtin(), &inner, NULL, NULL),
+      NB_OK);
+  nb_records_deinit(&r);
+  sign(&inner, NULL, CTI_A, 0, &K.srv_key.key_pem, &cose);
+  nb_ss_request(&f.srv, NB_COAP_IPATCH, "/", NB_COSE_CF_SIGN1, NB_COAP_CF_NONE, NULL, cose.data,
+                cose.len, &a);
+  assert_int_equal(a.code, NB_COAP_CHANGED);
+  nb_ss_answer_free(&a);
+  assert_string_equal(nb_store_object_get_str(nb_client_object(f.c, 3), 0, 14), "-03:00");
+  assert_int_equal(f.nev, 2);
+  assert_string_equal(f.ev[1].path, "/");
   nb_bytes_free(&inner);
   nb_bytes_free(&cose);
   fx_teardown(&f);
