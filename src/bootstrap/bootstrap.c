@@ -64,8 +64,8 @@ typedef struct nb_bs_session {
   bool installed;             /* this attempt's credential is in the management server */
   uint64_t ticket;            /* asynchronous install being waited for (0 none) */
   nb_time_ms install_deadline;
-  bool sign;                      /* signed session (pct=18, peer key, our key) */
-  uint8_t cti[NB_BS_CTI_LEN];     /* this attempt's ID */
+  bool sign;                  /* signed session (pct=18, peer key, our key) */
+  uint8_t cti[NB_BS_CTI_LEN]; /* this attempt's ID */
   char cti_hex[2 * NB_BS_CTI_LEN + 1];
   nb_time_ms build_now; /* when the writes were built (their iat) */
   nb_bytes receipt;     /* the device's signed receipt of this attempt */
@@ -583,8 +583,7 @@ static nb_err nb_bs_check_receipt(nb_bs_session *s, const nb_coap_msg *resp, nb_
     nb_records_deinit(&r);
   }
   if (why) {
-    NB_LOG_WARN(NB_BS_LOG, "event=receipt-rejected ep=%s cti=%s reason=%s", s->ep, s->cti_hex,
-                why);
+    NB_LOG_WARN(NB_BS_LOG, "event=receipt-rejected ep=%s cti=%s reason=%s", s->ep, s->cti_hex, why);
     return NB_ERR_DTLS_PEER_REJECTED;
   }
   nb_bytes_free(&s->receipt);
@@ -851,8 +850,8 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
 /* ---- Bootstrap-Request ---- */
 
 static bool nb_bs_format_ok(int cf) {
-  return cf == NB_COSE_CF_SIGN1 || cf == NB_COAP_CF_LWM2M_TLV || cf == NB_COAP_CF_SENML_CBOR || cf == NB_COAP_CF_SENML_JSON ||
-         cf == NB_COAP_CF_LWM2M_JSON;
+  return cf == NB_COSE_CF_SIGN1 || cf == NB_COAP_CF_LWM2M_TLV || cf == NB_COAP_CF_SENML_CBOR ||
+         cf == NB_COAP_CF_SENML_JSON || cf == NB_COAP_CF_LWM2M_JSON;
 }
 
 static void nb_bs_answer(nb_coap_exchange *ex, uint8_t code, nb_time_ms now) {
