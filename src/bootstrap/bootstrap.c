@@ -500,8 +500,9 @@ static nb_err nb_bs_build(nb_bs_session *s) {
   }
   for (size_t k = 0; k < s->cfg.nacls && e == NB_OK; k++)
     e = nb_bs_add_acl(s, &s->cfg.acls[k], (uint16_t)k);
-  if (e == NB_OK) e = nb_bs_add_bs_account(s);
-  if (e == NB_OK && s->sign) { /* the device signs what it now holds (spec: "receipt") */
+  /* The device signs what it now holds in /1 (spec: "receipt"), before a fresh key replaces
+   * the bootstrap-account key it signs with and that authenticated this session. */
+  if (e == NB_OK && s->sign) {
     nb_path o1 = nb_path_obj(1);
     nb_bs_step *rc = nb_bs_step_add(s, NB_COAP_GET, &o1, NB_COAP_CONTENT, "");
     if (!rc) return NB_ERR_BUSY;
@@ -509,6 +510,7 @@ static nb_err nb_bs_build(nb_bs_session *s) {
     rc->receipt = true;
     snprintf(rc->name, sizeof rc->name, "receipt");
   }
+  if (e == NB_OK) e = nb_bs_add_bs_account(s);
   nb_path root = nb_path_root();
   nb_bs_step *fin = e == NB_OK ? nb_bs_step_add(s, NB_COAP_POST, &root, NB_COAP_CHANGED, "") : NULL;
   if (e == NB_OK && !fin) e = NB_ERR_BUSY;
@@ -591,7 +593,8 @@ static nb_err nb_bs_check_receipt(nb_bs_session *s, const nb_coap_msg *resp, nb_
   return nb_bytes_append(&s->receipt, resp->payload, resp->payload_len);
 }
 
-/* Hands the signed writes of this attempt and the device's receipt to the source. */
+/* Hands the signed writes of this attempt and the device's receipt to the source, in the
+ * order they went over the wire. */
 static void nb_bs_keep_evidence(nb_bs_session *s) {
   const nb_bs_source *src = &s->bs->cfg.source;
   if (!src->evidence_put) return;
@@ -599,32 +602,22 @@ static void nb_bs_keep_evidence(nb_bs_session *s) {
   nb_err e = NB_OK;
   for (size_t i = 0; i < s->nsteps && e == NB_OK; i++) {
     const nb_bs_step *st = &s->steps[i];
-    if (!st->signed_) continue;
+    if (!st->signed_ && !st->receipt) continue;
     char path[NB_PATH_STRLEN];
     nb_path_format(&st->path, path, sizeof path);
     nb_bs_evidence ev = {.ep = s->ep,
                          .cti = s->cti_hex,
                          .seq = seq++,
-                         .kind = "write",
+                         .kind = st->receipt ? "receipt" : "write",
                          .path = path,
-                         .signer = s->bs->signer,
-                         .at = nb_bs_unix_ms(s->bs, st->sent_at),
-                         .cose = st->body.data,
-                         .cose_len = st->body.len};
+                         .signer = st->receipt ? s->id.value : s->bs->signer,
+                         .at = nb_bs_unix_ms(s->bs, st->receipt ? s->receipt_at : st->sent_at),
+                         .cose = st->receipt ? s->receipt.data : st->body.data,
+                         .cose_len = st->receipt ? s->receipt.len : st->body.len};
     e = src->evidence_put(src->self, &ev);
   }
-  nb_bs_evidence rc = {.ep = s->ep,
-                       .cti = s->cti_hex,
-                       .seq = seq,
-                       .kind = "receipt",
-                       .path = "/1",
-                       .signer = s->id.value,
-                       .at = nb_bs_unix_ms(s->bs, s->receipt_at),
-                       .cose = s->receipt.data,
-                       .cose_len = s->receipt.len};
-  if (e == NB_OK) e = src->evidence_put(src->self, &rc);
   NB_LOG_INFO(NB_BS_LOG, "event=evidence-kept ep=%s cti=%s messages=%u err=%s", s->ep, s->cti_hex,
-              seq + 1, nb_err_name(e));
+              seq, nb_err_name(e));
 }
 
 static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,

@@ -30,7 +30,7 @@
 typedef struct {
   const char *ep;
   const char *cti;    /* hex of the bootstrap's cti */
-  unsigned seq;       /* 0.. in the order sent; the receipt last */
+  unsigned seq;       /* 0.. in the order sent (the receipt before a bootstrap-account write) */
   const char *kind;   /* "write" or "receipt" */
   const char *path;   /* "/0/1", "/1" */
   const char *signer; /* secure ID of the signing key (receipt: the device's identity value) */

@@ -40,6 +40,7 @@ typedef struct {
   uint8_t cti[NB_COSE_ID_MAX];
   size_t cti_len;
   int cti_changes; /* writes under a cti other than the previous write's */
+  char order[256]; /* requests in the order seen: "P/0/1 G/1 F ..." */
   char fin_cti[64];
   int finished, failed;
   char fail_step[40];
@@ -67,7 +68,7 @@ static void on_event(void *u, const nb_bs_event *e) {
   }
 }
 
-static void fx_new(fx *f, bool sign_key) {
+static void fx_new_cfg(fx *f, bool sign_key, bool fresh_key) {
   memset(f, 0, sizeof *f);
   f->now = 1000;
   assert_int_equal(nb_bs_store_open(":memory:", &f->st), NB_OK);
@@ -78,7 +79,8 @@ static void fx_new(fx *f, bool sign_key) {
   for (size_t i = 0; i < 2; i++) {
     nb_bs_config cfg;
     nb_bs_config_init(&cfg, eps[i]);
-    cfg.discover = false;
+    cfg.discover = fresh_key; /* finds the bootstrap account the fresh key goes into */
+    cfg.bs_fresh_key = fresh_key;
     nb_bs_server s = {.ssid = 101, .lifetime = 300, .mode = NB_BS_SEC_NOSEC};
     snprintf(s.uri, sizeof s.uri, "coap://127.0.0.1:5683");
     assert_int_equal(nb_bs_config_add_server(&cfg, &s), NB_OK);
@@ -101,6 +103,8 @@ static void fx_new(fx *f, bool sign_key) {
   assert_int_equal(nb_bs_engine_add_listener(f->bs, on_event, f), NB_OK);
   assert_int_equal(nb_addr_parse("127.0.0.1:40000", 0, &f->dev), NB_OK);
 }
+
+static void fx_new(fx *f, bool sign_key) { fx_new_cfg(f, sign_key, false); }
 
 static void fx_free(fx *f) {
   nb_bs_engine_free(f->bs);
@@ -213,7 +217,19 @@ static int answer_all(fx *f, const char *ep, receipt_kind rk) {
     nb_coap_msg_set_token(&r, m.token, m.token_len);
     nb_bytes body;
     nb_bytes_init(&body);
-    if (m.code == NB_COAP_PUT) {
+    size_t ol = strlen(f->order);
+    snprintf(f->order + ol, sizeof f->order - ol, "%s%s ",
+             m.code == NB_COAP_PUT    ? "P"
+             : m.code == NB_COAP_GET  ? "G"
+             : m.code == NB_COAP_POST ? "F"
+                                      : "D",
+             m.code == NB_COAP_POST ? "" : path);
+    if (m.code == NB_COAP_GET && strcmp(path, "/0") == 0) { /* Discover: account 0 is ours */
+      static const char links[] = "</0>,</0/0>,</1>";
+      r.code = NB_COAP_CONTENT;
+      assert_int_equal(nb_coap_msg_add_uint(&r, NB_COAP_OPT_CONTENT_FORMAT, 40), NB_OK);
+      nb_coap_msg_set_payload(&r, links, strlen(links));
+    } else if (m.code == NB_COAP_PUT) {
       f->puts++;
       if (nb_coap_msg_content_format(&m) == NB_COSE_CF_SIGN1) {
         f->puts_signed++;
@@ -267,8 +283,8 @@ static nb_err count_row(void *u, const nb_bs_evidence *ev) {
   assert_string_equal(ev->ep, "dev1");
   assert_true(ev->at >= OFFSET_MS);
   nb_cose_sign1_msg m;
+  assert_int_equal(ev->seq, (unsigned)(c->writes + c->receipts));
   if (strcmp(ev->kind, "write") == 0) {
-    assert_int_equal(ev->seq, (unsigned)c->writes);
     c->writes++;
     assert_string_equal(ev->signer, f->bs_key.secure_id);
     assert_int_equal(
@@ -277,7 +293,6 @@ static nb_err count_row(void *u, const nb_bs_evidence *ev) {
   } else {
     assert_string_equal(ev->kind, "receipt");
     assert_string_equal(ev->path, "/1");
-    assert_int_equal(ev->seq, (unsigned)c->writes);
     c->receipts++;
     assert_string_equal(ev->signer, f->dev_key.secure_id);
     assert_int_equal(
@@ -393,6 +408,26 @@ static void test_receipt_refused(void **state) {
   fx_free(&f);
 }
 
+/* A fresh bootstrap-account key: the receipt is read before that write replaces the key the
+ * device signs with, and the evidence keeps the wire order. */
+static void test_receipt_before_fresh_key(void **state) {
+  (void)state;
+  fx f;
+  fx_new_cfg(&f, true, true);
+  fx_identity(&f, true);
+  request(&f, "dev1", "18");
+  answer_all(&f, "dev1", R_GOOD);
+  assert_int_equal(f.finished, 1);
+  assert_string_equal(f.order, "G/0 D/0 D/1 P/0/1 P/1/0 G/1 P/0/0 F ");
+  assert_int_equal(f.puts_signed, 3);
+  assert_int_equal(f.cti_changes, 0);
+  ev_count c = {.f = &f};
+  assert_int_equal(nb_bs_store_evidence_each(f.st, "dev1", count_row, &c), NB_OK);
+  assert_int_equal(c.writes, 3);
+  assert_int_equal(c.receipts, 1);
+  fx_free(&f);
+}
+
 /* pct=18 from a NoSec peer (no key to verify a receipt with): plain SenML CBOR, no receipt. */
 static void test_nosec_peer_unsigned(void **state) {
   (void)state;
@@ -484,11 +519,11 @@ static void test_lost_receipt_new_cti(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_signed_good),          cmocka_unit_test(test_receipt_other_key),
-      cmocka_unit_test(test_receipt_wrong_iss),    cmocka_unit_test(test_receipt_other_cti),
-      cmocka_unit_test(test_receipt_refused),      cmocka_unit_test(test_nosec_peer_unsigned),
-      cmocka_unit_test(test_no_sign_key_unsigned), cmocka_unit_test(test_pct112_unchanged),
-      cmocka_unit_test(test_lost_receipt_new_cti),
+      cmocka_unit_test(test_signed_good),         cmocka_unit_test(test_receipt_other_key),
+      cmocka_unit_test(test_receipt_wrong_iss),   cmocka_unit_test(test_receipt_other_cti),
+      cmocka_unit_test(test_receipt_refused),     cmocka_unit_test(test_receipt_before_fresh_key),
+      cmocka_unit_test(test_nosec_peer_unsigned), cmocka_unit_test(test_no_sign_key_unsigned),
+      cmocka_unit_test(test_pct112_unchanged),    cmocka_unit_test(test_lost_receipt_new_cti),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
