@@ -36,6 +36,7 @@ static void usage(FILE *f) {
           "       niobium bootstrap config export [FILE] | import FILE\n"
           "       niobium bootstrap pending | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
+          "       niobium bootstrap evidence EP [--out FILE]\n"
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
           "or --api URL [--api-token T] to go through a running server's REST API instead\n"
           "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
@@ -66,6 +67,13 @@ static void usage(FILE *f) {
           "                     before Finish; when that fails, the bootstrap fails\n"
           "  --server-api-token TOKEN  that server's --api-token\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
+          "signed bootstrap: a device asking with pct=18 over DTLS with its raw public key\n"
+          "gets every Bootstrap-Write signed (COSE_Sign1, ES256) with --rpk-key\n"
+          "and must answer a signed receipt (Bootstrap-Read /1) before Finish; the signed\n"
+          "writes and the receipt are kept as evidence:\n"
+          "  evidence EP        prints them as JSON (kind, seq, path, cti, signer, at in Unix\n"
+          "                     ms, cose in base64), newest bootstrap first; --out FILE\n"
+          "                     writes the same JSON to FILE\n"
           "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
           "the server's security store of the same database; x509 accounts get a fresh key\n"
           "and a certificate (subject CN = endpoint) signed by the config's CA.\n"
@@ -89,6 +97,7 @@ static void usage(FILE *f) {
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
           "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
           "  niobium bootstrap pending; niobium bootstrap approve dev1\n"
+          "  niobium bootstrap evidence dev1 --out dev1-evidence.json\n"
           "  niobium bootstrap --policy approve --http 127.0.0.1:8081 &\n"
           "  curl -X POST http://127.0.0.1:8081/api/bootstrap/pending/dev1/approve\n");
 }
@@ -230,7 +239,7 @@ out:
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
   const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
-  const char *server_token, *api;
+  const char *server_token, *api, *out;
   bool dflt, bs_fresh_key;
   long ssid, lifetime, bs_timeout;
   size_t max_sessions, max_pending;
@@ -269,6 +278,17 @@ static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
 
 /* ---- the same commands through a running server's REST API (--api URL) ---- */
 
+/* text and a newline to path (--out), or to stdout when path is NULL. */
+static int write_text(const char *path, const char *text) {
+  FILE *f = path ? fopen(path, "w") : stdout;
+  if (!f) return BS_ERR("cannot write %s: check the path and permissions\n", path);
+  bool ok = fprintf(f, "%s\n", text) >= 0;
+  if (path && fclose(f) != 0) ok = false;
+  if (!ok) return BS_ERR("cannot write %s\n", path ? path : "to stdout");
+  if (path) fprintf(stderr, "niobium bootstrap: wrote %s\n", path);
+  return NB_EXIT_OK;
+}
+
 /* One call to URL + path; prints the answer body (JSON) on success. */
 static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
   char url[1024], why[200] = "";
@@ -293,7 +313,7 @@ static int api_call(const bs_opts *o, const char *method, const char *path, cons
   else if (status < 200 || status > 299)
     rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
   else
-    printf("%s\n", answer ? answer : "");
+    rc = write_text(o->out, answer ? answer : "");
   free(answer);
   return rc;
 }
@@ -325,6 +345,12 @@ static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
     return api_call(o, "DELETE", path, NULL);
   }
   if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
+  if (strcmp(verb, "evidence") == 0 && sub) {
+    if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
+      return BS_USAGE("the endpoint name is too long\n");
+    snprintf(path, sizeof path, "/api/bootstrap/evidence/%s", ep);
+    return api_call(o, "GET", path, NULL);
+  }
   if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
     if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
       return BS_USAGE("the endpoint name is too long\n");
@@ -499,6 +525,12 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
                     : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
   } else if (strcmp(verb, "expect") == 0) {
     rc = expect(st, o);
+  } else if (strcmp(verb, "evidence") == 0 && sub) {
+    char *json = NULL;
+    nb_err e = nb_bs_store_evidence_json(st, sub, &json);
+    rc = e == NB_OK ? write_text(o->out, json)
+                    : BS_ERR("cannot read the evidence: %s\n", nb_strerror(e));
+    free(json);
   } else {
     usage(stderr);
   }
@@ -534,6 +566,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"max-sessions", required_argument, NULL, 'M'},
                                        {"max-pending", required_argument, NULL, 'N'},
                                        {"log-level", required_argument, NULL, 'L'},
+                                       {"out", required_argument, NULL, 'o'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   bs_opts o = {.db = "niobium.db", .policy = "auto", .ssid = 101, .lifetime = 86400};
@@ -612,6 +645,9 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         break;
       case 't':
         o.token = optarg;
+        break;
+      case 'o':
+        o.out = optarg;
         break;
       case 'M':
       case 'N': {

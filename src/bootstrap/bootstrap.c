@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "dtls/cose.h"
 #include "dtls/keys.h"
 #include "lwm2m/format.h"
 #include "lwm2m/linkfmt.h"
 
 #define NB_BS_LOG "bootstrap"
-#define NB_BS_MAX_STEPS (1 + NB_BS_DELETES_MAX + 2 * NB_BS_SERVERS_MAX + NB_BS_ACLS_MAX + 1)
+/* Discover, deletes, writes, the bootstrap account's write, the receipt and Finish. */
+#define NB_BS_MAX_STEPS (1 + NB_BS_DELETES_MAX + 2 * NB_BS_SERVERS_MAX + NB_BS_ACLS_MAX + 3)
 #define NB_BS_MAX_LISTENERS 8
 #define NB_BS_PSK_LEN 16
 
@@ -28,6 +30,9 @@ typedef struct {
   uint8_t method;
   nb_path path;
   bool finish;
+  bool receipt; /* signed session: Bootstrap-Read /1 answered with the device's signature */
+  bool signed_; /* body is a COSE_Sign1 (kept as evidence) */
+  nb_time_ms sent_at;
   int cf;     /* Content-Format of body (NB_COAP_CF_NONE without) */
   int accept; /* Discover: link-format */
   nb_bytes body;
@@ -59,6 +64,12 @@ typedef struct nb_bs_session {
   bool installed;             /* this attempt's credential is in the management server */
   uint64_t ticket;            /* asynchronous install being waited for (0 none) */
   nb_time_ms install_deadline;
+  bool sign;                  /* signed session (pct=18, peer key, our key) */
+  uint8_t cti[NB_BS_CTI_LEN]; /* this attempt's ID */
+  char cti_hex[2 * NB_BS_CTI_LEN + 1];
+  nb_time_ms build_now; /* when the writes were built (their iat) */
+  nb_bytes receipt;     /* the device's signed receipt of this attempt */
+  nb_time_ms receipt_at;
 } nb_bs_session;
 
 /* A Bootstrap-Request waiting for the operator: small, no config or sequence until approved. */
@@ -89,6 +100,9 @@ struct nb_bs_engine {
   size_t nsessions;
   const nb_server_identity *rx_id;
   uint64_t next_ticket;
+  uint8_t *sign_key; /* copy of cfg.sign_key (NULL: never signs) */
+  size_t sign_key_len;
+  char signer[NB_DTLS_SECURE_ID_LEN + 1]; /* its secure ID */
 };
 
 static const char *const k_event_names[] = {
@@ -108,6 +122,10 @@ void nb_bs_engine_config_default(nb_bs_engine_config *cfg) {
   cfg->install_timeout = 15000;
   cfg->max_sessions = 10000;
   cfg->max_pending = 1000;
+}
+
+static int64_t nb_bs_unix_ms(const nb_bs_engine *bs, nb_time_ms now) {
+  return (int64_t)now + bs->cfg.unix_offset_ms;
 }
 
 /* ---- events ---- */
@@ -168,6 +186,7 @@ static void nb_bs_steps_clear(nb_bs_session *s) {
   for (size_t i = 0; i < s->nsteps; i++) nb_bytes_free(&s->steps[i].body);
   s->nsteps = s->cur = 0;
   s->built = false;
+  nb_bytes_free(&s->receipt);
 }
 
 /* Unlinks and frees a session; an outstanding request is cancelled (its callback ignores it). */
@@ -246,13 +265,38 @@ static nb_err nb_bs_rec_bytes(nb_records *r, nb_path p, const uint8_t *d, size_t
   return e == NB_OK ? nb_records_add(r, &p, &x) : e;
 }
 
-/* Adds a Bootstrap-Write of records at /o/i in the session's format. */
+/* COSE_Sign1 of a SenML CBOR body: about ep (sub), this attempt's cti, iat when known. */
+static nb_err nb_bs_sign(const nb_bs_session *s, const nb_bytes *plain, nb_bytes *out) {
+  const nb_bs_engine *bs = s->bs;
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  snprintf(h.sub, sizeof h.sub, "%s", s->ep);
+  memcpy(h.cti, s->cti, NB_BS_CTI_LEN);
+  h.cti_len = NB_BS_CTI_LEN;
+  if (bs->cfg.unix_offset_ms) {
+    h.has_iat = true;
+    h.iat = nb_bs_unix_ms(bs, s->build_now) / 1000;
+  }
+  return nb_cose_sign1(&h, plain->data, plain->len, bs->sign_key, bs->sign_key_len, out);
+}
+
+/* Adds a Bootstrap-Write of records at /o/i in the session's format (signed in a signed
+ * session: SenML CBOR inside COSE_Sign1). */
 static nb_err nb_bs_add_write(nb_bs_session *s, uint16_t o, uint16_t i, const nb_records *recs) {
   nb_path p = nb_path_inst(o, i);
   nb_bs_step *st = nb_bs_step_add(s, NB_COAP_PUT, &p, NB_COAP_CHANGED, "write");
   if (!st) return NB_ERR_BUSY;
   st->cf = s->format;
-  return nb_format_encode(s->format, recs, &p, s->bs->model, &st->body, NULL, NULL);
+  if (!s->sign) return nb_format_encode(s->format, recs, &p, s->bs->model, &st->body, NULL, NULL);
+  nb_bytes plain;
+  nb_bytes_init(&plain);
+  nb_err e = nb_format_encode(NB_COAP_CF_SENML_CBOR, recs, &p, s->bs->model, &plain, NULL, NULL);
+  if (e == NB_OK) e = nb_bs_sign(s, &plain, &st->body);
+  nb_bytes_free(&plain);
+  st->cf = NB_COSE_CF_SIGN1;
+  st->signed_ = true;
+  return e;
 }
 
 /* X.509: a fresh P-256 key and a certificate for it, subject CN = the endpoint name, signed by
@@ -456,6 +500,16 @@ static nb_err nb_bs_build(nb_bs_session *s) {
   }
   for (size_t k = 0; k < s->cfg.nacls && e == NB_OK; k++)
     e = nb_bs_add_acl(s, &s->cfg.acls[k], (uint16_t)k);
+  /* The device signs what it now holds in /1 (spec: "receipt"), before a fresh key replaces
+   * the bootstrap-account key it signs with and that authenticated this session. */
+  if (e == NB_OK && s->sign) {
+    nb_path o1 = nb_path_obj(1);
+    nb_bs_step *rc = nb_bs_step_add(s, NB_COAP_GET, &o1, NB_COAP_CONTENT, "");
+    if (!rc) return NB_ERR_BUSY;
+    rc->accept = NB_COSE_CF_SIGN1;
+    rc->receipt = true;
+    snprintf(rc->name, sizeof rc->name, "receipt");
+  }
   if (e == NB_OK) e = nb_bs_add_bs_account(s);
   nb_path root = nb_path_root();
   nb_bs_step *fin = e == NB_OK ? nb_bs_step_add(s, NB_COAP_POST, &root, NB_COAP_CHANGED, "") : NULL;
@@ -506,6 +560,66 @@ static nb_err nb_bs_install(nb_bs_session *s) {
   return NB_OK;
 }
 
+/* The device's receipt: a COSE_Sign1 by the key it authenticated with, issued under its
+ * endpoint name for this attempt's cti, over SenML CBOR of its /1 instances. */
+static nb_err nb_bs_check_receipt(nb_bs_session *s, const nb_coap_msg *resp, nb_time_ms now) {
+  const char *why = NULL;
+  nb_cose_sign1_msg m;
+  if (nb_coap_msg_content_format(resp) != NB_COSE_CF_SIGN1)
+    why = "content-format";
+  else if (nb_cose_open(resp->payload, resp->payload_len, s->id.key, s->id.key_len, &m) != NB_OK)
+    why = "signature";
+  else if (strcmp(m.h.iss, s->ep) != 0)
+    why = "iss";
+  else if (m.h.cti_len != NB_BS_CTI_LEN || memcmp(m.h.cti, s->cti, NB_BS_CTI_LEN) != 0)
+    why = "cti";
+  else if (m.h.content_format != NB_COAP_CF_SENML_CBOR)
+    why = "inner-content-format";
+  if (!why) {
+    nb_records r;
+    nb_records_init(&r);
+    nb_path o1 = nb_path_obj(1);
+    if (nb_format_decode(NB_COAP_CF_SENML_CBOR, m.payload, m.payload_len, &o1, s->bs->model, &r,
+                         NULL, NULL) != NB_OK)
+      why = "payload";
+    nb_records_deinit(&r);
+  }
+  if (why) {
+    NB_LOG_WARN(NB_BS_LOG, "event=receipt-rejected ep=%s cti=%s reason=%s", s->ep, s->cti_hex, why);
+    return NB_ERR_DTLS_PEER_REJECTED;
+  }
+  nb_bytes_free(&s->receipt);
+  s->receipt_at = now;
+  return nb_bytes_append(&s->receipt, resp->payload, resp->payload_len);
+}
+
+/* Hands the signed writes of this attempt and the device's receipt to the source, in the
+ * order they went over the wire. */
+static void nb_bs_keep_evidence(nb_bs_session *s) {
+  const nb_bs_source *src = &s->bs->cfg.source;
+  if (!src->evidence_put) return;
+  unsigned seq = 0;
+  nb_err e = NB_OK;
+  for (size_t i = 0; i < s->nsteps && e == NB_OK; i++) {
+    const nb_bs_step *st = &s->steps[i];
+    if (!st->signed_ && !st->receipt) continue;
+    char path[NB_PATH_STRLEN];
+    nb_path_format(&st->path, path, sizeof path);
+    nb_bs_evidence ev = {.ep = s->ep,
+                         .cti = s->cti_hex,
+                         .seq = seq++,
+                         .kind = st->receipt ? "receipt" : "write",
+                         .path = path,
+                         .signer = st->receipt ? s->id.value : s->bs->signer,
+                         .at = nb_bs_unix_ms(s->bs, st->receipt ? s->receipt_at : st->sent_at),
+                         .cose = st->receipt ? s->receipt.data : st->body.data,
+                         .cose_len = st->receipt ? s->receipt.len : st->body.len};
+    e = src->evidence_put(src->self, &ev);
+  }
+  NB_LOG_INFO(NB_BS_LOG, "event=evidence-kept ep=%s cti=%s messages=%u err=%s", s->ep, s->cti_hex,
+              seq, nb_err_name(e));
+}
+
 static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
                            nb_time_ms now) {
   (void)last;
@@ -520,13 +634,27 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
   NB_LOG_DEBUG(NB_BS_LOG, "event=bootstrap-step ep=%s step=\"%s\" code=%s", s->ep,
                st->finish ? "finish" : st->name, nb_coap_code_format(resp->code, code));
   if (st->accept == NB_COAP_CF_LINK_FORMAT) nb_bs_note_discover(s, resp);
+  if (st->receipt) {
+    nb_err e = nb_bs_check_receipt(s, resp, now);
+    if (e != NB_OK) return nb_bs_fail(s, 0, e, now);
+  }
   if (s->built && s->cur == s->bs_write_step) nb_bs_commit_bs_cred(s);
   if (st->finish) {
     s->bs->stats.finished++;
-    nb_bs_emit_s(s, NB_BS_EV_FINISHED, resp->code, NB_OK, "finish", now);
+    if (s->sign) nb_bs_keep_evidence(s);
+    nb_bs_event ev = {.type = NB_BS_EV_FINISHED,
+                      .ep = s->ep,
+                      .peer = &s->peer,
+                      .code = resp->code,
+                      .step = "finish",
+                      .attempt = s->attempt,
+                      .cti = s->sign ? s->cti_hex : NULL,
+                      .now = now};
+    nb_bs_emit(s->bs, &ev);
     return nb_bs_session_free(s->bs, s, now);
   }
   s->cur++;
+  s->build_now = now;
   if (!s->built) {
     nb_err e = nb_bs_build(s);
     if (e != NB_OK) return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
@@ -564,6 +692,7 @@ static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
       return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now);
     if (s->state == NB_BSS_INSTALLING) return; /* resumed by nb_bs_engine_install_done */
   }
+  st->sent_at = now;
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, st->method, 0);
   nb_err e = st->finish ? nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/bs")
@@ -578,6 +707,14 @@ static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
   if (e != NB_OK) nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
 }
 
+/* A signed bootstrap's ID: fresh for every attempt, so a receipt answers one attempt only. */
+static nb_err nb_bs_new_cti(nb_bs_session *s) {
+  nb_err e = nb_random_bytes(s->cti, NB_BS_CTI_LEN);
+  for (size_t i = 0; e == NB_OK && i < NB_BS_CTI_LEN; i++)
+    snprintf(s->cti_hex + 2 * i, 3, "%02x", s->cti[i]);
+  return e;
+}
+
 /* (Re)starts the whole sequence with fresh credentials. */
 static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   nb_bs_steps_clear(s);
@@ -590,12 +727,13 @@ static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   s->ticket = 0;
   s->attempt++;
   s->state = NB_BSS_RUNNING;
-  nb_err e = NB_OK;
-  if (s->cfg.discover) {
+  s->build_now = now;
+  nb_err e = s->sign ? nb_bs_new_cti(s) : NB_OK;
+  if (e == NB_OK && s->cfg.discover) {
     nb_path o0 = nb_path_obj(0);
     nb_bs_step *st = nb_bs_step_add(s, NB_COAP_GET, &o0, NB_COAP_CONTENT, "discover");
     st->accept = NB_COAP_CF_LINK_FORMAT;
-  } else {
+  } else if (e == NB_OK) {
     e = nb_bs_build(s);
   }
   if (e != NB_OK) return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, e, now);
@@ -684,6 +822,14 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
   snprintf(s->ep, sizeof s->ep, "%s", ep);
   s->peer = *peer;
   s->format = format;
+  if (format == NB_COSE_CF_SIGN1) { /* signed SenML CBOR when both sides have a key */
+    s->format = NB_COAP_CF_SENML_CBOR;
+    s->sign = s->id.key_len > 0 && bs->sign_key_len > 0;
+    if (!s->sign)
+      NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-unsigned ep=%s reason=%s", ep,
+                  s->id.key_len ? "no-signing-key" : "peer-without-public-key");
+  }
+  nb_bytes_init(&s->receipt);
   s->cfg = *cfg;
   s->bs_sec_inst = -1;
   s->bs_write_step = SIZE_MAX;
@@ -697,8 +843,8 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
 /* ---- Bootstrap-Request ---- */
 
 static bool nb_bs_format_ok(int cf) {
-  return cf == NB_COAP_CF_LWM2M_TLV || cf == NB_COAP_CF_SENML_CBOR || cf == NB_COAP_CF_SENML_JSON ||
-         cf == NB_COAP_CF_LWM2M_JSON;
+  return cf == NB_COSE_CF_SIGN1 || cf == NB_COAP_CF_LWM2M_TLV || cf == NB_COAP_CF_SENML_CBOR ||
+         cf == NB_COAP_CF_SENML_JSON || cf == NB_COAP_CF_LWM2M_JSON;
 }
 
 static void nb_bs_answer(nb_coap_exchange *ex, uint8_t code, nb_time_ms now) {
@@ -836,6 +982,20 @@ static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
 
 /* ---- lifecycle ---- */
 
+/* Copies the signing key once its secure ID (the signer in evidence) is known. */
+static nb_err nb_bs_set_sign_key(nb_bs_engine *bs, const nb_bs_engine_config *cfg) {
+  nb_dtls_keypair kp;
+  nb_err e = nb_dtls_keypair_load(cfg->sign_key, cfg->sign_key_len, &kp);
+  if (e != NB_OK) return e;
+  snprintf(bs->signer, sizeof bs->signer, "%s", kp.secure_id);
+  nb_dtls_keypair_free(&kp);
+  if (!(bs->sign_key = malloc(cfg->sign_key_len))) return NB_ERR_NOMEM;
+  memcpy(bs->sign_key, cfg->sign_key, cfg->sign_key_len);
+  bs->sign_key_len = cfg->sign_key_len;
+  bs->cfg.sign_key = NULL; /* the caller's copy may go */
+  return NB_OK;
+}
+
 nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, void *send_user,
                         nb_bs_engine **out) {
   if (!cfg || !send || !out || !cfg->source.config_get) return NB_ERR_INVAL;
@@ -859,6 +1019,10 @@ nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, vo
   }
   nb_coap_ep_set_handler(bs->ep, nb_bs_handle, bs);
   bs->pend_tail = &bs->pend;
+  if (cfg->sign_key && cfg->sign_key_len && (e = nb_bs_set_sign_key(bs, cfg)) != NB_OK) {
+    nb_bs_engine_free(bs);
+    return e;
+  }
   *out = bs;
   return NB_OK;
 }
@@ -876,6 +1040,8 @@ void nb_bs_engine_free(nb_bs_engine *bs) {
   while (bs->pend) nb_bs_pend_free(bs, bs->pend);
   nb_coap_ep_free(bs->ep); /* pending callbacks are not called */
   nb_model_free(bs->own_model);
+  if (bs->sign_key) memset(bs->sign_key, 0, bs->sign_key_len);
+  free(bs->sign_key);
   free(bs);
 }
 

@@ -3,8 +3,9 @@
  * (Bootstrap-Discover, -Delete, -Write of Security/Server/Access Control, -Finish) with fresh
  * PSKs or P-256 key pairs per bootstrap installed in the management server's security store;
  * selective bootstrap (auto / operator approval); out-of-band validation of raw public keys by
- * secure ID. Owns one CoAP endpoint, one session per endpoint being bootstrapped and one small
- * record per request waiting for approval. */
+ * secure ID; signed bootstrap (pct=18: COSE_Sign1 writes, the device's signed receipt, evidence
+ * kept). Owns one CoAP endpoint, one session per endpoint being bootstrapped, one small record
+ * per request waiting for approval and a copy of its signing key. */
 #ifndef NB_BOOTSTRAP_BOOTSTRAP_H
 #define NB_BOOTSTRAP_BOOTSTRAP_H
 
@@ -22,6 +23,22 @@
 #include "lwm2m/model.h"
 #include "server/store.h"
 
+#define NB_BS_CTI_LEN 16 /* a signed bootstrap's ID (COSE cti), per sequence attempt */
+
+/* One signed message of a successful signed bootstrap, kept as proof: each Bootstrap-Write the
+ * bootstrap server signed and the device's receipt. Strings and bytes borrowed for the call. */
+typedef struct {
+  const char *ep;
+  const char *cti;    /* hex of the bootstrap's cti */
+  unsigned seq;       /* 0.. in the order sent (the receipt before a bootstrap-account write) */
+  const char *kind;   /* "write" or "receipt" */
+  const char *path;   /* "/0/1", "/1" */
+  const char *signer; /* secure ID of the signing key (receipt: the device's identity value) */
+  int64_t at;         /* Unix ms (engine time + unix_offset_ms) when sent or received */
+  const uint8_t *cose;
+  size_t cose_len;
+} nb_bs_evidence;
+
 /* Where configs and device credentials (towards the bootstrap server) come from. `self` is the
  * backend (config_store.h's SQLite store, or the caller's). NB_ERR_NOT_FOUND when absent. */
 typedef struct {
@@ -34,6 +51,8 @@ typedef struct {
   /* Replacing a device's credential (fresh bootstrap-account keys); optional. */
   nb_err (*cred_put)(void *self, const nb_server_sec_info *c);
   nb_err (*cred_del)(void *self, const char *ep);
+  /* Keeps the evidence of a signed bootstrap that finished (one call per message); optional. */
+  nb_err (*evidence_put)(void *self, const nb_bs_evidence *ev);
   void *self;
 } nb_bs_source;
 
@@ -61,6 +80,7 @@ typedef struct {
   const char *step;      /* "delete /0", "write /0/1", "finish", ... (FAILED) */
   const char *secure_id; /* ALERT */
   unsigned attempt;      /* sequence attempt, from 1 */
+  const char *cti;       /* FINISHED of a signed bootstrap: its cti (hex); else NULL */
   nb_time_ms now;
 } nb_bs_event;
 
@@ -94,6 +114,13 @@ typedef struct {
   const nb_model *model; /* NULL = built-ins (owned) */
   nb_random_fn random;   /* CoAP tokens/MIDs; keys always come from the CSPRNG */
   void *random_user;
+  /* The bootstrap server's own P-256 private key (PEM or DER; its coaps credential key),
+   * copied by nb_bs_engine_new: a Bootstrap-Request with pct=18 from a peer that authenticated
+   * with a public key gets a signed session (COSE_Sign1 writes, then a signed receipt read
+   * from the device before Finish). Unset: pct=18 falls back to unsigned SenML CBOR. */
+  const uint8_t *sign_key;
+  size_t sign_key_len;
+  int64_t unix_offset_ms; /* Unix ms - engine ms, for iat and evidence times; 0 = unknown */
 } nb_bs_engine_config;
 
 void nb_bs_engine_config_default(nb_bs_engine_config *cfg);

@@ -1,12 +1,15 @@
-/* SQLite store of the bootstrap server: configs, device credentials, pending requests. */
+/* SQLite store of the bootstrap server: configs, device credentials, pending requests,
+ * evidence of signed bootstraps. */
 #include "bootstrap/config_store.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "lwm2m/fmtutil.h"
 
 struct nb_bs_store {
   sqlite3 *db;
@@ -20,7 +23,10 @@ static const char k_schema[] =
     " identity TEXT NOT NULL, key BLOB);"
     "CREATE INDEX IF NOT EXISTS bs_cred_ident ON bs_cred(kind, identity);"
     "CREATE TABLE IF NOT EXISTS bs_pending(ep TEXT PRIMARY KEY, peer TEXT, at INTEGER,"
-    " decision TEXT);";
+    " decision TEXT);"
+    "CREATE TABLE IF NOT EXISTS bs_evidence(ep TEXT NOT NULL, cti TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, signer TEXT NOT NULL,"
+    " at INTEGER NOT NULL, cose BLOB NOT NULL, PRIMARY KEY(ep, cti, seq));";
 
 static nb_err nb_bs_sql_fail(nb_bs_store *st, const char *what) {
   NB_LOG_ERROR("bootstrap", "event=store-error op=%s reason=\"%s\"", what, sqlite3_errmsg(st->db));
@@ -214,6 +220,10 @@ nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *us
   return e;
 }
 
+static nb_err nb_bs_evidence_src(void *self, const nb_bs_evidence *ev) {
+  return nb_bs_store_evidence_put(self, ev);
+}
+
 static nb_err nb_bs_config_src(void *self, const char *ep, nb_bs_config *out) {
   return nb_bs_store_config_get(self, ep, out);
 }
@@ -231,6 +241,7 @@ nb_bs_source nb_bs_store_source(nb_bs_store *st) {
                     .cred_find = nb_bs_cred_find,
                     .cred_put = nb_bs_cred_put_src,
                     .cred_del = nb_bs_cred_del_src,
+                    .evidence_put = nb_bs_evidence_src,
                     .self = st};
   return s;
 }
@@ -297,5 +308,78 @@ nb_err nb_bs_store_take_decisions(nb_bs_store *st,
     e = fn(user, eps[i], ok[i]);
     if (e == NB_OK || e == NB_ERR_NOT_FOUND) e = nb_bs_store_pending_del(st, eps[i]);
   }
+  return e;
+}
+
+/* ---- evidence of signed bootstraps ---- */
+
+nb_err nb_bs_store_evidence_put(nb_bs_store *st, const nb_bs_evidence *ev) {
+  sqlite3_stmt *q = nb_bs_prep(st,
+                               "INSERT OR REPLACE INTO bs_evidence(ep, cti, seq, kind, path, "
+                               "signer, at, cose) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ev->ep, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, ev->cti, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(q, 3, ev->seq);
+  sqlite3_bind_text(q, 4, ev->kind, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 5, ev->path, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 6, ev->signer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(q, 7, ev->at);
+  sqlite3_bind_blob(q, 8, ev->cose, (int)ev->cose_len, SQLITE_TRANSIENT);
+  return nb_bs_done(st, q, "evidence_put");
+}
+
+static const char *nb_bs_col(sqlite3_stmt *q, int i) {
+  const char *t = (const char *)sqlite3_column_text(q, i);
+  return t ? t : "";
+}
+
+nb_err nb_bs_store_evidence_each(nb_bs_store *st, const char *ep,
+                                 nb_err (*fn)(void *, const nb_bs_evidence *), void *user) {
+  /* A bootstrap's rows go together, ordered by when its first row was kept. */
+  sqlite3_stmt *q = nb_bs_prep(
+      st,
+      "SELECT ep, cti, seq, kind, path, signer, at, cose FROM bs_evidence e WHERE ep = ?1 "
+      "ORDER BY (SELECT min(rowid) FROM bs_evidence f WHERE f.ep = e.ep AND f.cti = e.cti) "
+      "DESC, seq");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = NB_OK;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    nb_bs_evidence ev = {.ep = nb_bs_col(q, 0),
+                         .cti = nb_bs_col(q, 1),
+                         .seq = (unsigned)sqlite3_column_int64(q, 2),
+                         .kind = nb_bs_col(q, 3),
+                         .path = nb_bs_col(q, 4),
+                         .signer = nb_bs_col(q, 5),
+                         .at = sqlite3_column_int64(q, 6),
+                         .cose = sqlite3_column_blob(q, 7),
+                         .cose_len = (size_t)sqlite3_column_bytes(q, 7)};
+    e = fn(user, &ev);
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+static nb_err nb_bs_evidence_row(void *user, const nb_bs_evidence *ev) {
+  nb_bytes b64;
+  nb_bytes_init(&b64);
+  nb_err e = nb_fmt_b64_encode(&b64, ev->cose, ev->cose_len, false);
+  json_t *row = e == NB_OK ? json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s%}", "kind", ev->kind, "seq",
+                                       (json_int_t)ev->seq, "path", ev->path, "cti", ev->cti,
+                                       "signer", ev->signer, "at", (json_int_t)ev->at, "cose",
+                                       b64.data ? (const char *)b64.data : "", b64.len)
+                           : NULL;
+  nb_bytes_free(&b64);
+  if (e == NB_OK && (!row || json_array_append_new(user, row) != 0)) e = NB_ERR_NOMEM;
+  return e;
+}
+
+nb_err nb_bs_store_evidence_json(nb_bs_store *st, const char *ep, char **out) {
+  json_t *a = json_array();
+  if (!a) return NB_ERR_NOMEM;
+  nb_err e = nb_bs_store_evidence_each(st, ep, nb_bs_evidence_row, a);
+  if (e == NB_OK && !(*out = json_dumps(a, JSON_INDENT(2)))) e = NB_ERR_NOMEM;
+  json_decref(a);
   return e;
 }

@@ -1,7 +1,8 @@
 /* SQLite store of the bootstrap server: configs (per endpoint and the default, kept in their
  * JSON form), the credentials devices must present to the bootstrap server (out-of-band secure
- * IDs, PSKs) and pending requests with the operator's decisions, so that the CLI and a running
- * server share them through the database file. Owns the connection. */
+ * IDs, PSKs), pending requests with the operator's decisions and the evidence of signed
+ * bootstraps, so that the CLI and a running server share them through the database file. Owns
+ * the connection. */
 #ifndef NB_BOOTSTRAP_CONFIG_STORE_H
 #define NB_BOOTSTRAP_CONFIG_STORE_H
 
@@ -48,5 +49,14 @@ nb_err nb_bs_store_pending_each(nb_bs_store *st,
 nb_err nb_bs_store_decide(nb_bs_store *st, const char *ep, bool approve);
 nb_err nb_bs_store_take_decisions(nb_bs_store *st,
                                   nb_err (*fn)(void *, const char *ep, bool approve), void *user);
+
+/* Evidence of signed bootstraps (the engine's source keeps it when one finishes): put adds one
+ * message; each lists ep's, newest bootstrap first and in seq order within one. */
+nb_err nb_bs_store_evidence_put(nb_bs_store *st, const nb_bs_evidence *ev);
+nb_err nb_bs_store_evidence_each(nb_bs_store *st, const char *ep,
+                                 nb_err (*fn)(void *, const nb_bs_evidence *), void *user);
+/* The same list as the JSON the API and the CLI show: an array of {kind, seq, path, cti,
+ * signer, at, cose (base64)}; *out is malloc'ed text. */
+nb_err nb_bs_store_evidence_json(nb_bs_store *st, const char *ep, char **out);
 
 #endif

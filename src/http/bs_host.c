@@ -82,6 +82,13 @@ static nb_err start_install(void *user, uint64_t ticket, const char *ep,
   return nb_http_remote_store_install(h->remote, h->http, ticket, ep, cred, on_installed, h);
 }
 
+/* Unix ms minus the loop's clock: the engine's iat and evidence times. */
+static int64_t unix_offset(nb_io_loop *loop) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
+}
+
 static nb_err make_creds(nb_http_bs *h, const nb_http_bs_config *cfg) {
   nb_err e = nb_dtls_creds_new(&h->creds);
   if (e != NB_OK) return e;
@@ -125,6 +132,12 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   if (cfg->max_sessions) ec.max_sessions = cfg->max_sessions;
   if (cfg->max_pending) ec.max_pending = cfg->max_pending;
   ec.dm_store = cfg->dm_store;
+  /* Signed bootstraps are signed with the key the devices see in the DTLS handshake. */
+  if (cfg->coaps && cfg->rpk_key && cfg->rpk_key_len) {
+    ec.sign_key = cfg->rpk_key;
+    ec.sign_key_len = cfg->rpk_key_len;
+  }
+  ec.unix_offset_ms = unix_offset(loop);
   if (cfg->remote) {
     h->remote = cfg->remote;
     ec.install = start_install;
@@ -350,6 +363,21 @@ static json_t *expected_route(nb_http_bs *h, const char *method, const char *res
   return json_pack("{s:s,s:s}", "endpoint", c.ep, "secureId", c.identity);
 }
 
+static json_t *evidence_route(nb_http_bs *h, const char *method, const char *rest,
+                              unsigned *status) {
+  char ep[NB_BS_EP_MAX], *text = NULL;
+  if (rest[0] != '/' || strchr(rest + 1, '/') || !ep_of(rest + 1, strlen(rest + 1), ep) || !ep[0])
+    return err_json(status, 404, "not found (use /api/bootstrap/evidence/{endpoint})", "4.04");
+  if (strcmp(method, "GET") != 0) return err_json(status, 405, "use GET", "4.05");
+  if (nb_bs_store_evidence_json(h->st, ep, &text) != NB_OK)
+    return err_json(status, 500, "cannot read the evidence", "5.00");
+  json_t *j = json_loads(text, 0, NULL);
+  free(text);
+  if (!j) return err_json(status, 500, "out of memory", "5.00");
+  *status = 200;
+  return j;
+}
+
 void nb_http_bs_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
                       size_t body_len, unsigned *status, json_t **out) {
   if (strncmp(rest, "/configs", 8) == 0 && (rest[8] == '\0' || rest[8] == '/'))
@@ -358,6 +386,8 @@ void nb_http_bs_route(nb_http_bs *h, const char *method, const char *rest, const
     *out = pending_route(h, method, rest + 8, status);
   else if (strncmp(rest, "/expected", 9) == 0)
     *out = expected_route(h, method, rest + 9, body, body_len, status);
+  else if (strncmp(rest, "/evidence", 9) == 0)
+    *out = evidence_route(h, method, rest + 9, status);
   else
     *out = err_json(status, 404, "no such route (see docs/openapi.yaml)", "4.04");
 }

@@ -341,6 +341,10 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
+  if (e->cti) { /* a signed bootstrap: its evidence is under /api/bootstrap/evidence/{ep} */
+    json_object_set_new(j, "signed", json_true());
+    json_object_set_new(j, "cti", json_string(e->cti));
+  }
   broadcast(ev, ep, nb_bs_event_name(e->type), j);
   /* The thesis's monitor shows a Bootstrap-Request as status 2.03. */
   if (e->type == NB_BS_EV_REQUEST)
