@@ -16,6 +16,7 @@ static const nb_command nb_commands[] = {
     {"keys", "PSKs, P-256 keys, secure IDs, QR codes and test certificates", nb_cmd_keys},
     {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
+    {"cose", "verify or sign signed payloads (COSE_Sign1 evidence)", nb_cmd_cose},
     {NULL, NULL, NULL},
 };
 
