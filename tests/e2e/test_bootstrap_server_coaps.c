@@ -3,7 +3,10 @@
  * device's secure ID and its config over REST; a `niobium client --bootstrap coaps://` with
  * that factory key is bootstrapped over DTLS and registers with the same process; a client
  * with a key nobody registered is refused at the handshake (BOOTSTRAP_ALERT) and never
- * registers. */
+ * registers. A client that asks for a signed bootstrap gets its configuration signed by the
+ * bootstrap server and answers with a signed receipt: both sides keep the signed bytes, and
+ * `niobium cose verify` checks each with the other side's public key alone. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,22 +69,76 @@ static bool wait_for(const env *e, const char *path, const char *needle, int ms)
   return false;
 }
 
+/* evidence_dir: NULL for a plain bootstrap, else --signed-bootstrap keeping evidence there. */
 static void start_client(const env *e, nb_test_proc *p, const char *ep, const char *key,
-                         const char *server_sid) {
+                         const char *server_sid, const char *evidence_dir) {
   char uri[64];
   snprintf(uri, sizeof uri, "coaps://%s", e->bs);
-  char *argv[] = {e->bin,
-                  "client",
-                  "--bootstrap",
-                  uri,
-                  "--endpoint",
-                  (char *)ep,
-                  "--rpk-key",
-                  (char *)key,
-                  "--server-secure-id",
-                  (char *)server_sid,
-                  NULL};
+  char *argv[14] = {e->bin,
+                    "client",
+                    "--bootstrap",
+                    uri,
+                    "--endpoint",
+                    (char *)ep,
+                    "--rpk-key",
+                    (char *)key,
+                    "--server-secure-id",
+                    (char *)server_sid,
+                    NULL};
+  if (evidence_dir) {
+    argv[10] = "--signed-bootstrap";
+    argv[11] = "--evidence-dir";
+    argv[12] = (char *)evidence_dir;
+    argv[13] = NULL;
+  }
   assert_true(nb_test_proc_start(p, argv));
+}
+
+/* The server with the bootstrap role on coaps, its RPK key DIR/srv.key.pem. */
+static void start_server(env *e, nb_test_proc *srv) {
+  e->bin = (char *)nb_test_env("NB_BINARY");
+  snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
+  snprintf(e->coap, sizeof e->coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
+  snprintf(e->bs, sizeof e->bs, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
+  uint16_t hp = nb_test_free_port(SOCK_STREAM);
+  snprintf(e->http, sizeof e->http, "127.0.0.1:%u", hp);
+  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
+  char *argv[] = {e->bin,
+                  "server",
+                  "--coap",
+                  e->coap,
+                  "--http",
+                  e->http,
+                  "--db",
+                  e->db,
+                  "--rpk-key",
+                  path_in(e, "srv.key.pem"),
+                  "--with-bootstrap",
+                  "--bs-coaps",
+                  e->bs,
+                  NULL};
+  assert_true(nb_test_proc_start(srv, argv));
+  assert_true(nb_test_proc_wait_output(srv, true, "proto=http", 10000));
+}
+
+/* A NoSec management account for ep and the device's secure ID, over REST. */
+static void provision(const env *e, const char *ep, const char *dev_sid) {
+  char body[256], path[96];
+  snprintf(body, sizeof body,
+           "{\"servers\":[{\"uri\":\"coap://%s\",\"ssid\":101,\"lifetime\":300,"
+           "\"binding\":\"U\",\"security\":\"nosec\"}]}",
+           e->coap);
+  snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
+  expect(e, "PUT", path, body, "|201");
+  snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", dev_sid);
+  snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
+  expect(e, "PUT", path, body, "|200");
+}
+
+static void remove_dir(const env *e) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+  assert_int_equal(system(cmd), 0);
 }
 
 static void test_rpk_bootstrap_in_server(void **state) {
@@ -91,49 +149,19 @@ static void test_rpk_bootstrap_in_server(void **state) {
   e.bin = (char *)nb_test_env("NB_BINARY");
   snprintf(e.dir, sizeof e.dir, "/tmp/nb-e2e-bscoaps-XXXXXX");
   assert_non_null(mkdtemp(e.dir));
-  snprintf(e.db, sizeof e.db, "%s/nb.db", e.dir);
-  snprintf(e.coap, sizeof e.coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  snprintf(e.bs, sizeof e.bs, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  uint16_t hp = nb_test_free_port(SOCK_STREAM);
-  snprintf(e.http, sizeof e.http, "127.0.0.1:%u", hp);
-  snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
   char *srv_sid = make_key(&e, "srv");
   char *dev_sid = make_key(&e, "dev");
   free(make_key(&e, "rogue"));
-
   nb_test_proc srv;
-  char *argv[] = {e.bin,
-                  "server",
-                  "--coap",
-                  e.coap,
-                  "--http",
-                  e.http,
-                  "--db",
-                  e.db,
-                  "--rpk-key",
-                  path_in(&e, "srv.key.pem"),
-                  "--with-bootstrap",
-                  "--bs-coaps",
-                  e.bs,
-                  NULL};
-  assert_true(nb_test_proc_start(&srv, argv));
-  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
-
-  char body[256];
-  snprintf(body, sizeof body,
-           "{\"servers\":[{\"uri\":\"coap://%s\",\"ssid\":101,\"lifetime\":300,"
-           "\"binding\":\"U\",\"security\":\"nosec\"}]}",
-           e.coap);
-  expect(&e, "PUT", "/api/bootstrap/configs/factory-1", body, "|201");
-  snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", dev_sid);
-  expect(&e, "PUT", "/api/bootstrap/expected/factory-1", body, "|200");
+  start_server(&e, &srv);
+  provision(&e, "factory-1", dev_sid);
 
   /* A key nobody registered: refused at the handshake, never registers. */
   nb_test_proc rogue, dev;
-  start_client(&e, &rogue, "factory-1", path_in(&e, "rogue.key.pem"), srv_sid);
+  start_client(&e, &rogue, "factory-1", path_in(&e, "rogue.key.pem"), srv_sid, NULL);
   assert_true(nb_test_proc_wait_output(&srv, true, "BOOTSTRAP_ALERT", 15000));
 
-  start_client(&e, &dev, "factory-1", path_in(&e, "dev.key.pem"), srv_sid);
+  start_client(&e, &dev, "factory-1", path_in(&e, "dev.key.pem"), srv_sid, NULL);
   assert_true(wait_for(&e, "/api/clients", "\"endpoint\":\"factory-1\"", 20000));
   char *log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=BOOTSTRAP_FINISHED ep=factory-1"));
@@ -147,14 +175,114 @@ static void test_rpk_bootstrap_in_server(void **state) {
   nb_test_proc_cleanup(&srv);
   free(srv_sid);
   free(dev_sid);
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e.dir);
-  assert_int_equal(system(cmd), 0);
+  remove_dir(&e);
+}
+
+/* `niobium cose verify` on one file: its exit status, its JSON line into out (heap). */
+static int cose_verify(const env *e, const char *key, const char *claim, const char *value,
+                       const char *file, char **out) {
+  char *argv[] = {e->bin,        "cose",        "verify",     "--key", (char *)key,
+                  (char *)claim, (char *)value, (char *)file, NULL};
+  return nb_test_run(argv, 30000, out);
+}
+
+/* The "cti" of a verify JSON line, into cti[65]. */
+static void cti_of(const char *json, char *cti) {
+  const char *at = strstr(json, "\"cti\":\"");
+  assert_non_null(at);
+  snprintf(cti, 65, "%.*s", (int)strcspn(at + 7, "\""), at + 7);
+}
+
+/* The device kept its evidence in DIR/ev: every write checks with the bootstrap server's
+ * public key only, the receipt with the device's only; returns the receipt's cti. */
+static void check_device_evidence(const env *e, const char *ep, char *cti) {
+  DIR *d = opendir(path_in(e, "ev"));
+  assert_non_null(d);
+  size_t writes = 0, receipts = 0;
+  for (struct dirent *de; (de = readdir(d));) {
+    if (de->d_name[0] == '.') continue;
+    char file[256];
+    snprintf(file, sizeof file, "%s/ev/%s", e->dir, de->d_name);
+    bool receipt = strstr(de->d_name, "-receipt-") != NULL;
+    const char *own = receipt ? "dev.pub.pem" : "srv.pub.pem";
+    const char *other = receipt ? "srv.pub.pem" : "dev.pub.pem";
+    char *out = NULL;
+    int rc = cose_verify(e, path_in(e, own), receipt ? "--iss" : "--sub", ep, file, &out);
+    if (rc != 0) fail_msg("%s: %s", de->d_name, out);
+    assert_non_null(strstr(out, "\"valid\":true"));
+    if (receipt) cti_of(out, cti);
+    free(out);
+    assert_int_equal(cose_verify(e, path_in(e, other), "--iss", ep, file, &out), 1);
+    assert_non_null(strstr(out, "\"valid\":false"));
+    free(out);
+    receipt ? receipts++ : writes++;
+  }
+  closedir(d);
+  assert_int_equal(receipts, 1);
+  assert_true(writes >= 2); /* Security and Server instances */
+}
+
+/* The receipt the bootstrap server kept (REST, base64) checks with the device's public key and
+ * names the same bootstrap as the device's copy. */
+static void check_server_evidence(const env *e, const char *ep, const char *cti) {
+  char path[96];
+  snprintf(path, sizeof path, "/api/bootstrap/evidence/%s", ep);
+  char *json = nb_test_http(e->base, "GET", path, NULL);
+  assert_non_null(json);
+  const char *r = strstr(json, "\"kind\":\"receipt\"");
+  assert_non_null(r);
+  const char *c = strstr(r, "\"cose\":\"");
+  assert_non_null(c);
+  c += 8;
+  char *file = path_in(e, "receipt.b64");
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fprintf(f, "%.*s\n", (int)strcspn(c, "\""), c);
+  fclose(f);
+  free(json);
+  char *out = NULL;
+  assert_int_equal(cose_verify(e, path_in(e, "dev.pub.pem"), "--cti", cti, file, &out), 0);
+  assert_non_null(strstr(out, "\"valid\":true"));
+  free(out);
+}
+
+static void test_signed_bootstrap_evidence(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  memset(&e, 0, sizeof e);
+  e.bin = (char *)nb_test_env("NB_BINARY");
+  snprintf(e.dir, sizeof e.dir, "/tmp/nb-e2e-bssigned-XXXXXX");
+  assert_non_null(mkdtemp(e.dir));
+  char *srv_sid = make_key(&e, "srv");
+  char *dev_sid = make_key(&e, "dev");
+  assert_int_equal(mkdir(path_in(&e, "ev"), 0700), 0);
+  nb_test_proc srv, dev;
+  start_server(&e, &srv);
+  provision(&e, "signed-1", dev_sid);
+  start_client(&e, &dev, "signed-1", path_in(&e, "dev.key.pem"), srv_sid, path_in(&e, "ev"));
+  assert_true(wait_for(&e, "/api/clients", "\"endpoint\":\"signed-1\"", 20000));
+  char *log = nb_test_proc_stderr(&srv);
+  assert_non_null(strstr(log, "event=BOOTSTRAP_FINISHED ep=signed-1"));
+  free(log);
+  nb_test_proc_stop(&dev);
+  nb_test_proc_cleanup(&dev);
+
+  char cti[65] = "";
+  check_device_evidence(&e, "signed-1", cti);
+  check_server_evidence(&e, "signed-1", cti);
+
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  free(srv_sid);
+  free(dev_sid);
+  remove_dir(&e);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rpk_bootstrap_in_server),
+      cmocka_unit_test(test_signed_bootstrap_evidence),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

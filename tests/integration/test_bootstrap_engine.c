@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 
+#include "base/hex.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
+#include "dtls/cose.h"
 #include "dtls/keys.h"
 #include "dtls/server.h"
 #include "io/dtls_server_io.h"
@@ -60,6 +62,12 @@ struct fx {
   int writes_seen; /* Bootstrap-Writes (PUT) the device received */
   nb_dtls_keypair dev_key, bs_key;
   bool dtls;
+  /* signed payloads the device accepted or produced (evidence hook), newest last */
+  struct {
+    char kind[12];
+    nb_bytes cose;
+  } dev_evidence[32];
+  size_t ndev_evidence;
 };
 
 /* ---- plumbing ---- */
@@ -194,6 +202,7 @@ static void c_tick(void *u, nb_time_ms now) { nb_client_tick(u, now); }
 static const nb_simnet_ops client_ops = {c_recv, c_deadline, c_tick, NULL};
 
 static size_t fx_max_pending; /* 0: the engine's default */
+static bool fx_signed;        /* the device asks for a signed bootstrap; the server signs */
 
 /* dtls: bootstrap server on coaps with an RPK, management server on coaps with PSKs. */
 static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
@@ -215,9 +224,14 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   f->rdm.node = nb_simnet_add(f->net, &da, &role_ops, &f->rdm);
   assert_int_equal(nb_server_new(&sc, role_coap_send, &f->rdm, &f->dm), NB_OK);
 
+  if (dtls) assert_int_equal(nb_dtls_keypair_generate(&f->bs_key), NB_OK);
   nb_bs_engine_config bc;
   nb_bs_engine_config_default(&bc);
   bc.policy = policy;
+  if (fx_signed) {
+    bc.sign_key = f->bs_key.key_der.data;
+    bc.sign_key_len = f->bs_key.key_der.len;
+  }
   if (fx_max_pending) bc.max_pending = fx_max_pending;
   bc.source = nb_bs_store_source(f->bst);
   bc.dm_store = nb_store_sqlite_iface(f->dmst);
@@ -230,7 +244,6 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   assert_int_equal(nb_bs_engine_add_listener(f->bs, on_bs_event, f), NB_OK);
 
   if (dtls) {
-    assert_int_equal(nb_dtls_keypair_generate(&f->bs_key), NB_OK);
     assert_int_equal(nb_dtls_creds_new(&f->rbs.creds), NB_OK);
     assert_int_equal(
         nb_dtls_creds_set_rpk(f->rbs.creds, f->bs_key.key_der.data, f->bs_key.key_der.len), NB_OK);
@@ -241,6 +254,17 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
     nb_dtls_creds_set_psk_lookup(f->rdm.creds, dm_psk_lookup, f);
     role_start_dtls(&f->rdm);
   }
+}
+
+static void on_dev_evidence(void *u, const char *kind, const nb_path *path, const uint8_t *cose,
+                            size_t len) {
+  (void)path;
+  fx *f = u;
+  if (f->ndev_evidence == sizeof f->dev_evidence / sizeof f->dev_evidence[0]) return;
+  snprintf(f->dev_evidence[f->ndev_evidence].kind, sizeof f->dev_evidence[0].kind, "%s", kind);
+  nb_bytes_init(&f->dev_evidence[f->ndev_evidence].cose);
+  assert_int_equal(nb_bytes_append(&f->dev_evidence[f->ndev_evidence].cose, cose, len), NB_OK);
+  f->ndev_evidence++;
 }
 
 /* The device leaves the factory with a P-256 key and a bootstrap account only. */
@@ -255,6 +279,9 @@ static void fx_device(fx *f, const char *ep, const char *version) {
   cfg.send_user = f->cnode;
   cfg.random = nb_simnet_rng_fill;
   cfg.random_user = nb_simnet_rng_of(f->net);
+  cfg.signed_bootstrap = fx_signed;
+  cfg.evidence = on_dev_evidence;
+  cfg.evidence_user = f;
   assert_int_equal(nb_client_new(&cfg, &f->c), NB_OK);
   nb_simnet_node_set_user(f->cnode, f->c);
   nb_client_device_info d = {
@@ -305,6 +332,7 @@ static void fx_teardown(fx *f) {
   nb_dtls_keypair_free(&f->bs_key);
   nb_bs_store_close(f->bst);
   nb_store_sqlite_close(f->dmst);
+  for (size_t i = 0; i < f->ndev_evidence; i++) nb_bytes_free(&f->dev_evidence[i].cose);
 }
 
 static bool registered(void *u) {
@@ -799,6 +827,118 @@ static void test_thesis_use_case_lossy_dtls(void **state) {
     assert_true(st.dropped > 0);
     fx_teardown(&f);
   }
+}
+
+/* What the bootstrap server kept of one signed bootstrap. */
+typedef struct {
+  size_t n;
+  char kind[8][12];
+  char cti[8][2 * NB_BS_CTI_LEN + 1];
+  nb_bytes cose[8];
+} bs_proof;
+
+static nb_err keep_proof(void *u, const nb_bs_evidence *ev) {
+  bs_proof *p = u;
+  if (p->n == 8) return NB_ERR_BUSY;
+  snprintf(p->kind[p->n], sizeof p->kind[0], "%s", ev->kind);
+  snprintf(p->cti[p->n], sizeof p->cti[0], "%s", ev->cti);
+  nb_bytes_init(&p->cose[p->n]);
+  nb_err e = nb_bytes_append(&p->cose[p->n], ev->cose, ev->cose_len);
+  p->n++;
+  return e;
+}
+
+static bool device_has(const fx *f, const char *kind, const nb_bytes *cose) {
+  for (size_t i = 0; i < f->ndev_evidence; i++)
+    if (strcmp(f->dev_evidence[i].kind, kind) == 0 && f->dev_evidence[i].cose.len == cose->len &&
+        memcmp(f->dev_evidence[i].cose.data, cose->data, cose->len) == 0)
+      return true;
+  return false;
+}
+
+/* The proof of one signed bootstrap stands on its own: every write verifies with the bootstrap
+ * server's public key and names the device, the receipt verifies with the device's factory key
+ * (and not with the server's), names the device and the same bootstrap, and holds the Server
+ * object the device now has; the device kept byte for byte what the server kept. */
+static void check_signed_proof(fx *f, const char *ep) {
+  bs_proof p = {0};
+  assert_int_equal(nb_bs_store_evidence_each(f->bst, ep, keep_proof, &p), NB_OK);
+  size_t writes = 0, receipts = 0;
+  for (size_t i = 0; i < p.n; i++) {
+    assert_string_equal(p.cti[i], p.cti[0]); /* one bootstrap: the one that finished */
+    nb_cose_sign1_msg m;
+    bool receipt = strcmp(p.kind[i], "receipt") == 0;
+    const nb_dtls_keypair *signer = receipt ? &f->dev_key : &f->bs_key;
+    const nb_dtls_keypair *other = receipt ? &f->bs_key : &f->dev_key;
+    assert_int_equal(nb_cose_open(p.cose[i].data, p.cose[i].len, signer->spki_der.data,
+                                  signer->spki_der.len, &m),
+                     NB_OK);
+    assert_int_equal(nb_cose_verify(&m, other->spki_der.data, other->spki_der.len),
+                     NB_ERR_DTLS_PEER_REJECTED);
+    assert_int_equal(m.h.content_format, NB_COAP_CF_SENML_CBOR);
+    char cti[2 * NB_COSE_ID_MAX + 1];
+    nb_hex_encode(m.h.cti, m.h.cti_len, cti);
+    assert_string_equal(cti, p.cti[i]);
+    assert_string_equal(receipt ? m.h.iss : m.h.sub, ep);
+    assert_true(device_has(f, p.kind[i], &p.cose[i]));
+    if (receipt) {
+      nb_records recs;
+      nb_records_init(&recs);
+      nb_path base = nb_path_obj(1);
+      assert_int_equal(nb_format_decode(m.h.content_format, m.payload, m.payload_len, &base, NULL,
+                                        &recs, NULL, NULL),
+                       NB_OK);
+      nb_path ssid = {.ids = {1, 0, 0}, .len = NB_PATH_RESOURCE};
+      const nb_record *r = nb_records_find(&recs, &ssid);
+      assert_non_null(r);
+      assert_int_equal(r->value.v.i, 101);
+      nb_records_deinit(&recs);
+      receipts++;
+    } else {
+      writes++;
+    }
+    nb_bytes_free(&p.cose[i]);
+  }
+  assert_int_equal(receipts, 1);
+  assert_true(writes >= 3); /* Security and Server of the account, the bootstrap account key */
+}
+
+/* The thesis use case with non-repudiation (its requirement S3): the device asks for a signed
+ * bootstrap, the operator approves, the configuration arrives signed by the bootstrap server,
+ * the device's signed receipt comes back before Finish, over DTLS with 20 % loss, duplicates
+ * and reordering, with a fresh key for the device's own bootstrap account as well. */
+static void test_thesis_use_case_signed(void **state) {
+  (void)state;
+  fx_signed = true;
+  for (uint64_t seed = 400; seed < 403; seed++) {
+    fx f;
+    fx_setup(&f, seed, true, NB_BS_POLICY_APPROVE);
+    nb_simnet_link l = {.drop = 0.2,
+                        .duplicate = 0.05,
+                        .delay_min = 5,
+                        .delay_max = 60,
+                        .reorder = 0.05,
+                        .reorder_delay = 80};
+    nb_simnet_set_link(f.net, &l);
+    fx_device(&f, "urn:dev:signed", "1.1");
+    fx_config(&f, "urn:dev:signed", NB_BS_SEC_PSK);
+    nb_bs_config cfg;
+    assert_int_equal(nb_bs_store_config_get(f.bst, "urn:dev:signed", &cfg), NB_OK);
+    cfg.bs_fresh_key = true;
+    assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+    fx_expect(&f, "urn:dev:signed", f.dev_key.secure_id);
+    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+    assert_true(nb_simnet_run_until_cond(f.net, 1800000, has_pending, &f));
+    assert_int_equal(nb_bs_engine_approve(f.bs, "urn:dev:signed", nb_simnet_now(f.net)), NB_OK);
+    assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 1800000,
+                                         finished_and_registered, &f));
+    const nb_server_reg_info *reg = nb_server_find(f.dm, "urn:dev:signed");
+    assert_non_null(reg);
+    assert_int_equal(reg->identity.kind, NB_SERVER_ID_PSK);
+    check_signed_proof(&f, "urn:dev:signed");
+    fx_teardown(&f);
+  }
+  fx_signed = false;
 }
 
 /* Rejection and a refused key on the same lossy DTLS network: the operator's 4.03 reaches the
@@ -1331,6 +1471,7 @@ int main(void) {
       cmocka_unit_test(test_bootstrap_account_replaced_and_purged),
       cmocka_unit_test(test_x509_account),
       cmocka_unit_test(test_thesis_use_case_lossy_dtls),
+      cmocka_unit_test(test_thesis_use_case_signed),
       cmocka_unit_test(test_rejection_and_rogue_lossy_dtls),
       cmocka_unit_test(test_flood_dtls_during_bootstrap),
       cmocka_unit_test(test_half_open_handshakes),
