@@ -155,7 +155,7 @@ static void on_bs_event(void *user, const nb_bs_event *ev) {
       snprintf(line, sizeof line, "%s secure_id=%s", name, ev->secure_id ? ev->secure_id : "?");
       break;
     case NB_BS_EV_FINISHED:
-      snprintf(line, sizeof line, "%s (%s)", name,
+      snprintf(line, sizeof line, "%s (%s%s)", name, ev->cti ? "signed, receipt kept; " : "",
                dv && !d->o->nosec ? "fresh PSK written and installed" : "server account written");
       break;
     default:
@@ -399,11 +399,16 @@ static int setup_bootstrap(demo *d) {
   cfg.policy = NB_BS_POLICY_APPROVE; /* the demo approves its own devices but one */
   cfg.source = nb_bs_store_source(d->bst);
   cfg.dm_store = d->store;
+  if (nb_dtls_keypair_generate(&d->bs_key) != NB_OK) return -1;
+  /* Devices with keys ask for signed bootstraps: the server signs with its coaps key. */
+  cfg.sign_key = d->bs_key.key_der.data;
+  cfg.sign_key_len = d->bs_key.key_der.len;
+  cfg.unix_offset_ms = clock_offset(d->loop);
   if (nb_io_srv_new(d->loop, bs_receive, d, &d->bs_net) != NB_OK ||
       nb_bs_engine_new(&cfg, nb_io_srv_send, d->bs_net, &d->bs) != NB_OK ||
       nb_bs_engine_add_listener(d->bs, on_bs_event, d) != NB_OK)
     return -1;
-  if (nb_dtls_keypair_generate(&d->bs_key) != NB_OK || nb_dtls_creds_new(&d->bs_creds) != NB_OK ||
+  if (nb_dtls_creds_new(&d->bs_creds) != NB_OK ||
       nb_dtls_creds_set_rpk(d->bs_creds, d->bs_key.key_der.data, d->bs_key.key_der.len) != NB_OK)
     return -1;
   nb_dtls_creds_set_verify(d->bs_creds, nb_bs_engine_verify_rpk, d->bs);
@@ -473,6 +478,8 @@ static int setup_device(demo *d, size_t i) {
   if (nb_io_udp_open(d->loop, &local, &ucfg, &dv->udp) != NB_OK) return -1;
   nb_io_udp_set_receiver(dv->udp, dev_receive, dv);
   cfg.send_user = dv->udp;
+  cfg.signed_bootstrap = !d->o->nosec; /* over DTLS with its factory key: a signed bootstrap */
+  cfg.unix_offset_ms = clock_offset(d->loop);
   if (nb_client_new(&cfg, &dv->c) != NB_OK) return -1;
   char serial[48];
   snprintf(serial, sizeof serial, "NB-DEMO-%04zu", i + 1);
@@ -566,6 +573,9 @@ static void banner(demo *d) {
   printf("  curl -s http://127.0.0.1:%u/api/clients/demo-1/3/0\n", http);
   printf("  curl -s -X POST http://127.0.0.1:%u/api/clients/demo-1/3303/0/observe\n", http);
   printf("  curl -sN http://127.0.0.1:%u/api/events\n", http);
+  if (!d->o->nosec)
+    printf("  %s bootstrap evidence demo-1 --db %s   (signed bootstrap: docs/cose.md)\n", self,
+           d->db);
   printf("  %s client --server coap://127.0.0.1:%u --endpoint my-device\n", self, d->srv_coap.port);
   printf("Ctrl-C stops (devices de-register).\n\n");
   fflush(stdout);

@@ -201,7 +201,7 @@ static void check_device_evidence(const env *e, const char *ep, char *cti) {
   size_t writes = 0, receipts = 0;
   for (struct dirent *de; (de = readdir(d));) {
     if (de->d_name[0] == '.') continue;
-    char file[256];
+    char file[384];
     snprintf(file, sizeof file, "%s/ev/%s", e->dir, de->d_name);
     bool receipt = strstr(de->d_name, "-receipt-") != NULL;
     const char *own = receipt ? "dev.pub.pem" : "srv.pub.pem";

@@ -114,10 +114,18 @@ static void test_demo_dtls(void **state) {
   assert_non_null(strstr(list, "\"endpoint\":\"demo-4\""));
   free(list);
 
+  /* The devices asked for signed bootstraps: the writes and demo-1's receipt are kept. */
+  char *ev[] = {(char *)bin, "bootstrap", "evidence", "demo-1", "--db", db, NULL};
+  assert_int_equal(nb_test_run(ev, 10000, &out), 0);
+  assert_non_null(strstr(out, "\"kind\": \"receipt\""));
+  assert_non_null(strstr(out, "\"kind\": \"write\""));
+  free(out);
+
   /* --duration: the devices de-register and the process exits 0 by itself. */
   assert_int_equal(nb_test_proc_wait(&p, 30000), 0);
   char *so = nb_test_proc_stdout(&p), *se = nb_test_proc_stderr(&p);
   assert_non_null(strstr(so, "demo-4       BOOTSTRAP_PENDING"));
+  assert_non_null(strstr(so, "demo-1       BOOTSTRAP_FINISHED (signed, receipt kept;"));
   assert_non_null(strstr(so, "demo-1       DEREGISTERED"));
   assert_non_null(strstr(so, "demo-4       DEREGISTERED"));
   assert_non_null(strstr(so, "stopped"));
