@@ -386,7 +386,7 @@ static void assert_same_records(const nb_records *a, const nb_records *b) {
 /* ---- tests ---- */
 
 typedef struct {
-  char kind[8], path[64], kid[NB_SERVER_KID_HEX_MAX];
+  char kind[8], path[NB_SERVER_PATHS_MAX], kid[NB_SERVER_KID_HEX_MAX];
   int64_t at;
   bool has_iat;
   uint8_t cose[1024];
