@@ -59,7 +59,10 @@ typedef int nb_err;
   X(NB_ERR_FMT_PATH, -354, "content format: record path invalid or outside the target")   \
   X(NB_ERR_DDF, -300, "LwM2M DDF: malformed object definition file")                      \
   X(NB_ERR_DDF_UNSAFE, -301, "LwM2M DDF: DTD or entity declarations are not accepted")    \
-  X(NB_ERR_DDF_NOT_OBJECT, -302, "LwM2M DDF: file holds no object definition")
+  X(NB_ERR_DDF_NOT_OBJECT, -302, "LwM2M DDF: file holds no object definition")            \
+  X(NB_ERR_SIG_NO_KEY, -400, "signed data: the device has no public key to verify with")  \
+  X(NB_ERR_SIG_INVALID, -401, "signed data: the signature does not verify")               \
+  X(NB_ERR_SIG_ISSUER, -402, "signed data: the issuer is not the registered endpoint")
 
 enum {
 #define NB_ERR_ENUM(name, value, text) name = (value),

@@ -12,8 +12,10 @@
 
 #include "base/hex.h"
 #include "base/log.h"
+#include "dtls/cose.h"
 #include "dtls/cred.h"
 #include "http/json.h"
+#include "lwm2m/fmtutil.h"
 
 #define MOD "http"
 #define ACTOR_MAX 64
@@ -173,11 +175,39 @@ static void cx_suspend(conn_ctx *c) {
 
 /* ---- device requests ---- */
 
+/* Standard base64 of bytes as a JSON string (NULL when memory is short). */
+static json_t *b64_json(const uint8_t *data, size_t len) {
+  nb_bytes b;
+  nb_bytes_init(&b);
+  json_t *j = NULL;
+  if (nb_fmt_b64_encode(&b, data, len, false) == NB_OK)
+    j = json_stringn((const char *)b.data, b.len);
+  nb_bytes_free(&b);
+  return j;
+}
+
+/* {"valid", "kid", "iat"?, "cose" (base64, only when valid)}: what the device's signature
+ * says; an unverified message is never handed out as if it were evidence. */
+static json_t *signature_json(const nb_server_signature *sig) {
+  json_t *j = json_pack("{s:b,s:s}", "valid", sig->valid, "kid", sig->kid);
+  if (!j) return NULL;
+  if (sig->has_iat) json_object_set_new(j, "iat", json_integer((json_int_t)sig->iat));
+  if (sig->valid) json_object_set_new(j, "cose", b64_json(sig->cose, sig->cose_len));
+  return j;
+}
+
 static json_t *result_json(dev_call *d, const nb_server_result *res, unsigned *status) {
   char code[8];
   if (res->err == NB_ERR_TIMEOUT) {
     *status = 504;
     return error_json("device did not answer in time", "5.04");
+  }
+  if (res->err == NB_ERR_SIG_NO_KEY || res->err == NB_ERR_SIG_INVALID ||
+      res->err == NB_ERR_SIG_ISSUER) {
+    *status = 502;
+    json_t *j = error_json(nb_strerror(res->err), "5.02");
+    if (j && res->signature) json_object_set_new(j, "signature", signature_json(res->signature));
+    return j;
   }
   if (res->err != NB_OK && res->err != NB_ERR_FMT_MALFORMED) {
     *status = 502;
@@ -204,6 +234,7 @@ static json_t *result_json(dev_call *d, const nb_server_result *res, unsigned *s
   if (res->links) json_object_set_new(j, "links", json_stringn(res->links, res->links_len));
   if (res->location && res->location[0])
     json_object_set_new(j, "location", json_string(res->location));
+  if (res->signature) json_object_set_new(j, "signature", signature_json(res->signature));
   if (d->op == NB_SOP_OBSERVE || d->op == NB_SOP_OBSERVE_COMPOSITE)
     json_object_set_new(j, "observationId", json_integer((json_int_t)d->id));
   return j;
@@ -244,12 +275,15 @@ static int query_int(struct MHD_Connection *conn, const char *name, int dflt, in
 static enum MHD_Result common_query(conn_ctx *c, nb_server_request *rq, bool *failed) {
   *failed = true;
   const char *fmt = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "format");
-  if (fmt) {
+  if (fmt && strcmp(fmt, "cose") == 0) {
+    /* Signed data: not a codec but a request for the device's signature over SenML CBOR. */
+    rq->sign = true;
+  } else if (fmt) {
     int cf = nb_format_from_name(fmt);
     if (cf == NB_COAP_CF_NONE)
       return send_error(c->conn, 400,
                         "unknown format (tlv, senml-json, senml-cbor, json, text, "
-                        "opaque, cbor)",
+                        "opaque, cbor, cose)",
                         "4.00");
     rq->has_format = true;
     rq->format = cf;
@@ -410,9 +444,10 @@ static enum MHD_Result list_observations(conn_ctx *c, const char *ep) {
   size_t n = nb_server_observations(c->api->srv, ep, obs, 64);
   json_t *a = json_array();
   for (size_t i = 0; i < n && i < 64; i++)
-    json_array_append_new(a, json_pack("{s:I,s:s,s:b,s:s}", "observationId", (json_int_t)obs[i].id,
-                                       "paths", obs[i].paths, "composite", obs[i].composite,
-                                       "format", nb_format_name(obs[i].format)));
+    json_array_append_new(
+        a, json_pack("{s:I,s:s,s:b,s:s}", "observationId", (json_int_t)obs[i].id, "paths",
+                     obs[i].paths, "composite", obs[i].composite, "format",
+                     obs[i].format == NB_COSE_CF_SIGN1 ? "cose" : nb_format_name(obs[i].format)));
   return send_json(c->conn, 200, a);
 }
 
@@ -454,6 +489,33 @@ static enum MHD_Result composite(conn_ctx *c, const char *ep, nb_server_request 
   return r;
 }
 
+static nb_err add_evidence(void *user, const nb_server_evidence_info *e) {
+  json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:o}", "at", (json_int_t)e->at, "kind", e->kind, "path",
+                        e->path, "kid", e->kid, "cose", b64_json(e->cose, e->cose_len));
+  if (!j) return NB_ERR_NOMEM;
+  if (e->has_iat) json_object_set_new(j, "iat", json_integer((json_int_t)e->iat));
+  return json_array_append_new(user, j) == 0 ? NB_OK : NB_ERR_NOMEM;
+}
+
+/* GET /api/clients/{ep}/evidence: the signed payloads kept for ep, newest first (also for a
+ * device no longer registered: evidence outlives registrations). */
+static enum MHD_Result list_evidence(conn_ctx *c, const char *ep) {
+  const nb_server_store *st = &c->api->cfg.store;
+  if (!st->ops || !st->ops->evidence_each)
+    return send_error(c->conn, 404, "no store configured", "4.04");
+  bool bad = false;
+  int n = query_int(c->conn, "limit", NB_SERVER_EVIDENCE_MAX, 1, 100000, &bad);
+  if (bad) return send_error(c->conn, 400, "limit must be 1..100000", "4.00");
+  json_t *a = json_array();
+  if (!a) return send_error(c->conn, 500, "out of memory", "5.00");
+  nb_err rc = st->ops->evidence_each(st->self, ep, (size_t)n, add_evidence, a);
+  if (rc != NB_OK) {
+    json_decref(a);
+    return send_error(c->conn, 500, "the store could not read the evidence", "5.00");
+  }
+  return send_json(c->conn, 200, a);
+}
+
 /* Splits "/3/0/1/observe" into the path and a trailing operation word. */
 static bool split_suffix(const char *rest, char *path, size_t cap, const char **word) {
   static const char *const words[] = {"observe", "discover", "attributes", "history"};
@@ -488,6 +550,10 @@ static enum MHD_Result client_route(conn_ctx *c, const char *ep, const char *res
   if (strcmp(rest, "/observations") == 0) {
     if (!get) return send_error(c->conn, 405, "use GET", "4.05");
     return list_observations(c, ep);
+  }
+  if (strcmp(rest, "/evidence") == 0) {
+    if (!get) return send_error(c->conn, 405, "use GET", "4.05");
+    return list_evidence(c, ep);
   }
   char ptxt[NB_PATH_STRLEN * 2];
   const char *word;
@@ -931,7 +997,25 @@ static void on_prepare(uv_prepare_t *h) {
     uv_timer_start(&api->timer, on_timer, 1000, 0);
 }
 
+/* A refused signed answer is a security event: an alert on /api/alerts and the event stream. */
+static void on_server_event(void *user, const nb_server_event *e) {
+  nb_http_api *api = user;
+  if (e->type != NB_SEV_SIGNATURE_REJECTED || !e->reg) return;
+  char ps[NB_PATH_STRLEN], msg[256];
+  nb_path_format(e->path, ps, sizeof(ps));
+  snprintf(msg, sizeof(msg), "signed answer refused: %s (kid %s)", nb_strerror(e->err),
+           e->signature && e->signature->kid[0] ? e->signature->kid : "none");
+  json_t *alert = json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule", "signed-data-rejected", "severity",
+                            "high", "endpoint", e->reg->ep, "path", ps, "message", msg);
+  char why[160];
+  if (!alert || nb_http_alerts_add(api->alerts, alert, e->now + api->cfg.clock_offset, "server",
+                                   NULL, why, sizeof(why)) != NB_OK)
+    NB_LOG_WARN(MOD, "event=alert_dropped ep=%s reason=signature_rejected", e->reg->ep);
+  json_decref(alert);
+}
+
 static void api_destroy(nb_http_api *api) {
+  if (api->srv) nb_server_remove_listener(api->srv, on_server_event, api);
   nb_http_alerts_free(api->alerts);
   nb_http_events_free(api->events);
   free(api->token);
@@ -955,6 +1039,7 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   if ((cfg->api_token && !(api->token = strdup(cfg->api_token))) ||
       nb_http_events_new(srv, &ec, &api->events) != NB_OK ||
       nb_http_alerts_new(cfg->alerts_max, api->events, &api->alerts) != NB_OK ||
+      (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap &&
        nb_http_events_attach_bootstrap(api->events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK)) {
     api_destroy(api);

@@ -272,6 +272,8 @@ static json_t *values_event(const nb_http_events *ev, const nb_server_event *e, 
     json_object_set_new(j, "path", json_string(ps));
     json_object_set_new(j, "observationId", json_integer((json_int_t)e->obs_id));
     json_object_set_new(j, "sequence", json_integer(e->seq));
+    /* Only verified signed notifications get here: the engine drops the others. */
+    json_object_set_new(j, "signed", json_boolean(e->signature != NULL));
     /* A single resource observed: its value directly, as charts want it. */
     if (e->records && e->records->len == 1 && nb_path_equal(&e->records->items[0].path, e->path))
       json_object_set_new(j, "value", nb_http_json_value(&e->records->items[0].value));

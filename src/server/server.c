@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "coap/hmap.h"
 #include "coap/timerheap.h"
+#include "dtls/cose.h"
 
 #define MOD "server"
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -90,6 +92,7 @@ void nb_server_config_default(nb_server_config *cfg) {
   cfg->queue_max = 32;
   cfg->queue_ttl = 3600000;
   cfg->allow_nosec = true;
+  cfg->evidence_max = NB_SERVER_EVIDENCE_MAX;
   cfg->random = nb_random_system;
 }
 
@@ -308,6 +311,96 @@ static bool op_reads_values(nb_server_op op) {
          op == NB_SOP_OBSERVE_COMPOSITE;
 }
 
+/* Opens a signed answer of q's device: verified with the public key of the DTLS session the
+ * datagram came in on, which must be the identity that registered, and issued by the
+ * registration's endpoint. sig describes it either way; m is usable on NB_OK only. */
+static nb_err open_signed(const nb_server *s, const sreq *q, const nb_coap_msg *resp,
+                          nb_cose_sign1_msg *m, nb_server_signature *sig) {
+  memset(sig, 0, sizeof(*sig));
+  sig->content_format = -1;
+  sig->cose = resp->payload;
+  sig->cose_len = resp->payload_len;
+  const nb_server_identity *id = s->cur_id;
+  if (id->kind == NB_SERVER_ID_NONE || id->kind == NB_SERVER_ID_PSK || !id->key_len)
+    return NB_ERR_SIG_NO_KEY;
+  if (!identity_equal(id, &q->r->info.identity)) return NB_ERR_SIG_INVALID;
+  if (nb_cose_parse(resp->payload, resp->payload_len, m) != NB_OK) return NB_ERR_SIG_INVALID;
+  nb_hex_encode(m->h.kid, m->h.kid_len, sig->kid);
+  sig->has_iat = m->h.has_iat;
+  sig->iat = m->h.iat;
+  sig->content_format = m->h.content_format;
+  if (nb_cose_verify(m, id->key, id->key_len) != NB_OK) return NB_ERR_SIG_INVALID;
+  if (strcmp(m->h.iss, q->r->info.ep) != 0) return NB_ERR_SIG_ISSUER;
+  sig->valid = true;
+  return NB_OK;
+}
+
+static const char *sig_audit_result(nb_err err) {
+  if (err == NB_ERR_SIG_NO_KEY) return "sig-no-key";
+  if (err == NB_ERR_SIG_ISSUER) return "sig-issuer";
+  return "sig-invalid";
+}
+
+static bool is_sig_error(nb_err err) {
+  return err == NB_ERR_SIG_NO_KEY || err == NB_ERR_SIG_INVALID || err == NB_ERR_SIG_ISSUER;
+}
+
+/* Keeps a verified signed answer as evidence, the newest evidence_max per endpoint. */
+static void keep_evidence(nb_server *s, const sreq *q, const nb_server_signature *sig,
+                          nb_time_ms now) {
+  if (!s->cfg.store.ops || !s->cfg.store.ops->evidence_add || !s->cfg.evidence_max) return;
+  nb_server_evidence_info e;
+  memset(&e, 0, sizeof(e));
+  snprintf(e.ep, sizeof(e.ep), "%s", q->r->info.ep);
+  e.at = unix_ms(s, now);
+  snprintf(e.kind, sizeof(e.kind), "%s", q->observe ? "notify" : "read");
+  paths_text(q, e.path, sizeof(e.path));
+  snprintf(e.kid, sizeof(e.kid), "%s", sig->kid);
+  e.has_iat = sig->has_iat;
+  e.iat = sig->iat;
+  e.cose = sig->cose;
+  e.cose_len = sig->cose_len;
+  if (s->cfg.store.ops->evidence_add(s->cfg.store.self, &e, s->cfg.evidence_max) != NB_OK)
+    NB_LOG_WARN(MOD, "event=store_failed op=evidence_add ep=%s", e.ep);
+}
+
+static void reject_signed(nb_server *s, const sreq *q, const nb_server_signature *sig, nb_err err,
+                          nb_time_ms now) {
+  NB_LOG_WARN(MOD, "event=signature_rejected ep=%s req=%llu reason=\"%s\"", q->r->info.ep,
+              (unsigned long long)q->id, nb_strerror(err));
+  nb_server_event ev = {.type = NB_SEV_SIGNATURE_REJECTED,
+                        .reg = &q->r->info,
+                        .obs_id = q->id,
+                        .path = q->npaths ? &q->paths[0] : &q->path,
+                        .format = NB_COSE_CF_SIGN1,
+                        .signature = sig,
+                        .err = err,
+                        .now = now};
+  emit(s, &ev);
+}
+
+/* The values of a 2.05: decoded into recs/times, after opening a signed payload (sig). */
+static nb_err decode_values(nb_server *s, const sreq *q, const nb_coap_msg *resp, int format,
+                            nb_server_signature *sig, bool *is_signed, nb_records *recs,
+                            nb_times *times) {
+  const uint8_t *body = resp->payload;
+  size_t len = resp->payload_len;
+  int cf = format == NB_COAP_CF_NONE ? NB_COAP_CF_TEXT : format;
+  *is_signed = cf == NB_COSE_CF_SIGN1;
+  if (*is_signed) {
+    nb_cose_sign1_msg m;
+    nb_err rc = open_signed(s, q, resp, &m, sig);
+    if (rc != NB_OK) return rc;
+    body = m.payload;
+    len = m.payload_len;
+    cf = m.h.content_format;
+  }
+  nb_format_opts o = {.base = q->npaths ? NULL : &q->path, .model = s->model, .times_out = times};
+  if (cf == NB_COSE_CF_SIGN1 || nb_format_decode_ex(cf, body, len, &o, recs, NULL) != NB_OK)
+    return NB_ERR_FMT_MALFORMED;
+  return NB_OK;
+}
+
 static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
                              nb_time_ms now) {
   sreq *q = user;
@@ -336,14 +429,18 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
     NB_LOG_DEBUG(MOD, "event=notification ep=%s obs=%llu seq=%u", q->r->info.ep,
                  (unsigned long long)q->id, q->seq + 1);
   bool ok = NB_COAP_CLASS(resp->code) == 2;
+  nb_server_signature sig;
+  bool is_signed = false;
   if (ok && op_reads_values(q->op) && resp->payload_len) {
-    int cf = res.format == NB_COAP_CF_NONE ? NB_COAP_CF_TEXT : res.format;
-    nb_format_opts o = {
-        .base = q->npaths ? NULL : &q->path, .model = s->model, .times_out = &times};
-    if (nb_format_decode_ex(cf, resp->payload, resp->payload_len, &o, &recs, NULL) != NB_OK)
-      res.err = NB_ERR_FMT_MALFORMED;
-    res.records = &recs;
-    res.times = &times;
+    res.err = decode_values(s, q, resp, res.format, &sig, &is_signed, &recs, &times);
+    if (is_signed) res.signature = &sig;
+    if (is_sig_error(res.err)) {
+      reject_signed(s, q, &sig, res.err, now); /* nothing of it is data */
+    } else {
+      res.records = &recs;
+      res.times = &times;
+    }
+    if (is_signed && res.err == NB_OK) keep_evidence(s, q, &sig, now);
   } else if (ok && q->op == NB_SOP_DISCOVER) {
     links = malloc(resp->payload_len + 1);
     if (links) {
@@ -356,7 +453,10 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
     }
   }
   char code[8];
-  if (q->state == RQ_SENT) audit(s, q, nb_coap_code_format(resp->code, code), now);
+  if (q->state == RQ_SENT)
+    audit(s, q,
+          is_sig_error(res.err) ? sig_audit_result(res.err) : nb_coap_code_format(resp->code, code),
+          now);
   if (q->observe && ok && res.err == NB_OK) {
     if (q->state == RQ_SENT && s->cfg.store.ops) {
       nb_server_obs_info oi;
@@ -382,6 +482,7 @@ static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bo
                           .format = res.format,
                           .records = &recs,
                           .times = &times,
+                          .signature = res.signature,
                           .now = now};
     emit(s, &ev);
   }
@@ -455,13 +556,21 @@ static nb_err encode_paths(nb_server *s, sreq *q, int cf) {
 
 /* Method, options and body of each operation. */
 static nb_err req_build(nb_server *s, sreq *q, const nb_server_request *in) {
-  int cf = in->has_format ? in->format : default_format(q->r, in->op);
+  /* A restored signed observation comes back with its stored Accept, 18. */
+  bool sign = in->sign || (in->has_format && in->format == NB_COSE_CF_SIGN1);
+  if (sign && (!op_reads_values(in->op) || (in->has_format && in->format != NB_COSE_CF_SIGN1 &&
+                                            in->format != NB_COAP_CF_SENML_CBOR)))
+    return NB_ERR_INVAL;
+  int cf = sign             ? NB_COAP_CF_SENML_CBOR
+           : in->has_format ? in->format
+                            : default_format(q->r, in->op);
+  int accept = sign ? NB_COSE_CF_SIGN1 : cf;
   q->content_format = q->accept = NB_COAP_CF_NONE;
   switch (in->op) {
     case NB_SOP_READ:
     case NB_SOP_OBSERVE:
       q->method = NB_COAP_GET;
-      q->accept = cf;
+      q->accept = accept;
       q->observe = in->op == NB_SOP_OBSERVE;
       return NB_OK;
     case NB_SOP_DISCOVER:
@@ -498,7 +607,8 @@ static nb_err req_build(nb_server *s, sreq *q, const nb_server_request *in) {
     case NB_SOP_OBSERVE_COMPOSITE:
       if (cf != NB_COAP_CF_SENML_CBOR && cf != NB_COAP_CF_SENML_JSON) return NB_ERR_INVAL;
       q->method = NB_COAP_FETCH;
-      q->content_format = q->accept = cf;
+      q->content_format = cf;
+      q->accept = accept;
       q->observe = in->op == NB_SOP_OBSERVE_COMPOSITE;
       return encode_paths(s, q, cf);
     case NB_SOP_WRITE_COMPOSITE:

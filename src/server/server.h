@@ -26,6 +26,21 @@
 
 typedef struct nb_server nb_server;
 
+#define NB_SERVER_EVIDENCE_MAX 1000 /* default of nb_server_config.evidence_max */
+
+/* A signed payload (COSE_Sign1, Content-Format 18) a device answered with. It is opened with
+ * the public key the device authenticated its DTLS session with, and must name the
+ * registration's endpoint as issuer; only then (valid) are its inner records reported. */
+typedef struct {
+  bool valid;                      /* the signature verified and the issuer is the endpoint */
+  char kid[NB_SERVER_KID_HEX_MAX]; /* the signer's key ID as the message states it (hex) */
+  bool has_iat;
+  int64_t iat;         /* Unix seconds the device signed at, when it said */
+  int content_format;  /* the inner payload's Content-Format (-1 when unknown) */
+  const uint8_t *cose; /* the COSE_Sign1 bytes as received (borrowed) */
+  size_t cose_len;
+} nb_server_signature;
+
 typedef struct {
   nb_coap_ep_config coap;     /* the CoAP layer (dedup_max raised for fleets by default) */
   nb_time_ms expiry_grace;    /* added to a lifetime before a registration expires; 15000 */
@@ -38,6 +53,8 @@ typedef struct {
                                  credentials; true */
   const nb_model *model;      /* definitions that type values; NULL = built-ins (owned) */
   nb_server_store store;      /* ops NULL = no persistence */
+  size_t evidence_max;        /* verified signed payloads kept per endpoint; 1000
+                                 (NB_SERVER_EVIDENCE_MAX) */
   nb_random_fn random;        /* registration IDs; default nb_random_system */
   void *random_user;
 } nb_server_config;
@@ -47,14 +64,17 @@ void nb_server_config_default(nb_server_config *cfg);
 /* ---- events ---- */
 
 typedef enum {
-  NB_SEV_REGISTRATION,   /* reg; replaced=true when it replaced the endpoint's earlier one */
-  NB_SEV_UPDATED,        /* reg (already updated) */
-  NB_SEV_DEREGISTRATION, /* reg (about to be freed) */
-  NB_SEV_EXPIRED,        /* reg (about to be freed) */
-  NB_SEV_AWAKE,          /* queue-mode client reachable */
-  NB_SEV_SLEEPING,       /* queue-mode client's awake time over */
-  NB_SEV_NOTIFICATION,   /* obs_id, path (first observed path), records, times, seq */
-  NB_SEV_SEND,           /* records, times (from /dp) */
+  NB_SEV_REGISTRATION,       /* reg; replaced=true when it replaced the endpoint's earlier one */
+  NB_SEV_UPDATED,            /* reg (already updated) */
+  NB_SEV_DEREGISTRATION,     /* reg (about to be freed) */
+  NB_SEV_EXPIRED,            /* reg (about to be freed) */
+  NB_SEV_AWAKE,              /* queue-mode client reachable */
+  NB_SEV_SLEEPING,           /* queue-mode client's awake time over */
+  NB_SEV_NOTIFICATION,       /* obs_id, path (first observed path), records, times, seq */
+  NB_SEV_SEND,               /* records, times (from /dp) */
+  NB_SEV_SIGNATURE_REJECTED, /* obs_id (the request's or observation's id), path (the first
+                                requested), signature (valid false), err: a signed answer was
+                                refused and none of its data reported */
 } nb_server_event_type;
 
 typedef struct {
@@ -67,6 +87,8 @@ typedef struct {
   int format;
   const nb_records *records;
   const nb_times *times;
+  const nb_server_signature *signature; /* NOTIFICATION of a signed observation; NULL otherwise */
+  nb_err err;                           /* SIGNATURE_REJECTED: why */
   nb_time_ms now;
 } nb_server_event;
 
@@ -132,8 +154,10 @@ typedef struct {
   nb_path path;         /* target of single-path operations (Create: the object) */
   const nb_path *paths; /* Read-/Observe-Composite targets */
   size_t path_count;
-  bool has_format;           /* false: TLV for 1.0 clients, SenML CBOR for 1.1+ */
-  int format;                /* the Content-Format asked for when has_format */
+  bool has_format; /* false: TLV for 1.0 clients, SenML CBOR for 1.1+ */
+  bool sign;       /* Read, Observe and their Composite forms: ask for signed data (Accept: 18, a
+                      COSE_Sign1 of SenML CBOR); has_format must then be false or SenML CBOR */
+  int format;      /* the Content-Format asked for when has_format */
   const nb_records *records; /* Write, Create, Write-Composite (encoded at submission) */
   const nb_attrs *attrs;     /* Write-Attributes */
   const char *args;          /* Execute arguments (may be NULL) */
@@ -146,7 +170,11 @@ typedef struct {
 typedef struct {
   nb_err err;                /* NB_OK: a response came (see code); NB_ERR_TIMEOUT, NB_ERR_CANCELLED
                                 (cancelled, deregistered or replaced), NB_ERR_RESET, NB_ERR_FMT_MALFORMED
-                                (a 2.05 payload that does not decode), NB_ERR_BUSY/NOMEM */
+                                (a 2.05 payload that does not decode), NB_ERR_BUSY/NOMEM;
+                                a signed answer that is refused: NB_ERR_SIG_NO_KEY (PSK or
+                                NoSec device), NB_ERR_SIG_INVALID (malformed or does not verify
+                                with the device's key), NB_ERR_SIG_ISSUER (iss is not the
+                                endpoint), and then no records */
   uint8_t code;              /* CoAP response code when err is NB_OK */
   int format;                /* Content-Format of the payload, NB_COAP_CF_NONE when none */
   const nb_records *records; /* decoded values (Read, Observe, Read-Composite) */
@@ -156,6 +184,7 @@ typedef struct {
   const char *location; /* Create: "/o/i" from Location-Path, "" otherwise */
   bool notification;    /* a notification after the first response */
   uint32_t seq;
+  const nb_server_signature *signature; /* a signed answer (Content-Format 18), else NULL */
 } nb_server_result;
 
 /* last=true on the final call for this id (a request always ends with one final call; an

@@ -1,7 +1,8 @@
 /* The server's persistence interface: registrations, observations, per-endpoint security
- * credentials and the audit log, as plain records and a table of operations. The engine and the
- * shells see only this; backends (SQLite in src/store/, Redis later) implement it. Owns no
- * memory: each backend owns its handle, records passed in are borrowed for the call. */
+ * credentials, the audit log and the evidence of signed device data, as plain records and a
+ * table of operations. The engine and the shells see only this; backends (SQLite in
+ * src/store/, Redis later) implement it. Owns no memory: each backend owns its handle, records
+ * passed in are borrowed for the call. */
 #ifndef NB_SERVER_STORE_H
 #define NB_SERVER_STORE_H
 
@@ -88,10 +89,26 @@ typedef struct {
   char result[16]; /* CoAP code "2.05", or "timeout", "queued", ... */
 } nb_server_audit_info;
 
+/* A signed payload a device sent (COSE_Sign1 that verified with its DTLS key), kept as proof
+ * of what it stated. */
+#define NB_SERVER_KID_HEX_MAX 65 /* kid (up to 32 bytes) in hex plus NUL */
+typedef struct {
+  char ep[NB_SERVER_EP_MAX];
+  int64_t at;   /* Unix ms when the server received it */
+  char kind[8]; /* "read" (Read, Read-Composite) or "notify" (Observe responses) */
+  char path[NB_SERVER_PATHS_MAX];  /* the requested path(s), "/3/0/9,/3/0/8" */
+  char kid[NB_SERVER_KID_HEX_MAX]; /* the signer's key ID (hex) */
+  bool has_iat;
+  int64_t iat;         /* Unix seconds the device signed at, when it said */
+  const uint8_t *cose; /* the COSE_Sign1 bytes as received (borrowed) */
+  size_t cose_len;
+} nb_server_evidence_info;
+
 typedef nb_err (*nb_server_reg_each_fn)(void *user, const nb_server_reg_info *r);
 typedef nb_err (*nb_server_obs_each_fn)(void *user, const nb_server_obs_info *o);
 typedef nb_err (*nb_server_sec_each_fn)(void *user, const nb_server_sec_info *s);
 typedef nb_err (*nb_server_audit_each_fn)(void *user, const nb_server_audit_info *a);
+typedef nb_err (*nb_server_evidence_each_fn)(void *user, const nb_server_evidence_info *e);
 
 /* Operations of a backend; `self` is the backend handle. Every operation returns NB_OK, or
  * NB_ERR_NOT_FOUND for a missing key, or NB_ERR_IO for a backend failure. An each-callback
@@ -116,6 +133,12 @@ typedef struct {
   /* Audit log: append, and walk the newest `limit` entries (newest first). */
   nb_err (*audit_add)(void *self, const nb_server_audit_info *a);
   nb_err (*audit_each)(void *self, size_t limit, nb_server_audit_each_fn fn, void *user);
+  /* Evidence of signed device data: append, keeping only the newest `keep` of e->ep (a
+   * chatty device cannot fill the disk); walk ep's newest `limit` (newest first). May be NULL
+   * in a backend without evidence (nothing is kept then). */
+  nb_err (*evidence_add)(void *self, const nb_server_evidence_info *e, size_t keep);
+  nb_err (*evidence_each)(void *self, const char *ep, size_t limit, nb_server_evidence_each_fn fn,
+                          void *user);
 } nb_server_store_ops;
 
 typedef struct {

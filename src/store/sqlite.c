@@ -28,6 +28,10 @@ static const char *const migrations[] = {
      " actor TEXT NOT NULL, ep TEXT NOT NULL, op TEXT NOT NULL, path TEXT NOT NULL,"
      " result TEXT NOT NULL);"),
     "CREATE INDEX audit_ep ON audit (ep, seq);",
+    ("CREATE TABLE evidence (seq INTEGER PRIMARY KEY AUTOINCREMENT, ep TEXT NOT NULL,"
+     " at INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, kid TEXT NOT NULL,"
+     " iat INTEGER, cose BLOB NOT NULL);"
+     "CREATE INDEX evidence_ep ON evidence (ep, seq);"),
 };
 
 enum {
@@ -45,6 +49,9 @@ enum {
   S_SEC_ALL,
   S_AUDIT_ADD,
   S_AUDIT_LAST,
+  S_EVIDENCE_ADD,
+  S_EVIDENCE_TRIM,
+  S_EVIDENCE_LAST,
   S_COUNT
 };
 
@@ -66,6 +73,13 @@ static const char *const sql[S_COUNT] = {
     [S_SEC_ALL] = "SELECT ep, kind, identity, key FROM credentials ORDER BY ep",
     [S_AUDIT_ADD] = "INSERT INTO audit (at, actor, ep, op, path, result) VALUES (?,?,?,?,?,?)",
     [S_AUDIT_LAST] = "SELECT at, actor, ep, op, path, result FROM audit ORDER BY seq DESC LIMIT ?",
+    [S_EVIDENCE_ADD] =
+        "INSERT INTO evidence (ep, at, kind, path, kid, iat, cose) VALUES (?,?,?,?,?,?,?)",
+    /* Everything of ep older than its keep-th newest row (?2 = keep - 1). */
+    [S_EVIDENCE_TRIM] = ("DELETE FROM evidence WHERE ep = ?1 AND seq < (SELECT seq FROM evidence"
+                         " WHERE ep = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"),
+    [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose FROM evidence WHERE ep = ?"
+                         " ORDER BY seq DESC LIMIT ?"),
 };
 
 struct nb_store_sqlite {
@@ -423,9 +437,56 @@ static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, v
   return rc;
 }
 
+/* ---- evidence of signed device data ---- */
+
+static nb_err evidence_add(void *self, const nb_server_evidence_info *e, size_t keep) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_EVIDENCE_ADD);
+  bind_text(st, 1, e->ep);
+  sqlite3_bind_int64(st, 2, e->at);
+  bind_text(st, 3, e->kind);
+  bind_text(st, 4, e->path);
+  bind_text(st, 5, e->kid);
+  if (e->has_iat) sqlite3_bind_int64(st, 6, e->iat);
+  sqlite3_bind_blob(st, 7, e->cose, (int)e->cose_len, SQLITE_TRANSIENT);
+  nb_err rc = exec_stmt(s, st, "evidence_add", false);
+  if (rc != NB_OK || keep == 0) return rc;
+  st = stmt(s, S_EVIDENCE_TRIM);
+  bind_text(st, 1, e->ep);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)(keep > INT32_MAX ? INT32_MAX : keep) - 1);
+  return exec_stmt(s, st, "evidence_trim", false);
+}
+
+static nb_err evidence_each(void *self, const char *ep, size_t limit, nb_server_evidence_each_fn fn,
+                            void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_EVIDENCE_LAST);
+  bind_text(st, 1, ep);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    nb_server_evidence_info e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.ep, sizeof(e.ep), "%s", ep);
+    e.at = sqlite3_column_int64(st, 0);
+    col_text(st, 1, e.kind, sizeof(e.kind));
+    col_text(st, 2, e.path, sizeof(e.path));
+    col_text(st, 3, e.kid, sizeof(e.kid));
+    e.has_iat = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    e.iat = sqlite3_column_int64(st, 4);
+    e.cose = sqlite3_column_blob(st, 5);
+    e.cose_len = (size_t)sqlite3_column_bytes(st, 5);
+    rc = fn(user, &e);
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "evidence_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
 static const nb_server_store_ops sqlite_ops = {
-    reg_put, reg_del, reg_each, obs_put, obs_del,  obs_del_ep, obs_each,
-    sec_put, sec_get, sec_find, sec_del, sec_each, audit_add,  audit_each,
+    reg_put, reg_del,  reg_each, obs_put,  obs_del,   obs_del_ep, obs_each,     sec_put,
+    sec_get, sec_find, sec_del,  sec_each, audit_add, audit_each, evidence_add, evidence_each,
 };
 
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {

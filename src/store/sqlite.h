@@ -1,7 +1,7 @@
 /* SQLite backend of the server store (server/store.h): registrations, observations, security
- * credentials and the audit log in one database file, WAL mode, every statement prepared once,
- * schema versioned with PRAGMA user_version and migrated forward on open. Owns the connection
- * and its statements. */
+ * credentials, the audit log and the evidence of signed device data in one database file, WAL
+ * mode, every statement prepared once, schema versioned with PRAGMA user_version and migrated
+ * forward on open. Owns the connection and its statements. */
 #ifndef NB_STORE_SQLITE_H
 #define NB_STORE_SQLITE_H
 
@@ -11,7 +11,7 @@
 typedef struct nb_store_sqlite nb_store_sqlite;
 
 /* Schema version this build writes (migrations bring older files up to it). */
-#define NB_STORE_SQLITE_SCHEMA 2
+#define NB_STORE_SQLITE_SCHEMA 3
 
 /* Opens or creates the database at path (":memory:" for a private one) and migrates it.
  * NB_ERR_IO with a logged reason when the file cannot be opened or is newer than this build. */

@@ -213,7 +213,7 @@ static void test_schema_versions(void **state) {
   (void)state;
   tmpdb t;
   tmpdb_make(&t);
-  /* A file of schema version 1 (made by taking version 2 back) is migrated forward. */
+  /* A file of schema version 1 (made by taking the newest back) is migrated forward. */
   nb_store_sqlite *db;
   assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
   nb_store_sqlite_close(db);
@@ -221,6 +221,7 @@ static void test_schema_versions(void **state) {
   assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
   assert_int_equal(sqlite3_exec(raw,
                                 "DROP INDEX audit_ep;"
+                                "DROP TABLE evidence;"
                                 "INSERT INTO audit (at, actor, ep, op, path, result) VALUES"
                                 " (1, 'api', 'old', 'read', '/3', '2.05');"
                                 "PRAGMA user_version = 1;",
@@ -228,7 +229,7 @@ static void test_schema_versions(void **state) {
                    SQLITE_OK);
   sqlite3_close(raw);
   assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
-  assert_int_equal(nb_store_sqlite_schema_version(db), 2);
+  assert_int_equal(nb_store_sqlite_schema_version(db), NB_STORE_SQLITE_SCHEMA);
   sqlite3_stmt *q;
   int found = 0;
   assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
