@@ -681,7 +681,7 @@ static void test_bootstrap_account_replaced_and_purged(void **state) {
   nb_server_sec_info bc;
   assert_int_equal(src.cred_get(src.self, "dev-rot", &bc), NB_OK);
   assert_string_equal(bc.identity, sid);
-  assert_int_equal(src.cred_find(src.self, NB_SERVER_ID_RPK, f.dev_key.secure_id, &bc),
+  assert_int_equal(src.cred_find(src.self, NB_SERVER_ID_RPK, f.dev_key.secure_id, &bc, NULL),
                    NB_ERR_NOT_FOUND);
   uint8_t newkey[512];
   size_t newkey_len = priv->v.bytes.len;
