@@ -60,7 +60,9 @@ typedef struct nb_bs_session {
   bool install_nosec;         /* a NoSec account: drop any old credential */
   nb_server_identity id;      /* how the device authenticated to us (kind NONE: NoSec) */
   nb_server_sec_info bs_cred; /* its fresh bootstrap-account credential, kind NONE = none */
+  nb_bytes bs_priv;           /* RPK: its private key (DER), to write the same key again */
   size_t bs_write_step;       /* the step writing it (committed once the device took it) */
+  bool bs_sent;               /* written, not acknowledged: pending; later attempts reuse it */
   bool installed;             /* this attempt's credential is in the management server */
   uint64_t ticket;            /* asynchronous install being waited for (0 none) */
   nb_time_ms install_deadline;
@@ -189,6 +191,14 @@ static void nb_bs_steps_clear(nb_bs_session *s) {
   nb_bytes_free(&s->receipt);
 }
 
+/* Wipes the fresh bootstrap-account key from memory (a pending one stays in the source). */
+static void nb_bs_forget_bs_cred(nb_bs_session *s) {
+  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  if (s->bs_priv.data) memset(s->bs_priv.data, 0, s->bs_priv.len);
+  nb_bytes_free(&s->bs_priv);
+  s->bs_sent = false;
+}
+
 /* Unlinks and frees a session; an outstanding request is cancelled (its callback ignores it). */
 static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms now) {
   for (nb_bs_session **pp = &bs->sessions; *pp; pp = &(*pp)->next)
@@ -202,7 +212,7 @@ static void nb_bs_session_free(nb_bs_engine *bs, nb_bs_session *s, nb_time_ms no
   if (req) nb_coap_ep_cancel(bs->ep, req, false, now);
   nb_bs_steps_clear(s);
   memset(&s->install, 0, sizeof s->install); /* holds a secret */
-  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  nb_bs_forget_bs_cred(s);
   free(s);
 }
 
@@ -410,29 +420,35 @@ static nb_err nb_bs_add_acl(nb_bs_session *s, const nb_bs_acl *acl, uint16_t i) 
   return e;
 }
 
-/* Fresh credentials of the kind the device authenticated with, into its bootstrap account
- * (resources 3 and 5; PSK identity kept); remembered in s->bs_cred for our own store. */
-static nb_err nb_bs_fresh_bs_key(nb_bs_session *s, uint16_t i, nb_records *r) {
+/* A fresh PSK identity: ep and 64 random bits. It differs from the one the device
+ * authenticated with, so that while the device has not acknowledged the new key (pending) the
+ * PSK lookup, which goes by identity, can serve either key. */
+static nb_err nb_bs_fresh_psk_identity(const nb_bs_session *s, char *out, size_t cap) {
+  uint8_t rnd[8];
+  nb_err e = nb_random_bytes(rnd, sizeof rnd);
+  if (e != NB_OK) return e;
+  int n = snprintf(out, cap, "%s#", s->ep);
+  for (size_t k = 0; k < sizeof rnd && n > 0 && (size_t)n + 2 < cap; k++, n += 2)
+    snprintf(out + n, cap - (size_t)n, "%02x", rnd[k]);
+  return n > 0 && (size_t)n + 1 < cap ? NB_OK : NB_ERR_OVERFLOW;
+}
+
+/* Generates the fresh credential of the kind the device authenticated with into s->bs_cred
+ * (and s->bs_priv for RPK). */
+static nb_err nb_bs_fresh_bs_cred(nb_bs_session *s) {
   nb_server_sec_info *c = &s->bs_cred;
-  nb_err e = NB_OK;
   snprintf(c->ep, sizeof c->ep, "%s", s->ep);
   if (s->id.kind == NB_SERVER_ID_PSK) {
     c->kind = NB_SERVER_ID_PSK;
-    snprintf(c->identity, sizeof c->identity, "%s", s->id.value);
     c->key_len = NB_BS_PSK_LEN;
-    e = nb_dtls_psk_generate(c->key, c->key_len);
-    if (e == NB_OK)
-      e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), (const uint8_t *)c->identity,
-                          strlen(c->identity));
-    if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), c->key, c->key_len);
-    return e;
+    nb_err e = nb_bs_fresh_psk_identity(s, c->identity, sizeof c->identity);
+    return e == NB_OK ? nb_dtls_psk_generate(c->key, c->key_len) : e;
   }
   nb_dtls_keypair kp;
-  e = nb_dtls_keypair_generate(&kp);
+  nb_err e = nb_dtls_keypair_generate(&kp);
   if (e != NB_OK) return e;
   if (kp.spki_der.len > sizeof c->key) e = NB_ERR_OVERFLOW;
-  if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), kp.spki_der.data, kp.spki_der.len);
-  if (e == NB_OK) e = nb_bs_rec_bytes(r, nb_path_res(0, i, 5), kp.key_der.data, kp.key_der.len);
+  if (e == NB_OK) e = nb_bytes_append(&s->bs_priv, kp.key_der.data, kp.key_der.len);
   if (e == NB_OK) {
     c->kind = NB_SERVER_ID_RPK;
     snprintf(c->identity, sizeof c->identity, "%s", kp.secure_id);
@@ -443,13 +459,32 @@ static nb_err nb_bs_fresh_bs_key(nb_bs_session *s, uint16_t i, nb_records *r) {
   return e;
 }
 
+/* Fresh credentials into the device's bootstrap account (resources 3 and 5), remembered in
+ * s->bs_cred for our own store. An attempt after one whose write went out unacknowledged
+ * writes the same key again: the device may hold it, and at most two keys stay valid. */
+static nb_err nb_bs_fresh_bs_key(nb_bs_session *s, uint16_t i, nb_records *r) {
+  nb_server_sec_info *c = &s->bs_cred;
+  nb_err e = NB_OK;
+  if (!s->bs_sent || c->kind != s->id.kind) {
+    nb_bs_forget_bs_cred(s);
+    e = nb_bs_fresh_bs_cred(s);
+  }
+  if (e != NB_OK) return e;
+  if (c->kind == NB_SERVER_ID_PSK) {
+    e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), (const uint8_t *)c->identity, strlen(c->identity));
+    return e == NB_OK ? nb_bs_rec_bytes(r, nb_path_res(0, i, 5), c->key, c->key_len) : e;
+  }
+  e = nb_bs_rec_bytes(r, nb_path_res(0, i, 3), c->key, c->key_len);
+  return e == NB_OK ? nb_bs_rec_bytes(r, nb_path_res(0, i, 5), s->bs_priv.data, s->bs_priv.len) : e;
+}
+
 /* The device's own bootstrap account, when the config asks: fresh credentials (secured
  * devices only: a NoSec account has none) and/or the Bootstrap-Server Account Timeout. */
 static nb_err nb_bs_add_bs_account(nb_bs_session *s) {
-  memset(&s->bs_cred, 0, sizeof s->bs_cred);
   bool fresh = s->cfg.bs_fresh_key &&
                (s->id.kind == NB_SERVER_ID_PSK || s->id.kind == NB_SERVER_ID_RPK) &&
                s->bs->cfg.source.cred_put;
+  if (!fresh) nb_bs_forget_bs_cred(s); /* a pending one stays in the source */
   if ((!fresh && !s->cfg.bs_account_timeout) || s->bs_sec_inst < 0) {
     if (s->cfg.bs_fresh_key || s->cfg.bs_account_timeout)
       NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-account-kept ep=%s reason=%s", s->ep,
@@ -470,21 +505,52 @@ static nb_err nb_bs_add_bs_account(nb_bs_session *s) {
   return e;
 }
 
+/* next becomes the only credential of its endpoint: the one with identity prev (same kind),
+ * factory or leaked, stops working, also when registered under another name (secure ID used as
+ * endpoint name); a pending copy of next goes. */
+static nb_err nb_bs_replace_cred(nb_bs_engine *bs, const nb_server_sec_info *next,
+                                 const char *prev) {
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_server_sec_info old;
+  bool pend = false;
+  if (src->cred_find && src->cred_del &&
+      src->cred_find(src->self, next->kind, prev, &old, &pend) == NB_OK && !pend &&
+      strcmp(old.ep, next->ep) != 0)
+    src->cred_del(src->self, old.ep);
+  memset(&old, 0, sizeof old);
+  nb_err e = src->cred_put(src->self, next);
+  if (e == NB_OK && src->cred_pending_del) {
+    nb_err d = src->cred_pending_del(src->self, next->ep);
+    if (d != NB_ERR_NOT_FOUND) e = d;
+  }
+  return e;
+}
+
 /* The device took its new bootstrap-account key: from now on only that key is accepted here
  * (the old one, factory or leaked, stops working), under the endpoint name it bootstrapped as. */
 static void nb_bs_commit_bs_cred(nb_bs_session *s) {
-  const nb_bs_source *src = &s->bs->cfg.source;
   if (s->bs_cred.kind == NB_SERVER_ID_NONE) return;
-  nb_server_sec_info old;
-  if (src->cred_find && src->cred_del &&
-      src->cred_find(src->self, s->id.kind, s->id.value, &old) == NB_OK &&
-      strcmp(old.ep, s->ep) != 0)
-    src->cred_del(src->self, old.ep); /* registered under another name (secure ID as ep) */
-  memset(&old, 0, sizeof old);
-  nb_err e = src->cred_put(src->self, &s->bs_cred);
+  nb_err e = nb_bs_replace_cred(s->bs, &s->bs_cred, s->id.value);
   NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-replaced ep=%s kind=%s identity=%s err=%s", s->ep,
               nb_server_id_kind_name(s->bs_cred.kind), s->bs_cred.identity, nb_err_name(e));
-  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  nb_bs_forget_bs_cred(s);
+}
+
+/* The bootstrap-account write goes out: until the device acknowledges it, the new credential
+ * is kept as pending beside the current one, so that a device that applied it but whose
+ * acknowledgement is lost for good is not locked out (nor a crash of ours between the two).
+ * No pending slot in the source: as before, committed on acknowledgement only. */
+static nb_err nb_bs_park_bs_cred(nb_bs_session *s) {
+  const nb_bs_source *src = &s->bs->cfg.source;
+  if (s->bs_sent || s->bs_cred.kind == NB_SERVER_ID_NONE || !src->cred_pending_put) return NB_OK;
+  nb_bs_pending_cred p = {.next = s->bs_cred};
+  snprintf(p.prev, sizeof p.prev, "%s", s->id.value);
+  nb_err e = src->cred_pending_put(src->self, &p);
+  memset(&p, 0, sizeof p);
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-pending ep=%s kind=%s identity=%s err=%s", s->ep,
+              nb_server_id_kind_name(s->bs_cred.kind), s->bs_cred.identity, nb_err_name(e));
+  s->bs_sent = e == NB_OK;
+  return e;
 }
 
 /* Deletes, writes and Finish. Security instance IDs skip the device's bootstrap account. */
@@ -692,6 +758,8 @@ static void nb_bs_send_step(nb_bs_session *s, nb_time_ms now) {
       return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now);
     if (s->state == NB_BSS_INSTALLING) return; /* resumed by nb_bs_engine_install_done */
   }
+  if (s->built && s->cur == s->bs_write_step && nb_bs_park_bs_cred(s) != NB_OK)
+    return nb_bs_fail(s, NB_COAP_INTERNAL_SERVER_ERROR, NB_ERR_IO, now); /* could lose the key */
   st->sent_at = now;
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, st->method, 0);
@@ -719,7 +787,7 @@ static nb_err nb_bs_new_cti(nb_bs_session *s) {
 static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   nb_bs_steps_clear(s);
   memset(&s->install, 0, sizeof s->install);
-  memset(&s->bs_cred, 0, sizeof s->bs_cred);
+  if (!s->bs_sent) nb_bs_forget_bs_cred(s); /* else the device may hold it: written again */
   s->bs_write_step = SIZE_MAX;
   s->install_nosec = false;
   s->bs_sec_inst = -1;
@@ -830,6 +898,7 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
                   s->id.key_len ? "no-signing-key" : "peer-without-public-key");
   }
   nb_bytes_init(&s->receipt);
+  nb_bytes_init(&s->bs_priv);
   s->cfg = *cfg;
   s->bs_sec_inst = -1;
   s->bs_write_step = SIZE_MAX;
@@ -871,11 +940,35 @@ static void nb_bs_alert(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
 static bool nb_bs_identity_ok(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
   const nb_bs_source *src = &bs->cfg.source;
   nb_server_sec_info cred;
-  bool has = src->cred_get && src->cred_get(src->self, ep, &cred) == NB_OK;
+  bool has = src->cred_get && src->cred_get(src->self, ep, &cred) == NB_OK, pend = false;
   if (!id || id->kind == NB_SERVER_ID_NONE) return !has && !bs->cfg.require_identity;
-  if (has) return cred.kind == id->kind && strcmp(cred.identity, id->value) == 0;
+  if (has && cred.kind == id->kind && strcmp(cred.identity, id->value) == 0) return true;
+  nb_bs_pending_cred p;
+  bool ok = src->cred_pending_get && src->cred_pending_get(src->self, ep, &p) == NB_OK &&
+            p.next.kind == id->kind && strcmp(p.next.identity, id->value) == 0;
+  memset(&p, 0, sizeof p);
+  memset(&cred, 0, sizeof cred);
+  if (ok || has) return ok; /* a pending key: only for the endpoint it was issued to */
   return id->kind == NB_SERVER_ID_RPK && strcmp(ep, id->value) == 0 && src->cred_find &&
-         src->cred_find(src->self, NB_SERVER_ID_RPK, id->value, &cred) == NB_OK;
+         src->cred_find(src->self, NB_SERVER_ID_RPK, id->value, &cred, &pend) == NB_OK && !pend;
+}
+
+/* The first authenticated Bootstrap-Request after a bootstrap-account write that was never
+ * acknowledged tells which key the device holds: the pending one replaces the current one,
+ * or the write never took and the pending one goes. Runs after nb_bs_identity_ok. */
+static void nb_bs_settle_pending(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_bs_pending_cred p;
+  if (!id || id->kind == NB_SERVER_ID_NONE || !src->cred_pending_get || !src->cred_pending_del ||
+      src->cred_pending_get(src->self, ep, &p) != NB_OK)
+    return;
+  bool promote = p.next.kind == id->kind && strcmp(p.next.identity, id->value) == 0;
+  nb_err e = promote && src->cred_put ? nb_bs_replace_cred(bs, &p.next, p.prev)
+                                      : src->cred_pending_del(src->self, ep);
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-%s ep=%s kind=%s identity=%s err=%s",
+              promote ? "promoted" : "dropped", ep, nb_server_id_kind_name(p.next.kind),
+              p.next.identity, nb_err_name(e));
+  memset(&p, 0, sizeof p);
 }
 
 static void nb_bs_emit_p(nb_bs_engine *bs, const nb_bs_pend *p, nb_bs_event_type t, uint8_t code,
@@ -945,6 +1038,7 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
                 NB_COAP_FORBIDDEN, now);
     return nb_bs_answer(ex, NB_COAP_FORBIDDEN, now);
   }
+  nb_bs_settle_pending(bs, ep, id);
   nb_bs_config cfg;
   bool by_default;
   if (nb_bs_load_config(bs, ep, &cfg, &by_default) != NB_OK) { /* unknown, no default */
@@ -1034,7 +1128,7 @@ void nb_bs_engine_free(nb_bs_engine *bs) {
     bs->sessions = s->next;
     nb_bs_steps_clear(s);
     memset(&s->install, 0, sizeof s->install);
-    memset(&s->bs_cred, 0, sizeof s->bs_cred);
+    nb_bs_forget_bs_cred(s);
     free(s);
   }
   while (bs->pend) nb_bs_pend_free(bs, bs->pend);
@@ -1176,8 +1270,10 @@ nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uin
   const nb_bs_source *src = &bs->cfg.source;
   nb_server_sec_info cred;
   if (peer->mode == NB_DTLS_MODE_RPK && src->cred_find &&
-      src->cred_find(src->self, NB_SERVER_ID_RPK, peer->secure_id, &cred) == NB_OK)
+      src->cred_find(src->self, NB_SERVER_ID_RPK, peer->secure_id, &cred, NULL) == NB_OK) {
+    memset(&cred, 0, sizeof cred);
     return NB_OK;
+  }
   nb_bs_alert(bs, "", NULL, peer->secure_id, 0, 0);
   return NB_ERR_DTLS_PEER_REJECTED;
 }
@@ -1191,7 +1287,7 @@ nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t ide
   memcpy(id, identity, identity_len);
   id[identity_len] = '\0';
   nb_server_sec_info cred;
-  nb_err e = src->cred_find(src->self, NB_SERVER_ID_PSK, id, &cred);
+  nb_err e = src->cred_find(src->self, NB_SERVER_ID_PSK, id, &cred, NULL);
   if (e == NB_OK && cred.key_len > cap) e = NB_ERR_OVERFLOW;
   if (e == NB_OK) {
     memcpy(key, cred.key, cred.key_len);

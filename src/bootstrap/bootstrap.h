@@ -39,6 +39,13 @@ typedef struct {
   size_t cose_len;
 } nb_bs_evidence;
 
+/* A fresh bootstrap-account credential written to a device that has not acknowledged it (yet):
+ * the device holds either it or the credential it authenticated with (prev, same kind). */
+typedef struct {
+  nb_server_sec_info next;        /* next.ep: the endpoint it was issued to */
+  char prev[NB_SERVER_IDENT_MAX]; /* identity the device authenticated with then */
+} nb_bs_pending_cred;
+
 /* Where configs and device credentials (towards the bootstrap server) come from. `self` is the
  * backend (config_store.h's SQLite store, or the caller's). NB_ERR_NOT_FOUND when absent. */
 typedef struct {
@@ -46,11 +53,21 @@ typedef struct {
   /* The credential a device must present to the bootstrap server: RPK kind with the expected
    * secure ID (out-of-band registration), or PSK identity and key. */
   nb_err (*cred_get)(void *self, const char *ep, nb_server_sec_info *out);
+  /* By identity: a current credential, else a pending one's next (*pending true then; pending
+   * may be NULL). */
   nb_err (*cred_find)(void *self, nb_server_id_kind kind, const char *identity,
-                      nb_server_sec_info *out);
+                      nb_server_sec_info *out, bool *pending);
   /* Replacing a device's credential (fresh bootstrap-account keys); optional. */
   nb_err (*cred_put)(void *self, const nb_server_sec_info *c);
   nb_err (*cred_del)(void *self, const char *ep);
+  /* At most one pending credential per endpoint (put replaces), kept beside its current one
+   * from the moment the write goes out until the device acknowledges it or, when that
+   * acknowledgement is lost, until the device next authenticates: with next, next replaces
+   * the current credential; with the current one, the pending one is dropped. Optional
+   * (without them the write is committed on acknowledgement only). */
+  nb_err (*cred_pending_put)(void *self, const nb_bs_pending_cred *p);
+  nb_err (*cred_pending_get)(void *self, const char *ep, nb_bs_pending_cred *out);
+  nb_err (*cred_pending_del)(void *self, const char *ep);
   /* Keeps the evidence of a signed bootstrap that finished (one call per message); optional. */
   nb_err (*evidence_put)(void *self, const nb_bs_evidence *ev);
   void *self;
@@ -160,10 +177,13 @@ bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep);
 
 /* Verify hook for the bootstrap server's DTLS credentials (nb_dtls_creds_set_verify with
  * user = the engine): accepts a raw public key only when its secure ID is registered for some
- * endpoint (cred_find), else raises NB_BS_EV_ALERT and refuses the handshake. */
+ * endpoint (cred_find: current or pending), else raises NB_BS_EV_ALERT and refuses the
+ * handshake. A pending key is decided at the Bootstrap-Request, never here (the handshake has
+ * not proven possession of the key yet). */
 nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
                                size_t raw_len);
-/* PSK lookup hook for the same credentials (nb_dtls_creds_set_psk_lookup, user = engine). */
+/* PSK lookup hook for the same credentials (nb_dtls_creds_set_psk_lookup, user = engine);
+ * finds current and pending keys (a fresh PSK comes with a fresh identity, so both resolve). */
 nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t identity_len,
                                uint8_t *key, size_t cap, size_t *key_len);
 

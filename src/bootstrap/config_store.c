@@ -22,6 +22,11 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS bs_cred(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
     " identity TEXT NOT NULL, key BLOB);"
     "CREATE INDEX IF NOT EXISTS bs_cred_ident ON bs_cred(kind, identity);"
+    /* A fresh bootstrap-account key not acknowledged yet (bootstrap.h nb_bs_pending_cred);
+     * older databases get the table on their next open. */
+    "CREATE TABLE IF NOT EXISTS bs_cred_pending(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+    " identity TEXT NOT NULL, key BLOB, prev TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS bs_cred_pending_ident ON bs_cred_pending(kind, identity);"
     "CREATE TABLE IF NOT EXISTS bs_pending(ep TEXT PRIMARY KEY, peer TEXT, at INTEGER,"
     " decision TEXT);"
     "CREATE TABLE IF NOT EXISTS bs_evidence(ep TEXT NOT NULL, cti TEXT NOT NULL,"
@@ -145,6 +150,11 @@ nb_err nb_bs_store_config_each(nb_bs_store *st, nb_err (*fn)(void *, const nb_bs
 
 /* ---- credentials ---- */
 
+static const char *nb_bs_col(sqlite3_stmt *q, int i) {
+  const char *t = (const char *)sqlite3_column_text(q, i);
+  return t ? t : "";
+}
+
 static void nb_bs_cred_row(sqlite3_stmt *q, nb_server_sec_info *out) {
   memset(out, 0, sizeof *out);
   snprintf(out->ep, sizeof out->ep, "%s", (const char *)sqlite3_column_text(q, 0));
@@ -187,15 +197,28 @@ static nb_err nb_bs_cred_get(void *self, const char *ep, nb_server_sec_info *out
   return nb_bs_cred_query(st, q, out);
 }
 
-static nb_err nb_bs_cred_find(void *self, nb_server_id_kind kind, const char *identity,
-                              nb_server_sec_info *out) {
-  nb_bs_store *st = self;
-  sqlite3_stmt *q =
-      nb_bs_prep(st, "SELECT ep, kind, identity, key FROM bs_cred WHERE kind = ? AND identity = ?");
+static nb_err nb_bs_cred_find_in(nb_bs_store *st, const char *sql, nb_server_id_kind kind,
+                                 const char *identity, nb_server_sec_info *out) {
+  sqlite3_stmt *q = nb_bs_prep(st, sql);
   if (!q) return NB_ERR_IO;
   sqlite3_bind_int(q, 1, (int)kind);
   sqlite3_bind_text(q, 2, identity, -1, SQLITE_TRANSIENT);
   return nb_bs_cred_query(st, q, out);
+}
+
+static nb_err nb_bs_cred_find(void *self, nb_server_id_kind kind, const char *identity,
+                              nb_server_sec_info *out, bool *pending) {
+  nb_bs_store *st = self;
+  nb_err e = nb_bs_cred_find_in(
+      st, "SELECT ep, kind, identity, key FROM bs_cred WHERE kind = ? AND identity = ?", kind,
+      identity, out);
+  bool p = e == NB_ERR_NOT_FOUND;
+  if (p)
+    e = nb_bs_cred_find_in(
+        st, "SELECT ep, kind, identity, key FROM bs_cred_pending WHERE kind = ? AND identity = ?",
+        kind, identity, out);
+  if (pending) *pending = p && e == NB_OK;
+  return e;
 }
 
 nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep) {
@@ -220,6 +243,53 @@ nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *us
   return e;
 }
 
+nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p) {
+  const nb_server_sec_info *c = &p->next;
+  sqlite3_stmt *q = nb_bs_prep(st,
+                               "INSERT OR REPLACE INTO bs_cred_pending(ep, kind, identity, key, "
+                               "prev) VALUES(?, ?, ?, ?, ?)");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, c->ep, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(q, 2, (int)c->kind);
+  sqlite3_bind_text(q, 3, c->identity, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(q, 4, c->key, (int)c->key_len, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 5, p->prev, -1, SQLITE_TRANSIENT);
+  return nb_bs_done(st, q, "cred_pending_put");
+}
+
+nb_err nb_bs_store_cred_pending_get(nb_bs_store *st, const char *ep, nb_bs_pending_cred *out) {
+  sqlite3_stmt *q =
+      nb_bs_prep(st, "SELECT ep, kind, identity, key, prev FROM bs_cred_pending WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = NB_ERR_NOT_FOUND;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    nb_bs_cred_row(q, &out->next);
+    snprintf(out->prev, sizeof out->prev, "%s", nb_bs_col(q, 4));
+    e = NB_OK;
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+nb_err nb_bs_store_cred_pending_del(nb_bs_store *st, const char *ep) {
+  sqlite3_stmt *q = nb_bs_prep(st, "DELETE FROM bs_cred_pending WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = nb_bs_done(st, q, "cred_pending_del");
+  return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+static nb_err nb_bs_pending_put_src(void *self, const nb_bs_pending_cred *p) {
+  return nb_bs_store_cred_pending_put(self, p);
+}
+static nb_err nb_bs_pending_get_src(void *self, const char *ep, nb_bs_pending_cred *out) {
+  return nb_bs_store_cred_pending_get(self, ep, out);
+}
+static nb_err nb_bs_pending_del_src(void *self, const char *ep) {
+  return nb_bs_store_cred_pending_del(self, ep);
+}
+
 static nb_err nb_bs_evidence_src(void *self, const nb_bs_evidence *ev) {
   return nb_bs_store_evidence_put(self, ev);
 }
@@ -241,6 +311,9 @@ nb_bs_source nb_bs_store_source(nb_bs_store *st) {
                     .cred_find = nb_bs_cred_find,
                     .cred_put = nb_bs_cred_put_src,
                     .cred_del = nb_bs_cred_del_src,
+                    .cred_pending_put = nb_bs_pending_put_src,
+                    .cred_pending_get = nb_bs_pending_get_src,
+                    .cred_pending_del = nb_bs_pending_del_src,
                     .evidence_put = nb_bs_evidence_src,
                     .self = st};
   return s;
@@ -327,11 +400,6 @@ nb_err nb_bs_store_evidence_put(nb_bs_store *st, const nb_bs_evidence *ev) {
   sqlite3_bind_int64(q, 7, ev->at);
   sqlite3_bind_blob(q, 8, ev->cose, (int)ev->cose_len, SQLITE_TRANSIENT);
   return nb_bs_done(st, q, "evidence_put");
-}
-
-static const char *nb_bs_col(sqlite3_stmt *q, int i) {
-  const char *t = (const char *)sqlite3_column_text(q, i);
-  return t ? t : "";
 }
 
 nb_err nb_bs_store_evidence_each(nb_bs_store *st, const char *ep,

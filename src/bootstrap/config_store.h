@@ -1,8 +1,8 @@
 /* SQLite store of the bootstrap server: configs (per endpoint and the default, kept in their
  * JSON form), the credentials devices must present to the bootstrap server (out-of-band secure
- * IDs, PSKs), pending requests with the operator's decisions and the evidence of signed
- * bootstraps, so that the CLI and a running server share them through the database file. Owns
- * the connection. */
+ * IDs, PSKs, and fresh bootstrap-account keys not acknowledged yet), pending requests with the
+ * operator's decisions and the evidence of signed bootstraps, so that the CLI and a running
+ * server share them through the database file. Owns the connection. */
 #ifndef NB_BOOTSTRAP_CONFIG_STORE_H
 #define NB_BOOTSTRAP_CONFIG_STORE_H
 
@@ -37,6 +37,10 @@ nb_err nb_bs_store_config_each(nb_bs_store *st, nb_err (*fn)(void *, const nb_bs
 nb_err nb_bs_store_cred_put(nb_bs_store *st, const nb_server_sec_info *c);
 nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep);
 nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user);
+/* The fresh bootstrap-account credential an endpoint has not acknowledged (at most one). */
+nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p);
+nb_err nb_bs_store_cred_pending_get(nb_bs_store *st, const char *ep, nb_bs_pending_cred *out);
+nb_err nb_bs_store_cred_pending_del(nb_bs_store *st, const char *ep);
 
 /* Pending requests: the server records them; an operator decides (approve true/false); the
  * server takes decisions (each is removed with its pending row once fn returns NB_OK). */

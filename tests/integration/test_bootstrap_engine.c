@@ -681,7 +681,7 @@ static void test_bootstrap_account_replaced_and_purged(void **state) {
   nb_server_sec_info bc;
   assert_int_equal(src.cred_get(src.self, "dev-rot", &bc), NB_OK);
   assert_string_equal(bc.identity, sid);
-  assert_int_equal(src.cred_find(src.self, NB_SERVER_ID_RPK, f.dev_key.secure_id, &bc),
+  assert_int_equal(src.cred_find(src.self, NB_SERVER_ID_RPK, f.dev_key.secure_id, &bc, NULL),
                    NB_ERR_NOT_FOUND);
   uint8_t newkey[512];
   size_t newkey_len = priv->v.bytes.len;
@@ -713,6 +713,227 @@ static void test_bootstrap_account_replaced_and_purged(void **state) {
   nb_client_free(thief);
   nb_client_free(again);
   fx_teardown(&f);
+}
+
+/* ---- a bootstrap-account write whose acknowledgement is lost for good ---- */
+
+#define LOST_EP "dev-lost"
+#define LOST_PSK_ID "factory-psk-1"
+static const uint8_t k_factory_psk[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+typedef struct {
+  fx *f;
+  const uint8_t *factory; /* the key the device left the factory with (res 5) */
+  size_t factory_len;
+  bool before_write; /* cut as soon as the write goes out (else once the device applied it) */
+  bool cut;
+} lost_ctx;
+
+/* What the device holds in its bootstrap account's secret key resource, or NULL. */
+static const nb_value *bs_secret_of(nb_client *c) {
+  int bi = bs_account_of(c);
+  return bi >= 0 ? sec_res(c, bi, 5) : NULL;
+}
+
+static bool holds_factory_key(const lost_ctx *x) {
+  const nb_value *v = bs_secret_of(x->f->c);
+  return v && v->v.bytes.len == x->factory_len &&
+         memcmp(v->v.bytes.data, x->factory, x->factory_len) == 0;
+}
+
+/* Cuts the device off for good (its DTLS session with it) at the chosen moment: when its
+ * bootstrap-account write goes out (the engine keeps it pending first), or when the device has
+ * applied it, so that the write or every acknowledgement of it is lost. */
+static bool lost_tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
+                     nb_time_ms now) {
+  lost_ctx *x = u;
+  (void)d, (void)n, (void)now;
+  bool dev = nb_addr_equal(from, &x->f->caddr) || nb_addr_equal(to, &x->f->caddr);
+  if (dev && !x->cut) {
+    nb_bs_source src = nb_bs_store_source(x->f->bst);
+    nb_bs_pending_cred p;
+    if (x->before_write)
+      x->cut =
+          nb_addr_equal(to, &x->f->caddr) && src.cred_pending_get(src.self, LOST_EP, &p) == NB_OK;
+    else
+      x->cut = !holds_factory_key(x);
+  }
+  return !(dev && x->cut);
+}
+
+static nb_client *psk_device(fx *f, unsigned node, const char *ident, const uint8_t *key,
+                             size_t len) {
+  nb_addr a = nb_simnet_addr(node, 56830);
+  nb_simnet_node *nd = nb_simnet_add(f->net, &a, &client_ops, NULL);
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = LOST_EP;
+  cfg.send = nb_simnet_send;
+  cfg.send_user = nd;
+  cfg.random = nb_simnet_rng_fill;
+  cfg.random_user = nb_simnet_rng_of(f->net);
+  nb_client *c;
+  assert_int_equal(nb_client_new(&cfg, &c), NB_OK);
+  nb_simnet_node_set_user(nd, c);
+  nb_client_server_params p = {.bootstrap = true,
+                               .uri = "coaps://10.0.0.1:5784",
+                               .security_mode = 0,
+                               .identity = (const uint8_t *)ident,
+                               .identity_len = strlen(ident),
+                               .secret = key,
+                               .secret_len = len,
+                               .server_key = f->bs_key.spki_der.data,
+                               .server_key_len = f->bs_key.spki_der.len};
+  assert_int_equal(nb_client_add_server(c, &p), NB_OK);
+  return c;
+}
+
+static bool bs_failed(void *u) { return count_ev(u, NB_BS_EV_FAILED) >= 1; }
+
+/* Would the bootstrap server's DTLS hooks let this key in (a handshake's first check)? */
+static bool key_accepted(fx *f, nb_server_id_kind kind, const char *identity) {
+  if (kind == NB_SERVER_ID_RPK) {
+    nb_dtls_peer peer = {.mode = NB_DTLS_MODE_RPK};
+    snprintf(peer.secure_id, sizeof peer.secure_id, "%s", identity);
+    return nb_bs_engine_verify_rpk(f->bs, &peer, NULL, 0) == NB_OK;
+  }
+  uint8_t key[64];
+  size_t klen;
+  return nb_bs_engine_psk_lookup(f->bs, (const uint8_t *)identity, strlen(identity), key,
+                                 sizeof key, &klen) == NB_OK;
+}
+
+/* The identity (RPK: secure ID; PSK: identity) and the key a client holds in its bootstrap
+ * account (copied into buf). */
+static void held_cred(nb_client *c, nb_server_id_kind kind, char *ident, size_t cap, uint8_t *buf,
+                      size_t bufcap, size_t *len) {
+  int bi = bs_account_of(c);
+  assert_true(bi >= 0);
+  const nb_value *id = sec_res(c, bi, 3), *k = sec_res(c, bi, 5);
+  assert_non_null(id);
+  assert_non_null(k);
+  if (kind == NB_SERVER_ID_RPK) { /* of the private key (a factory account has no res 3) */
+    nb_dtls_keypair kp;
+    assert_int_equal(nb_dtls_keypair_load(k->v.bytes.data, k->v.bytes.len, &kp), NB_OK);
+    snprintf(ident, cap, "%s", kp.secure_id);
+    nb_dtls_keypair_free(&kp);
+  } else {
+    assert_true(id->v.bytes.len < cap);
+    memcpy(ident, id->v.bytes.data, id->v.bytes.len);
+    ident[id->v.bytes.len] = '\0';
+  }
+  assert_true(k->v.bytes.len <= bufcap);
+  memcpy(buf, k->v.bytes.data, k->v.bytes.len);
+  *len = k->v.bytes.len;
+}
+
+/* One run: the device is cut off for good once its new bootstrap-account key is written
+ * (applied: true, every acknowledgement lost; false: the write itself lost) and the engine
+ * gives up; the device comes back with the key it holds and bootstraps; only that key is
+ * accepted afterwards. */
+static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
+  fx f;
+  fx_setup(&f, seed, true, NB_BS_POLICY_AUTO);
+  fx_config(&f, LOST_EP, NB_BS_SEC_PSK);
+  nb_bs_config cfg;
+  assert_int_equal(nb_bs_store_config_get(f.bst, LOST_EP, &cfg), NB_OK);
+  cfg.bs_fresh_key = true;
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  lost_ctx x = {.f = &f, .before_write = !applied};
+  char factory_id[NB_SERVER_IDENT_MAX];
+  if (kind == NB_SERVER_ID_RPK) {
+    fx_device(&f, LOST_EP, "1.1");
+    fx_expect(&f, LOST_EP, f.dev_key.secure_id);
+    snprintf(factory_id, sizeof factory_id, "%s", f.dev_key.secure_id);
+    x.factory = f.dev_key.key_der.data;
+    x.factory_len = f.dev_key.key_der.len;
+  } else {
+    assert_int_equal(nb_dtls_keypair_generate(&f.dev_key), NB_OK); /* freed by the teardown */
+    f.caddr = nb_simnet_addr(9, 56830);
+    f.c = psk_device(&f, 9, LOST_PSK_ID, k_factory_psk, sizeof k_factory_psk);
+    nb_server_sec_info c = {.kind = NB_SERVER_ID_PSK, .key_len = sizeof k_factory_psk};
+    snprintf(c.ep, sizeof c.ep, "%s", LOST_EP);
+    snprintf(c.identity, sizeof c.identity, "%s", LOST_PSK_ID);
+    memcpy(c.key, k_factory_psk, sizeof k_factory_psk);
+    assert_int_equal(nb_bs_store_cred_put(f.bst, &c), NB_OK);
+    snprintf(factory_id, sizeof factory_id, "%s", LOST_PSK_ID);
+    x.factory = k_factory_psk;
+    x.factory_len = sizeof k_factory_psk;
+  }
+  nb_simnet_set_tap(f.net, lost_tap, &x);
+  assert_true(holds_factory_key(&x));
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+
+  /* Cut off at the write; the engine retries the whole sequence, then gives up. */
+  assert_true(nb_simnet_run_until_cond(f.net, 900000, bs_failed, &f));
+  assert_true(x.cut);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+  assert_int_equal(holds_factory_key(&x), !applied);
+  nb_bs_source src = nb_bs_store_source(f.bst);
+  nb_bs_pending_cred pend;
+  nb_server_sec_info cur;
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_OK);
+  assert_int_equal(pend.next.kind, kind);
+  assert_string_equal(pend.prev, factory_id);
+  assert_string_not_equal(pend.next.identity, factory_id);
+  assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
+  assert_string_equal(cur.identity, factory_id);
+  /* Undecided: both keys open the handshake, nothing else does. */
+  assert_true(key_accepted(&f, kind, factory_id));
+  assert_true(key_accepted(&f, kind, pend.next.identity));
+  char held_id[NB_SERVER_IDENT_MAX];
+  uint8_t held[512];
+  size_t held_len;
+  held_cred(f.c, kind, held_id, sizeof held_id, held, sizeof held, &held_len);
+  /* The engine wrote one key only, again in later attempts: the one it keeps pending. */
+  assert_string_equal(held_id, applied ? pend.next.identity : factory_id);
+
+  /* The device comes back (rebooted, a new address) with the key it holds; this time the
+   * config leaves its bootstrap account alone, so what it is accepted with afterwards is what
+   * the engine decided. */
+  cfg.bs_fresh_key = false;
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  nb_client *back = kind == NB_SERVER_ID_RPK ? extra_device(&f, 11, LOST_EP, held, held_len)
+                                             : psk_device(&f, 11, held_id, held, held_len);
+  assert_int_equal(nb_client_start(back, nb_simnet_now(f.net)), NB_OK);
+  g_finished_target = 1;
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 120000, finished_n, &f));
+  memset(held, 0, sizeof held);
+  char pend_id[NB_SERVER_IDENT_MAX];
+  snprintf(pend_id, sizeof pend_id, "%s", pend.next.identity);
+
+  /* Decided: the key it came back with is the only one; the pending slot is empty. */
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_ERR_NOT_FOUND);
+  assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
+  assert_string_equal(cur.identity, held_id);
+  const char *other = applied ? factory_id : pend_id;
+  assert_false(key_accepted(&f, kind, other));
+  assert_true(key_accepted(&f, kind, held_id));
+  memset(&pend, 0, sizeof pend);
+  memset(&cur, 0, sizeof cur);
+  nb_client_free(back);
+  fx_teardown(&f);
+}
+
+/* The device applied its new key, every acknowledgement was lost and it went away: it comes
+ * back with the new key, which is promoted; the factory key is refused from then on. */
+static void test_bs_key_ack_lost_rpk(void **state) {
+  (void)state;
+  lost_ack_run(NB_SERVER_ID_RPK, true, 61);
+}
+static void test_bs_key_ack_lost_psk(void **state) {
+  (void)state;
+  lost_ack_run(NB_SERVER_ID_PSK, true, 62);
+}
+/* The write itself never reached the device: it comes back with its factory key, the pending
+ * key is dropped and refused from then on. */
+static void test_bs_key_write_lost_rpk(void **state) {
+  (void)state;
+  lost_ack_run(NB_SERVER_ID_RPK, false, 63);
+}
+static void test_bs_key_write_lost_psk(void **state) {
+  (void)state;
+  lost_ack_run(NB_SERVER_ID_PSK, false, 64);
 }
 
 /* X.509 accounts: a fresh key and a certificate (CN = endpoint) signed by the config's CA at
@@ -1469,6 +1690,10 @@ int main(void) {
       cmocka_unit_test(test_server_initiated_fresh_keys),
       cmocka_unit_test(test_config_json),
       cmocka_unit_test(test_bootstrap_account_replaced_and_purged),
+      cmocka_unit_test(test_bs_key_ack_lost_rpk),
+      cmocka_unit_test(test_bs_key_ack_lost_psk),
+      cmocka_unit_test(test_bs_key_write_lost_rpk),
+      cmocka_unit_test(test_bs_key_write_lost_psk),
       cmocka_unit_test(test_x509_account),
       cmocka_unit_test(test_thesis_use_case_lossy_dtls),
       cmocka_unit_test(test_thesis_use_case_signed),
