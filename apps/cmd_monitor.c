@@ -506,6 +506,8 @@ static int nb_monitor_db_walk_all(const char *path, nb_monitor_db_walk *w) {
   }
   if (have_bs) {
     if (e == NB_OK) e = nb_bs_store_cred_each(bs, nb_monitor_db_psk, w);
+    /* a fresh bootstrap-account key not yet acknowledged is accepted too */
+    if (e == NB_OK) e = nb_bs_store_cred_pending_each(bs, nb_monitor_db_psk, w);
     nb_bs_store_close(bs);
   }
   if (e != NB_OK) {

@@ -229,8 +229,9 @@ nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep) {
   return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
 }
 
-nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user) {
-  sqlite3_stmt *q = nb_bs_prep(st, "SELECT ep, kind, identity, key FROM bs_cred ORDER BY ep");
+static nb_err nb_bs_cred_rows(nb_bs_store *st, const char *sql, nb_server_sec_each_fn fn,
+                              void *user) {
+  sqlite3_stmt *q = nb_bs_prep(st, sql);
   if (!q) return NB_ERR_IO;
   nb_err e = NB_OK;
   while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
@@ -241,6 +242,19 @@ nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *us
   }
   sqlite3_finalize(q);
   return e;
+}
+
+nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user) {
+  return nb_bs_cred_rows(st, "SELECT ep, kind, identity, key FROM bs_cred ORDER BY ep", fn, user);
+}
+
+nb_err nb_bs_store_cred_pending_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user) {
+  /* A database opened read-only from before pending keys has no such table: none pending. */
+  if (sqlite3_table_column_metadata(st->db, NULL, "bs_cred_pending", "ep", NULL, NULL, NULL, NULL,
+                                    NULL) != SQLITE_OK)
+    return NB_OK;
+  return nb_bs_cred_rows(st, "SELECT ep, kind, identity, key FROM bs_cred_pending ORDER BY ep", fn,
+                         user);
 }
 
 nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p) {

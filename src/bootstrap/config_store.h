@@ -41,6 +41,8 @@ nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *us
 nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p);
 nb_err nb_bs_store_cred_pending_get(nb_bs_store *st, const char *ep, nb_bs_pending_cred *out);
 nb_err nb_bs_store_cred_pending_del(nb_bs_store *st, const char *ep);
+/* Every pending credential (its `next` part), by endpoint. */
+nb_err nb_bs_store_cred_pending_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user);
 
 /* Pending requests: the server records them; an operator decides (approve true/false); the
  * server takes decisions (each is removed with its pending row once fn returns NB_OK). */

@@ -831,6 +831,14 @@ static void held_cred(nb_client *c, nb_server_id_kind kind, char *ident, size_t 
  * (applied: true, every acknowledgement lost; false: the write itself lost) and the engine
  * gives up; the device comes back with the key it holds and bootstraps; only that key is
  * accepted afterwards. */
+/* nb_server_sec_each_fn keeping the one credential listed (a second one fails the walk). */
+static nb_err copy_one_cred(void *u, const nb_server_sec_info *c) {
+  nb_server_sec_info *out = u;
+  if (out->ep[0]) return NB_ERR_EXISTS;
+  *out = *c;
+  return NB_OK;
+}
+
 static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
   fx f;
   fx_setup(&f, seed, true, NB_BS_POLICY_AUTO);
@@ -876,6 +884,11 @@ static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
   assert_int_equal(pend.next.kind, kind);
   assert_string_equal(pend.prev, factory_id);
   assert_string_not_equal(pend.next.identity, factory_id);
+  /* what a monitor reading the database sees of it (nothing else is pending) */
+  nb_server_sec_info listed = {0};
+  assert_int_equal(nb_bs_store_cred_pending_each(f.bst, copy_one_cred, &listed), NB_OK);
+  assert_string_equal(listed.identity, pend.next.identity);
+  assert_int_equal(listed.key_len, pend.next.key_len);
   assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
   assert_string_equal(cur.identity, factory_id);
   /* Undecided: both keys open the handshake, nothing else does. */
