@@ -206,13 +206,19 @@ static nb_err any_key(void *u, const nb_dtls_peer *peer, const uint8_t *raw, siz
   return NB_OK;
 }
 
-static void fx_setup(fx *f, bool rpk, size_t evidence_max) {
+/* How the device authenticates to the server. */
+typedef enum { AUTH_PSK, AUTH_RPK, AUTH_X509 } auth;
+
+static void fx_setup(fx *f, auth mode, size_t evidence_max) {
   memset(f, 0, sizeof *f);
   f->net = nb_simnet_new(7);
   assert_int_equal(nb_store_sqlite_open(":memory:", &f->db), NB_OK);
   f->st = nb_store_sqlite_iface(f->db);
   nb_server_sec_info sec = {.ep = "meter-1"};
-  if (rpk) {
+  if (mode == AUTH_X509) {
+    sec.kind = NB_SERVER_ID_X509;
+    snprintf(sec.identity, sizeof sec.identity, "meter-1"); /* the certificate's CN */
+  } else if (mode == AUTH_RPK) {
     sec.kind = NB_SERVER_ID_RPK;
     snprintf(sec.identity, sizeof sec.identity, "%s", K.dev_key.secure_id);
     memcpy(sec.key, K.dev_key.spki_der.data, K.dev_key.spki_der.len);
@@ -237,8 +243,17 @@ static void fx_setup(fx *f, bool rpk, size_t evidence_max) {
   assert_int_equal(nb_dtls_creds_new(&f->creds), NB_OK);
   nb_dtls_creds_set_psk_lookup(f->creds, psk_lookup, f);
   nb_dtls_creds_set_verify(f->creds, any_key, NULL);
-  assert_int_equal(nb_dtls_creds_set_rpk(f->creds, K.srv_key.key_pem.data, K.srv_key.key_pem.len),
-                   NB_OK);
+  if (mode == AUTH_X509) {
+    assert_int_equal(
+        nb_dtls_creds_set_x509(f->creds, K.srv_cert.cert_pem.data, K.srv_cert.cert_pem.len,
+                               K.srv_cert.key.key_pem.data, K.srv_cert.key.key_pem.len),
+        NB_OK);
+    assert_int_equal(nb_dtls_creds_add_trust(f->creds, K.ca.cert_pem.data, K.ca.cert_pem.len),
+                     NB_OK);
+  } else {
+    assert_int_equal(nb_dtls_creds_set_rpk(f->creds, K.srv_key.key_pem.data, K.srv_key.key_pem.len),
+                     NB_OK);
+  }
   nb_dtls_server_config dc;
   nb_dtls_server_config_default(&dc);
   dc.random = nb_simnet_rng_fill;
@@ -272,7 +287,15 @@ static void fx_setup(fx *f, bool rpk, size_t evidence_max) {
   assert_int_equal(nb_store_object_set(t, &p, &v), NB_OK);
   assert_int_equal(nb_client_add_object(f->c, t, 0), NB_OK);
   nb_client_server_params sp = {.uri = "coaps://10.0.0.1:5684", .ssid = 101, .lifetime = 300};
-  if (rpk) {
+  if (mode == AUTH_X509) { /* the device's certificate from the test CA, the server's pinned */
+    sp.security_mode = 2;
+    sp.identity = K.dev_cert.cert_der.data;
+    sp.identity_len = K.dev_cert.cert_der.len;
+    sp.secret = K.dev_cert.key.key_der.data;
+    sp.secret_len = K.dev_cert.key.key_der.len;
+    sp.server_key = K.srv_cert.cert_der.data;
+    sp.server_key_len = K.srv_cert.cert_der.len;
+  } else if (mode == AUTH_RPK) {
     sp.security_mode = 1;
     sp.identity = K.dev_key.spki_der.data;
     sp.identity_len = K.dev_key.spki_der.len;
@@ -416,7 +439,7 @@ static nb_err keep_one(void *user, const nb_server_evidence_info *e) {
 static void test_signed_read(void **state) {
   (void)state;
   fx f;
-  fx_setup(&f, true, 0);
+  fx_setup(&f, AUTH_RPK, 0);
   start(&f);
   result plain = {0}, sig = {0};
   nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_inst(3303, 0)};
@@ -485,12 +508,44 @@ static void test_signed_read(void **state) {
   fx_teardown(&f);
 }
 
+/* A device with an X.509 certificate signs with the certificate's key: the server checks the
+ * signature with the key of the certificate that authenticated the session, and so can anyone
+ * with that certificate. */
+static void test_signed_read_x509(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, AUTH_X509, 0);
+  start(&f);
+  const nb_server_reg_info *reg = nb_server_find(f.srv, "meter-1");
+  assert_non_null(reg);
+  assert_int_equal(reg->identity.kind, NB_SERVER_ID_X509);
+  result sig = {0};
+  nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_res(3303, 0, 5700), .sign = true};
+  run(&f, &rq, &sig);
+  assert_int_equal(sig.err, NB_OK);
+  assert_true(sig.is_signed);
+  assert_true(sig.valid);
+  assert_string_equal(sig.kid, K.dev_cert.key.secure_id);
+  assert_int_equal(sig.recs.len, 1);
+  assert_true(sig.recs.items[0].value.v.f == 21.5);
+  nb_cose_sign1_msg m;
+  assert_int_equal(
+      nb_cose_open(sig.cose, sig.cose_len, K.dev_cert.cert_pem.data, K.dev_cert.cert_pem.len, &m),
+      NB_OK);
+  assert_int_not_equal(
+      nb_cose_open(sig.cose, sig.cose_len, K.dev_key.spki_der.data, K.dev_key.spki_der.len, &m),
+      NB_OK);
+  assert_int_equal(evidence_count(&f), 1);
+  nb_records_deinit(&sig.recs);
+  fx_teardown(&f);
+}
+
 static bool two_notes(void *u) { return ((result *)u)->calls >= 3; }
 
 static void test_signed_observe(void **state) {
   (void)state;
   fx f;
-  fx_setup(&f, true, 0);
+  fx_setup(&f, AUTH_RPK, 0);
   start(&f);
   result r = {0};
   nb_server_request rq = {.op = NB_SOP_OBSERVE, .path = nb_path_res(3303, 0, 5700), .sign = true};
@@ -537,7 +592,7 @@ static void test_signed_observe(void **state) {
 
 static void refused(tamper mode, nb_err want) {
   fx f;
-  fx_setup(&f, true, 0);
+  fx_setup(&f, AUTH_RPK, 0);
   start(&f);
   f.mode = mode;
   result r = {0};
@@ -582,7 +637,7 @@ static void test_wrong_issuer(void **state) {
 static void test_psk_device(void **state) {
   (void)state;
   fx f;
-  fx_setup(&f, false, 0);
+  fx_setup(&f, AUTH_PSK, 0);
   start(&f);
   result r = {0};
   nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_inst(3303, 0), .sign = true};
@@ -605,7 +660,7 @@ static void test_psk_device(void **state) {
 static void test_evidence_bound(void **state) {
   (void)state;
   fx f;
-  fx_setup(&f, true, 3);
+  fx_setup(&f, AUTH_RPK, 3);
   start(&f);
   uint8_t last[3][1024];
   size_t last_len[3];
@@ -634,10 +689,10 @@ static void test_evidence_bound(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_signed_read),    cmocka_unit_test(test_signed_observe),
-      cmocka_unit_test(test_bad_signature),  cmocka_unit_test(test_other_key),
-      cmocka_unit_test(test_wrong_issuer),   cmocka_unit_test(test_psk_device),
-      cmocka_unit_test(test_evidence_bound),
+      cmocka_unit_test(test_signed_read),    cmocka_unit_test(test_signed_read_x509),
+      cmocka_unit_test(test_signed_observe), cmocka_unit_test(test_bad_signature),
+      cmocka_unit_test(test_other_key),      cmocka_unit_test(test_wrong_issuer),
+      cmocka_unit_test(test_psk_device),     cmocka_unit_test(test_evidence_bound),
   };
   return cmocka_run_group_tests(tests, make_keys, free_keys);
 }
