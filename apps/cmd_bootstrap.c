@@ -1,4 +1,5 @@
-/* `niobium bootstrap`: the LwM2M bootstrap server (CoAP and DTLS: PSK, RPK by secure ID) over the
+/* `niobium bootstrap`: the LwM2M bootstrap server (CoAP and DTLS: PSK, RPK by secure ID, X.509
+ * certificates chained to --ca and bound by secure ID or CN) over the
  * SQLite store it shares with `niobium server`, and its operator commands: config
  * add|list|rm|import|export, pending, approve, reject, expect. */
 #include <getopt.h>
@@ -25,81 +26,97 @@
 #define BS_USAGE(...) (fprintf(stderr, "niobium bootstrap: " __VA_ARGS__), NB_EXIT_USAGE)
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: niobium bootstrap [run options]          run the bootstrap server\n"
-          "       niobium bootstrap config add (--endpoint EP | --default) --server-uri URI\n"
-          "                 --security nosec|psk|rpk|x509 [--short-server-id N] [--lifetime S]\n"
-          "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
-          "                 [--ca-cert FILE --ca-key FILE --server-cert FILE.der]  (x509)\n"
-          "                 [--bs-fresh-key] [--bs-account-timeout S]\n"
-          "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
-          "       niobium bootstrap config export [FILE] | import FILE\n"
-          "       niobium bootstrap pending | approve EP | reject EP\n"
-          "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
-          "       niobium bootstrap evidence EP [--out FILE]\n"
-          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
-          "or --api URL [--api-token T] to go through a running server's REST API instead\n"
-          "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
-          "export needs --db: the API never hands out the secrets an export holds)\n"
-          "run options:\n"
-          "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
-          "                     --coaps is given)\n"
-          "  --coaps ADDR       CoAP over DTLS listen address (port default 5784): devices\n"
-          "                     with a PSK, or a raw public key whose secure ID was\n"
-          "                     registered with `expect`; other keys fail the handshake\n"
-          "  --rpk-key FILE     the bootstrap server's own P-256 private key (PEM/DER), needed\n"
-          "                     for raw-public-key devices\n"
-          "  --policy P         auto (default): bootstrap every known endpoint;\n"
-          "                     approve: requests wait for `niobium bootstrap approve EP`\n"
-          "  --max-sessions N   bootstraps running at once (default 10000); NoSec requests\n"
-          "                     only the default config matches get 5.03 beyond it\n"
-          "  --max-pending N    such requests waiting for approval (default 1000); beyond\n"
-          "                     it the oldest is dropped (5.03, BOOTSTRAP_EVICTED); devices\n"
-          "                     with their own config or a registered key never are\n"
-          "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
-          "                     approve/reject, expected secure IDs) and the event stream\n"
-          "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
-          "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
-          "                     when --http is not a loopback address); also sent to\n"
-          "                     --server-api unless --server-api-token is given\n"
-          "  --server-api URL   the management server runs apart: install each device's fresh\n"
-          "                     credential through its REST API (URL/api/security/clients)\n"
-          "                     before Finish; when that fails, the bootstrap fails\n"
-          "  --server-api-token TOKEN  that server's --api-token\n"
-          "  --log-level LEVEL  error, warn, info (default) or debug\n"
-          "signed bootstrap: a device asking with pct=18 over DTLS with its raw public key\n"
-          "gets every Bootstrap-Write signed (COSE_Sign1, ES256) with --rpk-key\n"
-          "and must answer a signed receipt (Bootstrap-Read /1) before Finish; the signed\n"
-          "writes and the receipt are kept as evidence:\n"
-          "  evidence EP        prints them as JSON (kind, seq, path, cti, signer, at in Unix\n"
-          "                     ms, cose in base64), newest bootstrap first; --out FILE\n"
-          "                     writes the same JSON to FILE\n"
-          "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
-          "the server's security store of the same database; x509 accounts get a fresh key\n"
-          "and a certificate (subject CN = endpoint) signed by the config's CA.\n"
-          "config options for the device's own bootstrap account (found by Discover):\n"
-          "  --bs-fresh-key          write a fresh key of the same kind (PSK or RPK) into it\n"
-          "                          at every bootstrap; only that key opens this server then,\n"
-          "                          so a leaked factory key stops working\n"
-          "  --bs-account-timeout S  the device deletes its bootstrap account S seconds after\n"
-          "                          the bootstrap (Security resource 12)\n"
-          "examples:\n"
-          "  niobium bootstrap config add --default --server-uri coap://127.0.0.1:5683 "
-          "--security nosec\n"
-          "  niobium bootstrap config add --endpoint dev1 --server-uri coaps://10.0.0.2:5684 "
-          "--security psk\n"
-          "  niobium bootstrap config add --endpoint dev2 --server-uri coaps://10.0.0.2:5684 "
-          "--security x509 --ca-cert ca.pem --ca-key ca.key.pem --server-cert server.der\n"
-          "  niobium bootstrap config add --endpoint dev3 --server-uri coaps://10.0.0.2:5684 "
-          "--security psk --bs-fresh-key --bs-account-timeout 3600\n"
-          "  niobium bootstrap expect --endpoint dev1 --secure-id "
-          "0123456789abcdef0123456789abcd\n"
-          "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
-          "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
-          "  niobium bootstrap pending; niobium bootstrap approve dev1\n"
-          "  niobium bootstrap evidence dev1 --out dev1-evidence.json\n"
-          "  niobium bootstrap --policy approve --http 127.0.0.1:8081 &\n"
-          "  curl -X POST http://127.0.0.1:8081/api/bootstrap/pending/dev1/approve\n");
+  fprintf(
+      f,
+      "usage: niobium bootstrap [run options]          run the bootstrap server\n"
+      "       niobium bootstrap config add (--endpoint EP | --default) --server-uri URI\n"
+      "                 --security nosec|psk|rpk|x509 [--short-server-id N] [--lifetime S]\n"
+      "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
+      "                 [--ca-cert FILE --ca-key FILE --server-cert FILE.der]  (x509)\n"
+      "                 [--bs-fresh-key] [--bs-account-timeout S]\n"
+      "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
+      "       niobium bootstrap config export [FILE] | import FILE\n"
+      "       niobium bootstrap pending | approve EP | reject EP\n"
+      "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
+      "       niobium bootstrap evidence EP [--out FILE]\n"
+      "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
+      "or --api URL [--api-token T] to go through a running server's REST API instead\n"
+      "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
+      "export needs --db: the API never hands out the secrets an export holds)\n"
+      "run options:\n"
+      "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
+      "                     --coaps is given)\n"
+      "  --coaps ADDR       CoAP over DTLS listen address (port default 5784): devices\n"
+      "                     with a PSK, or a raw public key whose secure ID was\n"
+      "                     registered with `expect`; other keys fail the handshake\n"
+      "  --rpk-key FILE     the bootstrap server's own P-256 private key (PEM/DER), needed\n"
+      "                     for raw-public-key devices\n"
+      "  --cert FILE        the bootstrap server's own X.509 certificate chain (PEM),\n"
+      "                     with --key FILE (its P-256 private key), for devices with\n"
+      "                     certificates; may be given beside --rpk-key\n"
+      "  --ca FILE          trust anchors device certificates must chain to (e.g. the\n"
+      "                     manufacturer's CA), repeatable (up to 8); a device whose\n"
+      "                     certificate chains is still refused (BOOTSTRAP_ALERT) unless\n"
+      "                     its key's secure ID was registered with `expect` (it may then\n"
+      "                     ask only as that endpoint), or its subject CN is an endpoint\n"
+      "                     with its own config and no registered secure ID (it must ask\n"
+      "                     as its CN); another endpoint name gets 4.03\n"
+      "  --x509-default-config  also let a certificate whose CN has no config of its own\n"
+      "                     bootstrap with the default config (as its CN)\n"
+      "  --policy P         auto (default): bootstrap every known endpoint;\n"
+      "                     approve: requests wait for `niobium bootstrap approve EP`\n"
+      "  --max-sessions N   bootstraps running at once (default 10000); NoSec requests\n"
+      "                     only the default config matches get 5.03 beyond it\n"
+      "  --max-pending N    such requests waiting for approval (default 1000); beyond\n"
+      "                     it the oldest is dropped (5.03, BOOTSTRAP_EVICTED); devices\n"
+      "                     with their own config or a registered key never are\n"
+      "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
+      "                     approve/reject, expected secure IDs) and the event stream\n"
+      "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
+      "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
+      "                     when --http is not a loopback address); also sent to\n"
+      "                     --server-api unless --server-api-token is given\n"
+      "  --server-api URL   the management server runs apart: install each device's fresh\n"
+      "                     credential through its REST API (URL/api/security/clients)\n"
+      "                     before Finish; when that fails, the bootstrap fails\n"
+      "  --server-api-token TOKEN  that server's --api-token\n"
+      "  --log-level LEVEL  error, warn, info (default) or debug\n"
+      "signed bootstrap: a device asking with pct=18 over DTLS with its raw public key\n"
+      "or certificate gets every Bootstrap-Write signed (COSE_Sign1, ES256) with --rpk-key,\n"
+      "or --key when it authenticated with a certificate (the key of the credential it\n"
+      "saw; with only one of them, that one)\n"
+      "and must answer a signed receipt (Bootstrap-Read /1) before Finish; the signed\n"
+      "writes and the receipt are kept as evidence:\n"
+      "  evidence EP        prints them as JSON (kind, seq, path, cti, signer, at in Unix\n"
+      "                     ms, cose in base64), newest bootstrap first; --out FILE\n"
+      "                     writes the same JSON to FILE\n"
+      "PSK and RPK credentials are generated afresh at every bootstrap and installed in\n"
+      "the server's security store of the same database; x509 accounts get a fresh key\n"
+      "and a certificate (subject CN = endpoint) signed by the config's CA.\n"
+      "config options for the device's own bootstrap account (found by Discover):\n"
+      "  --bs-fresh-key          write a fresh key of the same kind (PSK or RPK) into it\n"
+      "                          at every bootstrap; only that key opens this server then,\n"
+      "                          so a leaked factory key stops working\n"
+      "  --bs-account-timeout S  the device deletes its bootstrap account S seconds after\n"
+      "                          the bootstrap (Security resource 12)\n"
+      "examples:\n"
+      "  niobium bootstrap config add --default --server-uri coap://127.0.0.1:5683 "
+      "--security nosec\n"
+      "  niobium bootstrap config add --endpoint dev1 --server-uri coaps://10.0.0.2:5684 "
+      "--security psk\n"
+      "  niobium bootstrap config add --endpoint dev2 --server-uri coaps://10.0.0.2:5684 "
+      "--security x509 --ca-cert ca.pem --ca-key ca.key.pem --server-cert server.der\n"
+      "  niobium bootstrap config add --endpoint dev3 --server-uri coaps://10.0.0.2:5684 "
+      "--security psk --bs-fresh-key --bs-account-timeout 3600\n"
+      "  niobium bootstrap expect --endpoint dev1 --secure-id "
+      "0123456789abcdef0123456789abcd\n"
+      "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
+      "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
+      "  niobium bootstrap --coaps 0.0.0.0:5784 --cert bs.crt --key bs.key --ca maker-ca.crt &\n"
+      "  niobium bootstrap pending; niobium bootstrap approve dev1\n"
+      "  niobium bootstrap evidence dev1 --out dev1-evidence.json\n"
+      "  niobium bootstrap --policy approve --http 127.0.0.1:8081 &\n"
+      "  curl -X POST http://127.0.0.1:8081/api/bootstrap/pending/dev1/approve\n");
 }
 
 /* ---- the server ---- */
@@ -140,11 +157,63 @@ static int64_t clock_offset(nb_io_loop *loop) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
 }
 
+#define MAX_CA 8
+
 typedef struct {
   const char *db, *coap, *coaps, *rpk_key, *http, *token, *server_api, *server_token;
+  const char *cert, *key, *ca[MAX_CA];
+  size_t nca;
+  bool x509_default_config;
   nb_bs_policy policy;
   size_t max_sessions, max_pending;
 } run_opts;
+
+/* The bootstrap server's certificate, its key and the trust anchors, read and checked before
+ * anything listens (heap: a CA bundle may be large). */
+typedef struct {
+  uint8_t *cert, *key, *ca[MAX_CA];
+  size_t cert_len, key_len, ca_len[MAX_CA], nca;
+} x509_files;
+
+static uint8_t *load_whole(const char *path, size_t *len) {
+  uint8_t *buf = malloc(65536);
+  if (buf && (read_file(path, buf, 65536, len) != 0 || *len == 0)) {
+    free(buf);
+    buf = NULL;
+  }
+  return buf;
+}
+
+static void x509_files_free(x509_files *x) {
+  if (x->key) memset(x->key, 0, x->key_len);
+  free(x->key);
+  free(x->cert);
+  for (size_t i = 0; i < x->nca; i++) free(x->ca[i]);
+  memset(x, 0, sizeof *x);
+}
+
+static int load_x509(const run_opts *o, x509_files *x) {
+  nb_dtls_creds *creds = NULL;
+  if (nb_dtls_creds_new(&creds) != NB_OK) return BS_ERR("out of memory\n");
+  int rc = NB_EXIT_OK;
+  if (o->cert) {
+    x->cert = load_whole(o->cert, &x->cert_len);
+    x->key = load_whole(o->key, &x->key_len);
+    if (!x->cert || !x->key ||
+        nb_dtls_creds_set_x509(creds, x->cert, x->cert_len, x->key, x->key_len) != NB_OK)
+      rc = BS_ERR(
+          "cannot use --cert %s with --key %s (a PEM chain and its P-256 private key; "
+          "`niobium keys cert` makes them)\n",
+          o->cert, o->key);
+  }
+  for (size_t i = 0; i < o->nca && rc == NB_EXIT_OK; i++, x->nca++) {
+    x->ca[i] = load_whole(o->ca[i], &x->ca_len[i]);
+    if (!x->ca[i] || nb_dtls_creds_add_trust(creds, x->ca[i], x->ca_len[i]) != NB_OK)
+      rc = BS_ERR("--ca %s holds no usable certificate (PEM or DER)\n", o->ca[i]);
+  }
+  nb_dtls_creds_free(creds);
+  return rc;
+}
 
 /* Where fresh credentials go: the server's store in the same database, or a server that runs
  * apart through its REST API (--server-api; the bootstrap host installs through it
@@ -186,6 +255,12 @@ static int run_server(const run_opts *o) {
   size_t key_len = 0;
   if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
     return rc;
+  x509_files x = {0};
+  if ((rc = load_x509(o, &x)) != NB_EXIT_OK) {
+    x509_files_free(&x);
+    memset(key, 0, sizeof key);
+    return rc;
+  }
   bs_app a = {0};
   nb_store_sqlite *dm = NULL;
   nb_http_remote_store *remote = NULL;
@@ -203,6 +278,14 @@ static int run_server(const run_opts *o) {
                           .coaps = o->coaps ? &coaps : NULL,
                           .rpk_key = key_len ? key : NULL,
                           .rpk_key_len = key_len,
+                          .cert = x.cert,
+                          .cert_len = x.cert_len,
+                          .cert_key = x.key,
+                          .cert_key_len = x.key_len,
+                          .ca = (const uint8_t *const *)x.ca,
+                          .ca_len = x.ca_len,
+                          .nca = x.nca,
+                          .x509_default_config = o->x509_default_config,
                           .max_sessions = o->max_sessions,
                           .max_pending = o->max_pending};
   nb_err e = nb_http_bs_new(a.loop, &bc, &host);
@@ -226,6 +309,7 @@ static int run_server(const run_opts *o) {
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
 out:
   memset(key, 0, sizeof key);
+  x509_files_free(&x);
   nb_http_api_free(api);
   nb_http_bs_free(host);
   if (a.loop) nb_io_loop_free(a.loop);
@@ -239,8 +323,9 @@ out:
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
   const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
-  const char *server_token, *api, *out;
-  bool dflt, bs_fresh_key;
+  const char *server_token, *api, *out, *cert, *key, *ca[MAX_CA];
+  size_t nca;
+  bool dflt, bs_fresh_key, x509_default_config;
   long ssid, lifetime, bs_timeout;
   size_t max_sessions, max_pending;
 } bs_opts;
@@ -543,6 +628,10 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"coap", required_argument, NULL, 'c'},
                                        {"coaps", required_argument, NULL, 'T'},
                                        {"rpk-key", required_argument, NULL, 'R'},
+                                       {"cert", required_argument, NULL, 'E'},
+                                       {"key", required_argument, NULL, 'Y'},
+                                       {"ca", required_argument, NULL, 'V'},
+                                       {"x509-default-config", no_argument, NULL, 'W'},
                                        {"policy", required_argument, NULL, 'p'},
                                        {"endpoint", required_argument, NULL, 'e'},
                                        {"default", no_argument, NULL, 'D'},
@@ -585,6 +674,19 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         break;
       case 'R':
         o.rpk_key = optarg;
+        break;
+      case 'E':
+        o.cert = optarg;
+        break;
+      case 'Y':
+        o.key = optarg;
+        break;
+      case 'V':
+        if (o.nca == MAX_CA) return BS_USAGE("at most %d --ca files\n", MAX_CA);
+        o.ca[o.nca++] = optarg;
+        break;
+      case 'W':
+        o.x509_default_config = true;
         break;
       case 'p':
         o.policy = optarg;
@@ -682,6 +784,12 @@ int nb_cmd_bootstrap(int argc, char **argv) {
   else
     return BS_USAGE("--policy must be auto or approve\n");
   if (o.rpk_key && !o.coaps) return BS_USAGE("--rpk-key needs a --coaps address\n");
+  if (!o.cert != !o.key) return BS_USAGE("--cert and --key go together\n");
+  if ((o.cert || o.nca) && !o.coaps) return BS_USAGE("--cert/--ca need a --coaps address\n");
+  if (o.nca && !o.cert)
+    return BS_USAGE("--ca needs --cert/--key (devices with certificates see a certificate)\n");
+  if (o.x509_default_config && !o.nca)
+    return BS_USAGE("--x509-default-config goes with --ca (device certificates)\n");
   if (o.token && !o.http && !o.server_api)
     return BS_USAGE("--api-token goes with --http ADDR or --server-api URL\n");
   if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
@@ -689,6 +797,10 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                 .coap = o.coap,
                 .coaps = o.coaps,
                 .rpk_key = o.rpk_key,
+                .cert = o.cert,
+                .key = o.key,
+                .nca = o.nca,
+                .x509_default_config = o.x509_default_config,
                 .http = o.http,
                 .token = o.token,
                 .server_api = o.server_api,
@@ -696,5 +808,6 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                 .policy = policy,
                 .max_sessions = o.max_sessions,
                 .max_pending = o.max_pending};
+  memcpy(r.ca, o.ca, sizeof r.ca);
   return run_server(&r);
 }

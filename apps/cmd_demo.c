@@ -411,7 +411,7 @@ static int setup_bootstrap(demo *d) {
   if (nb_dtls_creds_new(&d->bs_creds) != NB_OK ||
       nb_dtls_creds_set_rpk(d->bs_creds, d->bs_key.key_der.data, d->bs_key.key_der.len) != NB_OK)
     return -1;
-  nb_dtls_creds_set_verify(d->bs_creds, nb_bs_engine_verify_rpk, d->bs);
+  nb_dtls_creds_set_verify(d->bs_creds, nb_bs_engine_verify_peer, d->bs);
   nb_dtls_creds_set_psk_lookup(d->bs_creds, nb_bs_engine_psk_lookup, d->bs);
   if (listen_pref(d->bs_net, 5783, NULL, &d->bs_coap) != NB_OK ||
       listen_pref(d->bs_net, 5784, d->bs_creds, &d->bs_coaps) != NB_OK) {

@@ -18,6 +18,7 @@
 #include "store/sqlite.h"
 
 #define MAX_LISTEN 4
+#define MAX_CA 8
 
 typedef struct {
   nb_io_loop *loop;
@@ -32,11 +33,13 @@ typedef struct {
 typedef struct {
   const char *coap[MAX_LISTEN], *coaps[MAX_LISTEN];
   size_t ncoap, ncoaps;
-  const char *psk_file, *rpk_key, *cert, *key, *ca;
+  const char *psk_file, *rpk_key, *cert, *key, *ca[MAX_CA];
+  size_t nca;
   const char *db, *token;
   nb_addr http;
   bool with_bs; /* the bootstrap role in this process */
   const char *bs_coap, *bs_coaps;
+  bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
 } server_opts;
@@ -54,8 +57,9 @@ static void usage(FILE *f) {
           "                     keys; client keys must be in the store (by secure ID)\n"
           "  --cert FILE        the server's X.509 certificate chain (PEM), with --key FILE\n"
           "  --key FILE         the private key of --cert\n"
-          "  --ca FILE          trust anchors client certificates must chain to; the client's\n"
-          "                     subject CN must be in the store for its endpoint\n"
+          "  --ca FILE          trust anchors client certificates must chain to, repeatable\n"
+          "                     (up to 8); the client's subject CN must be in the store for\n"
+          "                     its endpoint\n"
           "  --http ADDR        REST API address (default 127.0.0.1:8080)\n"
           "  --db FILE          SQLite database (default ./niobium.db)\n"
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
@@ -65,8 +69,14 @@ static void usage(FILE *f) {
           "                     database; fresh credentials go straight into the store;\n"
           "                     REST routes under /api/bootstrap, events on /api/events)\n"
           "  --bs-coap ADDR     its CoAP address (default 0.0.0.0:5783 without --bs-coaps)\n"
-          "  --bs-coaps ADDR    its DTLS address (port default 5784; RPK devices need\n"
-          "                     --rpk-key, shared with the server role)\n"
+          "  --bs-coaps ADDR    its DTLS address (port default 5784); it shares the server\n"
+          "                     role's credentials: --rpk-key for raw-public-key devices,\n"
+          "                     --cert/--key for devices with certificates, which must chain\n"
+          "                     to a --ca and either have their key's secure ID registered\n"
+          "                     (`niobium bootstrap expect`) or a subject CN that is an\n"
+          "                     endpoint with its own bootstrap config (see `niobium\n"
+          "                     bootstrap --help`)\n"
+          "  --bs-x509-default-config  such a CN may also use the default bootstrap config\n"
           "  --bs-policy P      auto (default) or approve (requests wait for\n"
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
@@ -80,6 +90,8 @@ static void usage(FILE *f) {
           "  niobium server --coaps 0.0.0.0 --rpk-key server-key.pem\n"
           "  niobium server --coaps [::]:5684 --cert server.pem --key server-key.pem --ca ca.pem\n"
           "  niobium server --with-bootstrap --bs-coap 127.0.0.1:5783 --bs-policy approve\n"
+          "  niobium server --with-bootstrap --bs-coaps 0.0.0.0:5784 --coaps 0.0.0.0:5684 \\\n"
+          "      --cert server.pem --key server-key.pem --ca ca.pem --ca maker-ca.pem\n"
           "  niobium server --http 0.0.0.0:8080 --api-token \"$(cat token.txt)\" --db "
           "/var/lib/nb.db\n");
 }
@@ -218,11 +230,11 @@ static int make_creds(const server_opts *o, nb_server_store *st, nb_dtls_creds *
     }
     if (key) memset(key, 0, klen);
   }
-  if (rc == NB_EXIT_OK && o->ca) {
+  for (size_t i = 0; i < o->nca && rc == NB_EXIT_OK; i++) {
     free(chain);
-    chain = slurp(o->ca, &clen);
+    chain = slurp(o->ca[i], &clen);
     if (!chain || nb_dtls_creds_add_trust(c, chain, clen) != NB_OK) {
-      fprintf(stderr, "niobium server: --ca %s holds no usable certificate\n", o->ca);
+      fprintf(stderr, "niobium server: --ca %s holds no usable certificate\n", o->ca[i]);
       rc = NB_EXIT_FAILURE;
     }
   }
@@ -260,6 +272,33 @@ static int listen_all(server_app *a, const server_opts *o) {
   return NB_EXIT_OK;
 }
 
+/* The files of the credentials the bootstrap role shares with the server role. */
+typedef struct {
+  uint8_t *rpk_key, *cert, *key, *ca[MAX_CA];
+  size_t rpk_key_len, cert_len, key_len, ca_len[MAX_CA], nca;
+} bs_files;
+
+static void bs_files_free(bs_files *f) {
+  if (f->rpk_key) memset(f->rpk_key, 0, f->rpk_key_len);
+  if (f->key) memset(f->key, 0, f->key_len);
+  free(f->rpk_key);
+  free(f->key);
+  free(f->cert);
+  for (size_t i = 0; i < f->nca; i++) free(f->ca[i]);
+}
+
+/* Reads them (make_creds checked their contents when the server role has --coaps; the
+ * bootstrap host checks them again). */
+static bool bs_files_load(const server_opts *o, bs_files *f) {
+  bool ok = true;
+  if (o->rpk_key) ok = (f->rpk_key = slurp(o->rpk_key, &f->rpk_key_len)) != NULL;
+  if (ok && o->cert)
+    ok = (f->cert = slurp(o->cert, &f->cert_len)) && (f->key = slurp(o->key, &f->key_len));
+  for (; ok && f->nca < o->nca; f->nca++)
+    ok = (f->ca[f->nca] = slurp(o->ca[f->nca], &f->ca_len[f->nca])) != NULL;
+  return ok;
+}
+
 /* The bootstrap role beside the server (--with-bootstrap). */
 static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out) {
   nb_addr coap, coaps;
@@ -274,11 +313,24 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
                           .policy = o->bs_policy,
                           .coap = coap_text ? &coap : NULL,
                           .coaps = o->bs_coaps ? &coaps : NULL};
-  uint8_t *key = o->bs_coaps && o->rpk_key ? slurp(o->rpk_key, &bc.rpk_key_len) : NULL;
-  bc.rpk_key = key;
+  bs_files f = {0};
+  if (o->bs_coaps && !bs_files_load(o, &f)) {
+    bs_files_free(&f);
+    fprintf(stderr, "niobium server: cannot read --rpk-key/--cert/--key/--ca for the bootstrap\n");
+    return NB_EXIT_FAILURE;
+  }
+  bc.rpk_key = f.rpk_key;
+  bc.rpk_key_len = f.rpk_key_len;
+  bc.cert = f.cert;
+  bc.cert_len = f.cert_len;
+  bc.cert_key = f.key;
+  bc.cert_key_len = f.key_len;
+  bc.ca = (const uint8_t *const *)f.ca;
+  bc.ca_len = f.ca_len;
+  bc.nca = f.nca;
+  bc.x509_default_config = o->bs_x509_default;
   nb_err e = nb_http_bs_new(a->loop, &bc, out);
-  if (key) memset(key, 0, bc.rpk_key_len);
-  free(key);
+  bs_files_free(&f);
   if (e != NB_OK) {
     fprintf(stderr,
             "niobium server: cannot start the bootstrap server (%s): are its ports in "
@@ -376,7 +428,11 @@ static int check_opts(server_opts *o, const char *http) {
     fprintf(stderr, "niobium server: --bs-coap/--bs-coaps need --with-bootstrap\n");
     return NB_EXIT_USAGE;
   }
-  if ((o->rpk_key || o->cert || o->ca) && o->ncoaps == 0 && !o->bs_coaps) {
+  if (o->bs_x509_default && !(o->bs_coaps && o->nca)) {
+    fprintf(stderr, "niobium server: --bs-x509-default-config needs --bs-coaps and --ca\n");
+    return NB_EXIT_USAGE;
+  }
+  if ((o->rpk_key || o->cert || o->nca) && o->ncoaps == 0 && !o->bs_coaps) {
     fprintf(stderr, "niobium server: --rpk-key/--cert/--ca need a --coaps address\n");
     return NB_EXIT_USAGE;
   }
@@ -399,6 +455,7 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"bs-coap", required_argument, NULL, 'b'},
                                        {"bs-coaps", required_argument, NULL, 'S'},
                                        {"bs-policy", required_argument, NULL, 'p'},
+                                       {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -429,7 +486,14 @@ int nb_cmd_server(int argc, char **argv) {
         o.key = optarg;
         break;
       case 'A':
-        o.ca = optarg;
+        if (o.nca == MAX_CA) {
+          fprintf(stderr, "niobium server: at most %d --ca files\n", MAX_CA);
+          return NB_EXIT_USAGE;
+        }
+        o.ca[o.nca++] = optarg;
+        break;
+      case 'X':
+        o.bs_x509_default = true;
         break;
       case 'H':
         http = optarg;

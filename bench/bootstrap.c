@@ -252,7 +252,7 @@ static void world_init(world *w, int mode) {
   if ((e = nb_dtls_creds_new(&w->creds)) ||
       (e = nb_dtls_creds_set_rpk(w->creds, w->bs_key.key_der.data, w->bs_key.key_der.len)))
     die("bootstrap server key", e);
-  nb_dtls_creds_set_verify(w->creds, nb_bs_engine_verify_rpk, w->bs);
+  nb_dtls_creds_set_verify(w->creds, nb_bs_engine_verify_peer, w->bs);
   nb_dtls_creds_set_psk_lookup(w->creds, nb_bs_engine_psk_lookup, w->bs);
   nb_dtls_server_config dc;
   nb_dtls_server_config_default(&dc);

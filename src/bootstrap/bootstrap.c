@@ -19,6 +19,13 @@
 #define NB_BS_MAX_LISTENERS 8
 #define NB_BS_PSK_LEN 16
 
+/* A key the bootstrap server signs with: the one of its raw public key or of its certificate. */
+typedef struct {
+  uint8_t *key; /* PEM or DER copy, NULL: none */
+  size_t len;
+  char signer[NB_DTLS_SECURE_ID_LEN + 1]; /* its secure ID (evidence) */
+} nb_bs_sign_key;
+
 typedef enum {
   NB_BSS_RUNNING,
   NB_BSS_WAIT_RETRY,
@@ -66,8 +73,10 @@ typedef struct nb_bs_session {
   bool installed;             /* this attempt's credential is in the management server */
   uint64_t ticket;            /* asynchronous install being waited for (0 none) */
   nb_time_ms install_deadline;
-  bool sign;                  /* signed session (pct=18, peer key, our key) */
-  uint8_t cti[NB_BS_CTI_LEN]; /* this attempt's ID */
+  bool sign;                                /* signed session (pct=18, peer key, our key) */
+  const nb_bs_sign_key *sk;                 /* the key it signs with */
+  char peer_sid[NB_DTLS_SECURE_ID_LEN + 1]; /* secure ID of the device's key, "" without */
+  uint8_t cti[NB_BS_CTI_LEN];               /* this attempt's ID */
   char cti_hex[2 * NB_BS_CTI_LEN + 1];
   nb_time_ms build_now; /* when the writes were built (their iat) */
   nb_bytes receipt;     /* the device's signed receipt of this attempt */
@@ -102,9 +111,7 @@ struct nb_bs_engine {
   size_t nsessions;
   const nb_server_identity *rx_id;
   uint64_t next_ticket;
-  uint8_t *sign_key; /* copy of cfg.sign_key (NULL: never signs) */
-  size_t sign_key_len;
-  char signer[NB_DTLS_SECURE_ID_LEN + 1]; /* its secure ID */
+  nb_bs_sign_key sign_rpk, sign_x509; /* copies of cfg.sign_key and cfg.sign_key_x509 */
 };
 
 static const char *const k_event_names[] = {
@@ -288,7 +295,7 @@ static nb_err nb_bs_sign(const nb_bs_session *s, const nb_bytes *plain, nb_bytes
     h.has_iat = true;
     h.iat = nb_bs_unix_ms(bs, s->build_now) / 1000;
   }
-  return nb_cose_sign1(&h, plain->data, plain->len, bs->sign_key, bs->sign_key_len, out);
+  return nb_cose_sign1(&h, plain->data, plain->len, s->sk->key, s->sk->len, out);
 }
 
 /* Adds a Bootstrap-Write of records at /o/i in the session's format (signed in a signed
@@ -676,7 +683,7 @@ static void nb_bs_keep_evidence(nb_bs_session *s) {
                          .seq = seq++,
                          .kind = st->receipt ? "receipt" : "write",
                          .path = path,
-                         .signer = st->receipt ? s->id.value : s->bs->signer,
+                         .signer = st->receipt ? s->peer_sid : s->sk->signer,
                          .at = nb_bs_unix_ms(s->bs, st->receipt ? s->receipt_at : st->sent_at),
                          .cose = st->receipt ? s->receipt.data : st->body.data,
                          .cose_len = st->receipt ? s->receipt.len : st->body.len};
@@ -875,6 +882,25 @@ static bool nb_bs_evict_session(nb_bs_engine *bs, nb_time_ms now) {
   return true;
 }
 
+/* The key of the credential the device saw: DTLS negotiates each side's certificate type
+ * apart, and a device that authenticates with a certificate asks for ours (Niobium clients use
+ * one type both ways). With one key only, that one: it is the only credential we have. */
+static const nb_bs_sign_key *nb_bs_sign_key_for(const nb_bs_engine *bs, nb_server_id_kind kind) {
+  const nb_bs_sign_key *mine = kind == NB_SERVER_ID_X509 ? &bs->sign_x509 : &bs->sign_rpk;
+  const nb_bs_sign_key *other = kind == NB_SERVER_ID_X509 ? &bs->sign_rpk : &bs->sign_x509;
+  return mine->key ? mine : other->key ? other : NULL;
+}
+
+/* The secure ID of the key a peer authenticated with (an X.509 identity's value is its CN). */
+static void nb_bs_peer_sid(const nb_server_identity *id, char out[NB_DTLS_SECURE_ID_LEN + 1]) {
+  out[0] = '\0';
+  if (id->kind == NB_SERVER_ID_RPK)
+    snprintf(out, NB_DTLS_SECURE_ID_LEN + 1, "%s", id->value);
+  else if (id->kind == NB_SERVER_ID_X509 && id->key_len &&
+           nb_dtls_secure_id(id->key, id->key_len, out) != NB_OK)
+    out[0] = '\0';
+}
+
 static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
                                 const nb_bs_config *cfg, bool by_default,
                                 const nb_server_identity *id, nb_time_ms now, nb_bs_session **out) {
@@ -890,9 +916,11 @@ static nb_err nb_bs_session_new(nb_bs_engine *bs, const char *ep, const nb_addr 
   snprintf(s->ep, sizeof s->ep, "%s", ep);
   s->peer = *peer;
   s->format = format;
+  nb_bs_peer_sid(&s->id, s->peer_sid);
   if (format == NB_COSE_CF_SIGN1) { /* signed SenML CBOR when both sides have a key */
     s->format = NB_COAP_CF_SENML_CBOR;
-    s->sign = s->id.key_len > 0 && bs->sign_key_len > 0;
+    s->sk = nb_bs_sign_key_for(bs, s->id.kind);
+    s->sign = s->id.key_len > 0 && s->sk;
     if (!s->sign)
       NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-unsigned ep=%s reason=%s", ep,
                   s->id.key_len ? "no-signing-key" : "peer-without-public-key");
@@ -934,10 +962,47 @@ static void nb_bs_alert(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
   nb_bs_emit(bs, &ev);
 }
 
+/* Whether ep has a config an X.509 device may be bootstrapped with as its CN: its own, or
+ * the default one when the operator allowed it. */
+static bool nb_bs_x509_config(const nb_bs_engine *bs, const char *ep) {
+  const nb_bs_source *src = &bs->cfg.source;
+  nb_bs_config *cfg = malloc(sizeof *cfg);
+  if (!cfg || !ep[0]) {
+    free(cfg);
+    return false;
+  }
+  bool ok = src->config_get(src->self, ep, cfg) == NB_OK ||
+            (bs->cfg.x509_default_config && src->config_get(src->self, "", cfg) == NB_OK);
+  free(cfg); /* holds a CA key */
+  return ok;
+}
+
+/* A certificate (already chained to a trust anchor) binds to an endpoint by its key's secure
+ * ID registered out of band, as a raw public key does; without one, by its subject CN, for an
+ * endpoint with a config and no registered credential of its own. */
+static bool nb_bs_x509_ok(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
+  const nb_bs_source *src = &bs->cfg.source;
+  char sid[NB_DTLS_SECURE_ID_LEN + 1];
+  nb_bs_peer_sid(id, sid);
+  if (!sid[0]) return false;
+  nb_server_sec_info cred;
+  bool ok;
+  if (src->cred_get && src->cred_get(src->self, ep, &cred) == NB_OK)
+    ok = cred.kind == NB_SERVER_ID_RPK && strcmp(cred.identity, sid) == 0;
+  else if (src->cred_find && src->cred_find(src->self, NB_SERVER_ID_RPK, sid, &cred, NULL) == NB_OK)
+    ok = false; /* registered for another endpoint */
+  else
+    ok = strcmp(id->value, ep) == 0 && nb_bs_x509_config(bs, ep);
+  memset(&cred, 0, sizeof cred);
+  return ok;
+}
+
 /* Binds the DTLS identity to the endpoint name: a secured peer only for its own registered
- * credential (an RPK peer also under its secure ID as name); a NoSec peer only for endpoints
- * without a registered credential, and only when the config allows NoSec. */
+ * credential (an RPK peer also under its secure ID as name, a certificate by nb_bs_x509_ok); a
+ * NoSec peer only for endpoints without a registered credential, and only when the config
+ * allows NoSec. */
 static bool nb_bs_identity_ok(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
+  if (id && id->kind == NB_SERVER_ID_X509) return nb_bs_x509_ok(bs, ep, id);
   const nb_bs_source *src = &bs->cfg.source;
   nb_server_sec_info cred;
   bool has = src->cred_get && src->cred_get(src->self, ep, &cred) == NB_OK, pend = false;
@@ -1034,8 +1099,9 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
   nb_bs_event ev = {.type = NB_BS_EV_REQUEST, .ep = ep, .peer = peer, .now = now};
   nb_bs_emit(bs, &ev);
   if (!nb_bs_identity_ok(bs, ep, id)) {
-    nb_bs_alert(bs, ep, peer, id && id->kind == NB_SERVER_ID_RPK ? id->value : NULL,
-                NB_COAP_FORBIDDEN, now);
+    char sid[NB_DTLS_SECURE_ID_LEN + 1] = "";
+    if (id) nb_bs_peer_sid(id, sid);
+    nb_bs_alert(bs, ep, peer, sid[0] ? sid : NULL, NB_COAP_FORBIDDEN, now);
     return nb_bs_answer(ex, NB_COAP_FORBIDDEN, now);
   }
   nb_bs_settle_pending(bs, ep, id);
@@ -1077,17 +1143,23 @@ static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
 /* ---- lifecycle ---- */
 
 /* Copies the signing key once its secure ID (the signer in evidence) is known. */
-static nb_err nb_bs_set_sign_key(nb_bs_engine *bs, const nb_bs_engine_config *cfg) {
+static nb_err nb_bs_set_sign_key(nb_bs_sign_key *k, const uint8_t *key, size_t len) {
+  if (!key || !len) return NB_OK;
   nb_dtls_keypair kp;
-  nb_err e = nb_dtls_keypair_load(cfg->sign_key, cfg->sign_key_len, &kp);
+  nb_err e = nb_dtls_keypair_load(key, len, &kp);
   if (e != NB_OK) return e;
-  snprintf(bs->signer, sizeof bs->signer, "%s", kp.secure_id);
+  snprintf(k->signer, sizeof k->signer, "%s", kp.secure_id);
   nb_dtls_keypair_free(&kp);
-  if (!(bs->sign_key = malloc(cfg->sign_key_len))) return NB_ERR_NOMEM;
-  memcpy(bs->sign_key, cfg->sign_key, cfg->sign_key_len);
-  bs->sign_key_len = cfg->sign_key_len;
-  bs->cfg.sign_key = NULL; /* the caller's copy may go */
+  if (!(k->key = malloc(len))) return NB_ERR_NOMEM;
+  memcpy(k->key, key, len);
+  k->len = len;
   return NB_OK;
+}
+
+static void nb_bs_sign_key_free(nb_bs_sign_key *k) {
+  if (k->key) memset(k->key, 0, k->len);
+  free(k->key);
+  k->key = NULL;
 }
 
 nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, void *send_user,
@@ -1113,7 +1185,11 @@ nb_err nb_bs_engine_new(const nb_bs_engine_config *cfg, nb_coap_send_fn send, vo
   }
   nb_coap_ep_set_handler(bs->ep, nb_bs_handle, bs);
   bs->pend_tail = &bs->pend;
-  if (cfg->sign_key && cfg->sign_key_len && (e = nb_bs_set_sign_key(bs, cfg)) != NB_OK) {
+  bs->cfg.sign_key = bs->cfg.sign_key_x509 = NULL; /* the caller's copies may go */
+  e = nb_bs_set_sign_key(&bs->sign_rpk, cfg->sign_key, cfg->sign_key_len);
+  if (e == NB_OK)
+    e = nb_bs_set_sign_key(&bs->sign_x509, cfg->sign_key_x509, cfg->sign_key_x509_len);
+  if (e != NB_OK) {
     nb_bs_engine_free(bs);
     return e;
   }
@@ -1134,8 +1210,8 @@ void nb_bs_engine_free(nb_bs_engine *bs) {
   while (bs->pend) nb_bs_pend_free(bs, bs->pend);
   nb_coap_ep_free(bs->ep); /* pending callbacks are not called */
   nb_model_free(bs->own_model);
-  if (bs->sign_key) memset(bs->sign_key, 0, bs->sign_key_len);
-  free(bs->sign_key);
+  nb_bs_sign_key_free(&bs->sign_rpk);
+  nb_bs_sign_key_free(&bs->sign_x509);
   free(bs);
 }
 
@@ -1262,18 +1338,26 @@ bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep) {
 
 /* ---- DTLS hooks ---- */
 
-nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
-                               size_t raw_len) {
+nb_err nb_bs_engine_verify_peer(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
+                                size_t raw_len) {
   (void)raw;
   (void)raw_len;
   nb_bs_engine *bs = engine;
   const nb_bs_source *src = &bs->cfg.source;
   nb_server_sec_info cred;
-  if (peer->mode == NB_DTLS_MODE_RPK && src->cred_find &&
-      src->cred_find(src->self, NB_SERVER_ID_RPK, peer->secure_id, &cred, NULL) == NB_OK) {
-    memset(&cred, 0, sizeof cred);
-    return NB_OK;
-  }
+  bool known = (peer->mode == NB_DTLS_MODE_RPK || peer->mode == NB_DTLS_MODE_X509) &&
+               peer->secure_id[0] && src->cred_find &&
+               src->cred_find(src->self, NB_SERVER_ID_RPK, peer->secure_id, &cred, NULL) == NB_OK;
+  /* A certificate nobody registered: its CN must name an endpoint with a config and no
+   * credential of its own (the Bootstrap-Request must then ask as that CN). */
+  if (!known && peer->mode == NB_DTLS_MODE_X509)
+    known = !(src->cred_get && src->cred_get(src->self, peer->common_name, &cred) == NB_OK) &&
+            nb_bs_x509_config(bs, peer->common_name);
+  memset(&cred, 0, sizeof cred);
+  if (known) return NB_OK;
+  if (peer->mode == NB_DTLS_MODE_X509)
+    NB_LOG_WARN(NB_BS_LOG, "event=certificate-refused cn=\"%s\" secure_id=%s", peer->common_name,
+                peer->secure_id);
   nb_bs_alert(bs, "", NULL, peer->secure_id, 0, 0);
   return NB_ERR_DTLS_PEER_REJECTED;
 }

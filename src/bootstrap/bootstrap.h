@@ -2,10 +2,11 @@
  * Bootstrap-Request (POST /bs?ep=&pct=) and runs the configured sequence on the device
  * (Bootstrap-Discover, -Delete, -Write of Security/Server/Access Control, -Finish) with fresh
  * PSKs or P-256 key pairs per bootstrap installed in the management server's security store;
- * selective bootstrap (auto / operator approval); out-of-band validation of raw public keys by
- * secure ID; signed bootstrap (pct=18: COSE_Sign1 writes, the device's signed receipt, evidence
- * kept). Owns one CoAP endpoint, one session per endpoint being bootstrapped, one small record
- * per request waiting for approval and a copy of its signing key. */
+ * selective bootstrap (auto / operator approval); out-of-band validation of raw public keys and
+ * device certificates by secure ID (certificates also by subject CN); signed bootstrap (pct=18:
+ * COSE_Sign1 writes, the device's signed receipt, evidence kept). Owns one CoAP endpoint, one
+ * session per endpoint being bootstrapped, one small record per request waiting for approval and
+ * copies of its signing keys. */
 #ifndef NB_BOOTSTRAP_BOOTSTRAP_H
 #define NB_BOOTSTRAP_BOOTSTRAP_H
 
@@ -137,6 +138,14 @@ typedef struct {
    * from the device before Finish). Unset: pct=18 falls back to unsigned SenML CBOR. */
   const uint8_t *sign_key;
   size_t sign_key_len;
+  /* The private key of its X.509 certificate, when it has one (copied too): sessions of
+   * devices that authenticated with a certificate are signed with it, the others with
+   * sign_key. When only one of the two is set, it signs every signed session. */
+  const uint8_t *sign_key_x509;
+  size_t sign_key_x509_len;
+  /* A device certificate whose key's secure ID nobody registered binds by its subject CN to
+   * an endpoint with its own config; true: also to any endpoint when a default config exists. */
+  bool x509_default_config;
   int64_t unix_offset_ms; /* Unix ms - engine ms, for iat and evidence times; 0 = unknown */
 } nb_bs_engine_config;
 
@@ -176,12 +185,15 @@ nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
 bool nb_bs_engine_busy(const nb_bs_engine *bs, const char *ep);
 
 /* Verify hook for the bootstrap server's DTLS credentials (nb_dtls_creds_set_verify with
- * user = the engine): accepts a raw public key only when its secure ID is registered for some
- * endpoint (cred_find: current or pending), else raises NB_BS_EV_ALERT and refuses the
- * handshake. A pending key is decided at the Bootstrap-Request, never here (the handshake has
- * not proven possession of the key yet). */
-nb_err nb_bs_engine_verify_rpk(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
-                               size_t raw_len);
+ * user = the engine): accepts a raw public key or a certificate (whose chain the credentials'
+ * trust anchors already verified) when its key's secure ID is registered for some endpoint
+ * (cred_find: current or pending), a certificate also when its subject CN names an endpoint
+ * with a config (see x509_default_config) and no registered credential; else raises
+ * NB_BS_EV_ALERT and refuses the handshake. Which endpoint the peer may ask for is decided at
+ * the Bootstrap-Request (4.03 and an alert on a mismatch), never here (the handshake has not
+ * proven possession of the key yet). */
+nb_err nb_bs_engine_verify_peer(void *engine, const nb_dtls_peer *peer, const uint8_t *raw,
+                                size_t raw_len);
 /* PSK lookup hook for the same credentials (nb_dtls_creds_set_psk_lookup, user = engine);
  * finds current and pending keys (a fresh PSK comes with a fresh identity, so both resolve). */
 nb_err nb_bs_engine_psk_lookup(void *engine, const uint8_t *identity, size_t identity_len,

@@ -93,9 +93,14 @@ static nb_err make_creds(nb_http_bs *h, const nb_http_bs_config *cfg) {
   nb_err e = nb_dtls_creds_new(&h->creds);
   if (e != NB_OK) return e;
   nb_dtls_creds_set_psk_lookup(h->creds, nb_bs_engine_psk_lookup, h->bs);
-  nb_dtls_creds_set_verify(h->creds, nb_bs_engine_verify_rpk, h->bs);
+  nb_dtls_creds_set_verify(h->creds, nb_bs_engine_verify_peer, h->bs);
   if (cfg->rpk_key && cfg->rpk_key_len)
     e = nb_dtls_creds_set_rpk(h->creds, cfg->rpk_key, cfg->rpk_key_len);
+  if (e == NB_OK && cfg->cert && cfg->cert_len)
+    e = nb_dtls_creds_set_x509(h->creds, cfg->cert, cfg->cert_len, cfg->cert_key,
+                               cfg->cert_key_len);
+  for (size_t i = 0; i < cfg->nca && e == NB_OK; i++)
+    e = nb_dtls_creds_add_trust(h->creds, cfg->ca[i], cfg->ca_len[i]);
   return e;
 }
 
@@ -137,6 +142,11 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
     ec.sign_key = cfg->rpk_key;
     ec.sign_key_len = cfg->rpk_key_len;
   }
+  if (cfg->coaps && cfg->cert && cfg->cert_len && cfg->cert_key && cfg->cert_key_len) {
+    ec.sign_key_x509 = cfg->cert_key;
+    ec.sign_key_x509_len = cfg->cert_key_len;
+  }
+  ec.x509_default_config = cfg->x509_default_config;
   ec.unix_offset_ms = unix_offset(loop);
   if (cfg->remote) {
     h->remote = cfg->remote;

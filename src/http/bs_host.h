@@ -7,6 +7,7 @@
 #define NB_HTTP_BS_HOST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,16 @@ typedef struct {
   const nb_addr *coaps;   /* DTLS listen address, NULL = none */
   const uint8_t *rpk_key; /* own P-256 private key (PEM/DER) for RPK devices; optional */
   size_t rpk_key_len;
+  /* Own X.509 certificate chain (PEM/DER, end-entity first) and its P-256 private key, for
+   * devices with certificates; optional, beside or instead of rpk_key. */
+  const uint8_t *cert, *cert_key;
+  size_t cert_len, cert_key_len;
+  /* Trust anchors device certificates must chain to (each PEM with one or more certificates,
+   * or one DER certificate); without any, no device certificate is accepted. */
+  const uint8_t *const *ca;
+  const size_t *ca_len;
+  size_t nca;
+  bool x509_default_config;         /* the engine's option of that name */
   size_t max_sessions, max_pending; /* the engine's bounds; 0 = its defaults */
 } nb_http_bs_config;
 

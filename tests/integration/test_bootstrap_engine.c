@@ -247,7 +247,7 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
     assert_int_equal(nb_dtls_creds_new(&f->rbs.creds), NB_OK);
     assert_int_equal(
         nb_dtls_creds_set_rpk(f->rbs.creds, f->bs_key.key_der.data, f->bs_key.key_der.len), NB_OK);
-    nb_dtls_creds_set_verify(f->rbs.creds, nb_bs_engine_verify_rpk, f->bs);
+    nb_dtls_creds_set_verify(f->rbs.creds, nb_bs_engine_verify_peer, f->bs);
     nb_dtls_creds_set_psk_lookup(f->rbs.creds, nb_bs_engine_psk_lookup, f->bs);
     role_start_dtls(&f->rbs);
     assert_int_equal(nb_dtls_creds_new(&f->rdm.creds), NB_OK);
@@ -795,7 +795,7 @@ static bool key_accepted(fx *f, nb_server_id_kind kind, const char *identity) {
   if (kind == NB_SERVER_ID_RPK) {
     nb_dtls_peer peer = {.mode = NB_DTLS_MODE_RPK};
     snprintf(peer.secure_id, sizeof peer.secure_id, "%s", identity);
-    return nb_bs_engine_verify_rpk(f->bs, &peer, NULL, 0) == NB_OK;
+    return nb_bs_engine_verify_peer(f->bs, &peer, NULL, 0) == NB_OK;
   }
   uint8_t key[64];
   size_t klen;
