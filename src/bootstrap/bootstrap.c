@@ -894,10 +894,12 @@ static const nb_bs_sign_key *nb_bs_sign_key_for(const nb_bs_engine *bs, nb_serve
 /* The secure ID of the key a peer authenticated with (an X.509 identity's value is its CN). */
 static void nb_bs_peer_sid(const nb_server_identity *id, char out[NB_DTLS_SECURE_ID_LEN + 1]) {
   out[0] = '\0';
-  if (id->kind == NB_SERVER_ID_RPK)
-    snprintf(out, NB_DTLS_SECURE_ID_LEN + 1, "%s", id->value);
-  else if (id->kind == NB_SERVER_ID_X509 && id->key_len &&
-           nb_dtls_secure_id(id->key, id->key_len, out) != NB_OK)
+  if (id->kind == NB_SERVER_ID_RPK) {
+    size_t n = strnlen(id->value, NB_DTLS_SECURE_ID_LEN);
+    memcpy(out, id->value, n);
+    out[n] = '\0';
+  } else if (id->kind == NB_SERVER_ID_X509 && id->key_len &&
+             nb_dtls_secure_id(id->key, id->key_len, out) != NB_OK)
     out[0] = '\0';
 }
 
