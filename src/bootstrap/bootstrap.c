@@ -466,15 +466,52 @@ static nb_err nb_bs_fresh_bs_cred(nb_bs_session *s) {
   return e;
 }
 
+/* Whether a pending credential can be written again as it is: a PSK with its key, an RPK whose
+ * kept private key is the one of next (a row from an older version has none). */
+static bool nb_bs_pending_usable(const nb_bs_pending_cred *p) {
+  if (p->next.kind == NB_SERVER_ID_PSK) return p->next.key_len > 0;
+  if (p->next.kind != NB_SERVER_ID_RPK || !p->priv_len) return false;
+  nb_dtls_keypair kp;
+  if (nb_dtls_keypair_load(p->priv, p->priv_len, &kp) != NB_OK) return false;
+  bool ok = strcmp(kp.secure_id, p->next.identity) == 0 && kp.spki_der.len == p->next.key_len &&
+            memcmp(kp.spki_der.data, p->next.key, p->next.key_len) == 0;
+  nb_dtls_keypair_free(&kp);
+  return ok;
+}
+
+/* The key still pending from an earlier bootstrap that this device (authenticated with the key
+ * the write was meant to replace) may hold, into s->bs_cred: written again, never a new one, so
+ * the device only ever holds its old key or that one, whatever is lost. NB_ERR_NOT_FOUND when
+ * there is none to reuse. */
+static nb_err nb_bs_resume_bs_cred(nb_bs_session *s) {
+  const nb_bs_source *src = &s->bs->cfg.source;
+  nb_bs_pending_cred p;
+  if (!src->cred_pending_get || src->cred_pending_get(src->self, s->ep, &p) != NB_OK)
+    return NB_ERR_NOT_FOUND;
+  nb_err e = NB_ERR_NOT_FOUND;
+  if (p.next.kind == s->id.kind && strcmp(p.prev, s->id.value) == 0 && nb_bs_pending_usable(&p)) {
+    e = p.next.kind == NB_SERVER_ID_RPK ? nb_bytes_append(&s->bs_priv, p.priv, p.priv_len) : NB_OK;
+    s->bs_cred = p.next;
+    s->bs_sent = e == NB_OK; /* already pending: nothing to park */
+    NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-rewritten ep=%s kind=%s identity=%s err=%s", s->ep,
+                nb_server_id_kind_name(p.next.kind), p.next.identity, nb_err_name(e));
+  }
+  memset(&p, 0, sizeof p);
+  if (e != NB_OK) nb_bs_forget_bs_cred(s);
+  return e;
+}
+
 /* Fresh credentials into the device's bootstrap account (resources 3 and 5), remembered in
- * s->bs_cred for our own store. An attempt after one whose write went out unacknowledged
- * writes the same key again: the device may hold it, and at most two keys stay valid. */
+ * s->bs_cred for our own store. While a write went out unacknowledged (in this session or an
+ * earlier one) the same key is written again: the device may hold it, and at most two keys
+ * stay valid. */
 static nb_err nb_bs_fresh_bs_key(nb_bs_session *s, uint16_t i, nb_records *r) {
   nb_server_sec_info *c = &s->bs_cred;
   nb_err e = NB_OK;
   if (!s->bs_sent || c->kind != s->id.kind) {
     nb_bs_forget_bs_cred(s);
-    e = nb_bs_fresh_bs_cred(s);
+    e = nb_bs_resume_bs_cred(s);
+    if (e == NB_ERR_NOT_FOUND) e = nb_bs_fresh_bs_cred(s);
   }
   if (e != NB_OK) return e;
   if (c->kind == NB_SERVER_ID_PSK) {
@@ -552,7 +589,10 @@ static nb_err nb_bs_park_bs_cred(nb_bs_session *s) {
   if (s->bs_sent || s->bs_cred.kind == NB_SERVER_ID_NONE || !src->cred_pending_put) return NB_OK;
   nb_bs_pending_cred p = {.next = s->bs_cred};
   snprintf(p.prev, sizeof p.prev, "%s", s->id.value);
-  nb_err e = src->cred_pending_put(src->self, &p);
+  nb_err e = s->bs_priv.len <= sizeof p.priv ? NB_OK : NB_ERR_OVERFLOW;
+  if (e == NB_OK && s->bs_priv.len) memcpy(p.priv, s->bs_priv.data, s->bs_priv.len);
+  p.priv_len = s->bs_priv.len;
+  if (e == NB_OK) e = src->cred_pending_put(src->self, &p);
   memset(&p, 0, sizeof p);
   NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-pending ep=%s kind=%s identity=%s err=%s", s->ep,
               nb_server_id_kind_name(s->bs_cred.kind), s->bs_cred.identity, nb_err_name(e));
@@ -1020,9 +1060,13 @@ static bool nb_bs_identity_ok(nb_bs_engine *bs, const char *ep, const nb_server_
          src->cred_find(src->self, NB_SERVER_ID_RPK, id->value, &cred, &pend) == NB_OK && !pend;
 }
 
-/* The first authenticated Bootstrap-Request after a bootstrap-account write that was never
- * acknowledged tells which key the device holds: the pending one replaces the current one,
- * or the write never took and the pending one goes. Runs after nb_bs_identity_ok. */
+/* An authenticated Bootstrap-Request after a bootstrap-account write that was never
+ * acknowledged: with the pending key, the device holds it and it replaces the current one.
+ * With the key the write was meant to replace, nothing is decided: the request may come over a
+ * DTLS session made before the write (or from whoever else holds that key), so the pending key
+ * stays and the next bootstrap writes it again. A pending key that cannot be written again
+ * (an RPK row from an older version, without its private key) or that the device's current key
+ * no longer matches is dropped. Runs after nb_bs_identity_ok. */
 static void nb_bs_settle_pending(nb_bs_engine *bs, const char *ep, const nb_server_identity *id) {
   const nb_bs_source *src = &bs->cfg.source;
   nb_bs_pending_cred p;
@@ -1030,6 +1074,13 @@ static void nb_bs_settle_pending(nb_bs_engine *bs, const char *ep, const nb_serv
       src->cred_pending_get(src->self, ep, &p) != NB_OK)
     return;
   bool promote = p.next.kind == id->kind && strcmp(p.next.identity, id->value) == 0;
+  if (!promote && p.next.kind == id->kind && strcmp(p.prev, id->value) == 0 &&
+      nb_bs_pending_usable(&p)) {
+    NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-undecided ep=%s kind=%s identity=%s", ep,
+                nb_server_id_kind_name(p.next.kind), p.next.identity);
+    memset(&p, 0, sizeof p);
+    return;
+  }
   nb_err e = promote && src->cred_put ? nb_bs_replace_cred(bs, &p.next, p.prev)
                                       : src->cred_pending_del(src->self, ep);
   NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-key-%s ep=%s kind=%s identity=%s err=%s",

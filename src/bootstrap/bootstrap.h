@@ -40,11 +40,17 @@ typedef struct {
   size_t cose_len;
 } nb_bs_evidence;
 
+#define NB_BS_PRIV_MAX 256 /* a pending RPK's private key (PKCS#8 DER, P-256: ~138 bytes) */
+
 /* A fresh bootstrap-account credential written to a device that has not acknowledged it (yet):
  * the device holds either it or the credential it authenticated with (prev, same kind). */
 typedef struct {
   nb_server_sec_info next;        /* next.ep: the endpoint it was issued to */
   char prev[NB_SERVER_IDENT_MAX]; /* identity the device authenticated with then */
+  /* RPK: next's private key (secret), so that the same key can be written again; priv_len 0
+   * when unknown (a row from a version that did not keep it). Unused for PSK (next.key). */
+  uint8_t priv[NB_BS_PRIV_MAX];
+  size_t priv_len;
 } nb_bs_pending_cred;
 
 /* Where configs and device credentials (towards the bootstrap server) come from. `self` is the
@@ -62,10 +68,11 @@ typedef struct {
   nb_err (*cred_put)(void *self, const nb_server_sec_info *c);
   nb_err (*cred_del)(void *self, const char *ep);
   /* At most one pending credential per endpoint (put replaces), kept beside its current one
-   * from the moment the write goes out until the device acknowledges it or, when that
-   * acknowledgement is lost, until the device next authenticates: with next, next replaces
-   * the current credential; with the current one, the pending one is dropped. Optional
-   * (without them the write is committed on acknowledgement only). */
+   * from the moment the write goes out until the device acknowledges a write of it or
+   * authenticates with it: next then replaces the current credential. A request with the
+   * current one decides nothing (its session may predate the write): a later bootstrap writes
+   * the same pending key again. Optional (without them the write is committed on
+   * acknowledgement only). */
   nb_err (*cred_pending_put)(void *self, const nb_bs_pending_cred *p);
   nb_err (*cred_pending_get)(void *self, const char *ep, nb_bs_pending_cred *out);
   nb_err (*cred_pending_del)(void *self, const char *ep);

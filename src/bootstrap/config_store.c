@@ -23,9 +23,10 @@ static const char k_schema[] =
     " identity TEXT NOT NULL, key BLOB);"
     "CREATE INDEX IF NOT EXISTS bs_cred_ident ON bs_cred(kind, identity);"
     /* A fresh bootstrap-account key not acknowledged yet (bootstrap.h nb_bs_pending_cred);
-     * older databases get the table on their next open. */
+     * older databases get the table on their next open, and the priv column (an RPK's private
+     * key, secret) from nb_bs_store_upgrade. */
     "CREATE TABLE IF NOT EXISTS bs_cred_pending(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
-    " identity TEXT NOT NULL, key BLOB, prev TEXT NOT NULL);"
+    " identity TEXT NOT NULL, key BLOB, prev TEXT NOT NULL, priv BLOB);"
     "CREATE INDEX IF NOT EXISTS bs_cred_pending_ident ON bs_cred_pending(kind, identity);"
     "CREATE TABLE IF NOT EXISTS bs_pending(ep TEXT PRIMARY KEY, peer TEXT, at INTEGER,"
     " decision TEXT);"
@@ -38,11 +39,27 @@ static nb_err nb_bs_sql_fail(nb_bs_store *st, const char *what) {
   return NB_ERR_IO;
 }
 
+static bool nb_bs_has_column(nb_bs_store *st, const char *table, const char *col) {
+  return sqlite3_table_column_metadata(st->db, NULL, table, col, NULL, NULL, NULL, NULL, NULL) ==
+         SQLITE_OK;
+}
+
+/* Columns added since a table was first created. Their rows keep NULL there (a pending RPK
+ * row without its private key is dropped, not written again: bootstrap.c). Another process may
+ * add the column at the same moment: it is there either way. */
+static int nb_bs_store_upgrade(nb_bs_store *st) {
+  if (nb_bs_has_column(st, "bs_cred_pending", "priv")) return SQLITE_OK;
+  int rc =
+      sqlite3_exec(st->db, "ALTER TABLE bs_cred_pending ADD COLUMN priv BLOB", NULL, NULL, NULL);
+  return rc == SQLITE_OK || nb_bs_has_column(st, "bs_cred_pending", "priv") ? SQLITE_OK : rc;
+}
+
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
   nb_bs_store *st = calloc(1, sizeof *st);
   if (!st) return NB_ERR_NOMEM;
   if (sqlite3_open(path, &st->db) != SQLITE_OK ||
-      sqlite3_exec(st->db, k_schema, NULL, NULL, NULL) != SQLITE_OK) {
+      sqlite3_exec(st->db, k_schema, NULL, NULL, NULL) != SQLITE_OK ||
+      nb_bs_store_upgrade(st) != SQLITE_OK) {
     if (st->db) nb_bs_sql_fail(st, "open");
     sqlite3_close(st->db);
     free(st);
@@ -250,9 +267,7 @@ nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *us
 
 nb_err nb_bs_store_cred_pending_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user) {
   /* A database opened read-only from before pending keys has no such table: none pending. */
-  if (sqlite3_table_column_metadata(st->db, NULL, "bs_cred_pending", "ep", NULL, NULL, NULL, NULL,
-                                    NULL) != SQLITE_OK)
-    return NB_OK;
+  if (!nb_bs_has_column(st, "bs_cred_pending", "ep")) return NB_OK;
   return nb_bs_cred_rows(st, "SELECT ep, kind, identity, key FROM bs_cred_pending ORDER BY ep", fn,
                          user);
 }
@@ -261,25 +276,35 @@ nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p
   const nb_server_sec_info *c = &p->next;
   sqlite3_stmt *q = nb_bs_prep(st,
                                "INSERT OR REPLACE INTO bs_cred_pending(ep, kind, identity, key, "
-                               "prev) VALUES(?, ?, ?, ?, ?)");
+                               "prev, priv) VALUES(?, ?, ?, ?, ?, ?)");
   if (!q) return NB_ERR_IO;
   sqlite3_bind_text(q, 1, c->ep, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int(q, 2, (int)c->kind);
   sqlite3_bind_text(q, 3, c->identity, -1, SQLITE_TRANSIENT);
   sqlite3_bind_blob(q, 4, c->key, (int)c->key_len, SQLITE_TRANSIENT);
   sqlite3_bind_text(q, 5, p->prev, -1, SQLITE_TRANSIENT);
+  if (p->priv_len && p->priv_len <= sizeof p->priv)
+    sqlite3_bind_blob(q, 6, p->priv, (int)p->priv_len, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(q, 6);
   return nb_bs_done(st, q, "cred_pending_put");
 }
 
 nb_err nb_bs_store_cred_pending_get(nb_bs_store *st, const char *ep, nb_bs_pending_cred *out) {
-  sqlite3_stmt *q =
-      nb_bs_prep(st, "SELECT ep, kind, identity, key, prev FROM bs_cred_pending WHERE ep = ?");
+  sqlite3_stmt *q = nb_bs_prep(
+      st, "SELECT ep, kind, identity, key, prev, priv FROM bs_cred_pending WHERE ep = ?");
   if (!q) return NB_ERR_IO;
   sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
   nb_err e = NB_ERR_NOT_FOUND;
   if (sqlite3_step(q) == SQLITE_ROW) {
+    memset(out, 0, sizeof *out);
     nb_bs_cred_row(q, &out->next);
     snprintf(out->prev, sizeof out->prev, "%s", nb_bs_col(q, 4));
+    int n = sqlite3_column_bytes(q, 5); /* NULL in a row from before the column: 0 */
+    if (n > 0 && (size_t)n <= sizeof out->priv) {
+      memcpy(out->priv, sqlite3_column_blob(q, 5), (size_t)n);
+      out->priv_len = (size_t)n;
+    }
     e = NB_OK;
   }
   sqlite3_finalize(q);

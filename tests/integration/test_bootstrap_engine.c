@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include "base/hex.h"
 #include "bootstrap/bootstrap.h"
@@ -20,6 +22,7 @@
 #include "dtls/server.h"
 #include "io/dtls_server_io.h"
 #include "lwm2m/format.h"
+#include "lwm2m/path.h"
 #include "niobium/client.h"
 #include "server/server.h"
 #include "simnet.h"
@@ -98,8 +101,13 @@ static void role_dtls_event(void *u, const nb_addr *p, nb_dtls_session *s, const
   (void)p, (void)s, (void)now;
   if (ev->type == NB_DTLS_EV_FAILED) ((role *)u)->dtls_failed++;
 }
+/* Sees every CoAP message the bootstrap engine sends, in plaintext (before DTLS); false: lost. */
+static bool (*g_bs_out)(void *user, const nb_addr *to, const uint8_t *d, size_t n);
+static void *g_bs_out_user;
+
 static void role_coap_send(void *u, const nb_addr *p, const uint8_t *d, size_t n) {
   role *r = u;
+  if (r->is_bs && g_bs_out && !g_bs_out(g_bs_out_user, p, d, n)) return;
   if (r->dtls && (!r->plain || nb_dtls_server_find(r->dtls, p)))
     nb_dtls_server_send(r->dtls, p, d, n);
   else
@@ -207,6 +215,7 @@ static bool fx_signed;        /* the device asks for a signed bootstrap; the ser
 /* dtls: bootstrap server on coaps with an RPK, management server on coaps with PSKs. */
 static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   memset(f, 0, sizeof *f);
+  g_bs_out = NULL;
   f->dtls = dtls;
   f->net = nb_simnet_new(seed);
   assert_int_equal(nb_bs_store_open(":memory:", &f->bst), NB_OK);
@@ -829,8 +838,8 @@ static void held_cred(nb_client *c, nb_server_id_kind kind, char *ident, size_t 
 
 /* One run: the device is cut off for good once its new bootstrap-account key is written
  * (applied: true, every acknowledgement lost; false: the write itself lost) and the engine
- * gives up; the device comes back with the key it holds and bootstraps; only that key is
- * accepted afterwards. */
+ * gives up; the device comes back with the key it holds and bootstraps; afterwards only the
+ * pending key is accepted, which the device then holds. */
 /* nb_server_sec_each_fn keeping the one credential listed (a second one fails the walk). */
 static nb_err copy_one_cred(void *u, const nb_server_sec_info *c) {
   nb_server_sec_info *out = u;
@@ -839,35 +848,44 @@ static nb_err copy_one_cred(void *u, const nb_server_sec_info *c) {
   return NB_OK;
 }
 
-static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
-  fx f;
-  fx_setup(&f, seed, true, NB_BS_POLICY_AUTO);
-  fx_config(&f, LOST_EP, NB_BS_SEC_PSK);
-  nb_bs_config cfg;
-  assert_int_equal(nb_bs_store_config_get(f.bst, LOST_EP, &cfg), NB_OK);
-  cfg.bs_fresh_key = true;
-  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
-  lost_ctx x = {.f = &f, .before_write = !applied};
-  char factory_id[NB_SERVER_IDENT_MAX];
+/* DTLS fixture with the device LOST_EP holding a factory key of the given kind, registered with
+ * the bootstrap server (factory_id: its identity), and a config writing fresh
+ * bootstrap-account keys. */
+static void lost_setup(fx *f, nb_server_id_kind kind, uint64_t seed, lost_ctx *x, nb_bs_config *cfg,
+                       char *factory_id, size_t cap) {
+  fx_setup(f, seed, true, NB_BS_POLICY_AUTO);
+  fx_config(f, LOST_EP, NB_BS_SEC_PSK);
+  assert_int_equal(nb_bs_store_config_get(f->bst, LOST_EP, cfg), NB_OK);
+  cfg->bs_fresh_key = true;
+  assert_int_equal(nb_bs_store_config_put(f->bst, cfg), NB_OK);
+  x->f = f;
   if (kind == NB_SERVER_ID_RPK) {
-    fx_device(&f, LOST_EP, "1.1");
-    fx_expect(&f, LOST_EP, f.dev_key.secure_id);
-    snprintf(factory_id, sizeof factory_id, "%s", f.dev_key.secure_id);
-    x.factory = f.dev_key.key_der.data;
-    x.factory_len = f.dev_key.key_der.len;
+    fx_device(f, LOST_EP, "1.1");
+    fx_expect(f, LOST_EP, f->dev_key.secure_id);
+    snprintf(factory_id, cap, "%s", f->dev_key.secure_id);
+    x->factory = f->dev_key.key_der.data;
+    x->factory_len = f->dev_key.key_der.len;
   } else {
-    assert_int_equal(nb_dtls_keypair_generate(&f.dev_key), NB_OK); /* freed by the teardown */
-    f.caddr = nb_simnet_addr(9, 56830);
-    f.c = psk_device(&f, 9, LOST_PSK_ID, k_factory_psk, sizeof k_factory_psk);
+    assert_int_equal(nb_dtls_keypair_generate(&f->dev_key), NB_OK); /* freed by the teardown */
+    f->caddr = nb_simnet_addr(9, 56830);
+    f->c = psk_device(f, 9, LOST_PSK_ID, k_factory_psk, sizeof k_factory_psk);
     nb_server_sec_info c = {.kind = NB_SERVER_ID_PSK, .key_len = sizeof k_factory_psk};
     snprintf(c.ep, sizeof c.ep, "%s", LOST_EP);
     snprintf(c.identity, sizeof c.identity, "%s", LOST_PSK_ID);
     memcpy(c.key, k_factory_psk, sizeof k_factory_psk);
-    assert_int_equal(nb_bs_store_cred_put(f.bst, &c), NB_OK);
-    snprintf(factory_id, sizeof factory_id, "%s", LOST_PSK_ID);
-    x.factory = k_factory_psk;
-    x.factory_len = sizeof k_factory_psk;
+    assert_int_equal(nb_bs_store_cred_put(f->bst, &c), NB_OK);
+    snprintf(factory_id, cap, "%s", LOST_PSK_ID);
+    x->factory = k_factory_psk;
+    x->factory_len = sizeof k_factory_psk;
   }
+}
+
+static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
+  fx f;
+  nb_bs_config cfg;
+  lost_ctx x = {.before_write = !applied};
+  char factory_id[NB_SERVER_IDENT_MAX];
+  lost_setup(&f, kind, seed, &x, &cfg, factory_id, sizeof factory_id);
   nb_simnet_set_tap(f.net, lost_tap, &x);
   assert_true(holds_factory_key(&x));
   assert_int_equal(nb_client_start(f.c, 0), NB_OK);
@@ -901,10 +919,12 @@ static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
   /* The engine wrote one key only, again in later attempts: the one it keeps pending. */
   assert_string_equal(held_id, applied ? pend.next.identity : factory_id);
 
-  /* The device comes back (rebooted, a new address) with the key it holds; this time the
-   * config leaves its bootstrap account alone, so what it is accepted with afterwards is what
-   * the engine decided. */
-  cfg.bs_fresh_key = false;
+  /* The device comes back (rebooted, a new address) with the key it holds. Acknowledgement
+   * lost: it holds the pending key, which is promoted, and the config leaves its bootstrap
+   * account alone this time, so what it is accepted with afterwards is what the engine decided.
+   * Write lost: it holds its factory key, which decides nothing (such a request may come over a
+   * session made before the write); the same pending key is written again, acknowledged now. */
+  cfg.bs_fresh_key = !applied;
   assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
   nb_client *back = kind == NB_SERVER_ID_RPK ? extra_device(&f, 11, LOST_EP, held, held_len)
                                              : psk_device(&f, 11, held_id, held, held_len);
@@ -915,13 +935,15 @@ static void lost_ack_run(nb_server_id_kind kind, bool applied, uint64_t seed) {
   char pend_id[NB_SERVER_IDENT_MAX];
   snprintf(pend_id, sizeof pend_id, "%s", pend.next.identity);
 
-  /* Decided: the key it came back with is the only one; the pending slot is empty. */
+  /* Decided: the pending key is the only one (the device holds it); the slot is empty. */
   assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_ERR_NOT_FOUND);
   assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
-  assert_string_equal(cur.identity, held_id);
-  const char *other = applied ? factory_id : pend_id;
-  assert_false(key_accepted(&f, kind, other));
-  assert_true(key_accepted(&f, kind, held_id));
+  assert_string_equal(cur.identity, pend_id);
+  held_cred(back, kind, held_id, sizeof held_id, held, sizeof held, &held_len);
+  memset(held, 0, sizeof held);
+  assert_string_equal(held_id, pend_id);
+  assert_false(key_accepted(&f, kind, factory_id));
+  assert_true(key_accepted(&f, kind, pend_id));
   memset(&pend, 0, sizeof pend);
   memset(&cur, 0, sizeof cur);
   nb_client_free(back);
@@ -938,8 +960,8 @@ static void test_bs_key_ack_lost_psk(void **state) {
   (void)state;
   lost_ack_run(NB_SERVER_ID_PSK, true, 62);
 }
-/* The write itself never reached the device: it comes back with its factory key, the pending
- * key is dropped and refused from then on. */
+/* The write itself never reached the device: it comes back with its factory key, gets the same
+ * pending key written again and acknowledges it; the factory key is refused from then on. */
 static void test_bs_key_write_lost_rpk(void **state) {
   (void)state;
   lost_ack_run(NB_SERVER_ID_RPK, false, 63);
@@ -947,6 +969,228 @@ static void test_bs_key_write_lost_rpk(void **state) {
 static void test_bs_key_write_lost_psk(void **state) {
   (void)state;
   lost_ack_run(NB_SERVER_ID_PSK, false, 64);
+}
+
+/* ---- two failures: acknowledgements lost, then a restart over the old session whose write is
+ * lost for good ---- */
+
+typedef struct {
+  lost_ctx x;
+  int phase; /* 1: the device's answers are lost once it applied its new key; 2: the device
+              * restarts, the next bootstrap-account write is lost and the device cut off */
+  int bs_inst;
+} twice_ctx;
+
+static bool twice_tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
+                      nb_time_ms now) {
+  twice_ctx *t = u;
+  (void)to, (void)d, (void)n, (void)now;
+  bool up = nb_addr_equal(from, &t->x.f->caddr), dev = up || nb_addr_equal(to, &t->x.f->caddr);
+  if (!dev) return true;
+  if (t->x.cut) return false;
+  return !(t->phase == 1 && up && !holds_factory_key(&t->x));
+}
+
+/* In phase 2 the write into the device's bootstrap account never reaches it, nor anything after
+ * it in either direction. */
+static bool twice_out(void *u, const nb_addr *to, const uint8_t *d, size_t n) {
+  twice_ctx *t = u;
+  if (!nb_addr_equal(to, &t->x.f->caddr)) return true;
+  nb_coap_msg m;
+  nb_path p;
+  if (t->phase == 2 && !t->x.cut && nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_PUT &&
+      nb_path_from_coap(&m, &p) == NB_OK && p.len >= NB_PATH_INSTANCE && p.ids[0] == 0 &&
+      p.ids[1] == t->bs_inst)
+    t->x.cut = true;
+  return !t->x.cut;
+}
+
+static size_t g_requests_target;
+static bool requests_n(void *u) { return count_ev(u, NB_BS_EV_REQUEST) >= g_requests_target; }
+static bool twice_cut(void *u) { return ((twice_ctx *)u)->x.cut; }
+static size_t g_failed_target;
+static bool failed_n(void *u) { return count_ev(u, NB_BS_EV_FAILED) >= g_failed_target; }
+
+/* The device applies its new key (1) and every acknowledgement is lost; the engine gives up.
+ * The device, never sent Finish, restarts its bootstrap over its still-open DTLS session,
+ * authenticated with the factory key: that decides nothing, and the bootstrap writes key 1
+ * again (not a new one). That write is lost for good too. The device comes back with what it
+ * holds, key 1: accepted, promoted, and the factory key refused from then on. */
+static void two_failures_run(nb_server_id_kind kind, uint64_t seed) {
+  fx f;
+  nb_bs_config cfg;
+  twice_ctx t = {.phase = 1};
+  char factory_id[NB_SERVER_IDENT_MAX];
+  lost_setup(&f, kind, seed, &t.x, &cfg, factory_id, sizeof factory_id);
+  nb_simnet_set_tap(f.net, twice_tap, &t);
+  g_bs_out = twice_out;
+  g_bs_out_user = &t;
+  t.bs_inst = bs_account_of(f.c);
+  assert_true(t.bs_inst >= 0);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+
+  /* Phase 1: key 1 applied, every answer lost, the engine gives up. */
+  g_failed_target = 1;
+  assert_true(nb_simnet_run_until_cond(f.net, 900000, failed_n, &f));
+  assert_false(holds_factory_key(&t.x));
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+  char key1[NB_SERVER_IDENT_MAX];
+  uint8_t held[512];
+  size_t held_len;
+  held_cred(f.c, kind, key1, sizeof key1, held, sizeof held, &held_len);
+  assert_string_not_equal(key1, factory_id);
+  nb_bs_source src = nb_bs_store_source(f.bst);
+  nb_bs_pending_cred pend;
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_OK);
+  assert_string_equal(pend.next.identity, key1);
+  assert_string_equal(pend.prev, factory_id);
+  assert_int_equal(pend.priv_len > 0, kind == NB_SERVER_ID_RPK);
+
+  /* Phase 2: the device's own restart (no Finish within its timeout) gets through over the
+   * session it made with the factory key; the pending key stays and is written again. */
+  t.phase = 2;
+  g_requests_target = count_ev(&f, NB_BS_EV_REQUEST) + 1;
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 900000, requests_n, &f));
+  assert_int_equal(f.rbs.dtls_failed, 0);
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_OK);
+  assert_string_equal(pend.next.identity, key1); /* a request with key 1 would promote it */
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 300000, twice_cut, &t));
+  g_failed_target = count_ev(&f, NB_BS_EV_FAILED) + 1;
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 900000, failed_n, &f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
+  /* The write that went out carried key 1: still the pending one, nothing else parked. */
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_OK);
+  assert_string_equal(pend.next.identity, key1);
+  assert_string_equal(pend.prev, factory_id);
+  assert_true(key_accepted(&f, kind, key1));
+  assert_true(key_accepted(&f, kind, factory_id));
+
+  /* The device comes back (rebooted, a new address) with key 1, which it still holds. */
+  g_bs_out = NULL;
+  cfg.bs_fresh_key = false;
+  assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
+  char now_id[NB_SERVER_IDENT_MAX];
+  held_cred(f.c, kind, now_id, sizeof now_id, held, sizeof held, &held_len);
+  assert_string_equal(now_id, key1);
+  nb_client *back = kind == NB_SERVER_ID_RPK ? extra_device(&f, 11, LOST_EP, held, held_len)
+                                             : psk_device(&f, 11, key1, held, held_len);
+  memset(held, 0, sizeof held);
+  assert_int_equal(nb_client_start(back, nb_simnet_now(f.net)), NB_OK);
+  g_finished_target = 1;
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 120000, finished_n, &f));
+  nb_server_sec_info cur;
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &pend), NB_ERR_NOT_FOUND);
+  assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
+  assert_string_equal(cur.identity, key1);
+  assert_true(key_accepted(&f, kind, key1));
+  assert_false(key_accepted(&f, kind, factory_id));
+  memset(&pend, 0, sizeof pend);
+  memset(&cur, 0, sizeof cur);
+  nb_client_free(back);
+  fx_teardown(&f);
+}
+
+static void test_bs_key_two_failures_rpk(void **state) {
+  (void)state;
+  two_failures_run(NB_SERVER_ID_RPK, 65);
+}
+static void test_bs_key_two_failures_psk(void **state) {
+  (void)state;
+  two_failures_run(NB_SERVER_ID_PSK, 66);
+}
+
+/* A database from before pending RPK keys kept their private key: opening it adds the column
+ * (twice is harmless) and its pending row reads back without one; such a row cannot be written
+ * again, so a request with the factory key drops it as before and a new key is written. */
+static void test_bs_key_pending_row_from_older_version(void **state) {
+  (void)state;
+  char dir[] = "/tmp/nb-bskey-XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/bs.db", dir);
+  nb_dtls_keypair old;
+  assert_int_equal(nb_dtls_keypair_generate(&old), NB_OK);
+  sqlite3 *raw;
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(raw,
+                   "CREATE TABLE bs_cred_pending(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+                   " identity TEXT NOT NULL, key BLOB, prev TEXT NOT NULL)",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(raw,
+                                      "INSERT INTO bs_cred_pending VALUES('" LOST_EP
+                                      "', ?, ?, ?, 'factory-sid')",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int(q, 1, NB_SERVER_ID_RPK);
+  sqlite3_bind_text(q, 2, old.secure_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(q, 3, old.spki_der.data, (int)old.spki_der.len, SQLITE_TRANSIENT);
+  assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+  sqlite3_finalize(q);
+  sqlite3_close(raw);
+  for (int pass = 0; pass < 2; pass++) {
+    nb_bs_store *st;
+    assert_int_equal(nb_bs_store_open(path, &st), NB_OK);
+    nb_bs_pending_cred p;
+    assert_int_equal(nb_bs_store_cred_pending_get(st, LOST_EP, &p), NB_OK);
+    assert_string_equal(p.next.identity, old.secure_id);
+    assert_string_equal(p.prev, "factory-sid");
+    assert_int_equal(p.priv_len, 0);
+    if (pass == 1) { /* the new column holds what a new version keeps */
+      memcpy(p.priv, old.key_der.data, old.key_der.len);
+      p.priv_len = old.key_der.len;
+      assert_int_equal(nb_bs_store_cred_pending_put(st, &p), NB_OK);
+      memset(&p, 0, sizeof p);
+      assert_int_equal(nb_bs_store_cred_pending_get(st, LOST_EP, &p), NB_OK);
+      assert_int_equal(p.priv_len, old.key_der.len);
+      assert_memory_equal(p.priv, old.key_der.data, old.key_der.len);
+    }
+    memset(&p, 0, sizeof p);
+    nb_bs_store_close(st);
+  }
+  char side[80];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+  rmdir(dir);
+
+  /* The engine with such a row (no private key) for a device that never got that key. */
+  fx f;
+  nb_bs_config cfg;
+  lost_ctx x = {0};
+  char factory_id[NB_SERVER_IDENT_MAX];
+  lost_setup(&f, NB_SERVER_ID_RPK, 67, &x, &cfg, factory_id, sizeof factory_id);
+  nb_bs_pending_cred p = {0};
+  snprintf(p.next.ep, sizeof p.next.ep, "%s", LOST_EP);
+  p.next.kind = NB_SERVER_ID_RPK;
+  snprintf(p.next.identity, sizeof p.next.identity, "%s", old.secure_id);
+  memcpy(p.next.key, old.spki_der.data, old.spki_der.len);
+  p.next.key_len = old.spki_der.len;
+  snprintf(p.prev, sizeof p.prev, "%s", factory_id);
+  assert_int_equal(nb_bs_store_cred_pending_put(f.bst, &p), NB_OK);
+  assert_true(key_accepted(&f, NB_SERVER_ID_RPK, old.secure_id));
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  g_finished_target = 1;
+  assert_true(nb_simnet_run_until_cond(f.net, 120000, finished_n, &f));
+  char held_id[NB_SERVER_IDENT_MAX];
+  uint8_t held[512];
+  size_t held_len;
+  held_cred(f.c, NB_SERVER_ID_RPK, held_id, sizeof held_id, held, sizeof held, &held_len);
+  memset(held, 0, sizeof held);
+  assert_string_not_equal(held_id, old.secure_id);
+  assert_string_not_equal(held_id, factory_id);
+  nb_bs_source src = nb_bs_store_source(f.bst);
+  nb_server_sec_info cur;
+  assert_int_equal(src.cred_pending_get(src.self, LOST_EP, &p), NB_ERR_NOT_FOUND);
+  assert_int_equal(src.cred_get(src.self, LOST_EP, &cur), NB_OK);
+  assert_string_equal(cur.identity, held_id);
+  assert_false(key_accepted(&f, NB_SERVER_ID_RPK, old.secure_id));
+  assert_false(key_accepted(&f, NB_SERVER_ID_RPK, factory_id));
+  nb_dtls_keypair_free(&old);
+  fx_teardown(&f);
 }
 
 /* X.509 accounts: a fresh key and a certificate (CN = endpoint) signed by the config's CA at
@@ -1707,6 +1951,9 @@ int main(void) {
       cmocka_unit_test(test_bs_key_ack_lost_psk),
       cmocka_unit_test(test_bs_key_write_lost_rpk),
       cmocka_unit_test(test_bs_key_write_lost_psk),
+      cmocka_unit_test(test_bs_key_two_failures_rpk),
+      cmocka_unit_test(test_bs_key_two_failures_psk),
+      cmocka_unit_test(test_bs_key_pending_row_from_older_version),
       cmocka_unit_test(test_x509_account),
       cmocka_unit_test(test_thesis_use_case_lossy_dtls),
       cmocka_unit_test(test_thesis_use_case_signed),
