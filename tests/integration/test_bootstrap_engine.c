@@ -803,7 +803,8 @@ static bool bs_failed(void *u) { return count_ev(u, NB_BS_EV_FAILED) >= 1; }
 static bool key_accepted(fx *f, nb_server_id_kind kind, const char *identity) {
   if (kind == NB_SERVER_ID_RPK) {
     nb_dtls_peer peer = {.mode = NB_DTLS_MODE_RPK};
-    snprintf(peer.secure_id, sizeof peer.secure_id, "%s", identity);
+    if (strlen(identity) >= sizeof peer.secure_id) return false; /* no such secure ID */
+    memcpy(peer.secure_id, identity, strlen(identity) + 1);
     return nb_bs_engine_verify_peer(f->bs, &peer, NULL, 0) == NB_OK;
   }
   uint8_t key[64];
