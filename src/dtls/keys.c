@@ -9,7 +9,7 @@
 #include <time.h>
 
 bool nb_dtls_is_pem(const uint8_t *data, size_t len) {
-  return memmem(data, len, "-----BEGIN", 10) != NULL;
+  return data && len >= 10 && memmem(data, len, "-----BEGIN", 10) != NULL;
 }
 
 static gnutls_x509_crt_fmt_t nb_dtls_fmt(const uint8_t *data, size_t len) {

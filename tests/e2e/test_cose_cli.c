@@ -183,6 +183,7 @@ static void test_usage(void **state) {
       "\"$NB\" cose verify --key dev.spki.der --iat 3 x",       /* a sign option */
       "\"$NB\" cose verify --key dev.spki.der --cti 0g x",      /* bad hex */
       "\"$NB\" cose verify --key data.cbor x",                  /* not a key */
+      "\"$NB\" cose verify --key /dev/null x",                  /* an empty key file */
       "\"$NB\" cose sign --key dev.key.pem data.cbor out",      /* no --content-format */
       "\"$NB\" cose sign --key dev.key.pem -f xml data.cbor o", /* unknown format */
       "\"$NB\" cose sign --key dev.key.pem -f 112 data.cbor",   /* no OUT */
