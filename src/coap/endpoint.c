@@ -64,7 +64,7 @@ nb_err nb_coap_epi_random(nb_coap_ep *ep, void *buf, size_t len) {
 
 static nb_err nb_coap_ep_init_maps(nb_coap_ep *ep) {
   nb_coap_hmap *maps[] = {&ep->peers,     &ep->xmits, &ep->tokens, &ep->creqs,
-                          &ep->observers, &ep->b1s,   &ep->b2s};
+                          &ep->observers, &ep->b1s,   &ep->b2s,    &ep->mids};
   for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
     if (nb_coap_hmap_init(maps[i]) != NB_OK) return NB_ERR_NOMEM;
   }
@@ -89,8 +89,8 @@ nb_err nb_coap_ep_new(const nb_coap_ep_config *cfg, nb_coap_send_fn send, void *
   nb_coap_list_init(&ep->exchanges);
   nb_coap_list_init(&ep->b1_lru);
   nb_coap_list_init(&ep->b2_lru);
+  nb_coap_list_init(&ep->mid_lru);
   if (err == NB_OK) err = nb_coap_epi_random(ep, &ep->seed, sizeof ep->seed);
-  if (err == NB_OK) err = nb_coap_epi_random(ep, &ep->next_mid, sizeof ep->next_mid);
   if (err == NB_OK) err = nb_coap_ep_init_maps(ep);
   if (err == NB_OK) {
     err = nb_coap_dedup_init(&ep->dedup, ep->seed, ep->cfg.dedup_max, ep->cfg.exchange_lifetime,
@@ -112,6 +112,7 @@ static void nb_coap_ep_free_xmits(nb_coap_ep *ep) {
     free(x);
   }
   while ((n = nb_coap_hmap_pop(&ep->peers)) != NULL) free(n);
+  while ((n = nb_coap_hmap_pop(&ep->mids)) != NULL) free(n);
 }
 
 void nb_coap_ep_free(nb_coap_ep *ep) {
@@ -121,7 +122,7 @@ void nb_coap_ep_free(nb_coap_ep *ep) {
   if (ep->xmits.buckets) nb_coap_ep_free_xmits(ep);
   if (ep->dedup.map.buckets) nb_coap_dedup_deinit(&ep->dedup);
   nb_coap_hmap *maps[] = {&ep->peers,     &ep->xmits, &ep->tokens, &ep->creqs,
-                          &ep->observers, &ep->b1s,   &ep->b2s};
+                          &ep->observers, &ep->b1s,   &ep->b2s,    &ep->mids};
   for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) nb_coap_hmap_deinit(maps[i]);
   nb_coap_timerheap_deinit(&ep->timers);
   free(ep);
@@ -132,7 +133,10 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler_user = user;
 }
 
-void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) { *out = ep->stats; }
+void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) {
+  *out = ep->stats;
+  out->mid_peers = ep->mids.count;
+}
 
 /* ---- sending ---- */
 
@@ -192,13 +196,61 @@ static nb_coap_xmit *nb_coap_xmit_find(nb_coap_ep *ep, const nb_addr *peer, uint
                                            nb_coap_xmit_eq, &k);
 }
 
-/* Per endpoint, incrementing from a random start; skips IDs still tracked for this peer. */
-uint16_t nb_coap_epi_next_mid(nb_coap_ep *ep, const nb_addr *peer) {
-  for (int i = 0; i < 16; i++) {
-    uint16_t mid = ep->next_mid++;
-    if (!nb_coap_xmit_find(ep, peer, mid)) return mid;
+/* ---- Message IDs, one counter per peer ---- */
+
+static bool nb_coap_midctr_eq(const nb_coap_hnode *node, const void *key) {
+  return nb_addr_equal(&((const nb_coap_midctr *)node)->addr, key);
+}
+
+static void nb_coap_midctr_free(nb_coap_ep *ep, nb_coap_midctr *c) {
+  nb_coap_hmap_remove(&ep->mids, &c->node);
+  nb_coap_list_unlink(&c->lru);
+  free(c);
+}
+
+/* Counters unused for EXCHANGE_LIFETIME: the peer has forgotten every ID they gave it. */
+static void nb_coap_mids_expire(nb_coap_ep *ep, nb_time_ms now) {
+  while (!nb_coap_list_empty(&ep->mid_lru)) {
+    nb_coap_midctr *c = NB_COAP_CONTAINER(ep->mid_lru.next, nb_coap_midctr, lru);
+    if (now - c->last < ep->cfg.exchange_lifetime) return;
+    nb_coap_midctr_free(ep, c);
   }
-  return ep->next_mid++;
+}
+
+/* The peer's counter, created with a random start; NULL when out of memory. */
+static nb_coap_midctr *nb_coap_midctr_get(nb_coap_ep *ep, const nb_addr *peer) {
+  uint64_t h = nb_coap_hash_addr(ep->seed, peer);
+  nb_coap_midctr *c = (nb_coap_midctr *)nb_coap_hmap_find(&ep->mids, h, nb_coap_midctr_eq, peer);
+  if (c) return c;
+  c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  nb_coap_epi_random(ep, &c->next, sizeof c->next);
+  c->addr = *peer;
+  nb_coap_hmap_insert(&ep->mids, &c->node, h);
+  nb_coap_list_push(&ep->mid_lru, &c->lru);
+  return c;
+}
+
+/* Incrementing per peer from a random start (RFC 7252 4.4); skips IDs still tracked for
+ * this peer. Without memory for a counter, a random ID: a repeat is then only unlikely. */
+uint16_t nb_coap_epi_next_mid(nb_coap_ep *ep, const nb_addr *peer, nb_time_ms now) {
+  nb_coap_mids_expire(ep, now);
+  nb_coap_midctr *c = nb_coap_midctr_get(ep, peer);
+  uint16_t mid = 0;
+  for (int i = 0; i < 16; i++) {
+    if (c) {
+      mid = c->next++;
+    } else {
+      nb_coap_epi_random(ep, &mid, sizeof mid);
+    }
+    if (!nb_coap_xmit_find(ep, peer, mid)) break;
+  }
+  if (c) {
+    c->last = now;
+    nb_coap_list_unlink(&c->lru);
+    nb_coap_list_push(&ep->mid_lru, &c->lru);
+  }
+  return mid;
 }
 
 /* ACK_TIMEOUT scaled by a random factor in [1, ACK_RANDOM_FACTOR). */
@@ -572,6 +624,7 @@ void nb_coap_ep_receive(nb_coap_ep *ep, const nb_addr *peer, const uint8_t *data
 void nb_coap_ep_tick(nb_coap_ep *ep, nb_time_ms now) {
   ep->now = now;
   nb_coap_dedup_expire(&ep->dedup, now);
+  nb_coap_mids_expire(ep, now);
   nb_coap_timer *t;
   while ((t = nb_coap_timerheap_pop_due(&ep->timers, now)) != NULL) {
     switch (t->kind) {

@@ -16,6 +16,10 @@
 #include "coap/msg.h"
 
 /* Behaviour the API does not spell out:
+ * - Message IDs: one counter per peer, from a random start (cfg.random), skipping IDs of that
+ *   peer's messages still tracked; so a peer sees all 65536 IDs before one repeats, however
+ *   busy the endpoint is with others (RFC 7252 4.4). A counter unused for EXCHANGE_LIFETIME
+ *   is forgotten (on tick or the next ID handed out) and restarts at a new random value.
  * - Tokens: 8 bytes from cfg.random. Every follow-up message of a block-wise transfer (each
  *   Block1 block after the first, each Block2 request) gets a fresh token, so a late answer
  *   to an earlier block never matches; an observation keeps its registration token.
@@ -145,6 +149,7 @@ void nb_coap_ep_observer_cancel(nb_coap_ep *ep,
 /* Counters for logs/benchmarks. */
 typedef struct {
   uint64_t rx, tx, retransmits, duplicates, timeouts, resets, malformed;
+  uint64_t mid_peers; /* gauge: peers given a Message ID within EXCHANGE_LIFETIME */
 } nb_coap_ep_stats;
 void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out);
 

@@ -170,11 +170,12 @@ static nb_err nb_coap_creq_tmpl(const nb_coap_creq *creq, nb_coap_msg *m) {
 }
 
 /* The message for the current step: template options plus block options and payload. */
-static nb_err nb_coap_creq_build(nb_coap_ep *ep, nb_coap_creq *creq, nb_coap_msg *m) {
+static nb_err nb_coap_creq_build(nb_coap_ep *ep, nb_coap_creq *creq, nb_coap_msg *m,
+                                 nb_time_ms now) {
   nb_err terr = nb_coap_creq_tmpl(creq, m);
   if (terr != NB_OK) return terr;
   m->type = creq->confirmable ? NB_COAP_CON : NB_COAP_NON;
-  m->mid = nb_coap_epi_next_mid(ep, &creq->peer);
+  m->mid = nb_coap_epi_next_mid(ep, &creq->peer, now);
   nb_err err = nb_coap_msg_set_token(m, creq->cur_token, creq->cur_token_len);
   if (creq->step == NB_COAP_STEP_BLOCK2) {
     nb_coap_msg_remove_option(m, NB_COAP_OPT_OBSERVE);
@@ -231,7 +232,7 @@ static nb_err nb_coap_creq_pick_token(nb_coap_ep *ep, nb_coap_creq *creq) {
 static nb_err nb_coap_creq_transmit(nb_coap_ep *ep, nb_coap_creq *creq, nb_time_ms now) {
   nb_coap_msg m;
   nb_err err = nb_coap_creq_pick_token(ep, creq);
-  if (err == NB_OK) err = nb_coap_creq_build(ep, creq, &m);
+  if (err == NB_OK) err = nb_coap_creq_build(ep, creq, &m, now);
   if (err == NB_OK) {
     err = nb_coap_epi_xmit_start(ep, &creq->peer, &m, NB_COAP_XO_CREQ, creq, creq->confirmable, now,
                                  &creq->xmit);

@@ -73,6 +73,18 @@ typedef struct {
   nb_coap_link queue; /* of nb_coap_creq.qlink */
 } nb_coap_peer;
 
+/* Message ID counter towards one peer (RFC 7252 4.4): each peer sees all 65536 IDs before
+ * one repeats, however many other peers we talk to. Forgotten once unused for
+ * EXCHANGE_LIFETIME, after which the peer no longer remembers any of our IDs. Kept small
+ * (72 bytes): a server holds one per device it talked to in the last few minutes. */
+typedef struct {
+  nb_coap_hnode node;
+  nb_coap_link lru; /* ep->mid_lru, least recently used first */
+  nb_time_ms last;  /* when the last ID was handed out */
+  nb_addr addr;
+  uint16_t next;
+} nb_coap_midctr;
+
 /* A token of ours registered for matching responses to a request. */
 typedef struct {
   nb_coap_hnode node;
@@ -221,12 +233,11 @@ struct nb_coap_ep {
   nb_coap_request_fn handler;
   void *handler_user;
   uint64_t seed;
-  uint16_t next_mid;
   nb_coap_req_id next_id;
   nb_coap_timerheap timers;
   nb_coap_dedup dedup;
-  nb_coap_hmap peers, xmits, tokens, creqs, observers, b1s, b2s;
-  nb_coap_link exchanges, b1_lru, b2_lru;
+  nb_coap_hmap peers, xmits, tokens, creqs, observers, b1s, b2s, mids;
+  nb_coap_link exchanges, b1_lru, b2_lru, mid_lru;
   size_t b1_count, b2_count;
   nb_coap_ep_stats stats;
   nb_time_ms now; /* time given to the current entry point */
@@ -234,7 +245,8 @@ struct nb_coap_ep {
 
 /* ---- endpoint.c: message layer services ---- */
 nb_err nb_coap_epi_random(nb_coap_ep *ep, void *buf, size_t len);
-uint16_t nb_coap_epi_next_mid(nb_coap_ep *ep, const nb_addr *peer);
+/* The peer's next Message ID; skips IDs of its messages still tracked. */
+uint16_t nb_coap_epi_next_mid(nb_coap_ep *ep, const nb_addr *peer, nb_time_ms now);
 void nb_coap_epi_send(nb_coap_ep *ep, const nb_addr *peer, const uint8_t *data, size_t len);
 /* Serializes and sends msg; *copy (if not NULL) receives a heap copy of the datagram. */
 nb_err nb_coap_epi_send_msg(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *msg,

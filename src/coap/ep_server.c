@@ -211,7 +211,7 @@ static nb_err nb_coap_send_response(nb_coap_ep *ep, const nb_coap_reply_to *to, 
     free(copy);
     return NB_OK;
   }
-  m->mid = nb_coap_epi_next_mid(ep, &to->peer);
+  m->mid = nb_coap_epi_next_mid(ep, &to->peer, now);
   if (to->req_type == NB_COAP_CON) {
     nb_coap_xmit *x;
     m->type = NB_COAP_CON;
@@ -691,7 +691,7 @@ nb_err nb_coap_ep_notify(nb_coap_ep *ep, nb_coap_observer *obs, nb_coap_msg *not
   if (err == NB_OK) err = nb_coap_msg_set_token(&out, obs->token, obs->token_len);
   if (err != NB_OK) return err;
   out.type = con ? NB_COAP_CON : NB_COAP_NON;
-  out.mid = nb_coap_epi_next_mid(ep, &obs->peer);
+  out.mid = nb_coap_epi_next_mid(ep, &obs->peer, now);
   nb_coap_xmit *x;
   err = nb_coap_epi_xmit_start(ep, &obs->peer, &out, ending ? NB_COAP_XO_SEP : NB_COAP_XO_NOTIF,
                                ending ? NULL : obs, false, now, &x);

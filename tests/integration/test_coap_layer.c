@@ -987,6 +987,146 @@ static void test_many_peers(void **state) {
   free(k);
 }
 
+/* ---- Message IDs per peer (RFC 7252 4.4) ---- */
+
+enum { MIDLOG_MAX = 256 };
+
+/* Every datagram the endpoint sends; the MIDs (and times) of those to `watched`. */
+typedef struct {
+  nb_addr watched;
+  nb_time_ms now;
+  size_t total, n;
+  uint16_t mid[MIDLOG_MAX];
+  nb_time_ms at[MIDLOG_MAX];
+} mid_log;
+
+static void mid_log_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  mid_log *l = user;
+  l->total++;
+  if (!nb_addr_equal(peer, &l->watched)) return;
+  nb_coap_msg m;
+  assert_int_equal(nb_coap_parse(data, len, &m), NB_OK);
+  assert_true(l->n < MIDLOG_MAX);
+  l->mid[l->n] = m.mid;
+  l->at[l->n] = l->now;
+  l->n++;
+}
+
+static void ignore_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
+                            nb_time_ms now) {
+  (void)user;
+  (void)err;
+  (void)resp;
+  (void)last;
+  (void)now;
+}
+
+enum { MID_OTHERS = 1023, MID_ROUNDS = 80, MID_PERIOD = 3000 };
+
+/* Every MID_PERIOD: one NON request to each of MID_OTHERS busy peers, then one to the watched
+ * peer, so the watched peer gets every 1024th message the endpoint sends. Requests end
+ * unanswered after 1 s, so none of the watched peer's IDs is still tracked when the next goes. */
+static void mid_rounds(nb_coap_ep *ep, mid_log *l, nb_time_ms start) {
+  nb_coap_msg req;
+  nb_ct_request(&req, NB_COAP_GET, "/n", NULL, 0);
+  for (int round = 0; round < MID_ROUNDS; round++) {
+    nb_time_ms now = start + (nb_time_ms)round * MID_PERIOD;
+    l->now = now;
+    nb_coap_ep_tick(ep, now);
+    for (uint16_t i = 0; i < MID_OTHERS; i++) {
+      nb_addr a = nb_simnet_addr(4, (uint16_t)(1024 + i));
+      assert_int_equal(nb_coap_ep_request(ep, &a, &req, false, ignore_response, NULL, now, NULL),
+                       NB_OK);
+    }
+    assert_int_equal(
+        nb_coap_ep_request(ep, &l->watched, &req, false, ignore_response, NULL, now, NULL), NB_OK);
+  }
+}
+
+/* An endpoint sending more than 65536 messages within EXCHANGE_LIFETIME (here 81920 in 240 s),
+ * one every 3 s to a quiet peer: the quiet peer never gets a Message ID twice within
+ * EXCHANGE_LIFETIME, which one counter shared by all peers would do after 64 rounds. */
+static void test_mid_per_peer(void **state) {
+  (void)state;
+  nb_simnet_rng rng;
+  nb_simnet_rng_seed(&rng, 9);
+  nb_coap_ep_config c;
+  nb_coap_ep_config_default(&c);
+  c.random = nb_simnet_rng_fill;
+  c.random_user = &rng;
+  c.response_timeout = 1000;
+  mid_log *l = calloc(1, sizeof *l);
+  assert_non_null(l);
+  l->watched = nb_simnet_addr(3, PORT);
+  nb_coap_ep *ep;
+  assert_int_equal(nb_coap_ep_new(&c, mid_log_send, l, &ep), NB_OK);
+  const nb_time_ms lifetime = 247000; /* EXCHANGE_LIFETIME derived from the defaults */
+  mid_rounds(ep, l, 0);
+  assert_int_equal(l->total, (size_t)MID_ROUNDS * (MID_OTHERS + 1));
+  assert_true(l->total > 65536);
+  assert_true((nb_time_ms)(MID_ROUNDS - 1) * MID_PERIOD < lifetime);
+  assert_int_equal(l->n, MID_ROUNDS);
+  size_t repeats = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    for (size_t j = i + 1; j < l->n; j++) {
+      repeats += l->at[j] - l->at[i] < lifetime && l->mid[i] == l->mid[j];
+    }
+  }
+  nb_coap_ep_stats st;
+  nb_coap_ep_get_stats(ep, &st);
+  nb_coap_ep_free(ep);
+  free(l);
+  assert_int_equal(repeats, 0);
+  assert_int_equal(st.mid_peers, MID_OTHERS + 1);
+}
+
+/* Per-peer counters are bounded: a peer quiet for EXCHANGE_LIFETIME loses its counter (at a
+ * tick, or when any peer is given an ID), and gets a fresh one when it is addressed again. */
+static void test_mid_counters_expire(void **state) {
+  (void)state;
+  nb_simnet_rng rng;
+  nb_simnet_rng_seed(&rng, 10);
+  nb_coap_ep_config c;
+  nb_coap_ep_config_default(&c);
+  c.random = nb_simnet_rng_fill;
+  c.random_user = &rng;
+  c.response_timeout = 1000;
+  mid_log *l = calloc(1, sizeof *l);
+  assert_non_null(l);
+  l->watched = nb_simnet_addr(3, PORT);
+  nb_coap_ep *ep;
+  assert_int_equal(nb_coap_ep_new(&c, mid_log_send, l, &ep), NB_OK);
+  const nb_time_ms lifetime = 247000;
+  nb_coap_ep_stats st;
+  nb_coap_ep_get_stats(ep, &st);
+  assert_int_equal(st.mid_peers, 0);
+  mid_rounds(ep, l, 0);
+  const nb_time_ms last = (nb_time_ms)(MID_ROUNDS - 1) * MID_PERIOD;
+
+  /* Requests are over, but the peers may still remember our IDs: counters stay. */
+  nb_coap_ep_tick(ep, last + 2000);
+  assert_int_equal(nb_coap_ep_next_deadline(ep), NB_TIME_NEVER);
+  nb_coap_ep_tick(ep, last + lifetime - 1);
+  nb_coap_ep_get_stats(ep, &st);
+  assert_int_equal(st.mid_peers, MID_OTHERS + 1);
+  nb_coap_ep_tick(ep, last + lifetime);
+  nb_coap_ep_get_stats(ep, &st);
+  assert_int_equal(st.mid_peers, 0);
+
+  /* Without ticks: handing out an ID forgets the stale counters first. */
+  mid_rounds(ep, l, 2 * last + 2 * lifetime);
+  nb_coap_msg req;
+  nb_ct_request(&req, NB_COAP_GET, "/n", NULL, 0);
+  nb_time_ms later = 3 * last + 3 * lifetime;
+  assert_int_equal(
+      nb_coap_ep_request(ep, &l->watched, &req, false, ignore_response, NULL, later, NULL), NB_OK);
+  nb_coap_ep_get_stats(ep, &st);
+  assert_int_equal(st.mid_peers, 1);
+  assert_int_equal(l->n, 2 * MID_ROUNDS + 1);
+  nb_coap_ep_free(ep);
+  free(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_retransmit_timing),
@@ -1011,6 +1151,8 @@ int main(void) {
       cmocka_unit_test(test_no_handler),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_many_peers),
+      cmocka_unit_test(test_mid_per_peer),
+      cmocka_unit_test(test_mid_counters_expire),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
