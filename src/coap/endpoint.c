@@ -91,6 +91,7 @@ nb_err nb_coap_ep_new(const nb_coap_ep_config *cfg, nb_coap_send_fn send, void *
   nb_coap_list_init(&ep->b2_lru);
   nb_coap_list_init(&ep->mid_lru);
   if (err == NB_OK) err = nb_coap_epi_random(ep, &ep->seed, sizeof ep->seed);
+  if (err == NB_OK) err = nb_coap_epi_random(ep, &ep->mid_salt, sizeof ep->mid_salt);
   if (err == NB_OK) err = nb_coap_ep_init_maps(ep);
   if (err == NB_OK) {
     err = nb_coap_dedup_init(&ep->dedup, ep->seed, ep->cfg.dedup_max, ep->cfg.exchange_lifetime,
@@ -217,6 +218,17 @@ static void nb_coap_mids_expire(nb_coap_ep *ep, nb_time_ms now) {
   }
 }
 
+/* A new counter's start: a keyed hash of the peer and the counter's number under the
+ * endpoint's random seed and salt. Unpredictable from outside like a fresh random value, but
+ * needs no call to the random source per peer (so a seeded test's random stream, which also
+ * drives its simulated network, stays what it was). */
+static uint16_t nb_coap_mid_start(nb_coap_ep *ep, const nb_addr *peer) {
+  uint64_t k =
+      nb_coap_hash_bytes(ep->seed ^ 0x6d69642d63747273ull, &ep->mid_gen, sizeof ep->mid_gen);
+  ep->mid_gen++;
+  return (uint16_t)(nb_coap_hash_addr(k, peer) ^ ep->mid_salt);
+}
+
 /* The peer's counter, created with a random start; NULL when out of memory. */
 static nb_coap_midctr *nb_coap_midctr_get(nb_coap_ep *ep, const nb_addr *peer) {
   uint64_t h = nb_coap_hash_addr(ep->seed, peer);
@@ -224,7 +236,7 @@ static nb_coap_midctr *nb_coap_midctr_get(nb_coap_ep *ep, const nb_addr *peer) {
   if (c) return c;
   c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  nb_coap_epi_random(ep, &c->next, sizeof c->next);
+  c->next = nb_coap_mid_start(ep, peer);
   c->addr = *peer;
   nb_coap_hmap_insert(&ep->mids, &c->node, h);
   nb_coap_list_push(&ep->mid_lru, &c->lru);

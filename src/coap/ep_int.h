@@ -233,6 +233,8 @@ struct nb_coap_ep {
   nb_coap_request_fn handler;
   void *handler_user;
   uint64_t seed;
+  uint64_t mid_gen; /* counters created so far: varies a peer's start when it comes back */
+  uint16_t mid_salt;
   nb_coap_req_id next_id;
   nb_coap_timerheap timers;
   nb_coap_dedup dedup;
