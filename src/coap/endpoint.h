@@ -16,10 +16,11 @@
 #include "coap/msg.h"
 
 /* Behaviour the API does not spell out:
- * - Message IDs: one counter per peer, from a random start (cfg.random), skipping IDs of that
- *   peer's messages still tracked; so a peer sees all 65536 IDs before one repeats, however
- *   busy the endpoint is with others (RFC 7252 4.4). A counter unused for EXCHANGE_LIFETIME
- *   is forgotten (on tick or the next ID handed out) and restarts at a new random value.
+ * - Message IDs: one counter per peer, starting at a keyed hash of the peer under a secret
+ *   drawn from cfg.random at creation, skipping IDs of that peer's messages still tracked;
+ *   so a peer sees all 65536 IDs before one repeats, however busy the endpoint is with others
+ *   (RFC 7252 4.4). A counter unused for EXCHANGE_LIFETIME is forgotten (on tick or when the
+ *   next ID is handed out); the peer then starts again at a new value.
  * - Tokens: 8 bytes from cfg.random. Every follow-up message of a block-wise transfer (each
  *   Block1 block after the first, each Block2 request) gets a fresh token, so a late answer
  *   to an earlier block never matches; an observation keeps its registration token.
