@@ -229,7 +229,7 @@ static uint16_t nb_coap_mid_start(nb_coap_ep *ep, const nb_addr *peer) {
   return (uint16_t)(nb_coap_hash_addr(k, peer) ^ ep->mid_salt);
 }
 
-/* The peer's counter, created with a random start; NULL when out of memory. */
+/* The peer's counter, created with an unpredictable start; NULL when out of memory. */
 static nb_coap_midctr *nb_coap_midctr_get(nb_coap_ep *ep, const nb_addr *peer) {
   uint64_t h = nb_coap_hash_addr(ep->seed, peer);
   nb_coap_midctr *c = (nb_coap_midctr *)nb_coap_hmap_find(&ep->mids, h, nb_coap_midctr_eq, peer);
