@@ -5,7 +5,11 @@
  * with a key nobody registered is refused at the handshake (BOOTSTRAP_ALERT) and never
  * registers. A client that asks for a signed bootstrap gets its configuration signed by the
  * bootstrap server and answers with a signed receipt: both sides keep the signed bytes, and
- * `niobium cose verify` checks each with the other side's public key alone. */
+ * `niobium cose verify` checks each with the other side's public key alone. Devices with a
+ * manufacturer's X.509 certificate: the server runs with --cert/--key/--ca, the operator gives
+ * the certificate's CN a config and nothing else; that device bootstraps signed and
+ * registers, one from another CA fails the handshake, one whose CN has no config is refused
+ * with BOOTSTRAP_ALERT. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +54,23 @@ static char *make_key(const env *e, const char *name) {
   return strdup(sid);
 }
 
+/* `niobium keys cert ca|issue`: DIR/NAME.crt.pem and DIR/NAME.key.pem. */
+static void make_ca(const env *e, const char *name, const char *cn) {
+  char prefix[160];
+  snprintf(prefix, sizeof prefix, "%s/%s", e->dir, name);
+  char *argv[] = {e->bin, "keys", "cert", "ca", "--cn", (char *)cn, "--out", prefix, NULL};
+  assert_int_equal(nb_test_run(argv, 30000, NULL), 0);
+}
+
+static void issue(const env *e, const char *ca, const char *name, const char *cn) {
+  char prefix[160], ca_prefix[160];
+  snprintf(prefix, sizeof prefix, "%s/%s", e->dir, name);
+  snprintf(ca_prefix, sizeof ca_prefix, "%s/%s", e->dir, ca);
+  char *argv[] = {e->bin,     "keys",  "cert",      "issue", "--ca", ca_prefix, "--cn",
+                  (char *)cn, "--san", "127.0.0.1", "--out", prefix, NULL};
+  assert_int_equal(nb_test_run(argv, 30000, NULL), 0);
+}
+
 static void expect(const env *e, const char *method, const char *path, const char *body,
                    const char *status) {
   char *out = nb_test_http(e->base, method, path, body);
@@ -69,33 +90,47 @@ static bool wait_for(const env *e, const char *path, const char *needle, int ms)
   return false;
 }
 
-/* evidence_dir: NULL for a plain bootstrap, else --signed-bootstrap keeping evidence there. */
-static void start_client(const env *e, nb_test_proc *p, const char *ep, const char *key,
-                         const char *server_sid, const char *evidence_dir) {
+/* creds: the client's credential options (NULL-terminated, at most 6); evidence_dir: NULL for
+ * a plain bootstrap, else --signed-bootstrap keeping evidence there. */
+static void start_client(const env *e, nb_test_proc *p, const char *ep, const char *const *creds,
+                         const char *evidence_dir) {
   char uri[64];
   snprintf(uri, sizeof uri, "coaps://%s", e->bs);
-  char *argv[14] = {e->bin,
-                    "client",
-                    "--bootstrap",
-                    uri,
-                    "--endpoint",
-                    (char *)ep,
-                    "--rpk-key",
-                    (char *)key,
-                    "--server-secure-id",
-                    (char *)server_sid,
-                    NULL};
+  char *argv[16] = {e->bin, "client", "--bootstrap", uri, "--endpoint", (char *)ep};
+  size_t n = 6;
+  for (size_t i = 0; creds[i] && i < 6; i++) argv[n++] = (char *)creds[i];
   if (evidence_dir) {
-    argv[10] = "--signed-bootstrap";
-    argv[11] = "--evidence-dir";
-    argv[12] = (char *)evidence_dir;
-    argv[13] = NULL;
+    argv[n++] = "--signed-bootstrap";
+    argv[n++] = "--evidence-dir";
+    argv[n++] = (char *)evidence_dir;
   }
+  argv[n] = NULL;
   assert_true(nb_test_proc_start(p, argv));
 }
 
-/* The server with the bootstrap role on coaps, its RPK key DIR/srv.key.pem. */
-static void start_server(env *e, nb_test_proc *srv) {
+/* A device with its factory RPK key DIR/NAME.key.pem, pinning the server's secure ID. */
+static void start_rpk_client(const env *e, nb_test_proc *p, const char *ep, const char *name,
+                             const char *server_sid, const char *evidence_dir) {
+  char key[192];
+  snprintf(key, sizeof key, "%s/%s.key.pem", e->dir, name);
+  const char *creds[] = {"--rpk-key", key, "--server-secure-id", server_sid, NULL};
+  start_client(e, p, ep, creds, evidence_dir);
+}
+
+/* A device with the certificate DIR/NAME.crt.pem (key NAME.key.pem) from the maker's CA. */
+static void start_x509_client(const env *e, nb_test_proc *p, const char *ep, const char *name,
+                              const char *evidence_dir) {
+  char cert[192], key[192], ca[192];
+  snprintf(cert, sizeof cert, "%s/%s.crt.pem", e->dir, name);
+  snprintf(key, sizeof key, "%s/%s.key.pem", e->dir, name);
+  snprintf(ca, sizeof ca, "%s/maker.crt.pem", e->dir);
+  const char *creds[] = {"--cert", cert, "--key", key, "--ca", ca, NULL};
+  start_client(e, p, ep, creds, evidence_dir);
+}
+
+/* The server with the bootstrap role on coaps; creds: its credential options (NULL-terminated,
+ * at most 6), shared by both roles. */
+static void start_server(env *e, nb_test_proc *srv, const char *const *creds) {
   e->bin = (char *)nb_test_env("NB_BINARY");
   snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
   snprintf(e->coap, sizeof e->coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
@@ -103,25 +138,34 @@ static void start_server(env *e, nb_test_proc *srv) {
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(e->http, sizeof e->http, "127.0.0.1:%u", hp);
   snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
-  char *argv[] = {e->bin,
-                  "server",
-                  "--coap",
-                  e->coap,
-                  "--http",
-                  e->http,
-                  "--db",
-                  e->db,
-                  "--rpk-key",
-                  path_in(e, "srv.key.pem"),
-                  "--with-bootstrap",
-                  "--bs-coaps",
-                  e->bs,
-                  NULL};
+  char *argv[20] = {e->bin, "server", "--coap", e->coap, "--http", e->http, "--db", e->db};
+  size_t n = 8;
+  for (size_t i = 0; creds[i] && i < 6; i++) argv[n++] = (char *)creds[i];
+  argv[n++] = "--with-bootstrap";
+  argv[n++] = "--bs-coaps";
+  argv[n++] = e->bs;
+  argv[n] = NULL;
   assert_true(nb_test_proc_start(srv, argv));
   assert_true(nb_test_proc_wait_output(srv, true, "proto=http", 10000));
 }
 
-/* A NoSec management account for ep and the device's secure ID, over REST. */
+/* Its raw public key DIR/srv.key.pem. */
+static void start_rpk_server(env *e, nb_test_proc *srv) {
+  const char *creds[] = {"--rpk-key", path_in(e, "srv.key.pem"), NULL};
+  start_server(e, srv, creds);
+}
+
+/* Its certificate DIR/bs.crt.pem, trusting the maker's CA for device certificates. */
+static void start_x509_server(env *e, nb_test_proc *srv) {
+  char cert[192], key[192], ca[192];
+  snprintf(cert, sizeof cert, "%s/bs.crt.pem", e->dir);
+  snprintf(key, sizeof key, "%s/bs.key.pem", e->dir);
+  snprintf(ca, sizeof ca, "%s/maker.crt.pem", e->dir);
+  const char *creds[] = {"--cert", cert, "--key", key, "--ca", ca, NULL};
+  start_server(e, srv, creds);
+}
+
+/* A NoSec management account for ep and, unless NULL, the device's secure ID, over REST. */
 static void provision(const env *e, const char *ep, const char *dev_sid) {
   char body[256], path[96];
   snprintf(body, sizeof body,
@@ -130,6 +174,7 @@ static void provision(const env *e, const char *ep, const char *dev_sid) {
            e->coap);
   snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
   expect(e, "PUT", path, body, "|201");
+  if (!dev_sid) return;
   snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", dev_sid);
   snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
   expect(e, "PUT", path, body, "|200");
@@ -153,15 +198,15 @@ static void test_rpk_bootstrap_in_server(void **state) {
   char *dev_sid = make_key(&e, "dev");
   free(make_key(&e, "rogue"));
   nb_test_proc srv;
-  start_server(&e, &srv);
+  start_rpk_server(&e, &srv);
   provision(&e, "factory-1", dev_sid);
 
   /* A key nobody registered: refused at the handshake, never registers. */
   nb_test_proc rogue, dev;
-  start_client(&e, &rogue, "factory-1", path_in(&e, "rogue.key.pem"), srv_sid, NULL);
+  start_rpk_client(&e, &rogue, "factory-1", "rogue", srv_sid, NULL);
   assert_true(nb_test_proc_wait_output(&srv, true, "BOOTSTRAP_ALERT", 15000));
 
-  start_client(&e, &dev, "factory-1", path_in(&e, "dev.key.pem"), srv_sid, NULL);
+  start_rpk_client(&e, &dev, "factory-1", "dev", srv_sid, NULL);
   assert_true(wait_for(&e, "/api/clients", "\"endpoint\":\"factory-1\"", 20000));
   char *log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=BOOTSTRAP_FINISHED ep=factory-1"));
@@ -194,8 +239,10 @@ static void cti_of(const char *json, char *cti) {
 }
 
 /* The device kept its evidence in DIR/ev: every write checks with the bootstrap server's
- * public key only, the receipt with the device's only; returns the receipt's cti. */
-static void check_device_evidence(const env *e, const char *ep, char *cti) {
+ * public key (or certificate) DIR/bs_pub only, the receipt with the device's DIR/dev_pub only;
+ * the receipt's cti into cti when not NULL. */
+static void check_device_evidence(const env *e, const char *ep, const char *dev_pub,
+                                  const char *bs_pub, char *cti) {
   DIR *d = opendir(path_in(e, "ev"));
   assert_non_null(d);
   size_t writes = 0, receipts = 0;
@@ -204,13 +251,13 @@ static void check_device_evidence(const env *e, const char *ep, char *cti) {
     char file[384];
     snprintf(file, sizeof file, "%s/ev/%s", e->dir, de->d_name);
     bool receipt = strstr(de->d_name, "-receipt-") != NULL;
-    const char *own = receipt ? "dev.pub.pem" : "srv.pub.pem";
-    const char *other = receipt ? "srv.pub.pem" : "dev.pub.pem";
+    const char *own = receipt ? dev_pub : bs_pub;
+    const char *other = receipt ? bs_pub : dev_pub;
     char *out = NULL;
     int rc = cose_verify(e, path_in(e, own), receipt ? "--iss" : "--sub", ep, file, &out);
     if (rc != 0) fail_msg("%s: %s", de->d_name, out);
     assert_non_null(strstr(out, "\"valid\":true"));
-    if (receipt) cti_of(out, cti);
+    if (receipt && cti) cti_of(out, cti);
     free(out);
     assert_int_equal(cose_verify(e, path_in(e, other), "--iss", ep, file, &out), 1);
     assert_non_null(strstr(out, "\"valid\":false"));
@@ -258,9 +305,9 @@ static void test_signed_bootstrap_evidence(void **state) {
   char *dev_sid = make_key(&e, "dev");
   assert_int_equal(mkdir(path_in(&e, "ev"), 0700), 0);
   nb_test_proc srv, dev;
-  start_server(&e, &srv);
+  start_rpk_server(&e, &srv);
   provision(&e, "signed-1", dev_sid);
-  start_client(&e, &dev, "signed-1", path_in(&e, "dev.key.pem"), srv_sid, path_in(&e, "ev"));
+  start_rpk_client(&e, &dev, "signed-1", "dev", srv_sid, path_in(&e, "ev"));
   assert_true(wait_for(&e, "/api/clients", "\"endpoint\":\"signed-1\"", 20000));
   char *log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=BOOTSTRAP_FINISHED ep=signed-1"));
@@ -269,7 +316,7 @@ static void test_signed_bootstrap_evidence(void **state) {
   nb_test_proc_cleanup(&dev);
 
   char cti[65] = "";
-  check_device_evidence(&e, "signed-1", cti);
+  check_device_evidence(&e, "signed-1", "dev.pub.pem", "srv.pub.pem", cti);
   check_server_evidence(&e, "signed-1", cti);
 
   nb_test_proc_stop(&srv);
@@ -279,10 +326,64 @@ static void test_signed_bootstrap_evidence(void **state) {
   remove_dir(&e);
 }
 
+static void test_x509_bootstrap_in_server(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  memset(&e, 0, sizeof e);
+  e.bin = (char *)nb_test_env("NB_BINARY");
+  snprintf(e.dir, sizeof e.dir, "/tmp/nb-e2e-bsx509-XXXXXX");
+  assert_non_null(mkdtemp(e.dir));
+  make_ca(&e, "maker", "Maker CA");
+  make_ca(&e, "other", "Other CA");
+  issue(&e, "maker", "bs", "bootstrap.example");
+  issue(&e, "maker", "dev1", "x509-dev-1");
+  issue(&e, "other", "forged", "x509-dev-2");
+  issue(&e, "maker", "stray", "x509-dev-3");
+  assert_int_equal(mkdir(path_in(&e, "ev"), 0700), 0);
+  nb_test_proc srv, forged, stray, dev;
+  start_x509_server(&e, &srv);
+  provision(&e, "x509-dev-1", NULL);
+  provision(&e, "x509-dev-2", NULL);
+
+  /* Another CA: the handshake fails although the CN has a config. No config for the CN of a
+   * certificate from the right CA: refused with an alert. */
+  start_x509_client(&e, &forged, "x509-dev-2", "forged", NULL);
+  start_x509_client(&e, &stray, "x509-dev-3", "stray", NULL);
+  assert_true(nb_test_proc_wait_output(&srv, true, "event=BOOTSTRAP_ALERT", 15000));
+  assert_true(nb_test_proc_wait_output(&srv, true, "alert=unknown_ca", 15000));
+
+  start_x509_client(&e, &dev, "x509-dev-1", "dev1", path_in(&e, "ev"));
+  assert_true(wait_for(&e, "/api/clients", "\"endpoint\":\"x509-dev-1\"", 20000));
+  char *log = nb_test_proc_stderr(&srv);
+  assert_non_null(strstr(log, "event=BOOTSTRAP_FINISHED ep=x509-dev-1"));
+  assert_non_null(strstr(log, "event=certificate-refused cn=\"x509-dev-3\""));
+  assert_null(strstr(log, "event=BOOTSTRAP_REQUEST ep=x509-dev-2"));
+  assert_null(strstr(log, "event=BOOTSTRAP_REQUEST ep=x509-dev-3"));
+  free(log);
+  char *clients = nb_test_http(e.base, "GET", "/api/clients", NULL);
+  assert_non_null(clients);
+  assert_null(strstr(clients, "x509-dev-2"));
+  assert_null(strstr(clients, "x509-dev-3"));
+  free(clients);
+  nb_test_proc_stop(&dev);
+  nb_test_proc_cleanup(&dev);
+  check_device_evidence(&e, "x509-dev-1", "dev1.crt.pem", "bs.crt.pem", NULL);
+
+  nb_test_proc_stop(&stray);
+  nb_test_proc_cleanup(&stray);
+  nb_test_proc_stop(&forged);
+  nb_test_proc_cleanup(&forged);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  remove_dir(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rpk_bootstrap_in_server),
       cmocka_unit_test(test_signed_bootstrap_evidence),
+      cmocka_unit_test(test_x509_bootstrap_in_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

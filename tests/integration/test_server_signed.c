@@ -1,10 +1,11 @@
 /* Signed device data on the management server, in process: the real server engine behind a
  * DTLS server context and a real client engine (RPK, X.509 or PSK) on the simulated network,
  * virtual clock. A signed Read decodes to the same records as an unsigned one and its COSE
- * verifies with the device key (or its certificate); a signed Observe delivers verified notifications, each kept as
- * evidence; a signed answer with a broken signature, from another key, with a wrong issuer or
- * over PSK (answers rewritten on their way into the engine) is refused with no records and
- * nothing kept; a PSK device's 4.06 comes back as such; the evidence bound keeps the newest. */
+ * verifies with the device key (or its certificate); a signed Observe delivers verified
+ * notifications, each kept as evidence; a signed answer with a broken signature, from another key,
+ * with a wrong issuer or over PSK (answers rewritten on their way into the engine) is refused with
+ * no records and nothing kept; a PSK device's 4.06 comes back as such; the evidence bound keeps the
+ * newest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
