@@ -2,7 +2,13 @@
  * --rpk-key` on free loopback ports (the device's key registered through the REST API). A
  * REST read with ?format=cose answers the records with a valid signature of the device's key;
  * GET /api/clients/{ep}/evidence hands the kept COSE_Sign1 out as base64, which `niobium cose
- * verify --key dev.pub.pem --iss EP` accepts offline and refuses with another key. */
+ * verify --key dev.pub.pem --iss EP` accepts offline and refuses with another key. A device
+ * that answers a signed read with a payload the server cannot check (here a NoSec device
+ * answering Content-Format 18: no key to check it with) gets 502, no value, nothing kept, and
+ * an alert on /api/alerts. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "coap/msg.h"
 #include "nb_test.h"
 
 typedef struct {
@@ -198,9 +205,101 @@ static void test_signed_read_and_evidence(void **state) {
   env_cleanup(&e);
 }
 
+/* One CoAP datagram from fd (within ms), parsed into m over buf; false on timeout. */
+static bool recv_coap(int fd, uint8_t *buf, size_t cap, nb_coap_msg *m, int ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  if (poll(&p, 1, ms) <= 0) return false;
+  ssize_t n = recv(fd, buf, cap, 0);
+  return n > 0 && nb_coap_parse(buf, (size_t)n, m) == NB_OK;
+}
+
+static void send_coap(int fd, const nb_coap_msg *m) {
+  uint8_t out[512];
+  size_t n;
+  assert_int_equal(nb_coap_serialize(m, out, sizeof out, &n), NB_OK);
+  assert_int_equal(send(fd, out, n, 0), (ssize_t)n);
+}
+
+static void test_unverifiable_signed_answer(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  env_init(&e);
+  uint16_t cp = nb_test_free_port(SOCK_DGRAM);
+  char coap[32];
+  snprintf(coap, sizeof coap, "127.0.0.1:%u", cp);
+  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "server",
+                   "--coap",
+                   coap,
+                   "--http",
+                   e.http,
+                   "--db",
+                   e.db,
+                   NULL};
+  nb_test_proc srv, get;
+  assert_true(nb_test_proc_start(&srv, sargv));
+  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+
+  /* A hand-made NoSec device: it registers, then answers whatever comes with ct 18. */
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa = {
+      .sin_family = AF_INET, .sin_port = htons(cp), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  nb_coap_msg reg, m;
+  nb_coap_msg_init(&reg, NB_COAP_CON, NB_COAP_POST, 0x1234);
+  assert_int_equal(nb_coap_msg_set_token(&reg, (const uint8_t *)"\x01\x02", 2), NB_OK);
+  assert_int_equal(nb_coap_msg_add_path(&reg, NB_COAP_OPT_URI_PATH, "/rd"), NB_OK);
+  assert_int_equal(nb_coap_msg_add_query(&reg, NB_COAP_OPT_URI_QUERY, "ep=forger"), NB_OK);
+  assert_int_equal(nb_coap_msg_add_query(&reg, NB_COAP_OPT_URI_QUERY, "lwm2m=1.1"), NB_OK);
+  assert_int_equal(nb_coap_msg_add_uint(&reg, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_LINK_FORMAT),
+                   NB_OK);
+  nb_coap_msg_set_payload(&reg, (const uint8_t *)"</3303/0>", 9);
+  send_coap(fd, &reg);
+  uint8_t buf[1500];
+  assert_true(recv_coap(fd, buf, sizeof buf, &m, 5000));
+  assert_int_equal(m.code, NB_COAP_CREATED);
+
+  char url[160];
+  snprintf(url, sizeof url, "%s/api/clients/forger/3303/0/5700?format=cose", e.base);
+  char *cargv[] = {"curl", "-s", "-w", "|%{http_code}", url, NULL};
+  assert_true(nb_test_proc_start(&get, cargv));
+  assert_true(recv_coap(fd, buf, sizeof buf, &m, 10000));
+  assert_int_equal(m.code, NB_COAP_GET);
+  assert_int_equal(nb_coap_msg_accept(&m), 18);
+  nb_coap_msg ack;
+  nb_coap_msg_init(&ack, NB_COAP_ACK, NB_COAP_CONTENT, m.mid);
+  assert_int_equal(nb_coap_msg_set_token(&ack, m.token, m.token_len), NB_OK);
+  assert_int_equal(nb_coap_msg_add_uint(&ack, NB_COAP_OPT_CONTENT_FORMAT, 18), NB_OK);
+  static const uint8_t fake[] = {0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x41, 0x00, 0x41, 0x00};
+  nb_coap_msg_set_payload(&ack, fake, sizeof fake);
+  send_coap(fd, &ack);
+  assert_int_equal(nb_test_proc_wait(&get, 10000), 0);
+  char *out = nb_test_proc_stdout(&get);
+  if (!strstr(out, "|502") || strstr(out, "\"value\"")) fail_msg("signed read: %s", out);
+  free(out);
+  nb_test_proc_cleanup(&get);
+
+  json_t *alerts = http_json(&e, "GET", "/api/alerts", NULL, "200");
+  char *text = json_dumps(alerts, 0);
+  assert_non_null(strstr(text, "signed-data-rejected"));
+  assert_non_null(strstr(text, "forger"));
+  free(text);
+  json_decref(alerts);
+  json_t *kept = http_json(&e, "GET", "/api/clients/forger/evidence", NULL, "200");
+  assert_int_equal(json_array_size(kept), 0);
+  json_decref(kept);
+  close(fd);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  env_cleanup(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_signed_read_and_evidence),
+      cmocka_unit_test(test_unverifiable_signed_answer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
