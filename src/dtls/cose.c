@@ -75,20 +75,6 @@ static nb_err nb_cose_tbs(const uint8_t *prot, size_t prot_len, const uint8_t *p
   return e;
 }
 
-/* kid from the key: its secure ID as 15 bytes. */
-static nb_err nb_cose_key_id(const uint8_t *key, size_t key_len, nb_cose_headers *h) {
-  nb_bytes spki;
-  nb_bytes_init(&spki);
-  char sid[NB_DTLS_SECURE_ID_LEN + 1];
-  nb_err e = nb_dtls_spki_load(key, key_len, &spki);
-  if (e == NB_OK) e = nb_dtls_secure_id(spki.data, spki.len, sid);
-  size_t n = 0;
-  if (e == NB_OK) e = nb_hex_decode(sid, NB_DTLS_SECURE_ID_LEN, NULL, h->kid, sizeof h->kid, &n);
-  if (e == NB_OK) h->kid_len = n;
-  nb_bytes_free(&spki);
-  return e;
-}
-
 nb_err nb_cose_sign1(const nb_cose_headers *hin, const uint8_t *payload, size_t len,
                      const uint8_t *key, size_t key_len, nb_bytes *out) {
   nb_cose_headers h = *hin;
@@ -97,10 +83,13 @@ nb_err nb_cose_sign1(const nb_cose_headers *hin, const uint8_t *payload, size_t 
   nb_bytes_init(&tbs);
   uint8_t sig[NB_DTLS_ES256_SIG_LEN];
   size_t start = out->len;
-  nb_err e = h.kid_len ? NB_OK : nb_cose_key_id(key, key_len, &h);
-  if (e == NB_OK) e = nb_cose_put_protected(&h, &prot);
+  char signer[NB_DTLS_SECURE_ID_LEN + 1];
+  nb_err e = nb_cose_put_protected(&h, &prot);
   if (e == NB_OK) e = nb_cose_tbs(prot.data, prot.len, payload, len, &tbs);
-  if (e == NB_OK) e = nb_dtls_es256_sign(key, key_len, tbs.data, tbs.len, sig);
+  if (e == NB_OK)
+    e = nb_dtls_es256_sign(key, key_len, tbs.data, tbs.len, sig, h.kid_len ? NULL : signer);
+  if (e == NB_OK && !h.kid_len) /* kid, unprotected: the signing key's secure ID, 15 bytes */
+    e = nb_hex_decode(signer, NB_DTLS_SECURE_ID_LEN, NULL, h.kid, sizeof h.kid, &h.kid_len);
   if (e == NB_OK) e = nb_cbor_put_tag(out, NB_COSE_TAG_SIGN1);
   if (e == NB_OK) e = nb_cbor_put_array(out, 4);
   if (e == NB_OK) e = nb_cbor_put_bytes(out, prot.data, prot.len);

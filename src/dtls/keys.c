@@ -343,8 +343,24 @@ static nb_err nb_dtls_put_scalar(const gnutls_datum_t *v, uint8_t out[32]) {
   return NB_OK;
 }
 
+/* Secure ID of a private key's public half. */
+static nb_err nb_dtls_privkey_secure_id(gnutls_privkey_t priv,
+                                        char sid[NB_DTLS_SECURE_ID_LEN + 1]) {
+  gnutls_pubkey_t pub;
+  gnutls_datum_t spki = {0};
+  if (gnutls_pubkey_init(&pub) < 0) return NB_ERR_NOMEM;
+  nb_err err = NB_ERR_DTLS_GNUTLS;
+  if (gnutls_pubkey_import_privkey(pub, priv, 0, 0) == 0 &&
+      gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) == 0)
+    err = nb_dtls_secure_id(spki.data, spki.size, sid);
+  gnutls_free(spki.data);
+  gnutls_pubkey_deinit(pub);
+  return err;
+}
+
 nb_err nb_dtls_es256_sign(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
-                          uint8_t sig[NB_DTLS_ES256_SIG_LEN]) {
+                          uint8_t sig[NB_DTLS_ES256_SIG_LEN],
+                          char signer[NB_DTLS_SECURE_ID_LEN + 1]) {
   gnutls_x509_privkey_t x;
   nb_err err = nb_dtls_privkey_parse(key, key_len, &x);
   if (err != NB_OK) return err;
@@ -357,6 +373,7 @@ nb_err nb_dtls_es256_sign(const uint8_t *key, size_t key_len, const uint8_t *dat
       gnutls_decode_rs_value(&der, &r, &s) == 0) {
     err = nb_dtls_put_scalar(&r, sig);
     if (err == NB_OK) err = nb_dtls_put_scalar(&s, sig + 32);
+    if (err == NB_OK && signer) err = nb_dtls_privkey_secure_id(priv, signer);
   }
   gnutls_free(der.data);
   gnutls_free(r.data);

@@ -67,8 +67,10 @@ void nb_dtls_certkey_free(nb_dtls_certkey *ck);
  * is not P-256. Verifying takes a SubjectPublicKeyInfo or a certificate (PEM or DER) and returns
  * NB_ERR_DTLS_PEER_REJECTED for a signature that does not verify. */
 #define NB_DTLS_ES256_SIG_LEN 64
+/* signer (may be NULL) receives the secure ID of the key's public half. */
 nb_err nb_dtls_es256_sign(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
-                          uint8_t sig[NB_DTLS_ES256_SIG_LEN]);
+                          uint8_t sig[NB_DTLS_ES256_SIG_LEN],
+                          char signer[NB_DTLS_SECURE_ID_LEN + 1]);
 nb_err nb_dtls_es256_verify(const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t len,
                             const uint8_t sig[NB_DTLS_ES256_SIG_LEN]);
 
