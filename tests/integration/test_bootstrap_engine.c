@@ -1257,6 +1257,35 @@ static void test_x509_account(void **state) {
   fx_teardown(&f);
 }
 
+/* The thesis use case on a lossy DTLS network up to the device's registration: an RPK device
+ * whose secure ID the operator registered, a fresh PSK account, a fresh key for its own
+ * bootstrap account (purged bs_timeout seconds after Finish, 0 = kept), the request pending
+ * until the operator approves it (nothing finished before). */
+static void fx_thesis_lossy(fx *f, uint64_t seed, const char *ep, uint32_t bs_timeout) {
+  fx_setup(f, seed, true, NB_BS_POLICY_APPROVE);
+  nb_simnet_link l = {.drop = 0.2,
+                      .duplicate = 0.05,
+                      .delay_min = 5,
+                      .delay_max = 60,
+                      .reorder = 0.05,
+                      .reorder_delay = 80};
+  nb_simnet_set_link(f->net, &l);
+  fx_device(f, ep, "1.1");
+  fx_config(f, ep, NB_BS_SEC_PSK);
+  nb_bs_config cfg;
+  assert_int_equal(nb_bs_store_config_get(f->bst, ep, &cfg), NB_OK);
+  cfg.bs_fresh_key = true;
+  cfg.bs_account_timeout = bs_timeout;
+  assert_int_equal(nb_bs_store_config_put(f->bst, &cfg), NB_OK);
+  fx_expect(f, ep, f->dev_key.secure_id);
+  assert_int_equal(nb_client_start(f->c, 0), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f->net, 1800000, has_pending, f));
+  assert_int_equal(count_ev(f, NB_BS_EV_FINISHED), 0);
+  assert_int_equal(nb_bs_engine_approve(f->bs, ep, nb_simnet_now(f->net)), NB_OK);
+  assert_true(nb_simnet_run_until_cond(f->net, nb_simnet_now(f->net) + 1800000,
+                                       finished_and_registered, f));
+}
+
 /* The thesis use case over DTLS on a lossy network (loss, duplicates, reordering both ways, on
  * the bootstrap and the registration path): the request waits for approval, the fresh PSK is
  * written and used to register, the factory bootstrap account gets a fresh key and is purged
@@ -1266,28 +1295,7 @@ static void test_thesis_use_case_lossy_dtls(void **state) {
   (void)state;
   for (uint64_t seed = 300; seed < 304; seed++) {
     fx f;
-    fx_setup(&f, seed, true, NB_BS_POLICY_APPROVE);
-    nb_simnet_link l = {.drop = 0.2,
-                        .duplicate = 0.05,
-                        .delay_min = 5,
-                        .delay_max = 60,
-                        .reorder = 0.05,
-                        .reorder_delay = 80};
-    nb_simnet_set_link(f.net, &l);
-    fx_device(&f, "urn:dev:lossy", "1.1");
-    fx_config(&f, "urn:dev:lossy", NB_BS_SEC_PSK);
-    nb_bs_config cfg;
-    assert_int_equal(nb_bs_store_config_get(f.bst, "urn:dev:lossy", &cfg), NB_OK);
-    cfg.bs_fresh_key = true;
-    cfg.bs_account_timeout = 300;
-    assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
-    fx_expect(&f, "urn:dev:lossy", f.dev_key.secure_id);
-    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
-    assert_true(nb_simnet_run_until_cond(f.net, 1800000, has_pending, &f));
-    assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 0);
-    assert_int_equal(nb_bs_engine_approve(f.bs, "urn:dev:lossy", nb_simnet_now(f.net)), NB_OK);
-    assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 1800000,
-                                         finished_and_registered, &f));
+    fx_thesis_lossy(&f, seed, "urn:dev:lossy", 300);
     nb_time_ms done = nb_simnet_now(f.net);
     const nb_server_reg_info *reg = nb_server_find(f.dm, "urn:dev:lossy");
     assert_non_null(reg);
@@ -1391,26 +1399,7 @@ static void test_thesis_use_case_signed(void **state) {
   fx_signed = true;
   for (uint64_t seed = 400; seed < 403; seed++) {
     fx f;
-    fx_setup(&f, seed, true, NB_BS_POLICY_APPROVE);
-    nb_simnet_link l = {.drop = 0.2,
-                        .duplicate = 0.05,
-                        .delay_min = 5,
-                        .delay_max = 60,
-                        .reorder = 0.05,
-                        .reorder_delay = 80};
-    nb_simnet_set_link(f.net, &l);
-    fx_device(&f, "urn:dev:signed", "1.1");
-    fx_config(&f, "urn:dev:signed", NB_BS_SEC_PSK);
-    nb_bs_config cfg;
-    assert_int_equal(nb_bs_store_config_get(f.bst, "urn:dev:signed", &cfg), NB_OK);
-    cfg.bs_fresh_key = true;
-    assert_int_equal(nb_bs_store_config_put(f.bst, &cfg), NB_OK);
-    fx_expect(&f, "urn:dev:signed", f.dev_key.secure_id);
-    assert_int_equal(nb_client_start(f.c, 0), NB_OK);
-    assert_true(nb_simnet_run_until_cond(f.net, 1800000, has_pending, &f));
-    assert_int_equal(nb_bs_engine_approve(f.bs, "urn:dev:signed", nb_simnet_now(f.net)), NB_OK);
-    assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 1800000,
-                                         finished_and_registered, &f));
+    fx_thesis_lossy(&f, seed, "urn:dev:signed", 0);
     const nb_server_reg_info *reg = nb_server_find(f.dm, "urn:dev:signed");
     assert_non_null(reg);
     assert_int_equal(reg->identity.kind, NB_SERVER_ID_PSK);
