@@ -15,6 +15,7 @@
 #include "base/hex.h"
 #include "commands.h"
 #include "dtls/cose.h"
+#include "dtls/cose_lwm2m.h"
 #include "dtls/cred.h"
 #include "dtls/keys.h"
 #include "http/json.h"
@@ -40,16 +41,26 @@ static void nb_cose_usage(FILE *out) {
       "  {\"file\", \"valid\", \"error\" (when not valid), \"kid\" (hex: the signer's secure ID),\n"
       "   \"iss\", \"sub\", \"iat\", \"cti\" (hex) when present, \"content_format\",\n"
       "   \"payload\": the inner payload as records [{\"path\",\"type\",\"value\"}] when it is an\n"
-      "   LwM2M format, else \"payload_text\" or \"payload_hex\"}.\n"
+      "   LwM2M format, else \"payload_text\" or \"payload_hex\", \"withheld\": the secret keys\n"
+      "   a signed write withholds, [{\"path\",\"salt\",\"digest\"}] (hex, digest =\n"
+      "   SHA-256(salt || key)), never the keys themselves}. A secret key inside a signed\n"
+      "   payload (evidence kept before withheld secrets) is never shown: its value is null,\n"
+      "   with \"redacted\", and \"warning\" says so.\n"
       "  When valid is false the other fields are what the message claims, unauthenticated.\n"
       "  -k, --key FILE      the signer's public key: SubjectPublicKeyInfo or certificate,\n"
       "                      PEM or DER. A secure ID is NOT enough: it is a hash of the key\n"
       "                      and cannot check a signature.\n"
       "      --iss EP        also require this issuer (the device's endpoint name)\n"
       "      --sub EP        also require this subject (the endpoint a config is for)\n"
-      "      --cti HEX       also require this exchange ID (the bootstrap's ID)\n\n"
+      "      --cti HEX       also require this exchange ID (the bootstrap's ID)\n"
+      "      --secret PATH=FILE  a secret key shown to you later (FILE: its raw bytes, such as\n"
+      "                      a DER private key or a 16-byte PSK): a message that withholds\n"
+      "                      PATH is valid only when the key matches its signed digest\n"
+      "                      (\"matches\": true); up to 4\n\n"
       "sign: signs the bytes of IN ('-': stdin) and writes the COSE_Sign1 to OUT ('-':\n"
-      "stdout). The kid header is the key's secure ID.\n"
+      "stdout). The kid header is the key's secure ID. Secret keys in an LwM2M payload\n"
+      "(/0/x/5, /0/x/8, /21/x/0) are withheld from what is signed, as the bootstrap server\n"
+      "does (the payload is then encoded again without them; docs/cose.md).\n"
       "  -k, --key FILE      P-256 private key, PEM or DER (SEC1 or PKCS#8)\n"
       "  -f, --content-format CF  the payload's Content-Format: a number or a name\n"
       "                      (senml-cbor = 112, senml-json, tlv, cbor, json, text, opaque)\n"
@@ -64,6 +75,7 @@ static void nb_cose_usage(FILE *out) {
       "data.cbor data.cose\n"
       "  niobium cose verify --key dev.pub.pem --iss meter-7 data.cose\n"
       "  niobium cose verify --key bs-cert.pem --sub meter-7 --cti 0f1e... evidence/*.cose\n"
+      "  niobium cose verify --key bs.pub.pem --secret /0/1/5=psk.bin 0003-write-_0_1.cose\n"
       "  curl -s .../evidence | jq -r '.[0].cose' | niobium cose verify --key bs.pem -\n\n"
       "Exit status: 0 every file valid (or signed), 1 a file is invalid or unreadable,\n"
       "2 usage error (unknown option, missing --key, a key that is not a P-256 key).\n");
@@ -135,6 +147,12 @@ static bool nb_cose_unbase64(nb_bytes *in, char *why, size_t why_cap) {
 
 /* ---- verify ---- */
 
+/* A secret key a verifier was shown, to check against a message's signed digest. */
+typedef struct {
+  nb_path path;
+  const char *file;
+} nb_cose_shown;
+
 typedef struct {
   const char *key_path;
   const char *iss;
@@ -142,6 +160,8 @@ typedef struct {
   uint8_t cti[NB_COSE_ID_MAX];
   size_t cti_len;
   bool has_cti;
+  nb_cose_shown shown[NB_COSE_SECRETS_MAX]; /* --secret */
+  size_t nshown;
   /* sign only */
   int cf;
   bool has_iat;
@@ -164,9 +184,46 @@ static void nb_cose_put_headers(json_t *o, const nb_cose_headers *h) {
     json_object_set_new(o, "content_format", json_integer(h->content_format));
 }
 
+/* Takes every secret key out of r (evidence kept before withheld secrets held them in the
+ * signed payload): redacted[k] and sizes[k] (bytes) for each record; returns the count. */
+static size_t nb_cose_redact(nb_records *r, bool *redacted, size_t *sizes) {
+  size_t n = 0;
+  for (size_t k = 0; k < r->len; k++) {
+    redacted[k] = nb_cose_secret_in(&r->items[k]);
+    if (!redacted[k]) continue;
+    bool bytes = r->items[k].value.type == NB_VT_OPAQUE || r->items[k].value.type == NB_VT_STRING;
+    sizes[k] = bytes ? r->items[k].value.v.bytes.len : 0;
+    nb_value_deinit(&r->items[k].value);
+    r->items[k].value = nb_value_none();
+    n++;
+  }
+  return n;
+}
+
+/* The JSON of records r, secret keys redacted (*nredacted: how many). */
+static json_t *nb_cose_records_json(nb_records *r, size_t *nredacted) {
+  bool *redacted = calloc(r->len + 1, sizeof *redacted);
+  size_t *sizes = calloc(r->len + 1, sizeof *sizes);
+  json_t *a = NULL;
+  if (redacted && sizes) {
+    *nredacted = nb_cose_redact(r, redacted, sizes);
+    a = nb_http_json_records(r);
+  }
+  for (size_t k = 0; a && k < r->len; k++) {
+    if (!redacted[k]) continue;
+    char text[96];
+    snprintf(text, sizeof text, "secret key (%zu bytes) in the signed payload: not shown",
+             sizes[k]);
+    json_object_set_new(json_array_get(a, k), "redacted", json_string(text));
+  }
+  free(redacted);
+  free(sizes);
+  return a;
+}
+
 /* Records of an LwM2M payload, with SenML/LwM2M JSON times as "t" where given. */
 static json_t *nb_cose_records(const nb_model *m, int cf, const uint8_t *p, size_t len,
-                               const char **reason) {
+                               const char **reason, size_t *nredacted) {
   nb_records r;
   nb_records_init(&r);
   nb_times t;
@@ -175,7 +232,7 @@ static json_t *nb_cose_records(const nb_model *m, int cf, const uint8_t *p, size
   nb_format_error fe = {0, "invalid"};
   json_t *a = NULL;
   if (nb_format_decode_ex(cf, p, len, &opts, &r, &fe) == NB_OK) {
-    a = nb_http_json_records(&r);
+    a = nb_cose_records_json(&r, nredacted);
     for (size_t k = 0; a && k < t.len && k < json_array_size(a); k++) {
       double tk = t.items[k];
       if (isnan(tk)) continue;
@@ -197,9 +254,15 @@ static void nb_cose_put_payload(json_t *o, const nb_model *m, const nb_cose_sign
   int cf = msg->h.content_format;
   const char *reason = NULL;
   if (cf >= 0 && nb_format_is_multi(cf)) {
-    json_t *a = nb_cose_records(m, cf, msg->payload, msg->payload_len, &reason);
+    size_t nredacted = 0;
+    json_t *a = nb_cose_records(m, cf, msg->payload, msg->payload_len, &reason, &nredacted);
     if (a) {
       json_object_set_new(o, "payload", a);
+      if (nredacted)
+        json_object_set_new(o, "warning",
+                            json_string("this message holds a secret key in its signed payload "
+                                        "(kept by a version before withheld secrets); it is not "
+                                        "shown: delete copies that are not needed"));
       return;
     }
     json_object_set_new(o, "payload_error", json_string(reason ? reason : "undecodable"));
@@ -215,6 +278,51 @@ static void nb_cose_put_payload(json_t *o, const nb_model *m, const nb_cose_sign
     json_object_set_new(o, "payload_hex",
                         json_string(nb_hex_encode(msg->payload, msg->payload_len, hex)));
   free(hex);
+}
+
+/* The raw bytes of a --secret FILE, at most NB_COSE_SECRET_MAX. */
+static bool nb_cose_shown_matches(const nb_cose_shown *sh, const nb_cose_withheld *w, char *why,
+                                  size_t cap) {
+  nb_bytes key;
+  nb_bytes_init(&key);
+  char err[256];
+  bool read = nb_cose_slurp(sh->file, NB_COSE_SECRET_MAX, &key, err, sizeof err);
+  bool ok = read && nb_cose_secret_matches(w, key.data, key.len);
+  char p[NB_PATH_STRLEN];
+  nb_path_format(&w->path, p, sizeof p);
+  if (!read)
+    snprintf(why, cap, "--secret %s=%s: %s", p, sh->file, err);
+  else if (!ok)
+    snprintf(why, cap, "the secret given for %s does not match its signed digest", p);
+  if (key.data) memset(key.data, 0, key.len);
+  nb_bytes_free(&key);
+  return ok;
+}
+
+/* "withheld": the signed digests of the secret keys a write withholds (never the keys), each
+ * checked against a key the verifier was shown (--secret); false when one does not match. */
+static bool nb_cose_put_withheld(json_t *o, const nb_cose_args *a, const nb_cose_sign1_msg *msg,
+                                 char *why, size_t cap) {
+  if (!msg->nwithheld) return true;
+  json_t *arr = json_array();
+  bool ok = true;
+  for (size_t i = 0; arr && i < msg->nwithheld; i++) {
+    const nb_cose_withheld *w = &msg->withheld[i];
+    char p[NB_PATH_STRLEN], salt[2 * NB_COSE_SALT_LEN + 1], dg[2 * NB_COSE_DIGEST_LEN + 1];
+    nb_path_format(&w->path, p, sizeof p);
+    json_t *e = json_pack("{s:s,s:s,s:s}", "path", p, "salt",
+                          nb_hex_encode(w->salt, NB_COSE_SALT_LEN, salt), "digest",
+                          nb_hex_encode(w->digest, NB_COSE_DIGEST_LEN, dg));
+    for (size_t k = 0; e && k < a->nshown; k++) {
+      if (!nb_path_equal(&a->shown[k].path, &w->path)) continue;
+      bool match = nb_cose_shown_matches(&a->shown[k], w, why, cap);
+      json_object_set_new(e, "matches", json_boolean(match));
+      ok = ok && match;
+    }
+    json_array_append_new(arr, e);
+  }
+  json_object_set_new(o, "withheld", arr);
+  return ok;
 }
 
 /* Why a parsed, correctly signed message still does not match what the caller required. */
@@ -280,6 +388,7 @@ static bool nb_cose_check(const nb_cose_args *a, const nb_model *m, const nb_byt
     ok = e == NB_OK && nb_cose_claims_match(a, &msg.h, why, sizeof why);
     nb_cose_put_headers(o, &msg.h);
     if (ok) nb_cose_put_payload(o, m, &msg);
+    if (ok) ok = nb_cose_put_withheld(o, a, &msg, why, sizeof why);
   }
   json_object_set_new(o, "valid", json_boolean(ok));
   if (!ok) json_object_set_new(o, "error", json_string(why));
@@ -371,6 +480,29 @@ static int nb_cose_write(const char *path, const nb_bytes *cose, bool base64) {
   return ok ? NB_EXIT_OK : NB_EXIT_FAILURE;
 }
 
+/* Signs in; an LwM2M payload's secret keys are withheld (encoded again without them). */
+static nb_err nb_cose_sign_in(const nb_cose_headers *h, const nb_bytes *in, const nb_bytes *key,
+                              nb_bytes *out) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_path root = nb_path_root();
+  bool lwm2m = h->content_format >= 0 && nb_format_is_multi(h->content_format) &&
+               nb_format_decode(h->content_format, in->data, in->len, &root, nb_model_builtin(), &r,
+                                NULL, NULL) == NB_OK;
+  nb_err e;
+  if (lwm2m && nb_cose_secret_record(&r)) {
+    e = nb_cose_sign_records(h, &r, &root, nb_model_builtin(), key->data, key->len, out);
+    if (e == NB_OK)
+      fprintf(stderr,
+              "niobium cose sign: secret keys withheld from the signed payload "
+              "(docs/cose.md, \"Secrets in signed writes\")\n");
+  } else {
+    e = nb_cose_sign1(h, in->data, in->len, key->data, key->len, out);
+  }
+  nb_records_deinit(&r);
+  return e;
+}
+
 static int nb_cose_sign_file(const nb_cose_args *a, const char *in_path, const char *out_path) {
   nb_bytes key, in, out;
   nb_bytes_init(&key);
@@ -394,7 +526,7 @@ static int nb_cose_sign_file(const nb_cose_args *a, const char *in_path, const c
   h.iat = a->iat;
   memcpy(h.cti, a->cti, a->cti_len);
   h.cti_len = a->cti_len;
-  nb_err e = rc == NB_EXIT_OK ? nb_cose_sign1(&h, in.data, in.len, key.data, key.len, &out) : NB_OK;
+  nb_err e = rc == NB_EXIT_OK ? nb_cose_sign_in(&h, &in, &key, &out) : NB_OK;
   if (e != NB_OK) {
     fprintf(stderr,
             "niobium cose: cannot sign with --key %s (%s); it must be a P-256 private key, PEM or "
@@ -435,6 +567,23 @@ static bool nb_cose_parse_iat(const char *s, int64_t *iat) {
 
 static bool nb_cose_name_ok(const char *s) { return strlen(s) > 0 && strlen(s) < NB_COSE_NAME_MAX; }
 
+/* --secret PATH=FILE. */
+static bool nb_cose_parse_shown(const char *arg, nb_cose_args *a) {
+  const char *eq = strchr(arg, '=');
+  nb_path p;
+  if (!eq || !eq[1] || nb_path_parse_n(arg, (size_t)(eq - arg), &p) != NB_OK ||
+      p.len != NB_PATH_RESOURCE) {
+    fprintf(stderr, "niobium cose: --secret takes PATH=FILE, PATH a resource (/0/1/5)\n");
+    return false;
+  }
+  if (a->nshown == NB_COSE_SECRETS_MAX) {
+    fprintf(stderr, "niobium cose: at most %d --secret\n", NB_COSE_SECRETS_MAX);
+    return false;
+  }
+  a->shown[a->nshown++] = (nb_cose_shown){p, eq + 1};
+  return true;
+}
+
 /* One option of either subcommand; false for a bad value (message printed). */
 static bool nb_cose_option(int c, const char *arg, nb_cose_args *a) {
   switch (c) {
@@ -470,6 +619,8 @@ static bool nb_cose_option(int c, const char *arg, nb_cose_args *a) {
     case 'b':
       a->base64 = true;
       return true;
+    case 'S':
+      return nb_cose_parse_shown(arg, a);
     default:
       return false;
   }
@@ -483,6 +634,7 @@ static int nb_cose_sub(int argc, char **argv, bool sign) {
                                           {"content-format", required_argument, NULL, 'f'},
                                           {"iat", required_argument, NULL, 't'},
                                           {"base64", no_argument, NULL, 'b'},
+                                          {"secret", required_argument, NULL, 'S'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
   nb_cose_args a = {.cf = -1};
@@ -493,8 +645,10 @@ static int nb_cose_sub(int argc, char **argv, bool sign) {
       return NB_EXIT_OK;
     }
     bool sign_only = c == 'f' || c == 't' || c == 'b';
-    if (c == '?' || (sign_only && !sign)) {
-      if (c != '?') fprintf(stderr, "niobium cose: that option is for 'cose sign' only\n");
+    if (c == '?' || (sign_only && !sign) || (c == 'S' && sign)) {
+      if (c != '?')
+        fprintf(stderr, "niobium cose: that option is for 'cose %s' only\n",
+                sign ? "verify" : "sign");
       fprintf(stderr, "Run 'niobium cose --help' for the options.\n");
       return NB_EXIT_USAGE;
     }

@@ -57,6 +57,7 @@ typedef int nb_err;
   X(NB_ERR_FMT_UNSUPPORTED, -352, "content format: not usable for this target or data")   \
   X(NB_ERR_FMT_DUPLICATE, -353, "content format: the same path appears twice")            \
   X(NB_ERR_FMT_PATH, -354, "content format: record path invalid or outside the target")   \
+  X(NB_ERR_FMT_SECRET, -355, "content format: holds a secret key (never shown)")          \
   X(NB_ERR_DDF, -300, "LwM2M DDF: malformed object definition file")                      \
   X(NB_ERR_DDF_UNSAFE, -301, "LwM2M DDF: DTD or entity declarations are not accepted")    \
   X(NB_ERR_DDF_NOT_OBJECT, -302, "LwM2M DDF: file holds no object definition")            \

@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "dtls/cose.h"
+#include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
 #include "lwm2m/format.h"
 #include "lwm2m/linkfmt.h"
@@ -282,8 +283,11 @@ static nb_err nb_bs_rec_bytes(nb_records *r, nb_path p, const uint8_t *d, size_t
   return e == NB_OK ? nb_records_add(r, &p, &x) : e;
 }
 
-/* COSE_Sign1 of a SenML CBOR body: about ep (sub), this attempt's cti, iat when known. */
-static nb_err nb_bs_sign(const nb_bs_session *s, const nb_bytes *plain, nb_bytes *out) {
+/* COSE_Sign1 of the SenML CBOR of recs at p: about ep (sub), this attempt's cti, iat when
+ * known; secret keys withheld from the signed payload (docs/cose.md "Secrets in signed
+ * writes"), so that what is kept as evidence holds none. */
+static nb_err nb_bs_sign(const nb_bs_session *s, const nb_records *recs, const nb_path *p,
+                         nb_bytes *out) {
   const nb_bs_engine *bs = s->bs;
   nb_cose_headers h;
   nb_cose_headers_init(&h);
@@ -295,7 +299,7 @@ static nb_err nb_bs_sign(const nb_bs_session *s, const nb_bytes *plain, nb_bytes
     h.has_iat = true;
     h.iat = nb_bs_unix_ms(bs, s->build_now) / 1000;
   }
-  return nb_cose_sign1(&h, plain->data, plain->len, s->sk->key, s->sk->len, out);
+  return nb_cose_sign_records(&h, recs, p, bs->model, s->sk->key, s->sk->len, out);
 }
 
 /* Adds a Bootstrap-Write of records at /o/i in the session's format (signed in a signed
@@ -306,14 +310,9 @@ static nb_err nb_bs_add_write(nb_bs_session *s, uint16_t o, uint16_t i, const nb
   if (!st) return NB_ERR_BUSY;
   st->cf = s->format;
   if (!s->sign) return nb_format_encode(s->format, recs, &p, s->bs->model, &st->body, NULL, NULL);
-  nb_bytes plain;
-  nb_bytes_init(&plain);
-  nb_err e = nb_format_encode(NB_COAP_CF_SENML_CBOR, recs, &p, s->bs->model, &plain, NULL, NULL);
-  if (e == NB_OK) e = nb_bs_sign(s, &plain, &st->body);
-  nb_bytes_free(&plain);
   st->cf = NB_COSE_CF_SIGN1;
   st->signed_ = true;
-  return e;
+  return nb_bs_sign(s, recs, &p, &st->body);
 }
 
 /* X.509: a fresh P-256 key and a certificate for it, subject CN = the endpoint name, signed by
@@ -707,17 +706,23 @@ static nb_err nb_bs_check_receipt(nb_bs_session *s, const nb_coap_msg *resp, nb_
 }
 
 /* Hands the signed writes of this attempt and the device's receipt to the source, in the
- * order they went over the wire. */
+ * order they went over the wire, without the secrets a write carried beside its signature
+ * (nb_cose_strip: the signature still verifies, the digests stay). */
 static void nb_bs_keep_evidence(nb_bs_session *s) {
   const nb_bs_source *src = &s->bs->cfg.source;
   if (!src->evidence_put) return;
   unsigned seq = 0;
   nb_err e = NB_OK;
+  nb_bytes kept;
+  nb_bytes_init(&kept);
   for (size_t i = 0; i < s->nsteps && e == NB_OK; i++) {
     const nb_bs_step *st = &s->steps[i];
     if (!st->signed_ && !st->receipt) continue;
     char path[NB_PATH_STRLEN];
     nb_path_format(&st->path, path, sizeof path);
+    kept.len = 0;
+    const nb_bytes *sent = st->receipt ? &s->receipt : &st->body;
+    e = nb_cose_strip(sent->data, sent->len, &kept);
     nb_bs_evidence ev = {.ep = s->ep,
                          .cti = s->cti_hex,
                          .seq = seq++,
@@ -725,10 +730,11 @@ static void nb_bs_keep_evidence(nb_bs_session *s) {
                          .path = path,
                          .signer = st->receipt ? s->peer_sid : s->sk->signer,
                          .at = nb_bs_unix_ms(s->bs, st->receipt ? s->receipt_at : st->sent_at),
-                         .cose = st->receipt ? s->receipt.data : st->body.data,
-                         .cose_len = st->receipt ? s->receipt.len : st->body.len};
-    e = src->evidence_put(src->self, &ev);
+                         .cose = kept.data,
+                         .cose_len = kept.len};
+    if (e == NB_OK) e = src->evidence_put(src->self, &ev);
   }
+  nb_bytes_free(&kept);
   NB_LOG_INFO(NB_BS_LOG, "event=evidence-kept ep=%s cti=%s messages=%u err=%s", s->ep, s->cti_hex,
               seq, nb_err_name(e));
 }

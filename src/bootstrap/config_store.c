@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "dtls/cose_lwm2m.h"
 #include "lwm2m/fmtutil.h"
 
 struct nb_bs_store {
@@ -32,7 +33,9 @@ static const char k_schema[] =
     " decision TEXT);"
     "CREATE TABLE IF NOT EXISTS bs_evidence(ep TEXT NOT NULL, cti TEXT NOT NULL,"
     " seq INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, signer TEXT NOT NULL,"
-    " at INTEGER NOT NULL, cose BLOB NOT NULL, PRIMARY KEY(ep, cti, seq));";
+    " at INTEGER NOT NULL, cose BLOB NOT NULL, PRIMARY KEY(ep, cti, seq));"
+    /* One-time tasks done on this database (nb_bs_store_purge_secrets). */
+    "CREATE TABLE IF NOT EXISTS bs_meta(key TEXT PRIMARY KEY, value TEXT);";
 
 static nb_err nb_bs_sql_fail(nb_bs_store *st, const char *what) {
   NB_LOG_ERROR("bootstrap", "event=store-error op=%s reason=\"%s\"", what, sqlite3_errmsg(st->db));
@@ -54,6 +57,8 @@ static int nb_bs_store_upgrade(nb_bs_store *st) {
   return rc == SQLITE_OK || nb_bs_has_column(st, "bs_cred_pending", "priv") ? SQLITE_OK : rc;
 }
 
+static void nb_bs_store_purge_secrets(nb_bs_store *st);
+
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
   nb_bs_store *st = calloc(1, sizeof *st);
   if (!st) return NB_ERR_NOMEM;
@@ -65,6 +70,7 @@ nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
     free(st);
     return NB_ERR_IO;
   }
+  nb_bs_store_purge_secrets(st);
   *out = st;
   return NB_OK;
 }
@@ -425,6 +431,87 @@ nb_err nb_bs_store_take_decisions(nb_bs_store *st,
 
 /* ---- evidence of signed bootstraps ---- */
 
+/* Whether kept evidence holds a secret key: a write kept by a version before withheld secrets
+ * (docs/cose.md "Secrets in signed writes") has the key in its signed payload, where it cannot
+ * be taken out without breaking the signature. */
+static bool nb_bs_evidence_has_secret(const uint8_t *cose, size_t len) {
+  nb_cose_sign1_msg m;
+  if (!cose || nb_cose_parse(cose, len, &m) != NB_OK) return false;
+  return m.nvalues > 0 || nb_cose_payload_has_secret(&m, nb_model_builtin());
+}
+
+/* The rowids of the evidence rows that hold a secret key, into ids (heap). */
+static nb_err nb_bs_evidence_secret_rows(nb_bs_store *st, int64_t **ids, size_t *n) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT rowid, cose FROM bs_evidence");
+  if (!q) return NB_ERR_IO;
+  nb_err e = NB_OK;
+  size_t cap = 0;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    if (!nb_bs_evidence_has_secret(sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1)))
+      continue;
+    if (*n == cap) {
+      size_t grown = cap ? 2 * cap : 16;
+      int64_t *more = realloc(*ids, grown * sizeof **ids);
+      if (!more) {
+        e = NB_ERR_NOMEM;
+        break;
+      }
+      *ids = more;
+      cap = grown;
+    }
+    (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+  }
+  sqlite3_finalize(q);
+  return e;
+}
+
+static bool nb_bs_meta_has(nb_bs_store *st, const char *key) {
+  sqlite3_stmt *q = nb_bs_prep(st, "SELECT 1 FROM bs_meta WHERE key = ?");
+  if (q) sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  bool has = q && sqlite3_step(q) == SQLITE_ROW;
+  sqlite3_finalize(q);
+  return has;
+}
+
+/* Deletes the n rows ids and marks key done, in one transaction. */
+static nb_err nb_bs_evidence_delete(nb_bs_store *st, const int64_t *ids, size_t n,
+                                    const char *key) {
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return nb_bs_sql_fail(st, "purge_begin");
+  nb_err e = NB_OK;
+  for (size_t i = 0; e == NB_OK && i <= n; i++) {
+    sqlite3_stmt *q = nb_bs_prep(st, i < n ? "DELETE FROM bs_evidence WHERE rowid = ?"
+                                           : "INSERT OR REPLACE INTO bs_meta(key, value) "
+                                             "VALUES(?, 'done')");
+    if (q && i < n) sqlite3_bind_int64(q, 1, ids[i]);
+    if (q && i == n) sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    e = q ? nb_bs_done(st, q, "purge") : NB_ERR_IO;
+  }
+  if (sqlite3_exec(st->db, e == NB_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
+      e == NB_OK)
+    e = nb_bs_sql_fail(st, "purge_commit");
+  return e;
+}
+
+/* Once per database: deletes the evidence rows an older version kept with a secret key in
+ * them. Their signature covers the key, so they cannot be redacted; the rows of the same
+ * bootstrap without a key (Server objects, the receipt) stay. Logs the count, never a key. A
+ * failure (another process holding the database) is tried again at the next open; meanwhile
+ * the readers skip such rows. */
+static void nb_bs_store_purge_secrets(nb_bs_store *st) {
+  static const char key[] = "evidence-secrets-purged";
+  if (nb_bs_meta_has(st, key)) return;
+  int64_t *ids = NULL;
+  size_t n = 0;
+  nb_err e = nb_bs_evidence_secret_rows(st, &ids, &n);
+  if (e == NB_OK) e = nb_bs_evidence_delete(st, ids, n, key);
+  free(ids);
+  if (n || e != NB_OK)
+    NB_LOG_WARN("bootstrap",
+                "event=evidence-purged rows=%zu reason=secret-key-in-signed-payload err=%s", n,
+                nb_err_name(e));
+}
+
 nb_err nb_bs_store_evidence_put(nb_bs_store *st, const nb_bs_evidence *ev) {
   sqlite3_stmt *q = nb_bs_prep(st,
                                "INSERT OR REPLACE INTO bs_evidence(ep, cti, seq, kind, path, "
@@ -453,6 +540,13 @@ nb_err nb_bs_store_evidence_each(nb_bs_store *st, const char *ep,
   sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
   nb_err e = NB_OK;
   while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) {
+    const void *cose = sqlite3_column_blob(q, 7);
+    size_t len = (size_t)sqlite3_column_bytes(q, 7);
+    if (nb_bs_evidence_has_secret(cose, len)) { /* an older version's, not purged yet */
+      NB_LOG_WARN("bootstrap", "event=evidence-withheld ep=%s reason=secret-key-in-signed-payload",
+                  ep);
+      continue;
+    }
     nb_bs_evidence ev = {.ep = nb_bs_col(q, 0),
                          .cti = nb_bs_col(q, 1),
                          .seq = (unsigned)sqlite3_column_int64(q, 2),
@@ -460,8 +554,8 @@ nb_err nb_bs_store_evidence_each(nb_bs_store *st, const char *ep,
                          .path = nb_bs_col(q, 4),
                          .signer = nb_bs_col(q, 5),
                          .at = sqlite3_column_int64(q, 6),
-                         .cose = sqlite3_column_blob(q, 7),
-                         .cose_len = (size_t)sqlite3_column_bytes(q, 7)};
+                         .cose = cose,
+                         .cose_len = len};
     e = fn(user, &ev);
   }
   sqlite3_finalize(q);

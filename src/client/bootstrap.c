@@ -194,8 +194,11 @@ static uint8_t nb_bs_write(nb_client *c, const nb_addr *peer, const nb_path *p,
   nb_format_error fe = {0};
   nb_format_opts o = {.base = p, .model = c->model};
   uint8_t code = NB_COAP_CHANGED;
+  uint8_t refused_secret = 0; /* a secret in a signed payload, or a withheld one out of place */
   if (nb_format_decode_ex(cf, body.data, body.len, &o, &recs, &fe) != NB_OK) {
     code = fe.code ? fe.code : NB_COAP_BAD_REQUEST;
+  } else if ((refused_secret = nb_sig_records(&body, p, &recs)) != 0) {
+    code = refused_secret;
   } else {
     nb_records_sort(&recs);
     nb_err e = NB_OK;

@@ -220,20 +220,28 @@ typedef struct {
   size_t len;
   const uint8_t *cose; /* the signed body (NULL when not signed) */
   size_t cose_len;
+  nb_cose_withheld withheld[NB_COSE_SECRETS_MAX]; /* secrets beside the signed payload */
+  size_t nwithheld;
 } nb_sig_body;
 /* Fills out with req's body. A signed one (Content-Format 18) must verify with the key peer
  * authenticated with, name this endpoint when it names one (sub), hold a format the client
- * decodes and, from the bootstrap server (bootstrap), carry the bootstrap's ID (cti).
+ * decodes and, from the bootstrap server (bootstrap), carry the bootstrap's ID (cti) and the
+ * secrets it withholds, each matching its signed digest (none outside a bootstrap).
  * 0, or the code to answer (4.00). */
 uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req, bool bootstrap,
                       nb_sig_body *out);
+/* Completes recs, decoded from a signed body b written at base: a secret in the clear in the
+ * signed payload is refused (it would end up in the evidence), the withheld secrets are added
+ * (each a secret resource under base). 0, or 4.00 with recs to be dropped. */
+uint8_t nb_sig_records(const nb_sig_body *b, const nb_path *base, nb_records *recs);
 /* A new bootstrap: the next signed write from the bootstrap server sets its ID. */
 void nb_sig_bootstrap_reset(nb_client *c);
 /* Appends COSE_Sign1(inner, SenML CBOR) signed with sec_inst's key to out: iss = endpoint,
  * iat when the time is known, cti when cti_len > 0. NB_ERR_UNSUPPORTED without a key. */
 nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t cti_len,
                    const uint8_t *inner, size_t len, nb_bytes *out);
-/* Hands a signed payload to the configured evidence hook. */
+/* Hands a signed payload to the configured evidence hook, without the secrets it carried
+ * beside its signature (nb_cose_strip). */
 void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uint8_t *cose,
                      size_t len);
 

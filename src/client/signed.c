@@ -2,11 +2,14 @@
  * bodies that come as COSE_Sign1 (Content-Format 18) are verified with the public key the
  * peer authenticated its DTLS handshake with before anything is decoded, and bodies the client
  * signs (receipts, reads, notifications) are signed with the private key of the Security
- * instance of the account they go to. Owns the bootstrap ID (cti) check of one bootstrap. */
+ * instance of the account they go to. Secret keys travel beside a signed write, checked against
+ * the digests it signs, and never reach the evidence hook (docs/cose.md "Secrets in signed
+ * writes"). Owns the bootstrap ID (cti) check of one bootstrap. */
 #include <string.h>
 
 #include "base/log.h"
 #include "client_int.h"
+#include "dtls/cose_lwm2m.h"
 
 const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst) {
   nb_object *sec = nb_client_object(c, 0);
@@ -54,6 +57,11 @@ uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req,
       !nb_format_is_supported(m.h.content_format))
     return nb_sig_refuse("inner-content-format", NB_ERR_UNSUPPORTED);
   if (bootstrap && !nb_sig_cti_ok(c, &m.h)) return nb_sig_refuse("cti-changed", NB_ERR_INVAL);
+  if (m.nwithheld && !bootstrap) /* only the bootstrap server writes secret keys */
+    return nb_sig_refuse("secret-outside-bootstrap", NB_ERR_UNSUPPORTED);
+  e = nb_cose_secrets_check(&m);
+  if (e != NB_OK)
+    return nb_sig_refuse(e == NB_ERR_NOT_FOUND ? "secret-missing" : "secret-digest", e);
   if (bootstrap && !c->bs_cti_set) {
     memcpy(c->bs_cti, m.h.cti, m.h.cti_len);
     c->bs_cti_len = m.h.cti_len;
@@ -64,7 +72,17 @@ uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req,
   out->len = m.payload_len;
   out->cose = req->payload;
   out->cose_len = req->payload_len;
+  memcpy(out->withheld, m.withheld, sizeof out->withheld);
+  out->nwithheld = m.nwithheld;
   return 0;
+}
+
+uint8_t nb_sig_records(const nb_sig_body *b, const nb_path *base, nb_records *recs) {
+  if (!b->cose) return 0;
+  if (nb_cose_secret_record(recs))
+    return nb_sig_refuse("secret-in-signed-payload", NB_ERR_FMT_PATH);
+  nb_err e = nb_cose_add_withheld(b->withheld, b->nwithheld, base, recs);
+  return e == NB_OK ? 0 : nb_sig_refuse("secret-path", e);
 }
 
 nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t cti_len,
@@ -89,5 +107,13 @@ nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t c
 
 void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uint8_t *cose,
                      size_t len) {
-  if (c->cfg.evidence) c->cfg.evidence(c->cfg.evidence_user, kind, p, cose, len);
+  if (!c->cfg.evidence) return;
+  nb_bytes kept;
+  nb_bytes_init(&kept);
+  nb_err e = nb_cose_strip(cose, len, &kept);
+  if (e == NB_OK)
+    c->cfg.evidence(c->cfg.evidence_user, kind, p, kept.data, kept.len);
+  else
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=evidence-not-kept kind=%s err=%s", kind, nb_err_name(e));
+  nb_bytes_free(&kept);
 }

@@ -1,9 +1,11 @@
 /* COSE_Sign1 with ES256: encoder, strict bounded parser, verification. */
 #include "dtls/cose.h"
 
+#include <gnutls/crypto.h>
 #include <string.h>
 
 #include "base/hex.h"
+#include "base/rand.h"
 #include "dtls/cred.h"
 #include "lwm2m/cbor_io.h"
 
@@ -18,6 +20,14 @@ enum {
   NB_CWT_IAT = 6,
   NB_CWT_CTI = 7,
 };
+
+/* Each withheld secret of a message being signed: its salt and digest. */
+typedef struct {
+  const nb_cose_secret *in;
+  size_t n;
+  uint8_t salt[NB_COSE_SECRETS_MAX][NB_COSE_SALT_LEN];
+  uint8_t digest[NB_COSE_SECRETS_MAX][NB_COSE_DIGEST_LEN];
+} nb_cose_withhold;
 
 #define NB_COSE_MAX_LABELS 32 /* header entries of one message */
 #define NB_COSE_SKIP_DEPTH 8  /* nesting allowed inside an ignored header value */
@@ -50,16 +60,80 @@ static nb_err nb_cose_put_claims(const nb_cose_headers *h, nb_bytes *out) {
   return e;
 }
 
+static nb_err nb_cose_put_path(nb_bytes *out, const nb_path *p) {
+  char text[NB_PATH_STRLEN];
+  nb_err e = nb_path_format(p, text, sizeof text);
+  return e == NB_OK ? nb_cose_put_text(out, text) : e;
+}
+
+/* SHA-256(salt || value). */
+static nb_err nb_cose_digest(const uint8_t *salt, const uint8_t *value, size_t len,
+                             uint8_t out[NB_COSE_DIGEST_LEN]) {
+  gnutls_hash_hd_t hd;
+  if (gnutls_hash_init(&hd, GNUTLS_DIG_SHA256) < 0) return NB_ERR_DTLS_GNUTLS;
+  int rc = gnutls_hash(hd, salt, NB_COSE_SALT_LEN);
+  if (rc >= 0) rc = gnutls_hash(hd, value, len);
+  gnutls_hash_deinit(hd, out);
+  return rc >= 0 ? NB_OK : NB_ERR_DTLS_GNUTLS;
+}
+
+/* Fresh salts and the digests they give, after checking the secrets' shape. */
+static nb_err nb_cose_withhold_init(nb_cose_withhold *w, const nb_cose_secret *in, size_t n) {
+  w->in = in;
+  w->n = n;
+  if (n > NB_COSE_SECRETS_MAX) return NB_ERR_RANGE;
+  nb_err e = NB_OK;
+  for (size_t i = 0; i < n && e == NB_OK; i++) {
+    if (in[i].path.len != NB_PATH_RESOURCE || !nb_path_is_valid(&in[i].path) || !in[i].len ||
+        in[i].len > NB_COSE_SECRET_MAX)
+      return NB_ERR_INVAL;
+    for (size_t k = 0; k < i; k++)
+      if (nb_path_equal(&in[k].path, &in[i].path)) return NB_ERR_INVAL;
+    e = nb_random_bytes(w->salt[i], NB_COSE_SALT_LEN);
+    if (e == NB_OK) e = nb_cose_digest(w->salt[i], in[i].value, in[i].len, w->digest[i]);
+  }
+  return e;
+}
+
+/* crit: [-65537] and -65537: {path: [salt, digest]}, in the protected header. */
+static nb_err nb_cose_put_digests(const nb_cose_withhold *w, nb_bytes *out) {
+  nb_err e = nb_cbor_put_uint(out, NB_COSE_H_CRIT);
+  if (e == NB_OK) e = nb_cbor_put_array(out, 1);
+  if (e == NB_OK) e = nb_cbor_put_int(out, NB_COSE_H_SECRET_DIGESTS);
+  if (e == NB_OK) e = nb_cbor_put_int(out, NB_COSE_H_SECRET_DIGESTS);
+  if (e == NB_OK) e = nb_cbor_put_map(out, w->n);
+  for (size_t i = 0; i < w->n && e == NB_OK; i++) {
+    e = nb_cose_put_path(out, &w->in[i].path);
+    if (e == NB_OK) e = nb_cbor_put_array(out, 2);
+    if (e == NB_OK) e = nb_cbor_put_bytes(out, w->salt[i], NB_COSE_SALT_LEN);
+    if (e == NB_OK) e = nb_cbor_put_bytes(out, w->digest[i], NB_COSE_DIGEST_LEN);
+  }
+  return e;
+}
+
+/* -65538: {path: value}, in the unprotected header. */
+static nb_err nb_cose_put_values(const nb_cose_withhold *w, nb_bytes *out) {
+  nb_err e = nb_cbor_put_int(out, NB_COSE_H_SECRETS);
+  if (e == NB_OK) e = nb_cbor_put_map(out, w->n);
+  for (size_t i = 0; i < w->n && e == NB_OK; i++) {
+    e = nb_cose_put_path(out, &w->in[i].path);
+    if (e == NB_OK) e = nb_cbor_put_bytes(out, w->in[i].value, w->in[i].len);
+  }
+  return e;
+}
+
 /* The protected header map, encoded (it is signed as these exact bytes). */
-static nb_err nb_cose_put_protected(const nb_cose_headers *h, nb_bytes *out) {
+static nb_err nb_cose_put_protected(const nb_cose_headers *h, const nb_cose_withhold *w,
+                                    nb_bytes *out) {
   bool cty = h->content_format >= 0, cwt = nb_cose_claim_count(h) > 0;
-  nb_err e = nb_cbor_put_map(out, 1 + cty + cwt);
+  nb_err e = nb_cbor_put_map(out, 1 + cty + cwt + (w->n ? 2 : 0));
   if (e == NB_OK) e = nb_cbor_put_uint(out, NB_COSE_H_ALG);
   if (e == NB_OK) e = nb_cbor_put_int(out, NB_COSE_ALG_ES256);
   if (e == NB_OK && cty) e = nb_cbor_put_uint(out, NB_COSE_H_CTY);
   if (e == NB_OK && cty) e = nb_cbor_put_uint(out, (uint64_t)h->content_format);
   if (e == NB_OK && cwt) e = nb_cbor_put_uint(out, NB_COSE_H_CWT);
   if (e == NB_OK && cwt) e = nb_cose_put_claims(h, out);
+  if (e == NB_OK && w->n) e = nb_cose_put_digests(w, out);
   return e;
 }
 
@@ -75,16 +149,24 @@ static nb_err nb_cose_tbs(const uint8_t *prot, size_t prot_len, const uint8_t *p
   return e;
 }
 
-nb_err nb_cose_sign1(const nb_cose_headers *hin, const uint8_t *payload, size_t len,
+nb_err nb_cose_sign1(const nb_cose_headers *h, const uint8_t *payload, size_t len,
                      const uint8_t *key, size_t key_len, nb_bytes *out) {
+  return nb_cose_sign1_withheld(h, payload, len, NULL, 0, key, key_len, out);
+}
+
+nb_err nb_cose_sign1_withheld(const nb_cose_headers *hin, const uint8_t *payload, size_t len,
+                              const nb_cose_secret *secrets, size_t n, const uint8_t *key,
+                              size_t key_len, nb_bytes *out) {
   nb_cose_headers h = *hin;
+  nb_cose_withhold w;
   nb_bytes prot, tbs;
   nb_bytes_init(&prot);
   nb_bytes_init(&tbs);
   uint8_t sig[NB_DTLS_ES256_SIG_LEN];
   size_t start = out->len;
   char signer[NB_DTLS_SECURE_ID_LEN + 1];
-  nb_err e = nb_cose_put_protected(&h, &prot);
+  nb_err e = nb_cose_withhold_init(&w, secrets, n);
+  if (e == NB_OK) e = nb_cose_put_protected(&h, &w, &prot);
   if (e == NB_OK) e = nb_cose_tbs(prot.data, prot.len, payload, len, &tbs);
   if (e == NB_OK)
     e = nb_dtls_es256_sign(key, key_len, tbs.data, tbs.len, sig, h.kid_len ? NULL : signer);
@@ -93,9 +175,10 @@ nb_err nb_cose_sign1(const nb_cose_headers *hin, const uint8_t *payload, size_t 
   if (e == NB_OK) e = nb_cbor_put_tag(out, NB_COSE_TAG_SIGN1);
   if (e == NB_OK) e = nb_cbor_put_array(out, 4);
   if (e == NB_OK) e = nb_cbor_put_bytes(out, prot.data, prot.len);
-  if (e == NB_OK) e = nb_cbor_put_map(out, 1);
+  if (e == NB_OK) e = nb_cbor_put_map(out, n ? 2 : 1);
   if (e == NB_OK) e = nb_cbor_put_uint(out, NB_COSE_H_KID);
   if (e == NB_OK) e = nb_cbor_put_bytes(out, h.kid, h.kid_len);
+  if (e == NB_OK && n) e = nb_cose_put_values(&w, out);
   if (e == NB_OK) e = nb_cbor_put_bytes(out, payload, len);
   if (e == NB_OK) e = nb_cbor_put_bytes(out, sig, sizeof sig);
   if (e != NB_OK) out->len = start;
@@ -110,6 +193,8 @@ typedef struct {
   nb_cbor_reader r;
   int64_t seen[NB_COSE_MAX_LABELS]; /* header labels met so far, both buckets */
   size_t nseen;
+  nb_cose_sign1_msg *m; /* what is being filled */
+  bool crit_digests;    /* crit lists the secret digests */
 } nb_cose_parser;
 
 /* A definite item of the wanted kind. */
@@ -208,6 +293,86 @@ static nb_err nb_cose_claims(nb_cbor_reader *r, nb_cose_headers *h) {
   return e;
 }
 
+/* crit (protected only): a non-empty array of the labels we understand, the digests only. */
+static nb_err nb_cose_crit(nb_cose_parser *p) {
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(&p->r, NB_CBOR_ARRAY, &it);
+  if (e == NB_OK && (it.u == 0 || it.u > NB_COSE_MAX_LABELS)) e = NB_ERR_SYNTAX;
+  for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
+    int64_t label = 0;
+    nb_cbor_item key;
+    e = nb_cose_label(&p->r, &label, &key);
+    if (e == NB_ERR_NOT_FOUND || (e == NB_OK && label != NB_COSE_H_SECRET_DIGESTS))
+      e = NB_ERR_UNSUPPORTED; /* an extension we do not understand */
+    p->crit_digests = e == NB_OK;
+  }
+  return e;
+}
+
+/* A withheld secret's path: text naming a resource. */
+static nb_err nb_cose_secret_path(nb_cbor_reader *r, nb_path *out) {
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(r, NB_CBOR_TEXT, &it);
+  if (e == NB_OK && nb_path_parse_n((const char *)it.data, it.len, out) != NB_OK) e = NB_ERR_SYNTAX;
+  return e == NB_OK && out->len != NB_PATH_RESOURCE ? NB_ERR_SYNTAX : e;
+}
+
+static nb_cose_withheld *nb_cose_find_withheld(nb_cose_sign1_msg *m, const nb_path *p) {
+  for (size_t i = 0; i < m->nwithheld; i++)
+    if (nb_path_equal(&m->withheld[i].path, p)) return &m->withheld[i];
+  return NULL;
+}
+
+/* A definite byte string of exactly want bytes (0: 1..NB_COSE_SECRET_MAX). */
+static nb_err nb_cose_bytes(nb_cbor_reader *r, size_t want, const uint8_t **data, size_t *len) {
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(r, NB_CBOR_BYTES, &it);
+  if (e == NB_OK && (want ? it.len != want : (it.len == 0 || it.len > NB_COSE_SECRET_MAX)))
+    e = NB_ERR_SYNTAX;
+  *data = it.data;
+  *len = it.len;
+  return e;
+}
+
+/* The signed digests: {path: [salt, digest]}, 1..NB_COSE_SECRETS_MAX distinct resources. */
+static nb_err nb_cose_digests(nb_cose_parser *p) {
+  nb_cose_sign1_msg *m = p->m;
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(&p->r, NB_CBOR_MAP, &it);
+  if (e == NB_OK && (it.u == 0 || it.u > NB_COSE_SECRETS_MAX)) e = NB_ERR_SYNTAX;
+  for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
+    nb_cose_withheld *w = &m->withheld[m->nwithheld];
+    size_t len = 0;
+    e = nb_cose_secret_path(&p->r, &w->path);
+    if (e == NB_OK && nb_cose_find_withheld(m, &w->path)) e = NB_ERR_SYNTAX;
+    nb_cbor_item pair;
+    if (e == NB_OK) e = nb_cose_expect(&p->r, NB_CBOR_ARRAY, &pair);
+    if (e == NB_OK && pair.u != 2) e = NB_ERR_SYNTAX;
+    if (e == NB_OK) e = nb_cose_bytes(&p->r, NB_COSE_SALT_LEN, &w->salt, &len);
+    if (e == NB_OK) e = nb_cose_bytes(&p->r, NB_COSE_DIGEST_LEN, &w->digest, &len);
+    if (e == NB_OK) m->nwithheld++;
+  }
+  return e;
+}
+
+/* The secrets themselves: {path: value}, each with a signed digest (the protected bucket was
+ * read first). */
+static nb_err nb_cose_values(nb_cose_parser *p) {
+  nb_cose_sign1_msg *m = p->m;
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(&p->r, NB_CBOR_MAP, &it);
+  if (e == NB_OK && (it.u == 0 || it.u > NB_COSE_SECRETS_MAX)) e = NB_ERR_SYNTAX;
+  for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
+    nb_path path;
+    e = nb_cose_secret_path(&p->r, &path);
+    nb_cose_withheld *w = e == NB_OK ? nb_cose_find_withheld(m, &path) : NULL;
+    if (e == NB_OK && (!w || w->value)) e = NB_ERR_SYNTAX; /* unsigned, or twice */
+    if (e == NB_OK) e = nb_cose_bytes(&p->r, 0, &w->value, &w->value_len);
+    if (e == NB_OK) m->nvalues++;
+  }
+  return e;
+}
+
 /* One header entry; protected says which bucket it is in. */
 static nb_err nb_cose_header(nb_cose_parser *p, int64_t label, bool protected, nb_cose_headers *h,
                              bool *has_alg) {
@@ -222,7 +387,11 @@ static nb_err nb_cose_header(nb_cose_parser *p, int64_t label, bool protected, n
       *has_alg = e == NB_OK;
       return e;
     case NB_COSE_H_CRIT:
-      return NB_ERR_UNSUPPORTED; /* we understand no extension */
+      return protected ? nb_cose_crit(p) : NB_ERR_SYNTAX;
+    case NB_COSE_H_SECRET_DIGESTS:
+      return protected ? nb_cose_digests(p) : NB_ERR_SYNTAX;
+    case NB_COSE_H_SECRETS:
+      return protected ? NB_ERR_SYNTAX : nb_cose_values(p);
     case NB_COSE_H_CTY:
       e = nb_cose_int(&p->r, &v);
       if (e == NB_OK && (v < 0 || v > 65535)) e = NB_ERR_UNSUPPORTED;
@@ -262,6 +431,7 @@ static nb_err nb_cose_protected(nb_cose_parser *outer, const nb_cbor_item *bstr,
   nb_cbor_reader_init(&p.r, bstr->data, bstr->len);
   nb_err e = nb_cose_header_map(&p, true, h, has_alg);
   if (e == NB_OK && p.r.pos != p.r.len) e = NB_ERR_SYNTAX;
+  if (e == NB_OK && p.crit_digests && !p.m->nwithheld) e = NB_ERR_SYNTAX; /* crit names it */
   memcpy(outer->seen, p.seen, sizeof p.seen);
   outer->nseen = p.nseen;
   return e;
@@ -276,7 +446,10 @@ static nb_err nb_cose_body(nb_cose_parser *p, nb_cose_sign1_msg *m) {
     m->protected_len = it.len;
     e = nb_cose_protected(p, &it, &m->h, &has_alg);
   }
+  size_t unprot = p->r.pos;
   if (e == NB_OK) e = nb_cose_header_map(p, false, &m->h, &has_alg);
+  m->unprotected_hdr = p->r.buf + unprot;
+  m->unprotected_len = p->r.pos - unprot;
   if (e == NB_OK && !has_alg) e = NB_ERR_UNSUPPORTED;
   if (e == NB_OK && nb_cbor_next(&p->r, &it) != NB_OK) e = NB_ERR_SYNTAX;
   if (e == NB_OK && it.kind == NB_CBOR_NULL) e = NB_ERR_UNSUPPORTED; /* detached payload */
@@ -292,8 +465,8 @@ static nb_err nb_cose_body(nb_cose_parser *p, nb_cose_sign1_msg *m) {
 }
 
 nb_err nb_cose_parse(const uint8_t *data, size_t len, nb_cose_sign1_msg *out) {
-  nb_cose_parser p = {.nseen = 0};
   nb_cose_sign1_msg m = {0};
+  nb_cose_parser p = {.nseen = 0, .m = &m};
   nb_cose_headers_init(&m.h);
   /* Tag 18 is one byte (0xd2); libcbor's stream decoder refuses tags it has no name for, so it
    * is taken off here. Any other tag is not a COSE_Sign1. */
@@ -321,4 +494,66 @@ nb_err nb_cose_open(const uint8_t *data, size_t len, const uint8_t *pub, size_t 
                     nb_cose_sign1_msg *out) {
   nb_err e = nb_cose_parse(data, len, out);
   return e == NB_OK ? nb_cose_verify(out, pub, pub_len) : e;
+}
+
+/* ---- withheld secrets ---- */
+
+bool nb_cose_secret_matches(const nb_cose_withheld *w, const uint8_t *value, size_t len) {
+  uint8_t d[NB_COSE_DIGEST_LEN];
+  if (!value || !len || nb_cose_digest(w->salt, value, len, d) != NB_OK) return false;
+  uint8_t diff = 0;
+  for (size_t i = 0; i < sizeof d; i++) diff |= (uint8_t)(d[i] ^ w->digest[i]);
+  return diff == 0;
+}
+
+nb_err nb_cose_secrets_check(const nb_cose_sign1_msg *m) {
+  for (size_t i = 0; i < m->nwithheld; i++) {
+    const nb_cose_withheld *w = &m->withheld[i];
+    if (!w->value) return NB_ERR_NOT_FOUND;
+    if (!nb_cose_secret_matches(w, w->value, w->value_len)) return NB_ERR_DTLS_PEER_REJECTED;
+  }
+  return NB_OK;
+}
+
+/* The unprotected entries of m but the secrets, copied as they are, into kept; their count. */
+static nb_err nb_cose_unprotected_kept(const nb_cose_sign1_msg *m, nb_bytes *kept, size_t *n) {
+  nb_cbor_reader r;
+  nb_cbor_reader_init(&r, m->unprotected_hdr, m->unprotected_len);
+  nb_cbor_item it;
+  nb_err e = nb_cose_expect(&r, NB_CBOR_MAP, &it);
+  *n = 0;
+  for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
+    size_t from = r.pos;
+    int64_t label = 0;
+    nb_cbor_item key;
+    nb_err l = nb_cose_label(&r, &label, &key);
+    e = l == NB_ERR_NOT_FOUND ? NB_OK : l;
+    if (e == NB_OK) e = nb_cose_skip_value(&r);
+    if (e != NB_OK || (l == NB_OK && label == NB_COSE_H_SECRETS)) continue;
+    e = nb_bytes_append(kept, r.buf + from, r.pos - from);
+    (*n)++;
+  }
+  return e;
+}
+
+nb_err nb_cose_strip(const uint8_t *data, size_t len, nb_bytes *out) {
+  nb_cose_sign1_msg m;
+  nb_err e = nb_cose_parse(data, len, &m);
+  if (e != NB_OK) return e;
+  if (!m.nvalues) return nb_bytes_append(out, data, len);
+  nb_bytes kept;
+  nb_bytes_init(&kept);
+  size_t n = 0, start = out->len;
+  e = nb_cose_unprotected_kept(&m, &kept, &n);
+  if (e == NB_OK && data[0] == (0xc0 | NB_COSE_TAG_SIGN1))
+    e = nb_cbor_put_tag(out, NB_COSE_TAG_SIGN1);
+  if (e == NB_OK) e = nb_cbor_put_array(out, 4);
+  if (e == NB_OK) e = nb_cbor_put_bytes(out, m.protected_hdr, m.protected_len);
+  if (e == NB_OK) e = nb_cbor_put_map(out, n);
+  if (e == NB_OK) e = nb_bytes_append(out, kept.data, kept.len);
+  if (e == NB_OK) e = nb_cbor_put_bytes(out, m.payload, m.payload_len);
+  if (e == NB_OK) e = nb_cbor_put_bytes(out, m.sig, NB_DTLS_ES256_SIG_LEN);
+  if (e != NB_OK) out->len = start;
+  nb_bytes_free(&kept);
+  return e;
 }

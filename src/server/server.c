@@ -14,6 +14,7 @@
 #include "coap/hmap.h"
 #include "coap/timerheap.h"
 #include "dtls/cose.h"
+#include "dtls/cose_lwm2m.h"
 
 #define MOD "server"
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -398,7 +399,16 @@ static nb_err decode_values(nb_server *s, const sreq *q, const nb_coap_msg *resp
   nb_format_opts o = {.base = q->npaths ? NULL : &q->path, .model = s->model, .times_out = times};
   if (cf == NB_COSE_CF_SIGN1 || nb_format_decode_ex(cf, body, len, &o, recs, NULL) != NB_OK)
     return NB_ERR_FMT_MALFORMED;
-  return NB_OK;
+  const nb_record *secret = nb_cose_secret_record(recs);
+  if (!secret) return NB_OK;
+  /* A Security or OSCORE key is never readable by a server: reported, kept or shown nowhere. */
+  char path[NB_PATH_STRLEN];
+  nb_path_format(&secret->path, path, sizeof path);
+  NB_LOG_WARN(MOD, "event=secret-refused ep=%s req=%llu path=%s", q->r->info.ep,
+              (unsigned long long)q->id, path);
+  nb_records_deinit(recs);
+  nb_records_init(recs);
+  return NB_ERR_FMT_SECRET;
 }
 
 static void on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
