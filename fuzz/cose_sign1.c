@@ -1,7 +1,10 @@
 /* Fuzzes the COSE_Sign1 parser (signed payloads, Content-Format 18) and, for what it accepts,
- * the signature check against a fixed key (which must refuse anything the fuzzer builds). */
+ * the signature check against a fixed key (which must refuse anything the fuzzer builds), the
+ * check of withheld secrets against their digests, and the copy kept as evidence (it must parse
+ * again, with the same withheld digests and no secret left). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dtls/cose.h"
 
@@ -19,7 +22,18 @@ static const uint8_t spki[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nb_cose_sign1_msg m;
   if (nb_cose_parse(data, size, &m) != NB_OK) return 0;
-  if (m.payload_len > size || m.protected_len > size) abort();
+  if (m.payload_len > size || m.protected_len > size || m.nwithheld > NB_COSE_SECRETS_MAX) abort();
   (void)nb_cose_verify(&m, spki, sizeof spki);
+  (void)nb_cose_secrets_check(&m);
+  nb_bytes kept;
+  nb_bytes_init(&kept);
+  if (nb_cose_strip(data, size, &kept) != NB_OK) abort();
+  nb_cose_sign1_msg k;
+  if (nb_cose_parse(kept.data, kept.len, &k) != NB_OK || k.nvalues != 0 ||
+      k.nwithheld != m.nwithheld || k.payload_len != m.payload_len ||
+      k.protected_len != m.protected_len ||
+      memcmp(k.protected_hdr, m.protected_hdr, m.protected_len))
+    abort();
+  nb_bytes_free(&kept);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
 #include "dtls/cose.h"
+#include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
 #include "dtls/server.h"
 #include "io/dtls_server_io.h"
@@ -1343,14 +1344,29 @@ static bool device_has(const fx *f, const char *kind, const nb_bytes *cose) {
   return false;
 }
 
+/* The keys a kept write withholds: none of them kept, each signed digest matching the key the
+ * device now holds at that path; how many. */
+static size_t check_withheld(fx *f, const nb_cose_sign1_msg *m) {
+  assert_int_equal(m->nvalues, 0);
+  assert_false(nb_cose_payload_has_secret(m, NULL));
+  for (size_t k = 0; k < m->nwithheld; k++) {
+    const nb_value *v = nb_store_object_get(nb_client_object(f->c, 0), &m->withheld[k].path);
+    assert_non_null(v);
+    assert_true(nb_cose_secret_matches(&m->withheld[k], v->v.bytes.data, v->v.bytes.len));
+  }
+  return m->nwithheld;
+}
+
 /* The proof of one signed bootstrap stands on its own: every write verifies with the bootstrap
  * server's public key and names the device, the receipt verifies with the device's factory key
  * (and not with the server's), names the device and the same bootstrap, and holds the Server
- * object the device now has; the device kept byte for byte what the server kept. */
+ * object the device now has; the device kept byte for byte what the server kept, and neither
+ * kept a key: the writes withhold the fresh PSK and bootstrap-account key, whose signed
+ * digests match what the device installed. */
 static void check_signed_proof(fx *f, const char *ep) {
   bs_proof p = {0};
   assert_int_equal(nb_bs_store_evidence_each(f->bst, ep, keep_proof, &p), NB_OK);
-  size_t writes = 0, receipts = 0;
+  size_t writes = 0, receipts = 0, withheld = 0;
   for (size_t i = 0; i < p.n; i++) {
     assert_string_equal(p.cti[i], p.cti[0]); /* one bootstrap: the one that finished */
     nb_cose_sign1_msg m;
@@ -1383,11 +1399,13 @@ static void check_signed_proof(fx *f, const char *ep) {
       receipts++;
     } else {
       writes++;
+      withheld += check_withheld(f, &m);
     }
     nb_bytes_free(&p.cose[i]);
   }
   assert_int_equal(receipts, 1);
-  assert_true(writes >= 3); /* Security and Server of the account, the bootstrap account key */
+  assert_true(writes >= 3);      /* Security and Server of the account, the bootstrap account key */
+  assert_int_equal(withheld, 2); /* the management PSK and the new bootstrap-account key */
 }
 
 /* The thesis use case with non-repudiation (its requirement S3): the device asks for a signed

@@ -4,7 +4,11 @@
  * key is applied and handed to the evidence hook, while one signed by another key, tampered
  * with, for another endpoint or with another bootstrap ID is refused with nothing changed;
  * the receipt (Bootstrap-Read Accept: 18) verifies with the device's key and echoes the
- * bootstrap ID; Read, Observe and signed Write on a management account. */
+ * bootstrap ID; Read, Observe and signed Write on a management account. A signed write of a
+ * Security instance carries its key beside the signature (docs/cose.md "Secrets in signed
+ * writes"): applied when it matches the signed digest, never handed to the evidence hook, and
+ * refused with nothing applied when the digest was changed, the key does not match or is
+ * missing, the key sits in the signed payload, or a withheld key is out of place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +20,7 @@
 
 #include "client_node.h"
 #include "dtls/cose.h"
+#include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
 #include "lwm2m/format.h"
 #include "lwm2m_scripted_server.h"
@@ -624,6 +629,217 @@ static void test_signed_management_write(void **state) {
   fx_teardown(&f);
 }
 
+/* ---- signed writes with withheld keys ---- */
+
+static const uint8_t NEW_PSK[16] = {0x4e, 0x45, 0x57, 0x2d, 0x50, 0x53, 0x4b, 0x21,
+                                    0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97};
+
+/* Records of a PSK Security instance /0/1 with NEW_PSK (and its key at key_path, which may be
+ * another path to put the key out of place). */
+static void security_records(nb_records *r, nb_path key_path) {
+  nb_records_init(r);
+  nb_value uri = nb_value_none(), id = nb_value_none(), key = nb_value_none();
+  assert_int_equal(nb_value_set_string(&uri, "coaps://10.0.0.2:5684", 21), NB_OK);
+  assert_int_equal(nb_value_set_opaque(&id, (const uint8_t *)"dev-1", 5), NB_OK);
+  assert_int_equal(nb_value_set_opaque(&key, NEW_PSK, sizeof NEW_PSK), NB_OK);
+  nb_path p0 = nb_path_res(0, 1, 0), p1 = nb_path_res(0, 1, 1), p2 = nb_path_res(0, 1, 2),
+          p3 = nb_path_res(0, 1, 3), p10 = nb_path_res(0, 1, 10);
+  nb_value bs = nb_value_bool(false), mode = nb_value_int(0), ssid = nb_value_int(102);
+  assert_int_equal(nb_records_add(r, &p0, &uri), NB_OK);
+  assert_int_equal(nb_records_add(r, &p1, &bs), NB_OK);
+  assert_int_equal(nb_records_add(r, &p2, &mode), NB_OK);
+  assert_int_equal(nb_records_add(r, &p3, &id), NB_OK);
+  assert_int_equal(nb_records_add(r, &key_path, &key), NB_OK);
+  assert_int_equal(nb_records_add(r, &p10, &ssid), NB_OK);
+}
+
+static nb_cose_headers bs_headers(void) {
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  snprintf(h.sub, sizeof h.sub, "dev-1");
+  memcpy(h.cti, CTI_A, sizeof CTI_A);
+  h.cti_len = sizeof CTI_A;
+  return h;
+}
+
+/* The signed write of /0/1 as the bootstrap server makes it: NEW_PSK withheld. */
+static void signed_security_write(nb_bytes *out) {
+  nb_records r;
+  security_records(&r, nb_path_res(0, 1, 5));
+  nb_cose_headers h = bs_headers();
+  nb_path base = nb_path_inst(0, 1);
+  assert_int_equal(nb_cose_sign_records(&h, &r, &base, nb_model_builtin(), K.srv_key.key_pem.data,
+                                        K.srv_key.key_pem.len, out),
+                   NB_OK);
+  nb_records_deinit(&r);
+}
+
+static uint8_t put_security(fx *f, const nb_bytes *cose) {
+  nb_ss_answer a;
+  nb_ss_request(&f->srv, NB_COAP_PUT, "/0/1", NB_COSE_CF_SIGN1, NB_COAP_CF_NONE, NULL, cose->data,
+                cose->len, &a);
+  assert_int_equal(a.err, NB_OK);
+  uint8_t code = a.code;
+  nb_ss_answer_free(&a);
+  return code;
+}
+
+static bool has_security_1(fx *f) {
+  uint16_t ids[8];
+  nb_object *o = nb_client_object(f->c, 0);
+  size_t n = o->ops->instances(o, ids, 8);
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == 1) return true;
+  return false;
+}
+
+static void test_signed_write_key_withheld(void **state) {
+  (void)state;
+  fx f;
+  nb_client_server_params p = rpk_params(true);
+  fx_setup(&f, &p, true);
+  start_bootstrap(&f);
+  nb_bytes cose;
+  nb_bytes_init(&cose);
+  signed_security_write(&cose);
+  assert_non_null(memmem(cose.data, cose.len, NEW_PSK, sizeof NEW_PSK)); /* on the wire, in DTLS */
+  assert_int_equal(put_security(&f, &cose), NB_COAP_CHANGED);
+  /* Applied: the key the device now holds is the one whose digest was signed. */
+  nb_path kp = nb_path_res(0, 1, 5);
+  const nb_value *key = nb_store_object_get(nb_client_object(f.c, 0), &kp);
+  assert_non_null(key);
+  assert_int_equal(key->v.bytes.len, sizeof NEW_PSK);
+  assert_memory_equal(key->v.bytes.data, NEW_PSK, sizeof NEW_PSK);
+  assert_int_equal(nb_store_object_get_int(nb_client_object(f.c, 0), 1, 10, -1), 102);
+  /* The evidence: no key, verifies with the server's key alone, its digest matches. */
+  assert_int_equal(f.nev, 1);
+  assert_string_equal(f.ev[0].path, "/0/1");
+  assert_null(memmem(f.ev[0].cose, f.ev[0].len, NEW_PSK, sizeof NEW_PSK));
+  nb_cose_sign1_msg m;
+  assert_int_equal(
+      nb_cose_open(f.ev[0].cose, f.ev[0].len, K.srv_key.spki_der.data, K.srv_key.spki_der.len, &m),
+      NB_OK);
+  assert_int_equal(m.nwithheld, 1);
+  assert_int_equal(m.nvalues, 0);
+  assert_true(nb_cose_secret_matches(&m.withheld[0], NEW_PSK, sizeof NEW_PSK));
+  nb_bytes_free(&cose);
+  fx_teardown(&f);
+}
+
+/* Sends cose to /0/1 and checks it is refused with nothing applied or kept. */
+static void expect_security_refused(fx *f, const nb_bytes *cose, const char *what) {
+  int before = f->nev;
+  uint8_t code = put_security(f, cose);
+  if (code != NB_COAP_BAD_REQUEST) fail_msg("%s: answered %u, not 4.00", what, code);
+  if (has_security_1(f)) fail_msg("%s: /0/1 was applied", what);
+  assert_int_equal(f->nev, before);
+}
+
+static void test_signed_write_key_refused(void **state) {
+  (void)state;
+  fx f;
+  nb_client_server_params p = rpk_params(true);
+  fx_setup(&f, &p, true);
+  start_bootstrap(&f);
+  nb_bytes good, bad;
+  nb_bytes_init(&good);
+  nb_bytes_init(&bad);
+  signed_security_write(&good);
+  nb_cose_sign1_msg m;
+  assert_int_equal(nb_cose_parse(good.data, good.len, &m), NB_OK);
+  /* The signed digest changed: the signature fails. */
+  assert_int_equal(nb_bytes_append(&bad, good.data, good.len), NB_OK);
+  bad.data[m.withheld[0].digest - good.data] ^= 0x01;
+  expect_security_refused(&f, &bad, "tampered digest");
+  /* The key changed on the way: it does not match its digest. */
+  bad.len = 0;
+  assert_int_equal(nb_bytes_append(&bad, good.data, good.len), NB_OK);
+  bad.data[m.withheld[0].value - good.data + 5] ^= 0x01;
+  expect_security_refused(&f, &bad, "key not matching its digest");
+  /* The key left out (the kept copy sent as a write). */
+  bad.len = 0;
+  assert_int_equal(nb_cose_strip(good.data, good.len, &bad), NB_OK);
+  expect_security_refused(&f, &bad, "missing key");
+  /* The key in the signed payload, as before withheld keys: it would end up in the evidence. */
+  nb_records r;
+  security_records(&r, nb_path_res(0, 1, 5));
+  nb_bytes inner;
+  nb_bytes_init(&inner);
+  nb_path base = nb_path_inst(0, 1);
+  assert_int_equal(
+      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &base, nb_model_builtin(), &inner, NULL, NULL),
+      NB_OK);
+  nb_records_deinit(&r);
+  nb_cose_headers h = bs_headers();
+  bad.len = 0;
+  assert_int_equal(
+      nb_cose_sign1(&h, inner.data, inner.len, K.srv_key.key_pem.data, K.srv_key.key_pem.len, &bad),
+      NB_OK);
+  expect_security_refused(&f, &bad, "key in the signed payload");
+  /* A withheld key for another instance than the one written. */
+  security_records(&r, nb_path_res(0, 2, 5));
+  bad.len = 0;
+  assert_int_equal(nb_cose_sign_records(&h, &r, &base, nb_model_builtin(), K.srv_key.key_pem.data,
+                                        K.srv_key.key_pem.len, &bad),
+                   NB_OK);
+  nb_records_deinit(&r);
+  expect_security_refused(&f, &bad, "key out of the written instance");
+  /* A withheld value for a resource that holds no key. */
+  nb_cose_secret id = {nb_path_res(0, 1, 3), (const uint8_t *)"dev-1", 5};
+  bad.len = 0;
+  assert_int_equal(nb_cose_sign1_withheld(&h, inner.data, 0, &id, 1, K.srv_key.key_pem.data,
+                                          K.srv_key.key_pem.len, &bad),
+                   NB_OK);
+  expect_security_refused(&f, &bad, "withheld identity");
+  /* Nothing of it stuck: the right write still goes. */
+  assert_int_equal(put_security(&f, &good), NB_COAP_CHANGED);
+  assert_int_equal(f.nev, 1);
+  nb_bytes_free(&inner);
+  nb_bytes_free(&good);
+  nb_bytes_free(&bad);
+  fx_teardown(&f);
+}
+
+/* A management server never writes keys: a signed write that withholds one is refused. */
+static void test_management_write_with_key_refused(void **state) {
+  (void)state;
+  fx f;
+  nb_client_server_params p = rpk_params(false);
+  fx_setup(&f, &p, false);
+  start_and_register(&f);
+  nb_records r;
+  nb_records_init(&r);
+  nb_path tz = nb_path_res(3, 0, 14);
+  nb_value v = nb_value_none();
+  assert_int_equal(nb_value_set_string(&v, "+02:00", 6), NB_OK);
+  assert_int_equal(nb_records_add(&r, &tz, &v), NB_OK);
+  nb_bytes inner, cose;
+  nb_bytes_init(&inner);
+  nb_bytes_init(&cose);
+  assert_int_equal(
+      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &tz, nb_model_builtin(), &inner, NULL, NULL),
+      NB_OK);
+  nb_records_deinit(&r);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  nb_cose_secret key = {nb_path_res(0, 1, 5), NEW_PSK, sizeof NEW_PSK};
+  assert_int_equal(nb_cose_sign1_withheld(&h, inner.data, inner.len, &key, 1,
+                                          K.srv_key.key_pem.data, K.srv_key.key_pem.len, &cose),
+                   NB_OK);
+  nb_ss_answer a;
+  nb_ss_request(&f.srv, NB_COAP_PUT, "/3/0/14", NB_COSE_CF_SIGN1, NB_COAP_CF_NONE, NULL, cose.data,
+                cose.len, &a);
+  assert_int_equal(a.code, NB_COAP_BAD_REQUEST);
+  nb_ss_answer_free(&a);
+  assert_string_equal(nb_store_object_get_str(nb_client_object(f.c, 3), 0, 14), "+01:00");
+  assert_int_equal(f.nev, 0);
+  nb_bytes_free(&inner);
+  nb_bytes_free(&cose);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pct_18_with_rpk_account),
@@ -636,6 +852,9 @@ int main(void) {
       cmocka_unit_test(test_signed_read_psk_not_acceptable),
       cmocka_unit_test(test_signed_observe),
       cmocka_unit_test(test_signed_management_write),
+      cmocka_unit_test(test_signed_write_key_withheld),
+      cmocka_unit_test(test_signed_write_key_refused),
+      cmocka_unit_test(test_management_write_with_key_refused),
   };
   return cmocka_run_group_tests(tests, make_keys, free_keys);
 }

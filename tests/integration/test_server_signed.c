@@ -5,7 +5,8 @@
  * notifications, each kept as evidence; a signed answer with a broken signature, from another key,
  * with a wrong issuer or over PSK (answers rewritten on their way into the engine) is refused with
  * no records and nothing kept; a PSK device's 4.06 comes back as such; the evidence bound keeps the
- * newest. */
+ * newest. A device that answers a read of its Security object with a key, signed or not, is
+ * refused: no value reported, nothing kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,10 +45,12 @@ static int free_keys(void **state) {
 /* How answers are rewritten between the DTLS server and the engine. */
 typedef enum {
   T_NONE,
-  T_FLIP_SIG,  /* a bit of the signature flipped */
-  T_OTHER_KEY, /* re-signed with a stranger's key */
-  T_WRONG_ISS, /* re-signed with the device's own key, iss another endpoint */
-  T_FORGE_PSK, /* a PSK device's 4.06 turned into a 2.05 signed with the RPK device key */
+  T_FLIP_SIG,      /* a bit of the signature flipped */
+  T_OTHER_KEY,     /* re-signed with a stranger's key */
+  T_WRONG_ISS,     /* re-signed with the device's own key, iss another endpoint */
+  T_FORGE_PSK,     /* a PSK device's 4.06 turned into a 2.05 signed with the RPK device key */
+  T_SECRET_SIGNED, /* a refused read answered with a Security key, signed by the device */
+  T_SECRET_PLAIN,  /* the same, unsigned SenML CBOR */
 } tamper;
 
 #define MAX_NOTES 64
@@ -93,9 +96,33 @@ static void forged_records(nb_bytes *out) {
   nb_records_deinit(&r);
 }
 
+/* SenML CBOR of /0/1/5 = a PSK and /0/1/10 = 101: a Security instance as a rogue device
+ * would give it away. */
+static void secret_records(nb_bytes *out) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_path k = nb_path_res(0, 1, 5), ssid = nb_path_res(0, 1, 10);
+  nb_value v = nb_value_none(), id = nb_value_int(101);
+  assert_int_equal(nb_value_set_opaque(&v, (const uint8_t *)PSK, strlen(PSK)), NB_OK);
+  assert_int_equal(nb_records_add(&r, &k, &v), NB_OK);
+  assert_int_equal(nb_records_add(&r, &ssid, &id), NB_OK);
+  nb_format_opts o = {0};
+  assert_int_equal(nb_format_encode_ex(NB_COAP_CF_SENML_CBOR, &r, &o, out, NULL), NB_OK);
+  nb_records_deinit(&r);
+}
+
 /* The new body of a signed answer m under f->mode into out; false to leave m alone. */
 static bool rewrite_body(fx *f, const nb_coap_msg *m, nb_bytes *out) {
   int cf = nb_coap_msg_content_format(m);
+  if (f->mode == T_SECRET_SIGNED || f->mode == T_SECRET_PLAIN) {
+    if (NB_COAP_CLASS(m->code) != 4) return false;
+    nb_bytes inner;
+    nb_bytes_init(&inner);
+    secret_records(f->mode == T_SECRET_PLAIN ? out : &inner);
+    if (f->mode == T_SECRET_SIGNED) sign_body("meter-1", &K.dev_key, inner.data, inner.len, out);
+    nb_bytes_free(&inner);
+    return true;
+  }
   if (f->mode == T_FORGE_PSK) {
     if (m->code != NB_COAP_NOT_ACCEPTABLE) return false;
     nb_bytes inner;
@@ -130,7 +157,8 @@ static void deliver(fx *f, const nb_addr *peer, const uint8_t *d, size_t n, nb_t
   if (f->mode != T_NONE && nb_coap_parse(d, n, &m) == NB_OK && rewrite_body(f, &m, &body)) {
     m.code = NB_COAP_CONTENT;
     nb_coap_msg_remove_option(&m, NB_COAP_OPT_CONTENT_FORMAT);
-    assert_int_equal(nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COSE_CF_SIGN1), NB_OK);
+    int cf = f->mode == T_SECRET_PLAIN ? NB_COAP_CF_SENML_CBOR : NB_COSE_CF_SIGN1;
+    assert_int_equal(nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf), NB_OK);
     nb_coap_msg_set_payload(&m, body.data, body.len);
     assert_int_equal(nb_coap_serialize(&m, f->buf, sizeof f->buf, &n), NB_OK);
     d = f->buf;
@@ -658,6 +686,28 @@ static void test_psk_device(void **state) {
   fx_teardown(&f);
 }
 
+/* A read of /0/1 that a rogue device answers with its key: refused whether signed or not. */
+static void test_secret_answer_refused(void **state) {
+  (void)state;
+  for (tamper mode = T_SECRET_SIGNED; mode <= T_SECRET_PLAIN; mode++) {
+    fx f;
+    fx_setup(&f, AUTH_RPK, 0);
+    start(&f);
+    f.mode = mode;
+    result r = {0};
+    nb_server_request rq = {
+        .op = NB_SOP_READ, .path = nb_path_inst(0, 1), .sign = mode == T_SECRET_SIGNED};
+    run(&f, &rq, &r);
+    assert_int_equal(f.tampered, 1);
+    assert_int_equal(r.code, NB_COAP_CONTENT);
+    assert_int_equal(r.err, NB_ERR_FMT_SECRET);
+    assert_int_equal(r.recs.len, 0);
+    assert_int_equal(evidence_count(&f), 0);
+    nb_records_deinit(&r.recs);
+    fx_teardown(&f);
+  }
+}
+
 static void test_evidence_bound(void **state) {
   (void)state;
   fx f;
@@ -690,10 +740,15 @@ static void test_evidence_bound(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_signed_read),    cmocka_unit_test(test_signed_read_x509),
-      cmocka_unit_test(test_signed_observe), cmocka_unit_test(test_bad_signature),
-      cmocka_unit_test(test_other_key),      cmocka_unit_test(test_wrong_issuer),
-      cmocka_unit_test(test_psk_device),     cmocka_unit_test(test_evidence_bound),
+      cmocka_unit_test(test_signed_read),
+      cmocka_unit_test(test_signed_read_x509),
+      cmocka_unit_test(test_signed_observe),
+      cmocka_unit_test(test_bad_signature),
+      cmocka_unit_test(test_other_key),
+      cmocka_unit_test(test_wrong_issuer),
+      cmocka_unit_test(test_psk_device),
+      cmocka_unit_test(test_evidence_bound),
+      cmocka_unit_test(test_secret_answer_refused),
   };
   return cmocka_run_group_tests(tests, make_keys, free_keys);
 }

@@ -4,17 +4,25 @@
 Written from the RFCs with cbor2 and cryptography only, sharing no code with Niobium, so that
 the interop tests check our signatures against someone else's reading of the standard:
 
-  cose_judge.py verify --key PUB.pem FILE    prints the headers and claims as JSON; exit 0 when
-                                             the signature verifies, 1 when not or malformed
+  cose_judge.py verify --key PUB.pem [--secret PATH=FILE]... FILE
+                                             prints the headers and claims as JSON; exit 0 when
+                                             the signature verifies (and each --secret matches
+                                             its signed digest), 1 when not or malformed
   cose_judge.py sign --key PRIV.pem --content-format N [--iss S] [--sub S] [--iat N]
-                     [--cti HEX] IN OUT      writes a tagged COSE_Sign1 of IN's bytes
+                     [--cti HEX] [--withhold PATH=FILE]... IN OUT
+                                             writes a tagged COSE_Sign1 of IN's bytes
 
 The verification key may be a SubjectPublicKeyInfo or a certificate, PEM or DER. The kid of a
 signed message is the signer's secure ID: SHA-256 of its SubjectPublicKeyInfo, first 15 bytes.
+
+Withheld secrets (Niobium's docs/cose.md, "Secrets in signed writes"): the protected header
+signs, under the private label -65537 (listed in crit), {path: [salt, SHA-256(salt || key)]};
+the key itself travels under -65538 in the unprotected header and is left out of what is kept.
 """
 import argparse
 import hashlib
 import json
+import os
 import sys
 
 import cbor2
@@ -27,6 +35,7 @@ TAG_SIGN1 = 18
 ALG_ES256 = -7
 H_ALG, H_CRIT, H_CTY, H_KID, H_CWT = 1, 2, 3, 4, 15
 CWT_ISS, CWT_SUB, CWT_IAT, CWT_CTI = 1, 2, 6, 7
+H_SECRET_DIGESTS, H_SECRETS = -65537, -65538
 
 
 class Invalid(Exception):
@@ -87,8 +96,19 @@ def decode(data):
         raise Invalid("protected header is not a map")
     if prot.get(H_ALG) != ALG_ES256:
         raise Invalid("protected alg is %r, not ES256 (-7)" % prot.get(H_ALG))
-    if H_CRIT in prot:
-        raise Invalid("critical headers present")
+    crit = prot.get(H_CRIT, [])
+    if not isinstance(crit, list) or any(label != H_SECRET_DIGESTS for label in crit):
+        raise Invalid("critical headers this judge does not understand: %r" % (crit,))
+    if crit and H_SECRET_DIGESTS not in prot:
+        raise Invalid("crit names the secret digests, which are not there")
+    digests = prot.get(H_SECRET_DIGESTS, {})
+    if not isinstance(digests, dict) or any(
+            not isinstance(v, list) or len(v) != 2 or not all(isinstance(b, bytes) for b in v)
+            or len(v[0]) != 16 or len(v[1]) != 32 for v in digests.values()):
+        raise Invalid("secret digests are not {path: [salt(16), digest(32)]}")
+    for path in unprotected.get(H_SECRETS, {}):
+        if path not in digests:
+            raise Invalid("a secret %s without a signed digest" % path)
     return protected, prot, unprotected, payload, signature
 
 
@@ -105,6 +125,33 @@ def describe(prot, unprotected, payload):
     if CWT_CTI in claims:
         out["cti"] = claims[CWT_CTI].hex()
     out["payload_hex"] = payload.hex()
+    if H_SECRET_DIGESTS in prot:  # never the secrets themselves
+        out["withheld"] = [{"path": path, "salt": salt.hex(), "digest": digest.hex()}
+                           for path, (salt, digest) in prot[H_SECRET_DIGESTS].items()]
+        out["secrets_beside"] = len(unprotected.get(H_SECRETS, {}))
+    return out
+
+
+def check_secrets(prot, shown):
+    """Each secret a verifier was shown must match the digest signed for its path."""
+    digests = prot.get(H_SECRET_DIGESTS, {})
+    for path, file in shown:
+        if path not in digests:
+            raise Invalid("no secret withheld at %s" % path)
+        with open(file, "rb") as f:
+            key = f.read()
+        salt, digest = digests[path]
+        if hashlib.sha256(salt + key).digest() != digest:
+            raise Invalid("the secret given for %s does not match its signed digest" % path)
+
+
+def pairs(values):
+    out = []
+    for v in values or []:
+        path, sep, file = v.partition("=")
+        if not sep:
+            raise SystemExit("cose_judge: expected PATH=FILE, got %r" % v)
+        out.append((path, file))
     return out
 
 
@@ -124,6 +171,7 @@ def verify(args):
             key.verify(der, sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             raise Invalid("signature does not verify")
+        check_secrets(prot, pairs(args.secret))
         out["valid"] = True
         print(json.dumps(out))
         return 0
@@ -149,11 +197,23 @@ def sign(args):
     prot = {H_ALG: ALG_ES256, H_CTY: args.content_format}
     if claims:
         prot[H_CWT] = claims
+    secrets = {}
+    for path, file in pairs(args.withhold):
+        with open(file, "rb") as f:
+            secrets[path] = f.read()
+    if secrets:
+        prot[H_CRIT] = [H_SECRET_DIGESTS]
+        prot[H_SECRET_DIGESTS] = {}
+        for path, value in secrets.items():
+            salt = os.urandom(16)
+            prot[H_SECRET_DIGESTS][path] = [salt, hashlib.sha256(salt + value).digest()]
     protected = cbor2.dumps(prot)
     der = key.sign(sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
     r, s = utils.decode_dss_signature(der)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     unprotected = {H_KID: secure_id(key.public_key())}
+    if secrets:
+        unprotected[H_SECRETS] = secrets
     msg = cbor2.CBORTag(TAG_SIGN1, [protected, unprotected, payload, signature])
     with open(args.output, "wb") as f:
         f.write(cbor2.dumps(msg))
@@ -165,6 +225,7 @@ def main():
     sub = p.add_subparsers(dest="action", required=True)
     v = sub.add_parser("verify")
     v.add_argument("--key", required=True)
+    v.add_argument("--secret", action="append", metavar="PATH=FILE")
     v.add_argument("file")
     s = sub.add_parser("sign")
     s.add_argument("--key", required=True)
@@ -173,6 +234,7 @@ def main():
     s.add_argument("--sub")
     s.add_argument("--iat", type=int)
     s.add_argument("--cti")
+    s.add_argument("--withhold", action="append", metavar="PATH=FILE")
     s.add_argument("input")
     s.add_argument("output")
     args = p.parse_args()

@@ -2,6 +2,9 @@
  * nb_cose_sign1 are verified by an independent Python implementation (cose_judge.py: cbor2 +
  * cryptography, written from RFC 9052) with the same claims read back; messages the judge signs
  * are verified by `niobium cose verify` and nb_cose_open; tampered bytes are refused by both.
+ * Withheld secrets both ways: the judge verifies our kept copy (no key in it) and checks a key
+ * shown later against its signed digest; we open the judge's message with a withheld key,
+ * apply-check it and keep a copy without it.
  * Wireshark's COSE dissector (tshark 4.0) must take our message apart when it travels as a CoAP
  * response with Content-Format 18. Skips when python3 with cbor2 and cryptography, or tshark, is
  * missing (scripts/install-deps installs them). */
@@ -324,6 +327,125 @@ static void test_tampered_refused_by_both(void **state) {
   tamper_and_check(f, "lib.cose");
 }
 
+/* ---- withheld secrets ---- */
+
+static const uint8_t KEY5[16] = {0x6b, 0x65, 0x79, 0x2d, 0x6f, 0x66, 0x2d, 0x30,
+                                 0x2d, 0x31, 0x2d, 0x35, 0xa0, 0xa1, 0xa2, 0xa3};
+
+static int judge_verify_secret(const fixture *f, const char *secret_arg, const char *file,
+                               json_t **verdict) {
+  char *argv[] = {
+      (char *)f->python, (char *)f->judge,   "verify",     "--key", path_in(f, "dev.pub.pem"),
+      "--secret",        (char *)secret_arg, (char *)file, NULL};
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(argv, 60000, &out, &err);
+  json_error_t je;
+  *verdict = json_loads(out ? out : "", 0, &je);
+  if (!*verdict) fail_msg("judge printed no JSON: %s / %s", out, err);
+  free(out);
+  free(err);
+  return rc;
+}
+
+static void test_withheld_ours_judged(void **state) {
+  fixture *f = *state;
+  need_python(f);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = 112;
+  strcpy(h.sub, "meter-7");
+  nb_cose_secret w = {nb_path_res(0, 1, 5), KEY5, sizeof KEY5};
+  nb_bytes sent, kept;
+  nb_bytes_init(&sent);
+  nb_bytes_init(&kept);
+  assert_int_equal(nb_cose_sign1_withheld(&h, f->payload, f->payload_len, &w, 1, f->kp.key_pem.data,
+                                          f->kp.key_pem.len, &sent),
+                   NB_OK);
+  assert_int_equal(nb_cose_strip(sent.data, sent.len, &kept), NB_OK);
+  write_file(path_in(f, "kept.cose"), kept.data, kept.len);
+  write_file(path_in(f, "key5.bin"), KEY5, sizeof KEY5);
+  write_file(path_in(f, "wrong.bin"), KEY5, sizeof KEY5 - 1);
+  /* The kept copy verifies for the judge and shows the digest, not the key. */
+  json_t *v;
+  assert_int_equal(judge_verify(f, path_in(f, "dev.pub.pem"), path_in(f, "kept.cose"), &v), 0);
+  assert_true(json_is_true(json_object_get(v, "valid")));
+  json_t *wh = json_array_get(json_object_get(v, "withheld"), 0);
+  assert_json_str(wh, "path", "/0/1/5");
+  assert_int_equal(json_integer_value(json_object_get(v, "secrets_beside")), 0);
+  json_decref(v);
+  /* The key shown later matches what was signed; another does not. */
+  char arg[400];
+  snprintf(arg, sizeof arg, "/0/1/5=%s", path_in(f, "key5.bin"));
+  assert_int_equal(judge_verify_secret(f, arg, path_in(f, "kept.cose"), &v), 0);
+  assert_true(json_is_true(json_object_get(v, "valid")));
+  json_decref(v);
+  snprintf(arg, sizeof arg, "/0/1/5=%s", path_in(f, "wrong.bin"));
+  assert_int_equal(judge_verify_secret(f, arg, path_in(f, "kept.cose"), &v), 1);
+  assert_non_null(strstr(json_string_value(json_object_get(v, "error")), "does not match"));
+  json_decref(v);
+  /* What went over the wire (key beside the signature) verifies as well. */
+  write_file(path_in(f, "sent.cose"), sent.data, sent.len);
+  assert_int_equal(judge_verify(f, path_in(f, "dev.pub.pem"), path_in(f, "sent.cose"), &v), 0);
+  assert_int_equal(json_integer_value(json_object_get(v, "secrets_beside")), 1);
+  json_decref(v);
+  nb_bytes_free(&sent);
+  nb_bytes_free(&kept);
+}
+
+static void test_withheld_judges_opened(void **state) {
+  fixture *f = *state;
+  need_python(f);
+  write_file(path_in(f, "key5.bin"), KEY5, sizeof KEY5);
+  char withhold[400];
+  snprintf(withhold, sizeof withhold, "/0/1/5=%s", path_in(f, "key5.bin"));
+  char *argv[] = {(char *)f->python,
+                  (char *)f->judge,
+                  "sign",
+                  "--key",
+                  path_in(f, "dev.key.pem"),
+                  "--content-format",
+                  "112",
+                  "--sub",
+                  "meter-7",
+                  "--withhold",
+                  withhold,
+                  path_in(f, "data.cbor"),
+                  path_in(f, "pyw.cose"),
+                  NULL};
+  char *out = NULL, *err = NULL;
+  if (nb_test_run_capture(argv, 60000, &out, &err) != 0) fail_msg("judge sign failed: %s", err);
+  free(out);
+  free(err);
+  size_t len;
+  char *bytes = nb_test_read_file(path_in(f, "pyw.cose"), &len);
+  assert_non_null(bytes);
+  nb_cose_sign1_msg m;
+  assert_int_equal(
+      nb_cose_open((const uint8_t *)bytes, len, f->kp.spki_der.data, f->kp.spki_der.len, &m),
+      NB_OK);
+  assert_int_equal(m.nwithheld, 1);
+  assert_int_equal(nb_cose_secrets_check(&m), NB_OK);
+  assert_int_equal(m.withheld[0].value_len, sizeof KEY5);
+  assert_memory_equal(m.withheld[0].value, KEY5, sizeof KEY5);
+  nb_bytes kept;
+  nb_bytes_init(&kept);
+  assert_int_equal(nb_cose_strip((const uint8_t *)bytes, len, &kept), NB_OK);
+  assert_null(memmem(kept.data, kept.len, KEY5, sizeof KEY5));
+  nb_bytes_free(&kept);
+  free(bytes);
+  /* `niobium cose verify` checks the key shown, and never prints the one beside. */
+  json_t *v;
+  assert_int_equal(
+      nb_verify(f, path_in(f, "dev.pub.pem"), "--secret", withhold, path_in(f, "pyw.cose"), &v), 0);
+  json_t *wh = json_array_get(json_object_get(v, "withheld"), 0);
+  assert_true(json_is_true(json_object_get(wh, "matches")));
+  char *text = json_dumps(v, 0);
+  char hex[2 * sizeof KEY5 + 1];
+  assert_null(strstr(text, nb_hex_encode(KEY5, sizeof KEY5, hex)));
+  free(text);
+  json_decref(v);
+}
+
 /* ---- tshark ---- */
 
 /* tshark 4.0's CoAP dissector has no name for Content-Format 18 and hands the payload to the
@@ -398,6 +520,8 @@ static void test_tshark_dissects(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_ours_verified_by_judge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_withheld_ours_judged, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_withheld_judges_opened, setup, teardown),
       cmocka_unit_test_setup_teardown(test_judges_verified_by_us, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tampered_refused_by_both, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tshark_dissects, setup, teardown),
