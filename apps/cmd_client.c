@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "commands.h"
+#include "dtls/cose_lwm2m.h"
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -535,7 +536,10 @@ static void cmd_get(app *a, const char *path) {
   } else {
     for (size_t i = 0; i < r.len; i++) {
       char text[256];
-      if (nb_value_format(&r.items[i].value, text, sizeof text) != NB_OK) strcpy(text, "...");
+      if (nb_cose_secret_in(&r.items[i])) /* a key is never printed, not even here */
+        snprintf(text, sizeof text, "(secret key, not shown)");
+      else if (nb_value_format(&r.items[i].value, text, sizeof text) != NB_OK)
+        strcpy(text, "...");
       printf("%s = %s\n", path, text);
     }
     fflush(stdout);

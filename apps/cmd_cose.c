@@ -3,13 +3,16 @@
  * signer's public key and prints one JSON object per file with the headers, the claims and the
  * inner payload decoded to records; sign makes a COSE_Sign1 the way the engines do. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/hex.h"
@@ -60,7 +63,8 @@ static void nb_cose_usage(FILE *out) {
       "sign: signs the bytes of IN ('-': stdin) and writes the COSE_Sign1 to OUT ('-':\n"
       "stdout). The kid header is the key's secure ID. Secret keys in an LwM2M payload\n"
       "(/0/x/5, /0/x/8, /21/x/0) are withheld from what is signed, as the bootstrap server\n"
-      "does (the payload is then encoded again without them; docs/cose.md).\n"
+      "does (the payload is encoded again without them, their digests signed): OUT then\n"
+      "carries them beside the signature for the device, and is written 0600 (docs/cose.md).\n"
       "  -k, --key FILE      P-256 private key, PEM or DER (SEC1 or PKCS#8)\n"
       "  -f, --content-format CF  the payload's Content-Format: a number or a name\n"
       "                      (senml-cbor = 112, senml-json, tlv, cbor, json, text, opaque)\n"
@@ -458,7 +462,8 @@ static int nb_cose_verify_files(const nb_cose_args *a, int nfiles, char **files)
 
 /* ---- sign ---- */
 
-static int nb_cose_write(const char *path, const nb_bytes *cose, bool base64) {
+/* Writes cose to path ('-': stdout); a file holding keys (secret) is made 0600. */
+static int nb_cose_write(const char *path, const nb_bytes *cose, bool base64, bool secret) {
   nb_bytes text;
   nb_bytes_init(&text);
   const nb_bytes *out = cose;
@@ -472,7 +477,14 @@ static int nb_cose_write(const char *path, const nb_bytes *cose, bool base64) {
     out = &text;
   }
   bool is_stdout = strcmp(path, "-") == 0;
-  FILE *f = is_stdout ? stdout : fopen(path, "wb");
+  int fd =
+      is_stdout ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
+  if (fd >= 0 && secret && fchmod(fd, 0600) != 0) { /* an existing file keeps its mode */
+    close(fd);
+    fd = -1;
+  }
+  FILE *f = is_stdout ? stdout : fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!f && fd >= 0) close(fd);
   bool ok = f && fwrite(out->data, 1, out->len, f) == out->len;
   if (f) ok = (is_stdout ? fflush(f) : fclose(f)) == 0 && ok;
   if (!ok) fprintf(stderr, "niobium cose: cannot write %s: %s\n", path, strerror(errno));
@@ -480,9 +492,10 @@ static int nb_cose_write(const char *path, const nb_bytes *cose, bool base64) {
   return ok ? NB_EXIT_OK : NB_EXIT_FAILURE;
 }
 
-/* Signs in; an LwM2M payload's secret keys are withheld (encoded again without them). */
+/* Signs in; an LwM2M payload's secret keys are withheld (encoded again without them, carried
+ * beside the signature: *withheld says so). */
 static nb_err nb_cose_sign_in(const nb_cose_headers *h, const nb_bytes *in, const nb_bytes *key,
-                              nb_bytes *out) {
+                              nb_bytes *out, bool *withheld) {
   nb_records r;
   nb_records_init(&r);
   nb_path root = nb_path_root();
@@ -490,12 +503,14 @@ static nb_err nb_cose_sign_in(const nb_cose_headers *h, const nb_bytes *in, cons
                nb_format_decode(h->content_format, in->data, in->len, &root, nb_model_builtin(), &r,
                                 NULL, NULL) == NB_OK;
   nb_err e;
-  if (lwm2m && nb_cose_secret_record(&r)) {
+  *withheld = lwm2m && nb_cose_secret_record(&r);
+  if (*withheld) {
     e = nb_cose_sign_records(h, &r, &root, nb_model_builtin(), key->data, key->len, out);
     if (e == NB_OK)
       fprintf(stderr,
-              "niobium cose sign: secret keys withheld from the signed payload "
-              "(docs/cose.md, \"Secrets in signed writes\")\n");
+              "niobium cose sign: secret keys withheld from the signed payload; OUT carries them "
+              "beside the signature, as a write does inside DTLS: keep it like the keys (it is "
+              "written 0600). See docs/cose.md, \"Secrets in signed writes\".\n");
   } else {
     e = nb_cose_sign1(h, in->data, in->len, key->data, key->len, out);
   }
@@ -526,7 +541,8 @@ static int nb_cose_sign_file(const nb_cose_args *a, const char *in_path, const c
   h.iat = a->iat;
   memcpy(h.cti, a->cti, a->cti_len);
   h.cti_len = a->cti_len;
-  nb_err e = rc == NB_EXIT_OK ? nb_cose_sign_in(&h, &in, &key, &out) : NB_OK;
+  bool withheld = false;
+  nb_err e = rc == NB_EXIT_OK ? nb_cose_sign_in(&h, &in, &key, &out, &withheld) : NB_OK;
   if (e != NB_OK) {
     fprintf(stderr,
             "niobium cose: cannot sign with --key %s (%s); it must be a P-256 private key, PEM or "
@@ -534,7 +550,8 @@ static int nb_cose_sign_file(const nb_cose_args *a, const char *in_path, const c
             a->key_path, nb_strerror(e));
     rc = NB_EXIT_USAGE;
   }
-  if (rc == NB_EXIT_OK) rc = nb_cose_write(out_path, &out, a->base64);
+  if (rc == NB_EXIT_OK) rc = nb_cose_write(out_path, &out, a->base64, withheld);
+  if (withheld) memset(out.data, 0, out.len);
   nb_bytes_free(&key);
   nb_bytes_free(&in);
   nb_bytes_free(&out);

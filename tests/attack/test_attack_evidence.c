@@ -7,7 +7,8 @@
  * API answer, a CLI output, an event, a log line or an evidence file could look: not raw, not in
  * hex, not in base64 (any alignment, both alphabets), not inside the base64 COSE blobs once
  * decoded. The kept evidence must still verify with the signer's public key alone, and the
- * digest each kept write signs for a withheld key must match the key the device installed. */
+ * digest each kept write signs for a withheld key must match the key the device installed.
+ * The device's console (`get /0/x/5`) names a key without printing it. */
 #include <dirent.h>
 #include <gnutls/crypto.h>
 #include <jansson.h>
@@ -560,9 +561,32 @@ static void test_evidence_holds_no_secret_key(void **state) {
   assert_int_equal(verify_server_items(e, "ev-rpk", true), 2);
 }
 
+/* The device's own console (`get` on stdin) is a CLI output too: it names a key, never
+ * prints it. */
+static void test_client_console_hides_keys(void **state) {
+  (void)state;
+  static const char psk_hex[] = "5ec7e7ba11ad0b1e5ec7e7ba11ad0b1e";
+  char cmd[512];
+  snprintf(cmd, sizeof cmd,
+           "printf 'get /0/0/5\\nget /0/0/3\\nquit\\n' | exec '%s' client --server "
+           "coaps://127.0.0.1:9 --endpoint console-1 --psk-identity console-1 --psk-key %s "
+           "--prompt",
+           nb_test_env("NB_BINARY"), psk_hex);
+  char *argv[] = {"sh", "-c", cmd, NULL};
+  char *out = NULL, *err = NULL;
+  assert_int_equal(nb_test_run_capture(argv, 30000, &out, &err), 0);
+  if (!strstr(out, "/0/0/5 = (secret key, not shown)")) fail_msg("console said: %s", out);
+  assert_non_null(strstr(out, "/0/0/3 = 636f6e736f6c652d31")); /* the identity is no secret */
+  assert_null(strcasestr(out, psk_hex));
+  assert_null(strcasestr(err, psk_hex));
+  free(out);
+  free(err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_evidence_holds_no_secret_key, setup, teardown),
+      cmocka_unit_test(test_client_console_hides_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

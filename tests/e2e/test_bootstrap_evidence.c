@@ -1,7 +1,9 @@
 /* Evidence of signed bootstraps end to end with the real binary over a database filled through
  * the store API: `niobium bootstrap evidence EP` (--db, --out FILE, --api) and GET
  * /api/bootstrap/evidence/{ep} of `niobium bootstrap --http` (token rules, newest bootstrap
- * first, base64 COSE bytes as stored). */
+ * first, base64 COSE bytes as stored). A database from a version that kept keys in signed writes:
+ * those rows are purged on the first open (counted in the log, the other rows of the same
+ * bootstrap kept), and such a row written later is never served. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +15,13 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
+#include "base/hex.h"
 #include "bootstrap/config_store.h"
+#include "dtls/cose.h"
+#include "dtls/keys.h"
+#include "lwm2m/format.h"
 #include "nb_test.h"
 
 #define TOKEN "evidence-t0ken"
@@ -173,10 +180,129 @@ static void test_api(void **state) {
   nb_test_proc_cleanup(&p);
 }
 
+/* ---- rows kept by an older version ---- */
+
+static const uint8_t OLD_PSK[16] = {0x01, 0xd0, 0x1d, 0x95, 0x4b, 0x01, 0xd0, 0x1d,
+                                    0x95, 0x4b, 0x01, 0xd0, 0x1d, 0x95, 0x4b, 0x07};
+
+/* A signed write of /o/i as versions before withheld keys made it: every record in the signed
+ * payload (with_key: /0/i/5 = OLD_PSK among them). */
+static void old_write(const nb_dtls_keypair *kp, bool with_key, nb_bytes *out) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_path base = with_key ? nb_path_inst(0, 1) : nb_path_inst(1, 0);
+  nb_path p1 = with_key ? nb_path_res(0, 1, 5) : nb_path_res(1, 0, 0);
+  nb_value v = nb_value_int(101);
+  if (with_key) assert_int_equal(nb_value_set_opaque(&v, OLD_PSK, sizeof OLD_PSK), NB_OK);
+  assert_int_equal(nb_records_add(&r, &p1, &v), NB_OK);
+  nb_bytes inner;
+  nb_bytes_init(&inner);
+  assert_int_equal(nb_format_encode(112, &r, &base, nb_model_builtin(), &inner, NULL, NULL), NB_OK);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = 112;
+  strcpy(h.sub, "old1");
+  assert_int_equal(nb_cose_sign1(&h, inner.data, inner.len, kp->key_pem.data, kp->key_pem.len, out),
+                   NB_OK);
+  nb_bytes_free(&inner);
+  nb_records_deinit(&r);
+}
+
+static void sql_row(sqlite3 *db, unsigned seq, const char *kind, const char *path,
+                    const nb_bytes *cose) {
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "INSERT INTO bs_evidence(ep, cti, seq, kind, path, signer, "
+                                      "at, cose) VALUES('old1', 'dd', ?, ?, ?, 'x', 7, ?)",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int(q, 1, (int)seq);
+  sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, path, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 4, cose->data, (int)cose->len, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+  sqlite3_finalize(q);
+}
+
+/* `niobium bootstrap --db DB evidence old1`: the JSON rows (out) and the log (err). */
+static json_t *evidence_of_old1(const env *e, const char *db, char **err) {
+  char *argv[] = {(char *)e->bin, "bootstrap", "--db", (char *)db, "evidence", "old1", NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run_capture(argv, 10000, &out, err), 0);
+  json_t *j = json_loads(out, 0, NULL);
+  assert_non_null(j);
+  char hex[2 * sizeof OLD_PSK + 1];
+  assert_null(strstr(out, nb_hex_encode(OLD_PSK, sizeof OLD_PSK, hex)));
+  free(out);
+  return j;
+}
+
+static void test_older_rows_with_keys(void **state) {
+  env *e = *state;
+  char db[160];
+  snprintf(db, sizeof db, "%s.old", e->db);
+  unlink(db);
+  nb_dtls_keypair kp;
+  assert_int_equal(nb_dtls_keypair_generate(&kp), NB_OK);
+  nb_bytes keyed, plain, junk = {.data = (uint8_t *)k_cose[1], .len = 3};
+  nb_bytes_init(&keyed);
+  nb_bytes_init(&plain);
+  old_write(&kp, true, &keyed);
+  old_write(&kp, false, &plain);
+  /* The table as an older version made it, holding one bootstrap with its key in a write. */
+  sqlite3 *sq;
+  assert_int_equal(sqlite3_open(db, &sq), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(sq,
+                                "CREATE TABLE bs_evidence(ep TEXT NOT NULL, cti TEXT NOT NULL,"
+                                " seq INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL,"
+                                " signer TEXT NOT NULL, at INTEGER NOT NULL, cose BLOB NOT NULL,"
+                                " PRIMARY KEY(ep, cti, seq))",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sql_row(sq, 0, "write", "/0/1", &keyed);
+  sql_row(sq, 1, "write", "/1/0", &plain);
+  sql_row(sq, 2, "receipt", "/1", &junk);
+  sqlite3_close(sq);
+  /* The first open purges the keyed row, says how many, keeps the others. */
+  char *err = NULL;
+  json_t *j = evidence_of_old1(e, db, &err);
+  if (!strstr(err, "event=evidence-purged rows=1 ")) fail_msg("log: %s", err);
+  free(err);
+  assert_int_equal(json_array_size(j), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "path")), "/1/0");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "kind")), "receipt");
+  json_decref(j);
+  /* Once: the next open finds nothing to do. */
+  j = evidence_of_old1(e, db, &err);
+  assert_null(strstr(err, "evidence-purged"));
+  free(err);
+  assert_int_equal(json_array_size(j), 2);
+  json_decref(j);
+  /* A keyed row that appears afterwards (an older binary on the same file) is never served. */
+  assert_int_equal(sqlite3_open(db, &sq), SQLITE_OK);
+  sql_row(sq, 3, "write", "/0/1", &keyed);
+  sqlite3_close(sq);
+  j = evidence_of_old1(e, db, &err);
+  assert_non_null(strstr(err, "event=evidence-withheld ep=old1"));
+  free(err);
+  assert_int_equal(json_array_size(j), 2);
+  json_decref(j);
+  nb_bytes_free(&keyed);
+  nb_bytes_free(&plain);
+  nb_dtls_keypair_free(&kp);
+  const char *sfx[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < 3; i++) {
+    char p[192];
+    snprintf(p, sizeof p, "%s%s", db, sfx[i]);
+    unlink(p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli_db),
       cmocka_unit_test(test_api),
+      cmocka_unit_test(test_older_rows_with_keys),
   };
   return cmocka_run_group_tests(tests, env_setup, env_teardown);
 }

@@ -1,6 +1,8 @@
 /* `niobium cose`: the real binary signs and verifies (raw, base64 and stdin), names the wrong
  * key, refuses garbage, truncated and oversized files with an error and exit 1, and answers
- * usage errors with exit 2. */
+ * usage errors with exit 2. Secret keys: `sign` withholds them from the signed payload,
+ * `verify` shows their digests, checks a key shown to it (--secret) and never prints a key,
+ * not even one inside the signed payload of older evidence. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,11 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "base/hex.h"
+#include "dtls/cose.h"
 #include "dtls/keys.h"
+#include "lwm2m/format.h"
 #include "nb_test.h"
 
 typedef struct {
@@ -111,6 +117,111 @@ static void test_round_trip(void **state) {
   free(err);
 }
 
+static const uint8_t KEY[16] = {0xc0, 0xff, 0xee, 0x00, 0x5e, 0xc2, 0xe7, 0x01,
+                                0xc0, 0xff, 0xee, 0x00, 0x5e, 0xc2, 0xe7, 0x02};
+
+/* SenML CBOR of /0/1/2 = 0 and /0/1/5 = KEY, absolute names. */
+static void write_security(fixture *f, const char *name) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_path mode = nb_path_res(0, 1, 2), key = nb_path_res(0, 1, 5);
+  nb_value m = nb_value_int(0), k = nb_value_none();
+  assert_int_equal(nb_value_set_opaque(&k, KEY, sizeof KEY), NB_OK);
+  assert_int_equal(nb_records_add(&r, &mode, &m), NB_OK);
+  assert_int_equal(nb_records_add(&r, &key, &k), NB_OK);
+  nb_bytes b;
+  nb_bytes_init(&b);
+  nb_path root = nb_path_root();
+  assert_int_equal(nb_format_encode(112, &r, &root, nb_model_builtin(), &b, NULL, NULL), NB_OK);
+  write_file(in_dir(f, name), b.data, b.len);
+  nb_bytes_free(&b);
+  nb_records_deinit(&r);
+}
+
+static void assert_no_key(const char *text) {
+  char hex[2 * sizeof KEY + 1];
+  nb_hex_encode(KEY, sizeof KEY, hex);
+  if (strstr(text, hex)) fail_msg("the key is shown: %s", text);
+}
+
+static void test_secret_keys(void **state) {
+  fixture *f = *state;
+  write_security(f, "sec.cbor");
+  write_file(in_dir(f, "key.bin"), KEY, sizeof KEY);
+  write_file(in_dir(f, "other.bin"), KEY, sizeof KEY - 1);
+  char *out, *err;
+  /* sign withholds the key: not in the signed file, its digest instead. */
+  assert_int_equal(
+      sh(f, &out, &err, "\"$NB\" cose sign --key dev.key.pem -f 112 sec.cbor sec.cose"), 0);
+  assert_non_null(strstr(err, "withheld"));
+  free(out);
+  free(err);
+  /* The message for the device carries the key beside the signature: a file kept like one. */
+  struct stat st;
+  assert_int_equal(stat(in_dir(f, "sec.cose"), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  size_t len;
+  char *bytes = nb_test_read_file(in_dir(f, "sec.cose"), &len);
+  assert_non_null(bytes);
+  nb_cose_sign1_msg m;
+  assert_int_equal(
+      nb_cose_open((const uint8_t *)bytes, len, f->kp.spki_der.data, f->kp.spki_der.len, &m),
+      NB_OK);
+  assert_int_equal(m.nwithheld, 1);
+  assert_int_equal(nb_cose_secrets_check(&m), NB_OK);
+  assert_null(memmem(m.payload, m.payload_len, KEY, sizeof KEY));
+  free(bytes);
+  assert_int_equal(sh(f, &out, &err, "\"$NB\" cose verify --key dev.spki.der sec.cose"), 0);
+  assert_non_null(strstr(out, "\"withheld\":[{\"path\":\"/0/1/5\",\"salt\":\""));
+  assert_non_null(strstr(out, "{\"path\":\"/0/1/2\",\"type\":\"Integer\",\"value\":0}"));
+  assert_null(strstr(out, "\"matches\""));
+  free(out);
+  free(err);
+  /* A key shown later: matches, or the file is not valid. */
+  assert_int_equal(
+      sh(f, &out, &err, "\"$NB\" cose verify --key dev.spki.der --secret /0/1/5=key.bin sec.cose"),
+      0);
+  assert_non_null(strstr(out, "\"matches\":true"));
+  free(out);
+  free(err);
+  assert_int_equal(sh(f, &out, &err,
+                      "\"$NB\" cose verify --key dev.spki.der --secret /0/1/5=other.bin sec.cose"),
+                   1);
+  assert_non_null(strstr(out, "\"valid\":false"));
+  assert_non_null(strstr(out, "does not match its signed digest"));
+  free(out);
+  free(err);
+  assert_int_equal(sh(f, &out, &err,
+                      "\"$NB\" cose verify --key dev.spki.der --secret /0/1=key.bin "
+                      "sec.cose"),
+                   2);
+  free(out);
+  free(err);
+  /* Older evidence, the key inside the signed payload: valid, never shown, a warning. */
+  bytes = nb_test_read_file(in_dir(f, "sec.cbor"), &len);
+  assert_non_null(bytes);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = 112;
+  nb_bytes legacy;
+  nb_bytes_init(&legacy);
+  assert_int_equal(nb_cose_sign1(&h, (const uint8_t *)bytes, len, f->kp.key_pem.data,
+                                 f->kp.key_pem.len, &legacy),
+                   NB_OK);
+  free(bytes);
+  write_file(in_dir(f, "legacy.cose"), legacy.data, legacy.len);
+  nb_bytes_free(&legacy);
+  assert_int_equal(sh(f, &out, &err, "\"$NB\" cose verify --key dev.spki.der legacy.cose"), 0);
+  assert_no_key(out);
+  assert_no_key(err);
+  assert_non_null(strstr(out, "\"valid\":true"));
+  assert_non_null(
+      strstr(out, "{\"path\":\"/0/1/5\",\"type\":\"none\",\"value\":null,\"redacted\":"));
+  assert_non_null(strstr(out, "\"warning\":"));
+  free(out);
+  free(err);
+}
+
 static void test_wrong_key_and_claims(void **state) {
   fixture *f = *state;
   char *out, *err;
@@ -205,6 +316,7 @@ static void test_usage(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_secret_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_key_and_claims, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
