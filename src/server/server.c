@@ -992,6 +992,9 @@ static void handle_send(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
   nb_format_error fe = {NB_COAP_BAD_REQUEST, "malformed"};
   if (nb_format_decode_ex(cf, req->payload, req->payload_len, &o, &recs, &fe) != NB_OK) {
     respond(ex, fe.code, fe.reason, now);
+  } else if (nb_cose_secret_record(&recs)) { /* reported nowhere: events, history */
+    NB_LOG_WARN(MOD, "event=secret-refused ep=%s op=send", r->info.ep);
+    respond(ex, NB_COAP_BAD_REQUEST, "a secret key is never sent", now);
   } else {
     respond(ex, NB_COAP_CHANGED, NULL, now);
     s->stats.sends++;

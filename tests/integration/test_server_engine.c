@@ -719,6 +719,11 @@ static void test_send_dp(void **state) {
   assert_int_equal(dev_send(&stranger, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, senml),
                    NB_COAP_NOT_FOUND);
   assert_int_equal(count_ev(&h, NB_SEV_SEND), 1);
+  /* A Security key is never reported (events, history, API): refused, nothing emitted. */
+  const char *key = "[{\"n\":\"/0/1/5\",\"vd\":\"AAECAwQFBgcICQoLDA0ODw\"}]";
+  assert_int_equal(dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, key),
+                   NB_COAP_BAD_REQUEST);
+  assert_int_equal(count_ev(&h, NB_SEV_SEND), 1);
   harness_deinit(&h);
 }
 
