@@ -334,12 +334,17 @@ static nb_err nb_cose_bytes(nb_cbor_reader *r, size_t want, const uint8_t **data
   return e;
 }
 
+/* The head of a map of 1..NB_COSE_SECRETS_MAX secrets (digests or values). */
+static nb_err nb_cose_secrets_map(nb_cbor_reader *r, nb_cbor_item *it) {
+  nb_err e = nb_cose_expect(r, NB_CBOR_MAP, it);
+  return e == NB_OK && (it->u == 0 || it->u > NB_COSE_SECRETS_MAX) ? NB_ERR_SYNTAX : e;
+}
+
 /* The signed digests: {path: [salt, digest]}, 1..NB_COSE_SECRETS_MAX distinct resources. */
 static nb_err nb_cose_digests(nb_cose_parser *p) {
   nb_cose_sign1_msg *m = p->m;
   nb_cbor_item it;
-  nb_err e = nb_cose_expect(&p->r, NB_CBOR_MAP, &it);
-  if (e == NB_OK && (it.u == 0 || it.u > NB_COSE_SECRETS_MAX)) e = NB_ERR_SYNTAX;
+  nb_err e = nb_cose_secrets_map(&p->r, &it);
   for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
     nb_cose_withheld *w = &m->withheld[m->nwithheld];
     size_t len = 0;
@@ -360,8 +365,7 @@ static nb_err nb_cose_digests(nb_cose_parser *p) {
 static nb_err nb_cose_values(nb_cose_parser *p) {
   nb_cose_sign1_msg *m = p->m;
   nb_cbor_item it;
-  nb_err e = nb_cose_expect(&p->r, NB_CBOR_MAP, &it);
-  if (e == NB_OK && (it.u == 0 || it.u > NB_COSE_SECRETS_MAX)) e = NB_ERR_SYNTAX;
+  nb_err e = nb_cose_secrets_map(&p->r, &it);
   for (uint64_t i = 0; e == NB_OK && i < it.u; i++) {
     nb_path path;
     e = nb_cose_secret_path(&p->r, &path);

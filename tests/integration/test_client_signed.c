@@ -567,6 +567,20 @@ static void test_signed_observe(void **state) {
   fx_teardown(&f);
 }
 
+/* SenML CBOR of /3/0/14 (UTC offset) = tz, at base. */
+static void tz_body(const char *tz, const nb_path *base, nb_bytes *out) {
+  nb_records r;
+  nb_records_init(&r);
+  nb_path p = nb_path_res(3, 0, 14);
+  nb_value v = nb_value_none();
+  assert_int_equal(nb_value_set_string(&v, tz, strlen(tz)), NB_OK);
+  assert_int_equal(nb_records_add(&r, &p, &v), NB_OK);
+  assert_int_equal(
+      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, base, nb_model_builtin(), out, NULL, NULL),
+      NB_OK);
+  nb_records_deinit(&r);
+}
+
 /* A management server's signed Write: verified with its key, refused from another. */
 static void test_signed_management_write(void **state) {
   (void)state;
@@ -574,19 +588,11 @@ static void test_signed_management_write(void **state) {
   nb_client_server_params p = rpk_params(false);
   fx_setup(&f, &p, false);
   start_and_register(&f);
-  nb_records r;
-  nb_records_init(&r);
   nb_path tz = nb_path_res(3, 0, 14);
-  nb_value v = nb_value_none();
-  assert_int_equal(nb_value_set_string(&v, "+02:00", 6), NB_OK);
-  assert_int_equal(nb_records_add(&r, &tz, &v), NB_OK);
   nb_bytes inner, cose;
   nb_bytes_init(&inner);
   nb_bytes_init(&cose);
-  assert_int_equal(
-      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &tz, nb_model_builtin(), &inner, NULL, NULL),
-      NB_OK);
-  nb_records_deinit(&r);
+  tz_body("+02:00", &tz, &inner);
   sign(&inner, "dev-1", CTI_A, 0, &K.other_key.key_pem, &cose);
   nb_ss_answer a;
   nb_ss_request(&f.srv, NB_COAP_PUT, "/3/0/14", NB_COSE_CF_SIGN1, NB_COAP_CF_NONE, NULL, cose.data,
@@ -606,16 +612,9 @@ static void test_signed_management_write(void **state) {
   assert_string_equal(f.ev[0].kind, "write");
   assert_string_equal(f.ev[0].path, "/3/0/14");
   /* Write-Composite (iPATCH /) signed the same way */
-  nb_records_init(&r);
-  v = nb_value_none();
-  assert_int_equal(nb_value_set_string(&v, "-03:00", 6), NB_OK);
-  assert_int_equal(nb_records_add(&r, &tz, &v), NB_OK);
   nb_path root = nb_path_root();
   inner.len = cose.len = 0;
-  assert_int_equal(
-      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &root, nb_model_builtin(), &inner, NULL, NULL),
-      NB_OK);
-  nb_records_deinit(&r);
+  tz_body("-03:00", &root, &inner);
   sign(&inner, NULL, CTI_A, 0, &K.srv_key.key_pem, &cose);
   nb_ss_request(&f.srv, NB_COAP_IPATCH, "/", NB_COSE_CF_SIGN1, NB_COAP_CF_NONE, NULL, cose.data,
                 cose.len, &a);
@@ -808,19 +807,11 @@ static void test_management_write_with_key_refused(void **state) {
   nb_client_server_params p = rpk_params(false);
   fx_setup(&f, &p, false);
   start_and_register(&f);
-  nb_records r;
-  nb_records_init(&r);
   nb_path tz = nb_path_res(3, 0, 14);
-  nb_value v = nb_value_none();
-  assert_int_equal(nb_value_set_string(&v, "+02:00", 6), NB_OK);
-  assert_int_equal(nb_records_add(&r, &tz, &v), NB_OK);
   nb_bytes inner, cose;
   nb_bytes_init(&inner);
   nb_bytes_init(&cose);
-  assert_int_equal(
-      nb_format_encode(NB_COAP_CF_SENML_CBOR, &r, &tz, nb_model_builtin(), &inner, NULL, NULL),
-      NB_OK);
-  nb_records_deinit(&r);
+  tz_body("+02:00", &tz, &inner);
   nb_cose_headers h;
   nb_cose_headers_init(&h);
   h.content_format = NB_COAP_CF_SENML_CBOR;

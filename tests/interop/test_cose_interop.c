@@ -116,10 +116,18 @@ static void need_python(fixture *f) {
   }
 }
 
-/* Runs the judge; returns its exit code and its JSON verdict (caller decrefs). */
-static int judge_verify(const fixture *f, const char *key, const char *file, json_t **verdict) {
-  char *argv[] = {(char *)f->python, (char *)f->judge, "verify", "--key",
-                  (char *)key,       (char *)file,     NULL};
+/* Runs the judge, with --secret SECRET unless NULL; returns its exit code and its JSON verdict
+ * (caller decrefs). */
+static int judge_verify_with(const fixture *f, const char *key, const char *secret,
+                             const char *file, json_t **verdict) {
+  char *argv[9] = {(char *)f->python, (char *)f->judge, "verify", "--key", (char *)key};
+  int n = 5;
+  if (secret) {
+    argv[n++] = "--secret";
+    argv[n++] = (char *)secret;
+  }
+  argv[n++] = (char *)file;
+  argv[n] = NULL;
   char *out = NULL, *err = NULL;
   int rc = nb_test_run_capture(argv, 60000, &out, &err);
   json_error_t je;
@@ -147,6 +155,10 @@ static int nb_verify(const fixture *f, const char *key, const char *extra1, cons
   free(out);
   free(err);
   return rc;
+}
+
+static int judge_verify(const fixture *f, const char *key, const char *file, json_t **verdict) {
+  return judge_verify_with(f, key, NULL, file, verdict);
 }
 
 static void assert_json_str(const json_t *o, const char *key, const char *want) {
@@ -332,21 +344,6 @@ static void test_tampered_refused_by_both(void **state) {
 static const uint8_t KEY5[16] = {0x6b, 0x65, 0x79, 0x2d, 0x6f, 0x66, 0x2d, 0x30,
                                  0x2d, 0x31, 0x2d, 0x35, 0xa0, 0xa1, 0xa2, 0xa3};
 
-static int judge_verify_secret(const fixture *f, const char *secret_arg, const char *file,
-                               json_t **verdict) {
-  char *argv[] = {
-      (char *)f->python, (char *)f->judge,   "verify",     "--key", path_in(f, "dev.pub.pem"),
-      "--secret",        (char *)secret_arg, (char *)file, NULL};
-  char *out = NULL, *err = NULL;
-  int rc = nb_test_run_capture(argv, 60000, &out, &err);
-  json_error_t je;
-  *verdict = json_loads(out ? out : "", 0, &je);
-  if (!*verdict) fail_msg("judge printed no JSON: %s / %s", out, err);
-  free(out);
-  free(err);
-  return rc;
-}
-
 static void test_withheld_ours_judged(void **state) {
   fixture *f = *state;
   need_python(f);
@@ -376,11 +373,13 @@ static void test_withheld_ours_judged(void **state) {
   /* The key shown later matches what was signed; another does not. */
   char arg[400];
   snprintf(arg, sizeof arg, "/0/1/5=%s", path_in(f, "key5.bin"));
-  assert_int_equal(judge_verify_secret(f, arg, path_in(f, "kept.cose"), &v), 0);
+  assert_int_equal(
+      judge_verify_with(f, path_in(f, "dev.pub.pem"), arg, path_in(f, "kept.cose"), &v), 0);
   assert_true(json_is_true(json_object_get(v, "valid")));
   json_decref(v);
   snprintf(arg, sizeof arg, "/0/1/5=%s", path_in(f, "wrong.bin"));
-  assert_int_equal(judge_verify_secret(f, arg, path_in(f, "kept.cose"), &v), 1);
+  assert_int_equal(
+      judge_verify_with(f, path_in(f, "dev.pub.pem"), arg, path_in(f, "kept.cose"), &v), 1);
   assert_non_null(strstr(json_string_value(json_object_get(v, "error")), "does not match"));
   json_decref(v);
   /* What went over the wire (key beside the signature) verifies as well. */
