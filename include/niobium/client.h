@@ -59,7 +59,9 @@ typedef nb_err (*nb_client_resolve_fn)(void *user, const char *host, uint16_t po
  * Bootstrap-Write, Write, Create or Write-Composite it verified and applied; signed by the
  * server), "receipt" (its signed answer to a Bootstrap-Read), "read" (its signed answer to a
  * Read or Read-Composite) or "notify" (a signed notification or the answer that started the
- * observation). path is the request's target; cose is only valid during the call. */
+ * observation). path is the request's target; cose is only valid during the call. It never
+ * holds a secret key: the keys a signed write carried beside its signature are left out (their
+ * signed digests stay; docs/cose.md "Secrets in signed writes"). */
 typedef void (*nb_client_evidence_fn)(void *user, const char *kind, const nb_path *path,
                                       const uint8_t *cose, size_t len);
 
