@@ -81,6 +81,7 @@ void nb_dtls_server_config_default(nb_dtls_server_config *cfg) {
   cfg->known_sources = 16384;
   cfg->known_ttl_ms = 7LL * 24 * 3600 * 1000;
   cfg->stall_retransmits = 3;
+  cfg->evict_stalled = true;
   cfg->summary_interval_ms = 60000;
   cfg->idle_timeout_ms = 600000;
   cfg->cookie_rotate_ms = 300000;
@@ -476,7 +477,7 @@ static bool nb_dtls_room(nb_dtls_server *srv, const nb_dtls_source_rec *rec, boo
       (known || srv->unknown_handshakes < srv->unknown_cap))
     return true;
   nb_dtls_entry *v = srv->lru_head;
-  if (!v) return false;
+  if (!v || !srv->cfg.evict_stalled) return false;
   if (!known) {
     size_t mine = rec ? rec->handshakes : 0;
     bool stalled = srv->now - v->last_rx >= srv->cfg.session.retransmit_ms;

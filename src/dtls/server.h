@@ -48,6 +48,8 @@ typedef struct {
                                        retransmitted this many times (session.retransmit_ms,
                                        doubling) ends at the next timeout: 15 s for the
                                        defaults 1 s and 3 */
+  bool evict_stalled;               /* a full table evicts a stalled handshake for a
+                                       newcomer (see server.c); default true */
   nb_time_ms summary_interval_ms;   /* at most one handshake_pressure log line per interval;
                                        default 60000 */
   nb_time_ms idle_timeout_ms;       /* established and silent this long: closed; default 600000,
