@@ -29,10 +29,16 @@ typedef struct nb_dtls_entry {
   struct nb_dtls_entry *lru_prev, *lru_next; /* unknown list, least recently heard first */
 } nb_dtls_entry;
 
+/* A session failure is logged one line each, at most this many per summary interval; the rest
+ * only counted (an attacker who completes cookie exchanges and then fails them on purpose must
+ * not write the log). */
+#define NB_DTLS_FAILED_LOG_BUDGET 10
+
 /* Handshake pressure since the last summary line. */
 typedef struct {
   uint64_t refused, refused_source, evicted, stalled;
-  nb_time_ms since; /* first event of the window */
+  uint64_t failed_unlogged; /* session failures past the log budget */
+  nb_time_ms since;         /* first event of the window */
   nb_dtls_source_top top;
 } nb_dtls_pressure;
 
@@ -61,7 +67,10 @@ struct nb_dtls_server {
   size_t unknown_cap; /* max_handshakes less the share kept for known sources */
   nb_time_ms stall_ms;
   nb_dtls_pressure window;
-  nb_time_ms summary_last; /* NB_TIME_NEVER before the first summary */
+  nb_time_ms summary_last;    /* NB_TIME_NEVER before the first summary */
+  nb_dtls_handlers session_h; /* what sessions call: the server, then the user's handlers */
+  nb_time_ms failed_log_since;
+  unsigned failed_logged;
   /* timers */
   nb_dtls_entry **heap;
   size_t heap_len, heap_cap;
@@ -382,7 +391,7 @@ static void nb_dtls_emit(nb_dtls_server *srv, nb_dtls_entry *e, nb_dtls_event_ty
 /* ---- pressure: counters and one summary line per interval ---- */
 
 static bool nb_dtls_pressure_any(const nb_dtls_pressure *w) {
-  return w->refused + w->evicted + w->stalled > 0;
+  return w->refused + w->evicted + w->stalled + w->failed_unlogged > 0;
 }
 
 /* One line for everything refused, evicted or stalled since the last one: a warning when a
@@ -396,11 +405,12 @@ static void nb_dtls_summary(nb_dtls_server *srv) {
   if (top) nb_dtls_source_format(top, who, sizeof who);
   nb_logf(w->refused + w->evicted > 0 ? NB_LOG_WARN : NB_LOG_INFO, "dtls",
           "event=handshake_pressure window_s=%lld refused=%llu refused_source=%llu evicted=%llu "
-          "stalled=%llu top_source=%s top_count=%llu handshakes=%zu handshakes_unknown=%zu",
+          "stalled=%llu failed_unlogged=%llu top_source=%s top_count=%llu handshakes=%zu "
+          "handshakes_unknown=%zu",
           (long long)((srv->now - w->since) / 1000), (unsigned long long)w->refused,
           (unsigned long long)w->refused_source, (unsigned long long)w->evicted,
-          (unsigned long long)w->stalled, who, (unsigned long long)top_n, srv->handshakes,
-          srv->unknown_handshakes);
+          (unsigned long long)w->stalled, (unsigned long long)w->failed_unlogged, who,
+          (unsigned long long)top_n, srv->handshakes, srv->unknown_handshakes);
   memset(w, 0, sizeof *w);
   srv->summary_last = srv->now;
 }
@@ -419,6 +429,51 @@ static void nb_dtls_pressure_note(nb_dtls_server *srv, const nb_dtls_source *src
 
 static void nb_dtls_summary_maybe(nb_dtls_server *srv) {
   if (nb_dtls_summary_due(srv) <= srv->now) nb_dtls_summary(srv);
+}
+
+/* ---- what sessions call ---- */
+
+static void nb_dtls_session_sent(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  nb_dtls_server *srv = user;
+  srv->h.send(srv->h.user, peer, data, len);
+}
+
+static void nb_dtls_session_received(void *user, const nb_addr *peer, const uint8_t *data,
+                                     size_t len, nb_time_ms now) {
+  nb_dtls_server *srv = user;
+  srv->h.recv(srv->h.user, peer, data, len, now);
+}
+
+/* A session failed (the session itself logs that only at debug level): one line while the
+ * budget lasts, then only counted in the summary. */
+static void nb_dtls_log_failure(nb_dtls_server *srv, const nb_addr *peer, const nb_dtls_event *ev) {
+  char addr[NB_ADDR_STRLEN];
+  if (srv->now - srv->failed_log_since >= srv->cfg.summary_interval_ms) {
+    srv->failed_log_since = srv->now;
+    srv->failed_logged = 0;
+  }
+  if (srv->failed_logged < NB_DTLS_FAILED_LOG_BUDGET) {
+    srv->failed_logged++;
+    NB_LOG_INFO("dtls", "event=failed peer=%s role=server err=%s alert=%s alert_by=%s",
+                nb_addr_format(peer, addr, sizeof addr), nb_err_name(ev->err),
+                ev->alert >= 0 ? nb_dtls_alert_name(ev->alert) : "none",
+                ev->alert < 0    ? "none"
+                : ev->alert_sent ? "us"
+                                 : "peer");
+    return;
+  }
+  nb_dtls_source src;
+  nb_dtls_source_of(peer, &src);
+  nb_dtls_pressure_note(srv, &src);
+  srv->window.failed_unlogged++;
+  nb_dtls_summary_maybe(srv);
+}
+
+static void nb_dtls_session_event(void *user, const nb_addr *peer, nb_dtls_session *s,
+                                  const nb_dtls_event *ev, nb_time_ms now) {
+  nb_dtls_server *srv = user;
+  if (ev->type == NB_DTLS_EV_FAILED) nb_dtls_log_failure(srv, peer, ev);
+  if (srv->h.event) srv->h.event(srv->h.user, peer, s, ev, now);
 }
 
 /* ---- admission ---- */
@@ -516,8 +571,8 @@ static nb_dtls_entry *nb_dtls_admit(nb_dtls_server *srv, const nb_addr *peer,
   if (!e) return NULL;
   e->src = nb_dtls_sources_take(&srv->sources, &src);
   const gnutls_datum_t *tk = srv->cfg.resumption ? &srv->ticket_key : NULL;
-  if (!e->src || nb_dtls_session_new_server(srv->creds, &srv->cfg.session, &srv->h, peer, tk, pre,
-                                            srv->now, &e->s) != NB_OK) {
+  if (!e->src || nb_dtls_session_new_server(srv->creds, &srv->cfg.session, &srv->session_h, peer,
+                                            tk, pre, srv->now, &e->s) != NB_OK) {
     if (e->src) nb_dtls_sources_give(&srv->sources, e->src);
     free(e);
     return NULL;
@@ -724,6 +779,8 @@ nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds 
   }
   srv->creds = creds;
   srv->h = *h;
+  srv->session_h = (nb_dtls_handlers){nb_dtls_session_sent, nb_dtls_session_received,
+                                      nb_dtls_session_event, srv};
   srv->summary_last = NB_TIME_NEVER;
   srv->stall_ms = nb_dtls_stall_window(&srv->cfg);
   srv->unknown_cap =

@@ -49,7 +49,7 @@ typedef struct {
 } peer;
 
 struct fx {
-  nb_dtls_creds *screds, *ccreds;
+  nb_dtls_creds *screds, *ccreds, *wrong; /* wrong: a PSK the server does not have */
   nb_dtls_server *srv;
   nb_dtls_server_config cfg;
   dgram q[QUEUE];
@@ -153,6 +153,9 @@ static void fx_init(fx *f, const nb_dtls_server_config *cfg) {
   nb_dtls_creds_set_psk_lookup(f->screds, psk_lookup, NULL);
   assert_int_equal(nb_dtls_creds_new(&f->ccreds), NB_OK);
   assert_int_equal(nb_dtls_creds_set_psk(f->ccreds, "dev", 3, key, sizeof key), NB_OK);
+  key[0] ^= 1;
+  assert_int_equal(nb_dtls_creds_new(&f->wrong), NB_OK);
+  assert_int_equal(nb_dtls_creds_set_psk(f->wrong, "dev", 3, key, sizeof key), NB_OK);
   if (cfg) {
     f->cfg = *cfg;
   } else {
@@ -167,11 +170,13 @@ static void fx_free(fx *f) {
   for (size_t i = 0; i < f->npeers; i++) nb_dtls_session_free(f->peers[i].s);
   nb_dtls_creds_free(f->screds);
   nb_dtls_creds_free(f->ccreds);
+  nb_dtls_creds_free(f->wrong);
 }
 
 /* A client at `a` sends its ClientHello at now; it gets `budget` server datagrams (1: only the
  * HelloVerifyRequest, so it completes the cookie exchange and goes silent; -1: everything). */
-static peer *connect_peer(fx *f, const nb_addr *a, int budget, nb_time_ms now) {
+static peer *connect_with(fx *f, const nb_dtls_creds *creds, const nb_addr *a, int budget,
+                          nb_time_ms now) {
   peer *c = peer_find(f, a);
   if (!c) {
     assert_true(f->npeers < MAX_PEERS);
@@ -185,10 +190,14 @@ static peer *connect_peer(fx *f, const nb_addr *a, int budget, nb_time_ms now) {
   nb_addr server;
   assert_int_equal(nb_addr_parse("192.0.2.1:5684", 0, &server), NB_OK);
   nb_dtls_handlers h = {client_send, no_recv, NULL, c};
-  assert_int_equal(nb_dtls_client_new(f->ccreds, NULL, &h, &server, now, &c->s), NB_OK);
+  assert_int_equal(nb_dtls_client_new(creds, NULL, &h, &server, now, &c->s), NB_OK);
   assert_int_equal(nb_dtls_client_connect(c->s, now), NB_OK);
   pump(f, now);
   return c;
+}
+
+static peer *connect_peer(fx *f, const nb_addr *a, int budget, nb_time_ms now) {
+  return connect_with(f, f->ccreds, a, budget, now);
 }
 
 static void half_open(fx *f, const nb_addr *a, nb_time_ms now) { connect_peer(f, a, 1, now); }
@@ -461,7 +470,8 @@ static void test_eviction_rules(void **state) {
 
 typedef struct {
   int lines, warn, info, pressure;
-  uint64_t refused, stalled, evicted;
+  uint64_t refused, stalled, evicted, failed_unlogged;
+  int failed;
   bool named_source;
 } log_tally;
 
@@ -471,6 +481,7 @@ static void tally_sink(nb_log_level level, const char *line, void *user) {
   t->lines++;
   t->warn += level == NB_LOG_WARN;
   t->info += level == NB_LOG_INFO;
+  t->failed += strstr(line, "event=failed") && strstr(line, "role=server");
   if (!strstr(line, "event=handshake_pressure")) return;
   t->pressure++;
   const char *p;
@@ -478,6 +489,7 @@ static void tally_sink(nb_log_level level, const char *line, void *user) {
   if ((p = strstr(line, " stalled="))) t->stalled += strtoull(p + 9, NULL, 10);
   if ((p = strstr(line, " evicted="))) t->evicted += strtoull(p + 9, NULL, 10);
   if (strstr(line, " top_source=198.18.0.50 ")) t->named_source = true;
+  if ((p = strstr(line, " failed_unlogged="))) t->failed_unlogged += strtoull(p + 17, NULL, 10);
 }
 
 /* One source floods for two minutes, 1,000 ClientHellos with valid cookies from 1,000 ports: 16
@@ -533,12 +545,44 @@ static void test_flood_log_summary(void **state) {
   nb_log_set_level(NB_LOG_ERROR);
 }
 
+/* Thirty peers from thirty addresses complete the cookie exchange and then fail the handshake
+ * (a PSK the server does not have: bad_record_mac on their Finished), within a minute: the
+ * first ten failures are logged one line each, the other twenty only counted in the summary.
+ * A minute later the budget is back. */
+static void test_failure_lines_budget(void **state) {
+  (void)state;
+  log_tally t = {0};
+  nb_log_set_level(NB_LOG_INFO);
+  nb_log_set_sink(tally_sink, &t);
+  fx f;
+  fx_init(&f, NULL);
+  for (unsigned i = 0; i < 30; i++) {
+    nb_addr a = v4(70 + i, 5000);
+    peer *c = connect_with(&f, f.wrong, &a, -1, (nb_time_ms)i * 100);
+    assert_int_equal(nb_dtls_session_state(c->s), NB_DTLS_FAILED);
+  }
+  nb_dtls_server_stats st = stats(&f);
+  assert_int_equal(st.failed, 30);
+  assert_int_equal(f.ev_failed, 30); /* the user's handler still sees every one */
+  assert_int_equal(t.failed, 10);
+  run(&f, 3000, 70000);
+  assert_int_equal(t.failed_unlogged, 20);
+  assert_int_equal(t.pressure, 2); /* at the first unlogged one, and a minute later */
+  nb_addr later = v4(150, 5000);
+  connect_with(&f, f.wrong, &later, -1, 70000);
+  assert_int_equal(t.failed, 11);
+  fx_free(&f);
+  nb_log_set_sink(NULL, NULL);
+  nb_log_set_level(NB_LOG_ERROR);
+}
+
 int main(void) {
   nb_log_set_level(NB_LOG_ERROR);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_bound_per_source),  cmocka_unit_test(test_stalled_by_schedule),
-      cmocka_unit_test(test_talking_peer_kept), cmocka_unit_test(test_known_share),
-      cmocka_unit_test(test_eviction_rules),    cmocka_unit_test(test_flood_log_summary),
+      cmocka_unit_test(test_bound_per_source),     cmocka_unit_test(test_stalled_by_schedule),
+      cmocka_unit_test(test_talking_peer_kept),    cmocka_unit_test(test_known_share),
+      cmocka_unit_test(test_eviction_rules),       cmocka_unit_test(test_flood_log_summary),
+      cmocka_unit_test(test_failure_lines_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
