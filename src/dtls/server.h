@@ -12,7 +12,8 @@
  * known_ttl_ms; and when the table is full the stalled handshake heard from least recently is
  * evicted for a newcomer (see nb_dtls_room in server.c for who may evict whom). Refusals,
  * evictions and stalls are counted in the stats and logged as one summary line per
- * summary_interval_ms at most, never one line per datagram.
+ * summary_interval_ms at most, never one line per datagram; the server logs its sessions'
+ * failures itself, ten lines per interval at most, the rest counted in that summary.
  *
  * I/O shell use: nb_dtls_server_receive(peer, datagram, now) for each datagram on the socket;
  * plaintext CoAP datagrams come out through handlers.recv, ciphertext through handlers.send;
@@ -89,19 +90,19 @@ nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms
 nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer);
 
 typedef struct {
-  uint64_t sessions;          /* now, any state */
-  uint64_t handshakes;        /* now, in progress */
-  uint64_t hello_verify_sent; /* HelloVerifyRequests (cookie missing, stale or wrong) */
-  uint64_t cookies_accepted;  /* ClientHellos whose cookie verified (sessions created) */
-  uint64_t established, resumed, failed, expired, closed, replaced;
+  uint64_t sessions;           /* now, any state */
+  uint64_t handshakes;         /* now, in progress */
   uint64_t handshakes_unknown; /* now, in progress from sources not known */
-  uint64_t admitted_known;     /* handshakes opened in a known source's right */
-  uint64_t refused;            /* valid cookie but a limit was reached (any) */
-  uint64_t refused_source;     /* ... the bound per source */
-  uint64_t evicted;            /* handshakes ended to make room for another */
-  uint64_t stalled;            /* handshakes ended: the peer stayed silent (stall_retransmits) */
-  uint64_t dropped;            /* datagrams from unknown peers that open no handshake */
-  nb_dtls_counters stateless;  /* ClientHellos answered and HelloVerifyRequests, no session */
+  uint64_t hello_verify_sent;  /* HelloVerifyRequests (cookie missing, stale or wrong) */
+  uint64_t cookies_accepted;   /* ClientHellos whose cookie verified (admitted or refused) */
+  uint64_t established, resumed, failed, expired, closed, replaced;
+  uint64_t admitted_known;    /* handshakes opened in a known source's share */
+  uint64_t refused;           /* valid cookie but a limit was reached (any) */
+  uint64_t refused_source;    /* ... the bound per source */
+  uint64_t evicted;           /* handshakes ended to make room for another */
+  uint64_t stalled;           /* handshakes ended: the peer stayed silent (stall_retransmits) */
+  uint64_t dropped;           /* datagrams from unknown peers that open no handshake */
+  nb_dtls_counters stateless; /* ClientHellos answered and HelloVerifyRequests, no session */
 } nb_dtls_server_stats;
 
 void nb_dtls_server_get_stats(const nb_dtls_server *srv, nb_dtls_server_stats *out);
