@@ -12,11 +12,16 @@ static bool nb_dtls_v4_mapped(const uint8_t ip[16]) {
   return memcmp(ip, head, sizeof head) == 0;
 }
 
+/* fe80::/10: the same /64 on every link, so the whole address tells devices apart. */
+static bool nb_dtls_link_local(const uint8_t ip[16]) {
+  return ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80;
+}
+
 void nb_dtls_source_of(const nb_addr *peer, nb_dtls_source *out) {
   memset(out, 0, sizeof *out);
   if (peer->family == NB_ADDR_V6 && !nb_dtls_v4_mapped(peer->ip)) {
     out->family = NB_ADDR_V6;
-    memcpy(out->prefix, peer->ip, 8);
+    memcpy(out->prefix, peer->ip, nb_dtls_link_local(peer->ip) ? 16 : 8);
     return;
   }
   out->family = NB_ADDR_V4;
@@ -29,11 +34,10 @@ bool nb_dtls_source_equal(const nb_dtls_source *a, const nb_dtls_source *b) {
 
 const char *nb_dtls_source_format(const nb_dtls_source *s, char *buf, size_t cap) {
   char ip[INET6_ADDRSTRLEN];
-  uint8_t full[16] = {0};
-  memcpy(full, s->prefix, sizeof s->prefix);
   int af = s->family == NB_ADDR_V4 ? AF_INET : AF_INET6;
-  if (!inet_ntop(af, full, ip, sizeof ip)) snprintf(ip, sizeof ip, "?");
-  snprintf(buf, cap, "%s%s", ip, s->family == NB_ADDR_V4 ? "" : "/64");
+  if (!inet_ntop(af, s->prefix, ip, sizeof ip)) snprintf(ip, sizeof ip, "?");
+  bool prefix = s->family == NB_ADDR_V6 && !nb_dtls_link_local(s->prefix);
+  snprintf(buf, cap, "%s%s", ip, prefix ? "/64" : "");
   return buf;
 }
 

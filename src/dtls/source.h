@@ -1,6 +1,7 @@
 /* Where DTLS handshakes come from, for a server's admission rules (server.c). A source is what
  * one party controls: an IPv4 address, or an IPv6 /64 prefix (the smallest allocation a
- * subscriber gets, so an attacker with one /64 is one source); ports never count. Owns three
+ * subscriber gets, so an attacker with one /64 is one source), except a link-local IPv6
+ * address, which is its own source (fe80::/64 is every link's); ports never count. Owns three
  * bounded tables: handshakes in progress per source (a record exists only while its source has
  * one), the sources that completed a handshake recently ("known", fixed size, keyed hash tags,
  * expiry), and the few sources a flood comes from most (for one summary log line). */
@@ -17,11 +18,12 @@
 #include "coap/hmap.h"
 
 typedef struct {
-  uint8_t family;    /* NB_ADDR_V4 or NB_ADDR_V6 (an IPv4-mapped IPv6 address is IPv4) */
-  uint8_t prefix[8]; /* IPv4: the 4 address bytes; IPv6: the /64 prefix */
+  uint8_t family;     /* NB_ADDR_V4 or NB_ADDR_V6 (an IPv4-mapped IPv6 address is IPv4) */
+  uint8_t prefix[16]; /* IPv4: the 4 address bytes; IPv6: the /64 prefix, or the whole
+                         link-local address; the rest zero */
 } nb_dtls_source;
 
-/* "203.0.113.7" or "2001:db8:1:2::/64" plus NUL. */
+/* "203.0.113.7", "2001:db8:1:2::/64" or "fe80::1" plus NUL. */
 #define NB_DTLS_SOURCE_STRLEN 48
 
 void nb_dtls_source_of(const nb_addr *peer, nb_dtls_source *out);

@@ -1,7 +1,7 @@
 /* Handshake sources (src/dtls/source.c): IPv4 addresses and IPv6 /64 prefixes, ports ignored,
- * IPv4-mapped IPv6 as IPv4; per-source counts made and freed on demand; the known-source set
- * (expiry, a full set gives up its least recently seen slot, nothing else); the heavy-hitter
- * tally names the flood's source. */
+ * IPv4-mapped IPv6 as IPv4, link-local IPv6 per address; per-source counts made and freed on
+ * demand; the known-source set (expiry, a full set gives up its least recently seen slot, nothing
+ * else); the heavy-hitter tally names the flood's source. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +44,9 @@ static void test_source_rule(void **state) {
   assert_string_equal(nb_dtls_source_format(&v6a, buf, sizeof buf), "2001:db8:0:1::/64");
   nb_dtls_source zero = source("[::1]:1"); /* loopback: the all-zero /64, not IPv4 */
   assert_int_equal(zero.family, NB_ADDR_V6);
+  nb_dtls_source ll1 = source("[fe80::1]:1"), ll2 = source("[fe80::2]:1");
+  assert_false(nb_dtls_source_equal(&ll1, &ll2)); /* every link's /64: per address */
+  assert_string_equal(nb_dtls_source_format(&ll1, buf, sizeof buf), "fe80::1");
 }
 
 static void test_counts(void **state) {
