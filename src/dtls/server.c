@@ -1,5 +1,6 @@
-/* DTLS server context: stateless cookies, a peer-keyed session table, limits, expiry and one
- * deadline heap for every session timer. */
+/* DTLS server context: stateless cookies, a peer-keyed session table, admission of handshakes
+ * (bounds per source and overall, a share kept for known sources, eviction of stalled ones),
+ * expiry, one deadline heap for every session timer, and the pressure summary in the log. */
 #include "dtls/server.h"
 
 #include <gnutls/dtls.h>
@@ -8,6 +9,7 @@
 
 #include "base/log.h"
 #include "dtls/record.h"
+#include "dtls/source.h"
 
 #define NB_DTLS_COOKIE_KEY_LEN 32
 
@@ -20,7 +22,25 @@ typedef struct nb_dtls_entry {
   uint8_t random[32]; /* ClientHello.random of the handshake that created the session */
   bool handshaking;   /* counted in srv->handshakes */
   bool removed;
+  /* While handshaking: */
+  nb_dtls_source_rec *src; /* its source's count */
+  bool known;              /* admitted as a known source; otherwise in the unknown list */
+  nb_time_ms last_rx;      /* the peer's last datagram */
+  struct nb_dtls_entry *lru_prev, *lru_next; /* unknown list, least recently heard first */
 } nb_dtls_entry;
+
+/* A session failure is logged one line each, at most this many per summary interval; the rest
+ * only counted (an attacker who completes cookie exchanges and then fails them on purpose must
+ * not write the log). */
+#define NB_DTLS_FAILED_LOG_BUDGET 10
+
+/* Handshake pressure since the last summary line. */
+typedef struct {
+  uint64_t refused, refused_source, evicted, stalled;
+  uint64_t failed_unlogged; /* session failures past the log budget */
+  nb_time_ms since;         /* first event of the window */
+  nb_dtls_source_top top;
+} nb_dtls_pressure;
 
 struct nb_dtls_server {
   nb_dtls_server_config cfg;
@@ -39,6 +59,18 @@ struct nb_dtls_server {
   size_t nbuckets; /* power of two */
   size_t count;
   size_t handshakes;
+  /* admission */
+  nb_dtls_sources sources;
+  nb_dtls_known known;
+  nb_dtls_entry *lru_head, *lru_tail; /* handshakes from sources not known */
+  size_t unknown_handshakes;
+  size_t unknown_cap; /* max_handshakes less the share kept for known sources */
+  nb_time_ms stall_ms;
+  nb_dtls_pressure window;
+  nb_time_ms summary_last;    /* NB_TIME_NEVER before the first summary */
+  nb_dtls_handlers session_h; /* what sessions call: the server, then the user's handlers */
+  nb_time_ms failed_log_since;
+  unsigned failed_logged;
   /* timers */
   nb_dtls_entry **heap;
   size_t heap_len, heap_cap;
@@ -53,6 +85,13 @@ void nb_dtls_server_config_default(nb_dtls_server_config *cfg) {
   nb_dtls_session_params_default(&cfg->session);
   cfg->max_sessions = 100000;
   cfg->max_handshakes = 1000;
+  cfg->max_handshakes_per_source = 16;
+  cfg->known_share_pct = 25;
+  cfg->known_sources = 16384;
+  cfg->known_ttl_ms = 7LL * 24 * 3600 * 1000;
+  cfg->stall_retransmits = 3;
+  cfg->evict_stalled = true;
+  cfg->summary_interval_ms = 60000;
   cfg->idle_timeout_ms = 600000;
   cfg->cookie_rotate_ms = 300000;
   cfg->resumption = true;
@@ -114,7 +153,7 @@ static void nb_dtls_heap_remove(nb_dtls_server *srv, nb_dtls_entry *e) {
 static nb_time_ms nb_dtls_entry_due(const nb_dtls_server *srv, const nb_dtls_entry *e) {
   switch (nb_dtls_session_state(e->s)) {
     case NB_DTLS_HANDSHAKING:
-      return nb_dtls_session_next_deadline(e->s);
+      return nb_time_min(nb_dtls_session_next_deadline(e->s), e->last_rx + srv->stall_ms);
     case NB_DTLS_ESTABLISHED:
       if (srv->cfg.idle_timeout_ms <= 0) return NB_TIME_NEVER;
       return nb_dtls_session_last_activity(e->s) + srv->cfg.idle_timeout_ms;
@@ -167,12 +206,61 @@ static void nb_dtls_unlink(nb_dtls_server *srv, nb_dtls_entry *e) {
   if (*pp) *pp = e->next;
 }
 
+/* ---- the list of handshakes from unknown sources, least recently heard first ---- */
+
+static void nb_dtls_lru_unlink(nb_dtls_server *srv, nb_dtls_entry *e) {
+  if (e->lru_prev) {
+    e->lru_prev->lru_next = e->lru_next;
+  } else {
+    srv->lru_head = e->lru_next;
+  }
+  if (e->lru_next) {
+    e->lru_next->lru_prev = e->lru_prev;
+  } else {
+    srv->lru_tail = e->lru_prev;
+  }
+  e->lru_prev = e->lru_next = NULL;
+}
+
+static void nb_dtls_lru_append(nb_dtls_server *srv, nb_dtls_entry *e) {
+  e->lru_prev = srv->lru_tail;
+  e->lru_next = NULL;
+  if (srv->lru_tail) {
+    srv->lru_tail->lru_next = e;
+  } else {
+    srv->lru_head = e;
+  }
+  srv->lru_tail = e;
+}
+
+/* The peer spoke: its handshake is not stalled. */
+static void nb_dtls_heard(nb_dtls_server *srv, nb_dtls_entry *e) {
+  e->last_rx = srv->now;
+  if (e->handshaking && !e->known && srv->lru_tail != e) {
+    nb_dtls_lru_unlink(srv, e);
+    nb_dtls_lru_append(srv, e);
+  }
+}
+
+/* The handshake is over (done, failed, ended or forgotten): it leaves every admission count. */
+static void nb_dtls_handshake_over(nb_dtls_server *srv, nb_dtls_entry *e) {
+  if (!e->handshaking) return;
+  e->handshaking = false;
+  srv->handshakes--;
+  if (!e->known) {
+    nb_dtls_lru_unlink(srv, e);
+    srv->unknown_handshakes--;
+  }
+  nb_dtls_sources_give(&srv->sources, e->src);
+  e->src = NULL;
+}
+
 /* Forgets a peer; the memory goes when the outermost server call returns. */
 static void nb_dtls_remove(nb_dtls_server *srv, nb_dtls_entry *e) {
   if (e->removed) return;
   nb_dtls_unlink(srv, e);
   nb_dtls_heap_remove(srv, e);
-  if (e->handshaking) srv->handshakes--;
+  nb_dtls_handshake_over(srv, e);
   srv->count--;
   e->removed = true;
   e->next = srv->graveyard;
@@ -202,11 +290,14 @@ static void nb_dtls_after(nb_dtls_server *srv, nb_dtls_entry *e) {
   if (e->removed) return;
   nb_dtls_state st = nb_dtls_session_state(e->s);
   if (e->handshaking && st != NB_DTLS_HANDSHAKING) {
-    e->handshaking = false;
-    srv->handshakes--;
+    nb_dtls_handshake_over(srv, e);
     if (st == NB_DTLS_ESTABLISHED) {
       srv->stats.established++;
       if (nb_dtls_session_resumed(e->s)) srv->stats.resumed++;
+      /* It authenticated: its source may use the share kept for known sources from now on. */
+      nb_dtls_source src;
+      nb_dtls_source_of(nb_dtls_session_addr(e->s), &src);
+      nb_dtls_known_add(&srv->known, &src, srv->now);
     }
   }
   if (st == NB_DTLS_FAILED) srv->stats.failed++;
@@ -297,27 +388,200 @@ static void nb_dtls_emit(nb_dtls_server *srv, nb_dtls_entry *e, nb_dtls_event_ty
   srv->h.event(srv->h.user, nb_dtls_session_addr(e->s), e->s, &ev, srv->now);
 }
 
+/* ---- pressure: counters and one summary line per interval ---- */
+
+static bool nb_dtls_pressure_any(const nb_dtls_pressure *w) {
+  return w->refused + w->evicted + w->stalled + w->failed_unlogged > 0;
+}
+
+/* One line for everything refused, evicted or stalled since the last one: a warning when a
+ * handshake was turned away or cut short for room, information when silent peers only timed
+ * out. The source most involved is named (an attacker's address is no secret). */
+static void nb_dtls_summary(nb_dtls_server *srv) {
+  nb_dtls_pressure *w = &srv->window;
+  uint64_t top_n = 0;
+  const nb_dtls_source *top = nb_dtls_source_top_first(&w->top, &top_n);
+  char who[NB_DTLS_SOURCE_STRLEN] = "-";
+  if (top) nb_dtls_source_format(top, who, sizeof who);
+  nb_logf(w->refused + w->evicted > 0 ? NB_LOG_WARN : NB_LOG_INFO, "dtls",
+          "event=handshake_pressure window_s=%lld refused=%llu refused_source=%llu evicted=%llu "
+          "stalled=%llu failed_unlogged=%llu top_source=%s top_count=%llu handshakes=%zu "
+          "handshakes_unknown=%zu",
+          (long long)((srv->now - w->since) / 1000), (unsigned long long)w->refused,
+          (unsigned long long)w->refused_source, (unsigned long long)w->evicted,
+          (unsigned long long)w->stalled, (unsigned long long)w->failed_unlogged, who,
+          (unsigned long long)top_n, srv->handshakes, srv->unknown_handshakes);
+  memset(w, 0, sizeof *w);
+  srv->summary_last = srv->now;
+}
+
+static nb_time_ms nb_dtls_summary_due(const nb_dtls_server *srv) {
+  if (!nb_dtls_pressure_any(&srv->window)) return NB_TIME_NEVER;
+  if (srv->summary_last == NB_TIME_NEVER) return srv->now;
+  return srv->summary_last + srv->cfg.summary_interval_ms;
+}
+
+/* One event counted against `src`; the line goes out now if the last one is old enough. */
+static void nb_dtls_pressure_note(nb_dtls_server *srv, const nb_dtls_source *src) {
+  if (!nb_dtls_pressure_any(&srv->window)) srv->window.since = srv->now;
+  nb_dtls_source_top_add(&srv->window.top, src);
+}
+
+static void nb_dtls_summary_maybe(nb_dtls_server *srv) {
+  if (nb_dtls_summary_due(srv) <= srv->now) nb_dtls_summary(srv);
+}
+
+/* ---- what sessions call ---- */
+
+static void nb_dtls_session_sent(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  nb_dtls_server *srv = user;
+  srv->h.send(srv->h.user, peer, data, len);
+}
+
+static void nb_dtls_session_received(void *user, const nb_addr *peer, const uint8_t *data,
+                                     size_t len, nb_time_ms now) {
+  nb_dtls_server *srv = user;
+  srv->h.recv(srv->h.user, peer, data, len, now);
+}
+
+/* A session failed (the session itself logs that only at debug level): one line while the
+ * budget lasts, then only counted in the summary. */
+static void nb_dtls_log_failure(nb_dtls_server *srv, const nb_addr *peer, const nb_dtls_event *ev) {
+  char addr[NB_ADDR_STRLEN];
+  if (srv->now - srv->failed_log_since >= srv->cfg.summary_interval_ms) {
+    srv->failed_log_since = srv->now;
+    srv->failed_logged = 0;
+  }
+  if (srv->failed_logged < NB_DTLS_FAILED_LOG_BUDGET) {
+    srv->failed_logged++;
+    NB_LOG_INFO("dtls", "event=failed peer=%s role=server err=%s alert=%s alert_by=%s",
+                nb_addr_format(peer, addr, sizeof addr), nb_err_name(ev->err),
+                ev->alert >= 0 ? nb_dtls_alert_name(ev->alert) : "none",
+                ev->alert < 0    ? "none"
+                : ev->alert_sent ? "us"
+                                 : "peer");
+    return;
+  }
+  nb_dtls_source src;
+  nb_dtls_source_of(peer, &src);
+  nb_dtls_pressure_note(srv, &src);
+  srv->window.failed_unlogged++;
+  nb_dtls_summary_maybe(srv);
+}
+
+static void nb_dtls_session_event(void *user, const nb_addr *peer, nb_dtls_session *s,
+                                  const nb_dtls_event *ev, nb_time_ms now) {
+  nb_dtls_server *srv = user;
+  if (ev->type == NB_DTLS_EV_FAILED) nb_dtls_log_failure(srv, peer, ev);
+  if (srv->h.event) srv->h.event(srv->h.user, peer, s, ev, now);
+}
+
+/* ---- admission ---- */
+
+static void nb_dtls_refuse(nb_dtls_server *srv, const nb_addr *peer, const nb_dtls_source *src,
+                           bool per_source) {
+  char addr[NB_ADDR_STRLEN];
+  nb_dtls_pressure_note(srv, src);
+  srv->stats.refused++;
+  srv->window.refused++;
+  if (per_source) {
+    srv->stats.refused_source++;
+    srv->window.refused_source++;
+  }
+  NB_LOG_DEBUG("dtls", "event=refused peer=%s reason=%s handshakes=%zu",
+               nb_addr_format(peer, addr, sizeof addr), per_source ? "source" : "full",
+               srv->handshakes);
+  nb_dtls_summary_maybe(srv);
+}
+
+/* The server ends a handshake: its peer stayed silent through every retransmission (stalled,
+ * NB_ERR_DTLS_TIMEOUT) or it made room for another (NB_ERR_DTLS_LIMIT). The peer gets a
+ * close_notify so that, if it is a real device, it starts afresh instead of waiting. */
+static void nb_dtls_cut(nb_dtls_server *srv, nb_dtls_entry *e, nb_err why) {
+  char addr[NB_ADDR_STRLEN];
+  bool stalled = why == NB_ERR_DTLS_TIMEOUT;
+  const nb_addr *peer = nb_dtls_session_addr(e->s);
+  nb_dtls_source src;
+  nb_dtls_source_of(peer, &src);
+  nb_dtls_pressure_note(srv, &src);
+  if (stalled) {
+    srv->stats.stalled++;
+    srv->window.stalled++;
+  } else {
+    srv->stats.evicted++;
+    srv->window.evicted++;
+  }
+  NB_LOG_DEBUG("dtls", "event=%s peer=%s silent_ms=%lld", stalled ? "stalled" : "evicted",
+               nb_addr_format(peer, addr, sizeof addr), (long long)(srv->now - e->last_rx));
+  nb_dtls_emit(srv, e, NB_DTLS_EV_FAILED, why);
+  if (!e->removed) {
+    nb_dtls_session_close(e->s, srv->now);
+    nb_dtls_remove(srv, e);
+  }
+  nb_dtls_summary_maybe(srv);
+}
+
+/* Room for one more handshake from a source that has `rec` (NULL: none) in progress. When the
+ * table (or, for an unknown source, its part of it) is full, the handshake from an unknown
+ * source heard from least recently may be evicted: always for a known newcomer; for an unknown
+ * one only when it stalled (silent for a whole retransmission interval) and its source has
+ * more handshakes than the newcomer's (or is the newcomer's), so a flood never evicts the
+ * lone handshake of a smaller source. */
+static bool nb_dtls_room(nb_dtls_server *srv, const nb_dtls_source_rec *rec, bool known) {
+  if (srv->handshakes < srv->cfg.max_handshakes &&
+      (known || srv->unknown_handshakes < srv->unknown_cap))
+    return true;
+  nb_dtls_entry *v = srv->lru_head;
+  if (!v || !srv->cfg.evict_stalled) return false;
+  if (!known) {
+    size_t mine = rec ? rec->handshakes : 0;
+    bool stalled = srv->now - v->last_rx >= srv->cfg.session.retransmit_ms;
+    bool fair = v->src == rec || v->src->handshakes > mine;
+    if (!stalled || !fair) return false;
+  }
+  nb_dtls_cut(srv, v, NB_ERR_DTLS_LIMIT);
+  return true;
+}
+
+/* Whether a verified ClientHello from `peer` may open a handshake (counted when not). */
+static bool nb_dtls_admissible(nb_dtls_server *srv, const nb_addr *peer, const nb_dtls_source *src,
+                               bool *known) {
+  nb_dtls_source_rec *rec = nb_dtls_sources_find(&srv->sources, src);
+  size_t per = srv->cfg.max_handshakes_per_source;
+  if (per > 0 && rec && rec->handshakes >= per) {
+    nb_dtls_refuse(srv, peer, src, true);
+    return false;
+  }
+  *known = nb_dtls_known_has(&srv->known, src, srv->now);
+  if (srv->count >= srv->cfg.max_sessions || !nb_dtls_room(srv, rec, *known)) {
+    nb_dtls_refuse(srv, peer, src, false);
+    return false;
+  }
+  return true;
+}
+
 /* A new entry for a verified ClientHello, or NULL when a limit or memory says no. */
 static nb_dtls_entry *nb_dtls_admit(nb_dtls_server *srv, const nb_addr *peer,
                                     const nb_dtls_client_hello *ch, gnutls_dtls_prestate_st *pre) {
-  char addr[NB_ADDR_STRLEN];
-  if (srv->handshakes >= srv->cfg.max_handshakes || srv->count >= srv->cfg.max_sessions) {
-    srv->stats.refused++;
-    NB_LOG_WARN("dtls", "event=refused peer=%s sessions=%zu handshakes=%zu",
-                nb_addr_format(peer, addr, sizeof addr), srv->count, srv->handshakes);
-    return NULL;
-  }
+  nb_dtls_source src;
+  bool known = false;
+  nb_dtls_source_of(peer, &src);
+  if (!nb_dtls_admissible(srv, peer, &src, &known)) return NULL;
   nb_dtls_entry *e = calloc(1, sizeof *e);
   if (!e) return NULL;
+  e->src = nb_dtls_sources_take(&srv->sources, &src);
   const gnutls_datum_t *tk = srv->cfg.resumption ? &srv->ticket_key : NULL;
-  if (nb_dtls_session_new_server(srv->creds, &srv->cfg.session, &srv->h, peer, tk, pre, srv->now,
-                                 &e->s) != NB_OK) {
+  if (!e->src || nb_dtls_session_new_server(srv->creds, &srv->cfg.session, &srv->session_h, peer,
+                                            tk, pre, srv->now, &e->s) != NB_OK) {
+    if (e->src) nb_dtls_sources_give(&srv->sources, e->src);
     free(e);
     return NULL;
   }
   memcpy(e->random, ch->random, 32);
   e->key = srv->now;
+  e->last_rx = srv->now;
   if (nb_dtls_heap_push(srv, e) != NB_OK) {
+    nb_dtls_sources_give(&srv->sources, e->src);
     nb_dtls_session_free(e->s);
     free(e);
     return NULL;
@@ -329,10 +593,18 @@ static nb_dtls_entry *nb_dtls_admit(nb_dtls_server *srv, const nb_addr *peer,
   srv->count++;
   srv->handshakes++;
   e->handshaking = true;
+  e->known = known;
+  if (known) {
+    srv->stats.admitted_known++;
+  } else {
+    srv->unknown_handshakes++;
+    nb_dtls_lru_append(srv, e);
+  }
   return e;
 }
 
 static void nb_dtls_feed(nb_dtls_server *srv, nb_dtls_entry *e, const uint8_t *data, size_t len) {
+  nb_dtls_heard(srv, e);
   nb_dtls_session_receive(e->s, data, len, srv->now);
   nb_dtls_after(srv, e);
 }
@@ -431,6 +703,8 @@ void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now) {
       } else {
         nb_dtls_reschedule(srv, e);
       }
+    } else if (st == NB_DTLS_HANDSHAKING && srv->now >= e->last_rx + srv->stall_ms) {
+      nb_dtls_cut(srv, e, NB_ERR_DTLS_TIMEOUT);
     } else if (st == NB_DTLS_HANDSHAKING) {
       nb_dtls_session_tick(e->s, srv->now);
       nb_dtls_after(srv, e);
@@ -443,6 +717,7 @@ void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now) {
       nb_dtls_remove(srv, e);
     }
   }
+  nb_dtls_summary_maybe(srv);
   nb_dtls_server_leave(srv);
 }
 
@@ -450,7 +725,7 @@ nb_time_ms nb_dtls_server_next_deadline(const nb_dtls_server *srv) {
   nb_time_ms next =
       srv->cookie_started ? srv->cookie_rotated_at + srv->cfg.cookie_rotate_ms : NB_TIME_NEVER;
   if (srv->heap_len > 0) next = nb_time_min(next, srv->heap[0]->key);
-  return next;
+  return nb_time_min(next, nb_dtls_summary_due(srv));
 }
 
 nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms now) {
@@ -473,9 +748,18 @@ void nb_dtls_server_get_stats(const nb_dtls_server *srv, nb_dtls_server_stats *o
   *out = srv->stats;
   out->sessions = srv->count;
   out->handshakes = srv->handshakes;
+  out->handshakes_unknown = srv->unknown_handshakes;
 }
 
 /* ---- lifecycle ---- */
+
+/* How long a handshake may go without a datagram from its peer: the RFC 6347 4.2.4 schedule
+ * (first timeout retransmit_ms, doubling) through stall_retransmits retransmissions and the
+ * wait after the last one, e.g. 1 + 2 + 4 + 8 = 15 s for 1 s and 3. */
+static nb_time_ms nb_dtls_stall_window(const nb_dtls_server_config *cfg) {
+  unsigned r = cfg->stall_retransmits < 20 ? cfg->stall_retransmits : 20;
+  return cfg->session.retransmit_ms * (((nb_time_ms)1 << (r + 1)) - 1);
+}
 
 nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds *creds,
                           const nb_dtls_handlers *h, nb_dtls_server **out) {
@@ -488,15 +772,30 @@ nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds 
     nb_dtls_server_config_default(&srv->cfg);
   }
   if (!srv->cfg.random) srv->cfg.random = nb_random_system;
-  if (srv->cfg.session.retransmit_ms < 1 || srv->cfg.cookie_rotate_ms < 1) {
+  if (srv->cfg.session.retransmit_ms < 1 || srv->cfg.cookie_rotate_ms < 1 ||
+      srv->cfg.known_share_pct > 100 || srv->cfg.summary_interval_ms < 0) {
     free(srv);
     return NB_ERR_INVAL;
   }
   srv->creds = creds;
   srv->h = *h;
+  srv->session_h = (nb_dtls_handlers){nb_dtls_session_sent, nb_dtls_session_received,
+                                      nb_dtls_session_event, srv};
+  srv->summary_last = NB_TIME_NEVER;
+  srv->stall_ms = nb_dtls_stall_window(&srv->cfg);
+  srv->unknown_cap =
+      srv->cfg.max_handshakes - srv->cfg.max_handshakes * srv->cfg.known_share_pct / 100;
+  /* Hash keys from the system CSPRNG, not cfg.random: a test's reproducible stream stays as
+   * it was, and which slot a source lands in never changes what the server does. */
+  uint64_t seeds[2];
+  nb_err err = nb_random_bytes(seeds, sizeof seeds);
+  nb_dtls_sources_init(&srv->sources, seeds[0]);
+  if (err == NB_OK) {
+    err = nb_dtls_known_init(&srv->known, srv->cfg.known_sources, srv->cfg.known_ttl_ms, seeds[1]);
+  }
   srv->nbuckets = 64;
   srv->buckets = calloc(srv->nbuckets, sizeof(nb_dtls_entry *));
-  nb_err err = srv->buckets ? NB_OK : NB_ERR_NOMEM;
+  if (err == NB_OK && !srv->buckets) err = NB_ERR_NOMEM;
   if (err == NB_OK && srv->cfg.resumption) {
     /* GnuTLS derives rotating ticket encryption keys from this master key. */
     srv->ticket_key.data = gnutls_malloc(64);
@@ -527,6 +826,8 @@ void nb_dtls_server_free(nb_dtls_server *srv) {
     gnutls_free(srv->ticket_key.data);
   }
   gnutls_memset(srv->cookie_key, 0, sizeof srv->cookie_key);
+  nb_dtls_sources_deinit(&srv->sources);
+  nb_dtls_known_deinit(&srv->known);
   free(srv->buckets);
   free(srv->heap);
   free(srv);

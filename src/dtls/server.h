@@ -4,6 +4,17 @@
  * address in a hash table; bounds concurrent handshakes and sessions; expires idle sessions;
  * resumes returning peers with session tickets; runs every session timer from one heap.
  *
+ * Half-open handshakes (a peer proves its address with the cookie, then goes silent) are held
+ * down four ways: at most max_handshakes_per_source from one source (an IPv4 address or an
+ * IPv6 /64, any port; source.h); a handshake whose peer sends nothing through the
+ * retransmission schedule (stall_retransmits) ends there, not at the handshake timeout; a
+ * share of the table (known_share_pct) is only for sources that completed a handshake within
+ * known_ttl_ms; and when the table is full the stalled handshake heard from least recently is
+ * evicted for a newcomer (see nb_dtls_room in server.c for who may evict whom). Refusals,
+ * evictions and stalls are counted in the stats and logged as one summary line per
+ * summary_interval_ms at most, never one line per datagram; the server logs its sessions'
+ * failures itself, ten lines per interval at most, the rest counted in that summary.
+ *
  * I/O shell use: nb_dtls_server_receive(peer, datagram, now) for each datagram on the socket;
  * plaintext CoAP datagrams come out through handlers.recv, ciphertext through handlers.send;
  * the CoAP layer's send callback maps onto nb_dtls_server_send; call nb_dtls_server_tick at
@@ -24,14 +35,30 @@
 
 typedef struct {
   nb_dtls_session_params session;
-  size_t max_sessions;         /* all sessions, default 100000 */
-  size_t max_handshakes;       /* sessions still handshaking, default 1000 */
-  nb_time_ms idle_timeout_ms;  /* established and silent this long: closed; default 600000,
-                                  0 = never */
-  nb_time_ms cookie_rotate_ms; /* cookie key lifetime (the previous key is still accepted);
-                                  default 300000 */
-  bool resumption;             /* session tickets (RFC 5077); default true */
-  nb_random_fn random;         /* cookie and ticket keys; default nb_random_system */
+  size_t max_sessions;              /* all sessions, default 100000 */
+  size_t max_handshakes;            /* sessions still handshaking, default 1000 */
+  size_t max_handshakes_per_source; /* of those, from one IPv4 address or IPv6 /64 (any
+                                       port); default 16, 0 = no bound */
+  unsigned known_share_pct;         /* share of max_handshakes only known sources (that
+                                       completed a handshake) may use; default 25 */
+  size_t known_sources;             /* sources remembered as known; default 16384 (256 KB),
+                                       0 = none (no share is kept) */
+  nb_time_ms known_ttl_ms;          /* a source stays known this long after its last
+                                       completed handshake; default 7 days */
+  unsigned stall_retransmits;       /* a handshake whose peer stays silent while our flight is
+                                       retransmitted this many times (session.retransmit_ms,
+                                       doubling) ends at the next timeout: 15 s for the
+                                       defaults 1 s and 3 */
+  bool evict_stalled;               /* a full table evicts a stalled handshake for a
+                                       newcomer (see server.c); default true */
+  nb_time_ms summary_interval_ms;   /* at most one handshake_pressure log line per interval;
+                                       default 60000 */
+  nb_time_ms idle_timeout_ms;       /* established and silent this long: closed; default 600000,
+                                       0 = never */
+  nb_time_ms cookie_rotate_ms;      /* cookie key lifetime (the previous key is still accepted);
+                                       default 300000 */
+  bool resumption;                  /* session tickets (RFC 5077); default true */
+  nb_random_fn random;              /* cookie and ticket keys; default nb_random_system */
   void *random_user;
 } nb_dtls_server_config;
 
@@ -63,12 +90,17 @@ nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms
 nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer);
 
 typedef struct {
-  uint64_t sessions;          /* now, any state */
-  uint64_t handshakes;        /* now, in progress */
-  uint64_t hello_verify_sent; /* HelloVerifyRequests (cookie missing, stale or wrong) */
-  uint64_t cookies_accepted;  /* ClientHellos whose cookie verified (sessions created) */
+  uint64_t sessions;           /* now, any state */
+  uint64_t handshakes;         /* now, in progress */
+  uint64_t handshakes_unknown; /* now, in progress from sources not known */
+  uint64_t hello_verify_sent;  /* HelloVerifyRequests (cookie missing, stale or wrong) */
+  uint64_t cookies_accepted;   /* ClientHellos whose cookie verified (admitted or refused) */
   uint64_t established, resumed, failed, expired, closed, replaced;
-  uint64_t refused;           /* valid cookie but a limit was reached */
+  uint64_t admitted_known;    /* handshakes opened in a known source's share */
+  uint64_t refused;           /* valid cookie but a limit was reached (any) */
+  uint64_t refused_source;    /* ... the bound per source */
+  uint64_t evicted;           /* handshakes ended to make room for another */
+  uint64_t stalled;           /* handshakes ended: the peer stayed silent (stall_retransmits) */
   uint64_t dropped;           /* datagrams from unknown peers that open no handshake */
   nb_dtls_counters stateless; /* ClientHellos answered and HelloVerifyRequests, no session */
 } nb_dtls_server_stats;

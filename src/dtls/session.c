@@ -193,12 +193,14 @@ static void nb_dtls_fail(nb_dtls_session *s, nb_err err, int alert, bool sent) {
   char addr[NB_ADDR_STRLEN];
   s->state = NB_DTLS_FAILED;
   s->deadline = NB_TIME_NEVER;
-  NB_LOG_INFO("dtls", "event=failed peer=%s role=%s err=%s alert=%s alert_by=%s",
-              nb_addr_format(&s->peer, addr, sizeof addr), s->auth.server ? "server" : "client",
-              nb_err_name(err), alert >= 0 ? nb_dtls_alert_name(alert) : "none",
-              alert < 0 ? "none"
-              : sent    ? "us"
-                        : "peer");
+  /* A server context logs its sessions' failures itself, within a budget (server.c). */
+  nb_logf(s->auth.server ? NB_LOG_DEBUG : NB_LOG_INFO, "dtls",
+          "event=failed peer=%s role=%s err=%s alert=%s alert_by=%s",
+          nb_addr_format(&s->peer, addr, sizeof addr), s->auth.server ? "server" : "client",
+          nb_err_name(err), alert >= 0 ? nb_dtls_alert_name(alert) : "none",
+          alert < 0 ? "none"
+          : sent    ? "us"
+                    : "peer");
   nb_dtls_emit(s, NB_DTLS_EV_FAILED, err, alert, sent);
 }
 
