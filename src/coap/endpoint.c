@@ -134,6 +134,11 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler_user = user;
 }
 
+void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user) {
+  ep->body_limit = fn;
+  ep->body_limit_user = user;
+}
+
 void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) {
   *out = ep->stats;
   out->mid_peers = ep->mids.count;

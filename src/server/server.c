@@ -21,6 +21,10 @@ void nb_server_config_default(nb_server_config *cfg) {
   cfg->allow_nosec = true;
   cfg->evidence_max = NB_SERVER_EVIDENCE_MAX;
   cfg->random = nb_random_system;
+  nb_server_reg_limits_default(&cfg->reg_limits);
+  cfg->max_lifetime = NB_SERVER_LIFETIME_MAX;
+  cfg->max_nosec = NB_SERVER_NOSEC_MAX;
+  cfg->nosec_retry_after = NB_SERVER_NOSEC_RETRY;
 }
 
 /* ---- small helpers ---- */
@@ -115,6 +119,7 @@ nb_err nb_server_new(const nb_server_config *cfg, nb_coap_send_fn send, void *se
     return rc;
   }
   nb_coap_ep_set_handler(s->ep, nb_srvi_on_request, s);
+  nb_coap_ep_set_body_limit(s->ep, nb_srvi_body_limit, s);
   *out = s;
   return NB_OK;
 }
@@ -233,3 +238,5 @@ bool nb_server_is_awake(const nb_server *s, const char *ep) {
 }
 
 void nb_server_get_stats(const nb_server *s, nb_server_stats *out) { *out = s->stats; }
+
+size_t nb_server_nosec_count(const nb_server *s) { return s->nosec; }

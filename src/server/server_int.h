@@ -23,6 +23,9 @@ enum { RQ_QUEUED, RQ_SENT, RQ_OBSERVING };
 
 typedef struct sreq sreq;
 
+/* True for a registration made without authentication (max_nosec counts it). */
+#define NB_SRV_IS_NOSEC(r) ((r)->info.identity.kind == NB_SERVER_ID_NONE)
+
 typedef struct reg {
   nb_coap_hnode n_ep, n_id, n_addr;
   nb_server_reg_info info;
@@ -78,6 +81,8 @@ struct nb_server {
     void *user;
   } listeners[NB_SERVER_MAX_LISTENERS];
   nb_server_stats stats;
+  size_t nosec;         /* registrations whose identity is NB_SERVER_ID_NONE */
+  bool nosec_full_said; /* the cap's warning is logged once each time it is reached */
 };
 
 /* ---- server.c: lookups, events, store ---- */
@@ -101,6 +106,8 @@ reg *nb_srvi_reg_new(nb_server *s);
 void nb_srvi_reg_index(nb_server *s, reg *r);
 /* Unlinks r, ends its requests (callbacks see it gone from the maps) and frees it. */
 void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now);
+/* The CoAP layer's body limit: reg_limits.payload for Register and Update. */
+size_t nb_srvi_body_limit(void *user, const nb_addr *peer, const nb_coap_msg *req);
 /* The CoAP request handler: /rd, /rd/ID and /dp. */
 void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                         const nb_coap_msg *req, nb_time_ms now);

@@ -72,6 +72,7 @@ void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now) {
   nb_coap_timerheap_disarm(&s->timers, &r->t_expiry);
   nb_coap_timerheap_disarm(&s->timers, &r->t_awake);
   reg_abort_requests(s, r, false, now);
+  if (NB_SRV_IS_NOSEC(r)) s->nosec--;
   if (s->cfg.store.ops) {
     s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep);
     s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
@@ -82,12 +83,101 @@ void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now) {
   free(r);
 }
 
-static nb_err respond(nb_coap_exchange *ex, uint8_t code, const char *reason, nb_time_ms now) {
+/* An answer with one uint option (opt 0: none) and, for an error, a diagnostic payload. */
+static nb_err respond_opt(nb_coap_exchange *ex, uint8_t code, uint16_t opt, uint32_t value,
+                          const char *reason, nb_time_ms now) {
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_ACK, code, 0);
+  if (opt) nb_coap_msg_add_uint(&m, opt, value);
   /* A diagnostic payload helps whoever debugs a refused device (RFC 7252 5.5.2). */
   if (reason && NB_COAP_CLASS(code) != 2) nb_coap_msg_set_payload(&m, reason, strlen(reason));
   return nb_coap_exchange_respond(ex, &m, now);
+}
+
+static nb_err respond(nb_coap_exchange *ex, uint8_t code, const char *reason, nb_time_ms now) {
+  return respond_opt(ex, code, 0, 0, reason, now);
+}
+
+/* A parse refusal; 4.13 says how large an object list may be (Size1, RFC 7959 4). */
+static void respond_parse_error(nb_server *s, nb_coap_exchange *ex, const nb_server_reg_error *e,
+                                nb_time_ms now) {
+  bool too_large = e->code == NB_COAP_REQUEST_ENTITY_TOO_LARGE;
+  respond_opt(ex, e->code, too_large ? NB_COAP_OPT_SIZE1 : 0, (uint32_t)s->cfg.reg_limits.payload,
+              e->reason, now);
+}
+
+size_t nb_srvi_body_limit(void *user, const nb_addr *peer, const nb_coap_msg *req) {
+  (void)peer;
+  const nb_server *s = user;
+  const nb_coap_option *first = nb_coap_msg_find(req, NB_COAP_OPT_URI_PATH);
+  bool rd = first && first->len == 2 && memcmp(first->value, "rd", 2) == 0;
+  return rd && req->code == NB_COAP_POST ? s->cfg.reg_limits.payload : 0;
+}
+
+/* A lifetime (asked for, or the default) above max_lifetime: refused 4.00 rather than cut
+ * short, since the client, which sets it (its /1/x/1), would not know and would let the
+ * registration expire (docs/security.md). */
+static bool lifetime_refused(nb_server *s, nb_coap_exchange *ex, uint32_t lifetime,
+                             nb_time_ms now) {
+  if (!s->cfg.max_lifetime || lifetime <= s->cfg.max_lifetime) return false;
+  char why[96];
+  snprintf(why, sizeof(why), "lifetime above the server's maximum of %u s", s->cfg.max_lifetime);
+  s->stats.rejected++;
+  NB_LOG_INFO(NB_SRV_LOG, "event=lifetime_refused lt=%u max=%u", lifetime, s->cfg.max_lifetime);
+  respond(ex, NB_COAP_BAD_REQUEST, why, now);
+  return true;
+}
+
+/* A Register of a new NoSec endpoint while max_nosec of them are held: 5.03 with Max-Age, the
+ * answer RFC 7252 5.9.3.4 gives a server that cannot serve now but may later. */
+static bool nosec_full(nb_server *s, nb_coap_exchange *ex, const reg *existing, nb_time_ms now) {
+  if (s->cur_id->kind != NB_SERVER_ID_NONE || !s->cfg.max_nosec) return false;
+  if (existing && NB_SRV_IS_NOSEC(existing)) return false; /* a re-registration */
+  if (s->nosec < s->cfg.max_nosec) {
+    s->nosec_full_said = false;
+    return false;
+  }
+  s->stats.rejected++;
+  s->stats.nosec_refused++;
+  if (!s->nosec_full_said)
+    NB_LOG_WARN(NB_SRV_LOG, "event=nosec_cap_reached registrations=%zu max=%zu", s->nosec,
+                s->cfg.max_nosec);
+  s->nosec_full_said = true;
+  respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, s->cfg.nosec_retry_after,
+              "no room for more unauthenticated registrations", now);
+  return true;
+}
+
+/* A message of registration r from `peer`, another address than r's: told to the listeners
+ * (and the log), and refused (true, answered 4.03) when r is NoSec, the message too, and
+ * nosec_pin_address holds r to its address. LwM2M's NoSec mode authenticates nothing, so
+ * anyone who knows an endpoint name or registration ID can move it (docs/security.md). */
+static bool address_moves(nb_server *s, nb_coap_exchange *ex, reg *r, const nb_addr *peer,
+                          const char *op, nb_time_ms now) {
+  if (nb_addr_equal(&r->info.addr, peer)) return false;
+  bool nosec = NB_SRV_IS_NOSEC(r) && s->cur_id->kind == NB_SERVER_ID_NONE;
+  bool refused = nosec && s->cfg.nosec_pin_address;
+  char from[NB_ADDR_STRLEN], to[NB_ADDR_STRLEN];
+  NB_LOG_WARN(NB_SRV_LOG, "event=address_changed ep=%s op=%s from=%s to=%s identity_kind=%s%s",
+              r->info.ep, op, nb_addr_format(&r->info.addr, from, sizeof(from)),
+              nb_addr_format(peer, to, sizeof(to)), nb_server_id_kind_name(s->cur_id->kind),
+              refused ? " refused=1" : "");
+  s->stats.address_changes++;
+  nb_addr old = r->info.addr;
+  nb_server_event ev = {.type = NB_SEV_ADDRESS_CHANGED,
+                        .reg = &r->info,
+                        .old_addr = &old,
+                        .new_addr = peer,
+                        .operation = op,
+                        .refused = refused,
+                        .format = NB_COAP_CF_NONE,
+                        .now = now};
+  nb_srvi_emit(s, &ev);
+  if (refused) {
+    s->stats.rejected++;
+    respond(ex, NB_COAP_FORBIDDEN, "registration is pinned to the address it registered from", now);
+  }
+  return refused;
 }
 
 static void take_links(reg *r, nb_server_reg_params *p) {
@@ -116,11 +206,15 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
                             const nb_coap_msg *req, nb_time_ms now) {
   nb_server_reg_params p;
   nb_server_reg_error e = {NB_COAP_BAD_REQUEST, "bad request"};
-  if (nb_server_reg_parse(req, true, &p, &e) != NB_OK) {
+  if (nb_server_reg_parse(req, true, &s->cfg.reg_limits, &p, &e) != NB_OK) {
     s->stats.rejected++;
     NB_LOG_INFO(NB_SRV_LOG, "event=register_rejected code=%u.%02u reason=\"%s\"",
                 NB_COAP_CLASS(e.code), NB_COAP_DETAIL(e.code), e.reason);
-    respond(ex, e.code, e.reason, now);
+    respond_parse_error(s, ex, &e, now);
+    return;
+  }
+  if (lifetime_refused(s, ex, p.lifetime, now)) {
+    nb_server_reg_params_deinit(&p);
     return;
   }
   if (!may_use_ep(s, p.ep)) {
@@ -132,6 +226,10 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
     return;
   }
   reg *r = nb_srvi_find_ep(s, p.ep);
+  if ((r && address_moves(s, ex, r, peer, "register", now)) || nosec_full(s, ex, r, now)) {
+    nb_server_reg_params_deinit(&p);
+    return;
+  }
   bool replaced = r != NULL;
   char id[NB_SERVER_REGID_MAX];
   if (new_reg_id(s, id) != NB_OK || (!r && !(r = nb_srvi_reg_new(s)))) {
@@ -141,6 +239,7 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   }
   if (replaced) {
     /* The device restarted: what it had with the old registration is gone. */
+    if (NB_SRV_IS_NOSEC(r)) s->nosec--;
     reg_abort_requests(s, r, true, now);
     if (s->cfg.store.ops) s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
     nb_coap_hmap_remove(&s->by_id, &r->n_id);
@@ -157,6 +256,7 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   i->lifetime = p.lifetime;
   i->addr = *peer;
   i->identity = *s->cur_id;
+  if (NB_SRV_IS_NOSEC(r)) s->nosec++;
   i->registered_at = i->updated_at = nb_srvi_unix_ms(s, now);
   take_links(r, &p);
   nb_srvi_reg_index(s, r);
@@ -197,8 +297,13 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   if (!r) return;
   nb_server_reg_params p;
   nb_server_reg_error e = {NB_COAP_BAD_REQUEST, "bad request"};
-  if (nb_server_reg_parse(req, false, &p, &e) != NB_OK) {
-    respond(ex, e.code, e.reason, now);
+  if (nb_server_reg_parse(req, false, &s->cfg.reg_limits, &p, &e) != NB_OK) {
+    respond_parse_error(s, ex, &e, now);
+    return;
+  }
+  if (((p.present & NB_REGP_LT) && lifetime_refused(s, ex, p.lifetime, now)) ||
+      address_moves(s, ex, r, peer, "update", now)) {
+    nb_server_reg_params_deinit(&p);
     return;
   }
   if ((p.present & NB_REGP_BINDING) && !nb_server_binding_valid(p.binding, r->info.version)) {
@@ -228,9 +333,10 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   nb_srvi_reg_wake(s, r, now);
 }
 
-static void handle_deregister(nb_server *s, nb_coap_exchange *ex, const char *id, nb_time_ms now) {
+static void handle_deregister(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
+                              const char *id, nb_time_ms now) {
   reg *r = reg_for_request(s, ex, id, now);
-  if (!r) return;
+  if (!r || address_moves(s, ex, r, peer, "deregister", now)) return;
   respond(ex, NB_COAP_DELETED, NULL, now);
   s->stats.deregistrations++;
   NB_LOG_INFO(NB_SRV_LOG, "event=deregistered ep=%s id=%s", r->info.ep, r->info.reg_id);
@@ -293,7 +399,7 @@ void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
     if (req->code == NB_COAP_POST)
       handle_update(s, ex, peer, req, path + 4, now);
     else if (req->code == NB_COAP_DELETE)
-      handle_deregister(s, ex, path + 4, now);
+      handle_deregister(s, ex, peer, path + 4, now);
     else
       respond(ex, NB_COAP_METHOD_NOT_ALLOWED, NULL, now);
   } else if (strcmp(path, "/dp") == 0) {

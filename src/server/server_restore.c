@@ -46,6 +46,7 @@ static nb_err restore_one(void *user, const nb_server_reg_info *in) {
   r->links[in->links_len] = '\0';
   r->info.links = r->links;
   nb_srvi_reg_index(s, r);
+  if (NB_SRV_IS_NOSEC(r)) s->nosec++;
   nb_coap_timerheap_arm(&s->timers, &r->t_expiry, c->now + left);
   c->count++;
   return NB_OK;
