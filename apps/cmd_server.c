@@ -11,6 +11,7 @@
 
 #include "base/hex.h"
 #include "base/log.h"
+#include "base/privfile.h"
 #include "commands.h"
 #include "dtls/cred.h"
 #include "http/api.h"
@@ -66,7 +67,8 @@ static void usage(FILE *f) {
           "                     (up to 8); the client's subject CN must be in the store for\n"
           "                     its endpoint\n"
           "  --http ADDR        REST API address (default 127.0.0.1:8080)\n"
-          "  --db FILE          SQLite database (default ./niobium.db)\n"
+          "  --db FILE          SQLite database (default ./niobium.db); created 0600, and\n"
+          "                     refused when group or others may read it (chmod 600)\n"
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
           "                     API is not bound to loopback)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
@@ -369,6 +371,11 @@ static int run(const server_opts *o) {
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
+  char why[512];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK) {
+    fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
+    return NB_EXIT_FAILURE;
+  }
   if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
             o->db);

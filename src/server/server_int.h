@@ -106,7 +106,7 @@ reg *nb_srvi_reg_new(nb_server *s);
 void nb_srvi_reg_index(nb_server *s, reg *r);
 /* Unlinks r, ends its requests (callbacks see it gone from the maps) and frees it. */
 void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now);
-/* The CoAP layer's body limit: reg_limits.payload for Register and Update. */
+/* The CoAP layer's body limit: reg_limits.payload for anything to /rd (Register, Update). */
 size_t nb_srvi_body_limit(void *user, const nb_addr *peer, const nb_coap_msg *req);
 /* The CoAP request handler: /rd, /rd/ID and /dp. */
 void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,

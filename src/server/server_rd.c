@@ -111,7 +111,7 @@ size_t nb_srvi_body_limit(void *user, const nb_addr *peer, const nb_coap_msg *re
   const nb_server *s = user;
   const nb_coap_option *first = nb_coap_msg_find(req, NB_COAP_OPT_URI_PATH);
   bool rd = first && first->len == 2 && memcmp(first->value, "rd", 2) == 0;
-  return rd && req->code == NB_COAP_POST ? s->cfg.reg_limits.payload : 0;
+  return rd ? s->cfg.reg_limits.payload : 0; /* a De-register has no body at all */
 }
 
 /* A lifetime (asked for, or the default) above max_lifetime: refused 4.00 rather than cut
