@@ -65,6 +65,10 @@ typedef struct {
                                       NB_ERR_TIMEOUT after this long; default exchange_lifetime */
   nb_time_ms non_lifetime;         /* NON deduplication window; default derived (145 s) */
   nb_time_ms observe_con_interval; /* a notification goes CON at least this often (24 h) */
+  size_t max_block1_bytes;         /* bytes all Block1 uploads being reassembled may hold
+                                      together; past it the least recently used upload gives
+                                      way (its next block gets 4.08); default (and at least)
+                                      the larger of 16 MiB and max_body */
 } nb_coap_ep_config;
 void nb_coap_ep_config_default(nb_coap_ep_config *cfg);
 

@@ -243,6 +243,7 @@ struct nb_coap_ep {
   nb_coap_hmap peers, xmits, tokens, creqs, observers, b1s, b2s, mids;
   nb_coap_link exchanges, b1_lru, b2_lru, mid_lru;
   size_t b1_count, b2_count;
+  size_t b1_bytes; /* body bytes held by the Block1 uploads in b1s */
   nb_coap_ep_stats stats;
   nb_time_ms now; /* time given to the current entry point */
 };

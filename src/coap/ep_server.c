@@ -47,6 +47,7 @@ static void nb_coap_b1_free(nb_coap_ep *ep, nb_coap_b1 *b) {
   nb_coap_timerheap_disarm(&ep->timers, &b->timer);
   nb_coap_timerheap_unreserve(&ep->timers);
   ep->b1_count--;
+  ep->b1_bytes -= b->r.body.len;
   nb_coap_reasm_deinit(&b->r);
   free(b->key);
   free(b);
@@ -462,6 +463,17 @@ nb_err nb_coap_exchange_respond(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time
 
 /* ---- incoming requests ---- */
 
+/* Uploads together hold at most max_block1_bytes: the least recently used ones other than
+ * `keep` give way to n more bytes of it. */
+static void nb_coap_b1_make_room(nb_coap_ep *ep, const nb_coap_b1 *keep, size_t n) {
+  nb_coap_link *l = ep->b1_lru.next;
+  while (ep->b1_bytes + n > ep->cfg.max_block1_bytes && l != &ep->b1_lru) {
+    nb_coap_b1 *old = NB_COAP_CONTAINER(l, nb_coap_b1, lru);
+    l = l->next;
+    if (old != keep) nb_coap_b1_free(ep, old);
+  }
+}
+
 /* Block1 (RFC 7959 2.5): collects blocks; answers 2.31 / 4.08 / 4.13 itself and returns
  * NULL, or returns the entry holding the whole body once the last block is in. */
 static nb_coap_b1 *nb_coap_b1_receive(nb_coap_ep *ep, const nb_coap_reply_to *to,
@@ -483,7 +495,10 @@ static nb_coap_b1 *nb_coap_b1_receive(nb_coap_ep *ep, const nb_coap_reply_to *to
     nb_coap_reply_code(ep, to, NB_COAP_REQUEST_ENTITY_INCOMPLETE, 0, NULL, 0, now);
     return NULL;
   }
+  nb_coap_b1_make_room(ep, b, req->payload_len);
+  size_t before = b->r.body.len;
   nb_err err = nb_coap_reasm_add(&b->r, blk, req->payload, req->payload_len);
+  ep->b1_bytes += b->r.body.len - before;
   if (err == NB_ERR_COAP_TOO_LARGE) {
     nb_coap_b1_free(ep, b);
     nb_coap_reply_code(ep, to, NB_COAP_REQUEST_ENTITY_TOO_LARGE, NB_COAP_OPT_SIZE1, NULL,
