@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
 #include "commands.h"
@@ -41,7 +42,9 @@ static void usage(FILE *f) {
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
           "or --api URL [--api-token T] to go through a running server's REST API instead\n"
           "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
-          "export needs --db: the API never hands out the secrets an export holds)\n"
+          "export needs --db: the API never hands out the secrets an export holds); the\n"
+          "database is created 0600 and refused when group or others may read it, and\n"
+          "export FILE and --out FILE are written 0600\n"
           "run options:\n"
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
@@ -248,12 +251,19 @@ static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr
   return NB_EXIT_OK;
 }
 
+/* The database (keys, PSKs) is created 0600 and refused when others may read it. */
+static int check_db(const char *db) {
+  char why[512];
+  if (nb_privfile_prepare_db(db, why, sizeof why) != NB_OK) return BS_ERR("%s\n", why);
+  return NB_EXIT_OK;
+}
+
 /* The engine, its sockets and the decision poll are the same bootstrap host `niobium server
  * --with-bootstrap` runs (src/http/bs_host.c); --http adds the REST API and event stream. */
 static int run_server(const run_opts *o) {
   nb_addr coap, coaps, http;
   int rc = parse_addrs(o, &coap, &coaps, &http);
-  if (rc != NB_EXIT_OK) return rc;
+  if (rc != NB_EXIT_OK || (rc = check_db(o->db)) != NB_EXIT_OK) return rc;
   uint8_t key[8192];
   size_t key_len = 0;
   if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
@@ -368,7 +378,7 @@ static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
 
 /* text and a newline to path (--out), or to stdout when path is NULL. */
 static int write_text(const char *path, const char *text) {
-  FILE *f = path ? fopen(path, "w") : stdout;
+  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* evidence, configs: 0600 */
   if (!f) return BS_ERR("cannot write %s: check the path and permissions\n", path);
   bool ok = fprintf(f, "%s\n", text) >= 0;
   if (path && fclose(f) != 0) ok = false;
@@ -515,7 +525,7 @@ static nb_err export_one(void *user, const nb_bs_config *c) {
 }
 
 static int config_export(nb_bs_store *st, const char *path) {
-  FILE *f = path ? fopen(path, "w") : stdout;
+  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* the configs' keys: 0600 */
   if (!f) return BS_ERR("cannot write %s\n", path);
   fputs("[\n", f);
   nb_err e = nb_bs_store_config_each(st, export_one, f);
@@ -586,6 +596,8 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
     return config_import(NULL, o, argv[2]);
   if (o->api) return api_cmd(o, verb, sub);
   nb_bs_store *st;
+  int checked = check_db(o->db);
+  if (checked != NB_EXIT_OK) return checked;
   if (nb_bs_store_open(o->db, &st) != NB_OK)
     return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
   int rc = NB_EXIT_USAGE;

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 #include "base/rand.h"
 #include "commands.h"
 #include "dtls/cose_lwm2m.h"
@@ -184,7 +185,7 @@ static void save_state(app *a) {
   snprintf(tmp, sizeof tmp, "%s.tmp", a->o->state);
   int fd = -1;
   bool ok = nb_client_save_state(a->c, &b) == NB_OK &&
-            (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0 &&
+            (fd = nb_privfile_open(tmp, O_WRONLY | O_CREAT | O_TRUNC)) >= 0 &&
             write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
   if (fd >= 0 && close(fd) != 0) ok = false;
   if (ok && rename(tmp, a->o->state) != 0) ok = false;
@@ -410,7 +411,7 @@ static void on_evidence(void *user, const char *kind, const nb_path *path, const
   for (unsigned tries = 0; fd < 0 && tries < 100000; tries++) {
     a->evidence_seq++;
     snprintf(name, sizeof name, "%s/%04u-%s-%s.cose", a->o->evidence_dir, a->evidence_seq, kind, p);
-    fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = nb_privfile_open(name, O_WRONLY | O_CREAT | O_EXCL);
     if (fd < 0 && errno != EEXIST) break;
   }
   bool ok = fd >= 0;

@@ -1,7 +1,9 @@
 /* `niobium server`: the LwM2M server (CoAP /rd, device management) with its SQLite store and
  * REST API, in one libuv loop; NoSec and DTLS (PSK, RPK, X.509) listeners. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include "base/hex.h"
 #include "base/log.h"
+#include "base/privfile.h"
 #include "commands.h"
 #include "dtls/cred.h"
 #include "http/api.h"
@@ -42,6 +45,9 @@ typedef struct {
   bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
+  /* Bounds on unauthenticated registrations (engine defaults unless set). */
+  bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
+  unsigned long max_lifetime, max_nosec, max_payload;
 } server_opts;
 
 static void usage(FILE *f) {
@@ -61,7 +67,8 @@ static void usage(FILE *f) {
           "                     (up to 8); the client's subject CN must be in the store for\n"
           "                     its endpoint\n"
           "  --http ADDR        REST API address (default 127.0.0.1:8080)\n"
-          "  --db FILE          SQLite database (default ./niobium.db)\n"
+          "  --db FILE          SQLite database (default ./niobium.db); created 0600, and\n"
+          "                     refused when group or others may read it (chmod 600)\n"
           "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
           "                     API is not bound to loopback)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
@@ -81,6 +88,18 @@ static void usage(FILE *f) {
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
           "                     spoke; requests to it wait until it wakes (default 93)\n"
+          "  --max-lifetime S   refuse (4.00) a Register or Update whose lifetime is above S\n"
+          "                     seconds (default 2592000, 30 days; 0: no maximum)\n"
+          "  --max-nosec-registrations N  hold at most N registrations of unauthenticated\n"
+          "                     (NoSec) devices; a new one beyond gets 5.03 with Max-Age 60\n"
+          "                     (default 1000; 0: no cap); devices on DTLS never count\n"
+          "  --max-register-payload B  refuse (4.13, Size1 B) a Register or Update object\n"
+          "                     list longer than B bytes (default 8192; 1024 links, 8\n"
+          "                     attributes of 128 bytes a link)\n"
+          "  --nosec-pin-address  refuse (4.03) a NoSec registration's Register, Update or\n"
+          "                     De-register from another address than it registered from\n"
+          "                     (default: allowed, with a REGISTRATION_ADDRESS_CHANGED event\n"
+          "                     and an alert); see docs/security.md\n"
           "  --help             this text\n"
           "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
           "authenticated with a credential may only register as the endpoint it is bound to.\n"
@@ -352,6 +371,11 @@ static int run(const server_opts *o) {
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
+  char why[512];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK) {
+    fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
+    return NB_EXIT_FAILURE;
+  }
   if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
             o->db);
@@ -367,6 +391,10 @@ static int run(const server_opts *o) {
   cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
   if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
+  if (o->has_max_lifetime) cfg.max_lifetime = (uint32_t)o->max_lifetime;
+  if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
+  if (o->has_max_payload) cfg.reg_limits.payload = o->max_payload;
+  cfg.nosec_pin_address = o->pin_address;
   if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
@@ -443,6 +471,32 @@ static int check_opts(server_opts *o, const char *http) {
   return NB_EXIT_OK;
 }
 
+/* --max-lifetime, --max-nosec-registrations, --max-register-payload: a decimal number in
+ * range. */
+static int parse_bound(int opt, const char *text, server_opts *o) {
+  static const struct {
+    int opt;
+    const char *name;
+    unsigned long min, max;
+  } bounds[] = {{'L', "--max-lifetime", 0, UINT32_MAX},
+                {'N', "--max-nosec-registrations", 0, 100000000},
+                {'Y', "--max-register-payload", 64, 1048576}};
+  size_t i = 0;
+  while (bounds[i].opt != opt) i++;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end || errno || v < bounds[i].min || v > bounds[i].max) {
+    fprintf(stderr, "niobium server: %s takes a number from %lu to %lu\n", bounds[i].name,
+            bounds[i].min, bounds[i].max);
+    return NB_EXIT_USAGE;
+  }
+  if (opt == 'L') o->max_lifetime = v, o->has_max_lifetime = true;
+  if (opt == 'N') o->max_nosec = v, o->has_max_nosec = true;
+  if (opt == 'Y') o->max_payload = v, o->has_max_payload = true;
+  return NB_EXIT_OK;
+}
+
 int nb_cmd_server(int argc, char **argv) {
   static const struct option opts[] = {{"coap", required_argument, NULL, 'c'},
                                        {"coaps", required_argument, NULL, 's'},
@@ -461,6 +515,10 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"bs-policy", required_argument, NULL, 'p'},
                                        {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
+                                       {"max-lifetime", required_argument, NULL, 'L'},
+                                       {"max-nosec-registrations", required_argument, NULL, 'N'},
+                                       {"max-register-payload", required_argument, NULL, 'Y'},
+                                       {"nosec-pin-address", no_argument, NULL, 'I'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   server_opts o;
@@ -543,6 +601,14 @@ int nb_cmd_server(int argc, char **argv) {
         }
         break;
       }
+      case 'L':
+      case 'N':
+      case 'Y':
+        if ((rc = parse_bound(c, optarg, &o)) != NB_EXIT_OK) return rc;
+        break;
+      case 'I':
+        o.pin_address = true;
+        break;
       case 'h':
         usage(stdout);
         return NB_EXIT_OK;

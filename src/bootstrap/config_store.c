@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 #include "dtls/cose_lwm2m.h"
 #include "lwm2m/fmtutil.h"
 
@@ -60,6 +61,12 @@ static int nb_bs_store_upgrade(nb_bs_store *st) {
 static void nb_bs_store_purge_secrets(nb_bs_store *st);
 
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
+  char why[512];
+  nb_err perm = nb_privfile_prepare_db(path, why, sizeof why); /* 0600: it holds keys */
+  if (perm != NB_OK) {
+    NB_LOG_ERROR("bootstrap", "event=database_refused reason=\"%s\"", why);
+    return perm;
+  }
   nb_bs_store *st = calloc(1, sizeof *st);
   if (!st) return NB_ERR_NOMEM;
   if (sqlite3_open(path, &st->db) != SQLITE_OK ||

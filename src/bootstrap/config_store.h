@@ -15,7 +15,8 @@
 
 typedef struct nb_bs_store nb_bs_store;
 
-/* Opens or creates (":memory:" for a private database); tables live beside the server's. */
+/* Opens or creates (":memory:" for a private database); tables live beside the server's. A new
+ * file is created 0600; NB_ERR_PERM (logged) for one group or others may read or write. */
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out);
 void nb_bs_store_close(nb_bs_store *st);
 /* Opens an existing database read-only (for readers beside a running server, such as the

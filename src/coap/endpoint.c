@@ -54,6 +54,10 @@ static nb_err nb_coap_config_check(nb_coap_ep_config *cfg) {
   if (cfg->response_timeout <= 0) cfg->response_timeout = cfg->exchange_lifetime;
   if (cfg->observe_con_interval <= 0) cfg->observe_con_interval = NB_COAP_OBSERVE_CON_INTERVAL;
   if (cfg->dedup_max == 0) cfg->dedup_max = 1;
+  if (cfg->max_block1_bytes < cfg->max_body) {
+    size_t floor = (size_t)16 * 1024 * 1024;
+    cfg->max_block1_bytes = cfg->max_body > floor ? cfg->max_body : floor;
+  }
   if (!cfg->random) cfg->random = nb_random_system;
   return NB_OK;
 }
@@ -132,6 +136,11 @@ void nb_coap_ep_free(nb_coap_ep *ep) {
 void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler = fn;
   ep->handler_user = user;
+}
+
+void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user) {
+  ep->body_limit = fn;
+  ep->body_limit_user = user;
 }
 
 void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) {

@@ -997,20 +997,48 @@ static void on_prepare(uv_prepare_t *h) {
     uv_timer_start(&api->timer, on_timer, 1000, 0);
 }
 
-/* A refused signed answer is a security event: an alert on /api/alerts and the event stream. */
-static void on_server_event(void *user, const nb_server_event *e) {
-  nb_http_api *api = user;
-  if (e->type != NB_SEV_SIGNATURE_REJECTED || !e->reg) return;
+/* An unauthenticated registration reached from another address: taken over, or a device
+ * behind a NAT that rebound (nothing tells them apart); refused with nosec_pin_address. */
+static json_t *address_alert(const nb_server_event *e) {
+  char from[NB_ADDR_STRLEN], to[NB_ADDR_STRLEN], msg[256];
+  nb_addr_format(e->old_addr, from, sizeof(from));
+  nb_addr_format(e->new_addr, to, sizeof(to));
+  snprintf(msg, sizeof(msg),
+           e->refused ? "NoSec %s from %s refused: the registration is pinned to %s"
+                      : "NoSec registration moved by %s from %s (was %s): a takeover unless the "
+                        "device's address changed",
+           e->operation, to, from);
+  return json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule", "nosec-address-change", "severity",
+                   e->refused ? "medium" : "high", "endpoint", e->reg->ep, "src", to, "message",
+                   msg);
+}
+
+/* A signed answer refused: none of its data was taken. */
+static json_t *signature_alert(const nb_server_event *e) {
   char ps[NB_PATH_STRLEN], msg[256];
   nb_path_format(e->path, ps, sizeof(ps));
   snprintf(msg, sizeof(msg), "signed answer refused: %s (kid %s)", nb_strerror(e->err),
            e->signature && e->signature->kid[0] ? e->signature->kid : "none");
-  json_t *alert = json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule", "signed-data-rejected", "severity",
-                            "high", "endpoint", e->reg->ep, "path", ps, "message", msg);
+  return json_pack("{s:s,s:s,s:s,s:s,s:s}", "rule", "signed-data-rejected", "severity", "high",
+                   "endpoint", e->reg->ep, "path", ps, "message", msg);
+}
+
+/* Security events of the engine become alerts on /api/alerts and the event stream: a refused
+ * signed answer, and a NoSec registration's change of address. */
+static void on_server_event(void *user, const nb_server_event *e) {
+  nb_http_api *api = user;
+  if (!e->reg) return;
+  json_t *alert;
+  if (e->type == NB_SEV_SIGNATURE_REJECTED)
+    alert = signature_alert(e);
+  else if (e->type == NB_SEV_ADDRESS_CHANGED && e->reg->identity.kind == NB_SERVER_ID_NONE)
+    alert = address_alert(e);
+  else
+    return;
   char why[160];
   if (!alert || nb_http_alerts_add(api->alerts, alert, e->now + api->cfg.clock_offset, "server",
                                    NULL, why, sizeof(why)) != NB_OK)
-    NB_LOG_WARN(MOD, "event=alert_dropped ep=%s reason=signature_rejected", e->reg->ep);
+    NB_LOG_WARN(MOD, "event=alert_dropped ep=%s type=%d", e->reg->ep, (int)e->type);
   json_decref(alert);
 }
 

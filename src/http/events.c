@@ -304,9 +304,22 @@ static void record_history(nb_http_events *ev, const nb_server_event *e, int64_t
   }
 }
 
+/* A registration reached from another address (a NoSec one may have been taken over). */
+static void address_event(nb_http_events *ev, const nb_server_event *e, int64_t at) {
+  char from[NB_ADDR_STRLEN], to[NB_ADDR_STRLEN];
+  nb_addr_format(e->old_addr, from, sizeof(from));
+  nb_addr_format(e->new_addr, to, sizeof(to));
+  broadcast(ev, e->reg->ep, "REGISTRATION_ADDRESS_CHANGED",
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:I}", "endpoint", e->reg->ep, "oldAddress", from,
+                      "newAddress", to, "operation", e->operation, "security",
+                      nb_server_id_kind_name(e->reg->identity.kind), "refused", e->refused,
+                      "timestamp", (json_int_t)at));
+}
+
 static void on_event(void *user, const nb_server_event *e) {
   nb_http_events *ev = user;
   int64_t at = e->now + ev->cfg.clock_offset;
+  if (e->type == NB_SEV_ADDRESS_CHANGED && e->reg) address_event(ev, e, at);
   if ((unsigned)e->type >= sizeof(type_names) / sizeof(type_names[0]) || !e->reg) return;
   json_t *data;
   if (e->type == NB_SEV_NOTIFICATION || e->type == NB_SEV_SEND) {

@@ -18,6 +18,12 @@
 #define NB_SERVER_SMS_MAX 32    /* MSISDN plus NUL */
 #define NB_SERVER_DEFAULT_LIFETIME 86400u
 
+/* Defaults of nb_server_reg_limits: what one Register or Update may make the server keep. */
+#define NB_SERVER_REG_PAYLOAD_MAX 8192 /* object list, bytes */
+#define NB_SERVER_REG_LINKS_MAX 1024   /* links in the object list */
+#define NB_SERVER_REG_ATTRS_MAX 8      /* attributes of one link */
+#define NB_SERVER_REG_ATTR_LEN_MAX 128 /* one attribute, name=value, bytes */
+
 /* Bits of nb_server_reg_params.present: which parameters the request carried. */
 enum {
   NB_REGP_EP = 1u << 0,
@@ -48,16 +54,31 @@ void nb_server_reg_params_deinit(nb_server_reg_params *p);
 
 /* Why a request was refused: the CoAP code to answer and a static reason. */
 typedef struct {
-  uint8_t code; /* NB_COAP_BAD_REQUEST or NB_COAP_PRECONDITION_FAILED */
+  uint8_t code; /* NB_COAP_BAD_REQUEST, NB_COAP_PRECONDITION_FAILED or
+                   NB_COAP_REQUEST_ENTITY_TOO_LARGE */
   const char *reason;
 } nb_server_reg_error;
 
+/* Bounds on the object list, so a peer cannot make the server keep more than this (0: no
+ * bound). Every link's attributes count, known or not, since the list is kept verbatim. */
+typedef struct {
+  size_t payload;  /* bytes (NB_SERVER_REG_PAYLOAD_MAX) */
+  size_t links;    /* links (NB_SERVER_REG_LINKS_MAX) */
+  size_t attrs;    /* attributes of one link (NB_SERVER_REG_ATTRS_MAX) */
+  size_t attr_len; /* one attribute as name=value without quotes (NB_SERVER_REG_ATTR_LEN_MAX) */
+} nb_server_reg_limits;
+
+/* The defaults above. */
+void nb_server_reg_limits_default(nb_server_reg_limits *l);
+
 /* Parses a Register (register=true: ep is mandatory, defaults lt=86400, lwm2m=1.0, b=U) or an
  * Update (only what is present). On error *out is left empty and err (may be NULL) says what to
- * answer: 4.00 for malformed, duplicate or out-of-range parameters and a malformed object list;
- * 4.12 for a well-formed LwM2M version other than 1.0, 1.1 or 1.2. Unknown parameters are
- * ignored, as extensions are allowed. */
-nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req, nb_server_reg_params *out,
+ * answer: 4.00 for malformed, duplicate or out-of-range parameters and a malformed object list
+ * or one past limits' links, attrs or attr_len; 4.12 for a well-formed LwM2M version other than
+ * 1.0, 1.1 or 1.2; 4.13 for an object list longer than limits->payload (NB_ERR_RANGE). limits
+ * NULL: no bounds. Unknown parameters are ignored, as extensions are allowed. */
+nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req,
+                           const nb_server_reg_limits *limits, nb_server_reg_params *out,
                            nb_server_reg_error *err);
 
 /* True for a binding string LwM2M 1.0 or 1.1 allows ("U", "UQ", "S", "SQ", "US", "UQS", "N",

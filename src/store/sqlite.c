@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 
 #define MOD "store"
 
@@ -140,6 +141,12 @@ static nb_err check_readable(nb_store_sqlite *s) {
 }
 
 static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
+  char why[512];
+  nb_err perm = read_only ? NB_OK : nb_privfile_prepare_db(path, why, sizeof(why));
+  if (perm != NB_OK) {
+    NB_LOG_ERROR(MOD, "event=database_refused reason=\"%s\"", why);
+    return perm;
+  }
   nb_store_sqlite *s = calloc(1, sizeof(*s));
   if (!s) return NB_ERR_NOMEM;
   nb_err rc = NB_OK;
