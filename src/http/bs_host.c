@@ -65,8 +65,10 @@ static void on_event(void *user, const nb_bs_event *ev) {
   if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
   if (ev->type == NB_BS_EV_PENDING)
     nb_bs_store_pending_put(h->st, ev->ep, peer, (int64_t)time(NULL));
-  if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
-      ev->type == NB_BS_EV_EVICTED)
+  else if (ev->type == NB_BS_EV_APPROVED && ev->deferred) /* for the device's next request */
+    nb_bs_store_pending_mark(h->st, ev->ep, "approved");
+  else if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
+           ev->type == NB_BS_EV_EVICTED)
     nb_bs_store_pending_del(h->st, ev->ep);
 }
 
@@ -160,6 +162,9 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   }
   if (e == NB_OK) e = nb_bs_engine_new(&ec, nb_io_srv_send, h->net, &h->bs);
   if (e == NB_OK) e = nb_bs_engine_add_listener(h->bs, on_event, h);
+  if (e == NB_OK)
+    e = nb_bs_store_restore_pending(h->st, h->bs, cfg->policy == NB_BS_POLICY_APPROVE,
+                                    nb_io_loop_now(loop));
   if (e == NB_OK && cfg->coaps) e = make_creds(h, cfg);
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
@@ -294,6 +299,13 @@ static nb_err add_pending(void *user, const char *ep, const char *peer, int64_t 
   return NB_OK;
 }
 
+/* What a pending request waits for (docs/openapi.yaml). */
+static const char *pending_state(nb_bs_pend_state st) {
+  return st == NB_BS_PEND_GONE       ? "request-gone"
+         : st == NB_BS_PEND_APPROVED ? "approved"
+                                     : "waiting";
+}
+
 static json_t *pending_list(nb_http_bs *h, unsigned *status) {
   char(*eps)[NB_BS_EP_MAX] = calloc(256, sizeof *eps);
   if (!eps) return err_json(status, 500, "out of memory", "5.00");
@@ -307,7 +319,11 @@ static json_t *pending_list(nb_http_bs *h, unsigned *status) {
     json_array_foreach(fromdb, k, v) {
       if (strcmp(json_string_value(json_object_get(v, "endpoint")), eps[i]) == 0) row = v;
     }
-    json_array_append_new(out, row ? json_incref(row) : json_pack("{s:s}", "endpoint", eps[i]));
+    json_t *item = row ? json_deep_copy(row) : json_pack("{s:s}", "endpoint", eps[i]);
+    if (item)
+      json_object_set_new(item, "state",
+                          json_string(pending_state(nb_bs_engine_pending_state(h->bs, eps[i]))));
+    json_array_append_new(out, item);
   }
   json_decref(fromdb);
   free(eps);
@@ -329,11 +345,14 @@ static json_t *pending_route(nb_http_bs *h, const char *method, const char *rest
   if (!approve && strcmp(slash, "/reject") != 0)
     return err_json(status, 404, "use .../approve or .../reject", "4.04");
   if (strcmp(method, "POST") != 0) return err_json(status, 405, "use POST", "4.05");
+  bool gone = nb_bs_engine_pending_state(h->bs, ep) >= NB_BS_PEND_GONE;
   nb_err e = apply_decision(h, ep, approve);
   if (e == NB_ERR_NOT_FOUND) return err_json(status, 404, "this endpoint is not pending", "4.04");
   if (e != NB_OK) return err_json(status, 500, nb_strerror(e), "5.00");
   *status = 200;
-  return json_pack("{s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected");
+  /* A request a restart dropped: the approval waits for the device's next request. */
+  return json_pack("{s:s,s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected",
+                   "applies", gone && approve ? "next-request" : "now");
 }
 
 static bool is_secure_id(const char *s) {

@@ -36,6 +36,9 @@ typedef struct {
   char ep[64];
   uint8_t code;
   char step[40];
+  bool has_peer;
+  nb_addr peer;
+  nb_time_ms now;
 } ev_rec;
 
 /* One server role (bootstrap or management) on a simnet node, NoSec or behind DTLS. */
@@ -48,6 +51,7 @@ typedef struct {
   nb_dtls_server *dtls;
   nb_dtls_creds *creds;
   int dtls_failed;
+  nb_time_ms failed_at[16]; /* when the first handshakes failed */
 } role;
 
 struct fx {
@@ -98,8 +102,11 @@ static void role_dtls_recv(void *u, const nb_addr *p, const uint8_t *d, size_t n
 }
 static void role_dtls_event(void *u, const nb_addr *p, nb_dtls_session *s, const nb_dtls_event *ev,
                             nb_time_ms now) {
-  (void)p, (void)s, (void)now;
-  if (ev->type == NB_DTLS_EV_FAILED) ((role *)u)->dtls_failed++;
+  (void)p, (void)s;
+  role *r = u;
+  if (ev->type != NB_DTLS_EV_FAILED) return;
+  if (r->dtls_failed < 16) r->failed_at[r->dtls_failed] = now;
+  r->dtls_failed++;
 }
 /* Sees every CoAP message the bootstrap engine sends, in plaintext (before DTLS); false: lost. */
 static bool (*g_bs_out)(void *user, const nb_addr *to, const uint8_t *d, size_t n);
@@ -165,6 +172,9 @@ static void on_bs_event(void *u, const nb_bs_event *e) {
   snprintf(r->ep, sizeof r->ep, "%s", e->ep);
   r->code = e->code;
   snprintf(r->step, sizeof r->step, "%s", e->step ? e->step : "");
+  r->has_peer = e->peer != NULL;
+  if (e->peer) r->peer = *e->peer;
+  r->now = e->now;
 }
 
 static size_t count_ev(const fx *f, nb_bs_event_type t) {
@@ -434,6 +444,38 @@ static void test_unregistered_key(void **state) {
   nb_bs_engine_stats s;
   nb_bs_engine_get_stats(f.bs, &s);
   assert_int_equal(s.finished, 0);
+  fx_teardown(&f);
+}
+
+/* Issue 13 item 11: the alert of a refused key says where the handshake came from and when
+ * (the engine's time, which the HTTP layer turns into wall-clock time), names no endpoint (a
+ * raw public key has none before its request) and comes once per refused handshake. Before
+ * the fix it had no address and time 0 (in the event stream: the host's boot time). */
+static void test_rogue_key_alert_once_with_peer_and_time(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 17, true, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-rogue", "1.1");
+  fx_config(&f, "dev-rogue", NB_BS_SEC_PSK);
+  nb_simnet_run_until(f.net, 5000); /* the handshakes start well after time 0 */
+  assert_int_equal(nb_client_start(f.c, nb_simnet_now(f.net)), NB_OK);
+  nb_simnet_run_until(f.net, 60000); /* the device retries: several refused handshakes */
+  size_t alerts = count_ev(&f, NB_BS_EV_ALERT);
+  assert_true(alerts >= 2 && alerts <= 16);
+  assert_int_equal(alerts, (size_t)f.rbs.dtls_failed);
+  size_t k = 0;
+  for (size_t i = 0; i < f.nev; i++) {
+    const ev_rec *e = &f.ev[i];
+    if (e->type != NB_BS_EV_ALERT) continue;
+    assert_true(e->has_peer);
+    assert_true(nb_addr_equal(&e->peer, &f.caddr));
+    assert_int_equal(e->now, f.rbs.failed_at[k]); /* the refused handshake's own time */
+    assert_true(e->now >= 5000);
+    assert_string_equal(e->ep, "");
+    assert_string_equal(e->step, "handshake");
+    k++;
+  }
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 0);
   fx_teardown(&f);
 }
 
@@ -1928,6 +1970,7 @@ int main(void) {
       cmocka_unit_test(test_thesis_use_case),
       cmocka_unit_test(test_rejection),
       cmocka_unit_test(test_unregistered_key),
+      cmocka_unit_test(test_rogue_key_alert_once_with_peer_and_time),
       cmocka_unit_test(test_secure_id_as_endpoint),
       cmocka_unit_test(test_unknown_endpoint),
       cmocka_unit_test(test_device_error),
