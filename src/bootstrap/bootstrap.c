@@ -29,7 +29,8 @@ typedef struct {
 typedef enum {
   NB_BSS_RUNNING,
   NB_BSS_WAIT_RETRY,
-  NB_BSS_INSTALLING /* waits for an asynchronous install before Finish */
+  NB_BSS_INSTALLING,  /* waits for an asynchronous install before Finish */
+  NB_BSS_FINISH_WAIT, /* Finish went unanswered: waits a while for the device's registration */
 } nb_bss_state;
 
 /* One request to the device: a Discover, Delete, Write or Finish. */
@@ -737,6 +738,23 @@ static void nb_bs_keep_evidence(nb_bs_session *s) {
               seq, nb_err_name(e));
 }
 
+/* The device took Finish: it answered 2.04 (code), or, its answer lost, it registered with
+ * the management server (code 0: only a client that processed Finish does). */
+static void nb_bs_finished(nb_bs_session *s, uint8_t code, nb_time_ms now) {
+  s->bs->stats.finished++;
+  if (s->sign) nb_bs_keep_evidence(s);
+  nb_bs_event ev = {.type = NB_BS_EV_FINISHED,
+                    .ep = s->ep,
+                    .peer = &s->peer,
+                    .code = code,
+                    .step = "finish",
+                    .attempt = s->attempt,
+                    .cti = s->sign ? s->cti_hex : NULL,
+                    .now = now};
+  nb_bs_emit(s->bs, &ev);
+  nb_bs_session_free(s->bs, s, now);
+}
+
 static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
                            nb_time_ms now) {
   (void)last;
@@ -756,20 +774,7 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
     if (e != NB_OK) return nb_bs_fail(s, 0, e, now);
   }
   if (s->built && s->cur == s->bs_write_step) nb_bs_commit_bs_cred(s);
-  if (st->finish) {
-    s->bs->stats.finished++;
-    if (s->sign) nb_bs_keep_evidence(s);
-    nb_bs_event ev = {.type = NB_BS_EV_FINISHED,
-                      .ep = s->ep,
-                      .peer = &s->peer,
-                      .code = resp->code,
-                      .step = "finish",
-                      .attempt = s->attempt,
-                      .cti = s->sign ? s->cti_hex : NULL,
-                      .now = now};
-    nb_bs_emit(s->bs, &ev);
-    return nb_bs_session_free(s->bs, s, now);
-  }
+  if (st->finish) return nb_bs_finished(s, resp->code, now);
   s->cur++;
   s->build_now = now;
   if (!s->built) {
@@ -859,10 +864,27 @@ static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   nb_bs_send_step(s, now);
 }
 
-/* A device error ends the bootstrap; silence restarts the sequence a bounded number of times. */
+/* How long an unanswered Finish waits for the device's registration: EXCHANGE_LIFETIME, time
+ * for its Register (sent once it took Finish) to go through retransmissions and a retry. */
+static nb_time_ms nb_bs_finish_grace(const nb_bs_engine *bs) {
+  return nb_coap_exchange_lifetime(&bs->cfg.coap);
+}
+
+/* A device error ends the bootstrap; silence restarts the sequence a bounded number of times.
+ * An unanswered Finish first waits for the device's registration (nb_bs_engine_registered):
+ * its answer may be all that was lost, and the sequence must not start over on a device that
+ * left bootstrap and registered. */
 static void nb_bs_fail(nb_bs_session *s, uint8_t code, nb_err err, nb_time_ms now) {
   nb_bs_engine *bs = s->bs;
   const char *step = s->cur < s->nsteps ? s->steps[s->cur].name : "";
+  bool finish = s->cur < s->nsteps && s->steps[s->cur].finish;
+  if (code == 0 && err == NB_ERR_TIMEOUT && finish && s->state == NB_BSS_RUNNING) {
+    s->state = NB_BSS_FINISH_WAIT;
+    s->retry_at = now + nb_bs_finish_grace(bs);
+    NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-finish-unanswered ep=%s wait_ms=%lld", s->ep,
+                (long long)(s->retry_at - now));
+    return;
+  }
   if (code == 0 && err == NB_ERR_TIMEOUT && s->attempt < bs->cfg.max_attempts) {
     nb_time_ms wait = bs->cfg.retry_backoff;
     for (unsigned k = 1; k < s->attempt; k++) wait *= 2;
@@ -886,6 +908,27 @@ static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
   bs->stats.failed++;
   nb_bs_emit_s(s, NB_BS_EV_FAILED, NB_COAP_INTERNAL_SERVER_ERROR, err, "install", now);
   nb_bs_session_free(bs, s, now);
+}
+
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+                               nb_time_ms now) {
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  bool finishing = s && s->cur < s->nsteps && s->steps[s->cur].finish &&
+                   ((s->state == NB_BSS_RUNNING && s->req) || s->state == NB_BSS_FINISH_WAIT);
+  if (!finishing) return NB_ERR_NOT_FOUND;
+  /* With the credential just installed (or, for a NoSec account, without one): proof the
+   * device holds this bootstrap's configuration and left bootstrap. */
+  if (!nb_server_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
+                               true)) {
+    NB_LOG_WARN(NB_BS_LOG, "event=registration-not-from-bootstrap ep=%s", ep);
+    return NB_ERR_DTLS_PEER_REJECTED;
+  }
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-finish-confirmed ep=%s by=registration", ep);
+  nb_coap_req_id req = s->req;
+  s->req = 0; /* its callback, if any, finds nothing to do */
+  if (req) nb_coap_ep_cancel(bs->ep, req, false, now);
+  nb_bs_finished(s, 0, now);
+  return NB_OK;
 }
 
 static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg,
@@ -1295,6 +1338,8 @@ void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
     next = s->next;
     if (s->state == NB_BSS_WAIT_RETRY && s->retry_at <= now)
       nb_bs_begin(s, now);
+    else if (s->state == NB_BSS_FINISH_WAIT && s->retry_at <= now)
+      nb_bs_fail(s, 0, NB_ERR_TIMEOUT, now); /* no registration either: as for silence */
     else if (s->state == NB_BSS_INSTALLING && s->install_deadline <= now) {
       s->ticket = 0; /* a late completion finds nothing */
       nb_bs_install_fail(s, NB_ERR_TIMEOUT, now);
@@ -1305,7 +1350,7 @@ void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
 nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs) {
   nb_time_ms d = nb_coap_ep_next_deadline(bs->ep);
   for (const nb_bs_session *s = bs->sessions; s; s = s->next)
-    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at < d)
+    if ((s->state == NB_BSS_WAIT_RETRY || s->state == NB_BSS_FINISH_WAIT) && s->retry_at < d)
       d = s->retry_at;
     else if (s->state == NB_BSS_INSTALLING && s->install_deadline < d)
       d = s->install_deadline;

@@ -88,7 +88,8 @@ typedef enum {
   NB_BS_EV_PENDING,  /* waits for approval (policy approve) */
   NB_BS_EV_APPROVED, /* operator approved; the sequence starts */
   NB_BS_EV_REJECTED, /* operator rejected, or no config / identity mismatch (code: answer) */
-  NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 */
+  NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 (code), or its answer lost and the device
+                        registered with its new account (code 0: nb_bs_engine_registered) */
   NB_BS_EV_FAILED,   /* the device answered an error (code, step) or never answered (err) */
   NB_BS_EV_ALERT,    /* a DTLS peer's key was refused (secure_id) or bound to another ep */
   NB_BS_EV_EVICTED,  /* a default-config request or bootstrap made room for another (5.03) */
@@ -210,6 +211,18 @@ typedef enum {
   NB_BS_PEND_APPROVED, /* restored and approved: its next request goes ahead */
 } nb_bs_pend_state;
 nb_bs_pend_state nb_bs_engine_pending_state(const nb_bs_engine *bs, const char *ep);
+
+/* The management server accepted a Register of ep from a peer authenticated as id (its host
+ * wires the server's REGISTRATION events here: `niobium server --with-bootstrap`). A bootstrap
+ * of ep whose Finish went out and is unanswered (its answer lost, still retransmitted, or timed
+ * out and waiting EXCHANGE_LIFETIME for this) is finished (NB_BS_EV_FINISHED with code 0): a
+ * client registers with the accounts it was given only once it took Finish, and id must own
+ * the credential this bootstrap installed (any NoSec peer for a NoSec account). NB_ERR_NOT_FOUND
+ * when no such bootstrap runs for ep, NB_ERR_DTLS_PEER_REJECTED when id is not the device's
+ * new credential. Without it an unanswered Finish ends as a silent step does (retry, then
+ * FAILED). */
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+                               nb_time_ms now);
 
 /* Server-initiated bootstrap: runs ep's sequence on the device at peer now (no request). */
 nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,

@@ -27,6 +27,7 @@ struct nb_http_bs {
   uv_timer_t poll; /* operator decisions made by other processes, through the store */
   nb_http_remote_store *remote;
   nb_http_client *http; /* asynchronous installs (remote only) */
+  nb_server *server;    /* the management server in this process, whose registrations we see */
   bool closing;
 };
 
@@ -70,6 +71,13 @@ static void on_event(void *user, const nb_bs_event *ev) {
   else if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
            ev->type == NB_BS_EV_EVICTED)
     nb_bs_store_pending_del(h->st, ev->ep);
+}
+
+/* A device registered with the management server in this process: proof it took its Finish. */
+static void on_registration(void *user, const nb_server_event *ev) {
+  nb_http_bs *h = user;
+  if (ev->type == NB_SEV_REGISTRATION && ev->reg)
+    nb_bs_engine_registered(h->bs, ev->reg->ep, &ev->reg->identity, ev->now);
 }
 
 static void on_installed(void *user, uint64_t ticket, nb_err result) {
@@ -169,6 +177,9 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
   if (e == NB_OK) e = nb_io_deadline_new(loop, next_deadline, on_tick, h, &h->deadline);
+  if (e == NB_OK && cfg->server &&
+      (e = nb_server_add_listener(cfg->server, on_registration, h)) == NB_OK)
+    h->server = cfg->server;
   if (e != NB_OK) {
     h->closing = true;
     nb_http_client_free(h->http);
@@ -190,6 +201,7 @@ static void on_closed(uv_handle_t *handle) { host_destroy(handle->data); }
 void nb_http_bs_free(nb_http_bs *h) {
   if (!h) return;
   h->closing = true;
+  if (h->server) nb_server_remove_listener(h->server, on_registration, h);
   nb_http_client_free(h->http); /* cancels installs in flight */
   h->http = NULL;
   nb_io_srv_free(h->net);

@@ -241,11 +241,95 @@ static void test_bootstrap_ignores_strangers(void **state) {
   fx_teardown(&f);
 }
 
+/* ---- issue 13 item 11c, the device's side ---- */
+
+static int g_to_bs; /* datagrams from the device to the bootstrap server */
+
+static bool count_to_bs(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
+                        nb_time_ms now) {
+  fx *f = u;
+  (void)d, (void)n, (void)now;
+  if (nb_addr_equal(from, &f->caddr) && nb_addr_equal(to, &f->srv.addr)) g_to_bs++;
+  return true;
+}
+
+/* Bootstrap-Finish as the bootstrap server sends it, with a fixed Message ID: sent again, it is
+ * the retransmission of a Finish whose answer was lost. */
+static size_t finish_msg(uint8_t *buf, size_t cap) {
+  nb_coap_msg m;
+  nb_ct_request(&m, NB_COAP_POST, "/bs", NULL, 0);
+  m.mid = 0x4242;
+  m.token_len = 2;
+  m.token[0] = 0xf1;
+  m.token[1] = 0x17;
+  return nb_ct_serialize(&m, buf, cap);
+}
+
+/* Over DTLS the device keeps its bootstrap server's session until EXCHANGE_LIFETIME (247 s)
+ * after Finish, so a Finish the server repeats late (its answers lost; a repeat may arrive up to
+ * then) is answered again from the duplicate cache; then it lets the session go. Before the
+ * fix it closed the session after MAX_TRANSMIT_SPAN (45 s): a repeat at 100 s went unanswered
+ * and the server, seeing no answer, failed a bootstrap that had worked. */
+static void test_late_finish_repeat_answered(void **state) {
+  (void)state;
+  fx f;
+  nb_client_server_params p = {.uri = "coaps://10.0.0.1:5784",
+                               .bootstrap = true,
+                               .security_mode = 0,
+                               .identity = (const uint8_t *)"dev-1",
+                               .identity_len = 5,
+                               .secret = PSK,
+                               .secret_len = sizeof PSK};
+  fx_setup(&f, &p, 5784, true);
+  nb_ss dm;
+  nb_addr da = nb_simnet_addr(2, 5683);
+  nb_ss_init(&dm, f.net, &da);
+  nb_simnet_set_tap(f.net, count_to_bs, &f);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 5000);
+  assert_int_equal(f.srv.bs_requests, 1);
+  static const char *ops[][3] = {
+      {"/0/1",
+       "[{\"bn\":\"/0/1/\",\"n\":\"0\",\"vs\":\"coap://10.0.0.2:5683\"},"
+       "{\"n\":\"1\",\"vb\":false},{\"n\":\"2\",\"v\":3},{\"n\":\"10\",\"v\":101}]"},
+      {"/1/0",
+       "[{\"bn\":\"/1/0/\",\"n\":\"0\",\"v\":101},{\"n\":\"1\",\"v\":300},"
+       "{\"n\":\"6\",\"vb\":false},{\"n\":\"7\",\"vs\":\"U\"}]"}};
+  for (size_t i = 0; i < 2; i++) {
+    nb_ss_answer a;
+    nb_ss_request(&f.srv, NB_COAP_PUT, ops[i][0], NB_COAP_CF_SENML_JSON, NB_COAP_CF_NONE, NULL,
+                  ops[i][1], strlen(ops[i][1]), &a);
+    assert_int_equal(a.code, NB_COAP_CHANGED);
+    nb_ss_answer_free(&a);
+  }
+  uint8_t fin[64];
+  size_t n = finish_msg(fin, sizeof fin);
+  assert_int_equal(nb_dtls_server_send(f.srv.dtls, &f.caddr, fin, n), NB_OK);
+  nb_time_ms t0 = nb_simnet_now(f.net);
+  nb_simnet_run_until(f.net, t0 + 3000);
+  assert_false(nb_client_bootstrapping(f.c));
+  assert_int_equal(dm.registers, 1);
+  /* The server repeats the Finish 100 s on: answered again, over the same session. */
+  nb_simnet_run_until(f.net, t0 + 100000);
+  int before = g_to_bs;
+  assert_int_equal(nb_dtls_server_send(f.srv.dtls, &f.caddr, fin, n), NB_OK);
+  nb_simnet_run_until(f.net, t0 + 102000);
+  assert_true(g_to_bs > before);
+  assert_int_equal(dm.registers, 1); /* a duplicate: nothing done twice */
+  /* Past EXCHANGE_LIFETIME the session goes (close_notify). */
+  nb_simnet_run_until(f.net, t0 + 260000);
+  nb_dtls_session *s = nb_dtls_server_find(f.srv.dtls, &f.caddr);
+  assert_true(!s || nb_dtls_session_state(s) != NB_DTLS_ESTABLISHED);
+  nb_ss_free(&dm);
+  fx_teardown(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nosec_device_ignores_strangers),
       cmocka_unit_test(test_dtls_device_ignores_strangers),
       cmocka_unit_test(test_bootstrap_ignores_strangers),
+      cmocka_unit_test(test_late_finish_repeat_answered),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

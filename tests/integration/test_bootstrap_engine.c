@@ -67,6 +67,9 @@ struct fx {
   ev_rec ev[64];
   size_t nev;
   int writes_seen; /* Bootstrap-Writes (PUT) the device received */
+  /* The uplink from the device to the bootstrap server dies once Finish has left it. */
+  bool cut_after_finish, finish_sent;
+  nb_addr bs_addr;
   nb_dtls_keypair dev_key, bs_key;
   bool dtls;
   /* signed payloads the device accepted or produced (evidence hook), newest last */
@@ -203,11 +206,19 @@ static nb_err dm_psk_lookup(void *u, const uint8_t *ident, size_t len, uint8_t *
 static bool tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
                 nb_time_ms now) {
   fx *f = u;
-  (void)from, (void)now;
+  (void)now;
   nb_coap_msg m;
   if (nb_addr_equal(to, &f->caddr) && nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_PUT)
     f->writes_seen++;
-  return true;
+  return !(f->cut_after_finish && f->finish_sent && nb_addr_equal(from, &f->caddr) &&
+           nb_addr_equal(to, &f->bs_addr));
+}
+
+/* The management server's registrations reach the bootstrap engine, as in the real hosts. */
+static void on_dm_event(void *u, const nb_server_event *ev) {
+  fx *f = u;
+  if (ev->type == NB_SEV_REGISTRATION)
+    nb_bs_engine_registered(f->bs, ev->reg->ep, &ev->reg->identity, ev->now);
 }
 
 /* ---- fixture ---- */
@@ -261,6 +272,8 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   f->rbs.node = nb_simnet_add(f->net, &ba, &role_ops, &f->rbs);
   assert_int_equal(nb_bs_engine_new(&bc, role_coap_send, &f->rbs, &f->bs), NB_OK);
   assert_int_equal(nb_bs_engine_add_listener(f->bs, on_bs_event, f), NB_OK);
+  assert_int_equal(nb_server_add_listener(f->dm, on_dm_event, f), NB_OK);
+  f->bs_addr = ba;
 
   if (dtls) {
     assert_int_equal(nb_dtls_creds_new(&f->rbs.creds), NB_OK);
@@ -477,6 +490,62 @@ static void test_rogue_key_alert_once_with_peer_and_time(void **state) {
   }
   assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 0);
   fx_teardown(&f);
+}
+
+/* Sees the bootstrap engine's Bootstrap-Finish (POST /bs) leave. */
+static bool finish_out(void *u, const nb_addr *to, const uint8_t *d, size_t n) {
+  fx *f = u;
+  (void)to;
+  nb_coap_msg m;
+  char path[8];
+  if (nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_POST &&
+      nb_coap_msg_get_path(&m, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
+      strcmp(path, "/bs") == 0)
+    f->finish_sent = true;
+  return true;
+}
+
+/* Issue 13 item 11c: nothing the device sends the bootstrap server after Finish arrives (its
+ * 2.04, every answer to a repeated Finish, a close_notify). The device took Finish and
+ * registered with its new credentials: the bootstrap ends FINISHED (code 0, confirmed by that
+ * registration), once, and no retry starts over on the registered device. Before the fix the
+ * server gave up on Finish, restarted the sequence and ended BOOTSTRAP_FAILED. */
+static void finish_answer_lost(bool dtls) {
+  fx f;
+  fx_setup(&f, dtls ? 19 : 20, dtls, NB_BS_POLICY_AUTO);
+  g_bs_out = finish_out;
+  g_bs_out_user = &f;
+  f.cut_after_finish = true;
+  fx_device(&f, "dev-fin", "1.1");
+  fx_config(&f, "dev-fin", dtls ? NB_BS_SEC_PSK : NB_BS_SEC_NOSEC);
+  if (dtls) fx_expect(&f, "dev-fin", f.dev_key.secure_id);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 600000); /* the whole window of retries and attempts */
+  assert_true(f.finish_sent);
+  assert_true(registered(&f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 0);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+  for (size_t i = 0; i < f.nev; i++)
+    if (f.ev[i].type == NB_BS_EV_FINISHED) assert_int_equal(f.ev[i].code, 0);
+  nb_bs_engine_stats st;
+  nb_bs_engine_get_stats(f.bs, &st);
+  assert_int_equal(st.retries, 0);
+  assert_int_equal(st.sessions, 0);
+  const nb_server_reg_info *reg = nb_server_find(f.dm, "dev-fin");
+  assert_non_null(reg);
+  assert_int_equal(reg->identity.kind, dtls ? NB_SERVER_ID_PSK : NB_SERVER_ID_NONE);
+  g_bs_out = NULL;
+  fx_teardown(&f);
+}
+
+static void test_finish_answer_lost_nosec(void **state) {
+  (void)state;
+  finish_answer_lost(false);
+}
+
+static void test_finish_answer_lost_dtls(void **state) {
+  (void)state;
+  finish_answer_lost(true);
 }
 
 /* The endpoint name may be the secure ID itself; an RPK peer claiming another registered
@@ -1971,6 +2040,8 @@ int main(void) {
       cmocka_unit_test(test_rejection),
       cmocka_unit_test(test_unregistered_key),
       cmocka_unit_test(test_rogue_key_alert_once_with_peer_and_time),
+      cmocka_unit_test(test_finish_answer_lost_nosec),
+      cmocka_unit_test(test_finish_answer_lost_dtls),
       cmocka_unit_test(test_secure_id_as_endpoint),
       cmocka_unit_test(test_unknown_endpoint),
       cmocka_unit_test(test_device_error),
