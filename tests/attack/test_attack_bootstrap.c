@@ -26,44 +26,11 @@
 
 #include <cmocka.h>
 
+#include "attack_env.h"
 #include "coap/msg.h"
 #include "nb_test.h"
 
-typedef struct {
-  char dir[64], db[128], coap[32], bs[32], http[32], base[64];
-  char *bin;
-} env;
-
-static void env_init(env *e) {
-  memset(e, 0, sizeof *e);
-  e->bin = (char *)nb_test_env("NB_BINARY");
-  snprintf(e->dir, sizeof e->dir, "/tmp/nb-attack-bs-XXXXXX");
-  assert_non_null(mkdtemp(e->dir));
-  snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
-  snprintf(e->coap, sizeof e->coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  snprintf(e->bs, sizeof e->bs, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  uint16_t hp = nb_test_free_port(SOCK_STREAM);
-  snprintf(e->http, sizeof e->http, "127.0.0.1:%u", hp);
-  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
-}
-
-static void env_cleanup(const env *e) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  assert_int_equal(system(cmd), 0);
-}
-
-static char *rest(const env *e, const char *method, const char *path, const char *body) {
-  char *out = nb_test_http(e->base, method, path, body);
-  assert_non_null(out);
-  return out;
-}
-
-static size_t count(const char *hay, const char *needle) {
-  size_t n = 0;
-  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-  return n;
-}
+typedef nb_attack_env env;
 
 /* `niobium keys ec` as DIR/NAME.*; its secure ID (heap). */
 static char *make_key(const env *e, const char *name) {
@@ -85,16 +52,16 @@ static void test_rogue_key_alert_names_peer_and_time(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
   env e;
-  env_init(&e);
+  nb_attack_env_init(&e, "bs");
   char *srv_sid = make_key(&e, "srv");
   free(make_key(&e, "rogue"));
   char key[160], rogue[160], events_url[96];
   snprintf(key, sizeof key, "%s/srv.key.pem", e.dir);
   snprintf(rogue, sizeof rogue, "%s/rogue.key.pem", e.dir);
   nb_test_proc srv, sse, cli;
-  char *sargv[] = {e.bin,  "server", "--coap",    e.coap, "--http",           e.http,
-                   "--db", e.db,     "--rpk-key", key,    "--with-bootstrap", "--bs-coaps",
-                   e.bs,   NULL};
+  char *sargv[] = {e.bin,   "server", "--coap",    e.coap, "--http",           e.http,
+                   "--db",  e.db,     "--rpk-key", key,    "--with-bootstrap", "--bs-coaps",
+                   e.coaps, NULL};
   assert_true(nb_test_proc_start(&srv, sargv));
   assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
   snprintf(events_url, sizeof events_url, "%s/api/events", e.base);
@@ -104,7 +71,7 @@ static void test_rogue_key_alert_names_peer_and_time(void **state) {
 
   int64_t t0 = (int64_t)time(NULL) * 1000;
   char uri[64];
-  snprintf(uri, sizeof uri, "coaps://%s", e.bs);
+  snprintf(uri, sizeof uri, "coaps://%s", e.coaps);
   char *argv[] = {e.bin,       "client", "--bootstrap",        uri,     "--endpoint", "would-be",
                   "--rpk-key", rogue,    "--server-secure-id", srv_sid, "--sensors",  "none",
                   NULL};
@@ -125,7 +92,7 @@ static void test_rogue_key_alert_names_peer_and_time(void **state) {
   char *events = nb_test_proc_stdout(&sse);
   const char *alert = strstr(events, "event: BOOTSTRAP_ALERT");
   assert_non_null(alert);
-  if (count(events, "event: BOOTSTRAP_ALERT") != 1) fail_msg("alerts: %s", events);
+  if (nb_attack_count(events, "event: BOOTSTRAP_ALERT") != 1) fail_msg("alerts: %s", events);
   const char *data = strstr(alert, "data: ");
   assert_non_null(data);
   char line[512];
@@ -141,15 +108,16 @@ static void test_rogue_key_alert_names_peer_and_time(void **state) {
   nb_test_proc_stop(&sse);
   nb_test_proc_cleanup(&sse);
 
-  char *alerts = rest(&e, "GET", "/api/alerts", NULL);
-  if (count(alerts, "\"rule\":\"bootstrap-key-refused\"") != 1) fail_msg("alerts: %s", alerts);
+  char *alerts = nb_attack_rest(&e, "GET", "/api/alerts", NULL);
+  if (nb_attack_count(alerts, "\"rule\":\"bootstrap-key-refused\"") != 1)
+    fail_msg("alerts: %s", alerts);
   assert_non_null(strstr(alerts, "\"src\":\"127.0.0.1\""));
   assert_non_null(strstr(alerts, "\"reporter\":\"bootstrap\""));
   free(alerts);
   nb_test_proc_stop(&srv);
   nb_test_proc_cleanup(&srv);
   free(srv_sid);
-  env_cleanup(&e);
+  nb_attack_env_cleanup(&e);
 }
 
 /* ---- 11b ---- */
@@ -200,18 +168,18 @@ static uint8_t bs_request(const env *e, int fd, const char *ep, uint16_t mid) {
 }
 
 static size_t listed_as(const env *e, const char *state) {
-  char *out = rest(e, "GET", "/api/bootstrap/pending", NULL);
+  char *out = nb_attack_rest(e, "GET", "/api/bootstrap/pending", NULL);
   char needle[48];
   snprintf(needle, sizeof needle, "\"state\":\"%s\"", state);
-  size_t n = count(out, needle);
+  size_t n = nb_attack_count(out, needle);
   free(out);
   return n;
 }
 
 /* Pending endpoints REST lists, whatever their state. */
 static size_t listed(const env *e) {
-  char *out = rest(e, "GET", "/api/bootstrap/pending", NULL);
-  size_t n = count(out, "\"endpoint\":\"dev-");
+  char *out = nb_attack_rest(e, "GET", "/api/bootstrap/pending", NULL);
+  size_t n = nb_attack_count(out, "\"endpoint\":\"dev-");
   free(out);
   return n;
 }
@@ -228,7 +196,7 @@ static void test_pending_survive_kill9(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
   env e;
-  env_init(&e);
+  nb_attack_env_init(&e, "bs");
   char uri[64], *out = NULL;
   snprintf(uri, sizeof uri, "coap://%s", e.coap);
   char *add[] = {
@@ -256,7 +224,7 @@ static void test_pending_survive_kill9(void **state) {
   assert_int_equal(listed(&e), 5);
   assert_int_equal(listed_as(&e, "request-gone"), 5);
   assert_int_equal(cli(&e, "pending", NULL, &out), 0);
-  assert_int_equal(count(out, "request gone"), 5);
+  assert_int_equal(nb_attack_count(out, "request gone"), 5);
   free(out);
 
   /* An approval through the database is taken by the running server and recorded. */
@@ -264,7 +232,7 @@ static void test_pending_survive_kill9(void **state) {
   free(out);
   assert_true(wait_listed(&e, "approved", 1));
   assert_int_equal(cli(&e, "pending", NULL, &out), 0);
-  assert_int_equal(count(out, "approved: its next request goes ahead"), 1);
+  assert_int_equal(nb_attack_count(out, "approved: its next request goes ahead"), 1);
   free(out);
   /* A rejection drops one; an endpoint that is not pending cannot be approved. */
   assert_int_equal(cli(&e, "reject", "dev-3", &out), 0);
@@ -281,13 +249,13 @@ static void test_pending_survive_kill9(void **state) {
   assert_int_equal(bs_request(&e, fd, "dev-4", 0x201), 0);
   assert_true(wait_listed(&e, "waiting", 1));
   assert_int_equal(cli(&e, "pending", NULL, &out), 0);
-  assert_int_equal(count(out, "request gone"), 2);
-  assert_int_equal(count(out, "waiting for a decision"), 1);
+  assert_int_equal(nb_attack_count(out, "request gone"), 2);
+  assert_int_equal(nb_attack_count(out, "waiting for a decision"), 1);
   free(out);
   close(fd);
   nb_test_proc_stop(&bs);
   nb_test_proc_cleanup(&bs);
-  env_cleanup(&e);
+  nb_attack_env_cleanup(&e);
 }
 
 int main(void) {

@@ -25,34 +25,13 @@
 
 #include <cmocka.h>
 
+#include "attack_env.h"
 #include "coap/msg.h"
 #include "nb_test.h"
 
 #define PSK_HEX "8f2a61c04d5e9b7713aa0e5c66d1f2b9"
 
-typedef struct {
-  char dir[64], db[128], coap[32], coaps[32], http[32], base[64];
-  char *bin;
-} env;
-
-static void env_init(env *e) {
-  memset(e, 0, sizeof *e);
-  e->bin = (char *)nb_test_env("NB_BINARY");
-  snprintf(e->dir, sizeof e->dir, "/tmp/nb-attack-dev-XXXXXX");
-  assert_non_null(mkdtemp(e->dir));
-  snprintf(e->db, sizeof e->db, "%s/nb.db", e->dir);
-  snprintf(e->coap, sizeof e->coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  snprintf(e->coaps, sizeof e->coaps, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  uint16_t hp = nb_test_free_port(SOCK_STREAM);
-  snprintf(e->http, sizeof e->http, "127.0.0.1:%u", hp);
-  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
-}
-
-static void env_cleanup(const env *e) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  assert_int_equal(system(cmd), 0);
-}
+typedef nb_attack_env env;
 
 static void write_file(const char *path, const char *text, mode_t mode) {
   FILE *f = fopen(path, "w");
@@ -77,18 +56,11 @@ static void start_server(const env *e, nb_test_proc *srv, const char *psk_file) 
   assert_true(nb_test_proc_wait_output(srv, true, "proto=http", 10000));
 }
 
-/* "BODY|STATUS" of a REST request (heap). */
-static char *rest(const env *e, const char *method, const char *path, const char *body) {
-  char *out = nb_test_http(e->base, method, path, body);
-  assert_non_null(out);
-  return out;
-}
-
 static bool listed(const env *e, const char *ep) {
   char needle[96];
   snprintf(needle, sizeof needle, "\"endpoint\":\"%s\"", ep);
   for (int t = 0; t < 20000; t += 200) {
-    char *out = rest(e, "GET", "/api/clients", NULL);
+    char *out = nb_attack_rest(e, "GET", "/api/clients", NULL);
     bool yes = strstr(out, needle) != NULL;
     free(out);
     if (yes) return true;
@@ -133,14 +105,14 @@ static bool anything_within(int fd, int ms) {
 }
 
 static char *utc_offset(const env *e) {
-  return rest(e, "GET", "/api/clients/atk-dev/3/0/14", NULL);
+  return nb_attack_rest(e, "GET", "/api/clients/atk-dev/3/0/14", NULL);
 }
 
 static void test_stranger_write_and_execute_ignored(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
   env e;
-  env_init(&e);
+  nb_attack_env_init(&e, "dev");
   nb_test_proc srv, cli;
   start_server(&e, &srv, NULL);
   char uri[64];
@@ -151,7 +123,7 @@ static void test_stranger_write_and_execute_ignored(void **state) {
   uint16_t port = client_port(&cli);
   assert_true(listed(&e, "atk-dev"));
   /* The server sets the value the stranger will try to change. */
-  char *w = rest(&e, "PUT", "/api/clients/atk-dev/3/0/14", "{\"value\":\"+01:00\"}");
+  char *w = nb_attack_rest(&e, "PUT", "/api/clients/atk-dev/3/0/14", "{\"value\":\"+01:00\"}");
   assert_non_null(strstr(w, "|200"));
   free(w);
   char *before = utc_offset(&e);
@@ -183,7 +155,7 @@ static void test_stranger_write_and_execute_ignored(void **state) {
   nb_test_proc_cleanup(&cli);
   nb_test_proc_stop(&srv);
   nb_test_proc_cleanup(&srv);
-  env_cleanup(&e);
+  nb_attack_env_cleanup(&e);
 }
 
 /* /proc/PID/cmdline with the NULs between arguments made spaces (heap). */
@@ -212,7 +184,7 @@ static void test_psk_key_file_keeps_key_out_of_ps(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
   env e;
-  env_init(&e);
+  nb_attack_env_init(&e, "dev");
   char psk_db[128], key_file[128], loose[128];
   snprintf(psk_db, sizeof psk_db, "%s/server-psk.txt", e.dir);
   snprintf(key_file, sizeof key_file, "%s/dev.psk", e.dir);
@@ -254,7 +226,7 @@ static void test_psk_key_file_keeps_key_out_of_ps(void **state) {
   nb_test_proc_cleanup(&cli2);
   nb_test_proc_stop(&srv);
   nb_test_proc_cleanup(&srv);
-  env_cleanup(&e);
+  nb_attack_env_cleanup(&e);
 }
 
 int main(void) {
