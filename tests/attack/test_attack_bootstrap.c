@@ -8,13 +8,19 @@
  * started again: the CLI (`pending --db`) and REST list the same five as "request gone"; an
  * approval through the CLI is recorded and the device's next request is answered 2.04 at once
  * (no second wait); a rejection drops one; approving an endpoint that is not pending fails with
- * exit 1. Before the fix REST listed none of them and the CLI's approval was silently dropped. */
+ * exit 1. Before the fix REST listed none of them and the CLI's approval was silently dropped.
+ * 11c: a relay between a `niobium client` and `niobium server --with-bootstrap` loses every
+ * answer of the device to Bootstrap-Finish: the device registers with the account it was given,
+ * and the server reports the bootstrap FINISHED at once, never FAILED. Before the fix it waited
+ * for the lost answer for 93 s, then started the sequence over and ended BOOTSTRAP_FAILED. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,10 +264,125 @@ static void test_pending_survive_kill9(void **state) {
   nb_attack_env_cleanup(&e);
 }
 
+/* ---- 11c ---- */
+
+/* A UDP relay device <-> bootstrap server that loses the device's answers to Finish. */
+typedef struct {
+  int fd;                 /* the address the device knows as its bootstrap server */
+  struct sockaddr_in bs;  /* the real one */
+  struct sockaddr_in dev; /* learnt from its first datagram */
+  bool have_dev;
+  _Atomic bool stop;
+  uint16_t finish_mid[16]; /* Message IDs of the Finishes (and their repeats) seen */
+  size_t nfinish;
+  int dropped;
+} relay;
+
+static bool is_finish(const uint8_t *d, size_t n) {
+  nb_coap_msg m;
+  char path[8];
+  return nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_POST &&
+         nb_coap_msg_get_path(&m, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
+         strcmp(path, "/bs") == 0;
+}
+
+static bool answers_finish(const relay *r, const uint8_t *d, size_t n) {
+  if (n < 4 || ((d[0] >> 4) & 3) != NB_COAP_ACK) return false;
+  uint16_t mid = (uint16_t)((d[2] << 8) | d[3]);
+  for (size_t i = 0; i < r->nfinish; i++)
+    if (r->finish_mid[i] == mid) return true;
+  return false;
+}
+
+static void *relay_run(void *u) {
+  relay *r = u;
+  uint8_t buf[2048];
+  while (!r->stop) {
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    if (poll(&p, 1, 100) <= 0) continue;
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(r->fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+    if (n <= 0) continue;
+    bool from_bs = from.sin_port == r->bs.sin_port && from.sin_addr.s_addr == r->bs.sin_addr.s_addr;
+    if (from_bs) {
+      if (is_finish(buf, (size_t)n) && r->nfinish < 16)
+        r->finish_mid[r->nfinish++] = (uint16_t)((buf[2] << 8) | buf[3]);
+      if (r->have_dev) sendto(r->fd, buf, (size_t)n, 0, (struct sockaddr *)&r->dev, sizeof r->dev);
+      continue;
+    }
+    r->dev = from;
+    r->have_dev = true;
+    if (answers_finish(r, buf, (size_t)n)) {
+      r->dropped++;
+      continue;
+    }
+    sendto(r->fd, buf, (size_t)n, 0, (struct sockaddr *)&r->bs, sizeof r->bs);
+  }
+  return NULL;
+}
+
+static void test_finish_answers_lost_still_finished(void **state) {
+  (void)state;
+  nb_attack_env e;
+  nb_attack_env_init(&e, "bs");
+  char bs_addr[32], relay_uri[64], server_uri[64], body[256];
+  uint16_t bs_port = nb_test_free_port(SOCK_DGRAM);
+  snprintf(bs_addr, sizeof bs_addr, "127.0.0.1:%u", bs_port);
+  snprintf(server_uri, sizeof server_uri, "coap://%s", e.coap);
+  nb_test_proc srv, cli;
+  char *sargv[] = {e.bin,  "server", "--coap",           e.coap,      "--http", e.http,
+                   "--db", e.db,     "--with-bootstrap", "--bs-coap", bs_addr,  NULL};
+  assert_true(nb_test_proc_start(&srv, sargv));
+  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+  snprintf(body, sizeof body,
+           "{\"servers\":[{\"uri\":\"%s\",\"ssid\":101,\"lifetime\":300,"
+           "\"binding\":\"U\",\"security\":\"nosec\"}]}",
+           server_uri);
+  char *out = nb_attack_rest(&e, "PUT", "/api/bootstrap/configs/dev-fin", body);
+  assert_non_null(strstr(out, "|201"));
+  free(out);
+
+  relay r = {.fd = socket(AF_INET, SOCK_DGRAM, 0)};
+  assert_true(r.fd >= 0);
+  struct sockaddr_in any = {.sin_family = AF_INET};
+  inet_pton(AF_INET, "127.0.0.1", &any.sin_addr);
+  assert_int_equal(bind(r.fd, (struct sockaddr *)&any, sizeof any), 0);
+  socklen_t al = sizeof any;
+  assert_int_equal(getsockname(r.fd, (struct sockaddr *)&any, &al), 0);
+  r.bs = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(bs_port)};
+  inet_pton(AF_INET, "127.0.0.1", &r.bs.sin_addr);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, relay_run, &r), 0);
+  snprintf(relay_uri, sizeof relay_uri, "coap://127.0.0.1:%u", ntohs(any.sin_port));
+  char *cargv[] = {e.bin,     "client",    "--bootstrap", relay_uri, "--endpoint",
+                   "dev-fin", "--sensors", "none",        NULL};
+  assert_true(nb_test_proc_start(&cli, cargv));
+  assert_true(nb_test_proc_wait_output(&cli, false, "registered ssid=101", 20000));
+  /* FINISHED long before the 93 s the lost answer would have taken, and nothing failed. */
+  bool finished =
+      nb_test_proc_wait_output(&srv, true, "event=BOOTSTRAP_FINISHED ep=dev-fin", 20000);
+  r.stop = true;
+  pthread_join(th, NULL);
+  close(r.fd);
+  assert_true(r.dropped >= 1);
+  assert_true(finished);
+  char *log = nb_test_proc_stderr(&srv);
+  assert_null(strstr(log, "event=BOOTSTRAP_FAILED"));
+  assert_non_null(strstr(log, "event=bootstrap-finish-confirmed ep=dev-fin by=registration"));
+  free(log);
+  nb_test_proc_stop(&cli);
+  nb_test_proc_cleanup(&cli);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  nb_attack_env_cleanup(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rogue_key_alert_names_peer_and_time),
       cmocka_unit_test(test_pending_survive_kill9),
+      cmocka_unit_test(test_finish_answers_lost_still_finished),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
