@@ -622,6 +622,11 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
     nb_err e = nb_bs_store_decide(st, sub, verb[0] == 'a');
     rc = e == NB_OK ? NB_EXIT_OK
                     : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
+    if (rc == NB_EXIT_OK)
+      printf(
+          "%s %s: recorded; the running bootstrap server applies it within a second (or the "
+          "next one at its start)\n",
+          verb, sub);
   } else if (strcmp(verb, "expect") == 0) {
     rc = expect(st, o);
   } else if (strcmp(verb, "evidence") == 0 && sub) {
