@@ -345,6 +345,7 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
+  if (e->deferred) json_object_set_new(j, "deferred", json_true()); /* for the next request */
   if (e->cti) { /* a signed bootstrap: its evidence is under /api/bootstrap/evidence/{ep} */
     json_object_set_new(j, "signed", json_true());
     json_object_set_new(j, "cti", json_string(e->cti));
