@@ -39,6 +39,11 @@ static void usage(FILE *f) {
           "       niobium bootstrap pending | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
           "       niobium bootstrap evidence EP [--out FILE]\n"
+          "pending lists the requests waiting for a decision, also those a crash or restart\n"
+          "of the server dropped (`request gone`: the device asks again, and an approval given\n"
+          "meanwhile lets that next request through at once); approve/reject of an endpoint\n"
+          "that is not pending fails (exit 1). With --db the decision is recorded and a\n"
+          "running server applies it within a second (or the next one, at its start).\n"
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
           "or --api URL [--api-token T] to go through a running server's REST API instead\n"
           "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
@@ -564,11 +569,20 @@ static int config_import(nb_bs_store *st, const bs_opts *o, const char *path) {
   return rc;
 }
 
+/* One row as the operator reads it: what the request waits for (docs/security.md step 4). */
 static nb_err print_pending(void *user, const char *ep, const char *peer, int64_t at,
                             const char *decision) {
   (void)user;
-  printf("%-32s peer=%s since=%lld%s%s\n", ep, peer, (long long)at, decision[0] ? " decided=" : "",
-         decision);
+  const char *state = !decision[0]                        ? "waiting for a decision"
+                      : strcmp(decision, "gone") == 0     ? "request gone with a restart (approve "
+                                                            "lets its next request through)"
+                      : strcmp(decision, "approved") == 0 ? "approved: its next request goes ahead"
+                                                          : NULL;
+  if (state)
+    printf("%-32s peer=%s since=%lld %s\n", ep, peer, (long long)at, state);
+  else
+    printf("%-32s peer=%s since=%lld decided=%s (the running bootstrap server applies it)\n", ep,
+           peer, (long long)at, decision);
   return NB_OK;
 }
 
@@ -623,6 +637,11 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
     nb_err e = nb_bs_store_decide(st, sub, verb[0] == 'a');
     rc = e == NB_OK ? NB_EXIT_OK
                     : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
+    if (rc == NB_EXIT_OK)
+      printf(
+          "%s %s: recorded; the running bootstrap server applies it within a second (or the "
+          "next one at its start)\n",
+          verb, sub);
   } else if (strcmp(verb, "expect") == 0) {
     rc = expect(st, o);
   } else if (strcmp(verb, "evidence") == 0 && sub) {

@@ -166,10 +166,11 @@ static void on_bs_event(void *user, const nb_bs_event *ev) {
 }
 
 static void on_srv_event(void *user, const nb_server_event *ev) {
-  (void)user;
+  demo *d = user;
   char line[160];
   switch (ev->type) {
-    case NB_SEV_REGISTRATION:
+    case NB_SEV_REGISTRATION: /* also proof a device took a Finish whose answer was lost */
+      nb_bs_engine_registered(d->bs, ev->reg->ep, &ev->reg->identity, ev->now);
       snprintf(line, sizeof line, "REGISTERED security=%s lifetime=%us",
                nb_server_id_kind_name(ev->reg->identity.kind), ev->reg->lifetime);
       break;

@@ -335,7 +335,8 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
                           .dm_store = a->store,
                           .policy = o->bs_policy,
                           .coap = coap_text ? &coap : NULL,
-                          .coaps = o->bs_coaps ? &coaps : NULL};
+                          .coaps = o->bs_coaps ? &coaps : NULL,
+                          .server = a->srv};
   bs_files f = {0};
   if (o->bs_coaps && !bs_files_load(o, &f)) {
     bs_files_free(&f);

@@ -182,8 +182,13 @@ bool nb_client_bootstrapping(const nb_client *c);
  * accounts. When registration gives up and Server resource 16 (Bootstrap on Registration
  * Failure, default true) allows, the client bootstraps again. */
 nb_err nb_client_start(nb_client *c, nb_time_ms now);
+/* A datagram from peer. Only the client's servers are listened to: the addresses its server
+ * accounts resolved to and, while it has a bootstrap account, its bootstrap server's.
+ * Datagrams from any other address are dropped without an answer (counted below). */
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now);
+/* Datagrams dropped because they came from no server of this client. */
+uint64_t nb_client_foreign_dropped(const nb_client *c);
 void nb_client_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_client_next_deadline(const nb_client *c);
 

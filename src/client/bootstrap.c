@@ -27,6 +27,8 @@ bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr) {
   return false;
 }
 
+void nb_bs_refresh_peer(nb_client *c) { c->bs_known = nb_bs_account(c, NULL, &c->bs_addr); }
+
 static void nb_bs_retry(nb_client *c, nb_time_ms now) {
   nb_time_ms wait = 10000;
   for (unsigned i = 0; i < c->bs_attempts && wait < 3600000; i++) wait *= 2;
@@ -63,6 +65,7 @@ static const char *nb_bs_pct(nb_client *c, uint16_t inst) {
 nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
   uint16_t inst;
   if (!nb_bs_account(c, &inst, &c->bs_addr)) return NB_ERR_NOT_FOUND;
+  c->bs_known = true;
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
   char q[96];
@@ -101,6 +104,7 @@ static void nb_bs_purge(nb_client *c, nb_time_ms now) {
   nb_err e = sec->ops->remove(sec, inst);
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-account-purged instance=%u err=%s", inst,
               nb_err_name(e));
+  nb_bs_refresh_peer(c); /* its server is no longer one of ours */
   (void)now;
 }
 
@@ -370,8 +374,7 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
 
 bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
                   nb_time_ms now) {
-  nb_addr bs;
-  if (!nb_bs_account(c, NULL, &bs) || !nb_addr_equal(&bs, peer)) return false;
+  if (!c->bs_known || !nb_addr_equal(&c->bs_addr, peer)) return false;
   if (c->bs_state != NB_BS_REQUESTING && c->bs_state != NB_BS_REQUESTED)
     nb_sig_bootstrap_reset(c); /* a server-initiated bootstrap starts */
   char raw[16];

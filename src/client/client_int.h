@@ -106,8 +106,9 @@ struct nb_client {
    * which is answered first and whose exchange is gone by then). */
   bool reg_pending;
   /* bootstrap (bootstrap.c) */
-  int bs_state; /* NB_BS_* */
-  nb_addr bs_addr;
+  int bs_state;    /* NB_BS_* */
+  nb_addr bs_addr; /* the bootstrap account's server, resolved when accounts are (re)built */
+  bool bs_known;   /* bs_addr is set: there is a bootstrap account */
   nb_coap_req_id bs_req;
   nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
   unsigned bs_attempts;
@@ -120,6 +121,8 @@ struct nb_client {
   uint8_t bs_cti[NB_COSE_ID_MAX];
   size_t bs_cti_len;
   bool bs_cti_set;
+  /* Datagrams from addresses that are none of this client's servers, dropped unanswered. */
+  uint64_t foreign_dropped;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */
@@ -206,6 +209,8 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
                   nb_time_ms now);
 void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
+/* Resolves the bootstrap account's server into c->bs_addr (c->bs_known: there is one). */
+void nb_bs_refresh_peer(nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
 nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now);
 
@@ -251,6 +256,8 @@ void nb_obj_count(nb_client *c, bool tx, size_t len);
 /* firmware.c: pull download deadlines and the deferred install. */
 void nb_fw_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_fw_deadline(const nb_client *c);
+/* True while a Package URI download is in flight from peer (its answers must get in). */
+bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer);
 
 /* queue.c: queue mode (binding UQ / Q) per server account. The client sleeps once nothing was
  * exchanged with the server for the queue timeout; asleep, that server's datagrams are dropped

@@ -755,16 +755,6 @@ static void nb_dm_write_composite(nb_dm_ctx *x) {
 
 /* ---- dispatch ---- */
 
-/* Which account a request comes from. A peer that is no server is served as the only account
- * when that one is NoSec (the link is unauthenticated anyway): libcoap's tools and other
- * CoAP peers can then read and observe. */
-static nb_account *nb_dm_account(nb_client *c, const nb_addr *peer) {
-  nb_account *a = nb_client_account_by_addr(c, peer);
-  if (a || c->nacc != 1) return a;
-  if (nb_store_object_get_int(nb_client_object(c, 0), c->acc[0]->sec_inst, 2, 3) != 3) return NULL;
-  return c->acc[0];
-}
-
 /* POST with a payload on a multiple resource that is not executable: a partial update of its
  * instances (1.1), which keeps the instances the payload does not name. */
 static bool nb_dm_is_partial_rwrite(nb_dm_ctx *x) {
@@ -810,7 +800,7 @@ void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const n
                   nb_time_ms now) {
   nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .peer = peer, .now = now};
   if (nb_bs_handle(x.c, ex, peer, req, now)) return;
-  x.a = nb_dm_account(x.c, peer);
+  x.a = nb_client_account_by_addr(x.c, peer);
   if (!x.a) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED);
   nb_dm_dispatch(&x);
   /* A signed write that was applied is evidence of what the server asked for. */

@@ -301,14 +301,12 @@ static void nb_tr_release_bootstrap(nb_client *c, nb_time_ms now) {
 }
 
 void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now) {
-  /* Until MAX_TRANSMIT_SPAN has passed the bootstrap server may still repeat its Finish
-   * (our 2.04 lost) and must get the answer again. */
+  /* Until EXCHANGE_LIFETIME has passed the bootstrap server may still repeat its Finish (our
+   * 2.04 lost), and a repeat may arrive that late (RFC 7252 4.8.2): it must get the answer
+   * again, from the CoAP layer's duplicate cache, over the same session. */
   nb_coap_ep_config d;
   nb_coap_ep_config_default(&d);
-  const nb_coap_ep_config *cc = c->cfg.coap ? c->cfg.coap : &d;
-  double span =
-      (double)cc->ack_timeout * (double)((1u << cc->max_retransmit) - 1) * cc->ack_random_factor;
-  c->bs_release_at = now + (nb_time_ms)span + 1;
+  c->bs_release_at = now + nb_coap_exchange_lifetime(c->cfg.coap ? c->cfg.coap : &d) + 1;
 }
 
 void nb_tr_tick(nb_client *c, nb_time_ms now) {

@@ -39,6 +39,11 @@ static nb_time_ms nb_coap_transmit_span(const nb_coap_ep_config *cfg) {
 
 nb_time_ms nb_coap_epi_exchange_lifetime(const nb_coap_ep *ep) { return ep->cfg.exchange_lifetime; }
 
+nb_time_ms nb_coap_exchange_lifetime(const nb_coap_ep_config *cfg) {
+  if (cfg->exchange_lifetime > 0) return cfg->exchange_lifetime;
+  return nb_coap_transmit_span(cfg) + 2 * NB_COAP_MAX_LATENCY + cfg->ack_timeout;
+}
+
 /* Fills in derived values and rejects settings the layer cannot honour. */
 static nb_err nb_coap_config_check(nb_coap_ep_config *cfg) {
   if (cfg->ack_timeout <= 0 || cfg->ack_random_factor < 1.0 || cfg->max_retransmit > 20 ||
@@ -47,9 +52,7 @@ static nb_err nb_coap_config_check(nb_coap_ep_config *cfg) {
     return NB_ERR_INVAL;
   }
   nb_time_ms span = nb_coap_transmit_span(cfg);
-  if (cfg->exchange_lifetime <= 0) {
-    cfg->exchange_lifetime = span + 2 * NB_COAP_MAX_LATENCY + cfg->ack_timeout;
-  }
+  if (cfg->exchange_lifetime <= 0) cfg->exchange_lifetime = nb_coap_exchange_lifetime(cfg);
   if (cfg->non_lifetime <= 0) cfg->non_lifetime = span + NB_COAP_MAX_LATENCY;
   if (cfg->response_timeout <= 0) cfg->response_timeout = cfg->exchange_lifetime;
   if (cfg->observe_con_interval <= 0) cfg->observe_con_interval = NB_COAP_OBSERVE_CON_INTERVAL;

@@ -71,6 +71,10 @@ typedef struct {
                                       the larger of 16 MiB and max_body */
 } nb_coap_ep_config;
 void nb_coap_ep_config_default(nb_coap_ep_config *cfg);
+/* EXCHANGE_LIFETIME under cfg (RFC 7252 4.8.2): its exchange_lifetime, or when 0
+ * MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY (247 s with the defaults): how long a
+ * peer may still repeat a confirmable message it sent. */
+nb_time_ms nb_coap_exchange_lifetime(const nb_coap_ep_config *cfg);
 
 /* Where the endpoint sends datagrams: the I/O shell (socket) or a simulated network. */
 typedef void (*nb_coap_send_fn)(void *user, const nb_addr *peer, const uint8_t *data, size_t len);

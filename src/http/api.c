@@ -3,6 +3,7 @@
  * that the engine's callback owns, so either side may go away first. */
 #include "http/api.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct nb_http_api {
   struct MHD_Daemon *mhd;
   nb_http_events *events;
   nb_http_alerts *alerts;
+  bool bs_alerts; /* on_bootstrap_event listens to cfg.bootstrap's engine */
   uv_poll_t poll;
   uv_timer_t timer, keepalive;
   uv_prepare_t prepare;
@@ -1042,7 +1044,39 @@ static void on_server_event(void *user, const nb_server_event *e) {
   json_decref(alert);
 }
 
+/* A device refused by the bootstrap role (a key nobody registered at the handshake, or an
+ * endpoint name its key may not ask for) is a security event too: on /api/alerts as well as
+ * BOOTSTRAP_ALERT on the event stream. */
+static void on_bootstrap_event(void *user, const nb_bs_event *e) {
+  nb_http_api *api = user;
+  if (e->type != NB_BS_EV_ALERT) return;
+  bool handshake = e->step && strcmp(e->step, "handshake") == 0;
+  char msg[256], src[NB_ADDR_STRLEN] = "";
+  snprintf(msg, sizeof(msg), "%s (secure ID %s)",
+           handshake ? "DTLS handshake refused: a key nobody registered"
+                     : "Bootstrap-Request refused (4.03): an endpoint name its key may not ask for",
+           e->secure_id && e->secure_id[0] ? e->secure_id : "none");
+  json_t *alert =
+      json_pack("{s:s,s:s,s:s,s:f}", "rule",
+                handshake ? "bootstrap-key-refused" : "bootstrap-endpoint-refused", "severity",
+                "high", "message", msg, "ts", (double)(e->now + api->cfg.clock_offset) / 1000.0);
+  if (alert && e->ep && e->ep[0]) json_object_set_new(alert, "endpoint", json_string(e->ep));
+  if (alert && e->peer &&
+      inet_ntop(e->peer->family == NB_ADDR_V4 ? AF_INET : AF_INET6, e->peer->ip, src,
+                sizeof(src))) {
+    json_object_set_new(alert, "src", json_string(src));
+    json_object_set_new(alert, "sport", json_integer(e->peer->port));
+  }
+  char why[160];
+  if (!alert || nb_http_alerts_add(api->alerts, alert, e->now + api->cfg.clock_offset, "bootstrap",
+                                   NULL, why, sizeof(why)) != NB_OK)
+    NB_LOG_WARN(MOD, "event=alert_dropped reason=bootstrap_alert");
+  json_decref(alert);
+}
+
 static void api_destroy(nb_http_api *api) {
+  if (api->bs_alerts)
+    nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
   if (api->srv) nb_server_remove_listener(api->srv, on_server_event, api);
   nb_http_alerts_free(api->alerts);
   nb_http_events_free(api->events);
@@ -1069,7 +1103,10 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
       nb_http_alerts_new(cfg->alerts_max, api->events, &api->alerts) != NB_OK ||
       (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap &&
-       nb_http_events_attach_bootstrap(api->events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK)) {
+       nb_http_events_attach_bootstrap(api->events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK) ||
+      (cfg->bootstrap &&
+       !(api->bs_alerts = nb_bs_engine_add_listener(nb_http_bs_engine(cfg->bootstrap),
+                                                    on_bootstrap_event, api) == NB_OK))) {
     api_destroy(api);
     return NB_ERR_NOMEM;
   }

@@ -27,6 +27,7 @@ struct nb_http_bs {
   uv_timer_t poll; /* operator decisions made by other processes, through the store */
   nb_http_remote_store *remote;
   nb_http_client *http; /* asynchronous installs (remote only) */
+  nb_server *server;    /* the management server in this process, whose registrations we see */
   bool closing;
 };
 
@@ -65,9 +66,18 @@ static void on_event(void *user, const nb_bs_event *ev) {
   if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
   if (ev->type == NB_BS_EV_PENDING)
     nb_bs_store_pending_put(h->st, ev->ep, peer, (int64_t)time(NULL));
-  if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
-      ev->type == NB_BS_EV_EVICTED)
+  else if (ev->type == NB_BS_EV_APPROVED && ev->deferred) /* for the device's next request */
+    nb_bs_store_pending_mark(h->st, ev->ep, "approved");
+  else if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
+           ev->type == NB_BS_EV_EVICTED)
     nb_bs_store_pending_del(h->st, ev->ep);
+}
+
+/* A device registered with the management server in this process: proof it took its Finish. */
+static void on_registration(void *user, const nb_server_event *ev) {
+  nb_http_bs *h = user;
+  if (ev->type == NB_SEV_REGISTRATION && ev->reg)
+    nb_bs_engine_registered(h->bs, ev->reg->ep, &ev->reg->identity, ev->now);
 }
 
 static void on_installed(void *user, uint64_t ticket, nb_err result) {
@@ -160,10 +170,16 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   }
   if (e == NB_OK) e = nb_bs_engine_new(&ec, nb_io_srv_send, h->net, &h->bs);
   if (e == NB_OK) e = nb_bs_engine_add_listener(h->bs, on_event, h);
+  if (e == NB_OK)
+    e = nb_bs_store_restore_pending(h->st, h->bs, cfg->policy == NB_BS_POLICY_APPROVE,
+                                    nb_io_loop_now(loop));
   if (e == NB_OK && cfg->coaps) e = make_creds(h, cfg);
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
   if (e == NB_OK) e = nb_io_deadline_new(loop, next_deadline, on_tick, h, &h->deadline);
+  if (e == NB_OK && cfg->server &&
+      (e = nb_server_add_listener(cfg->server, on_registration, h)) == NB_OK)
+    h->server = cfg->server;
   if (e != NB_OK) {
     h->closing = true;
     nb_http_client_free(h->http);
@@ -185,6 +201,7 @@ static void on_closed(uv_handle_t *handle) { host_destroy(handle->data); }
 void nb_http_bs_free(nb_http_bs *h) {
   if (!h) return;
   h->closing = true;
+  if (h->server) nb_server_remove_listener(h->server, on_registration, h);
   nb_http_client_free(h->http); /* cancels installs in flight */
   h->http = NULL;
   nb_io_srv_free(h->net);
@@ -294,6 +311,13 @@ static nb_err add_pending(void *user, const char *ep, const char *peer, int64_t 
   return NB_OK;
 }
 
+/* What a pending request waits for (docs/openapi.yaml). */
+static const char *pending_state(nb_bs_pend_state st) {
+  return st == NB_BS_PEND_GONE       ? "request-gone"
+         : st == NB_BS_PEND_APPROVED ? "approved"
+                                     : "waiting";
+}
+
 static json_t *pending_list(nb_http_bs *h, unsigned *status) {
   char(*eps)[NB_BS_EP_MAX] = calloc(256, sizeof *eps);
   if (!eps) return err_json(status, 500, "out of memory", "5.00");
@@ -307,7 +331,11 @@ static json_t *pending_list(nb_http_bs *h, unsigned *status) {
     json_array_foreach(fromdb, k, v) {
       if (strcmp(json_string_value(json_object_get(v, "endpoint")), eps[i]) == 0) row = v;
     }
-    json_array_append_new(out, row ? json_incref(row) : json_pack("{s:s}", "endpoint", eps[i]));
+    json_t *item = row ? json_deep_copy(row) : json_pack("{s:s}", "endpoint", eps[i]);
+    if (item)
+      json_object_set_new(item, "state",
+                          json_string(pending_state(nb_bs_engine_pending_state(h->bs, eps[i]))));
+    json_array_append_new(out, item);
   }
   json_decref(fromdb);
   free(eps);
@@ -329,11 +357,14 @@ static json_t *pending_route(nb_http_bs *h, const char *method, const char *rest
   if (!approve && strcmp(slash, "/reject") != 0)
     return err_json(status, 404, "use .../approve or .../reject", "4.04");
   if (strcmp(method, "POST") != 0) return err_json(status, 405, "use POST", "4.05");
+  bool gone = nb_bs_engine_pending_state(h->bs, ep) >= NB_BS_PEND_GONE;
   nb_err e = apply_decision(h, ep, approve);
   if (e == NB_ERR_NOT_FOUND) return err_json(status, 404, "this endpoint is not pending", "4.04");
   if (e != NB_OK) return err_json(status, 500, nb_strerror(e), "5.00");
   *status = 200;
-  return json_pack("{s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected");
+  /* A request a restart dropped: the approval waits for the device's next request. */
+  return json_pack("{s:s,s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected",
+                   "applies", gone && approve ? "next-request" : "now");
 }
 
 static bool is_secure_id(const char *s) {

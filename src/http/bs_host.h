@@ -17,6 +17,7 @@
 #include "bootstrap/config_store.h"
 #include "http/remote_store.h"
 #include "io/loop.h"
+#include "server/server.h"
 #include "server/store.h"
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
   size_t nca;
   bool x509_default_config;         /* the engine's option of that name */
   size_t max_sessions, max_pending; /* the engine's bounds; 0 = its defaults */
+  /* The management server in this process (optional, must outlive the host): its
+   * registrations tell the engine a device took a Finish whose answer was lost
+   * (nb_bs_engine_registered). */
+  nb_server *server;
 } nb_http_bs_config;
 
 typedef struct nb_http_bs nb_http_bs;

@@ -348,14 +348,17 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
   char addr[NB_ADDR_STRLEN] = "", code[8] = "";
   if (e->peer) nb_addr_format(e->peer, addr, sizeof(addr));
   if (e->code) nb_coap_code_format(e->code, code);
-  json_t *j =
-      json_pack("{s:s,s:s,s:I}", "endpoint", ep, "address", addr, "timestamp", (json_int_t)at);
+  /* No "endpoint" when none is known (an ALERT at the handshake of a raw public key). */
+  json_t *j = ep[0] ? json_pack("{s:s,s:s,s:I}", "endpoint", ep, "address", addr, "timestamp",
+                                (json_int_t)at)
+                    : json_pack("{s:s,s:I}", "address", addr, "timestamp", (json_int_t)at);
   if (!j) return;
   if (code[0]) json_object_set_new(j, "code", json_string(code));
   if (e->err) json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
+  if (e->deferred) json_object_set_new(j, "deferred", json_true()); /* for the next request */
   if (e->cti) { /* a signed bootstrap: its evidence is under /api/bootstrap/evidence/{ep} */
     json_object_set_new(j, "signed", json_true());
     json_object_set_new(j, "cti", json_string(e->cti));
