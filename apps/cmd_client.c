@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "commands.h"
+#include "io/host_device.h"
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -121,6 +122,7 @@ typedef struct {
   char line[512];
   size_t line_len;
   unsigned evidence_seq; /* last NNNN written to --evidence-dir */
+  nb_host_device host;   /* the Device object's live values: this host's */
 } app;
 
 /* ---- helpers ---- */
@@ -289,6 +291,11 @@ static int add_objects(app *a) {
                              .memory_total_kb = -1,
                              .bindings = "UQ"};
   if (nb_client_add_device(a->c, &d) != NB_OK) return -1;
+  /* Battery, memory, time zone, clock and error codes of this host (docs/client.md). */
+  nb_client_device_source src;
+  nb_host_device_init(&a->host);
+  nb_host_device_source(&a->host, &src);
+  if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
