@@ -68,6 +68,10 @@ endforeach()
 install(TARGETS ${nb_client_targets}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The .pc file finds the prefix from where it lies, so it is right for any `--prefix` and DESTDIR
+# the install is given (pkg-config's ${pcfiledir}).
+file(RELATIVE_PATH nb_pc_to_prefix /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+string(REGEX REPLACE "/$" "" nb_pc_to_prefix "${nb_pc_to_prefix}")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/niobium-client.pc.in
                ${CMAKE_BINARY_DIR}/niobium-client.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/niobium-client.pc
