@@ -28,47 +28,56 @@ static bool nb_host_line(const char *path, char *buf, size_t cap) {
 
 /* ---- battery: the first power supply of type Battery ---- */
 
+#define NB_HOST_FILE_MAX (NB_HOST_PATH_MAX + 2 * 256)
+
+/* The first line of dir/name; false when it cannot be read (or the path is too long). */
+static bool nb_host_attr(const char *dir, const char *name, char *buf, size_t cap) {
+  char p[NB_HOST_FILE_MAX];
+  int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+  return n > 0 && (size_t)n < sizeof p && nb_host_line(p, buf, cap);
+}
+
 /* LwM2M Battery Status of a sysfs status (power_supply class ABI). */
 static int nb_host_battery_status(const char *dir) {
-  char p[NB_HOST_PATH_MAX + 64], s[32];
-  snprintf(p, sizeof p, "%s/present", dir);
-  if (nb_host_line(p, s, sizeof s) && strcmp(s, "0") == 0) return 5; /* not installed */
-  snprintf(p, sizeof p, "%s/health", dir);
-  if (nb_host_line(p, s, sizeof s) &&
+  char s[32];
+  if (nb_host_attr(dir, "present", s, sizeof s) && strcmp(s, "0") == 0) return 5; /* absent */
+  if (nb_host_attr(dir, "health", s, sizeof s) &&
       (strcmp(s, "Dead") == 0 || strcmp(s, "Overheat") == 0 || strcmp(s, "Over voltage") == 0 ||
        strcmp(s, "Unspecified failure") == 0))
     return 3; /* damaged */
-  snprintf(p, sizeof p, "%s/status", dir);
-  if (!nb_host_line(p, s, sizeof s)) return 6;
+  if (!nb_host_attr(dir, "status", s, sizeof s)) return 6;
   if (strcmp(s, "Charging") == 0) return 1;
   if (strcmp(s, "Full") == 0) return 2;
   if (strcmp(s, "Discharging") == 0 || strcmp(s, "Not charging") == 0) return 0;
   return 6; /* Unknown */
 }
 
+/* Level and status of the battery in dir; false when dir is no battery or says no level. */
+static bool nb_host_one_battery(const char *dir, int *level_pct, int *status) {
+  char s[32], *end;
+  if (!nb_host_attr(dir, "type", s, sizeof s) || strcmp(s, "Battery") != 0) return false;
+  if (!nb_host_attr(dir, "capacity", s, sizeof s)) return false;
+  long cap = strtol(s, &end, 10);
+  if (end == s || *end || cap < 0 || cap > 100) return false;
+  *level_pct = (int)cap;
+  *status = nb_host_battery_status(dir);
+  return true;
+}
+
 nb_err nb_host_battery(void *user, int *level_pct, int *status) {
   nb_host_device *h = user;
   DIR *d = opendir(h->power_supply);
   if (!d) return NB_ERR_NOT_FOUND;
-  nb_err e = NB_ERR_NOT_FOUND;
+  bool found = false;
   struct dirent *de;
-  while (e != NB_OK && (de = readdir(d))) {
-    if (de->d_name[0] == '.') continue;
-    char dir[NB_HOST_PATH_MAX + 256], p[NB_HOST_PATH_MAX + 320], s[32];
-    snprintf(dir, sizeof dir, "%s/%s", h->power_supply, de->d_name);
-    snprintf(p, sizeof p, "%s/type", dir);
-    if (!nb_host_line(p, s, sizeof s) || strcmp(s, "Battery") != 0) continue;
-    snprintf(p, sizeof p, "%s/capacity", dir);
-    char *end;
-    if (!nb_host_line(p, s, sizeof s)) continue;
-    long cap = strtol(s, &end, 10);
-    if (end == s || *end || cap < 0 || cap > 100) continue;
-    *level_pct = (int)cap;
-    *status = nb_host_battery_status(dir);
-    e = NB_OK;
+  while (!found && (de = readdir(d))) {
+    char dir[NB_HOST_FILE_MAX];
+    int n = snprintf(dir, sizeof dir, "%s/%s", h->power_supply, de->d_name);
+    if (de->d_name[0] == '.' || n <= 0 || (size_t)n >= sizeof dir) continue;
+    found = nb_host_one_battery(dir, level_pct, status);
   }
   closedir(d);
-  return e;
+  return found ? NB_OK : NB_ERR_NOT_FOUND;
 }
 
 /* ---- memory: MemAvailable and MemTotal, kibibytes in /proc/meminfo ---- */
