@@ -24,11 +24,11 @@ void nb_host_device_init(nb_host_device *h);
 /* The source reading h (which must outlive the client). */
 void nb_host_device_source(nb_host_device *h, nb_client_device_source *out);
 
-/* The parts, for tests and other shells. */
-nb_err nb_host_battery(void *h, int *level_pct, int *status);
-nb_err nb_host_memory(void *h, int64_t *free_kb, int64_t *total_kb);
-nb_err nb_host_zone(void *h, int64_t unix_s, char *tz, size_t tz_cap, char *offset,
+/* The parts (user is the nb_host_device), for tests and other shells. */
+nb_err nb_host_battery(void *user, int *level_pct, int *status);
+nb_err nb_host_memory(void *user, int64_t *free_kb, int64_t *total_kb);
+nb_err nb_host_zone(void *user, int64_t unix_s, char *tz, size_t tz_cap, char *offset,
                     size_t offset_cap);
-nb_err nb_host_set_zone(void *h, const char *tz, const char *offset);
+nb_err nb_host_set_zone(void *user, const char *tz, const char *offset);
 
 #endif

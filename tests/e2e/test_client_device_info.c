@@ -21,6 +21,8 @@
 
 typedef struct {
   char base[64];
+  char dir[64];
+  nb_test_proc srv, cl; /* pid 0 until started; stopped by teardown, also after a failure */
 } env;
 
 /* The "value" of GET /api/clients/e2e-dev/PATH as text ("" when absent); the status in *code. */
@@ -70,27 +72,44 @@ static bool have_zone(const char *z) {
   return stat(p, &st) == 0;
 }
 
+static int setup(void **state) {
+  env *e = calloc(1, sizeof *e);
+  if (!e) return -1;
+  snprintf(e->dir, sizeof e->dir, "/tmp/nb-e2e-devinfo-XXXXXX");
+  if (!mkdtemp(e->dir)) return -1;
+  *state = e;
+  return 0;
+}
+
+static int teardown(void **state) {
+  env *e = *state;
+  if (e->cl.pid) nb_test_proc_stop(&e->cl);
+  if (e->srv.pid) nb_test_proc_stop(&e->srv);
+  nb_test_proc_cleanup(&e->cl);
+  nb_test_proc_cleanup(&e->srv);
+  char *rm[] = {"rm", "-rf", e->dir, NULL};
+  nb_test_run(rm, 10000, NULL);
+  free(e);
+  return 0;
+}
+
 static void test_device_object_of_the_host(void **state) {
-  (void)state;
+  env *e = *state;
   if (!nb_test_have_program("curl") || !have_zone("Asia/Kolkata") || !have_zone("Europe/Paris")) {
     fprintf(stderr, "skipped: curl or the tz database (tzdata) missing\n");
     skip();
   }
-  char dir[64], db[128], coap[32], http[32], uri[64];
-  snprintf(dir, sizeof dir, "/tmp/nb-e2e-devinfo-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  snprintf(db, sizeof db, "%s/server.db", dir);
+  char db[128], coap[32], http[32], uri[64];
+  snprintf(db, sizeof db, "%s/server.db", e->dir);
   uint16_t cp = nb_test_free_port(SOCK_DGRAM), hp = nb_test_free_port(SOCK_STREAM);
   snprintf(coap, sizeof coap, "127.0.0.1:%u", cp);
   snprintf(http, sizeof http, "127.0.0.1:%u", hp);
   snprintf(uri, sizeof uri, "coap://127.0.0.1:%u", cp);
-  env e;
-  snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
+  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
   char *sargv[] = {
       (char *)nb_test_env("NB_BINARY"), "server", "--coap", coap, "--http", http, "--db", db, NULL};
-  nb_test_proc srv;
-  assert_true(nb_test_proc_start(&srv, sargv));
-  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+  assert_true(nb_test_proc_start(&e->srv, sargv));
+  assert_true(nb_test_proc_wait_output(&e->srv, true, "proto=http", 10000));
   char *cargv[] = {"env",
                    "TZ=Asia/Kolkata",
                    (char *)nb_test_env("NB_BINARY"),
@@ -102,22 +121,21 @@ static void test_device_object_of_the_host(void **state) {
                    "--objects",
                    "basic",
                    NULL};
-  nb_test_proc cl;
-  assert_true(nb_test_proc_start(&cl, cargv));
-  assert_true(wait_registered(&e, 15000));
+  assert_true(nb_test_proc_start(&e->cl, cargv));
+  assert_true(wait_registered(e, 15000));
 
   char v[128];
   int st;
   /* Current Time: the host's clock. */
-  get_value(&e, "/3/0/13", v, sizeof v, &st);
+  get_value(e, "/3/0/13", v, sizeof v, &st);
   assert_int_equal(st, 200);
   long long now = (long long)time(NULL), t = atoll(v);
   if (t < now - 10 || t > now + 10) fail_msg("/3/0/13 is %lld, the clock says %lld", t, now);
   /* Zone and offset from TZ and the tz database. */
-  get_value(&e, "/3/0/15", v, sizeof v, &st);
+  get_value(e, "/3/0/15", v, sizeof v, &st);
   assert_int_equal(st, 200);
   assert_string_equal(v, "Asia/Kolkata");
-  get_value(&e, "/3/0/14", v, sizeof v, &st);
+  get_value(e, "/3/0/14", v, sizeof v, &st);
   assert_int_equal(st, 200);
   assert_string_equal(v, "+05:30");
   /* Memory from /proc/meminfo, kilobytes of 1000 bytes. */
@@ -125,36 +143,29 @@ static void test_device_object_of_the_host(void **state) {
   nb_host_device_init(&h);
   int64_t fr, total;
   assert_int_equal(nb_host_memory(&h, &fr, &total), NB_OK);
-  get_value(&e, "/3/0/21", v, sizeof v, &st);
+  get_value(e, "/3/0/21", v, sizeof v, &st);
   assert_int_equal(st, 200);
   assert_int_equal(atoll(v), total);
-  get_value(&e, "/3/0/10", v, sizeof v, &st);
+  get_value(e, "/3/0/10", v, sizeof v, &st);
   assert_int_equal(st, 200);
   assert_true(atoll(v) > 0 && atoll(v) <= total);
   /* The battery is there only when the host has one. */
   int level, status;
   bool battery = nb_host_battery(&h, &level, &status) == NB_OK;
-  get_value(&e, "/3/0/9", v, sizeof v, &st);
+  get_value(e, "/3/0/9", v, sizeof v, &st);
   assert_int_equal(st, battery ? 200 : 404);
   /* Written: the zone (its offset follows) and the time (the device keeps the offset). */
-  put_value(&e, "/3/0/15", "\"Europe/Paris\"");
-  get_value(&e, "/3/0/15", v, sizeof v, &st);
+  put_value(e, "/3/0/15", "\"Europe/Paris\"");
+  get_value(e, "/3/0/15", v, sizeof v, &st);
   assert_string_equal(v, "Europe/Paris");
-  get_value(&e, "/3/0/14", v, sizeof v, &st);
+  get_value(e, "/3/0/14", v, sizeof v, &st);
   if (strcmp(v, "+01:00") != 0 && strcmp(v, "+02:00") != 0) fail_msg("Paris offset %s", v);
-  put_value(&e, "/3/0/13", "1000000000");
-  get_value(&e, "/3/0/13", v, sizeof v, &st);
+  put_value(e, "/3/0/13", "1000000000");
+  get_value(e, "/3/0/13", v, sizeof v, &st);
   assert_true(atoll(v) >= 1000000000 && atoll(v) <= 1000000010);
-
-  nb_test_proc_stop(&cl);
-  nb_test_proc_cleanup(&cl);
-  nb_test_proc_stop(&srv);
-  nb_test_proc_cleanup(&srv);
-  char *rm[] = {"rm", "-rf", dir, NULL};
-  nb_test_run(rm, 10000, NULL);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_device_object_of_the_host)};
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup, teardown);
 }

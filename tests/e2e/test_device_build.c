@@ -39,6 +39,7 @@ typedef struct {
   char coap_uri[64]; /* the server's CoAP address */
   char db[128];
   nb_test_proc srv;
+  nb_test_proc dev; /* the device under test (pid 0 when none): teardown stops it on failure */
 } fixture;
 
 static int run(char *const argv[], int timeout_ms) {
@@ -106,6 +107,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
+  if (f->dev.pid) nb_test_proc_stop(&f->dev);
+  nb_test_proc_cleanup(&f->dev);
   nb_test_proc_stop(&f->srv);
   nb_test_proc_cleanup(&f->srv);
   char *rm[] = {"rm", "-rf", f->tmp, NULL};
@@ -129,9 +132,9 @@ static bool wait_for(const fixture *f, const char *path, const char *needle, int
 /* Starts argv (a device built one way or another), checks that it registers as ep, answers a
  * read of the sensor value through the server, and de-registers on SIGTERM. */
 static void check_device_serves(fixture *f, char *const argv[], const char *ep) {
-  nb_test_proc dev;
-  assert_true(nb_test_proc_start(&dev, argv));
-  assert_true(nb_test_proc_wait_output(&dev, false, "minimal-device: registered ssid=1", 20000));
+  nb_test_proc *dev = &f->dev;
+  assert_true(nb_test_proc_start(dev, argv));
+  assert_true(nb_test_proc_wait_output(dev, false, "minimal-device: registered ssid=1", 20000));
   char needle[96], path[128];
   snprintf(needle, sizeof needle, "\"endpoint\":\"%s\"", ep);
   assert_true(wait_for(f, "/api/clients", needle, 10000));
@@ -142,12 +145,13 @@ static void check_device_serves(fixture *f, char *const argv[], const char *ep) 
   free(out);
   snprintf(path, sizeof path, "/api/clients/%s/3/0/1", ep);
   assert_true(wait_for(f, path, "\"value\":\"minimal-device\"", 5000));
-  kill(dev.pid, SIGTERM);
-  assert_int_equal(nb_test_proc_wait(&dev, 20000), 0);
-  char *so = nb_test_proc_stdout(&dev);
+  kill(dev->pid, SIGTERM);
+  assert_int_equal(nb_test_proc_wait(dev, 20000), 0);
+  char *so = nb_test_proc_stdout(dev);
   assert_non_null(strstr(so, "minimal-device: deregistered"));
   free(so);
-  nb_test_proc_cleanup(&dev);
+  nb_test_proc_cleanup(dev);
+  memset(dev, 0, sizeof *dev);
 }
 
 static void test_tiny_device_size_and_registration(void **state) {
