@@ -27,10 +27,16 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "coap/endpoint.h"
-#include "dtls/session.h"
 #include "lwm2m/model.h"
 #include "lwm2m/path.h"
+#include "niobium/config.h"
 #include "niobium/object.h"
+#if NB_CFG_DTLS
+#include "dtls/session.h"
+#else
+/* A build without DTLS (NB_CFG_DTLS 0): the type is only named, never used. */
+typedef struct nb_dtls_session_params nb_dtls_session_params;
+#endif
 
 typedef struct nb_client nb_client;
 

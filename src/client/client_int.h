@@ -9,6 +9,7 @@
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
 #include "niobium/client.h"
+#include "niobium/config.h"
 #include "niobium/objects.h"
 
 #define NB_CLIENT_LOG "client"

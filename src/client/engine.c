@@ -235,6 +235,7 @@ nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p) {
   uint16_t si = nb_client_free_instance(sec);
   int mode = p->security_mode;
   if (!p->identity && !p->secret) mode = 3;
+  if (!NB_CFG_DTLS && mode != 3) return NB_ERR_UNSUPPORTED; /* a build without DTLS */
   nb_err e = nb_store_object_add_instance(sec, si);
   if (e != NB_OK) return e;
   nb_path bs = nb_path_res(0, si, 1);

@@ -38,13 +38,14 @@ static void nb_reg_binding_query(const nb_client *c, const char *binding, char *
 static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
   nb_lwm2m_links root;
   nb_lwm2m_links_init(&root);
+  /* ct lists the formats this build has (NB_CFG_FMT_*) of those a 1.1 server may ask for. */
   static const uint16_t cts[] = {NB_COAP_CF_SENML_CBOR, NB_COAP_CF_SENML_JSON,
                                  NB_COAP_CF_LWM2M_TLV};
   if (!c->v10) {
     root.has_root = true;
     root.rt_lwm2m = true;
-    memcpy(root.cts, cts, sizeof cts);
-    root.ct_count = 3;
+    for (size_t k = 0; k < sizeof cts / sizeof cts[0]; k++)
+      if (nb_format_is_supported(cts[k])) root.cts[root.ct_count++] = cts[k];
   }
   size_t before = out->len;
   nb_err e = nb_linkfmt_encode_root(&root, out);

@@ -105,6 +105,9 @@ nb_err nb_format_encode_ex(int cf, const nb_records *in, const nb_format_opts *o
 
 /* True for the Content-Formats nb_format_decode/encode handle (not 40: see linkfmt.h). */
 bool nb_format_is_supported(int cf);
+/* The first of cfs[0..n) this build decodes and encodes, or NB_COAP_CF_NONE: a preference
+ * list that holds in every configuration of the format switches (NB_CFG_FMT_*). */
+int nb_format_first_supported(const int *cfs, size_t n);
 /* True for formats that carry several records (TLV, LwM2M JSON, SenML JSON/CBOR). */
 bool nb_format_is_multi(int cf);
 /* "text/plain", "application/vnd.oma.lwm2m+tlv", ...; "unknown" otherwise. */
