@@ -219,7 +219,7 @@ T_FN void t_assert_same(const nb_records *a, const nb_records *b) {
 T_FN nb_err t_decode(int cf, const void *buf, size_t len, const char *base, const nb_model *m,
                      nb_records *out, nb_format_error *fe) {
   nb_path p = t_path(base);
-  nb_format_opts opts = {&p, m, 0, NULL, NULL};
+  nb_format_opts opts = {&p, m, 0, NULL, NULL, NULL};
   fe->code = 0;
   fe->reason = NULL;
   return nb_format_decode_ex(cf, (const uint8_t *)buf, len, &opts, out, fe);
@@ -228,7 +228,7 @@ T_FN nb_err t_decode(int cf, const void *buf, size_t len, const char *base, cons
 T_FN nb_err t_encode(int cf, const nb_records *in, const char *base, const nb_model *m,
                      nb_bytes *out, nb_format_error *fe) {
   nb_path p = t_path(base);
-  nb_format_opts opts = {&p, m, 0, NULL, NULL};
+  nb_format_opts opts = {&p, m, 0, NULL, NULL, NULL};
   fe->code = 0;
   fe->reason = NULL;
   return nb_format_encode_ex(cf, in, &opts, out, fe);

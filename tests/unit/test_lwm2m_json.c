@@ -158,7 +158,7 @@ static void test_timestamps(void **state) {
   nb_times times;
   nb_times_init(&times);
   nb_path base = t_path("/1024");
-  nb_format_opts opts = {&base, model, 0, &times, NULL};
+  nb_format_opts opts = {&base, model, 0, &times, NULL, NULL};
   nb_format_error fe;
   assert_int_equal(nb_format_decode_ex(CF, (const uint8_t *)json, strlen(json), &opts, &r, &fe),
                    NB_OK);
@@ -170,7 +170,7 @@ static void test_timestamps(void **state) {
   /* Written back with absolute times; read again, the same records and times. */
   nb_bytes b;
   nb_bytes_init(&b);
-  nb_format_opts eopts = {&base, model, 0, NULL, times.items};
+  nb_format_opts eopts = {&base, model, 0, NULL, times.items, NULL};
   assert_int_equal(nb_format_encode_ex(CF, &r, &eopts, &b, &fe), NB_OK);
   nb_records back;
   nb_records_init(&back);
