@@ -351,7 +351,8 @@ static bool nb_coap_path_char_plain(uint8_t c) {
   return c != 0 && strchr("-._~!$&'()*+,;=:@", c) != NULL;
 }
 
-nb_err nb_coap_optlist_get_path(const nb_coap_optlist *opts, uint16_t number, char *buf, size_t cap) {
+nb_err nb_coap_optlist_get_path(const nb_coap_optlist *opts, uint16_t number, char *buf,
+                                size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   nb_writer w;
   bool any = false;
@@ -381,8 +382,8 @@ nb_err nb_coap_msg_get_path(const nb_coap_msg *msg, uint16_t number, char *buf, 
   return nb_coap_optlist_get_path(&o, number, buf, cap);
 }
 
-nb_err nb_coap_optlist_get_query(const nb_coap_optlist *opts, uint16_t number, const char *key, char *buf,
-                              size_t cap) {
+nb_err nb_coap_optlist_get_query(const nb_coap_optlist *opts, uint16_t number, const char *key,
+                                 char *buf, size_t cap) {
   size_t klen = strlen(key);
   for (size_t i = 0; i < opts->count; i++) {
     const nb_coap_option *o = &opts->items[i];

@@ -204,8 +204,8 @@ nb_err nb_coap_optlist_get_path(const nb_coap_optlist *o, uint16_t number, char 
  * and copies the value, NUL-terminated. NB_ERR_NOT_FOUND when absent. */
 nb_err nb_coap_msg_get_query(const nb_coap_msg *msg, uint16_t number, const char *key, char *buf,
                              size_t cap);
-nb_err nb_coap_optlist_get_query(const nb_coap_optlist *o, uint16_t number, const char *key, char *buf,
-                              size_t cap);
+nb_err nb_coap_optlist_get_query(const nb_coap_optlist *o, uint16_t number, const char *key,
+                                 char *buf, size_t cap);
 
 /* ---- option registry and semantic checks ---- */
 

@@ -256,3 +256,22 @@ char *nb_test_http_auth(const char *base, const char *token, const char *method,
   }
   return out;
 }
+
+bool nb_test_find_python(const char *modules, char *out, size_t cap) {
+  char import[256];
+  snprintf(import, sizeof import, "import %s", modules);
+  const char *cands[] = {getenv("NB_PYTHON"), "python3", "/usr/bin/python3"};
+  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+    if (!cands[i] || !cands[i][0]) continue;
+    char *argv[] = {(char *)cands[i], "-c", import, NULL};
+    char *o = NULL, *e = NULL;
+    int rc = nb_test_run_capture(argv, 30000, &o, &e);
+    free(o);
+    free(e);
+    if (rc == 0) {
+      snprintf(out, cap, "%s", cands[i]);
+      return true;
+    }
+  }
+  return false;
+}

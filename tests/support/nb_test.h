@@ -55,6 +55,11 @@ char *nb_test_http(const char *base, const char *method, const char *path, const
 char *nb_test_http_auth(const char *base, const char *token, const char *method, const char *path,
                         const char *body);
 
+/* The first Python interpreter that can run `import MODULES` ("cbor2, cryptography"):
+ * $NB_PYTHON, python3 on PATH, /usr/bin/python3 (a pyenv or venv python3 first on PATH often
+ * lacks the Debian packages). Its name into out; false when none can. */
+bool nb_test_find_python(const char *modules, char *out, size_t cap);
+
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
 
