@@ -278,12 +278,14 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
   }
   if (ev->request_packet) nb_js_kint(j, "request_packet", (int64_t)ev->request_packet);
   if (ev->lifetime >= 0) nb_js_kint(j, "lifetime", ev->lifetime);
+  if (ev->query_error[0]) nb_js_kstr(j, "query_error", ev->query_error);
   if (ev->version[0]) nb_js_kstr(j, "lwm2m_version", ev->version);
   if (ev->binding[0]) nb_js_kstr(j, "binding", ev->binding);
   if (ev->objects[0]) nb_js_kstr(j, "objects", ev->objects);
   if (ev->location[0]) nb_js_kstr(j, "location", ev->location);
   if (ev->values) nb_js_values(j, ev->values, model);
   if (ev->decode_error) nb_js_kstr(j, "decode_error", ev->decode_error);
+  if (ev->nonconformance) nb_js_kstr(j, "nonconformance", ev->nonconformance);
 }
 
 static void nb_js_dtls(nb_js *j, const nb_mon_event *ev) {
@@ -304,7 +306,7 @@ static void nb_js_dtls(nb_js *j, const nb_mon_event *ev) {
   if (ev->dtls_detail[0]) nb_js_kstr(j, "detail", ev->dtls_detail);
 }
 
-static void nb_js_summary(nb_js *j, const nb_mon_stats *s) {
+static void nb_js_summary(nb_js *j, const nb_mon_stats *s, const char *error) {
   nb_js_kint(j, "packets", (int64_t)s->packets);
   nb_js_kint(j, "coap", (int64_t)s->coap);
   nb_js_kint(j, "dtls", (int64_t)s->dtls);
@@ -314,6 +316,7 @@ static void nb_js_summary(nb_js *j, const nb_mon_stats *s) {
   nb_js_kint(j, "alerts", (int64_t)s->alerts);
   nb_js_kint(j, "devices", (int64_t)s->devices);
   nb_js_kint(j, "registered", (int64_t)s->registered);
+  if (error) nb_js_kstr(j, "capture_error", error);
 }
 
 static void nb_js_alert(nb_js *j, const nb_mon_event *ev) {
@@ -327,6 +330,11 @@ static void nb_js_alert(nb_js *j, const nb_mon_event *ev) {
     nb_js_u64(j, ev->evidence[i]);
   }
   nb_js_raw(j, "]", 1);
+  if (ev->count) {
+    nb_js_kint(j, "count", (int64_t)ev->count);
+    nb_js_kint(j, "first_packet", (int64_t)ev->first_packet);
+    nb_js_kint(j, "last_packet", (int64_t)ev->last_packet);
+  }
   if (ev->uri[0]) nb_js_kstr(j, "path", ev->uri);
 }
 
@@ -342,7 +350,7 @@ static void nb_js_kind(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
       nb_js_alert(j, ev);
       break;
     case NB_MON_EV_SUMMARY:
-      nb_js_summary(j, &ev->stats);
+      nb_js_summary(j, &ev->stats, ev->error);
       break;
     case NB_MON_EV_STATE:
       nb_js_kstr(j, "state", nb_mon_dev_state_name(ev->state));
