@@ -329,16 +329,21 @@ static nb_mpend *nb_pend_find_mid(nb_monitor *m, const nb_addr *requester, const
 static void nb_pend_add(nb_monitor *m, const nb_addr *src, const nb_addr *dst,
                         const nb_lwm2m_req *q, nb_mdev *dev) {
   const nb_coap_msg *msg = &m->msg;
-  nb_mpend *old = nb_pend_find_tok(m, src, dst, msg);
-  if (old) nb_mon_pend_drop(m, old);
-  old = nb_pend_find_mid(m, src, dst, msg->mid);
-  if (old) nb_mon_pend_drop(m, old);
-  if (m->pend_tok.count >= NB_MON_TABLE_CAP) return;
   nb_mpend *p = calloc(1, sizeof *p);
   if (!p) return;
   nb_mkey_exchange(&p->k_tok, 'T', src, dst, msg->token, msg->token_len);
   uint8_t b[2] = {(uint8_t)(msg->mid >> 8), (uint8_t)msg->mid};
   nb_mkey_exchange(&p->k_mid, 'M', src, dst, b, 2);
+  /* Each key is hashed once, for the lookup of an older exchange and for the insert. */
+  uint64_t h_tok = nb_mkey_hash(m, &p->k_tok), h_mid = nb_mkey_hash(m, &p->k_mid);
+  nb_mkey *old = nb_mtab_find_h(&m->pend_tok, &p->k_tok, h_tok);
+  if (old) nb_mon_pend_drop(m, NB_CONTAINER(old, nb_mpend, k_tok));
+  old = nb_mtab_find_h(&m->pend_mid, &p->k_mid, h_mid);
+  if (old) nb_mon_pend_drop(m, NB_CONTAINER(old, nb_mpend, k_mid));
+  if (m->pend_tok.count >= NB_MON_TABLE_CAP) {
+    free(p);
+    return;
+  }
   p->packet = m->packet;
   p->iface = q->iface;
   p->op = q->op;
@@ -349,8 +354,8 @@ static void nb_pend_add(nb_monitor *m, const nb_addr *src, const nb_addr *dst,
   p->cancel = q->cancel;
   p->dev = dev;
   nb_copy(p->uri, sizeof p->uri, m->ev.uri);
-  nb_mtab_insert(m, &m->pend_tok, &p->k_tok);
-  nb_mtab_insert(m, &m->pend_mid, &p->k_mid);
+  nb_mtab_insert_h(&m->pend_tok, &p->k_tok, h_tok);
+  nb_mtab_insert_h(&m->pend_mid, &p->k_mid, h_mid);
   nb_mlink_append(&m->pend_list, &p->link, m->now_us);
 }
 
@@ -360,12 +365,13 @@ static bool nb_seen_mid(nb_monitor *m, const nb_addr *src, const nb_addr *dst) {
   nb_mkey k;
   uint8_t b[3] = {(uint8_t)(msg->mid >> 8), (uint8_t)msg->mid, msg->type};
   nb_mkey_exchange(&k, 'D', src, dst, b, 3);
-  if (nb_mtab_find(m, &m->mids, &k)) return true;
+  uint64_t h = nb_mkey_hash(m, &k);
+  if (nb_mtab_find_h(&m->mids, &k, h)) return true;
   if (m->mids.count >= NB_MON_TABLE_CAP) return false;
   nb_mmid *e = malloc(sizeof *e);
   if (!e) return false;
   e->k = k;
-  nb_mtab_insert(m, &m->mids, &e->k);
+  nb_mtab_insert_h(&m->mids, &e->k, h);
   nb_mlink_append(&m->mid_list, &e->link, m->now_us);
   return false;
 }

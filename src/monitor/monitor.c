@@ -14,74 +14,6 @@
 
 /* ---------------------------------------------------------------- tables */
 
-static bool nb_mkey_eq(const nb_coap_hnode *node, const void *key) {
-  const nb_mkey *a = (const nb_mkey *)node, *b = key;
-  return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
-}
-
-nb_mkey *nb_mtab_find(const nb_monitor *m, const nb_mtab *t, const nb_mkey *k) {
-  return (nb_mkey *)nb_coap_hmap_find(&t->map, nb_coap_hash_bytes(m->seed, k->b, k->len),
-                                      nb_mkey_eq, k);
-}
-
-void nb_mtab_insert(nb_monitor *m, nb_mtab *t, nb_mkey *k) {
-  nb_coap_hmap_insert(&t->map, &k->node, nb_coap_hash_bytes(m->seed, k->b, k->len));
-  t->count++;
-}
-
-void nb_mtab_remove(nb_mtab *t, nb_mkey *k) {
-  nb_coap_hmap_remove(&t->map, &k->node);
-  t->count--;
-}
-
-void nb_mkey_reset(nb_mkey *k) { k->len = 0; }
-
-void nb_mkey_put(nb_mkey *k, const void *data, size_t n) {
-  if (n > (size_t)NB_MON_KEY_MAX - k->len) n = (size_t)NB_MON_KEY_MAX - k->len;
-  if (n) memcpy(k->b + k->len, data, n);
-  k->len = (uint8_t)(k->len + n);
-}
-
-void nb_mkey_addr(nb_mkey *k, const nb_addr *a, bool with_port) {
-  uint8_t head[3] = {a->family, with_port ? (uint8_t)(a->port >> 8) : 0,
-                     with_port ? (uint8_t)a->port : 0};
-  nb_mkey_put(k, head, 3);
-  nb_mkey_put(k, a->ip, a->family == NB_ADDR_V4 ? 4 : 16);
-}
-
-void nb_mkey_exchange(nb_mkey *k, char tag, const nb_addr *a, const nb_addr *b, const void *id,
-                      size_t id_len) {
-  nb_mkey_reset(k);
-  nb_mkey_put(k, &tag, 1);
-  nb_mkey_addr(k, a, true);
-  nb_mkey_addr(k, b, true);
-  uint8_t n = (uint8_t)id_len;
-  nb_mkey_put(k, &n, 1);
-  nb_mkey_put(k, id, id_len);
-}
-
-void nb_mlink_init(nb_mlink *l) { l->prev = l->next = l; }
-
-void nb_mlink_append(nb_mlink *head, nb_mlink *l, int64_t ts) {
-  l->ts = ts;
-  l->prev = head->prev;
-  l->next = head;
-  head->prev->next = l;
-  head->prev = l;
-}
-
-void nb_mlink_unlink(nb_mlink *l) {
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  l->prev = l->next = l;
-}
-
-void nb_copy(char *dst, size_t cap, const char *src) {
-  size_t n = strnlen(src, cap - 1);
-  memcpy(dst, src, n);
-  dst[n] = 0;
-}
-
 const char *nb_mon_ip_text(const nb_addr *a, char *buf, size_t cap) {
   if (!inet_ntop(a->family == NB_ADDR_V4 ? AF_INET : AF_INET6, a->ip, buf, (socklen_t)cap))
     nb_copy(buf, cap, "?");
@@ -141,7 +73,8 @@ nb_monitor *nb_monitor_new(const nb_mon_config *cfg, nb_mon_event_fn fn, void *u
     if (nb_coap_hmap_init(&tabs[i]->map)) ok = false;
   nb_mlink_init(&m->pend_list);
   nb_mlink_init(&m->mid_list);
-  nb_mlink_init(&m->agg_list);
+  nb_mlink_init(&m->agg_windowed);
+  nb_mlink_init(&m->agg_idle);
   m->last_sweep_us = m->last_summary_us = m->last_refresh_us = INT64_MIN;
   if (!ok) {
     nb_monitor_free(m);
@@ -340,8 +273,12 @@ void nb_mon_aggregate(nb_monitor *m, nb_rule_id rule, const nb_addr *src, const 
     g->src = *src;
     g->dst = *dst;
     g->first = m->packet;
+    g->idle_close = !strcmp(nb_rule_severity(rule), "info");
     nb_mtab_insert(m, &m->aggs, &g->k);
-    nb_mlink_append(&m->agg_list, &g->link, m->now_us);
+    nb_mlink_append(g->idle_close ? &m->agg_idle : &m->agg_windowed, &g->link, m->now_us);
+  } else if (g->idle_close) { /* most recent last */
+    nb_mlink_unlink(&g->link);
+    nb_mlink_append(&m->agg_idle, &g->link, m->now_us);
   }
   if (!g->ep[0] && endpoint) nb_copy(g->ep, sizeof g->ep, endpoint);
   if (!g->uri[0] && uri) nb_copy(g->uri, sizeof g->uri, uri);
@@ -350,11 +287,16 @@ void nb_mon_aggregate(nb_monitor *m, nb_rule_id rule, const nb_addr *src, const 
   if (g->evidence_count < NB_MON_EVIDENCE_MAX) g->evidence[g->evidence_count++] = m->packet;
 }
 
-/* Closes the aggregates whose window has passed (all of them with `all`). */
-static void nb_agg_sweep(nb_monitor *m, bool all) {
+/* Closes the aggregates of one list whose time has come (all of them with `all`). */
+static void nb_agg_sweep_list(nb_monitor *m, nb_mlink *list, bool all) {
   int64_t window = (int64_t)m->rules->notify_window_s * 1000000;
-  while (m->agg_list.next != &m->agg_list && (all || m->now_us - m->agg_list.next->ts >= window))
-    nb_agg_close(m, NB_CONTAINER(m->agg_list.next, nb_magg, link));
+  while (list->next != list && (all || m->now_us - list->next->ts >= window))
+    nb_agg_close(m, NB_CONTAINER(list->next, nb_magg, link));
+}
+
+static void nb_agg_sweep(nb_monitor *m, bool all) {
+  nb_agg_sweep_list(m, &m->agg_windowed, all);
+  nb_agg_sweep_list(m, &m->agg_idle, all);
 }
 
 /* ---------------------------------------------------------------- devices */

@@ -94,10 +94,13 @@ typedef struct {
 } nb_mwin;
 
 /* One aggregated alert: the occurrences of a rule on one flow (source and destination with
- * ports) within the rule's window, emitted as one alert when the window closes. */
+ * ports), emitted as one alert when it closes: `window` after it opened (an attack is reported
+ * again each window while it lasts) or, for informational rules, once the flow has been quiet
+ * for `window` (one alert per flow for a whole run of notifications); at the end in any case. */
 typedef struct {
   nb_mkey k;
-  nb_mlink link; /* ordered by opening time */
+  nb_mlink link; /* in agg_windowed or agg_idle */
+  bool idle_close;
   nb_rule_id rule;
   nb_addr src, dst;
   char ep[NB_MON_EP_MAX];
@@ -125,7 +128,9 @@ struct nb_monitor {
   void *user;
   uint64_t seed;
   nb_mtab devs_ep, devs_addr, devs_loc, pend_tok, pend_mid, mids, obs, wins, flows, aggs;
-  nb_mlink pend_list, mid_list, agg_list;
+  nb_mlink pend_list, mid_list;
+  nb_mlink agg_windowed; /* aggregates closed `window` after they opened, oldest first */
+  nb_mlink agg_idle;     /* aggregates closed once quiet for `window`, least recent first */
   nb_mdev *all_devs;
   nb_mwin global_flood;
   nb_mon_stats stats;
@@ -144,21 +149,91 @@ struct nb_monitor {
   nb_dtls_cache *sessions; /* master secrets of resumable sessions (with known keys) */
 };
 
-/* ---- tables (monitor.c) */
-nb_mkey *nb_mtab_find(const nb_monitor *m, const nb_mtab *t, const nb_mkey *k);
-void nb_mtab_insert(nb_monitor *m, nb_mtab *t, nb_mkey *k);
-void nb_mtab_remove(nb_mtab *t, nb_mkey *k);
-void nb_mkey_reset(nb_mkey *k);
-void nb_mkey_put(nb_mkey *k, const void *data, size_t n);
-void nb_mkey_addr(nb_mkey *k, const nb_addr *a, bool with_port);
+/* ---- tables: small and hot, so inline in each part */
+
+static inline bool nb_mkey_eq(const nb_coap_hnode *node, const void *key) {
+  const nb_mkey *a = (const nb_mkey *)node, *b = key;
+  return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+}
+
+static inline uint64_t nb_mkey_hash(const nb_monitor *m, const nb_mkey *k) {
+  return nb_coap_hash_bytes(m->seed, k->b, k->len);
+}
+
+/* Lookups and inserts with a hash the caller computed once for both. */
+static inline nb_mkey *nb_mtab_find_h(const nb_mtab *t, const nb_mkey *k, uint64_t h) {
+  return (nb_mkey *)nb_coap_hmap_find(&t->map, h, nb_mkey_eq, k);
+}
+
+static inline void nb_mtab_insert_h(nb_mtab *t, nb_mkey *k, uint64_t h) {
+  nb_coap_hmap_insert(&t->map, &k->node, h);
+  t->count++;
+}
+
+static inline nb_mkey *nb_mtab_find(const nb_monitor *m, const nb_mtab *t, const nb_mkey *k) {
+  return nb_mtab_find_h(t, k, nb_mkey_hash(m, k));
+}
+
+static inline void nb_mtab_insert(nb_monitor *m, nb_mtab *t, nb_mkey *k) {
+  nb_mtab_insert_h(t, k, nb_mkey_hash(m, k));
+}
+
+static inline void nb_mtab_remove(nb_mtab *t, nb_mkey *k) {
+  nb_coap_hmap_remove(&t->map, &k->node);
+  t->count--;
+}
+
+static inline void nb_mkey_reset(nb_mkey *k) { k->len = 0; }
+
+static inline void nb_mkey_put(nb_mkey *k, const void *data, size_t n) {
+  if (n > (size_t)NB_MON_KEY_MAX - k->len) n = (size_t)NB_MON_KEY_MAX - k->len;
+  if (n) memcpy(k->b + k->len, data, n);
+  k->len = (uint8_t)(k->len + n);
+}
+
+static inline void nb_mkey_addr(nb_mkey *k, const nb_addr *a, bool with_port) {
+  uint8_t head[3] = {a->family, with_port ? (uint8_t)(a->port >> 8) : 0,
+                     with_port ? (uint8_t)a->port : 0};
+  nb_mkey_put(k, head, 3);
+  nb_mkey_put(k, a->ip, a->family == NB_ADDR_V4 ? 4 : 16);
+}
+
 /* tag + both addresses with ports + an ID (token, MID): exchanges, observations, flows. */
-void nb_mkey_exchange(nb_mkey *k, char tag, const nb_addr *a, const nb_addr *b, const void *id,
-                      size_t id_len);
-void nb_mlink_init(nb_mlink *l);
-void nb_mlink_append(nb_mlink *head, nb_mlink *l, int64_t ts);
-void nb_mlink_unlink(nb_mlink *l);
+static inline void nb_mkey_exchange(nb_mkey *k, char tag, const nb_addr *a, const nb_addr *b,
+                                    const void *id, size_t id_len) {
+  nb_mkey_reset(k);
+  nb_mkey_put(k, &tag, 1);
+  nb_mkey_addr(k, a, true);
+  nb_mkey_addr(k, b, true);
+  uint8_t n = (uint8_t)id_len;
+  nb_mkey_put(k, &n, 1);
+  nb_mkey_put(k, id, id_len);
+}
+
+static inline void nb_mlink_init(nb_mlink *l) { l->prev = l->next = l; }
+
+static inline void nb_mlink_append(nb_mlink *head, nb_mlink *l, int64_t ts) {
+  l->ts = ts;
+  l->prev = head->prev;
+  l->next = head;
+  head->prev->next = l;
+  head->prev = l;
+}
+
+static inline void nb_mlink_unlink(nb_mlink *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->prev = l->next = l;
+}
+
 /* Bounded copy with NUL (snprintf("%s") costs a format parse per call in the hot path). */
-void nb_copy(char *dst, size_t cap, const char *src);
+static inline void nb_copy(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
+/* ---- text (monitor.c) */
 /* The IP of a without its port ("10.0.0.1", "::1") into buf (NB_ADDR_STRLEN). */
 const char *nb_mon_ip_text(const nb_addr *a, char *buf, size_t cap);
 
@@ -170,7 +245,7 @@ void nb_mon_alert(nb_monitor *m, nb_rule_id rule, const nb_addr *src, const nb_a
                   const char *endpoint, const char *uri, const uint64_t *evidence, size_t n,
                   const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 /* Counts this packet into the flow's aggregate of `rule` (opened when none is): one alert per
- * flow and window, emitted when the window closes or at the end. */
+ * flow and window (info rules: per quiet-separated run), emitted when it closes or at the end. */
 void nb_mon_aggregate(nb_monitor *m, nb_rule_id rule, const nb_addr *src, const nb_addr *dst,
                       const char *endpoint, const char *uri);
 /* A datagram that does not decode, with its rate-limited low alert. */

@@ -276,6 +276,11 @@ static void test_notifications_are_aggregated(void **state) {
       snprintf(from, sizeof from, "10.2.0.%d:41000", d + 1);
       t_notify(&s, from, 0x500 + (uint32_t)d, k);
     }
+  /* A slow sensor: a notification every 20 s for 200 s is still one run, one alert. */
+  for (uint32_t k = 1; k <= 10; k++) {
+    t_notify(&s, "10.2.0.9:41000", 0x599, k);
+    s.t_us += 20000000;
+  }
   /* A device that registers in the capture, then notifies on a token nobody observed. */
   t_register(&s, DEV, "inject-dev", "/rd/i");
   for (uint32_t k = 1; k <= 50; k++) t_notify(&s, DEV, 0xdead, k);
@@ -284,7 +289,7 @@ static void test_notifications_are_aggregated(void **state) {
   int status;
   json_t *arr = t_monitor(t_file("notify.pcapng"), NULL, &status, NULL);
   assert_int_equal(status, 0);
-  assert_int_equal(t_count(arr, "rule", "observation-before-capture"), 3);
+  assert_int_equal(t_count(arr, "rule", "observation-before-capture"), 4);
   assert_int_equal(t_count(arr, "rule", "unsolicited-notify"), 1);
   json_t *info = t_find(arr, "rule", "observation-before-capture");
   assert_string_equal(t_str(info, "severity"), "info");
@@ -297,7 +302,14 @@ static void test_notifications_are_aggregated(void **state) {
   assert_int_equal(t_int(bad, "last_packet"), (long long)frames);
   assert_string_equal(t_str(bad, "endpoint"), "inject-dev");
   /* Every notification is still a message event. */
-  assert_int_equal(t_count(arr, "operation", "Notify"), 350);
+  assert_int_equal(t_count(arr, "operation", "Notify"), 360);
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) {
+    if (!strcmp(t_str(o, "rule"), "observation-before-capture") &&
+        !strcmp(t_str(o, "src"), "10.2.0.9"))
+      assert_int_equal(t_int(o, "count"), 10);
+  }
   json_decref(arr);
 }
 
