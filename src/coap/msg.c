@@ -52,38 +52,55 @@ static nb_err nb_coap_read_ext(nb_reader *r, uint8_t nibble, uint32_t *out) {
   return NB_OK;
 }
 
-/* Reads the options into opts[cap] (*count of them) and the payload into msg. */
-static nb_err nb_coap_parse_options(nb_reader *r, nb_coap_msg *msg, nb_coap_option *opts,
-                                    size_t cap, size_t *count) {
+/* Reads the options into opts[cap] (*count of them) and the payload into msg. Inlined into
+ * each parser, so nb_coap_parse keeps a loop specialized for its fixed array. */
+static inline __attribute__((always_inline)) nb_err nb_coap_parse_options(
+    nb_reader *r, nb_coap_msg *msg, nb_coap_option *opts, size_t cap, size_t *count) {
   uint32_t number = 0;
   size_t n = 0;
+  nb_err err = NB_OK;
   while (nb_reader_remaining(r) > 0) {
     uint8_t head;
     nb_reader_u8(r, &head);
     if (head == 0xff) {
-      if (nb_reader_remaining(r) == 0) return NB_ERR_COAP_EMPTY_PAYLOAD;
+      if (nb_reader_remaining(r) == 0) {
+        err = NB_ERR_COAP_EMPTY_PAYLOAD;
+        break;
+      }
       msg->payload = nb_reader_cursor(r);
       msg->payload_len = nb_reader_remaining(r);
-      return NB_OK;
+      break;
     }
     uint32_t delta, len;
-    nb_err err = nb_coap_read_ext(r, head >> 4, &delta);
+    err = nb_coap_read_ext(r, head >> 4, &delta);
     if (err == NB_OK) err = nb_coap_read_ext(r, head & 0x0f, &len);
-    if (err != NB_OK) return err;
+    if (err != NB_OK) break;
     number += delta;
-    if (number > UINT16_MAX) return NB_ERR_COAP_OPT_NUMBER;
-    if (n == cap) return NB_ERR_COAP_TOO_MANY_OPTS;
+    if (number > UINT16_MAX) {
+      err = NB_ERR_COAP_OPT_NUMBER;
+      break;
+    }
+    if (n == cap) {
+      err = NB_ERR_COAP_TOO_MANY_OPTS;
+      break;
+    }
     nb_coap_option *opt = &opts[n];
-    if (nb_reader_view(r, len, &opt->value) != NB_OK) return NB_ERR_COAP_TRUNCATED;
+    if (nb_reader_view(r, len, &opt->value) != NB_OK) {
+      err = NB_ERR_COAP_TRUNCATED;
+      break;
+    }
     opt->number = (uint16_t)number;
     opt->len = (uint16_t)len;
-    *count = ++n;
+    n++;
   }
-  return NB_OK;
+  *count = n;
+  return err;
 }
 
 /* Header and token into msg; r is left at the first option. */
-static nb_err nb_coap_parse_head(const uint8_t *dgram, size_t len, nb_coap_msg *msg, nb_reader *r) {
+static inline __attribute__((always_inline)) nb_err nb_coap_parse_head(const uint8_t *dgram,
+                                                                       size_t len, nb_coap_msg *msg,
+                                                                       nb_reader *r) {
   uint8_t head;
   nb_coap_msg_init(msg, 0, 0, 0);
   if (len < 4) return NB_ERR_COAP_SHORT;
