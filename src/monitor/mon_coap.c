@@ -536,18 +536,29 @@ static void nb_reg_params(nb_monitor *m) {
   nb_lwm2m_links_deinit(&links);
 }
 
+/* The device a Register or Bootstrap-Request names (ep= already in the event), with the checks
+ * both share: the flow's DTLS identity, NoSec, flood. NULL when there is nothing to track or the
+ * request is a retransmission. */
+static nb_mdev *nb_req_device(nb_monitor *m, const nb_addr *src, const nb_addr *dst, nb_mdev **dev,
+                              const char *what) {
+  nb_mon_event *ev = &m->ev;
+  nb_copy(ev->identity, sizeof ev->identity, nb_mon_flow_identity(m, src, dst));
+  if (!ev->endpoint[0]) return NULL;
+  nb_mdev *d = nb_mon_dev_get(m, ev->endpoint);
+  *dev = d;
+  if (!d || ev->retransmission) return NULL;
+  if (!m->secure)
+    nb_mon_alert(m, NB_RULE_NOSEC, src, dst, d->ep, ev->uri, NULL, 0,
+                 "%s of %s over plain CoAP (NoSec)", what, d->ep);
+  nb_rule_flood(m, src, dst, d->ep);
+  return d;
+}
+
 static void nb_req_register(nb_monitor *m, const nb_addr *src, const nb_addr *dst, nb_mdev **dev) {
   nb_mon_event *ev = &m->ev;
   nb_reg_params(m);
-  nb_copy(ev->identity, sizeof ev->identity, nb_mon_flow_identity(m, src, dst));
-  if (!ev->endpoint[0]) return;
-  nb_mdev *d = nb_mon_dev_get(m, ev->endpoint);
-  *dev = d;
-  if (!d || ev->retransmission) return;
-  if (!m->secure)
-    nb_mon_alert(m, NB_RULE_NOSEC, src, dst, d->ep, ev->uri, NULL, 0,
-                 "Register of %s over plain CoAP (NoSec)", d->ep);
-  nb_rule_flood(m, src, dst, d->ep);
+  nb_mdev *d = nb_req_device(m, src, dst, dev, "Register");
+  if (!d) return;
   nb_rule_hijack(m, d, src, dst);
   if (ev->lifetime > 0)
     d->lifetime_s = ev->lifetime;
@@ -559,15 +570,8 @@ static void nb_req_bootstrap(nb_monitor *m, const nb_addr *src, const nb_addr *d
   nb_mon_event *ev = &m->ev;
   nb_coap_optlist_get_query(&m->opts, NB_COAP_OPT_URI_QUERY, "ep", ev->endpoint,
                             sizeof ev->endpoint);
-  nb_copy(ev->identity, sizeof ev->identity, nb_mon_flow_identity(m, src, dst));
-  if (!ev->endpoint[0]) return;
-  nb_mdev *d = nb_mon_dev_get(m, ev->endpoint);
-  *dev = d;
-  if (!d || ev->retransmission) return;
-  if (!m->secure)
-    nb_mon_alert(m, NB_RULE_NOSEC, src, dst, d->ep, ev->uri, NULL, 0,
-                 "Bootstrap-Request of %s over plain CoAP (NoSec)", d->ep);
-  nb_rule_flood(m, src, dst, d->ep);
+  nb_mdev *d = nb_req_device(m, src, dst, dev, "Bootstrap-Request");
+  if (!d) return;
   if (m->rules->enabled[NB_RULE_UNKNOWN_BOOTSTRAP] && !nb_mon_rules_is_known(m->rules, d->ep))
     nb_mon_alert(m, NB_RULE_UNKNOWN_BOOTSTRAP, src, dst, d->ep, ev->uri, NULL, 0,
                  "Bootstrap-Request from unknown endpoint %s", d->ep);

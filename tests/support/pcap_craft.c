@@ -52,7 +52,7 @@ nb_pcap_craft *nb_craft_open(const char *path, int linktype, bool pcapng) {
     nb_put_le(c->f, 262144, 4, &c->failed);
     nb_put_le(c->f, (uint32_t)linktype, 4, &c->failed);
   } else {
-    /* Section Header Block, then one Interface Description Block (microsecond stamps). */
+    /* Section Header Block, then the first interface. */
     nb_put_le(c->f, 0x0a0d0d0au, 4, &c->failed);
     nb_put_le(c->f, 28, 4, &c->failed);
     nb_put_le(c->f, 0x1a2b3c4du, 4, &c->failed);
@@ -60,19 +60,15 @@ nb_pcap_craft *nb_craft_open(const char *path, int linktype, bool pcapng) {
     nb_put_le(c->f, 0, 2, &c->failed);
     nb_put_le(c->f, UINT64_MAX, 8, &c->failed);
     nb_put_le(c->f, 28, 4, &c->failed);
-    nb_put_le(c->f, 1, 4, &c->failed);
-    nb_put_le(c->f, 20, 4, &c->failed);
-    nb_put_le(c->f, (uint32_t)linktype, 2, &c->failed);
-    nb_put_le(c->f, 0, 2, &c->failed);
-    nb_put_le(c->f, 262144, 4, &c->failed);
-    nb_put_le(c->f, 20, 4, &c->failed);
-    c->ifaces = 1;
+    c->ifaces = 0;
+    nb_craft_interface(c, linktype);
   }
   return c;
 }
 
 nb_err nb_craft_interface(nb_pcap_craft *c, int linktype) {
   if (!c->pcapng) return NB_ERR_UNSUPPORTED;
+  /* Interface Description Block without options (microsecond stamps). */
   nb_put_le(c->f, 1, 4, &c->failed);
   nb_put_le(c->f, 20, 4, &c->failed);
   nb_put_le(c->f, (uint32_t)linktype, 2, &c->failed);

@@ -89,6 +89,22 @@ T_FN nb_model *t_model(void) {
   return m;
 }
 
+/* A model for the tests of a file: t_model() built by the group setup, freed by its teardown. */
+static nb_model *t_shared_model __attribute__((unused));
+
+T_FN int t_group_setup(void **state) {
+  (void)state;
+  t_shared_model = t_model();
+  return t_shared_model ? 0 : -1;
+}
+
+T_FN int t_group_teardown(void **state) {
+  (void)state;
+  nb_model_free(t_shared_model);
+  t_shared_model = NULL;
+  return 0;
+}
+
 T_FN nb_path t_path(const char *text) {
   nb_path p;
   assert_int_equal(nb_path_parse(text, &p), NB_OK);

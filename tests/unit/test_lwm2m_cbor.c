@@ -17,20 +17,6 @@ static const char *const DEVICE_HEX =
     " 0d c1 1a 6553f100"
     " 10 61 55";
 
-static nb_model *model;
-
-static int setup(void **state) {
-  (void)state;
-  model = t_model();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  nb_model_free(model);
-  return 0;
-}
-
 static void decode_hex(const char *hex, const char *base, const nb_model *m, unsigned flags,
                        nb_records *r) {
   size_t len;
@@ -47,7 +33,7 @@ static void test_device_both_ways(void **state) {
   (void)state;
   nb_records r;
   nb_records_init(&r);
-  decode_hex(DEVICE_HEX, "/3/0", model, 0, &r);
+  decode_hex(DEVICE_HEX, "/3/0", t_shared_model, 0, &r);
   assert_int_equal(r.len, 6);
   t_expect_str(&r, "/3/0/0", "ACME");
   t_expect_int(&r, "/3/0/6/0", 1);
@@ -58,15 +44,15 @@ static void test_device_both_ways(void **state) {
   nb_bytes b;
   nb_bytes_init(&b);
   nb_format_error fe;
-  assert_int_equal(t_encode(CF, &r, "/3/0", model, &b, &fe), NB_OK);
+  assert_int_equal(t_encode(CF, &r, "/3/0", t_shared_model, &b, &fe), NB_OK);
   t_assert_hex(&b, DEVICE_HEX);
   nb_bytes_free(&b);
   /* The same records under the root, /3 and the resource's own path decode alike. */
   nb_records_deinit(&r);
-  decode_hex(DEVICE_HEX, "/", model, 0, &r);
+  decode_hex(DEVICE_HEX, "/", t_shared_model, 0, &r);
   assert_int_equal(r.len, 6);
   nb_records_deinit(&r);
-  decode_hex("a1 03 a1 00 a1 09 18 57", "/3/0/9", model, 0, &r);
+  decode_hex("a1 03 a1 00 a1 09 18 57", "/3/0/9", t_shared_model, 0, &r);
   t_expect_int(&r, "/3/0/9", 87);
   nb_records_deinit(&r);
 }
@@ -76,17 +62,17 @@ static void test_multi_level_keys_and_indefinite_maps(void **state) {
   nb_records r;
   nb_records_init(&r);
   /* {[3, 0]: {0: "ACME", [6, 1]: 5}} */
-  decode_hex("a1 82 03 00 a2 00 64 41434d45 82 06 01 05", "/3", model, 0, &r);
+  decode_hex("a1 82 03 00 a2 00 64 41434d45 82 06 01 05", "/3", t_shared_model, 0, &r);
   assert_int_equal(r.len, 2);
   t_expect_str(&r, "/3/0/0", "ACME");
   t_expect_int(&r, "/3/0/6/1", 5);
   nb_records_deinit(&r);
   /* {_ 3: {_ 0: {9: 87}}}: indefinite-length maps, as streaming encoders write them */
-  decode_hex("bf 03 bf 00 a1 09 18 57 ff ff", "/3/0", model, 0, &r);
+  decode_hex("bf 03 bf 00 a1 09 18 57 ff ff", "/3/0", t_shared_model, 0, &r);
   t_expect_int(&r, "/3/0/9", 87);
   nb_records_deinit(&r);
   /* a whole path in one key, and an indefinite array as the key */
-  decode_hex("a1 9f 03 00 09 ff 18 57", "/3/0/9", model, 0, &r);
+  decode_hex("a1 9f 03 00 09 ff 18 57", "/3/0/9", t_shared_model, 0, &r);
   t_expect_int(&r, "/3/0/9", 87);
   nb_records_deinit(&r);
 }
@@ -99,7 +85,7 @@ static void test_types_and_containers(void **state) {
   decode_hex(
       "a1 19fde8 a1 00 a8 00 24 01 1b ffffffffffffffff 02 f9 3e00 03 f5 05 42 0102"
       " 06 0a 07 63 333a30 08 64 3c2f333e",
-      "/65000/0", model, 0, &r);
+      "/65000/0", t_shared_model, 0, &r);
   assert_int_equal(r.len, 8);
   t_expect_int(&r, "/65000/0/0", -5);
   assert_int_equal(t_get(&r, "/65000/0/1")->v.u, UINT64_MAX);
@@ -112,27 +98,27 @@ static void test_types_and_containers(void **state) {
   nb_bytes b;
   nb_bytes_init(&b);
   nb_format_error fe;
-  assert_int_equal(t_encode(CF, &r, "/65000/0", model, &b, &fe), NB_OK);
+  assert_int_equal(t_encode(CF, &r, "/65000/0", t_shared_model, &b, &fe), NB_OK);
   nb_records back;
   nb_records_init(&back);
-  assert_int_equal(t_decode(CF, b.data, b.len, "/65000/0", model, &back, &fe), NB_OK);
+  assert_int_equal(t_decode(CF, b.data, b.len, "/65000/0", t_shared_model, &back, &fe), NB_OK);
   t_assert_same(&r, &back);
   nb_records_deinit(&back);
   nb_records_deinit(&r);
   nb_bytes_free(&b);
   /* An empty map at an instance or a multiple resource is an empty container, both ways. */
-  decode_hex("a1 01 a1 05 a0", "/1", model, 0, &r);
+  decode_hex("a1 01 a1 05 a0", "/1", t_shared_model, 0, &r);
   assert_int_equal(r.len, 1);
   assert_int_equal(r.items[0].value.type, NB_VT_NONE);
   assert_int_equal(r.items[0].path.len, 2);
   nb_bytes_init(&b);
-  assert_int_equal(t_encode(CF, &r, "/1", model, &b, &fe), NB_OK);
+  assert_int_equal(t_encode(CF, &r, "/1", t_shared_model, &b, &fe), NB_OK);
   t_assert_hex(&b, "a1 01 a1 05 a0");
   nb_bytes_free(&b);
   nb_records_deinit(&r);
   /* An empty payload and an empty map hold nothing. */
-  assert_int_equal(t_decode(CF, "", 0, "/3/0", model, &r, &fe), NB_OK);
-  decode_hex("a0", "/3/0", model, 0, &r);
+  assert_int_equal(t_decode(CF, "", 0, "/3/0", t_shared_model, &r, &fe), NB_OK);
+  decode_hex("a0", "/3/0", t_shared_model, 0, &r);
   assert_int_equal(r.len, 0);
 }
 
@@ -141,11 +127,11 @@ static void test_path_lists(void **state) {
   nb_records r;
   nb_records_init(&r);
   /* {1: null, 3: {0: {9: null}}}: Read-Composite of /1 and /3/0/9 */
-  decode_hex("a2 01 f6 03 a1 00 a1 09 f6", "/", model, NB_FORMAT_PATHS_ONLY, &r);
+  decode_hex("a2 01 f6 03 a1 00 a1 09 f6", "/", t_shared_model, NB_FORMAT_PATHS_ONLY, &r);
   assert_int_equal(r.len, 2);
   assert_int_equal(r.items[0].value.type, NB_VT_NONE);
   nb_path p = t_path("/");
-  nb_format_opts o = {.base = &p, .model = model, .flags = NB_FORMAT_PATHS_ONLY};
+  nb_format_opts o = {.base = &p, .model = t_shared_model, .flags = NB_FORMAT_PATHS_ONLY};
   nb_bytes b;
   nb_bytes_init(&b);
   assert_int_equal(nb_format_encode_ex(CF, &r, &o, &b, NULL), NB_OK);
@@ -184,7 +170,7 @@ static void test_rejects(void **state) {
       "a1 03 a1 00 a1 00 62 c328",           /* invalid UTF-8 */
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
-    t_reject_hex(CF, bad[k], "/3/0", model, BAD);
+    t_reject_hex(CF, bad[k], "/3/0", t_shared_model, BAD);
 }
 
 static void test_encode_refusals(void **state) {
@@ -196,17 +182,17 @@ static void test_encode_refusals(void **state) {
   nb_bytes_init(&b);
   nb_format_error fe;
   /* outside the request path */
-  assert_int_not_equal(t_encode(CF, &r, "/4", model, &b, &fe), NB_OK);
+  assert_int_not_equal(t_encode(CF, &r, "/4", t_shared_model, &b, &fe), NB_OK);
   assert_int_equal(fe.code, NB_COAP_INTERNAL_SERVER_ERROR);
   /* timestamps have no place in LwM2M CBOR */
   double t = 5;
   nb_path base = t_path("/3/0");
-  nb_format_opts o = {.base = &base, .model = model, .times_in = &t};
+  nb_format_opts o = {.base = &base, .model = t_shared_model, .times_in = &t};
   assert_int_not_equal(nb_format_encode_ex(CF, &r, &o, &b, &fe), NB_OK);
   assert_int_equal(fe.code, NB_COAP_NOT_ACCEPTABLE);
   /* overlapping paths */
   t_add(&r, "/3/0/9/0", nb_value_int(2));
-  assert_int_not_equal(t_encode(CF, &r, "/3/0", model, &b, &fe), NB_OK);
+  assert_int_not_equal(t_encode(CF, &r, "/3/0", t_shared_model, &b, &fe), NB_OK);
   assert_int_equal(b.len, 0);
   nb_records_deinit(&r);
   nb_bytes_free(&b);
@@ -221,5 +207,5 @@ int main(void) {
       cmocka_unit_test(test_rejects),
       cmocka_unit_test(test_encode_refusals),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -70,18 +70,33 @@ static void idb(t_img *f, int linktype, int resol, int64_t offset) {
   f->n = save;
 }
 
-static void epb(t_img *f, uint32_t iface, uint64_t ts, const char *data) {
+/* An Enhanced (type 6: 32-bit interface) or obsolete (type 2: 16-bit interface, 16-bit drop
+ * count) Packet Block; the two have the same size. */
+static void pkt(t_img *f, uint32_t type, uint32_t iface, uint64_t ts, const char *data) {
   size_t n = strlen(data), pad = (4 - n % 4) % 4;
   uint32_t len = (uint32_t)(32 + n + pad);
-  put(f, 6, 4);
+  put(f, type, 4);
   put(f, len, 4);
-  put(f, iface, 4);
+  if (type == 6) {
+    put(f, iface, 4);
+  } else {
+    put(f, iface, 2);
+    put(f, 0, 2);
+  }
   put(f, ts >> 32, 4);
   put(f, ts & 0xffffffff, 4);
   put(f, n, 4);
   put(f, n, 4);
   put_bytes(f, data, n);
   put(f, len, 4);
+}
+
+static void epb(t_img *f, uint32_t iface, uint64_t ts, const char *data) {
+  pkt(f, 6, iface, ts, data);
+}
+
+static void opb(t_img *f, uint16_t iface, uint64_t ts, const char *data) {
+  pkt(f, 2, iface, ts, data);
 }
 
 static void spb(t_img *f, const char *data) {
@@ -89,21 +104,6 @@ static void spb(t_img *f, const char *data) {
   uint32_t len = (uint32_t)(16 + n + pad);
   put(f, 3, 4);
   put(f, len, 4);
-  put(f, n, 4);
-  put_bytes(f, data, n);
-  put(f, len, 4);
-}
-
-static void opb(t_img *f, uint16_t iface, uint64_t ts, const char *data) {
-  size_t n = strlen(data), pad = (4 - n % 4) % 4;
-  uint32_t len = (uint32_t)(32 + n + pad);
-  put(f, 2, 4);
-  put(f, len, 4);
-  put(f, iface, 2);
-  put(f, 0, 2);
-  put(f, ts >> 32, 4);
-  put(f, ts & 0xffffffff, 4);
-  put(f, n, 4);
   put(f, n, 4);
   put_bytes(f, data, n);
   put(f, len, 4);
