@@ -55,9 +55,10 @@ static void nb_monitor_usage(FILE *out) {
       "                         and at the end)\n"
       "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
       "                         tcp://HOST:PORT\n"
-      "      --server-api URL   also post every alert to a management server's\n"
-      "                         URL/api/alerts (asynchronously; undeliverable alerts are\n"
-      "                         counted in the summary lines and make the exit status 1)\n"
+      "      --server-api URL   also post every alert (not the info notes) to a management\n"
+      "                         server's URL/api/alerts (asynchronously; undeliverable\n"
+      "                         alerts are counted in the summary lines and make the exit\n"
+      "                         status 1)\n"
       "      --api-token TOKEN  its API token (Authorization: Bearer)\n"
       "Rules:\n"
       "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
@@ -162,7 +163,9 @@ static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
     o->failed = true;
     return;
   }
-  if (o->poster && ev->kind == NB_MON_EV_ALERT)
+  /* Informational notes (observation-before-capture) stay in the events: the server's alert
+   * list takes low, medium, high and critical ones. */
+  if (o->poster && ev->kind == NB_MON_EV_ALERT && strcmp(nb_rule_severity(ev->rule), "info") != 0)
     nb_mon_poster_add(o->poster, (const char *)o->line.data, o->line.len);
   if ((o->poster && ev->kind == NB_MON_EV_SUMMARY && nb_monitor_poster_summary(o)) ||
       nb_bytes_append(&o->line, "\n", 1) || nb_bytes_append(&o->pending, o->line.data, o->line.len))

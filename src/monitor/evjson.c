@@ -115,7 +115,7 @@ static void nb_js_word(nb_js *j, const char *w) {
     return;
   }
   buf[0] = '"';
-  memcpy(buf + 1, w, n);
+  for (size_t i = 0; i < n; i++) buf[i + 1] = w[i]; /* a few bytes: no call */
   buf[n + 1] = '"';
   nb_js_raw(j, buf, n + 2);
 }
@@ -131,7 +131,7 @@ static void nb_js_u64(nb_js *j, uint64_t v) {
   char buf[24];
   size_t k = sizeof buf;
   while (v >= 100) {
-    unsigned d = (unsigned)(v % 100);
+    size_t d = (size_t)(v % 100);
     v /= 100;
     buf[--k] = pairs[2 * d + 1];
     buf[--k] = pairs[2 * d];
