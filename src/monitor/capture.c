@@ -116,13 +116,27 @@ static void nb_cap_filters_free(nb_cap_filters *fs) {
   fs->n = 0;
 }
 
-/* Feeds every whole frame the reader holds; NB_ERR_SYNTAX (damaged file) or a filter error. */
+/* A classic pcap file says its one link type up front: an unsupported one is refused before
+ * any frame is read (pcapng interfaces are judged frame by frame). */
+static nb_err nb_cap_check_pcap(const nb_pcapfile *pf, char *why, size_t why_cap) {
+  int lt = nb_pcapfile_linktype(pf, 0);
+  if (!nb_pcapfile_recognized(pf) || nb_pcapfile_is_pcapng(pf) || lt < 0 ||
+      nb_frame_linktype_supported(lt))
+    return NB_OK;
+  const char *name = pcap_datalink_val_to_name(nb_cap_dlt(lt));
+  snprintf(why, why_cap, "link type %d (%s) is not supported", lt, name ? name : "?");
+  return NB_ERR_UNSUPPORTED;
+}
+
+/* Feeds every whole frame the reader holds; NB_ERR_SYNTAX (damaged file), a filter error, or
+ * NB_ERR_UNSUPPORTED for a classic pcap file of a link type not decoded. */
 static nb_err nb_cap_drain(nb_monitor *m, nb_pcapfile *pf, nb_cap_filters *fs, int64_t *last_us,
                            char *why, size_t why_cap) {
   nb_pcap_frame fr;
   const char *bad = NULL;
   nb_err e;
   while ((e = nb_pcapfile_next(pf, &fr, &bad)) == NB_OK) {
+    if (!nb_pcapfile_is_pcapng(pf) && (e = nb_cap_check_pcap(pf, why, why_cap)) != NB_OK) return e;
     struct bpf_program *prog;
     if ((e = nb_cap_filter_for(fs, fr.linktype, &prog, why, why_cap)) != NB_OK) return e;
     *last_us = fr.ts_us;
@@ -134,18 +148,6 @@ static nb_err nb_cap_drain(nb_monitor *m, nb_pcapfile *pf, nb_cap_filters *fs, i
   }
   if (e == NB_ERR_SYNTAX) snprintf(why, why_cap, "%s", bad ? bad : "damaged capture");
   return e == NB_ERR_NOT_FOUND ? NB_OK : e;
-}
-
-/* A classic pcap file says its one link type up front: an unsupported one is refused before
- * any frame is read (pcapng interfaces are judged frame by frame). */
-static nb_err nb_cap_check_pcap(const nb_pcapfile *pf, char *why, size_t why_cap) {
-  int lt = nb_pcapfile_linktype(pf, 0);
-  if (!nb_pcapfile_recognized(pf) || nb_pcapfile_is_pcapng(pf) || lt < 0 ||
-      nb_frame_linktype_supported(lt))
-    return NB_OK;
-  const char *name = pcap_datalink_val_to_name(nb_cap_dlt(lt));
-  snprintf(why, why_cap, "link type %d (%s) is not supported", lt, name ? name : "?");
-  return NB_ERR_UNSUPPORTED;
 }
 
 static ssize_t nb_cap_read(int fd, uint8_t *buf, size_t cap) {
