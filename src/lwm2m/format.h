@@ -1,7 +1,8 @@
 /* LwM2M content formats: the front door that maps a CoAP Content-Format number to its codec
  * (text/plain 0, octet-stream 42, CBOR 60, SenML JSON 110, SenML CBOR 112, TLV 11542, LwM2M JSON
- * 11543, LwM2M CBOR 11544) and the types every codec shares. A codec turns bytes into (path, value) records and
- * back, typing values with the object definitions; link-format (40) has its own API (linkfmt.h).
+ * 11543, LwM2M CBOR 11544) and the types every codec shares. A codec turns bytes into (path, value)
+ * records and back, typing values with the object definitions; link-format (40) has its own API
+ * (linkfmt.h).
  *
  * Conventions shared by every decoder:
  * - `base` is the request path (the Uri-Path of the Write/Create, or of the Read whose response is
