@@ -15,6 +15,7 @@ option(NB_WITH_FMT_SENML_JSON "Content-Format SenML JSON (110; jansson)" ON)
 option(NB_WITH_FMT_SENML_CBOR "Content-Format SenML CBOR (112); also the state file and Send" ON)
 option(NB_WITH_FMT_TLV "Content-Format LwM2M TLV (11542)" ON)
 option(NB_WITH_FMT_LWM2M_JSON "Content-Format LwM2M JSON (11543; jansson)" ON)
+option(NB_WITH_FMT_LWM2M_CBOR "Content-Format LwM2M CBOR (11544, LwM2M 1.2)" ON)
 option(NB_WITH_LIBCBOR "Read CBOR with libcbor's streaming decoder (OFF: the built-in item reader)" ON)
 option(NB_WITH_ERROR_TEXT "Messages of nb_strerror (OFF: every error reads as its name)" ON)
 option(NB_WITH_DEF_NAMES "Names of built-in objects and resources (OFF: names are empty)" ON)
@@ -31,7 +32,7 @@ if(NOT NB_DEVICE_ONLY)
   # The server, bootstrap server, monitor and tools use every format, DTLS and the names.
   foreach(opt NB_WITH_DTLS NB_WITH_SIGNED NB_WITH_BOOTSTRAP NB_WITH_FACTORY NB_WITH_FMT_TEXT
               NB_WITH_FMT_OPAQUE NB_WITH_FMT_CBOR NB_WITH_FMT_SENML_JSON NB_WITH_FMT_SENML_CBOR
-              NB_WITH_FMT_TLV NB_WITH_FMT_LWM2M_JSON NB_WITH_DEF_NAMES)
+              NB_WITH_FMT_TLV NB_WITH_FMT_LWM2M_JSON NB_WITH_FMT_LWM2M_CBOR NB_WITH_DEF_NAMES)
     if(NOT ${opt})
       message(FATAL_ERROR "${opt}=OFF needs NB_DEVICE_ONLY=ON (the full build uses it)")
     endif()
@@ -69,7 +70,8 @@ endif()
 
 foreach(opt NB_WITH_DTLS NB_WITH_SIGNED NB_WITH_BOOTSTRAP NB_WITH_FACTORY NB_WITH_FMT_TEXT
             NB_WITH_FMT_OPAQUE NB_WITH_FMT_CBOR NB_WITH_FMT_SENML_JSON NB_WITH_FMT_SENML_CBOR
-            NB_WITH_FMT_TLV NB_WITH_FMT_LWM2M_JSON NB_WITH_LIBCBOR NB_WITH_ERROR_TEXT
+            NB_WITH_FMT_TLV NB_WITH_FMT_LWM2M_JSON NB_WITH_FMT_LWM2M_CBOR NB_WITH_LIBCBOR
+            NB_WITH_ERROR_TEXT
             NB_WITH_DEF_NAMES)
   if(${opt})
     set(${opt}_01 1)
@@ -100,10 +102,12 @@ nb_exclude(NB_WITH_FMT_SENML_JSON OFF lwm2m/senml_json.c)
 nb_exclude(NB_WITH_FMT_SENML_CBOR OFF lwm2m/senml_cbor.c)
 nb_exclude(NB_WITH_FMT_TLV OFF lwm2m/tlv.c)
 nb_exclude(NB_WITH_FMT_LWM2M_JSON OFF lwm2m/lwm2m_json.c)
+nb_exclude(NB_WITH_FMT_LWM2M_CBOR OFF lwm2m/lwm2m_cbor.c)
 if(NOT NB_WITH_FMT_SENML_JSON AND NOT NB_WITH_FMT_SENML_CBOR)
   list(APPEND NB_EXCLUDED_SOURCES ${CMAKE_SOURCE_DIR}/src/lwm2m/senml.c)
 endif()
-if(NOT NB_WITH_FMT_CBOR AND NOT NB_WITH_FMT_SENML_CBOR) # SenML CBOR uses cbor_value's numbers
+# SenML CBOR and LwM2M CBOR use cbor_value's numbers.
+if(NOT NB_WITH_FMT_CBOR AND NOT NB_WITH_FMT_SENML_CBOR AND NOT NB_WITH_FMT_LWM2M_CBOR)
   list(APPEND NB_EXCLUDED_SOURCES ${CMAKE_SOURCE_DIR}/src/lwm2m/cbor_io.c
        ${CMAKE_SOURCE_DIR}/src/lwm2m/cbor_value.c)
 endif()

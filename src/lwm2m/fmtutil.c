@@ -37,6 +37,7 @@ void nb_fmt_dec_begin(nb_fmt_dec *d, const nb_format_opts *opts, nb_records *out
   d->model = opts ? opts->model : NULL;
   d->flags = opts ? opts->flags : 0;
   d->times = opts ? opts->times_out : NULL;
+  d->note_out = opts ? opts->note_out : NULL;
   d->out = out;
   d->start = out->len;
   d->times_start = d->times ? d->times->len : 0;

@@ -7,6 +7,7 @@
 #include "coap/msg.h"
 #include "lwm2m/cbor_value.h"
 #include "lwm2m/fmtutil.h"
+#include "lwm2m/lwm2m_cbor.h"
 #include "lwm2m/lwm2m_json.h"
 #include "lwm2m/senml_cbor.h"
 #include "lwm2m/senml_json.h"
@@ -58,6 +59,10 @@ static const nb_format_row nb_format_rows[] = {
 #if NB_CFG_FMT_LWM2M_JSON
     {NB_COAP_CF_LWM2M_JSON, "json", "application/vnd.oma.lwm2m+json", true, nb_lwm2m_json_decode,
      nb_lwm2m_json_encode},
+#endif
+#if NB_CFG_FMT_LWM2M_CBOR
+    {NB_COAP_CF_LWM2M_CBOR, "lwm2m-cbor", "application/vnd.oma.lwm2m+cbor", true,
+     nb_lwm2m_cbor_decode, nb_lwm2m_cbor_encode},
 #endif
 };
 
@@ -152,7 +157,7 @@ static void nb_format_report(const nb_format_error *fe, uint8_t *code, const cha
 nb_err nb_format_decode(int cf, const uint8_t *buf, size_t len, const nb_path *base,
                         const nb_model *model, nb_records *out, uint8_t *coap_code_on_error,
                         const char **reason) {
-  nb_format_opts opts = {base, model, 0, NULL, NULL};
+  nb_format_opts opts = {base, model, 0, NULL, NULL, NULL};
   nb_format_error fe = {NB_COAP_INTERNAL_SERVER_ERROR, "internal error"};
   nb_err e = nb_format_decode_ex(cf, buf, len, &opts, out, &fe);
   if (e != NB_OK) nb_format_report(&fe, coap_code_on_error, reason);
@@ -161,7 +166,7 @@ nb_err nb_format_decode(int cf, const uint8_t *buf, size_t len, const nb_path *b
 
 nb_err nb_format_encode(int cf, const nb_records *in, const nb_path *base, const nb_model *model,
                         nb_bytes *out, uint8_t *coap_code_on_error, const char **reason) {
-  nb_format_opts opts = {base, model, 0, NULL, NULL};
+  nb_format_opts opts = {base, model, 0, NULL, NULL, NULL};
   nb_format_error fe = {NB_COAP_INTERNAL_SERVER_ERROR, "internal error"};
   nb_err e = nb_format_encode_ex(cf, in, &opts, out, &fe);
   if (e != NB_OK) nb_format_report(&fe, coap_code_on_error, reason);

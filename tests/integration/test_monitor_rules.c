@@ -315,9 +315,10 @@ static void t_att_unknown_bs(nb_craft_session *s) {
                     NB_COAP_CHANGED, -1, NULL, 0, NULL, -1);
 }
 
+/* A management server rewriting the device's ACL (who may do what) on the DM interface. */
 static void t_att_security_write(nb_craft_session *s) {
   t_register(s, "10.1.0.5:40000", "d1", "/rd/a", 300);
-  nb_craft_exchange(s, SRV, "10.1.0.5:40000", NB_COAP_PUT, "/1/0/1", NULL, 0, "5", 1,
+  nb_craft_exchange(s, SRV, "10.1.0.5:40000", NB_COAP_PUT, "/2/0/2/101", NULL, 0, "31", 2,
                     NB_COAP_CHANGED, -1, NULL, 0, NULL, -1);
 }
 
