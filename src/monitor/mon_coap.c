@@ -159,7 +159,8 @@ static void nb_classify(nb_monitor *m, const nb_addr *src, const nb_addr *dst, n
 
 static bool nb_is_secret(const nb_path *p) {
   if (p->len < 3) return false;
-  if (p->ids[0] == 0) return p->ids[2] == 3 || p->ids[2] == 5;  /* identity, secret key */
+  if (p->ids[0] == 0) /* identity, secret key, SMS binding secret key */
+    return p->ids[2] == 3 || p->ids[2] == 5 || p->ids[2] == 8;
   if (p->ids[0] == 21) return p->ids[2] == 0 || p->ids[2] == 5; /* OSCORE master secret/salt */
   return false;
 }
