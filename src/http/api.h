@@ -1,8 +1,8 @@
-/* The server's REST API (Leshan-shaped JSON over libmicrohttpd) run inside the process's libuv
- * loop: MHD in external-epoll mode, its epoll fd under a uv_poll_t and its timeout on a
- * uv_timer_t; requests that wait on a device suspend their connection until the engine
- * answers, and /api/events streams server-sent events. Routes are listed in docs/openapi.yaml.
- * Owns the MHD daemon, its uv handles, per-connection state and the event feed. */
+/* The server's REST API (Leshan-shaped JSON over libmicrohttpd in the process's libuv loop,
+ * httpd.h): one route table in api.c that lists the paths of docs/openapi.yaml, handlers by
+ * concern (api_clients.c, api_security.c, api_feed.c, api_bootstrap.c); requests that wait on
+ * a device are held until the engine answers, and /api/events streams server-sent events.
+ * Owns the daemon, the event feed and the alert ring. */
 #ifndef NB_HTTP_API_H
 #define NB_HTTP_API_H
 

@@ -1,0 +1,190 @@
+/* Bootstrap routes: see api_bootstrap.h. The engine says what is pending; the store keeps the
+ * configs, the expected keys, where and since when a request waits, and the evidence. */
+#include "http/api_bootstrap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtls/cred.h"
+#include "http/api_ctx.h"
+
+static nb_http_bs *host_of(const nb_http_req *rq) { return nb_api_of(rq)->bootstrap; }
+
+/* The {name} of the route: "default" names the default config (""), other names are
+ * endpoints; false when it does not fit. */
+static bool name_param(const nb_http_req *rq, char *ep) {
+  if (!nb_route_param(&rq->params, 0, ep, NB_BS_EP_MAX)) return false;
+  if (strcmp(ep, "default") == 0) ep[0] = '\0';
+  return true;
+}
+
+/* An endpoint's name (the default config excluded). */
+static bool ep_param(const nb_http_req *rq, char *ep) { return name_param(rq, ep) && ep[0]; }
+
+/* ---- configs ---- */
+
+/* A config as the API shows it: a PSK an operator set is a secret, so only its presence is
+ * shown, as for /api/security/clients (export through the CLI keeps it for backups). */
+static json_t *config_json(const nb_bs_config *c) {
+  char *text = NULL;
+  if (nb_bs_config_to_json(c, &text) != NB_OK) return NULL;
+  json_t *j = json_loads(text, 0, NULL);
+  free(text);
+  if (json_object_del(j, "ca_key") == 0) json_object_set_new(j, "ca_key_set", json_true());
+  size_t i;
+  json_t *server;
+  json_array_foreach(json_object_get(j, "servers"), i, server) {
+    if (json_object_del(server, "psk_key") == 0) {
+      json_object_set_new(server, "psk_key_set", json_true());
+    }
+  }
+  return j;
+}
+
+static nb_err add_config(void *user, const nb_bs_config *c) {
+  json_t *j = config_json(c);
+  return j && json_array_append_new(user, j) == 0 ? NB_OK : NB_ERR_NOMEM;
+}
+
+enum MHD_Result nb_api_bs_configs_list(nb_http_req *rq) {
+  json_t *a = json_array();
+  if (nb_bs_store_config_each(nb_http_bs_store(host_of(rq)), add_config, a) != NB_OK) {
+    json_decref(a);
+    return nb_http_reply_error(rq, 500, "cannot read the configs", "5.00");
+  }
+  return nb_http_reply_json(rq, 200, a);
+}
+
+enum MHD_Result nb_api_bs_config_get(nb_http_req *rq) {
+  char ep[NB_BS_EP_MAX];
+  if (!name_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  nb_bs_config cfg;
+  if (nb_bs_store_config_get(nb_http_bs_store(host_of(rq)), ep, &cfg) != NB_OK)
+    return nb_http_reply_error(rq, 404, "no config for this endpoint", "4.04");
+  return nb_http_reply_json(rq, 200, config_json(&cfg));
+}
+
+enum MHD_Result nb_api_bs_config_put(nb_http_req *rq) {
+  nb_bs_store *st = nb_http_bs_store(host_of(rq));
+  char ep[NB_BS_EP_MAX];
+  if (!name_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  nb_bs_config cfg;
+  char why[160] = "";
+  if (nb_bs_config_from_json(rq->body ? rq->body : "", &cfg, why, sizeof why) != NB_OK)
+    return nb_http_reply_error(rq, 400, why[0] ? why : "bad bootstrap config", "4.00");
+  snprintf(cfg.ep, sizeof cfg.ep, "%s", ep); /* the URL names the endpoint */
+  nb_bs_config old;
+  bool existed = nb_bs_store_config_get(st, ep, &old) == NB_OK;
+  if (nb_bs_store_config_put(st, &cfg) != NB_OK)
+    return nb_http_reply_error(rq, 500, "the store refused the config", "5.00");
+  return nb_http_reply_json(rq, existed ? 200 : 201, config_json(&cfg));
+}
+
+enum MHD_Result nb_api_bs_config_delete(nb_http_req *rq) {
+  char ep[NB_BS_EP_MAX];
+  if (!name_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  if (nb_bs_store_config_del(nb_http_bs_store(host_of(rq)), ep) != NB_OK)
+    return nb_http_reply_error(rq, 404, "no config for this endpoint", "4.04");
+  return nb_http_reply_json(rq, 200, json_pack("{s:s}", "deleted", ep[0] ? ep : "default"));
+}
+
+/* ---- pending requests ---- */
+
+static nb_err add_pending(void *user, const char *ep, const char *peer, int64_t at,
+                          const char *decision) {
+  (void)decision;
+  json_array_append_new(
+      user, json_pack("{s:s,s:s,s:I}", "endpoint", ep, "peer", peer, "since", (json_int_t)at));
+  return NB_OK;
+}
+
+enum MHD_Result nb_api_bs_pending_list(nb_http_req *rq) {
+  nb_http_bs *h = host_of(rq);
+  char(*eps)[NB_BS_EP_MAX] = calloc(256, sizeof *eps);
+  if (!eps) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  size_t n = nb_bs_engine_pending(nb_http_bs_engine(h), eps, 256);
+  json_t *fromdb = json_array(), *out = json_array();
+  /* The engine says what is pending; the store adds where from and since when. */
+  nb_bs_store_pending_each(nb_http_bs_store(h), add_pending, fromdb);
+  for (size_t i = 0; i < n && i < 256; i++) {
+    json_t *row = NULL, *v;
+    size_t k;
+    json_array_foreach(fromdb, k, v) {
+      if (strcmp(json_string_value(json_object_get(v, "endpoint")), eps[i]) == 0) row = v;
+    }
+    json_array_append_new(out, row ? json_incref(row) : json_pack("{s:s}", "endpoint", eps[i]));
+  }
+  json_decref(fromdb);
+  free(eps);
+  return nb_http_reply_json(rq, 200, out);
+}
+
+static enum MHD_Result decide(nb_http_req *rq, bool approve) {
+  char ep[NB_BS_EP_MAX];
+  if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  nb_err e = nb_http_bs_decide(host_of(rq), ep, approve);
+  if (e == NB_ERR_NOT_FOUND)
+    return nb_http_reply_error(rq, 404, "this endpoint is not pending", "4.04");
+  if (e != NB_OK) return nb_http_reply_error(rq, 500, nb_strerror(e), "5.00");
+  return nb_http_reply_json(
+      rq, 200,
+      json_pack("{s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected"));
+}
+
+enum MHD_Result nb_api_bs_approve(nb_http_req *rq) { return decide(rq, true); }
+
+enum MHD_Result nb_api_bs_reject(nb_http_req *rq) { return decide(rq, false); }
+
+/* ---- expected keys ---- */
+
+static bool is_secure_id(const char *s) {
+  if (!s || strlen(s) != NB_DTLS_SECURE_ID_LEN) return false;
+  for (; *s; s++)
+    if (!strchr("0123456789abcdef", *s)) return false;
+  return true;
+}
+
+enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq) {
+  char ep[NB_BS_EP_MAX];
+  if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  json_t *b = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, NULL);
+  const char *sid = json_string_value(json_object_get(b, "secureId"));
+  if (!is_secure_id(sid)) {
+    json_decref(b);
+    return nb_http_reply_error(
+        rq, 400, "body must be {\"secureId\": \"<30 lowercase hex digits>\"} (niobium keys)",
+        "4.00");
+  }
+  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
+  snprintf(c.ep, sizeof c.ep, "%s", ep);
+  snprintf(c.identity, sizeof c.identity, "%s", sid);
+  json_decref(b);
+  if (nb_bs_store_cred_put(nb_http_bs_store(host_of(rq)), &c) != NB_OK)
+    return nb_http_reply_error(rq, 500, "the store refused the secure ID", "5.00");
+  return nb_http_reply_json(rq, 200,
+                            json_pack("{s:s,s:s}", "endpoint", c.ep, "secureId", c.identity));
+}
+
+enum MHD_Result nb_api_bs_expected_delete(nb_http_req *rq) {
+  char ep[NB_BS_EP_MAX];
+  if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  if (nb_bs_store_cred_del(nb_http_bs_store(host_of(rq)), ep) != NB_OK)
+    return nb_http_reply_error(rq, 404, "nothing registered for this endpoint", "4.04");
+  return nb_http_reply_json(rq, 200, json_pack("{s:s}", "deleted", ep));
+}
+
+/* ---- evidence ---- */
+
+enum MHD_Result nb_api_bs_evidence(nb_http_req *rq) {
+  char ep[NB_BS_EP_MAX], *text = NULL;
+  if (!ep_param(rq, ep))
+    return nb_http_reply_error(rq, 404, "not found (use /api/bootstrap/evidence/{endpoint})",
+                               "4.04");
+  if (nb_bs_store_evidence_json(nb_http_bs_store(host_of(rq)), ep, &text) != NB_OK)
+    return nb_http_reply_error(rq, 500, "cannot read the evidence", "5.00");
+  json_t *j = json_loads(text, 0, NULL);
+  free(text);
+  if (!j) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  return nb_http_reply_json(rq, 200, j);
+}
