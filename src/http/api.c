@@ -3,9 +3,11 @@
  * the event feed and the alert ring. See api.h. */
 #include "http/api.h"
 
+#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
 #include "http/api_bootstrap.h"
@@ -13,6 +15,7 @@
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
 #include "http/api_security.h"
+#include "http/guard.h"
 #include "http/httpd.h"
 #include "http/route.h"
 
@@ -61,23 +64,29 @@ static const nb_route routes[] = {
 struct nb_http_api {
   nb_api_ctx ctx; /* first: the handlers' view of the API (each request's app) */
   nb_http_api_config cfg;
-  char *token;
+  bool has_token;
+  uint8_t token_hash[32]; /* SHA-256 of the token: compared, never the token itself */
+  nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
 };
 
 /* ---- the checks before a handler ---- */
 
+/* "Authorization: Bearer <token>", the scheme in any case (RFC 9110 11.1). Both sides are
+ * hashed first and the digests compared in constant time, so neither the token's bytes nor
+ * its length show in the time an answer takes. */
 static bool authorized(const nb_http_api *api, const nb_http_req *rq) {
-  if (!api->token) return true;
-  const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
-  if (!h || strncmp(h, "Bearer ", 7) != 0) return false;
-  /* Constant-time compare: the token is a secret. */
+  if (!api->has_token) return true;
+  const char *h = nb_http_header(rq, "Authorization");
+  if (!h || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return false;
   const char *given = h + 7;
-  size_t a = strlen(given), b = strlen(api->token);
-  unsigned diff = (unsigned)(a ^ b);
-  for (size_t i = 0; i < a && i < b; i++) diff |= (unsigned char)(given[i] ^ api->token[i]);
-  return diff == 0;
+  while (*given == ' ' || *given == '\t') given++;
+  size_t len = strlen(given);
+  while (len && (given[len - 1] == ' ' || given[len - 1] == '\t')) len--;
+  uint8_t digest[32];
+  if (len == 0 || gnutls_hash_fast(GNUTLS_DIG_SHA256, given, len, digest) != 0) return false;
+  return gnutls_memcmp(digest, api->token_hash, sizeof(digest)) == 0;
 }
 
 /* Why a route cannot be served in this process, or NULL. */
@@ -88,10 +97,39 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
-static enum MHD_Result on_request(void *app, nb_http_req *rq) {
+/* The guard (guard.h), the token and the announced body size, as soon as the header is in:
+ * a refused request never gets its body read, and its connection closes. */
+static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   nb_http_api *api = app;
+  nb_addr local;
+  uint64_t length;
+  bool body = nb_http_has_body(rq, &length);
+  nb_http_guard_request g = {.method = rq->method,
+                             .host = nb_http_header(rq, "Host"),
+                             .origin = nb_http_header(rq, "Origin"),
+                             .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
+                             .content_type = nb_http_header(rq, "Content-Type"),
+                             .has_body = body,
+                             .local = &local};
+  const char *why, *code;
+  rq->close = true;
+  if (nb_http_local_addr(rq, &local) != NB_OK)
+    return nb_http_reply_error(rq, 500, "cannot tell the local address", "5.00");
+  nb_http_guard_verdict v = nb_http_guard_check(&api->guard, &g, &why);
+  if (v != NB_GUARD_PASS) {
+    unsigned status = nb_http_guard_status(v, &code);
+    return nb_http_reply_error(rq, status, why, code);
+  }
   if (!authorized(api, rq))
     return nb_http_reply_error(rq, 401, "missing or wrong API token", "4.01");
+  if (length > api->cfg.body_max)
+    return nb_http_reply_error(rq, 413, "request body too large", "4.13");
+  rq->close = false;
+  return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *app, nb_http_req *rq) {
+  nb_http_api *api = app;
   if (rq->too_large) return nb_http_reply_error(rq, 413, "request body too large", "4.13");
   const nb_route *r;
   char allowed[64], msg[96];
@@ -138,7 +176,6 @@ static void api_destroy(nb_http_api *api) {
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
   nb_http_alerts_free(api->ctx.alerts);
   nb_http_events_free(api->ctx.events);
-  free(api->token);
   free(api);
 }
 
@@ -149,8 +186,7 @@ static nb_err make_parts(nb_http_api *api, nb_server *srv, const nb_http_api_con
     nb_http_events_config_default(&ec);
     ec.clock_offset = cfg->clock_offset;
   }
-  if ((cfg->api_token && !(api->token = strdup(cfg->api_token))) ||
-      nb_http_events_new(srv, &ec, &api->ctx.events) != NB_OK ||
+  if (nb_http_events_new(srv, &ec, &api->ctx.events) != NB_OK ||
       nb_http_alerts_new(cfg->alerts_max, api->ctx.events, &api->ctx.alerts) != NB_OK ||
       (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap && nb_http_events_attach_bootstrap(
@@ -170,14 +206,36 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   api->ctx.clock_offset = cfg->clock_offset;
   api->cfg = *cfg;
   api->cfg.api_token = NULL;
+  if (cfg->api_token) { /* an empty token would let "Bearer " in */
+    size_t len = strlen(cfg->api_token);
+    if (len == 0 ||
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, cfg->api_token, len, api->token_hash) != 0) {
+      free(api);
+      return NB_ERR_INVAL;
+    }
+    api->has_token = true;
+  }
   if (!api->cfg.keepalive_ms) api->cfg.keepalive_ms = 15000;
+  if (!api->cfg.body_max) api->cfg.body_max = 65536;
+  nb_http_guard_init(&api->guard, cfg->tls_cert != NULL);
+  for (size_t i = 0; i < cfg->nhosts; i++)
+    if (nb_http_guard_add_name(&api->guard, cfg->hosts[i]) != NB_OK) {
+      free(api);
+      return NB_ERR_INVAL;
+    }
   nb_err e = make_parts(api, srv, cfg);
   if (e != NB_OK) {
     api_destroy(api);
     return e;
   }
-  nb_httpd_config hc = {
-      .listen = cfg->listen, .body_max = cfg->body_max, .on_request = on_request, .app = api};
+  nb_httpd_config hc = {.listen = cfg->listen,
+                        .body_max = api->cfg.body_max,
+                        .admit = cfg->limits,
+                        .tls_cert = cfg->tls_cert,
+                        .tls_key = cfg->tls_key,
+                        .on_headers = on_headers,
+                        .on_request = on_request,
+                        .app = api};
   if ((e = nb_httpd_new(loop, &hc, &api->httpd)) != NB_OK) {
     api_destroy(api);
     return e;

@@ -8,6 +8,7 @@
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/admit.h"
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
@@ -18,7 +19,8 @@ typedef struct nb_http_api nb_http_api;
 
 typedef struct {
   nb_addr listen;               /* HTTP address (port 0 = ephemeral) */
-  const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL */
+  const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL; never
+                                   empty (NB_ERR_INVAL); only its SHA-256 is kept */
   nb_server_store store;        /* audit log and security credentials; ops NULL = not available */
   int64_t clock_offset;         /* loop time + offset = Unix ms (event timestamps) */
   size_t body_max;              /* largest request body accepted; 0 = 65536 */
@@ -27,6 +29,12 @@ typedef struct {
   nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
                                    its events on /api/events; NULL = none (must outlive free) */
   size_t alerts_max;            /* monitor alerts kept for GET /api/alerts; 0 = 1000 */
+  /* Names a Host header may give besides the listener's own IP address (and localhost on
+   * loopback): "name" or "name:port" (--http-host); see guard.h. */
+  const char *const *hosts;
+  size_t nhosts;
+  nb_http_admit_config limits;    /* connection and stream bounds, deadlines; zeroes: admit.h's */
+  const char *tls_cert, *tls_key; /* HTTPS: PEM chain and private key; NULL = plain HTTP */
 } nb_http_api_config;
 
 /* srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and

@@ -45,6 +45,14 @@ enum MHD_Result nb_api_events(nb_http_req *rq) {
   const char *ep = nb_http_query(rq, "ep");
   if (ep && strlen(ep) >= NB_SERVER_EP_MAX)
     return nb_http_reply_error(rq, 400, "endpoint name too long", "4.00");
+  /* Streams have their own bounds, so that they never take the room of other requests. */
+  nb_err slot = nb_http_req_stream_slot(rq);
+  if (slot != NB_OK) {
+    rq->close = true;
+    return slot == NB_ERR_BUSY
+               ? nb_http_reply_error(rq, 429, "too many event streams from this address", "4.29")
+               : nb_http_reply_error(rq, 503, "too many event streams; try again later", "5.03");
+  }
   sse_stream *s = calloc(1, sizeof(*s));
   if (!s) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
   s->rq = rq;

@@ -3,22 +3,41 @@
  * connections. */
 #include "http/httpd.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "base/rand.h"
 #include "http/json.h"
 
 #define MOD "http"
+#define SWEEP_MS 200   /* how often deadlines are checked */
+#define MHD_SLACK 64   /* MHD's own bound above ours: evicted sockets still closing */
+#define FD_RESERVE 128 /* descriptors kept for the rest of the process */
+#define MSG_MAX 160    /* the last libmicrohttpd message kept for the summary */
+/* HTTPS: GnuTLS's defaults without the protocol versions older than TLS 1.2. */
+#define TLS_PRIORITIES "NORMAL:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1"
+
+/* What the summary line reports (reset at each line). */
+typedef struct {
+  nb_http_admit_stats admit; /* the admission counters when the last line was written */
+  uint64_t mhd_messages;
+  char last_message[MSG_MAX];
+} summary;
 
 struct nb_httpd {
   nb_io_loop *loop;
   nb_httpd_config cfg;
   struct MHD_Daemon *mhd;
+  nb_http_admit *admit;
+  char *cert, *key; /* PEM, while MHD runs */
+  summary sum;
   uv_poll_t poll;
-  uv_timer_t timer;
+  uv_timer_t timer, sweep, report;
   uv_prepare_t prepare;
   int open_handles;
   bool kick;         /* MHD must run before the loop sleeps */
@@ -74,6 +93,8 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
     return MHD_NO;
   }
   MHD_add_response_header(r, "Content-Type", type);
+  if (rq->close) MHD_add_response_header(r, "Connection", "close");
+  rq->replied = true;
   enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
   MHD_destroy_response(r);
   return ret;
@@ -138,7 +159,44 @@ enum MHD_Result nb_http_req_stream(nb_http_req *rq, const char *content_type,
 
 void nb_http_req_wake(nb_http_req *rq) { req_resume(rq); }
 
+/* The admission entry of a connection (NULL when it has none). */
+static nb_http_conn *conn_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+nb_err nb_http_req_stream_slot(nb_http_req *rq) {
+  nb_http_conn *c = conn_of(rq->conn);
+  return c ? nb_http_admit_stream(rq->httpd->admit, c) : NB_ERR_RANGE;
+}
+
 /* ---- reading ---- */
+
+const char *nb_http_header(const nb_http_req *rq, const char *name) {
+  return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+bool nb_http_has_body(const nb_http_req *rq, uint64_t *length) {
+  *length = 0;
+  const char *cl = nb_http_header(rq, "Content-Length");
+  if (cl) {
+    char *end;
+    unsigned long long v = strtoull(cl, &end, 10);
+    *length = (uint64_t)v;
+    if (*end == '\0' && v > 0) return true;
+  }
+  return nb_http_header(rq, "Transfer-Encoding") != NULL;
+}
+
+nb_err nb_http_local_addr(const nb_http_req *rq, nb_addr *out) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0) return NB_ERR_IO;
+  return nb_addr_from_sockaddr((struct sockaddr *)&ss, out);
+}
 
 const char *nb_http_query(const nb_http_req *rq, const char *name) {
   return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -204,6 +262,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
   (void)version;
   nb_http_req *rq = *req_cls;
   if (!rq) { /* first call: headers only */
+    nb_http_conn *c = conn_of(conn);
+    if (!c || nb_http_admit_is_dead(c)) return MHD_NO; /* evicted: its socket is closing */
     if (!(rq = calloc(1, sizeof(*rq)))) return MHD_NO;
     rq->httpd = d;
     rq->app = d->cfg.app;
@@ -212,7 +272,12 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     rq->path = url;
     actor_of(conn, rq->actor, sizeof(rq->actor));
     *req_cls = rq;
-    return MHD_YES;
+    uint64_t length;
+    nb_http_admit_header(d->admit, c, nb_http_has_body(rq, &length), nb_io_loop_now(d->loop));
+    if (!d->cfg.on_headers) return MHD_YES;
+    enum MHD_Result r = d->cfg.on_headers(d->cfg.app, rq);
+    if (rq->replied) rq->routed = true; /* refused: the body is never read */
+    return r;
   }
   if (rq->held && !rq->suspended && !rq->linked) { /* resumed with its answer */
     char *body = rq->answer;
@@ -223,20 +288,27 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     return nb_http_reply_text(rq, rq->status, body, "application/json");
   }
   if (*upload_size) {
+    if (rq->replied) { /* refused at its header: what comes is dropped */
+      *upload_size = 0;
+      return MHD_YES;
+    }
     if (!collect_body(d, rq, upload, *upload_size)) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
   if (rq->routed) return MHD_YES;
   rq->routed = true;
+  nb_http_conn *c = conn_of(conn);
+  if (c) nb_http_admit_body(d->admit, c);
   return d->cfg.on_request(d->cfg.app, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
   nb_httpd *d = cls;
-  (void)conn;
   (void)toe;
+  nb_http_conn *c = conn_of(conn);
+  if (c) nb_http_admit_done(d->admit, c, nb_io_loop_now(d->loop));
   nb_http_req *rq = *req_cls;
   if (!rq) return;
   *req_cls = NULL;
@@ -246,6 +318,86 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   free(rq->answer);
   free(rq->body);
   free(rq);
+}
+
+/* ---- connections ---- */
+
+static void close_fd(void *user, int fd) {
+  (void)user;
+  shutdown(fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
+}
+
+static void admit_new(nb_httpd *d, struct MHD_Connection *conn, void **socket_context) {
+  const union MHD_ConnectionInfo *fdi =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  const union MHD_ConnectionInfo *ai =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  nb_addr peer;
+  if (!fdi) return;
+  nb_http_conn *c = NULL;
+  int victim = -1;
+  if (!ai || !ai->client_addr || nb_addr_from_sockaddr(ai->client_addr, &peer) != NB_OK ||
+      nb_http_admit_open(d->admit, &peer, fdi->connect_fd, nb_io_loop_now(d->loop), &c, &victim) !=
+          NB_OK ||
+      !c) {
+    close_fd(d, fdi->connect_fd); /* refused (counted) */
+    return;
+  }
+  if (victim >= 0) close_fd(d, victim);
+  *socket_context = c;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  nb_httpd *d = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    admit_new(d, conn, socket_context);
+  } else {
+    nb_http_admit_close(d->admit, *socket_context);
+    *socket_context = NULL;
+  }
+}
+
+/* ---- what is logged: one summary line, never one line per connection ---- */
+
+static void on_mhd_message(void *cls, const char *fmt, va_list ap) {
+  nb_httpd *d = cls;
+  char *m = d->sum.last_message;
+  vsnprintf(m, MSG_MAX, fmt, ap);
+  for (char *p = m; *p; p++)
+    if (*p == '"' || (unsigned char)*p < 0x20) *p = ' ';
+  d->sum.mhd_messages++;
+  NB_LOG_DEBUG(MOD, "event=mhd_message text=\"%s\"", m);
+}
+
+/* Logs what changed since the last line, when something did. */
+static void report(nb_httpd *d) {
+  nb_http_admit_stats now, *was = &d->sum.admit;
+  nb_http_admit_get_stats(d->admit, &now);
+  uint64_t refused = now.refused - was->refused, evicted = now.evicted - was->evicted;
+  uint64_t hdr = now.header_timeouts - was->header_timeouts;
+  uint64_t body = now.body_timeouts - was->body_timeouts;
+  uint64_t idle = now.idle_timeouts - was->idle_timeouts;
+  uint64_t streams = now.streams_refused - was->streams_refused;
+  if (refused || evicted || hdr || body || streams || d->sum.mhd_messages)
+    NB_LOG_WARN(MOD,
+                "event=http_summary refused=%llu evicted=%llu header_timeouts=%llu "
+                "body_timeouts=%llu idle_timeouts=%llu streams_refused=%llu mhd_messages=%llu "
+                "last_message=\"%s\" conns=%zu streams=%zu",
+                (unsigned long long)refused, (unsigned long long)evicted, (unsigned long long)hdr,
+                (unsigned long long)body, (unsigned long long)idle, (unsigned long long)streams,
+                (unsigned long long)d->sum.mhd_messages, d->sum.last_message, now.conns,
+                now.streams);
+  d->sum.admit = now;
+  d->sum.mhd_messages = 0;
+  d->sum.last_message[0] = '\0';
+}
+
+static void on_report(uv_timer_t *h) { report(h->data); }
+
+static void on_sweep(uv_timer_t *h) {
+  nb_httpd *d = h->data;
+  if (nb_http_admit_expire(d->admit, nb_io_loop_now(d->loop), close_fd, d)) d->kick = true;
 }
 
 /* ---- libuv integration ---- */
@@ -285,10 +437,40 @@ static struct MHD_Daemon *start_mhd(nb_httpd *d) {
     return NULL;
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (d->cfg.listen.family == NB_ADDR_V6) flags |= MHD_USE_IPv6;
-  return MHD_start_daemon(flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_SOCK_ADDR,
-                          (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-                          (unsigned)1000, MHD_OPTION_END);
+  if (d->cert) flags |= MHD_USE_TLS;
+  /* Without TLS the option list ends where the HTTPS options would start. */
+  const char *cert = d->cert ? d->cert : "", *key = d->key ? d->key : "";
+  /* MHD's own bound sits above ours: we evict, MHD only refuses. Its inactivity timeout is a
+   * backstop for answers a client does not read (held requests and idle streams are
+   * suspended, and exempt). */
+  return MHD_start_daemon(
+      flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, d,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)(d->cfg.admit.max_conns + MHD_SLACK),
+      d->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+      MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
+}
+
+/* Our connection bound, within the descriptors the process may open. */
+static void fit_fd_limit(nb_http_admit_config *c) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  size_t room =
+      rl.rlim_cur > FD_RESERVE + MHD_SLACK + 16 ? (size_t)rl.rlim_cur - FD_RESERVE - MHD_SLACK : 16;
+  if (c->max_conns <= room) return;
+  NB_LOG_INFO(MOD, "event=conn_limit_lowered from=%zu to=%zu reason=\"open file limit %llu\"",
+              c->max_conns, room, (unsigned long long)rl.rlim_cur);
+  c->max_conns = room;
+}
+
+static void httpd_destroy(nb_httpd *d) {
+  nb_http_admit_free(d->admit);
+  if (d->key) memset(d->key, 0, strlen(d->key));
+  free(d->key);
+  free(d->cert);
+  free(d);
 }
 
 nb_err nb_httpd_new(nb_io_loop *loop, const nb_httpd_config *cfg, nb_httpd **out) {
@@ -297,21 +479,40 @@ nb_err nb_httpd_new(nb_io_loop *loop, const nb_httpd_config *cfg, nb_httpd **out
   d->loop = loop;
   d->cfg = *cfg;
   if (!d->cfg.body_max) d->cfg.body_max = 65536;
+  if (!d->cfg.summary_ms) d->cfg.summary_ms = 60000;
+  nb_http_admit_config dflt;
+  nb_http_admit_config_default(&dflt);
+  if (!d->cfg.admit.max_conns) d->cfg.admit.max_conns = dflt.max_conns;
+  fit_fd_limit(&d->cfg.admit);
+  uint64_t seed = 0;
+  nb_err e = nb_random_bytes(&seed, sizeof(seed));
+  if (e == NB_OK) e = nb_http_admit_new(&d->cfg.admit, seed, &d->admit);
+  if (e == NB_OK && cfg->tls_cert &&
+      (!(d->cert = strdup(cfg->tls_cert)) || !(d->key = strdup(cfg->tls_key ? cfg->tls_key : ""))))
+    e = NB_ERR_NOMEM;
+  if (e != NB_OK) {
+    httpd_destroy(d);
+    return e;
+  }
   if (!(d->mhd = start_mhd(d))) {
-    NB_LOG_ERROR(MOD,
-                 "event=listen_failed reason=\"cannot start the HTTP daemon (address in use?)\"");
-    free(d);
+    NB_LOG_ERROR(MOD, "event=listen_failed reason=\"cannot start the HTTP daemon (%s)\"",
+                 d->sum.last_message[0] ? d->sum.last_message : "address in use?");
+    httpd_destroy(d);
     return NB_ERR_IO;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
   uv_loop_t *uv = nb_io_loop_uv(loop);
   uv_poll_init(uv, &d->poll, info->epoll_fd);
   uv_timer_init(uv, &d->timer);
+  uv_timer_init(uv, &d->sweep);
+  uv_timer_init(uv, &d->report);
   uv_prepare_init(uv, &d->prepare);
-  d->poll.data = d->timer.data = d->prepare.data = d;
+  d->poll.data = d->timer.data = d->sweep.data = d->report.data = d->prepare.data = d;
   uv_poll_start(&d->poll, UV_READABLE, on_poll);
   uv_prepare_start(&d->prepare, on_prepare);
   uv_timer_start(&d->timer, on_timer, 0, 0);
+  uv_timer_start(&d->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+  uv_timer_start(&d->report, on_report, d->cfg.summary_ms, d->cfg.summary_ms);
   *out = d;
   return NB_OK;
 }
@@ -323,7 +524,7 @@ uint16_t nb_httpd_port(const nb_httpd *d) {
 
 static void on_closed(uv_handle_t *h) {
   nb_httpd *d = h->data;
-  if (--d->open_handles == 0) free(d);
+  if (--d->open_handles == 0) httpd_destroy(d);
 }
 
 void nb_httpd_free(nb_httpd *d) {
@@ -341,8 +542,11 @@ void nb_httpd_free(nb_httpd *d) {
   MHD_run(d->mhd);
   MHD_stop_daemon(d->mhd);
   d->mhd = NULL;
-  d->open_handles = 3;
+  report(d); /* what the last period saw */
+  d->open_handles = 5;
   uv_close((uv_handle_t *)&d->poll, on_closed);
   uv_close((uv_handle_t *)&d->timer, on_closed);
+  uv_close((uv_handle_t *)&d->sweep, on_closed);
+  uv_close((uv_handle_t *)&d->report, on_closed);
   uv_close((uv_handle_t *)&d->prepare, on_closed);
 }

@@ -2,8 +2,10 @@
  * fd under a uv_poll_t and its timeout on a uv_timer_t. Each HTTP request gets an nb_http_req
  * that collects its body and is handed to the application once complete; a request may be
  * answered at once, held (its connection suspended until the answer comes, e.g. from a
- * device) or turned into an endless stream (server-sent events). Owns the MHD daemon, its uv
- * handles and every request context. */
+ * device) or turned into an endless stream (server-sent events). Connections are admitted,
+ * timed out and evicted by admit.h; what it refuses and what libmicrohttpd reports is counted
+ * and logged as one summary line a minute (never a line per connection). Owns the MHD daemon,
+ * its uv handles, the admission table and every request context. */
 #ifndef NB_HTTP_HTTPD_H
 #define NB_HTTP_HTTPD_H
 
@@ -15,6 +17,7 @@
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/admit.h"
 #include "http/route.h"
 #include "io/loop.h"
 
@@ -24,8 +27,16 @@ typedef struct nb_httpd nb_httpd;
 typedef struct nb_http_req nb_http_req;
 
 typedef struct {
-  nb_addr listen;  /* port 0 = ephemeral */
-  size_t body_max; /* largest body kept; a larger one sets too_large (0 = 65536) */
+  nb_addr listen;             /* port 0 = ephemeral */
+  size_t body_max;            /* largest body kept; a larger one sets too_large (0 = 65536) */
+  nb_http_admit_config admit; /* zeroes: admit.h's defaults */
+  /* HTTPS (libmicrohttpd over GnuTLS, TLS 1.2 and later): the certificate chain and its
+   * private key, PEM; NULL = plain HTTP. Copied. */
+  const char *tls_cert, *tls_key;
+  uint64_t summary_ms; /* period of the summary log line; 0 = 60000 */
+  /* Called once per request when its header is complete, before any body is read: may
+   * answer (a refusal; the connection then closes) or return MHD_YES to go on. NULL: none. */
+  enum MHD_Result (*on_headers)(void *app, nb_http_req *rq);
   /* Called once per request, its body complete; must answer (reply, hold or stream). */
   enum MHD_Result (*on_request)(void *app, nb_http_req *rq);
   void *app;
@@ -43,7 +54,8 @@ struct nb_http_req {
   nb_route_params params;        /* set by the router */
   /* the daemon's */
   nb_httpd *httpd;
-  bool routed, suspended, held, ended, linked;
+  bool routed, replied, suspended, held, ended, linked;
+  bool close;      /* answer with "Connection: close" */
   unsigned status; /* a held request's answer, once it came */
   char *answer;
   void (*cancel)(void *user); /* held or streaming: the request ends first */
@@ -74,6 +86,9 @@ enum MHD_Result nb_http_req_hold(nb_http_req *rq, void (*cancel)(void *user), vo
 /* The answer of a held request: JSON text (malloc'd, taken; NULL = 500). */
 void nb_http_req_answer(nb_http_req *rq, unsigned status, char *json_text);
 
+/* Takes an event-stream slot for rq (admit.h): NB_ERR_BUSY when its address has its share,
+ * NB_ERR_RANGE when all are taken. */
+nb_err nb_http_req_stream_slot(nb_http_req *rq);
 /* Answers rq with an endless stream of content_type: read(user, buf, max) gives the next bytes
  * (0: none now, the connection sleeps until nb_http_req_wake; -1: the stream ends). gone(user)
  * runs once when the stream ends, whoever ends it. */
@@ -84,6 +99,13 @@ void nb_http_req_wake(nb_http_req *rq);
 
 /* ---- reading ---- */
 
+/* A request header, or NULL. */
+const char *nb_http_header(const nb_http_req *rq, const char *name);
+/* Whether the request announces a body (Content-Length above 0, or a Transfer-Encoding);
+ * *length gets the Content-Length (0 when chunked or absent). */
+bool nb_http_has_body(const nb_http_req *rq, uint64_t *length);
+/* The address and port the connection arrived on. */
+nb_err nb_http_local_addr(const nb_http_req *rq, nb_addr *out);
 /* The query parameter, or NULL. */
 const char *nb_http_query(const nb_http_req *rq, const char *name);
 /* ?name= as an integer in lo..hi (dflt when absent); *bad set when present but invalid. */

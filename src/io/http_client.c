@@ -272,6 +272,8 @@ static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
   bool ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
             curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
   if (!ok) return NB_ERR_INVAL;
+  if (req->ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+    return NB_ERR_INVAL;
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -22,6 +22,8 @@ typedef struct {
   const char *body;         /* NULL for none; sent as application/json */
   size_t body_len;
   unsigned timeout_ms; /* whole request; 0 means 10 s */
+  const char *ca_file; /* https://: trust anchors (PEM) the server's certificate must chain to;
+                          NULL: the system's */
 } nb_http_request;
 
 /* The outcome of one request. `status` is the HTTP status (0 when no answer arrived; then

@@ -110,7 +110,7 @@ static void fetch_posts_body_and_token(void **state) {
   char url[128], why[128] = "";
   url_of(s, "/echo", url, sizeof url);
   const char *json = "{\"a\":1}";
-  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000};
+  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -123,7 +123,7 @@ static void fetch_passes_http_errors_through(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/missing", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -137,7 +137,7 @@ static void fetch_reports_refused_timeout_and_bad_url(void **state) {
   char url[128], why[128] = "";
   long status = -1;
   snprintf(url, sizeof url, "http://127.0.0.1:%u/x", nb_test_free_port(SOCK_STREAM));
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
   assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_IO);
   assert_int_equal(status, 0);
   assert_true(why[0] != '\0');
@@ -156,7 +156,7 @@ static void fetch_refuses_oversized_answer(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/big", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
   char *body = (char *)1;
   assert_int_equal(nb_http_fetch(&req, NULL, &body, why, sizeof why), NB_ERR_IO);
   assert_null(body);
@@ -187,7 +187,7 @@ static void loop_runs_requests_concurrently_within_bound(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000};
+  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000, NULL};
   for (int i = 0; i < 5; i++) assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_ERR_BUSY);
   assert_int_equal(nb_http_client_pending(c), 5);
@@ -208,7 +208,7 @@ static void free_cancels_pending_requests(void **state) {
   char url[128];
   url_of(s, "/slow", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, NULL, NULL), NB_OK);
   uv_run(&loop, UV_RUN_NOWAIT);
@@ -226,7 +226,7 @@ static void pumped_mode_without_loop(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000};
+  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_run(c, 5000), NB_OK);
