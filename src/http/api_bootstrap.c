@@ -22,6 +22,9 @@ static bool name_param(const nb_http_req *rq, char *ep) {
 /* An endpoint's name (the default config excluded). */
 static bool ep_param(const nb_http_req *rq, char *ep) { return name_param(rq, ep) && ep[0]; }
 
+/* A name to store: the default config, or an endpoint name registration would take. */
+static bool storable(const char *ep) { return !ep[0] || nb_api_ep_valid(ep); }
+
 /* ---- configs ---- */
 
 /* A config as the API shows it: a PSK an operator set is a secret, so only its presence is
@@ -69,6 +72,7 @@ enum MHD_Result nb_api_bs_config_put(nb_http_req *rq) {
   nb_bs_store *st = nb_http_bs_store(host_of(rq));
   char ep[NB_BS_EP_MAX];
   if (!name_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  if (!storable(ep)) return nb_http_reply_error(rq, 400, NB_API_EP_RULE, "4.00");
   nb_bs_config cfg;
   char why[160] = "";
   if (nb_bs_config_from_json(rq->body ? rq->body : "", &cfg, why, sizeof why) != NB_OK)
@@ -148,6 +152,7 @@ static bool is_secure_id(const char *s) {
 enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq) {
   char ep[NB_BS_EP_MAX];
   if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
+  if (!storable(ep)) return nb_http_reply_error(rq, 400, NB_API_EP_RULE, "4.00");
   json_t *b = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, NULL);
   const char *sid = json_string_value(json_object_get(b, "secureId"));
   if (!is_secure_id(sid)) {

@@ -5,6 +5,7 @@
 #define NB_HTTP_API_CTX_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "http/alerts.h"
 #include "http/bs_host.h"
@@ -25,6 +26,14 @@ typedef struct {
 } nb_api_ctx;
 
 static inline nb_api_ctx *nb_api_of(const nb_http_req *rq) { return (nb_api_ctx *)rq->app; }
+
+/* An endpoint name registration would take (regparse.h): what the API stores must be a name a
+ * device can use. */
+#define NB_API_EP_RULE \
+  "endpoint names are 1 to 127 printable ASCII characters without space, / ? & # % \" or \\"
+static inline bool nb_api_ep_valid(const char *ep) {
+  return ep && nb_server_ep_valid((const uint8_t *)ep, strlen(ep));
+}
 
 /* Unix ms now. */
 static inline int64_t nb_api_now_unix(const nb_api_ctx *a) {

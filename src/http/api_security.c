@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/hex.h"
 #include "dtls/cred.h"
+#include "dtls/keys.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
 
@@ -26,6 +28,17 @@ static nb_err sec_each_json(void *user, const nb_server_sec_info *s) {
   return NB_OK;
 }
 
+/* A P-256 SubjectPublicKeyInfo, nothing more and nothing less: GnuTLS imports it and writes
+ * back the very same DER (a truncated key, or one with bytes after it, is refused). */
+static bool spki_p256_exact(const uint8_t *der, size_t len) {
+  nb_bytes canon;
+  nb_bytes_init(&canon);
+  bool ok = nb_dtls_spki_is_p256(der, len) && nb_dtls_spki_load(der, len, &canon) == NB_OK &&
+            canon.len == len && memcmp(canon.data, der, len) == 0;
+  nb_bytes_free(&canon);
+  return ok;
+}
+
 /* Non-empty strict hex. */
 static bool unhex(const char *s, uint8_t *out, size_t cap, size_t *len) {
   return nb_hex_decode(s, strlen(s), NULL, out, cap, len) == NB_OK && *len > 0;
@@ -40,8 +53,8 @@ static bool sec_from_json(const json_t *b, const char *ep, nb_server_sec_info *s
   const char *id = json_string_value(json_object_get(b, "identity"));
   const char *key = json_string_value(json_object_get(b, "key"));
   const char *pub = json_string_value(json_object_get(b, "publicKey"));
-  if (!ep[0] || strlen(ep) >= sizeof(s->ep)) {
-    snprintf(reason, cap, "endpoint name missing or too long");
+  if (!nb_api_ep_valid(ep)) {
+    snprintf(reason, cap, "%s", NB_API_EP_RULE);
     return false;
   }
   snprintf(s->ep, sizeof(s->ep), "%s", ep);
@@ -60,8 +73,10 @@ static bool sec_from_json(const json_t *b, const char *ep, nb_server_sec_info *s
   } else if (s->kind == NB_SERVER_ID_RPK) {
     char sid[NB_DTLS_SECURE_ID_LEN + 1];
     if (!pub || !unhex(pub, s->key, sizeof(s->key), &s->key_len) ||
+        !spki_p256_exact(s->key, s->key_len) ||
         nb_dtls_secure_id(s->key, s->key_len, sid) != NB_OK) {
-      snprintf(reason, cap, "rpk needs \"publicKey\": the SubjectPublicKeyInfo DER in hex");
+      snprintf(reason, cap,
+               "rpk needs \"publicKey\": a whole P-256 SubjectPublicKeyInfo, DER in hex");
       return false;
     }
     snprintf(s->identity, sizeof(s->identity), "%s", sid);
