@@ -52,12 +52,13 @@ static const nb_route routes[] = {
     {"GET", "/api/bootstrap/pending", BS, nb_api_bs_pending_list},
     {"POST", "/api/bootstrap/pending/{ep}/approve", BS, nb_api_bs_approve},
     {"POST", "/api/bootstrap/pending/{ep}/reject", BS, nb_api_bs_reject},
+    {"GET", "/api/bootstrap/expected", BS, nb_api_bs_expected_list},
     {"PUT", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_put},
     {"DELETE", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_delete},
     {"GET", "/api/bootstrap/evidence/{ep}", BS, nb_api_bs_evidence},
     {"GET", "/api/audit", STORE, nb_api_audit_list},
-    {"GET", "/api/alerts", 0, nb_api_alerts},
-    {"POST", "/api/alerts", 0, nb_api_alerts},
+    {"GET", "/api/alerts", 0, nb_api_alerts_list},
+    {"POST", "/api/alerts", 0, nb_api_alerts_post},
     {"GET", "/api/events", 0, nb_api_events},
 };
 

@@ -45,18 +45,29 @@ static json_t *config_json(const nb_bs_config *c) {
   return j;
 }
 
-static nb_err add_config(void *user, const nb_bs_config *c) {
-  json_t *j = config_json(c);
-  return j && json_array_append_new(user, j) == 0 ? NB_OK : NB_ERR_NOMEM;
+static nb_err offer_config(void *user, const nb_bs_config *c) {
+  nb_page_keys_offer(user, c->ep);
+  return NB_OK;
 }
 
+/* GET /api/bootstrap/configs: by name (the default config, "", first), a page at a time. */
 enum MHD_Result nb_api_bs_configs_list(nb_http_req *rq) {
-  json_t *a = json_array();
-  if (nb_bs_store_config_each(nb_http_bs_store(host_of(rq)), add_config, a) != NB_OK) {
-    json_decref(a);
+  nb_bs_store *st = nb_http_bs_store(host_of(rq));
+  nb_page_keys page;
+  enum MHD_Result ret;
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  if (nb_bs_store_config_each(st, offer_config, &page) != NB_OK) {
+    nb_page_keys_deinit(&page);
     return nb_http_reply_error(rq, 500, "cannot read the configs", "5.00");
   }
-  return nb_http_reply_json(rq, 200, a);
+  nb_page_keys_finish(&page);
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < page.n; i++) {
+    nb_bs_config cfg;
+    if (nb_bs_store_config_get(st, page.keys[i], &cfg) == NB_OK)
+      json_array_append_new(arr, config_json(&cfg));
+  }
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
 enum MHD_Result nb_api_bs_config_get(nb_http_req *rq) {
@@ -95,33 +106,58 @@ enum MHD_Result nb_api_bs_config_delete(nb_http_req *rq) {
 
 /* ---- pending requests ---- */
 
+/* A page of names whose rows a second walk fills in: slot i for the page's name i. */
+typedef struct {
+  nb_page_keys page;
+  json_t **slots;
+} key_rows;
+
+static void offer_ep(void *user, const char *ep) { nb_page_keys_offer(user, ep); }
+
+static json_t **row_of(key_rows *k, const char *ep) {
+  long i = nb_page_keys_find(&k->page, ep);
+  return i >= 0 ? &k->slots[i] : NULL;
+}
+
 static nb_err add_pending(void *user, const char *ep, const char *peer, int64_t at,
                           const char *decision) {
   (void)decision;
-  json_array_append_new(
-      user, json_pack("{s:s,s:s,s:I}", "endpoint", ep, "peer", peer, "since", (json_int_t)at));
+  json_t **slot = row_of(user, ep);
+  if (slot && !*slot)
+    *slot = json_pack("{s:s,s:s,s:I}", "endpoint", ep, "peer", peer, "since", (json_int_t)at);
   return NB_OK;
 }
 
+/* The page's rows in order (a row not filled in: {"endpoint"} alone); frees the slots. */
+static enum MHD_Result reply_rows(nb_http_req *rq, key_rows *k) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < k->page.n; i++) {
+    json_t *row = k->slots[i] ? k->slots[i] : json_pack("{s:s}", "endpoint", k->page.keys[i]);
+    if (arr) json_array_append_new(arr, row);
+  }
+  free(k->slots);
+  return nb_http_reply_key_page(rq, arr, &k->page);
+}
+
+static bool rows_start(nb_http_req *rq, key_rows *k, enum MHD_Result *ret) {
+  if (!nb_http_key_page(rq, &k->page, ret)) return false;
+  if ((k->slots = calloc(k->page.limit, sizeof(json_t *)))) return true;
+  nb_page_keys_deinit(&k->page);
+  *ret = nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  return false;
+}
+
+/* GET /api/bootstrap/pending: the engine says what is pending; the store adds where from and
+ * since when. By name, a page at a time. */
 enum MHD_Result nb_api_bs_pending_list(nb_http_req *rq) {
   nb_http_bs *h = host_of(rq);
-  char(*eps)[NB_BS_EP_MAX] = calloc(256, sizeof *eps);
-  if (!eps) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
-  size_t n = nb_bs_engine_pending(nb_http_bs_engine(h), eps, 256);
-  json_t *fromdb = json_array(), *out = json_array();
-  /* The engine says what is pending; the store adds where from and since when. */
-  nb_bs_store_pending_each(nb_http_bs_store(h), add_pending, fromdb);
-  for (size_t i = 0; i < n && i < 256; i++) {
-    json_t *row = NULL, *v;
-    size_t k;
-    json_array_foreach(fromdb, k, v) {
-      if (strcmp(json_string_value(json_object_get(v, "endpoint")), eps[i]) == 0) row = v;
-    }
-    json_array_append_new(out, row ? json_incref(row) : json_pack("{s:s}", "endpoint", eps[i]));
-  }
-  json_decref(fromdb);
-  free(eps);
-  return nb_http_reply_json(rq, 200, out);
+  key_rows k;
+  enum MHD_Result ret;
+  if (!rows_start(rq, &k, &ret)) return ret;
+  nb_bs_engine_pending_each(nb_http_bs_engine(h), offer_ep, &k.page);
+  nb_page_keys_finish(&k.page);
+  nb_bs_store_pending_each(nb_http_bs_store(h), add_pending, &k);
+  return reply_rows(rq, &k);
 }
 
 static enum MHD_Result decide(nb_http_req *rq, bool approve) {
@@ -147,6 +183,36 @@ static bool is_secure_id(const char *s) {
   for (; *s; s++)
     if (!strchr("0123456789abcdef", *s)) return false;
   return true;
+}
+
+/* Expected keys are the RPK rows (the bootstrap accounts' own PSKs sit beside them). */
+static nb_err offer_cred(void *user, const nb_server_sec_info *c) {
+  if (c->kind == NB_SERVER_ID_RPK) nb_page_keys_offer(user, c->ep);
+  return NB_OK;
+}
+
+static nb_err add_expected(void *user, const nb_server_sec_info *c) {
+  json_t **slot = c->kind == NB_SERVER_ID_RPK ? row_of(user, c->ep) : NULL;
+  if (slot && !*slot) *slot = json_pack("{s:s,s:s}", "endpoint", c->ep, "secureId", c->identity);
+  return NB_OK;
+}
+
+/* GET /api/bootstrap/expected: the secure IDs registered with `expect`, by name. */
+enum MHD_Result nb_api_bs_expected_list(nb_http_req *rq) {
+  nb_bs_store *st = nb_http_bs_store(host_of(rq));
+  key_rows k;
+  enum MHD_Result ret;
+  if (!rows_start(rq, &k, &ret)) return ret;
+  nb_err e = nb_bs_store_cred_each(st, offer_cred, &k.page);
+  nb_page_keys_finish(&k.page);
+  if (e == NB_OK) e = nb_bs_store_cred_each(st, add_expected, &k);
+  if (e != NB_OK) {
+    for (size_t i = 0; i < k.page.n; i++) json_decref(k.slots[i]);
+    free(k.slots);
+    nb_page_keys_deinit(&k.page);
+    return nb_http_reply_error(rq, 500, "cannot read the expected keys", "5.00");
+  }
+  return reply_rows(rq, &k);
 }
 
 enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq) {

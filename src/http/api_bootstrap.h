@@ -15,6 +15,7 @@ enum MHD_Result nb_api_bs_config_delete(nb_http_req *rq);
 enum MHD_Result nb_api_bs_pending_list(nb_http_req *rq);
 enum MHD_Result nb_api_bs_approve(nb_http_req *rq);
 enum MHD_Result nb_api_bs_reject(nb_http_req *rq);
+enum MHD_Result nb_api_bs_expected_list(nb_http_req *rq);
 enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq);
 enum MHD_Result nb_api_bs_expected_delete(nb_http_req *rq);
 enum MHD_Result nb_api_bs_evidence(nb_http_req *rq);

@@ -296,21 +296,25 @@ static enum MHD_Result collect_attr(void *cls, enum MHD_ValueKind kind, const ch
 
 /* ---- registrations ---- */
 
-typedef struct {
-  json_t *arr;
-  const nb_server *srv;
-} list_ctx;
-
-static void add_client(void *user, const nb_server_reg_info *r) {
-  list_ctx *l = user;
-  json_array_append_new(l->arr, nb_http_json_reg(r, nb_server_is_awake(l->srv, r->ep)));
+static void offer_client(void *user, const nb_server_reg_info *r) {
+  nb_page_keys_offer(user, r->ep);
 }
 
+/* GET /api/clients: by endpoint name, a page at a time; one walk over the registrations keeps
+ * the page's names only, then each is looked up. */
 enum MHD_Result nb_api_clients_list(nb_http_req *rq) {
   nb_api_ctx *api = nb_api_of(rq);
-  list_ctx l = {json_array(), api->srv};
-  nb_server_each(api->srv, add_client, &l);
-  return nb_http_reply_json(rq, 200, l.arr);
+  nb_page_keys page;
+  enum MHD_Result ret;
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  nb_server_each(api->srv, offer_client, &page);
+  nb_page_keys_finish(&page);
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < page.n; i++) {
+    const nb_server_reg_info *r = nb_server_find(api->srv, page.keys[i]);
+    if (r) json_array_append_new(arr, nb_http_json_reg(r, nb_server_is_awake(api->srv, r->ep)));
+  }
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
 enum MHD_Result nb_api_client_get(nb_http_req *rq) {
@@ -341,12 +345,19 @@ enum MHD_Result nb_api_client_observations(nb_http_req *rq) {
   return nb_http_reply_json(rq, 200, a);
 }
 
+typedef struct {
+  json_t *arr;
+  nb_page_seq page;
+} evidence_page;
+
 static nb_err add_evidence(void *user, const nb_server_evidence_info *e) {
+  evidence_page *p = user;
+  if (!nb_page_seq_take(&p->page, e->seq)) return NB_OK;
   json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:o}", "at", (json_int_t)e->at, "kind", e->kind, "path",
                         e->path, "kid", e->kid, "cose", b64_json(e->cose, e->cose_len));
   if (!j) return NB_ERR_NOMEM;
   if (e->has_iat) json_object_set_new(j, "iat", json_integer((json_int_t)e->iat));
-  return json_array_append_new(user, j) == 0 ? NB_OK : NB_ERR_NOMEM;
+  return json_array_append_new(p->arr, j) == 0 ? NB_OK : NB_ERR_NOMEM;
 }
 
 /* GET /api/clients/{ep}/evidence: the signed payloads kept for ep, newest first (also for a
@@ -358,17 +369,17 @@ enum MHD_Result nb_api_client_evidence(nb_http_req *rq) {
   if (!target_ep(rq, ep, &ret)) return ret;
   if (!st->ops || !st->ops->evidence_each)
     return nb_http_reply_error(rq, 404, "no store configured", "4.04");
-  bool bad = false;
-  int n = nb_http_query_int(rq, "limit", NB_SERVER_EVIDENCE_MAX, 1, 100000, &bad);
-  if (bad) return nb_http_reply_error(rq, 400, "limit must be 1..100000", "4.00");
-  json_t *a = json_array();
-  if (!a) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
-  nb_err rc = st->ops->evidence_each(st->self, ep, (size_t)n, add_evidence, a);
+  nb_page_query q;
+  evidence_page p = {.arr = NULL};
+  if (!nb_http_seq_page(rq, &q, &p.page, &ret)) return ret;
+  if (!(p.arr = json_array())) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  nb_err rc = st->ops->evidence_each(st->self, ep, p.page.before, q.limit + 1, add_evidence, &p);
   if (rc != NB_OK) {
-    json_decref(a);
+    json_decref(p.arr);
     return nb_http_reply_error(rq, 500, "the store could not read the evidence", "5.00");
   }
-  return nb_http_reply_json(rq, 200, a);
+  char cursor[24];
+  return nb_http_reply_page(rq, p.arr, q.limit, nb_page_seq_next(&p.page, cursor, sizeof(cursor)));
 }
 
 /* ---- operations on a path ---- */

@@ -82,27 +82,55 @@ void nb_api_audit(nb_http_req *rq, const char *op, const char *ep, const char *p
   api->store.ops->audit_add(api->store.self, &au);
 }
 
+typedef struct {
+  json_t *arr;
+  nb_page_seq page;
+} audit_page;
+
 static nb_err add_audit(void *user, const nb_server_audit_info *a) {
-  json_array_append_new(
-      user, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "at", (json_int_t)a->at, "actor", a->actor,
-                      "endpoint", a->ep, "operation", a->op, "path", a->path, "result", a->result));
-  return NB_OK;
+  audit_page *p = user;
+  if (!nb_page_seq_take(&p->page, a->seq)) return NB_OK;
+  json_t *j =
+      json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "at", (json_int_t)a->at, "actor", a->actor, "endpoint",
+                a->ep, "operation", a->op, "path", a->path, "result", a->result);
+  return j && json_array_append_new(p->arr, j) == 0 ? NB_OK : NB_ERR_NOMEM;
 }
 
+/* GET /api/audit: newest first, a page at a time (the cursor is the last entry's seq). */
 enum MHD_Result nb_api_audit_list(nb_http_req *rq) {
-  nb_api_ctx *api = nb_api_of(rq);
-  bool bad = false;
-  int n = nb_http_query_int(rq, "limit", 100, 1, 10000, &bad);
-  if (bad) return nb_http_reply_error(rq, 400, "limit must be 1..10000", "4.00");
-  json_t *arr = json_array();
-  api->store.ops->audit_each(api->store.self, (size_t)n, add_audit, arr);
-  return nb_http_reply_json(rq, 200, arr);
+  const nb_server_store *st = &nb_api_of(rq)->store;
+  nb_page_query q;
+  audit_page p = {.arr = json_array()};
+  enum MHD_Result ret;
+  if (!nb_http_seq_page(rq, &q, &p.page, &ret)) {
+    json_decref(p.arr);
+    return ret;
+  }
+  if (!p.arr || st->ops->audit_each(st->self, p.page.before, q.limit + 1, add_audit, &p) != NB_OK) {
+    json_decref(p.arr);
+    return nb_http_reply_error(rq, 500, "the store could not read the audit log", "5.00");
+  }
+  char cursor[24];
+  return nb_http_reply_page(rq, p.arr, q.limit, nb_page_seq_next(&p.page, cursor, sizeof(cursor)));
 }
 
 /* ---- alerts ---- */
 
-/* /api/alerts: monitors post alerts, the console lists them (alerts.h). */
-enum MHD_Result nb_api_alerts(nb_http_req *rq) {
+/* GET /api/alerts: newest first, a page at a time (the cursor is the last alert's id). */
+enum MHD_Result nb_api_alerts_list(nb_http_req *rq) {
+  nb_page_query q;
+  nb_page_seq p;
+  enum MHD_Result ret;
+  if (!nb_http_seq_page(rq, &q, &p, &ret)) return ret;
+  uint64_t next;
+  json_t *arr = nb_http_alerts_page(nb_api_of(rq)->alerts, (uint64_t)p.before, q.limit, &next);
+  char cursor[24];
+  snprintf(cursor, sizeof(cursor), "%llu", (unsigned long long)next);
+  return nb_http_reply_page(rq, arr, q.limit, next ? cursor : NULL);
+}
+
+/* POST /api/alerts: monitors post alerts (alerts.h). */
+enum MHD_Result nb_api_alerts_post(nb_http_req *rq) {
   nb_api_ctx *api = nb_api_of(rq);
   unsigned status = 500;
   json_t *j = NULL;

@@ -8,7 +8,8 @@
 
 enum MHD_Result nb_api_events(nb_http_req *rq);
 enum MHD_Result nb_api_audit_list(nb_http_req *rq);
-enum MHD_Result nb_api_alerts(nb_http_req *rq); /* GET lists, POST adds */
+enum MHD_Result nb_api_alerts_list(nb_http_req *rq);
+enum MHD_Result nb_api_alerts_post(nb_http_req *rq);
 
 /* Appends one audit entry for rq's actor (nothing without a store). */
 void nb_api_audit(nb_http_req *rq, const char *op, const char *ep, const char *path,

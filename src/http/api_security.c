@@ -23,8 +23,8 @@ static json_t *sec_json(const nb_server_sec_info *s) {
   return j;
 }
 
-static nb_err sec_each_json(void *user, const nb_server_sec_info *s) {
-  json_array_append_new(user, sec_json(s));
+static nb_err offer_sec(void *user, const nb_server_sec_info *s) {
+  nb_page_keys_offer(user, s->ep);
   return NB_OK;
 }
 
@@ -120,11 +120,25 @@ static enum MHD_Result security_store(nb_http_req *rq, const char *ep_in) {
   return nb_http_reply_json(rq, existed ? 200 : 201, j);
 }
 
+/* GET /api/security/clients: by endpoint name, a page at a time. */
 enum MHD_Result nb_api_security_list(nb_http_req *rq) {
   const nb_server_store *st = &nb_api_of(rq)->store;
-  json_t *a = json_array();
-  st->ops->sec_each(st->self, sec_each_json, a);
-  return nb_http_reply_json(rq, 200, a);
+  nb_page_keys page;
+  enum MHD_Result ret;
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  if (st->ops->sec_each(st->self, offer_sec, &page) != NB_OK) {
+    nb_page_keys_deinit(&page);
+    return nb_http_reply_error(rq, 500, "the store could not list the credentials", "5.00");
+  }
+  nb_page_keys_finish(&page);
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < page.n; i++) {
+    nb_server_sec_info s;
+    if (st->ops->sec_get(st->self, page.keys[i], &s) == NB_OK)
+      json_array_append_new(arr, sec_json(&s));
+    memset(&s, 0, sizeof(s)); /* the PSK */
+  }
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
 enum MHD_Result nb_api_security_post(nb_http_req *rq) { return security_store(rq, NULL); }

@@ -94,6 +94,7 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
   }
   MHD_add_response_header(r, "Content-Type", type);
   if (rq->close) MHD_add_response_header(r, "Connection", "close");
+  if (rq->link[0]) MHD_add_response_header(r, "Link", rq->link);
   rq->replied = true;
   enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
   MHD_destroy_response(r);
@@ -104,6 +105,15 @@ enum MHD_Result nb_http_reply_json(nb_http_req *rq, unsigned status, json_t *j) 
   char *text = j ? nb_http_json_text(j) : NULL;
   json_decref(j);
   return nb_http_reply_text(rq, status, text, "application/json");
+}
+
+enum MHD_Result nb_http_reply_page(nb_http_req *rq, json_t *arr, size_t limit,
+                                   const char *next_cursor) {
+  if (!arr) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  if (next_cursor &&
+      nb_page_next_link(rq->path, limit, next_cursor, rq->link, sizeof(rq->link)) != NB_OK)
+    rq->link[0] = '\0'; /* cannot happen with our paths and cursors */
+  return nb_http_reply_json(rq, 200, arr);
 }
 
 enum MHD_Result nb_http_reply_error(nb_http_req *rq, unsigned status, const char *msg,
@@ -213,6 +223,38 @@ int nb_http_query_int(const nb_http_req *rq, const char *name, int dflt, int lo,
     return dflt;
   }
   return (int)v;
+}
+
+bool nb_http_page_query(nb_http_req *rq, nb_page_query *q, enum MHD_Result *ret) {
+  char why[120];
+  if (nb_page_query_parse(nb_http_query(rq, "limit"), nb_http_query(rq, "cursor"), NB_PAGE_DEFAULT,
+                          NB_PAGE_MAX, q, why, sizeof(why)) == NB_OK)
+    return true;
+  *ret = nb_http_reply_error(rq, 400, why, "4.00");
+  return false;
+}
+
+bool nb_http_key_page(nb_http_req *rq, nb_page_keys *p, enum MHD_Result *ret) {
+  nb_page_query q;
+  if (!nb_http_page_query(rq, &q, ret)) return false;
+  if (nb_page_keys_init(p, &q) == NB_OK) return true;
+  *ret = nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  return false;
+}
+
+enum MHD_Result nb_http_reply_key_page(nb_http_req *rq, json_t *arr, nb_page_keys *p) {
+  enum MHD_Result r =
+      nb_http_reply_page(rq, arr, p->limit, p->more && p->n ? p->keys[p->n - 1] : NULL);
+  nb_page_keys_deinit(p);
+  return r;
+}
+
+bool nb_http_seq_page(nb_http_req *rq, nb_page_query *q, nb_page_seq *p, enum MHD_Result *ret) {
+  if (!nb_http_page_query(rq, q, ret)) return false;
+  if (nb_page_seq_init(p, q) == NB_OK) return true;
+  *ret =
+      nb_http_reply_error(rq, 400, "cursor must be one this list gave (its Link header)", "4.00");
+  return false;
 }
 
 json_t *nb_http_req_json(const nb_http_req *rq, char *err, size_t cap) {

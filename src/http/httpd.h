@@ -18,6 +18,7 @@
 #include "base/addr.h"
 #include "base/err.h"
 #include "http/admit.h"
+#include "http/page.h"
 #include "http/route.h"
 #include "io/loop.h"
 
@@ -55,8 +56,9 @@ struct nb_http_req {
   /* the daemon's */
   nb_httpd *httpd;
   bool routed, replied, suspended, held, ended, linked;
-  bool close;      /* answer with "Connection: close" */
-  unsigned status; /* a held request's answer, once it came */
+  bool close;                  /* answer with "Connection: close" */
+  char link[NB_PAGE_LINK_MAX]; /* a Link header for the answer, when not empty */
+  unsigned status;             /* a held request's answer, once it came */
   char *answer;
   void (*cancel)(void *user); /* held or streaming: the request ends first */
   ssize_t (*read)(void *user, char *buf, size_t max);
@@ -77,6 +79,10 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
 enum MHD_Result nb_http_reply_json(nb_http_req *rq, unsigned status, json_t *j);
 enum MHD_Result nb_http_reply_error(nb_http_req *rq, unsigned status, const char *msg,
                                     const char *code);
+/* One page of a list (arr, taken): 200 with the array, and when next_cursor is not NULL a
+ * Link header to the next page (same path, same limit). */
+enum MHD_Result nb_http_reply_page(nb_http_req *rq, json_t *arr, size_t limit,
+                                   const char *next_cursor);
 /* {"error": msg, "code": code} (a new reference). */
 json_t *nb_http_error_json(const char *msg, const char *code);
 
@@ -110,6 +116,17 @@ nb_err nb_http_local_addr(const nb_http_req *rq, nb_addr *out);
 const char *nb_http_query(const nb_http_req *rq, const char *name);
 /* ?name= as an integer in lo..hi (dflt when absent); *bad set when present but invalid. */
 int nb_http_query_int(const nb_http_req *rq, const char *name, int dflt, int lo, int hi, bool *bad);
+/* ?limit= and ?cursor= (page.h) with the default page size and NB_PAGE_MAX; false once it
+ * answered 400. */
+bool nb_http_page_query(nb_http_req *rq, nb_page_query *q, enum MHD_Result *ret);
+/* The same for a list in name order: *p is ready for names (nb_page_keys_init); false once
+ * it answered (400, or 500 without memory). */
+bool nb_http_key_page(nb_http_req *rq, nb_page_keys *p, enum MHD_Result *ret);
+/* The page of names p made (arr, taken, holds its items in order): replied as
+ * nb_http_reply_page, with the page's last name as the next cursor; p is deinitialized. */
+enum MHD_Result nb_http_reply_key_page(nb_http_req *rq, json_t *arr, nb_page_keys *p);
+/* The same for a list newest first (page.h's nb_page_seq); false once it answered 400. */
+bool nb_http_seq_page(nb_http_req *rq, nb_page_query *q, nb_page_seq *p, enum MHD_Result *ret);
 /* The body as JSON; NULL with a reason ("bad JSON: ...") in err otherwise. */
 json_t *nb_http_req_json(const nb_http_req *rq, char *err, size_t cap);
 
