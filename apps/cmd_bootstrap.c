@@ -376,13 +376,10 @@ static int write_text(const char *path, const char *text) {
 }
 
 /* One call to URL + path; prints the answer body (JSON) on success. */
-static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
-  char url[1024], why[200] = "";
-  if (!o->api) return BS_USAGE("this needs --api URL\n");
-  size_t n = strlen(o->api);
-  while (n > 0 && o->api[n - 1] == '/') n--;
-  if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)
-    return BS_USAGE("--api URL is too long\n");
+/* One request to url; the answer (2xx) in *answer and the next page's URL in *next. */
+static int api_fetch(const bs_opts *o, const char *method, const char *url, const char *path,
+                     const char *body, char **answer, char **next) {
+  char why[200] = "";
   nb_http_request rq = {.method = method,
                         .url = url,
                         .bearer_token = o->token_etc.token,
@@ -390,18 +387,64 @@ static int api_call(const bs_opts *o, const char *method, const char *path, cons
                         .body = body,
                         .body_len = body ? strlen(body) : 0};
   long status = 0;
-  char *answer = NULL;
-  nb_err e = nb_http_fetch(&rq, &status, &answer, why, sizeof why);
+  nb_err e = nb_http_fetch_page(&rq, &status, answer, next, why, sizeof why);
   int rc = NB_EXIT_OK;
   if (e != NB_OK)
     rc = BS_ERR("cannot reach %s (%s): is the server running with --http there?\n", o->api, why);
   else if (status == 401)
     rc = BS_ERR("the API refused the token: give the server's --api-token\n");
   else if (status < 200 || status > 299)
-    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
-  else
-    rc = write_text(o->out, answer ? answer : "");
+    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, *answer ? *answer : "");
+  return rc;
+}
+
+/* --api URL + path, or a usage error. */
+static int api_url(const bs_opts *o, const char *path, char *url, size_t cap) {
+  if (!o->api) return BS_USAGE("this needs --api URL\n");
+  size_t n = strlen(o->api);
+  while (n > 0 && o->api[n - 1] == '/') n--;
+  if ((size_t)snprintf(url, cap, "%.*s%s", (int)n, o->api, path) >= cap)
+    return BS_USAGE("--api URL is too long\n");
+  return NB_EXIT_OK;
+}
+
+/* One call to URL + path; prints the answer body (JSON) on success. */
+static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
+  char url[1024], *answer = NULL, *next = NULL;
+  int rc = api_url(o, path, url, sizeof url);
+  if (rc == NB_EXIT_OK) rc = api_fetch(o, method, url, path, body, &answer, &next);
+  if (rc == NB_EXIT_OK) rc = write_text(o->out, answer ? answer : "");
   free(answer);
+  free(next);
+  return rc;
+}
+
+/* GET of a list: every page (the API pages them, Link: rel="next"), printed as one array. */
+static int api_list(const bs_opts *o, const char *path) {
+  char first[1024];
+  int rc = api_url(o, path, first, sizeof first);
+  json_t *all = json_array();
+  char *url = rc == NB_EXIT_OK ? strdup(first) : NULL;
+  for (unsigned pages = 0; url && rc == NB_EXIT_OK; pages++) {
+    if (pages == 100000) { /* a server whose links never end */
+      rc = BS_ERR("GET %s: more than 100000 pages\n", path);
+      break;
+    }
+    char *answer = NULL, *next = NULL;
+    rc = api_fetch(o, "GET", url, path, NULL, &answer, &next);
+    json_t *page = rc == NB_EXIT_OK ? json_loads(answer, 0, NULL) : NULL;
+    if (rc == NB_EXIT_OK && (!json_is_array(page) || json_array_extend(all, page) != 0))
+      rc = BS_ERR("GET %s did not answer a JSON array\n", path);
+    json_decref(page);
+    free(answer);
+    free(url);
+    url = next;
+  }
+  free(url);
+  char *text = rc == NB_EXIT_OK ? json_dumps(all, JSON_COMPACT) : NULL;
+  if (rc == NB_EXIT_OK) rc = text ? write_text(o->out, text) : BS_ERR("out of memory\n");
+  free(text);
+  json_decref(all);
   return rc;
 }
 
@@ -423,7 +466,7 @@ static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
 static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
   char path[600], ep[400], body[160];
   if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0)
-    return api_call(o, "GET", "/api/bootstrap/configs", NULL);
+    return api_list(o, "/api/bootstrap/configs");
   if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
     if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
     if (nb_http_url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep) != NB_OK)
@@ -431,7 +474,7 @@ static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
     snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
     return api_call(o, "DELETE", path, NULL);
   }
-  if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
+  if (strcmp(verb, "pending") == 0) return api_list(o, "/api/bootstrap/pending");
   if (strcmp(verb, "evidence") == 0 && sub) {
     if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
       return BS_USAGE("the endpoint name is too long\n");
