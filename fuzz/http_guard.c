@@ -1,15 +1,17 @@
 /* libFuzzer: what a client controls in the REST API's first look at a request: the Host,
- * Origin, Sec-Fetch-Site and Content-Type headers (src/http/guard.c) and the URL path against a
- * route table (src/http/route.c). Input: fields separated by newlines (method, host, origin,
- * fetch-site, content-type, path). Oracles: never crash; an authority that parses is lowercase
- * and parses again to the same host and port; a passing request names the listener; a route
- * capture lies inside the path. */
+ * Origin, Sec-Fetch-Site and Content-Type headers (src/http/guard.c), the URL path against a
+ * route table (src/http/route.c) and the paging parameters ?limit= and ?cursor=
+ * (src/http/page.c). Input: fields separated by newlines (method, host, origin, fetch-site,
+ * content-type, path, limit, cursor). Oracles: never crash; an authority that parses is
+ * lowercase and parses again to the same host and port; a passing request names the listener;
+ * a route capture lies inside the path; a parsed limit is in range; a Link fits or says so. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http/guard.h"
+#include "http/page.h"
 #include "http/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,14 +58,36 @@ static void check_route(const char *method, const char *path) {
   }
 }
 
+static void check_page(const char *path, const char *limit, const char *cursor) {
+  nb_page_query q;
+  char why[120], link[NB_PAGE_LINK_MAX];
+  if (nb_page_query_parse(limit, cursor, NB_PAGE_DEFAULT, NB_PAGE_MAX, &q, why, sizeof why) !=
+      NB_OK)
+    return;
+  if (q.limit < 1 || q.limit > NB_PAGE_MAX) abort();
+  nb_page_seq seq;
+  (void)nb_page_seq_init(&seq, &q);
+  if (nb_page_next_link(path ? path : "/", q.limit, q.cursor, link, sizeof link) == NB_OK &&
+      (link[0] != '<' || !strstr(link, "rel=\"next\"")))
+    abort();
+  nb_page_keys keys;
+  if (nb_page_keys_init(&keys, &q) != NB_OK) return;
+  nb_page_keys_offer(&keys, q.cursor);
+  if (path && strcmp(path, q.cursor) != 0) nb_page_keys_offer(&keys, path); /* names differ */
+  nb_page_keys_finish(&keys);
+  for (size_t i = 1; i < keys.n; i++)
+    if (strcmp(keys.keys[i - 1], keys.keys[i]) >= 0) abort();
+  nb_page_keys_deinit(&keys);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = malloc(size + 1);
   if (!text) return 0;
   memcpy(text, data, size);
   text[size] = '\0';
-  char *field[6] = {0};
+  char *field[8] = {0};
   char *p = text;
-  for (int i = 0; i < 6 && p; i++) {
+  for (int i = 0; i < 8 && p; i++) {
     field[i] = p;
     p = strchr(p, '\n');
     if (p) *p++ = '\0';
@@ -91,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (nb_http_parse_authority(r.host, host, sizeof host, &port) != NB_OK) abort();
   }
   if (field[5]) check_route(r.method, field[5]);
+  check_page(field[5], field[6], field[7]);
   free(text);
   return 0;
 }
