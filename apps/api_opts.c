@@ -204,7 +204,7 @@ int nb_api_opts_finish(nb_api_opts *o, const nb_addr *listen) {
   if (o->token && !nb_api_token_valid(o->token)) {
     fprintf(stderr,
             "%s: the API token must be %d to %d visible ASCII characters without spaces "
-            "(e.g. `niobium keys psk --bytes 24`)\n",
+            "(e.g. the hex of `niobium keys psk --bytes 24`)\n",
             o->cmd, NB_API_TOKEN_MIN, NB_API_TOKEN_MAX);
     return NB_EXIT_USAGE;
   }

@@ -49,8 +49,8 @@ enum {
 /* The same options in --help (the token's rules included). */
 #define NB_API_OPTS_HELP                                                                    \
   "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (16 to 256 visible ASCII\n" \
-  "                     characters, e.g. from `niobium keys psk --bytes 24`); mandatory\n"  \
-  "                     when the API is not bound to loopback\n"                            \
+  "                     characters, e.g. the hex of `niobium keys psk --bytes 24`);\n"      \
+  "                     mandatory when the API is not bound to loopback\n"                  \
   "  --api-token-file FILE  the same, read from FILE (one line; the file must not be\n"     \
   "                     readable by group or others), so it stays out of `ps`\n"            \
   "  --http-cert FILE   serve HTTPS with this certificate chain (PEM), with --http-key\n"   \

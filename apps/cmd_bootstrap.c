@@ -82,6 +82,8 @@ static void usage(FILE *f) {
           "  --server-api-token TOKEN  that server's --api-token\n"
           "  --server-api-token-file FILE  the same, read from FILE (owner-only, one line)\n"
           "  --api-ca FILE      trust anchors (PEM) of an https:// --server-api or --api\n"
+          "  (the API takes JSON bodies only, refuses requests from other origins and other\n"
+          "  Host names, and pages its lists: docs/openapi.yaml)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "signed bootstrap: a device asking with pct=18 over DTLS with its raw public key\n"
           "or certificate gets every Bootstrap-Write signed (COSE_Sign1, ES256) with the key\n"

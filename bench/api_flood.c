@@ -230,6 +230,7 @@ int main(int argc, char **argv) {
          "/ base", "failed");
   printf("|%s|------:|----------:|----------:|---------:|-------:|\n",
          "------------------------------");
+  run_probes(port, 5); /* warm-up: the first connections pay for page faults and caches */
   probes base = run_probes(port, n);
   row("none (baseline)", 0, &base, base.median);
   int opened = flood(fds, SLOWLORIS, port, slow, 0, 5);
