@@ -48,7 +48,15 @@ static enum MHD_Result reply_big(struct MHD_Connection *conn) {
 }
 
 /* /echo answers 201 "METHOD|Authorization|Content-Type|body"; /slow sleeps first; /big is 5 MiB;
- * anything else is 404. */
+ * /page answers a list page with a Link to the next one; anything else is 404. */
+static enum MHD_Result reply_page(struct MHD_Connection *conn) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"[]", MHD_RESPMEM_PERSISTENT);
+  MHD_add_response_header(r, "Link", "</api/clients?limit=2&cursor=dev-2>; rel=\"next\"");
+  enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *data,
                               size_t *data_size, void **state) {
@@ -67,6 +75,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   }
   if (strcmp(url, "/slow") == 0) usleep(1500 * 1000);
   if (strcmp(url, "/big") == 0) return reply_big(conn);
+  if (strcmp(url, "/page") == 0) return reply_page(conn);
   if (strcmp(url, "/echo") != 0 && strcmp(url, "/slow") != 0) return reply(conn, 404, "nope");
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -116,6 +125,28 @@ static void fetch_posts_body_and_token(void **state) {
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
   assert_int_equal(status, 201);
   assert_string_equal(body, "POST|Bearer s3cret|application/json|{\"a\":1}");
+  free(body);
+}
+
+/* A list page's Link rel="next", made absolute against the request's URL. */
+static void fetch_page_gives_the_next_link(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "", want[160];
+  url_of(s, "/page", url, sizeof url);
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  long status;
+  char *body, *next;
+  assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
+  assert_int_equal(status, 200);
+  assert_string_equal(body, "[]");
+  snprintf(want, sizeof want, "%s/api/clients?limit=2&cursor=dev-2", s->base);
+  assert_non_null(next);
+  assert_string_equal(next, want);
+  free(body);
+  free(next);
+  url_of(s, "/echo", url, sizeof url);
+  assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
+  assert_null(next); /* no Link */
   free(body);
 }
 
@@ -251,6 +282,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fetch_posts_body_and_token),
       cmocka_unit_test(fetch_passes_http_errors_through),
+      cmocka_unit_test(fetch_page_gives_the_next_link),
       cmocka_unit_test(fetch_reports_refused_timeout_and_bad_url),
       cmocka_unit_test(fetch_refuses_oversized_answer),
       cmocka_unit_test(loop_runs_requests_concurrently_within_bound),
