@@ -345,13 +345,8 @@ enum MHD_Result nb_api_client_observations(nb_http_req *rq) {
   return nb_http_reply_json(rq, 200, a);
 }
 
-typedef struct {
-  json_t *arr;
-  nb_page_seq page;
-} evidence_page;
-
 static nb_err add_evidence(void *user, const nb_server_evidence_info *e) {
-  evidence_page *p = user;
+  nb_http_seq_list *p = user;
   if (!nb_page_seq_take(&p->page, e->seq)) return NB_OK;
   json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:o}", "at", (json_int_t)e->at, "kind", e->kind, "path",
                         e->path, "kid", e->kid, "cose", b64_json(e->cose, e->cose_len));
@@ -369,17 +364,13 @@ enum MHD_Result nb_api_client_evidence(nb_http_req *rq) {
   if (!target_ep(rq, ep, &ret)) return ret;
   if (!st->ops || !st->ops->evidence_each)
     return nb_http_reply_error(rq, 404, "no store configured", "4.04");
-  nb_page_query q;
-  evidence_page p = {.arr = NULL};
-  if (!nb_http_seq_page(rq, &q, &p.page, &ret)) return ret;
-  if (!(p.arr = json_array())) return nb_http_reply_error(rq, 500, "out of memory", "5.00");
-  nb_err rc = st->ops->evidence_each(st->self, ep, p.page.before, q.limit + 1, add_evidence, &p);
-  if (rc != NB_OK) {
-    json_decref(p.arr);
+  nb_http_seq_list l;
+  if (!nb_http_seq_list_start(rq, &l, &ret)) return ret;
+  if (st->ops->evidence_each(st->self, ep, l.page.before, l.limit + 1, add_evidence, &l) != NB_OK) {
+    json_decref(l.arr);
     return nb_http_reply_error(rq, 500, "the store could not read the evidence", "5.00");
   }
-  char cursor[24];
-  return nb_http_reply_page(rq, p.arr, q.limit, nb_page_seq_next(&p.page, cursor, sizeof(cursor)));
+  return nb_http_reply_seq_list(rq, &l);
 }
 
 /* ---- operations on a path ---- */

@@ -82,13 +82,8 @@ void nb_api_audit(nb_http_req *rq, const char *op, const char *ep, const char *p
   api->store.ops->audit_add(api->store.self, &au);
 }
 
-typedef struct {
-  json_t *arr;
-  nb_page_seq page;
-} audit_page;
-
 static nb_err add_audit(void *user, const nb_server_audit_info *a) {
-  audit_page *p = user;
+  nb_http_seq_list *p = user;
   if (!nb_page_seq_take(&p->page, a->seq)) return NB_OK;
   json_t *j =
       json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "at", (json_int_t)a->at, "actor", a->actor, "endpoint",
@@ -99,19 +94,14 @@ static nb_err add_audit(void *user, const nb_server_audit_info *a) {
 /* GET /api/audit: newest first, a page at a time (the cursor is the last entry's seq). */
 enum MHD_Result nb_api_audit_list(nb_http_req *rq) {
   const nb_server_store *st = &nb_api_of(rq)->store;
-  nb_page_query q;
-  audit_page p = {.arr = json_array()};
+  nb_http_seq_list l;
   enum MHD_Result ret;
-  if (!nb_http_seq_page(rq, &q, &p.page, &ret)) {
-    json_decref(p.arr);
-    return ret;
-  }
-  if (!p.arr || st->ops->audit_each(st->self, p.page.before, q.limit + 1, add_audit, &p) != NB_OK) {
-    json_decref(p.arr);
+  if (!nb_http_seq_list_start(rq, &l, &ret)) return ret;
+  if (st->ops->audit_each(st->self, l.page.before, l.limit + 1, add_audit, &l) != NB_OK) {
+    json_decref(l.arr);
     return nb_http_reply_error(rq, 500, "the store could not read the audit log", "5.00");
   }
-  char cursor[24];
-  return nb_http_reply_page(rq, p.arr, q.limit, nb_page_seq_next(&p.page, cursor, sizeof(cursor)));
+  return nb_http_reply_seq_list(rq, &l);
 }
 
 /* ---- alerts ---- */

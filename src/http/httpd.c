@@ -257,6 +257,24 @@ bool nb_http_seq_page(nb_http_req *rq, nb_page_query *q, nb_page_seq *p, enum MH
   return false;
 }
 
+bool nb_http_seq_list_start(nb_http_req *rq, nb_http_seq_list *l, enum MHD_Result *ret) {
+  nb_page_query q;
+  l->arr = NULL;
+  if (!nb_http_seq_page(rq, &q, &l->page, ret)) return false;
+  l->limit = q.limit;
+  if ((l->arr = json_array())) return true;
+  *ret = nb_http_reply_error(rq, 500, "out of memory", "5.00");
+  return false;
+}
+
+enum MHD_Result nb_http_reply_seq_list(nb_http_req *rq, nb_http_seq_list *l) {
+  char cursor[24];
+  enum MHD_Result r =
+      nb_http_reply_page(rq, l->arr, l->limit, nb_page_seq_next(&l->page, cursor, sizeof(cursor)));
+  l->arr = NULL;
+  return r;
+}
+
 json_t *nb_http_req_json(const nb_http_req *rq, char *err, size_t cap) {
   json_error_t je;
   json_t *j = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &je);

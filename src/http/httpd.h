@@ -127,6 +127,18 @@ bool nb_http_key_page(nb_http_req *rq, nb_page_keys *p, enum MHD_Result *ret);
 enum MHD_Result nb_http_reply_key_page(nb_http_req *rq, json_t *arr, nb_page_keys *p);
 /* The same for a list newest first (page.h's nb_page_seq); false once it answered 400. */
 bool nb_http_seq_page(nb_http_req *rq, nb_page_query *q, nb_page_seq *p, enum MHD_Result *ret);
+/* A page of a list newest first being built from a store's rows: an item goes in when
+ * nb_page_seq_take(&page, its seq) says so. */
+typedef struct {
+  json_t *arr;
+  nb_page_seq page;
+  size_t limit;
+} nb_http_seq_list;
+/* ?limit=/?cursor= into l, with a new array; false once it answered (400, 500). The rows to
+ * read are those below l->page.before (0: from the newest), l->limit + 1 of them. */
+bool nb_http_seq_list_start(nb_http_req *rq, nb_http_seq_list *l, enum MHD_Result *ret);
+/* Replies l's page (its array taken), with a Link when there is more. */
+enum MHD_Result nb_http_reply_seq_list(nb_http_req *rq, nb_http_seq_list *l);
 /* The body as JSON; NULL with a reason ("bad JSON: ...") in err otherwise. */
 json_t *nb_http_req_json(const nb_http_req *rq, char *err, size_t cap);
 

@@ -425,16 +425,22 @@ static void close_flood(int *fds, int n) {
     if (fds[i] >= 0) close(fds[i]);
 }
 
+/* The server with a token and the default bounds; the latency of an authorised request
+ * before any flood. */
+static int64_t start_for_flood(server *s, rlim_t fds) {
+  if (!raise_fd_limit(fds + 256)) skip();
+  const char *extra[] = {"--api-token", TOKEN, NULL};
+  server_start(s, extra);
+  return authorised_latency(s, 3000, "before the flood");
+}
+
 /* 1,100 slowloris connections from five loopback addresses (past the default bound of 1000
  * connections in all), with the default options: an authorised request is answered at once,
  * during the flood and right after it. */
 static void test_item4_slowloris(void **state) {
   enum { FLOOD = 1100 };
-  if (!raise_fd_limit(FLOOD + 256)) skip();
   server *s = *state;
-  const char *extra[] = {"--api-token", TOKEN, NULL};
-  server_start(s, extra);
-  int64_t base = authorised_latency(s, 3000, "before the flood");
+  int64_t base = start_for_flood(s, FLOOD);
   static int fds[FLOOD];
   char start[96];
   snprintf(start, sizeof(start),
@@ -454,11 +460,8 @@ static void test_item4_slowloris(void **state) {
  * still pass. */
 static void test_item4_event_streams(void **state) {
   enum { FLOOD = 2000, FIRST = 100 };
-  if (!raise_fd_limit(FLOOD + 256)) skip();
   server *s = *state;
-  const char *extra[] = {"--api-token", TOKEN, NULL};
-  server_start(s, extra);
-  int64_t base = authorised_latency(s, 3000, "before the flood");
+  int64_t base = start_for_flood(s, FLOOD);
   static int fds[FLOOD];
   char req[160];
   snprintf(req, sizeof(req), "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n" AUTH "\r\n",
