@@ -1480,6 +1480,11 @@ size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], s
   return n;
 }
 
+void nb_bs_engine_pending_each(const nb_bs_engine *bs, void (*fn)(void *user, const char *ep),
+                               void *user) {
+  for (const nb_bs_pend *p = bs->pend; p; p = p->next) fn(user, p->ep);
+}
+
 nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
                           nb_time_ms now) {
   if (!ep || !ep[0] || !peer) return NB_ERR_INVAL;

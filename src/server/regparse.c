@@ -31,9 +31,7 @@ static nb_err fail(nb_server_reg_error *err, uint8_t code, const char *reason) {
   return code == NB_COAP_PRECONDITION_FAILED ? NB_ERR_UNSUPPORTED : NB_ERR_INVAL;
 }
 
-/* Endpoint names: printable ASCII without the characters that would break a URL path,
- * a query or a log line. */
-static bool ep_valid(const uint8_t *s, size_t len) {
+bool nb_server_ep_valid(const uint8_t *s, size_t len) {
   if (len == 0 || len >= NB_SERVER_EP_MAX) return false;
   for (size_t i = 0; i < len; i++) {
     uint8_t c = s[i];
@@ -110,7 +108,8 @@ static nb_err parse_query(const nb_coap_option *o, nb_server_reg_params *p, bool
   if (KEY("ep")) {
     if (!reg) return fail(err, NB_COAP_BAD_REQUEST, "ep is not allowed in an Update");
     ONCE(NB_REGP_EP);
-    if (!eq || !ep_valid(v, vlen)) return fail(err, NB_COAP_BAD_REQUEST, "invalid endpoint name");
+    if (!eq || !nb_server_ep_valid(v, vlen))
+      return fail(err, NB_COAP_BAD_REQUEST, "invalid endpoint name");
     memcpy(p->ep, v, vlen);
     p->ep[vlen] = '\0';
   } else if (KEY("lt")) {

@@ -81,6 +81,11 @@ nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req,
                            const nb_server_reg_limits *limits, nb_server_reg_params *out,
                            nb_server_reg_error *err);
 
+/* Endpoint names as registration takes them: 1 to NB_SERVER_EP_MAX - 1 bytes of printable
+ * ASCII without space and the characters that would break a URL path, a query or a log line
+ * (/ ? & # % " \). The REST API checks the names it is given with the same rule. */
+bool nb_server_ep_valid(const uint8_t *s, size_t len);
+
 /* True for a binding string LwM2M 1.0 or 1.1 allows ("U", "UQ", "S", "SQ", "US", "UQS", "N",
  * "T" and combinations of U, S, N, T in 1.1). */
 bool nb_server_binding_valid(const char *b, const char *version);

@@ -73,14 +73,15 @@ static const char *const sql[S_COUNT] = {
     [S_SEC_DEL] = "DELETE FROM credentials WHERE ep = ?",
     [S_SEC_ALL] = "SELECT ep, kind, identity, key FROM credentials ORDER BY ep",
     [S_AUDIT_ADD] = "INSERT INTO audit (at, actor, ep, op, path, result) VALUES (?,?,?,?,?,?)",
-    [S_AUDIT_LAST] = "SELECT at, actor, ep, op, path, result FROM audit ORDER BY seq DESC LIMIT ?",
+    [S_AUDIT_LAST] = ("SELECT at, actor, ep, op, path, result, seq FROM audit WHERE seq < ?"
+                      " ORDER BY seq DESC LIMIT ?"),
     [S_EVIDENCE_ADD] =
         "INSERT INTO evidence (ep, at, kind, path, kid, iat, cose) VALUES (?,?,?,?,?,?,?)",
     /* Everything of ep older than its keep-th newest row (?2 = keep - 1). */
     [S_EVIDENCE_TRIM] = ("DELETE FROM evidence WHERE ep = ?1 AND seq < (SELECT seq FROM evidence"
                          " WHERE ep = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"),
-    [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose FROM evidence WHERE ep = ?"
-                         " ORDER BY seq DESC LIMIT ?"),
+    [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose, seq FROM evidence WHERE ep = ?"
+                         " AND seq < ? ORDER BY seq DESC LIMIT ?"),
 };
 
 struct nb_store_sqlite {
@@ -422,10 +423,12 @@ static nb_err audit_add(void *self, const nb_server_audit_info *a) {
   return exec_stmt(s, st, "audit_add", false);
 }
 
-static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, void *user) {
+static nb_err audit_each(void *self, int64_t before, size_t limit, nb_server_audit_each_fn fn,
+                         void *user) {
   nb_store_sqlite *s = self;
   sqlite3_stmt *st = stmt(s, S_AUDIT_LAST);
-  sqlite3_bind_int64(st, 1, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
   nb_err rc = NB_OK;
   int step;
   while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -437,6 +440,7 @@ static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, v
     col_text(st, 3, a.op, sizeof(a.op));
     col_text(st, 4, a.path, sizeof(a.path));
     col_text(st, 5, a.result, sizeof(a.result));
+    a.seq = sqlite3_column_int64(st, 6);
     rc = fn(user, &a);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "audit_each");
@@ -464,12 +468,13 @@ static nb_err evidence_add(void *self, const nb_server_evidence_info *e, size_t 
   return exec_stmt(s, st, "evidence_trim", false);
 }
 
-static nb_err evidence_each(void *self, const char *ep, size_t limit, nb_server_evidence_each_fn fn,
-                            void *user) {
+static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t limit,
+                            nb_server_evidence_each_fn fn, void *user) {
   nb_store_sqlite *s = self;
   sqlite3_stmt *st = stmt(s, S_EVIDENCE_LAST);
   bind_text(st, 1, ep);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
   nb_err rc = NB_OK;
   int step;
   while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -484,6 +489,7 @@ static nb_err evidence_each(void *self, const char *ep, size_t limit, nb_server_
     e.iat = sqlite3_column_int64(st, 4);
     e.cose = sqlite3_column_blob(st, 5);
     e.cose_len = (size_t)sqlite3_column_bytes(st, 5);
+    e.seq = sqlite3_column_int64(st, 6);
     rc = fn(user, &e);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "evidence_each");

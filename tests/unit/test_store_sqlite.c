@@ -202,7 +202,7 @@ static void test_observations_and_audit(void **state) {
     assert_int_equal(st.ops->audit_add(st.self, &a), NB_OK);
   }
   audit_n = 0;
-  assert_int_equal(st.ops->audit_each(st.self, 2, collect_audit, NULL), NB_OK);
+  assert_int_equal(st.ops->audit_each(st.self, 0, 2, collect_audit, NULL), NB_OK);
   assert_int_equal(audit_n, 2); /* newest first, limited */
   assert_string_equal(audit_ops[0], "delete");
   assert_string_equal(audit_ops[1], "execute");
@@ -243,7 +243,7 @@ static void test_schema_versions(void **state) {
   assert_int_equal(found, 1);
   nb_server_store st = nb_store_sqlite_iface(db);
   audit_n = 0;
-  assert_int_equal(st.ops->audit_each(st.self, 10, collect_audit, NULL), NB_OK);
+  assert_int_equal(st.ops->audit_each(st.self, 0, 10, collect_audit, NULL), NB_OK);
   assert_int_equal(audit_n, 1);
   nb_store_sqlite_close(db);
   /* A file from a newer build is refused rather than damaged. */
