@@ -221,8 +221,8 @@ static void on_bootstrap_event(void *user, const nb_bs_event *e) {
     json_object_set_new(alert, "sport", json_integer(e->peer->port));
   }
   char why[160];
-  if (!alert || nb_http_alerts_add(api->ctx.alerts, alert, e->now + api->cfg.clock_offset, "bootstrap",
-                                   NULL, why, sizeof(why)) != NB_OK)
+  if (!alert || nb_http_alerts_add(api->ctx.alerts, alert, e->now + api->cfg.clock_offset,
+                                   "bootstrap", NULL, why, sizeof(why)) != NB_OK)
     NB_LOG_WARN(MOD, "event=alert_dropped reason=bootstrap_alert");
   json_decref(alert);
 }
