@@ -189,10 +189,10 @@ static enum MHD_Result decide(nb_http_req *rq, bool approve) {
     return nb_http_reply_error(rq, 404, "this endpoint is not pending", "4.04");
   if (e != NB_OK) return nb_http_reply_error(rq, 500, nb_strerror(e), "5.00");
   /* A request a restart dropped: the approval waits for the device's next request. */
-  return nb_http_reply_json(rq, 200,
-                            json_pack("{s:s,s:s,s:s}", "endpoint", ep, "decision",
-                                      approve ? "approved" : "rejected", "applies",
-                                      gone && approve ? "next-request" : "now"));
+  return nb_http_reply_json(
+      rq, 200,
+      json_pack("{s:s,s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected",
+                "applies", gone && approve ? "next-request" : "now"));
 }
 
 enum MHD_Result nb_api_bs_approve(nb_http_req *rq) { return decide(rq, true); }
