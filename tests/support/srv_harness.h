@@ -56,6 +56,14 @@ typedef struct {
   uint8_t code;
   int answer_cf;
   const char *answer;
+  size_t answer_len; /* of answer when it holds NUL bytes (0: strlen) */
+  /* Content-Formats the device takes (none listed: any): a GET or FETCH whose Accept is another
+   * gets 4.06, a PUT, POST or iPATCH whose Content-Format is another 4.15 (a Wakaama-like
+   * device built without some formats); seen[] is the format of each request, in order. */
+  int formats[4];
+  size_t nformats;
+  int seen[8];
+  size_t nseen;
   bool silent; /* keep the exchange, never answer */
   nb_coap_exchange *held;
   nb_coap_observer *obs;
@@ -77,6 +85,9 @@ void nb_srv_dev_handler(void *user, nb_coap_exchange *ex, const nb_addr *peer,
  * when it failed). A payload longer than a block goes Block1. */
 uint8_t nb_srv_dev_send(nb_srv_device *d, uint8_t method, const char *path,
                         const char *const *queries, int cf, const char *payload);
+/* Register as ep with this object list and up to two more queries. */
+uint8_t nb_srv_dev_register_links(nb_srv_device *d, const char *ep, const char *links,
+                                  const char *extra1, const char *extra2);
 /* Register as ep with an object list of three links and up to two more queries. */
 uint8_t nb_srv_dev_register(nb_srv_device *d, const char *ep, const char *extra1,
                             const char *extra2);
