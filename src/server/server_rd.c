@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/wellknown.h"
 #include "dtls/cose_lwm2m.h"
 #include "server/server_int.h"
 
@@ -389,10 +390,21 @@ static void handle_send(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
   nb_times_deinit(&times);
 }
 
+/* What GET /.well-known/core lists (RFC 6690, RFC 7252 7.2): the registration interface, an RFC
+ * 9176-style directory taking link-format, and the Send resource with the formats it takes. */
+static const nb_coap_wk_link wellknown[] = {
+    {"/rd", {{"rt", "core.rd", true}, {"ct", "40", false}}, 2},
+    {"/dp", {{"ct", "112 110 11543 11542", true}}, 1},
+};
+
 void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                         const nb_coap_msg *req, nb_time_ms now) {
   nb_server *s = user;
   char path[160];
+  if (nb_coap_wk_is_request(req)) {
+    nb_coap_wk_respond(ex, req, wellknown, sizeof wellknown / sizeof wellknown[0], now);
+    return;
+  }
   if (nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof(path)) != NB_OK) {
     respond(ex, NB_COAP_NOT_FOUND, NULL, now);
     return;
