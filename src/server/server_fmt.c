@@ -17,8 +17,9 @@ static const int rank[] = {NB_COAP_CF_SENML_CBOR, CF_LWM2M_CBOR, NB_COAP_CF_SENM
                            NB_COAP_CF_LWM2M_TLV, NB_COAP_CF_LWM2M_JSON};
 #define NRANK (sizeof rank / sizeof rank[0])
 
-/* A 1.1+ device that advertised nothing: SenML CBOR (the 1.1 default), then TLV (what every
- * 1.0-era stack, Wakaama's included, always decodes), then SenML JSON. */
+/* A 1.1+ device that advertised nothing: SenML CBOR (the 1.1 default), then TLV (a Wakaama 1.1
+ * client advertises its SenML or LwM2M JSON when it has one, so one that advertises nothing has
+ * TLV; older stacks always had it), then SenML JSON. */
 static const int guess[] = {NB_COAP_CF_SENML_CBOR, NB_COAP_CF_LWM2M_TLV, NB_COAP_CF_SENML_JSON};
 static const int guess_v10[] = {NB_COAP_CF_LWM2M_TLV};
 
