@@ -218,11 +218,10 @@ static void nb_io_udp_drain_errors(nb_io_udp *udp) {
 nb_err nb_io_udp_report_errors(nb_io_udp *udp, nb_io_udp_error_fn fn, void *user) {
 #ifdef __linux__
   int fd = nb_io_udp_fd(udp), on = 1;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return NB_ERR_IO;
-  int r = ss.ss_family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on)
-                                   : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  nb_addr local;
+  if (fd < 0 || nb_io_udp_local_addr(udp, &local) != NB_OK) return NB_ERR_IO;
+  int r = local.family == NB_ADDR_V6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on)
+                                     : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   if (r != 0) {
     NB_LOG_WARN(NB_IO_MOD, "event=recverr_failed reason=\"%s\"", strerror(errno));
     return NB_ERR_IO;

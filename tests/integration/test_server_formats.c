@@ -28,35 +28,7 @@ static const char SENML_JSON_ACME[] = "[{\"bn\":\"/3/0/1\",\"vs\":\"ACME\"}]";
 static const char ROOT_NO_CT[] = "</>;rt=\"oma.lwm2m\",</1/0>,</3/0>";
 static const char ROOT_JSON_TLV[] = "</>;rt=\"oma.lwm2m\";ct=\"110 11542\",</1/0>,</3/0>";
 
-typedef struct {
-  char db[64];
-  nb_store_sqlite *store;
-  nb_server_config cfg;
-  nb_srv_harness h;
-} rig;
-
-static void rig_init(rig *g) {
-  memset(g, 0, sizeof *g);
-  snprintf(g->db, sizeof g->db, "/tmp/nb-formats-XXXXXX");
-  int fd = mkstemp(g->db);
-  assert_true(fd >= 0);
-  close(fd);
-  assert_int_equal(nb_store_sqlite_open(g->db, &g->store), NB_OK);
-  nb_server_config_default(&g->cfg);
-  g->cfg.store = nb_store_sqlite_iface(g->store);
-  nb_srv_harness_init(&g->h, &g->cfg);
-}
-
-static void rig_deinit(rig *g) {
-  nb_srv_harness_deinit(&g->h);
-  nb_store_sqlite_close(g->store);
-  char side[80];
-  unlink(g->db);
-  snprintf(side, sizeof side, "%s-wal", g->db);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", g->db);
-  unlink(side);
-}
+typedef nb_srv_rig rig;
 
 /* A device that takes only the formats given (0-terminated) and answers with `answer`. */
 static void device_taking(nb_srv_device *d, rig *g, unsigned n, const int *formats, int answer_cf,
@@ -133,7 +105,7 @@ static void audit_last(rig *g, size_t n, char *out) {
 static void test_advertised_formats_parsed(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device a, b, c;
   nb_srv_dev_init(&a, &g.h, 1);
   nb_srv_dev_init(&b, &g.h, 2);
@@ -163,7 +135,7 @@ static void test_advertised_formats_parsed(void **state) {
   i = reg_of(&g, "a");
   assert_int_equal(i->format_count, 1);
   assert_int_equal(i->formats[0], NB_COAP_CF_LWM2M_TLV);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A 1.1 device that advertised SenML JSON and TLV (no SenML CBOR) is asked in SenML JSON: one
@@ -171,7 +143,7 @@ static void test_advertised_formats_parsed(void **state) {
 static void test_read_in_best_advertised(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device d;
   static const int takes[] = {NB_COAP_CF_SENML_JSON, NB_COAP_CF_LWM2M_TLV, 0};
   device_taking(&d, &g, 1, takes, NB_COAP_CF_SENML_JSON, SENML_JSON_ACME, 0);
@@ -191,7 +163,7 @@ static void test_read_in_best_advertised(void **state) {
   assert_int_equal(d.nreq, 2);
   assert_int_equal(d.seen[1], NB_COAP_CF_SENML_JSON);
   assert_int_equal(reg_of(&g, "wk")->preferred_format, NB_COAP_CF_SENML_JSON);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A 1.1 device that advertised nothing and takes only TLV: the default SenML CBOR read gets
@@ -201,7 +173,7 @@ static void test_read_in_best_advertised(void **state) {
 static void test_refused_format_retried_and_learnt(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device d;
   static const int takes[] = {NB_COAP_CF_LWM2M_TLV, 0};
   device_taking(&d, &g, 1, takes, NB_COAP_CF_LWM2M_TLV, TLV_ACME, sizeof TLV_ACME - 1);
@@ -240,25 +212,22 @@ static void test_refused_format_retried_and_learnt(void **state) {
   nb_records_deinit(&recs);
 
   /* The preference is stored: a restarted server (same database) starts with TLV. */
-  nb_server_free(g.h.srv);
-  assert_int_equal(nb_server_new(&g.cfg, nb_simnet_send, g.h.node, &g.h.srv), NB_OK);
-  size_t n = 0;
-  assert_int_equal(nb_server_restore(g.h.srv, nb_simnet_now(g.h.net), &n), NB_OK);
-  assert_int_equal(n, 1);
+  nb_srv_rig_restart(&g);
+  assert_int_equal(nb_server_count(g.h.srv), 1);
   assert_int_equal(reg_of(&g, "wk")->preferred_format, NB_COAP_CF_LWM2M_TLV);
   d.code = NB_COAP_CONTENT;
   read_res(&g, "wk", &r);
   assert_int_equal(r.code, NB_COAP_CONTENT);
   assert_int_equal(d.nreq, 5);
   assert_int_equal(d.seen[4], NB_COAP_CF_LWM2M_TLV);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* An Observe the device refuses in SenML CBOR is retried in TLV and established. */
 static void test_observe_retried(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device d;
   static const int takes[] = {NB_COAP_CF_LWM2M_TLV, 0};
   device_taking(&d, &g, 1, takes, NB_COAP_CF_LWM2M_TLV, TLV_ACME, sizeof TLV_ACME - 1);
@@ -274,7 +243,7 @@ static void test_observe_retried(void **state) {
   nb_server_obs_info oi[2];
   assert_int_equal(nb_server_observations(g.h.srv, "wk", oi, 2), 1);
   assert_int_equal(oi[0].format, NB_COAP_CF_LWM2M_TLV);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A write whose body the device refuses (4.15) is sent again with a TLV body, which decodes to
@@ -282,7 +251,7 @@ static void test_observe_retried(void **state) {
 static void test_write_refused_415_retried(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device d;
   static const int takes[] = {NB_COAP_CF_LWM2M_TLV, 0};
   device_taking(&d, &g, 1, takes, NB_COAP_CF_NONE, NULL, 0);
@@ -313,14 +282,14 @@ static void test_write_refused_415_retried(void **state) {
   char audit[128];
   audit_last(&g, 2, audit);
   assert_string_equal(audit, "2.04 cf=11542|4.15 cf=112");
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A format the caller chose is never changed: the 4.06 goes back, one request only. */
 static void test_explicit_format_not_retried(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device d;
   static const int takes[] = {NB_COAP_CF_LWM2M_TLV, 0};
   device_taking(&d, &g, 1, takes, NB_COAP_CF_LWM2M_TLV, TLV_ACME, sizeof TLV_ACME - 1);
@@ -335,7 +304,7 @@ static void test_explicit_format_not_retried(void **state) {
   assert_int_equal(r.code, NB_COAP_NOT_ACCEPTABLE);
   assert_int_equal(d.nreq, 1);
   assert_int_equal(reg_of(&g, "wk")->preferred_format, NB_COAP_CF_NONE);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A 1.0 device is asked in TLV, its mandatory format, even when it also advertised LwM2M
@@ -343,7 +312,7 @@ static void test_explicit_format_not_retried(void **state) {
 static void test_version_and_lwm2m_json(void **state) {
   (void)state;
   rig g;
-  rig_init(&g);
+  nb_srv_rig_init(&g);
   nb_srv_device a, b;
   static const int tlv[] = {NB_COAP_CF_LWM2M_TLV, 0};
   static const int json[] = {NB_COAP_CF_LWM2M_JSON, 0};
@@ -366,7 +335,7 @@ static void test_version_and_lwm2m_json(void **state) {
   assert_string_equal(r.value, "ACME");
   assert_int_equal(b.nreq, 1);
   assert_int_equal(b.seen[0], NB_COAP_CF_LWM2M_JSON);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 int main(void) {

@@ -26,24 +26,11 @@
 #include "srv_harness.h"
 #include "store/sqlite.h"
 
-typedef struct {
-  char db[64];
-  nb_store_sqlite *store;
-  nb_server_config cfg;
-  nb_srv_harness h;
-} rig;
+typedef nb_srv_rig rig;
 
+/* The harness with "meter" authenticating with PSK identity "meter-id" (port 6001). */
 static void rig_init(rig *g) {
-  memset(g, 0, sizeof *g);
-  snprintf(g->db, sizeof g->db, "/tmp/nb-restart-dtls-XXXXXX");
-  int fd = mkstemp(g->db);
-  assert_true(fd >= 0);
-  close(fd);
-  assert_int_equal(nb_store_sqlite_open(g->db, &g->store), NB_OK);
-  nb_server_config_default(&g->cfg);
-  g->cfg.store = nb_store_sqlite_iface(g->store);
-  nb_srv_harness_init(&g->h, &g->cfg);
-  /* "meter" authenticates with PSK identity "meter-id" (port 6001 of the harness). */
+  nb_srv_rig_init(g);
   nb_server_sec_info sec;
   memset(&sec, 0, sizeof sec);
   snprintf(sec.ep, sizeof sec.ep, "meter");
@@ -54,24 +41,6 @@ static void rig_init(rig *g) {
   assert_int_equal(g->cfg.store.ops->sec_put(g->cfg.store.self, &sec), NB_OK);
   g->h.ident[1].kind = NB_SERVER_ID_PSK;
   snprintf(g->h.ident[1].value, sizeof g->h.ident[1].value, "meter-id");
-}
-
-static void rig_deinit(rig *g) {
-  nb_srv_harness_deinit(&g->h);
-  nb_store_sqlite_close(g->store);
-  char side[80];
-  unlink(g->db);
-  snprintf(side, sizeof side, "%s-wal", g->db);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", g->db);
-  unlink(side);
-}
-
-/* The server process goes and a new one starts on the same database. */
-static void restart(rig *g) {
-  nb_server_free(g->h.srv);
-  assert_int_equal(nb_server_new(&g->cfg, nb_simnet_send, g->h.node, &g->h.srv), NB_OK);
-  assert_int_equal(nb_server_restore(g->h.srv, nb_simnet_now(g->h.net), NULL), NB_OK);
 }
 
 typedef struct {
@@ -103,7 +72,7 @@ static void test_restored_dtls_device_queued_until_heard(void **state) {
   assert_true(nb_server_is_awake(g.h.srv, "meter"));
   assert_false(nb_server_find(g.h.srv, "meter")->restored_unheard);
 
-  restart(&g);
+  nb_srv_rig_restart(&g);
   const nb_server_reg_info *ri = nb_server_find(g.h.srv, "meter");
   assert_non_null(ri);
   assert_true(ri->restored_unheard);
@@ -151,7 +120,7 @@ static void test_restored_dtls_device_queued_until_heard(void **state) {
   assert_false(queued);
   assert_true(nb_simnet_run_until_cond(g.h.net, now + 10000, answered, &p));
   assert_int_equal(p.code, NB_COAP_CONTENT);
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* A restored DTLS device that registers anew is reachable again, and what was queued for it
@@ -163,7 +132,7 @@ static void test_restored_dtls_device_registers_again(void **state) {
   nb_srv_device d;
   nb_srv_dev_init(&d, &g.h, 1);
   assert_int_equal(nb_srv_dev_register(&d, "meter", "lwm2m=1.1", NULL), NB_COAP_CREATED);
-  restart(&g);
+  nb_srv_rig_restart(&g);
   result r = {0};
   bool queued = false;
   uint64_t id;
@@ -181,7 +150,7 @@ static void test_restored_dtls_device_registers_again(void **state) {
   assert_true(nb_simnet_run_until_cond(g.h.net, nb_simnet_now(g.h.net) + 10000, answered, &r));
   assert_int_equal(r.code, NB_COAP_CONTENT);
   assert_true(nb_server_is_awake(g.h.srv, "meter"));
-  rig_deinit(&g);
+  nb_srv_rig_deinit(&g);
 }
 
 /* ---- the whole system: client engine, DTLS server, server engine ---- */
@@ -288,15 +257,6 @@ static void sys_down(sys *y) {
   y->store = NULL;
 }
 
-static void db_remove(const char *db) {
-  char side[80];
-  unlink(db);
-  snprintf(side, sizeof side, "%s-wal", db);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", db);
-  unlink(side);
-}
-
 static void new_db(sys *y) {
   snprintf(y->db, sizeof y->db, "/tmp/nb-restart-sys-XXXXXX");
   int fd = mkstemp(y->db);
@@ -359,7 +319,7 @@ static void sys_teardown(sys *y) {
   nb_client_free(y->c);
   if (y->srv) sys_down(y);
   nb_dtls_creds_free(y->creds);
-  db_remove(y->db);
+  nb_srv_db_remove(y->db);
 }
 
 /* The Update is due at 90 % of the 60 s lifetime after the registration (54 s). */
@@ -425,7 +385,7 @@ static void test_client_registers_again_when_server_lost_it(void **state) {
   nb_client_srv_state st;
   assert_int_equal(nb_client_server_state(y.c, 101, &st, NULL, 0), NB_OK);
   assert_int_equal(st, NB_CLIENT_SRV_REGISTERED);
-  db_remove(old);
+  nb_srv_db_remove(old);
   sys_teardown(&y);
 }
 

@@ -5,9 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "store/sqlite.h"
 
 static void srv_receive(void *user, const nb_addr *from, const uint8_t *data, size_t len,
                         nb_time_ms now) {
@@ -67,6 +71,41 @@ void nb_srv_harness_init(nb_srv_harness *h, const nb_server_config *cfg_in) {
 void nb_srv_harness_deinit(nb_srv_harness *h) {
   nb_server_free(h->srv);
   nb_simnet_free(h->net);
+}
+
+/* ---- with a store in a file ---- */
+
+void nb_srv_db_remove(const char *path) {
+  char side[96];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
+
+void nb_srv_rig_init(nb_srv_rig *g) {
+  memset(g, 0, sizeof *g);
+  snprintf(g->db, sizeof g->db, "/tmp/nb-srv-rig-XXXXXX");
+  int fd = mkstemp(g->db);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(nb_store_sqlite_open(g->db, &g->store), NB_OK);
+  nb_server_config_default(&g->cfg);
+  g->cfg.store = nb_store_sqlite_iface(g->store);
+  nb_srv_harness_init(&g->h, &g->cfg);
+}
+
+void nb_srv_rig_restart(nb_srv_rig *g) {
+  nb_server_free(g->h.srv);
+  assert_int_equal(nb_server_new(&g->cfg, nb_simnet_send, g->h.node, &g->h.srv), NB_OK);
+  assert_int_equal(nb_server_restore(g->h.srv, nb_simnet_now(g->h.net), NULL), NB_OK);
+}
+
+void nb_srv_rig_deinit(nb_srv_rig *g) {
+  nb_srv_harness_deinit(&g->h);
+  nb_store_sqlite_close(g->store);
+  nb_srv_db_remove(g->db);
 }
 
 /* ---- scripted device: a CoAP endpoint that registers and answers requests ---- */

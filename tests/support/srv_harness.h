@@ -12,6 +12,7 @@
 #include "coap/endpoint.h"
 #include "server/server.h"
 #include "simnet.h"
+#include "store/sqlite.h"
 
 #define NB_SRV_MAX_EV 64
 typedef struct {
@@ -31,6 +32,22 @@ typedef struct {
   uint16_t ev_old_port[NB_SRV_MAX_EV], ev_new_port[NB_SRV_MAX_EV];
   int nev;
 } nb_srv_harness;
+
+/* The harness with its store in a new SQLite file (the default config otherwise), for tests of
+ * what survives a restart: nb_srv_rig_restart frees the engine and restores a new one from the
+ * same database, as a process that is killed and started again would. */
+typedef struct {
+  char db[64];
+  nb_store_sqlite *store;
+  nb_server_config cfg;
+  nb_srv_harness h;
+} nb_srv_rig;
+void nb_srv_rig_init(nb_srv_rig *g);
+void nb_srv_rig_restart(nb_srv_rig *g);
+/* Frees it all and deletes the database (with its -wal and -shm). */
+void nb_srv_rig_deinit(nb_srv_rig *g);
+/* Deletes a SQLite database file with its -wal and -shm. */
+void nb_srv_db_remove(const char *path);
 
 /* The server on 10.0.0.1:5683 of a new simulated network; cfg NULL: defaults. */
 void nb_srv_harness_init(nb_srv_harness *h, const nb_server_config *cfg);
