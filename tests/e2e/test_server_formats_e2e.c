@@ -1,9 +1,10 @@
 /* Content-format negotiation end to end (issue 14 item 1): the real `niobium server` and its
  * REST API (curl) against a scripted UDP device that behaves like a Wakaama 1.1 client built
  * with TLV only (LWM2M_SUPPORT_TLV, no SenML, no LwM2M JSON): its Register's root link
- * `</>;rt="oma.lwm2m"` advertises no format, and it answers only TLV (4.06 to any other Accept, 4.15 to any other body). A read and a write from
- * the API without ?format= succeed (before: 406 and 415), the registration shows the format
- * that worked, and an explicit ?format=senml-cbor is not changed behind the operator's back. */
+ * `</>;rt="oma.lwm2m"` advertises no format, and it answers only TLV (4.06 to any other
+ * Accept, 4.15 to any other body). A read and a write from the API without ?format= succeed
+ * (before: 406), the registration shows the format that worked, and an explicit
+ * ?format=senml-cbor is not changed behind the operator's back. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
