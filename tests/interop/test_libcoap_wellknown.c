@@ -47,7 +47,8 @@ static const char *require_tools(void) {
   return nb;
 }
 
-/* coap-client's stdout and stderr for METHOD coap://127.0.0.1:port/.well-known/core?query (heap). */
+/* coap-client's stdout and stderr for METHOD coap://127.0.0.1:port/.well-known/core?query
+ * (heap). */
 static char *discover(uint16_t port, const char *method, const char *query) {
   char uri[128];
   snprintf(uri, sizeof uri, "coap://127.0.0.1:%u/.well-known/core%s%s", port, query ? "?" : "",
