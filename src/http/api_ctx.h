@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fw/fwupdate.h"
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
 #include "http/httpd.h"
+#include "io/fwrepo.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -22,6 +24,9 @@ typedef struct {
   nb_http_events *events;
   nb_http_alerts *alerts;
   nb_http_bs *bootstrap; /* NULL: no bootstrap role */
+  nb_fws *fw;             /* NULL: no firmware service */
+  nb_fws_repo *fw_repo;   /* its image files */
+  uint64_t firmware_max; /* largest image upload */
   int64_t clock_offset;  /* loop time + offset = Unix ms */
 } nb_api_ctx;
 

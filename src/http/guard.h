@@ -37,6 +37,8 @@ typedef struct {
   const char *method;
   const char *host, *origin, *fetch_site, *content_type;
   bool has_body;        /* Content-Length above 0, or a Transfer-Encoding */
+  bool raw_body;        /* the route takes application/octet-stream (an upload) instead of
+                           JSON: no cross-site form can send that type without a preflight */
   const nb_addr *local; /* the address (and port) the connection arrived on */
 } nb_http_guard_request;
 
