@@ -155,7 +155,7 @@ struct nb_coap_creq {
   bool finished;
   bool block1;
   bool caller_block1; /* the caller sends one Block1 block of its own (nb_coap_ep_request) */
-  bool b2_notif; /* fetching the rest of a notification */
+  bool b2_notif;      /* fetching the rest of a notification */
 };
 
 /* Server side Block1 reassembly, keyed by (peer, request key). */

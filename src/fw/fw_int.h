@@ -36,13 +36,13 @@ typedef struct fw_dev {
   int result; /* /5/0/5 as last seen; -1 unknown */
   char error[96];
   char version[NB_FWS_TEXT_MAX]; /* /3/0/3 as last read */
-  uint64_t offset;              /* push: bytes the device acknowledged */
-  uint8_t szx;                  /* push: block size exponent in use */
-  unsigned restarts;            /* push: uploads started over in this attempt */
-  uint64_t req, poll;           /* requests in flight (0: none) */
-  uint64_t obs[2];              /* observations of /5/0/3 and /5/0/5 (0: none) */
-  nb_time_ms deadline;          /* next poll or timeout check */
-  nb_time_ms progress_at;       /* last sign of progress */
+  uint64_t offset;               /* push: bytes the device acknowledged */
+  uint8_t szx;                   /* push: block size exponent in use */
+  unsigned restarts;             /* push: uploads started over in this attempt */
+  uint64_t req, poll;            /* requests in flight (0: none) */
+  uint64_t obs[2];               /* observations of /5/0/3 and /5/0/5 (0: none) */
+  nb_time_ms deadline;           /* next poll or timeout check */
+  nb_time_ms progress_at;        /* last sign of progress */
   nb_time_ms retry_at;
 } fw_dev;
 

@@ -96,8 +96,7 @@ static void fail(fw_dev *d, bool may_retry, nb_time_ms now, const char *fmt, con
   nb_fwi_pump(d->c, now);
 }
 
-static void fail_request(fw_dev *d, const nb_server_result *res, const char *what,
-                         nb_time_ms now) {
+static void fail_request(fw_dev *d, const nb_server_result *res, const char *what, nb_time_ms now) {
   char why[64];
   if (res->err != NB_OK)
     snprintf(why, sizeof(why), "%s: %s", what, nb_strerror(res->err));

@@ -188,8 +188,7 @@ static int record_int(const nb_records *recs, uint16_t res) {
 static void on_server_event(void *user, const nb_server_event *ev) {
   nb_fws *f = user;
   if (!ev->reg) return;
-  if (ev->type == NB_SEV_REGISTRATION || ev->type == NB_SEV_UPDATED ||
-      ev->type == NB_SEV_AWAKE) {
+  if (ev->type == NB_SEV_REGISTRATION || ev->type == NB_SEV_UPDATED || ev->type == NB_SEV_AWAKE) {
     f->pump_due = true; /* a queued device may start (in the next tick, not inside the engine) */
     fw_dev *d = active_dev(f, ev->reg->ep);
     if (d && ev->type == NB_SEV_REGISTRATION) nb_fwi_job_registered(d, ev->now);
@@ -365,7 +364,8 @@ static json_t *targets_json(const nb_fws_spec *s) {
   if (!t) return NULL;
   if (s->nendpoints) {
     json_t *a = json_array();
-    for (size_t i = 0; a && i < s->nendpoints; i++) json_array_append_new(a, json_string(s->endpoints[i]));
+    for (size_t i = 0; a && i < s->nendpoints; i++)
+      json_array_append_new(a, json_string(s->endpoints[i]));
     json_object_set_new(t, "endpoints", a);
     return t;
   }
@@ -396,7 +396,7 @@ static void dev_init(fw_dev *d, fw_camp *c, const char *ep) {
 }
 
 nb_err nb_fws_campaign_start(nb_fws *f, const nb_fws_spec *spec, nb_time_ms now,
-                            char id[NB_FWS_CAMP_ID_MAX]) {
+                             char id[NB_FWS_CAMP_ID_MAX]) {
   const nb_fws_image *img = nb_fws_image_find(f, spec->image);
   if (!img) return NB_ERR_NOT_FOUND;
   if (spec->pull && !f->uri_base) return NB_ERR_UNSUPPORTED;
@@ -491,7 +491,7 @@ nb_err nb_fws_campaign_delete(nb_fws *f, const char *id) {
 }
 
 bool nb_fws_campaign_counts(const nb_fws *f, const char *id, size_t counts[8],
-                           nb_fws_camp_state *state) {
+                            nb_fws_camp_state *state) {
   const fw_camp *c = camp_find(f, id);
   if (!c) return false;
   memset(counts, 0, 8 * sizeof(size_t));
@@ -523,7 +523,8 @@ json_t *nb_fws_campaign_json(const nb_fws *f, const char *id, bool devices) {
 
 json_t *nb_fws_campaigns_json(const nb_fws *f) {
   json_t *a = json_array();
-  for (const fw_camp *c = f->camps; a && c; c = c->next) json_array_append_new(a, camp_view(c, false));
+  for (const fw_camp *c = f->camps; a && c; c = c->next)
+    json_array_append_new(a, camp_view(c, false));
   return a;
 }
 
@@ -536,8 +537,9 @@ static nb_err load_image(void *user, const char *key, const char *text) {
   memset(&img, 0, sizeof(img));
   const char *name = NULL, *version = NULL, *vendor = NULL;
   json_int_t size = 0, at = 0;
-  if (!j || json_unpack(j, "{s:I,s?s,s?s,s?s,s?I}", "size", &size, "name", &name, "version",
-                        &version, "vendor", &vendor, "uploadedAt", &at) != 0 ||
+  if (!j ||
+      json_unpack(j, "{s:I,s?s,s?s,s?s,s?I}", "size", &size, "name", &name, "version", &version,
+                  "vendor", &vendor, "uploadedAt", &at) != 0 ||
       strlen(key) != 64 || size < 0) {
     NB_LOG_WARN(NB_FWS_LOG, "event=store_unreadable kind=%s key=%s", DOC_IMAGE, key);
     json_decref(j);
@@ -591,9 +593,9 @@ static void restore_dev(fw_dev *d, json_t *j, nb_time_ms now) {
   const char *ep = NULL, *state = NULL, *error = NULL, *version = NULL;
   json_int_t obs0 = 0, obs1 = 0;
   int attempts = 0, result = -1, checked = 0;
-  json_unpack(j, "{s:s,s:s,s?i,s?s,s?s,s?[II],s?b}", "endpoint", &ep, "state", &state,
-              "attempts", &attempts, "error", &error, "firmwareVersion", &version, "obs", &obs0,
-              &obs1, "checked", &checked);
+  json_unpack(j, "{s:s,s:s,s?i,s?s,s?s,s?[II],s?b}", "endpoint", &ep, "state", &state, "attempts",
+              &attempts, "error", &error, "firmwareVersion", &version, "obs", &obs0, &obs1,
+              "checked", &checked);
   json_t *r = json_object_get(j, "updateResult");
   if (json_is_integer(r)) result = (int)json_integer_value(r);
   int st = NB_FWS_DEV_QUEUED;
@@ -618,8 +620,8 @@ static void restore_camp(nb_fws *f, const char *id, json_t *cj, json_t *devs, nb
   json_t *targets = NULL;
   size_t n = json_array_size(devs);
   if (json_unpack(cj, "{s:s,s:s,s:i,s:i,s:o,s:s,s?I}", "image", &image, "method", &method,
-                  "concurrency", &conc, "retries", &retries, "targets", &targets, "state",
-                  &state, "createdAt", &created) != 0 ||
+                  "concurrency", &conc, "retries", &retries, "targets", &targets, "state", &state,
+                  "createdAt", &created) != 0 ||
       strlen(id) >= NB_FWS_CAMP_ID_MAX || conc < 1) {
     NB_LOG_WARN(NB_FWS_LOG, "event=store_unreadable kind=%s key=%s", DOC_CAMP, id);
     return;

@@ -35,16 +35,16 @@ typedef struct nb_fws nb_fws;
 typedef struct {
   char sha256[NB_FWS_SHA_HEX];
   uint64_t size;
-  char name[NB_FWS_NAME_MAX];     /* what the uploader called it (may be "") */
-  char version[NB_FWS_TEXT_MAX];  /* from its signed manifest; "" when unknown */
-  char vendor[NB_FWS_TEXT_MAX];   /* idem */
+  char name[NB_FWS_NAME_MAX];    /* what the uploader called it (may be "") */
+  char version[NB_FWS_TEXT_MAX]; /* from its signed manifest; "" when unknown */
+  char vendor[NB_FWS_TEXT_MAX];  /* idem */
   int64_t uploaded_at;           /* Unix ms */
 } nb_fws_image;
 
 /* Up to len bytes of image sha256 from offset into buf; *n gets the count (short only at the
  * end). The shell reads its file (io/fwrepo.h); tests read memory. */
 typedef nb_err (*nb_fws_read_fn)(void *user, const char *sha256, uint64_t offset, uint8_t *buf,
-                                size_t len, size_t *n);
+                                 size_t len, size_t *n);
 
 typedef struct {
   nb_server_store store; /* doc_put/doc_del/doc_each required (NB_ERR_INVAL otherwise) */
@@ -92,8 +92,8 @@ const char *nb_fws_camp_state_name(nb_fws_camp_state s);
 /* What POST /api/campaigns asks for (nb_fws_spec_parse). */
 typedef struct {
   char image[NB_FWS_SHA_HEX]; /* the image's sha256 (hex) */
-  bool pull;                 /* "method": "pull" (else "push") */
-  char **endpoints;          /* "targets": {"endpoints": [...]} (owned); or the filter: */
+  bool pull;                  /* "method": "pull" (else "push") */
+  char **endpoints;           /* "targets": {"endpoints": [...]} (owned); or the filter: */
   size_t nendpoints;
   char prefix[NB_SERVER_EP_MAX]; /* "targets": {"prefix": "...", */
   int object;                    /*  "object": 5 (-1: any), */
@@ -110,11 +110,11 @@ void nb_fws_spec_deinit(nb_fws_spec *s);
 
 /* Events for the live feed: a campaign's or a device's state changed. */
 typedef struct {
-  const char *campaign;     /* its id */
-  const char *ep;           /* NULL for a campaign event */
-  const char *state;        /* nb_fws_camp_state_name or nb_fws_dev_state_name */
-  int update_result;        /* the device's /5/0/5, -1 unknown */
-  const char *error;        /* why it failed, "" */
+  const char *campaign; /* its id */
+  const char *ep;       /* NULL for a campaign event */
+  const char *state;    /* nb_fws_camp_state_name or nb_fws_dev_state_name */
+  int update_result;    /* the device's /5/0/5, -1 unknown */
+  const char *error;    /* why it failed, "" */
   nb_time_ms now;
 } nb_fws_event;
 typedef void (*nb_fws_listener_fn)(void *user, const nb_fws_event *ev);
@@ -151,7 +151,7 @@ void nb_fws_manifest_sniff(const uint8_t *head, size_t len, char *version, char 
  * the current registrations). NB_ERR_NOT_FOUND: no such image; NB_ERR_UNSUPPORTED: pull without
  * uri_base; NB_ERR_RANGE: no target matches. id gets the new campaign's id. */
 nb_err nb_fws_campaign_start(nb_fws *f, const nb_fws_spec *spec, nb_time_ms now,
-                            char id[NB_FWS_CAMP_ID_MAX]);
+                             char id[NB_FWS_CAMP_ID_MAX]);
 /* pause / resume / cancel: NB_ERR_NOT_FOUND, NB_ERR_STATE when the campaign is over (or not
  * paused, for resume). Cancel ends what is under way (the devices keep what they got). */
 nb_err nb_fws_campaign_pause(nb_fws *f, const char *id, nb_time_ms now);
@@ -165,6 +165,6 @@ json_t *nb_fws_campaign_json(const nb_fws *f, const char *id, bool devices);
 json_t *nb_fws_campaigns_json(const nb_fws *f);
 /* Counts of a campaign's devices by state (index nb_fws_dev_state); false when unknown. */
 bool nb_fws_campaign_counts(const nb_fws *f, const char *id, size_t counts[8],
-                           nb_fws_camp_state *state);
+                            nb_fws_camp_state *state);
 
 #endif

@@ -127,8 +127,8 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
 static const nb_route *upload_route(const nb_http_api *api, nb_http_req *rq) {
   const nb_route *r;
   nb_route_params p;
-  if (nb_route_match(routes, sizeof(routes) / sizeof(routes[0]), rq->method, rq->path, &r, &p,
-                     NULL, 0) != NB_OK)
+  if (nb_route_match(routes, sizeof(routes) / sizeof(routes[0]), rq->method, rq->path, &r, &p, NULL,
+                     0) != NB_OK)
     return NULL;
   return r->upload && !missing(api, r->needs) ? r : NULL;
 }

@@ -24,8 +24,8 @@ typedef struct {
   nb_http_events *events;
   nb_http_alerts *alerts;
   nb_http_bs *bootstrap; /* NULL: no bootstrap role */
-  nb_fws *fw;             /* NULL: no firmware service */
-  nb_fws_repo *fw_repo;   /* its image files */
+  nb_fws *fw;            /* NULL: no firmware service */
+  nb_fws_repo *fw_repo;  /* its image files */
   uint64_t firmware_max; /* largest image upload */
   int64_t clock_offset;  /* loop time + offset = Unix ms */
 } nb_api_ctx;

@@ -135,7 +135,7 @@ enum MHD_Result nb_api_campaign_create(nb_http_req *rq) {
   nb_fws_spec spec;
   char why[160];
   nb_err rc = nb_fws_spec_parse(rq->body, rq->body_len, &spec, why, sizeof(why));
-  enum MHD_Result r = rc == NB_OK ? start_reply(rq, &spec, NULL)
+  enum MHD_Result r = rc == NB_OK          ? start_reply(rq, &spec, NULL)
                       : rc == NB_ERR_NOMEM ? nb_http_reply_error(rq, 500, "out of memory", "5.00")
                                            : nb_http_reply_error(rq, 400, why, "4.00");
   nb_fws_spec_deinit(&spec);
@@ -154,8 +154,10 @@ enum MHD_Result nb_api_fw_client_update(nb_http_req *rq) {
   json_t *targets = json_pack("{s:[s]}", "endpoints", ep);
   int bad = !json_is_object(b) || json_object_get(b, "targets") ||
             json_object_get(b, "concurrency") || !targets;
-  if (!bad) json_object_set_new(b, "targets", targets);
-  else json_decref(targets);
+  if (!bad)
+    json_object_set_new(b, "targets", targets);
+  else
+    json_decref(targets);
   char *text = bad ? NULL : json_dumps(b, JSON_COMPACT);
   json_decref(b);
   if (!text)
@@ -164,8 +166,8 @@ enum MHD_Result nb_api_fw_client_update(nb_http_req *rq) {
   nb_err rc = nb_fws_spec_parse(text, strlen(text), &spec, why, sizeof(why));
   free(text);
   spec.concurrency = 1;
-  enum MHD_Result r = rc == NB_OK ? start_reply(rq, &spec, ep)
-                                  : nb_http_reply_error(rq, 400, why, "4.00");
+  enum MHD_Result r =
+      rc == NB_OK ? start_reply(rq, &spec, ep) : nb_http_reply_error(rq, 400, why, "4.00");
   nb_fws_spec_deinit(&spec);
   return r;
 }
@@ -231,6 +233,6 @@ void nb_api_fw_event(void *user, const nb_fws_event *ev) {
                         ev->update_result >= 0 ? json_integer(ev->update_result) : json_null());
     if (ev->error && ev->error[0]) json_object_set_new(j, "error", json_string(ev->error));
   }
-  nb_http_events_publish(user, ev->ep ? ev->ep : "", ev->ep ? "FIRMWARE_DEVICE" : "FIRMWARE_CAMPAIGN",
-                         j);
+  nb_http_events_publish(user, ev->ep ? ev->ep : "",
+                         ev->ep ? "FIRMWARE_DEVICE" : "FIRMWARE_CAMPAIGN", j);
 }

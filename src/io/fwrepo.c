@@ -148,7 +148,7 @@ static void image_path(const nb_fws_repo *r, const char *sha256, char *out, size
 }
 
 nb_err nb_fws_upload_commit(nb_fws_upload *u, char sha256[65], uint8_t *head, size_t head_cap,
-                           size_t *head_len) {
+                            size_t *head_len) {
   uint8_t digest[32];
   char path[4096];
   gnutls_hash_deinit(u->hash, digest);
@@ -180,7 +180,7 @@ void nb_fws_upload_abort(nb_fws_upload *u) {
 }
 
 nb_err nb_fws_repo_read(void *user, const char *sha256, uint64_t offset, uint8_t *buf, size_t len,
-                       size_t *n) {
+                        size_t *n) {
   nb_fws_repo *r = user;
   char path[4096];
   *n = 0;

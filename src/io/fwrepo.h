@@ -31,13 +31,13 @@ uint64_t nb_fws_upload_size(const nb_fws_upload *u);
  * is the same image: it stays). sha256 gets the digest in hex, head its first head_cap bytes
  * (head_len how many). Frees u whatever the outcome. */
 nb_err nb_fws_upload_commit(nb_fws_upload *u, char sha256[65], uint8_t *head, size_t head_cap,
-                           size_t *head_len);
+                            size_t *head_len);
 /* Removes the temporary file and frees u (NULL is fine). */
 void nb_fws_upload_abort(nb_fws_upload *u);
 
 /* nb_fws_read_fn over the repository (user: the nb_fws_repo). */
 nb_err nb_fws_repo_read(void *user, const char *sha256, uint64_t offset, uint8_t *buf, size_t len,
-                       size_t *n);
+                        size_t *n);
 /* Removes the image file; NB_ERR_NOT_FOUND when there is none. */
 nb_err nb_fws_repo_remove(nb_fws_repo *r, const char *sha256);
 

@@ -268,8 +268,7 @@ nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now);
 typedef void (*nb_server_resource_fn)(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                                       const nb_coap_msg *req, const nb_server_reg_info *reg,
                                       nb_time_ms now);
-nb_err nb_server_set_resource(nb_server *s, const char *name, nb_server_resource_fn fn,
-                              void *user);
+nb_err nb_server_set_resource(nb_server *s, const char *name, nb_server_resource_fn fn, void *user);
 
 /* Active observations of an endpoint (id, paths, composite), for the API. */
 size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_info *out,

@@ -94,8 +94,8 @@ struct nb_server {
   nb_server_stats stats;
   size_t nosec;         /* registrations whose identity is NB_SERVER_ID_NONE */
   bool nosec_full_said; /* the cap's warning is logged once each time it is reached */
-  nb_time_ms now;        /* of the call being processed (nb_server_now) */
-  char res_name[16];     /* nb_server_set_resource */
+  nb_time_ms now;       /* of the call being processed (nb_server_now) */
+  char res_name[16];    /* nb_server_set_resource */
   nb_server_resource_fn res_fn;
   void *res_user;
 };

@@ -565,9 +565,9 @@ static nb_err doc_each(void *self, const char *kind, nb_server_doc_each_fn fn, v
 }
 
 static const nb_server_store_ops sqlite_ops = {
-    reg_put,      reg_del,       reg_each, obs_put,  obs_del,   obs_del_ep, obs_each,
-    sec_put,      sec_get,       sec_find, sec_del,  sec_each,  audit_add,  audit_each,
-    evidence_add, evidence_each, doc_put,  doc_del,  doc_each,
+    reg_put,      reg_del,       reg_each, obs_put, obs_del,  obs_del_ep, obs_each,
+    sec_put,      sec_get,       sec_find, sec_del, sec_each, audit_add,  audit_each,
+    evidence_add, evidence_each, doc_put,  doc_del, doc_each,
 };
 
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {
