@@ -44,6 +44,10 @@ typedef struct fw_dev {
   nb_time_ms deadline;           /* next poll or timeout check */
   nb_time_ms progress_at;        /* last sign of progress */
   nb_time_ms retry_at;
+  /* What the server reported in an event, acted on in the next tick: a listener must not
+   * cancel the observation that is notifying. -1: nothing. */
+  int pend_state, pend_result;
+  bool pend_reg; /* registered again */
 } fw_dev;
 
 struct fw_camp {
@@ -73,6 +77,7 @@ struct nb_fws {
   fw_camp *camps; /* newest first */
   fw_dev *active; /* jobs holding a slot */
   bool pump_due;  /* a device registered: queued jobs may start */
+  bool pend_due;  /* an active job has an event to act on (fw_dev.pend_*) */
   nb_time_ms retry_wake;
   nb_fws_listener_fn listener;
   void *listener_user;

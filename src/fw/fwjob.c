@@ -55,6 +55,8 @@ void nb_fwi_job_release(fw_dev *d, nb_time_ms now) {
   cancel_id(d, &d->obs[1], now);
   d->phase = P_IDLE;
   d->deadline = NB_TIME_NEVER;
+  d->pend_state = d->pend_result = -1;
+  d->pend_reg = false;
   if (!d->active) return;
   d->active = false;
   d->c->active--;

@@ -152,7 +152,22 @@ static void pump_all(nb_fws *f, nb_time_ms now) {
   for (fw_camp *c = f->camps; c; c = c->next) nb_fwi_pump(c, now);
 }
 
+/* Events the server reported since the last tick (fw_dev.pend_*). */
+static void act_on_events(nb_fws *f, nb_time_ms now) {
+  f->pend_due = false;
+  for (fw_dev *d = f->active, *next; d; d = next) {
+    next = d->anext; /* d may give its slot back */
+    int st = d->pend_state, res = d->pend_result;
+    bool reg = d->pend_reg;
+    d->pend_state = d->pend_result = -1;
+    d->pend_reg = false;
+    if (reg) nb_fwi_job_registered(d, now);
+    if ((st >= 0 || res >= 0) && d->active) nb_fwi_job_values(d, st, res, now);
+  }
+}
+
 void nb_fws_tick(nb_fws *f, nb_time_ms now) {
+  if (f->pend_due) act_on_events(f, now);
   if (f->pump_due || f->retry_wake <= now) pump_all(f, now);
   for (fw_dev *d = f->active, *next; d; d = next) {
     next = d->anext;
@@ -161,7 +176,7 @@ void nb_fws_tick(nb_fws *f, nb_time_ms now) {
 }
 
 nb_time_ms nb_fws_next_deadline(const nb_fws *f) {
-  if (f->pump_due) return 0;
+  if (f->pump_due || f->pend_due) return 0;
   nb_time_ms t = f->retry_wake;
   for (const fw_dev *d = f->active; d; d = d->anext) t = nb_time_min(t, d->deadline);
   return t;
@@ -191,13 +206,19 @@ static void on_server_event(void *user, const nb_server_event *ev) {
   if (ev->type == NB_SEV_REGISTRATION || ev->type == NB_SEV_UPDATED || ev->type == NB_SEV_AWAKE) {
     f->pump_due = true; /* a queued device may start (in the next tick, not inside the engine) */
     fw_dev *d = active_dev(f, ev->reg->ep);
-    if (d && ev->type == NB_SEV_REGISTRATION) nb_fwi_job_registered(d, ev->now);
+    if (d && ev->type == NB_SEV_REGISTRATION) {
+      d->pend_reg = true;
+      f->pend_due = true;
+    }
     return;
   }
   if (ev->type != NB_SEV_NOTIFICATION) return;
   fw_dev *d = active_dev(f, ev->reg->ep);
   if (!d || (ev->obs_id != d->obs[0] && ev->obs_id != d->obs[1])) return;
-  nb_fwi_job_values(d, record_int(ev->records, 3), record_int(ev->records, 5), ev->now);
+  int st = record_int(ev->records, 3), res = record_int(ev->records, 5);
+  if (st >= 0) d->pend_state = st;
+  if (res >= 0) d->pend_result = res;
+  f->pend_due = true;
 }
 
 /* ---- life cycle ---- */
@@ -393,6 +414,7 @@ static void dev_init(fw_dev *d, fw_camp *c, const char *ep) {
   d->state = NB_FWS_DEV_QUEUED;
   d->result = -1;
   d->deadline = NB_TIME_NEVER;
+  d->pend_state = d->pend_result = -1;
 }
 
 nb_err nb_fws_campaign_start(nb_fws *f, const nb_fws_spec *spec, nb_time_ms now,
@@ -535,12 +557,14 @@ static nb_err load_image(void *user, const char *key, const char *text) {
   json_t *j = json_loads(text, 0, NULL);
   nb_fws_image img;
   memset(&img, 0, sizeof(img));
-  const char *name = NULL, *version = NULL, *vendor = NULL;
-  json_int_t size = 0, at = 0;
-  if (!j ||
-      json_unpack(j, "{s:I,s?s,s?s,s?s,s?I}", "size", &size, "name", &name, "version", &version,
-                  "vendor", &vendor, "uploadedAt", &at) != 0 ||
-      strlen(key) != 64 || size < 0) {
+  /* version and vendor are null when unknown */
+  const char *name = json_string_value(json_object_get(j, "name"));
+  const char *version = json_string_value(json_object_get(j, "version"));
+  const char *vendor = json_string_value(json_object_get(j, "vendor"));
+  json_t *js = json_object_get(j, "size");
+  json_int_t size = json_integer_value(js);
+  json_int_t at = json_integer_value(json_object_get(j, "uploadedAt"));
+  if (!json_is_integer(js) || strlen(key) != 64 || size < 0) {
     NB_LOG_WARN(NB_FWS_LOG, "event=store_unreadable kind=%s key=%s", DOC_IMAGE, key);
     json_decref(j);
     return NB_OK;
@@ -590,12 +614,15 @@ static nb_err load_dev(void *user, const char *key, const char *text) {
 /* A device as it was stored; one caught in the middle goes back to the start of its job (the
  * observations it held are ended), or, updating, is asked for its result. */
 static void restore_dev(fw_dev *d, json_t *j, nb_time_ms now) {
-  const char *ep = NULL, *state = NULL, *error = NULL, *version = NULL;
-  json_int_t obs0 = 0, obs1 = 0;
-  int attempts = 0, result = -1, checked = 0;
-  json_unpack(j, "{s:s,s:s,s?i,s?s,s?s,s?[II],s?b}", "endpoint", &ep, "state", &state, "attempts",
-              &attempts, "error", &error, "firmwareVersion", &version, "obs", &obs0, &obs1,
-              "checked", &checked);
+  const char *state = json_string_value(json_object_get(j, "state"));
+  const char *error = json_string_value(json_object_get(j, "error"));
+  const char *version = json_string_value(json_object_get(j, "firmwareVersion"));
+  json_t *obs = json_object_get(j, "obs");
+  json_int_t obs0 = json_integer_value(json_array_get(obs, 0));
+  json_int_t obs1 = json_integer_value(json_array_get(obs, 1));
+  json_int_t attempts = json_integer_value(json_object_get(j, "attempts"));
+  bool checked = json_is_true(json_object_get(j, "checked"));
+  int result = -1;
   json_t *r = json_object_get(j, "updateResult");
   if (json_is_integer(r)) result = (int)json_integer_value(r);
   int st = NB_FWS_DEV_QUEUED;
