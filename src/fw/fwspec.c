@@ -6,6 +6,7 @@
 
 #include "dtls/cose.h"
 #include "fw/fwupdate.h"
+#include "lwm2m/cbor_head.h"
 #include "lwm2m/cbor_io.h"
 #include "server/regparse.h"
 
@@ -157,13 +158,29 @@ json_t *nb_fws_image_json(const nb_fws_image *img) {
 }
 
 /* The byte length of the CBOR item at the start of buf (its content included), or 0 when it
- * does not end inside buf or is malformed. */
+ * does not end inside buf, is malformed or uses indefinite lengths (a COSE_Sign1 has none).
+ * Iterative: the items still owed are counted, so no nesting depth can exhaust the stack, and
+ * each item takes at least a byte, so the walk ends with buf. */
 static size_t cbor_item_len(const uint8_t *buf, size_t len) {
-  nb_cbor_reader r;
-  nb_cbor_item it;
-  nb_cbor_reader_init(&r, buf, len);
-  if (nb_cbor_next(&r, &it) != NB_OK || nb_cbor_skip(&r, &it, 8) != NB_OK) return 0;
-  return r.pos;
+  size_t pos = 0;
+  uint64_t owed = 1;
+  while (owed) {
+    nb_cbor_item it;
+    size_t used;
+    if (pos >= len || nb_cbor_head_decode(buf + pos, len - pos, &it, &used) != NB_OK ||
+        it.indefinite || it.kind == NB_CBOR_BYTES_INDEF || it.kind == NB_CBOR_TEXT_INDEF ||
+        it.kind == NB_CBOR_BREAK)
+      return 0;
+    pos += used;
+    owed--;
+    uint64_t more = it.kind == NB_CBOR_ARRAY ? it.u
+                    : it.kind == NB_CBOR_MAP ? it.u * 2
+                    : it.kind == NB_CBOR_TAG ? 1
+                                             : 0;
+    if (more > len - pos || owed > len) return 0; /* more items than bytes left */
+    owed += more;
+  }
+  return pos;
 }
 
 /* A text value of the manifest map, printable ASCII only (it is shown as it is). */
@@ -179,17 +196,25 @@ void nb_fws_manifest_sniff(const uint8_t *head, size_t len, char *version, char 
   version[0] = vendor[0] = '\0';
   /* tag 18 first: anything else is an image without an envelope */
   if (len < 2 || head[0] != 0xd2) return;
-  size_t env = cbor_item_len(head, len);
+  /* (the head reader refuses one-byte tags 6..20 as libcbor does: the tag is stepped over) */
+  size_t env = cbor_item_len(head + 1, len - 1);
   nb_cose_sign1_msg m;
-  if (!env || nb_cose_parse(head, env, &m) != NB_OK) return;
-  nb_cbor_reader r;
+  if (!env || nb_cose_parse(head, env + 1, &m) != NB_OK) return;
+  const uint8_t *p = m.payload;
+  size_t left = m.payload_len, used;
   nb_cbor_item it, k, v;
-  nb_cbor_reader_init(&r, m.payload, m.payload_len);
-  if (nb_cbor_next(&r, &it) != NB_OK || it.kind != NB_CBOR_MAP || it.indefinite) return;
+  if (nb_cbor_head_decode(p, left, &it, &used) != NB_OK || it.kind != NB_CBOR_MAP || it.indefinite)
+    return;
+  p += used, left -= used;
   for (uint64_t i = 0; i < it.u; i++) {
-    if (nb_cbor_next(&r, &k) != NB_OK || nb_cbor_next(&r, &v) != NB_OK) return;
-    if (k.kind == NB_CBOR_UINT && k.u == 1) manifest_text(&v, version);
-    if (k.kind == NB_CBOR_UINT && k.u == 4) manifest_text(&v, vendor);
-    if (nb_cbor_skip(&r, &k, 8) != NB_OK || nb_cbor_skip(&r, &v, 8) != NB_OK) return;
+    /* keys are small integers, values strings or integers: anything else ends the look */
+    if (nb_cbor_head_decode(p, left, &k, &used) != NB_OK || k.kind != NB_CBOR_UINT) return;
+    p += used, left -= used;
+    if (nb_cbor_head_decode(p, left, &v, &used) != NB_OK ||
+        (v.kind != NB_CBOR_TEXT && v.kind != NB_CBOR_BYTES && v.kind != NB_CBOR_UINT))
+      return;
+    p += used, left -= used;
+    if (k.u == 1) manifest_text(&v, version);
+    if (k.u == 4) manifest_text(&v, vendor);
   }
 }
