@@ -24,6 +24,10 @@ typedef struct {
   unsigned timeout_ms; /* whole request; 0 means 10 s */
   const char *ca_file; /* https://: trust anchors (PEM) the server's certificate must chain to;
                           NULL: the system's */
+  /* Instead of body: the file at this path is the body, read as it goes out (an upload of any
+   * size, never whole in memory), as application/octet-stream. A file that cannot be opened
+   * fails the request at submission (NB_ERR_IO). */
+  const char *body_file;
 } nb_http_request;
 
 /* The outcome of one request. `status` is the HTTP status (0 when no answer arrived; then

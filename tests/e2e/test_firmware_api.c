@@ -228,6 +228,38 @@ static void test_firmware_routes(void **state) {
   assert_int_equal(count_files(fwdir, ".upload-"), 0);
   assert_int_equal(count_files(fwdir, "[0-9a-f]"), 1);
 
+  /* the CLI over the same API: a second image up, listed, deleted */
+  char small[160];
+  snprintf(small, sizeof small, "%s/small.bin", e.dir);
+  write_file(small, img, 5000);
+  char small_sha[65];
+  sha_hex(img, 5000, small_sha);
+  char *up[] = {(char *)nb_test_env("NB_BINARY"),
+                "fw",
+                "upload",
+                small,
+                "--name",
+                "small",
+                "--api",
+                e.base,
+                NULL};
+  assert_int_equal(nb_test_run(up, 30000, &out), 0);
+  assert_non_null(strstr(out, small_sha));
+  free(out);
+  char *ls[] = {(char *)nb_test_env("NB_BINARY"), "fw", "list", "--api", e.base, NULL};
+  assert_int_equal(nb_test_run(ls, 30000, &out), 0);
+  assert_non_null(strstr(out, small_sha));
+  assert_non_null(strstr(out, sha));
+  free(out);
+  char *del[] = {
+      (char *)nb_test_env("NB_BINARY"), "fw", "delete", small_sha, "--api", e.base, NULL};
+  assert_int_equal(nb_test_run(del, 30000, &out), 0);
+  free(out);
+  char *nope[] = {
+      (char *)nb_test_env("NB_BINARY"), "fw", "push", "nobody", sha, "--api", e.base, NULL};
+  assert_int_equal(nb_test_run(nope, 30000, &out), 1); /* not registered */
+  free(out);
+
   char path[200];
   expect(&e, "GET", "/api/firmware", NULL, "|200", want);
   snprintf(path, sizeof path, "/api/firmware/%s", sha);
@@ -294,8 +326,11 @@ static void test_firmware_routes(void **state) {
   expect(&e, "GET", "/api/firmware", NULL, "|200", want);
   snprintf(cpath, sizeof cpath, "/api/campaigns/%s/resume", cid);
   expect(&e, "POST", cpath, NULL, "|200", "\"state\":\"running\"");
-  snprintf(cpath, sizeof cpath, "/api/campaigns/%s/cancel", cid);
-  expect(&e, "POST", cpath, NULL, "|200", "\"state\":\"cancelled\"");
+  char *cancel[] = {
+      (char *)nb_test_env("NB_BINARY"), "fw", "campaign", "cancel", cid, "--api", e.base, NULL};
+  assert_int_equal(nb_test_run(cancel, 30000, &out), 0);
+  assert_non_null(strstr(out, "\"state\":\"cancelled\""));
+  free(out);
   snprintf(cpath, sizeof cpath, "/api/campaigns/%s", cid);
   expect(&e, "DELETE", cpath, NULL, "|200", "deleted");
   expect(&e, "DELETE", path, NULL, "|200", "deleted");

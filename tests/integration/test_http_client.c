@@ -132,7 +132,7 @@ static void fetch_posts_body_and_token(void **state) {
   char url[128], why[128] = "";
   url_of(s, "/echo", url, sizeof url);
   const char *json = "{\"a\":1}";
-  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000, NULL};
+  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000, NULL, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -146,7 +146,7 @@ static void fetch_page_gives_the_next_link(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "", want[160];
   url_of(s, "/page", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL, NULL};
   long status;
   char *body, *next;
   assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
@@ -167,7 +167,7 @@ static void fetch_passes_http_errors_through(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/missing", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -181,7 +181,7 @@ static void fetch_reports_refused_timeout_and_bad_url(void **state) {
   char url[128], why[128] = "";
   long status = -1;
   snprintf(url, sizeof url, "http://127.0.0.1:%u/x", nb_test_free_port(SOCK_STREAM));
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL, NULL};
   assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_IO);
   assert_int_equal(status, 0);
   assert_true(why[0] != '\0');
@@ -200,7 +200,7 @@ static void fetch_refuses_oversized_answer(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/big", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL, NULL};
   char *body = (char *)1;
   assert_int_equal(nb_http_fetch(&req, NULL, &body, why, sizeof why), NB_ERR_IO);
   assert_null(body);
@@ -231,7 +231,7 @@ static void loop_runs_requests_concurrently_within_bound(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000, NULL};
+  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000, NULL, NULL};
   for (int i = 0; i < 5; i++) assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_ERR_BUSY);
   assert_int_equal(nb_http_client_pending(c), 5);
@@ -252,7 +252,7 @@ static void free_cancels_pending_requests(void **state) {
   char url[128];
   url_of(s, "/slow", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, NULL, NULL), NB_OK);
   uv_run(&loop, UV_RUN_NOWAIT);
@@ -270,7 +270,7 @@ static void pumped_mode_without_loop(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000, NULL};
+  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000, NULL, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_run(c, 5000), NB_OK);
