@@ -237,7 +237,7 @@ static int parse_opt(fw_opts *o, int c) {
       o->version = optarg;
       return NB_EXIT_OK;
     case 'o': {
-      long v;
+      long v = -1;
       int rc = parse_count(optarg, "--object", 65534, &v);
       o->object = (int)v;
       return rc;

@@ -36,6 +36,7 @@ static nb_err parse_endpoints(json_t *arr, nb_fws_spec *out, char *err, size_t c
   size_t n = json_array_size(arr);
   if (!json_is_array(arr) || n == 0) return bad(err, cap, "targets.endpoints: a non-empty array");
   if (n > NB_FWS_TARGETS_MAX) return bad(err, cap, "targets.endpoints: too many (100000 at most)");
+  if (out->endpoints) return bad(err, cap, "targets.endpoints: given twice");
   out->endpoints = calloc(n, sizeof(char *));
   if (!out->endpoints) return NB_ERR_NOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -43,9 +44,9 @@ static nb_err parse_endpoints(json_t *arr, nb_fws_spec *out, char *err, size_t c
     if (!ep || !nb_server_ep_valid((const uint8_t *)ep, strlen(ep)))
       return bad(err, cap, "targets.endpoints: endpoint names as registration takes them");
     for (size_t j = 0; j < out->nendpoints; j++)
-      if (strcmp(out->endpoints[j], ep) == 0)
+      if (out->endpoints[j] && strcmp(out->endpoints[j], ep) == 0)
         return bad(err, cap, "targets.endpoints: an endpoint listed twice");
-    if (!(out->endpoints[i] = strdup(ep))) return NB_ERR_NOMEM;
+    if (!(out->endpoints[out->nendpoints] = strdup(ep))) return NB_ERR_NOMEM;
     out->nendpoints++;
   }
   return NB_OK;
