@@ -125,6 +125,13 @@ static nb_err send(fw_dev *d, const nb_server_request *in, nb_server_result_fn c
   return rc;
 }
 
+/* The answer to the request held in *slot (a stale one, of a request given up, is not). */
+static bool take_answer(uint64_t *slot, uint64_t id) {
+  if (id != *slot) return false;
+  *slot = 0;
+  return true;
+}
+
 /* ---- values of object 5 ---- */
 
 static int int_at(const nb_records *recs, uint16_t obj, uint16_t res) {
@@ -141,8 +148,7 @@ static int int_at(const nb_records *recs, uint16_t obj, uint16_t res) {
 static void on_poll(void *user, uint64_t id, const nb_server_result *res, bool last) {
   fw_dev *d = user;
   (void)last;
-  if (id != d->poll) return;
-  d->poll = 0;
+  if (!take_answer(&d->poll, id)) return;
   /* A poll that got nothing says nothing: the step timeout decides. */
   if (res->err == NB_OK && NB_COAP_CLASS(res->code) == 2)
     nb_fwi_job_values(d, int_at(res->records, 5, 3), int_at(res->records, 5, 5),
@@ -176,8 +182,7 @@ static void observe(fw_dev *d, nb_time_ms now) {
 static void on_execute(void *user, uint64_t id, const nb_server_result *res, bool last) {
   fw_dev *d = user;
   (void)last;
-  if (id != d->req) return;
-  d->req = 0;
+  if (!take_answer(&d->req, id)) return;
   nb_time_ms now = nb_server_now(srv_of(d));
   if (res->err != NB_OK || NB_COAP_CLASS(res->code) != 2) {
     d->executed = false;
@@ -234,8 +239,7 @@ static void send_block(fw_dev *d, nb_time_ms now);
 static void on_block(void *user, uint64_t id, const nb_server_result *res, bool last) {
   fw_dev *d = user;
   (void)last;
-  if (id != d->req) return;
-  d->req = 0;
+  if (!take_answer(&d->req, id)) return;
   nb_time_ms now = nb_server_now(srv_of(d));
   uint64_t total = d->c->image_size;
   size_t size = nb_coap_block_size(d->szx);
@@ -308,8 +312,7 @@ static void send_block(fw_dev *d, nb_time_ms now) {
 static void on_uri(void *user, uint64_t id, const nb_server_result *res, bool last) {
   fw_dev *d = user;
   (void)last;
-  if (id != d->req) return;
-  d->req = 0;
+  if (!take_answer(&d->req, id)) return;
   nb_time_ms now = nb_server_now(srv_of(d));
   if (res->err != NB_OK || NB_COAP_CLASS(res->code) != 2) {
     fail_request(d, res, "write /5/0/1", now);
@@ -354,8 +357,7 @@ static void transfer(fw_dev *d, nb_time_ms now) {
 static void on_version(void *user, uint64_t id, const nb_server_result *res, bool last) {
   fw_dev *d = user;
   (void)last;
-  if (id != d->req) return;
-  d->req = 0;
+  if (!take_answer(&d->req, id)) return;
   nb_time_ms now = nb_server_now(srv_of(d));
   const nb_record *r = NULL;
   nb_path p = {{3, 0, 3, 0}, NB_PATH_RESOURCE};

@@ -463,21 +463,23 @@ nb_err nb_fws_campaign_start(nb_fws *f, const nb_fws_spec *spec, nb_time_ms now,
   return rc;
 }
 
-nb_err nb_fws_campaign_pause(nb_fws *f, const char *id, nb_time_ms now) {
+/* Campaign id from state `from` to `to`. */
+static nb_err camp_move(nb_fws *f, const char *id, nb_fws_camp_state from, nb_fws_camp_state to,
+                        nb_time_ms now) {
   fw_camp *c = camp_find(f, id);
   if (!c) return NB_ERR_NOT_FOUND;
-  if (c->state != NB_FWS_CAMP_RUNNING) return NB_ERR_STATE;
-  camp_set_state(c, NB_FWS_CAMP_PAUSED, now);
+  if (c->state != from) return NB_ERR_STATE;
+  camp_set_state(c, to, now);
+  nb_fwi_pump(c, now); /* resumed: the next devices start */
   return NB_OK;
 }
 
+nb_err nb_fws_campaign_pause(nb_fws *f, const char *id, nb_time_ms now) {
+  return camp_move(f, id, NB_FWS_CAMP_RUNNING, NB_FWS_CAMP_PAUSED, now);
+}
+
 nb_err nb_fws_campaign_resume(nb_fws *f, const char *id, nb_time_ms now) {
-  fw_camp *c = camp_find(f, id);
-  if (!c) return NB_ERR_NOT_FOUND;
-  if (c->state != NB_FWS_CAMP_PAUSED) return NB_ERR_STATE;
-  camp_set_state(c, NB_FWS_CAMP_RUNNING, now);
-  nb_fwi_pump(c, now);
-  return NB_OK;
+  return camp_move(f, id, NB_FWS_CAMP_PAUSED, NB_FWS_CAMP_RUNNING, now);
 }
 
 nb_err nb_fws_campaign_cancel(nb_fws *f, const char *id, nb_time_ms now) {

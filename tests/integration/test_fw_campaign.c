@@ -318,6 +318,18 @@ static void fixture_init(fixture *fx, size_t img_len, size_t ndev) {
   }
 }
 
+/* Device i moves to a CoAP endpoint of its own configuration (at 10.0.0.n:7000) and registers
+ * again from there. */
+static void replace_device(fixture *fx, size_t i, const nb_coap_ep_config *cfg, unsigned n) {
+  fake_dev *f = &fx->devs[i];
+  f->d.addr = nb_simnet_addr(n, 7000);
+  assert_non_null(nb_simnet_add_coap(fx->rig.h.net, &f->d.addr, cfg, &f->d.ep));
+  nb_coap_ep_set_handler(f->d.ep, fake_handler, f);
+  assert_int_equal(
+      nb_srv_dev_register_links(&f->d, f->name, "</1/0>,</3/0>,</5/0>", "lwm2m=1.1", NULL),
+      NB_COAP_CREATED);
+}
+
 static void fixture_deinit(fixture *fx) {
   nb_fws_free(fx->fw);
   fx->fw = NULL;
@@ -373,14 +385,7 @@ static void test_push_campaign(void **state) {
   nb_coap_ep_config_default(&small);
   small.block_szx = 4;
   small.random = NULL;
-  fake_dev *f1 = &fx.devs[1];
-  nb_addr a1 = nb_simnet_addr(40, 7000);
-  f1->d.addr = a1;
-  assert_non_null(nb_simnet_add_coap(fx.rig.h.net, &a1, &small, &f1->d.ep));
-  nb_coap_ep_set_handler(f1->d.ep, fake_handler, f1);
-  assert_int_equal(
-      nb_srv_dev_register_links(&f1->d, f1->name, "</1/0>,</3/0>,</5/0>", "lwm2m=1.1", NULL),
-      NB_COAP_CREATED);
+  replace_device(&fx, 1, &small, 40);
   fx.devs[2].reregister = true;
   char id[NB_FWS_CAMP_ID_MAX];
   assert_int_equal(start(&fx, false, 2, 0, id), NB_OK);
@@ -457,14 +462,7 @@ static void test_push_no_room(void **state) {
   nb_coap_ep_config_default(&tiny);
   tiny.max_body = 4096;
   tiny.random = NULL;
-  fake_dev *f = &fx.devs[0];
-  nb_addr a = nb_simnet_addr(41, 7001);
-  f->d.addr = a;
-  assert_non_null(nb_simnet_add_coap(fx.rig.h.net, &a, &tiny, &f->d.ep));
-  nb_coap_ep_set_handler(f->d.ep, fake_handler, f);
-  assert_int_equal(
-      nb_srv_dev_register_links(&f->d, f->name, "</1/0>,</3/0>,</5/0>", "lwm2m=1.1", NULL),
-      NB_COAP_CREATED);
+  replace_device(&fx, 0, &tiny, 41);
   char id[NB_FWS_CAMP_ID_MAX];
   assert_int_equal(start(&fx, false, 1, 3, id), NB_OK);
   assert_int_equal(run_campaign(&fx, id, 600000), NB_FWS_CAMP_DONE);
