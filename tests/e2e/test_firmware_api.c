@@ -299,6 +299,14 @@ static void test_firmware_routes(void **state) {
     free(log);
   }
 
+  /* the event stream sees campaigns start and change state */
+  char sse_url[160];
+  snprintf(sse_url, sizeof sse_url, "%s/api/events", e.base);
+  char *sargv[] = {"curl", "-s", "-N", sse_url, NULL};
+  nb_test_proc sse;
+  assert_true(nb_test_proc_start(&sse, sargv));
+  assert_true(nb_test_proc_wait_output(&sse, false, ": connected", 10000));
+
   /* a campaign for a device that never registers: queued; paused; kill -9; still there */
   char body[300], cid[17] = "";
   snprintf(body, sizeof body,
@@ -315,6 +323,10 @@ static void test_firmware_routes(void **state) {
   char cpath[64];
   snprintf(cpath, sizeof cpath, "/api/campaigns/%s/pause", cid);
   expect(&e, "POST", cpath, NULL, "|200", "\"state\":\"paused\"");
+  assert_true(nb_test_proc_wait_output(&sse, false, "event: FIRMWARE_CAMPAIGN", 10000));
+  assert_true(nb_test_proc_wait_output(&sse, false, "\"state\":\"paused\"", 10000));
+  nb_test_proc_stop(&sse);
+  nb_test_proc_cleanup(&sse);
   expect(&e, "POST", "/api/campaigns", "{\"image\":\"00\",\"targets\":{}}", "|400", "image");
   kill(e.srv.pid, SIGKILL);
   waitpid(e.srv.pid, NULL, 0);

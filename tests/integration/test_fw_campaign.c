@@ -580,12 +580,52 @@ static void test_version_filter(void **state) {
   fixture_deinit(&fx);
 }
 
+/* A queue-mode device asleep when the campaign starts: nothing reaches it until it wakes
+ * (its Update), then the push goes through while it is awake. */
+static void test_queue_mode_device(void **state) {
+  (void)state;
+  fixture fx;
+  fixture_init(&fx, 6000, 0);
+  fake_dev *f = &fx.devs[0];
+  fx.ndev = 1;
+  nb_srv_dev_init(&f->d, &fx.rig.h, 0);
+  nb_coap_ep_set_handler(f->d.ep, fake_handler, f);
+  snprintf(f->name, sizeof f->name, "fwdev-q");
+  assert_int_equal(
+      nb_srv_dev_register_links(&f->d, f->name, "</1/0>,</3/0>,</5/0>", "lwm2m=1.1", "Q"),
+      NB_COAP_CREATED);
+  char location[64];
+  snprintf(location, sizeof location, "%s", f->d.location);
+  nb_simnet *net = fx.rig.h.net;
+  nb_simnet_run_until(net, nb_simnet_now(net) + 100000); /* past its awake time: asleep */
+  assert_false(nb_server_is_awake(fx.rig.h.srv, f->name));
+  char id[NB_FWS_CAMP_ID_MAX];
+  assert_int_equal(start(&fx, false, 1, 0, id), NB_OK);
+  for (int i = 0; i < 600; i++) { /* five minutes asleep */
+    nb_simnet_run_until(net, nb_simnet_now(net) + 500);
+    devices_step(&fx, nb_simnet_now(net));
+  }
+  assert_int_equal(f->blocks, 0);
+  size_t counts[8];
+  nb_fws_camp_state st;
+  assert_true(nb_fws_campaign_counts(fx.fw, id, counts, &st));
+  assert_int_equal(counts[NB_FWS_DEV_UPDATED], 0);
+  /* it wakes: an Update */
+  assert_int_equal(nb_srv_dev_send(&f->d, NB_COAP_POST, location, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_CHANGED);
+  assert_int_equal(run_campaign(&fx, id, nb_simnet_now(net) + 600000), NB_FWS_CAMP_DONE);
+  assert_all_updated(&fx, id);
+  assert_int_equal(f->blocks, (6000 + 1023) / 1024);
+  fixture_deinit(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_campaign),       cmocka_unit_test(test_pull_campaign),
       cmocka_unit_test(test_campaign_with_loss),  cmocka_unit_test(test_pull_campaign_with_loss),
       cmocka_unit_test(test_push_no_room),        cmocka_unit_test(test_campaign_survives_restart),
       cmocka_unit_test(test_pause_resume_cancel), cmocka_unit_test(test_version_filter),
+      cmocka_unit_test(test_queue_mode_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
