@@ -1,0 +1,233 @@
+/* A firmware update end to end through the real `niobium server`: a 1 MiB image uploaded with
+ * curl, then pushed (Block1 Writes of /5/0/0 read from the server's file) and pulled (the
+ * device fetches the server's /fw/{id} by Block2) to a device running the Niobium client
+ * library with its Firmware Update object, in a thread of this test on a UDP socket; each time
+ * the device applies exactly the uploaded bytes and the campaign ends with it updated. */
+#include <arpa/inet.h>
+#include <gnutls/crypto.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/time.h"
+#include "coap/endpoint.h"
+#include "nb_test.h"
+#include "niobium/client.h"
+#include "niobium/objects.h"
+
+#define IMG (1 << 20)
+
+typedef struct {
+  int fd;
+  nb_client *c;
+  atomic_bool stop;
+  atomic_int applied;
+  char applied_sha[65];
+  pthread_t th;
+} device;
+
+static void sha_hex(const uint8_t *data, size_t len, char out[65]) {
+  uint8_t d[32];
+  assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, d), 0);
+  for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void dev_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  device *d = user;
+  struct sockaddr_storage ss;
+  size_t sl;
+  if (nb_addr_to_sockaddr(peer, (struct sockaddr *)&ss, sizeof(ss), &sl) == NB_OK)
+    sendto(d->fd, data, len, 0, (struct sockaddr *)&ss, (socklen_t)sl);
+}
+
+static nb_err dev_apply(void *user, const uint8_t *pkg, size_t len, nb_time_ms now) {
+  device *d = user;
+  (void)now;
+  sha_hex(pkg, len, d->applied_sha);
+  atomic_fetch_add(&d->applied, 1);
+  return NB_OK;
+}
+
+static void *dev_run(void *arg) {
+  device *d = arg;
+  while (!atomic_load(&d->stop)) {
+    nb_time_ms now = nb_time_now_ms();
+    nb_time_ms dl = nb_client_next_deadline(d->c);
+    int wait = dl == NB_TIME_NEVER || dl - now > 20 ? 20 : (int)(dl > now ? dl - now : 0);
+    struct pollfd p = {.fd = d->fd, .events = POLLIN};
+    while (poll(&p, 1, wait) > 0) {
+      uint8_t buf[2048];
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof(ss);
+      ssize_t n = recvfrom(d->fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
+      nb_addr from;
+      if (n > 0 && nb_addr_from_sockaddr((struct sockaddr *)&ss, &from) == NB_OK)
+        nb_client_receive(d->c, &from, buf, (size_t)n, nb_time_now_ms());
+      wait = 0;
+    }
+    nb_client_tick(d->c, nb_time_now_ms());
+  }
+  return NULL;
+}
+
+static void dev_start(device *d, const char *ep, uint16_t port) {
+  memset(d, 0, sizeof(*d));
+  d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(d->fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(d->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  nb_client_config cfg;
+  nb_client_config_default(&cfg);
+  cfg.endpoint = ep;
+  cfg.send = dev_send;
+  cfg.send_user = d;
+  /* this client reassembles the package whole: room for it */
+  static nb_coap_ep_config coap;
+  nb_coap_ep_config_default(&coap);
+  coap.dedup_max = 16;
+  coap.max_body = 2 * IMG;
+  cfg.coap = &coap;
+  assert_int_equal(nb_client_new(&cfg, &d->c), NB_OK);
+  nb_client_device_info info = {.manufacturer = "Niobium",
+                                .model = "fw-e2e",
+                                .serial = "7",
+                                .firmware_version = "1.0",
+                                .battery_level = 80,
+                                .memory_free_kb = -1,
+                                .memory_total_kb = -1};
+  assert_int_equal(nb_client_add_device(d->c, &info), NB_OK);
+  nb_client_firmware_config fc = {.apply = dev_apply, .user = d, .max_size = 2 * IMG};
+  assert_int_equal(nb_client_add_firmware(d->c, &fc), NB_OK);
+  char uri[64];
+  snprintf(uri, sizeof(uri), "coap://127.0.0.1:%u", port);
+  nb_client_server_params sp = {.uri = uri, .ssid = 1, .lifetime = 600, .security_mode = 3};
+  assert_int_equal(nb_client_add_server(d->c, &sp), NB_OK);
+  assert_int_equal(nb_client_start(d->c, nb_time_now_ms()), NB_OK);
+  assert_int_equal(pthread_create(&d->th, NULL, dev_run, d), 0);
+}
+
+static void dev_stop(device *d) {
+  atomic_store(&d->stop, true);
+  pthread_join(d->th, NULL);
+  nb_client_free(d->c);
+  close(d->fd);
+}
+
+typedef struct {
+  char dir[64], db[128], coap[32], http[32], base[64];
+  uint16_t coap_port;
+} env;
+
+static bool wait_for(const env *e, const char *path, const char *needle, int ms) {
+  for (int t = 0; t < ms; t += 200) {
+    char *out = nb_test_http(e->base, "GET", path, NULL);
+    bool ok = out && strstr(out, needle) != NULL;
+    free(out);
+    if (ok) return true;
+    usleep(200 * 1000);
+  }
+  return false;
+}
+
+/* POST /api/clients/dev-fw/firmware; the campaign's path. */
+static void update(const env *e, const char *sha, const char *method, char *cpath, size_t cap) {
+  char body[200];
+  snprintf(body, sizeof body, "{\"image\":\"%s\",\"method\":\"%s\",\"retries\":0}", sha, method);
+  char *out = nb_test_http(e->base, "POST", "/api/clients/dev-fw/firmware", body);
+  assert_non_null(out);
+  const char *at = strstr(out, "\"id\":\"");
+  if (!strstr(out, "|201") || !at) fail_msg("%s update: %s", method, out);
+  snprintf(cpath, cap, "/api/campaigns/%.16s", at + 6);
+  free(out);
+}
+
+static void test_push_and_pull(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  snprintf(e.dir, sizeof e.dir, "/tmp/nb-e2e-fwup-XXXXXX");
+  assert_non_null(mkdtemp(e.dir));
+  snprintf(e.db, sizeof e.db, "%s/server.db", e.dir);
+  e.coap_port = nb_test_free_port(SOCK_DGRAM);
+  snprintf(e.coap, sizeof e.coap, "127.0.0.1:%u", e.coap_port);
+  uint16_t hp = nb_test_free_port(SOCK_STREAM);
+  snprintf(e.http, sizeof e.http, "127.0.0.1:%u", hp);
+  snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
+  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "server",
+                   "--coap",
+                   e.coap,
+                   "--http",
+                   e.http,
+                   "--db",
+                   e.db,
+                   NULL};
+  nb_test_proc srv;
+  assert_true(nb_test_proc_start(&srv, sargv));
+  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+
+  uint8_t *img = malloc(IMG);
+  assert_int_equal(gnutls_rnd(GNUTLS_RND_NONCE, img, IMG), 0);
+  char sha[65], file[128], data[140], url[128];
+  sha_hex(img, IMG, sha);
+  snprintf(file, sizeof file, "%s/image.bin", e.dir);
+  FILE *f = fopen(file, "wb");
+  assert_int_equal(fwrite(img, 1, IMG, f), IMG);
+  fclose(f);
+  snprintf(data, sizeof data, "@%s", file);
+  snprintf(url, sizeof url, "%s/api/firmware", e.base);
+  char *up[] = {"curl",
+                "-s",
+                "-w",
+                "|%{http_code}",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                data,
+                url,
+                NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(up, 60000, &out), 0);
+  if (!strstr(out, "|201") || !strstr(out, sha)) fail_msg("upload: %s", out);
+  free(out);
+
+  device d;
+  dev_start(&d, "dev-fw", e.coap_port);
+  assert_true(wait_for(&e, "/api/clients/dev-fw", "\"endpoint\":\"dev-fw\"", 10000));
+
+  const char *methods[] = {"push", "pull"};
+  for (int i = 0; i < 2; i++) {
+    char cpath[64];
+    update(&e, sha, methods[i], cpath, sizeof cpath);
+    if (!wait_for(&e, cpath, "\"state\":\"done\"", 120000)) {
+      char *st = nb_test_http(e.base, "GET", cpath, NULL);
+      fail_msg("%s: the campaign did not end: %s", methods[i], st ? st : "");
+    }
+    assert_true(wait_for(&e, cpath, "\"state\":\"updated\"", 1000));
+    assert_int_equal(atomic_load(&d.applied), i + 1);
+    assert_string_equal(d.applied_sha, sha);
+  }
+
+  dev_stop(&d);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  free(img);
+  char *rm[] = {"rm", "-rf", e.dir, NULL};
+  nb_test_run(rm, 10000, NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_push_and_pull)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
