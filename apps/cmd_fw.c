@@ -28,14 +28,11 @@ typedef struct {
 
 /* ---- the API ---- */
 
-/* One request; prints the answer (2xx) on stdout. */
-static int call(const fw_opts *o, const char *method, const char *path, const char *body,
-                const char *file) {
-  char url[1024], why[200] = "";
-  size_t n = strlen(o->api);
-  while (n > 0 && o->api[n - 1] == '/') n--;
-  if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)
-    return FW_USAGE("--api URL is too long\n");
+/* One request to url (the API's path for messages); its answer (2xx) in *answer, the URL of
+ * the next page of a list in *next (may be NULL). */
+static int fetch(const fw_opts *o, const char *method, const char *url, const char *path,
+                 const char *body, const char *file, char **answer, char **next) {
+  char why[200] = "";
   nb_http_request rq = {.method = method,
                         .url = url,
                         .bearer_token = o->token.token,
@@ -45,8 +42,7 @@ static int call(const fw_opts *o, const char *method, const char *path, const ch
                         .body_file = file,
                         .timeout_ms = file ? 3600000 : 30000};
   long status = 0;
-  char *answer = NULL;
-  nb_err e = nb_http_fetch(&rq, &status, &answer, why, sizeof why);
+  nb_err e = nb_http_fetch_page(&rq, &status, answer, next, why, sizeof why);
   int rc = NB_EXIT_OK;
   if (e != NB_OK && file && status == 0)
     rc = FW_ERR("cannot send %s to %s (%s): check the file and that the server runs there\n", file,
@@ -56,10 +52,53 @@ static int call(const fw_opts *o, const char *method, const char *path, const ch
   else if (status == 401)
     rc = FW_ERR("the API refused the token: give the server's --api-token\n");
   else if (status < 200 || status > 299)
-    rc = FW_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
-  else
-    printf("%s\n", answer ? answer : "");
+    rc = FW_ERR("%s %s answered %ld: %s\n", method, path, status, *answer ? *answer : "");
+  return rc;
+}
+
+/* The API's URL + path. */
+static int api_url(const fw_opts *o, const char *path, char *url, size_t cap) {
+  size_t n = strlen(o->api);
+  while (n > 0 && o->api[n - 1] == '/') n--;
+  if ((size_t)snprintf(url, cap, "%.*s%s", (int)n, o->api, path) >= cap)
+    return FW_USAGE("--api URL is too long\n");
+  return NB_EXIT_OK;
+}
+
+/* One request; prints the answer on stdout. */
+static int call(const fw_opts *o, const char *method, const char *path, const char *body,
+                const char *file) {
+  char url[1024], *answer = NULL;
+  int rc = api_url(o, path, url, sizeof url);
+  if (rc == NB_EXIT_OK) rc = fetch(o, method, url, path, body, file, &answer, NULL);
+  if (rc == NB_EXIT_OK) printf("%s\n", answer ? answer : "");
   free(answer);
+  return rc;
+}
+
+/* GET of a list, every page (Link: rel="next"), printed as one array. */
+static int list(const fw_opts *o, const char *path) {
+  char first[1024];
+  int rc = api_url(o, path, first, sizeof first);
+  json_t *all = json_array();
+  char *url = rc == NB_EXIT_OK ? strdup(first) : NULL;
+  for (unsigned pages = 0; url && rc == NB_EXIT_OK && pages < 100000; pages++) {
+    char *answer = NULL, *next = NULL;
+    rc = fetch(o, "GET", url, path, NULL, NULL, &answer, &next);
+    json_t *page = rc == NB_EXIT_OK ? json_loads(answer, 0, NULL) : NULL;
+    if (rc == NB_EXIT_OK && (!json_is_array(page) || json_array_extend(all, page) != 0))
+      rc = FW_ERR("GET %s did not answer a JSON array\n", path);
+    json_decref(page);
+    free(answer);
+    free(url);
+    url = next;
+  }
+  free(url);
+  char *text = rc == NB_EXIT_OK ? json_dumps(all, JSON_COMPACT) : NULL;
+  if (rc == NB_EXIT_OK && !text) rc = FW_ERR("out of memory\n");
+  if (text) printf("%s\n", text);
+  free(text);
+  json_decref(all);
   return rc;
 }
 
@@ -86,7 +125,7 @@ static int fw_upload(const fw_opts *o) {
   return call(o, "POST", path, NULL, o->args[0]);
 }
 
-static int fw_list(const fw_opts *o) { return call(o, "GET", "/api/firmware", NULL, NULL); }
+static int fw_list(const fw_opts *o) { return list(o, "/api/firmware"); }
 
 static int one_arg(const fw_opts *o, const char *method, const char *prefix, const char *suffix) {
   char arg[400], path[512];
@@ -125,7 +164,7 @@ static int campaign_create(const fw_opts *o) {
   return body_call(o, "POST", "/api/campaigns", b);
 }
 
-static int campaign_list(const fw_opts *o) { return call(o, "GET", "/api/campaigns", NULL, NULL); }
+static int campaign_list(const fw_opts *o) { return list(o, "/api/campaigns"); }
 static int campaign_show(const fw_opts *o) { return one_arg(o, "GET", "/api/campaigns", ""); }
 static int campaign_pause(const fw_opts *o) {
   return one_arg(o, "POST", "/api/campaigns", "/pause");
@@ -156,7 +195,7 @@ static const struct {
      "SHA256 (--endpoint EP... | [--prefix P] [--object N] [--firmware-version V])\n"
      "                 [--method push|pull] [--concurrency N] [--retries N]",
      "update a set of devices", campaign_create},
-    {"campaign list", 0, "", "every campaign, newest first", campaign_list},
+    {"campaign list", 0, "", "every campaign (all pages), without devices", campaign_list},
     {"campaign show", 1, "ID", "a campaign with its devices' progress", campaign_show},
     {"campaign pause", 1, "ID", "start no new device", campaign_pause},
     {"campaign resume", 1, "ID", "go on", campaign_resume},

@@ -545,11 +545,8 @@ json_t *nb_fws_campaign_json(const nb_fws *f, const char *id, bool devices) {
   return c ? camp_view(c, devices) : NULL;
 }
 
-json_t *nb_fws_campaigns_json(const nb_fws *f) {
-  json_t *a = json_array();
-  for (const fw_camp *c = f->camps; a && c; c = c->next)
-    json_array_append_new(a, camp_view(c, false));
-  return a;
+void nb_fws_campaign_each(const nb_fws *f, void (*fn)(void *user, const char *id), void *user) {
+  for (const fw_camp *c = f->camps; c; c = c->next) fn(user, c->id);
 }
 
 /* ---- restore ---- */

@@ -161,8 +161,8 @@ nb_err nb_fws_campaign_cancel(nb_fws *f, const char *id, nb_time_ms now);
 nb_err nb_fws_campaign_delete(nb_fws *f, const char *id);
 /* The campaign as the API shows it, with its devices when asked; NULL when unknown. */
 json_t *nb_fws_campaign_json(const nb_fws *f, const char *id, bool devices);
-/* Every campaign, newest first, without devices. */
-json_t *nb_fws_campaigns_json(const nb_fws *f);
+/* Visits every campaign's id, newest first. */
+void nb_fws_campaign_each(const nb_fws *f, void (*fn)(void *user, const char *id), void *user);
 /* Counts of a campaign's devices by state (index nb_fws_dev_state); false when unknown. */
 bool nb_fws_campaign_counts(const nb_fws *f, const char *id, size_t counts[8],
                             nb_fws_camp_state *state);

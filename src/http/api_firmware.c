@@ -79,12 +79,19 @@ enum MHD_Result nb_api_fw_upload(nb_http_req *rq) {
 
 /* ---- images ---- */
 
+/* A page of images, in sha256 order (the API's lists by name). */
 enum MHD_Result nb_api_fw_list(nb_http_req *rq) {
   nb_api_ctx *a = nb_api_of(rq);
+  nb_page_keys page;
+  enum MHD_Result ret;
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  for (size_t i = 0; i < nb_fws_image_count(a->fw); i++)
+    nb_page_keys_offer(&page, nb_fws_image_at(a->fw, i)->sha256);
+  nb_page_keys_finish(&page);
   json_t *arr = json_array();
-  for (size_t i = 0; arr && i < nb_fws_image_count(a->fw); i++)
-    json_array_append_new(arr, nb_fws_image_json(nb_fws_image_at(a->fw, i)));
-  return nb_http_reply_json(rq, 200, arr);
+  for (size_t i = 0; arr && i < page.n; i++)
+    json_array_append_new(arr, nb_fws_image_json(nb_fws_image_find(a->fw, page.keys[i])));
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
 static const nb_fws_image *image_param(nb_http_req *rq) {
@@ -172,8 +179,20 @@ enum MHD_Result nb_api_fw_client_update(nb_http_req *rq) {
   return r;
 }
 
+static void offer_id(void *page, const char *id) { nb_page_keys_offer(page, id); }
+
+/* A page of campaigns, in id order (the API's lists by name), without their devices. */
 enum MHD_Result nb_api_campaign_list(nb_http_req *rq) {
-  return nb_http_reply_json(rq, 200, nb_fws_campaigns_json(nb_api_of(rq)->fw));
+  nb_api_ctx *a = nb_api_of(rq);
+  nb_page_keys page;
+  enum MHD_Result ret;
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  nb_fws_campaign_each(a->fw, offer_id, &page);
+  nb_page_keys_finish(&page);
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < page.n; i++)
+    json_array_append_new(arr, nb_fws_campaign_json(a->fw, page.keys[i], false));
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
 static bool camp_param(nb_http_req *rq, char *id) {
