@@ -364,6 +364,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     }
     if (!collect_body(d, rq, upload, *upload_size)) return MHD_NO;
     *upload_size = 0;
+    nb_http_conn *c = rq->sink ? conn_of(conn) : NULL;
+    if (c) nb_http_admit_progress(d->admit, c, nb_io_loop_now(d->loop));
     return MHD_YES;
   }
   if (rq->routed) return MHD_YES;

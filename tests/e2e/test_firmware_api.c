@@ -59,31 +59,34 @@ static void expect(const env *e, const char *method, const char *path, const cha
   free(out);
 }
 
-/* curl POST of a file as the body; "body|status". */
-static char *upload(const env *e, const char *file, const char *type, bool chunked) {
+/* curl POST of a file as the body, at most rate bytes a second (NULL: no limit);
+ * "body|status". */
+static char *upload_at(const env *e, const char *file, const char *type, bool chunked,
+                       const char *rate) {
   char url[128], data[256], ct[96];
   snprintf(url, sizeof url, "%s/api/firmware?name=e2e", e->base);
   snprintf(data, sizeof data, "@%s", file);
   snprintf(ct, sizeof ct, "Content-Type: %s", type);
-  char *argv[] = {"curl",
-                  "-s",
-                  "-m",
-                  "60",
-                  "-w",
-                  "|%{http_code}",
-                  "-X",
-                  "POST",
-                  "-H",
-                  ct,
-                  "--data-binary",
-                  data,
-                  url,
-                  chunked ? "-H" : NULL,
-                  "Transfer-Encoding: chunked",
-                  NULL};
+  char *argv[20] = {"curl",          "-s", "-m",   "60", "-w",
+                    "|%{http_code}", "-X", "POST", "-H", ct,
+                    "--data-binary", data, url};
+  int n = 13;
+  if (chunked) {
+    argv[n++] = "-H";
+    argv[n++] = "Transfer-Encoding: chunked";
+  }
+  if (rate) {
+    argv[n++] = "--limit-rate";
+    argv[n++] = (char *)rate;
+  }
+  argv[n] = NULL;
   char *out = NULL;
   assert_int_equal(nb_test_run(argv, 90000, &out), 0);
   return out;
+}
+
+static char *upload(const env *e, const char *file, const char *type, bool chunked) {
+  return upload_at(e, file, type, chunked, NULL);
 }
 
 static void write_file(const char *path, const uint8_t *data, size_t len) {
@@ -228,6 +231,19 @@ static void test_firmware_routes(void **state) {
   assert_int_equal(count_files(fwdir, ".upload-"), 0);
   assert_int_equal(count_files(fwdir, "[0-9a-f]"), 1);
 
+  /* a slow upload (about 15 s, past the API's 10 s body deadline) that keeps making progress
+   * goes through: the deadline counts between pieces of an upload */
+  char path[200], slow[160], slow_sha[65], slow_want[120];
+  snprintf(slow, sizeof slow, "%s/slow.bin", e.dir);
+  write_file(slow, img + 1, 750000);
+  sha_hex(img + 1, 750000, slow_sha);
+  snprintf(slow_want, sizeof slow_want, "\"sha256\":\"%s\"", slow_sha);
+  out = upload_at(&e, slow, "application/octet-stream", false, "50K");
+  if (!strstr(out, "|201") || !strstr(out, slow_want)) fail_msg("slow upload: %s", out);
+  free(out);
+  snprintf(path, sizeof path, "/api/firmware/%s", slow_sha);
+  expect(&e, "DELETE", path, NULL, "|200", "deleted");
+
   /* the CLI over the same API: a second image up, listed, deleted */
   char small[160];
   snprintf(small, sizeof small, "%s/small.bin", e.dir);
@@ -260,7 +276,6 @@ static void test_firmware_routes(void **state) {
   assert_int_equal(nb_test_run(nope, 30000, &out), 1); /* not registered */
   free(out);
 
-  char path[200];
   expect(&e, "GET", "/api/firmware", NULL, "|200", want);
   snprintf(path, sizeof path, "/api/firmware/%s", sha);
   expect(&e, "GET", path, NULL, "|200", "\"name\":\"e2e\"");
