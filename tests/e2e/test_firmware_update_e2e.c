@@ -206,6 +206,13 @@ static void test_push_and_pull(void **state) {
   dev_start(&d, "dev-fw", e.coap_port);
   assert_true(wait_for(&e, "/api/clients/dev-fw", "\"endpoint\":\"dev-fw\"", 10000));
 
+  char sse_url[160];
+  snprintf(sse_url, sizeof sse_url, "%s/api/events?ep=dev-fw", e.base);
+  char *cargv[] = {"curl", "-s", "-N", sse_url, NULL};
+  nb_test_proc sse;
+  assert_true(nb_test_proc_start(&sse, cargv));
+  assert_true(nb_test_proc_wait_output(&sse, false, ": connected", 10000));
+
   const char *methods[] = {"push", "pull"};
   for (int i = 0; i < 2; i++) {
     char cpath[64];
@@ -219,6 +226,12 @@ static void test_push_and_pull(void **state) {
     assert_string_equal(d.applied_sha, sha);
   }
 
+  /* the device's progress on the event stream */
+  assert_true(nb_test_proc_wait_output(&sse, false, "event: FIRMWARE_DEVICE", 5000));
+  assert_true(nb_test_proc_wait_output(&sse, false, "\"state\":\"downloading\"", 5000));
+  assert_true(nb_test_proc_wait_output(&sse, false, "\"state\":\"updated\"", 5000));
+  nb_test_proc_stop(&sse);
+  nb_test_proc_cleanup(&sse);
   dev_stop(&d);
   nb_test_proc_stop(&srv);
   nb_test_proc_cleanup(&srv);
