@@ -66,6 +66,7 @@ struct fw_camp {
   fw_dev *devs;
   size_t ndevs;
   size_t active;
+  size_t open; /* devices before this index are over (updated, failed, skipped, cancelled) */
 };
 
 struct nb_fws {

@@ -126,8 +126,11 @@ static void camp_set_state(fw_camp *c, nb_fws_camp_state st, nb_time_ms now) {
 void nb_fwi_pump(fw_camp *c, nb_time_ms now) {
   nb_fws *f = c->f;
   if (c->state != NB_FWS_CAMP_RUNNING) return;
+  /* Devices before `open` are over: a campaign that goes in order scans only its window of
+   * devices under way and those waiting for a retry, not every device each time one ends. */
+  while (c->open < c->ndevs && dev_over(c->devs[c->open].state)) c->open++;
   bool over = true;
-  for (size_t i = 0; i < c->ndevs; i++) {
+  for (size_t i = c->open; i < c->ndevs; i++) {
     fw_dev *d = &c->devs[i];
     if (dev_over(d->state)) continue;
     over = false;
