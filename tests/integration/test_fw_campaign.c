@@ -619,13 +619,94 @@ static void test_queue_mode_device(void **state) {
   fixture_deinit(&fx);
 }
 
+/* ---- a raw device that answers the first 1024-byte block with 4.13 and a smaller Block1 ---- */
+
+typedef struct {
+  nb_simnet_node *node;
+  nb_addr addr;
+  uint8_t got[8192];
+  size_t len;
+  int refused, small_blocks;
+  bool complete;
+} raw_dev;
+
+static void raw_send(raw_dev *r, const nb_addr *to, nb_coap_msg *m) {
+  uint8_t buf[1400];
+  size_t n;
+  assert_int_equal(nb_coap_serialize(m, buf, sizeof buf, &n), NB_OK);
+  nb_simnet_send(r->node, to, buf, n);
+}
+
+/* RFC 7959 2.9.3: a 4.13 whose Block1 names the size the device takes. */
+static void raw_receive(void *user, const nb_addr *from, const uint8_t *data, size_t len,
+                        nb_time_ms now) {
+  raw_dev *r = user;
+  (void)now;
+  nb_coap_msg req, m;
+  nb_coap_block b;
+  if (nb_coap_parse(data, len, &req) != NB_OK || req.type != NB_COAP_CON) return;
+  nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_NOT_FOUND, req.mid);
+  nb_coap_msg_set_token(&m, req.token, req.token_len);
+  if (req.code == NB_COAP_PUT && nb_coap_block_get(&req, NB_COAP_OPT_BLOCK1, &b) == NB_OK) {
+    size_t off = nb_coap_block_offset(&b);
+    if (b.szx > 4) {
+      r->refused++;
+      m.code = NB_COAP_REQUEST_ENTITY_TOO_LARGE;
+      nb_coap_block want = {0, false, 4};
+      nb_coap_block_add(&m, NB_COAP_OPT_BLOCK1, &want);
+    } else if (off == r->len && off + req.payload_len <= sizeof r->got) {
+      memcpy(r->got + off, req.payload, req.payload_len);
+      r->len += req.payload_len;
+      r->small_blocks++;
+      r->complete = !b.more;
+      m.code = b.more ? NB_COAP_CONTINUE : NB_COAP_CHANGED;
+      nb_coap_block_add(&m, NB_COAP_OPT_BLOCK1, &b);
+    } else {
+      m.code = NB_COAP_REQUEST_ENTITY_INCOMPLETE;
+    }
+  }
+  raw_send(r, from, &m);
+}
+
+static bool raw_complete(void *user) { return ((raw_dev *)user)->complete; }
+
+static void test_push_413_smaller_block(void **state) {
+  (void)state;
+  fixture fx;
+  fixture_init(&fx, 5000, 0);
+  raw_dev r;
+  memset(&r, 0, sizeof r);
+  static const nb_simnet_ops ops = {raw_receive, NULL, NULL, NULL};
+  r.addr = nb_simnet_addr(60, 7100);
+  assert_non_null(r.node = nb_simnet_add(fx.rig.h.net, &r.addr, &ops, &r));
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 77);
+  nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/rd");
+  nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_LINK_FORMAT);
+  nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, "ep=fwdev-raw");
+  nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, "lwm2m=1.1");
+  nb_coap_msg_set_payload(&m, "</5/0>", 6);
+  raw_send(&r, &fx.rig.h.addr, &m);
+  nb_simnet *net = fx.rig.h.net;
+  nb_simnet_run_until(net, nb_simnet_now(net) + 1000);
+  assert_non_null(nb_server_find(fx.rig.h.srv, "fwdev-raw"));
+  char id[NB_FWS_CAMP_ID_MAX];
+  assert_int_equal(start(&fx, false, 1, 0, id), NB_OK);
+  assert_true(nb_simnet_run_until_cond(net, nb_simnet_now(net) + 120000, raw_complete, &r));
+  assert_int_equal(r.refused, 1);                       /* the first block, at 1024 */
+  assert_int_equal(r.small_blocks, (5000 + 255) / 256); /* then from the start at 256 */
+  assert_int_equal(r.len, 5000);
+  assert_memory_equal(r.got, fx.img, 5000);
+  fixture_deinit(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_campaign),       cmocka_unit_test(test_pull_campaign),
       cmocka_unit_test(test_campaign_with_loss),  cmocka_unit_test(test_pull_campaign_with_loss),
       cmocka_unit_test(test_push_no_room),        cmocka_unit_test(test_campaign_survives_restart),
       cmocka_unit_test(test_pause_resume_cancel), cmocka_unit_test(test_version_filter),
-      cmocka_unit_test(test_queue_mode_device),
+      cmocka_unit_test(test_queue_mode_device),   cmocka_unit_test(test_push_413_smaller_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
