@@ -9,6 +9,7 @@ nb_err nb_coap_hmap_init(nb_coap_hmap *m) {
   m->buckets = m->inline_buckets;
   m->nbuckets = NB_COAP_HMAP_INLINE;
   m->count = 0;
+  m->low = 0;
   return NB_OK;
 }
 
@@ -17,11 +18,13 @@ void nb_coap_hmap_deinit(nb_coap_hmap *m) {
   m->buckets = NULL;
   m->nbuckets = 0;
   m->count = 0;
+  m->low = 0;
 }
 
 /* Doubles the bucket array; on allocation failure the map keeps working, only slower. */
 static void nb_coap_hmap_grow(nb_coap_hmap *m) {
-  size_t n = m->nbuckets * 2;
+  if (m->nbuckets > UINT32_MAX / 2) return;
+  size_t n = (size_t)m->nbuckets * 2;
   /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   nb_coap_hnode **b = calloc(n, sizeof *b);
   if (!b) return;
@@ -37,7 +40,8 @@ static void nb_coap_hmap_grow(nb_coap_hmap *m) {
   }
   if (m->buckets != m->inline_buckets) free(m->buckets);
   m->buckets = b;
-  m->nbuckets = n;
+  m->nbuckets = (uint32_t)n;
+  m->low = 0;
 }
 
 void nb_coap_hmap_insert(nb_coap_hmap *m, nb_coap_hnode *node, uint64_t hash) {
@@ -47,6 +51,7 @@ void nb_coap_hmap_insert(nb_coap_hmap *m, nb_coap_hnode *node, uint64_t hash) {
   node->next = m->buckets[i];
   m->buckets[i] = node;
   m->count++;
+  if (i < m->low) m->low = (uint32_t)i;
 }
 
 void nb_coap_hmap_remove(nb_coap_hmap *m, nb_coap_hnode *node) {
@@ -77,14 +82,17 @@ void nb_coap_hmap_each(const nb_coap_hmap *m, void (*fn)(nb_coap_hnode *node, vo
   }
 }
 
+/* Starts at `low`, below which every bucket is empty (inserts lower it, a grow resets it), and
+ * leaves it at the bucket it took from: a sequence of pops scans the array once. */
 nb_coap_hnode *nb_coap_hmap_pop(nb_coap_hmap *m) {
   if (m->count == 0) return NULL;
-  for (size_t i = 0; i < m->nbuckets; i++) {
+  for (size_t i = m->low; i < m->nbuckets; i++) {
     nb_coap_hnode *n = m->buckets[i];
     if (n) {
       m->buckets[i] = n->next;
       n->next = NULL;
       m->count--;
+      m->low = (uint32_t)i;
       return n;
     }
   }
