@@ -311,6 +311,38 @@ static void test_read_only(void **state) {
   tmpdb_remove(&t);
 }
 
+/* Every lookup by key searches an index, the PSK lookup of each DTLS handshake included (its
+ * bound kind could not use the partial index on (kind, identity), so it scanned the table);
+ * and that lookup still finds exactly the credentials of the kind asked for. */
+static void test_lookups_use_indexes(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  char why[1200];
+  nb_err rc = nb_store_sqlite_check_plans(db, why, sizeof(why));
+  if (rc != NB_OK) print_message("plan: %s\n", why);
+  assert_int_equal(rc, NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_server_sec_info psk = {.kind = NB_SERVER_ID_PSK, .key_len = 2, .key = {1, 2}};
+  strcpy(psk.ep, "dev-psk");
+  strcpy(psk.identity, "same");
+  nb_server_sec_info rpk = psk;
+  rpk.kind = NB_SERVER_ID_RPK;
+  strcpy(rpk.ep, "dev-rpk");
+  assert_int_equal(st.ops->sec_put(st.self, &psk), NB_OK);
+  assert_int_equal(st.ops->sec_put(st.self, &rpk), NB_OK);
+  nb_server_sec_info out;
+  assert_int_equal(st.ops->sec_find(st.self, NB_SERVER_ID_PSK, "same", &out), NB_OK);
+  assert_string_equal(out.ep, "dev-psk");
+  assert_int_equal(st.ops->sec_find(st.self, NB_SERVER_ID_RPK, "same", &out), NB_OK);
+  assert_string_equal(out.ep, "dev-rpk");
+  assert_int_equal(st.ops->sec_find(st.self, NB_SERVER_ID_X509, "same", &out), NB_ERR_NOT_FOUND);
+  nb_store_sqlite_close(db);
+  tmpdb_remove(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registrations_survive_reopen),
@@ -318,6 +350,7 @@ int main(void) {
       cmocka_unit_test(test_observations_and_audit),
       cmocka_unit_test(test_schema_versions),
       cmocka_unit_test(test_read_only),
+      cmocka_unit_test(test_lookups_use_indexes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
