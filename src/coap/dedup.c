@@ -19,7 +19,7 @@ static bool nb_coap_dedup_eq(const nb_coap_hnode *node, const void *key) {
 }
 
 static uint64_t nb_coap_dedup_hash(const nb_coap_dedup *d, const nb_addr *peer, uint16_t mid) {
-  return nb_coap_hash_addr(d->seed, peer) ^ nb_coap_hash_bytes(d->seed, &mid, sizeof mid);
+  return nb_coap_hash_addr_key(d->seed, peer, &mid, sizeof mid);
 }
 
 nb_err nb_coap_dedup_init(nb_coap_dedup *d, uint64_t seed, size_t max, nb_time_ms con_lifetime,

@@ -194,7 +194,7 @@ struct nb_coap_mid_key {
 };
 
 static uint64_t nb_coap_mid_hash(const nb_coap_ep *ep, const nb_addr *peer, uint16_t mid) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 1, &mid, sizeof mid);
+  return nb_coap_hash_addr_key(ep->seed + 1, peer, &mid, sizeof mid);
 }
 
 static bool nb_coap_xmit_eq(const nb_coap_hnode *node, const void *key) {

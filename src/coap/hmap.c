@@ -106,17 +106,20 @@ static uint64_t nb_coap_mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+#define NB_COAP_GOLDEN 0x9e3779b97f4a7c15ull
+
+/* n <= 8 bytes as one word (host order: hashes are never stored or sent). */
 static uint64_t nb_coap_load(const uint8_t *p, size_t n) {
   uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+  if (n) memcpy(&v, p, n);
   return v;
 }
 
 uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len) {
   const uint8_t *p = data;
-  uint64_t h = nb_coap_mix(seed ^ 0x9e3779b97f4a7c15ull ^ len);
+  uint64_t h = nb_coap_mix(seed ^ NB_COAP_GOLDEN ^ len);
   while (len >= 8) {
-    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + 0x9e3779b97f4a7c15ull;
+    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + NB_COAP_GOLDEN;
     p += 8;
     len -= 8;
   }
@@ -124,13 +127,26 @@ uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len) {
   return nb_coap_mix(h);
 }
 
+/* The fields nb_addr_equal compares, in as few words as they fit: an IPv4 peer is one word. */
+static uint64_t nb_coap_addr_state(uint64_t seed, const nb_addr *a) {
+  uint64_t head = (uint64_t)a->family << 48 | (uint64_t)a->port << 32;
+  if (a->family == NB_ADDR_V4) return nb_coap_mix(seed ^ head ^ nb_coap_load(a->ip, 4));
+  uint64_t h = nb_coap_mix(seed ^ head ^ a->scope);
+  h = nb_coap_mix(h ^ nb_coap_load(a->ip, 8)) + NB_COAP_GOLDEN;
+  return nb_coap_mix(h ^ nb_coap_load(a->ip + 8, 8));
+}
+
 uint64_t nb_coap_hash_addr(uint64_t seed, const nb_addr *a) {
-  uint8_t key[23];
-  key[0] = a->family;
-  key[1] = (uint8_t)(a->port >> 8);
-  key[2] = (uint8_t)a->port;
-  memcpy(key + 3, a->ip, 16);
-  memcpy(key + 19, &a->scope, 4);
-  if (a->family == NB_ADDR_V4) memset(key + 7, 0, 12);
-  return nb_coap_hash_bytes(seed, key, sizeof key);
+  return nb_coap_mix(nb_coap_addr_state(seed, a) + NB_COAP_GOLDEN);
+}
+
+uint64_t nb_coap_hash_addr_key(uint64_t seed, const nb_addr *a, const void *key, size_t len) {
+  uint64_t h = nb_coap_addr_state(seed ^ (len * NB_COAP_GOLDEN), a);
+  const uint8_t *p = key;
+  while (len > 8) {
+    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + NB_COAP_GOLDEN;
+    p += 8;
+    len -= 8;
+  }
+  return nb_coap_mix(h ^ nb_coap_load(p, len));
 }

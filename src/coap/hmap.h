@@ -54,5 +54,8 @@ nb_coap_hnode *nb_coap_hmap_pop(nb_coap_hmap *m);
  * collisions at one bucket. */
 uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len);
 uint64_t nb_coap_hash_addr(uint64_t seed, const nb_addr *a);
+/* A peer and a short key of its (Message ID, token, request key) at once: one pass instead of
+ * two hashes XORed. Different lengths of the same bytes hash apart. */
+uint64_t nb_coap_hash_addr_key(uint64_t seed, const nb_addr *a, const void *key, size_t len);
 
 #endif

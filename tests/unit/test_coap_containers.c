@@ -143,6 +143,25 @@ static void test_hash(void **state) {
   assert_true(nb_coap_hash_addr(1, &a) != nb_coap_hash_addr(1, &b));
   assert_true(nb_coap_hash_bytes(0, "abc", 3) != nb_coap_hash_bytes(0, "abd", 3));
   assert_true(nb_coap_hash_bytes(0, "", 0) != nb_coap_hash_bytes(0, "\0", 1));
+  /* A peer with a key: the key, its length, the seed and the peer all count. */
+  uint16_t m1 = 1, m2 = 2;
+  uint64_t h = nb_coap_hash_addr_key(1, &a, &m1, sizeof m1);
+  assert_true(h != nb_coap_hash_addr_key(1, &a, &m2, sizeof m2));
+  assert_true(h != nb_coap_hash_addr_key(2, &a, &m1, sizeof m1));
+  assert_true(h != nb_coap_hash_addr_key(1, &b, &m1, sizeof m1));
+  assert_true(nb_coap_hash_addr_key(1, &a, "\0", 1) != nb_coap_hash_addr_key(1, &a, "", 0));
+  assert_true(nb_coap_hash_addr_key(1, &a, "0123456789", 10) !=
+              nb_coap_hash_addr_key(1, &a, "0123456789", 9));
+  /* Every byte of an IPv6 address counts, and its scope. */
+  nb_addr v6 = {.family = NB_ADDR_V6, .port = 5683};
+  uint64_t h6 = nb_coap_hash_addr(1, &v6);
+  for (int i = 0; i < 16; i++) {
+    nb_addr o = v6;
+    o.ip[i] = 1;
+    assert_true(nb_coap_hash_addr(1, &o) != h6);
+  }
+  v6.scope = 2;
+  assert_true(nb_coap_hash_addr(1, &v6) != h6);
 }
 
 static void test_timerheap(void **state) {
