@@ -164,6 +164,39 @@ static void test_hash(void **state) {
   assert_true(nb_coap_hash_addr(1, &v6) != h6);
 }
 
+/* find-or-insert in one step, and replies kept as a copy or, for an empty ACK/RST, as its
+ * first byte only (rebuilt with the entry's MID). */
+static void test_dedup_check_and_replies(void **state) {
+  (void)state;
+  nb_coap_dedup d;
+  nb_addr a = {.family = NB_ADDR_V4, .port = 1};
+  assert_int_equal(nb_coap_dedup_init(&d, 7, 8, 1000, 500), NB_OK);
+  bool dup = true;
+  nb_coap_dedup_entry *e = nb_coap_dedup_check(&d, &a, 0x1234, NB_COAP_CON, 0, &dup);
+  assert_non_null(e);
+  assert_false(dup);
+  assert_ptr_equal(nb_coap_dedup_check(&d, &a, 0x1234, NB_COAP_CON, 5, &dup), e);
+  assert_true(dup);
+  assert_int_equal(nb_coap_dedup_count(&d), 1);
+  uint8_t buf[4];
+  const uint8_t *data;
+  size_t len;
+  assert_false(nb_coap_dedup_reply(e, buf, &data, &len)); /* nothing sent yet */
+  nb_coap_dedup_set_empty_reply(e, 0x60);                 /* ACK */
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_int_equal(len, 4);
+  assert_memory_equal(data, "\x60\x00\x12\x34", 4);
+  assert_null(e->reply); /* no copy kept */
+  assert_int_equal(nb_coap_dedup_set_reply(e, (const uint8_t *)"\x60\x45\x12\x34\xff", 5), NB_OK);
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "\x60\x45\x12\x34\xff", 5);
+  nb_coap_dedup_set_empty_reply(e, 0x70); /* RST replaces the copy */
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_memory_equal(data, "\x70\x00\x12\x34", 4);
+  nb_coap_dedup_deinit(&d);
+}
+
 static void test_timerheap(void **state) {
   (void)state;
   enum { N = 1000 };
@@ -242,6 +275,7 @@ int main(void) {
       cmocka_unit_test(test_hash),
       cmocka_unit_test(test_timerheap),
       cmocka_unit_test(test_dedup),
+      cmocka_unit_test(test_dedup_check_and_replies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
