@@ -252,6 +252,12 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
   snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* A text column as it is in the row (valid until the statement steps on), "" for NULL. */
+static const char *col_str(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? (const char *)t : "";
+}
+
 /* ---- registrations ---- */
 
 static nb_err reg_put(void *self, const nb_server_reg_info *r) {
@@ -295,24 +301,23 @@ static nb_err reg_each(void *self, nb_server_reg_each_fn fn, void *user) {
   while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
     nb_server_reg_info r;
     memset(&r, 0, sizeof(r));
-    col_text(st, 0, r.ep, sizeof(r.ep));
+    r.ep = col_str(st, 0);
     col_text(st, 1, r.reg_id, sizeof(r.reg_id));
     col_text(st, 2, r.version, sizeof(r.version));
     col_text(st, 3, r.binding, sizeof(r.binding));
-    col_text(st, 4, r.sms, sizeof(r.sms));
+    r.sms = col_str(st, 4);
     r.queue = sqlite3_column_int(st, 5) != 0;
     r.lifetime = (uint32_t)sqlite3_column_int64(st, 6);
     char addr[NB_ADDR_STRLEN];
     col_text(st, 7, addr, sizeof(addr));
     if (nb_addr_parse(addr, 0, &r.addr) != NB_OK) continue; /* unusable row: skip it */
     r.identity.kind = (nb_server_id_kind)sqlite3_column_int(st, 8);
-    col_text(st, 9, r.identity.value, sizeof(r.identity.value));
+    r.identity.value = col_str(st, 9);
     r.registered_at = sqlite3_column_int64(st, 10);
     r.updated_at = sqlite3_column_int64(st, 11);
     r.expires_at = sqlite3_column_int64(st, 12);
-    r.links = (const char *)sqlite3_column_text(st, 13);
+    r.links = col_str(st, 13);
     r.links_len = (size_t)sqlite3_column_bytes(st, 13);
-    if (!r.links) r.links = "";
     rc = fn(user, &r);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "reg_each");

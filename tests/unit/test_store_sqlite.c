@@ -37,7 +37,7 @@ static void tmpdb_remove(tmpdb *t) {
 static nb_server_reg_info make_reg(const char *ep, const char *id, int64_t exp) {
   nb_server_reg_info r;
   memset(&r, 0, sizeof(r));
-  snprintf(r.ep, sizeof(r.ep), "%s", ep);
+  r.ep = ep;
   snprintf(r.reg_id, sizeof(r.reg_id), "%s", id);
   strcpy(r.version, "1.1");
   strcpy(r.binding, "UQ");
@@ -45,7 +45,8 @@ static nb_server_reg_info make_reg(const char *ep, const char *id, int64_t exp) 
   r.lifetime = 300;
   assert_int_equal(nb_addr_parse("[::1]:40123", 0, &r.addr), NB_OK);
   r.identity.kind = NB_SERVER_ID_PSK;
-  strcpy(r.identity.value, "id-1");
+  r.identity.value = "id-1";
+  r.sms = "";
   r.registered_at = 1000;
   r.updated_at = 2000;
   r.expires_at = exp;
@@ -54,9 +55,11 @@ static nb_server_reg_info make_reg(const char *ep, const char *id, int64_t exp) 
   return r;
 }
 
+/* The last row walked, its strings copied (they are the row's, valid in the callback only). */
 typedef struct {
   int n;
   nb_server_reg_info last;
+  char ep[NB_SERVER_EP_MAX], identity[NB_SERVER_IDENT_MAX], sms[NB_SERVER_SMS_MAX];
   char links[64];
 } reg_seen;
 
@@ -64,7 +67,13 @@ static nb_err count_reg(void *user, const nb_server_reg_info *r) {
   reg_seen *s = user;
   s->n++;
   s->last = *r;
+  snprintf(s->ep, sizeof(s->ep), "%s", r->ep);
+  snprintf(s->identity, sizeof(s->identity), "%s", r->identity.value);
+  snprintf(s->sms, sizeof(s->sms), "%s", r->sms);
   snprintf(s->links, sizeof(s->links), "%.*s", (int)r->links_len, r->links);
+  s->last.ep = s->ep;
+  s->last.identity.value = s->identity;
+  s->last.sms = s->sms;
   s->last.links = NULL;
   return NB_OK;
 }
