@@ -10,9 +10,12 @@
  *     DTLS-PSK (every device does a real PSK handshake; the server finds the keys in its
  *     security store), against the echo rate of datagrams of the same sizes;
  *  3. heap and resident memory per registered device of the engine alone (in-process, no
- *     sockets), for 10k devices and for the fleet given as the second argument.
+ *     sockets), for 10k devices;
+ *  4. (run first) the whole server (as 1. composes it) holding the fleet given as the second
+ *     argument: resident memory per registration and how long its shutdown takes (HTTP API,
+ *     sockets and routes, engine, store).
  * Usage: bench_server [notifications [fleet]]: notifications per run (default 100000), fleet
- * of the last memory run (default 100000, at most 1000000). */
+ * of the last run (default 100000, at most 1000000). */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -304,6 +307,7 @@ typedef struct {
   measured reg, note;
   double cpu_first;
   pid_t child;
+  double close_s, close_cpu; /* sut_close: wall and CPU seconds */
   char out[1024];
   size_t out_len;
   char buf[1024];
@@ -460,6 +464,7 @@ static bool sut_open(sut *s, bool dtls, nb_addr *coap, nb_addr *coaps) {
 }
 
 static void sut_close(sut *s) {
+  double t0 = now_s(), c0 = cpu_s();
   nb_http_api_free(s->api);
   if (s->handles) {
     uv_close((uv_handle_t *)&s->timer, NULL);
@@ -472,6 +477,8 @@ static void sut_close(sut *s) {
   nb_server_free(s->srv);
   nb_dtls_creds_free(s->creds);
   nb_store_sqlite_close(s->db);
+  s->close_s = now_s() - t0;
+  s->close_cpu = cpu_s() - c0;
   const char *suffix[] = {"", "-wal", "-shm"};
   for (int i = 0; s->dbpath[0] && i < 3; i++) {
     char path[128];
@@ -483,8 +490,9 @@ static void sut_close(sut *s) {
 
 /* One run against the server: the generator registers `devices` (and, with notifications,
  * streams them once the server observes every device). *rss_grow gets the VmRSS growth (KiB) over
- * it. */
-static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_grow) {
+ * it, stop_s (may be NULL) the wall and CPU seconds of the shutdown. */
+static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_grow,
+                       double stop_s[2]) {
   sut *s = calloc(1, sizeof *s);
   if (!s) return false;
   s->devices = a->devices;
@@ -517,6 +525,10 @@ static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_gro
   ok = ok && s->reg.count == a->devices &&
        s->observed + s->obs_failed >= (s->observe ? a->devices : 0);
   sut_close(s);
+  if (stop_s) {
+    stop_s[0] = s->close_s;
+    stop_s[1] = s->close_cpu;
+  }
   if (!s->piped && out_fd >= 0) close(out_fd);
   free(s);
   return ok;
@@ -552,7 +564,7 @@ static int bench_network_registrations(void) {
   long rss = 0;
   if (!run_echo(&a, &echo)) return 1;
   a.mode = "coap";
-  if (!run_server(&a, &reg, &none, &rss)) return 1;
+  if (!run_server(&a, &reg, &none, &rss, NULL)) return 1;
   printf("registrations over loopback UDP (%d devices, one address each, window %d):\n",
          REG_DEVICES, WINDOW);
   print_side("bare UDP echo baseline", "Register datagrams", &echo);
@@ -571,7 +583,7 @@ static int bench_notifications(const char *mode, long count, long *nosec_bytes) 
   gen_args a = {.mode = mode, .devices = NOTIF_DEVICES, .notifications = count};
   measured echo, reg, note;
   long rss = 0;
-  if (!run_server(&a, &reg, &note, &rss)) return 1;
+  if (!run_server(&a, &reg, &note, &rss, NULL)) return 1;
   a.mode = "echo";
   a.pad = dtls && *nosec_bytes > 0 ? note.gen.notif_bytes - *nosec_bytes : 0;
   if (!dtls) *nosec_bytes = note.gen.notif_bytes;
@@ -590,6 +602,21 @@ static int bench_notifications(const char *mode, long count, long *nosec_bytes) 
   print_gen(&note, count);
   print_ratio(&note, &echo);
   return note.count == count ? 0 : 1;
+}
+
+/* The whole server holding a fleet: what a registration costs it and how long it takes to stop. */
+static int bench_fleet(long devices) {
+  gen_args a = {.mode = "coap", .devices = devices};
+  measured reg, none;
+  long rss = 0;
+  double stop_s[2] = {0, 0};
+  if (!run_server(&a, &reg, &none, &rss, stop_s)) return 1;
+  printf("the whole server holding %ld registrations (engine, SQLite store, sockets, HTTP API):\n",
+         devices);
+  printf("  resident memory:           %10.0f bytes per registration (VmRSS +%ld KiB)\n",
+         reg.count ? (double)rss * 1024 / (double)reg.count : 0, rss);
+  printf("  shutdown:                  %10.3f s (CPU %.3f s)\n", stop_s[0], stop_s[1]);
+  return 0;
 }
 
 /* ---- registrations in-process (engine only, no sockets, no store) ---- */
@@ -690,11 +717,13 @@ int main(int argc, char **argv) {
            cpu_server, cpu_gen);
   else
     printf("one CPU only: server and generator share it (not pinned)\n");
-  int rc = bench_network_registrations();
+  /* First, while the process has not yet freed memory that later allocations would reuse (and
+   * VmRSS then not show). */
+  int rc = bench_fleet(fleet);
+  rc |= bench_network_registrations();
   long nosec_bytes = 0;
   rc |= bench_notifications("coap", count, &nosec_bytes);
   rc |= bench_notifications("dtls", count, &nosec_bytes);
   rc |= bench_registrations(10000);
-  rc |= bench_registrations(fleet);
   return rc;
 }
