@@ -106,7 +106,7 @@ static void nb_io_srv_plain_input(void *user, const nb_addr *peer, const uint8_t
                                   size_t len) {
   nb_io_srv_sock *s = user;
   nb_io_srv *n = s->owner;
-  nb_time_ms now = nb_io_loop_now(n->loop);
+  nb_time_ms now = nb_io_loop_time(n->loop);
   nb_io_srv_route_note(n, peer, s->index, now);
   nb_server_identity id = {.kind = NB_SERVER_ID_NONE};
   n->stats.rx_plain++;
@@ -120,7 +120,7 @@ static void nb_io_srv_dtls_input(void *user, const nb_addr *peer, const uint8_t 
   nb_dtls_session *sess = nb_io_dtls_session(s->dtls, peer);
   const nb_dtls_peer *who = sess ? nb_dtls_session_peer(sess) : NULL;
   if (!who) return; /* plaintext only ever comes from established sessions */
-  nb_time_ms now = nb_io_loop_now(n->loop);
+  nb_time_ms now = nb_io_loop_time(n->loop);
   nb_io_srv_route_note(n, peer, s->index, now);
   nb_server_identity id;
   nb_io_srv_identity(who, &id);

@@ -121,6 +121,8 @@ nb_time_ms nb_io_loop_now(nb_io_loop *loop) {
   return (nb_time_ms)uv_now(&loop->uv);
 }
 
+nb_time_ms nb_io_loop_time(const nb_io_loop *loop) { return (nb_time_ms)uv_now(&loop->uv); }
+
 nb_err nb_io_loop_run(nb_io_loop *loop) {
   int r = uv_run(&loop->uv, UV_RUN_DEFAULT);
   (void)r; /* nonzero only means handles are still active after uv_stop */
@@ -520,7 +522,7 @@ nb_err nb_io_coap_open_udp(nb_io_loop *loop, const nb_addr *local, const nb_coap
 
 void nb_io_coap_input(void *coap, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_io_coap *c = coap;
-  nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_now(c->loop));
+  nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_time(c->loop));
 }
 
 nb_coap_ep *nb_io_coap_ep(nb_io_coap *coap) { return coap->ep; }

@@ -46,6 +46,10 @@ void nb_io_loop_free(nb_io_loop *loop);
 uv_loop_t *nb_io_loop_uv(nb_io_loop *loop);
 /* Milliseconds of the loop clock, refreshed: the `now` of every endpoint call. */
 nb_time_ms nb_io_loop_now(nb_io_loop *loop);
+/* The same clock as libuv last read it, without reading it again: libuv reads it right after
+ * each wait for I/O, so it is the `now` of the datagrams a read callback hands out (a clock read
+ * per datagram otherwise). */
+nb_time_ms nb_io_loop_time(const nb_io_loop *loop);
 /* Runs until nb_io_loop_stop or until nothing is left to wait for. */
 nb_err nb_io_loop_run(nb_io_loop *loop);
 /* Makes nb_io_loop_run return after the current callback; safe from any callback. */
