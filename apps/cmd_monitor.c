@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_opts.h"
 #include "base/buf.h"
 #include "bootstrap/config_store.h"
 #include "commands.h"
@@ -60,6 +61,8 @@ static void nb_monitor_usage(FILE *out) {
       "                         alerts are counted in the summary lines and make the exit\n"
       "                         status 1)\n"
       "      --api-token TOKEN  its API token (Authorization: Bearer)\n"
+      "      --api-token-file FILE  the same, read from FILE (owner-only, one line)\n"
+      "      --api-ca FILE      trust anchors (PEM) of an https:// --server-api\n"
       "Rules:\n"
       "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
       "      --known FILE       known endpoint names, one per line (enables the\n"
@@ -217,26 +220,39 @@ static void nb_monitor_list_rules(void) {
 
 typedef struct {
   const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
-      *ipfix, *ipfix_file, *keylog, *server_api, *api_token;
+      *ipfix, *ipfix_file, *keylog, *server_api, *api_token, *api_ca;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
 } nb_monitor_args;
 
 static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
-  static const struct option opts[] = {
-      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
-      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
-      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
-      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
-      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
-      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
-      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
-      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
-      {"window", required_argument, NULL, 'W'},     {"psk-file", required_argument, NULL, 'P'},
-      {"ipfix", required_argument, NULL, 'X'},      {"ipfix-file", required_argument, NULL, 'F'},
-      {"keylog", required_argument, NULL, 'K'},     {"server-api", required_argument, NULL, 'A'},
-      {"api-token", required_argument, NULL, 'T'},  {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"read", required_argument, NULL, 'r'},
+                                       {"interface", required_argument, NULL, 'i'},
+                                       {"filter", required_argument, NULL, 'f'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {"rules", required_argument, NULL, 'R'},
+                                       {"known", required_argument, NULL, 'k'},
+                                       {"ddf", required_argument, NULL, 'd'},
+                                       {"coap-ports", required_argument, NULL, 'c'},
+                                       {"dtls-ports", required_argument, NULL, 's'},
+                                       {"count", required_argument, NULL, 'n'},
+                                       {"summary", required_argument, NULL, 'S'},
+                                       {"alerts-only", no_argument, NULL, 'a'},
+                                       {"list-rules", no_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"learn", required_argument, NULL, 'L'},
+                                       {"baseline", required_argument, NULL, 'B'},
+                                       {"window", required_argument, NULL, 'W'},
+                                       {"psk-file", required_argument, NULL, 'P'},
+                                       {"ipfix", required_argument, NULL, 'X'},
+                                       {"ipfix-file", required_argument, NULL, 'F'},
+                                       {"keylog", required_argument, NULL, 'K'},
+                                       {"server-api", required_argument, NULL, 'A'},
+                                       {"api-token", required_argument, NULL, 'T'},
+                                       {"api-token-file", required_argument, NULL, 'U'},
+                                       {"api-ca", required_argument, NULL, 'Y'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -293,6 +309,21 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
         break;
       case 'T':
         a->api_token = optarg;
+        break;
+      case 'U': {
+        /* kept for the life of the process, as an --api-token argument would be */
+        static char token[NB_API_TOKEN_MAX + 1];
+        char why[300];
+        char *t = nb_secret_file_read(optarg, why, sizeof why);
+        if (!t) return fprintf(stderr, "monitor: %s\n", why), 1;
+        snprintf(token, sizeof token, "%s", t);
+        memset(t, 0, strlen(t));
+        free(t);
+        a->api_token = token;
+        break;
+      }
+      case 'Y':
+        a->api_ca = optarg;
         break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
@@ -379,7 +410,7 @@ static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **lear
 
 static int nb_monitor_open_poster(const nb_monitor_args *a, nb_monitor_out *out) {
   char why[256];
-  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0};
+  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0, a->api_ca};
   if (nb_mon_poster_new(&pc, &out->poster, why, sizeof why) == NB_OK) return 0;
   fprintf(stderr, "monitor: %s\n", why);
   return 1;
