@@ -15,6 +15,11 @@
  *                                  own PSK and session; the records are sealed by the devices
  *                                  before the measured part, which is nb_dtls_server_receive
  *                                  (opening, engine, sealing the ACKs).
+ *   notify-feed [DEVICES [COUNT [SUBSCRIBERS]]]
+ *                                  notify with the HTTP API's event feed listening on the engine
+ *                                  as `niobium server` has it (nb_http_events: value history,
+ *                                  SSE frames) and SUBSCRIBERS (0) unfiltered subscribers, whose
+ *                                  buffers are read out every 64 datagrams as a connection would.
  *   register [DEVICES]             DEVICES (10,000) Registers through engine and store.
  *   handshake [CREDS [COUNT]]      COUNT (2,000) full PSK handshakes (cookie exchange included,
  *                                  each closed by the device's close_notify) by devices picked
@@ -42,6 +47,7 @@
 #include "coap/msg.h"
 #include "dtls/server.h"
 #include "dtls/session.h"
+#include "http/events.h"
 #include "io/dtls_server_io.h"
 #include "lwm2m/format.h"
 #include "lwm2m/path.h"
@@ -108,6 +114,9 @@ typedef struct {
   nb_server *srv;
   nb_dtls_creds *creds;
   nb_dtls_server *dtls;
+  nb_http_events *feed; /* notify-feed */
+  nb_http_sub **subs;
+  long nsubs, feed_bytes;
   nb_time_ms now, deadline_checked;
   device *devs;
   long ndevs;
@@ -191,10 +200,18 @@ static void run_timers(void) {
   if (B.dtls && nb_dtls_server_next_deadline(B.dtls) <= B.now) nb_dtls_server_tick(B.dtls, B.now);
 }
 
+/* notify-feed: what the subscribers' connections would read. */
+static void feed_drain(void) {
+  static char buf[65536];
+  for (long i = 0; i < B.nsubs; i++)
+    for (size_t n; (n = nb_http_sub_read(B.subs[i], buf, sizeof buf)) > 0;) B.feed_bytes += (long)n;
+}
+
 static void advance(long datagrams) {
   if (datagrams % 64 == 0) {
     B.now++;
     run_timers();
+    feed_drain();
   }
 }
 
@@ -376,7 +393,20 @@ static void server_open(bool dtls) {
   check(nb_dtls_server_new(&dc, B.creds, &h, &B.dtls), "dtls server");
 }
 
+/* The event feed's subscribers (notify-feed), connected once the devices are set up. */
+static void feed_subscribe(long subscribers) {
+  B.subs = calloc((size_t)subscribers + 1, sizeof *B.subs);
+  if (!B.subs) die("out of memory");
+  for (B.nsubs = 0; B.nsubs < subscribers; B.nsubs++)
+    if (!(B.subs[B.nsubs] = nb_http_events_subscribe(B.feed, NULL, NULL, NULL))) die("subscribe");
+}
+
 static void server_close(void) {
+  nb_http_events_free(B.feed); /* its subscribers too; before the engine it listens on */
+  B.feed = NULL;
+  free(B.subs);
+  B.subs = NULL;
+  B.nsubs = 0;
   nb_dtls_server_free(B.dtls);
   B.dtls = NULL;
   nb_server_free(B.srv);
@@ -525,10 +555,12 @@ static void dtls_client_out_stream(void *user, const nb_addr *peer, const uint8_
     dtls_client_out(user, peer, data, len);
 }
 
-static int run_notify(bool dtls, long devices, long count) {
+/* subscribers < 0: no event feed. */
+static int run_notify(bool dtls, long devices, long count, long subscribers) {
   make_payloads();
   devices_new(devices);
   server_open(dtls);
+  if (subscribers >= 0) check(nb_http_events_new(B.srv, NULL, &B.feed), "event feed");
   B.setup = true;
   nb_dtls_creds **creds = NULL;
   if (dtls) {
@@ -560,6 +592,7 @@ static int run_notify(bool dtls, long devices, long count) {
   sealing = true;
   stream_build(count);
   sealing = false;
+  if (B.feed) feed_subscribe(subscribers);
   long sent0 = B.sent;
   double c0 = cpu_now(), w0 = wall_now();
   bench_measured_stream();
@@ -567,14 +600,21 @@ static int run_notify(bool dtls, long devices, long count) {
   printf(
       "notify%s: %ld devices, %ld datagrams (%ld-byte %s), %ld notifications decoded, %ld "
       "datagrams sent\n",
-      dtls ? "-dtls" : "", devices, S.count, (long)S.len[0], dtls ? "records" : "CoAP",
-      B.notifications, B.sent - sent0);
+      dtls     ? "-dtls"
+      : B.feed ? "-feed"
+               : "",
+      devices, S.count, (long)S.len[0], dtls ? "records" : "CoAP", B.notifications, B.sent - sent0);
   printf("  %.0f notifications per CPU-second (%.2f us each; wall %.2f s)\n", count / cpu,
          1e6 * cpu / count, wall);
+  if (B.feed)
+    printf("  event feed: %ld subscribers, %llu frames formatted, %ld bytes read\n", B.nsubs,
+           (unsigned long long)nb_http_events_frames_built(B.feed), B.feed_bytes);
   printf("  operations: %ld\n", count);
   int rc = B.notifications == count ? 0 : 1;
   if (rc)
     fprintf(stderr, "bench_engine: %ld of %ld notifications decoded\n", B.notifications, count);
+  for (long i = 0; i < B.nsubs; i++)
+    if (nb_http_sub_dropped(B.subs[i])) rc = 1, fprintf(stderr, "bench_engine: frames dropped\n");
   server_close();
   devices_free();
   for (long i = 0; creds && i < devices; i++) nb_dtls_creds_free(creds[i]);
@@ -785,18 +825,26 @@ int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "";
   long a = argc > 2 ? strtol(argv[2], NULL, 10) : 0, b = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
   B.now = 1000;
-  if (strcmp(what, "notify") == 0) return run_notify(false, a > 0 ? a : 1000, b > 0 ? b : 200000);
+  long c = argc > 4 ? strtol(argv[4], NULL, 10) : 0;
+  if (strcmp(what, "notify") == 0)
+    return run_notify(false, a > 0 ? a : 1000, b > 0 ? b : 200000, -1);
   if (strcmp(what, "notify-dtls") == 0)
-    return run_notify(true, a > 0 ? a : 1000, b > 0 ? b : 200000);
+    return run_notify(true, a > 0 ? a : 1000, b > 0 ? b : 200000, -1);
+  if (strcmp(what, "notify-feed") == 0)
+    return run_notify(false, a > 0 ? a : 1000, b > 0 ? b : 200000, c > 0 ? c : 0);
   if (strcmp(what, "register") == 0) return run_register(a > 0 ? a : 10000);
   if (strcmp(what, "handshake") == 0) return run_handshake(a > 0 ? a : 1000, b > 0 ? b : 2000);
   if (strcmp(what, "memory") == 0) return run_memory(a > 0 ? a : 100000);
   if (what[0]) {
-    fprintf(stderr, "usage: bench_engine [notify|notify-dtls|register|handshake|memory] [N [M]]\n");
+    fprintf(stderr,
+            "usage: bench_engine [notify|notify-dtls|notify-feed|register|handshake|memory] "
+            "[N [M [S]]]\n");
     return 2;
   }
-  int rc = run_notify(false, 1000, 200000);
-  rc |= run_notify(true, 1000, 200000);
+  int rc = run_notify(false, 1000, 200000, -1);
+  rc |= run_notify(true, 1000, 200000, -1);
+  rc |= run_notify(false, 1000, 200000, 0);
+  rc |= run_notify(false, 1000, 200000, 2);
   rc |= run_register(10000);
   rc |= run_handshake(1000, 2000);
   rc |= run_handshake(20000, 2000);
