@@ -234,10 +234,17 @@ static void on_keepalive(uv_timer_t *h) {
 
 /* ---- life cycle ---- */
 
-static void api_destroy(nb_http_api *api) {
+/* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
+ * before the close callbacks run. */
+static void api_unlisten(nb_http_api *api) {
   if (api->bs_alerts)
     nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
+  api->bs_alerts = false;
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
+}
+
+static void api_destroy(nb_http_api *api) {
+  api_unlisten(api);
   nb_http_alerts_free(api->ctx.alerts);
   nb_http_events_free(api->ctx.events);
   free(api);
@@ -326,6 +333,7 @@ static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
   nb_http_events_detach_bootstrap(api->ctx.events); /* the engine may go before the feed */
+  api_unlisten(api);
   nb_httpd_free(api->httpd);                        /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
 }
