@@ -449,6 +449,9 @@ static int run(const server_opts *o) {
   nb_server_config_default(&cfg);
   cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
+  /* Request IDs (GET /api/requests/{id}) from the clock: those of an earlier run are never
+   * given again (1024 a millisecond of uptime, below 2^53 for JSON readers until 2249). */
+  cfg.first_request_id = (uint64_t)(nb_io_loop_now(a.loop) + cfg.clock_offset) << 10;
   if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
   if (o->has_max_lifetime) cfg.max_lifetime = (uint32_t)o->max_lifetime;
   if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
