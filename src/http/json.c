@@ -2,18 +2,24 @@
 #include "http/json.h"
 #include "base/hex.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Significant digits %.*g needs for d to read back as d (1..17). */
+/* Significant digits %.*g needs for d to read back as d (1..17), and at least the digits of
+ * its whole part below 1e17: with fewer, %g switches to an exponent and a whole 20.0 prints as
+ * jansson's "2e1" (with them "20", which jansson writes "20.0"). */
 static int nb_json_digits(double d) {
   char buf[40];
-  for (int p = 1; p < 17; p++) {
+  int p = 1;
+  for (; p < 17; p++) {
     snprintf(buf, sizeof buf, "%.*g", p, d);
-    if (strtod(buf, NULL) == d) return p;
+    if (strtod(buf, NULL) == d) break;
   }
-  return 17;
+  int whole = 1;
+  for (double a = fabs(d); a >= 10 && a < 1e17; a /= 10) whole++;
+  return p > whole ? p : whole;
 }
 
 static int nb_json_max_digits(const json_t *j) {

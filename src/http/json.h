@@ -15,7 +15,8 @@
 
 /* Compact text of j (malloc'd, NULL when memory is short) with every real printed with the
  * fewest significant digits that still read back as the same double across the document
- * (20.44, not jansson's default 20.440000000000001). */
+ * (20.44, not jansson's default 20.440000000000001), and a whole one without an exponent up to
+ * 17 digits (20.0, not "2e1"). */
 char *nb_http_json_text(const json_t *j);
 
 /* A registration as the API shows it (awake: queue-mode reachability). */

@@ -134,9 +134,10 @@ static void test_json_text_shortest_reals(void **state) {
   assert_string_equal(text, "{\"t\":20.44,\"h\":0.1,\"big\":1e300,\"n\":7}");
   free(text);
   json_decref(j);
-  /* 0.1 + 0.2 needs all 17 digits; the document still reads back exactly. */
+  /* 0.1 + 0.2 needs all 17 digits; its neighbour keeps its own shortest form. */
   j = json_pack("[f,f]", 0.1 + 0.2, 21.5);
   text = nb_http_json_text(j);
+  assert_string_equal(text, "[0.30000000000000004,21.5]");
   json_t *back = json_loads(text, 0, NULL);
   assert_non_null(back);
   assert_true(json_real_value(json_array_get(back, 0)) == 0.1 + 0.2);
@@ -146,9 +147,33 @@ static void test_json_text_shortest_reals(void **state) {
   json_decref(j);
 }
 
+/* A whole float is still a JSON real (20.0, never jansson's 2e1 nor the integer 20) and
+ * reads back as the same double; a huge one keeps its short exponent. */
+static void test_json_text_reals_stay_reals(void **state) {
+  (void)state;
+  json_t *j = json_pack("{s:f}", "t", 20.0);
+  char *text = nb_http_json_text(j);
+  assert_string_equal(text, "{\"t\":20.0}");
+  free(text);
+  json_decref(j);
+  j = json_pack("[f,f,f,f,f]", 20.0, -3.0, 0.0, 1e300, 250.0);
+  text = nb_http_json_text(j);
+  assert_string_equal(text, "[20.0,-3.0,0.0,1e300,250.0]");
+  json_t *back = json_loads(text, 0, NULL);
+  assert_non_null(back);
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    assert_true(json_is_real(json_array_get(back, i)));
+    assert_true(json_real_value(json_array_get(back, i)) == json_real_value(json_array_get(j, i)));
+  }
+  json_decref(back);
+  free(text);
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_frames_filter_and_bound),
                                      cmocka_unit_test(test_json_body_typing),
-                                     cmocka_unit_test(test_json_text_shortest_reals)};
+                                     cmocka_unit_test(test_json_text_shortest_reals),
+      cmocka_unit_test(test_json_text_reals_stay_reals)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
