@@ -266,9 +266,8 @@ static const char *pending_state(const char *decision) {
 
 static nb_err add_pending_row(void *user, const char *ep, const char *peer, int64_t at,
                               const char *decision) {
-  json_t *row = json_pack("{s:s,s:s,s:I,s:s}", "endpoint", ep ? ep : "", "peer",
-                          peer ? peer : "", "since", (json_int_t)at, "state",
-                          pending_state(decision));
+  json_t *row = json_pack("{s:s,s:s,s:I,s:s}", "endpoint", ep ? ep : "", "peer", peer ? peer : "",
+                          "since", (json_int_t)at, "state", pending_state(decision));
   return row && json_array_append_new(user, row) == 0 ? NB_OK : NB_ERR_NOMEM;
 }
 
@@ -292,10 +291,10 @@ static int by_endpoint(const void *a, const void *b) {
 /* The API lists by name: rows read in another order are sorted the same way. */
 static void sort_by_endpoint(json_t *arr) {
   size_t n = json_array_size(arr);
-  json_t **rows = n ? malloc(n * sizeof *rows) : NULL;
+  json_t **rows = n ? calloc(n, sizeof(json_t *)) : NULL;
   if (!rows) return;
   for (size_t i = 0; i < n; i++) rows[i] = json_incref(json_array_get(arr, i));
-  qsort(rows, n, sizeof *rows, by_endpoint);
+  qsort((void *)rows, n, sizeof(json_t *), by_endpoint);
   json_array_clear(arr);
   for (size_t i = 0; i < n; i++) json_array_append_new(arr, rows[i]);
   free(rows);
@@ -370,7 +369,7 @@ static void print_expected_row(const json_t *row) {
 
 static int print_list(const bs_opts *o, list_kind k, json_t *arr) {
   static void (*const printers[])(const json_t *) = {print_config_row, print_pending_row,
-                                                      print_expected_row};
+                                                     print_expected_row};
   if (o->json) {
     char *text = json_dumps(arr, JSON_COMPACT);
     int rc = text ? write_text(o->out, text) : BS_ERR("out of memory\n");
@@ -472,9 +471,10 @@ static int expect_put(nb_bs_store *st, const bs_opts *o) {
     char owner[NB_BS_EP_MAX];
     nb_err e = nb_bs_store_expect_put(st, &c, owner);
     if (e == NB_ERR_EXISTS)
-      rc = BS_ERR("%s %s is already registered for endpoint %s: each device needs its own (`expect "
-                  "rm --endpoint %s` frees it)\n",
-                  psk ? "PSK identity" : "secure ID", c.identity, owner, owner);
+      rc = BS_ERR(
+          "%s %s is already registered for endpoint %s: each device needs its own (`expect "
+          "rm --endpoint %s` frees it)\n",
+          psk ? "PSK identity" : "secure ID", c.identity, owner, owner);
     else if (e != NB_OK)
       rc = BS_ERR("cannot write %s: %s\n", o->db, nb_strerror(e));
     else if (psk)
@@ -570,11 +570,11 @@ static int open_store(const bs_opts *o, db_use use, nb_bs_store **st) {
   *st = NULL;
   if (use != DB_CREATE && nb_dbfile_require(o->db, why, sizeof why) != NB_OK)
     return BS_ERR("%s\n", why);
-  nb_err e = NB_OK;
+  nb_err e;
   if (use == DB_READ) {
     e = nb_bs_store_open_readonly(o->db, st);
     if (e == NB_ERR_NOT_FOUND) return NB_EXIT_OK;
-  } else if ((e = nb_privfile_prepare_db(o->db, why, sizeof why)) != NB_OK) {
+  } else if (nb_privfile_prepare_db(o->db, why, sizeof why) != NB_OK) {
     return BS_ERR("%s\n", why); /* keys: 0600 or nothing */
   } else {
     e = nb_bs_store_open(o->db, st);
@@ -600,8 +600,9 @@ int nb_bs_ops_run(const bs_opts *o, int argc, char **argv) {
   else if (config && sub && strcmp(sub, "rm") == 0)
     rc = config_rm(st, o);
   else if (config && sub && strcmp(sub, "export") == 0)
-    rc = o->api ? BS_USAGE("config export needs --db: the API never hands out the keys an "
-                           "export holds\n")
+    rc = o->api ? BS_USAGE(
+                      "config export needs --db: the API never hands out the keys an "
+                      "export holds\n")
                 : config_export(st, arg);
   else if (config && sub && strcmp(sub, "import") == 0 && arg)
     rc = config_import(st, o, arg);

@@ -10,11 +10,11 @@
 #include <time.h>
 
 #include "api_opts.h"
-#include "bootstrap_ops.h"
 #include "base/log.h"
 #include "base/privfile.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
+#include "bootstrap_ops.h"
 #include "commands.h"
 #include "dtls/cred.h"
 #include "dtls/keys.h"
@@ -25,7 +25,6 @@
 #include "io/loop.h"
 #include "store/dbfile.h"
 #include "store/sqlite.h"
-
 
 static void usage(FILE *f) {
   fprintf(f,

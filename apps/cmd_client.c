@@ -681,9 +681,10 @@ static void cmd_send(app *a, char *rest) {
       return;
     }
     if (!path_exists(a, &paths[n])) {
-      reply("error: send: %s not found on this device (no such object, instance or resource; "
-            "`get` reads a resource)\n",
-            tok);
+      reply(
+          "error: send: %s not found on this device (no such object, instance or resource; "
+          "`get` reads a resource)\n",
+          tok);
       return;
     }
     n++;
@@ -692,8 +693,9 @@ static void cmd_send(app *a, char *rest) {
   if (e == NB_OK)
     printf("ok\n");
   else if (e == NB_ERR_NOT_FOUND) /* every path exists: no server took it */
-    printf("error: send: no registered server accepts Send now (muted, or not registered: see "
-           "`status`)\n");
+    printf(
+        "error: send: no registered server accepts Send now (muted, or not registered: see "
+        "`status`)\n");
   else if (e == NB_ERR_UNSUPPORTED)
     printf("error: send: LwM2M 1.0 has no Send (--version 1.1)\n");
   else

@@ -62,7 +62,8 @@ static void nb_keys_usage(FILE *out) {
           "Examples:\n"
           "  niobium keys psk --identity urn:imei:490154203237518 --bytes 16\n"
           "  (umask 077; niobium keys psk --hex > dev1.psk)\n"
-          "  curl ... -d '{\"mode\":\"psk\",\"identity\":\"dev1\",\"key\":\"'\"$(niobium keys psk --hex)\"'\"}'\n"
+          "  curl ... -d '{\"mode\":\"psk\",\"identity\":\"dev1\",\"key\":\"'\"$(niobium keys psk "
+          "--hex)\"'\"}'\n"
           "  niobium keys ec --out device1\n"
           "  niobium keys qr --pubkey device1.pub.pem --png device1-qr.png\n"
           "  niobium keys qr --secure-id 3f2a9c0d11e4b5a6c7d8e9f0a1b2c3\n"
@@ -265,8 +266,7 @@ static bool nb_keys_write_temp(const char *path, const nb_keys_file *f, char *tm
 /* The files of one command, all or none: each goes to a temporary file first, and only when
  * every one is written are they moved into place (without --force, linked so that a file that
  * exists, or appears meanwhile, is never replaced; then nothing of the set stays). */
-static bool nb_keys_write_set(const char *prefix, const nb_keys_file *files, size_t n,
-                              bool force) {
+static bool nb_keys_write_set(const char *prefix, const nb_keys_file *files, size_t n, bool force) {
   char paths[NB_KEYS_SET_MAX][4096], tmps[NB_KEYS_SET_MAX][4200];
   size_t placed = 0, made = 0;
   bool ok = n <= NB_KEYS_SET_MAX;
@@ -282,7 +282,8 @@ static bool nb_keys_write_set(const char *prefix, const nb_keys_file *files, siz
       ok = false;
     }
   }
-  for (; ok && made < n; made++) ok = nb_keys_write_temp(paths[made], &files[made], tmps[made], sizeof tmps[made]);
+  for (; ok && made < n; made++)
+    ok = nb_keys_write_temp(paths[made], &files[made], tmps[made], sizeof tmps[made]);
   for (; ok && placed < n; placed++) {
     ok = force ? rename(tmps[placed], paths[placed]) == 0 : link(tmps[placed], paths[placed]) == 0;
     if (!ok)

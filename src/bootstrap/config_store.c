@@ -417,10 +417,12 @@ nb_err nb_bs_expected_psk(const char *ep, const char *identity, const char *key_
   snprintf(out->identity, sizeof out->identity, "%s", identity);
   size_t n = key_hex ? strlen(key_hex) : 0;
   while (n && (key_hex[n - 1] == '\n' || key_hex[n - 1] == '\r' || key_hex[n - 1] == ' ')) n--;
-  if (!n || nb_hex_decode(key_hex, n, NULL, out->key, NB_DTLS_PSK_KEY_MAX, &out->key_len) != NB_OK ||
+  if (!n ||
+      nb_hex_decode(key_hex, n, NULL, out->key, NB_DTLS_PSK_KEY_MAX, &out->key_len) != NB_OK ||
       !out->key_len) {
     memset(out, 0, sizeof *out);
-    snprintf(why, cap, "a PSK key is 1 to %d bytes written as hex digits (`niobium keys psk --hex`)",
+    snprintf(why, cap,
+             "a PSK key is 1 to %d bytes written as hex digits (`niobium keys psk --hex`)",
              NB_DTLS_PSK_KEY_MAX);
     return NB_ERR_SYNTAX;
   }
@@ -437,10 +439,10 @@ nb_err nb_bs_store_expect_del(nb_bs_store *st, const char *ep) {
 nb_err nb_bs_store_expected_each(nb_bs_store *st, nb_err (*fn)(void *, const char *ep),
                                  void *user) {
   /* A database opened read-only from before pending keys has no such table. */
-  sqlite3_stmt *q = nb_bs_prep(
-      st, nb_bs_has_column(st, "bs_cred_pending", "ep")
-              ? "SELECT ep FROM bs_cred UNION SELECT ep FROM bs_cred_pending ORDER BY 1"
-              : "SELECT ep FROM bs_cred ORDER BY 1");
+  sqlite3_stmt *q =
+      nb_bs_prep(st, nb_bs_has_column(st, "bs_cred_pending", "ep")
+                         ? "SELECT ep FROM bs_cred UNION SELECT ep FROM bs_cred_pending ORDER BY 1"
+                         : "SELECT ep FROM bs_cred ORDER BY 1");
   if (!q) return NB_ERR_IO;
   nb_err e = NB_OK;
   while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) e = fn(user, nb_bs_col(q, 0));

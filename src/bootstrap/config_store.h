@@ -59,8 +59,7 @@ nb_err nb_bs_expected_psk(const char *ep, const char *identity, const char *key_
  * handshake from then on. NB_ERR_NOT_FOUND when it had neither. */
 nb_err nb_bs_store_expect_del(nb_bs_store *st, const char *ep);
 /* Every endpoint with a credential or a pending fresh key, each once, by name. */
-nb_err nb_bs_store_expected_each(nb_bs_store *st, nb_err (*fn)(void *, const char *ep),
-                                 void *user);
+nb_err nb_bs_store_expected_each(nb_bs_store *st, nb_err (*fn)(void *, const char *ep), void *user);
 /* ep's credentials as the API and `expect list` show them, never a key: {"endpoint", "kind":
  * "rpk" | "psk", "secureId" | "pskIdentity", and "pending": {"kind", "secureId" |
  * "pskIdentity"} while a fresh key waits for the device's acknowledgement}; NULL when ep has

@@ -340,6 +340,6 @@ void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
   nb_http_events_detach_bootstrap(api->ctx.events); /* the engine may go before the feed */
   api_unlisten(api);
-  nb_httpd_free(api->httpd);                        /* ends the streams and held requests */
+  nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
 }

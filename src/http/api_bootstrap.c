@@ -252,9 +252,12 @@ enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq) {
   bool psk = c.kind == NB_SERVER_ID_PSK;
   memset(&c, 0, sizeof c);
   nb_api_audit(rq, psk ? "bootstrap-expect-psk" : "bootstrap-expect", ep, NULL,
-               e == NB_OK ? "2.04" : e == NB_ERR_EXISTS ? "4.09" : "5.00");
+               e == NB_OK           ? "2.04"
+               : e == NB_ERR_EXISTS ? "4.09"
+                                    : "5.00");
   if (e == NB_ERR_EXISTS) {
-    snprintf(why, sizeof why, "this %s is already registered for endpoint %s (each device needs its own)",
+    snprintf(why, sizeof why,
+             "this %s is already registered for endpoint %s (each device needs its own)",
              psk ? "PSK identity" : "secure ID", owner);
     return nb_http_reply_error(rq, 409, why, "4.09");
   }

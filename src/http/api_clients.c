@@ -95,9 +95,9 @@ static const char *status_name(uint8_t code, char *out, size_t cap) {
   const char *name = nb_coap_code_name(code);
   size_t i = 0;
   for (; name[i] && i + 1 < cap; i++)
-    out[i] = name[i] == ' ' || name[i] == '-'                ? '_'
+    out[i] = name[i] == ' ' || name[i] == '-'   ? '_'
              : name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A')
-                                                             : name[i];
+                                                : name[i];
   out[i] = '\0';
   return out;
 }
@@ -130,8 +130,8 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
   }
   *status = http_status_of(res->code);
   char name[40];
-  json_t *j = json_pack("{s:s,s:s}", "status", status_name(res->code, name, sizeof(name)), "code",
-                        code);
+  json_t *j =
+      json_pack("{s:s,s:s}", "status", status_name(res->code, name, sizeof(name)), "code", code);
   if (!j) return NULL;
   if (res->records) {
     json_object_set_new(j, "content", nb_http_json_records(res->records));
@@ -151,14 +151,14 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
 /* The end of a request answered 202: kept for GET /api/requests/{id} and streamed as a
  * REQUEST_RESULT event, with the answer a direct request would have had. */
 static void record_result(dev_call *d, const nb_server_result *res) {
-  nb_rq_state state = !res->unsent                   ? NB_RQ_DONE
+  nb_rq_state state = !res->unsent                 ? NB_RQ_DONE
                       : res->err == NB_ERR_TIMEOUT ? NB_RQ_EXPIRED
-                                                     : NB_RQ_CANCELLED;
+                                                   : NB_RQ_CANCELLED;
   unsigned status = 500;
-  json_t *j = state == NB_RQ_EXPIRED
-                  ? nb_http_error_json("the device did not wake up before the request expired",
-                                       "5.04")
-                  : result_json(d, res, &status);
+  json_t *j =
+      state == NB_RQ_EXPIRED
+          ? nb_http_error_json("the device did not wake up before the request expired", "5.04")
+          : result_json(d, res, &status);
   if (state == NB_RQ_EXPIRED) status = 504;
   char *text = j ? nb_http_json_text(j) : NULL;
   json_decref(j);
@@ -523,8 +523,7 @@ enum MHD_Result nb_api_client_composite_cancel(nb_http_req *rq) {
   nb_server_obs_info obs[64];
   size_t n = nb_server_observations(api->srv, ep, obs, 64), cancelled = 0;
   for (size_t i = 0; i < n && i < 64; i++)
-    if (obs[i].composite && path_set(obs[i].paths, have, sizeof(have)) &&
-        strcmp(have, want) == 0 &&
+    if (obs[i].composite && path_set(obs[i].paths, have, sizeof(have)) && strcmp(have, want) == 0 &&
         nb_server_cancel(api->srv, obs[i].id, active_cancel(rq), nb_io_loop_now(api->loop)) ==
             NB_OK)
       cancelled++;
@@ -574,7 +573,7 @@ static json_t *request_record(nb_api_ctx *api, uint64_t id) {
   return nb_http_results_json(api->results, id, nb_api_now_unix(api));
 }
 
-#define NO_SUCH_REQUEST                                                                       \
+#define NO_SUCH_REQUEST                                                                    \
   "no such queued request: only requests answered 202 QUEUED have a result here, kept an " \
   "hour after they end (at most 10000)"
 

@@ -2,9 +2,9 @@
  * (/api/clients...): registrations, Read/Write/Execute/Create/Delete, Discover, Write-
  * Attributes, Observe and its cancellation (by path, by composite path set, by ID), composite
  * operations, the observations held, the value history, the evidence of signed data, and the
- * results of requests queued for sleeping devices (/api/requests/{id}). A request that waits on a device is held
- * until the engine answers; a dev_call owned by the engine's callback lets either side go
- * first. Owns nothing beyond a request. */
+ * results of requests queued for sleeping devices (/api/requests/{id}). A request that waits on a
+ * device is held until the engine answers; a dev_call owned by the engine's callback lets either
+ * side go first. Owns nothing beyond a request. */
 #ifndef NB_HTTP_API_CLIENTS_H
 #define NB_HTTP_API_CLIENTS_H
 

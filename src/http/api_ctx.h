@@ -23,9 +23,9 @@ typedef struct {
   nb_server_store store; /* ops NULL: no store */
   nb_http_events *events;
   nb_http_alerts *alerts;
-  nb_http_bs *bootstrap; /* NULL: no bootstrap role */
+  nb_http_bs *bootstrap;    /* NULL: no bootstrap role */
   nb_http_results *results; /* results of requests answered 202 QUEUED (NULL without srv) */
-  int64_t clock_offset;  /* loop time + offset = Unix ms */
+  int64_t clock_offset;     /* loop time + offset = Unix ms */
 } nb_api_ctx;
 
 static inline nb_api_ctx *nb_api_of(const nb_http_req *rq) { return (nb_api_ctx *)rq->app; }

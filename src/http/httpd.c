@@ -423,8 +423,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* libmicrohttpd's words for a client that went away while it was being answered: how every
  * event stream ends (curl stopped, a browser tab closed), not something to warn about. */
 static bool peer_gone(const char *m) {
-  static const char *const gone[] = {"no longer available", "closed by remote",
-                                     "reset by peer", "Broken pipe", "shut down socket"};
+  static const char *const gone[] = {"no longer available", "closed by remote", "reset by peer",
+                                     "Broken pipe", "shut down socket"};
   for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
     if (strstr(m, gone[i])) return true;
   return false;
@@ -517,11 +517,10 @@ static struct MHD_Daemon *start_mhd(nb_httpd *d) {
    * suspended, and exempt). */
   /* The logger first: MHD prints what comes before it on stderr itself. */
   return MHD_start_daemon(
-      flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_EXTERNAL_LOGGER,
-      on_mhd_message, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-      d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(d->cfg.admit.max_conns + MHD_SLACK),
+      flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message,
+      d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(d->cfg.admit.max_conns + MHD_SLACK),
       d->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
       MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
 }

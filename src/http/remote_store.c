@@ -51,8 +51,7 @@ static nb_http_request rs_request(const nb_http_remote_store *rs, const char *me
 nb_err nb_http_remote_store_probe(const nb_http_remote_store *rs, unsigned timeout_ms, char *why,
                                   size_t cap) {
   char url[1024];
-  if ((size_t)snprintf(url, sizeof url, "%s/api/security/clients?limit=1", rs->base) >=
-      sizeof url)
+  if ((size_t)snprintf(url, sizeof url, "%s/api/security/clients?limit=1", rs->base) >= sizeof url)
     return NB_ERR_OVERFLOW;
   nb_http_request rq = rs_request(rs, "GET", url, NULL);
   rq.timeout_ms = timeout_ms;

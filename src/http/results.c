@@ -88,8 +88,8 @@ static void prune(nb_http_results *r, int64_t now, size_t extra_recs, size_t ext
     else
       i++;
   }
-  for (size_t i = 0; i < r->n && (r->n + extra_recs > r->cfg.max ||
-                                  r->bytes + extra_bytes > r->cfg.bytes_max);) {
+  for (size_t i = 0;
+       i < r->n && (r->n + extra_recs > r->cfg.max || r->bytes + extra_bytes > r->cfg.bytes_max);) {
     if (finished(&r->recs[i]))
       forget(r, i);
     else
@@ -131,8 +131,8 @@ void nb_http_results_sent(nb_http_results *r, uint64_t id) {
   if (c && c->state == NB_RQ_QUEUED) c->state = NB_RQ_SENT;
 }
 
-nb_err nb_http_results_finish(nb_http_results *r, uint64_t id, nb_rq_state state,
-                              unsigned status, const char *body, int64_t now) {
+nb_err nb_http_results_finish(nb_http_results *r, uint64_t id, nb_rq_state state, unsigned status,
+                              const char *body, int64_t now) {
   size_t len = body ? strlen(body) : 0;
   record *c = find(r, id);
   if (!c || finished(c)) return NB_ERR_NOT_FOUND;

@@ -25,9 +25,9 @@ typedef enum {
 const char *nb_rq_state_name(nb_rq_state s);
 
 typedef struct {
-  size_t max;          /* records held; 10000 */
-  size_t bytes_max;    /* bytes of kept result bodies, all records together; 16 MiB */
-  int64_t keep_ms;     /* a finished record is forgotten this long after it ended; 3600000 */
+  size_t max;       /* records held; 10000 */
+  size_t bytes_max; /* bytes of kept result bodies, all records together; 16 MiB */
+  int64_t keep_ms;  /* a finished record is forgotten this long after it ended; 3600000 */
 } nb_http_results_config;
 
 void nb_http_results_config_default(nb_http_results_config *cfg);
@@ -50,8 +50,8 @@ void nb_http_results_sent(nb_http_results *r, uint64_t id);
 /* Its end: state (DONE, EXPIRED or CANCELLED) with the HTTP status and the JSON text a direct
  * request would have been answered (copied; NULL for none). NB_ERR_NOT_FOUND for an id not
  * held (forgotten, or never queued). */
-nb_err nb_http_results_finish(nb_http_results *r, uint64_t id, nb_rq_state state,
-                              unsigned status, const char *body, int64_t now);
+nb_err nb_http_results_finish(nb_http_results *r, uint64_t id, nb_rq_state state, unsigned status,
+                              const char *body, int64_t now);
 /* The record as the API shows it: {"requestId", "endpoint", "operation", "path", "state",
  * "queuedAt", and once finished "completedAt", "httpStatus", "result"}; NULL when id is not
  * held (never queued, or forgotten: older than keep_ms, or pushed out by the bounds). */

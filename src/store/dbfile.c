@@ -159,8 +159,8 @@ static const char *sqlite_reason(const char *path, int *version, char *buf, size
 void nb_dbfile_explain(const char *path, char *why, size_t cap) {
   if (nb_dbfile_require(path, why, cap) != NB_OK) return;
   if (access(path, R_OK | W_OK) != 0) {
-    snprintf(why, cap, "cannot read and write the database %s: %s (check its owner and mode)",
-             path, strerror(errno));
+    snprintf(why, cap, "cannot read and write the database %s: %s (check its owner and mode)", path,
+             strerror(errno));
     return;
   }
   char sq[256];

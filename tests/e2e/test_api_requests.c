@@ -187,8 +187,8 @@ static void test_status_names(void **state) {
   assert_true(wait_for(&e, "/api/clients/dev1/3303/0/5700", "\"value\":30.0}", 10000));
   /* The client's `send` names the path it cannot find. */
   say(&e, "send /3303/0/5700 /3/0/99\n");
-  assert_true(nb_test_proc_wait_output(
-      &e.cl, false, "error: send: /3/0/99 not found on this device", 10000));
+  assert_true(nb_test_proc_wait_output(&e.cl, false,
+                                       "error: send: /3/0/99 not found on this device", 10000));
   say(&e, "send /3303/0/5700\n");
   assert_true(nb_test_proc_wait_output(&e.sse, false, "event: SEND", 10000));
   stop(&e);

@@ -78,8 +78,8 @@ static int setup(void **state) {
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(e.http, sizeof e.http, "127.0.0.1:%u", hp);
   snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
-  char *argv[] = {e.bin,   "server", "--coaps",          e.coaps,     "--http", e.http,
-                  "--db",  e.db,     "--with-bootstrap", "--bs-coaps", e.bs,    NULL};
+  char *argv[] = {e.bin,  "server", "--coaps",          e.coaps,      "--http", e.http,
+                  "--db", e.db,     "--with-bootstrap", "--bs-coaps", e.bs,     NULL};
   if (!nb_test_proc_start(&e.srv, argv) ||
       !nb_test_proc_wait_output(&e.srv, true, "proto=http", 10000))
     return -1;
@@ -112,8 +112,17 @@ static void start_device(const env *e, nb_test_proc *p, const char *ep, const ch
                          const char *key_file) {
   char uri[64];
   snprintf(uri, sizeof uri, "coaps://%s", e->bs);
-  char *argv[] = {e->bin,           "client", "--bootstrap", uri, "--endpoint", (char *)ep,
-                  "--psk-identity", (char *)identity, "--psk-key-file", (char *)key_file, NULL};
+  char *argv[] = {e->bin,
+                  "client",
+                  "--bootstrap",
+                  uri,
+                  "--endpoint",
+                  (char *)ep,
+                  "--psk-identity",
+                  (char *)identity,
+                  "--psk-key-file",
+                  (char *)key_file,
+                  NULL};
   assert_true(nb_test_proc_start(p, argv));
 }
 
@@ -182,9 +191,18 @@ static int bs(const env *e, char **out, char **err, const char *a1, const char *
  * or --api URL (where). */
 static int expect_psk(const env *e, const char *where, const char *ep, const char *id,
                       const char *file, char **out, char **err) {
-  char *argv[] = {e->bin,          "bootstrap",      "expect",   "--endpoint",  (char *)ep,
-                  "--psk-identity", (char *)id,      "--psk-key-file", (char *)file, (char *)where,
-                  strcmp(where, "--db") == 0 ? (char *)e->db : (char *)e->base, NULL};
+  char *argv[] = {e->bin,
+                  "bootstrap",
+                  "expect",
+                  "--endpoint",
+                  (char *)ep,
+                  "--psk-identity",
+                  (char *)id,
+                  "--psk-key-file",
+                  (char *)file,
+                  (char *)where,
+                  strcmp(where, "--db") == 0 ? (char *)e->db : (char *)e->base,
+                  NULL};
   return nb_test_run_capture(argv, 20000, out, err);
 }
 

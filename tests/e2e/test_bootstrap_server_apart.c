@@ -143,14 +143,24 @@ static void test_wrong_token_said(void **state) {
   char *bin = (char *)nb_test_env("NB_BINARY"), db[160], coap[32], uri[64];
   snprintf(db, sizeof db, "%s/bs2.db", e->dir);
   snprintf(coap, sizeof coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
-  char *cargv[] = {bin,   "bootstrap", "--db",         db,  "config",     "add",
-                   "--default", "--server-uri", "coap://127.0.0.1:5683", "--security", "nosec",
-                   NULL};
+  char *cargv[] = {bin,          "bootstrap",    "--db",
+                   db,           "config",       "add",
+                   "--default",  "--server-uri", "coap://127.0.0.1:5683",
+                   "--security", "nosec",        NULL};
   char *out = NULL;
   assert_int_equal(nb_test_run(cargv, 10000, &out), 0);
   free(out);
-  char *bargv[] = {bin,       "bootstrap",          "--coap",           coap, "--db", db,
-                   "--server-api", e->api_url, "--server-api-token", "not-the-server-token", NULL};
+  char *bargv[] = {bin,
+                   "bootstrap",
+                   "--coap",
+                   coap,
+                   "--db",
+                   db,
+                   "--server-api",
+                   e->api_url,
+                   "--server-api-token",
+                   "not-the-server-token",
+                   NULL};
   nb_test_proc bsp;
   assert_true(nb_test_proc_start(&bsp, bargv));
   assert_true(nb_test_proc_wait_output(&bsp, true, "refused the token (HTTP 401)", 10000));
@@ -158,7 +168,8 @@ static void test_wrong_token_said(void **state) {
   char *dargv[] = {bin, "client", "--bootstrap", uri, "--endpoint", "dev-badtoken", NULL};
   nb_test_proc cli;
   assert_true(nb_test_proc_start(&cli, dargv));
-  assert_true(nb_test_proc_wait_output(&bsp, true, "event=BOOTSTRAP_FAILED ep=dev-badtoken", 20000));
+  assert_true(
+      nb_test_proc_wait_output(&bsp, true, "event=BOOTSTRAP_FAILED ep=dev-badtoken", 20000));
   char *log = nb_test_proc_stderr(&bsp);
   const char *failed = strstr(log, "event=BOOTSTRAP_FAILED ep=dev-badtoken");
   assert_non_null(strstr(failed, "err=NB_ERR_DENIED"));

@@ -56,8 +56,8 @@ static char *addr(void) {
 static void start_server(nb_test_proc *p, const char *db, bool with_bs) {
   char http[32];
   snprintf(http, sizeof http, "127.0.0.1:%u", nb_test_free_port(SOCK_STREAM));
-  char *argv[] = {(char *)nb, "server",           "--coap",    addr(), "--http", http, "--db",
-                  (char *)db, "--with-bootstrap", "--bs-coap", addr(), NULL};
+  char *argv[] = {(char *)nb, "server",   "--coap",           addr(),      "--http", http,
+                  "--db",     (char *)db, "--with-bootstrap", "--bs-coap", addr(),   NULL};
   if (!with_bs) argv[8] = NULL;
   assert_true(nb_test_proc_start(p, argv));
 }
@@ -145,9 +145,9 @@ static void test_one_server_per_database(void **state) {
 static void test_read_only_commands_create_nothing(void **state) {
   (void)state;
   const char *typo = in_dir("typo.db");
-  const char *cmds[][3] = {{"pending", NULL, NULL},     {"config", "list", NULL},
-                           {"config", "export", NULL},  {"expect", "list", NULL},
-                           {"evidence", "dev1", NULL},  {"approve", "dev1", NULL},
+  const char *cmds[][3] = {{"pending", NULL, NULL},      {"config", "list", NULL},
+                           {"config", "export", NULL},   {"expect", "list", NULL},
+                           {"evidence", "dev1", NULL},   {"approve", "dev1", NULL},
                            {"config", "rm", "--default"}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     char *argv[8] = {(char *)nb, "bootstrap"};
@@ -177,12 +177,21 @@ static void test_garbage_database_said(void **state) {
   assert_int_equal(chmod(db, 0600), 0);
   char http[32];
   snprintf(http, sizeof http, "127.0.0.1:%u", nb_test_free_port(SOCK_STREAM));
-  char *server[] = {(char *)nb, "server", "--coap", addr(), "--http", http, "--db", (char *)db,
-                    NULL};
+  char *server[] = {(char *)nb, "server", "--coap",   addr(), "--http",
+                    http,       "--db",   (char *)db, NULL};
   char *pending[] = {(char *)nb, "bootstrap", "pending", "--db", (char *)db, NULL};
-  char *add[] = {(char *)nb,    "bootstrap",  "config",  "add",         "--default",
-                 "--server-uri", "coap://127.0.0.1:5683", "--security", "nosec",
-                 "--db",         (char *)db,  NULL};
+  char *add[] = {(char *)nb,
+                 "bootstrap",
+                 "config",
+                 "add",
+                 "--default",
+                 "--server-uri",
+                 "coap://127.0.0.1:5683",
+                 "--security",
+                 "nosec",
+                 "--db",
+                 (char *)db,
+                 NULL};
   char *run[] = {(char *)nb, "bootstrap", "--coap", addr(), "--db", (char *)db, NULL};
   char *const *all[] = {server, pending, add, run};
   for (size_t i = 0; i < 4; i++) {
@@ -205,12 +214,13 @@ static void test_duplicate_psk_identity_said(void **state) {
   fclose(f);
   char http[32];
   snprintf(http, sizeof http, "127.0.0.1:%u", nb_test_free_port(SOCK_STREAM));
-  char *argv[] = {(char *)nb, "server", "--coap", addr(),        "--http",   http,
-                  "--db",     in_dir("psk.db"), "--psk", (char *)file, NULL};
+  char *argv[] = {(char *)nb, "server",         "--coap", addr(),       "--http", http,
+                  "--db",     in_dir("psk.db"), "--psk",  (char *)file, NULL};
   char *err = NULL;
   assert_int_equal(run_err(argv, &err), 1);
-  assert_non_null(strstr(err, "line 4: PSK identity \"id-a\" of endpoint dev3 is already that of "
-                              "endpoint dev1 on line 1"));
+  assert_non_null(strstr(err,
+                         "line 4: PSK identity \"id-a\" of endpoint dev3 is already that of "
+                         "endpoint dev1 on line 1"));
   free(err);
 }
 
@@ -235,16 +245,17 @@ static void test_lists_same_with_db_and_api(void **state) {
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(http, sizeof http, "127.0.0.1:%u", hp);
   snprintf(base, sizeof base, "http://127.0.0.1:%u", hp);
-  char *add[] = {(char *)nb,   "bootstrap",  "config",    "add",        "--endpoint",
-                 "dev-a",      "--server-uri", "coap://127.0.0.1:5683", "--security",
-                 "nosec",      "--db",       (char *)db, NULL};
+  char *add[] = {(char *)nb,   "bootstrap", "config",       "add",
+                 "--endpoint", "dev-a",     "--server-uri", "coap://127.0.0.1:5683",
+                 "--security", "nosec",     "--db",         (char *)db,
+                 NULL};
   char *out = NULL;
   assert_int_equal(nb_test_run(add, 20000, &out), 0);
   free(out);
   add[5] = "dev-b";
   assert_int_equal(nb_test_run(add, 20000, &out), 0);
   free(out);
-  char *run[] = {(char *)nb, "bootstrap", "--coap",  bs_addr, "--db", (char *)db,
+  char *run[] = {(char *)nb, "bootstrap", "--coap", bs_addr, "--db", (char *)db,
                  "--policy", "approve",   "--http", http,    NULL};
   nb_test_proc bs, dev;
   assert_true(nb_test_proc_start(&bs, run));

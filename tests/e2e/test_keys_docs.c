@@ -80,7 +80,8 @@ static void test_guides_psk_substitutions(void **state) {
   size_t seen = 0;
   for (size_t g = 0; g < sizeof guides / sizeof guides[0]; g++) {
     char *text = doc(guides[g]);
-    for (char *at = strstr(text, "$(niobium keys psk"); at; at = strstr(at + 1, "$(niobium keys psk")) {
+    for (char *at = strstr(text, "$(niobium keys psk"); at;
+         at = strstr(at + 1, "$(niobium keys psk")) {
       char line[256];
       snprintf(line, sizeof line, "%.*s", (int)strcspn(at + 2, ")"), at + 2);
       char *out = NULL;
@@ -164,9 +165,8 @@ static void test_server_md_token_recipe(void **state) {
 static void test_cert_issue_both_or_neither(void **state) {
   (void)state;
   char *out = NULL;
-  assert_int_equal(shell("niobium keys ec --out server && niobium keys cert ca --cn ca --out ca",
-                         &out),
-                   0);
+  assert_int_equal(
+      shell("niobium keys ec --out server && niobium keys cert ca --cn ca --out ca", &out), 0);
   free(out);
   /* server.key.pem exists (the RPK above): the certificate is not written either. */
   char *argv[] = {"sh", "-c", "", NULL}, cmd[512], *err = NULL;

@@ -44,11 +44,22 @@ static int setup(void **state) {
   fputs(PSK_HEX "\n", f);
   fclose(f);
   chmod(key, 0600);
-  char *cfg[] = {(char *)nb, "bootstrap",    "--db",       db,        "config",
-                 "add",      "--endpoint",   "meter7",     "--server-uri",
-                 "coap://127.0.0.1:5683",    "--security", "nosec",   NULL};
-  char *exp[] = {(char *)nb,       "bootstrap", "--db",         db,  "expect", "--endpoint",
-                 "meter7",         "--psk-identity", "meter7-factory", "--psk-key-file", key, NULL};
+  char *cfg[] = {(char *)nb,
+                 "bootstrap",
+                 "--db",
+                 db,
+                 "config",
+                 "add",
+                 "--endpoint",
+                 "meter7",
+                 "--server-uri",
+                 "coap://127.0.0.1:5683",
+                 "--security",
+                 "nosec",
+                 NULL};
+  char *exp[] = {(char *)nb,       "bootstrap",      "--db",   db,
+                 "expect",         "--endpoint",     "meter7", "--psk-identity",
+                 "meter7-factory", "--psk-key-file", key,      NULL};
   if (run(cfg, NULL, NULL) != 0 || run(exp, NULL, NULL) != 0) return -1;
   uint16_t port = nb_test_free_port(SOCK_DGRAM);
   char coaps[32];
@@ -74,9 +85,8 @@ static int teardown(void **state) {
 /* One Bootstrap-Request by tool with identity and the PSK; what it printed (stdout, then
  * stderr with -v 7's trace of the messages), heap. */
 static char *bootstrap_request(const char *tool, const char *identity, const char *target) {
-  char *argv[] = {(char *)tool, "-v",     "7",      "-B",          "5",          "-m",
-                  "post",       "-u",     (char *)identity, "-k",  PSK_TEXT,     (char *)target,
-                  NULL};
+  char *argv[] = {(char *)tool,     "-v", "7",      "-B",           "5", "-m", "post", "-u",
+                  (char *)identity, "-k", PSK_TEXT, (char *)target, NULL};
   char *out = NULL, *err = NULL;
   run(argv, &out, &err);
   size_t n = strlen(out) + strlen(err) + 2;

@@ -174,6 +174,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_frames_filter_and_bound),
                                      cmocka_unit_test(test_json_body_typing),
                                      cmocka_unit_test(test_json_text_shortest_reals),
-      cmocka_unit_test(test_json_text_reals_stay_reals)};
+                                     cmocka_unit_test(test_json_text_reals_stay_reals)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

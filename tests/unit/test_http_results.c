@@ -61,8 +61,7 @@ static void test_count_bound(void **state) {
     assert_int_equal(nb_http_results_add(r, id, "d", "read", "/3/0/0", 0), NB_OK);
   /* Three waiting: no room, nothing is dropped that a client still waits for. */
   assert_int_equal(nb_http_results_add(r, 4, "d", "read", "/3/0/0", 0), NB_ERR_BUSY);
-  assert_int_equal(nb_http_results_finish(r, 2, NB_RQ_EXPIRED, 504, "{\"error\":\"x\"}", 5),
-                   NB_OK);
+  assert_int_equal(nb_http_results_finish(r, 2, NB_RQ_EXPIRED, 504, "{\"error\":\"x\"}", 5), NB_OK);
   assert_int_equal(nb_http_results_finish(r, 1, NB_RQ_CANCELLED, 502, "{}", 6), NB_OK);
   /* Room is made by forgetting the oldest finished record (1), then the next (2). */
   assert_int_equal(nb_http_results_add(r, 5, "d", "read", "/3/0/0", 10), NB_OK);
