@@ -550,10 +550,11 @@ static int evidence(nb_bs_store *st, const bs_opts *o, const char *ep) {
 typedef enum { DB_READ, DB_CHANGE, DB_CREATE } db_use;
 
 /* What a command does to the database: only reads (never creating it), changes what must
- * already be there, or may be the first to write (creating it). */
+ * already be there, or may be the first to write (creating it). evidence changes: its first
+ * open purges the signed rows an older version kept with a key inside (never handed out). */
 static db_use use_of(const char *verb, const char *sub) {
   bool config = strcmp(verb, "config") == 0, expect = strcmp(verb, "expect") == 0;
-  if (strcmp(verb, "pending") == 0 || strcmp(verb, "evidence") == 0 ||
+  if (strcmp(verb, "pending") == 0 ||
       (config && sub && (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0)) ||
       (expect && sub && strcmp(sub, "list") == 0))
     return DB_READ;
@@ -570,12 +571,12 @@ static int open_store(const bs_opts *o, db_use use, nb_bs_store **st) {
   *st = NULL;
   if (use != DB_CREATE && nb_dbfile_require(o->db, why, sizeof why) != NB_OK)
     return BS_ERR("%s\n", why);
+  /* Keys: 0600 or nothing, for a read too (an existing file is never created here). */
+  if (nb_privfile_prepare_db(o->db, why, sizeof why) != NB_OK) return BS_ERR("%s\n", why);
   nb_err e;
   if (use == DB_READ) {
     e = nb_bs_store_open_readonly(o->db, st);
     if (e == NB_ERR_NOT_FOUND) return NB_EXIT_OK;
-  } else if (nb_privfile_prepare_db(o->db, why, sizeof why) != NB_OK) {
-    return BS_ERR("%s\n", why); /* keys: 0600 or nothing */
   } else {
     e = nb_bs_store_open(o->db, st);
   }

@@ -115,7 +115,7 @@ void nb_dbfile_lock_release(nb_dbfile_lock *lock) {
   if (!lock) return;
   /* The last holder removes the file, holding every range while it does (a newcomer that
    * opened it meanwhile finds it unlinked once it has its lock, and starts over). */
-  if (lock_range(lock->fd, F_WRLCK, 0, 2 * SLOT) == 0 && same_file(lock->fd, lock->path))
+  if (lock_range(lock->fd, F_WRLCK, 0, (off_t)2 * SLOT) == 0 && same_file(lock->fd, lock->path))
     unlink(lock->path);
   close(lock->fd);
   free(lock);
