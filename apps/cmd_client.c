@@ -657,18 +657,49 @@ static void cmd_set(app *a, const char *path, const char *text) {
   reply("ok\n", "");
 }
 
+/* Whether this device has what p names: an object, an instance, a resource (with a value). */
+static bool path_exists(app *a, const nb_path *p) {
+  nb_object *o = nb_client_object(a->c, p->ids[0]);
+  if (!o || p->len == NB_PATH_OBJECT) return o != NULL;
+  uint16_t ids[1];
+  size_t n = 0;
+  if (o->ops->resources(o, p->ids[1], ids, 1, &n) != NB_OK) return false;
+  if (p->len == NB_PATH_INSTANCE) return true;
+  nb_records r;
+  nb_records_init(&r);
+  bool ok = o->ops->read(o, p->ids[1], p->ids[2], &r, nb_io_loop_now(a->loop)) == NB_OK;
+  nb_records_deinit(&r);
+  return ok;
+}
+
 static void cmd_send(app *a, char *rest) {
   nb_path paths[16];
   size_t n = 0;
   for (char *tok = strtok(rest, " \t"); tok && n < 16; tok = strtok(NULL, " \t")) {
-    if (nb_path_parse(tok, &paths[n]) != NB_OK) {
-      reply("error: bad path '%s'\n", tok);
+    if (nb_path_parse(tok, &paths[n]) != NB_OK || paths[n].len == 0) {
+      reply("error: send: '%s' is no LwM2M path (/O, /O/I, /O/I/R)\n", tok);
+      return;
+    }
+    if (!path_exists(a, &paths[n])) {
+      reply(
+          "error: send: %s not found on this device (no such object, instance or resource; "
+          "`get` reads a resource)\n",
+          tok);
       return;
     }
     n++;
   }
   nb_err e = n ? nb_client_send(a->c, 0, paths, n, nb_io_loop_now(a->loop)) : NB_ERR_INVAL;
-  printf(e == NB_OK ? "ok\n" : "error: send: %s\n", nb_strerror(e));
+  if (e == NB_OK)
+    printf("ok\n");
+  else if (e == NB_ERR_NOT_FOUND) /* every path exists: no server took it */
+    printf(
+        "error: send: no registered server accepts Send now (muted, or not registered: see "
+        "`status`)\n");
+  else if (e == NB_ERR_UNSUPPORTED)
+    printf("error: send: LwM2M 1.0 has no Send (--version 1.1)\n");
+  else
+    printf("error: send: %s\n", nb_strerror(e));
   fflush(stdout);
 }
 

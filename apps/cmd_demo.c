@@ -552,10 +552,15 @@ static void banner(demo *d) {
   printf("Niobium demo: bootstrap server + LwM2M server + REST API, %zu simulated device%s\n",
          d->ndev, d->ndev == 1 ? "" : "s");
   printf("  REST API          http://127.0.0.1:%u/api/clients\n", http);
-  printf("  LwM2M server      coap://127.0.0.1:%u   coaps://127.0.0.1:%u (PSK)\n", d->srv_coap.port,
-         d->srv_coaps.port);
-  printf("  Bootstrap server  coap://127.0.0.1:%u   coaps://127.0.0.1:%u (RPK by secure ID)\n",
-         d->bs_coap.port, d->bs_coaps.port);
+  if (d->o->nosec) { /* no DTLS line: nothing of the demo uses it */
+    printf("  LwM2M server      coap://127.0.0.1:%u\n", d->srv_coap.port);
+    printf("  Bootstrap server  coap://127.0.0.1:%u\n", d->bs_coap.port);
+  } else {
+    printf("  LwM2M server      coap://127.0.0.1:%u   coaps://127.0.0.1:%u (PSK)\n",
+           d->srv_coap.port, d->srv_coaps.port);
+    printf("  Bootstrap server  coap://127.0.0.1:%u   coaps://127.0.0.1:%u (RPK by secure ID)\n",
+           d->bs_coap.port, d->bs_coaps.port);
+  }
   printf("  Database          %s%s\n", d->db, d->temp_db ? " (removed at exit)" : "");
   printf("  Security          %s\n", sec);
   if (d->ndev == 1)

@@ -19,6 +19,7 @@
 #include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "store/dbfile.h"
 #include "store/sqlite.h"
 
 #define MAX_LISTEN 4
@@ -185,6 +186,52 @@ static bool parse_psk_line(char *line, nb_server_sec_info *out) {
          out->key_len > 0;
 }
 
+/* The first line of path (before `before`) that gives identity to endpoint ep; 0 when none. */
+static unsigned psk_line_of(const char *path, const char *ep, const char *identity,
+                            unsigned before) {
+  FILE *f = fopen(path, "r");
+  char line[1024];
+  unsigned lineno = 0, found = 0;
+  while (f && !found && fgets(line, sizeof line, f) && ++lineno < before) {
+    nb_server_sec_info sec;
+    char *p = line + strspn(line, " \t");
+    if (*p != '#' && parse_psk_line(p, &sec) && strcmp(sec.ep, ep) == 0 &&
+        strcmp(sec.identity, identity) == 0)
+      found = lineno;
+    memset(&sec, 0, sizeof sec);
+  }
+  memset(line, 0, sizeof line);
+  if (f) fclose(f);
+  return found;
+}
+
+/* Why the credential of line lineno could not be stored, said on stderr: its identity is
+ * another endpoint's (an earlier line, or the database), or the store failed. */
+static void psk_store_error(const nb_server_store *st, const char *path, unsigned lineno,
+                            const nb_server_sec_info *sec) {
+  nb_server_sec_info owner;
+  bool clash = st->ops->sec_find(st->self, NB_SERVER_ID_PSK, sec->identity, &owner) == NB_OK &&
+               strcmp(owner.ep, sec->ep) != 0;
+  memset(owner.key, 0, sizeof owner.key);
+  if (!clash) {
+    fprintf(stderr, "niobium server: %s line %u: the database refused the PSK of %s\n", path,
+            lineno, sec->ep);
+    return;
+  }
+  unsigned first = psk_line_of(path, owner.ep, sec->identity, lineno);
+  if (first)
+    fprintf(stderr,
+            "niobium server: %s line %u: PSK identity \"%s\" of endpoint %s is already that of "
+            "endpoint %s on line %u; each device needs its own identity\n",
+            path, lineno, sec->identity, sec->ep, owner.ep, first);
+  else
+    fprintf(stderr,
+            "niobium server: %s line %u: PSK identity \"%s\" of endpoint %s already belongs to "
+            "endpoint %s in the database; give %s another identity, or drop the old one with "
+            "DELETE /api/security/clients/%s\n",
+            path, lineno, sec->identity, sec->ep, owner.ep, sec->ep, owner.ep);
+}
+
 static int load_psk_file(const nb_server_store *st, const char *path) {
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -206,7 +253,7 @@ static int load_psk_file(const nb_server_store *st, const char *path) {
               path, lineno);
       rc = NB_EXIT_USAGE;
     } else if (st->ops->sec_put(st->self, &sec) != NB_OK) {
-      fprintf(stderr, "niobium server: cannot store the PSK of line %u of %s\n", lineno, path);
+      psk_store_error(st, path, lineno, &sec);
       rc = NB_EXIT_FAILURE;
     } else {
       loaded++;
@@ -365,6 +412,25 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
   return NB_EXIT_OK;
 }
 
+/* The database, once no other server (nor, with the bootstrap role, other bootstrap server)
+ * uses it: locks[] hold it for the process's life. */
+static int open_db(const server_opts *o, nb_dbfile_lock *locks[2], nb_store_sqlite **db) {
+  char why[768];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK ||
+      nb_dbfile_lock_take(o->db, NB_DB_ROLE_SERVER, &locks[0], why, sizeof(why)) != NB_OK ||
+      (o->with_bs &&
+       nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &locks[1], why, sizeof(why)) != NB_OK)) {
+    fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
+    return NB_EXIT_FAILURE;
+  }
+  if (nb_store_sqlite_open(o->db, db) != NB_OK) {
+    nb_dbfile_explain(o->db, why, sizeof(why));
+    fprintf(stderr, "niobium server: %s\n", why);
+    return NB_EXIT_FAILURE;
+  }
+  return NB_EXIT_OK;
+}
+
 static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
@@ -372,16 +438,8 @@ static int run(const server_opts *o) {
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
-  char why[512];
-  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK) {
-    fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
-    return NB_EXIT_FAILURE;
-  }
-  if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
-    fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
-            o->db);
-    return NB_EXIT_FAILURE;
-  }
+  nb_dbfile_lock *locks[2] = {NULL, NULL};
+  if ((rc = open_db(o, locks, &db)) != NB_EXIT_OK) goto out;
   a.store = nb_store_sqlite_iface(db);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
@@ -391,6 +449,9 @@ static int run(const server_opts *o) {
   nb_server_config_default(&cfg);
   cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
+  /* Request IDs (GET /api/requests/{id}) from the clock: those of an earlier run are never
+   * given again (1024 a millisecond of uptime, below 2^53 for JSON readers until 2249). */
+  cfg.first_request_id = (uint64_t)(nb_io_loop_now(a.loop) + cfg.clock_offset) << 10;
   if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
   if (o->has_max_lifetime) cfg.max_lifetime = (uint32_t)o->max_lifetime;
   if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
@@ -425,6 +486,8 @@ out:
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
   nb_store_sqlite_close(db);
+  nb_dbfile_lock_release(locks[0]);
+  nb_dbfile_lock_release(locks[1]);
   return rc;
 }
 

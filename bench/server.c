@@ -702,12 +702,39 @@ static int bench_registrations(long devices) {
   return count == (size_t)devices ? 0 : 1;
 }
 
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: bench_server [NOTIFICATIONS [FLEET]]\n"
+          "Server throughput and memory against a load generator in a second process (this\n"
+          "binary with --generate), each pinned to its own CPU: registrations/s, notifications/s\n"
+          "(NoSec and DTLS-PSK) and memory per device, with a recvmmsg echo baseline in the\n"
+          "same run. Takes minutes; figures in bench/README.md.\n"
+          "  NOTIFICATIONS  notifications per run (default 100000, 1..10000000)\n"
+          "  FLEET          devices of the last memory run (default 100000, 1..1000000)\n"
+          "  -h, --help     this text\n");
+}
+
+/* A positive number within [1, max] from text; false when it is none. */
+static bool arg_number(const char *text, long max, long *out) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (end == text || *end || v < 1 || v > max) return false;
+  *out = v;
+  return true;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--generate") == 0) return nb_bench_loadgen_main(argc, argv);
-  long count = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
-  if (count < 1 || count > 10000000) count = 100000;
-  long fleet = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
-  if (fleet < 1 || fleet > 1000000) fleet = 100000;
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    usage(stdout);
+    return 0;
+  }
+  long count = 100000, fleet = 100000;
+  if (argc > 3 || (argc > 1 && !arg_number(argv[1], 10000000, &count)) ||
+      (argc > 2 && !arg_number(argv[2], 1000000, &fleet))) {
+    usage(stderr);
+    return 2;
+  }
   nb_log_set_level(NB_LOG_WARN);
   ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
   if (n <= 0 || nb_random_bytes(psk_master, sizeof psk_master) != NB_OK) return 1;

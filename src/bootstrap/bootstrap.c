@@ -152,10 +152,12 @@ static void nb_bs_emit(nb_bs_engine *bs, nb_bs_event *ev) {
   if (ev->code) nb_coap_code_format(ev->code, code);
   nb_log_level lvl =
       ev->type == NB_BS_EV_FAILED || ev->type == NB_BS_EV_ALERT ? NB_LOG_WARN : NB_LOG_INFO;
-  nb_logf(lvl, NB_BS_LOG, "event=%s ep=%s peer=%s code=%s err=%s step=\"%s\" secure_id=%s",
+  /* An error says what it means too (err=NB_ERR_DENIED alone tells an operator little). */
+  nb_logf(lvl, NB_BS_LOG, "event=%s ep=%s peer=%s code=%s err=%s step=\"%s\" secure_id=%s%s%s%s",
           nb_bs_event_name(ev->type), ev->ep[0] ? ev->ep : "-", a, code,
           ev->err ? nb_err_name(ev->err) : "-", ev->step ? ev->step : "",
-          ev->secure_id ? ev->secure_id : "-");
+          ev->secure_id ? ev->secure_id : "-", ev->err ? " reason=\"" : "",
+          ev->err ? nb_strerror(ev->err) : "", ev->err ? "\"" : "");
   for (size_t i = 0; i < bs->nlisteners; i++) bs->listeners[i].fn(bs->listeners[i].user, ev);
 }
 

@@ -31,7 +31,9 @@ static const nb_route routes[] = {
     {"GET", "/api/clients", SRV, nb_api_clients_list},
     {"GET", "/api/clients/{ep}", SRV, nb_api_client_get},
     {"POST", "/api/clients/{ep}/composite", SRV, nb_api_client_composite},
+    {"DELETE", "/api/clients/{ep}/composite/observe", SRV, nb_api_client_composite_cancel},
     {"GET", "/api/clients/{ep}/observations", SRV, nb_api_client_observations},
+    {"DELETE", "/api/clients/{ep}/observations/{id}", SRV, nb_api_client_observation_cancel},
     {"GET", "/api/clients/{ep}/evidence", SRV, nb_api_client_evidence},
     {"GET", "/api/clients/{ep}/{path*}/history", SRV, nb_api_client_history},
     {"POST", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe},
@@ -42,6 +44,8 @@ static const nb_route routes[] = {
     {"PUT", "/api/clients/{ep}/{path*}", SRV, nb_api_client_write},
     {"POST", "/api/clients/{ep}/{path*}", SRV, nb_api_client_post},
     {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete},
+    {"GET", "/api/requests/{id}", SRV, nb_api_request_get},
+    {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel},
     {"GET", "/api/security/clients", STORE, nb_api_security_list},
     {"POST", "/api/security/clients", STORE, nb_api_security_post},
     {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get},
@@ -234,12 +238,20 @@ static void on_keepalive(uv_timer_t *h) {
 
 /* ---- life cycle ---- */
 
-static void api_destroy(nb_http_api *api) {
+/* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
+ * before the close callbacks run. */
+static void api_unlisten(nb_http_api *api) {
   if (api->bs_alerts)
     nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
+  api->bs_alerts = false;
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
+}
+
+static void api_destroy(nb_http_api *api) {
+  api_unlisten(api);
   nb_http_alerts_free(api->ctx.alerts);
   nb_http_events_free(api->ctx.events);
+  nb_http_results_free(api->ctx.results);
   free(api);
 }
 
@@ -252,6 +264,7 @@ static nb_err make_parts(nb_http_api *api, nb_server *srv, const nb_http_api_con
   }
   if (nb_http_events_new(srv, &ec, &api->ctx.events) != NB_OK ||
       nb_http_alerts_new(cfg->alerts_max, api->ctx.events, &api->ctx.alerts) != NB_OK ||
+      (srv && nb_http_results_new(&cfg->results, &api->ctx.results) != NB_OK) ||
       (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap && nb_http_events_attach_bootstrap(
                              api->ctx.events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK))
@@ -326,6 +339,7 @@ static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
   nb_http_events_detach_bootstrap(api->ctx.events); /* the engine may go before the feed */
-  nb_httpd_free(api->httpd);                        /* ends the streams and held requests */
+  api_unlisten(api);
+  nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
 }

@@ -12,6 +12,7 @@
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
+#include "http/results.h"
 #include "io/loop.h"
 #include "server/server.h"
 
@@ -29,6 +30,8 @@ typedef struct {
   nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
                                    its events on /api/events; NULL = none (must outlive free) */
   size_t alerts_max;            /* monitor alerts kept for GET /api/alerts; 0 = 1000 */
+  nb_http_results_config results; /* results of queued requests (GET /api/requests/{id});
+                                     zeroes: results.h's defaults */
   /* Names a Host header may give besides the listener's own IP address (and localhost on
    * loopback): "name" or "name:port" (--http-host); see guard.h. */
   const char *const *hosts;

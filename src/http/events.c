@@ -385,7 +385,10 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
                     : json_pack("{s:s,s:I}", "address", addr, "timestamp", (json_int_t)at);
   if (!j) return;
   if (code[0]) json_object_set_new(j, "code", json_string(code));
-  if (e->err) json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
+  if (e->err) {
+    json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
+    json_object_set_new(j, "reason", json_string(nb_strerror(e->err)));
+  }
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));

@@ -103,6 +103,7 @@ nb_err nb_server_new(const nb_server_config *cfg, nb_coap_send_fn send, void *se
     s->cfg.coap.random_user = s->cfg.random_user;
   }
   nb_coap_timerheap_init(&s->timers);
+  if (s->cfg.first_request_id) s->next_req_id = s->cfg.first_request_id - 1;
   nb_err rc = s->cfg.random(s->cfg.random_user, &s->seed, sizeof(s->seed));
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_ep);
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_id);

@@ -119,19 +119,25 @@ static int user_version(sqlite3 *db) {
 }
 
 /* Each step runs in its own transaction with the version bump, so a crash mid-way leaves
- * the file at a consistent version. */
+ * the file at a consistent version. The version is read inside the step's write transaction:
+ * two processes opening a new file at once (`niobium server` and `niobium bootstrap` on one
+ * --db) take turns (the busy timeout makes the second wait), and the second finds the step
+ * done instead of running it again. */
 static nb_err migrate(nb_store_sqlite *s) {
-  int v = user_version(s->db);
-  if (v < 0) return db_fail(s, "user_version");
-  if (v > NB_STORE_SQLITE_SCHEMA) {
-    NB_LOG_ERROR(MOD, "event=schema_too_new version=%d supported=%d", v, NB_STORE_SQLITE_SCHEMA);
-    return NB_ERR_IO;
-  }
-  for (; v < NB_STORE_SQLITE_SCHEMA; v++) {
+  for (;;) {
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(s, "migrate");
+    int v = user_version(s->db);
+    if (v < 0 || v >= NB_STORE_SQLITE_SCHEMA) {
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      if (v < 0) return db_fail(s, "user_version");
+      if (v == NB_STORE_SQLITE_SCHEMA) return NB_OK;
+      NB_LOG_ERROR(MOD, "event=schema_too_new version=%d supported=%d", v, NB_STORE_SQLITE_SCHEMA);
+      return NB_ERR_IO;
+    }
     char bump[64];
     snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+    if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, bump, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
       nb_err rc = db_fail(s, "migrate");
@@ -140,7 +146,6 @@ static nb_err migrate(nb_store_sqlite *s) {
     }
     NB_LOG_INFO(MOD, "event=migrated version=%d", v + 1);
   }
-  return NB_OK;
 }
 
 /* A read-only connection reads what the server wrote but never migrates: the file must hold
