@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static nb_err resolve(void *user, const char *host, uint16_t port, nb_addr *out) {
   (void)user;
-  if (!host[0] || strpbrk(host, "/?[]") || port == 0) abort();
+  if (!host[0] || host[0] == '[' || strpbrk(host, "/?") || port == 0) abort();
   return nb_addr_parse("192.0.2.7", port, out);
 }
 
@@ -68,12 +68,15 @@ static void check_path(const char *text, size_t len) {
 }
 
 /* Uri-Path text: split into options (percent-decoded), joined again (re-encoded), split again
- * to the same options. */
+ * to the same options. An empty segment is left out: the text form drops a trailing slash
+ * ("/3/" is /3), so an empty last option does not come back (by design, not checked). */
 static void check_coap_path(const char *text) {
   nb_coap_msg a, b;
   char joined[4096];
   nb_coap_msg_init(&a, NB_COAP_CON, NB_COAP_GET, 1);
   if (nb_coap_msg_add_path(&a, NB_COAP_OPT_URI_PATH, text) != NB_OK) return;
+  for (size_t k = 0; k < a.option_count; k++)
+    if (a.options[k].len == 0) return;
   if (nb_coap_msg_get_path(&a, NB_COAP_OPT_URI_PATH, joined, sizeof joined) != NB_OK) return;
   nb_coap_msg_init(&b, NB_COAP_CON, NB_COAP_GET, 1);
   if (nb_coap_msg_add_path(&b, NB_COAP_OPT_URI_PATH, joined) != NB_OK) abort();
