@@ -7,8 +7,9 @@ FUZZ_TEST_SECONDS ?= 12
 FUZZ_RUNS ?= 10000000
 FUZZ_SECONDS ?= 1800
 FUZZ_JOBS ?= $(JOBS)
+PREFIX ?= /usr/local
 
-.PHONY: all release debug asan test demo bench fuzz deps clean format tidy
+.PHONY: all release debug asan test demo bench fuzz deps clean format tidy install
 
 all: release
 
@@ -38,8 +39,15 @@ test: deps asan release
 demo: deps release
 	scripts/demo $(BUILD_DIR)/release/niobium
 
+# Every benchmark, then the tiny device's size (built in its own trees; scripts/device-size).
 bench: release
 	scripts/bench $(BUILD_DIR)/release
+	scripts/device-size $(BUILD_DIR)
+
+# The niobium command, the client library's headers, libniobium-client.a/.so and
+# niobium-client.pc under PREFIX (default /usr/local); DESTDIR is honoured for packaging.
+install: release
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)/release --prefix "$(PREFIX)"
 
 # Every fuzz target to FUZZ_RUNS executions or FUZZ_SECONDS, FUZZ_JOBS at a time; what it finds
 # is merged, minimized, into fuzz/corpus; then the table of executions and coverage per parser

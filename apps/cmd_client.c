@@ -20,6 +20,7 @@
 #include "base/rand.h"
 #include "commands.h"
 #include "dtls/cose_lwm2m.h"
+#include "io/host_device.h"
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -59,7 +60,9 @@ static void usage(FILE *out) {
       "  --lifetime SECONDS    registration lifetime (default 86400)\n"
       "  --binding U|UQ        UDP, or UDP with queue mode (default U)\n"
       "  --queue-timeout S     queue mode: sleep after S idle seconds (default 93)\n"
-      "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso)\n"
+      "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso);\n"
+      "                        the Device object (3) reports this host's clock, time zone\n"
+      "                        (TZ), memory and battery (docs/client.md)\n"
       "  --sensors SOURCE      what feeds the IPSO sensor values (default random):\n"
       "                        random       a random walk of every sensor\n"
       "                        csv:FILE:COL replay column COL (header name or 1-based number)\n"
@@ -133,6 +136,7 @@ typedef struct {
   char line[512];
   size_t line_len;
   unsigned evidence_seq; /* last NNNN written to --evidence-dir */
+  nb_host_device host;   /* the Device object's live values: this host's */
 } app;
 
 /* ---- helpers ---- */
@@ -340,6 +344,11 @@ static int add_objects(app *a) {
                              .memory_total_kb = -1,
                              .bindings = "UQ"};
   if (nb_client_add_device(a->c, &d) != NB_OK) return -1;
+  /* Battery, memory, time zone, clock and error codes of this host (docs/client.md). */
+  nb_client_device_source src;
+  nb_host_device_init(&a->host);
+  nb_host_device_source(&a->host, &src);
+  if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
@@ -583,6 +592,13 @@ static void send_datagram(void *user, const nb_addr *peer, const uint8_t *data, 
 static void on_datagram(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   app *a = user;
   nb_client_receive(a->c, peer, data, len, nb_io_loop_now(a->loop));
+}
+
+/* An ICMP error for a datagram to peer: the engine says it against the request in flight. */
+static void on_unreachable(void *user, const nb_addr *peer, int err) {
+  app *a = user;
+  nb_client_peer_unreachable(a->c, peer,
+                             err == ECONNREFUSED ? "ICMP port unreachable" : strerror(err));
 }
 
 static void on_signal(void *user, int signum) {
@@ -848,6 +864,8 @@ static int run(const options *o) {
     }
     if (v4) nb_io_udp_set_receiver(a.udp4, on_datagram, &a);
     if (v6) nb_io_udp_set_receiver(a.udp6, on_datagram, &a);
+    if (v4) nb_io_udp_report_errors(a.udp4, on_unreachable, &a);
+    if (v6) nb_io_udp_report_errors(a.udp6, on_unreachable, &a);
   }
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/wellknown.h"
 #include "dtls/cose.h"
 #include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
@@ -1245,10 +1246,17 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
   nb_bs_begin(s, now);
 }
 
+/* What GET /.well-known/core lists (RFC 6690): the Bootstrap-Request resource. */
+static const nb_coap_wk_link nb_bs_wellknown[] = {{"/bs", {{0}}, 0}};
+
 static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                          const nb_coap_msg *req, nb_time_ms now) {
   nb_bs_engine *bs = user;
   char path[16];
+  if (nb_coap_wk_is_request(req)) {
+    nb_coap_wk_respond(ex, req, nb_bs_wellknown, 1, now);
+    return;
+  }
   if (req->code == NB_COAP_POST &&
       nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
       strcmp(path, "/bs") == 0)
@@ -1478,6 +1486,11 @@ size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], s
   for (const nb_bs_pend *p = bs->pend; p; p = p->next, n++)
     if (n < cap) snprintf(eps[n], NB_BS_EP_MAX, "%s", p->ep);
   return n;
+}
+
+void nb_bs_engine_pending_each(const nb_bs_engine *bs, void (*fn)(void *user, const char *ep),
+                               void *user) {
+  for (const nb_bs_pend *p = bs->pend; p; p = p->next) fn(user, p->ep);
 }
 
 nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,

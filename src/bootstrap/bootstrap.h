@@ -196,6 +196,9 @@ nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now);
 nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now);
 /* Pending endpoints (names copied into eps[0..cap)); returns how many are pending. */
 size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap);
+/* Calls fn with the name of every pending endpoint (the REST API pages them). */
+void nb_bs_engine_pending_each(const nb_bs_engine *bs, void (*fn)(void *user, const char *ep),
+                               void *user);
 /* A request an earlier run of the engine held when it stopped (its host kept it: a crash, a
  * restart), listed as pending again with no request to answer: its device asks again later.
  * approved: the operator approved it meanwhile (its next request goes ahead). No event is

@@ -29,6 +29,7 @@ bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr) {
 
 void nb_bs_refresh_peer(nb_client *c) { c->bs_known = nb_bs_account(c, NULL, &c->bs_addr); }
 
+#if NB_CFG_BOOTSTRAP
 static void nb_bs_retry(nb_client *c, nb_time_ms now) {
   nb_time_ms wait = 10000;
   for (unsigned i = 0; i < c->bs_attempts && wait < 3600000; i++) wait *= 2;
@@ -122,6 +123,33 @@ nb_time_ms nb_bs_deadline(const nb_client *c) {
   if (c->bs_purge && c->bs_purge_at < d) d = c->bs_purge_at;
   return d;
 }
+#else
+/* A build without bootstrap (NB_CFG_BOOTSTRAP 0): a bootstrap account is kept but never used,
+ * and the bootstrap server's operations are none of this device's resources. */
+void nb_bs_transport_failed(nb_client *c, nb_err err, nb_time_ms now) {
+  (void)c, (void)err, (void)now;
+}
+
+nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
+  (void)now;
+  return nb_bs_account(c, NULL, NULL) ? NB_ERR_UNSUPPORTED : NB_ERR_NOT_FOUND;
+}
+
+nb_err nb_bs_trigger(nb_client *c, nb_time_ms now) { return nb_bs_start(c, now); }
+
+void nb_bs_tick(nb_client *c, nb_time_ms now) { (void)c, (void)now; }
+
+nb_time_ms nb_bs_deadline(const nb_client *c) {
+  (void)c;
+  return NB_TIME_NEVER;
+}
+
+bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now) {
+  (void)c, (void)ex, (void)peer, (void)req, (void)now;
+  return false;
+}
+#endif
 
 /* ---- raw access (no operation checks: bootstrap and persistence) ---- */
 
@@ -172,6 +200,7 @@ static nb_err nb_bs_store(nb_client *c, const nb_records *recs, nb_time_ms now) 
   return NB_OK;
 }
 
+#if NB_CFG_BOOTSTRAP
 /* ---- the bootstrap server's operations ---- */
 
 static void nb_bs_reply(nb_coap_exchange *ex, uint8_t code, int cf, const nb_bytes *body,
@@ -417,8 +446,9 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
   }
   return true;
 }
+#endif
 
-/* ---- persistence ---- */
+/* ---- persistence (SenML CBOR: NB_ERR_FMT_UNSUPPORTED in a build without it) ---- */
 
 nb_err nb_client_save_state(nb_client *c, nb_bytes *out) {
   nb_records recs;

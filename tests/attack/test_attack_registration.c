@@ -23,7 +23,7 @@
 #include "coap/msg.h"
 #include "nb_test.h"
 
-#define TOKEN "attack-token"
+#define TOKEN "attack-campaign-token"
 
 /* ---- the server under attack ---- */
 

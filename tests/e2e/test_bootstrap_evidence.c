@@ -25,7 +25,7 @@
 #include "lwm2m/format.h"
 #include "nb_test.h"
 
-#define TOKEN "evidence-t0ken"
+#define TOKEN "evidence-t0ken-0123"
 
 typedef struct {
   char db[128], out[160], http[32], base[64], coap[32];

@@ -605,8 +605,8 @@ static nb_err m_audit_add(void *s, const nb_server_audit_info *a) {
   (void)s, (void)a;
   return mem_ok();
 }
-static nb_err m_audit_each(void *s, size_t l, nb_server_audit_each_fn f, void *u) {
-  (void)s, (void)l, (void)f, (void)u;
+static nb_err m_audit_each(void *s, int64_t b, size_t l, nb_server_audit_each_fn f, void *u) {
+  (void)s, (void)b, (void)l, (void)f, (void)u;
   return mem_ok();
 }
 static const nb_server_store_ops mem_ops = {
@@ -781,7 +781,7 @@ static void test_restart_restores_registrations(void **state) {
   run_req(&h, "dev1", &rd, &r);
   assert_string_equal(r.value, "Acme");
   audit_count = 0;
-  assert_int_equal(cfg.store.ops->audit_each(cfg.store.self, 10, count_audit, NULL), NB_OK);
+  assert_int_equal(cfg.store.ops->audit_each(cfg.store.self, 0, 10, count_audit, NULL), NB_OK);
   assert_int_equal(audit_count, 2);
   /* De-registration removes it from the store too. */
   assert_int_equal(nb_srv_dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
