@@ -60,7 +60,8 @@ static nb_err nb_hex_parse(const char *s, uint8_t *out, size_t cap, size_t *len)
 }
 
 static json_t *nb_server_json(const nb_bs_server *s) {
-  json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s}", "uri", s->uri, "ssid", (int)s->ssid, "lifetime",
+  /* "I": lifetimes go up to UINT32_MAX, past an int. */
+  json_t *o = json_pack("{s:s,s:i,s:I,s:s,s:s}", "uri", s->uri, "ssid", (int)s->ssid, "lifetime",
                         (json_int_t)s->lifetime, "binding", s->binding[0] ? s->binding : "U",
                         "security", nb_bs_sec_mode_name(s->mode));
   if (!o) return NULL;
@@ -184,6 +185,8 @@ static nb_err nb_acl_from_json(json_t *j, nb_bs_acl *a, char *why, size_t why_ca
     if (*end || id < 0 || id > NB_ID_MAX || !json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) > 31 || a->n == NB_BS_ACL_ENTRIES)
       return NB_WHY("acl: access maps ssid to rights 0..31 (at most %d)", NB_BS_ACL_ENTRIES);
+    for (size_t prev = 0; prev < a->n; prev++) /* "5" and "05" are one server: which rights? */
+      if (a->ssid[prev] == id) return NB_WHY("acl: ssid %ld is given twice in access", id);
     a->ssid[a->n] = (uint16_t)id;
     a->rights[a->n++] = (uint16_t)json_integer_value(v);
   }
