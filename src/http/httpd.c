@@ -4,6 +4,7 @@
 #include "http/httpd.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,21 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
   MHD_add_response_header(r, "Content-Type", type);
   if (rq->close) MHD_add_response_header(r, "Connection", "close");
   if (rq->link[0]) MHD_add_response_header(r, "Link", rq->link);
+  rq->replied = true;
+  enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+enum MHD_Result nb_http_reply_static(nb_http_req *rq, unsigned status, const void *data, size_t len,
+                                     const char *type, const char *const *headers) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
+  if (!r) return MHD_NO;
+  if (type) MHD_add_response_header(r, "Content-Type", type);
+  for (size_t i = 0; headers && headers[i]; i += 2)
+    MHD_add_response_header(r, headers[i], headers[i + 1]);
+  if (rq->close) MHD_add_response_header(r, "Connection", "close");
   rq->replied = true;
   enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
   MHD_destroy_response(r);
