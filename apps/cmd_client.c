@@ -64,6 +64,8 @@ static void usage(FILE *out) {
       "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso);\n"
       "                        the Device object (3) reports this host's clock, time zone\n"
       "                        (TZ), memory and battery (docs/client.md)\n"
+      "  --location LAT,LON    serve the Location object (6) with this fix (degrees), e.g.\n"
+      "                        for the console's map\n"
       "  --ddf PATH            OMA DDF XML object definitions (a file or a directory),\n"
       "                        repeatable: each object they define that the client does not\n"
       "                        implement is hosted with an empty instance 0, its values\n"
@@ -122,6 +124,8 @@ typedef struct {
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
   nb_ddf_opts ddf;
+  bool has_location; /* --location: the Location object (6) with this fix */
+  double lat, lon;
 } options;
 
 typedef struct {
@@ -355,6 +359,14 @@ static int add_objects(app *a) {
   nb_host_device_init(&a->host);
   nb_host_device_source(&a->host, &src);
   if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
+  if (a->o->has_location) {
+    nb_client_location loc = {.latitude = a->o->lat,
+                              .longitude = a->o->lon,
+                              .radius = -1,
+                              .speed = -1,
+                              .timestamp = (int64_t)time(NULL)};
+    if (nb_client_add_location(a->c, &loc) != NB_OK) return -1;
+  }
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
@@ -968,6 +980,18 @@ static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsig
   return true;
 }
 
+/* "LAT,LON" in degrees. */
+static bool parse_location(const char *s, double *lat, double *lon) {
+  char *end;
+  errno = 0;
+  *lat = strtod(s, &end);
+  if (errno || end == s || *end != ',') return false;
+  const char *rest = end + 1;
+  *lon = strtod(rest, &end);
+  return !errno && end != rest && !*end && isfinite(*lat) && isfinite(*lon) && fabs(*lat) <= 90 &&
+         fabs(*lon) <= 180;
+}
+
 int nb_cmd_client(int argc, char **argv) {
   static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                        {"bootstrap", required_argument, NULL, 'b'},
@@ -994,6 +1018,7 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"prompt", no_argument, NULL, 'p'},
                                        {"signed-bootstrap", no_argument, NULL, 'G'},
                                        {"ddf", required_argument, NULL, 'd'},
+                                       {"location", required_argument, NULL, 'L'},
                                        {"evidence-dir", required_argument, NULL, 'E'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"help", no_argument, NULL, 'h'},
@@ -1072,6 +1097,11 @@ int nb_cmd_client(int argc, char **argv) {
         break;
       case 'p':
         o.prompt = true;
+        break;
+      case 'L':
+        if (!parse_location(optarg, &o.lat, &o.lon))
+          return bad("--location '%s' must be LAT,LON in degrees (-90..90, -180..180)", optarg);
+        o.has_location = true;
         break;
       case 'd':
         if (nb_ddf_opts_add(&o.ddf, CLI, optarg) != NB_EXIT_OK) return NB_EXIT_USAGE;

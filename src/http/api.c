@@ -301,6 +301,7 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
       return NB_ERR_INVAL;
     }
     api->has_token = true;
+    api->ctx.token_required = true;
   }
   char tiles_origin[NB_CONSOLE_TILES_MAX];
   if (cfg->console_tiles && nb_console_tiles_check(cfg->console_tiles, tiles_origin,

@@ -41,11 +41,12 @@ enum MHD_Result nb_api_console_file(nb_http_req *rq) {
   return nb_http_reply_static(rq, 200, a->data, a->len, nb_console_type(a->path), headers);
 }
 
-/* GET /console/config.json: what the console cannot know by itself. */
+/* GET /console/config.json: what the console cannot know by itself (which roles run here,
+ * whether to ask for the token before its first request, the map tiles). */
 enum MHD_Result nb_api_console_config(nb_http_req *rq) {
   const nb_api_ctx *api = nb_api_of(rq);
-  json_t *j =
-      json_pack("{s:b,s:b}", "server", api->srv != NULL, "bootstrap", api->bootstrap != NULL);
+  json_t *j = json_pack("{s:b,s:b,s:b}", "server", api->srv != NULL, "bootstrap",
+                        api->bootstrap != NULL, "tokenRequired", api->token_required);
   if (j && api->console_tiles) json_object_set_new(j, "tiles", json_string(api->console_tiles));
   return nb_http_reply_json(rq, 200, j);
 }

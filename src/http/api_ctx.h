@@ -25,6 +25,7 @@ typedef struct {
   int64_t clock_offset;      /* loop time + offset = Unix ms */
   const char *console_csp;   /* the console's Content-Security-Policy (console.h) */
   const char *console_tiles; /* its map tile URL template; NULL = no tiles */
+  bool token_required;       /* /api/ routes need the bearer token (the console asks first) */
 } nb_api_ctx;
 
 static inline nb_api_ctx *nb_api_of(const nb_http_req *rq) { return (nb_api_ctx *)rq->app; }
