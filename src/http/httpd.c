@@ -4,7 +4,6 @@
 #include "http/httpd.h"
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +103,12 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
 
 enum MHD_Result nb_http_reply_static(nb_http_req *rq, unsigned status, const void *data, size_t len,
                                      const char *type, const char *const *headers) {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
+  /* PERSISTENT: MHD only reads it (its API takes no const pointer). */
+  union {
+    const void *in;
+    void *out;
+  } body = {.in = data};
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, body.out, MHD_RESPMEM_PERSISTENT);
   if (!r) return MHD_NO;
   if (type) MHD_add_response_header(r, "Content-Type", type);
   for (size_t i = 0; headers && headers[i]; i += 2)

@@ -50,12 +50,7 @@ static void env_start(env *e, const char *tiles) {
 static void env_stop(env *e) {
   nb_test_proc_stop(&e->srv);
   nb_test_proc_cleanup(&e->srv);
-  char p[160];
-  const char *sfx[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
-    snprintf(p, sizeof(p), "%s%s", e->db, sfx[i]);
-    unlink(p);
-  }
+  nb_test_remove_db(e->db);
   rmdir(e->dir);
 }
 

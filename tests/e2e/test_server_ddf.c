@@ -64,15 +64,15 @@ static void start_meter(env *e) {
   assert_true(nb_test_proc_wait_output(&e->dev, true, "event=registered", 10000));
 }
 
+static void stop_server(env *e) {
+  nb_test_proc_stop(&e->srv);
+  nb_test_proc_cleanup(&e->srv);
+}
+
 static void env_stop(env *e) {
   nb_test_proc_stop(&e->dev);
   nb_test_proc_cleanup(&e->dev);
-  char p[160];
-  const char *sfx[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
-    snprintf(p, sizeof(p), "%s%s", e->db, sfx[i]);
-    unlink(p);
-  }
+  nb_test_remove_db(e->db);
   rmdir(e->dir);
 }
 
@@ -88,8 +88,7 @@ static void test_registry_object_typed(void **state) {
   assert_non_null(strstr(r, "|200"));
   free(r);
   /* the same answer, from a server without the definition: opaque bytes */
-  nb_test_proc_stop(&e.srv);
-  nb_test_proc_cleanup(&e.srv);
+  stop_server(&e);
   start_server(&e, false);
   r = nb_test_http(e.base, "GET", "/api/clients/meter-1/10243/0/0?format=tlv", NULL);
   assert_non_null(strstr(r, "\"type\":\"Opaque\",\"value\":\"41434d45\""));
@@ -97,8 +96,7 @@ static void test_registry_object_typed(void **state) {
   r = nb_test_http(e.base, "GET", "/api/objectspecs/10243", NULL);
   assert_non_null(strstr(r, "|404"));
   free(r);
-  nb_test_proc_stop(&e.srv);
-  nb_test_proc_cleanup(&e.srv);
+  stop_server(&e);
   env_stop(&e);
 }
 
@@ -142,8 +140,7 @@ static void test_objectspecs(void **state) {
   r = nb_test_http(e.base, "GET", "/api/objectspecs?cursor=abc", NULL);
   assert_non_null(strstr(r, "|400"));
   free(r);
-  nb_test_proc_stop(&e.srv);
-  nb_test_proc_cleanup(&e.srv);
+  stop_server(&e);
   env_stop(&e);
 }
 
@@ -180,12 +177,7 @@ static void test_bad_ddf(void **state) {
   assert_int_equal(nb_test_run_capture(cargv, 10000, NULL, &err), 1);
   assert_non_null(strstr(err, "check the --ddf path"));
   free(err);
-  const char *sfx[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
-    char p[128];
-    snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
-    unlink(p);
-  }
+  nb_test_remove_db(db);
   rmdir(dir);
 }
 

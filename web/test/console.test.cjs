@@ -257,6 +257,9 @@ async function cases(browser, env) {
     const page = await newPage(browser);
     await until('the demo serves its API', async () => (await api(demoBase, 'GET', '/api/clients')).status === 200);
     await until('a demo device registers', async () => (await api(demoBase, 'GET', '/api/clients')).data.length > 0, 30000);
+    const out = logOf('demo');
+    const at = out.indexOf(`Console: ${demoBase}/`);
+    if (at < 0 || at > out.indexOf('Niobium demo:')) throw new Error(`the demo does not print the console's URL first:\n${out.slice(0, 300)}`);
     await page.goto(`${demoBase}/`);
     const want = (await api(demoBase, 'GET', '/api/clients')).data.map((d) => d.endpoint);
     for (const ep of want) await page.locator(`.vrow[data-ep="${ep}"]`).waitFor({ timeout: STEP_MS });
@@ -358,8 +361,8 @@ async function cases(browser, env) {
   await test('the map places the devices by their Location object', async () => {
     await page.click('nav a[data-nav="map"]');
     await until('two markers', async () => (await page.locator('.leaflet-interactive').count()) >= 2);
-    const rows = await page.locator('.map-view tbody tr').allTextContents();
-    if (!rows.some((r) => r.includes('dev-a') && r.includes('48.85660'))) throw new Error(`positions: ${rows}`);
+    await until('dev-a listed at its position', async () =>
+      (await page.locator('.map-view tbody tr').allTextContents()).some((r) => r.includes('dev-a') && r.includes('48.85660')));
     await shot(page, 'map');
   });
 

@@ -3,10 +3,11 @@
 // registration of a device's key (a secure ID typed, pasted, or read from a QR code image or
 // the camera), with the keys registered so far (never a secret).
 import { request, all, enc, errorText } from './api.js';
-import { h, clear, field, fmtTime, fmtAgo, notice, modal, throttled } from './ui.js';
+import { h, field, fmtTime, fmtAgo, notice, modal, throttled, fillRows, listOrSay } from './ui.js';
 import { readQrFile, scanCamera, hasCamera, secureIdOf } from './qr.js';
 
 const SECURITY = ['nosec', 'psk', 'rpk', 'x509'];
+const ms = (t) => (t < 1e12 ? t * 1000 : t); // "since" is in Unix seconds
 
 export function mount(root, ctx) {
   const status = h('p.notice', { role: 'status', hidden: true });
@@ -36,20 +37,14 @@ export function mount(root, ctx) {
   root.append(view);
 
   const loadPending = async () => {
-    let rows;
-    try {
-      rows = await all('/api/bootstrap/pending?limit=1000');
-    } catch (e) {
-      say(`The pending requests cannot be read: ${e.message}`, 'error');
-      return;
-    }
-    clear(pendingBody).append(...(rows.length ? rows.map((p) => h('tr', { dataset: { ep: p.endpoint } },
-      h('th', { scope: 'row' }, p.endpoint), h('td', {}, p.peer || ''), h('td', {}, p.since ? h('time', { title: fmtTime(p.since) }, fmtAgo(p.since)) : ''),
+    const rows = await listOrSay(() => all('/api/bootstrap/pending?limit=1000'), 'The pending requests', say);
+    if (rows) fillRows(pendingBody, rows, (p) => h('tr', { dataset: { ep: p.endpoint } },
+      h('th', { scope: 'row' }, p.endpoint), h('td', {}, p.peer || ''), h('td', {}, p.since ? h('time', { title: fmtTime(ms(p.since)) }, fmtAgo(ms(p.since))) : ''),
       h('td', {}, h(`span.badge.pend-${p.state}`, {}, p.state || '')),
       h('td.ops', {},
         h('button.primary', { type: 'button', 'aria-label': `Approve ${p.endpoint}`, onclick: () => decide(p.endpoint, 'approve') }, 'Approve'),
-        h('button.danger', { type: 'button', 'aria-label': `Reject ${p.endpoint}`, onclick: () => decide(p.endpoint, 'reject') }, 'Reject'))))
-      : [h('tr', {}, h('td.muted', { colspan: 5 }, 'No request is waiting.'))]));
+        h('button.danger', { type: 'button', 'aria-label': `Reject ${p.endpoint}`, onclick: () => decide(p.endpoint, 'reject') }, 'Reject'))),
+    'No request is waiting.', 5);
   };
 
   const decide = async (ep, what) => {
@@ -60,14 +55,8 @@ export function mount(root, ctx) {
   };
 
   const loadKeys = async () => {
-    let rows;
-    try {
-      rows = await all('/api/bootstrap/expected?limit=1000');
-    } catch (e) {
-      say(`The registered keys cannot be read: ${e.message}`, 'error');
-      return;
-    }
-    clear(keysBody).append(...(rows.length ? rows.map((k) => {
+    const rows = await listOrSay(() => all('/api/bootstrap/expected?limit=1000'), 'The registered keys', say);
+    if (rows) fillRows(keysBody, rows, (k) => {
       const kind = k.secureId ? 'raw public key' : k.mode || k.kind || 'psk';
       const id = k.secureId || k.identity || k.pskIdentity || '';
       return h('tr', { dataset: { ep: k.endpoint } }, h('th', { scope: 'row' }, k.endpoint), h('td', {}, kind), h('td', {}, h('code', {}, id)),
@@ -79,18 +68,12 @@ export function mount(root, ctx) {
             loadKeys();
           },
         }, 'Remove')));
-    }) : [h('tr', {}, h('td.muted', { colspan: 4 }, 'No key is registered.'))]));
+    }, 'No key is registered.', 4);
   };
 
   const loadConfigs = async () => {
-    let rows;
-    try {
-      rows = await all('/api/bootstrap/configs?limit=1000');
-    } catch (e) {
-      say(`The configs cannot be read: ${e.message}`, 'error');
-      return;
-    }
-    clear(configsBody).append(...(rows.length ? rows.map((c) => {
+    const rows = await listOrSay(() => all('/api/bootstrap/configs?limit=1000'), 'The configs', say);
+    if (rows) fillRows(configsBody, rows, (c) => {
       const name = c.endpoint || 'default';
       const opts = [c.discover ? 'discover' : null, c.bootstrap_account && c.bootstrap_account.fresh_key ? 'fresh bootstrap key' : null,
         c.ca_key_set ? 'X.509 CA' : null].filter(Boolean).join(', ');
@@ -100,7 +83,7 @@ export function mount(root, ctx) {
         h('td.ops', {},
           h('button', { type: 'button', 'aria-label': `Edit the config ${name}`, onclick: () => editConfig(c) }, 'Edit…'),
           h('button.danger', { type: 'button', 'aria-label': `Delete the config ${name}`, onclick: () => deleteConfig(name) }, 'Delete')));
-    }) : [h('tr', {}, h('td.muted', { colspan: 4 }, 'No config yet: devices cannot bootstrap.'))]));
+    }, 'No config yet: devices cannot bootstrap.', 4);
   };
 
   const deleteConfig = async (name) => {

@@ -50,7 +50,7 @@ export function mount(root, { fleet }) {
   const renderCounts = () => {
     const c = fleet.counts();
     clear(counts).append(
-      ...[['', `${c.all} devices`], ...STATES.map((s) => [s, `${c[s]} ${s}`])].map(([s, label]) =>
+      ...[['', `${c.all} device${c.all === 1 ? '' : 's'}`], ...STATES.map((s) => [s, `${c[s]} ${s}`])].map(([s, label]) =>
         h(`button.chip.state-${s || 'all'}`, {
           type: 'button',
           'aria-pressed': String(filter.state === s),

@@ -2,7 +2,7 @@
 // set: the API hands out none), the audit log of operations, and the alerts the monitor and
 // the server raised (new ones as they arrive).
 import { request, get, all, enc, errorText } from './api.js';
-import { h, clear, field, fmtTime, notice, modal } from './ui.js';
+import { h, clear, field, fmtTime, notice, modal, fillRows, listOrSay } from './ui.js';
 
 export function mount(root, ctx) {
   const status = h('p.notice', { role: 'status', hidden: true });
@@ -64,14 +64,8 @@ export function mount(root, ctx) {
   const loadAlerts = paged('/api/alerts?limit=100', alertBody, alertMore, alertRow, 'No alert.', 6);
 
   const loadCreds = async () => {
-    let rows;
-    try {
-      rows = await all('/api/security/clients?limit=1000');
-    } catch (e) {
-      clear(credBody).append(h('tr', {}, h('td.muted', { colspan: 4 }, e.message)));
-      return;
-    }
-    clear(credBody).append(...(rows.length ? rows.map((c) => h('tr', { dataset: { ep: c.endpoint } },
+    const rows = await listOrSay(() => all('/api/security/clients?limit=1000'), 'The credentials', say);
+    if (rows) fillRows(credBody, rows, (c) => h('tr', { dataset: { ep: c.endpoint } },
       h('th', { scope: 'row' }, c.endpoint), h('td', {}, c.mode),
       h('td', {}, h('code', {}, c.identity || ''), c.mode === 'psk' ? h('span.muted', {}, ' · key set') : null),
       h('td.ops', {}, h('button.danger', {
@@ -83,7 +77,7 @@ export function mount(root, ctx) {
           say(r.ok ? `${c.endpoint}: credential deleted` : errorText(r), r.ok ? 'ok' : 'error');
           loadCreds();
         },
-      }, 'Delete')))) : [h('tr', {}, h('td.muted', { colspan: 4 }, 'No credential: only NoSec devices can register.'))]));
+      }, 'Delete'))), 'No credential: only NoSec devices can register.', 4);
   };
 
   const unsubscribe = ctx.onEvent((type, data) => {

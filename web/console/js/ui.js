@@ -70,6 +70,21 @@ export function fmtValue(v) {
   return String(v);
 }
 
+// Fills a table body with one row per item, or one line saying there is none.
+export function fillRows(tbody, items, row, empty, cols) {
+  clear(tbody).append(...(items.length ? items.map(row) : [h('tr', {}, h('td.muted', { colspan: cols }, empty))]));
+}
+
+// Every item of a list, or null with the reason said (say(text, 'error')).
+export async function listOrSay(load, what, say) {
+  try {
+    return await load();
+  } catch (e) {
+    say(`${what} cannot be read: ${e.message}`, 'error');
+    return null;
+  }
+}
+
 // A status line that says what happened last ("2.05 Content in 12 ms").
 export function notice(el, text, kind = 'info') {
   el.textContent = text;
