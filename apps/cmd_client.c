@@ -628,6 +628,13 @@ static void on_datagram(void *user, const nb_addr *peer, const uint8_t *data, si
   nb_client_receive(a->c, peer, data, len, nb_io_loop_now(a->loop));
 }
 
+/* An ICMP error for a datagram to peer: the engine says it against the request in flight. */
+static void on_unreachable(void *user, const nb_addr *peer, int err) {
+  app *a = user;
+  nb_client_peer_unreachable(a->c, peer,
+                             err == ECONNREFUSED ? "ICMP port unreachable" : strerror(err));
+}
+
 static void on_signal(void *user, int signum) {
   app *a = user;
   NB_LOG_INFO("client", "event=signal signum=%d action=deregister", signum);
@@ -897,6 +904,8 @@ static int run(const options *o) {
     }
     if (v4) nb_io_udp_set_receiver(a.udp4, on_datagram, &a);
     if (v6) nb_io_udp_set_receiver(a.udp6, on_datagram, &a);
+    if (v4) nb_io_udp_report_errors(a.udp4, on_unreachable, &a);
+    if (v6) nb_io_udp_report_errors(a.udp6, on_unreachable, &a);
   }
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);

@@ -193,6 +193,12 @@ nb_err nb_client_start(nb_client *c, nb_time_ms now);
  * Datagrams from any other address are dropped without an answer (counted below). */
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now);
+/* The I/O shell learnt that nothing listens at peer (an ICMP port or host unreachable for a
+ * datagram sent there; nb_io_udp_report_errors): logged once against the Register or Update in
+ * flight to that server, whose retransmission lines then say so. The request keeps its
+ * retransmissions (an ICMP error may be forged, and a server that is starting may be up by the
+ * next one). reason: what the shell knows ("connection refused"). */
+void nb_client_peer_unreachable(nb_client *c, const nb_addr *peer, const char *reason);
 /* Datagrams dropped because they came from no server of this client. */
 uint64_t nb_client_foreign_dropped(const nb_client *c);
 void nb_client_tick(nb_client *c, nb_time_ms now);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/wellknown.h"
 #include "dtls/cose.h"
 #include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
@@ -1245,10 +1246,17 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
   nb_bs_begin(s, now);
 }
 
+/* What GET /.well-known/core lists (RFC 6690): the Bootstrap-Request resource. */
+static const nb_coap_wk_link nb_bs_wellknown[] = {{"/bs", {{0}}, 0}};
+
 static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                          const nb_coap_msg *req, nb_time_ms now) {
   nb_bs_engine *bs = user;
   char path[16];
+  if (nb_coap_wk_is_request(req)) {
+    nb_coap_wk_respond(ex, req, nb_bs_wellknown, 1, now);
+    return;
+  }
   if (req->code == NB_COAP_POST &&
       nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
       strcmp(path, "/bs") == 0)

@@ -48,6 +48,23 @@ static void nb_client_ep_send(void *user, const nb_addr *peer, const uint8_t *da
   nb_tr_send(user, peer, data, len);
 }
 
+static void nb_client_on_retransmit(void *user, const nb_addr *peer, nb_coap_req_id id, unsigned n,
+                                    nb_time_ms next_ms, nb_time_ms now) {
+  nb_client *c = user;
+  if (id && id == c->bs_req) {
+    char a[NB_ADDR_STRLEN];
+    NB_LOG_INFO(NB_CLIENT_LOG,
+                "event=bootstrap-request-retransmit server=%s retransmission=%u next_in_ms=%lld",
+                nb_addr_format(peer, a, sizeof a), n, (long long)next_ms);
+    return;
+  }
+  nb_reg_retransmit(c, peer, id, n, next_ms, now);
+}
+
+void nb_client_peer_unreachable(nb_client *c, const nb_addr *peer, const char *reason) {
+  nb_reg_unreachable(c, peer, reason ? reason : "unreachable");
+}
+
 nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
   if (!cfg || !cfg->endpoint || !cfg->endpoint[0] || !cfg->send) return NB_ERR_INVAL;
   const char *ver = cfg->lwm2m_version ? cfg->lwm2m_version : "1.1";
@@ -82,6 +99,7 @@ nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
     return e;
   }
   nb_coap_ep_set_handler(c->ep, nb_dm_handle, c);
+  nb_coap_ep_set_retransmit_hook(c->ep, nb_client_on_retransmit, c);
   *out = c;
   return NB_OK;
 }

@@ -187,6 +187,7 @@ static void nb_tr_dtls_send(void *user, const nb_addr *peer, const uint8_t *data
 static void nb_tr_dtls_recv(void *user, const nb_addr *peer, const uint8_t *data, size_t len,
                             nb_time_ms now) {
   nb_chan *ch = user;
+  ch->heard_at = now;
   nb_coap_ep_receive(ch->client->ep, peer, data, len, now);
 }
 
@@ -263,6 +264,30 @@ void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t l
     ch->failed = true; /* the request is failed once the caller's call returns */
     ch->fail_err = e;
   }
+}
+
+static nb_chan *nb_tr_find(const nb_client *c, const nb_addr *peer) {
+  for (size_t i = 0; i < c->nchans; i++)
+    if (nb_addr_equal(&c->chans[i]->addr, peer)) return c->chans[i];
+  return NULL;
+}
+
+void nb_tr_renew(nb_client *c, const nb_addr *peer, const char *why, nb_time_ms now) {
+  (void)now;
+  nb_chan *ch = nb_tr_find(c, peer);
+  if (!ch || !ch->s || nb_dtls_session_state(ch->s) != NB_DTLS_ESTABLISHED) return;
+  char a[NB_ADDR_STRLEN];
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=dtls-renew server=%s reason=\"%s\"",
+              nb_addr_format(peer, a, sizeof a), why);
+  /* No close_notify: a server that kept the session replaces it when the new handshake from
+   * this address completes (RFC 6347 4.2.8), and one that lost it would drop it. */
+  nb_dtls_session_free(ch->s);
+  ch->s = NULL;
+}
+
+bool nb_tr_silent_since(const nb_client *c, const nb_addr *peer, nb_time_ms t) {
+  const nb_chan *ch = nb_tr_find(c, peer);
+  return ch && ch->s && ch->heard_at < t;
 }
 
 void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,

@@ -68,3 +68,13 @@ void nb_tr_close_all(nb_client *c, nb_time_ms now) {
 }
 
 void nb_tr_free_all(nb_client *c) { (void)c; }
+
+/* No DTLS session to renew: a NoSec server that lost the registration answers 4.04 instead. */
+void nb_tr_renew(nb_client *c, const nb_addr *peer, const char *why, nb_time_ms now) {
+  (void)c, (void)peer, (void)why, (void)now;
+}
+
+bool nb_tr_silent_since(const nb_client *c, const nb_addr *peer, nb_time_ms t) {
+  (void)c, (void)peer, (void)t;
+  return false;
+}

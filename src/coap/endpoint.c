@@ -146,6 +146,11 @@ void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *u
   ep->body_limit_user = user;
 }
 
+void nb_coap_ep_set_retransmit_hook(nb_coap_ep *ep, nb_coap_retransmit_fn fn, void *user) {
+  ep->on_retransmit = fn;
+  ep->retransmit_user = user;
+}
+
 void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) {
   *out = ep->stats;
   out->mid_peers = ep->mids.count;
@@ -350,6 +355,10 @@ static void nb_coap_xmit_timer(nb_coap_ep *ep, nb_coap_xmit *x, nb_time_ms now) 
     NB_LOG_DEBUG(NB_COAP_LOG, "event=retransmit peer=%s mid=%u n=%u next_ms=%lld",
                  nb_addr_format(&x->peer, a, sizeof a), x->mid, x->retransmits,
                  (long long)x->timeout);
+    if (ep->on_retransmit) {
+      nb_coap_req_id id = x->owner_kind == NB_COAP_XO_CREQ ? ((nb_coap_creq *)x->owner)->id : 0;
+      ep->on_retransmit(ep->retransmit_user, &x->peer, id, x->retransmits, x->timeout, now);
+    }
     nb_coap_epi_send(ep, &x->peer, x->data, x->len);
     nb_coap_timerheap_arm(&ep->timers, &x->timer, now + x->timeout);
     return;

@@ -103,6 +103,15 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user);
 typedef size_t (*nb_coap_body_limit_fn)(void *user, const nb_addr *peer, const nb_coap_msg *req);
 void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user);
 
+/* Addition: told right before the n-th retransmission (n >= 1) of a confirmable message to
+ * peer goes out; id is the request's for a request of ours (0 for a CON response or
+ * notification), next_ms the wait after this one before the next (or before giving up). For
+ * what an engine does about a silent peer (log the attempt, renew a DTLS session under it).
+ * The hook must not call into the endpoint. */
+typedef void (*nb_coap_retransmit_fn)(void *user, const nb_addr *peer, nb_coap_req_id id,
+                                      unsigned n, nb_time_ms next_ms, nb_time_ms now);
+void nb_coap_ep_set_retransmit_hook(nb_coap_ep *ep, nb_coap_retransmit_fn fn, void *user);
+
 /* Input: one datagram from `peer`. Malformed CON -> RST; malformed NON/ACK ignored; never crashes.
  */
 void nb_coap_ep_receive(nb_coap_ep *ep, const nb_addr *peer, const uint8_t *data, size_t len,

@@ -234,6 +234,8 @@ struct nb_coap_ep {
   void *handler_user;
   nb_coap_body_limit_fn body_limit; /* NULL: max_body for every request */
   void *body_limit_user;
+  nb_coap_retransmit_fn on_retransmit; /* NULL: none */
+  void *retransmit_user;
   uint64_t seed;
   uint64_t mid_gen; /* counters created so far: varies a peer's start when it comes back */
   uint16_t mid_salt;

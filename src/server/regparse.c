@@ -174,7 +174,25 @@ static nb_err check_bounds(const nb_coap_msg *msg, const nb_server_reg_limits *l
   return rc;
 }
 
-/* Validates the object list and keeps it verbatim plus its distinct object IDs. */
+static size_t root_formats(const nb_lwm2m_links *links, uint16_t *out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; links->has_root && i < links->ct_count && n < cap; i++)
+    out[n++] = links->cts[i];
+  return n;
+}
+
+size_t nb_server_reg_formats(const char *links, size_t len, uint16_t *out, size_t cap) {
+  nb_lwm2m_links l;
+  nb_lwm2m_links_init(&l);
+  size_t n = 0;
+  if (nb_linkfmt_decode((const uint8_t *)links, len, &l, NULL, NULL, 0) == NB_OK)
+    n = root_formats(&l, out, cap);
+  nb_lwm2m_links_deinit(&l);
+  return n;
+}
+
+/* Validates the object list and keeps it verbatim plus its distinct object IDs and the formats
+ * its root link advertises. */
 static nb_err parse_links(const nb_coap_msg *msg, const nb_server_reg_limits *limits,
                           nb_server_reg_params *p, nb_server_reg_error *err) {
   int cf = nb_coap_msg_content_format(msg);
@@ -208,6 +226,7 @@ static nb_err parse_links(const nb_coap_msg *msg, const nb_server_reg_limits *li
   if (msg->payload_len) memcpy(p->links, msg->payload, msg->payload_len);
   p->links[msg->payload_len] = '\0';
   p->links_len = msg->payload_len;
+  p->format_count = root_formats(&links, p->formats, NB_SERVER_FORMATS_MAX);
   p->present |= NB_REGP_LINKS;
 out:
   nb_lwm2m_links_deinit(&links);

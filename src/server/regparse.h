@@ -17,6 +17,7 @@
 #define NB_SERVER_BINDING_MAX 8 /* "UQS", "UNT" plus NUL */
 #define NB_SERVER_SMS_MAX 32    /* MSISDN plus NUL */
 #define NB_SERVER_DEFAULT_LIFETIME 86400u
+#define NB_SERVER_FORMATS_MAX 8 /* Content-Formats kept from the root link's ct */
 
 /* Defaults of nb_server_reg_limits: what one Register or Update may make the server keep. */
 #define NB_SERVER_REG_PAYLOAD_MAX 8192 /* object list, bytes */
@@ -47,6 +48,11 @@ typedef struct {
   size_t links_len;
   uint32_t *objects; /* distinct object IDs listed, ascending (heap) */
   size_t object_count;
+  /* The Content-Formats the client says it supports: the ct of the object list's root link
+   * (`</>;rt="oma.lwm2m";ct="110 11542"`, TS Core 6.2.1), first NB_SERVER_FORMATS_MAX as
+   * listed; none when the list has no root link or it has no ct. */
+  uint16_t formats[NB_SERVER_FORMATS_MAX];
+  size_t format_count;
 } nb_server_reg_params;
 
 void nb_server_reg_params_init(nb_server_reg_params *p);
@@ -85,6 +91,9 @@ nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req,
  * ASCII without space and the characters that would break a URL path, a query or a log line
  * (/ ? & # % " \). The REST API checks the names it is given with the same rule. */
 bool nb_server_ep_valid(const uint8_t *s, size_t len);
+/* The root link's ct of an object list already accepted once (a stored registration's): up to
+ * cap formats into out, in the order listed; 0 when there is none or the list does not parse. */
+size_t nb_server_reg_formats(const char *links, size_t len, uint16_t *out, size_t cap);
 
 /* True for a binding string LwM2M 1.0 or 1.1 allows ("U", "UQ", "S", "SQ", "US", "UQS", "N",
  * "T" and combinations of U, S, N, T in 1.1). */

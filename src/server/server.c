@@ -132,6 +132,7 @@ void nb_server_free(nb_server *s) {
     sreq *q = NB_SRV_CONTAINER(n, sreq, n_id);
     free(q->paths);
     free(q->payload);
+    free(q->alt_payload);
     free(q);
   }
   while ((n = nb_coap_hmap_pop(&s->by_ep))) {
@@ -157,6 +158,11 @@ void nb_server_receive(nb_server *s, const nb_addr *peer, const nb_server_identi
   if (r && r->info.queue && nb_srvi_identity_equal(&r->info.identity, s->cur_id))
     nb_srvi_reg_wake(s, r, now);
   nb_coap_ep_receive(s->ep, peer, data, len, now);
+  /* A device restored after a restart is reachable once its new session carried anything
+   * (after the datagram, so a Register does not cancel what its arrival would have sent). */
+  r = nb_srvi_find_addr(s, peer);
+  if (r && r->info.restored_unheard && nb_srvi_identity_equal(&r->info.identity, s->cur_id))
+    nb_srvi_reg_heard(s, r, now);
   s->cur_id = &no_identity;
 }
 

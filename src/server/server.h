@@ -145,7 +145,10 @@ const nb_model *nb_server_model(const nb_server *s);
 /* Re-creates registrations saved in the store (those not expired at `now`), then the
  * observations held on them, with their ids and tokens: the devices keep notifying and the
  * listeners get NOTIFICATION events (there is no result callback any more); nb_server_cancel
- * works on them. Nothing is sent. *count (registrations) may be NULL. */
+ * works on them. Nothing is sent. A DTLS device's registration comes back restored_unheard
+ * (its session died with the old process): requests for it are queued until it is heard from
+ * (its Register, Update or any datagram of its identity from its address). *count
+ * (registrations) may be NULL. */
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count);
 
 /* ---- registrations ---- */
@@ -184,7 +187,10 @@ typedef struct {
   nb_path path;         /* target of single-path operations (Create: the object) */
   const nb_path *paths; /* Read-/Observe-Composite targets */
   size_t path_count;
-  bool has_format; /* false: TLV for 1.0 clients, SenML CBOR for 1.1+ */
+  bool has_format; /* false: the engine chooses from what the device advertised (the root
+                      link's ct), its version and what it answered before, and retries once in
+                      the next format it supports on 4.06 or 4.15 (docs/server.md, "Content
+                      formats"); true: `format`, never changed */
   bool sign;       /* Read, Observe and their Composite forms: ask for signed data (Accept: 18, a
                       COSE_Sign1 of SenML CBOR); has_format must then be false or SenML CBOR */
   int format;      /* the Content-Format asked for when has_format */
@@ -227,9 +233,9 @@ typedef void (*nb_server_result_fn)(void *user, uint64_t id, const nb_server_res
  * that cannot carry it), NB_ERR_RANGE for an Observe-Composite whose path list is longer than
  * NB_SERVER_PATHS_MAX can keep across a restart, NB_ERR_UNSUPPORTED for a composite op to a 1.0
  * client, NB_ERR_BUSY when a sleeping client's queue is full. A sleeping queue-mode client's
- * request is queued
- * (*queued = true) and sent when it next registers or updates. cb is called later, never from
- * inside this call. *id (never 0) identifies it for nb_server_cancel. */
+ * request, or one for a DTLS device restored after a restart and not heard from since, is queued
+ * (*queued = true) and sent when it next registers or updates (or is otherwise heard from). cb is
+ * called later, never from inside this call. *id (never 0) identifies it for nb_server_cancel. */
 nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *in,
                               nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
                               bool *queued);

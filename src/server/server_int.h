@@ -34,6 +34,7 @@ typedef struct reg {
   bool awake;
   sreq *reqs; /* every request of this registration, doubly linked */
   size_t nqueued;
+  unsigned refused_formats; /* formats the device answered 4.06/4.15 to (server_fmt.c) */
 } reg;
 
 struct sreq {
@@ -52,6 +53,13 @@ struct sreq {
   size_t npaths;
   uint8_t method;
   int content_format, accept;
+  /* Format negotiation (server_fmt.c): the caller left the format to the engine (fmt_auto), the
+   * format to retry with once on 4.06/4.15 (NB_COAP_CF_NONE: none) and, for a body, the body in
+   * it; fmt_retried once it was. */
+  bool fmt_auto, fmt_retried;
+  int alt_format;
+  uint8_t *alt_payload;
+  size_t alt_len;
   bool observe, has_attrs;
   nb_attrs attrs;
   uint8_t *payload;
@@ -99,6 +107,20 @@ void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool repl
 bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identity *b);
 void nb_srvi_store_reg(nb_server *s, const reg *r);
 
+/* ---- server_fmt.c: content-format negotiation ---- */
+
+/* The formats to try for op on r when the caller chose none, first choice first (at most cap;
+ * never 0 for cap > 0). */
+size_t nb_srvi_fmt_candidates(const reg *r, nb_server_op op, int *out, size_t cap);
+/* r's device answered `code` (4.06, 4.15) to cf: it goes last among the candidates; next is the
+ * format retried with, for the log. */
+void nb_srvi_fmt_refused(nb_server *s, reg *r, int cf, uint8_t code, int next);
+/* r's device answered a request for values in cf: first choice from now on (stored). */
+void nb_srvi_fmt_worked(nb_server *s, reg *r, int cf);
+/* The formats of a Register or Update's object list; a new registration also forgets what the
+ * device answered and refused before. */
+void nb_srvi_fmt_reset(reg *r, const uint16_t *formats, size_t count, bool new_registration);
+
 /* ---- server_rd.c: registrations ---- */
 
 /* A registration with both timers reserved, not yet indexed. NULL when memory is short. */
@@ -114,9 +136,14 @@ void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
 
 /* ---- server_req.c: requests and observations ---- */
 
+/* Requests can go to r now: heard from since a restart (DTLS), awake (queue mode). */
 bool nb_srvi_reachable(const reg *r);
 /* A queue-mode client spoke: awake for awake_time, its queued requests go out. */
 void nb_srvi_reg_wake(nb_server *s, reg *r, nb_time_ms now);
+/* r's device registered, updated or sent something of its identity from its address: one
+ * restored after a restart is reachable again (what waited for it goes out), a queue-mode one
+ * is awake. */
+void nb_srvi_reg_heard(nb_server *s, reg *r, nb_time_ms now);
 sreq *nb_srvi_req_new(nb_server *s, reg *r, const nb_server_request *in, uint64_t id, int state,
                       nb_server_result_fn cb, void *user);
 nb_err nb_srvi_req_copy_paths(sreq *q, const nb_server_request *in);

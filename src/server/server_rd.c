@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/wellknown.h"
 #include "dtls/cose_lwm2m.h"
 #include "server/server_int.h"
 
@@ -181,7 +182,11 @@ static bool address_moves(nb_server *s, nb_coap_exchange *ex, reg *r, const nb_a
   return refused;
 }
 
-static void take_links(reg *r, nb_server_reg_params *p) {
+/* The object list of a Register or Update (new_registration: a Register), and the formats its
+ * root link advertises. */
+static void take_links(reg *r, nb_server_reg_params *p, bool new_registration) {
+  if (new_registration || (p->present & NB_REGP_LINKS))
+    nb_srvi_fmt_reset(r, p->formats, p->format_count, new_registration);
   if (!(p->present & NB_REGP_LINKS)) return;
   free(r->links);
   r->links = p->links;
@@ -259,7 +264,7 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   i->identity = *s->cur_id;
   if (NB_SRV_IS_NOSEC(r)) s->nosec++;
   i->registered_at = i->updated_at = nb_srvi_unix_ms(s, now);
-  take_links(r, &p);
+  take_links(r, &p, true);
   nb_srvi_reg_index(s, r);
   reg_arm_expiry(s, r, now);
   r->awake = false;
@@ -275,7 +280,7 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   NB_LOG_INFO(NB_SRV_LOG, "event=registered ep=%s id=%s lt=%u lwm2m=%s b=%s q=%d replaced=%d",
               i->ep, id, i->lifetime, i->version, i->binding, i->queue, replaced);
   nb_srvi_emit_reg(s, NB_SEV_REGISTRATION, r, replaced, now);
-  nb_srvi_reg_wake(s, r, now);
+  nb_srvi_reg_heard(s, r, now);
 }
 
 /* Update and De-register must come from the identity that registered. */
@@ -321,7 +326,7 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
     i->queue = true;
   }
   if (p.present & NB_REGP_SMS) memcpy(i->sms, p.sms, sizeof(i->sms));
-  take_links(r, &p);
+  take_links(r, &p, false);
   nb_server_reg_params_deinit(&p);
   reg_set_addr(s, r, peer);
   i->updated_at = nb_srvi_unix_ms(s, now);
@@ -331,7 +336,7 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   s->stats.updates++;
   NB_LOG_DEBUG(NB_SRV_LOG, "event=updated ep=%s id=%s", i->ep, i->reg_id);
   nb_srvi_emit_reg(s, NB_SEV_UPDATED, r, false, now);
-  nb_srvi_reg_wake(s, r, now);
+  nb_srvi_reg_heard(s, r, now);
 }
 
 static void handle_deregister(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
@@ -385,10 +390,21 @@ static void handle_send(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
   nb_times_deinit(&times);
 }
 
+/* What GET /.well-known/core lists (RFC 6690, RFC 7252 7.2): the registration interface, an RFC
+ * 9176-style directory taking link-format, and the Send resource with the formats it takes. */
+static const nb_coap_wk_link wellknown[] = {
+    {"/rd", {{"rt", "core.rd", true}, {"ct", "40", false}}, 2},
+    {"/dp", {{"ct", "112 110 11543 11542", true}}, 1},
+};
+
 void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                         const nb_coap_msg *req, nb_time_ms now) {
   nb_server *s = user;
   char path[160];
+  if (nb_coap_wk_is_request(req)) {
+    nb_coap_wk_respond(ex, req, wellknown, sizeof wellknown / sizeof wellknown[0], now);
+    return;
+  }
   if (nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof(path)) != NB_OK) {
     respond(ex, NB_COAP_NOT_FOUND, NULL, now);
     return;

@@ -52,6 +52,7 @@ void nb_srvi_req_free(nb_server *s, sreq *q) {
   nb_coap_timerheap_unreserve(&s->timers);
   free(q->paths);
   free(q->payload);
+  free(q->alt_payload);
   free(q);
 }
 
@@ -84,7 +85,9 @@ void nb_srvi_req_abort(nb_server *s, sreq *q, bool active, nb_time_ms now) {
 
 /* ---- requests: wire ---- */
 
-bool nb_srvi_reachable(const reg *r) { return !r->info.queue || r->awake; }
+bool nb_srvi_reachable(const reg *r) {
+  return !r->info.restored_unheard && (!r->info.queue || r->awake);
+}
 
 /* The CoAP request of q (its payload borrowed from q). */
 nb_err nb_srvi_req_message(const sreq *q, nb_coap_msg *m) {
@@ -131,8 +134,17 @@ static void reg_flush_queue(nb_server *s, reg *r, nb_time_ms now) {
   }
 }
 
+void nb_srvi_reg_heard(nb_server *s, reg *r, nb_time_ms now) {
+  if (r->info.restored_unheard) {
+    r->info.restored_unheard = false;
+    NB_LOG_INFO(NB_SRV_LOG, "event=reachable ep=%s queued=%zu", r->info.ep, r->nqueued);
+    if (!r->info.queue) reg_flush_queue(s, r, now);
+  }
+  nb_srvi_reg_wake(s, r, now);
+}
+
 void nb_srvi_reg_wake(nb_server *s, reg *r, nb_time_ms now) {
-  if (!r->info.queue) return;
+  if (!r->info.queue || r->info.restored_unheard) return;
   nb_coap_timerheap_arm(&s->timers, &r->t_awake, now + s->cfg.awake_time);
   if (!r->awake) {
     r->awake = true;
@@ -252,6 +264,51 @@ static nb_err decode_values(nb_server *s, const sreq *q, const nb_coap_msg *resp
   return NB_ERR_FMT_SECRET;
 }
 
+/* The format a request's body or answer is in (the body's for a FETCH of paths). */
+static int req_format(const sreq *q) {
+  return q->content_format != NB_COAP_CF_NONE ? q->content_format : q->accept;
+}
+
+static void audit_code(nb_server *s, const sreq *q, uint8_t code, nb_time_ms now) {
+  char result[24], c[8];
+  nb_coap_code_format(code, c);
+  /* A request that was sent twice says in which format each answer came. */
+  if (q->fmt_retried ||
+      (q->fmt_auto && NB_COAP_CLASS(code) == 4 &&
+       (code == NB_COAP_NOT_ACCEPTABLE || code == NB_COAP_UNSUPPORTED_CONTENT_FORMAT)))
+    snprintf(result, sizeof result, "%s cf=%d", c, req_format(q));
+  else
+    snprintf(result, sizeof result, "%s", c);
+  audit(s, q, result, now);
+}
+
+/* The device refused the format the engine chose (4.06 for the answer's, 4.15 for the body's):
+ * the request goes again, once, in the next format it supports, and the refused one goes last
+ * for its next requests. True when the request was dealt with here. An explicit format is never
+ * changed: the refusal goes back to the caller. */
+static bool retry_format(nb_server *s, sreq *q, const nb_coap_msg *resp, nb_time_ms now) {
+  if (!q->fmt_auto || q->fmt_retried || q->state != RQ_SENT ||
+      (resp->code != NB_COAP_NOT_ACCEPTABLE && resp->code != NB_COAP_UNSUPPORTED_CONTENT_FORMAT))
+    return false;
+  nb_srvi_fmt_refused(s, q->r, req_format(q), resp->code, q->alt_format);
+  if (q->alt_format == NB_COAP_CF_NONE) return false;
+  audit_code(s, q, resp->code, now);
+  if (q->content_format != NB_COAP_CF_NONE) {
+    q->content_format = q->alt_format;
+    free(q->payload);
+    q->payload = q->alt_payload;
+    q->len = q->alt_len;
+    q->alt_payload = NULL;
+    q->alt_len = 0;
+  }
+  if (q->accept != NB_COAP_CF_NONE) q->accept = q->alt_format;
+  q->alt_format = NB_COAP_CF_NONE;
+  q->fmt_retried = true;
+  nb_err rc = req_dispatch(s, q, now);
+  if (rc != NB_OK) nb_srvi_req_fail(s, q, rc, now);
+  return true;
+}
+
 void nb_srvi_on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
                               nb_time_ms now) {
   sreq *q = user;
@@ -266,6 +323,7 @@ void nb_srvi_on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, b
     return;
   }
   if (q->state == RQ_SENT) nb_coap_timerheap_disarm(&s->timers, &q->timer);
+  if (last && retry_format(s, q, resp, now)) return;
   nb_records recs;
   nb_times times;
   nb_records_init(&recs);
@@ -303,11 +361,13 @@ void nb_srvi_on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, b
       res.err = NB_ERR_NOMEM;
     }
   }
-  char code[8];
-  if (q->state == RQ_SENT)
-    audit(s, q,
-          is_sig_error(res.err) ? sig_audit_result(res.err) : nb_coap_code_format(resp->code, code),
-          now);
+  if (q->state == RQ_SENT && is_sig_error(res.err))
+    audit(s, q, sig_audit_result(res.err), now);
+  else if (q->state == RQ_SENT)
+    audit_code(s, q, resp->code, now);
+  if (q->state == RQ_SENT && q->fmt_auto && ok && res.err == NB_OK &&
+      (op_reads_values(q->op) ? resp->payload_len && res.format == req_format(q) : true))
+    nb_srvi_fmt_worked(s, q->r, req_format(q));
   if (q->observe && ok && res.err == NB_OK) {
     if (q->state == RQ_SENT && s->cfg.store.ops) {
       nb_server_obs_info oi;
@@ -370,14 +430,14 @@ static bool is_composite(nb_server_op op) {
          op == NB_SOP_OBSERVE_COMPOSITE;
 }
 
-/* The Content-Format a client of this version gets unless the caller chose one. */
-static int default_format(const reg *r, nb_server_op op) {
-  if (is_composite(op)) return NB_COAP_CF_SENML_CBOR;
-  return strcmp(r->info.version, "1.0") == 0 ? NB_COAP_CF_LWM2M_TLV : NB_COAP_CF_SENML_CBOR;
+/* Operations whose payload or answer is in a format the engine may choose. */
+static bool op_has_format(nb_server_op op) {
+  return op_reads_values(op) || op == NB_SOP_WRITE_REPLACE || op == NB_SOP_WRITE_PARTIAL ||
+         op == NB_SOP_CREATE || op == NB_SOP_WRITE_COMPOSITE;
 }
 
-static nb_err encode_records(nb_server *s, sreq *q, int cf, const nb_records *recs,
-                             const nb_path *base, unsigned flags) {
+static nb_err encode_in(nb_server *s, int cf, const nb_records *recs, const nb_path *base,
+                        unsigned flags, uint8_t **out, size_t *len) {
   nb_bytes b;
   nb_bytes_init(&b);
   nb_format_opts o = {.base = base, .model = s->model, .flags = flags};
@@ -387,8 +447,19 @@ static nb_err encode_records(nb_server *s, sreq *q, int cf, const nb_records *re
     nb_bytes_free(&b);
     return rc == NB_ERR_NOMEM ? rc : NB_ERR_INVAL;
   }
-  q->payload = nb_bytes_steal(&b, &q->len);
+  *out = nb_bytes_steal(&b, len);
   return NB_OK;
+}
+
+/* The body in cf and, when the engine chose the format, in the one to retry with (none when the
+ * records do not fit that format). */
+static nb_err encode_records(nb_server *s, sreq *q, int cf, const nb_records *recs,
+                             const nb_path *base, unsigned flags) {
+  nb_err rc = encode_in(s, cf, recs, base, flags, &q->payload, &q->len);
+  if (rc == NB_OK && q->alt_format != NB_COAP_CF_NONE &&
+      encode_in(s, q->alt_format, recs, base, flags, &q->alt_payload, &q->alt_len) != NB_OK)
+    q->alt_format = NB_COAP_CF_NONE;
+  return rc;
 }
 
 /* Read-/Observe-Composite body: the list of paths as name-only SenML records. */
@@ -412,9 +483,15 @@ nb_err nb_srvi_req_build(nb_server *s, sreq *q, const nb_server_request *in) {
   if (sign && (!op_reads_values(in->op) || (in->has_format && in->format != NB_COSE_CF_SIGN1 &&
                                             in->format != NB_COAP_CF_SENML_CBOR)))
     return NB_ERR_INVAL;
-  int cf = sign             ? NB_COAP_CF_SENML_CBOR
-           : in->has_format ? in->format
-                            : default_format(q->r, in->op);
+  int cf = sign ? NB_COAP_CF_SENML_CBOR : in->format;
+  q->alt_format = NB_COAP_CF_NONE;
+  q->fmt_auto = !sign && !in->has_format && op_has_format(in->op);
+  if (q->fmt_auto) {
+    int fmts[2];
+    size_t n = nb_srvi_fmt_candidates(q->r, in->op, fmts, 2);
+    cf = fmts[0];
+    if (n > 1) q->alt_format = fmts[1];
+  }
   int accept = sign ? NB_COSE_CF_SIGN1 : cf;
   q->content_format = q->accept = NB_COAP_CF_NONE;
   switch (in->op) {

@@ -10,7 +10,7 @@
 typedef struct {
   nb_server *s;
   nb_time_ms now;
-  size_t count;
+  size_t count, unheard;
   char (*stale)[NB_SERVER_EP_MAX]; /* expired rows, deleted after the walk */
   size_t nstale, cap;
 } restore_ctx;
@@ -45,6 +45,11 @@ static nb_err restore_one(void *user, const nb_server_reg_info *in) {
   if (in->links_len) memcpy(r->links, in->links, in->links_len);
   r->links[in->links_len] = '\0';
   r->info.links = r->links;
+  /* A DTLS device's session went with the old process: unreachable until it is heard. */
+  r->info.restored_unheard = r->info.identity.kind != NB_SERVER_ID_NONE;
+  c->unheard += r->info.restored_unheard;
+  r->info.format_count =
+      nb_server_reg_formats(r->links, in->links_len, r->info.formats, NB_SERVER_FORMATS_MAX);
   nb_srvi_reg_index(s, r);
   if (NB_SRV_IS_NOSEC(r)) s->nosec++;
   nb_coap_timerheap_arm(&s->timers, &r->t_expiry, c->now + left);
@@ -164,7 +169,7 @@ static nb_err restore_observations(nb_server *s, nb_time_ms now, size_t *count) 
 }
 
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count) {
-  restore_ctx c = {s, now, 0, NULL, 0, 0};
+  restore_ctx c = {s, now, 0, 0, NULL, 0, 0};
   nb_err rc =
       s->cfg.store.ops ? s->cfg.store.ops->reg_each(s->cfg.store.self, restore_one, &c) : NB_OK;
   for (size_t i = 0; i < c.nstale; i++) {
@@ -176,6 +181,8 @@ nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count) {
   if (rc == NB_OK && s->cfg.store.ops) rc = restore_observations(s, now, &nobs);
   if (count) *count = c.count;
   if (c.count || nobs)
-    NB_LOG_INFO(NB_SRV_LOG, "event=restored registrations=%zu observations=%zu", c.count, nobs);
+    NB_LOG_INFO(NB_SRV_LOG,
+                "event=restored registrations=%zu observations=%zu unreachable_until_heard=%zu",
+                c.count, nobs, c.unheard);
   return rc;
 }

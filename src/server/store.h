@@ -56,6 +56,17 @@ typedef struct {
   int64_t registered_at, updated_at, expires_at;
   const char *links; /* object list (link-format), NUL-terminated, borrowed */
   size_t links_len;
+  /* Content-Formats the object list's root link advertises (its ct), as listed; derived from
+   * links (nb_server_reg_formats), so a backend stores nothing of them. */
+  uint16_t formats[NB_SERVER_FORMATS_MAX];
+  size_t format_count;
+  /* The format the device last answered a request for values in (2.xx), chosen first for the
+   * next one; NB_COAP_CF_NONE (-1) until one did. Stored. */
+  int preferred_format;
+  /* Restored from the store after a restart, of a DTLS device: its session went with the old
+   * process, so nothing reaches it until it is heard from again (requests wait in its queue
+   * meanwhile). Not stored. */
+  bool restored_unheard;
 } nb_server_reg_info;
 
 /* An observation the server holds on a device (restored for listing; the device keeps it). */

@@ -34,6 +34,8 @@ static const char *const migrations[] = {
      " at INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, kid TEXT NOT NULL,"
      " iat INTEGER, cose BLOB NOT NULL);"
      "CREATE INDEX evidence_ep ON evidence (ep, seq);"),
+    /* The format a device last answered in (docs/server.md, "Content formats"). */
+    "ALTER TABLE registrations ADD COLUMN preferred_format INTEGER NOT NULL DEFAULT -1;",
 };
 
 enum {
@@ -58,10 +60,13 @@ enum {
 };
 
 static const char *const sql[S_COUNT] = {
-    [S_REG_PUT] = "INSERT OR REPLACE INTO registrations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_REG_PUT] = ("INSERT OR REPLACE INTO registrations (ep, reg_id, version, binding, sms,"
+                   " queue, lifetime, addr, id_kind, id_value, registered_at, updated_at,"
+                   " expires_at, links, preferred_format) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
     [S_REG_DEL] = "DELETE FROM registrations WHERE ep = ?",
     [S_REG_ALL] = ("SELECT ep, reg_id, version, binding, sms, queue, lifetime, addr, id_kind,"
-                   " id_value, registered_at, updated_at, expires_at, links FROM registrations"),
+                   " id_value, registered_at, updated_at, expires_at, links, preferred_format"
+                   " FROM registrations"),
     [S_OBS_PUT] = "INSERT OR REPLACE INTO observations VALUES (?,?,?,?,?,?,?)",
     [S_OBS_DEL] = "DELETE FROM observations WHERE ep = ? AND id = ?",
     [S_OBS_DEL_EP] = "DELETE FROM observations WHERE ep = ?",
@@ -239,6 +244,7 @@ static nb_err reg_put(void *self, const nb_server_reg_info *r) {
   sqlite3_bind_int64(st, 13, r->expires_at);
   sqlite3_bind_text(st, 14, r->links ? r->links : "", r->links ? (int)r->links_len : 0,
                     SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 15, r->preferred_format);
   return exec_stmt(s, st, "reg_put", false);
 }
 
@@ -278,6 +284,7 @@ static nb_err reg_each(void *self, nb_server_reg_each_fn fn, void *user) {
     r.links = (const char *)sqlite3_column_text(st, 13);
     r.links_len = (size_t)sqlite3_column_bytes(st, 13);
     if (!r.links) r.links = "";
+    r.preferred_format = sqlite3_column_int(st, 14);
     rc = fn(user, &r);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "reg_each");

@@ -1,7 +1,9 @@
 /* nb_http_client against an in-process libmicrohttpd server on 127.0.0.1: blocking fetch,
  * the libuv-driven mode with several requests at once, the pumped mode, bounds, errors
  * (refused, timeout, oversized answer, bad URL) and cancellation when the client is freed. */
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,13 +93,23 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state,
   *state = NULL;
 }
 
+/* Port 0: the kernel picks a free port as the daemon binds (a port picked first and bound later
+ * could be taken meanwhile by another test running in parallel). */
 static int server_up(void **state) {
   test_server *s = calloc(1, sizeof *s);
-  s->port = nb_test_free_port(SOCK_STREAM);
-  s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               s->port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               completed, NULL, MHD_OPTION_END);
-  if (!s->daemon) return -1;
+  if (!s) return -1;
+  struct sockaddr_in loopback = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+                               NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &loopback,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+  const union MHD_DaemonInfo *info =
+      s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+  if (!info || info->port == 0) {
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
+    return -1;
+  }
+  s->port = info->port;
   snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u", s->port);
   *state = s;
   return 0;
@@ -105,6 +117,7 @@ static int server_up(void **state) {
 
 static int server_down(void **state) {
   test_server *s = *state;
+  if (!s) return 0;
   MHD_stop_daemon(s->daemon);
   free(s);
   return 0;

@@ -5,9 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "store/sqlite.h"
 
 static void srv_receive(void *user, const nb_addr *from, const uint8_t *data, size_t len,
                         nb_time_ms now) {
@@ -69,6 +73,41 @@ void nb_srv_harness_deinit(nb_srv_harness *h) {
   nb_simnet_free(h->net);
 }
 
+/* ---- with a store in a file ---- */
+
+void nb_srv_db_remove(const char *path) {
+  char side[96];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
+
+void nb_srv_rig_init(nb_srv_rig *g) {
+  memset(g, 0, sizeof *g);
+  snprintf(g->db, sizeof g->db, "/tmp/nb-srv-rig-XXXXXX");
+  int fd = mkstemp(g->db);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(nb_store_sqlite_open(g->db, &g->store), NB_OK);
+  nb_server_config_default(&g->cfg);
+  g->cfg.store = nb_store_sqlite_iface(g->store);
+  nb_srv_harness_init(&g->h, &g->cfg);
+}
+
+void nb_srv_rig_restart(nb_srv_rig *g) {
+  nb_server_free(g->h.srv);
+  assert_int_equal(nb_server_new(&g->cfg, nb_simnet_send, g->h.node, &g->h.srv), NB_OK);
+  assert_int_equal(nb_server_restore(g->h.srv, nb_simnet_now(g->h.net), NULL), NB_OK);
+}
+
+void nb_srv_rig_deinit(nb_srv_rig *g) {
+  nb_srv_harness_deinit(&g->h);
+  nb_store_sqlite_close(g->store);
+  nb_srv_db_remove(g->db);
+}
+
 /* ---- scripted device: a CoAP endpoint that registers and answers requests ---- */
 
 static void dev_gone(void *user, nb_coap_observer *obs, nb_err why) {
@@ -76,6 +115,17 @@ static void dev_gone(void *user, nb_coap_observer *obs, nb_err why) {
   (void)why;
   if (d->obs == obs) d->obs = NULL;
   d->gone++;
+}
+
+/* 4.06 or 4.15 for a format the device does not take, else 0 (and the format is noted). */
+static uint8_t dev_format_refusal(nb_srv_device *d, const nb_coap_msg *req) {
+  bool reads = req->code == NB_COAP_GET || req->code == NB_COAP_FETCH;
+  int cf = reads ? nb_coap_msg_accept(req) : nb_coap_msg_content_format(req);
+  if (d->nseen < sizeof d->seen / sizeof d->seen[0]) d->seen[d->nseen++] = cf;
+  if (!d->nformats || cf == NB_COAP_CF_NONE) return 0;
+  for (size_t i = 0; i < d->nformats; i++)
+    if (d->formats[i] == cf) return 0;
+  return reads ? NB_COAP_NOT_ACCEPTABLE : NB_COAP_UNSUPPORTED_CONTENT_FORMAT;
 }
 
 void nb_srv_dev_handler(void *user, nb_coap_exchange *ex, const nb_addr *peer,
@@ -101,13 +151,21 @@ void nb_srv_dev_handler(void *user, nb_coap_exchange *ex, const nb_addr *peer,
     d->held = ex;
     return;
   }
+  uint8_t code = dev_format_refusal(d, req);
+  if (code) {
+    nb_coap_msg m;
+    nb_coap_msg_init(&m, NB_COAP_ACK, code, 0);
+    assert_int_equal(nb_coap_exchange_respond(ex, &m, now), NB_OK);
+    return;
+  }
   if (d->has_observe && d->observe == 0 && NB_COAP_CLASS(d->code) == 2)
     assert_int_equal(nb_coap_exchange_observe(ex, dev_gone, d, &d->obs), NB_OK);
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_ACK, d->code, 0);
   if (d->answer_cf != NB_COAP_CF_NONE)
     nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)d->answer_cf);
-  if (d->answer) nb_coap_msg_set_payload(&m, d->answer, strlen(d->answer));
+  if (d->answer)
+    nb_coap_msg_set_payload(&m, d->answer, d->answer_len ? d->answer_len : strlen(d->answer));
   assert_int_equal(nb_coap_exchange_respond(ex, &m, now), NB_OK);
 }
 
@@ -154,11 +212,15 @@ uint8_t nb_srv_dev_send(nb_srv_device *d, uint8_t method, const char *path,
   return d->resp_err == NB_OK ? d->resp_code : 0;
 }
 
-uint8_t nb_srv_dev_register(nb_srv_device *d, const char *ep, const char *extra1,
-                            const char *extra2) {
+uint8_t nb_srv_dev_register_links(nb_srv_device *d, const char *ep, const char *links,
+                                  const char *extra1, const char *extra2) {
   char epq[96];
   snprintf(epq, sizeof(epq), "ep=%s", ep);
   const char *q[] = {epq, extra1, extra2, NULL};
-  return nb_srv_dev_send(d, NB_COAP_POST, "/rd", q, NB_COAP_CF_LINK_FORMAT,
-                         "</1/0>,</3/0>,</3303/0>");
+  return nb_srv_dev_send(d, NB_COAP_POST, "/rd", q, NB_COAP_CF_LINK_FORMAT, links);
+}
+
+uint8_t nb_srv_dev_register(nb_srv_device *d, const char *ep, const char *extra1,
+                            const char *extra2) {
+  return nb_srv_dev_register_links(d, ep, "</1/0>,</3/0>,</3303/0>", extra1, extra2);
 }

@@ -12,6 +12,7 @@
 #include "coap/endpoint.h"
 #include "server/server.h"
 #include "simnet.h"
+#include "store/sqlite.h"
 
 #define NB_SRV_MAX_EV 64
 typedef struct {
@@ -31,6 +32,22 @@ typedef struct {
   uint16_t ev_old_port[NB_SRV_MAX_EV], ev_new_port[NB_SRV_MAX_EV];
   int nev;
 } nb_srv_harness;
+
+/* The harness with its store in a new SQLite file (the default config otherwise), for tests of
+ * what survives a restart: nb_srv_rig_restart frees the engine and restores a new one from the
+ * same database, as a process that is killed and started again would. */
+typedef struct {
+  char db[64];
+  nb_store_sqlite *store;
+  nb_server_config cfg;
+  nb_srv_harness h;
+} nb_srv_rig;
+void nb_srv_rig_init(nb_srv_rig *g);
+void nb_srv_rig_restart(nb_srv_rig *g);
+/* Frees it all and deletes the database (with its -wal and -shm). */
+void nb_srv_rig_deinit(nb_srv_rig *g);
+/* Deletes a SQLite database file with its -wal and -shm. */
+void nb_srv_db_remove(const char *path);
 
 /* The server on 10.0.0.1:5683 of a new simulated network; cfg NULL: defaults. */
 void nb_srv_harness_init(nb_srv_harness *h, const nb_server_config *cfg);
@@ -56,6 +73,14 @@ typedef struct {
   uint8_t code;
   int answer_cf;
   const char *answer;
+  size_t answer_len; /* of answer when it holds NUL bytes (0: strlen) */
+  /* Content-Formats the device takes (none listed: any): a GET or FETCH whose Accept is another
+   * gets 4.06, a PUT, POST or iPATCH whose Content-Format is another 4.15 (a Wakaama-like
+   * device built without some formats); seen[] is the format of each request, in order. */
+  int formats[4];
+  size_t nformats;
+  int seen[8];
+  size_t nseen;
   bool silent; /* keep the exchange, never answer */
   nb_coap_exchange *held;
   nb_coap_observer *obs;
@@ -77,6 +102,9 @@ void nb_srv_dev_handler(void *user, nb_coap_exchange *ex, const nb_addr *peer,
  * when it failed). A payload longer than a block goes Block1. */
 uint8_t nb_srv_dev_send(nb_srv_device *d, uint8_t method, const char *path,
                         const char *const *queries, int cf, const char *payload);
+/* Register as ep with this object list and up to two more queries. */
+uint8_t nb_srv_dev_register_links(nb_srv_device *d, const char *ep, const char *links,
+                                  const char *extra1, const char *extra2);
 /* Register as ep with an object list of three links and up to two more queries. */
 uint8_t nb_srv_dev_register(nb_srv_device *d, const char *ep, const char *extra1,
                             const char *extra2);

@@ -85,6 +85,7 @@ static void test_registrations_survive_reopen(void **state) {
   assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
   assert_int_equal(st.ops->reg_put(st.self, &b), NB_OK);
   a.lifetime = 900; /* put replaces */
+  a.preferred_format = 11542;
   assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
   assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_OK);
   assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_ERR_NOT_FOUND);
@@ -105,6 +106,7 @@ static void test_registrations_survive_reopen(void **state) {
   assert_string_equal(seen.last.identity.value, "id-1");
   assert_int_equal(seen.last.expires_at, 5000);
   assert_string_equal(seen.links, "</3/0>,</1/0>");
+  assert_int_equal(seen.last.preferred_format, 11542);
   nb_store_sqlite_close(db);
   tmpdb_remove(&t);
 }
@@ -225,6 +227,10 @@ static void test_schema_versions(void **state) {
   assert_int_equal(sqlite3_exec(raw,
                                 "DROP INDEX audit_ep;"
                                 "DROP TABLE evidence;"
+                                "ALTER TABLE registrations DROP COLUMN preferred_format;"
+                                "INSERT INTO registrations VALUES ('old-dev', 'r1', '1.1', 'U',"
+                                " '', 0, 60, '10.0.0.2:5683', 0, '', 1, 1, 4102444800000,"
+                                " '</>;ct=11542,</3/0>');"
                                 "INSERT INTO audit (at, actor, ep, op, path, result) VALUES"
                                 " (1, 'api', 'old', 'read', '/3', '2.05');"
                                 "PRAGMA user_version = 1;",
@@ -248,6 +254,12 @@ static void test_schema_versions(void **state) {
   audit_n = 0;
   assert_int_equal(st.ops->audit_each(st.self, 0, 10, collect_audit, NULL), NB_OK);
   assert_int_equal(audit_n, 1);
+  /* A registration of before the format column comes back with none preferred. */
+  reg_seen got = {0};
+  assert_int_equal(st.ops->reg_each(st.self, count_reg, &got), NB_OK);
+  assert_int_equal(got.n, 1);
+  assert_string_equal(got.last.ep, "old-dev");
+  assert_int_equal(got.last.preferred_format, -1);
   nb_store_sqlite_close(db);
   /* A file from a newer build is refused rather than damaged. */
   assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
