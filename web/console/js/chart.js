@@ -2,12 +2,18 @@
 // MAX_POINTS kept, resized with its container.
 const MAX_POINTS = 600;
 
+// The width inside the container's padding: the plot and its legend fit in it.
+function innerWidth(el) {
+  const s = getComputedStyle(el);
+  return Math.floor(el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight));
+}
+
 export class LiveChart {
   constructor(container, title, units) {
     this.xs = [];
     this.ys = [];
     this.el = container;
-    const width = Math.max(260, container.clientWidth || 400);
+    const width = Math.max(260, innerWidth(container) || 400);
     this.plot = new window.uPlot(
       {
         title,
@@ -22,7 +28,7 @@ export class LiveChart {
       container,
     );
     this.ro = new ResizeObserver(() => {
-      const w = Math.max(260, container.clientWidth);
+      const w = Math.max(260, innerWidth(container));
       if (w !== this.plot.width) this.plot.setSize({ width: w, height: 180 });
     });
     this.ro.observe(container);

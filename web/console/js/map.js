@@ -8,6 +8,40 @@ import { parseObjectLinks } from './models.js';
 
 const MAX_READS = 500; // devices whose location is read when the map opens
 const PARALLEL = 8;
+const GRID_STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30]; // degrees
+const GRID_PX = 90; // the least distance between two lines
+const GRID_STYLE = { color: '#b8c4d6', weight: 1, interactive: false };
+
+// Lines of latitude and longitude for the view, about GRID_PX pixels apart on each axis, each
+// labelled with its degrees; drawn again when the view moves.
+function graticule(L, map) {
+  const layer = L.layerGroup().addTo(map);
+  const label = (at, text) => L.marker(at, { interactive: false, keyboard: false, icon: L.divIcon({ className: 'grid-label', html: text, iconSize: null }) });
+  const draw = () => {
+    const b = map.getBounds();
+    const south = Math.max(-85, b.getSouth()), north = Math.min(85, b.getNorth());
+    const west = b.getWest(), east = b.getEast();
+    const size = map.getSize();
+    const lines = (from, to, pixels) => {
+      const step = GRID_STEPS.find((s) => (s * pixels) / (to - from) >= GRID_PX) || GRID_STEPS[GRID_STEPS.length - 1];
+      const digits = Math.max(0, -Math.floor(Math.log10(step)));
+      const out = [];
+      for (let i = Math.ceil(from / step); i * step <= to && out.length < 200; i++) out.push([i * step, digits]);
+      return out;
+    };
+    layer.clearLayers();
+    for (const [lat, digits] of lines(south, north, size.y * ((north - south) / (b.getNorth() - b.getSouth())))) {
+      L.polyline([[lat, west], [lat, east]], GRID_STYLE).addTo(layer);
+      label([lat, west], `${lat.toFixed(digits)}°`).addTo(layer);
+    }
+    for (const [lon, digits] of lines(west, east, size.x)) {
+      L.polyline([[south, lon], [north, lon]], GRID_STYLE).addTo(layer);
+      label([north, lon], `${(((lon + 540) % 360) - 180).toFixed(digits)}°`).addTo(layer);
+    }
+  };
+  map.on('moveend', draw);
+  map.whenReady(draw);
+}
 
 export function mount(root, ctx) {
   const box = h('div.map', { role: 'region', 'aria-label': 'Map of the devices' });
@@ -16,10 +50,10 @@ export function mount(root, ctx) {
   root.append(h('section.view.map-view', {},
     h('div.view-head', {}, h('h1', {}, 'Map'),
       h('button', { type: 'button', onclick: () => refresh(true) }, 'Read the locations again')),
-    ctx.config.tiles ? null : h('p.notice.info', {}, 'No map tiles are configured (niobium server --console-tiles URL): the devices are placed on a plain background with lines every 30°.'),
+    ctx.config.tiles ? null : h('p.notice.info', {}, 'No map tiles are configured (niobium server --console-tiles URL): the devices are placed on a plain background with lines of latitude and longitude, labelled, closer as you zoom in.'),
     box, status,
     h('div.table-wrap', {}, h('table', {},
-      h('thead', {}, h('tr', {}, ['Endpoint', 'Latitude', 'Longitude'].map((t) => h('th', { scope: 'col' }, t)))), list))));
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Endpoint'), ['Latitude', 'Longitude'].map((t) => h('th.num', { scope: 'col' }, t)))), list))));
 
   const L = window.L;
   const map = L.map(box, { worldCopyJump: true, minZoom: 1 }).setView([30, 0], 2);
@@ -28,9 +62,9 @@ export function mount(root, ctx) {
     L.tileLayer(ctx.config.tiles, { maxZoom: 19, attribution: `tiles: ${origin}` }).addTo(map);
   } else {
     box.classList.add('no-tiles');
-    for (let lat = -60; lat <= 60; lat += 30) L.polyline([[lat, -180], [lat, 180]], { color: '#b8c4d6', weight: 1, interactive: false }).addTo(map);
-    for (let lon = -180; lon <= 180; lon += 30) L.polyline([[-85, lon], [85, lon]], { color: '#b8c4d6', weight: 1, interactive: false }).addTo(map);
+    graticule(L, map);
   }
+  L.control.scale({ position: 'bottomleft' }).addTo(map);
   const markers = new Map(); // endpoint -> {marker, lat, lon}
   const tried = new Set();
   let stopped = false;
