@@ -338,6 +338,11 @@ async function cases(browser, env) {
     const first = Number(await chart.getAttribute('data-points'));
     await until('the chart gains points', async () => Number(await chart.getAttribute('data-points')) >= first + 3);
     if (!(await page.locator('.chart canvas').count())) throw new Error('no canvas drawn');
+    const spill = await chart.evaluate((el) => {
+      const edge = el.getBoundingClientRect().right;
+      return [...el.querySelectorAll('*')].filter((c) => c.getBoundingClientRect().right > edge + 0.5).map((c) => c.className || c.tagName);
+    });
+    if (spill.length) throw new Error(`the chart spills out of its card: ${spill.slice(0, 5).join(', ')}`);
     await page.locator('.charts').scrollIntoViewIfNeeded();
     await shot(page, 'device-live');
     await page.click('button[aria-label="Cancel the observation of /3303/0/5700"]');
@@ -364,6 +369,15 @@ async function cases(browser, env) {
     await until('two markers', async () => (await page.locator('.leaflet-interactive').count()) >= 2);
     await until('dev-a listed at its position', async () =>
       (await page.locator('.map-view tbody tr').allTextContents()).some((r) => r.includes('dev-a') && r.includes('48.85660')));
+    // without tiles: labelled lines of latitude and longitude, several across the view
+    const inView = async () => page.locator('.map').evaluate((map) => {
+      const box = map.getBoundingClientRect();
+      return [...map.querySelectorAll('.grid-label')].filter((l) => {
+        const r = l.getBoundingClientRect();
+        return r.left >= box.left && r.right <= box.right + 40 && r.top >= box.top && r.bottom <= box.bottom + 20;
+      }).length;
+    });
+    await until('at least six grid lines labelled in view', async () => (await inView()) >= 6);
     await shot(page, 'map');
   });
 
