@@ -132,37 +132,50 @@ function registerDatagram(ep, mid) {
   ]);
 }
 
-// Registers n endpoints "bulk-00001"... from one socket, a window of 200 at a time.
+// Registers n endpoints "bulk-00001"... from one socket, a window of 200 at a time; those not
+// answered within 2 s are sent again with their message ID, as CoAP retransmits (a loaded
+// machine drops datagrams on loopback too).
 function registerMany(port, n) {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
     let next = 0;
     let acked = 0;
-    const pending = new Set();
+    const pending = new Map(); // message ID -> [datagram, when sent]
     const send = () => {
       while (next < n && pending.size < 200) {
         const mid = next & 0xffff;
-        pending.add(mid);
-        s.send(registerDatagram(`bulk-${String(next + 1).padStart(5, '0')}`, mid), port, '127.0.0.1');
+        const d = registerDatagram(`bulk-${String(next + 1).padStart(5, '0')}`, mid);
+        pending.set(mid, [d, Date.now()]);
+        s.send(d, port, '127.0.0.1');
         next++;
       }
     };
-    const timer = setTimeout(() => {
+    const resend = setInterval(() => {
+      for (const [mid, [d, at]] of pending) {
+        if (Date.now() - at < 2000) continue;
+        pending.set(mid, [d, Date.now()]);
+        s.send(d, port, '127.0.0.1');
+      }
+    }, 500);
+    const done = () => {
+      clearTimeout(timer);
+      clearInterval(resend);
       s.close();
+    };
+    const timer = setTimeout(() => {
+      done();
       reject(new Error(`${acked} of ${n} registrations answered`));
     }, 60000);
     s.on('message', (m) => {
       const mid = (m[2] << 8) | m[3];
       if (!pending.delete(mid)) return;
       if (m[1] !== 0x41) {
-        clearTimeout(timer);
-        s.close();
+        done();
         reject(new Error(`a Register was answered ${m[1] >> 5}.${String(m[1] & 31).padStart(2, '0')}`));
         return;
       }
       if (++acked === n) {
-        clearTimeout(timer);
-        s.close();
+        done();
         resolve();
       } else send();
     });
