@@ -53,6 +53,7 @@ typedef int nb_err;
   X(NB_ERR_DTLS_NOT_ESTABLISHED, -212, "DTLS: session not established")                   \
   X(NB_ERR_DTLS_BAD_KEY, -213, "DTLS: key or certificate could not be parsed")            \
   X(NB_ERR_DTLS_UNTRUSTED, -214, "DTLS: certificate chain not trusted")                   \
+  X(NB_ERR_DTLS_REPLAY, -215, "DTLS: record received before (replay) or too old")         \
   X(NB_ERR_FMT_MALFORMED, -350, "content format: malformed payload")                      \
   X(NB_ERR_FMT_TYPE, -351, "content format: value does not match the resource type")      \
   X(NB_ERR_FMT_UNSUPPORTED, -352, "content format: not usable for this target or data")   \

@@ -917,7 +917,7 @@ static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
   nb_bs_session_free(bs, s, now);
 }
 
-nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_reg_identity *id,
                                nb_time_ms now) {
   nb_bs_session *s = nb_bs_find(bs, ep);
   bool finishing = s && s->cur < s->nsteps && s->steps[s->cur].finish &&
@@ -925,8 +925,8 @@ nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server
   if (!finishing) return NB_ERR_NOT_FOUND;
   /* With the credential just installed (or, for a NoSec account, without one): proof the
    * device holds this bootstrap's configuration and left bootstrap. */
-  if (!nb_server_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
-                               true)) {
+  if (!nb_server_reg_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
+                                   true)) {
     NB_LOG_WARN(NB_BS_LOG, "event=registration-not-from-bootstrap ep=%s", ep);
     return NB_ERR_DTLS_PEER_REJECTED;
   }

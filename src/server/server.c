@@ -78,8 +78,8 @@ void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool repl
   nb_srvi_emit(s, &ev);
 }
 
-bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identity *b) {
-  return a->kind == b->kind && strcmp(a->value, b->value) == 0;
+bool nb_srvi_identity_equal(const nb_server_reg_identity *a, const nb_server_identity *b) {
+  return nb_server_reg_identity_is(a, b);
 }
 
 void nb_srvi_store_reg(nb_server *s, const reg *r) {
@@ -138,6 +138,7 @@ void nb_server_free(nb_server *s) {
   while ((n = nb_coap_hmap_pop(&s->by_ep))) {
     reg *r = NB_SRV_CONTAINER(n, reg, n_ep);
     free(r->links);
+    free(r->text);
     free(r);
   }
   nb_coap_ep_free(s->ep);

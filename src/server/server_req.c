@@ -177,7 +177,7 @@ static nb_err open_signed(const nb_server *s, const sreq *q, const nb_coap_msg *
   const nb_server_identity *id = s->cur_id;
   if (id->kind == NB_SERVER_ID_NONE || id->kind == NB_SERVER_ID_PSK || !id->key_len)
     return NB_ERR_SIG_NO_KEY;
-  if (!nb_srvi_identity_equal(id, &q->r->info.identity)) return NB_ERR_SIG_INVALID;
+  if (!nb_srvi_identity_equal(&q->r->info.identity, id)) return NB_ERR_SIG_INVALID;
   if (nb_cose_parse(resp->payload, resp->payload_len, m) != NB_OK) return NB_ERR_SIG_INVALID;
   nb_hex_encode(m->h.kid, m->h.kid_len, sig->kid);
   sig->has_iat = m->h.has_iat;
