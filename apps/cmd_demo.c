@@ -36,7 +36,8 @@
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: niobium demo [OPTIONS]\n"
-          "Bootstrap server, LwM2M server and REST API in one process on 127.0.0.1, with\n"
+          "Bootstrap server, LwM2M server, REST API and web console (its URL is the first\n"
+          "line printed) in one process on 127.0.0.1, with\n"
           "simulated devices on the same loop. Zero configuration: every port falls back to a\n"
           "free one when the default (5683/5684 server, 5783/5784 bootstrap, 8080 HTTP) is busy.\n"
           "Devices carry factory P-256 keys whose secure IDs are registered with the bootstrap\n"
@@ -549,6 +550,7 @@ static void banner(demo *d) {
   unsigned http = nb_http_api_port(d->api);
   const char *sec = d->o->nosec ? "NoSec (--nosec): no DTLS anywhere"
                                 : "DTLS: bootstrap with factory raw public keys, fresh PSKs";
+  printf("Console: http://127.0.0.1:%u/   (open it in a browser)\n", http);
   printf("Niobium demo: bootstrap server + LwM2M server + REST API, %zu simulated device%s\n",
          d->ndev, d->ndev == 1 ? "" : "s");
   printf("  REST API          http://127.0.0.1:%u/api/clients\n", http);

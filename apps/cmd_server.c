@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/privfile.h"
 #include "commands.h"
+#include "ddf_opts.h"
 #include "dtls/cred.h"
 #include "http/api.h"
 #include "io/dtls_server_io.h"
@@ -51,6 +52,7 @@ typedef struct {
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
+  nb_ddf_opts ddf; /* --ddf: object definitions beside the built-in ones */
   bool help;
 } server_opts;
 
@@ -74,6 +76,10 @@ static void usage(FILE *f) {
           "  --db FILE          SQLite database (default ./niobium.db); created 0600, and\n"
           "                     refused when group or others may read it (chmod 600)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
+          "  --ddf PATH         load OMA DDF XML object definitions (a file, or every *.xml\n"
+          "                     of a directory such as the OMA registry), repeatable: their\n"
+          "                     values are decoded typed, and GET /api/objectspecs and the\n"
+          "                     console name their resources and units\n"
           "  --with-bootstrap   also run the bootstrap server in this process (same loop and\n"
           "                     database; fresh credentials go straight into the store;\n"
           "                     REST routes under /api/bootstrap, events on /api/events)\n"
@@ -113,8 +119,10 @@ static void usage(FILE *f) {
           "from another origin (Origin, Sec-Fetch-Site) gets 403 and one for a Host that is\n"
           "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
           "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
+          "console: the web console is served at http://ADDRESS/ of --http (docs/console.md).\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
+          "  niobium server --ddf /usr/share/lwm2m-registry --ddf my-meter.xml\n"
           "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
           "  niobium server --coaps 0.0.0.0 --rpk-key server-key.pem\n"
           "  niobium server --coaps [::]:5684 --cert server.pem --key server-key.pem --ca ca.pem\n"
@@ -431,23 +439,42 @@ static int open_db(const server_opts *o, nb_dbfile_lock *locks[2], nb_store_sqli
   return NB_EXIT_OK;
 }
 
+/* The built-in definitions and those of --ddf (NULL without --ddf: the engine's own). */
+static int load_model(const server_opts *o, nb_model **out) {
+  *out = NULL;
+  if (!o->ddf.n) return NB_EXIT_OK;
+  nb_model *m = nb_model_new();
+  size_t objects = 0;
+  int rc = m ? nb_ddf_opts_load(&o->ddf, "niobium server", m, &objects) : NB_EXIT_FAILURE;
+  if (rc != NB_EXIT_OK) {
+    nb_model_free(m);
+    return rc;
+  }
+  NB_LOG_INFO("server", "event=ddf_loaded objects=%zu total=%zu", objects, nb_model_count(m));
+  *out = m;
+  return NB_EXIT_OK;
+}
+
 static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
   memset(&a, 0, sizeof(a));
   nb_store_sqlite *db = NULL;
+  nb_model *model = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
   nb_dbfile_lock *locks[2] = {NULL, NULL};
   if ((rc = open_db(o, locks, &db)) != NB_EXIT_OK) goto out;
   a.store = nb_store_sqlite_iface(db);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
+  if ((rc = load_model(o, &model)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_server_config cfg;
   nb_server_config_default(&cfg);
   cfg.store = a.store;
+  cfg.model = model;
   cfg.clock_offset = clock_offset(a.loop);
   /* Request IDs (GET /api/requests/{id}) from the clock: those of an earlier run are never
    * given again (1024 a millisecond of uptime, below 2^53 for JSON readers until 2249). */
@@ -485,6 +512,7 @@ out:
   if (a.loop) nb_io_loop_free(a.loop);
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
+  nb_model_free(model);
   nb_store_sqlite_close(db);
   nb_dbfile_lock_release(locks[0]);
   nb_dbfile_lock_release(locks[1]);
@@ -576,6 +604,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
                                        {"nosec-pin-address", no_argument, NULL, 'I'},
+                                       {"ddf", required_argument, NULL, 'D'},
                                        {"help", no_argument, NULL, 'h'},
                                        NB_API_LONG_OPTS,
                                        {NULL, 0, NULL, 0}};
@@ -659,6 +688,9 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         break;
       case 'I':
         o->pin_address = true;
+        break;
+      case 'D':
+        if ((rc = nb_ddf_opts_add(&o->ddf, "niobium server", optarg)) != NB_EXIT_OK) return rc;
         break;
       case 'h':
         usage(stdout);

@@ -14,9 +14,12 @@
 #include "base/log.h"
 #include "http/api_bootstrap.h"
 #include "http/api_clients.h"
+#include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
+#include "http/api_models.h"
 #include "http/api_security.h"
+#include "http/console.h"
 #include "http/guard.h"
 #include "http/httpd.h"
 #include "http/route.h"
@@ -46,6 +49,8 @@ static const nb_route routes[] = {
     {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete},
     {"GET", "/api/requests/{id}", SRV, nb_api_request_get},
     {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel},
+    {"GET", "/api/objectspecs", 0, nb_api_objectspecs_list},
+    {"GET", "/api/objectspecs/{id}", 0, nb_api_objectspec_get},
     {"GET", "/api/security/clients", STORE, nb_api_security_list},
     {"POST", "/api/security/clients", STORE, nb_api_security_post},
     {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get},
@@ -66,6 +71,9 @@ static const nb_route routes[] = {
     {"GET", "/api/alerts", 0, nb_api_alerts_list},
     {"POST", "/api/alerts", 0, nb_api_alerts_post},
     {"GET", "/api/events", 0, nb_api_events},
+    {"GET", "/console/config.json", 0, nb_api_console_config},
+    {"GET", "/", 0, nb_api_console_file},
+    {"GET", "/console/{file*}", 0, nb_api_console_file},
 };
 
 struct nb_http_api {
@@ -73,6 +81,7 @@ struct nb_http_api {
   nb_http_api_config cfg;
   bool has_token;
   uint8_t token_hash[32]; /* SHA-256 of the token: compared, never the token itself */
+  char csp[NB_CONSOLE_CSP_MAX];
   nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
@@ -105,8 +114,15 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
+/* A GET of the console's files (or its config): public, static, the same for everyone. */
+static bool console_get(const nb_http_req *rq) {
+  return strcmp(rq->method, "GET") == 0 && strncmp(rq->path, "/api/", 5) != 0 &&
+         strcmp(rq->path, "/api") != 0;
+}
+
 /* The guard (guard.h), the token and the announced body size, as soon as the header is in:
- * a refused request never gets its body read, and its connection closes. */
+ * a refused request never gets its body read, and its connection closes. The console's files
+ * need no token (a browser cannot send one when it opens the page). */
 static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   nb_http_api *api = app;
   nb_addr local;
@@ -118,6 +134,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
                              .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
+                             .public_get = console_get(rq),
                              .local = &local};
   const char *why, *code;
   rq->close = true;
@@ -128,7 +145,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
     unsigned status = nb_http_guard_status(v, &code);
     return nb_http_reply_error(rq, status, why, code);
   }
-  if (!authorized(api, rq))
+  if (!g.public_get && !authorized(api, rq))
     return nb_http_reply_error(rq, 401, "missing or wrong API token", "4.01");
   if (length > api->cfg.body_max)
     return nb_http_reply_error(rq, 413, "request body too large", "4.13");
@@ -297,7 +314,17 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
       return NB_ERR_INVAL;
     }
     api->has_token = true;
+    api->ctx.token_required = true;
   }
+  char tiles_origin[NB_CONSOLE_TILES_MAX];
+  if (cfg->console_tiles && nb_console_tiles_check(cfg->console_tiles, tiles_origin,
+                                                   sizeof tiles_origin, NULL) != NB_OK) {
+    free(api);
+    return NB_ERR_INVAL;
+  }
+  nb_console_csp(cfg->console_tiles ? tiles_origin : NULL, api->csp, sizeof api->csp);
+  api->ctx.console_csp = api->csp;
+  api->ctx.console_tiles = cfg->console_tiles;
   if (!api->cfg.keepalive_ms) api->cfg.keepalive_ms = 15000;
   if (!api->cfg.body_max) api->cfg.body_max = 65536;
   nb_http_guard_init(&api->guard, cfg->tls_cert != NULL);

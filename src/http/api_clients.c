@@ -139,6 +139,10 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
         nb_path_equal(&res->records->items[0].path, &d->path))
       json_object_set_new(j, "value", nb_http_json_value(&res->records->items[0].value));
   }
+  if (res->format != NB_COAP_CF_NONE) /* the Content-Format the device answered with */
+    json_object_set_new(
+        j, "format",
+        json_string(res->format == NB_COSE_CF_SIGN1 ? "cose" : nb_format_name(res->format)));
   if (res->links) json_object_set_new(j, "links", json_stringn(res->links, res->links_len));
   if (res->location && res->location[0])
     json_object_set_new(j, "location", json_string(res->location));

@@ -25,7 +25,11 @@ typedef struct {
   nb_http_alerts *alerts;
   nb_http_bs *bootstrap;    /* NULL: no bootstrap role */
   nb_http_results *results; /* results of requests answered 202 QUEUED (NULL without srv) */
-  int64_t clock_offset;     /* loop time + offset = Unix ms */
+  nb_http_bs *bootstrap;     /* NULL: no bootstrap role */
+  int64_t clock_offset;      /* loop time + offset = Unix ms */
+  const char *console_csp;   /* the console's Content-Security-Policy (console.h) */
+  const char *console_tiles; /* its map tile URL template; NULL = no tiles */
+  bool token_required;       /* /api/ routes need the bearer token (the console asks first) */
 } nb_api_ctx;
 
 static inline nb_api_ctx *nb_api_of(const nb_http_req *rq) { return (nb_api_ctx *)rq->app; }

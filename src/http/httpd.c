@@ -101,6 +101,25 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
   return ret;
 }
 
+enum MHD_Result nb_http_reply_static(nb_http_req *rq, unsigned status, const void *data, size_t len,
+                                     const char *type, const char *const *headers) {
+  /* PERSISTENT: MHD only reads it (its API takes no const pointer). */
+  union {
+    const void *in;
+    void *out;
+  } body = {.in = data};
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, body.out, MHD_RESPMEM_PERSISTENT);
+  if (!r) return MHD_NO;
+  if (type) MHD_add_response_header(r, "Content-Type", type);
+  for (size_t i = 0; headers && headers[i]; i += 2)
+    MHD_add_response_header(r, headers[i], headers[i + 1]);
+  if (rq->close) MHD_add_response_header(r, "Connection", "close");
+  rq->replied = true;
+  enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 enum MHD_Result nb_http_reply_json(nb_http_req *rq, unsigned status, json_t *j) {
   char *text = j ? nb_http_json_text(j) : NULL;
   json_decref(j);
