@@ -23,9 +23,8 @@ typedef struct {
   nb_server_store store; /* ops NULL: no store */
   nb_http_events *events;
   nb_http_alerts *alerts;
-  nb_http_bs *bootstrap;    /* NULL: no bootstrap role */
-  nb_http_results *results; /* results of requests answered 202 QUEUED (NULL without srv) */
   nb_http_bs *bootstrap;     /* NULL: no bootstrap role */
+  nb_http_results *results;  /* results of requests answered 202 QUEUED (NULL without srv) */
   int64_t clock_offset;      /* loop time + offset = Unix ms */
   const char *console_csp;   /* the console's Content-Security-Policy (console.h) */
   const char *console_tiles; /* its map tile URL template; NULL = no tiles */
