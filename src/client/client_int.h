@@ -277,6 +277,11 @@ void nb_fw_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_fw_deadline(const nb_client *c);
 /* True while a Package URI download is in flight from peer (its answers must get in). */
 bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer);
+/* Whether req is a Write of the firmware package (/5/0/0) whose Block1 blocks firmware.c
+ * streams to storage itself (nb_coap_block1_stream_fn), and the handler of each such block. */
+bool nb_fw_streams(void *user, const nb_addr *peer, const nb_coap_msg *req);
+void nb_fw_push_block(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer,
+                      const nb_coap_msg *req, nb_time_ms now);
 
 /* queue.c: queue mode (binding UQ / Q) per server account. The client sleeps once nothing was
  * exchanged with the server for the queue timeout; asleep, that server's datagrams are dropped
