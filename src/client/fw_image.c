@@ -131,10 +131,11 @@ static size_t nb_fw_envelope_len(nb_fw_check *k) {
   nb_cbor_item it;
   /* The tag's one byte (NB_FW_COSE_FIRST, checked by the caller), then the array it tags. */
   nb_cbor_reader_init(&r, k->head + 1, k->head_len - 1);
-  nb_err e = nb_cbor_next(&r, &it);
-  if (e == NB_OK) e = nb_cbor_skip(&r, &it, NB_FW_ENVELOPE_DEPTH);
-  if (e == NB_OK) return 1 + r.pos;
-  if (e != NB_ERR_TRUNCATED || k->head_len == sizeof k->head) k->bad_envelope = true;
+  if (nb_cbor_next(&r, &it) == NB_OK && nb_cbor_skip(&r, &it, NB_FW_ENVELOPE_DEPTH) == NB_OK)
+    return 1 + r.pos;
+  /* Only a full head decides: a CBOR reader may call a cut item malformed rather than short,
+   * and the verdict must not depend on how the bytes came in. */
+  if (k->head_len == sizeof k->head) k->bad_envelope = true;
   return 0;
 }
 
