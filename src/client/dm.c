@@ -544,10 +544,11 @@ static void nb_dm_write(nb_dm_ctx *x, bool partial) {
     if (!(rd->ops & NB_OP_W)) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
   }
   nb_coap_block b1;
-  if (nb_coap_block_get(x->req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK &&
-      nb_fw_streams(x->c, x->peer, x->req)) { /* a firmware package, block by block */
+  const nb_fw_hooks *fw = x->c->fw_hooks;
+  if (fw && nb_coap_block_get(x->req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK &&
+      fw->streams(x->c, x->peer, x->req)) { /* a firmware package, block by block */
     x->answered = NB_COAP_CHANGED;
-    return nb_fw_push_block(x->c, x->ex, x->peer, x->req, x->now);
+    return fw->push_block(x->c, x->ex, x->peer, x->req, x->now);
   }
   nb_records recs;
   nb_records_init(&recs);

@@ -143,7 +143,7 @@ void nb_fw_complete(nb_fw *f, nb_time_ms now) {
 
 /* ---- push: Block1 blocks of a Write of /5/0/0, one at a time ---- */
 
-bool nb_fw_streams(void *user, const nb_addr *peer, const nb_coap_msg *req) {
+static bool nb_fw_streams(void *user, const nb_addr *peer, const nb_coap_msg *req) {
   nb_client *c = user;
   (void)peer;
   nb_path p;
@@ -174,8 +174,8 @@ static uint8_t nb_fw_push_start(nb_fw *f, const nb_addr *peer, const nb_coap_msg
   return 0;
 }
 
-void nb_fw_push_block(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer,
-                      const nb_coap_msg *req, nb_time_ms now) {
+static void nb_fw_push_block(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer,
+                             const nb_coap_msg *req, nb_time_ms now) {
   nb_fw *f = c->fw;
   nb_coap_block b;
   int cf = nb_coap_msg_content_format(req);
@@ -238,7 +238,7 @@ static void nb_fw_install(nb_fw *f, nb_time_ms now) {
   nb_fw_updated(f, now);
 }
 
-void nb_fw_tick(nb_client *c, nb_time_ms now) {
+static void nb_fw_tick(nb_client *c, nb_time_ms now) {
   nb_fw *f = c->fw;
   if (!f) return;
   if (f->state == NB_FW_STATE_DOWNLOADING && now >= f->idle_deadline) {
@@ -253,11 +253,11 @@ void nb_fw_tick(nb_client *c, nb_time_ms now) {
   if (f->install_due) nb_fw_install(f, now);
 }
 
-bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer) {
+static bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer) {
   return c->fw && c->fw->req && nb_addr_equal(&c->fw->req_peer, peer);
 }
 
-nb_time_ms nb_fw_deadline(const nb_client *c) {
+static nb_time_ms nb_fw_deadline(const nb_client *c) {
   const nb_fw *f = c->fw;
   if (!f) return NB_TIME_NEVER;
   if (f->install_due) return c->now;
@@ -412,6 +412,9 @@ static void nb_fw_destroy(nb_object *o) {
   free(f);
 }
 
+static const nb_fw_hooks nb_fw_entry = {nb_fw_tick, nb_fw_deadline, nb_fw_download_peer,
+                                        nb_fw_streams, nb_fw_push_block};
+
 static const nb_object_ops nb_fw_ops = {nb_fw_instances, nb_fw_resources, nb_fw_read,
                                         nb_fw_write,     nb_fw_execute,   nb_fw_create,
                                         nb_fw_remove,    nb_fw_destroy};
@@ -451,6 +454,7 @@ nb_err nb_client_add_firmware(nb_client *c, const nb_client_firmware_config *cfg
   if (e != NB_OK) return e;
   f->c = c;
   c->fw = f;
+  c->fw_hooks = &nb_fw_entry;
   nb_coap_ep_set_block1_stream(c->ep, nb_fw_streams, c);
   return NB_OK;
 }
