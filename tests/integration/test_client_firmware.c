@@ -18,6 +18,7 @@
 
 #include "client/fw_image.h"
 #include "client_node.h"
+#include "dtls/cred.h"
 #include "dtls/keys.h"
 #include "lwm2m_scripted_server.h"
 #include "niobium/client.h"
@@ -38,6 +39,7 @@ typedef struct {
 typedef struct {
   nb_simnet *net;
   nb_ss srv;
+  nb_dtls_creds *screds; /* the server's, in DTLS mode */
   nb_client *c;
   nb_simnet_node *node;
   nb_addr caddr;
@@ -166,9 +168,20 @@ static void make_signed(fx *f, const nb_dtls_keypair *key, const char *version) 
 }
 
 typedef struct {
-  bool trust, allow_unsigned, fetch;
+  bool trust, allow_unsigned, fetch, dtls;
   uint64_t max_size;
 } fx_opts;
+
+static const uint8_t PSK[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static nb_err psk_lookup(void *user, const uint8_t *id, size_t id_len, uint8_t *key, size_t cap,
+                         size_t *key_len) {
+  (void)user;
+  if (id_len != 6 || memcmp(id, "dev-fw", 6) != 0 || cap < sizeof PSK) return NB_ERR_NOT_FOUND;
+  memcpy(key, PSK, sizeof PSK);
+  *key_len = sizeof PSK;
+  return NB_OK;
+}
 
 static void fx_setup(fx *f, const fx_opts *o) {
   memset(f, 0, sizeof *f);
@@ -184,7 +197,14 @@ static void fx_setup(fx *f, const fx_opts *o) {
   nb_addr sa = nb_simnet_addr(1, 5683), fa = nb_simnet_addr(3, 5683);
   f->faddr = fa;
   f->caddr = nb_simnet_addr(9, 56830);
-  nb_ss_init(&f->srv, f->net, &sa);
+  if (o->dtls) {
+    sa = nb_simnet_addr(1, 5684);
+    assert_int_equal(nb_dtls_creds_new(&f->screds), NB_OK);
+    nb_dtls_creds_set_psk_lookup(f->screds, psk_lookup, NULL);
+    nb_ss_init_dtls(&f->srv, f->net, &sa, f->screds);
+  } else {
+    nb_ss_init(&f->srv, f->net, &sa);
+  }
   f->node = nb_simnet_add(f->net, &f->caddr, &nb_test_client_ops, NULL);
   f->files_node = nb_simnet_add_coap(f->net, &fa, NULL, &f->files);
   nb_coap_ep_set_handler(f->files, files_handler, f);
@@ -223,6 +243,14 @@ static void fx_setup(fx *f, const fx_opts *o) {
   assert_int_equal(nb_client_add_firmware(f->c, &fc), NB_OK);
   assert_int_equal(nb_client_add_firmware(f->c, &fc), NB_ERR_EXISTS);
   nb_client_server_params p = {.uri = "coap://10.0.0.1:5683", .ssid = 1, .lifetime = 3600};
+  if (o->dtls) {
+    p.uri = "coaps://10.0.0.1:5684";
+    p.security_mode = 0;
+    p.identity = (const uint8_t *)"dev-fw";
+    p.identity_len = 6;
+    p.secret = PSK;
+    p.secret_len = sizeof PSK;
+  }
   assert_int_equal(nb_client_add_server(f->c, &p), NB_OK);
   nb_simnet_set_tap(f->net, tap, f);
   assert_int_equal(nb_client_start(f->c, nb_simnet_now(f->net)), NB_OK);
@@ -233,6 +261,7 @@ static void fx_setup(fx *f, const fx_opts *o) {
 static void fx_teardown(fx *f) {
   nb_ss_free(&f->srv);
   nb_simnet_free(f->net);
+  if (f->screds) nb_dtls_creds_free(f->screds);
   free(f->image);
   nb_bytes_free(&f->pkg);
   nb_bytes_free(&f->st.data);
@@ -434,6 +463,25 @@ static void test_pull_coap(void **state) {
   fx_teardown(&f);
 }
 
+/* coaps:// to the device's server: the DTLS session of its account carries the download. */
+static void test_pull_coaps_from_server(void **state) {
+  (void)state;
+  fx_opts o = {.trust = true, .dtls = true};
+  fx f;
+  fx_setup(&f, &o);
+  f.srv.file_path = "/fw/pkg";
+  f.srv.file = f.pkg.data;
+  f.srv.file_len = f.pkg.len;
+  pull(&f, "coaps://10.0.0.1:5684/fw/pkg");
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 20000);
+  expect_fw(&f, NB_FW_STATE_DOWNLOADED, NB_FW_RESULT_INITIAL);
+  expect_stored(&f);
+  assert_true(f.srv.file_gets >= 1);
+  assert_int_equal(f.srv.dtls_established, 1); /* the one session of the account */
+  expect_install(&f, "2.1.0");
+  fx_teardown(&f);
+}
+
 static void test_pull_uri_errors(void **state) {
   (void)state;
   fx f;
@@ -549,11 +597,11 @@ static void test_pull_http(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_push_signed),    cmocka_unit_test(test_push_failures),
-      cmocka_unit_test(test_push_too_large), cmocka_unit_test(test_unsigned_allowed),
-      cmocka_unit_test(test_pull_coap),      cmocka_unit_test(test_pull_uri_errors),
-      cmocka_unit_test(test_pull_resumes),   cmocka_unit_test(test_pull_link_lost),
-      cmocka_unit_test(test_pull_http),
+      cmocka_unit_test(test_push_signed),     cmocka_unit_test(test_push_failures),
+      cmocka_unit_test(test_push_too_large),  cmocka_unit_test(test_unsigned_allowed),
+      cmocka_unit_test(test_pull_coap),       cmocka_unit_test(test_pull_coaps_from_server),
+      cmocka_unit_test(test_pull_uri_errors), cmocka_unit_test(test_pull_resumes),
+      cmocka_unit_test(test_pull_link_lost),  cmocka_unit_test(test_pull_http),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
