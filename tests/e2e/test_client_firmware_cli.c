@@ -7,7 +7,9 @@
  *    manifest's version and the device registers anew;
  *  - the same package pulled from `niobium coap serve` (Block2) through /5/0/1, installed by a
  *    --firmware-hook that gets the package path and the version;
- *  - a tampered package and one signed by another key end with Update Result 5. */
+ *  - a tampered package and one signed by another key end with Update Result 5;
+ *  - libcoap's coap-client as the judge of the Block1 push (it takes the server's port over
+ *    while the test's socket steps aside, so the device sees its server). */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -92,9 +94,23 @@ static void mini_start(mini *m) {
   nb_coap_ep_set_handler(m->ep, mini_handler, m);
 }
 
+/* The socket steps aside (another program takes the port) and comes back. */
+static void mini_unbind(mini *m) {
+  close(m->fd);
+  m->fd = -1;
+}
+
+static void mini_rebind(mini *m) {
+  m->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(m->fd >= 0);
+  struct sockaddr_in a = {
+      .sin_family = AF_INET, .sin_port = htons(m->port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(m->fd, (struct sockaddr *)&a, sizeof a), 0);
+}
+
 static void mini_stop(mini *m) {
   nb_coap_ep_free(m->ep);
-  close(m->fd);
+  if (m->fd >= 0) close(m->fd);
 }
 
 /* Runs the endpoint until *cond (checked between datagrams) or timeout_ms. */
@@ -403,12 +419,57 @@ static void test_refused_packages(void **state) {
   expect_text(&F.m, "/3/0/3", "0.1");
 }
 
+static void test_push_by_libcoap_client(void **state) {
+  (void)state;
+  if (!nb_test_have_program("coap-client-notls")) {
+    print_message("coap-client-notls (libcoap3-bin) not installed: skipped\n");
+    skip();
+  }
+  sign(F.key, "4.0.0");
+  char *extra[] = {"--objects", "basic", "--firmware-dir", F.fwdir, "--firmware-trust",
+                   F.pub,       NULL};
+  start_device(extra);
+  char port[8], uri[96], a[NB_ADDR_STRLEN];
+  snprintf(port, sizeof port, "%u", F.m.port);
+  snprintf(uri, sizeof uri, "coap://%s/5/0/0", nb_addr_format(&F.m.dev, a, sizeof a));
+  mini_unbind(&F.m);
+  char *put[] = {"coap-client-notls",
+                 "-p",
+                 port,
+                 "-U",
+                 "-m",
+                 "put",
+                 "-b",
+                 "1024",
+                 "-t",
+                 "42",
+                 "-B",
+                 "120",
+                 "-f",
+                 F.pkg,
+                 uri,
+                 NULL};
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(put, 180000, &out, &err);
+  mini_rebind(&F.m);
+  if (rc != 0) fail_msg("coap-client failed (%d): %s%s", rc, out, err);
+  free(out);
+  free(err);
+  expect_text(&F.m, "/5/0/3", "2");
+  expect_text(&F.m, "/5/0/7", "4.0.0");
+  char stored[256];
+  snprintf(stored, sizeof stored, "%s/package.bin", F.fwdir);
+  expect_same_as_package(stored);
+  expect_install("4.0.0");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_objects_all_has_firmware, setup, teardown),
       cmocka_unit_test_setup_teardown(test_push_1mib, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pull_from_coap_serve_with_hook, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_push_by_libcoap_client, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
