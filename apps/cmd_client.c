@@ -999,9 +999,10 @@ static bool fw_option(int ch, const char *arg, client_fw_options *fw, int *rc) {
       fw->ca = arg;
       return true;
     case OPT_FW_MAX:
-      if (!parse_ulong(arg, 1, 0xFFFFFFFFUL, &v))
+      if (parse_ulong(arg, 1, 0xFFFFFFFFUL, &v))
+        fw->max_size = v;
+      else
         *rc = bad("--firmware-max-size '%s' must be 1..4294967295 bytes", arg);
-      fw->max_size = v;
       return true;
     default:
       return false;

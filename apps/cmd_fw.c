@@ -201,7 +201,7 @@ static int fw_sign(int argc, char **argv) {
   if (rc == NB_EXIT_OK && fw_write_package(argv[optind], out, &env) != 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK)
     printf("%s: version %s, image %llu bytes, package %llu bytes\n", out, m.version,
-           (unsigned long long)m.size, (unsigned long long)(m.size + env.len));
+           (unsigned long long)m.size, (unsigned long long)m.size + env.len);
   if (k.data) memset(k.data, 0, k.len);
   nb_bytes_free(&k);
   nb_bytes_free(&env);
