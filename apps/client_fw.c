@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "appfile.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "io/fw_device.h"
@@ -20,23 +21,6 @@ struct client_fw {
   nb_http_client *http;
   char tmpdir[256]; /* the private directory we made, "" when --firmware-dir gave one */
 };
-
-static int read_trust(const char *path, nb_bytes *out) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    fprintf(stderr, CLI ": cannot read --firmware-trust %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  uint8_t buf[4096];
-  size_t n;
-  int rc = 0;
-  while (rc == 0 && (n = fread(buf, 1, sizeof buf, fp)) > 0)
-    if (out->len + n > NB_FW_TRUST_MAX || nb_bytes_append(out, buf, n) != NB_OK) rc = -1;
-  if (ferror(fp) || out->len == 0) rc = -1;
-  fclose(fp);
-  if (rc) fprintf(stderr, CLI ": --firmware-trust %s is not a public key file\n", path);
-  return rc;
-}
 
 static int make_tmpdir(client_fw *f) {
   const char *t = getenv("TMPDIR");
@@ -95,7 +79,9 @@ int client_fw_add(nb_client *c, nb_io_loop *loop, const client_fw_options *o, cl
   if (!f) return -1;
   nb_bytes trust;
   nb_bytes_init(&trust);
-  int rc = o->trust ? read_trust(o->trust, &trust) : 0;
+  int rc = o->trust ? nb_app_read_small(CLI, "a public key file (--firmware-trust)", o->trust,
+                                        NB_FW_TRUST_MAX, &trust)
+                    : 0;
   if (rc == 0 && !o->dir) rc = make_tmpdir(f);
   if (rc == 0 && nb_http_client_new(nb_io_loop_uv(loop), 4, &f->http) != NB_OK) rc = -1;
   if (rc == 0) rc = add_object(f, c, loop, o, &trust);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appfile.h"
 #include "base/buf.h"
 #include "base/hex.h"
 #include "client/fw_image.h"
@@ -79,23 +80,6 @@ static void fw_usage(FILE *out) {
 static int fw_bad(const char *what, const char *arg) {
   fprintf(stderr, CLI ": %s%s (see niobium fw --help)\n", what, arg);
   return NB_EXIT_USAGE;
-}
-
-static int fw_read_small(const char *path, nb_bytes *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, CLI ": cannot read %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  uint8_t buf[4096];
-  size_t n;
-  int rc = 0;
-  while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
-    if (out->len + n > FW_KEY_MAX || nb_bytes_append(out, buf, n) != NB_OK) rc = -1;
-  if (ferror(f)) rc = -1;
-  fclose(f);
-  if (rc) fprintf(stderr, CLI ": %s is not a key file\n", path);
-  return rc;
 }
 
 /* ---- sign ---- */
@@ -190,8 +174,10 @@ static int fw_sign(int argc, char **argv) {
   nb_bytes k, env;
   nb_bytes_init(&k);
   nb_bytes_init(&env);
-  int rc = fw_read_small(key, &k) == 0 && fw_digest_file(argv[optind], &m) == 0 ? NB_EXIT_OK
-                                                                                : NB_EXIT_FAILURE;
+  int rc = nb_app_read_small(CLI, "a key file", key, FW_KEY_MAX, &k) == 0 &&
+                   fw_digest_file(argv[optind], &m) == 0
+               ? NB_EXIT_OK
+               : NB_EXIT_FAILURE;
   nb_err e = rc == NB_EXIT_OK ? nb_fw_envelope_sign(&m, k.data, k.len, &env) : NB_OK;
   if (e != NB_OK) {
     fprintf(stderr, CLI ": cannot sign with %s: %s (a P-256 private key is needed)\n", key,
@@ -268,7 +254,8 @@ static int fw_inspect(int argc, char **argv) {
   nb_bytes_init(&pub);
   nb_fw_check k;
   nb_fw_check_init(&k);
-  if ((key && fw_read_small(key, &pub) != 0) || fw_feed_file(path, &k) != 0) {
+  if ((key && nb_app_read_small(CLI, "a key file", key, FW_KEY_MAX, &pub) != 0) ||
+      fw_feed_file(path, &k) != 0) {
     nb_fw_check_deinit(&k);
     nb_bytes_free(&pub);
     return NB_EXIT_FAILURE;
