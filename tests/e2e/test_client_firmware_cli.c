@@ -7,6 +7,7 @@
  *    manifest's version and the device registers anew;
  *  - the same package pulled from `niobium coap serve` (Block2) through /5/0/1, installed by a
  *    --firmware-hook that gets the package path and the version;
+ *  - the same pulled over http:// from Python's http.server (libcurl, streamed);
  *  - a tampered package and one signed by another key end with Update Result 5;
  *  - libcoap's coap-client as the judge of the Block1 push (it takes the server's port over
  *    while the test's socket steps aside, so the device sees its server). */
@@ -199,8 +200,8 @@ static void wait_text(mini *m, const char *path, const char *want, int timeout_m
 typedef struct {
   char dir[128], fwdir[160];
   char key[200], pub[200], other[200], img[200], pkg[200];
-  nb_test_proc dev, files;
-  bool dev_on, files_on;
+  nb_test_proc dev, files, web;
+  bool dev_on, files_on, web_on;
   mini m;
 } fx;
 
@@ -246,6 +247,8 @@ static int teardown(void **state) {
   (void)state;
   if (F.dev_on) nb_test_proc_stop(&F.dev);
   if (F.files_on) nb_test_proc_stop(&F.files);
+  if (F.web_on) nb_test_proc_stop(&F.web);
+  if (F.web_on) nb_test_proc_cleanup(&F.web);
   if (F.dev_on) nb_test_proc_cleanup(&F.dev);
   if (F.files_on) nb_test_proc_cleanup(&F.files);
   mini_stop(&F.m);
@@ -390,6 +393,54 @@ static void test_pull_from_coap_serve_with_hook(void **state) {
   expect_same_as_package(hooked);
 }
 
+/* Whether something accepts TCP connections on 127.0.0.1:port within timeout_ms. */
+static bool tcp_listening(uint16_t port, int timeout_ms) {
+  struct sockaddr_in a = {
+      .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  for (int waited = 0; waited < timeout_ms; waited += 100) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    if (ok) return true;
+    usleep(100 * 1000);
+  }
+  return false;
+}
+
+static void test_pull_over_http(void **state) {
+  (void)state;
+  char py[256];
+  if (!nb_test_find_python("http.server", py, sizeof py)) {
+    print_message("no python3 with http.server: skipped\n");
+    skip();
+  }
+  sign(F.key, "5.0.0");
+  uint16_t port = nb_test_free_port(SOCK_STREAM);
+  char ps[8], url[128];
+  snprintf(ps, sizeof ps, "%u", port);
+  char *web[] = {py, "-m", "http.server", "--bind", "127.0.0.1", "--directory", F.dir, ps, NULL};
+  assert_true(nb_test_proc_start(&F.web, web));
+  F.web_on = true;
+  if (!tcp_listening(port, 10000)) fail_msg("http.server did not listen on %u", port);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/image.nbfw", port);
+  char *extra[] = {"--objects", "basic", "--firmware-dir", F.fwdir, "--firmware-trust",
+                   F.pub,       NULL};
+  start_device(extra);
+  expect_text(&F.m, "/5/0/8/3", "3");
+  assert_int_equal(dm(&F.m, NB_COAP_PUT, "/5/0/1", NB_COAP_CF_TEXT, url, strlen(url), NULL, 0),
+                   NB_COAP_CHANGED);
+  wait_text(&F.m, "/5/0/3", "2", 60000);
+  char stored[256];
+  snprintf(stored, sizeof stored, "%s/package.bin", F.fwdir);
+  expect_same_as_package(stored);
+  expect_install("5.0.0");
+  /* A missing file: 404, result 7. */
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/none.nbfw", port);
+  assert_int_equal(dm(&F.m, NB_COAP_PUT, "/5/0/1", NB_COAP_CF_TEXT, url, strlen(url), NULL, 0),
+                   NB_COAP_CHANGED);
+  wait_text(&F.m, "/5/0/5", "7", 30000);
+}
+
 static void test_refused_packages(void **state) {
   (void)state;
   char *extra[] = {"--objects", "basic", "--firmware-dir", F.fwdir, "--firmware-trust",
@@ -468,6 +519,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_objects_all_has_firmware, setup, teardown),
       cmocka_unit_test_setup_teardown(test_push_1mib, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pull_from_coap_serve_with_hook, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pull_over_http, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_push_by_libcoap_client, setup, teardown),
   };
