@@ -30,6 +30,8 @@ struct nb_fw_device {
   nb_http_req *fetch;
   uint64_t fetch_from;
   bool cancelling; /* the engine stopped the fetch: its end is not news to it */
+  bool in_sink;    /* inside libcurl's write callback, where a transfer cannot be removed */
+  bool stop_fetch; /* the engine stopped the fetch from there: the sink ends it */
 };
 
 static nb_err nb_fw_path(const nb_fw_device *d, const char *name, char *out) {
@@ -174,13 +176,18 @@ static bool fw_sink(void *user, long status, const uint8_t *data, size_t len) {
   nb_fw_device *d = user;
   if (status != 200 && status != 206) return true;      /* an error page: its status tells */
   if (status == 200 && d->fetch_from > 0) return false; /* the server cannot resume */
-  return nb_client_firmware_data(d->c, data, len, nb_io_loop_now(d->loop)) == NB_OK;
+  d->in_sink = true;
+  nb_err e = nb_client_firmware_data(d->c, data, len, nb_io_loop_now(d->loop));
+  d->in_sink = false;
+  return e == NB_OK && !d->stop_fetch;
 }
 
 static void fw_fetched(void *user, const nb_http_response *res) {
   nb_fw_device *d = user;
   d->fetch = NULL;
-  if (d->cancelling) return;
+  bool stopped = d->stop_fetch;
+  d->stop_fetch = false;
+  if (d->cancelling || stopped) return; /* the engine ended it: not news to it */
   if (res->err != NB_OK)
     NB_LOG_WARN(NB_FW_LOG, "event=fetch-failed err=%s why=\"%s\"", nb_err_name(res->err),
                 res->error ? res->error : "-");
@@ -189,6 +196,10 @@ static void fw_fetched(void *user, const nb_http_response *res) {
 
 static void fw_fetch_cancel(void *user) {
   nb_fw_device *d = user;
+  if (d->in_sink) { /* libcurl forbids removing the transfer here: the sink's false ends it */
+    d->stop_fetch = d->fetch != NULL;
+    return;
+  }
   nb_http_req *r = d->fetch;
   d->fetch = NULL;
   d->cancelling = true;
