@@ -165,10 +165,12 @@ static uint8_t dm(mini *m, uint8_t method, const char *path, int cf, const void 
   assert_int_equal(nb_coap_ep_request(m->ep, &m->dev, &q, true, nb_ct_resp_cb, &r, mono_ms(), NULL),
                    NB_OK);
   if (!mini_pump(m, nb_ct_resp_done, &r, 120000)) fail_msg("no answer to %s", path);
-  uint8_t code = r.err[0] == NB_OK ? r.code[r.calls - 1] : 0;
+  nb_err err = r.err[r.calls - 1];
+  uint8_t code = err == NB_OK ? r.code[r.calls - 1] : 0;
+  if (err != NB_OK) fail_msg("%s: no answer (%s): did the device die?", path, nb_err_name(err));
   if (out) {
     size_t n = r.payload && r.payload_len < cap ? r.payload_len : 0;
-    memcpy(out, r.payload, n);
+    if (n) memcpy(out, r.payload, n);
     out[n] = 0;
   }
   nb_ct_resp_free(&r);
@@ -407,21 +409,28 @@ static bool tcp_listening(uint16_t port, int timeout_ms) {
   return false;
 }
 
-static void test_pull_over_http(void **state) {
-  (void)state;
+/* Python's http.server serving F.dir; its port. */
+static uint16_t start_web(void) {
   char py[256];
   if (!nb_test_find_python("http.server", py, sizeof py)) {
     print_message("no python3 with http.server: skipped\n");
     skip();
   }
-  sign(F.key, "5.0.0");
   uint16_t port = nb_test_free_port(SOCK_STREAM);
-  char ps[8], url[128];
+  char ps[8];
   snprintf(ps, sizeof ps, "%u", port);
   char *web[] = {py, "-m", "http.server", "--bind", "127.0.0.1", "--directory", F.dir, ps, NULL};
   assert_true(nb_test_proc_start(&F.web, web));
   F.web_on = true;
   if (!tcp_listening(port, 10000)) fail_msg("http.server did not listen on %u", port);
+  return port;
+}
+
+static void test_pull_over_http(void **state) {
+  (void)state;
+  uint16_t port = start_web();
+  char url[128];
+  sign(F.key, "5.0.0");
   snprintf(url, sizeof url, "http://127.0.0.1:%u/image.nbfw", port);
   char *extra[] = {"--objects", "basic", "--firmware-dir", F.fwdir, "--firmware-trust",
                    F.pub,       NULL};
@@ -439,6 +448,32 @@ static void test_pull_over_http(void **state) {
   assert_int_equal(dm(&F.m, NB_COAP_PUT, "/5/0/1", NB_COAP_CF_TEXT, url, strlen(url), NULL, 0),
                    NB_COAP_CHANGED);
   wait_text(&F.m, "/5/0/5", "7", 30000);
+}
+
+/* Too large for --firmware-max-size: the device stops the transfer mid-stream, result 2. */
+static void test_pull_over_http_too_large(void **state) {
+  (void)state;
+  uint16_t port = start_web();
+  char url[128];
+  sign(F.key, "5.0.1");
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/image.nbfw", port);
+  char *extra[] = {"--objects",
+                   "basic",
+                   "--firmware-dir",
+                   F.fwdir,
+                   "--firmware-trust",
+                   F.pub,
+                   "--firmware-max-size",
+                   "300000",
+                   NULL};
+  start_device(extra);
+  assert_int_equal(dm(&F.m, NB_COAP_PUT, "/5/0/1", NB_COAP_CF_TEXT, url, strlen(url), NULL, 0),
+                   NB_COAP_CHANGED);
+  wait_text(&F.m, "/5/0/5", "2", 60000);
+  expect_text(&F.m, "/5/0/3", "0");
+  char part[256];
+  snprintf(part, sizeof part, "%s/.package.bin.part", F.fwdir);
+  assert_int_not_equal(access(part, F_OK), 0);
 }
 
 static void test_refused_packages(void **state) {
@@ -520,6 +555,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_push_1mib, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pull_from_coap_serve_with_hook, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pull_over_http, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pull_over_http_too_large, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_push_by_libcoap_client, setup, teardown),
   };
