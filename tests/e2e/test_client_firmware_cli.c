@@ -200,8 +200,8 @@ static void wait_text(mini *m, const char *path, const char *want, int timeout_m
 /* ---- fixtures: keys, packages, the device ---- */
 
 typedef struct {
-  char dir[128], fwdir[160];
-  char key[200], pub[200], other[200], img[200], pkg[200];
+  char dir[64], fwdir[96];
+  char key[256], pub[256], other[256], img[256], pkg[256];
   nb_test_proc dev, files, web;
   bool dev_on, files_on, web_on;
   mini m;
@@ -224,7 +224,7 @@ static int setup(void **state) {
   assert_non_null(mkdtemp(F.dir));
   snprintf(F.fwdir, sizeof F.fwdir, "%s/fw", F.dir);
   assert_int_equal(mkdir(F.fwdir, 0700), 0);
-  char prefix[200], oprefix[200];
+  char prefix[128], oprefix[128];
   snprintf(prefix, sizeof prefix, "%s/vendor", F.dir);
   snprintf(oprefix, sizeof oprefix, "%s/other", F.dir);
   snprintf(F.key, sizeof F.key, "%s.key.pem", prefix);
