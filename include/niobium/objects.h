@@ -130,7 +130,8 @@ typedef struct {
 
 /* What was downloaded, handed to apply: the manifest's version and vendor/class (NULL for an
  * unsigned raw image), the image's bytes and where it starts in the stored package (after the
- * signed envelope; 0 for a raw image). */
+ * signed envelope; 0 for a raw image), and whether its signature was verified against the
+ * trust anchor (false for a raw image, or a signed one accepted without a trust anchor). */
 typedef struct {
   const char *version, *vendor;
   uint64_t image_offset, image_size;

@@ -93,7 +93,7 @@ static void nb_fw_keep_image(nb_fw *f) {
   const nb_fw_check *k = &f->check;
   bool sig = nb_fw_check_signed(k);
   memset(&f->img, 0, sizeof f->img);
-  f->img.is_signed = sig;
+  f->img.is_signed = sig && f->trust; /* verified, not merely carrying a signature */
   f->img.image_offset = sig ? k->env_len : 0;
   f->img.image_size = f->received - f->img.image_offset;
   if (!sig) return;

@@ -188,6 +188,9 @@ void nb_fw_pull(nb_fw *f, nb_time_ms now) {
   if (nb_fw_scheme(f->uri, "coap://") || nb_fw_scheme(f->uri, "coaps://"))
     return nb_fw_pull_coap(f, now);
   bool http = nb_fw_scheme(f->uri, "http://") || nb_fw_scheme(f->uri, "https://");
+  const char *auth = http ? strstr(f->uri, "://") + 3 : NULL;
+  if (http && f->cfg.fetch && (*auth == 0 || strchr("/?#", *auth) || strchr(f->uri, ' ')))
+    return nb_fw_fail(f, NB_FW_RESULT_INVALID_URI, now);
   if (http && f->cfg.fetch) {
     if (!nb_fw_begin(f, NB_FW_SRC_HTTP, now)) return;
     f->retries = 0;

@@ -582,6 +582,13 @@ static void test_pull_http(void **state) {
   expect_fw(&f, NB_FW_STATE_DOWNLOADED, NB_FW_RESULT_INITIAL);
   assert_int_equal(f.st.data.len, f.pkg.len);
   assert_memory_equal(f.st.data.data, f.pkg.data, f.pkg.len);
+  /* No host, or a space: invalid URI, nothing fetched. */
+  int fetches = f.fetches;
+  pull(&f, "http:///fw.bin");
+  expect_fw(&f, NB_FW_STATE_IDLE, NB_FW_RESULT_INVALID_URI);
+  pull(&f, "https://files.example/a b");
+  expect_fw(&f, NB_FW_STATE_IDLE, NB_FW_RESULT_INVALID_URI);
+  assert_int_equal(f.fetches, fetches);
   /* A 404: invalid URI. Data after the engine gave up is refused. */
   pull(&f, "http://files.example/none");
   nb_client_firmware_fetched(f.c, NB_OK, 404, now);
