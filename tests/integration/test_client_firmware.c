@@ -18,6 +18,7 @@
 
 #include "client/fw_image.h"
 #include "client_node.h"
+#include "coap/block.h"
 #include "dtls/cred.h"
 #include "dtls/keys.h"
 #include "lwm2m_scripted_server.h"
@@ -431,6 +432,37 @@ static void test_push_too_large(void **state) {
   fx_teardown(&f);
 }
 
+static bool blocks_stored(void *user) {
+  const fx *f = user;
+  return f->st.data.len >= 4096;
+}
+
+/* A server that stops pushing halfway: 300 s without a block end the download with result 4. */
+static void test_push_stalled(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, &TRUSTED);
+  nb_coap_msg m;
+  nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_PUT, 0);
+  nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/5/0/0");
+  nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, NB_COAP_CF_OCTET_STREAM);
+  nb_coap_msg_set_payload(&m, f.pkg.data, f.pkg.len);
+  nb_ct_resp r;
+  memset(&r, 0, sizeof r);
+  nb_coap_req_id id;
+  assert_int_equal(nb_coap_ep_request(f.srv.ep, &f.srv.client, &m, true, nb_ct_resp_cb, &r,
+                                      nb_simnet_now(f.net), &id),
+                   NB_OK);
+  assert_true(nb_simnet_run_until_cond(f.net, nb_simnet_now(f.net) + 10000, blocks_stored, &f));
+  nb_coap_ep_cancel(f.srv.ep, id, false, nb_simnet_now(f.net));
+  nb_ct_resp_free(&r);
+  expect_fw(&f, NB_FW_STATE_DOWNLOADING, NB_FW_RESULT_INITIAL);
+  nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 310000);
+  expect_fw(&f, NB_FW_STATE_IDLE, NB_FW_RESULT_CONNECTION_LOST);
+  assert_int_equal(f.st.data.len, 0);
+  fx_teardown(&f);
+}
+
 static void test_unsigned_allowed(void **state) {
   (void)state;
   fx_opts o = {.allow_unsigned = true};
@@ -604,11 +636,17 @@ static void test_pull_http(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_push_signed),     cmocka_unit_test(test_push_failures),
-      cmocka_unit_test(test_push_too_large),  cmocka_unit_test(test_unsigned_allowed),
-      cmocka_unit_test(test_pull_coap),       cmocka_unit_test(test_pull_coaps_from_server),
-      cmocka_unit_test(test_pull_uri_errors), cmocka_unit_test(test_pull_resumes),
-      cmocka_unit_test(test_pull_link_lost),  cmocka_unit_test(test_pull_http),
+      cmocka_unit_test(test_push_signed),
+      cmocka_unit_test(test_push_failures),
+      cmocka_unit_test(test_push_too_large),
+      cmocka_unit_test(test_push_stalled),
+      cmocka_unit_test(test_unsigned_allowed),
+      cmocka_unit_test(test_pull_coap),
+      cmocka_unit_test(test_pull_coaps_from_server),
+      cmocka_unit_test(test_pull_uri_errors),
+      cmocka_unit_test(test_pull_resumes),
+      cmocka_unit_test(test_pull_link_lost),
+      cmocka_unit_test(test_pull_http),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
