@@ -1,0 +1,476 @@
+/* `niobium sim`: a fleet of simulated LwM2M devices (the real client engine, N of them on one
+ * loop) against a server or a bootstrap server; progress while it runs, a report at the end.
+ * The work is in src/sim/; this file reads options, loads definitions and profiles, and wires
+ * the loop, the signals and the output. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "commands.h"
+#include "io/loop.h"
+#include "lwm2m/ddf/ddf.h"
+#include "sim/profile.h"
+#include "sim/report.h"
+#include "sim/runner.h"
+#include "sim/scenario.h"
+
+#define CLI "niobium sim"
+#define SIM_MAX_DEVICES 10000000UL
+
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "Usage: niobium sim --server URI | --bootstrap URI [OPTIONS]\n"
+      "A fleet of simulated LwM2M devices in one process: each one is the real client engine\n"
+      "with its own address and port (and DTLS session), registering, updating, answering the\n"
+      "server's requests and notifying; a report of counts, rates, latencies, errors and bytes\n"
+      "on the wire per message type at the end (docs/sim.md).\n\n"
+      "Fleet:\n"
+      "  --devices N          devices (default 10)\n"
+      "  --server URI         register with this server (coap://HOST:PORT or coaps://)\n"
+      "  --bootstrap URI      bootstrap there first (its config names the server)\n"
+      "  --security MODE      nosec (default), psk, rpk or x509: of that account; PSKs and\n"
+      "                       keys are made per device from the CSPRNG\n"
+      "  --prefix P           endpoint names P000001, P000002... (default sim-)\n"
+      "  --ramp R             devices started per second (default: as the window allows)\n"
+      "  --window W           registrations, bootstraps and de-registrations in flight at\n"
+      "                       most (default 256)\n"
+      "  --lifetime S         registration lifetime in seconds (default 300)\n"
+      "  --binding B          U (default) or UQ (queue mode)\n"
+      "  --retry-timer S      wait S seconds before registering again after a failure\n"
+      "                       (Server resource 18; default 60)\n"
+      "  --duration S         de-register and stop after S seconds (default: on Ctrl-C)\n"
+      "Devices:\n"
+      "  --scenario S         smart-meter (default), ipso, idle or thesis\n"
+      "  --ddf DIR            object definitions (DDF XML): with the OMA registry's 10243\n"
+      "                       Single-Phase Power Meter the meters use it, else IPSO 3305/3316\n"
+      "  --profiles FILE      household load profiles: CSV, a time column and one column of\n"
+      "                       watts per household (NREL layout); default: synthetic\n"
+      "  --households N       synthetic households (default 200)\n"
+      "  --households-per-device K  a concentrator reporting K households as K instances\n"
+      "  --speed X            profile seconds per real second (default 1)\n"
+      "  --seed N             households, offsets, noise and loss (default 1)\n"
+      "Network:\n"
+      "  --loss P             drop each datagram with probability P, both ways (seeded)\n"
+      "  --sockets MODE       shared (one address of 127.0.0.0/8 per device through a few\n"
+      "                       sockets), per-device (one socket each), auto (default: shared\n"
+      "                       for a server on 127.0.0.0/8)\n"
+      "  --local ADDR         per-device sockets: the local address to bind\n"
+      "Output:\n"
+      "  --report FILE        also write the report as JSON\n"
+      "  --progress S         a progress line every S seconds when not on a terminal (5)\n"
+      "  --log-level LEVEL    error (default), warn, info, debug\n"
+      "  -h, --help           this text\n\n"
+      "Ctrl-C (SIGINT/SIGTERM) de-registers the fleet and prints the report; twice stops at\n"
+      "once. Exit codes: 0 every device registered, 1 some did not (or a failure), 2 usage.\n\n"
+      "Examples:\n"
+      "  niobium sim --server coap://127.0.0.1:5683 --devices 1000 --ramp 200\n"
+      "  niobium sim --server coap://127.0.0.1:5683 --devices 100 --ddf ../shared/lwm2m-registry\n"
+      "  niobium sim --server coap://127.0.0.1:5683 --devices 100000 --scenario idle \\\n"
+      "      --report fleet.json\n");
+}
+
+typedef struct {
+  unsigned long devices, ramp, window, lifetime, duration, retry_timer, households, per_device,
+      progress;
+  double loss, speed;
+  unsigned long long seed;
+  const char *server, *bootstrap, *prefix, *binding, *ddf, *profiles, *report, *local;
+  nb_sim_security security;
+  nb_sim_scenario_kind scenario;
+  nb_sim_sockets sockets;
+  nb_log_level log_level;
+} sim_opts;
+
+typedef struct {
+  const sim_opts *o;
+  nb_io_loop *loop;
+  nb_sim_runner *runner;
+  nb_model *model;
+  nb_sim_profiles *profiles;
+  nb_sim_scenario scenario;
+  uint64_t rss_base;
+  bool quitting;
+} sim_app;
+
+/* ---- setup ---- */
+
+static nb_err resolve(void *user, const char *host, uint16_t port, nb_addr *out) {
+  (void)user;
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", port);
+  if (getaddrinfo(host, ps, &hints, &res) != 0) return NB_ERR_NOT_FOUND;
+  nb_err e = NB_ERR_NOT_FOUND;
+  for (struct addrinfo *ai = res; ai && e != NB_OK; ai = ai->ai_next)
+    e = nb_addr_from_sockaddr(ai->ai_addr, out);
+  freeaddrinfo(res);
+  return e;
+}
+
+/* The address in a coap:// or coaps:// URI (host names resolved). */
+static nb_err uri_addr(const char *uri, nb_addr *out) {
+  bool secure = strncmp(uri, "coaps://", 8) == 0;
+  if (!secure && strncmp(uri, "coap://", 7) != 0) return NB_ERR_SYNTAX;
+  const char *rest = uri + (secure ? 8 : 7);
+  char host[NB_ADDR_STRLEN];
+  size_t n = strcspn(rest, "/?");
+  if (n == 0 || n >= sizeof host) return NB_ERR_SYNTAX;
+  memcpy(host, rest, n);
+  host[n] = 0;
+  uint16_t port = secure ? 5684 : 5683;
+  if (nb_addr_parse(host, port, out) == NB_OK) return NB_OK;
+  char *colon = host[0] == '[' ? NULL : strrchr(host, ':');
+  if (colon) {
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || p == 0 || p > 65535) return NB_ERR_SYNTAX;
+    port = (uint16_t)p;
+    *colon = 0;
+  }
+  return resolve(NULL, host, port, out);
+}
+
+static int64_t unix_offset(nb_io_loop *loop) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
+}
+
+static void ddf_notice(void *ctx, const char *file, nb_err err, const char *message) {
+  (void)ctx;
+  if (err != NB_ERR_DDF_NOT_OBJECT) fprintf(stderr, CLI ": --ddf: %s: %s\n", file, message);
+}
+
+static int load_model(sim_app *a) {
+  if (!a->o->ddf) return 0;
+  a->model = nb_model_new();
+  char err[512] = "";
+  nb_ddf_stats st;
+  if (!a->model) return -1;
+  nb_err e = nb_model_load_ddf_ex(a->model, a->o->ddf, ddf_notice, NULL, &st, err, sizeof err);
+  if (e != NB_OK && st.objects_loaded == 0) {
+    fprintf(stderr, CLI ": --ddf %s: %s\n", a->o->ddf, err[0] ? err : nb_strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+static int load_profiles(sim_app *a) {
+  if (a->o->scenario != NB_SIM_SCEN_SMART_METER) return 0;
+  char err[512] = "";
+  nb_err e =
+      a->o->profiles
+          ? nb_sim_profiles_load_csv(a->o->profiles, &a->profiles, err, sizeof err)
+          : nb_sim_profiles_synthetic((uint32_t)a->o->households, 7, a->o->seed, &a->profiles);
+  if (e != NB_OK) {
+    fprintf(stderr, CLI ": --profiles: %s\n", err[0] ? err : nb_strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- running ---- */
+
+static void on_finished(void *user, nb_sim_runner *r) {
+  (void)r;
+  sim_app *a = user;
+  nb_io_loop_stop(a->loop);
+}
+
+static void on_signal(void *user, int signum) {
+  (void)signum;
+  sim_app *a = user;
+  if (a->quitting) fprintf(stderr, CLI ": stopping without waiting for the de-registrations\n");
+  a->quitting = true;
+  nb_sim_runner_stop(a->runner);
+}
+
+static int report(sim_app *a) {
+  const sim_opts *o = a->o;
+  nb_sim_fleet *f = nb_sim_runner_fleet(a->runner);
+  nb_sim_report_info in = {.scenario = a->scenario.what,
+                           .security = nb_sim_security_name(o->security),
+                           .target = o->server ? o->server : o->bootstrap,
+                           .started = nb_sim_runner_started(a->runner),
+                           .now = nb_io_loop_now(a->loop),
+                           .rss_base = a->rss_base,
+                           .loss = o->loss,
+                           .seed = o->seed,
+                           .have_net = true};
+  nb_sim_rss(&in.rss, &in.hwm);
+  nb_sim_net_get_stats(nb_sim_runner_net(a->runner), &in.net);
+  nb_sim_report_text(stdout, f, &in);
+  fflush(stdout);
+  if (o->report && nb_sim_report_json(o->report, f, &in) != NB_OK) {
+    fprintf(stderr, CLI ": cannot write the report to %s: %s\n", o->report, strerror(errno));
+    return NB_EXIT_FAILURE;
+  }
+  const nb_sim_stats *st = nb_sim_fleet_stats(f);
+  return st->ever_registered == st->devices ? NB_EXIT_OK : NB_EXIT_FAILURE;
+}
+
+static int run(const sim_opts *o) {
+  sim_app *a = calloc(1, sizeof *a);
+  if (!a) return NB_EXIT_FAILURE;
+  a->o = o;
+  int rc = NB_EXIT_FAILURE;
+  nb_addr target;
+  const char *uri = o->server ? o->server : o->bootstrap;
+  if (uri_addr(uri, &target) != NB_OK) {
+    fprintf(stderr, CLI ": cannot resolve %s (coap://HOST:PORT or coaps://HOST:PORT)\n", uri);
+    free(a);
+    return NB_EXIT_USAGE;
+  }
+  if (load_model(a) != 0 || load_profiles(a) != 0 || nb_io_loop_new(&a->loop) != NB_OK) goto out;
+  nb_sim_rss(&a->rss_base, &(uint64_t){0});
+  nb_sim_scenario_config sc = {.kind = o->scenario,
+                               .model = a->model,
+                               .profiles = a->profiles,
+                               .households_per_device = (uint16_t)o->per_device,
+                               .seed = o->seed,
+                               .speed = o->speed,
+                               .unix_offset_ms = unix_offset(a->loop),
+                               .bindings = o->binding};
+  if (nb_sim_scenario_init(&a->scenario, &sc, nb_io_loop_now(a->loop)) != NB_OK) {
+    fprintf(stderr, CLI ": the definitions lack an object of scenario %s\n",
+            nb_sim_scenario_name(o->scenario));
+    goto out;
+  }
+  nb_sim_runner_config rc_ = {.duration = (nb_time_ms)o->duration * 1000,
+                              .progress = stderr,
+                              .progress_redraw = isatty(2) == 1,
+                              .progress_every = (nb_time_ms)o->progress * 1000,
+                              .finished = on_finished,
+                              .user = a};
+  nb_sim_config *fc = &rc_.fleet;
+  nb_sim_config_default(fc);
+  fc->devices = (uint32_t)o->devices;
+  fc->prefix = o->prefix;
+  fc->model = a->model;
+  fc->scenario = &a->scenario;
+  fc->server_uri = o->server;
+  fc->bootstrap_uri = o->bootstrap;
+  fc->security = o->security;
+  fc->lifetime = (uint32_t)o->lifetime;
+  fc->binding = o->binding;
+  fc->retry_timer = (uint32_t)o->retry_timer;
+  fc->ramp = (double)o->ramp;
+  fc->window = (uint32_t)o->window;
+  fc->loss = o->loss;
+  fc->seed = o->seed;
+  fc->unix_offset_ms = sc.unix_offset_ms;
+  fc->resolve = resolve;
+  nb_addr local;
+  rc_.net.mode = o->sockets;
+  rc_.net.server = target;
+  if (o->local) {
+    if (nb_addr_parse(o->local, 0, &local) != NB_OK) {
+      fprintf(stderr, CLI ": --local '%s' is not an IP address\n", o->local);
+      rc = NB_EXIT_USAGE;
+      goto out;
+    }
+    rc_.net.local = &local;
+  }
+  char why[512] = "";
+  nb_err e = nb_sim_runner_new(a->loop, &rc_, &a->runner, why, sizeof why);
+  if (e != NB_OK) {
+    fprintf(stderr, CLI ": %s\n", why[0] ? why : nb_strerror(e));
+    goto out;
+  }
+  nb_io_loop_on_signals(a->loop, on_signal, a);
+  fprintf(stderr, CLI ": %lu devices (%s, %s) -> %s\n", o->devices, a->scenario.what,
+          nb_sim_security_name(o->security), uri);
+  nb_io_loop_run(a->loop);
+  rc = report(a);
+out:
+  nb_sim_runner_free(a->runner);
+  if (a->loop) nb_io_loop_free(a->loop);
+  nb_sim_profiles_free(a->profiles);
+  nb_model_free(a->model);
+  free(a);
+  return rc;
+}
+
+/* ---- options ---- */
+
+static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (end == s || *end || errno || s[0] == '-' || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static int bad(const char *what) {
+  fprintf(stderr, CLI ": %s (see niobium sim --help)\n", what);
+  return NB_EXIT_USAGE;
+}
+
+/* One option; 0 when taken, else the exit code. */
+static int take(sim_opts *o, int c, const char *arg) {
+  switch (c) {
+    case 'n':
+      return parse_ulong(arg, 1, SIM_MAX_DEVICES, &o->devices)
+                 ? 0
+                 : bad("--devices must be 1..10000000");
+    case 's':
+      o->server = arg;
+      return 0;
+    case 'B':
+      o->bootstrap = arg;
+      return 0;
+    case 'S':
+      return nb_sim_security_parse(arg, &o->security) == NB_OK
+                 ? 0
+                 : bad("--security must be nosec, psk, rpk or x509");
+    case 'p':
+      o->prefix = arg;
+      return strlen(arg) < 24 ? 0 : bad("--prefix is too long (at most 23 characters)");
+    case 'r':
+      return parse_ulong(arg, 1, 1000000, &o->ramp) ? 0 : bad("--ramp must be 1..1000000 per s");
+    case 'w':
+      return parse_ulong(arg, 1, 1000000, &o->window) ? 0 : bad("--window must be 1..1000000");
+    case 'L':
+      return parse_ulong(arg, 10, 86400UL * 365, &o->lifetime) ? 0
+                                                               : bad("--lifetime must be >= 10 s");
+    case 'b':
+      o->binding = arg;
+      return !strcmp(arg, "U") || !strcmp(arg, "UQ") ? 0 : bad("--binding must be U or UQ");
+    case 'R':
+      return parse_ulong(arg, 1, 86400, &o->retry_timer) ? 0
+                                                         : bad("--retry-timer must be 1..86400");
+    case 'd':
+      return parse_ulong(arg, 1, 86400UL * 365, &o->duration) ? 0 : bad("--duration must be > 0 s");
+    case 'c':
+      return nb_sim_scenario_parse(arg, &o->scenario) == NB_OK
+                 ? 0
+                 : bad("--scenario must be smart-meter, ipso, idle or thesis");
+    case 'D':
+      o->ddf = arg;
+      return 0;
+    case 'P':
+      o->profiles = arg;
+      return 0;
+    case 'H':
+      return parse_ulong(arg, 1, 100000, &o->households) ? 0
+                                                         : bad("--households must be 1..100000");
+    case 'K':
+      return parse_ulong(arg, 1, 256, &o->per_device)
+                 ? 0
+                 : bad("--households-per-device must be 1..256");
+    case 'x':
+      return parse_double(arg, 0.001, 1e6, &o->speed) ? 0 : bad("--speed must be > 0");
+    case 'e':
+      return parse_ulong(arg, 0, ULONG_MAX, &(unsigned long){0}) == true
+                 ? (o->seed = strtoull(arg, NULL, 10), 0)
+                 : bad("--seed must be a number");
+    case 'l':
+      return parse_double(arg, 0, 0.95, &o->loss) ? 0 : bad("--loss must be 0..0.95");
+    case 'k':
+      return nb_sim_sockets_parse(arg, &o->sockets) == NB_OK
+                 ? 0
+                 : bad("--sockets must be auto, shared or per-device");
+    case 'a':
+      o->local = arg;
+      return 0;
+    case 'o':
+      o->report = arg;
+      return 0;
+    case 'g':
+      return parse_ulong(arg, 1, 3600, &o->progress) ? 0 : bad("--progress must be 1..3600 s");
+    case 'v':
+      return nb_log_level_parse(arg, &o->log_level) == NB_OK
+                 ? 0
+                 : bad("--log-level must be error, warn, info or debug");
+    default:
+      return NB_EXIT_USAGE;
+  }
+}
+
+static int check(const sim_opts *o) {
+  if (!o->server == !o->bootstrap) return bad("give one of --server URI or --bootstrap URI");
+  if (o->scenario != NB_SIM_SCEN_SMART_METER && (o->profiles || o->per_device))
+    return bad("--profiles and --households-per-device belong to the smart-meter scenario");
+  if (o->security != NB_SIM_NOSEC)
+    return bad("this build of the simulator runs --security nosec only so far");
+  return 0;
+}
+
+int nb_cmd_sim(int argc, char **argv) {
+  static const struct option opts[] = {{"devices", required_argument, NULL, 'n'},
+                                       {"server", required_argument, NULL, 's'},
+                                       {"bootstrap", required_argument, NULL, 'B'},
+                                       {"security", required_argument, NULL, 'S'},
+                                       {"prefix", required_argument, NULL, 'p'},
+                                       {"ramp", required_argument, NULL, 'r'},
+                                       {"window", required_argument, NULL, 'w'},
+                                       {"lifetime", required_argument, NULL, 'L'},
+                                       {"binding", required_argument, NULL, 'b'},
+                                       {"retry-timer", required_argument, NULL, 'R'},
+                                       {"duration", required_argument, NULL, 'd'},
+                                       {"scenario", required_argument, NULL, 'c'},
+                                       {"ddf", required_argument, NULL, 'D'},
+                                       {"profiles", required_argument, NULL, 'P'},
+                                       {"households", required_argument, NULL, 'H'},
+                                       {"households-per-device", required_argument, NULL, 'K'},
+                                       {"speed", required_argument, NULL, 'x'},
+                                       {"seed", required_argument, NULL, 'e'},
+                                       {"loss", required_argument, NULL, 'l'},
+                                       {"sockets", required_argument, NULL, 'k'},
+                                       {"local", required_argument, NULL, 'a'},
+                                       {"report", required_argument, NULL, 'o'},
+                                       {"progress", required_argument, NULL, 'g'},
+                                       {"log-level", required_argument, NULL, 'v'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  sim_opts o = {.devices = 10,
+                .lifetime = 300,
+                .households = 200,
+                .progress = 5,
+                .speed = 1,
+                .seed = 1,
+                .prefix = "sim-",
+                .binding = "U",
+                .scenario = NB_SIM_SCEN_SMART_METER,
+                .log_level = NB_LOG_ERROR};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return NB_EXIT_OK;
+    }
+    if (c == '?') {
+      usage(stderr);
+      return NB_EXIT_USAGE;
+    }
+    int r = take(&o, c, optarg);
+    if (r) return r;
+  }
+  if (optind < argc) {
+    fprintf(stderr, CLI ": unexpected argument '%s' (see niobium sim --help)\n", argv[optind]);
+    return NB_EXIT_USAGE;
+  }
+  int r = check(&o);
+  if (r) return r;
+  nb_log_set_level(o.log_level);
+  return run(&o);
+}
