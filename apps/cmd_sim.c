@@ -4,6 +4,7 @@
  * the loop, the signals and the output. */
 #include <errno.h>
 #include <getopt.h>
+#include <gnutls/crypto.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -14,10 +15,13 @@
 
 #include "base/log.h"
 #include "commands.h"
+#include "dtls/keys.h"
 #include "io/loop.h"
 #include "lwm2m/ddf/ddf.h"
+#include "sim/credfile.h"
 #include "sim/profile.h"
 #include "sim/report.h"
+#include "sim/rest.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 
@@ -41,12 +45,35 @@ static void usage(FILE *f) {
       "  --prefix P           endpoint names P000001, P000002... (default sim-)\n"
       "  --ramp R             devices started per second (default: as the window allows)\n"
       "  --window W           registrations, bootstraps and de-registrations in flight at\n"
-      "                       most (default 256)\n"
+      "                       most (default 64)\n"
       "  --lifetime S         registration lifetime in seconds (default 300)\n"
       "  --binding B          U (default) or UQ (queue mode)\n"
       "  --retry-timer S      wait S seconds before registering again after a failure\n"
       "                       (Server resource 18; default 60)\n"
       "  --duration S         de-register and stop after S seconds (default: on Ctrl-C)\n"
+      "Credentials and the server's REST API:\n"
+      "  --api URL            the (bootstrap) server's REST API (http://127.0.0.1:8080):\n"
+      "                       each device's PSK, public key or certificate name is installed\n"
+      "                       there before it starts (/api/security/clients; for a bootstrap:\n"
+      "                       its secure ID under /api/bootstrap/expected)\n"
+      "  --api-token-file F   its token (a file only you can read); --api-token T also works\n"
+      "                       but shows in the process list\n"
+      "  --psk-file FILE      PSKs the server already has (endpoint,identity,hexkey lines, as\n"
+      "                       niobium server --psk reads), instead of fresh ones\n"
+      "  --psk-out FILE       write the fresh PSKs there (0600) for niobium server --psk\n"
+      "  --server-key FILE    rpk/x509: the (bootstrap) server's public key, certificate or\n"
+      "                       30-hex secure ID that devices pin\n"
+      "  --server-key-ca      x509: --server-key is a CA that signs the server's certificate\n"
+      "  --ca-cert FILE --ca-key FILE  x509: the CA that issues each device a certificate\n"
+      "                       (CN = endpoint); niobium keys makes one\n"
+      "  --server-security M  with --bootstrap and --server: each device gets a bootstrap\n"
+      "                       config (through --api) naming --server with security M\n"
+      "  --approve            approve the fleet's pending bootstrap requests (selective\n"
+      "                       bootstrap: --bs-policy approve) through --api\n"
+      "  --observe N          once registered, every N-th device is observed through --api\n"
+      "                       on the scenario's value (default 1 with --api; 0: none)\n"
+      "  --observe-attrs Q    attributes written first (default per scenario, e.g.\n"
+      "                       pmin=10&pmax=300&st=0.05; \"\" for none)\n"
       "Devices:\n"
       "  --scenario S         smart-meter (default), ipso, idle or thesis\n"
       "  --ddf DIR            object definitions (DDF XML): with the OMA registry's 10243\n"
@@ -79,20 +106,33 @@ static void usage(FILE *f) {
 
 typedef struct {
   unsigned long devices, ramp, window, lifetime, duration, retry_timer, households, per_device,
-      progress;
+      progress, observe;
   double loss, speed;
   unsigned long long seed;
   const char *server, *bootstrap, *prefix, *binding, *ddf, *profiles, *report, *local;
-  nb_sim_security security;
+  const char *api, *api_token, *api_token_file, *psk_file, *psk_out, *server_key, *ca_cert, *ca_key,
+      *observe_attrs;
+  bool server_key_ca, approve, observe_set, server_security_set;
+  nb_sim_security security, server_security;
   nb_sim_scenario_kind scenario;
   nb_sim_sockets sockets;
   nb_log_level log_level;
 } sim_opts;
 
 typedef struct {
+  uint8_t *data;
+  size_t len;
+} sim_file;
+
+typedef struct {
   const sim_opts *o;
   nb_io_loop *loop;
   nb_sim_runner *runner;
+  nb_sim_rest *rest;
+  nb_sim_pskfile *pskfile;
+  nb_sim_pskout *pskout;
+  sim_file server_key, ca_cert, ca_key;
+  char token[256];
   nb_model *model;
   nb_sim_profiles *profiles;
   nb_sim_scenario scenario;
@@ -177,6 +217,93 @@ static int load_profiles(sim_app *a) {
   return 0;
 }
 
+static int read_file(const char *path, const char *what, sim_file *out) {
+  FILE *f = fopen(path, "rb");
+  long n = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+  if (n < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET) != 0 ||
+      !(out->data = malloc((size_t)n + 1)) || fread(out->data, 1, (size_t)n, f) != (size_t)n) {
+    fprintf(stderr, CLI ": cannot read %s %s\n", what, path);
+    if (f) fclose(f);
+    return -1;
+  }
+  fclose(f);
+  out->len = (size_t)n;
+  out->data[n] = 0;
+  return 0;
+}
+
+static void free_file(sim_file *f) {
+  if (f->data) gnutls_memset(f->data, 0, f->len);
+  free(f->data);
+}
+
+/* Credentials files and keys the options name. */
+static int load_credentials(sim_app *a) {
+  const sim_opts *o = a->o;
+  char err[512] = "";
+  if (o->psk_file && nb_sim_pskfile_load(o->psk_file, &a->pskfile, err, sizeof err) != NB_OK) {
+    fprintf(stderr, CLI ": --psk-file %s\n", err);
+    return -1;
+  }
+  if (o->psk_out && nb_sim_pskout_open(o->psk_out, &a->pskout) != NB_OK) {
+    fprintf(stderr, CLI ": cannot create --psk-out %s: %s\n", o->psk_out, strerror(errno));
+    return -1;
+  }
+  if (o->server_key && read_file(o->server_key, "--server-key", &a->server_key) != 0) return -1;
+  if (o->ca_cert && read_file(o->ca_cert, "--ca-cert", &a->ca_cert) != 0) return -1;
+  if (o->ca_key && read_file(o->ca_key, "--ca-key", &a->ca_key) != 0) return -1;
+  if (a->server_key.data && a->server_key.len > 0 &&
+      a->server_key.data[a->server_key.len - 1] == '\n' && a->server_key.len <= 32)
+    a->server_key.len--; /* a secure ID on a line of its own */
+  if (o->api_token_file && nb_sim_rest_token_file(o->api_token_file, a->token, sizeof a->token, err,
+                                                  sizeof err) != NB_OK) {
+    fprintf(stderr, CLI ": --api-token-file: %s\n", err);
+    return -1;
+  }
+  if (o->api_token) snprintf(a->token, sizeof a->token, "%s", o->api_token);
+  return 0;
+}
+
+static int start_rest(sim_app *a) {
+  const sim_opts *o = a->o;
+  if (!o->api) return 0;
+  bool observe = a->scenario.observed.len > 0 && o->observe > 0;
+  nb_sim_rest_config rc = {.api = o->api,
+                           .token = a->token[0] ? a->token : NULL,
+                           .bs_server_uri = o->bootstrap ? o->server : NULL,
+                           .bs_server_security = o->server_security,
+                           .bs_lifetime = (uint32_t)o->lifetime,
+                           .bs_binding = o->binding,
+                           .approve = o->approve,
+                           .observe_every = (uint32_t)o->observe,
+                           .observe_attrs = o->observe_attrs ? o->observe_attrs : a->scenario.attrs,
+                           .observe_format = NULL};
+  if (observe) rc.observe = a->scenario.observed;
+  if (nb_sim_rest_new(nb_io_loop_uv(a->loop), &rc, &a->rest) != NB_OK) {
+    fprintf(stderr, CLI ": --api '%s' or --observe-attrs is not usable\n", o->api);
+    return -1;
+  }
+  return 0;
+}
+
+/* Each device's credential: written to --psk-out, installed through --api. */
+static nb_err provision(void *user, nb_sim_fleet *f, const nb_sim_cred *cred) {
+  sim_app *a = user;
+  if (a->pskout && nb_sim_pskout_write(a->pskout, cred) != NB_OK) return NB_ERR_IO;
+  bool known = cred->mode == NB_SIM_PSK && a->pskfile; /* the server has the file already */
+  if (a->rest && !known) return nb_sim_rest_provision(a->rest, f, cred);
+  nb_sim_fleet_provisioned(f, cred->dev, NB_OK, nb_io_loop_now(a->loop));
+  return NB_OK;
+}
+
+static void on_fleet_event(void *user, nb_sim_fleet *f, uint32_t dev, nb_sim_event ev, nb_err err,
+                           const nb_path *path, nb_time_ms now) {
+  sim_app *a = user;
+  (void)f, (void)err, (void)path, (void)now;
+  if (a->rest) nb_sim_rest_event(a->rest, dev, ev);
+}
+
 /* ---- running ---- */
 
 static void on_finished(void *user, nb_sim_runner *r) {
@@ -229,7 +356,9 @@ static int run(const sim_opts *o) {
     free(a);
     return NB_EXIT_USAGE;
   }
-  if (load_model(a) != 0 || load_profiles(a) != 0 || nb_io_loop_new(&a->loop) != NB_OK) goto out;
+  if (load_model(a) != 0 || load_profiles(a) != 0 || load_credentials(a) != 0 ||
+      nb_io_loop_new(&a->loop) != NB_OK)
+    goto out;
   nb_sim_rss(&a->rss_base, &(uint64_t){0});
   nb_sim_scenario_config sc = {.kind = o->scenario,
                                .model = a->model,
@@ -244,6 +373,7 @@ static int run(const sim_opts *o) {
             nb_sim_scenario_name(o->scenario));
     goto out;
   }
+  if (start_rest(a) != 0) goto out;
   nb_sim_runner_config rc_ = {.duration = (nb_time_ms)o->duration * 1000,
                               .progress = stderr,
                               .progress_redraw = isatty(2) == 1,
@@ -268,6 +398,23 @@ static int run(const sim_opts *o) {
   fc->seed = o->seed;
   fc->unix_offset_ms = sc.unix_offset_ms;
   fc->resolve = resolve;
+  fc->server_key = a->server_key.data;
+  fc->server_key_len = a->server_key.len;
+  fc->server_key_ca = o->server_key_ca;
+  fc->ca_cert = a->ca_cert.data;
+  fc->ca_cert_len = a->ca_cert.len;
+  fc->ca_key = a->ca_key.data;
+  fc->ca_key_len = a->ca_key.len;
+  if (a->pskfile) {
+    fc->psk_source = nb_sim_pskfile_lookup;
+    fc->psk_user = a->pskfile;
+  }
+  if (a->rest || a->pskout || a->pskfile) {
+    fc->provision = provision;
+    fc->provision_user = a;
+  }
+  fc->on_event = on_fleet_event;
+  fc->event_user = a;
   nb_addr local;
   rc_.net.mode = o->sockets;
   rc_.net.server = target;
@@ -285,14 +432,25 @@ static int run(const sim_opts *o) {
     fprintf(stderr, CLI ": %s\n", why[0] ? why : nb_strerror(e));
     goto out;
   }
+  if (a->rest) nb_sim_rest_attach(a->rest, nb_sim_runner_fleet(a->runner));
   nb_io_loop_on_signals(a->loop, on_signal, a);
   fprintf(stderr, CLI ": %lu devices (%s, %s) -> %s\n", o->devices, a->scenario.what,
           nb_sim_security_name(o->security), uri);
   nb_io_loop_run(a->loop);
   rc = report(a);
 out:
+  nb_sim_rest_free(a->rest);
   nb_sim_runner_free(a->runner);
   if (a->loop) nb_io_loop_free(a->loop);
+  if (nb_sim_pskout_close(a->pskout) != NB_OK) {
+    fprintf(stderr, CLI ": --psk-out %s could not be written completely\n", o->psk_out);
+    rc = NB_EXIT_FAILURE;
+  }
+  nb_sim_pskfile_free(a->pskfile);
+  free_file(&a->server_key);
+  free_file(&a->ca_cert);
+  free_file(&a->ca_key);
+  gnutls_memset(a->token, 0, sizeof a->token);
   nb_sim_profiles_free(a->profiles);
   nb_model_free(a->model);
   free(a);
@@ -378,10 +536,12 @@ static int take(sim_opts *o, int c, const char *arg) {
                  : bad("--households-per-device must be 1..256");
     case 'x':
       return parse_double(arg, 0.001, 1e6, &o->speed) ? 0 : bad("--speed must be > 0");
-    case 'e':
-      return parse_ulong(arg, 0, ULONG_MAX, &(unsigned long){0}) == true
-                 ? (o->seed = strtoull(arg, NULL, 10), 0)
-                 : bad("--seed must be a number");
+    case 'e': {
+      unsigned long v;
+      if (!parse_ulong(arg, 0, ULONG_MAX, &v)) return bad("--seed must be a number");
+      o->seed = v;
+      return 0;
+    }
     case 'l':
       return parse_double(arg, 0, 0.95, &o->loss) ? 0 : bad("--loss must be 0..0.95");
     case 'k':
@@ -396,6 +556,48 @@ static int take(sim_opts *o, int c, const char *arg) {
       return 0;
     case 'g':
       return parse_ulong(arg, 1, 3600, &o->progress) ? 0 : bad("--progress must be 1..3600 s");
+    case 'A':
+      o->api = arg;
+      return 0;
+    case 'T':
+      o->api_token = arg;
+      return strlen(arg) >= 16 ? 0 : bad("--api-token must be at least 16 characters");
+    case 't':
+      o->api_token_file = arg;
+      return 0;
+    case 'F':
+      o->psk_file = arg;
+      return 0;
+    case 'O':
+      o->psk_out = arg;
+      return 0;
+    case 'y':
+      o->server_key = arg;
+      return 0;
+    case 'Y':
+      o->server_key_ca = true;
+      return 0;
+    case 'C':
+      o->ca_cert = arg;
+      return 0;
+    case 'Z':
+      o->ca_key = arg;
+      return 0;
+    case 'M':
+      o->server_security_set = true;
+      return nb_sim_security_parse(arg, &o->server_security) == NB_OK
+                 ? 0
+                 : bad("--server-security must be nosec, psk, rpk or x509");
+    case 'W':
+      o->approve = true;
+      return 0;
+    case 'j':
+      o->observe_set = true;
+      return parse_ulong(arg, 0, SIM_MAX_DEVICES, &o->observe) ? 0
+                                                               : bad("--observe must be a number");
+    case 'J':
+      o->observe_attrs = arg;
+      return 0;
     case 'v':
       return nb_log_level_parse(arg, &o->log_level) == NB_OK
                  ? 0
@@ -405,12 +607,35 @@ static int take(sim_opts *o, int c, const char *arg) {
   }
 }
 
-static int check(const sim_opts *o) {
-  if (!o->server == !o->bootstrap) return bad("give one of --server URI or --bootstrap URI");
+static int check(sim_opts *o) {
+  if (!o->server && !o->bootstrap) return bad("give --server URI or --bootstrap URI");
+  if (o->server && o->bootstrap && !o->api)
+    return bad("--server with --bootstrap writes bootstrap configs: it needs --api");
+  if (o->server_security_set && !(o->server && o->bootstrap))
+    return bad("--server-security goes with --bootstrap and --server");
   if (o->scenario != NB_SIM_SCEN_SMART_METER && (o->profiles || o->per_device))
     return bad("--profiles and --households-per-device belong to the smart-meter scenario");
-  if (o->security != NB_SIM_NOSEC)
-    return bad("this build of the simulator runs --security nosec only so far");
+  bool secure = o->security != NB_SIM_NOSEC;
+  const char *uri = o->bootstrap ? o->bootstrap : o->server;
+  if (secure != (strncmp(uri, "coaps://", 8) == 0))
+    return bad(secure ? "a secure account needs a coaps:// URI" : "--security nosec needs coap://");
+  if (o->security == NB_SIM_PSK && !o->api && !o->psk_file)
+    return bad("--security psk: the server must learn the keys: give --api or --psk-file");
+  if (o->security == NB_SIM_PSK && o->bootstrap && !o->psk_file)
+    return bad(
+        "a bootstrap account with a PSK needs --psk-file (the API takes no bootstrap "
+        "PSKs; use rpk or x509 factory keys)");
+  if ((o->security == NB_SIM_RPK || o->security == NB_SIM_X509) && !o->server_key)
+    return bad("--security rpk/x509 needs --server-key (the server's key, cert or secure ID)");
+  if ((o->security == NB_SIM_RPK || o->security == NB_SIM_X509) && !o->api)
+    return bad("--security rpk/x509: the server learns each device's key through --api");
+  if (o->security == NB_SIM_X509 && (!o->ca_cert || !o->ca_key))
+    return bad("--security x509 needs --ca-cert and --ca-key (the CA issuing device certs)");
+  if (o->psk_out && o->security != NB_SIM_PSK) return bad("--psk-out goes with --security psk");
+  if (o->approve && !o->api) return bad("--approve needs --api");
+  if (o->api_token && o->api_token_file) return bad("give --api-token or --api-token-file");
+  if (!o->observe_set) o->observe = o->api ? 1 : 0;
+  if (o->observe && !o->api) return bad("--observe needs --api");
   return 0;
 }
 
@@ -438,6 +663,19 @@ int nb_cmd_sim(int argc, char **argv) {
                                        {"local", required_argument, NULL, 'a'},
                                        {"report", required_argument, NULL, 'o'},
                                        {"progress", required_argument, NULL, 'g'},
+                                       {"api", required_argument, NULL, 'A'},
+                                       {"api-token", required_argument, NULL, 'T'},
+                                       {"api-token-file", required_argument, NULL, 't'},
+                                       {"psk-file", required_argument, NULL, 'F'},
+                                       {"psk-out", required_argument, NULL, 'O'},
+                                       {"server-key", required_argument, NULL, 'y'},
+                                       {"server-key-ca", no_argument, NULL, 'Y'},
+                                       {"ca-cert", required_argument, NULL, 'C'},
+                                       {"ca-key", required_argument, NULL, 'Z'},
+                                       {"server-security", required_argument, NULL, 'M'},
+                                       {"approve", no_argument, NULL, 'W'},
+                                       {"observe", required_argument, NULL, 'j'},
+                                       {"observe-attrs", required_argument, NULL, 'J'},
                                        {"log-level", required_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};

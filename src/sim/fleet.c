@@ -108,7 +108,7 @@ void nb_sim_config_default(nb_sim_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->first = 1;
   cfg->lifetime = 300;
-  cfg->window = 256;
+  cfg->window = 64;
   cfg->sample_ms = 1000;
   cfg->security = NB_SIM_NOSEC;
 }
@@ -831,7 +831,7 @@ nb_err nb_sim_fleet_new(const nb_sim_config *cfg, nb_time_ms now, nb_sim_fleet *
   nb_sim_fleet *f = calloc(1, sizeof *f);
   if (!f) return NB_ERR_NOMEM;
   f->cfg = *cfg;
-  if (!f->cfg.window) f->cfg.window = 256;
+  if (!f->cfg.window) f->cfg.window = 64;
   if (!f->cfg.sample_ms) f->cfg.sample_ms = 1000;
   f->window = f->cfg.window;
   snprintf(f->prefix, sizeof f->prefix, "%s", cfg->prefix ? cfg->prefix : "sim-");

@@ -94,7 +94,7 @@ typedef struct {
   const char *binding;    /* "U" (default) or "UQ" */
   uint32_t retry_timer;   /* Communication Retry Timer (s, Server /1/x/18); 0 = 60 */
   double ramp;            /* devices started per second; 0 = as fast as the window allows */
-  uint32_t window;        /* registrations, bootstraps and de-registrations in flight; 0 = 256 */
+  uint32_t window;        /* registrations, bootstraps and de-registrations in flight; 0 = 64 */
   double loss;            /* probability a datagram is dropped, each way */
   uint64_t seed;          /* of the loss (and of nothing security-related) */
   nb_time_ms sample_ms;   /* values change every this long (scenario); 0 = 1000 */

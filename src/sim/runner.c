@@ -51,6 +51,8 @@ static nb_time_ms nb_sim_runner_next(void *user, nb_time_ms now) {
   nb_sim_net_flush(r->net);
   if (!r->done && nb_sim_fleet_finished(r->fleet, now)) {
     r->done = true;
+    nb_sim_fleet_close(r->fleet, now); /* close_notify: on the wire, and in the report */
+    nb_sim_net_flush(r->net);
     nb_sim_runner_show(r, true);
     if (r->cfg.finished) r->cfg.finished(r->cfg.user, r);
     return NB_TIME_NEVER;
@@ -126,7 +128,7 @@ static void nb_sim_runner_closed(uv_handle_t *h) {
 void nb_sim_runner_free(nb_sim_runner *r) {
   if (!r || r->closing) return;
   r->closing = true;
-  nb_sim_fleet_close(r->fleet, nb_io_loop_now(r->loop));
+  if (!r->done) nb_sim_fleet_close(r->fleet, nb_io_loop_now(r->loop));
   nb_sim_net_free(r->net); /* sends what is queued (the close_notify alerts) first */
   nb_io_deadline_close(r->deadline);
   uv_close((uv_handle_t *)&r->stop_timer, nb_sim_runner_closed);

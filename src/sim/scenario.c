@@ -246,12 +246,14 @@ static nb_err nb_sim_meter_classes(nb_sim_scenario *s) {
     s->what = "smart meter (OMA 10243 Single-Phase Power Meter, from DDF)";
     s->sampled = nb_path_obj(10243);
     s->observed = nb_path_res(10243, 0, 6);
+    s->attrs = "pmin=10&pmax=300&st=0.05"; /* kW: a change of 50 W */
     return nb_sim_class(s, 10243, nb_sim_10243_res, NB_SIM_N(nb_sim_10243_res), k,
                         nb_sim_10243_read);
   }
   s->what = "smart meter (IPSO 3305 Power Measurement and 3316 Voltage)";
   s->sampled = nb_path_obj(3305);
   s->observed = nb_path_res(3305, 0, 5800);
+  s->attrs = "pmin=10&pmax=300&st=50"; /* W */
   nb_err e = nb_sim_class(s, 3305, nb_sim_3305_res, NB_SIM_N(nb_sim_3305_res), k, nb_sim_3305_read);
   if (e != NB_OK) return e;
   s->classes[s->nclasses - 1].execute = nb_sim_3305_execute;
@@ -285,6 +287,7 @@ nb_err nb_sim_scenario_init(nb_sim_scenario *s, const nb_sim_scenario_config *cf
       s->what = "IPSO sensors (3303 Temperature, 3304 Humidity)";
       s->sampled = nb_path_obj(3303);
       s->observed = nb_path_res(3303, 0, 5700);
+      s->attrs = "pmin=10&pmax=300&st=0.5"; /* Cel */
       e = nb_sim_class(s, 3303, nb_sim_sensor_res, NB_SIM_N(nb_sim_sensor_res), 1,
                        nb_sim_sensor_read);
       return e == NB_OK ? nb_sim_class(s, 3304, nb_sim_sensor_res, NB_SIM_N(nb_sim_sensor_res), 1,

@@ -48,10 +48,11 @@ struct nb_sim_scenario {
   nb_sim_device_info device;
   nb_sim_objclass classes[4]; /* [0] Device, then the scenario's own */
   size_t nclasses;
-  nb_path sampled;  /* the instance whose values change every sample (len 0: none) */
-  nb_path observed; /* the resource a server observes by default (power, temperature) */
-  const char *what; /* "smart meter (10243 Single-Phase Power Meter)" */
-  nb_time_ms start; /* loop time of profile time 0 */
+  nb_path sampled;   /* the instance whose values change every sample (len 0: none) */
+  nb_path observed;  /* the resource a server observes by default (power, temperature) */
+  const char *attrs; /* the attributes it writes there first ("pmin=10&pmax=300&st=50") */
+  const char *what;  /* "smart meter (10243 Single-Phase Power Meter)" */
+  nb_time_ms start;  /* loop time of profile time 0 */
 };
 
 /* Fills s; NB_ERR_NOT_FOUND when the model lacks an object the scenario needs. */
