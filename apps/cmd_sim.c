@@ -386,7 +386,7 @@ static int run(const sim_opts *o) {
   fc->prefix = o->prefix;
   fc->model = a->model;
   fc->scenario = &a->scenario;
-  fc->server_uri = o->server;
+  fc->server_uri = o->bootstrap ? NULL : o->server; /* with both, --server goes in configs */
   fc->bootstrap_uri = o->bootstrap;
   fc->security = o->security;
   fc->lifetime = (uint32_t)o->lifetime;

@@ -37,7 +37,7 @@ static const char *const nb_sim_state_names[NB_SIM_ST_COUNT] = {
 
 enum {
   NB_SIM_F_SLOT = 1,       /* holds a place in the window */
-  NB_SIM_F_DTLS = 2,       /* its account is secure: classes come from the trace */
+  NB_SIM_F_DTLS = 2,       /* it may talk DTLS (a secure account, or one a bootstrap wrote) */
   NB_SIM_F_BOOTSTRAP = 4,  /* started with a bootstrap account */
   NB_SIM_F_EVER_REG = 8,   /* registered at least once */
   NB_SIM_F_STOP_SLOT = 16, /* holds a place in the stop window */
@@ -293,22 +293,18 @@ static nb_sim_msg nb_sim_dtls_class(uint8_t type) {
                                   : NB_SIM_MSG_UNPARSED;
 }
 
-/* client -> socket: every datagram of every device. */
+/* client -> socket: every datagram of every device (a DTLS record starts with its content
+ * type 20..25, CoAP with its version 1: 0x40..0x7F). Each CoAP message the engine sent went
+ * through the trace first (classed there, in order); a plain datagram or a DTLS application
+ * record carries the oldest of them, handshake records none. */
 static void nb_sim_on_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_sim_dev *d = user;
   nb_sim_fleet *f = d->f;
-  nb_sim_msg cls;
-  if (d->flags & NB_SIM_F_DTLS) {
-    uint8_t type = nb_sim_dtls_content_type(data, len);
-    cls = nb_sim_dtls_class(type);
-    if (type == 23) {
-      cls = d->npend ? (nb_sim_msg)d->pend[0] : NB_SIM_MSG_UNPARSED;
-      if (d->npend) memmove(d->pend, d->pend + 1, --d->npend);
-    }
-  } else {
-    nb_sim_coap_info in;
-    nb_sim_classify(data, len, true, nb_sim_is_bs(f, peer), &in);
-    cls = nb_sim_dev_out(f, d, &in, f->now);
+  uint8_t type = nb_sim_dtls_content_type(data, len);
+  nb_sim_msg cls = nb_sim_dtls_class(type);
+  if (!type || type == 23) {
+    cls = d->npend ? (nb_sim_msg)d->pend[0] : NB_SIM_MSG_UNPARSED;
+    if (d->npend) memmove(d->pend, d->pend + 1, --d->npend);
   }
   if (nb_sim_lose(f)) {
     f->st.lost_up++;
@@ -318,7 +314,8 @@ static void nb_sim_on_send(void *user, const nb_addr *peer, const uint8_t *data,
   f->cfg.send(f->cfg.send_user, nb_sim_index(f, d), peer, data, len);
 }
 
-/* DTLS devices: the plaintext on its way into or out of the session. */
+/* The plaintext on its way into or out of the engine's transport (before DTLS encrypts it,
+ * after it decrypted it, or plain CoAP). */
 static void nb_sim_on_trace(void *user, bool out, const nb_addr *peer, const uint8_t *data,
                             size_t len) {
   nb_sim_dev *d = user;
@@ -539,7 +536,6 @@ static void nb_sim_make(nb_sim_fleet *f, nb_sim_dev *d, nb_time_ms now) {
   nb_client_config cc = f->ccfg;
   cc.endpoint = ep;
   cc.send_user = cc.event_user = cc.trace_user = d;
-  if (f->cfg.security == NB_SIM_NOSEC) cc.trace = NULL;
   f->st.created++;
   nb_sim_keys k;
   memset(&k, 0, sizeof k);
@@ -552,7 +548,7 @@ static void nb_sim_make(nb_sim_fleet *f, nb_sim_dev *d, nb_time_ms now) {
     nb_sim_fail(f, d, "device-setup", e, now);
     return;
   }
-  if (f->cfg.security != NB_SIM_NOSEC) d->flags |= NB_SIM_F_DTLS;
+  if (f->cfg.security != NB_SIM_NOSEC || f->cfg.bootstrap_uri) d->flags |= NB_SIM_F_DTLS;
   if (f->cfg.bootstrap_uri) d->flags |= NB_SIM_F_BOOTSTRAP;
   if (!f->cfg.provision) {
     nb_sim_keys_free(&k);
@@ -755,17 +751,16 @@ void nb_sim_fleet_receive(nb_sim_fleet *f, uint32_t dev, const nb_addr *peer, co
     return;
   }
   f->now = now;
-  nb_sim_msg cls;
-  if (d->flags & NB_SIM_F_DTLS) {
-    uint8_t type = nb_sim_dtls_content_type(data, len);
-    f->in_cls = type == 23 ? NB_SIM_MSG_UNPARSED : nb_sim_dtls_class(type);
-    nb_client_receive(d->c, peer, data, len, now);
-    cls = f->in_cls; /* set by the trace when the record held a CoAP message */
-  } else {
+  uint8_t type = nb_sim_dtls_content_type(data, len);
+  /* the trace classes what reaches the engine's CoAP layer; what does not (handshake
+   * records, datagrams the engine drops) keeps this class */
+  f->in_cls = type ? nb_sim_dtls_class(type) : NB_SIM_MSG_UNPARSED;
+  nb_client_receive(d->c, peer, data, len, now);
+  nb_sim_msg cls = f->in_cls;
+  if (!type && cls == NB_SIM_MSG_UNPARSED) { /* plain CoAP the engine did not take */
     nb_sim_coap_info in;
     nb_sim_classify(data, len, false, nb_sim_is_bs(f, peer), &in);
-    cls = nb_sim_dev_in(f, d, &in, now);
-    nb_client_receive(d->c, peer, data, len, now);
+    cls = in.cls;
   }
   nb_sim_wire_count(&f->wire, cls, false, len);
   nb_sim_reschedule(f, d);

@@ -190,7 +190,7 @@ nb_err nb_sim_report_json(const char *path, const nb_sim_fleet *f, const nb_sim_
     json_object_set_new(
         root, "sockets",
         json_pack("{s:s,s:i,s:I,s:I,s:I}", "mode",
-                  in->net.mode == NB_SIM_SOCK_SHARED ? "shared" : "per-device",
+                  in->net.mode == NB_SIM_SOCK_SHARED ? "shared" : "per-device", "sockets",
                   (int)in->net.sockets, "tx", (json_int_t)in->net.tx, "rx", (json_int_t)in->net.rx,
                   "refused", (json_int_t)in->net.tx_dropped));
   size_t nerr;

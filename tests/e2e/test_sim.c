@@ -1,0 +1,345 @@
+/* `niobium sim` against the real `niobium server` on loopback (free ports, a temporary
+ * database), driven and checked through the REST API and the simulator's JSON report:
+ * 1,000 NoSec devices and 1,000 DTLS-PSK devices (keys made per device and installed through
+ * the API) all register, the server reads and observes a sample, SIGINT de-registers all of
+ * them with no failure; with 20 % loss each way every device still registers within a bound
+ * and an Execute sent once is applied once; malformed load profiles are refused with file:line;
+ * usage errors. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nb_test.h"
+
+#define FLEET 1000
+
+typedef struct {
+  char dir[64], db[128], base[64], api[64], report[160];
+  char coap_uri[64], coaps_uri[64], bs_uri[64];
+  nb_test_proc srv;
+} env;
+
+static bool server_takes(const char *option) {
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"), "server", "--help", NULL}, *out = NULL;
+  nb_test_run(argv, 10000, &out);
+  bool yes = out && strstr(out, option);
+  free(out);
+  return yes;
+}
+
+/* niobium server with CoAP, CoAPs, the API and optionally the bootstrap role. NoSec
+ * registrations are capped by default where the server has such a cap: lifted here. */
+static void start_server(env *e, bool with_bs) {
+  snprintf(e->dir, sizeof e->dir, "/tmp/nb-e2e-sim-XXXXXX");
+  assert_non_null(mkdtemp(e->dir));
+  snprintf(e->db, sizeof e->db, "%s/server.db", e->dir);
+  snprintf(e->report, sizeof e->report, "%s/report.json", e->dir);
+  uint16_t cp = nb_test_free_port(SOCK_DGRAM), sp = nb_test_free_port(SOCK_DGRAM),
+           bp = nb_test_free_port(SOCK_DGRAM), hp = nb_test_free_port(SOCK_STREAM);
+  char coap[32], coaps[32], http[32], bs[32];
+  snprintf(coap, sizeof coap, "127.0.0.1:%u", cp);
+  snprintf(coaps, sizeof coaps, "127.0.0.1:%u", sp);
+  snprintf(bs, sizeof bs, "127.0.0.1:%u", bp);
+  snprintf(http, sizeof http, "127.0.0.1:%u", hp);
+  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
+  snprintf(e->api, sizeof e->api, "http://127.0.0.1:%u", hp);
+  snprintf(e->coap_uri, sizeof e->coap_uri, "coap://127.0.0.1:%u", cp);
+  snprintf(e->coaps_uri, sizeof e->coaps_uri, "coaps://127.0.0.1:%u", sp);
+  snprintf(e->bs_uri, sizeof e->bs_uri, "coap://127.0.0.1:%u", bp);
+  char *argv[24] = {(char *)nb_test_env("NB_BINARY"),
+                    "server",
+                    "--coap",
+                    coap,
+                    "--coaps",
+                    coaps,
+                    "--http",
+                    http,
+                    "--db",
+                    e->db,
+                    "--log-level",
+                    "info"};
+  int n = 12;
+  if (server_takes("--max-nosec-registrations")) {
+    argv[n++] = "--max-nosec-registrations";
+    argv[n++] = "0";
+  }
+  if (with_bs) {
+    argv[n++] = "--with-bootstrap";
+    argv[n++] = "--bs-coap";
+    argv[n++] = bs;
+  }
+  argv[n] = NULL;
+  assert_true(nb_test_proc_start(&e->srv, argv));
+  assert_true(nb_test_proc_wait_output(&e->srv, true, "proto=http", 20000));
+}
+
+static void stop_server(env *e) {
+  nb_test_proc_stop(&e->srv);
+  nb_test_proc_cleanup(&e->srv);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static size_t count(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+static char *http(const env *e, const char *method, const char *path) {
+  char *out = nb_test_http(e->base, method, path, NULL);
+  assert_non_null(out);
+  return out;
+}
+
+/* The JSON report's number at a.b ("devices", "failed"). */
+static long long report_num(json_t *root, const char *a, const char *b) {
+  json_t *v = json_object_get(json_object_get(root, a), b);
+  if (!json_is_number(v)) fail_msg("report has no number %s.%s", a, b);
+  return (long long)json_number_value(v);
+}
+
+static json_t *load_report(const env *e) {
+  json_error_t err;
+  json_t *r = json_load_file(e->report, 0, &err);
+  if (!r) fail_msg("report %s: %s", e->report, err.text);
+  return r;
+}
+
+/* SIGINT: the fleet de-registers, the report is written and the exit status is 0. */
+static void fail_with_stderr(const nb_test_proc *p, const char *what) {
+  char *err = nb_test_proc_stderr(p);
+  fprintf(stderr, "%s; the simulator's stderr:\n%s\n", what, err);
+  free(err);
+  fail();
+}
+
+static void interrupt_and_wait(nb_test_proc *p) {
+  kill(p->pid, SIGINT);
+  if (nb_test_proc_wait(p, 120000) != 0) fail_with_stderr(p, "sim did not exit 0 after SIGINT");
+}
+
+static void check_reads(const env *e) {
+  static const unsigned sample[] = {1, 250, 500, 777, FLEET};
+  for (size_t i = 0; i < sizeof sample / sizeof *sample; i++) {
+    char path[96];
+    snprintf(path, sizeof path, "/api/clients/sim-%06u/3/0", sample[i]);
+    char *out = http(e, "GET", path);
+    if (!strstr(out, "\"code\":\"2.05\"") || !strstr(out, "NB-SIM-")) fail_msg("%s: %s", path, out);
+    free(out);
+    snprintf(path, sizeof path, "/api/clients/sim-%06u/3305/0/5800", sample[i]);
+    out = http(e, "GET", path);
+    char *v = strstr(out, "\"value\":");
+    if (!v || strtod(v + 8, NULL) <= 0) fail_msg("%s: %s", path, out);
+    free(out);
+  }
+  char *out = http(e, "POST", "/api/clients/sim-000003/3305/0/5800/observe");
+  assert_non_null(strstr(out, "\"code\":\"2.05\""));
+  free(out);
+  /* --observe 100: the simulator had the server observe every 100th device */
+  out = http(e, "GET", "/api/clients/sim-000101/observations");
+  if (!strstr(out, "3305/0/5800")) fail_msg("no observation on sim-000101: %s", out);
+  free(out);
+}
+
+static void run_fleet(const char *security) {
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  start_server(&e, false);
+  bool psk = strcmp(security, "psk") == 0;
+  char devices[16];
+  snprintf(devices, sizeof devices, "%d", FLEET);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--server",
+                  psk ? e.coaps_uri : e.coap_uri,
+                  "--security",
+                  (char *)security,
+                  "--api",
+                  e.api,
+                  "--observe",
+                  "100",
+                  "--devices",
+                  devices,
+                  "--progress",
+                  "1",
+                  "--report",
+                  e.report,
+                  "--log-level",
+                  "warn",
+                  NULL};
+  nb_test_proc sim;
+  assert_true(nb_test_proc_start(&sim, argv));
+  char want[64];
+  snprintf(want, sizeof want, "registered=%d ", FLEET);
+  if (!nb_test_proc_wait_output(&sim, true, want, 120000))
+    fail_with_stderr(&sim, "not all devices registered");
+  char *list = http(&e, "GET", "/api/clients");
+  assert_int_equal(count(list, "\"endpoint\":\"sim-"), FLEET);
+  assert_int_equal(count(list, psk ? "\"securityMode\":\"psk\"" : "\"securityMode\":\"none\""),
+                   FLEET);
+  free(list);
+  check_reads(&e);
+  interrupt_and_wait(&sim);
+  json_t *r = load_report(&e);
+  assert_int_equal(report_num(r, "devices", "registered_ever"), FLEET);
+  assert_int_equal(report_num(r, "devices", "deregistered"), FLEET);
+  assert_int_equal(report_num(r, "devices", "failed"), 0);
+  assert_int_equal(json_object_size(json_object_get(r, "errors")), 0);
+  assert_true(report_num(json_object_get(r, "wire"), "register", "up_datagrams") >= FLEET);
+  assert_true(report_num(json_object_get(r, "wire"), "read", "down_datagrams") >= 10);
+  if (psk) assert_true(report_num(json_object_get(r, "wire"), "dtls_handshake", "up_bytes") > 0);
+  json_decref(r);
+  list = http(&e, "GET", "/api/clients");
+  assert_int_equal(count(list, "\"endpoint\":\"sim-"), 0);
+  free(list);
+  nb_test_proc_cleanup(&sim);
+  stop_server(&e);
+}
+
+static void test_sim_nosec_fleet(void **state) {
+  (void)state;
+  run_fleet("nosec");
+}
+
+static void test_sim_psk_fleet(void **state) {
+  (void)state;
+  run_fleet("psk");
+}
+
+/* 20 % of the datagrams lost each way: every device registers within the bound (each CoAP
+ * exchange either gets through within MAX_TRANSMIT_WAIT, 93 s, or the device tries again after
+ * --retry-timer), and an Execute the server sends once (retransmitted under loss) is applied
+ * at most once on the device. */
+static void test_sim_loss(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  start_server(&e, false);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--server",
+                  e.coap_uri,
+                  "--devices",
+                  "40",
+                  "--window",
+                  "40",
+                  "--loss",
+                  "0.2",
+                  "--seed",
+                  "7",
+                  "--retry-timer",
+                  "5",
+                  "--api",
+                  e.api,
+                  "--observe",
+                  "0",
+                  "--progress",
+                  "1",
+                  "--report",
+                  e.report,
+                  NULL};
+  nb_test_proc sim;
+  assert_true(nb_test_proc_start(&sim, argv));
+  if (!nb_test_proc_wait_output(&sim, true, "registered=40 ", 200000))
+    fail_with_stderr(&sim, "not all devices registered under loss");
+  /* Reset Error Code on ten devices at once, each sent once by the server (which retransmits
+   * it under the loss and waits up to MAX_TRANSMIT_WAIT for the answer) */
+  nb_test_proc curl[10];
+  char urls[10][160];
+  for (unsigned i = 0; i < 10; i++) {
+    snprintf(urls[i], sizeof urls[i], "%s/api/clients/sim-%06u/3/0/12?timeout=120", e.base, i + 1);
+    char *argv_c[] = {"curl", "-s", "-m", "130", "-X", "POST", urls[i], NULL};
+    assert_true(nb_test_proc_start(&curl[i], argv_c));
+  }
+  int answered = 0;
+  for (unsigned i = 0; i < 10; i++) {
+    assert_int_equal(nb_test_proc_wait(&curl[i], 140000), 0);
+    char *out = nb_test_proc_stdout(&curl[i]);
+    answered += strstr(out, "\"code\":\"2.04\"") != NULL;
+    free(out);
+    nb_test_proc_cleanup(&curl[i]);
+  }
+  interrupt_and_wait(&sim);
+  json_t *r = load_report(&e);
+  assert_int_equal(report_num(r, "devices", "registered_ever"), 40);
+  assert_true(report_num(r, "activity", "lost_up") > 0);
+  assert_true(report_num(r, "activity", "lost_down") > 0);
+  /* once each: never twice on a device, and every Execute the server saw answered was applied */
+  assert_true(report_num(r, "activity", "execute_max_per_device") <= 1);
+  assert_true(report_num(r, "activity", "executes") >= answered);
+  assert_true(report_num(r, "activity", "executes") <= 10);
+  assert_true(answered >= 5);
+  json_decref(r);
+  nb_test_proc_cleanup(&sim);
+  stop_server(&e);
+}
+
+static void test_sim_bad_profiles(void **state) {
+  (void)state;
+  char path[] = "/tmp/nb-e2e-sim-csv-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char csv[] = "time,house1,house2\n0,100,200\n600,150,abc\n";
+  assert_int_equal(write(fd, csv, sizeof csv - 1), (ssize_t)(sizeof csv - 1));
+  close(fd);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--server",
+                  "coap://127.0.0.1:9",
+                  "--profiles",
+                  path,
+                  NULL};
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(argv, 10000, &out, &err);
+  assert_int_not_equal(rc, 0);
+  char want[64];
+  snprintf(want, sizeof want, "%s:3: column 3", path);
+  if (!strstr(err, want)) fail_msg("wanted '%s' in: %s", want, err);
+  free(out);
+  free(err);
+  unlink(path);
+}
+
+static void test_sim_usage(void **state) {
+  (void)state;
+  const char *bin = nb_test_env("NB_BINARY");
+  char *out = NULL;
+  char *help[] = {(char *)bin, "sim", "--help", NULL};
+  assert_int_equal(nb_test_run(help, 5000, &out), 0);
+  assert_non_null(strstr(out, "--devices"));
+  assert_non_null(strstr(out, "Examples"));
+  free(out);
+  static const char *const bad[][6] = {
+      {"sim", NULL},
+      {"sim", "--server", "coap://127.0.0.1:5683", "--devices", "0", NULL},
+      {"sim", "--server", "coap://127.0.0.1:5683", "--security", "psk", NULL},
+      {"sim", "--server", "coap://127.0.0.1:5683", "--loss", "2", NULL},
+      {"sim", "--server", "coap://127.0.0.1:5683", "--scenario", "toaster", NULL},
+      {"sim", "--server", "coap://127.0.0.1:5683", "extra", NULL}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *argv[8] = {(char *)bin};
+    for (size_t k = 0; bad[i][k]; k++) argv[k + 1] = (char *)bad[i][k];
+    assert_int_equal(nb_test_run(argv, 5000, &out), 2);
+    free(out);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sim_usage),       cmocka_unit_test(test_sim_bad_profiles),
+      cmocka_unit_test(test_sim_nosec_fleet), cmocka_unit_test(test_sim_psk_fleet),
+      cmocka_unit_test(test_sim_loss),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
