@@ -66,24 +66,30 @@ static nb_err nb_sim_psk_add(nb_sim_pskfile *p, const nb_sim_psk_entry *e) {
   return NB_OK;
 }
 
-nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, size_t errcap) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
-    return NB_ERR_IO;
-  }
+nb_err nb_sim_pskfile_parse(const char *text, size_t len, const char *name, nb_sim_pskfile **out,
+                            char *err, size_t errcap) {
   nb_sim_pskfile *p = calloc(1, sizeof *p);
   char line[512];
   nb_sim_psk_entry e;
   nb_err rc = p ? NB_OK : NB_ERR_NOMEM;
-  for (unsigned lineno = 1; rc == NB_OK && fgets(line, sizeof line, f); lineno++) {
-    char *s = line + strspn(line, " \t");
-    if (*s == '#' || *s == '\n' || *s == '\r' || *s == 0) continue;
-    if (!strchr(line, '\n') && !feof(f)) {
-      snprintf(err, errcap, "%s:%u: line too long", path, lineno);
+  const char *s = text, *end = text + len;
+  for (unsigned lineno = 1; rc == NB_OK && s < end; lineno++) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
+    size_t n = (size_t)(le - s);
+    const char *ls = s;
+    s = nl ? nl + 1 : end;
+    if (n >= sizeof line || memchr(ls, 0, n)) {
+      snprintf(err, errcap, "%s:%u: %s", name, lineno,
+               n >= sizeof line ? "line too long" : "a NUL byte");
       rc = NB_ERR_SYNTAX;
-    } else if (!nb_sim_psk_parse(s, &e)) {
-      snprintf(err, errcap, "%s:%u: expected endpoint,identity,hexkey (a key of 1-64 bytes)", path,
+      break;
+    }
+    memcpy(line, ls, n);
+    line[n] = 0;
+    char *t = line + strspn(line, " \t");
+    if (*t == '#' || *t == '\r' || *t == 0) continue;
+    if (!nb_sim_psk_parse(t, &e)) {
+      snprintf(err, errcap, "%s:%u: expected endpoint,identity,hexkey (a key of 1-64 bytes)", name,
                lineno);
       rc = NB_ERR_SYNTAX;
     } else {
@@ -92,12 +98,11 @@ nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, si
   }
   gnutls_memset(line, 0, sizeof line);
   gnutls_memset(&e, 0, sizeof e);
-  fclose(f);
-  if (rc == NB_OK) {
+  if (rc == NB_OK && p->n > 1) {
     qsort(p->e, p->n, sizeof *p->e, nb_sim_psk_cmp);
     for (size_t i = 1; i < p->n && rc == NB_OK; i++)
       if (strcmp(p->e[i - 1].ep, p->e[i].ep) == 0) {
-        snprintf(err, errcap, "%s: endpoint %s is listed twice", path, p->e[i].ep);
+        snprintf(err, errcap, "%s: endpoint %s is listed twice", name, p->e[i].ep);
         rc = NB_ERR_EXISTS;
       }
   }
@@ -107,6 +112,40 @@ nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, si
   }
   *out = p;
   return NB_OK;
+}
+
+nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, size_t errcap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
+    return NB_ERR_IO;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  nb_err e = buf ? NB_OK : NB_ERR_NOMEM;
+  while (e == NB_OK) {
+    if (len == cap) {
+      char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+      if (!nb) {
+        e = NB_ERR_NOMEM;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0) break;
+  }
+  if (e == NB_OK && ferror(f)) {
+    snprintf(err, errcap, "%s: read error", path);
+    e = NB_ERR_IO;
+  }
+  fclose(f);
+  if (e == NB_OK) e = nb_sim_pskfile_parse(buf, len, path, out, err, errcap);
+  if (buf) gnutls_memset(buf, 0, len);
+  free(buf);
+  return e;
 }
 
 void nb_sim_pskfile_free(nb_sim_pskfile *p) {
@@ -124,6 +163,7 @@ nb_err nb_sim_pskfile_lookup(void *user, uint32_t dev, const char *ep, char *ide
   (void)dev;
   nb_sim_psk_entry want;
   snprintf(want.ep, sizeof want.ep, "%s", ep);
+  if (p->n == 0) return NB_ERR_NOT_FOUND;
   const nb_sim_psk_entry *e = bsearch(&want, p->e, p->n, sizeof *p->e, nb_sim_psk_cmp);
   if (!e) return NB_ERR_NOT_FOUND;
   if (strlen(e->identity) >= idcap || e->key_len > keycap) return NB_ERR_OVERFLOW;

@@ -18,6 +18,9 @@ typedef struct nb_sim_pskfile nb_sim_pskfile;
 /* NB_ERR_SYNTAX with "file:line: what is wrong" in err (a key is never quoted), NB_ERR_IO when
  * it cannot be read, NB_ERR_EXISTS for an endpoint listed twice. */
 nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, size_t errcap);
+/* The same from text in memory; name is used in messages. */
+nb_err nb_sim_pskfile_parse(const char *text, size_t len, const char *name, nb_sim_pskfile **out,
+                            char *err, size_t errcap);
 void nb_sim_pskfile_free(nb_sim_pskfile *p);
 size_t nb_sim_pskfile_count(const nb_sim_pskfile *p);
 /* nb_sim_psk_fn: the identity and key of endpoint ep (user is the nb_sim_pskfile). */

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NB_SIM_FIELD_MAX 64 /* longest time or value field */
+#define NB_SIM_FIELD_MAX 64      /* longest time or value field */
+#define NB_SIM_PROFILE_MAX_W 1e7 /* 10 MW: anything above is a unit mistake */
 
 struct nb_sim_profiles {
   uint32_t h, s; /* households, samples */
@@ -235,6 +236,8 @@ static nb_err nb_sim_csv_row(nb_sim_profiles *p, const nb_sim_csv_ctx *c, const 
     if (e == f || *e || errno || !isfinite(v))
       return nb_sim_csv_fail(c, "column %u: '%.32s' is not a number of watts", k + 2, f);
     if (v < 0) return nb_sim_csv_fail(c, "column %u: negative power %g", k + 2, v);
+    if (v > NB_SIM_PROFILE_MAX_W)
+      return nb_sim_csv_fail(c, "column %u: %g W is more than a household draws", k + 2, v);
     p->w[(size_t)p->s * p->h + k] = (float)v;
   }
   p->s++;

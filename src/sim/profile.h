@@ -20,8 +20,8 @@ typedef struct nb_sim_profiles nb_sim_profiles;
 /* The CSV layout: a header line whose first column is the time and every other column a
  * household; then one line per sample. Time: seconds (a number, e.g. 0, 600, ...) or a
  * date-time "YYYY-MM-DD HH:MM[:SS]" (a 'T' and a final 'Z' allowed), strictly increasing.
- * Values: watts, numbers >= 0. Blank lines and lines starting with '#' are skipped; fields
- * may be double-quoted. At most NB_SIM_PROFILE_MAX_COLS households and
+ * Values: watts, numbers from 0 to 10,000,000. Blank lines and lines starting with '#' are skipped;
+ * fields may be double-quoted. At most NB_SIM_PROFILE_MAX_COLS households and
  * NB_SIM_PROFILE_MAX_ROWS samples. Errors: NB_ERR_SYNTAX with "file:line: what is wrong"
  * in err, NB_ERR_IO when the file cannot be read. */
 #define NB_SIM_PROFILE_MAX_COLS 100000
