@@ -59,8 +59,8 @@ typedef struct {
 } nb_sim_dev;
 
 struct nb_sim_fleet {
-  nb_sim_config cfg;
-  char prefix[32];
+  nb_sim_config cfg; /* its strings point into the copies below */
+  char prefix[32], uri[256], binding[8];
   nb_client_config ccfg; /* the engines' configuration, endpoint and users set per device */
   nb_sim_dev *devs;
   uint32_t *heap, heap_n;
@@ -107,6 +107,7 @@ nb_err nb_sim_security_parse(const char *text, nb_sim_security *out) {
 void nb_sim_config_default(nb_sim_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->first = 1;
+  cfg->digits = 6;
   cfg->lifetime = 300;
   cfg->window = 64;
   cfg->sample_ms = 1000;
@@ -400,7 +401,7 @@ static void nb_sim_executed(void *user, uint32_t dev, const nb_path *res, nb_tim
 /* ---- making devices ---- */
 
 const char *nb_sim_fleet_endpoint(const nb_sim_fleet *f, uint32_t dev, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s%06u", f->prefix, f->cfg.first + dev);
+  snprintf(buf, cap, "%s%0*u", f->prefix, f->cfg.digits, f->cfg.first + dev);
   return buf;
 }
 
@@ -827,9 +828,21 @@ nb_err nb_sim_fleet_new(const nb_sim_config *cfg, nb_time_ms now, nb_sim_fleet *
   if (!f) return NB_ERR_NOMEM;
   f->cfg = *cfg;
   if (!f->cfg.window) f->cfg.window = 64;
+  if (f->cfg.digits < 0 || f->cfg.digits > 9) f->cfg.digits = 6;
   if (!f->cfg.sample_ms) f->cfg.sample_ms = 1000;
   f->window = f->cfg.window;
   snprintf(f->prefix, sizeof f->prefix, "%s", cfg->prefix ? cfg->prefix : "sim-");
+  const char *uri = cfg->server_uri ? cfg->server_uri : cfg->bootstrap_uri;
+  if (strlen(uri) >= sizeof f->uri || (cfg->binding && strlen(cfg->binding) >= sizeof f->binding)) {
+    free(f);
+    return NB_ERR_INVAL;
+  }
+  snprintf(f->uri, sizeof f->uri, "%s", uri);
+  snprintf(f->binding, sizeof f->binding, "%s", cfg->binding ? cfg->binding : "U");
+  if (cfg->server_uri) f->cfg.server_uri = f->uri;
+  if (cfg->bootstrap_uri) f->cfg.bootstrap_uri = f->uri;
+  f->cfg.binding = f->binding;
+  f->cfg.prefix = f->prefix;
   f->devs = calloc(cfg->devices, sizeof *f->devs);
   f->heap = malloc((size_t)cfg->devices * sizeof *f->heap);
   if (!f->devs || !f->heap || nb_sim_resolve_bs(f) != NB_OK) {

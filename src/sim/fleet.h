@@ -72,9 +72,10 @@ typedef void (*nb_sim_event_fn)(void *user, nb_sim_fleet *f, uint32_t dev, nb_si
                                 nb_err err, const nb_path *path, nb_time_ms now);
 
 typedef struct {
-  uint32_t devices;          /* required, at least 1 */
-  uint32_t first;            /* number of device 0 in names ("sim-000001" is number 1): default 1 */
-  const char *prefix;        /* endpoint name prefix; NULL = "sim-" */
+  uint32_t devices;   /* required, at least 1 */
+  uint32_t first;     /* number of device 0 in names ("sim-000001" is number 1): default 1 */
+  const char *prefix; /* endpoint name prefix; NULL = "sim-" */
+  int digits; /* the number zero-padded to this many digits: 6 (default, "sim-000001"), 0 none */
   const nb_model *model;     /* shared definitions; NULL = built-in */
   nb_sim_scenario *scenario; /* required; its Executes are reported here */
   const char *server_uri;    /* register there ... */
@@ -135,6 +136,7 @@ typedef struct {
   uint64_t count;
 } nb_sim_err_count;
 
+/* Copies the strings of cfg; the scenario, model and key buffers must outlive the fleet. */
 nb_err nb_sim_fleet_new(const nb_sim_config *cfg, nb_time_ms now, nb_sim_fleet **out);
 /* Frees every engine without sending anything (stop and wait for finished first). */
 void nb_sim_fleet_free(nb_sim_fleet *f);
