@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "dtls/keys.h"
 #include "io/loop.h"
+#include "local_servers.h"
 #include "lwm2m/ddf/ddf.h"
 #include "sim/credfile.h"
 #include "sim/profile.h"
@@ -111,7 +112,8 @@ typedef struct {
   unsigned long long seed;
   const char *server, *bootstrap, *prefix, *binding, *ddf, *profiles, *report, *local;
   const char *api, *api_token, *api_token_file, *psk_file, *psk_out, *server_key, *ca_cert, *ca_key,
-      *observe_attrs;
+      *observe_attrs, *http, *db;
+  unsigned long notifies, notify_ms;
   bool server_key_ca, approve, observe_set, server_security_set;
   nb_sim_security security, server_security;
   nb_sim_scenario_kind scenario;
@@ -133,6 +135,12 @@ typedef struct {
   nb_sim_pskout *pskout;
   sim_file server_key, ca_cert, ca_key;
   char token[256];
+  /* without --server or --bootstrap: servers of our own (apps/local_servers.c) */
+  nb_app_local *local;
+  char uri[96], api[96], target_text[400];
+  /* the thesis scenario's session: k notifications, an Update, the De-register */
+  uv_timer_t thesis;
+  bool thesis_on, thesis_updating;
   nb_model *model;
   nb_sim_profiles *profiles;
   nb_sim_scenario scenario;
@@ -267,9 +275,10 @@ static int load_credentials(sim_app *a) {
 
 static int start_rest(sim_app *a) {
   const sim_opts *o = a->o;
-  if (!o->api) return 0;
+  if (!a->api[0]) return 0;
   bool observe = a->scenario.observed.len > 0 && o->observe > 0;
-  nb_sim_rest_config rc = {.api = o->api,
+  bool thesis = o->scenario == NB_SIM_SCEN_THESIS;
+  nb_sim_rest_config rc = {.api = a->api,
                            .token = a->token[0] ? a->token : NULL,
                            .bs_server_uri = o->bootstrap ? o->server : NULL,
                            .bs_server_security = o->server_security,
@@ -277,11 +286,14 @@ static int start_rest(sim_app *a) {
                            .bs_binding = o->binding,
                            .approve = o->approve,
                            .observe_every = (uint32_t)o->observe,
-                           .observe_attrs = o->observe_attrs ? o->observe_attrs : a->scenario.attrs,
-                           .observe_format = NULL};
+                           .observe_attrs = o->observe_attrs ? o->observe_attrs
+                                            : thesis         ? NULL
+                                                             : a->scenario.attrs,
+                           /* the thesis's notifications held the bare value */
+                           .observe_format = thesis ? "text" : NULL};
   if (observe) rc.observe = a->scenario.observed;
   if (nb_sim_rest_new(nb_io_loop_uv(a->loop), &rc, &a->rest) != NB_OK) {
-    fprintf(stderr, CLI ": --api '%s' or --observe-attrs is not usable\n", o->api);
+    fprintf(stderr, CLI ": --api '%s' or --observe-attrs is not usable\n", a->api);
     return -1;
   }
   return 0;
@@ -291,6 +303,11 @@ static int start_rest(sim_app *a) {
 static nb_err provision(void *user, nb_sim_fleet *f, const nb_sim_cred *cred) {
   sim_app *a = user;
   if (a->pskout && nb_sim_pskout_write(a->pskout, cred) != NB_OK) return NB_ERR_IO;
+  if (a->local) {
+    nb_err e = nb_app_local_provision(a->local, cred, a->o->security, (uint32_t)a->o->lifetime);
+    if (e == NB_OK) nb_sim_fleet_provisioned(f, cred->dev, NB_OK, nb_io_loop_now(a->loop));
+    return e;
+  }
   bool known = cred->mode == NB_SIM_PSK && a->pskfile; /* the server has the file already */
   if (a->rest && !known) return nb_sim_rest_provision(a->rest, f, cred);
   nb_sim_fleet_provisioned(f, cred->dev, NB_OK, nb_io_loop_now(a->loop));
@@ -302,6 +319,47 @@ static void on_fleet_event(void *user, nb_sim_fleet *f, uint32_t dev, nb_sim_eve
   sim_app *a = user;
   (void)f, (void)err, (void)path, (void)now;
   if (a->rest) nb_sim_rest_event(a->rest, dev, ev);
+  if (ev == NB_SIM_EV_UPDATED && a->thesis_updating) nb_sim_runner_stop(a->runner);
+}
+
+/* The thesis's session, once the device is registered and observed: a value change every
+ * --notify-interval until k notifications went out, then an Update, then (on its answer) the
+ * De-register. */
+static void on_thesis(uv_timer_t *t) {
+  sim_app *a = t->data;
+  nb_sim_fleet *f = nb_sim_runner_fleet(a->runner);
+  nb_time_ms now = nb_io_loop_now(a->loop);
+  nb_client *c = nb_sim_fleet_client(f, 0);
+  if (a->thesis_updating || !nb_sim_fleet_is_registered(f, 0) || !c ||
+      nb_client_observation_count(c) == 0)
+    return;
+  if (nb_sim_fleet_stats(f)->notifications >= a->o->notifies) {
+    a->thesis_updating = nb_sim_fleet_update(f, 0, now) == NB_OK;
+    return;
+  }
+  nb_sim_fleet_value_changed(f, 0, now);
+}
+
+/* Servers of our own on loopback when no --server or --bootstrap names any: a bootstrap server
+ * whose configs name our server (the accounts' security: --security), and the REST API. */
+static int start_local(sim_app *a, nb_addr *target) {
+  const sim_opts *o = a->o;
+  nb_app_local_config lc = {.cli = CLI,
+                            .db = o->db,
+                            .http = o->http,
+                            .http_given = o->http != NULL,
+                            .server_rpk = o->security == NB_SIM_RPK,
+                            .clock_offset = unix_offset(a->loop)};
+  if (nb_app_local_start(a->loop, &lc, &a->local) != 0) return -1;
+  bool secure = o->security != NB_SIM_NOSEC;
+  nb_app_local_uri(a->local, true, secure, a->uri, sizeof a->uri);
+  nb_app_local_api_url(a->local, a->api, sizeof a->api);
+  *target = secure ? a->local->bs_coaps : a->local->bs_coap;
+  char srv[96];
+  nb_app_local_uri(a->local, false, secure, srv, sizeof srv);
+  snprintf(a->target_text, sizeof a->target_text, "local servers: bootstrap %s, server %s, API %s",
+           a->uri, srv, a->api);
+  return 0;
 }
 
 /* ---- running ---- */
@@ -325,13 +383,16 @@ static int report(sim_app *a) {
   nb_sim_fleet *f = nb_sim_runner_fleet(a->runner);
   nb_sim_report_info in = {.scenario = a->scenario.what,
                            .security = nb_sim_security_name(o->security),
-                           .target = o->server ? o->server : o->bootstrap,
+                           .target = a->target_text,
                            .started = nb_sim_runner_started(a->runner),
                            .now = nb_io_loop_now(a->loop),
                            .rss_base = a->rss_base,
                            .loss = o->loss,
                            .seed = o->seed,
-                           .have_net = true};
+                           .have_net = true,
+                           .thesis = o->scenario == NB_SIM_SCEN_THESIS,
+                           .thesis_dtls = o->security != NB_SIM_NOSEC,
+                           .thesis_k = (unsigned)o->notifies};
   nb_sim_rss(&in.rss, &in.hwm);
   nb_sim_net_get_stats(nb_sim_runner_net(a->runner), &in.net);
   nb_sim_report_text(stdout, f, &in);
@@ -350,15 +411,20 @@ static int run(const sim_opts *o) {
   a->o = o;
   int rc = NB_EXIT_FAILURE;
   nb_addr target;
-  const char *uri = o->server ? o->server : o->bootstrap;
-  if (uri_addr(uri, &target) != NB_OK) {
-    fprintf(stderr, CLI ": cannot resolve %s (coap://HOST:PORT or coaps://HOST:PORT)\n", uri);
-    free(a);
-    return NB_EXIT_USAGE;
+  if (o->server || o->bootstrap) {
+    snprintf(a->uri, sizeof a->uri, "%s", o->bootstrap ? o->bootstrap : o->server);
+    snprintf(a->api, sizeof a->api, "%s", o->api ? o->api : "");
+    snprintf(a->target_text, sizeof a->target_text, "%s", a->uri);
+    if (uri_addr(a->uri, &target) != NB_OK) {
+      fprintf(stderr, CLI ": cannot resolve %s (coap://HOST:PORT or coaps://HOST:PORT)\n", a->uri);
+      free(a);
+      return NB_EXIT_USAGE;
+    }
   }
   if (load_model(a) != 0 || load_profiles(a) != 0 || load_credentials(a) != 0 ||
       nb_io_loop_new(&a->loop) != NB_OK)
     goto out;
+  if (!o->server && !o->bootstrap && start_local(a, &target) != 0) goto out;
   nb_sim_rss(&a->rss_base, &(uint64_t){0});
   nb_sim_scenario_config sc = {.kind = o->scenario,
                                .model = a->model,
@@ -386,8 +452,8 @@ static int run(const sim_opts *o) {
   fc->prefix = o->prefix;
   fc->model = a->model;
   fc->scenario = &a->scenario;
-  fc->server_uri = o->bootstrap ? NULL : o->server; /* with both, --server goes in configs */
-  fc->bootstrap_uri = o->bootstrap;
+  fc->server_uri = o->server && !o->bootstrap ? a->uri : NULL; /* else --server is in configs */
+  fc->bootstrap_uri = o->server && !o->bootstrap ? NULL : a->uri;
   fc->security = o->security;
   fc->lifetime = (uint32_t)o->lifetime;
   fc->binding = o->binding;
@@ -400,6 +466,12 @@ static int run(const sim_opts *o) {
   fc->resolve = resolve;
   fc->server_key = a->server_key.data;
   fc->server_key_len = a->server_key.len;
+  if (a->local) {
+    fc->server_key = a->local->bs_key.spki_der.data;
+    fc->server_key_len = a->local->bs_key.spki_der.len;
+  }
+  fc->manual_sampling = o->scenario == NB_SIM_SCEN_THESIS;
+  if (o->notify_ms) fc->sample_ms = (nb_time_ms)o->notify_ms;
   fc->server_key_ca = o->server_key_ca;
   fc->ca_cert = a->ca_cert.data;
   fc->ca_cert_len = a->ca_cert.len;
@@ -409,7 +481,7 @@ static int run(const sim_opts *o) {
     fc->psk_source = nb_sim_pskfile_lookup;
     fc->psk_user = a->pskfile;
   }
-  if (a->rest || a->pskout || a->pskfile) {
+  if (a->rest || a->pskout || a->pskfile || a->local) {
     fc->provision = provision;
     fc->provision_user = a;
   }
@@ -434,14 +506,24 @@ static int run(const sim_opts *o) {
   }
   if (a->rest) nb_sim_rest_attach(a->rest, nb_sim_runner_fleet(a->runner));
   nb_io_loop_on_signals(a->loop, on_signal, a);
+  if (o->scenario == NB_SIM_SCEN_THESIS) {
+    uint64_t every = o->notify_ms ? o->notify_ms : 1000;
+    uv_timer_init(nb_io_loop_uv(a->loop), &a->thesis);
+    a->thesis.data = a;
+    a->thesis_on = true;
+    uv_timer_start(&a->thesis, on_thesis, every, every);
+  }
   fprintf(stderr, CLI ": %lu devices (%s, %s) -> %s\n", o->devices, a->scenario.what,
-          nb_sim_security_name(o->security), uri);
+          nb_sim_security_name(o->security), a->target_text);
   nb_io_loop_run(a->loop);
   rc = report(a);
 out:
   nb_sim_rest_free(a->rest);
   nb_sim_runner_free(a->runner);
+  if (a->thesis_on) uv_close((uv_handle_t *)&a->thesis, NULL);
+  nb_app_local_close(a->local);
   if (a->loop) nb_io_loop_free(a->loop);
+  nb_app_local_destroy(a->local);
   if (nb_sim_pskout_close(a->pskout) != NB_OK) {
     fprintf(stderr, CLI ": --psk-out %s could not be written completely\n", o->psk_out);
     rc = NB_EXIT_FAILURE;
@@ -598,6 +680,18 @@ static int take(sim_opts *o, int c, const char *arg) {
     case 'J':
       o->observe_attrs = arg;
       return 0;
+    case 'm':
+      o->http = arg;
+      return 0;
+    case 'u':
+      o->db = arg;
+      return 0;
+    case 'q':
+      return parse_ulong(arg, 1, 1000000, &o->notifies) ? 0 : bad("--notifies must be 1..1000000");
+    case 'Q':
+      return parse_ulong(arg, 10, 3600000, &o->notify_ms)
+                 ? 0
+                 : bad("--notify-interval must be 10..3600000 ms");
     case 'v':
       return nb_log_level_parse(arg, &o->log_level) == NB_OK
                  ? 0
@@ -607,8 +701,32 @@ static int take(sim_opts *o, int c, const char *arg) {
   }
 }
 
+/* Without --server or --bootstrap the simulator runs its own servers (start_local). */
+static int check_local(sim_opts *o) {
+  if (o->api || o->approve || o->server_security_set || o->psk_file || o->server_key)
+    return bad(
+        "--api, --approve, --server-security, --psk-file and --server-key name "
+        "another server: give --server or --bootstrap too");
+  if (o->security == NB_SIM_X509)
+    return bad("--security x509 needs a server of yours (--server/--bootstrap with --ca-cert)");
+  if (!o->observe_set) o->observe = 1;
+  return 0;
+}
+
 static int check(sim_opts *o) {
-  if (!o->server && !o->bootstrap) return bad("give --server URI or --bootstrap URI");
+  if (o->scenario == NB_SIM_SCEN_THESIS) {
+    if (o->devices != 1) return bad("--scenario thesis runs one device, as the thesis did");
+    if (!o->notifies) o->notifies = 10;
+  } else if (o->notifies || o->notify_ms) {
+    return bad("--notifies and --notify-interval belong to --scenario thesis");
+  }
+  if ((o->http || o->db) && (o->server || o->bootstrap))
+    return bad("--http and --db are for the simulator's own servers (no --server/--bootstrap)");
+  if (!o->server && !o->bootstrap) return check_local(o);
+  if (o->scenario == NB_SIM_SCEN_THESIS && (!o->bootstrap || !o->api))
+    return bad(
+        "--scenario thesis bootstraps and has the server observe: give --bootstrap and "
+        "--api, or neither --server nor --bootstrap (our own servers)");
   if (o->server && o->bootstrap && !o->api)
     return bad("--server with --bootstrap writes bootstrap configs: it needs --api");
   if (o->server_security_set && !(o->server && o->bootstrap))
@@ -676,6 +794,10 @@ int nb_cmd_sim(int argc, char **argv) {
                                        {"approve", no_argument, NULL, 'W'},
                                        {"observe", required_argument, NULL, 'j'},
                                        {"observe-attrs", required_argument, NULL, 'J'},
+                                       {"http", required_argument, NULL, 'm'},
+                                       {"db", required_argument, NULL, 'u'},
+                                       {"notifies", required_argument, NULL, 'q'},
+                                       {"notify-interval", required_argument, NULL, 'Q'},
                                        {"log-level", required_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};

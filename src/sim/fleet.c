@@ -311,7 +311,7 @@ static void nb_sim_on_send(void *user, const nb_addr *peer, const uint8_t *data,
     f->st.lost_up++;
     return;
   }
-  nb_sim_wire_count(&f->wire, cls, true, len);
+  nb_sim_wire_count(&f->wire, cls, true, nb_sim_is_bs(f, peer), len);
   f->cfg.send(f->cfg.send_user, nb_sim_index(f, d), peer, data, len);
 }
 
@@ -361,6 +361,7 @@ static void nb_sim_on_client_event(void *user, nb_client_event ev, uint16_t ssid
       break;
     case NB_CLIENT_EV_UPDATED:
       f->st.updates++;
+      nb_sim_emit(f, d, NB_SIM_EV_UPDATED, NB_OK, NULL, now);
       break;
     case NB_CLIENT_EV_REG_FAILED:
       f->st.reg_failures++;
@@ -648,7 +649,7 @@ static void nb_sim_sample(nb_sim_fleet *f, nb_time_ms now) {
   uint32_t slice = f->slice;
   f->slice = (f->slice + 1) % NB_SIM_SLICES;
   f->next_sample = now + f->cfg.sample_ms / NB_SIM_SLICES;
-  if (s->sampled.len == 0) return;
+  if (s->sampled.len == 0 || f->cfg.manual_sampling) return;
   for (uint32_t i = slice; i < f->next_start; i += NB_SIM_SLICES) {
     nb_sim_dev *d = &f->devs[i];
     if (d->state != NB_SIM_ST_REGISTERED || nb_client_observation_count(d->c) == 0) continue;
@@ -763,7 +764,7 @@ void nb_sim_fleet_receive(nb_sim_fleet *f, uint32_t dev, const nb_addr *peer, co
     nb_sim_classify(data, len, false, nb_sim_is_bs(f, peer), &in);
     cls = in.cls;
   }
-  nb_sim_wire_count(&f->wire, cls, false, len);
+  nb_sim_wire_count(&f->wire, cls, false, nb_sim_is_bs(f, peer), len);
   nb_sim_reschedule(f, d);
 }
 
@@ -784,7 +785,7 @@ void nb_sim_fleet_tick(nb_sim_fleet *f, nb_time_ms now) {
 
 nb_time_ms nb_sim_fleet_next_deadline(const nb_sim_fleet *f) {
   nb_time_ms t = f->heap_n ? f->devs[f->heap[0]].due : NB_TIME_NEVER;
-  if (f->cfg.scenario->sampled.len) t = nb_time_min(t, f->next_sample);
+  if (f->cfg.scenario->sampled.len && !f->cfg.manual_sampling) t = nb_time_min(t, f->next_sample);
   if (f->stopping) {
     if (f->next_stop < f->cfg.devices && f->stop_inflight < f->window) t = f->now;
     return nb_time_min(t, f->quit_by);

@@ -62,6 +62,7 @@ typedef enum {
   NB_SIM_EV_STARTED,      /* the device's engine started (Bootstrap-Request or Register) */
   NB_SIM_EV_BOOTSTRAPPED, /* it finished a bootstrap (its first Register left) */
   NB_SIM_EV_REGISTERED,   /* Register answered 2.01 (again after a failure too) */
+  NB_SIM_EV_UPDATED,      /* an Update answered 2.04 */
   NB_SIM_EV_REG_FAILED,   /* a Register/Update failed (err) */
   NB_SIM_EV_GAVE_UP,      /* every registration retry failed */
   NB_SIM_EV_DEREGISTERED, /* De-register done (err: how) */
@@ -99,6 +100,7 @@ typedef struct {
   double loss;            /* probability a datagram is dropped, each way */
   uint64_t seed;          /* of the loss (and of nothing security-related) */
   nb_time_ms sample_ms;   /* values change every this long (scenario); 0 = 1000 */
+  bool manual_sampling;   /* the caller tells value changes (nb_sim_fleet_value_changed) */
   bool signed_bootstrap;  /* ask for signed bootstraps (RPK/X.509 bootstrap accounts) */
   int64_t unix_offset_ms; /* Unix ms minus `now` */
   const nb_coap_ep_config *coap; /* NULL = the client's defaults */

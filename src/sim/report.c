@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/thesis.h"
+
 void nb_sim_rss(uint64_t *rss, uint64_t *hwm) {
   *rss = *hwm = 0;
   FILE *f = fopen("/proc/self/status", "r");
@@ -113,6 +115,7 @@ void nb_sim_report_text(FILE *out, const nb_sim_fleet *f, const nb_sim_report_in
   }
   nb_sim_text_latency(out, w);
   nb_sim_text_wire(out, w);
+  if (in->thesis) nb_sim_thesis_text(out, w, in->thesis_dtls, in->thesis_k);
 }
 
 /* ---- JSON ---- */
@@ -201,6 +204,8 @@ nb_err nb_sim_report_json(const char *path, const nb_sim_fleet *f, const nb_sim_
   json_object_set_new(root, "errors", ej);
   json_object_set_new(root, "latency_ms", nb_sim_json_latency(w));
   json_object_set_new(root, "wire", nb_sim_json_wire(w));
+  if (in->thesis)
+    json_object_set_new(root, "thesis", nb_sim_thesis_json(w, in->thesis_dtls, in->thesis_k));
   int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
   json_decref(root);
   return rc == 0 ? NB_OK : NB_ERR_IO;

@@ -27,6 +27,9 @@ typedef struct {
   uint64_t seed;
   bool have_net;
   nb_sim_net_stats net;
+  bool thesis;       /* the thesis scenario: its tables beside ours (src/sim/thesis.h) */
+  bool thesis_dtls;  /* the run used DTLS */
+  unsigned thesis_k; /* notifications of the session */
 } nb_sim_report_info;
 
 /* VmRSS and VmHWM of this process in bytes (0 when /proc cannot tell). */

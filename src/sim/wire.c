@@ -7,27 +7,29 @@
 
 /* X(class, name, key): every request class; its answer is "<name> response", "<key>_resp"
  * (a notification's is its ACK). */
-#define NB_SIM_REQUESTS(X)                                   \
-  X(BS_REQUEST, "Bootstrap-Request", "bootstrap_request")    \
-  X(BS_DISCOVER, "Bootstrap-Discover", "bootstrap_discover") \
-  X(BS_READ, "Bootstrap-Read", "bootstrap_read")             \
-  X(BS_WRITE, "Bootstrap-Write", "bootstrap_write")          \
-  X(BS_DELETE, "Bootstrap-Delete", "bootstrap_delete")       \
-  X(BS_FINISH, "Bootstrap-Finish", "bootstrap_finish")       \
-  X(REGISTER, "Register", "register")                        \
-  X(UPDATE, "Update", "update")                              \
-  X(DEREGISTER, "De-register", "deregister")                 \
-  X(READ, "Read", "read")                                    \
-  X(DISCOVER, "Discover", "discover")                        \
-  X(OBSERVE, "Observe", "observe")                           \
-  X(CANCEL, "Cancel Observation", "cancel_observation")      \
-  X(WRITE, "Write", "write")                                 \
-  X(WRITE_ATTR, "Write-Attributes", "write_attributes")      \
-  X(EXECUTE, "Execute", "execute")                           \
-  X(CREATE, "Create", "create")                              \
-  X(DELETE, "Delete", "delete")                              \
-  X(COMPOSITE, "Composite", "composite")                     \
-  X(NOTIFY, "Notify", "notify")                              \
+#define NB_SIM_REQUESTS(X)                                          \
+  X(BS_REQUEST, "Bootstrap-Request", "bootstrap_request")           \
+  X(BS_DISCOVER, "Bootstrap-Discover", "bootstrap_discover")        \
+  X(BS_READ, "Bootstrap-Read", "bootstrap_read")                    \
+  X(BS_WRITE_SEC, "Bootstrap-Write /0", "bootstrap_write_security") \
+  X(BS_WRITE_SRV, "Bootstrap-Write /1", "bootstrap_write_server")   \
+  X(BS_WRITE, "Bootstrap-Write", "bootstrap_write")                 \
+  X(BS_DELETE, "Bootstrap-Delete", "bootstrap_delete")              \
+  X(BS_FINISH, "Bootstrap-Finish", "bootstrap_finish")              \
+  X(REGISTER, "Register", "register")                               \
+  X(UPDATE, "Update", "update")                                     \
+  X(DEREGISTER, "De-register", "deregister")                        \
+  X(READ, "Read", "read")                                           \
+  X(DISCOVER, "Discover", "discover")                               \
+  X(OBSERVE, "Observe", "observe")                                  \
+  X(CANCEL, "Cancel Observation", "cancel_observation")             \
+  X(WRITE, "Write", "write")                                        \
+  X(WRITE_ATTR, "Write-Attributes", "write_attributes")             \
+  X(EXECUTE, "Execute", "execute")                                  \
+  X(CREATE, "Create", "create")                                     \
+  X(DELETE, "Delete", "delete")                                     \
+  X(COMPOSITE, "Composite", "composite")                            \
+  X(NOTIFY, "Notify", "notify")                                     \
   X(SEND, "Send", "send")
 
 #define NB_SIM_REQ_ROW(c, n, k) [NB_SIM_MSG_##c] = {n, k},
@@ -96,16 +98,21 @@ static nb_sim_msg nb_sim_dm_request(const nb_coap_msg *m) {
 
 /* A request from the bootstrap server. */
 static nb_sim_msg nb_sim_bs_request(const nb_coap_msg *m) {
-  bool bs;
+  bool bs, sec, srv;
   nb_sim_path(m, "bs", &bs);
+  nb_sim_path(m, "0", &sec);
+  nb_sim_path(m, "1", &srv);
+  nb_sim_msg write = sec   ? NB_SIM_MSG_BS_WRITE_SEC
+                     : srv ? NB_SIM_MSG_BS_WRITE_SRV
+                           : NB_SIM_MSG_BS_WRITE;
   switch (m->code) {
     case NB_COAP_GET:
       return nb_coap_msg_accept(m) == NB_COAP_CF_LINK_FORMAT ? NB_SIM_MSG_BS_DISCOVER
                                                              : NB_SIM_MSG_BS_READ;
     case NB_COAP_PUT:
-      return NB_SIM_MSG_BS_WRITE;
+      return write;
     case NB_COAP_POST:
-      return bs ? NB_SIM_MSG_BS_FINISH : NB_SIM_MSG_BS_WRITE;
+      return bs ? NB_SIM_MSG_BS_FINISH : write;
     case NB_COAP_DELETE:
       return NB_SIM_MSG_BS_DELETE;
     default:
@@ -203,8 +210,11 @@ void nb_sim_hist_merge(nb_sim_hist *into, const nb_sim_hist *from) {
   for (unsigned b = 0; b < NB_SIM_HIST_BUCKETS; b++) into->bucket[b] += from->bucket[b];
 }
 
-void nb_sim_wire_count(nb_sim_wire *w, nb_sim_msg cls, bool up, size_t len) {
+void nb_sim_wire_count(nb_sim_wire *w, nb_sim_msg cls, bool up, bool bs, size_t len) {
   if ((unsigned)cls >= NB_SIM_MSG_COUNT) cls = NB_SIM_MSG_UNPARSED;
   w->rows[cls].datagrams[up ? 0 : 1]++;
   w->rows[cls].bytes[up ? 0 : 1] += len;
+  if (!bs) return;
+  w->bs_rows[cls].datagrams[up ? 0 : 1]++;
+  w->bs_rows[cls].bytes[up ? 0 : 1] += len;
 }

@@ -14,34 +14,36 @@
 
 /* LwM2M message types. A request class and the class of its answer (_RESP) go in pairs. */
 typedef enum {
-  NB_SIM_MSG_OTHER,       /* a CoAP message that is none of the below */
-  NB_SIM_MSG_UNPARSED,    /* not CoAP (or a DTLS record we could not place) */
-  NB_SIM_MSG_DTLS_HS,     /* DTLS handshake and ChangeCipherSpec records */
-  NB_SIM_MSG_DTLS_ALERT,  /* DTLS alerts (close_notify...) */
-  NB_SIM_MSG_EMPTY_ACK,   /* an empty ACK we cannot pair with a request */
-  NB_SIM_MSG_RST,         /* Reset */
-  NB_SIM_MSG_BS_REQUEST,  /* POST /bs */
-  NB_SIM_MSG_BS_DISCOVER, /* GET with Accept link-format from the bootstrap server */
-  NB_SIM_MSG_BS_READ,     /* GET from the bootstrap server */
-  NB_SIM_MSG_BS_WRITE,    /* PUT/POST from the bootstrap server */
-  NB_SIM_MSG_BS_DELETE,   /* DELETE from the bootstrap server */
-  NB_SIM_MSG_BS_FINISH,   /* POST /bs from the bootstrap server */
-  NB_SIM_MSG_REGISTER,    /* POST /rd?ep= */
-  NB_SIM_MSG_UPDATE,      /* POST /rd/<loc> */
-  NB_SIM_MSG_DEREGISTER,  /* DELETE /rd/<loc> */
-  NB_SIM_MSG_READ,        /* GET */
-  NB_SIM_MSG_DISCOVER,    /* GET with Accept link-format */
-  NB_SIM_MSG_OBSERVE,     /* GET with Observe 0 */
-  NB_SIM_MSG_CANCEL,      /* GET with Observe 1 */
-  NB_SIM_MSG_WRITE,       /* PUT or POST with a body to an instance */
-  NB_SIM_MSG_WRITE_ATTR,  /* PUT without a body, with a query */
-  NB_SIM_MSG_EXECUTE,     /* POST to a resource */
-  NB_SIM_MSG_CREATE,      /* POST to an object */
-  NB_SIM_MSG_DELETE,      /* DELETE */
-  NB_SIM_MSG_COMPOSITE,   /* FETCH / iPATCH (Read-, Observe-, Write-Composite) */
-  NB_SIM_MSG_NOTIFY,      /* a 2.05 with Observe from the device (CON or NON) */
-  NB_SIM_MSG_SEND,        /* POST /dp */
-  NB_SIM_MSG_REQUESTS,    /* first response class: request class + NB_SIM_MSG_RESP_OFFSET */
+  NB_SIM_MSG_OTHER,        /* a CoAP message that is none of the below */
+  NB_SIM_MSG_UNPARSED,     /* not CoAP (or a DTLS record we could not place) */
+  NB_SIM_MSG_DTLS_HS,      /* DTLS handshake and ChangeCipherSpec records */
+  NB_SIM_MSG_DTLS_ALERT,   /* DTLS alerts (close_notify...) */
+  NB_SIM_MSG_EMPTY_ACK,    /* an empty ACK we cannot pair with a request */
+  NB_SIM_MSG_RST,          /* Reset */
+  NB_SIM_MSG_BS_REQUEST,   /* POST /bs */
+  NB_SIM_MSG_BS_DISCOVER,  /* GET with Accept link-format from the bootstrap server */
+  NB_SIM_MSG_BS_READ,      /* GET from the bootstrap server */
+  NB_SIM_MSG_BS_WRITE_SEC, /* PUT/POST of Security (/0...) from the bootstrap server */
+  NB_SIM_MSG_BS_WRITE_SRV, /* PUT/POST of Server (/1...) from the bootstrap server */
+  NB_SIM_MSG_BS_WRITE,     /* PUT/POST of anything else from the bootstrap server */
+  NB_SIM_MSG_BS_DELETE,    /* DELETE from the bootstrap server */
+  NB_SIM_MSG_BS_FINISH,    /* POST /bs from the bootstrap server */
+  NB_SIM_MSG_REGISTER,     /* POST /rd?ep= */
+  NB_SIM_MSG_UPDATE,       /* POST /rd/<loc> */
+  NB_SIM_MSG_DEREGISTER,   /* DELETE /rd/<loc> */
+  NB_SIM_MSG_READ,         /* GET */
+  NB_SIM_MSG_DISCOVER,     /* GET with Accept link-format */
+  NB_SIM_MSG_OBSERVE,      /* GET with Observe 0 */
+  NB_SIM_MSG_CANCEL,       /* GET with Observe 1 */
+  NB_SIM_MSG_WRITE,        /* PUT or POST with a body to an instance */
+  NB_SIM_MSG_WRITE_ATTR,   /* PUT without a body, with a query */
+  NB_SIM_MSG_EXECUTE,      /* POST to a resource */
+  NB_SIM_MSG_CREATE,       /* POST to an object */
+  NB_SIM_MSG_DELETE,       /* DELETE */
+  NB_SIM_MSG_COMPOSITE,    /* FETCH / iPATCH (Read-, Observe-, Write-Composite) */
+  NB_SIM_MSG_NOTIFY,       /* a 2.05 with Observe from the device (CON or NON) */
+  NB_SIM_MSG_SEND,         /* POST /dp */
+  NB_SIM_MSG_REQUESTS,     /* first response class: request class + NB_SIM_MSG_RESP_OFFSET */
   NB_SIM_MSG_RESP_OFFSET = NB_SIM_MSG_REQUESTS - NB_SIM_MSG_BS_REQUEST,
   NB_SIM_MSG_COUNT = NB_SIM_MSG_REQUESTS + (NB_SIM_MSG_REQUESTS - NB_SIM_MSG_BS_REQUEST)
 } nb_sim_msg;
@@ -92,11 +94,13 @@ uint64_t nb_sim_hist_quantile(const nb_sim_hist *h, double q);
 void nb_sim_hist_merge(nb_sim_hist *into, const nb_sim_hist *from);
 
 typedef struct {
-  nb_sim_wire_row rows[NB_SIM_MSG_COUNT];
-  nb_sim_hist latency[NB_SIM_MSG_REQUESTS]; /* per request class (by the device) */
-  nb_sim_hist all_latency;                  /* every request class together */
+  nb_sim_wire_row rows[NB_SIM_MSG_COUNT];    /* every datagram */
+  nb_sim_wire_row bs_rows[NB_SIM_MSG_COUNT]; /* those exchanged with the bootstrap server */
+  nb_sim_hist latency[NB_SIM_MSG_REQUESTS];  /* per request class (by the device) */
+  nb_sim_hist all_latency;                   /* every request class together */
 } nb_sim_wire;
 
-void nb_sim_wire_count(nb_sim_wire *w, nb_sim_msg cls, bool up, size_t len);
+/* Counts a datagram of class cls; bs: exchanged with the bootstrap server. */
+void nb_sim_wire_count(nb_sim_wire *w, nb_sim_msg cls, bool up, bool bs, size_t len);
 
 #endif

@@ -285,6 +285,123 @@ static void test_sim_loss(void **state) {
   stop_server(&e);
 }
 
+/* The sum of a field over the thesis rows of one phase (NULL: every row). */
+static long long thesis_sum(json_t *rows, const char *phase, const char *field) {
+  long long n = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (phase && strcmp(json_string_value(json_object_get(r, "phase")), phase) != 0) continue;
+    n += (long long)json_integer_value(json_object_get(r, field));
+  }
+  return n;
+}
+
+static json_t *thesis_row(json_t *rows, const char *message, const char *phase) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (!strcmp(json_string_value(json_object_get(r, "message")), message) &&
+        !strcmp(json_string_value(json_object_get(r, "phase")), phase))
+      return r;
+  }
+  fail_msg("no thesis row %s (%s)", message, phase);
+  return NULL;
+}
+
+/* `niobium sim --devices 1 --scenario thesis --notifies 10` with its own servers: the seed
+ * thesis's tables come out beside ours, and our numbers add up: k notifications, one of each
+ * other message of the session, phases that sum to the total, the total equal to every byte
+ * counted on the wire, and the thesis's own figures (its formulas for k). */
+static void run_thesis(const char *security) {
+  char dir[] = "/tmp/nb-e2e-thesis-XXXXXX", report[96], http[32];
+  assert_non_null(mkdtemp(dir));
+  snprintf(report, sizeof report, "%s/thesis.json", dir);
+  snprintf(http, sizeof http, "127.0.0.1:%u", nb_test_free_port(SOCK_STREAM));
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--devices",
+                  "1",
+                  "--scenario",
+                  "thesis",
+                  "--notifies",
+                  "10",
+                  "--notify-interval",
+                  "50",
+                  "--security",
+                  (char *)security,
+                  "--http",
+                  http,
+                  "--report",
+                  report,
+                  NULL};
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(argv, 120000, &out, &err);
+  if (rc != 0) fail_msg("thesis run exited %d: %s", rc, err);
+  assert_non_null(strstr(out, "Seed thesis Table 5.4 beside this run"));
+  assert_non_null(strstr(out, "Seed thesis Table 5.5 beside this run"));
+  bool dtls = strcmp(security, "nosec") != 0;
+  json_error_t je;
+  json_t *r = json_load_file(report, 0, &je);
+  assert_non_null(r);
+  json_t *t = json_object_get(r, "thesis"), *rows = json_object_get(t, "rows");
+  assert_int_equal(json_integer_value(json_object_get(t, "k")), 10);
+  assert_string_equal(json_string_value(json_object_get(t, "mode")), dtls ? "dtls" : "nosec");
+  /* the session: k notifications, one Register, Observe, Update and De-register */
+  json_t *notify = thesis_row(rows, "Notify 2.05 Content", "management");
+  assert_int_equal(json_integer_value(json_object_get(notify, "packets")), 10);
+  assert_int_equal(json_integer_value(json_object_get(notify, "thesis_packets")), 10);
+  assert_int_equal(json_integer_value(json_object_get(notify, "thesis_bytes")), dtls ? 42 : 13);
+  static const char *const once[] = {"POST Registration Request", "GET Observe Request",
+                                     "PUT Registration Update", "DELETE De-registration"};
+  for (size_t i = 0; i < 4; i++)
+    assert_int_equal(
+        json_integer_value(json_object_get(thesis_row(rows, once[i], "management"), "packets")), 1);
+  assert_int_equal(json_integer_value(json_object_get(
+                       thesis_row(rows, "POST Bootstrap Request", "bootstrap"), "packets")),
+                   1);
+  /* the phases add up, and to everything on the wire */
+  long long bs = thesis_sum(rows, "bootstrap", "bytes"),
+            dm = thesis_sum(rows, "management", "bytes");
+  assert_int_equal(report_num(t, "bootstrap", "bytes"), bs);
+  assert_int_equal(report_num(t, "management", "bytes"), dm);
+  assert_int_equal(report_num(t, "total", "bytes"), bs + dm);
+  assert_int_equal(report_num(t, "total", "packets"), thesis_sum(rows, NULL, "packets"));
+  long long wire = 0;
+  const char *key;
+  json_t *row;
+  json_object_foreach(json_object_get(r, "wire"), key, row) {
+    wire += (long long)json_integer_value(json_object_get(row, "up_bytes"));
+    wire += (long long)json_integer_value(json_object_get(row, "down_bytes"));
+  }
+  assert_int_equal(wire, bs + dm);
+  /* the thesis's own figures: Table 5.4's formulas, Table 5.5 for k = 10 */
+  assert_int_equal(report_num(t, "bootstrap", "thesis_bytes"), dtls ? 1648 : 125);
+  assert_int_equal(report_num(t, "management", "thesis_bytes"), dtls ? 1922 : 301);
+  if (dtls) {
+    assert_true(report_num(t, "handshake", "bytes") > 0);
+    assert_true(json_integer_value(
+                    json_object_get(thesis_row(rows, "DTLS Handshake", "bootstrap"), "bytes")) > 0);
+    assert_true(json_integer_value(json_object_get(thesis_row(rows, "DTLS Handshake", "management"),
+                                                   "bytes")) > 0);
+  }
+  json_decref(r);
+  free(out);
+  free(err);
+  unlink(report);
+  rmdir(dir);
+}
+
+static void test_sim_thesis_nosec(void **state) {
+  (void)state;
+  run_thesis("nosec");
+}
+
+static void test_sim_thesis_psk(void **state) {
+  (void)state;
+  run_thesis("psk");
+}
+
 static void test_sim_bad_profiles(void **state) {
   (void)state;
   char path[] = "/tmp/nb-e2e-sim-csv-XXXXXX";
@@ -321,7 +438,7 @@ static void test_sim_usage(void **state) {
   assert_non_null(strstr(out, "Examples"));
   free(out);
   static const char *const bad[][6] = {
-      {"sim", NULL},
+      {"sim", "--devices", "2", "--scenario", "thesis", NULL},
       {"sim", "--server", "coap://127.0.0.1:5683", "--devices", "0", NULL},
       {"sim", "--server", "coap://127.0.0.1:5683", "--security", "psk", NULL},
       {"sim", "--server", "coap://127.0.0.1:5683", "--loss", "2", NULL},
@@ -339,7 +456,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sim_usage),       cmocka_unit_test(test_sim_bad_profiles),
       cmocka_unit_test(test_sim_nosec_fleet), cmocka_unit_test(test_sim_psk_fleet),
-      cmocka_unit_test(test_sim_loss),
+      cmocka_unit_test(test_sim_loss),        cmocka_unit_test(test_sim_thesis_nosec),
+      cmocka_unit_test(test_sim_thesis_psk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
