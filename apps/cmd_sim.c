@@ -32,11 +32,13 @@
 static void usage(FILE *f) {
   fprintf(
       f,
-      "Usage: niobium sim --server URI | --bootstrap URI [OPTIONS]\n"
+      "Usage: niobium sim [--server URI | --bootstrap URI] [OPTIONS]\n"
       "A fleet of simulated LwM2M devices in one process: each one is the real client engine\n"
       "with its own address and port (and DTLS session), registering, updating, answering the\n"
       "server's requests and notifying; a report of counts, rates, latencies, errors and bytes\n"
-      "on the wire per message type at the end (docs/sim.md).\n\n"
+      "on the wire per message type at the end (docs/sim.md). Without --server and\n"
+      "--bootstrap it runs a bootstrap server, a server and their REST API of its own on\n"
+      "127.0.0.1 (as niobium demo does) and the devices bootstrap there.\n\n"
       "Fleet:\n"
       "  --devices N          devices (default 10)\n"
       "  --server URI         register with this server (coap://HOST:PORT or coaps://)\n"
@@ -85,6 +87,12 @@ static void usage(FILE *f) {
       "  --households-per-device K  a concentrator reporting K households as K instances\n"
       "  --speed X            profile seconds per real second (default 1)\n"
       "  --seed N             households, offsets, noise and loss (default 1)\n"
+      "  --notify-interval MS values change (observations are evaluated) every MS (1000)\n"
+      "  --notifies K         thesis: notifications of the session (default 10); then an\n"
+      "                       Update and the De-register, and the thesis's tables beside ours\n"
+      "Own servers (no --server, no --bootstrap):\n"
+      "  --http ADDR          their REST API (default 127.0.0.1:8080, else a free port)\n"
+      "  --db FILE            their database (default: a temporary file)\n"
       "Network:\n"
       "  --loss P             drop each datagram with probability P, both ways (seeded)\n"
       "  --sockets MODE       shared (one address of 127.0.0.0/8 per device through a few\n"
@@ -102,7 +110,13 @@ static void usage(FILE *f) {
       "  niobium sim --server coap://127.0.0.1:5683 --devices 1000 --ramp 200\n"
       "  niobium sim --server coap://127.0.0.1:5683 --devices 100 --ddf ../shared/lwm2m-registry\n"
       "  niobium sim --server coap://127.0.0.1:5683 --devices 100000 --scenario idle \\\n"
-      "      --report fleet.json\n");
+      "      --report fleet.json\n"
+      "  niobium sim --server coaps://127.0.0.1:5684 --security psk --api http://127.0.0.1:8080 "
+      "\\\n"
+      "      --devices 10000 --ramp 500\n"
+      "  niobium sim --bootstrap coap://127.0.0.1:5783 --server coaps://127.0.0.1:5684 \\\n"
+      "      --server-security psk --api http://127.0.0.1:8080 --devices 1000 --loss 0.2\n"
+      "  niobium sim --devices 1 --scenario thesis --notifies 100 --security psk\n");
 }
 
 typedef struct {
@@ -144,7 +158,7 @@ typedef struct {
   nb_model *model;
   nb_sim_profiles *profiles;
   nb_sim_scenario scenario;
-  uint64_t rss_base;
+  uint64_t rss_base, rss_registered;
   bool quitting;
 } sim_app;
 
@@ -317,9 +331,12 @@ static nb_err provision(void *user, nb_sim_fleet *f, const nb_sim_cred *cred) {
 static void on_fleet_event(void *user, nb_sim_fleet *f, uint32_t dev, nb_sim_event ev, nb_err err,
                            const nb_path *path, nb_time_ms now) {
   sim_app *a = user;
-  (void)f, (void)err, (void)path, (void)now;
+  (void)err, (void)path, (void)now;
   if (a->rest) nb_sim_rest_event(a->rest, dev, ev);
   if (ev == NB_SIM_EV_UPDATED && a->thesis_updating) nb_sim_runner_stop(a->runner);
+  const nb_sim_stats *st = nb_sim_fleet_stats(f);
+  if (ev == NB_SIM_EV_REGISTERED && !a->rss_registered && st->registered == st->devices)
+    nb_sim_rss(&a->rss_registered, &(uint64_t){0}); /* the figure of a whole fleet, registered */
 }
 
 /* The thesis's session, once the device is registered and observed: a value change every
@@ -387,6 +404,7 @@ static int report(sim_app *a) {
                            .started = nb_sim_runner_started(a->runner),
                            .now = nb_io_loop_now(a->loop),
                            .rss_base = a->rss_base,
+                           .rss_registered = a->rss_registered,
                            .loss = o->loss,
                            .seed = o->seed,
                            .have_net = true,
@@ -717,8 +735,8 @@ static int check(sim_opts *o) {
   if (o->scenario == NB_SIM_SCEN_THESIS) {
     if (o->devices != 1) return bad("--scenario thesis runs one device, as the thesis did");
     if (!o->notifies) o->notifies = 10;
-  } else if (o->notifies || o->notify_ms) {
-    return bad("--notifies and --notify-interval belong to --scenario thesis");
+  } else if (o->notifies) {
+    return bad("--notifies belongs to --scenario thesis");
   }
   if ((o->http || o->db) && (o->server || o->bootstrap))
     return bad("--http and --db are for the simulator's own servers (no --server/--bootstrap)");

@@ -671,8 +671,20 @@ static int bench_registrations(long devices) {
   return count == (size_t)devices ? 0 : 1;
 }
 
+/* `bench_server --echo-baseline N`: only the bare UDP echo of N notification datagrams (37
+ * bytes, the NoSec size), one machine-readable line; bench_sim sets its figures against it. */
+static int bench_echo_only(long count) {
+  gen_args a = {.mode = "echo", .devices = NOTIF_DEVICES, .notifications = count};
+  measured echo;
+  if (!run_echo(&a, &echo)) return 1;
+  printf("echo_per_s=%.0f echo_per_cpu_s=%.0f\n", rate(&echo), per_cpu(&echo));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--generate") == 0) return nb_bench_loadgen_main(argc, argv);
+  bool echo_only = argc > 1 && strcmp(argv[1], "--echo-baseline") == 0;
+  if (echo_only) argv++, argc--;
   long count = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
   if (count < 1 || count > 10000000) count = 100000;
   long fleet = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
@@ -688,6 +700,7 @@ int main(int argc, char **argv) {
            cpu_server, cpu_gen);
   else
     printf("one CPU only: server and generator share it (not pinned)\n");
+  if (echo_only) return bench_echo_only(count);
   int rc = bench_network_registrations();
   long nosec_bytes = 0;
   rc |= bench_notifications("coap", count, &nosec_bytes);

@@ -101,6 +101,10 @@ void nb_sim_report_text(FILE *out, const nb_sim_fleet *f, const nb_sim_report_in
             (unsigned long long)st->lost_down);
   fprintf(out, "memory: resident %.1f MiB (peak %.1f MiB), %.0f bytes per device\n",
           (double)in->rss / 1048576.0, (double)in->hwm / 1048576.0, nb_sim_per_device(in, st));
+  if (in->rss_registered > in->rss_base)
+    fprintf(out, "  when all %u were registered: %.1f MiB, %.0f bytes per device\n", st->devices,
+            (double)in->rss_registered / 1048576.0,
+            (double)(in->rss_registered - in->rss_base) / st->devices);
   if (in->have_net)
     fprintf(out, "sockets: %u (%s), %llu datagrams out, %llu in, %llu refused by the kernel\n",
             in->net.sockets, in->net.mode == NB_SIM_SOCK_SHARED ? "shared" : "one per device",
@@ -185,10 +189,15 @@ nb_err nb_sim_report_json(const char *path, const nb_sim_fleet *f, const nb_sim_
                       json_pack("{s:f,s:f,s:o}", "all_registered_s", span, "per_s",
                                 span > 0 ? st->ever_registered / span : 0.0, "time_to_register",
                                 nb_sim_json_hist(&st->time_to_register)));
-  json_object_set_new(root, "memory",
-                      json_pack("{s:I,s:I,s:I,s:f}", "rss_bytes", (json_int_t)in->rss, "peak_bytes",
-                                (json_int_t)in->hwm, "base_bytes", (json_int_t)in->rss_base,
-                                "bytes_per_device", nb_sim_per_device(in, st)));
+  json_object_set_new(
+      root, "memory",
+      json_pack("{s:I,s:I,s:I,s:f,s:I,s:f}", "rss_bytes", (json_int_t)in->rss, "peak_bytes",
+                (json_int_t)in->hwm, "base_bytes", (json_int_t)in->rss_base, "bytes_per_device",
+                nb_sim_per_device(in, st), "rss_all_registered_bytes",
+                (json_int_t)in->rss_registered, "bytes_per_device_registered",
+                in->rss_registered > in->rss_base
+                    ? (double)(in->rss_registered - in->rss_base) / st->devices
+                    : 0.0));
   if (in->have_net)
     json_object_set_new(
         root, "sockets",

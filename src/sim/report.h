@@ -21,8 +21,9 @@ typedef struct {
   const char *security; /* "nosec", "psk"... */
   const char *target;   /* the server or bootstrap URI */
   nb_time_ms started, now;
-  uint64_t rss, hwm; /* bytes: resident now and at most (VmRSS, VmHWM) */
-  uint64_t rss_base; /* resident before the first device was made */
+  uint64_t rss, hwm;       /* bytes: resident now and at most (VmRSS, VmHWM) */
+  uint64_t rss_base;       /* resident before the first device was made */
+  uint64_t rss_registered; /* resident when every device was registered (0: never) */
   double loss;
   uint64_t seed;
   bool have_net;
