@@ -25,8 +25,27 @@
 typedef struct {
   char dir[64], db[128], base[64], api[64], report[160];
   char coap_uri[64], coaps_uri[64], bs_uri[64];
-  nb_test_proc srv;
 } env;
+
+/* What a test started, stopped by the teardown whatever way the test ended (a failed assertion
+ * leaves the test function at once). */
+static nb_test_proc g_server, g_sim;
+static char g_dir[64];
+
+static int teardown(void **state) {
+  (void)state;
+  nb_test_proc_cleanup(&g_sim);
+  nb_test_proc_cleanup(&g_server);
+  if (g_dir[0]) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", g_dir);
+    g_dir[0] = 0;
+  }
+  memset(&g_sim, 0, sizeof g_sim);
+  memset(&g_server, 0, sizeof g_server);
+  return 0;
+}
 
 static bool server_takes(const char *option) {
   char *argv[] = {(char *)nb_test_env("NB_BINARY"), "server", "--help", NULL}, *out = NULL;
@@ -41,6 +60,7 @@ static bool server_takes(const char *option) {
 static void start_server(env *e, bool with_bs) {
   snprintf(e->dir, sizeof e->dir, "/tmp/nb-e2e-sim-XXXXXX");
   assert_non_null(mkdtemp(e->dir));
+  snprintf(g_dir, sizeof g_dir, "%s", e->dir);
   snprintf(e->db, sizeof e->db, "%s/server.db", e->dir);
   snprintf(e->report, sizeof e->report, "%s/report.json", e->dir);
   uint16_t cp = nb_test_free_port(SOCK_DGRAM), sp = nb_test_free_port(SOCK_DGRAM),
@@ -78,16 +98,8 @@ static void start_server(env *e, bool with_bs) {
     argv[n++] = bs;
   }
   argv[n] = NULL;
-  assert_true(nb_test_proc_start(&e->srv, argv));
-  assert_true(nb_test_proc_wait_output(&e->srv, true, "proto=http", 20000));
-}
-
-static void stop_server(env *e) {
-  nb_test_proc_stop(&e->srv);
-  nb_test_proc_cleanup(&e->srv);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(nb_test_proc_start(&g_server, argv));
+  assert_true(nb_test_proc_wait_output(&g_server, true, "proto=http", 20000));
 }
 
 static size_t count(const char *hay, const char *needle) {
@@ -177,20 +189,22 @@ static void run_fleet(const char *security) {
                   e.report,
                   "--log-level",
                   "warn",
+                  "--duration",
+                  "600", /* a safety net: the test interrupts it long before */
                   NULL};
-  nb_test_proc sim;
-  assert_true(nb_test_proc_start(&sim, argv));
+  nb_test_proc *sim = &g_sim;
+  assert_true(nb_test_proc_start(sim, argv));
   char want[64];
   snprintf(want, sizeof want, "registered=%d ", FLEET);
-  if (!nb_test_proc_wait_output(&sim, true, want, 120000))
-    fail_with_stderr(&sim, "not all devices registered");
+  if (!nb_test_proc_wait_output(sim, true, want, 120000))
+    fail_with_stderr(sim, "not all devices registered");
   char *list = http(&e, "GET", "/api/clients");
   assert_int_equal(count(list, "\"endpoint\":\"sim-"), FLEET);
   assert_int_equal(count(list, psk ? "\"securityMode\":\"psk\"" : "\"securityMode\":\"none\""),
                    FLEET);
   free(list);
   check_reads(&e);
-  interrupt_and_wait(&sim);
+  interrupt_and_wait(sim);
   json_t *r = load_report(&e);
   assert_int_equal(report_num(r, "devices", "registered_ever"), FLEET);
   assert_int_equal(report_num(r, "devices", "deregistered"), FLEET);
@@ -203,8 +217,7 @@ static void run_fleet(const char *security) {
   list = http(&e, "GET", "/api/clients");
   assert_int_equal(count(list, "\"endpoint\":\"sim-"), 0);
   free(list);
-  nb_test_proc_cleanup(&sim);
-  stop_server(&e);
+  nb_test_proc_cleanup(sim);
 }
 
 static void test_sim_nosec_fleet(void **state) {
@@ -248,11 +261,13 @@ static void test_sim_loss(void **state) {
                   "1",
                   "--report",
                   e.report,
+                  "--duration",
+                  "600",
                   NULL};
-  nb_test_proc sim;
-  assert_true(nb_test_proc_start(&sim, argv));
-  if (!nb_test_proc_wait_output(&sim, true, "registered=40 ", 200000))
-    fail_with_stderr(&sim, "not all devices registered under loss");
+  nb_test_proc *sim = &g_sim;
+  assert_true(nb_test_proc_start(sim, argv));
+  if (!nb_test_proc_wait_output(sim, true, "registered=40 ", 200000))
+    fail_with_stderr(sim, "not all devices registered under loss");
   /* Reset Error Code on ten devices at once, each sent once by the server (which retransmits
    * it under the loss and waits up to MAX_TRANSMIT_WAIT for the answer) */
   nb_test_proc curl[10];
@@ -270,7 +285,7 @@ static void test_sim_loss(void **state) {
     free(out);
     nb_test_proc_cleanup(&curl[i]);
   }
-  interrupt_and_wait(&sim);
+  interrupt_and_wait(sim);
   json_t *r = load_report(&e);
   assert_int_equal(report_num(r, "devices", "registered_ever"), 40);
   assert_true(report_num(r, "activity", "lost_up") > 0);
@@ -281,8 +296,7 @@ static void test_sim_loss(void **state) {
   assert_true(report_num(r, "activity", "executes") <= 10);
   assert_true(answered >= 5);
   json_decref(r);
-  nb_test_proc_cleanup(&sim);
-  stop_server(&e);
+  nb_test_proc_cleanup(sim);
 }
 
 /* The sum of a field over the thesis rows of one phase (NULL: every row). */
@@ -454,10 +468,13 @@ static void test_sim_usage(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sim_usage),       cmocka_unit_test(test_sim_bad_profiles),
-      cmocka_unit_test(test_sim_nosec_fleet), cmocka_unit_test(test_sim_psk_fleet),
-      cmocka_unit_test(test_sim_loss),        cmocka_unit_test(test_sim_thesis_nosec),
-      cmocka_unit_test(test_sim_thesis_psk),
+      cmocka_unit_test_teardown(test_sim_usage, teardown),
+      cmocka_unit_test_teardown(test_sim_bad_profiles, teardown),
+      cmocka_unit_test_teardown(test_sim_nosec_fleet, teardown),
+      cmocka_unit_test_teardown(test_sim_psk_fleet, teardown),
+      cmocka_unit_test_teardown(test_sim_loss, teardown),
+      cmocka_unit_test_teardown(test_sim_thesis_nosec, teardown),
+      cmocka_unit_test_teardown(test_sim_thesis_psk, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
