@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/hex.h"
+#include "sim/textfile.h"
 
 #define NB_SIM_PSK_MAX 64
 #define NB_SIM_FIELD 128
@@ -115,36 +116,12 @@ nb_err nb_sim_pskfile_parse(const char *text, size_t len, const char *name, nb_s
 }
 
 nb_err nb_sim_pskfile_load(const char *path, nb_sim_pskfile **out, char *err, size_t errcap) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
-    return NB_ERR_IO;
-  }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  nb_err e = buf ? NB_OK : NB_ERR_NOMEM;
-  while (e == NB_OK) {
-    if (len == cap) {
-      char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
-      if (!nb) {
-        e = NB_ERR_NOMEM;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t n = fread(buf + len, 1, cap - len, f);
-    len += n;
-    if (n == 0) break;
-  }
-  if (e == NB_OK && ferror(f)) {
-    snprintf(err, errcap, "%s: read error", path);
-    e = NB_ERR_IO;
-  }
-  fclose(f);
-  if (e == NB_OK) e = nb_sim_pskfile_parse(buf, len, path, out, err, errcap);
-  if (buf) gnutls_memset(buf, 0, len);
-  free(buf);
+  char *buf;
+  size_t len;
+  nb_err e = nb_sim_textfile_read(path, (size_t)1 << 30, &buf, &len, err, errcap);
+  if (e != NB_OK) return e;
+  e = nb_sim_pskfile_parse(buf, len, path, out, err, errcap);
+  nb_sim_textfile_free(buf, len);
   return e;
 }
 

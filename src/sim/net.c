@@ -248,7 +248,7 @@ nb_err nb_sim_net_new(nb_io_loop *loop, const nb_sim_net_config *cfg, nb_sim_net
                     : cfg->devices;
     if (n->cfg.mode == NB_SIM_SOCK_SHARED && n->nsocks > NB_SIM_MAX_SHARED)
       n->nsocks = NB_SIM_MAX_SHARED;
-    n->socks = calloc(n->nsocks, sizeof *n->socks);
+    n->socks = calloc(n->nsocks ? n->nsocks : 1, sizeof(nb_sim_sock *));
     if (!n->socks) e = NB_ERR_NOMEM;
   }
   for (uint32_t k = 0; e == NB_OK && n->cfg.mode == NB_SIM_SOCK_SHARED && k < n->nsocks; k++) {
@@ -310,7 +310,7 @@ void nb_sim_net_send(void *user, uint32_t dev, const nb_addr *peer, const uint8_
 }
 
 void nb_sim_net_flush(nb_sim_net *n) {
-  if (n->cfg.mode != NB_SIM_SOCK_SHARED) return;
+  if (n->cfg.mode != NB_SIM_SOCK_SHARED || !n->socks) return;
   for (uint32_t k = 0; k < n->nsocks; k++)
     if (n->socks[k]) nb_sim_flush_sock(n, n->socks[k]);
 }

@@ -195,7 +195,7 @@ static nb_err nb_sim_device_read(const nb_sim_obj *so, uint16_t inst, uint16_t r
     case 3:
       return nb_sim_str(out, in->firmware);
     case 10: /* a little under the total, moving with the device's activity */
-      *out = nb_value_int(in->memory_total_kb - 8 - (int64_t)((so->dev * 7 + now / 60000) % 16));
+      *out = nb_value_int(in->memory_total_kb - 8 - (((int64_t)so->dev * 7 + now / 60000) % 16));
       return NB_OK;
     case 11:
       *out = nb_value_int(0); /* no error */

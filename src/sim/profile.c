@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/textfile.h"
+
 #define NB_SIM_FIELD_MAX 64      /* longest time or value field */
 #define NB_SIM_PROFILE_MAX_W 1e7 /* 10 MW: anything above is a unit mistake */
 
@@ -40,6 +42,7 @@ static double nb_sim_last_step(const nb_sim_profiles *p) {
 
 /* Cumulative energies (trapezoids between samples, the last one closing the loop). */
 static nb_err nb_sim_profiles_finish(nb_sim_profiles *p) {
+  if (!p->t || !p->w || p->s < 2 || p->h == 0) return NB_ERR_INVAL;
   p->period = p->t[p->s - 1] + nb_sim_last_step(p);
   p->e = calloc(((size_t)p->s + 1) * p->h, sizeof *p->e);
   if (!p->e) return NB_ERR_NOMEM;
@@ -66,37 +69,38 @@ static uint32_t nb_sim_profiles_find(const nb_sim_profiles *p, double r) {
   return lo;
 }
 
-/* Where t falls: loops completed, the sample before it, and the fraction of the interval. */
-static void nb_sim_profiles_locate(const nb_sim_profiles *p, double t, double *loops, uint32_t *i,
-                                   double *frac, double *dt) {
+/* Where t falls for household h: loops completed, the sample before it, the interval's
+ * length, and the power at that sample (a), at t (at), and at the next sample. */
+typedef struct {
+  double loops, dt, frac, a, at;
+  uint32_t i;
+} nb_sim_at;
+
+static nb_sim_at nb_sim_profiles_at(const nb_sim_profiles *p, uint32_t h, double t) {
+  nb_sim_at x;
   if (t < 0) t = 0;
-  *loops = floor(t / p->period);
-  double r = t - *loops * p->period;
+  x.loops = floor(t / p->period);
+  double r = t - x.loops * p->period;
   if (r >= p->period) r = 0; /* rounding */
-  *i = nb_sim_profiles_find(p, r);
-  double next = *i + 1 < p->s ? p->t[*i + 1] : p->period;
-  *dt = next - p->t[*i];
-  *frac = *dt > 0 ? (r - p->t[*i]) / *dt : 0;
+  x.i = nb_sim_profiles_find(p, r);
+  double next = x.i + 1 < p->s ? p->t[x.i + 1] : p->period;
+  x.dt = next - p->t[x.i];
+  x.frac = x.dt > 0 ? (r - p->t[x.i]) / x.dt : 0;
+  x.a = p->w[(size_t)x.i * p->h + h];
+  double b = p->w[(size_t)((x.i + 1) % p->s) * p->h + h];
+  x.at = x.a + (b - x.a) * x.frac;
+  return x;
 }
 
 double nb_sim_profiles_power(const nb_sim_profiles *p, uint32_t h, double t) {
-  double loops, frac, dt;
-  uint32_t i;
-  h %= p->h;
-  nb_sim_profiles_locate(p, t, &loops, &i, &frac, &dt);
-  double a = p->w[(size_t)i * p->h + h], b = p->w[(size_t)((i + 1) % p->s) * p->h + h];
-  return a + (b - a) * frac;
+  return nb_sim_profiles_at(p, h % p->h, t).at;
 }
 
 double nb_sim_profiles_energy(const nb_sim_profiles *p, uint32_t h, double t) {
-  double loops, frac, dt;
-  uint32_t i;
   h %= p->h;
-  nb_sim_profiles_locate(p, t, &loops, &i, &frac, &dt);
-  double a = p->w[(size_t)i * p->h + h], b = p->w[(size_t)((i + 1) % p->s) * p->h + h];
-  double at = a + (b - a) * frac; /* trapezoid from the sample to t */
-  double part = (a + at) / 2.0 * frac * dt / 3600.0;
-  return loops * p->e[(size_t)p->s * p->h + h] + p->e[(size_t)i * p->h + h] + part;
+  nb_sim_at x = nb_sim_profiles_at(p, h, t);
+  double part = (x.a + x.at) / 2.0 * x.frac * x.dt / 3600.0; /* trapezoid from the sample */
+  return x.loops * p->e[(size_t)p->s * p->h + h] + p->e[(size_t)x.i * p->h + h] + part;
 }
 
 double nb_sim_profiles_mean(const nb_sim_profiles *p, uint32_t h) {
@@ -209,6 +213,7 @@ static nb_err nb_sim_csv_row(nb_sim_profiles *p, const nb_sim_csv_ctx *c, const 
     return nb_sim_csv_fail(c, "%zu fields, the header has %u", fields, p->h + 1);
   if (p->s == NB_SIM_PROFILE_MAX_ROWS)
     return nb_sim_csv_fail(c, "more than %d samples", NB_SIM_PROFILE_MAX_ROWS);
+  if (p->h == 0) return NB_ERR_INVAL; /* the header came first */
   if (p->s == *cap) {
     size_t nc = *cap ? *cap * 2 : 64;
     double *t = realloc(p->t, nc * sizeof *t);
@@ -291,36 +296,12 @@ nb_err nb_sim_profiles_parse_csv(const char *text, size_t len, const char *name,
 }
 
 nb_err nb_sim_profiles_load_csv(const char *path, nb_sim_profiles **out, char *err, size_t errcap) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (err && errcap) snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
-    return NB_ERR_IO;
-  }
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  nb_err e = NB_OK;
-  for (;;) {
-    if (len == cap) {
-      size_t nc = cap ? cap * 2 : 65536;
-      char *nb = nc <= (size_t)1 << 31 ? realloc(buf, nc) : NULL;
-      if (!nb) {
-        e = NB_ERR_NOMEM;
-        break;
-      }
-      buf = nb;
-      cap = nc;
-    }
-    size_t n = fread(buf + len, 1, cap - len, f);
-    len += n;
-    if (n == 0) break;
-  }
-  if (e == NB_OK && ferror(f)) {
-    if (err && errcap) snprintf(err, errcap, "%s: read error", path);
-    e = NB_ERR_IO;
-  }
-  fclose(f);
-  if (e == NB_OK) e = nb_sim_profiles_parse_csv(buf, len, path, out, err, errcap);
-  free(buf);
+  char *buf;
+  size_t len;
+  nb_err e = nb_sim_textfile_read(path, (size_t)1 << 31, &buf, &len, err, errcap);
+  if (e != NB_OK) return e;
+  e = nb_sim_profiles_parse_csv(buf, len, path, out, err, errcap);
+  nb_sim_textfile_free(buf, len);
   return e;
 }
 
