@@ -2,8 +2,9 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DIR ?= build
 FUZZ_SECONDS ?= 30
+PREFIX ?= /usr/local
 
-.PHONY: all release debug asan test demo bench fuzz deps clean format tidy
+.PHONY: all release debug asan test demo bench fuzz deps clean format tidy install
 
 all: release
 
@@ -33,8 +34,15 @@ test: deps asan release
 demo: deps release
 	scripts/demo $(BUILD_DIR)/release/niobium
 
+# Every benchmark, then the tiny device's size (built in its own trees; scripts/device-size).
 bench: release
 	scripts/bench $(BUILD_DIR)/release
+	scripts/device-size $(BUILD_DIR)
+
+# The niobium command, the client library's headers, libniobium-client.a/.so and
+# niobium-client.pc under PREFIX (default /usr/local); DESTDIR is honoured for packaging.
+install: release
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)/release --prefix "$(PREFIX)"
 
 # The run length is configured into the ctest commands, so the asan tree is reconfigured with it
 # (the next `make test` sets it back to the short run).

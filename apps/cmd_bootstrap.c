@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_opts.h"
 #include "base/log.h"
+#include "base/privfile.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
 #include "commands.h"
@@ -38,10 +40,18 @@ static void usage(FILE *f) {
           "       niobium bootstrap pending | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
           "       niobium bootstrap evidence EP [--out FILE]\n"
+          "pending lists the requests waiting for a decision, also those a crash or restart\n"
+          "of the server dropped (`request gone`: the device asks again, and an approval given\n"
+          "meanwhile lets that next request through at once); approve/reject of an endpoint\n"
+          "that is not pending fails (exit 1). With --db the decision is recorded and a\n"
+          "running server applies it within a second (or the next one, at its start).\n"
           "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
-          "or --api URL [--api-token T] to go through a running server's REST API instead\n"
-          "(`niobium bootstrap --http` or `niobium server --with-bootstrap`; config\n"
-          "export needs --db: the API never hands out the secrets an export holds)\n"
+          "or --api URL [--api-token T | --api-token-file F] [--api-ca FILE] to go through a\n"
+          "running server's REST API instead (`niobium bootstrap --http` or `niobium server\n"
+          "--with-bootstrap`; --api-ca: the trust anchors (PEM) of an https:// API; config\n"
+          "export needs --db: the API never hands out the secrets an export holds); the\n"
+          "database is created 0600 and refused when group or others may read it, and\n"
+          "export FILE and --out FILE are written 0600\n"
           "run options:\n"
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
@@ -72,13 +82,16 @@ static void usage(FILE *f) {
           "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
           "                     approve/reject, expected secure IDs) and the event stream\n"
           "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
-          "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" on the API (mandatory\n"
-          "                     when --http is not a loopback address); also sent to\n"
-          "                     --server-api unless --server-api-token is given\n"
+          "  options of that API (the token is also sent to --server-api unless\n"
+          "  --server-api-token is given):\n" NB_API_OPTS_HELP
           "  --server-api URL   the management server runs apart: install each device's fresh\n"
           "                     credential through its REST API (URL/api/security/clients)\n"
           "                     before Finish; when that fails, the bootstrap fails\n"
           "  --server-api-token TOKEN  that server's --api-token\n"
+          "  --server-api-token-file FILE  the same, read from FILE (owner-only, one line)\n"
+          "  --api-ca FILE      trust anchors (PEM) of an https:// --server-api or --api\n"
+          "  (the API takes JSON bodies only, refuses requests from other origins and other\n"
+          "  Host names, and pages its lists: docs/openapi.yaml)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "signed bootstrap: a device asking with pct=18 over DTLS with its raw public key\n"
           "or certificate gets every Bootstrap-Write signed (COSE_Sign1, ES256) with the key\n"
@@ -149,11 +162,6 @@ static int load_rpk_key(const char *path, uint8_t *key, size_t cap, size_t *len)
       path);
 }
 
-static bool is_loopback(const nb_addr *a) {
-  static const uint8_t v6lo[16] = {[15] = 1};
-  return a->family == NB_ADDR_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6lo, 16) == 0;
-}
-
 static int64_t clock_offset(nb_io_loop *loop) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -163,9 +171,10 @@ static int64_t clock_offset(nb_io_loop *loop) {
 #define MAX_CA 8
 
 typedef struct {
-  const char *db, *coap, *coaps, *rpk_key, *http, *token, *server_api, *server_token;
+  const char *db, *coap, *coaps, *rpk_key, *http, *server_api, *server_token, *api_ca;
   const char *cert, *key, *ca[MAX_CA];
   size_t nca;
+  nb_api_opts *api; /* the REST API's token, names, HTTPS and bounds (--http) */
   bool x509_default_config;
   nb_bs_policy policy;
   size_t max_sessions, max_pending;
@@ -225,7 +234,7 @@ static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote
                          nb_server_store *out) {
   *out = (nb_server_store){0};
   if (o->server_api) {
-    if (nb_http_remote_store_new(o->server_api, o->server_token, 0, rs) != NB_OK)
+    if (nb_http_remote_store_new(o->server_api, o->server_token, o->api_ca, 0, rs) != NB_OK)
       return BS_USAGE("--server-api must be the server's API base URL (http://HOST:PORT)\n");
     return NB_EXIT_OK;
   }
@@ -237,14 +246,21 @@ static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote
 
 /* The listen addresses, parsed before anything opens. */
 static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr *http) {
+  int rc;
   if (o->coap && nb_addr_parse(o->coap, 5783, coap) != NB_OK)
     return BS_USAGE("bad --coap address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coap);
   if (o->coaps && nb_addr_parse(o->coaps, 5784, coaps) != NB_OK)
     return BS_USAGE("bad --coaps address '%s' (IP:PORT or [IPv6]:PORT)\n", o->coaps);
   if (o->http && nb_addr_parse(o->http, 8080, http) != NB_OK)
     return BS_USAGE("bad --http address '%s' (IP:PORT or [IPv6]:PORT)\n", o->http);
-  if (o->http && !o->token && !is_loopback(http))
-    return BS_USAGE("the API on %s needs --api-token (or bind it to 127.0.0.1)\n", o->http);
+  if (o->http && (rc = nb_api_opts_finish(o->api, http)) != NB_EXIT_OK) return rc;
+  return NB_EXIT_OK;
+}
+
+/* The database (keys, PSKs) is created 0600 and refused when others may read it. */
+static int check_db(const char *db) {
+  char why[512];
+  if (nb_privfile_prepare_db(db, why, sizeof why) != NB_OK) return BS_ERR("%s\n", why);
   return NB_EXIT_OK;
 }
 
@@ -253,7 +269,7 @@ static int parse_addrs(const run_opts *o, nb_addr *coap, nb_addr *coaps, nb_addr
 static int run_server(const run_opts *o) {
   nb_addr coap, coaps, http;
   int rc = parse_addrs(o, &coap, &coaps, &http);
-  if (rc != NB_EXIT_OK) return rc;
+  if (rc != NB_EXIT_OK || (rc = check_db(o->db)) != NB_EXIT_OK) return rc;
   uint8_t key[8192];
   size_t key_len = 0;
   if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
@@ -298,10 +314,9 @@ static int run_server(const run_opts *o) {
     goto out;
   }
   if (o->http) {
-    nb_http_api_config hc = {.listen = http,
-                             .api_token = o->token,
-                             .clock_offset = clock_offset(a.loop),
-                             .bootstrap = host};
+    nb_http_api_config hc = {
+        .listen = http, .clock_offset = clock_offset(a.loop), .bootstrap = host};
+    nb_api_opts_apply(o->api, &hc);
     if (nb_http_api_new(a.loop, NULL, &hc, &api) != NB_OK) {
       rc = BS_ERR("cannot serve the API on %s: is the port in use?\n", o->http);
       goto out;
@@ -325,9 +340,12 @@ out:
 
 typedef struct {
   const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key, *http, *token, *ca_cert, *ca_key, *server_cert, *server_api;
-  const char *server_token, *api, *out, *cert, *key, *ca[MAX_CA];
+  const char *coaps, *rpk_key, *http, *ca_cert, *ca_key, *server_cert, *server_api;
+  const char *api, *api_ca, *out, *cert, *key, *ca[MAX_CA];
   size_t nca;
+  nb_api_opts token_etc; /* --api-token[-file] and the options of the --http listener */
+  char *server_token;    /* --server-api-token[-file] (heap, wiped) */
+  bool help;
   bool dflt, bs_fresh_key, x509_default_config;
   long ssid, lifetime, bs_timeout;
   size_t max_sessions, max_pending;
@@ -368,7 +386,7 @@ static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
 
 /* text and a newline to path (--out), or to stdout when path is NULL. */
 static int write_text(const char *path, const char *text) {
-  FILE *f = path ? fopen(path, "w") : stdout;
+  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* evidence, configs: 0600 */
   if (!f) return BS_ERR("cannot write %s: check the path and permissions\n", path);
   bool ok = fprintf(f, "%s\n", text) >= 0;
   if (path && fclose(f) != 0) ok = false;
@@ -378,31 +396,75 @@ static int write_text(const char *path, const char *text) {
 }
 
 /* One call to URL + path; prints the answer body (JSON) on success. */
-static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
-  char url[1024], why[200] = "";
-  if (!o->api) return BS_USAGE("this needs --api URL\n");
-  size_t n = strlen(o->api);
-  while (n > 0 && o->api[n - 1] == '/') n--;
-  if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, o->api, path) >= sizeof url)
-    return BS_USAGE("--api URL is too long\n");
+/* One request to url; the answer (2xx) in *answer and the next page's URL in *next. */
+static int api_fetch(const bs_opts *o, const char *method, const char *url, const char *path,
+                     const char *body, char **answer, char **next) {
+  char why[200] = "";
   nb_http_request rq = {.method = method,
                         .url = url,
-                        .bearer_token = o->token,
+                        .bearer_token = o->token_etc.token,
+                        .ca_file = o->api_ca,
                         .body = body,
                         .body_len = body ? strlen(body) : 0};
   long status = 0;
-  char *answer = NULL;
-  nb_err e = nb_http_fetch(&rq, &status, &answer, why, sizeof why);
+  nb_err e = nb_http_fetch_page(&rq, &status, answer, next, why, sizeof why);
   int rc = NB_EXIT_OK;
   if (e != NB_OK)
     rc = BS_ERR("cannot reach %s (%s): is the server running with --http there?\n", o->api, why);
   else if (status == 401)
     rc = BS_ERR("the API refused the token: give the server's --api-token\n");
   else if (status < 200 || status > 299)
-    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, answer ? answer : "");
-  else
-    rc = write_text(o->out, answer ? answer : "");
+    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, *answer ? *answer : "");
+  return rc;
+}
+
+/* --api URL + path, or a usage error. */
+static int api_url(const bs_opts *o, const char *path, char *url, size_t cap) {
+  if (!o->api) return BS_USAGE("this needs --api URL\n");
+  size_t n = strlen(o->api);
+  while (n > 0 && o->api[n - 1] == '/') n--;
+  if ((size_t)snprintf(url, cap, "%.*s%s", (int)n, o->api, path) >= cap)
+    return BS_USAGE("--api URL is too long\n");
+  return NB_EXIT_OK;
+}
+
+/* One call to URL + path; prints the answer body (JSON) on success. */
+static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
+  char url[1024], *answer = NULL, *next = NULL;
+  int rc = api_url(o, path, url, sizeof url);
+  if (rc == NB_EXIT_OK) rc = api_fetch(o, method, url, path, body, &answer, &next);
+  if (rc == NB_EXIT_OK) rc = write_text(o->out, answer ? answer : "");
   free(answer);
+  free(next);
+  return rc;
+}
+
+/* GET of a list: every page (the API pages them, Link: rel="next"), printed as one array. */
+static int api_list(const bs_opts *o, const char *path) {
+  char first[1024];
+  int rc = api_url(o, path, first, sizeof first);
+  json_t *all = json_array();
+  char *url = rc == NB_EXIT_OK ? strdup(first) : NULL;
+  for (unsigned pages = 0; url && rc == NB_EXIT_OK; pages++) {
+    if (pages == 100000) { /* a server whose links never end */
+      rc = BS_ERR("GET %s: more than 100000 pages\n", path);
+      break;
+    }
+    char *answer = NULL, *next = NULL;
+    rc = api_fetch(o, "GET", url, path, NULL, &answer, &next);
+    json_t *page = rc == NB_EXIT_OK ? json_loads(answer, 0, NULL) : NULL;
+    if (rc == NB_EXIT_OK && (!json_is_array(page) || json_array_extend(all, page) != 0))
+      rc = BS_ERR("GET %s did not answer a JSON array\n", path);
+    json_decref(page);
+    free(answer);
+    free(url);
+    url = next;
+  }
+  free(url);
+  char *text = rc == NB_EXIT_OK ? json_dumps(all, JSON_COMPACT) : NULL;
+  if (rc == NB_EXIT_OK) rc = text ? write_text(o->out, text) : BS_ERR("out of memory\n");
+  free(text);
+  json_decref(all);
   return rc;
 }
 
@@ -424,7 +486,7 @@ static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
 static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
   char path[600], ep[400], body[160];
   if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0)
-    return api_call(o, "GET", "/api/bootstrap/configs", NULL);
+    return api_list(o, "/api/bootstrap/configs");
   if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
     if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
     if (nb_http_url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep) != NB_OK)
@@ -432,7 +494,7 @@ static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
     snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
     return api_call(o, "DELETE", path, NULL);
   }
-  if (strcmp(verb, "pending") == 0) return api_call(o, "GET", "/api/bootstrap/pending", NULL);
+  if (strcmp(verb, "pending") == 0) return api_list(o, "/api/bootstrap/pending");
   if (strcmp(verb, "evidence") == 0 && sub) {
     if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
       return BS_USAGE("the endpoint name is too long\n");
@@ -515,7 +577,7 @@ static nb_err export_one(void *user, const nb_bs_config *c) {
 }
 
 static int config_export(nb_bs_store *st, const char *path) {
-  FILE *f = path ? fopen(path, "w") : stdout;
+  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* the configs' keys: 0600 */
   if (!f) return BS_ERR("cannot write %s\n", path);
   fputs("[\n", f);
   nb_err e = nb_bs_store_config_each(st, export_one, f);
@@ -554,11 +616,20 @@ static int config_import(nb_bs_store *st, const bs_opts *o, const char *path) {
   return rc;
 }
 
+/* One row as the operator reads it: what the request waits for (docs/security.md step 4). */
 static nb_err print_pending(void *user, const char *ep, const char *peer, int64_t at,
                             const char *decision) {
   (void)user;
-  printf("%-32s peer=%s since=%lld%s%s\n", ep, peer, (long long)at, decision[0] ? " decided=" : "",
-         decision);
+  const char *state = !decision[0]                        ? "waiting for a decision"
+                      : strcmp(decision, "gone") == 0     ? "request gone with a restart (approve "
+                                                            "lets its next request through)"
+                      : strcmp(decision, "approved") == 0 ? "approved: its next request goes ahead"
+                                                          : NULL;
+  if (state)
+    printf("%-32s peer=%s since=%lld %s\n", ep, peer, (long long)at, state);
+  else
+    printf("%-32s peer=%s since=%lld decided=%s (the running bootstrap server applies it)\n", ep,
+           peer, (long long)at, decision);
   return NB_OK;
 }
 
@@ -586,6 +657,8 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
     return config_import(NULL, o, argv[2]);
   if (o->api) return api_cmd(o, verb, sub);
   nb_bs_store *st;
+  int checked = check_db(o->db);
+  if (checked != NB_EXIT_OK) return checked;
   if (nb_bs_store_open(o->db, &st) != NB_OK)
     return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
   int rc = NB_EXIT_USAGE;
@@ -611,6 +684,11 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
     nb_err e = nb_bs_store_decide(st, sub, verb[0] == 'a');
     rc = e == NB_OK ? NB_EXIT_OK
                     : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
+    if (rc == NB_EXIT_OK)
+      printf(
+          "%s %s: recorded; the running bootstrap server applies it within a second (or the "
+          "next one at its start)\n",
+          verb, sub);
   } else if (strcmp(verb, "expect") == 0) {
     rc = expect(st, o);
   } else if (strcmp(verb, "evidence") == 0 && sub) {
@@ -626,7 +704,8 @@ static int operator_cmd(const bs_opts *o, int argc, char **argv) {
   return rc;
 }
 
-int nb_cmd_bootstrap(int argc, char **argv) {
+/* The command line into *op (op->help: --help was given and printed). */
+static int parse_args(int argc, char **argv, bs_opts *op) {
   static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                        {"coap", required_argument, NULL, 'c'},
                                        {"coaps", required_argument, NULL, 'T'},
@@ -649,110 +728,117 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                                        {"server-api", required_argument, NULL, 'A'},
                                        {"api", required_argument, NULL, 'a'},
                                        {"server-api-token", required_argument, NULL, 'P'},
+                                       {"server-api-token-file", required_argument, NULL, 'Q'},
+                                       {"api-ca", required_argument, NULL, 'Z'},
                                        {"bs-fresh-key", no_argument, NULL, 'F'},
                                        {"bs-account-timeout", required_argument, NULL, 'O'},
                                        {"ca-cert", required_argument, NULL, 'C'},
                                        {"ca-key", required_argument, NULL, 'K'},
                                        {"server-cert", required_argument, NULL, 'X'},
-                                       {"api-token", required_argument, NULL, 't'},
                                        {"max-sessions", required_argument, NULL, 'M'},
                                        {"max-pending", required_argument, NULL, 'N'},
                                        {"log-level", required_argument, NULL, 'L'},
                                        {"out", required_argument, NULL, 'o'},
                                        {"help", no_argument, NULL, 'h'},
+                                       NB_API_LONG_OPTS,
                                        {NULL, 0, NULL, 0}};
-  bs_opts o = {.db = "niobium.db", .policy = "auto", .ssid = 101, .lifetime = 86400};
-  int c;
+  int c, rc;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
       case 'd':
-        o.db = optarg;
+        op->db = optarg;
         break;
       case 'c':
-        o.coap = optarg;
+        op->coap = optarg;
         break;
       case 'T':
-        o.coaps = optarg;
+        op->coaps = optarg;
         break;
       case 'R':
-        o.rpk_key = optarg;
+        op->rpk_key = optarg;
         break;
       case 'E':
-        o.cert = optarg;
+        op->cert = optarg;
         break;
       case 'Y':
-        o.key = optarg;
+        op->key = optarg;
         break;
       case 'V':
-        if (o.nca == MAX_CA) return BS_USAGE("at most %d --ca files\n", MAX_CA);
-        o.ca[o.nca++] = optarg;
+        if (op->nca == MAX_CA) return BS_USAGE("at most %d --ca files\n", MAX_CA);
+        op->ca[op->nca++] = optarg;
         break;
       case 'W':
-        o.x509_default_config = true;
+        op->x509_default_config = true;
         break;
       case 'p':
-        o.policy = optarg;
+        op->policy = optarg;
         break;
       case 'e':
-        o.ep = optarg;
+        op->ep = optarg;
         break;
       case 'D':
-        o.dflt = true;
+        op->dflt = true;
         break;
       case 'u':
-        o.uri = optarg;
+        op->uri = optarg;
         break;
       case 's':
-        o.security = optarg;
+        op->security = optarg;
         break;
       case 'i':
-        o.ssid = strtol(optarg, NULL, 10);
+        op->ssid = strtol(optarg, NULL, 10);
         break;
       case 'l':
-        o.lifetime = strtol(optarg, NULL, 10);
+        op->lifetime = strtol(optarg, NULL, 10);
         break;
       case 'b':
-        o.binding = optarg;
+        op->binding = optarg;
         break;
       case 'S':
-        o.secure_id = optarg;
+        op->secure_id = optarg;
         break;
       case 'k':
-        o.server_key = optarg;
+        op->server_key = optarg;
         break;
       case 'H':
-        o.http = optarg;
+        op->http = optarg;
         break;
+
       case 'A':
-        o.server_api = optarg;
+        op->server_api = optarg;
         break;
       case 'a':
-        o.api = optarg;
+        op->api = optarg;
         break;
       case 'P':
-        o.server_token = optarg;
+      case 'Q': {
+        char why[300] = "out of memory";
+        free(op->server_token);
+        op->server_token = c == 'P' ? strdup(optarg) : nb_secret_file_read(optarg, why, sizeof why);
+        if (!op->server_token) return BS_ERR("%s\n", why);
+        break;
+      }
+      case 'Z':
+        op->api_ca = optarg;
         break;
       case 'F':
-        o.bs_fresh_key = true;
+        op->bs_fresh_key = true;
         break;
       case 'O':
-        o.bs_timeout = strtol(optarg, NULL, 10);
+        op->bs_timeout = strtol(optarg, NULL, 10);
         break;
       case 'C':
-        o.ca_cert = optarg;
+        op->ca_cert = optarg;
         break;
       case 'K':
-        o.ca_key = optarg;
+        op->ca_key = optarg;
         break;
       case 'X':
-        o.server_cert = optarg;
-        break;
-      case 't':
-        o.token = optarg;
+        op->server_cert = optarg;
         break;
       case 'o':
-        o.out = optarg;
+        op->out = optarg;
         break;
       case 'M':
       case 'N': {
@@ -760,7 +846,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
         unsigned long v = strtoul(optarg, &end, 10);
         if (end == optarg || *end || optarg[0] == '-' || v < 1 || v > 1000000)
           return BS_USAGE("--max-sessions and --max-pending take 1..1000000\n");
-        *(c == 'M' ? &o.max_sessions : &o.max_pending) = v;
+        *(c == 'M' ? &op->max_sessions : &op->max_pending) = v;
         break;
       }
       case 'L': {
@@ -772,13 +858,22 @@ int nb_cmd_bootstrap(int argc, char **argv) {
       }
       case 'h':
         usage(stdout);
+        op->help = true;
         return NB_EXIT_OK;
       default:
-        usage(stderr);
-        return NB_EXIT_USAGE;
+        if ((rc = nb_api_opts_parse(&op->token_etc, c, optarg)) == -1) {
+          usage(stderr);
+          return NB_EXIT_USAGE;
+        }
+        if (rc != NB_EXIT_OK) return rc;
     }
   }
-  if (optind < argc) return operator_cmd(&o, argc - optind, argv + optind);
+  return NB_EXIT_OK;
+}
+
+/* `niobium bootstrap` with run options: the server. */
+static int run_cmd(bs_opts *op) {
+  bs_opts o = *op; /* a copy for reading; the API options stay op's (they are filled in) */
   nb_bs_policy policy;
   if (strcmp(o.policy, "auto") == 0)
     policy = NB_BS_POLICY_AUTO;
@@ -793,8 +888,12 @@ int nb_cmd_bootstrap(int argc, char **argv) {
     return BS_USAGE("--ca needs --cert/--key (devices with certificates see a certificate)\n");
   if (o.x509_default_config && !o.nca)
     return BS_USAGE("--x509-default-config goes with --ca (device certificates)\n");
-  if (o.token && !o.http && !o.server_api)
+  if (o.token_etc.token && !o.http && !o.server_api)
     return BS_USAGE("--api-token goes with --http ADDR or --server-api URL\n");
+  if (o.token_etc.given && !o.http)
+    return BS_USAGE(
+        "--http-host, --http-cert, --http-key, --insecure-http and --http-max-* go "
+        "with --http ADDR\n");
   if (!o.coap && !o.coaps) o.coap = "0.0.0.0:5783";
   run_opts r = {.db = o.db,
                 .coap = o.coap,
@@ -805,12 +904,25 @@ int nb_cmd_bootstrap(int argc, char **argv) {
                 .nca = o.nca,
                 .x509_default_config = o.x509_default_config,
                 .http = o.http,
-                .token = o.token,
+                .api = &op->token_etc,
+                .api_ca = o.api_ca,
                 .server_api = o.server_api,
-                .server_token = o.server_token ? o.server_token : o.token,
+                .server_token = o.server_token ? o.server_token : o.token_etc.token,
                 .policy = policy,
                 .max_sessions = o.max_sessions,
                 .max_pending = o.max_pending};
   memcpy(r.ca, o.ca, sizeof r.ca);
   return run_server(&r);
+}
+
+int nb_cmd_bootstrap(int argc, char **argv) {
+  bs_opts o = {.db = "niobium.db", .policy = "auto", .ssid = 101, .lifetime = 86400};
+  nb_api_opts_init(&o.token_etc, "niobium bootstrap");
+  int rc = parse_args(argc, argv, &o);
+  if (rc == NB_EXIT_OK && !o.help)
+    rc = optind < argc ? operator_cmd(&o, argc - optind, argv + optind) : run_cmd(&o);
+  nb_api_opts_free(&o.token_etc);
+  if (o.server_token) memset(o.server_token, 0, strlen(o.server_token));
+  free(o.server_token);
+  return rc;
 }

@@ -16,9 +16,11 @@
 #include <uv.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 #include "base/rand.h"
 #include "commands.h"
 #include "dtls/cose_lwm2m.h"
+#include "io/host_device.h"
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -43,9 +45,13 @@ static void usage(FILE *out) {
       "                        and --binding are then per account in the file (docs/client.md)\n"
       "  --endpoint NAME       endpoint client name (required)\n"
       "  --ssid N              short server ID of the --server account (default 1)\n"
-      "  --psk-identity ID     DTLS PSK identity (with --psk-key)\n"
-      "  --psk-key HEX         DTLS PSK key, hex\n"
-      "  --rpk-key FILE        our P-256 private key (PEM/DER): raw public key mode, with\n"
+      "  --psk-identity ID     DTLS PSK identity (with --psk-key-file or --psk-key)\n"
+      "  --psk-key-file FILE   DTLS PSK key, hex digits in FILE (a final newline is fine); FILE\n"
+      "                        must be readable by its owner only (chmod 600): refused else\n"
+      "  --psk-key HEX         the same key on the command line, where any local user sees it\n"
+      "                        (ps, /proc); prefer --psk-key-file\n"
+      "  --rpk-key FILE        our P-256 private key (PEM/DER; a warning when group/world-\n"
+      "                        readable): raw public key mode, with\n"
       "  --server-key FILE     the server's public key or certificate to pin, or\n"
       "  --server-secure-id ID its secure ID (30 hex digits, `niobium keys` prints it)\n"
       "  --cert FILE --key FILE  our X.509 certificate and its key, with\n"
@@ -54,7 +60,9 @@ static void usage(FILE *out) {
       "  --lifetime SECONDS    registration lifetime (default 86400)\n"
       "  --binding U|UQ        UDP, or UDP with queue mode (default U)\n"
       "  --queue-timeout S     queue mode: sleep after S idle seconds (default 93)\n"
-      "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso)\n"
+      "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso);\n"
+      "                        the Device object (3) reports this host's clock, time zone\n"
+      "                        (TZ), memory and battery (docs/client.md)\n"
       "  --sensors SOURCE      what feeds the IPSO sensor values (default random):\n"
       "                        random       a random walk of every sensor\n"
       "                        csv:FILE:COL replay column COL (header name or 1-based number)\n"
@@ -77,13 +85,17 @@ static void usage(FILE *out) {
       "  --prompt              read commands from stdin even when it is no terminal\n"
       "  --log-level LEVEL     error, warn, info (default) or debug\n"
       "  -h, --help            this text\n\n"
+      "The device answers its servers only (the addresses its server accounts resolve to, and\n"
+      "its bootstrap server's): datagrams from any other address get no answer at all and are\n"
+      "counted (`status`).\n\n"
       "Commands on stdin (when it is a terminal): set PATH VALUE, get PATH, update,\n"
       "send PATH..., status, quit (de-registers), help.\n"
       "SIGINT/SIGTERM de-register and exit. Exit codes: 0 ok, 1 failure, 2 usage.\n\n"
       "Examples:\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1\n"
+      "  (umask 077; echo 000102030405060708090a0b0c0d0e0f > dev1.psk)\n"
       "  niobium client --server coaps://lwm2m.example:5684 --endpoint dev1 \\\n"
-      "      --psk-identity dev1 --psk-key 000102030405060708090a0b0c0d0e0f\n"
+      "      --psk-identity dev1 --psk-key-file dev1.psk\n"
       "  niobium client --server coaps://10.0.0.5:5684 --endpoint dev1 \\\n"
       "      --rpk-key dev.key --server-key server.pub\n"
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
@@ -98,7 +110,7 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-  const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *rpk_key, *server_key;
+  const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *psk_file, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
   const char *factory, *evidence_dir;
   bool signed_bootstrap;
@@ -124,6 +136,7 @@ typedef struct {
   char line[512];
   size_t line_len;
   unsigned evidence_seq; /* last NNNN written to --evidence-dir */
+  nb_host_device host;   /* the Device object's live values: this host's */
 } app;
 
 /* ---- helpers ---- */
@@ -141,6 +154,45 @@ static int read_file(const char *path, nb_bytes *out) {
     if (nb_bytes_append(out, buf, n) != NB_OK) rc = -1;
   if (ferror(f)) rc = -1;
   fclose(f);
+  return rc;
+}
+
+/* Reads a file that holds a secret. A group- or world-readable one is refused when strict (a
+ * clear message says how to fix it), else only warned about (options that took such files
+ * before the check existed). Not a regular file: refused. */
+static int read_secret_file(const char *path, bool strict, nb_bytes *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    fprintf(stderr, CLI ": cannot read %s: %s\n", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    fprintf(stderr, CLI ": %s is not a regular file\n", path);
+    close(fd);
+    return -1;
+  }
+  if (st.st_mode & 077) {
+    fprintf(stderr, CLI ": %s holds a secret but is readable by %s (mode %04o): %s chmod 600 %s\n",
+            path, st.st_mode & 07 ? "anyone" : "its group", (unsigned)(st.st_mode & 07777),
+            strict ? "refused; run" : "run", path);
+    if (strict) {
+      close(fd);
+      return -1;
+    }
+  }
+  uint8_t buf[4096];
+  ssize_t n;
+  int rc = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    if (nb_bytes_append(out, buf, (size_t)n) != NB_OK) rc = -1;
+  if (n < 0) {
+    fprintf(stderr, CLI ": cannot read %s: %s\n", path, strerror(errno));
+    rc = -1;
+  }
+  memset(buf, 0, sizeof buf);
+  close(fd);
   return rc;
 }
 
@@ -184,7 +236,7 @@ static void save_state(app *a) {
   snprintf(tmp, sizeof tmp, "%s.tmp", a->o->state);
   int fd = -1;
   bool ok = nb_client_save_state(a->c, &b) == NB_OK &&
-            (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0 &&
+            (fd = nb_privfile_open(tmp, O_WRONLY | O_CREAT | O_TRUNC)) >= 0 &&
             write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
   if (fd >= 0 && close(fd) != 0) ok = false;
   if (ok && rename(tmp, a->o->state) != 0) ok = false;
@@ -292,6 +344,11 @@ static int add_objects(app *a) {
                              .memory_total_kb = -1,
                              .bindings = "UQ"};
   if (nb_client_add_device(a->c, &d) != NB_OK) return -1;
+  /* Battery, memory, time zone, clock and error codes of this host (docs/client.md). */
+  nb_client_device_source src;
+  nb_host_device_init(&a->host);
+  nb_host_device_source(&a->host, &src);
+  if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
@@ -333,6 +390,22 @@ typedef struct {
   uint8_t psk[64];
 } key_material;
 
+/* --psk-key-file: hex digits, whitespace at the end ignored, nothing else. */
+static int psk_from_file(const char *path, uint8_t *psk, size_t cap, size_t *n) {
+  nb_bytes b;
+  nb_bytes_init(&b);
+  int rc = read_secret_file(path, true, &b) == 0 ? NB_EXIT_OK : NB_EXIT_FAILURE;
+  while (rc == NB_EXIT_OK && b.len && strchr(" \t\r\n", b.data[b.len - 1])) b.len--;
+  if (rc == NB_EXIT_OK && (nb_bytes_append(&b, (const uint8_t *)"", 1) != NB_OK ||
+                           hex_decode((const char *)b.data, psk, cap, n) != 0)) {
+    fprintf(stderr, CLI ": %s must hold the PSK as 2..128 hex digits (1..64 bytes)\n", path);
+    rc = NB_EXIT_USAGE;
+  }
+  if (b.data) memset(b.data, 0, b.len);
+  nb_bytes_free(&b);
+  return rc;
+}
+
 static int build_account(const options *o, key_material *k, nb_client_server_params *p) {
   memset(p, 0, sizeof *p);
   p->uri = o->server ? o->server : o->bootstrap;
@@ -343,7 +416,13 @@ static int build_account(const options *o, key_material *k, nb_client_server_par
   p->security_mode = 3;
   if (o->psk_id) {
     size_t n;
-    if (!o->psk_hex || hex_decode(o->psk_hex, k->psk, sizeof k->psk, &n) != 0) {
+    if (o->psk_file) {
+      int rc = psk_from_file(o->psk_file, k->psk, sizeof k->psk, &n);
+      if (rc != NB_EXIT_OK) return rc;
+    } else if (!o->psk_hex) {
+      fprintf(stderr, CLI ": --psk-identity needs its key: --psk-key-file FILE\n");
+      return NB_EXIT_USAGE;
+    } else if (hex_decode(o->psk_hex, k->psk, sizeof k->psk, &n) != 0) {
       fprintf(stderr, CLI ": --psk-key needs 1..64 bytes as hex digits\n");
       return NB_EXIT_USAGE;
     }
@@ -357,7 +436,7 @@ static int build_account(const options *o, key_material *k, nb_client_server_par
       fprintf(stderr, CLI ": --rpk-key needs --server-key FILE or --server-secure-id ID\n");
       return NB_EXIT_USAGE;
     }
-    if (read_file(o->rpk_key, &k->secret) ||
+    if (read_secret_file(o->rpk_key, false, &k->secret) ||
         (o->server_key && read_file(o->server_key, &k->server_key)))
       return NB_EXIT_FAILURE;
     if (o->server_sid) nb_bytes_append_str(&k->server_key, o->server_sid);
@@ -369,7 +448,7 @@ static int build_account(const options *o, key_material *k, nb_client_server_par
               "certificate)\n");
       return NB_EXIT_USAGE;
     }
-    if (read_file(o->cert, &k->own) || read_file(o->key, &k->secret) ||
+    if (read_file(o->cert, &k->own) || read_secret_file(o->key, false, &k->secret) ||
         read_file(o->ca ? o->ca : o->server_key, &k->server_key))
       return NB_EXIT_FAILURE;
     p->security_mode = 2;
@@ -388,7 +467,9 @@ static int build_account(const options *o, key_material *k, nb_client_server_par
   bool secure_uri = strncmp(p->uri, "coaps://", 8) == 0;
   if (secure_uri != (p->security_mode != 3)) {
     fprintf(stderr,
-            secure_uri ? CLI ": %s needs keys (--psk-identity/--psk-key, --rpk-key or --cert)\n"
+            secure_uri ? CLI
+                ": %s needs keys (--psk-identity with --psk-key-file, --rpk-key or "
+                "--cert)\n"
                        : CLI ": %s is plain coap://; use coaps:// with keys\n",
             p->uri);
     return NB_EXIT_USAGE;
@@ -410,7 +491,7 @@ static void on_evidence(void *user, const char *kind, const nb_path *path, const
   for (unsigned tries = 0; fd < 0 && tries < 100000; tries++) {
     a->evidence_seq++;
     snprintf(name, sizeof name, "%s/%04u-%s-%s.cose", a->o->evidence_dir, a->evidence_seq, kind, p);
-    fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = nb_privfile_open(name, O_WRONLY | O_CREAT | O_EXCL);
     if (fd < 0 && errno != EEXIST) break;
   }
   bool ok = fd >= 0;
@@ -513,6 +594,13 @@ static void on_datagram(void *user, const nb_addr *peer, const uint8_t *data, si
   nb_client_receive(a->c, peer, data, len, nb_io_loop_now(a->loop));
 }
 
+/* An ICMP error for a datagram to peer: the engine says it against the request in flight. */
+static void on_unreachable(void *user, const nb_addr *peer, int err) {
+  app *a = user;
+  nb_client_peer_unreachable(a->c, peer,
+                             err == ECONNREFUSED ? "ICMP port unreachable" : strerror(err));
+}
+
 static void on_signal(void *user, int signum) {
   app *a = user;
   NB_LOG_INFO("client", "event=signal signum=%d action=deregister", signum);
@@ -593,6 +681,7 @@ static void cmd_status(app *a) {
   }
   printf("observations: %zu%s\n", nb_client_observation_count(a->c),
          nb_client_bootstrapping(a->c) ? " (bootstrapping)" : "");
+  printf("dropped from strangers: %llu\n", (unsigned long long)nb_client_foreign_dropped(a->c));
   fflush(stdout);
 }
 
@@ -668,7 +757,7 @@ static int load_factory(app *a) {
   nb_bytes b;
   nb_bytes_init(&b);
   char err[256] = "";
-  int rc = read_file(a->o->factory, &b);
+  int rc = read_secret_file(a->o->factory, false, &b);
   nb_err e = rc == 0 ? nb_client_load_factory(a->c, b.data, b.len, err, sizeof err) : NB_ERR_IO;
   if (b.data) memset(b.data, 0, b.len);
   nb_bytes_free(&b);
@@ -775,6 +864,8 @@ static int run(const options *o) {
     }
     if (v4) nb_io_udp_set_receiver(a.udp4, on_datagram, &a);
     if (v6) nb_io_udp_set_receiver(a.udp6, on_datagram, &a);
+    if (v4) nb_io_udp_report_errors(a.udp4, on_unreachable, &a);
+    if (v6) nb_io_udp_report_errors(a.udp6, on_unreachable, &a);
   }
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);
@@ -863,6 +954,7 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"ssid", required_argument, NULL, 'i'},
                                        {"psk-identity", required_argument, NULL, 'I'},
                                        {"psk-key", required_argument, NULL, 'K'},
+                                       {"psk-key-file", required_argument, NULL, 'P'},
                                        {"rpk-key", required_argument, NULL, 'r'},
                                        {"server-key", required_argument, NULL, 'S'},
                                        {"server-secure-id", required_argument, NULL, 'D'},
@@ -892,6 +984,7 @@ int nb_cmd_client(int argc, char **argv) {
                .ssid = 1,
                .sensor_interval = 10,
                .queue_timeout = 93};
+  static char psk_hex[2 * 64 + 2];
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -909,7 +1002,15 @@ int nb_cmd_client(int argc, char **argv) {
         o.psk_id = optarg;
         break;
       case 'K':
-        o.psk_hex = optarg;
+        /* Our copy; the argument is blanked so later readers of /proc/PID/cmdline miss it
+         * (those before cannot be helped: --psk-key-file keeps it out entirely). */
+        if (strlen(optarg) >= sizeof psk_hex) return bad("--psk-key is too long%s", "");
+        snprintf(psk_hex, sizeof psk_hex, "%s", optarg);
+        memset(optarg, 'x', strlen(optarg));
+        o.psk_hex = psk_hex;
+        break;
+      case 'P':
+        o.psk_file = optarg;
         break;
       case 'r':
         o.rpk_key = optarg;
@@ -990,8 +1091,8 @@ int nb_cmd_client(int argc, char **argv) {
   if (!o.endpoint || !o.endpoint[0]) return bad("--endpoint NAME is required%s", "");
   if ((o.server != NULL) + (o.bootstrap != NULL) + (o.factory != NULL) != 1)
     return bad("give exactly one of --server, --bootstrap and --factory%s", "");
-  if (o.factory && (o.psk_id || o.psk_hex || o.rpk_key || o.server_key || o.server_sid || o.cert ||
-                    o.key || o.ca))
+  if (o.factory && (o.psk_id || o.psk_hex || o.psk_file || o.rpk_key || o.server_key ||
+                    o.server_sid || o.cert || o.key || o.ca))
     return bad("--factory %s holds the keys: drop the key options", o.factory);
   const char *uri = o.server ? o.server : o.bootstrap;
   if (uri && strncmp(uri, "coap://", 7) != 0 && strncmp(uri, "coaps://", 8) != 0)
@@ -1011,9 +1112,16 @@ int nb_cmd_client(int argc, char **argv) {
     return bad("--sensors %s needs --objects ipso or all", o.sensors);
   if (strcmp(o.version, "1.0") != 0 && strcmp(o.version, "1.1") != 0)
     return bad("--version '%s' must be 1.0 or 1.1", o.version);
-  int modes = (o.psk_id || o.psk_hex) + (o.rpk_key != NULL) + (o.cert || o.key || o.ca);
+  int modes =
+      (o.psk_id || o.psk_hex || o.psk_file) + (o.rpk_key != NULL) + (o.cert || o.key || o.ca);
   if (modes > 1) return bad("use one of PSK, --rpk-key and --cert%s", "");
-  if (o.psk_hex && !o.psk_id) return bad("--psk-key needs --psk-identity%s", "");
+  if ((o.psk_hex || o.psk_file) && !o.psk_id)
+    return bad("--psk-key and --psk-key-file need --psk-identity%s", "");
+  if (o.psk_hex && o.psk_file) return bad("give the PSK once: --psk-key-file or --psk-key%s", "");
+  if (o.psk_hex)
+    NB_LOG_WARN("client",
+                "event=psk-on-command-line hint=\"any local user can read it from the "
+                "process list; use --psk-key-file\"");
   if (o.server_sid && o.server_key)
     return bad("--server-key and --server-secure-id exclude each other%s", "");
   if (o.signed_bootstrap && o.server)

@@ -232,7 +232,7 @@ static json_t *nb_cose_records(const nb_model *m, int cf, const uint8_t *p, size
   nb_records_init(&r);
   nb_times t;
   nb_times_init(&t);
-  nb_format_opts opts = {NULL, m, 0, &t, NULL};
+  nb_format_opts opts = {NULL, m, 0, &t, NULL, NULL};
   nb_format_error fe = {0, "invalid"};
   json_t *a = NULL;
   if (nb_format_decode_ex(cf, p, len, &opts, &r, &fe) == NB_OK) {

@@ -1,5 +1,5 @@
-/* `niobium decode --format F [--path P] HEX|-`: decodes an LwM2M payload (TLV, LwM2M JSON, SenML
- * JSON/CBOR, CBOR, text, opaque or link-format) and prints one line per record with the
+/* `niobium decode --format F [--path P] HEX|-`: decodes an LwM2M payload (TLV, LwM2M JSON/CBOR,
+ * SenML JSON/CBOR, CBOR, text, opaque or link-format) and prints one line per record with the
  * resource names of the definitions; malformed input exits 1 with the CoAP code a peer would
  * answer and the reason. */
 #include <getopt.h>
@@ -29,11 +29,13 @@ static void nb_decode_usage(FILE *out) {
           "object definitions. HEX is the payload in hexadecimal (spaces and ':' allowed);\n"
           "'-' reads the raw payload from standard input.\n\n"
           "Options:\n"
-          "  -f, --format NAME  tlv (11542), json (LwM2M JSON, 11543), senml-json (110),\n"
-          "                     senml-cbor (112), cbor (60), text (0), opaque (42), link (40)\n"
+          "  -f, --format NAME  tlv (11542), json (LwM2M JSON, 11543), lwm2m-cbor (11544),\n"
+          "                     senml-json (110), senml-cbor (112), cbor (60), text (0),\n"
+          "                     opaque (42), link (40)\n"
           "  -p, --path PATH    the request path the payload belongs to (default \"/\"; TLV\n"
           "                     needs an object, text/cbor/opaque a resource)\n"
-          "      --paths        the payload is a list of paths (Read-Composite, SenML only)\n"
+          "      --paths        the payload is a list of paths (Read-Composite: SenML or\n"
+          "                     LwM2M CBOR)\n"
           "  -d, --ddf PATH     also load OMA DDF XML definitions (a file or a directory)\n"
           "  -h, --help         show this help\n\n"
           "Examples:\n"
@@ -42,8 +44,11 @@ static void nb_decode_usage(FILE *out) {
           "  niobium decode -f tlv -p /3/0/7 88070842000ED842011388\n"
           "  echo -n '[{\"bn\":\"/3/0/\",\"n\":\"9\",\"v\":87}]' | niobium decode -f senml-json -\n"
           "  niobium decode -f link - < register-payload.txt\n"
-          "  niobium decode -f text -p /3/0/13 31333637343931323135\n\n"
+          "  niobium decode -f text -p /3/0/13 31333637343931323135\n"
+          "  niobium decode -f lwm2m-cbor -p /3/0 'A1 03 A1 00 A1 09 18 57'\n\n"
           "Output: one line per record, '/3/0/0 Manufacturer = \"Open Mobile Alliance\"'.\n"
+          "A payload accepted although it breaks its format the way some peers send it (LwM2M\n"
+          "JSON whose bn lacks its trailing '/') decodes with a note on stderr.\n"
           "Exit status: 0 decoded, 1 the payload is invalid (the CoAP error code a peer would\n"
           "answer and the reason are printed) or a DDF file failed, 2 usage error.\n");
 }
@@ -201,12 +206,14 @@ static int nb_decode_values(int cf, const nb_model *m, const nb_path *base, bool
   nb_records_init(&r);
   nb_times t;
   nb_times_init(&t);
-  nb_format_opts opts = {base, m, paths ? NB_FORMAT_PATHS_ONLY : 0, &t, NULL};
+  const char *note = NULL;
+  nb_format_opts opts = {base, m, paths ? NB_FORMAT_PATHS_ONLY : 0, &t, NULL, &note};
   nb_format_error fe = {NB_COAP_BAD_REQUEST, "invalid"};
   int rc = NB_EXIT_OK;
   if (nb_format_decode_ex(cf, in->data, in->len, &opts, &r, &fe) != NB_OK) {
     rc = nb_decode_fail(fe.code, fe.reason, NULL);
   } else {
+    if (note) fprintf(stderr, "niobium decode: note: %s\n", note);
     nb_decode_print_records(m, &r, &t);
   }
   nb_times_deinit(&t);
@@ -246,8 +253,8 @@ static int nb_decode_parse_args(int argc, char **argv, nb_decode_args *a) {
         a->cf = nb_format_from_name(strcmp(optarg, "lwm2m-json") ? optarg : "json");
         if (a->cf == NB_COAP_CF_NONE) {
           fprintf(stderr,
-                  "niobium decode: unknown format '%s'; use tlv, json, senml-json, senml-cbor, "
-                  "cbor, text, opaque or link\n",
+                  "niobium decode: unknown format '%s'; use tlv, json, lwm2m-cbor, senml-json, "
+                  "senml-cbor, cbor, text, opaque or link\n",
                   optarg);
           return NB_EXIT_USAGE;
         }

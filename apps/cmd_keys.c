@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/privfile.h"
 #include "commands.h"
 #include "dtls/keys.h"
 #include "dtls/qr.h"
@@ -171,9 +172,11 @@ static int nb_keys_parse(int argc, char **argv, nb_keys_opts *o, bool *help) {
 
 /* ---- files ---- */
 
+/* A private key goes to a 0600 file (made so when --force writes over an older one); public
+ * things (public keys, certificates, QR codes) follow the umask. */
 static bool nb_keys_write(const char *path, const void *data, size_t len, bool secret, bool force) {
   int flags = O_WRONLY | O_CREAT | O_TRUNC | (force ? 0 : O_EXCL);
-  int fd = open(path, flags, secret ? 0600 : 0644);
+  int fd = secret ? nb_privfile_open(path, flags) : open(path, flags, 0644);
   if (fd < 0) {
     if (errno == EEXIST) {
       fprintf(stderr,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_opts.h"
 #include "base/buf.h"
 #include "bootstrap/config_store.h"
 #include "commands.h"
@@ -27,7 +28,8 @@ static void nb_monitor_usage(FILE *out) {
       "traffic, tracks devices, raises alerts and writes one JSON object per line. It never\n"
       "sends a packet.\n\n"
       "Input:\n"
-      "  -r, --read FILE        read a pcap or pcapng capture\n"
+      "  -r, --read FILE        read a pcap or pcapng capture ('-': standard input); pcapng\n"
+      "                         interfaces may have different link types\n"
       "  -i, --interface IF     capture live on IF (needs capture rights: root or\n"
       "                         CAP_NET_RAW); stop with Ctrl-C\n"
       "  -f, --filter BPF       capture filter (default: UDP ports 5683, 5684, 5783, 5784\n"
@@ -44,7 +46,9 @@ static void nb_monitor_usage(FILE *out) {
       "                         the NSS key log `CLIENT_RANDOM <random> <master>` lines\n"
       "                         GnuTLS writes to $SSLKEYLOGFILE; resumed sessions follow\n"
       "Output:\n"
-      "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout)\n"
+      "  -e, --events FILE|-    write events and alerts as JSON lines (default: -, stdout);\n"
+      "                         written in whole lines, flushed after every read of the\n"
+      "                         capture (live: at least every 200 ms)\n"
       "      --alerts-only      write only alerts, device state changes and summaries\n"
       "      --summary SECONDS  a summary line every SECONDS of capture time (default 60,\n"
       "                         0 for none; one is always written at the end)\n"
@@ -52,10 +56,13 @@ static void nb_monitor_usage(FILE *out) {
       "                         and at the end)\n"
       "      --ipfix TARGET     the same to a collector: HOST:PORT or udp://HOST:PORT,\n"
       "                         tcp://HOST:PORT\n"
-      "      --server-api URL   also post every alert to a management server's\n"
-      "                         URL/api/alerts (asynchronously; undeliverable alerts are\n"
-      "                         counted in the summary lines and make the exit status 1)\n"
+      "      --server-api URL   also post every alert (not the info notes) to a management\n"
+      "                         server's URL/api/alerts (asynchronously; undeliverable\n"
+      "                         alerts are counted in the summary lines and make the exit\n"
+      "                         status 1)\n"
       "      --api-token TOKEN  its API token (Authorization: Bearer)\n"
+      "      --api-token-file FILE  the same, read from FILE (owner-only, one line)\n"
+      "      --api-ca FILE      trust anchors (PEM) of an https:// --server-api\n"
       "Rules:\n"
       "  -R, --rules FILE       rules file: 'rule.param = value' lines (docs/monitor.md)\n"
       "      --known FILE       known endpoint names, one per line (enables the\n"
@@ -81,13 +88,22 @@ static void nb_monitor_usage(FILE *out) {
       "  niobium monitor -i eth0 --alerts-only --ipfix tcp://collector:4739\n"
       "  niobium monitor -i eth0 --alerts-only --server-api http://10.0.0.2:8080 \\\n"
       "      --api-token \"$(cat token.txt)\"\n\n"
-      "Exit status: 0 done, 1 the capture could not be read or opened, 2 usage error.\n");
+      "Exit status: 0 done; 1 the capture could not be opened, or could not be read whole\n"
+      "(a file cut short or damaged, a read error: the events and the final summary cover\n"
+      "every frame before that point, and the summary's capture_error says what stopped\n"
+      "it), writing the output failed, or alerts could not be delivered; 2 usage error.\n");
 }
+
+/* Output is written in whole lines: lines gather in `pending`, which goes out (and is flushed)
+ * when it is large and after every read of the capture, so a reader of the events file (jq,
+ * tail -f) never sees a cut line and never waits longer than one read of the capture. */
+#define NB_MONITOR_PENDING_MAX ((size_t)256 * 1024)
 
 typedef struct {
   FILE *out;
   const nb_model *model;
   nb_bytes line;
+  nb_bytes pending;
   bool failed;
   nb_mon_ipfix *ipfix;   /* flows counted from messages, exported at each summary */
   bool alerts_only;      /* with ipfix the engine still emits messages: filtered here */
@@ -110,11 +126,24 @@ static nb_err nb_monitor_poster_summary(nb_monitor_out *o) {
   return nb_bytes_append(&o->line, extra, (size_t)n);
 }
 
-static void nb_monitor_pump(void *user) { nb_mon_poster_pump(((nb_monitor_out *)user)->poster); }
+static void nb_monitor_write_pending(nb_monitor_out *o) {
+  if (o->pending.len &&
+      (fwrite(o->pending.data, 1, o->pending.len, o->out) != o->pending.len || fflush(o->out)))
+    o->failed = true;
+  nb_bytes_clear(&o->pending);
+}
+
+/* Between reads of the capture: the queued alerts move on, the lines go out. */
+static void nb_monitor_pump(void *user) {
+  nb_monitor_out *o = user;
+  if (o->poster) nb_mon_poster_pump(o->poster);
+  nb_monitor_write_pending(o);
+}
 
 /* Before the final summary: give queued alerts a few seconds to reach the server. */
 static void nb_monitor_drain(void *user) {
-  nb_mon_poster_flush(((nb_monitor_out *)user)->poster, 5000);
+  nb_monitor_out *o = user;
+  if (o->poster) nb_mon_poster_flush(o->poster, 5000);
 }
 
 /* Feeds the IPFIX flows; false when the event is not to be written as JSON. */
@@ -137,12 +166,14 @@ static void nb_monitor_on_event(const nb_mon_event *ev, void *user) {
     o->failed = true;
     return;
   }
-  if (o->poster && ev->kind == NB_MON_EV_ALERT)
+  /* Informational notes (observation-before-capture) stay in the events: the server's alert
+   * list takes low, medium, high and critical ones. */
+  if (o->poster && ev->kind == NB_MON_EV_ALERT && strcmp(nb_rule_severity(ev->rule), "info") != 0)
     nb_mon_poster_add(o->poster, (const char *)o->line.data, o->line.len);
   if ((o->poster && ev->kind == NB_MON_EV_SUMMARY && nb_monitor_poster_summary(o)) ||
-      nb_bytes_append(&o->line, "\n", 1) ||
-      fwrite(o->line.data, 1, o->line.len, o->out) != o->line.len)
+      nb_bytes_append(&o->line, "\n", 1) || nb_bytes_append(&o->pending, o->line.data, o->line.len))
     o->failed = true;
+  if (o->pending.len >= NB_MONITOR_PENDING_MAX) nb_monitor_write_pending(o);
 }
 
 static volatile int nb_monitor_stop;
@@ -189,26 +220,39 @@ static void nb_monitor_list_rules(void) {
 
 typedef struct {
   const char *read, *iface, *filter, *events, *rules, *known, *ddf, *learn, *baseline, *psk_file,
-      *ipfix, *ipfix_file, *keylog, *server_api, *api_token;
+      *ipfix, *ipfix_file, *keylog, *server_api, *api_token, *api_ca;
   unsigned long count, summary, window;
   bool alerts_only, list;
   nb_mon_config cfg;
 } nb_monitor_args;
 
 static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
-  static const struct option opts[] = {
-      {"read", required_argument, NULL, 'r'},       {"interface", required_argument, NULL, 'i'},
-      {"filter", required_argument, NULL, 'f'},     {"events", required_argument, NULL, 'e'},
-      {"rules", required_argument, NULL, 'R'},      {"known", required_argument, NULL, 'k'},
-      {"ddf", required_argument, NULL, 'd'},        {"coap-ports", required_argument, NULL, 'c'},
-      {"dtls-ports", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
-      {"summary", required_argument, NULL, 'S'},    {"alerts-only", no_argument, NULL, 'a'},
-      {"list-rules", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
-      {"learn", required_argument, NULL, 'L'},      {"baseline", required_argument, NULL, 'B'},
-      {"window", required_argument, NULL, 'W'},     {"psk-file", required_argument, NULL, 'P'},
-      {"ipfix", required_argument, NULL, 'X'},      {"ipfix-file", required_argument, NULL, 'F'},
-      {"keylog", required_argument, NULL, 'K'},     {"server-api", required_argument, NULL, 'A'},
-      {"api-token", required_argument, NULL, 'T'},  {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"read", required_argument, NULL, 'r'},
+                                       {"interface", required_argument, NULL, 'i'},
+                                       {"filter", required_argument, NULL, 'f'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {"rules", required_argument, NULL, 'R'},
+                                       {"known", required_argument, NULL, 'k'},
+                                       {"ddf", required_argument, NULL, 'd'},
+                                       {"coap-ports", required_argument, NULL, 'c'},
+                                       {"dtls-ports", required_argument, NULL, 's'},
+                                       {"count", required_argument, NULL, 'n'},
+                                       {"summary", required_argument, NULL, 'S'},
+                                       {"alerts-only", no_argument, NULL, 'a'},
+                                       {"list-rules", no_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"learn", required_argument, NULL, 'L'},
+                                       {"baseline", required_argument, NULL, 'B'},
+                                       {"window", required_argument, NULL, 'W'},
+                                       {"psk-file", required_argument, NULL, 'P'},
+                                       {"ipfix", required_argument, NULL, 'X'},
+                                       {"ipfix-file", required_argument, NULL, 'F'},
+                                       {"keylog", required_argument, NULL, 'K'},
+                                       {"server-api", required_argument, NULL, 'A'},
+                                       {"api-token", required_argument, NULL, 'T'},
+                                       {"api-token-file", required_argument, NULL, 'U'},
+                                       {"api-ca", required_argument, NULL, 'Y'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   a->summary = 60;
@@ -265,6 +309,21 @@ static int nb_monitor_parse(int argc, char **argv, nb_monitor_args *a) {
         break;
       case 'T':
         a->api_token = optarg;
+        break;
+      case 'U': {
+        /* kept for the life of the process, as an --api-token argument would be */
+        static char token[NB_API_TOKEN_MAX + 1];
+        char why[300];
+        char *t = nb_secret_file_read(optarg, why, sizeof why);
+        if (!t) return fprintf(stderr, "monitor: %s\n", why), 1;
+        snprintf(token, sizeof token, "%s", t);
+        memset(t, 0, strlen(t));
+        free(t);
+        a->api_token = token;
+        break;
+      }
+      case 'Y':
+        a->api_ca = optarg;
         break;
       case 'c':
         if (!nb_monitor_ports(optarg, a->cfg.coap_ports, 8))
@@ -351,7 +410,7 @@ static int nb_monitor_baselines(const nb_monitor_args *a, nb_mon_baseline **lear
 
 static int nb_monitor_open_poster(const nb_monitor_args *a, nb_monitor_out *out) {
   char why[256];
-  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0};
+  nb_mon_poster_config pc = {a->server_api, a->api_token, 0, 0, 0, a->api_ca};
   if (nb_mon_poster_new(&pc, &out->poster, why, sizeof why) == NB_OK) return 0;
   fprintf(stderr, "monitor: %s\n", why);
   return 1;
@@ -376,8 +435,9 @@ static int nb_monitor_close_poster(const nb_monitor_args *a, nb_monitor_out *out
 }
 
 static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *model) {
-  nb_monitor_out out = {stdout, model, {0}, false, NULL, false, NULL};
+  nb_monitor_out out = {stdout, model, {0}, {0}, false, NULL, false, NULL};
   nb_bytes_init(&out.line);
+  nb_bytes_init(&out.pending);
   if (a->events && strcmp(a->events, "-") != 0) {
     out.out = fopen(a->events, "w");
     if (!out.out) {
@@ -423,12 +483,12 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
     nb_err e;
     const char *filter = a->filter ? a->filter : a->iface ? NB_MON_DEFAULT_FILTER : NULL;
     if (a->read) {
-      e = nb_mon_read_file_hooked(m, a->read, filter, out.poster ? &hooks : NULL, why, sizeof why);
+      e = nb_mon_read_file_hooked(m, a->read, filter, &hooks, why, sizeof why);
     } else {
       signal(SIGINT, nb_monitor_on_signal);
       signal(SIGTERM, nb_monitor_on_signal);
-      e = nb_mon_capture_live_hooked(m, a->iface, filter, &nb_monitor_stop, a->count,
-                                     out.poster ? &hooks : NULL, why, sizeof why);
+      e = nb_mon_capture_live_hooked(m, a->iface, filter, &nb_monitor_stop, a->count, &hooks, why,
+                                     sizeof why);
     }
     if (e) fprintf(stderr, "monitor: %s: %s\n", a->read ? a->read : a->iface, why);
     rc = e ? 1 : 0;
@@ -452,12 +512,14 @@ static int nb_monitor_run(nb_monitor_args *a, nb_mon_rules *rules, nb_model *mod
     fprintf(stderr, "monitor: %s\n", why_ipfix);
     rc = 1;
   }
+  nb_monitor_write_pending(&out);
   if (fflush(out.out) != 0 || out.failed) {
     fprintf(stderr, "monitor: writing events failed\n");
     rc = 1;
   }
   if (out.out != stdout) fclose(out.out);
   nb_bytes_free(&out.line);
+  nb_bytes_free(&out.pending);
   nb_mon_baseline_free(learn);
   nb_mon_baseline_free(reference);
   return rc;

@@ -1,14 +1,18 @@
 /* `niobium server`: the LwM2M server (CoAP /rd, device management) with its SQLite store and
  * REST API, in one libuv loop; NoSec and DTLS (PSK, RPK, X.509) listeners. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api_opts.h"
 #include "base/hex.h"
 #include "base/log.h"
+#include "base/privfile.h"
 #include "commands.h"
 #include "dtls/cred.h"
 #include "http/api.h"
@@ -35,13 +39,18 @@ typedef struct {
   size_t ncoap, ncoaps;
   const char *psk_file, *rpk_key, *cert, *key, *ca[MAX_CA];
   size_t nca;
-  const char *db, *token;
+  const char *db;
   nb_addr http;
-  bool with_bs; /* the bootstrap role in this process */
+  nb_api_opts api; /* the REST API's token, names, HTTPS and bounds */
+  bool with_bs;    /* the bootstrap role in this process */
   const char *bs_coap, *bs_coaps;
   bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
+  /* Bounds on unauthenticated registrations (engine defaults unless set). */
+  bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
+  unsigned long max_lifetime, max_nosec, max_payload;
+  bool help;
 } server_opts;
 
 static void usage(FILE *f) {
@@ -60,10 +69,9 @@ static void usage(FILE *f) {
           "  --ca FILE          trust anchors client certificates must chain to, repeatable\n"
           "                     (up to 8); the client's subject CN must be in the store for\n"
           "                     its endpoint\n"
-          "  --http ADDR        REST API address (default 127.0.0.1:8080)\n"
-          "  --db FILE          SQLite database (default ./niobium.db)\n"
-          "  --api-token TOKEN  require \"Authorization: Bearer TOKEN\" (mandatory when the\n"
-          "                     API is not bound to loopback)\n"
+          "  --http ADDR        REST API address (default 127.0.0.1:8080)\n" NB_API_OPTS_HELP
+          "  --db FILE          SQLite database (default ./niobium.db); created 0600, and\n"
+          "                     refused when group or others may read it (chmod 600)\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "  --with-bootstrap   also run the bootstrap server in this process (same loop and\n"
           "                     database; fresh credentials go straight into the store;\n"
@@ -81,6 +89,18 @@ static void usage(FILE *f) {
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
           "                     spoke; requests to it wait until it wakes (default 93)\n"
+          "  --max-lifetime S   refuse (4.00) a Register or Update whose lifetime is above S\n"
+          "                     seconds (default 2592000, 30 days; 0: no maximum)\n"
+          "  --max-nosec-registrations N  hold at most N registrations of unauthenticated\n"
+          "                     (NoSec) devices; a new one beyond gets 5.03 with Max-Age 60\n"
+          "                     (default 1000; 0: no cap); devices on DTLS never count\n"
+          "  --max-register-payload B  refuse (4.13, Size1 B) a Register or Update object\n"
+          "                     list longer than B bytes (default 8192; 1024 links, 8\n"
+          "                     attributes of 128 bytes a link)\n"
+          "  --nosec-pin-address  refuse (4.03) a NoSec registration's Register, Update or\n"
+          "                     De-register from another address than it registered from\n"
+          "                     (default: allowed, with a REGISTRATION_ADDRESS_CHANGED event\n"
+          "                     and an alert); see docs/security.md\n"
           "  --help             this text\n"
           "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
           "authenticated with a credential may only register as the endpoint it is bound to.\n"
@@ -88,6 +108,10 @@ static void usage(FILE *f) {
           "device with a raw public key or certificate for signed values (COSE_Sign1); they\n"
           "are checked with the key of its DTLS session, and the newest 1000 per device are\n"
           "kept as evidence: GET /api/clients/EP/evidence, `niobium cose verify` (docs/cose.md).\n"
+          "REST API: bodies are JSON (Content-Type: application/json, else 415); a request\n"
+          "from another origin (Origin, Sec-Fetch-Site) gets 403 and one for a Host that is\n"
+          "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
+          "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
           "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
@@ -96,8 +120,8 @@ static void usage(FILE *f) {
           "  niobium server --with-bootstrap --bs-coap 127.0.0.1:5783 --bs-policy approve\n"
           "  niobium server --with-bootstrap --bs-coaps 0.0.0.0:5784 --coaps 0.0.0.0:5684 \\\n"
           "      --cert server.pem --key server-key.pem --ca ca.pem --ca maker-ca.pem\n"
-          "  niobium server --http 0.0.0.0:8080 --api-token \"$(cat token.txt)\" --db "
-          "/var/lib/nb.db\n");
+          "  niobium server --http 0.0.0.0:8443 --api-token-file token.txt \\\n"
+          "      --http-cert api.crt.pem --http-key api.key.pem --db /var/lib/nb.db\n");
 }
 
 static void app_receive(void *user, const nb_addr *peer, const nb_server_identity *id,
@@ -121,11 +145,6 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
-}
-
-static bool is_loopback(const nb_addr *a) {
-  static const uint8_t v6lo[16] = {[15] = 1};
-  return a->family == NB_ADDR_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6lo, 16) == 0;
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -316,7 +335,8 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
                           .dm_store = a->store,
                           .policy = o->bs_policy,
                           .coap = coap_text ? &coap : NULL,
-                          .coaps = o->bs_coaps ? &coaps : NULL};
+                          .coaps = o->bs_coaps ? &coaps : NULL,
+                          .server = a->srv};
   bs_files f = {0};
   if (o->bs_coaps && !bs_files_load(o, &f)) {
     bs_files_free(&f);
@@ -352,6 +372,11 @@ static int run(const server_opts *o) {
   nb_store_sqlite *db = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
+  char why[512];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK) {
+    fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
+    return NB_EXIT_FAILURE;
+  }
   if (nb_store_sqlite_open(o->db, &db) != NB_OK) {
     fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
             o->db);
@@ -367,6 +392,10 @@ static int run(const server_opts *o) {
   cfg.store = a.store;
   cfg.clock_offset = clock_offset(a.loop);
   if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
+  if (o->has_max_lifetime) cfg.max_lifetime = (uint32_t)o->max_lifetime;
+  if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
+  if (o->has_max_payload) cfg.reg_limits.payload = o->max_payload;
+  cfg.nosec_pin_address = o->pin_address;
   if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
@@ -374,11 +403,9 @@ static int run(const server_opts *o) {
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
-  nb_http_api_config hc = {.listen = o->http,
-                           .api_token = o->token,
-                           .store = cfg.store,
-                           .clock_offset = cfg.clock_offset,
-                           .bootstrap = bs};
+  nb_http_api_config hc = {
+      .listen = o->http, .store = cfg.store, .clock_offset = cfg.clock_offset, .bootstrap = bs};
+  nb_api_opts_apply(&o->api, &hc);
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;
@@ -417,13 +444,8 @@ static int check_opts(server_opts *o, const char *http) {
     fprintf(stderr, "niobium server: bad --http address '%s' (IP:PORT)\n", http);
     return NB_EXIT_USAGE;
   }
-  if (!o->token && !is_loopback(&o->http)) {
-    fprintf(stderr,
-            "niobium server: the API on %s needs --api-token (or bind it to "
-            "127.0.0.1)\n",
-            http);
-    return NB_EXIT_USAGE;
-  }
+  int rc = nb_api_opts_finish(&o->api, &o->http);
+  if (rc != NB_EXIT_OK) return rc;
   if (!o->cert != !o->key) {
     fprintf(stderr, "niobium server: --cert and --key go together\n");
     return NB_EXIT_USAGE;
@@ -443,7 +465,34 @@ static int check_opts(server_opts *o, const char *http) {
   return NB_EXIT_OK;
 }
 
-int nb_cmd_server(int argc, char **argv) {
+/* --max-lifetime, --max-nosec-registrations, --max-register-payload: a decimal number in
+ * range. */
+static int parse_bound(int opt, const char *text, server_opts *o) {
+  static const struct {
+    int opt;
+    const char *name;
+    unsigned long min, max;
+  } bounds[] = {{'L', "--max-lifetime", 0, UINT32_MAX},
+                {'N', "--max-nosec-registrations", 0, 100000000},
+                {'Y', "--max-register-payload", 64, 1048576}};
+  size_t i = 0;
+  while (bounds[i].opt != opt) i++;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end || errno || v < bounds[i].min || v > bounds[i].max) {
+    fprintf(stderr, "niobium server: %s takes a number from %lu to %lu\n", bounds[i].name,
+            bounds[i].min, bounds[i].max);
+    return NB_EXIT_USAGE;
+  }
+  if (opt == 'L') o->max_lifetime = v, o->has_max_lifetime = true;
+  if (opt == 'N') o->max_nosec = v, o->has_max_nosec = true;
+  if (opt == 'Y') o->max_payload = v, o->has_max_payload = true;
+  return NB_EXIT_OK;
+}
+
+/* The command line into o (o->help: --help was given and printed). */
+static int parse_args(int argc, char **argv, server_opts *o, const char **http) {
   static const struct option opts[] = {{"coap", required_argument, NULL, 'c'},
                                        {"coaps", required_argument, NULL, 's'},
                                        {"psk", required_argument, NULL, 'P'},
@@ -453,7 +502,6 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"ca", required_argument, NULL, 'A'},
                                        {"http", required_argument, NULL, 'H'},
                                        {"db", required_argument, NULL, 'd'},
-                                       {"api-token", required_argument, NULL, 't'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"with-bootstrap", no_argument, NULL, 'B'},
                                        {"bs-coap", required_argument, NULL, 'b'},
@@ -461,52 +509,50 @@ int nb_cmd_server(int argc, char **argv) {
                                        {"bs-policy", required_argument, NULL, 'p'},
                                        {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
+                                       {"max-lifetime", required_argument, NULL, 'L'},
+                                       {"max-nosec-registrations", required_argument, NULL, 'N'},
+                                       {"max-register-payload", required_argument, NULL, 'Y'},
+                                       {"nosec-pin-address", no_argument, NULL, 'I'},
                                        {"help", no_argument, NULL, 'h'},
+                                       NB_API_LONG_OPTS,
                                        {NULL, 0, NULL, 0}};
-  server_opts o;
-  memset(&o, 0, sizeof o);
-  o.db = "niobium.db";
-  const char *http = "127.0.0.1:8080";
   int c, rc;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
       case 'c':
-        if ((rc = add_listen(o.coap, &o.ncoap, optarg, "--coap")) != NB_EXIT_OK) return rc;
+        if ((rc = add_listen(o->coap, &o->ncoap, optarg, "--coap")) != NB_EXIT_OK) return rc;
         break;
       case 's':
-        if ((rc = add_listen(o.coaps, &o.ncoaps, optarg, "--coaps")) != NB_EXIT_OK) return rc;
+        if ((rc = add_listen(o->coaps, &o->ncoaps, optarg, "--coaps")) != NB_EXIT_OK) return rc;
         break;
       case 'P':
-        o.psk_file = optarg;
+        o->psk_file = optarg;
         break;
       case 'R':
-        o.rpk_key = optarg;
+        o->rpk_key = optarg;
         break;
       case 'C':
-        o.cert = optarg;
+        o->cert = optarg;
         break;
       case 'K':
-        o.key = optarg;
+        o->key = optarg;
         break;
       case 'A':
-        if (o.nca == MAX_CA) {
+        if (o->nca == MAX_CA) {
           fprintf(stderr, "niobium server: at most %d --ca files\n", MAX_CA);
           return NB_EXIT_USAGE;
         }
-        o.ca[o.nca++] = optarg;
+        o->ca[o->nca++] = optarg;
         break;
       case 'X':
-        o.bs_x509_default = true;
+        o->bs_x509_default = true;
         break;
       case 'H':
-        http = optarg;
+        *http = optarg;
         break;
       case 'd':
-        o.db = optarg;
-        break;
-      case 't':
-        o.token = optarg;
+        o->db = optarg;
         break;
       case 'l': {
         nb_log_level lvl;
@@ -519,42 +565,66 @@ int nb_cmd_server(int argc, char **argv) {
         break;
       }
       case 'B':
-        o.with_bs = true;
+        o->with_bs = true;
         break;
       case 'b':
-        o.bs_coap = optarg;
+        o->bs_coap = optarg;
         break;
       case 'S':
-        o.bs_coaps = optarg;
+        o->bs_coaps = optarg;
         break;
       case 'p':
         if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "approve") != 0) {
           fprintf(stderr, "niobium server: --bs-policy must be auto or approve\n");
           return NB_EXIT_USAGE;
         }
-        o.bs_policy = optarg[1] == 'u' ? NB_BS_POLICY_AUTO : NB_BS_POLICY_APPROVE;
+        o->bs_policy = optarg[1] == 'u' ? NB_BS_POLICY_AUTO : NB_BS_POLICY_APPROVE;
         break;
       case 'Q': {
         char *end;
-        o.queue_timeout = strtoul(optarg, &end, 10);
-        if (*optarg < '1' || *optarg > '9' || *end || o.queue_timeout > 86400) {
+        o->queue_timeout = strtoul(optarg, &end, 10);
+        if (*optarg < '1' || *optarg > '9' || *end || o->queue_timeout > 86400) {
           fprintf(stderr, "niobium server: --queue-timeout takes 1 to 86400 seconds\n");
           return NB_EXIT_USAGE;
         }
         break;
       }
+      case 'L':
+      case 'N':
+      case 'Y':
+        if ((rc = parse_bound(c, optarg, o)) != NB_EXIT_OK) return rc;
+        break;
+      case 'I':
+        o->pin_address = true;
+        break;
       case 'h':
         usage(stdout);
+        o->help = true;
         return NB_EXIT_OK;
       default:
-        usage(stderr);
-        return NB_EXIT_USAGE;
+        if ((rc = nb_api_opts_parse(&o->api, c, optarg)) == -1) {
+          usage(stderr);
+          return NB_EXIT_USAGE;
+        }
+        if (rc != NB_EXIT_OK) return rc;
     }
   }
   if (optind < argc) {
     fprintf(stderr, "niobium server: unexpected argument '%s'\n", argv[optind]);
     return NB_EXIT_USAGE;
   }
-  if ((rc = check_opts(&o, http)) != NB_EXIT_OK) return rc;
-  return run(&o);
+  return NB_EXIT_OK;
+}
+
+int nb_cmd_server(int argc, char **argv) {
+  server_opts o;
+  memset(&o, 0, sizeof o);
+  nb_api_opts_init(&o.api, "niobium server");
+  o.db = "niobium.db";
+  const char *http = "127.0.0.1:8080";
+  int rc = parse_args(argc, argv, &o, &http);
+  if (rc == NB_EXIT_OK && !o.help) rc = check_opts(&o, http);
+  if (rc == NB_EXIT_OK && !o.help) rc = run(&o);
+  nb_api_opts_free(&o.api);
+  return rc;
 }

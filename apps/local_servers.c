@@ -136,6 +136,13 @@ static int setup_server(nb_app_local *l) {
   return 0;
 }
 
+/* A registration is also proof that a device took a Bootstrap-Finish whose answer was lost. */
+static void on_registered(void *user, const nb_server_event *ev) {
+  nb_app_local *l = user;
+  if (ev->type == NB_SEV_REGISTRATION && l->bs)
+    nb_bs_engine_registered(l->bs, ev->reg->ep, &ev->reg->identity, ev->now);
+}
+
 static int setup_bootstrap(nb_app_local *l) {
   nb_bs_engine_config cfg;
   nb_bs_engine_config_default(&cfg);
@@ -170,6 +177,7 @@ int nb_app_local_start(nb_io_loop *loop, const nb_app_local_config *cfg, nb_app_
   l->loop = loop;
   if (!l->cfg.http) l->cfg.http = "127.0.0.1:8080";
   if (open_db(l) != 0 || setup_server(l) != 0 || setup_bootstrap(l) != 0 ||
+      nb_server_add_listener(l->srv, on_registered, l) != NB_OK ||
       nb_io_deadline_new(loop, next_deadline, on_tick, l, &l->deadline) != NB_OK) {
     nb_app_local_close(l);
     nb_app_local_destroy(l);

@@ -42,7 +42,7 @@ static void nb_fuzz_codec(int cf, const uint8_t *data, size_t size, unsigned fla
   for (size_t k = 0; k < sizeof bases / sizeof bases[0]; k++) {
     nb_path base;
     if (nb_path_parse(bases[k], &base) != NB_OK) abort();
-    nb_format_opts opts = {&base, nb_fuzz_model(), flags, NULL, NULL};
+    nb_format_opts opts = {&base, nb_fuzz_model(), flags, NULL, NULL, NULL};
     nb_records r;
     nb_records_init(&r);
     nb_format_error fe = {0, NULL};

@@ -27,10 +27,16 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "coap/endpoint.h"
-#include "dtls/session.h"
 #include "lwm2m/model.h"
 #include "lwm2m/path.h"
+#include "niobium/config.h"
 #include "niobium/object.h"
+#if NB_CFG_DTLS
+#include "dtls/session.h"
+#else
+/* A build without DTLS (NB_CFG_DTLS 0): the type is only named, never used. */
+typedef struct nb_dtls_session_params nb_dtls_session_params;
+#endif
 
 typedef struct nb_client nb_client;
 
@@ -192,8 +198,19 @@ bool nb_client_bootstrapping(const nb_client *c);
  * accounts. When registration gives up and Server resource 16 (Bootstrap on Registration
  * Failure, default true) allows, the client bootstraps again. */
 nb_err nb_client_start(nb_client *c, nb_time_ms now);
+/* A datagram from peer. Only the client's servers are listened to: the addresses its server
+ * accounts resolved to and, while it has a bootstrap account, its bootstrap server's.
+ * Datagrams from any other address are dropped without an answer (counted below). */
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now);
+/* The I/O shell learnt that nothing listens at peer (an ICMP port or host unreachable for a
+ * datagram sent there; nb_io_udp_report_errors): logged once against the Register or Update in
+ * flight to that server, whose retransmission lines then say so. The request keeps its
+ * retransmissions (an ICMP error may be forged, and a server that is starting may be up by the
+ * next one). reason: what the shell knows ("connection refused"). */
+void nb_client_peer_unreachable(nb_client *c, const nb_addr *peer, const char *reason);
+/* Datagrams dropped because they came from no server of this client. */
+uint64_t nb_client_foreign_dropped(const nb_client *c);
 void nb_client_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_client_next_deadline(const nb_client *c);
 

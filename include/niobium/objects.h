@@ -1,4 +1,5 @@
-/* Standard LwM2M objects the client engine provides ready-made: Connectivity Monitoring (4),
+/* Standard LwM2M objects the client engine provides ready-made: the Device object's live values
+ * (3, from a source the application supplies), Connectivity Monitoring (4),
  * Firmware Update (5: push by Write of the package, pull by Package URI over CoAP/CoAPS with the
  * state machine and Update Result of the specification), Location (6) and Connectivity
  * Statistics (7, counting the datagrams the engine really sends and receives). */
@@ -9,6 +10,52 @@
 #include <stdint.h>
 
 #include "niobium/client.h"
+
+/* ---- Device (3): live values ----
+ * Where the Device object's changing values come from: `niobium client` reads the Linux host
+ * (nb_io_host_device_source), a device maker its own drivers. The library itself touches no
+ * platform. Every callback is optional; one that is NULL or answers NB_ERR_NOT_FOUND leaves its
+ * resources out of the object (never a made-up value). */
+typedef struct {
+  /* Battery Level (/3/0/9, percent 0..100) and Battery Status (/3/0/20, 0 normal, 1 charging,
+   * 2 charge complete, 3 damaged, 4 low, 5 not installed, 6 unknown). */
+  nb_err (*battery)(void *user, int *level_pct, int *status);
+  /* Memory Free and Memory Total (/3/0/10, /3/0/21), in kilobytes of 1000 bytes. */
+  nb_err (*memory)(void *user, int64_t *free_kb, int64_t *total_kb);
+  /* Timezone (/3/0/15, IANA name, "Europe/Paris") into tz and the UTC offset in effect at Unix
+   * time unix_s (/3/0/14, ISO 8601 "+01:00") into offset; both NUL-terminated. */
+  nb_err (*zone)(void *user, int64_t unix_s, char *tz, size_t tz_cap, char *offset,
+                 size_t offset_cap);
+  /* A server wrote Timezone (tz, offset NULL) or UTC Offset (offset, tz NULL): apply it so that
+   * zone() reports it from now on; NB_ERR_INVAL (4.00) when the platform does not know it.
+   * NULL: the written value is kept as given. */
+  nb_err (*set_zone)(void *user, const char *tz, const char *offset);
+  /* Error Code 1 (low battery) while the battery level is below this; 0 means 10 (%). */
+  int low_battery_pct;
+  /* Error Code 5 (out of memory) while free memory is below this share of the total; 0 means
+   * 5 (%). */
+  int low_memory_pct;
+  void *user;
+} nb_client_device_source;
+
+/* Makes the Device object (added first with nb_client_add_device) live, src copied:
+ * - Battery Level/Status, Memory Free/Total, UTC Offset and Timezone read from src;
+ * - Current Time (/3/0/13) from the engine's clock (nb_client_config.unix_offset_ms + now); a
+ *   server's Write of it sets an offset the device keeps from then on; absent while the time
+ *   is unknown (unix_offset_ms 0 and never written);
+ * - Error Code (/3/0/11): one instance per error present, a single 0 when there is none: 1
+ *   while the battery is low, 5 while memory is low (re-evaluated at every read), and those the
+ *   application raises with nb_client_device_error;
+ * - Reset Error Code (/3/0/12) clears the raised errors; the conditions still present are
+ *   reported again at once (LwM2M Core, Device object: "re-evaluate all error conditions").
+ * NB_ERR_NOT_FOUND without a Device object, NB_ERR_EXISTS when it is live already. Costs nothing
+ * in a device that never calls it (its code is left out at link time). */
+nb_err nb_client_set_device_source(nb_client *c, const nb_client_device_source *src);
+/* Raises (present) or clears an error of the device's own (Error Code 1..32 of the Device
+ * object: 2 external power off, 3 GPS failure, 4 low signal, 7 IP connectivity, 8 peripheral,
+ * 16..32 device specific, ...); observers of /3/0/11 are told. NB_ERR_RANGE outside 1..32,
+ * NB_ERR_STATE before nb_client_set_device_source. */
+nb_err nb_client_device_error(nb_client *c, int code, bool present, nb_time_ms now);
 
 /* ---- Connectivity Monitoring (4), single instance ---- */
 typedef struct {

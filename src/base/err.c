@@ -3,17 +3,25 @@
 
 #include <stddef.h>
 
+#include "niobium/config.h"
+
 struct nb_err_entry {
   nb_err code;
   const char *name;
+#if NB_CFG_ERROR_TEXT
   const char *text;
+#endif
 };
 
-static const struct nb_err_entry nb_err_table[] = {
+/* Without NB_CFG_ERROR_TEXT (a device build) the messages are left out and nb_strerror gives
+ * the name: "NB_ERR_TIMEOUT" says as much to whoever reads a device's log. */
+#if NB_CFG_ERROR_TEXT
 #define NB_ERR_ROW(name, value, text) {(value), #name, (text)},
-    NB_ERRORS(NB_ERR_ROW)
+#else
+#define NB_ERR_ROW(name, value, text) {(value), #name},
+#endif
+static const struct nb_err_entry nb_err_table[] = {NB_ERRORS(NB_ERR_ROW)};
 #undef NB_ERR_ROW
-};
 
 static const struct nb_err_entry *nb_err_find(nb_err err) {
   for (size_t i = 0; i < sizeof nb_err_table / sizeof nb_err_table[0]; i++) {
@@ -24,7 +32,11 @@ static const struct nb_err_entry *nb_err_find(nb_err err) {
 
 const char *nb_strerror(nb_err err) {
   const struct nb_err_entry *e = nb_err_find(err);
+#if NB_CFG_ERROR_TEXT
   return e ? e->text : "unknown error";
+#else
+  return e ? e->name : "NB_ERR_UNKNOWN";
+#endif
 }
 
 const char *nb_err_name(nb_err err) {

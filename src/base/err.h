@@ -23,6 +23,7 @@ typedef int nb_err;
   X(NB_ERR_RESET, -13, "peer answered with a reset")                                      \
   X(NB_ERR_CANCELLED, -14, "cancelled")                                                   \
   X(NB_ERR_SYNTAX, -15, "syntax error")                                                   \
+  X(NB_ERR_PERM, -16, "file open to group or others")                                     \
   X(NB_ERR_COAP_VERSION, -100, "CoAP: version is not 1")                                  \
   X(NB_ERR_COAP_TOKEN_LEN, -101, "CoAP: token length 9-15 is reserved")                   \
   X(NB_ERR_COAP_OPT_RESERVED, -102, "CoAP: option delta or length nibble 15 is reserved") \

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "niobium/config.h"
 
 typedef enum { NB_LOG_ERROR = 0, NB_LOG_WARN, NB_LOG_INFO, NB_LOG_DEBUG } nb_log_level;
 
@@ -25,12 +26,35 @@ const char *nb_log_level_name(nb_log_level level);
 void nb_logf(nb_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Levels above NB_CFG_LOG_MAX (the NB_LOG_LEVEL build switch) are compiled out: the call and
+ * its format string are dead code the compiler drops, the arguments are never evaluated, and
+ * they are still type-checked (and count as used). */
+#define NB_LOG_NOTHING(level, mod, ...)                       \
+  do {                                                        \
+    if (0) nb_logf((level), (mod), __VA_ARGS__); /* NOLINT */ \
+  } while (0)
+#if NB_CFG_LOG_MAX >= 0
 #define NB_LOG_ERROR(mod, ...) nb_logf(NB_LOG_ERROR, (mod), __VA_ARGS__)
+#else
+#define NB_LOG_ERROR(mod, ...) NB_LOG_NOTHING(NB_LOG_ERROR, (mod), __VA_ARGS__)
+#endif
+#if NB_CFG_LOG_MAX >= 1
 #define NB_LOG_WARN(mod, ...) nb_logf(NB_LOG_WARN, (mod), __VA_ARGS__)
+#else
+#define NB_LOG_WARN(mod, ...) NB_LOG_NOTHING(NB_LOG_WARN, (mod), __VA_ARGS__)
+#endif
+#if NB_CFG_LOG_MAX >= 2
 #define NB_LOG_INFO(mod, ...) nb_logf(NB_LOG_INFO, (mod), __VA_ARGS__)
+#else
+#define NB_LOG_INFO(mod, ...) NB_LOG_NOTHING(NB_LOG_INFO, (mod), __VA_ARGS__)
+#endif
+#if NB_CFG_LOG_MAX >= 3
 #define NB_LOG_DEBUG(mod, ...)                                                   \
   do {                                                                           \
     if (nb_log_enabled(NB_LOG_DEBUG)) nb_logf(NB_LOG_DEBUG, (mod), __VA_ARGS__); \
   } while (0)
+#else
+#define NB_LOG_DEBUG(mod, ...) NB_LOG_NOTHING(NB_LOG_DEBUG, (mod), __VA_ARGS__)
+#endif
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/wellknown.h"
 #include "dtls/cose.h"
 #include "dtls/cose_lwm2m.h"
 #include "dtls/keys.h"
@@ -30,7 +31,8 @@ typedef struct {
 typedef enum {
   NB_BSS_RUNNING,
   NB_BSS_WAIT_RETRY,
-  NB_BSS_INSTALLING /* waits for an asynchronous install before Finish */
+  NB_BSS_INSTALLING,  /* waits for an asynchronous install before Finish */
+  NB_BSS_FINISH_WAIT, /* Finish went unanswered: waits a while for the device's registration */
 } nb_bss_state;
 
 /* One request to the device: a Discover, Delete, Write or Finish. */
@@ -93,6 +95,10 @@ typedef struct nb_bs_pend {
   int format;
   bool evictable; /* NoSec, default config only */
   nb_server_identity id;
+  /* Held by an earlier run of the engine (nb_bs_engine_restore_pending): its request went
+   * with that run, the device asks again. approved: the operator approved it since, so the
+   * device's next request goes ahead without waiting. */
+  bool restored, approved;
 } nb_bs_pend;
 
 struct nb_bs_engine {
@@ -739,6 +745,23 @@ static void nb_bs_keep_evidence(nb_bs_session *s) {
               seq, nb_err_name(e));
 }
 
+/* The device took Finish: it answered 2.04 (code), or, its answer lost, it registered with
+ * the management server (code 0: only a client that processed Finish does). */
+static void nb_bs_finished(nb_bs_session *s, uint8_t code, nb_time_ms now) {
+  s->bs->stats.finished++;
+  if (s->sign) nb_bs_keep_evidence(s);
+  nb_bs_event ev = {.type = NB_BS_EV_FINISHED,
+                    .ep = s->ep,
+                    .peer = &s->peer,
+                    .code = code,
+                    .step = "finish",
+                    .attempt = s->attempt,
+                    .cti = s->sign ? s->cti_hex : NULL,
+                    .now = now};
+  nb_bs_emit(s->bs, &ev);
+  nb_bs_session_free(s->bs, s, now);
+}
+
 static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool last,
                            nb_time_ms now) {
   (void)last;
@@ -758,20 +781,7 @@ static void nb_bs_response(void *user, nb_err err, const nb_coap_msg *resp, bool
     if (e != NB_OK) return nb_bs_fail(s, 0, e, now);
   }
   if (s->built && s->cur == s->bs_write_step) nb_bs_commit_bs_cred(s);
-  if (st->finish) {
-    s->bs->stats.finished++;
-    if (s->sign) nb_bs_keep_evidence(s);
-    nb_bs_event ev = {.type = NB_BS_EV_FINISHED,
-                      .ep = s->ep,
-                      .peer = &s->peer,
-                      .code = resp->code,
-                      .step = "finish",
-                      .attempt = s->attempt,
-                      .cti = s->sign ? s->cti_hex : NULL,
-                      .now = now};
-    nb_bs_emit(s->bs, &ev);
-    return nb_bs_session_free(s->bs, s, now);
-  }
+  if (st->finish) return nb_bs_finished(s, resp->code, now);
   s->cur++;
   s->build_now = now;
   if (!s->built) {
@@ -861,10 +871,27 @@ static void nb_bs_begin(nb_bs_session *s, nb_time_ms now) {
   nb_bs_send_step(s, now);
 }
 
-/* A device error ends the bootstrap; silence restarts the sequence a bounded number of times. */
+/* How long an unanswered Finish waits for the device's registration: EXCHANGE_LIFETIME, time
+ * for its Register (sent once it took Finish) to go through retransmissions and a retry. */
+static nb_time_ms nb_bs_finish_grace(const nb_bs_engine *bs) {
+  return nb_coap_exchange_lifetime(&bs->cfg.coap);
+}
+
+/* A device error ends the bootstrap; silence restarts the sequence a bounded number of times.
+ * An unanswered Finish first waits for the device's registration (nb_bs_engine_registered):
+ * its answer may be all that was lost, and the sequence must not start over on a device that
+ * left bootstrap and registered. */
 static void nb_bs_fail(nb_bs_session *s, uint8_t code, nb_err err, nb_time_ms now) {
   nb_bs_engine *bs = s->bs;
   const char *step = s->cur < s->nsteps ? s->steps[s->cur].name : "";
+  bool finish = s->cur < s->nsteps && s->steps[s->cur].finish;
+  if (code == 0 && err == NB_ERR_TIMEOUT && finish && s->state == NB_BSS_RUNNING) {
+    s->state = NB_BSS_FINISH_WAIT;
+    s->retry_at = now + nb_bs_finish_grace(bs);
+    NB_LOG_WARN(NB_BS_LOG, "event=bootstrap-finish-unanswered ep=%s wait_ms=%lld", s->ep,
+                (long long)(s->retry_at - now));
+    return;
+  }
   if (code == 0 && err == NB_ERR_TIMEOUT && s->attempt < bs->cfg.max_attempts) {
     nb_time_ms wait = bs->cfg.retry_backoff;
     for (unsigned k = 1; k < s->attempt; k++) wait *= 2;
@@ -888,6 +915,27 @@ static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
   bs->stats.failed++;
   nb_bs_emit_s(s, NB_BS_EV_FAILED, NB_COAP_INTERNAL_SERVER_ERROR, err, "install", now);
   nb_bs_session_free(bs, s, now);
+}
+
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+                               nb_time_ms now) {
+  nb_bs_session *s = nb_bs_find(bs, ep);
+  bool finishing = s && s->cur < s->nsteps && s->steps[s->cur].finish &&
+                   ((s->state == NB_BSS_RUNNING && s->req) || s->state == NB_BSS_FINISH_WAIT);
+  if (!finishing) return NB_ERR_NOT_FOUND;
+  /* With the credential just installed (or, for a NoSec account, without one): proof the
+   * device holds this bootstrap's configuration and left bootstrap. */
+  if (!nb_server_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
+                               true)) {
+    NB_LOG_WARN(NB_BS_LOG, "event=registration-not-from-bootstrap ep=%s", ep);
+    return NB_ERR_DTLS_PEER_REJECTED;
+  }
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-finish-confirmed ep=%s by=registration", ep);
+  nb_coap_req_id req = s->req;
+  s->req = 0; /* its callback, if any, finds nothing to do */
+  if (req) nb_coap_ep_cancel(bs->ep, req, false, now);
+  nb_bs_finished(s, 0, now);
+  return NB_OK;
 }
 
 static nb_err nb_bs_load_config(nb_bs_engine *bs, const char *ep, nb_bs_config *cfg,
@@ -998,13 +1046,16 @@ static void nb_bs_answer(nb_coap_exchange *ex, uint8_t code, nb_time_ms now) {
   nb_coap_exchange_respond(ex, &r, now);
 }
 
+/* step: "handshake" (a key refused by the verify hook) or "request" (an endpoint name the
+ * authenticated key may not ask for). */
 static void nb_bs_alert(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
-                        const char *secure_id, uint8_t code, nb_time_ms now) {
+                        const char *secure_id, uint8_t code, const char *step, nb_time_ms now) {
   bs->stats.alerts++;
   nb_bs_event ev = {.type = NB_BS_EV_ALERT,
                     .ep = ep,
                     .peer = peer,
                     .code = code,
+                    .step = step,
                     .secure_id = secure_id,
                     .now = now};
   nb_bs_emit(bs, &ev);
@@ -1160,7 +1211,7 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
   if (!nb_bs_identity_ok(bs, ep, id)) {
     char sid[NB_DTLS_SECURE_ID_LEN + 1] = "";
     if (id) nb_bs_peer_sid(id, sid);
-    nb_bs_alert(bs, ep, peer, sid[0] ? sid : NULL, NB_COAP_FORBIDDEN, now);
+    nb_bs_alert(bs, ep, peer, sid[0] ? sid : NULL, NB_COAP_FORBIDDEN, "request", now);
     return nb_bs_answer(ex, NB_COAP_FORBIDDEN, now);
   }
   nb_bs_settle_pending(bs, ep, id);
@@ -1175,7 +1226,9 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
   }
   nb_bs_session *s = nb_bs_find(bs, ep);
   if (s) nb_bs_session_free(bs, s, now); /* the device started over */
-  if (bs->cfg.policy == NB_BS_POLICY_APPROVE)
+  nb_bs_pend *restored = nb_bs_pend_find(bs, ep);
+  if (restored && !restored->restored) restored = NULL;
+  if (bs->cfg.policy == NB_BS_POLICY_APPROVE && !(restored && restored->approved))
     return nb_bs_hold(bs, ex, ep, peer, id, format, by_default, now);
   nb_err e = nb_bs_session_new(bs, ep, peer, format, &cfg, by_default, id, now, &s);
   if (e == NB_ERR_BUSY) { /* a flood of requests must not grow memory without bound */
@@ -1184,14 +1237,26 @@ static void nb_bs_request(nb_bs_engine *bs, nb_coap_exchange *ex, const nb_addr 
     return nb_bs_answer(ex, NB_COAP_SERVICE_UNAVAILABLE, now);
   }
   if (e != NB_OK) return nb_bs_answer(ex, NB_COAP_INTERNAL_SERVER_ERROR, now);
+  if (restored) { /* the approval recorded for it is used up (or, under auto, not needed) */
+    if (restored->approved) bs->stats.approved++;
+    nb_bs_pend_free(bs, restored);
+    nb_bs_emit_s(s, NB_BS_EV_APPROVED, 0, NB_OK, NULL, now);
+  }
   nb_bs_answer(ex, NB_COAP_CHANGED, now);
   nb_bs_begin(s, now);
 }
+
+/* What GET /.well-known/core lists (RFC 6690): the Bootstrap-Request resource. */
+static const nb_coap_wk_link nb_bs_wellknown[] = {{"/bs", {{0}}, 0}};
 
 static void nb_bs_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                          const nb_coap_msg *req, nb_time_ms now) {
   nb_bs_engine *bs = user;
   char path[16];
+  if (nb_coap_wk_is_request(req)) {
+    nb_coap_wk_respond(ex, req, nb_bs_wellknown, 1, now);
+    return;
+  }
   if (req->code == NB_COAP_POST &&
       nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
       strcmp(path, "/bs") == 0)
@@ -1287,6 +1352,8 @@ void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
     next = s->next;
     if (s->state == NB_BSS_WAIT_RETRY && s->retry_at <= now)
       nb_bs_begin(s, now);
+    else if (s->state == NB_BSS_FINISH_WAIT && s->retry_at <= now)
+      nb_bs_fail(s, 0, NB_ERR_TIMEOUT, now); /* no registration either: as for silence */
     else if (s->state == NB_BSS_INSTALLING && s->install_deadline <= now) {
       s->ticket = 0; /* a late completion finds nothing */
       nb_bs_install_fail(s, NB_ERR_TIMEOUT, now);
@@ -1297,7 +1364,7 @@ void nb_bs_engine_tick(nb_bs_engine *bs, nb_time_ms now) {
 nb_time_ms nb_bs_engine_next_deadline(const nb_bs_engine *bs) {
   nb_time_ms d = nb_coap_ep_next_deadline(bs->ep);
   for (const nb_bs_session *s = bs->sessions; s; s = s->next)
-    if (s->state == NB_BSS_WAIT_RETRY && s->retry_at < d)
+    if ((s->state == NB_BSS_WAIT_RETRY || s->state == NB_BSS_FINISH_WAIT) && s->retry_at < d)
       d = s->retry_at;
     else if (s->state == NB_BSS_INSTALLING && s->install_deadline < d)
       d = s->install_deadline;
@@ -1325,9 +1392,22 @@ nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs) { return bs->ep; }
 
 /* ---- operator ---- */
 
+/* Approval of a request an earlier run held: recorded for the device's next request. */
+static void nb_bs_approve_restored(nb_bs_engine *bs, nb_bs_pend *p, nb_time_ms now) {
+  p->approved = true;
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-approved-ahead ep=%s", p->ep);
+  nb_bs_event ev = {
+      .type = NB_BS_EV_APPROVED, .ep = p->ep, .peer = &p->peer, .deferred = true, .now = now};
+  nb_bs_emit(bs, &ev);
+}
+
 nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
   nb_bs_pend *p = nb_bs_pend_find(bs, ep);
   if (!p) return NB_ERR_NOT_FOUND;
+  if (p->restored) {
+    nb_bs_approve_restored(bs, p, now);
+    return NB_OK;
+  }
   nb_bs_config cfg;
   bool by_default;
   nb_err e = nb_bs_load_config(bs, ep, &cfg, &by_default);
@@ -1358,9 +1438,47 @@ nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now) {
   bs->stats.rejected++;
   if (p->held) nb_bs_answer(p->held, NB_COAP_FORBIDDEN, now);
   p->held = NULL;
-  nb_bs_emit_p(bs, p, NB_BS_EV_REJECTED, NB_COAP_FORBIDDEN, now);
+  /* A restored request has nobody to answer: it goes (code 0); when the device asks again it
+   * waits for a decision again. */
+  nb_bs_emit_p(bs, p, NB_BS_EV_REJECTED, p->restored ? 0 : NB_COAP_FORBIDDEN, now);
   nb_bs_pend_free(bs, p);
   return NB_OK;
+}
+
+nb_err nb_bs_engine_restore_pending(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
+                                    bool approved, nb_time_ms now) {
+  if (!ep || !ep[0] || strlen(ep) >= NB_BS_EP_MAX) return NB_ERR_INVAL;
+  if (nb_bs_pend_find(bs, ep)) return NB_ERR_EXISTS;
+  nb_bs_config cfg;
+  bool by_default;
+  nb_err e = nb_bs_load_config(bs, ep, &cfg, &by_default);
+  memset(&cfg, 0, sizeof cfg); /* may hold a CA key */
+  if (e != NB_OK) return e;
+  /* Its identity went with the request: a default-config one counts as one anybody could
+   * have sent (evictable), the others as a known device's. */
+  if (!nb_bs_pend_room(bs, by_default, now)) return NB_ERR_BUSY;
+  nb_bs_pend *p = calloc(1, sizeof *p);
+  if (!p) return NB_ERR_NOMEM;
+  snprintf(p->ep, sizeof p->ep, "%s", ep);
+  if (peer) p->peer = *peer;
+  p->format = NB_COAP_CF_LWM2M_TLV;
+  p->evictable = by_default;
+  p->id.kind = NB_SERVER_ID_NONE;
+  p->restored = true;
+  p->approved = approved;
+  *bs->pend_tail = p;
+  bs->pend_tail = &p->next;
+  bs->npend++;
+  bs->npend_default += p->evictable;
+  NB_LOG_INFO(NB_BS_LOG, "event=bootstrap-pending-restored ep=%s approved=%d", ep, approved);
+  return NB_OK;
+}
+
+nb_bs_pend_state nb_bs_engine_pending_state(const nb_bs_engine *bs, const char *ep) {
+  const nb_bs_pend *p = nb_bs_pend_find(bs, ep);
+  if (!p) return NB_BS_PEND_NONE;
+  if (!p->restored) return NB_BS_PEND_WAITING;
+  return p->approved ? NB_BS_PEND_APPROVED : NB_BS_PEND_GONE;
 }
 
 size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap) {
@@ -1368,6 +1486,11 @@ size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], s
   for (const nb_bs_pend *p = bs->pend; p; p = p->next, n++)
     if (n < cap) snprintf(eps[n], NB_BS_EP_MAX, "%s", p->ep);
   return n;
+}
+
+void nb_bs_engine_pending_each(const nb_bs_engine *bs, void (*fn)(void *user, const char *ep),
+                               void *user) {
+  for (const nb_bs_pend *p = bs->pend; p; p = p->next) fn(user, p->ep);
 }
 
 nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,
@@ -1382,7 +1505,10 @@ nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
   nb_bs_session *s = nb_bs_find(bs, ep);
   if (s) nb_bs_session_free(bs, s, now);
   nb_bs_pend *p = nb_bs_pend_find(bs, ep);
-  if (p) nb_bs_pend_free(bs, p);
+  if (p) { /* the operator's start decides it: no longer pending, anywhere */
+    nb_bs_emit_p(bs, p, NB_BS_EV_APPROVED, 0, now);
+    nb_bs_pend_free(bs, p);
+  }
   /* The operator asked for it: never evicted, as for a known device. */
   e = nb_bs_session_new(bs, ep, peer, format, &cfg, false, NULL, now, &s);
   if (e != NB_OK) return e;
@@ -1417,7 +1543,11 @@ nb_err nb_bs_engine_verify_peer(void *engine, const nb_dtls_peer *peer, const ui
   if (peer->mode == NB_DTLS_MODE_X509)
     NB_LOG_WARN(NB_BS_LOG, "event=certificate-refused cn=\"%s\" secure_id=%s", peer->common_name,
                 peer->secure_id);
-  nb_bs_alert(bs, "", NULL, peer->secure_id, 0, 0);
+  /* One alert per refused handshake (the hook runs once per Certificate), with where it came
+   * from and when (the session's time); the endpoint is known only from a certificate's CN,
+   * a raw public key names none before its Bootstrap-Request. */
+  const char *ep = peer->mode == NB_DTLS_MODE_X509 ? peer->common_name : "";
+  nb_bs_alert(bs, ep, &peer->addr, peer->secure_id, 0, "handshake", peer->at);
   return NB_ERR_DTLS_PEER_REJECTED;
 }
 

@@ -88,7 +88,8 @@ typedef enum {
   NB_BS_EV_PENDING,  /* waits for approval (policy approve) */
   NB_BS_EV_APPROVED, /* operator approved; the sequence starts */
   NB_BS_EV_REJECTED, /* operator rejected, or no config / identity mismatch (code: answer) */
-  NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 */
+  NB_BS_EV_FINISHED, /* Bootstrap-Finish answered 2.04 (code), or its answer lost and the device
+                        registered with its new account (code 0: nb_bs_engine_registered) */
   NB_BS_EV_FAILED,   /* the device answered an error (code, step) or never answered (err) */
   NB_BS_EV_ALERT,    /* a DTLS peer's key was refused (secure_id) or bound to another ep */
   NB_BS_EV_EVICTED,  /* a default-config request or bootstrap made room for another (5.03) */
@@ -98,14 +99,21 @@ const char *nb_bs_event_name(nb_bs_event_type t); /* "BOOTSTRAP_REQUEST", ... */
 
 typedef struct {
   nb_bs_event_type type;
-  const char *ep;        /* "" when unknown (ALERT at handshake) */
-  const nb_addr *peer;   /* NULL for ALERT from the verify hook */
-  uint8_t code;          /* CoAP code answered by the device (FAILED) or to it (REJECTED) */
-  nb_err err;            /* NB_ERR_TIMEOUT etc. for FAILED without a response */
-  const char *step;      /* "delete /0", "write /0/1", "finish", ... (FAILED) */
+  /* "" when unknown: an ALERT at the handshake of a raw public key, which names no endpoint
+   * before its request (a certificate's ALERT carries its subject CN) */
+  const char *ep;
+  const nb_addr *peer; /* the device's address (ALERT at the handshake: the handshake's) */
+  uint8_t code;        /* CoAP code answered by the device (FAILED) or to it (REJECTED) */
+  nb_err err;          /* NB_ERR_TIMEOUT etc. for FAILED without a response */
+  /* FAILED: "delete /0", "write /0/1", "finish", ...; ALERT: "handshake" (a key refused by the
+   * verify hook) or "request" (an endpoint name its key may not ask for, answered 4.03) */
+  const char *step;
   const char *secure_id; /* ALERT */
   unsigned attempt;      /* sequence attempt, from 1 */
   const char *cti;       /* FINISHED of a signed bootstrap: its cti (hex); else NULL */
+  /* APPROVED of a request an earlier run held (nb_bs_engine_restore_pending): nothing starts
+   * now, the device's next request goes ahead without waiting */
+  bool deferred;
   nb_time_ms now;
 } nb_bs_event;
 
@@ -179,11 +187,45 @@ nb_coap_ep *nb_bs_engine_coap(nb_bs_engine *bs);
  * on ticket any more (the device started over, timed out, or the engine gave up). */
 nb_err nb_bs_engine_install_done(nb_bs_engine *bs, uint64_t ticket, nb_err result, nb_time_ms now);
 
-/* Operator decisions on a pending request (NB_ERR_NOT_FOUND when ep is not pending). */
+/* Operator decisions on a pending request (NB_ERR_NOT_FOUND when ep is not pending). On a
+ * request an earlier run held (restored below), whose device is not waiting any more: approve
+ * records the approval for the device's next request (APPROVED with deferred; it then goes
+ * ahead at once, its APPROVED event not deferred), reject drops it (REJECTED with code 0; the
+ * device's next request waits for a decision again). */
 nb_err nb_bs_engine_approve(nb_bs_engine *bs, const char *ep, nb_time_ms now);
 nb_err nb_bs_engine_reject(nb_bs_engine *bs, const char *ep, nb_time_ms now);
 /* Pending endpoints (names copied into eps[0..cap)); returns how many are pending. */
 size_t nb_bs_engine_pending(const nb_bs_engine *bs, char (*eps)[NB_BS_EP_MAX], size_t cap);
+/* Calls fn with the name of every pending endpoint (the REST API pages them). */
+void nb_bs_engine_pending_each(const nb_bs_engine *bs, void (*fn)(void *user, const char *ep),
+                               void *user);
+/* A request an earlier run of the engine held when it stopped (its host kept it: a crash, a
+ * restart), listed as pending again with no request to answer: its device asks again later.
+ * approved: the operator approved it meanwhile (its next request goes ahead). No event is
+ * emitted. Bounded like any pending request (max_pending when only the default config
+ * matches). NB_ERR_NOT_FOUND when no config matches ep any more, NB_ERR_BUSY when there is no
+ * room, NB_ERR_EXISTS when ep is pending already. */
+nb_err nb_bs_engine_restore_pending(nb_bs_engine *bs, const char *ep, const nb_addr *peer,
+                                    bool approved, nb_time_ms now);
+typedef enum {
+  NB_BS_PEND_NONE,     /* not pending */
+  NB_BS_PEND_WAITING,  /* its request waits for the operator */
+  NB_BS_PEND_GONE,     /* restored, undecided: its request went with an earlier run */
+  NB_BS_PEND_APPROVED, /* restored and approved: its next request goes ahead */
+} nb_bs_pend_state;
+nb_bs_pend_state nb_bs_engine_pending_state(const nb_bs_engine *bs, const char *ep);
+
+/* The management server accepted a Register of ep from a peer authenticated as id (its host
+ * wires the server's REGISTRATION events here: `niobium server --with-bootstrap`). A bootstrap
+ * of ep whose Finish went out and is unanswered (its answer lost, still retransmitted, or timed
+ * out and waiting EXCHANGE_LIFETIME for this) is finished (NB_BS_EV_FINISHED with code 0): a
+ * client registers with the accounts it was given only once it took Finish, and id must own
+ * the credential this bootstrap installed (any NoSec peer for a NoSec account). NB_ERR_NOT_FOUND
+ * when no such bootstrap runs for ep, NB_ERR_DTLS_PEER_REJECTED when id is not the device's
+ * new credential. Without it an unanswered Finish ends as a silent step does (retry, then
+ * FAILED). */
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+                               nb_time_ms now);
 
 /* Server-initiated bootstrap: runs ep's sequence on the device at peer now (no request). */
 nb_err nb_bs_engine_start(nb_bs_engine *bs, const char *ep, const nb_addr *peer, int format,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
 #include "dtls/cose_lwm2m.h"
 #include "lwm2m/fmtutil.h"
 
@@ -60,6 +61,12 @@ static int nb_bs_store_upgrade(nb_bs_store *st) {
 static void nb_bs_store_purge_secrets(nb_bs_store *st);
 
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
+  char why[512];
+  nb_err perm = nb_privfile_prepare_db(path, why, sizeof why); /* 0600: it holds keys */
+  if (perm != NB_OK) {
+    NB_LOG_ERROR("bootstrap", "event=database_refused reason=\"%s\"", why);
+    return perm;
+  }
   nb_bs_store *st = calloc(1, sizeof *st);
   if (!st) return NB_ERR_NOMEM;
   if (sqlite3_open(path, &st->db) != SQLITE_OK ||
@@ -399,6 +406,70 @@ nb_err nb_bs_store_pending_each(nb_bs_store *st,
   return e;
 }
 
+nb_err nb_bs_store_pending_mark(nb_bs_store *st, const char *ep, const char *state) {
+  sqlite3_stmt *q = nb_bs_prep(st, "UPDATE bs_pending SET decision = ? WHERE ep = ?");
+  if (!q) return NB_ERR_IO;
+  sqlite3_bind_text(q, 1, state, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, ep, -1, SQLITE_TRANSIENT);
+  nb_err e = nb_bs_done(st, q, "pending_mark");
+  return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+/* The rows to restore, read whole before any is changed. */
+typedef struct {
+  char ep[NB_BS_EP_MAX];
+  char peer[NB_ADDR_STRLEN];
+  char decision[12];
+} nb_bs_old_row;
+
+typedef struct {
+  nb_bs_old_row *rows;
+  size_t n, cap;
+} nb_bs_old_rows;
+
+static nb_err nb_bs_collect_row(void *user, const char *ep, const char *peer, int64_t at,
+                                const char *decision) {
+  (void)at;
+  nb_bs_old_rows *r = user;
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 64;
+    nb_bs_old_row *rows = realloc(r->rows, cap * sizeof *rows);
+    if (!rows) return NB_ERR_NOMEM;
+    r->rows = rows;
+    r->cap = cap;
+  }
+  nb_bs_old_row *row = &r->rows[r->n++];
+  snprintf(row->ep, sizeof row->ep, "%s", ep ? ep : "");
+  snprintf(row->peer, sizeof row->peer, "%s", peer ? peer : "");
+  snprintf(row->decision, sizeof row->decision, "%s", decision);
+  return NB_OK;
+}
+
+nb_err nb_bs_store_restore_pending(nb_bs_store *st, nb_bs_engine *bs, bool approve_policy,
+                                   nb_time_ms now) {
+  nb_bs_old_rows r = {0};
+  nb_err e = nb_bs_store_pending_each(st, nb_bs_collect_row, &r);
+  size_t kept = 0;
+  for (size_t i = 0; e == NB_OK && i < r.n; i++) {
+    const nb_bs_old_row *row = &r.rows[i];
+    bool approved = strcmp(row->decision, "approve") == 0 || strcmp(row->decision, "approved") == 0;
+    nb_addr peer;
+    if (nb_addr_parse(row->peer, 0, &peer) != NB_OK) memset(&peer, 0, sizeof peer);
+    /* Under auto nothing waits; a request rejected meanwhile has nobody to be told. */
+    nb_err r2 = approve_policy && strcmp(row->decision, "reject") != 0
+                    ? nb_bs_engine_restore_pending(bs, row->ep, &peer, approved, now)
+                    : NB_ERR_STATE;
+    e = r2 == NB_OK ? nb_bs_store_pending_mark(st, row->ep, approved ? "approved" : "gone")
+                    : nb_bs_store_pending_del(st, row->ep);
+    kept += r2 == NB_OK;
+  }
+  if (r.n)
+    NB_LOG_INFO("bootstrap", "event=pending-restored rows=%zu kept=%zu err=%s", r.n, kept,
+                nb_err_name(e));
+  free(r.rows);
+  return e;
+}
+
 nb_err nb_bs_store_decide(nb_bs_store *st, const char *ep, bool approve) {
   sqlite3_stmt *q = nb_bs_prep(st, "UPDATE bs_pending SET decision = ? WHERE ep = ?");
   if (!q) return NB_ERR_IO;
@@ -410,8 +481,8 @@ nb_err nb_bs_store_decide(nb_bs_store *st, const char *ep, bool approve) {
 
 nb_err nb_bs_store_take_decisions(nb_bs_store *st,
                                   nb_err (*fn)(void *, const char *ep, bool approve), void *user) {
-  sqlite3_stmt *q =
-      nb_bs_prep(st, "SELECT ep, decision FROM bs_pending WHERE decision IS NOT NULL LIMIT 64");
+  sqlite3_stmt *q = nb_bs_prep(
+      st, "SELECT ep, decision FROM bs_pending WHERE decision IN ('approve', 'reject') LIMIT 64");
   if (!q) return NB_ERR_IO;
   char eps[64][NB_BS_EP_MAX];
   bool ok[64];
@@ -424,7 +495,16 @@ nb_err nb_bs_store_take_decisions(nb_bs_store *st,
   nb_err e = NB_OK;
   for (size_t i = 0; i < n && e == NB_OK; i++) {
     e = fn(user, eps[i], ok[i]);
-    if (e == NB_OK || e == NB_ERR_NOT_FOUND) e = nb_bs_store_pending_del(st, eps[i]);
+    if (e == NB_ERR_NOT_FOUND) {
+      NB_LOG_WARN("bootstrap", "event=decision-dropped ep=%s reason=not-pending", eps[i]);
+      e = nb_bs_store_pending_del(st, eps[i]);
+    } else if (e == NB_OK) { /* unless fn's events turned it into another state */
+      sqlite3_stmt *d = nb_bs_prep(
+          st, "DELETE FROM bs_pending WHERE ep = ? AND decision IN ('approve', 'reject')");
+      if (!d) return NB_ERR_IO;
+      sqlite3_bind_text(d, 1, eps[i], -1, SQLITE_TRANSIENT);
+      e = nb_bs_done(st, d, "pending_del");
+    }
   }
   return e;
 }

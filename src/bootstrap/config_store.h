@@ -15,7 +15,8 @@
 
 typedef struct nb_bs_store nb_bs_store;
 
-/* Opens or creates (":memory:" for a private database); tables live beside the server's. */
+/* Opens or creates (":memory:" for a private database); tables live beside the server's. A new
+ * file is created 0600; NB_ERR_PERM (logged) for one group or others may read or write. */
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out);
 void nb_bs_store_close(nb_bs_store *st);
 /* Opens an existing database read-only (for readers beside a running server, such as the
@@ -44,10 +45,24 @@ nb_err nb_bs_store_cred_pending_del(nb_bs_store *st, const char *ep);
 /* Every pending credential (its `next` part), by endpoint. */
 nb_err nb_bs_store_cred_pending_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user);
 
-/* Pending requests: the server records them; an operator decides (approve true/false); the
- * server takes decisions (each is removed with its pending row once fn returns NB_OK). */
+/* Pending requests, a mirror of the engine's that survives it (bs_host.c keeps it): the
+ * server records them (put: decision NULL); an operator decides (decide: decision "approve" or
+ * "reject"); the server takes decisions (take_decisions: each row is removed once fn returns
+ * NB_OK, unless fn's events marked it otherwise meanwhile; one the engine does not know is
+ * removed with a warning). A running server marks the requests an earlier run held "gone"
+ * (their devices ask again) and those approved meanwhile "approved" (the device's next request
+ * goes ahead): docs/security.md, flow step 4. */
 nb_err nb_bs_store_pending_put(nb_bs_store *st, const char *ep, const char *peer, int64_t at);
 nb_err nb_bs_store_pending_del(nb_bs_store *st, const char *ep);
+/* Sets a row's decision column to state ("gone", "approved"); NB_ERR_NOT_FOUND without one. */
+nb_err nb_bs_store_pending_mark(nb_bs_store *st, const char *ep, const char *state);
+/* At an engine's start: the rows an earlier run left (it crashed or stopped with requests
+ * waiting) go back into bs as restored requests (nb_bs_engine_restore_pending), marked "gone",
+ * or "approved" when an operator approved meanwhile; under the auto policy (approve_policy
+ * false), rows rejected meanwhile, or rows the engine refuses (no config any more, no room)
+ * are removed. Both views, the engine's (REST) and the rows (CLI --db), then agree. */
+nb_err nb_bs_store_restore_pending(nb_bs_store *st, nb_bs_engine *bs, bool approve_policy,
+                                   nb_time_ms now);
 nb_err nb_bs_store_pending_each(nb_bs_store *st,
                                 nb_err (*fn)(void *, const char *ep, const char *peer, int64_t at,
                                              const char *decision),

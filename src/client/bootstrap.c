@@ -27,6 +27,9 @@ bool nb_bs_account(nb_client *c, uint16_t *sec_inst, nb_addr *addr) {
   return false;
 }
 
+void nb_bs_refresh_peer(nb_client *c) { c->bs_known = nb_bs_account(c, NULL, &c->bs_addr); }
+
+#if NB_CFG_BOOTSTRAP
 static void nb_bs_retry(nb_client *c, nb_time_ms now) {
   nb_time_ms wait = 10000;
   for (unsigned i = 0; i < c->bs_attempts && wait < 3600000; i++) wait *= 2;
@@ -63,6 +66,7 @@ static const char *nb_bs_pct(nb_client *c, uint16_t inst) {
 nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
   uint16_t inst;
   if (!nb_bs_account(c, &inst, &c->bs_addr)) return NB_ERR_NOT_FOUND;
+  c->bs_known = true;
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_POST, 0);
   char q[96];
@@ -101,6 +105,7 @@ static void nb_bs_purge(nb_client *c, nb_time_ms now) {
   nb_err e = sec->ops->remove(sec, inst);
   NB_LOG_INFO(NB_CLIENT_LOG, "event=bootstrap-account-purged instance=%u err=%s", inst,
               nb_err_name(e));
+  nb_bs_refresh_peer(c); /* its server is no longer one of ours */
   (void)now;
 }
 
@@ -118,6 +123,33 @@ nb_time_ms nb_bs_deadline(const nb_client *c) {
   if (c->bs_purge && c->bs_purge_at < d) d = c->bs_purge_at;
   return d;
 }
+#else
+/* A build without bootstrap (NB_CFG_BOOTSTRAP 0): a bootstrap account is kept but never used,
+ * and the bootstrap server's operations are none of this device's resources. */
+void nb_bs_transport_failed(nb_client *c, nb_err err, nb_time_ms now) {
+  (void)c, (void)err, (void)now;
+}
+
+nb_err nb_bs_start(nb_client *c, nb_time_ms now) {
+  (void)now;
+  return nb_bs_account(c, NULL, NULL) ? NB_ERR_UNSUPPORTED : NB_ERR_NOT_FOUND;
+}
+
+nb_err nb_bs_trigger(nb_client *c, nb_time_ms now) { return nb_bs_start(c, now); }
+
+void nb_bs_tick(nb_client *c, nb_time_ms now) { (void)c, (void)now; }
+
+nb_time_ms nb_bs_deadline(const nb_client *c) {
+  (void)c;
+  return NB_TIME_NEVER;
+}
+
+bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
+                  nb_time_ms now) {
+  (void)c, (void)ex, (void)peer, (void)req, (void)now;
+  return false;
+}
+#endif
 
 /* ---- raw access (no operation checks: bootstrap and persistence) ---- */
 
@@ -168,6 +200,7 @@ static nb_err nb_bs_store(nb_client *c, const nb_records *recs, nb_time_ms now) 
   return NB_OK;
 }
 
+#if NB_CFG_BOOTSTRAP
 /* ---- the bootstrap server's operations ---- */
 
 static void nb_bs_reply(nb_coap_exchange *ex, uint8_t code, int cf, const nb_bytes *body,
@@ -370,8 +403,7 @@ static void nb_bs_finish(nb_client *c, nb_coap_exchange *ex, nb_time_ms now) {
 
 bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const nb_coap_msg *req,
                   nb_time_ms now) {
-  nb_addr bs;
-  if (!nb_bs_account(c, NULL, &bs) || !nb_addr_equal(&bs, peer)) return false;
+  if (!c->bs_known || !nb_addr_equal(&c->bs_addr, peer)) return false;
   if (c->bs_state != NB_BS_REQUESTING && c->bs_state != NB_BS_REQUESTED)
     nb_sig_bootstrap_reset(c); /* a server-initiated bootstrap starts */
   char raw[16];
@@ -414,8 +446,9 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
   }
   return true;
 }
+#endif
 
-/* ---- persistence ---- */
+/* ---- persistence (SenML CBOR: NB_ERR_FMT_UNSUPPORTED in a build without it) ---- */
 
 nb_err nb_client_save_state(nb_client *c, nb_bytes *out) {
   nb_records recs;

@@ -9,6 +9,7 @@
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
 #include "niobium/client.h"
+#include "niobium/config.h"
 #include "niobium/objects.h"
 
 #define NB_CLIENT_LOG "client"
@@ -38,6 +39,9 @@ typedef struct {
   bool asleep;          /* the radio is off for this server: its datagrams are dropped */
   bool flush_on_update; /* queued notifications go once the wake-up Update is answered */
   nb_time_ms last_io;   /* last datagram exchanged with this server */
+  /* the Register or Update in flight (registration.c) */
+  nb_time_ms req_at; /* when it went */
+  bool unreachable;  /* an ICMP error for this server came since it went (logged once) */
 } nb_account;
 
 /* Attributes a server wrote at one path (object, instance, resource or resource instance). */
@@ -81,6 +85,7 @@ typedef struct {
   char pin_id[32];      /* RPK: server secure ID to accept (when given as one) */
   bool failed;          /* the session failed: abort requests once its call returns */
   nb_err fail_err;
+  nb_time_ms heard_at; /* the session last delivered a datagram from the server */
 } nb_chan;
 
 struct nb_client {
@@ -106,8 +111,9 @@ struct nb_client {
    * which is answered first and whose exchange is gone by then). */
   bool reg_pending;
   /* bootstrap (bootstrap.c) */
-  int bs_state; /* NB_BS_* */
-  nb_addr bs_addr;
+  int bs_state;    /* NB_BS_* */
+  nb_addr bs_addr; /* the bootstrap account's server, resolved when accounts are (re)built */
+  bool bs_known;   /* bs_addr is set: there is a bootstrap account */
   nb_coap_req_id bs_req;
   nb_time_ms bs_deadline; /* REQUESTED: Finish must come by then; RETRY: next request */
   unsigned bs_attempts;
@@ -120,6 +126,8 @@ struct nb_client {
   uint8_t bs_cti[NB_COSE_ID_MAX];
   size_t bs_cti_len;
   bool bs_cti_set;
+  /* Datagrams from addresses that are none of this client's servers, dropped unanswered. */
+  uint64_t foreign_dropped;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
   nb_time_ms stats_since; /* when collection (re)started */
@@ -160,6 +168,13 @@ void nb_tr_free_all(nb_client *c);
 /* Who authenticated the established DTLS session with peer; NULL for a plain peer or before
  * the handshake is done. */
 const nb_dtls_peer *nb_tr_peer(nb_client *c, const nb_addr *peer);
+/* Drops the established DTLS session to peer so the next datagram makes a new one (a full
+ * handshake): the server may have lost it (a restart), and keeps dropping what comes over it.
+ * No-op for a plain peer or a session still handshaking. */
+void nb_tr_renew(nb_client *c, const nb_addr *peer, const char *why, nb_time_ms now);
+/* True when peer is a DTLS server whose session delivered nothing since t (a plain peer:
+ * false). */
+bool nb_tr_silent_since(const nb_client *c, const nb_addr *peer, nb_time_ms t);
 /* registration.c / bootstrap.c: the transport to a's server (or the bootstrap server) failed
  * for good: fail the request in flight now instead of waiting for CoAP to give up. */
 void nb_reg_transport_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms now);
@@ -171,6 +186,13 @@ void nb_reg_tick(nb_client *c, nb_account *a, nb_time_ms now);
 nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a);
 nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms now);
 nb_err nb_reg_deregister(nb_client *c, nb_account *a, nb_time_ms now);
+/* The CoAP layer retransmits request id to peer for the n-th time: a Register or Update of an
+ * account logs it, and after its first unanswered transmission over DTLS renews the session.
+ * (engine.c hands every retransmission here.) */
+void nb_reg_retransmit(nb_client *c, const nb_addr *peer, nb_coap_req_id id, unsigned n,
+                       nb_time_ms next_ms, nb_time_ms now);
+/* An ICMP error says nothing listens at peer: logged once for the request in flight. */
+void nb_reg_unreachable(nb_client *c, const nb_addr *peer, const char *reason);
 /* The Server object's value of a resource for account a, or fallback. */
 int64_t nb_reg_server_int(nb_client *c, const nb_account *a, uint16_t res, int64_t fallback);
 
@@ -206,6 +228,8 @@ bool nb_bs_handle(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer, const
                   nb_time_ms now);
 void nb_bs_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_bs_deadline(const nb_client *c);
+/* Resolves the bootstrap account's server into c->bs_addr (c->bs_known: there is one). */
+void nb_bs_refresh_peer(nb_client *c);
 /* Builds accounts from objects 0/1 and starts registering (after bootstrap or at start). */
 nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time_ms now);
 
@@ -251,6 +275,8 @@ void nb_obj_count(nb_client *c, bool tx, size_t len);
 /* firmware.c: pull download deadlines and the deferred install. */
 void nb_fw_tick(nb_client *c, nb_time_ms now);
 nb_time_ms nb_fw_deadline(const nb_client *c);
+/* True while a Package URI download is in flight from peer (its answers must get in). */
+bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer);
 
 /* queue.c: queue mode (binding UQ / Q) per server account. The client sleeps once nothing was
  * exchanged with the server for the queue timeout; asleep, that server's datagrams are dropped

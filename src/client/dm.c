@@ -204,22 +204,28 @@ static nb_err nb_dm_encode_signed(nb_client *c, const nb_account *a, const nb_pa
   return e;
 }
 
+/* The format of an answer without Accept: text/plain (octet-stream for an opaque value) for one
+ * single value, TLV for anything else; a build without those formats (NB_CFG_FMT_*) answers in
+ * the next one it has. */
+static int nb_dm_default_format(nb_client *c, const nb_path *base, const nb_records *recs) {
+  static const int multi[] = {NB_COAP_CF_LWM2M_TLV, NB_COAP_CF_SENML_CBOR, NB_COAP_CF_SENML_JSON,
+                              NB_COAP_CF_LWM2M_JSON};
+  int cf = nb_format_first_supported(multi, sizeof multi / sizeof multi[0]);
+  if (base->len < NB_PATH_RESOURCE || recs->len != 1 || !nb_path_equal(&recs->items[0].path, base))
+    return cf;
+  const nb_resource_def *rd = nb_model_resource(c->model, base->ids[0], base->ids[2]);
+  if (rd && rd->multiple && base->len == NB_PATH_RESOURCE) return cf;
+  int one = recs->items[0].value.type == NB_VT_OPAQUE ? NB_COAP_CF_OCTET_STREAM : NB_COAP_CF_TEXT;
+  return nb_format_is_supported(one) ? one : cf;
+}
+
 nb_err nb_dm_encode(nb_client *c, const nb_account *a, const nb_path *base, const nb_records *recs,
                     int cf, int *cf_used, nb_bytes *out, uint8_t *code) {
   if (cf == NB_COSE_CF_SIGN1) {
     *cf_used = cf;
     return nb_dm_encode_signed(c, a, base, recs, out, code);
   }
-  if (cf == NB_COAP_CF_NONE) {
-    cf = NB_COAP_CF_LWM2M_TLV;
-    if (base->len >= NB_PATH_RESOURCE && recs->len == 1 &&
-        nb_path_equal(&recs->items[0].path, base)) {
-      const nb_resource_def *rd = nb_model_resource(c->model, base->ids[0], base->ids[2]);
-      bool opaque = recs->items[0].value.type == NB_VT_OPAQUE;
-      cf = opaque ? NB_COAP_CF_OCTET_STREAM : NB_COAP_CF_TEXT;
-      if (rd && rd->multiple && base->len == NB_PATH_RESOURCE) cf = NB_COAP_CF_LWM2M_TLV;
-    }
-  }
+  if (cf == NB_COAP_CF_NONE) cf = nb_dm_default_format(c, base, recs);
   *cf_used = cf;
   const char *reason = NULL;
   return nb_format_encode(cf, recs, base, c->model, out, code, &reason);
@@ -755,16 +761,6 @@ static void nb_dm_write_composite(nb_dm_ctx *x) {
 
 /* ---- dispatch ---- */
 
-/* Which account a request comes from. A peer that is no server is served as the only account
- * when that one is NoSec (the link is unauthenticated anyway): libcoap's tools and other
- * CoAP peers can then read and observe. */
-static nb_account *nb_dm_account(nb_client *c, const nb_addr *peer) {
-  nb_account *a = nb_client_account_by_addr(c, peer);
-  if (a || c->nacc != 1) return a;
-  if (nb_store_object_get_int(nb_client_object(c, 0), c->acc[0]->sec_inst, 2, 3) != 3) return NULL;
-  return c->acc[0];
-}
-
 /* POST with a payload on a multiple resource that is not executable: a partial update of its
  * instances (1.1), which keeps the instances the payload does not name. */
 static bool nb_dm_is_partial_rwrite(nb_dm_ctx *x) {
@@ -810,7 +806,7 @@ void nb_dm_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer, const n
                   nb_time_ms now) {
   nb_dm_ctx x = {.c = user, .ex = ex, .req = req, .peer = peer, .now = now};
   if (nb_bs_handle(x.c, ex, peer, req, now)) return;
-  x.a = nb_dm_account(x.c, peer);
+  x.a = nb_client_account_by_addr(x.c, peer);
   if (!x.a) return nb_dm_code(&x, NB_COAP_UNAUTHORIZED);
   nb_dm_dispatch(&x);
   /* A signed write that was applied is evidence of what the server asked for. */

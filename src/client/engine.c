@@ -48,6 +48,23 @@ static void nb_client_ep_send(void *user, const nb_addr *peer, const uint8_t *da
   nb_tr_send(user, peer, data, len);
 }
 
+static void nb_client_on_retransmit(void *user, const nb_addr *peer, nb_coap_req_id id, unsigned n,
+                                    nb_time_ms next_ms, nb_time_ms now) {
+  nb_client *c = user;
+  if (id && id == c->bs_req) {
+    char a[NB_ADDR_STRLEN];
+    NB_LOG_INFO(NB_CLIENT_LOG,
+                "event=bootstrap-request-retransmit server=%s retransmission=%u next_in_ms=%lld",
+                nb_addr_format(peer, a, sizeof a), n, (long long)next_ms);
+    return;
+  }
+  nb_reg_retransmit(c, peer, id, n, next_ms, now);
+}
+
+void nb_client_peer_unreachable(nb_client *c, const nb_addr *peer, const char *reason) {
+  nb_reg_unreachable(c, peer, reason ? reason : "unreachable");
+}
+
 nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
   if (!cfg || !cfg->endpoint || !cfg->endpoint[0] || !cfg->send) return NB_ERR_INVAL;
   const char *ver = cfg->lwm2m_version ? cfg->lwm2m_version : "1.1";
@@ -82,6 +99,7 @@ nb_err nb_client_new(const nb_client_config *cfg, nb_client **out) {
     return e;
   }
   nb_coap_ep_set_handler(c->ep, nb_dm_handle, c);
+  nb_coap_ep_set_retransmit_hook(c->ep, nb_client_on_retransmit, c);
   *out = c;
   return NB_OK;
 }
@@ -235,6 +253,7 @@ nb_err nb_client_add_server(nb_client *c, const nb_client_server_params *p) {
   uint16_t si = nb_client_free_instance(sec);
   int mode = p->security_mode;
   if (!p->identity && !p->secret) mode = 3;
+  if (!NB_CFG_DTLS && mode != 3) return NB_ERR_UNSUPPORTED; /* a build without DTLS */
   nb_err e = nb_store_object_add_instance(sec, si);
   if (e != NB_OK) return e;
   nb_path bs = nb_path_res(0, si, 1);
@@ -370,6 +389,7 @@ nb_err nb_client_rebuild_accounts(nb_client *c, bool defer_registration, nb_time
     if (id) nb_coap_ep_cancel(c->ep, id, false, now);
   }
   nb_client_build_accounts(c);
+  nb_bs_refresh_peer(c);
   nb_tr_sync(c, now);
   c->reg_pending = defer_registration && c->nacc > 0;
   if (!defer_registration)
@@ -394,9 +414,36 @@ static void nb_client_start_pending(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nacc; i++) nb_reg_start(c, c->acc[i], now);
 }
 
+/* Whether peer is one of this client's servers: the address a server account was resolved to,
+ * or its bootstrap server's while it has a bootstrap account. The same addresses it sends to,
+ * so a re-resolution (accounts are rebuilt at start and after each bootstrap) moves both. */
+static bool nb_client_peer_known(const nb_client *c, const nb_addr *peer) {
+  for (size_t i = 0; i < c->nacc; i++)
+    if (nb_addr_equal(&c->acc[i]->addr, peer)) return true;
+  return c->bs_known && nb_addr_equal(&c->bs_addr, peer);
+}
+
+/* A CoAP answer rather than a request or a ping (RFC 7252 3: code class 0 is a request, or an
+ * empty message, which a CON makes a ping that the layer would answer with a reset). */
+static bool nb_client_is_answer(const uint8_t *data, size_t len) {
+  if (len < 4) return false;
+  unsigned type = (data[0] >> 4) & 3, code = data[1];
+  return code >= 0x40 || (code == 0 && (type == NB_COAP_ACK || type == NB_COAP_RST));
+}
+
 void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                        nb_time_ms now) {
   c->now = now;
+  /* Anyone else gets no answer at all, not even a reset or an error: an answer would confirm
+   * the device and could be reflected at a spoofed source (docs/security.md, issue 13 item 9). */
+  if (!nb_client_peer_known(c, peer) &&
+      !(nb_fw_download_peer(c, peer) && nb_client_is_answer(data, len))) {
+    c->foreign_dropped++;
+    char a[NB_ADDR_STRLEN];
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dropped-foreign peer=%s len=%zu",
+                 nb_addr_format(peer, a, sizeof a), len);
+    return;
+  }
   if (nb_q_asleep_peer(c, peer)) {
     NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dropped-asleep len=%zu", len);
     return;
@@ -454,6 +501,8 @@ void nb_client_close(nb_client *c, nb_time_ms now) {
   c->now = now;
   nb_tr_close_all(c, now);
 }
+
+uint64_t nb_client_foreign_dropped(const nb_client *c) { return c->foreign_dropped; }
 
 bool nb_client_done(const nb_client *c) {
   for (size_t i = 0; i < c->nacc; i++)

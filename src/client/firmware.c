@@ -22,6 +22,7 @@ typedef struct nb_fw {
   uint8_t *pkg;
   size_t len;
   nb_coap_req_id req;
+  nb_addr req_peer;             /* where req went: its answers are let in (engine.c) */
   nb_time_ms download_deadline; /* Downloading: give up then */
   bool install_due;             /* Updating: apply at the next tick */
 } nb_fw;
@@ -140,6 +141,7 @@ static void nb_fw_pull(nb_fw *f, nb_time_ms now) {
   nb_fw_drop_package(f);
   nb_fw_set(f, NB_FW_STATE_DOWNLOADING, NB_FW_RESULT_INITIAL, now);
   f->download_deadline = now + f->cfg.download_timeout;
+  f->req_peer = peer;
   e = nb_coap_ep_request(f->c->ep, &peer, &m, true, nb_fw_download_cb, f, now, &f->req);
   if (e != NB_OK) {
     f->req = 0;
@@ -165,6 +167,10 @@ void nb_fw_tick(nb_client *c, nb_time_ms now) {
     if (e == NB_OK) nb_fw_drop_package(f);
     nb_fw_set(f, e == NB_OK ? NB_FW_STATE_IDLE : NB_FW_STATE_DOWNLOADED, r, now);
   }
+}
+
+bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer) {
+  return c->fw && c->fw->req && nb_addr_equal(&c->fw->req_peer, peer);
 }
 
 nb_time_ms nb_fw_deadline(const nb_client *c) {

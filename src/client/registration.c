@@ -38,13 +38,14 @@ static void nb_reg_binding_query(const nb_client *c, const char *binding, char *
 static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
   nb_lwm2m_links root;
   nb_lwm2m_links_init(&root);
+  /* ct lists the formats this build has (NB_CFG_FMT_*) of those a 1.1 server may ask for. */
   static const uint16_t cts[] = {NB_COAP_CF_SENML_CBOR, NB_COAP_CF_SENML_JSON,
                                  NB_COAP_CF_LWM2M_TLV};
   if (!c->v10) {
     root.has_root = true;
     root.rt_lwm2m = true;
-    memcpy(root.cts, cts, sizeof cts);
-    root.ct_count = 3;
+    for (size_t k = 0; k < sizeof cts / sizeof cts[0]; k++)
+      if (nb_format_is_supported(cts[k])) root.cts[root.ct_count++] = cts[k];
   }
   size_t before = out->len;
   nb_err e = nb_linkfmt_encode_root(&root, out);
@@ -70,6 +71,19 @@ static nb_err nb_reg_objects(nb_client *c, nb_bytes *out) {
   }
   if (e != NB_OK) out->len = before;
   return e;
+}
+
+/* The server's URI as its Security instance has it, for the log ("?" when unset). */
+static const char *nb_reg_uri(nb_client *c, const nb_account *a) {
+  const char *uri = nb_store_object_get_str(nb_client_object(c, 0), a->sec_inst, 0);
+  return uri && uri[0] ? uri : "?";
+}
+
+/* A Register or Update to a DTLS server got no answer at all: the server may have lost the
+ * session (it restarted), so the next one makes a new handshake rather than keep talking into
+ * a session nobody decrypts. */
+static void nb_reg_renew_on_timeout(nb_client *c, nb_account *a, nb_err err, nb_time_ms now) {
+  if (err == NB_ERR_TIMEOUT) nb_tr_renew(c, &a->addr, "request timed out", now);
 }
 
 static void nb_reg_schedule_update(nb_account *a, nb_time_ms now) {
@@ -107,8 +121,8 @@ static void nb_reg_failed(nb_client *c, nb_account *a, nb_err err, nb_time_ms no
       nb_bs_start(c, now); /* Bootstrap on Registration Failure */
     return;
   }
-  NB_LOG_INFO(NB_CLIENT_LOG, "event=registration-retry ssid=%u err=%s in_ms=%lld", a->ssid,
-              nb_err_name(err), (long long)(a->retry_at - now));
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=registration-retry ssid=%u server=%s err=%s in_ms=%lld",
+              a->ssid, nb_reg_uri(c, a), nb_err_name(err), (long long)(a->retry_at - now));
 }
 
 static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now);
@@ -127,8 +141,9 @@ static void nb_reg_register_cb(void *user, nb_err err, const nb_coap_msg *resp, 
   if (err != NB_OK) {
     char code[8] = "-";
     if (resp) nb_coap_code_format(resp->code, code);
-    NB_LOG_WARN(NB_CLIENT_LOG, "event=register-failed ssid=%u err=%s code=%s", a->ssid,
-                nb_err_name(err), code);
+    NB_LOG_WARN(NB_CLIENT_LOG, "event=register-failed ssid=%u server=%s err=%s code=%s", a->ssid,
+                nb_reg_uri(c, a), nb_err_name(err), code);
+    nb_reg_renew_on_timeout(c, a, err, now);
     nb_reg_failed(c, a, err, now);
     return;
   }
@@ -173,8 +188,10 @@ static nb_err nb_reg_send_register(nb_client *c, nb_account *a, nb_time_ms now) 
   nb_bytes_free(&body);
   if (e == NB_OK) {
     a->state = NB_CLIENT_SRV_REGISTERING;
-    NB_LOG_INFO(NB_CLIENT_LOG, "event=register ssid=%u ep=%s lt=%u b=%s", a->ssid, c->endpoint,
-                a->lifetime, a->binding);
+    a->req_at = now;
+    a->unreachable = false;
+    NB_LOG_INFO(NB_CLIENT_LOG, "event=register ssid=%u server=%s ep=%s lt=%u b=%s", a->ssid,
+                nb_reg_uri(c, a), c->endpoint, a->lifetime, a->binding);
   }
   return e;
 }
@@ -212,10 +229,11 @@ static void nb_reg_update_cb(void *user, nb_err err, const nb_coap_msg *resp, bo
   /* 4.04: the server lost the registration; any other failure: register anew too. */
   char code[8] = "-";
   if (resp) nb_coap_code_format(resp->code, code);
-  NB_LOG_WARN(NB_CLIENT_LOG, "event=update-failed ssid=%u err=%s code=%s", a->ssid,
-              nb_err_name(err), code);
+  NB_LOG_WARN(NB_CLIENT_LOG, "event=update-failed ssid=%u server=%s err=%s code=%s action=register",
+              a->ssid, nb_reg_uri(c, a), nb_err_name(err), code);
   nb_client_emit(c, NB_CLIENT_EV_REG_FAILED, a->ssid, err == NB_OK ? NB_ERR_NOT_FOUND : err, now);
   nb_rep_drop_server(c, a->ssid);
+  nb_reg_renew_on_timeout(c, a, err, now);
   a->attempt = a->sequence = 0;
   if (nb_reg_send_register(c, a, now) != NB_OK) nb_reg_failed(c, a, NB_ERR_NOMEM, now);
 }
@@ -259,6 +277,8 @@ nb_err nb_reg_update(nb_client *c, nb_account *a, bool with_objects, nb_time_ms 
   nb_bytes_free(&body);
   if (e != NB_OK) return e;
   a->state = NB_CLIENT_SRV_UPDATING;
+  a->req_at = now;
+  a->unreachable = false;
   a->update_pending = a->objects_changed = false;
   NB_LOG_INFO(NB_CLIENT_LOG, "event=update ssid=%u location=%s objects=%d", a->ssid, a->location,
               with_objects);
@@ -308,6 +328,44 @@ void nb_reg_tick(nb_client *c, nb_account *a, nb_time_ms now) {
     nb_reg_update(c, a, a->objects_changed, now);
   }
   nb_q_tick(c, a, now);
+}
+
+static nb_account *nb_reg_in_flight(nb_client *c, const nb_addr *peer, nb_coap_req_id id) {
+  for (size_t i = 0; i < c->nacc; i++) {
+    nb_account *a = c->acc[i];
+    bool reg = a->state == NB_CLIENT_SRV_REGISTERING || a->state == NB_CLIENT_SRV_UPDATING;
+    if (reg && a->req && (!id || a->req == id) && nb_addr_equal(&a->addr, peer)) return a;
+  }
+  return NULL;
+}
+
+void nb_reg_retransmit(nb_client *c, const nb_addr *peer, nb_coap_req_id id, unsigned n,
+                       nb_time_ms next_ms, nb_time_ms now) {
+  nb_account *a = id ? nb_reg_in_flight(c, peer, id) : NULL;
+  if (!a) return;
+  bool reg = a->state == NB_CLIENT_SRV_REGISTERING;
+  /* One line per attempt (four at most with the CoAP defaults), so a device that cannot reach
+   * its server says so while it tries, not only when it gives up. */
+  NB_LOG_INFO(NB_CLIENT_LOG,
+              "event=%s-retransmit ssid=%u server=%s retransmission=%u no_answer_ms=%lld "
+              "next_in_ms=%lld%s",
+              reg ? "register" : "update", a->ssid, nb_reg_uri(c, a), n,
+              (long long)(now - a->req_at), (long long)next_ms,
+              a->unreachable ? " icmp=unreachable" : "");
+  /* Nothing from a DTLS server since the request went: the retransmission goes over a new
+   * handshake. A server that restarted has no session to decrypt the old one with (and, its
+   * registrations kept, answers the Update at once); one that kept it replaces it. */
+  if (n == 1 && nb_tr_silent_since(c, peer, a->req_at))
+    nb_tr_renew(c, peer, "no answer to the first transmission", now);
+}
+
+void nb_reg_unreachable(nb_client *c, const nb_addr *peer, const char *reason) {
+  nb_account *a = nb_reg_in_flight(c, peer, 0);
+  if (!a || a->unreachable) return;
+  a->unreachable = true;
+  NB_LOG_WARN(NB_CLIENT_LOG, "event=server-unreachable ssid=%u server=%s during=%s reason=\"%s\"",
+              a->ssid, nb_reg_uri(c, a),
+              a->state == NB_CLIENT_SRV_REGISTERING ? "register" : "update", reason);
 }
 
 nb_time_ms nb_reg_deadline(const nb_client *c, const nb_account *a) {

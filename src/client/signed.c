@@ -4,13 +4,17 @@
  * signs (receipts, reads, notifications) are signed with the private key of the Security
  * instance of the account they go to. Secret keys travel beside a signed write, checked against
  * the digests it signs, and never reach the evidence hook (docs/cose.md "Secrets in signed
- * writes"). Owns the bootstrap ID (cti) check of one bootstrap. */
+ * writes"). Owns the bootstrap ID (cti) check of one bootstrap. A build without them
+ * (NB_CFG_SIGNED 0) refuses signed bodies (4.15) and signs nothing. */
 #include <string.h>
 
 #include "base/log.h"
 #include "client_int.h"
+#if NB_CFG_SIGNED
 #include "dtls/cose_lwm2m.h"
+#endif
 
+#if NB_CFG_SIGNED
 const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst) {
   nb_object *sec = nb_client_object(c, 0);
   int64_t mode = nb_store_object_get_int(sec, sec_inst, 2, 3);
@@ -21,12 +25,21 @@ const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst) {
     return NULL;
   return v;
 }
+#else
+/* A build without signed payloads (NB_CFG_SIGNED 0): no account signs (Accept: 18 is 4.06). */
+const nb_value *nb_sig_key(nb_client *c, uint16_t sec_inst) {
+  (void)c;
+  (void)sec_inst;
+  return NULL;
+}
+#endif
 
 void nb_sig_bootstrap_reset(nb_client *c) {
   c->bs_cti_set = false;
   c->bs_cti_len = 0;
 }
 
+#if NB_CFG_SIGNED
 static uint8_t nb_sig_refuse(const char *reason, nb_err e) {
   NB_LOG_WARN(NB_CLIENT_LOG, "event=signed-body-refused reason=%s err=%s", reason, nb_err_name(e));
   return NB_COAP_BAD_REQUEST;
@@ -37,6 +50,7 @@ static bool nb_sig_cti_ok(nb_client *c, const nb_cose_headers *h) {
   if (!c->bs_cti_set) return true;
   return h->cti_len == c->bs_cti_len && memcmp(h->cti, c->bs_cti, h->cti_len) == 0;
 }
+#endif
 
 uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req, bool bootstrap,
                       nb_sig_body *out) {
@@ -45,6 +59,13 @@ uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req,
   out->data = req->payload;
   out->len = req->payload_len;
   if (out->cf != NB_COSE_CF_SIGN1) return 0;
+#if !NB_CFG_SIGNED
+  /* A build without signed payloads: a signed body is a format it does not know. */
+  (void)c;
+  (void)peer;
+  (void)bootstrap;
+  return NB_COAP_UNSUPPORTED_CONTENT_FORMAT;
+#else
   const nb_dtls_peer *who = nb_tr_peer(c, peer);
   if (!who || who->spki_len == 0) return nb_sig_refuse("peer-without-key", NB_ERR_UNSUPPORTED);
   nb_cose_sign1_msg m;
@@ -75,18 +96,28 @@ uint8_t nb_sig_unwrap(nb_client *c, const nb_addr *peer, const nb_coap_msg *req,
   memcpy(out->withheld, m.withheld, sizeof out->withheld);
   out->nwithheld = m.nwithheld;
   return 0;
+#endif
 }
 
 uint8_t nb_sig_records(const nb_sig_body *b, const nb_path *base, nb_records *recs) {
+#if !NB_CFG_SIGNED
+  (void)b, (void)base, (void)recs; /* nothing signed is ever accepted */
+  return 0;
+#else
   if (!b->cose) return 0;
   if (nb_cose_secret_record(recs))
     return nb_sig_refuse("secret-in-signed-payload", NB_ERR_FMT_PATH);
   nb_err e = nb_cose_add_withheld(b->withheld, b->nwithheld, base, recs);
   return e == NB_OK ? 0 : nb_sig_refuse("secret-path", e);
+#endif
 }
 
 nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t cti_len,
                    const uint8_t *inner, size_t len, nb_bytes *out) {
+#if !NB_CFG_SIGNED
+  (void)c, (void)sec_inst, (void)cti, (void)cti_len, (void)inner, (void)len, (void)out;
+  return NB_ERR_UNSUPPORTED;
+#else
   const nb_value *key = nb_sig_key(c, sec_inst);
   if (!key) return NB_ERR_UNSUPPORTED;
   nb_cose_headers h;
@@ -103,10 +134,14 @@ nb_err nb_sig_wrap(nb_client *c, uint16_t sec_inst, const uint8_t *cti, size_t c
   if (cti_len) memcpy(h.cti, cti, cti_len);
   h.cti_len = cti_len;
   return nb_cose_sign1(&h, inner, len, key->v.bytes.data, key->v.bytes.len, out);
+#endif
 }
 
 void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uint8_t *cose,
                      size_t len) {
+#if !NB_CFG_SIGNED
+  (void)c, (void)kind, (void)p, (void)cose, (void)len; /* nothing signed is ever accepted */
+#else
   if (!c->cfg.evidence) return;
   nb_bytes kept;
   nb_bytes_init(&kept);
@@ -116,4 +151,5 @@ void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uin
   else
     NB_LOG_WARN(NB_CLIENT_LOG, "event=evidence-not-kept kind=%s err=%s", kind, nb_err_name(e));
   nb_bytes_free(&kept);
+#endif
 }

@@ -188,6 +188,7 @@ static void nb_tr_dtls_recv(void *user, const nb_addr *peer, const uint8_t *data
                             nb_time_ms now) {
   nb_chan *ch = user;
   nb_client *c = ch->client;
+  ch->heard_at = now;
   if (c->cfg.trace) c->cfg.trace(c->cfg.trace_user, false, peer, data, len);
   nb_coap_ep_receive(c->ep, peer, data, len, now);
 }
@@ -268,6 +269,30 @@ void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t l
   }
 }
 
+static nb_chan *nb_tr_find(const nb_client *c, const nb_addr *peer) {
+  for (size_t i = 0; i < c->nchans; i++)
+    if (nb_addr_equal(&c->chans[i]->addr, peer)) return c->chans[i];
+  return NULL;
+}
+
+void nb_tr_renew(nb_client *c, const nb_addr *peer, const char *why, nb_time_ms now) {
+  (void)now;
+  nb_chan *ch = nb_tr_find(c, peer);
+  if (!ch || !ch->s || nb_dtls_session_state(ch->s) != NB_DTLS_ESTABLISHED) return;
+  char a[NB_ADDR_STRLEN];
+  NB_LOG_INFO(NB_CLIENT_LOG, "event=dtls-renew server=%s reason=\"%s\"",
+              nb_addr_format(peer, a, sizeof a), why);
+  /* No close_notify: a server that kept the session replaces it when the new handshake from
+   * this address completes (RFC 6347 4.2.8), and one that lost it would drop it. */
+  nb_dtls_session_free(ch->s);
+  ch->s = NULL;
+}
+
+bool nb_tr_silent_since(const nb_client *c, const nb_addr *peer, nb_time_ms t) {
+  const nb_chan *ch = nb_tr_find(c, peer);
+  return ch && ch->s && ch->heard_at < t;
+}
+
 void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                    nb_time_ms now) {
   nb_obj_count(c, false, len);
@@ -305,14 +330,12 @@ static void nb_tr_release_bootstrap(nb_client *c, nb_time_ms now) {
 }
 
 void nb_tr_bootstrap_done(nb_client *c, nb_time_ms now) {
-  /* Until MAX_TRANSMIT_SPAN has passed the bootstrap server may still repeat its Finish
-   * (our 2.04 lost) and must get the answer again. */
+  /* Until EXCHANGE_LIFETIME has passed the bootstrap server may still repeat its Finish (our
+   * 2.04 lost), and a repeat may arrive that late (RFC 7252 4.8.2): it must get the answer
+   * again, from the CoAP layer's duplicate cache, over the same session. */
   nb_coap_ep_config d;
   nb_coap_ep_config_default(&d);
-  const nb_coap_ep_config *cc = c->cfg.coap ? c->cfg.coap : &d;
-  double span =
-      (double)cc->ack_timeout * (double)((1u << cc->max_retransmit) - 1) * cc->ack_random_factor;
-  c->bs_release_at = now + (nb_time_ms)span + 1;
+  c->bs_release_at = now + nb_coap_exchange_lifetime(c->cfg.coap ? c->cfg.coap : &d) + 1;
 }
 
 void nb_tr_tick(nb_client *c, nb_time_ms now) {

@@ -39,6 +39,11 @@ static nb_time_ms nb_coap_transmit_span(const nb_coap_ep_config *cfg) {
 
 nb_time_ms nb_coap_epi_exchange_lifetime(const nb_coap_ep *ep) { return ep->cfg.exchange_lifetime; }
 
+nb_time_ms nb_coap_exchange_lifetime(const nb_coap_ep_config *cfg) {
+  if (cfg->exchange_lifetime > 0) return cfg->exchange_lifetime;
+  return nb_coap_transmit_span(cfg) + 2 * NB_COAP_MAX_LATENCY + cfg->ack_timeout;
+}
+
 /* Fills in derived values and rejects settings the layer cannot honour. */
 static nb_err nb_coap_config_check(nb_coap_ep_config *cfg) {
   if (cfg->ack_timeout <= 0 || cfg->ack_random_factor < 1.0 || cfg->max_retransmit > 20 ||
@@ -47,13 +52,15 @@ static nb_err nb_coap_config_check(nb_coap_ep_config *cfg) {
     return NB_ERR_INVAL;
   }
   nb_time_ms span = nb_coap_transmit_span(cfg);
-  if (cfg->exchange_lifetime <= 0) {
-    cfg->exchange_lifetime = span + 2 * NB_COAP_MAX_LATENCY + cfg->ack_timeout;
-  }
+  if (cfg->exchange_lifetime <= 0) cfg->exchange_lifetime = nb_coap_exchange_lifetime(cfg);
   if (cfg->non_lifetime <= 0) cfg->non_lifetime = span + NB_COAP_MAX_LATENCY;
   if (cfg->response_timeout <= 0) cfg->response_timeout = cfg->exchange_lifetime;
   if (cfg->observe_con_interval <= 0) cfg->observe_con_interval = NB_COAP_OBSERVE_CON_INTERVAL;
   if (cfg->dedup_max == 0) cfg->dedup_max = 1;
+  if (cfg->max_block1_bytes < cfg->max_body) {
+    size_t floor = (size_t)16 * 1024 * 1024;
+    cfg->max_block1_bytes = cfg->max_body > floor ? cfg->max_body : floor;
+  }
   if (!cfg->random) cfg->random = nb_random_system;
   return NB_OK;
 }
@@ -132,6 +139,16 @@ void nb_coap_ep_free(nb_coap_ep *ep) {
 void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler = fn;
   ep->handler_user = user;
+}
+
+void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user) {
+  ep->body_limit = fn;
+  ep->body_limit_user = user;
+}
+
+void nb_coap_ep_set_retransmit_hook(nb_coap_ep *ep, nb_coap_retransmit_fn fn, void *user) {
+  ep->on_retransmit = fn;
+  ep->retransmit_user = user;
 }
 
 void nb_coap_ep_get_stats(const nb_coap_ep *ep, nb_coap_ep_stats *out) {
@@ -338,6 +355,10 @@ static void nb_coap_xmit_timer(nb_coap_ep *ep, nb_coap_xmit *x, nb_time_ms now) 
     NB_LOG_DEBUG(NB_COAP_LOG, "event=retransmit peer=%s mid=%u n=%u next_ms=%lld",
                  nb_addr_format(&x->peer, a, sizeof a), x->mid, x->retransmits,
                  (long long)x->timeout);
+    if (ep->on_retransmit) {
+      nb_coap_req_id id = x->owner_kind == NB_COAP_XO_CREQ ? ((nb_coap_creq *)x->owner)->id : 0;
+      ep->on_retransmit(ep->retransmit_user, &x->peer, id, x->retransmits, x->timeout, now);
+    }
     nb_coap_epi_send(ep, &x->peer, x->data, x->len);
     nb_coap_timerheap_arm(&ep->timers, &x->timer, now + x->timeout);
     return;

@@ -65,8 +65,16 @@ typedef struct {
                                       NB_ERR_TIMEOUT after this long; default exchange_lifetime */
   nb_time_ms non_lifetime;         /* NON deduplication window; default derived (145 s) */
   nb_time_ms observe_con_interval; /* a notification goes CON at least this often (24 h) */
+  size_t max_block1_bytes;         /* bytes all Block1 uploads being reassembled may hold
+                                      together; past it the least recently used upload gives
+                                      way (its next block gets 4.08); default (and at least)
+                                      the larger of 16 MiB and max_body */
 } nb_coap_ep_config;
 void nb_coap_ep_config_default(nb_coap_ep_config *cfg);
+/* EXCHANGE_LIFETIME under cfg (RFC 7252 4.8.2): its exchange_lifetime, or when 0
+ * MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY (247 s with the defaults): how long a
+ * peer may still repeat a confirmable message it sent. */
+nb_time_ms nb_coap_exchange_lifetime(const nb_coap_ep_config *cfg);
 
 /* Where the endpoint sends datagrams: the I/O shell (socket) or a simulated network. */
 typedef void (*nb_coap_send_fn)(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
@@ -87,6 +95,22 @@ nb_err nb_coap_ep_new(const nb_coap_ep_config *cfg, nb_coap_send_fn send, void *
 void nb_coap_ep_free(nb_coap_ep *ep); /* pending callbacks are NOT called; exchanges are freed */
 /* Without a handler every request is answered 4.04 Not Found: there is no resource here. */
 void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user);
+/* Addition: the largest request body the layer collects for `req` (an ordinary request or any
+ * block of a Block1 upload: its method and options tell the resource), so a server bounds each
+ * resource apart; 0 or more than max_body mean max_body. A request past it is answered 4.13
+ * with Size1 = the limit (RFC 7959 2.9.3, 4), from the first block whose Size1 or offset
+ * shows it, and never reaches the handler. */
+typedef size_t (*nb_coap_body_limit_fn)(void *user, const nb_addr *peer, const nb_coap_msg *req);
+void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user);
+
+/* Addition: told right before the n-th retransmission (n >= 1) of a confirmable message to
+ * peer goes out; id is the request's for a request of ours (0 for a CON response or
+ * notification), next_ms the wait after this one before the next (or before giving up). For
+ * what an engine does about a silent peer (log the attempt, renew a DTLS session under it).
+ * The hook must not call into the endpoint. */
+typedef void (*nb_coap_retransmit_fn)(void *user, const nb_addr *peer, nb_coap_req_id id,
+                                      unsigned n, nb_time_ms next_ms, nb_time_ms now);
+void nb_coap_ep_set_retransmit_hook(nb_coap_ep *ep, nb_coap_retransmit_fn fn, void *user);
 
 /* Input: one datagram from `peer`. Malformed CON -> RST; malformed NON/ACK ignored; never crashes.
  */

@@ -232,6 +232,10 @@ struct nb_coap_ep {
   void *send_user;
   nb_coap_request_fn handler;
   void *handler_user;
+  nb_coap_body_limit_fn body_limit; /* NULL: max_body for every request */
+  void *body_limit_user;
+  nb_coap_retransmit_fn on_retransmit; /* NULL: none */
+  void *retransmit_user;
   uint64_t seed;
   uint64_t mid_gen; /* counters created so far: varies a peer's start when it comes back */
   uint16_t mid_salt;
@@ -241,6 +245,7 @@ struct nb_coap_ep {
   nb_coap_hmap peers, xmits, tokens, creqs, observers, b1s, b2s, mids;
   nb_coap_link exchanges, b1_lru, b2_lru, mid_lru;
   size_t b1_count, b2_count;
+  size_t b1_bytes; /* body bytes held by the Block1 uploads in b1s */
   nb_coap_ep_stats stats;
   nb_time_ms now; /* time given to the current entry point */
 };

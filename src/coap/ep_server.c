@@ -47,6 +47,7 @@ static void nb_coap_b1_free(nb_coap_ep *ep, nb_coap_b1 *b) {
   nb_coap_timerheap_disarm(&ep->timers, &b->timer);
   nb_coap_timerheap_unreserve(&ep->timers);
   ep->b1_count--;
+  ep->b1_bytes -= b->r.body.len;
   nb_coap_reasm_deinit(&b->r);
   free(b->key);
   free(b);
@@ -96,7 +97,7 @@ static void nb_coap_touch(nb_coap_ep *ep, nb_coap_link *lru_head, nb_coap_link *
 }
 
 static nb_coap_b1 *nb_coap_b1_new(nb_coap_ep *ep, const nb_addr *peer, uint8_t *key, size_t len,
-                                  nb_time_ms now) {
+                                  size_t limit, nb_time_ms now) {
   if (ep->b1_count >= nb_coap_b1_max(ep) && !nb_coap_list_empty(&ep->b1_lru)) {
     nb_coap_b1_free(ep, NB_COAP_CONTAINER(ep->b1_lru.next, nb_coap_b1, lru));
   }
@@ -109,7 +110,7 @@ static nb_coap_b1 *nb_coap_b1_new(nb_coap_ep *ep, const nb_addr *peer, uint8_t *
   b->key = key;
   b->key_len = len;
   b->timer.kind = NB_COAP_TK_B1;
-  nb_coap_reasm_init(&b->r, ep->cfg.max_body);
+  nb_coap_reasm_init(&b->r, limit);
   nb_coap_hmap_insert(&ep->b1s, &b->node, nb_coap_rk_hash(ep, peer, key, len));
   ep->b1_count++;
   nb_coap_touch(ep, &ep->b1_lru, &b->lru, &b->timer, now); /* every entry expires */
@@ -462,15 +463,26 @@ nb_err nb_coap_exchange_respond(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time
 
 /* ---- incoming requests ---- */
 
+/* Uploads together hold at most max_block1_bytes: the least recently used ones other than
+ * `keep` give way to n more bytes of it. */
+static void nb_coap_b1_make_room(nb_coap_ep *ep, const nb_coap_b1 *keep, size_t n) {
+  nb_coap_link *l = ep->b1_lru.next;
+  while (ep->b1_bytes + n > ep->cfg.max_block1_bytes && l != &ep->b1_lru) {
+    nb_coap_b1 *old = NB_COAP_CONTAINER(l, nb_coap_b1, lru);
+    l = l->next;
+    if (old != keep) nb_coap_b1_free(ep, old);
+  }
+}
+
 /* Block1 (RFC 7959 2.5): collects blocks; answers 2.31 / 4.08 / 4.13 itself and returns
  * NULL, or returns the entry holding the whole body once the last block is in. */
 static nb_coap_b1 *nb_coap_b1_receive(nb_coap_ep *ep, const nb_coap_reply_to *to,
                                       const nb_coap_msg *req, const nb_coap_block *blk,
-                                      uint8_t *key, size_t key_len, nb_time_ms now) {
+                                      uint8_t *key, size_t key_len, size_t limit, nb_time_ms now) {
   nb_coap_b1 *b = nb_coap_b1_find(ep, &to->peer, key, key_len);
   if (blk->num == 0) {
     if (b) nb_coap_b1_free(ep, b);
-    b = nb_coap_b1_new(ep, &to->peer, key, key_len, now);
+    b = nb_coap_b1_new(ep, &to->peer, key, key_len, limit, now);
     if (!b) {
       free(key);
       nb_coap_reply_code(ep, to, NB_COAP_SERVICE_UNAVAILABLE, 0, NULL, 0, now);
@@ -483,11 +495,14 @@ static nb_coap_b1 *nb_coap_b1_receive(nb_coap_ep *ep, const nb_coap_reply_to *to
     nb_coap_reply_code(ep, to, NB_COAP_REQUEST_ENTITY_INCOMPLETE, 0, NULL, 0, now);
     return NULL;
   }
+  nb_coap_b1_make_room(ep, b, req->payload_len);
+  size_t before = b->r.body.len;
   nb_err err = nb_coap_reasm_add(&b->r, blk, req->payload, req->payload_len);
+  ep->b1_bytes += b->r.body.len - before;
   if (err == NB_ERR_COAP_TOO_LARGE) {
     nb_coap_b1_free(ep, b);
     nb_coap_reply_code(ep, to, NB_COAP_REQUEST_ENTITY_TOO_LARGE, NB_COAP_OPT_SIZE1, NULL,
-                       (uint32_t)ep->cfg.max_body, now);
+                       (uint32_t)limit, now);
     return NULL;
   }
   if (err != NB_OK) {
@@ -563,9 +578,15 @@ static nb_coap_exchange *nb_coap_ex_new(nb_coap_ep *ep, const nb_coap_reply_to *
   return ex;
 }
 
+/* The body limit of req (nb_coap_ep_set_body_limit). */
+static size_t nb_coap_body_limit(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req) {
+  size_t limit = ep->body_limit ? ep->body_limit(ep->body_limit_user, peer, req) : 0;
+  return limit && limit < ep->cfg.max_body ? limit : ep->cfg.max_body;
+}
+
 /* Checks that need no state: bad options, sizes, deregistration. False when answered. */
 static bool nb_coap_precheck(nb_coap_ep *ep, const nb_coap_reply_to *to, const nb_coap_msg *req,
-                             nb_time_ms now) {
+                             size_t limit, nb_time_ms now) {
   uint16_t bad = 0;
   nb_coap_block blk;
   if (nb_coap_msg_check_options(req, &bad) != NB_OK ||
@@ -578,11 +599,10 @@ static bool nb_coap_precheck(nb_coap_ep *ep, const nb_coap_reply_to *to, const n
     return false;
   }
   uint32_t size1;
-  bool big =
-      nb_coap_msg_get_uint(req, NB_COAP_OPT_SIZE1, &size1) == NB_OK && size1 > ep->cfg.max_body;
-  if (big || req->payload_len > ep->cfg.max_body) {
+  bool big = nb_coap_msg_get_uint(req, NB_COAP_OPT_SIZE1, &size1) == NB_OK && size1 > limit;
+  if (big || req->payload_len > limit) {
     nb_coap_reply_code(ep, to, NB_COAP_REQUEST_ENTITY_TOO_LARGE, NB_COAP_OPT_SIZE1, NULL,
-                       (uint32_t)ep->cfg.max_body, now);
+                       (uint32_t)limit, now);
     return false;
   }
   uint32_t ov;
@@ -614,7 +634,8 @@ static void nb_coap_dispatch_block1(nb_coap_ep *ep, nb_coap_exchange *ex, const 
 void nb_coap_epi_server_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
                                 nb_coap_dedup_entry *dedup, nb_time_ms now) {
   nb_coap_reply_to to = {*peer, req->type, req->mid, req->token_len, req->token, false, dedup};
-  if (!nb_coap_precheck(ep, &to, req, now)) return;
+  size_t limit = nb_coap_body_limit(ep, peer, req);
+  if (!nb_coap_precheck(ep, &to, req, limit, now)) return;
   uint8_t *key;
   size_t key_len;
   if (nb_coap_epi_reqkey(req, &key, &key_len) != NB_OK) {
@@ -626,7 +647,7 @@ void nb_coap_epi_server_request(nb_coap_ep *ep, const nb_addr *peer, const nb_co
   if (nb_coap_block_get(req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK) {
     uint8_t *k1 = malloc(key_len);
     if (k1) memcpy(k1, key, key_len);
-    body = k1 ? nb_coap_b1_receive(ep, &to, req, &b1, k1, key_len, now) : NULL;
+    body = k1 ? nb_coap_b1_receive(ep, &to, req, &b1, k1, key_len, limit, now) : NULL;
     if (!body) {
       if (!k1) nb_coap_reply_code(ep, &to, NB_COAP_INTERNAL_SERVER_ERROR, 0, NULL, 0, now);
       free(key);

@@ -52,42 +52,62 @@ static nb_err nb_coap_read_ext(nb_reader *r, uint8_t nibble, uint32_t *out) {
   return NB_OK;
 }
 
-static nb_err nb_coap_parse_options(nb_reader *r, nb_coap_msg *msg) {
+/* Reads the options into opts[cap] (*count of them) and the payload into msg. Inlined into
+ * each parser, so nb_coap_parse keeps a loop specialized for its fixed array. */
+static inline __attribute__((always_inline)) nb_err nb_coap_parse_options(
+    nb_reader *r, nb_coap_msg *msg, nb_coap_option *opts, size_t cap, size_t *count) {
   uint32_t number = 0;
+  size_t n = 0;
+  nb_err err = NB_OK;
   while (nb_reader_remaining(r) > 0) {
     uint8_t head;
     nb_reader_u8(r, &head);
     if (head == 0xff) {
-      if (nb_reader_remaining(r) == 0) return NB_ERR_COAP_EMPTY_PAYLOAD;
+      if (nb_reader_remaining(r) == 0) {
+        err = NB_ERR_COAP_EMPTY_PAYLOAD;
+        break;
+      }
       msg->payload = nb_reader_cursor(r);
       msg->payload_len = nb_reader_remaining(r);
-      return NB_OK;
+      break;
     }
     uint32_t delta, len;
-    nb_err err = nb_coap_read_ext(r, head >> 4, &delta);
+    err = nb_coap_read_ext(r, head >> 4, &delta);
     if (err == NB_OK) err = nb_coap_read_ext(r, head & 0x0f, &len);
-    if (err != NB_OK) return err;
+    if (err != NB_OK) break;
     number += delta;
-    if (number > UINT16_MAX) return NB_ERR_COAP_OPT_NUMBER;
-    if (msg->option_count == NB_COAP_MAX_OPTIONS) return NB_ERR_COAP_TOO_MANY_OPTS;
-    nb_coap_option *opt = &msg->options[msg->option_count];
-    if (nb_reader_view(r, len, &opt->value) != NB_OK) return NB_ERR_COAP_TRUNCATED;
+    if (number > UINT16_MAX) {
+      err = NB_ERR_COAP_OPT_NUMBER;
+      break;
+    }
+    if (n == cap) {
+      err = NB_ERR_COAP_TOO_MANY_OPTS;
+      break;
+    }
+    nb_coap_option *opt = &opts[n];
+    if (nb_reader_view(r, len, &opt->value) != NB_OK) {
+      err = NB_ERR_COAP_TRUNCATED;
+      break;
+    }
     opt->number = (uint16_t)number;
     opt->len = (uint16_t)len;
-    msg->option_count++;
+    n++;
   }
-  return NB_OK;
+  *count = n;
+  return err;
 }
 
-nb_err nb_coap_parse(const uint8_t *dgram, size_t len, nb_coap_msg *msg) {
-  nb_reader r;
+/* Header and token into msg; r is left at the first option. */
+static inline __attribute__((always_inline)) nb_err nb_coap_parse_head(const uint8_t *dgram,
+                                                                       size_t len, nb_coap_msg *msg,
+                                                                       nb_reader *r) {
   uint8_t head;
   nb_coap_msg_init(msg, 0, 0, 0);
   if (len < 4) return NB_ERR_COAP_SHORT;
-  nb_reader_init(&r, dgram, len);
-  nb_reader_u8(&r, &head);
-  nb_reader_u8(&r, &msg->code);
-  nb_reader_u16be(&r, &msg->mid);
+  nb_reader_init(r, dgram, len);
+  nb_reader_u8(r, &head);
+  nb_reader_u8(r, &msg->code);
+  nb_reader_u16be(r, &msg->mid);
   if ((head >> 6) != 1) return NB_ERR_COAP_VERSION;
   msg->type = (head >> 4) & 3;
   msg->token_len = head & 0x0f;
@@ -96,8 +116,29 @@ nb_err nb_coap_parse(const uint8_t *dgram, size_t len, nb_coap_msg *msg) {
   if (msg->code == NB_COAP_EMPTY && (msg->token_len != 0 || len != 4)) {
     return NB_ERR_COAP_EMPTY_MSG;
   }
-  if (nb_reader_copy(&r, msg->token, msg->token_len) != NB_OK) return NB_ERR_COAP_TRUNCATED;
-  return nb_coap_parse_options(&r, msg);
+  if (nb_reader_copy(r, msg->token, msg->token_len) != NB_OK) return NB_ERR_COAP_TRUNCATED;
+  return NB_OK;
+}
+
+nb_err nb_coap_parse(const uint8_t *dgram, size_t len, nb_coap_msg *msg) {
+  nb_reader r;
+  nb_err err = nb_coap_parse_head(dgram, len, msg, &r);
+  if (err != NB_OK) return err;
+  size_t count = 0;
+  err = nb_coap_parse_options(&r, msg, msg->options, NB_COAP_MAX_OPTIONS, &count);
+  msg->option_count = (uint16_t)count;
+  return err;
+}
+
+nb_err nb_coap_parse_wide(const uint8_t *dgram, size_t len, nb_coap_msg *msg, nb_coap_option *opts,
+                          size_t cap, nb_coap_optlist *out) {
+  nb_reader r;
+  size_t count = 0;
+  nb_err err = nb_coap_parse_head(dgram, len, msg, &r);
+  if (err == NB_OK) err = nb_coap_parse_options(&r, msg, opts, cap, &count);
+  out->items = opts;
+  out->count = count;
+  return err;
 }
 
 /* ---- serializing ---- */
@@ -259,41 +300,66 @@ void nb_coap_msg_set_payload(nb_coap_msg *msg, const void *payload, size_t len) 
 
 /* ---- readers ---- */
 
-const nb_coap_option *nb_coap_msg_find(const nb_coap_msg *msg, uint16_t number) {
-  for (size_t i = 0; i < msg->option_count; i++) {
-    if (msg->options[i].number == number) return &msg->options[i];
+const nb_coap_option *nb_coap_optlist_find(const nb_coap_optlist *o, uint16_t number) {
+  for (size_t i = 0; i < o->count; i++) {
+    if (o->items[i].number == number) return &o->items[i];
   }
   return NULL;
 }
 
-size_t nb_coap_msg_count(const nb_coap_msg *msg, uint16_t number) {
+const nb_coap_option *nb_coap_msg_find(const nb_coap_msg *msg, uint16_t number) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_find(&o, number);
+}
+
+size_t nb_coap_optlist_count(const nb_coap_optlist *o, uint16_t number) {
   size_t n = 0;
-  for (size_t i = 0; i < msg->option_count; i++) n += msg->options[i].number == number;
+  for (size_t i = 0; i < o->count; i++) n += o->items[i].number == number;
   return n;
 }
 
-nb_err nb_coap_msg_get_uint(const nb_coap_msg *msg, uint16_t number, uint32_t *out) {
-  const nb_coap_option *o = nb_coap_msg_find(msg, number);
-  if (!o) return NB_ERR_NOT_FOUND;
-  if (o->len > 4) return NB_ERR_RANGE;
+size_t nb_coap_msg_count(const nb_coap_msg *msg, uint16_t number) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_count(&o, number);
+}
+
+nb_err nb_coap_optlist_get_uint(const nb_coap_optlist *o, uint16_t number, uint32_t *out) {
+  const nb_coap_option *opt = nb_coap_optlist_find(o, number);
+  if (!opt) return NB_ERR_NOT_FOUND;
+  if (opt->len > 4) return NB_ERR_RANGE;
   uint32_t v = 0;
-  for (size_t i = 0; i < o->len; i++) v = (v << 8) | o->value[i];
+  for (size_t i = 0; i < opt->len; i++) v = (v << 8) | opt->value[i];
   *out = v;
   return NB_OK;
 }
 
-static int nb_coap_msg_uint_or_none(const nb_coap_msg *msg, uint16_t number) {
+nb_err nb_coap_msg_get_uint(const nb_coap_msg *msg, uint16_t number, uint32_t *out) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_get_uint(&o, number, out);
+}
+
+static int nb_coap_optlist_uint_or_none(const nb_coap_optlist *o, uint16_t number) {
   uint32_t v;
-  if (nb_coap_msg_get_uint(msg, number, &v) != NB_OK || v > UINT16_MAX) return NB_COAP_CF_NONE;
+  if (nb_coap_optlist_get_uint(o, number, &v) != NB_OK || v > UINT16_MAX) return NB_COAP_CF_NONE;
   return (int)v;
 }
 
+int nb_coap_optlist_content_format(const nb_coap_optlist *o) {
+  return nb_coap_optlist_uint_or_none(o, NB_COAP_OPT_CONTENT_FORMAT);
+}
+
+int nb_coap_optlist_accept(const nb_coap_optlist *o) {
+  return nb_coap_optlist_uint_or_none(o, NB_COAP_OPT_ACCEPT);
+}
+
 int nb_coap_msg_content_format(const nb_coap_msg *msg) {
-  return nb_coap_msg_uint_or_none(msg, NB_COAP_OPT_CONTENT_FORMAT);
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_content_format(&o);
 }
 
 int nb_coap_msg_accept(const nb_coap_msg *msg) {
-  return nb_coap_msg_uint_or_none(msg, NB_COAP_OPT_ACCEPT);
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_accept(&o);
 }
 
 /* RFC 3986 pchar minus '%' and '/': bytes that can stand in a path segment unescaped. */
@@ -302,13 +368,14 @@ static bool nb_coap_path_char_plain(uint8_t c) {
   return c != 0 && strchr("-._~!$&'()*+,;=:@", c) != NULL;
 }
 
-nb_err nb_coap_msg_get_path(const nb_coap_msg *msg, uint16_t number, char *buf, size_t cap) {
+nb_err nb_coap_optlist_get_path(const nb_coap_optlist *opts, uint16_t number, char *buf,
+                                size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   nb_writer w;
   bool any = false;
   nb_writer_init(&w, (uint8_t *)buf, cap);
-  for (size_t i = 0; i < msg->option_count; i++) {
-    const nb_coap_option *o = &msg->options[i];
+  for (size_t i = 0; i < opts->count; i++) {
+    const nb_coap_option *o = &opts->items[i];
     if (o->number != number) continue;
     any = true;
     nb_writer_u8(&w, '/');
@@ -327,11 +394,16 @@ nb_err nb_coap_msg_get_path(const nb_coap_msg *msg, uint16_t number, char *buf, 
   return nb_writer_status(&w);
 }
 
-nb_err nb_coap_msg_get_query(const nb_coap_msg *msg, uint16_t number, const char *key, char *buf,
-                             size_t cap) {
+nb_err nb_coap_msg_get_path(const nb_coap_msg *msg, uint16_t number, char *buf, size_t cap) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_get_path(&o, number, buf, cap);
+}
+
+nb_err nb_coap_optlist_get_query(const nb_coap_optlist *opts, uint16_t number, const char *key,
+                                 char *buf, size_t cap) {
   size_t klen = strlen(key);
-  for (size_t i = 0; i < msg->option_count; i++) {
-    const nb_coap_option *o = &msg->options[i];
+  for (size_t i = 0; i < opts->count; i++) {
+    const nb_coap_option *o = &opts->items[i];
     if (o->number != number || o->len < klen || memcmp(o->value, key, klen) != 0) continue;
     if (o->len != klen && o->value[klen] != '=') continue;
     size_t vlen = o->len == klen ? 0 : o->len - klen - 1;
@@ -343,26 +415,37 @@ nb_err nb_coap_msg_get_query(const nb_coap_msg *msg, uint16_t number, const char
   return NB_ERR_NOT_FOUND;
 }
 
+nb_err nb_coap_msg_get_query(const nb_coap_msg *msg, uint16_t number, const char *key, char *buf,
+                             size_t cap) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_get_query(&o, number, key, buf, cap);
+}
+
 /* ---- semantic checks ---- */
 
-/* True when the option breaks its registry row (unknown, bad length, bad repeat). */
-static bool nb_coap_option_unrecognized(const nb_coap_msg *msg, size_t i) {
-  const nb_coap_option *o = &msg->options[i];
+/* True when option i breaks its registry row (unknown, bad length, bad repeat). */
+static bool nb_coap_option_unrecognized(const nb_coap_optlist *opts, size_t i) {
+  const nb_coap_option *o = &opts->items[i];
   const nb_coap_option_def *def = nb_coap_option_def_find(o->number);
   if (!def) return true;
   if (o->len < def->min_len || o->len > def->max_len) return true;
-  return !def->repeatable && i > 0 && msg->options[i - 1].number == o->number;
+  return !def->repeatable && i > 0 && opts->items[i - 1].number == o->number;
 }
 
-nb_err nb_coap_msg_check_options(const nb_coap_msg *msg, uint16_t *bad_number) {
-  for (size_t i = 0; i < msg->option_count; i++) {
-    uint16_t n = msg->options[i].number;
-    if (nb_coap_option_is_critical(n) && nb_coap_option_unrecognized(msg, i)) {
+nb_err nb_coap_optlist_check(const nb_coap_optlist *opts, uint16_t *bad_number) {
+  for (size_t i = 0; i < opts->count; i++) {
+    uint16_t n = opts->items[i].number;
+    if (nb_coap_option_is_critical(n) && nb_coap_option_unrecognized(opts, i)) {
       if (bad_number) *bad_number = n;
       return NB_ERR_COAP_BAD_OPTION;
     }
   }
   return NB_OK;
+}
+
+nb_err nb_coap_msg_check_options(const nb_coap_msg *msg, uint16_t *bad_number) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_coap_optlist_check(&o, bad_number);
 }
 
 /* ---- codes ---- */

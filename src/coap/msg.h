@@ -83,6 +83,7 @@ enum {
   NB_COAP_CF_SENML_CBOR = 112,
   NB_COAP_CF_LWM2M_TLV = 11542,
   NB_COAP_CF_LWM2M_JSON = 11543,
+  NB_COAP_CF_LWM2M_CBOR = 11544,
   NB_COAP_CF_NONE = -1, /* "no Content-Format option" in APIs that take an int */
 };
 
@@ -127,11 +128,32 @@ typedef struct {
   uint8_t store[NB_COAP_OPT_STORE]; /* copies of values added by the builder */
 } nb_coap_msg;
 
+/* A message's options wherever they are stored: in the message's own array, or in a larger
+ * array of the caller's (nb_coap_parse_wide). Every reader below has a form for each. */
+typedef struct {
+  const nb_coap_option *items; /* ascending by number, repeats in order */
+  size_t count;
+} nb_coap_optlist;
+
+static inline nb_coap_optlist nb_coap_msg_opts(const nb_coap_msg *msg) {
+  nb_coap_optlist o = {msg->options, msg->option_count};
+  return o;
+}
+
 /* ---- codec ---- */
 
 /* Parses a datagram. On success msg's options and payload point into dgram. Each RFC 7252
- * format error has its own NB_ERR_COAP_* code. */
+ * format error has its own NB_ERR_COAP_* code; more than NB_COAP_MAX_OPTIONS options is
+ * NB_ERR_COAP_TOO_MANY_OPTS (the bound of the server's and client's message store). */
 nb_err nb_coap_parse(const uint8_t *dgram, size_t len, nb_coap_msg *msg);
+
+/* Parses like nb_coap_parse with no fixed option count: the options go into the caller's
+ * opts[cap] and *out (msg->options stays empty), so any number a datagram can hold is read.
+ * cap >= len is always enough (every option takes at least one byte); a smaller cap that
+ * fills up is NB_ERR_COAP_TOO_MANY_OPTS. For observers (the monitor) that must read what any
+ * peer would accept. */
+nb_err nb_coap_parse_wide(const uint8_t *dgram, size_t len, nb_coap_msg *msg, nb_coap_option *opts,
+                          size_t cap, nb_coap_optlist *out);
 
 /* Serializes msg; NB_ERR_OVERFLOW when cap is too small, NB_ERR_COAP_OPT_ORDER when the
  * options array is not sorted (only possible if it was edited by hand). */
@@ -159,23 +181,31 @@ nb_err nb_coap_msg_add_query(nb_coap_msg *msg, uint16_t number, const char *quer
 /* Borrows the payload: it must live until the message is serialized. */
 void nb_coap_msg_set_payload(nb_coap_msg *msg, const void *payload, size_t len);
 
-/* ---- readers ---- */
+/* ---- readers (nb_coap_msg_*: the message's options; nb_coap_optlist_*: any option list) ---- */
 
 /* First occurrence of an option, or NULL. */
 const nb_coap_option *nb_coap_msg_find(const nb_coap_msg *msg, uint16_t number);
+const nb_coap_option *nb_coap_optlist_find(const nb_coap_optlist *o, uint16_t number);
 size_t nb_coap_msg_count(const nb_coap_msg *msg, uint16_t number);
+size_t nb_coap_optlist_count(const nb_coap_optlist *o, uint16_t number);
 /* Value of a uint option (up to 4 bytes): NB_ERR_NOT_FOUND, or NB_ERR_RANGE if too long. */
 nb_err nb_coap_msg_get_uint(const nb_coap_msg *msg, uint16_t number, uint32_t *out);
+nb_err nb_coap_optlist_get_uint(const nb_coap_optlist *o, uint16_t number, uint32_t *out);
 /* Content-Format or Accept, NB_COAP_CF_NONE when absent. */
 int nb_coap_msg_content_format(const nb_coap_msg *msg);
 int nb_coap_msg_accept(const nb_coap_msg *msg);
+int nb_coap_optlist_content_format(const nb_coap_optlist *o);
+int nb_coap_optlist_accept(const nb_coap_optlist *o);
 /* Joins the Uri-Path or Location-Path options into "/a/b" ("/" when none); bytes that
  * cannot stand in a path segment are percent-encoded. NB_ERR_OVERFLOW when cap is short. */
 nb_err nb_coap_msg_get_path(const nb_coap_msg *msg, uint16_t number, char *buf, size_t cap);
+nb_err nb_coap_optlist_get_path(const nb_coap_optlist *o, uint16_t number, char *buf, size_t cap);
 /* Finds "key=value" (or a bare "key", value "") among Uri-Query/Location-Query options
  * and copies the value, NUL-terminated. NB_ERR_NOT_FOUND when absent. */
 nb_err nb_coap_msg_get_query(const nb_coap_msg *msg, uint16_t number, const char *key, char *buf,
                              size_t cap);
+nb_err nb_coap_optlist_get_query(const nb_coap_optlist *o, uint16_t number, const char *key,
+                                 char *buf, size_t cap);
 
 /* ---- option registry and semantic checks ---- */
 
@@ -189,6 +219,7 @@ static inline bool nb_coap_option_is_nocachekey(uint16_t number) { return (numbe
  * is unknown, has a length outside its range, or repeats though it is not repeatable.
  * Elective problems are ignored, as the RFC says. */
 nb_err nb_coap_msg_check_options(const nb_coap_msg *msg, uint16_t *bad_number);
+nb_err nb_coap_optlist_check(const nb_coap_optlist *o, uint16_t *bad_number);
 
 /* ---- codes ---- */
 

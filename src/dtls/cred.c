@@ -408,6 +408,8 @@ static nb_dtls_peer *nb_dtls_peer_for(nb_dtls_auth *a, nb_dtls_mode mode) {
   nb_dtls_peer *p = nb_dtls_auth_peer(a);
   if (p) {
     p->mode = mode;
+    if (a->addr) p->addr = *a->addr;
+    if (a->now) p->at = *a->now;
   } else {
     a->fail_alert = NB_ALERT_INTERNAL_ERROR;
     a->fail_err = NB_ERR_NOMEM;

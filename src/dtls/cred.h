@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/addr.h"
 #include "base/err.h"
+#include "base/time.h"
 
 typedef enum {
   NB_DTLS_MODE_NONE = 0,
@@ -41,6 +43,10 @@ typedef struct {
   /* RPK and X.509: the peer's SubjectPublicKeyInfo (DER), which verifies what it signs. */
   uint8_t spki[NB_DTLS_SPKI_MAX];
   size_t spki_len;
+  /* Where the handshake came from, and the session's time (the `now` its caller gave) when the
+   * peer's credential was checked: what a verify hook needs to report a refusal. */
+  nb_addr addr;
+  nb_time_ms at;
 } nb_dtls_peer;
 
 /* Server side of PSK: the key of `identity` (UTF-8, not NUL-terminated) into key[0..cap), or
@@ -99,6 +105,9 @@ typedef struct {
   /* Heap, made when first needed (a check, a server's PSK identity, or a caller asking): a
    * PSK client, which never asks, does not carry the 700-byte record. */
   nb_dtls_peer *peer;
+  /* The session's peer address and clock (session.c points them at its own fields). */
+  const nb_addr *addr;
+  const nb_time_ms *now;
 } nb_dtls_auth;
 
 /* The peer record, allocated on first use (a PSK client's is filled from its credentials);

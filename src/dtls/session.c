@@ -384,6 +384,8 @@ static nb_err nb_dtls_session_alloc(const nb_dtls_creds *creds,
   s->auth.creds = creds;
   s->auth.server = server;
   s->auth.fail_alert = -1;
+  s->auth.addr = &s->peer;
+  s->auth.now = &s->now;
   s->peer = *peer;
   s->h = *h;
   if (params) {

@@ -69,7 +69,7 @@ typedef struct {
   void *user;
 } nb_dtls_handlers;
 
-typedef struct {
+typedef struct nb_dtls_session_params {
   unsigned mtu;                    /* datagram size GnuTLS fragments to; default 1200 */
   nb_time_ms retransmit_ms;        /* first retransmission timeout (then doubles); 1000 */
   nb_time_ms handshake_timeout_ms; /* whole handshake; default 60000 */

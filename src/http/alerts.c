@@ -205,6 +205,26 @@ json_t *nb_http_alerts_list(const nb_http_alerts *a, size_t limit) {
   return arr;
 }
 
+json_t *nb_http_alerts_page(const nb_http_alerts *a, uint64_t before, size_t limit,
+                            uint64_t *next) {
+  json_t *arr = json_array();
+  *next = 0;
+  size_t taken = 0;
+  for (size_t i = 0; arr && i < a->count; i++) {
+    json_t *al = a->ring[(a->head + a->count - 1 - i) % a->cap];
+    uint64_t id = (uint64_t)json_integer_value(json_object_get(al, "id"));
+    if (before && id >= before) continue;
+    if (taken == limit) { /* one more exists: the page ends at the last one taken */
+      json_t *last = json_array_get(arr, taken - 1);
+      *next = (uint64_t)json_integer_value(json_object_get(last, "id"));
+      break;
+    }
+    json_array_append(arr, al);
+    taken++;
+  }
+  return arr;
+}
+
 /* ---- route ---- */
 
 static json_t *error_json(const char *msg, const char *code) {

@@ -34,6 +34,9 @@ nb_err nb_http_alerts_add(nb_http_alerts *a, const json_t *body, int64_t now_ms,
 /* The newest `limit` alerts, newest first (a new array). */
 json_t *nb_http_alerts_list(const nb_http_alerts *a, size_t limit);
 size_t nb_http_alerts_count(const nb_http_alerts *a);
+/* One page for GET /api/alerts: the newest `limit` alerts with an id below `before` (0: from
+ * the newest), newest first (a new array); *next: the cursor of the next page, 0 for none. */
+json_t *nb_http_alerts_page(const nb_http_alerts *a, uint64_t before, size_t limit, uint64_t *next);
 
 /* One request to /api/alerts: GET (limit_text = ?limit= or NULL) or POST (body). Sets *status
  * and *out (a new reference: the answer or an {"error","code"} object). */

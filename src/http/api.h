@@ -1,13 +1,14 @@
-/* The server's REST API (Leshan-shaped JSON over libmicrohttpd) run inside the process's libuv
- * loop: MHD in external-epoll mode, its epoll fd under a uv_poll_t and its timeout on a
- * uv_timer_t; requests that wait on a device suspend their connection until the engine
- * answers, and /api/events streams server-sent events. Routes are listed in docs/openapi.yaml.
- * Owns the MHD daemon, its uv handles, per-connection state and the event feed. */
+/* The server's REST API (Leshan-shaped JSON over libmicrohttpd in the process's libuv loop,
+ * httpd.h): one route table in api.c that lists the paths of docs/openapi.yaml, handlers by
+ * concern (api_clients.c, api_security.c, api_feed.c, api_bootstrap.c); requests that wait on
+ * a device are held until the engine answers, and /api/events streams server-sent events.
+ * Owns the daemon, the event feed and the alert ring. */
 #ifndef NB_HTTP_API_H
 #define NB_HTTP_API_H
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "http/admit.h"
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
@@ -18,7 +19,8 @@ typedef struct nb_http_api nb_http_api;
 
 typedef struct {
   nb_addr listen;               /* HTTP address (port 0 = ephemeral) */
-  const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL */
+  const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL; never
+                                   empty (NB_ERR_INVAL); only its SHA-256 is kept */
   nb_server_store store;        /* audit log and security credentials; ops NULL = not available */
   int64_t clock_offset;         /* loop time + offset = Unix ms (event timestamps) */
   size_t body_max;              /* largest request body accepted; 0 = 65536 */
@@ -27,6 +29,12 @@ typedef struct {
   nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
                                    its events on /api/events; NULL = none (must outlive free) */
   size_t alerts_max;            /* monitor alerts kept for GET /api/alerts; 0 = 1000 */
+  /* Names a Host header may give besides the listener's own IP address (and localhost on
+   * loopback): "name" or "name:port" (--http-host); see guard.h. */
+  const char *const *hosts;
+  size_t nhosts;
+  nb_http_admit_config limits;    /* connection and stream bounds, deadlines; zeroes: admit.h's */
+  const char *tls_cert, *tls_key; /* HTTPS: PEM chain and private key; NULL = plain HTTP */
 } nb_http_api_config;
 
 /* srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and

@@ -27,6 +27,7 @@ struct nb_http_bs {
   uv_timer_t poll; /* operator decisions made by other processes, through the store */
   nb_http_remote_store *remote;
   nb_http_client *http; /* asynchronous installs (remote only) */
+  nb_server *server;    /* the management server in this process, whose registrations we see */
   bool closing;
 };
 
@@ -65,9 +66,18 @@ static void on_event(void *user, const nb_bs_event *ev) {
   if (ev->peer) nb_addr_format(ev->peer, peer, sizeof peer);
   if (ev->type == NB_BS_EV_PENDING)
     nb_bs_store_pending_put(h->st, ev->ep, peer, (int64_t)time(NULL));
-  if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
-      ev->type == NB_BS_EV_EVICTED)
+  else if (ev->type == NB_BS_EV_APPROVED && ev->deferred) /* for the device's next request */
+    nb_bs_store_pending_mark(h->st, ev->ep, "approved");
+  else if (ev->type == NB_BS_EV_APPROVED || ev->type == NB_BS_EV_REJECTED ||
+           ev->type == NB_BS_EV_EVICTED)
     nb_bs_store_pending_del(h->st, ev->ep);
+}
+
+/* A device registered with the management server in this process: proof it took its Finish. */
+static void on_registration(void *user, const nb_server_event *ev) {
+  nb_http_bs *h = user;
+  if (ev->type == NB_SEV_REGISTRATION && ev->reg)
+    nb_bs_engine_registered(h->bs, ev->reg->ep, &ev->reg->identity, ev->now);
 }
 
 static void on_installed(void *user, uint64_t ticket, nb_err result) {
@@ -160,10 +170,16 @@ nb_err nb_http_bs_new(nb_io_loop *loop, const nb_http_bs_config *cfg, nb_http_bs
   }
   if (e == NB_OK) e = nb_bs_engine_new(&ec, nb_io_srv_send, h->net, &h->bs);
   if (e == NB_OK) e = nb_bs_engine_add_listener(h->bs, on_event, h);
+  if (e == NB_OK)
+    e = nb_bs_store_restore_pending(h->st, h->bs, cfg->policy == NB_BS_POLICY_APPROVE,
+                                    nb_io_loop_now(loop));
   if (e == NB_OK && cfg->coaps) e = make_creds(h, cfg);
   if (e == NB_OK && cfg->coap) e = listen_one(h, cfg->coap, false);
   if (e == NB_OK && cfg->coaps) e = listen_one(h, cfg->coaps, true);
   if (e == NB_OK) e = nb_io_deadline_new(loop, next_deadline, on_tick, h, &h->deadline);
+  if (e == NB_OK && cfg->server &&
+      (e = nb_server_add_listener(cfg->server, on_registration, h)) == NB_OK)
+    h->server = cfg->server;
   if (e != NB_OK) {
     h->closing = true;
     nb_http_client_free(h->http);
@@ -185,6 +201,7 @@ static void on_closed(uv_handle_t *handle) { host_destroy(handle->data); }
 void nb_http_bs_free(nb_http_bs *h) {
   if (!h) return;
   h->closing = true;
+  if (h->server) nb_server_remove_listener(h->server, on_registration, h);
   nb_http_client_free(h->http); /* cancels installs in flight */
   h->http = NULL;
   nb_io_srv_free(h->net);
@@ -201,203 +218,8 @@ nb_err nb_http_bs_bound(const nb_http_bs *h, bool secure, nb_addr *out) {
   return NB_OK;
 }
 
-/* ---- REST routes ---- */
+nb_bs_store *nb_http_bs_store(nb_http_bs *h) { return h->st; }
 
-static json_t *err_json(unsigned *status, unsigned st, const char *msg, const char *code) {
-  *status = st;
-  return json_pack("{s:s,s:s}", "error", msg, "code", code);
-}
-
-/* "default" names the default config; other names are endpoints. */
-static bool ep_of(const char *seg, size_t len, char *ep) {
-  if (len == 0 || len >= NB_BS_EP_MAX) return false;
-  memcpy(ep, seg, len);
-  ep[len] = '\0';
-  if (strcmp(ep, "default") == 0) ep[0] = '\0';
-  return true;
-}
-
-/* A config as the API shows it: a PSK an operator set is a secret, so only its presence is
- * shown, as for /api/security/clients (export through the CLI keeps it for backups). */
-static json_t *config_json(const nb_bs_config *c) {
-  char *text = NULL;
-  if (nb_bs_config_to_json(c, &text) != NB_OK) return NULL;
-  json_t *j = json_loads(text, 0, NULL);
-  free(text);
-  if (json_object_del(j, "ca_key") == 0) json_object_set_new(j, "ca_key_set", json_true());
-  size_t i;
-  json_t *server;
-  json_array_foreach(json_object_get(j, "servers"), i, server) {
-    if (json_object_del(server, "psk_key") == 0) {
-      json_object_set_new(server, "psk_key_set", json_true());
-    }
-  }
-  return j;
-}
-
-static nb_err add_config(void *user, const nb_bs_config *c) {
-  json_t *j = config_json(c);
-  return j && json_array_append_new(user, j) == 0 ? NB_OK : NB_ERR_NOMEM;
-}
-
-static json_t *config_put(nb_http_bs *h, const char *ep, const char *body, unsigned *status) {
-  nb_bs_config cfg;
-  char why[160] = "";
-  if (nb_bs_config_from_json(body ? body : "", &cfg, why, sizeof why) != NB_OK)
-    return err_json(status, 400, why[0] ? why : "bad bootstrap config", "4.00");
-  snprintf(cfg.ep, sizeof cfg.ep, "%s", ep); /* the URL names the endpoint */
-  nb_bs_config old;
-  bool existed = nb_bs_store_config_get(h->st, ep, &old) == NB_OK;
-  if (nb_bs_store_config_put(h->st, &cfg) != NB_OK)
-    return err_json(status, 500, "the store refused the config", "5.00");
-  *status = existed ? 200 : 201;
-  return config_json(&cfg);
-}
-
-static json_t *config_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
-                            unsigned *status) {
-  if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
-    if (strcmp(method, "GET") != 0) return err_json(status, 405, "use GET", "4.05");
-    json_t *a = json_array();
-    if (nb_bs_store_config_each(h->st, add_config, a) != NB_OK) {
-      json_decref(a);
-      return err_json(status, 500, "cannot read the configs", "5.00");
-    }
-    *status = 200;
-    return a;
-  }
-  char ep[NB_BS_EP_MAX];
-  if (strchr(rest + 1, '/') || !ep_of(rest + 1, strlen(rest + 1), ep))
-    return err_json(status, 404, "not found", "4.04");
-  if (strcmp(method, "PUT") == 0) return config_put(h, ep, body, status);
-  if (strcmp(method, "GET") == 0) {
-    nb_bs_config cfg;
-    if (nb_bs_store_config_get(h->st, ep, &cfg) != NB_OK)
-      return err_json(status, 404, "no config for this endpoint", "4.04");
-    *status = 200;
-    return config_json(&cfg);
-  }
-  if (strcmp(method, "DELETE") == 0) {
-    if (nb_bs_store_config_del(h->st, ep) != NB_OK)
-      return err_json(status, 404, "no config for this endpoint", "4.04");
-    *status = 200;
-    return json_pack("{s:s}", "deleted", ep[0] ? ep : "default");
-  }
-  return err_json(status, 405, "use GET, PUT or DELETE", "4.05");
-}
-
-static nb_err add_pending(void *user, const char *ep, const char *peer, int64_t at,
-                          const char *decision) {
-  (void)decision;
-  json_array_append_new(
-      user, json_pack("{s:s,s:s,s:I}", "endpoint", ep, "peer", peer, "since", (json_int_t)at));
-  return NB_OK;
-}
-
-static json_t *pending_list(nb_http_bs *h, unsigned *status) {
-  char(*eps)[NB_BS_EP_MAX] = calloc(256, sizeof *eps);
-  if (!eps) return err_json(status, 500, "out of memory", "5.00");
-  size_t n = nb_bs_engine_pending(h->bs, eps, 256);
-  json_t *fromdb = json_array(), *out = json_array();
-  /* The engine says what is pending; the store adds where from and since when. */
-  nb_bs_store_pending_each(h->st, add_pending, fromdb);
-  for (size_t i = 0; i < n && i < 256; i++) {
-    json_t *row = NULL, *v;
-    size_t k;
-    json_array_foreach(fromdb, k, v) {
-      if (strcmp(json_string_value(json_object_get(v, "endpoint")), eps[i]) == 0) row = v;
-    }
-    json_array_append_new(out, row ? json_incref(row) : json_pack("{s:s}", "endpoint", eps[i]));
-  }
-  json_decref(fromdb);
-  free(eps);
-  *status = 200;
-  return out;
-}
-
-static json_t *pending_route(nb_http_bs *h, const char *method, const char *rest,
-                             unsigned *status) {
-  if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
-    if (strcmp(method, "GET") != 0) return err_json(status, 405, "use GET", "4.05");
-    return pending_list(h, status);
-  }
-  const char *seg = rest + 1, *slash = strchr(seg, '/');
-  char ep[NB_BS_EP_MAX];
-  if (!slash || !ep_of(seg, (size_t)(slash - seg), ep) || !ep[0])
-    return err_json(status, 404, "not found", "4.04");
-  bool approve = strcmp(slash, "/approve") == 0;
-  if (!approve && strcmp(slash, "/reject") != 0)
-    return err_json(status, 404, "use .../approve or .../reject", "4.04");
-  if (strcmp(method, "POST") != 0) return err_json(status, 405, "use POST", "4.05");
-  nb_err e = apply_decision(h, ep, approve);
-  if (e == NB_ERR_NOT_FOUND) return err_json(status, 404, "this endpoint is not pending", "4.04");
-  if (e != NB_OK) return err_json(status, 500, nb_strerror(e), "5.00");
-  *status = 200;
-  return json_pack("{s:s,s:s}", "endpoint", ep, "decision", approve ? "approved" : "rejected");
-}
-
-static bool is_secure_id(const char *s) {
-  if (!s || strlen(s) != NB_DTLS_SECURE_ID_LEN) return false;
-  for (; *s; s++)
-    if (!strchr("0123456789abcdef", *s)) return false;
-  return true;
-}
-
-static json_t *expected_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
-                              size_t body_len, unsigned *status) {
-  char ep[NB_BS_EP_MAX];
-  if (rest[0] != '/' || strchr(rest + 1, '/') || !ep_of(rest + 1, strlen(rest + 1), ep) || !ep[0])
-    return err_json(status, 404, "not found", "4.04");
-  if (strcmp(method, "DELETE") == 0) {
-    if (nb_bs_store_cred_del(h->st, ep) != NB_OK)
-      return err_json(status, 404, "nothing registered for this endpoint", "4.04");
-    *status = 200;
-    return json_pack("{s:s}", "deleted", ep);
-  }
-  if (strcmp(method, "PUT") != 0) return err_json(status, 405, "use PUT or DELETE", "4.05");
-  json_t *b = json_loadb(body ? body : "", body_len, 0, NULL);
-  const char *sid = json_string_value(json_object_get(b, "secureId"));
-  if (!is_secure_id(sid)) {
-    json_decref(b);
-    return err_json(status, 400,
-                    "body must be {\"secureId\": \"<30 lowercase hex digits>\"} (niobium keys)",
-                    "4.00");
-  }
-  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
-  snprintf(c.ep, sizeof c.ep, "%s", ep);
-  snprintf(c.identity, sizeof c.identity, "%s", sid);
-  json_decref(b);
-  if (nb_bs_store_cred_put(h->st, &c) != NB_OK)
-    return err_json(status, 500, "the store refused the secure ID", "5.00");
-  *status = 200;
-  return json_pack("{s:s,s:s}", "endpoint", c.ep, "secureId", c.identity);
-}
-
-static json_t *evidence_route(nb_http_bs *h, const char *method, const char *rest,
-                              unsigned *status) {
-  char ep[NB_BS_EP_MAX], *text = NULL;
-  if (rest[0] != '/' || strchr(rest + 1, '/') || !ep_of(rest + 1, strlen(rest + 1), ep) || !ep[0])
-    return err_json(status, 404, "not found (use /api/bootstrap/evidence/{endpoint})", "4.04");
-  if (strcmp(method, "GET") != 0) return err_json(status, 405, "use GET", "4.05");
-  if (nb_bs_store_evidence_json(h->st, ep, &text) != NB_OK)
-    return err_json(status, 500, "cannot read the evidence", "5.00");
-  json_t *j = json_loads(text, 0, NULL);
-  free(text);
-  if (!j) return err_json(status, 500, "out of memory", "5.00");
-  *status = 200;
-  return j;
-}
-
-void nb_http_bs_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
-                      size_t body_len, unsigned *status, json_t **out) {
-  if (strncmp(rest, "/configs", 8) == 0 && (rest[8] == '\0' || rest[8] == '/'))
-    *out = config_route(h, method, rest + 8, body, status);
-  else if (strncmp(rest, "/pending", 8) == 0 && (rest[8] == '\0' || rest[8] == '/'))
-    *out = pending_route(h, method, rest + 8, status);
-  else if (strncmp(rest, "/expected", 9) == 0)
-    *out = expected_route(h, method, rest + 9, body, body_len, status);
-  else if (strncmp(rest, "/evidence", 9) == 0)
-    *out = evidence_route(h, method, rest + 9, status);
-  else
-    *out = err_json(status, 404, "no such route (see docs/openapi.yaml)", "4.04");
+nb_err nb_http_bs_decide(nb_http_bs *h, const char *ep, bool approve) {
+  return apply_decision(h, ep, approve);
 }

@@ -1,12 +1,12 @@
 /* The bootstrap role inside the server process (`niobium server --with-bootstrap`): runs a
  * bootstrap engine on its own CoAP/DTLS sockets in the server's libuv loop over the server's
  * database (fresh credentials go straight into the server's security store), keeps pending
- * requests and other processes' decisions in step with the store, and answers the REST routes
- * under /api/bootstrap. Owns the engine, its store connection, sockets and uv handles. */
+ * requests and other processes' decisions in step with the store; the REST routes under
+ * /api/bootstrap (api_bootstrap.c) work on its engine and store. Owns the engine, its store
+ * connection, sockets and uv handles. */
 #ifndef NB_HTTP_BS_HOST_H
 #define NB_HTTP_BS_HOST_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@
 #include "bootstrap/config_store.h"
 #include "http/remote_store.h"
 #include "io/loop.h"
+#include "server/server.h"
 #include "server/store.h"
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
   size_t nca;
   bool x509_default_config;         /* the engine's option of that name */
   size_t max_sessions, max_pending; /* the engine's bounds; 0 = its defaults */
+  /* The management server in this process (optional, must outlive the host): its
+   * registrations tell the engine a device took a Finish whose answer was lost
+   * (nb_bs_engine_registered). */
+  nb_server *server;
 } nb_http_bs_config;
 
 typedef struct nb_http_bs nb_http_bs;
@@ -52,9 +57,9 @@ nb_bs_engine *nb_http_bs_engine(nb_http_bs *h);
 /* The bound address of the NoSec (secure false) or DTLS listener; NB_ERR_NOT_FOUND if none. */
 nb_err nb_http_bs_bound(const nb_http_bs *h, bool secure, nb_addr *out);
 
-/* One request to /api/bootstrap<rest> (rest starts with '/'). Sets *status and *out (a new
- * reference: the answer or an {"error","code"} object). */
-void nb_http_bs_route(nb_http_bs *h, const char *method, const char *rest, const char *body,
-                      size_t body_len, unsigned *status, json_t **out);
+/* The bootstrap store (configs, pending requests, expected keys, evidence). */
+nb_bs_store *nb_http_bs_store(nb_http_bs *h);
+/* An operator's decision on a pending request: NB_ERR_NOT_FOUND when ep is not pending. */
+nb_err nb_http_bs_decide(nb_http_bs *h, const char *ep, bool approve);
 
 #endif

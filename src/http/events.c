@@ -304,9 +304,22 @@ static void record_history(nb_http_events *ev, const nb_server_event *e, int64_t
   }
 }
 
+/* A registration reached from another address (a NoSec one may have been taken over). */
+static void address_event(nb_http_events *ev, const nb_server_event *e, int64_t at) {
+  char from[NB_ADDR_STRLEN], to[NB_ADDR_STRLEN];
+  nb_addr_format(e->old_addr, from, sizeof(from));
+  nb_addr_format(e->new_addr, to, sizeof(to));
+  broadcast(ev, e->reg->ep, "REGISTRATION_ADDRESS_CHANGED",
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:I}", "endpoint", e->reg->ep, "oldAddress", from,
+                      "newAddress", to, "operation", e->operation, "security",
+                      nb_server_id_kind_name(e->reg->identity.kind), "refused", e->refused,
+                      "timestamp", (json_int_t)at));
+}
+
 static void on_event(void *user, const nb_server_event *e) {
   nb_http_events *ev = user;
   int64_t at = e->now + ev->cfg.clock_offset;
+  if (e->type == NB_SEV_ADDRESS_CHANGED && e->reg) address_event(ev, e, at);
   if ((unsigned)e->type >= sizeof(type_names) / sizeof(type_names[0]) || !e->reg) return;
   json_t *data;
   if (e->type == NB_SEV_NOTIFICATION || e->type == NB_SEV_SEND) {
@@ -335,14 +348,17 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
   char addr[NB_ADDR_STRLEN] = "", code[8] = "";
   if (e->peer) nb_addr_format(e->peer, addr, sizeof(addr));
   if (e->code) nb_coap_code_format(e->code, code);
-  json_t *j =
-      json_pack("{s:s,s:s,s:I}", "endpoint", ep, "address", addr, "timestamp", (json_int_t)at);
+  /* No "endpoint" when none is known (an ALERT at the handshake of a raw public key). */
+  json_t *j = ep[0] ? json_pack("{s:s,s:s,s:I}", "endpoint", ep, "address", addr, "timestamp",
+                                (json_int_t)at)
+                    : json_pack("{s:s,s:I}", "address", addr, "timestamp", (json_int_t)at);
   if (!j) return;
   if (code[0]) json_object_set_new(j, "code", json_string(code));
   if (e->err) json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
+  if (e->deferred) json_object_set_new(j, "deferred", json_true()); /* for the next request */
   if (e->cti) { /* a signed bootstrap: its evidence is under /api/bootstrap/evidence/{ep} */
     json_object_set_new(j, "signed", json_true());
     json_object_set_new(j, "cti", json_string(e->cti));

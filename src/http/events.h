@@ -1,7 +1,8 @@
 /* The server's live feed for web front ends: a listener on the engine that turns its events into
  * server-sent-event frames (REGISTRATION, UPDATED, DEREGISTRATION, EXPIRED, AWAKE, SLEEPING,
- * NOTIFICATION, SEND, and MONITOR frames with status 2.01/2.02/2.04) queued per subscriber in a
- * bounded buffer, and the last values of every observed resource in a bounded ring each.
+ * NOTIFICATION, SEND, REGISTRATION_ADDRESS_CHANGED, and MONITOR frames with status
+ * 2.01/2.02/2.04) queued per subscriber in a bounded buffer, and the last values of every
+ * observed resource in a bounded ring each.
  * Independent of HTTP: the API drains subscribers into its connections. Owns subscribers,
  * their buffers and the history rings. */
 #ifndef NB_HTTP_EVENTS_H

@@ -41,7 +41,7 @@ char *nb_http_json_text(const json_t *j) {
   return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(nb_json_max_digits(j)));
 }
 
-json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake) {
+static json_t *reg_base(const nb_server_reg_info *r, bool awake) {
   char addr[NB_ADDR_STRLEN];
   nb_addr_format(&r->addr, addr, sizeof(addr));
   return json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:s%,s:b}", "endpoint", r->ep,
@@ -52,6 +52,34 @@ json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake) {
                    "lastUpdate", (json_int_t)r->updated_at, "expiresAt", (json_int_t)r->expires_at,
                    "objectLinks", r->links ? r->links : "", r->links ? r->links_len : 0, "awake",
                    awake);
+}
+
+/* A Content-Format by the name ?format= takes, or its number when it has none. */
+static json_t *format_json(int cf) {
+  char num[16];
+  const char *name = nb_format_name(cf);
+  if (strcmp(name, "unknown") != 0) return json_string(name);
+  snprintf(num, sizeof num, "%d", cf);
+  return json_string(num);
+}
+
+/* Adds "formats" (the root link's ct), "preferredFormat" (what the device last answered in) and
+ * "reachable" (false for a DTLS device restored after a restart and not heard from since). */
+json_t *nb_http_json_reg(const nb_server_reg_info *r, bool awake) {
+  json_t *j = reg_base(r, awake), *f = json_array();
+  for (size_t k = 0; f && k < r->format_count; k++)
+    json_array_append_new(f, format_json(r->formats[k]));
+  if (!j || !f) {
+    json_decref(f);
+    json_decref(j);
+    return NULL;
+  }
+  json_object_set_new(j, "formats", f);
+  json_object_set_new(
+      j, "preferredFormat",
+      r->preferred_format == NB_COAP_CF_NONE ? json_null() : format_json(r->preferred_format));
+  json_object_set_new(j, "reachable", json_boolean(!r->restored_unheard));
+  return j;
 }
 
 json_t *nb_http_json_value(const nb_value *v) {

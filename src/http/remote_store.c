@@ -12,12 +12,12 @@
 #define MOD "bootstrap"
 
 struct nb_http_remote_store {
-  char *base, *token;
+  char *base, *token, *ca_file;
   unsigned timeout_ms;
 };
 
-nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned timeout_ms,
-                                nb_http_remote_store **out) {
+nb_err nb_http_remote_store_new(const char *base, const char *token, const char *ca_file,
+                                unsigned timeout_ms, nb_http_remote_store **out) {
   if (!base || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
     return NB_ERR_INVAL;
   nb_http_remote_store *rs = calloc(1, sizeof *rs);
@@ -26,8 +26,9 @@ nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned ti
   while (n > 0 && base[n - 1] == '/') n--; /* "http://h:1/" and "http://h:1" alike */
   rs->base = strndup(base, n);
   rs->token = token ? strdup(token) : NULL;
+  rs->ca_file = ca_file ? strdup(ca_file) : NULL;
   rs->timeout_ms = timeout_ms ? timeout_ms : 5000;
-  if (!rs->base || (token && !rs->token)) {
+  if (!rs->base || (token && !rs->token) || (ca_file && !rs->ca_file)) {
     nb_http_remote_store_free(rs);
     return NB_ERR_NOMEM;
   }
@@ -38,6 +39,7 @@ nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned ti
 void nb_http_remote_store_free(nb_http_remote_store *rs) {
   if (!rs) return;
   free(rs->base);
+  free(rs->ca_file);
   if (rs->token) memset(rs->token, 0, strlen(rs->token));
   free(rs->token);
   free(rs);
@@ -57,7 +59,8 @@ static nb_http_request rs_request(const nb_http_remote_store *rs, const char *me
                         .bearer_token = rs->token,
                         .body = body,
                         .body_len = body ? strlen(body) : 0,
-                        .timeout_ms = rs->timeout_ms};
+                        .timeout_ms = rs->timeout_ms,
+                        .ca_file = rs->ca_file};
   return rq;
 }
 

@@ -14,10 +14,11 @@
 
 typedef struct nb_http_remote_store nb_http_remote_store;
 
-/* base: "http://host:port" of the server's API; token: its --api-token (NULL for none);
- * timeout_ms per request (0 = 5000). */
-nb_err nb_http_remote_store_new(const char *base, const char *token, unsigned timeout_ms,
-                                nb_http_remote_store **out);
+/* base: "http://host:port" (or https://) of the server's API; token: its --api-token (NULL
+ * for none); ca_file: trust anchors (PEM) for an https:// API (NULL: the system's); timeout_ms
+ * per request (0 = 5000). */
+nb_err nb_http_remote_store_new(const char *base, const char *token, const char *ca_file,
+                                unsigned timeout_ms, nb_http_remote_store **out);
 void nb_http_remote_store_free(nb_http_remote_store *rs);
 
 /* Completion of an asynchronous install: NB_OK when the server stored (or, for a drop, no

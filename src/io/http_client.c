@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -22,6 +23,8 @@ struct nb_http_req {
   CURL *easy;
   struct curl_slist *headers;
   char *body_copy;
+  char *url;       /* the request's, to resolve a Link */
+  char *link_next; /* its answer's rel="next" link, absolute */
   nb_bytes answer;
   bool answer_too_large;
   nb_http_done_fn done;
@@ -66,6 +69,8 @@ static void req_free(nb_http_req *r) {
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
   free(r->body_copy);
+  free(r->url);
+  free(r->link_next);
   nb_bytes_free(&r->answer);
   free(r);
 }
@@ -77,8 +82,12 @@ static void req_finish(nb_http_req *r, nb_err err, long status, const char *why)
   if (r->done) {
     /* The answer is NUL-terminated for the callback's convenience. */
     bool have_body = err == NB_OK && nb_bytes_append(&r->answer, "", 1) == NB_OK;
-    nb_http_response res = {err, status, have_body ? (const char *)r->answer.data : "",
-                            have_body ? r->answer.len - 1 : 0, why};
+    nb_http_response res = {err,
+                            status,
+                            have_body ? (const char *)r->answer.data : "",
+                            have_body ? r->answer.len - 1 : 0,
+                            why,
+                            r->link_next};
     r->done(r->user, &res);
   }
   req_free(r);
@@ -226,6 +235,35 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
   return len;
 }
 
+/* "Link: <target>; rel="next"" (one link per header line, as our API sends it): the target,
+ * made absolute against the request's URL when it is a path. */
+static size_t on_header(char *data, size_t size, size_t n, void *user) {
+  nb_http_req *r = user;
+  size_t len = size * n;
+  if (r->link_next || len < 6 || strncasecmp(data, "Link:", 5) != 0) return len;
+  const char *lt = memchr(data, '<', len), *end = data + len;
+  const char *gt = lt ? memchr(lt, '>', (size_t)(end - lt)) : NULL;
+  if (!gt) return len;
+  char params[128];
+  size_t plen =
+      (size_t)(end - gt - 1) < sizeof(params) - 1 ? (size_t)(end - gt - 1) : sizeof(params) - 1;
+  memcpy(params, gt + 1, plen);
+  params[plen] = '\0';
+  if (!strstr(params, "rel=\"next\"") && !strstr(params, "rel=next")) return len;
+  size_t tlen = (size_t)(gt - lt - 1), olen = 0;
+  if (lt[1] == '/') { /* a path: the request's scheme://authority before it */
+    const char *auth = strstr(r->url, "://");
+    const char *slash = auth ? strchr(auth + 3, '/') : NULL;
+    olen = slash ? (size_t)(slash - r->url) : strlen(r->url);
+  }
+  if ((r->link_next = malloc(olen + tlen + 1))) {
+    memcpy(r->link_next, r->url, olen);
+    memcpy(r->link_next + olen, lt + 1, tlen);
+    r->link_next[olen + tlen] = '\0';
+  }
+  return len;
+}
+
 static bool url_is_http(const char *url) {
   return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
@@ -272,11 +310,15 @@ static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
   bool ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
             curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
   if (!ok) return NB_ERR_INVAL;
+  if (req->ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+    return NB_ERR_INVAL;
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
   curl_easy_setopt(h, CURLOPT_PRIVATE, r);
   return NB_OK;
@@ -317,7 +359,7 @@ nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_
   r->user = user;
   nb_bytes_init(&r->answer);
   r->easy = curl_easy_init();
-  nb_err e = r->easy ? req_configure(r, req) : NB_ERR_NOMEM;
+  nb_err e = r->easy && (r->url = strdup(req->url)) ? req_configure(r, req) : NB_ERR_NOMEM;
   if (!e && curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) e = NB_ERR_NOMEM;
   if (e) {
     req_free(r);
@@ -359,7 +401,7 @@ typedef struct {
   bool finished;
   nb_err err;
   long status;
-  char *body;
+  char *body, *next;
   char why[256];
 } nb_http_fetch_result;
 
@@ -375,11 +417,18 @@ static void on_fetched(void *user, const nb_http_response *res) {
       memcpy(f->body, res->body, res->body_len + 1);
     else
       f->err = NB_ERR_NOMEM;
+    if (res->next && !(f->next = strdup(res->next))) f->err = NB_ERR_NOMEM;
   }
 }
 
 nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_out, char *why,
                      size_t why_cap) {
+  return nb_http_fetch_page(req, status_out, body_out, NULL, why, why_cap);
+}
+
+nb_err nb_http_fetch_page(const nb_http_request *req, long *status_out, char **body_out,
+                          char **next_out, char *why, size_t why_cap) {
+  if (next_out) *next_out = NULL;
   if (body_out) *body_out = NULL;
   if (status_out) *status_out = 0;
   nb_http_client *c;
@@ -402,5 +451,9 @@ nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_o
     *body_out = f.body;
   else
     free(f.body);
+  if (next_out && f.err == NB_OK)
+    *next_out = f.next;
+  else
+    free(f.next);
   return f.err;
 }

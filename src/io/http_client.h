@@ -22,6 +22,8 @@ typedef struct {
   const char *body;         /* NULL for none; sent as application/json */
   size_t body_len;
   unsigned timeout_ms; /* whole request; 0 means 10 s */
+  const char *ca_file; /* https://: trust anchors (PEM) the server's certificate must chain to;
+                          NULL: the system's */
 } nb_http_request;
 
 /* The outcome of one request. `status` is the HTTP status (0 when no answer arrived; then
@@ -34,6 +36,8 @@ typedef struct {
   const char *body;
   size_t body_len;
   const char *error;
+  const char *next; /* the absolute URL of a `Link: <...>; rel="next"` header (RFC 8288: the
+                       next page of a list), or NULL */
 } nb_http_response;
 
 typedef void (*nb_http_done_fn)(void *user, const nb_http_response *res);
@@ -61,5 +65,8 @@ nb_err nb_http_url_escape(const char *in, char *out, size_t cap);
  * NUL-terminated, caller frees; may be NULL when not wanted). */
 nb_err nb_http_fetch(const nb_http_request *req, long *status_out, char **body_out, char *why,
                      size_t why_cap);
+/* The same, and *next_out (may be NULL) gets the next page's URL (malloc'd) or NULL. */
+nb_err nb_http_fetch_page(const nb_http_request *req, long *status_out, char **body_out,
+                          char **next_out, char *why, size_t why_cap);
 
 #endif

@@ -1,10 +1,15 @@
 /* libuv shell: loop and signals, UDP sockets with recvmmsg batching, the CoAP endpoint driver. */
 #include "io/loop.h"
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <linux/errqueue.h>
+#endif
 
 #include "base/log.h"
 
@@ -32,6 +37,8 @@ struct nb_io_udp {
   uint64_t in_batch; /* datagrams seen so far in the current recvmmsg batch */
   bool closing;
   nb_io_udp_stats stats;
+  nb_io_udp_error_fn on_error; /* ICMP errors asked for (nb_io_udp_report_errors) */
+  void *error_user;
 };
 
 /* A datagram that could not be written at once, copied so the caller's buffer may go. */
@@ -167,15 +174,88 @@ static void nb_io_udp_end_read(nb_io_udp *udp, uint64_t datagrams) {
   if (datagrams > udp->stats.rx_max_batch) udp->stats.rx_max_batch = datagrams;
 }
 
+/* ---- ICMP errors (Linux IP_RECVERR) ---- */
+
+/* Reads the socket's error queue: each ICMP error names the destination of the datagram that
+ * caused it. The queue must be emptied once asked for: EPOLLERR stays up while it holds
+ * anything, and libuv would spin on it. Bounded per call. */
+static void nb_io_udp_drain_errors(nb_io_udp *udp) {
+#ifdef __linux__
+  int fd = nb_io_udp_fd(udp);
+  for (int i = 0; fd >= 0 && i < 64; i++) {
+    struct sockaddr_storage dst;
+    uint8_t data[64];
+    union {
+      struct cmsghdr align;
+      uint8_t buf[512];
+    } ctl;
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+    struct msghdr m = {.msg_name = &dst,
+                       .msg_namelen = sizeof dst,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return; /* EAGAIN: empty */
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+      bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+      if (!v4 && !v6) continue;
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof ee);
+      nb_addr peer;
+      bool icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+      if (icmp && udp->on_error && m.msg_namelen > 0 &&
+          nb_addr_from_sockaddr((const struct sockaddr *)&dst, &peer) == NB_OK)
+        udp->on_error(udp->error_user, &peer, (int)ee.ee_errno);
+    }
+  }
+#else
+  (void)udp;
+#endif
+}
+
+nb_err nb_io_udp_report_errors(nb_io_udp *udp, nb_io_udp_error_fn fn, void *user) {
+#ifdef __linux__
+  int fd = nb_io_udp_fd(udp), on = 1;
+  nb_addr local;
+  if (fd < 0 || nb_io_udp_local_addr(udp, &local) != NB_OK) return NB_ERR_IO;
+  int r = local.family == NB_ADDR_V6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on)
+                                     : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  if (r != 0) {
+    NB_LOG_WARN(NB_IO_MOD, "event=recverr_failed reason=\"%s\"", strerror(errno));
+    return NB_ERR_IO;
+  }
+  udp->on_error = fn;
+  udp->error_user = user;
+  return NB_OK;
+#else
+  (void)udp, (void)fn, (void)user;
+  return NB_ERR_UNSUPPORTED;
+#endif
+}
+
+static bool nb_io_is_icmp_error(int uverr) {
+  return uverr == UV_ECONNREFUSED || uverr == UV_EHOSTUNREACH || uverr == UV_ENETUNREACH;
+}
+
 static void nb_io_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                            const struct sockaddr *addr, unsigned flags) {
   nb_io_udp *udp = h->data;
   if (udp->closing) return;
   if (nread < 0) {
+    if (udp->on_error && nb_io_is_icmp_error((int)nread)) {
+      nb_io_udp_drain_errors(udp);
+      return;
+    }
     udp->stats.rx_dropped++;
     NB_LOG_DEBUG(NB_IO_MOD, "event=recv_error reason=\"%s\"", uv_strerror((int)nread));
     return;
   }
+  /* libuv's "nothing to read": after an EPOLLERR whose error a send already took, the queue may
+   * still hold its ICMP message. */
+  if (!addr && nread == 0 && !(flags & UV_UDP_MMSG_FREE) && udp->on_error)
+    nb_io_udp_drain_errors(udp);
   if (!addr) {
     /* Either "nothing more to read" or the end of a recvmmsg batch. */
     if (flags & UV_UDP_MMSG_FREE) {
@@ -299,6 +379,12 @@ void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t
   /* try_send also answers EAGAIN while earlier datagrams wait in libuv's queue, so queued
    * datagrams are never overtaken. */
   int r = uv_udp_try_send(&udp->handle, &b, 1, (const struct sockaddr *)&ss);
+  if (udp->on_error && nb_io_is_icmp_error(r)) {
+    /* The send only reported an earlier datagram's ICMP error (and cleared it): tell it, and
+     * send this one after all. */
+    nb_io_udp_drain_errors(udp);
+    r = uv_udp_try_send(&udp->handle, &b, 1, (const struct sockaddr *)&ss);
+  }
   if (r >= 0) {
     udp->stats.tx++;
   } else if (r == UV_EAGAIN) {

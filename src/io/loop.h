@@ -86,6 +86,14 @@ void nb_io_udp_set_receiver(nb_io_udp *udp, nb_io_datagram_fn fn, void *user);
  * socket can take it, else copies the datagram into a queued uv_udp_send (order is kept). Never
  * blocks. */
 void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
+/* An ICMP error came back for a datagram this socket sent to peer: err is the errno it stands
+ * for (ECONNREFUSED: port unreachable, EHOSTUNREACH, ENETUNREACH...). */
+typedef void (*nb_io_udp_error_fn)(void *user, const nb_addr *peer, int err);
+/* Asks the kernel for the ICMP errors of what this socket sends (IP_RECVERR / IPV6_RECVERR,
+ * Linux) and hands each to fn: without it an unconnected UDP socket never learns that nothing
+ * listens at its peer. For clients; a server need not hear of every device that went away.
+ * NB_ERR_UNSUPPORTED on other systems, NB_ERR_IO when the option is refused. */
+nb_err nb_io_udp_report_errors(nb_io_udp *udp, nb_io_udp_error_fn fn, void *user);
 nb_err nb_io_udp_local_addr(const nb_io_udp *udp, nb_addr *out);
 void nb_io_udp_get_stats(const nb_io_udp *udp, nb_io_udp_stats *out);
 /* The socket's descriptor, for socket options this module does not cover; -1 if closed. */

@@ -1,9 +1,15 @@
-/* CBOR item reader (libcbor streaming decoder) and writer (libcbor encoders). */
+/* CBOR item reader (libcbor streaming decoder) and writer (libcbor encoders); a build without
+ * libcbor (NB_CFG_LIBCBOR 0) reads and writes the item heads with cbor_head.c instead. */
 #include "lwm2m/cbor_io.h"
 
-#include <cbor.h>
 #include <math.h>
 #include <string.h>
+
+#include "lwm2m/cbor_head.h"
+#include "niobium/config.h"
+
+#if NB_CFG_LIBCBOR
+#include <cbor.h>
 
 /* ---- reader: each libcbor callback fills the item the context points at ---- */
 
@@ -101,6 +107,8 @@ static const struct cbor_callbacks nb_cbor_callbacks = {
     .indef_break = nb_cbor_on_break,
 };
 
+#endif
+
 void nb_cbor_reader_init(nb_cbor_reader *r, const uint8_t *buf, size_t len) {
   r->buf = buf;
   r->len = buf ? len : 0;
@@ -108,6 +116,12 @@ void nb_cbor_reader_init(nb_cbor_reader *r, const uint8_t *buf, size_t len) {
 }
 
 nb_err nb_cbor_next(nb_cbor_reader *r, nb_cbor_item *it) {
+#if !NB_CFG_LIBCBOR
+  size_t used;
+  nb_err e = nb_cbor_head_decode(r->buf + r->pos, r->len - r->pos, it, &used);
+  if (e == NB_OK) r->pos += used;
+  return e;
+#else
   memset(it, 0, sizeof *it);
   if (r->pos >= r->len) return NB_ERR_TRUNCATED;
   /* An impossible kind marks "no callback ran" (libcbor reports success for nothing else). */
@@ -121,6 +135,7 @@ nb_err nb_cbor_next(nb_cbor_reader *r, nb_cbor_item *it) {
   }
   r->pos += res.read;
   return NB_OK;
+#endif
 }
 
 static nb_err nb_cbor_skip_child(nb_cbor_reader *r, int depth, bool *was_break) {
@@ -171,20 +186,31 @@ nb_err nb_cbor_skip(nb_cbor_reader *r, const nb_cbor_item *it, int max_depth) {
 
 /* ---- writer ---- */
 
+#if NB_CFG_LIBCBOR
 static nb_err nb_cbor_put_head(nb_bytes *out, const unsigned char *buf, size_t n) {
   return n ? nb_bytes_append(out, buf, n) : NB_ERR_INVAL;
 }
+/* A head through libcbor's encoder, or through cbor_head.c in a build without libcbor. */
+#define NB_CBOR_HEAD(major, v, libcbor_call) ((void)(v), nb_cbor_put_head(out, buf, libcbor_call))
+#define NB_CBOR_FIXED(first, v, n, libcbor_call) \
+  ((void)(v), nb_cbor_put_head(out, buf, libcbor_call))
+#else
+#define NB_CBOR_HEAD(major, v, libcbor_call) \
+  nb_bytes_append(out, buf, nb_cbor_head_encode((major), (v), buf))
+#define NB_CBOR_FIXED(first, v, n, libcbor_call) \
+  nb_bytes_append(out, buf, nb_cbor_head_fixed((first), (v), (n), buf))
+#endif
 
 nb_err nb_cbor_put_uint(nb_bytes *out, uint64_t v) {
   unsigned char buf[9];
-  return nb_cbor_put_head(out, buf, cbor_encode_uint(v, buf, sizeof buf));
+  return NB_CBOR_HEAD(0, v, cbor_encode_uint(v, buf, sizeof buf));
 }
 
 nb_err nb_cbor_put_int(nb_bytes *out, int64_t v) {
   if (v >= 0) return nb_cbor_put_uint(out, (uint64_t)v);
   unsigned char buf[9];
   uint64_t n = (uint64_t)(-(v + 1)); /* CBOR major type 1 holds -1 - n */
-  return nb_cbor_put_head(out, buf, cbor_encode_negint(n, buf, sizeof buf));
+  return NB_CBOR_HEAD(1, n, cbor_encode_negint(n, buf, sizeof buf));
 }
 
 /* The IEEE half of d when d converts to it without loss. */
@@ -227,8 +253,14 @@ nb_err nb_cbor_put_float(nb_bytes *out, double d) {
     half = 0x7e00;
   else if (!nb_cbor_half(d, &half)) {
     float f = (float)d;
-    if ((double)f == d) return nb_cbor_put_head(out, buf, cbor_encode_single(f, buf, sizeof buf));
-    return nb_cbor_put_head(out, buf, cbor_encode_double(d, buf, sizeof buf));
+    if ((double)f == d) {
+      uint32_t b32;
+      memcpy(&b32, &f, sizeof b32);
+      return NB_CBOR_FIXED(0xfa, b32, 4, cbor_encode_single(f, buf, sizeof buf));
+    }
+    uint64_t b64;
+    memcpy(&b64, &d, sizeof b64);
+    return NB_CBOR_FIXED(0xfb, b64, 8, cbor_encode_double(d, buf, sizeof buf));
   }
   buf[0] = 0xf9;
   buf[1] = (unsigned char)(half >> 8);
@@ -237,33 +269,33 @@ nb_err nb_cbor_put_float(nb_bytes *out, double d) {
 }
 
 nb_err nb_cbor_put_bool(nb_bytes *out, bool b) {
-  unsigned char buf[1];
-  return nb_cbor_put_head(out, buf, cbor_encode_bool(b, buf, sizeof buf));
+  unsigned char buf[9];
+  return NB_CBOR_FIXED(b ? 0xf5 : 0xf4, 0, 0, cbor_encode_bool(b, buf, sizeof buf));
 }
 
 nb_err nb_cbor_put_text(nb_bytes *out, const char *s, size_t len) {
   unsigned char buf[9];
-  nb_err e = nb_cbor_put_head(out, buf, cbor_encode_string_start(len, buf, sizeof buf));
+  nb_err e = NB_CBOR_HEAD(3, len, cbor_encode_string_start(len, buf, sizeof buf));
   return e == NB_OK ? nb_bytes_append(out, s, len) : e;
 }
 
 nb_err nb_cbor_put_bytes(nb_bytes *out, const uint8_t *data, size_t len) {
   unsigned char buf[9];
-  nb_err e = nb_cbor_put_head(out, buf, cbor_encode_bytestring_start(len, buf, sizeof buf));
+  nb_err e = NB_CBOR_HEAD(2, len, cbor_encode_bytestring_start(len, buf, sizeof buf));
   return e == NB_OK ? nb_bytes_append(out, data, len) : e;
 }
 
 nb_err nb_cbor_put_array(nb_bytes *out, size_t n) {
   unsigned char buf[9];
-  return nb_cbor_put_head(out, buf, cbor_encode_array_start(n, buf, sizeof buf));
+  return NB_CBOR_HEAD(4, n, cbor_encode_array_start(n, buf, sizeof buf));
 }
 
 nb_err nb_cbor_put_map(nb_bytes *out, size_t n) {
   unsigned char buf[9];
-  return nb_cbor_put_head(out, buf, cbor_encode_map_start(n, buf, sizeof buf));
+  return NB_CBOR_HEAD(5, n, cbor_encode_map_start(n, buf, sizeof buf));
 }
 
 nb_err nb_cbor_put_tag(nb_bytes *out, uint64_t tag) {
   unsigned char buf[9];
-  return nb_cbor_put_head(out, buf, cbor_encode_tag(tag, buf, sizeof buf));
+  return NB_CBOR_HEAD(6, tag, cbor_encode_tag(tag, buf, sizeof buf));
 }

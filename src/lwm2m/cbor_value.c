@@ -33,8 +33,8 @@ bool nb_cbor_value_num(const nb_cbor_item *it, nb_fmt_num *n) {
   }
 }
 
-static nb_err nb_cbor_value_typed(const nb_cbor_item *it, bool time_tag, nb_value_type type,
-                                  nb_value *v, nb_format_error *err) {
+nb_err nb_cbor_value_item(const nb_cbor_item *it, bool time_tag, nb_value_type type, nb_value *v,
+                          nb_format_error *err) {
   nb_fmt_num n;
   bool is_num = nb_cbor_value_num(it, &n);
   if (time_tag) {
@@ -59,9 +59,9 @@ static nb_err nb_cbor_value_typed(const nb_cbor_item *it, bool time_tag, nb_valu
       if (it->kind == NB_CBOR_BOOL)
         *v = nb_value_bool(it->b);
       else if (it->kind == NB_CBOR_TEXT)
-        return nb_cbor_value_typed(it, false, NB_VT_STRING, v, err);
+        return nb_cbor_value_item(it, false, NB_VT_STRING, v, err);
       else if (it->kind == NB_CBOR_BYTES)
-        return nb_cbor_value_typed(it, false, NB_VT_OPAQUE, v, err);
+        return nb_cbor_value_item(it, false, NB_VT_OPAQUE, v, err);
       else
         return nb_cbor_value_bad(err, "CBOR: item is not a resource value");
       return NB_OK;
@@ -111,7 +111,7 @@ static nb_err nb_cbor_value_read(const uint8_t *buf, size_t len, nb_value_type t
   if (e == NB_ERR_TRUNCATED)
     return nb_fmt_bad(err, NB_ERR_FMT_MALFORMED, "CBOR: payload ends inside an item");
   if (e != NB_OK) return nb_fmt_bad(err, NB_ERR_FMT_MALFORMED, "CBOR: malformed item");
-  e = nb_cbor_value_typed(&it, time_tag, type, v, err);
+  e = nb_cbor_value_item(&it, time_tag, type, v, err);
   if (e == NB_OK && r.pos != r.len) {
     nb_value_deinit(v);
     return nb_fmt_bad(err, NB_ERR_FMT_MALFORMED, "CBOR: bytes after the value");

@@ -21,6 +21,10 @@ nb_err nb_cbor_value_decode(const uint8_t *buf, size_t len, const nb_format_opts
 /* Shortest integers, float16/32/64 only when exact, Time as tag 1 + integer. */
 nb_err nb_cbor_value_encode(const nb_records *in, const nb_format_opts *opts, nb_bytes *out,
                             nb_format_error *err);
+/* The value of one item (its head just read; time_tag: it came under tag 1) typed for a
+ * resource of `type` (NB_VT_NONE: no definition), by the rules of nb_cbor_value_decode. */
+nb_err nb_cbor_value_item(const nb_cbor_item *it, bool time_tag, nb_value_type type, nb_value *v,
+                          nb_format_error *err);
 /* The CBOR item of one value, appended to out. */
 nb_err nb_cbor_value_put(nb_bytes *out, const nb_value *v);
 /* A numeric CBOR item (major 0/1 or float) as an nb_fmt_num: false for other items and for

@@ -1,13 +1,17 @@
 /* Helpers shared by the content-format codecs. */
 #include "lwm2m/fmtutil.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coap/msg.h"
+#include "niobium/config.h"
+
+#if NB_CFG_FMT_SENML_JSON || NB_CFG_FMT_LWM2M_JSON
+#include <jansson.h>
+#endif
 
 nb_err nb_fmt_fail(nb_format_error *err, nb_err e, uint8_t coap_code, const char *reason) {
   if (err) {
@@ -33,6 +37,7 @@ void nb_fmt_dec_begin(nb_fmt_dec *d, const nb_format_opts *opts, nb_records *out
   d->model = opts ? opts->model : NULL;
   d->flags = opts ? opts->flags : 0;
   d->times = opts ? opts->times_out : NULL;
+  d->note_out = opts ? opts->note_out : NULL;
   d->out = out;
   d->start = out->len;
   d->times_start = d->times ? d->times->len : 0;
@@ -228,6 +233,7 @@ static bool nb_fmt_real_to_u64(double d, uint64_t *out) {
   return true;
 }
 
+#if NB_CFG_FMT_SENML_JSON || NB_CFG_FMT_LWM2M_JSON /* jansson's numbers */
 bool nb_fmt_json_num(const json_t *v, nb_fmt_num *n) {
   if (json_is_integer(v)) {
     n->kind = NB_NUM_INT;
@@ -241,6 +247,7 @@ bool nb_fmt_json_num(const json_t *v, nb_fmt_num *n) {
   }
   return false;
 }
+#endif
 
 nb_err nb_fmt_num_value(const nb_fmt_num *n, nb_value_type type, nb_value *out,
                         nb_format_error *err) {

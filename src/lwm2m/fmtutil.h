@@ -29,6 +29,7 @@ typedef struct {
   size_t start;
   size_t times_start;
   nb_format_error *err;
+  const char **note_out; /* opts->note_out: set on a lenient success */
 } nb_fmt_dec;
 
 void nb_fmt_dec_begin(nb_fmt_dec *d, const nb_format_opts *opts, nb_records *out,

@@ -1,12 +1,14 @@
 /* LwM2M content formats: the front door that maps a CoAP Content-Format number to its codec
  * (text/plain 0, octet-stream 42, CBOR 60, SenML JSON 110, SenML CBOR 112, TLV 11542, LwM2M JSON
- * 11543) and the types every codec shares. A codec turns bytes into (path, value) records and
- * back, typing values with the object definitions; link-format (40) has its own API (linkfmt.h).
+ * 11543, LwM2M CBOR 11544) and the types every codec shares. A codec turns bytes into (path, value)
+ * records and back, typing values with the object definitions; link-format (40) has its own API
+ * (linkfmt.h).
  *
  * Conventions shared by every decoder:
  * - `base` is the request path (the Uri-Path of the Write/Create, or of the Read whose response is
  *   decoded); NULL means "/". Single-value formats (0, 42, 60) need a resource or resource
- *   instance path; TLV needs at least an object; SenML and LwM2M JSON carry their own names,
+ *   instance path; TLV needs at least an object; LwM2M CBOR carries absolute paths from the
+ *   root, which must lie under `base`; SenML and LwM2M JSON carry their own names,
  *   absolute ("/3/0/1") or relative to `base` ("1", "6/0") when they do not start with "/".
  * - Every record of the result lies under `base` and addresses a resource (/o/i/r) or resource
  *   instance (/o/i/r/ri); no path appears twice (for timestamped data: no (path, time) pair);
@@ -83,6 +85,10 @@ typedef struct {
   unsigned flags;         /* NB_FORMAT_* */
   nb_times *times_out;    /* decode: filled in step with the records when not NULL */
   const double *times_in; /* encode: in->len times (NAN for none) or NULL; SenML/LwM2M JSON */
+  /* decode: when not NULL, set to a static text when the payload was accepted although it
+   * breaks its format in a way real peers send and the reading is unambiguous (LwM2M JSON's
+   * `bn` without its trailing "/"); left alone otherwise. */
+  const char **note_out;
 } nb_format_opts;
 
 /* Decodes a payload of Content-Format `cf` into records appended to *out (see the conventions
@@ -105,12 +111,15 @@ nb_err nb_format_encode_ex(int cf, const nb_records *in, const nb_format_opts *o
 
 /* True for the Content-Formats nb_format_decode/encode handle (not 40: see linkfmt.h). */
 bool nb_format_is_supported(int cf);
-/* True for formats that carry several records (TLV, LwM2M JSON, SenML JSON/CBOR). */
+/* The first of cfs[0..n) this build decodes and encodes, or NB_COAP_CF_NONE: a preference
+ * list that holds in every configuration of the format switches (NB_CFG_FMT_*). */
+int nb_format_first_supported(const int *cfs, size_t n);
+/* True for formats that carry several records (TLV, LwM2M JSON/CBOR, SenML JSON/CBOR). */
 bool nb_format_is_multi(int cf);
 /* "text/plain", "application/vnd.oma.lwm2m+tlv", ...; "unknown" otherwise. */
 const char *nb_format_media_type(int cf);
 /* Short names used by the CLI: "text", "opaque", "cbor", "senml-json", "senml-cbor", "tlv",
- * "json", "link"; returns the Content-Format or NB_COAP_CF_NONE. */
+ * "json", "lwm2m-cbor", "link"; returns the Content-Format or NB_COAP_CF_NONE. */
 int nb_format_from_name(const char *name);
 const char *nb_format_name(int cf);
 

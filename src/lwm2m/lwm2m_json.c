@@ -83,8 +83,18 @@ static nb_err nb_lj_value(const json_t *entry, nb_value_type type, nb_value *v,
   }
 }
 
-static nb_err nb_lj_entry(nb_fmt_dec *d, const json_t *entry, const char *bn, size_t bn_len,
-                          const json_t *bt) {
+/* How names are formed from bn and n. */
+typedef struct {
+  const char *bn;
+  size_t bn_len;
+  const json_t *bt;
+  bool join; /* lenient: bn is a path without its trailing "/", n a path below it */
+} nb_lj_base;
+
+static nb_err nb_lj_entry(nb_fmt_dec *d, const json_t *entry, const nb_lj_base *b) {
+  const char *bn = b->bn;
+  size_t bn_len = b->bn_len;
+  const json_t *bt = b->bt;
   if (!json_is_object(entry)) {
     return nb_fmt_bad(d->err, NB_ERR_FMT_MALFORMED, "LwM2M JSON: entry is not an object");
   }
@@ -93,15 +103,18 @@ static nb_err nb_lj_entry(nb_fmt_dec *d, const json_t *entry, const char *bn, si
   nb_fmt_num tn = {0}, btn = {0};
   if ((t && !nb_fmt_json_num(t, &tn)) || (bt && !nb_fmt_json_num(bt, &btn)))
     return nb_lj_type(d->err);
-  char name[2 * NB_PATH_STRLEN];
+  char name[2 * NB_PATH_STRLEN + 1];
   size_t n_len = n ? json_string_length(n) : 0;
-  if (bn_len + n_len > sizeof name) {
+  const char *ns = n ? json_string_value(n) : "";
+  size_t slash = b->join && n_len && ns[0] != '/' ? 1 : 0;
+  if (bn_len + slash + n_len > sizeof name) {
     return nb_fmt_bad(d->err, NB_ERR_FMT_PATH, "LwM2M JSON: name is not an LwM2M path");
   }
   if (bn_len) memcpy(name, bn, bn_len);
-  if (n_len) memcpy(name + bn_len, json_string_value(n), n_len);
+  if (slash) name[bn_len] = '/';
+  if (n_len) memcpy(name + bn_len + slash, ns, n_len);
   nb_path p;
-  if (nb_fmt_resolve_name(&d->base, name, bn_len + n_len, &p) != NB_OK || p.len < 3) {
+  if (nb_fmt_resolve_name(&d->base, name, bn_len + slash + n_len, &p) != NB_OK || p.len < 3) {
     return nb_fmt_bad(d->err, NB_ERR_FMT_PATH, "LwM2M JSON: name is not a resource path");
   }
   const nb_resource_def *def = nb_fmt_def(d->model, &p);
@@ -112,7 +125,7 @@ static nb_err nb_lj_entry(nb_fmt_dec *d, const json_t *entry, const char *bn, si
   return nb_fmt_dec_add(d, &p, &v, time);
 }
 
-static nb_err nb_lj_records(nb_fmt_dec *d, const json_t *root) {
+static nb_err nb_lj_records(nb_fmt_dec *d, const json_t *root, bool join) {
   if (!json_is_object(root)) {
     return nb_fmt_bad(d->err, NB_ERR_FMT_MALFORMED, "LwM2M JSON: payload is not an object");
   }
@@ -121,15 +134,24 @@ static nb_err nb_lj_records(nb_fmt_dec *d, const json_t *root) {
   if ((bn && !json_is_string(bn)) || (bt && !json_is_number(bt))) return nb_lj_type(d->err);
   if (!e) return nb_fmt_bad(d->err, NB_ERR_FMT_MALFORMED, "LwM2M JSON: missing \"e\" array");
   if (!json_is_array(e)) return nb_lj_type(d->err);
-  const char *bns = bn ? json_string_value(bn) : "";
-  size_t bn_len = bn ? json_string_length(bn) : 0;
+  nb_lj_base b = {bn ? json_string_value(bn) : "", bn ? json_string_length(bn) : 0, bt, join};
   size_t idx;
   const json_t *entry;
   json_array_foreach(e, idx, entry) {
-    nb_err err = nb_lj_entry(d, entry, bns, bn_len, bt);
+    nb_err err = nb_lj_entry(d, entry, &b);
     if (err != NB_OK) return err;
   }
   return NB_OK;
+}
+
+/* A base name that names a path but lacks the trailing "/" TS 1.0 6.4.4 puts before the
+ * names ("bn":"/1/0" with "n":"1", as Leshan's client sends it): read as written, "/1/01"
+ * is no resource of the target; read as Leshan reads it, the names are path segments under
+ * bn ("/1/0/1"). */
+static bool nb_lj_bn_unslashed(const json_t *root) {
+  const json_t *bn = json_is_object(root) ? json_object_get(root, "bn") : NULL;
+  size_t len = json_is_string(bn) ? json_string_length(bn) : 0;
+  return len > 0 && json_string_value(bn)[len - 1] != '/';
 }
 
 nb_err nb_lwm2m_json_decode(const uint8_t *buf, size_t len, const nb_format_opts *opts,
@@ -148,9 +170,16 @@ nb_err nb_lwm2m_json_decode(const uint8_t *buf, size_t len, const nb_format_opts
                                             "LwM2M JSON: invalid JSON (syntax, encoding, "
                                             "duplicate key or number out of range)"));
   }
-  nb_err e = nb_lj_records(&d, root);
+  nb_err e = nb_fmt_dec_finish(&d, nb_lj_records(&d, root, false));
+  /* Lenient, where unambiguous: only when the literal reading is no valid payload for the
+   * target, the segment reading is tried, and its success is flagged through note_out. */
+  if (e != NB_OK && e != NB_ERR_NOMEM && nb_lj_bn_unslashed(root)) {
+    nb_fmt_dec_begin(&d, opts, out, err);
+    e = nb_fmt_dec_finish(&d, nb_lj_records(&d, root, true));
+    if (e == NB_OK && d.note_out) *d.note_out = NB_LWM2M_JSON_NOTE_BN;
+  }
   json_decref(root);
-  return nb_fmt_dec_finish(&d, e);
+  return e;
 }
 
 /* ---- writer ---- */

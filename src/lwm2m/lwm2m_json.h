@@ -13,7 +13,15 @@
 
 /* "e" is required (an empty array is fine); bn is optional and names are bn + n. Rejects (4.00)
  * invalid JSON, duplicate keys, wrong JSON types, entries with no or several values, names that
- * are not paths, and values that do not match the resource type. Times are bt + t. */
+ * are not paths, and values that do not match the resource type. Times are bt + t.
+ * Lenient where real peers need it and the reading is unambiguous: a bn without its trailing
+ * "/" ("bn":"/1/0","n":"1", Leshan's client in OMA interop TD 204/220) whose literal
+ * concatenation ("/1/01") gives no valid payload for the target is read with the names as path
+ * segments below bn (/1/0/1), as Leshan does; opts->note_out then receives
+ * NB_LWM2M_JSON_NOTE_BN. A literal reading that is valid always wins. */
+#define NB_LWM2M_JSON_NOTE_BN \
+  "LwM2M JSON: bn lacks its trailing \"/\" (names read as path segments below it)"
+
 nb_err nb_lwm2m_json_decode(const uint8_t *buf, size_t len, const nb_format_opts *opts,
                             nb_records *out, nb_format_error *err);
 /* Writes bn from the request path (omitted under "/"), one entry per record, "t" for

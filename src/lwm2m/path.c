@@ -121,14 +121,19 @@ bool nb_path_is_prefix(const nb_path *prefix, const nb_path *p) {
 }
 
 nb_err nb_path_from_coap(const nb_coap_msg *msg, nb_path *out) {
+  nb_coap_optlist o = nb_coap_msg_opts(msg);
+  return nb_path_from_optlist(&o, out);
+}
+
+nb_err nb_path_from_optlist(const nb_coap_optlist *opts, nb_path *out) {
   nb_path p = nb_path_root();
   nb_err range = NB_OK;
-  for (uint16_t k = 0; k < msg->option_count; k++) {
-    const nb_coap_option *opt = &msg->options[k];
+  for (size_t k = 0; k < opts->count; k++) {
+    const nb_coap_option *opt = &opts->items[k];
     if (opt->number != NB_COAP_OPT_URI_PATH) continue;
     /* An empty last segment is the trailing slash of "/3/" (or the root "/"), as some CoAP
      * clients send it; an empty segment anywhere else is "//". */
-    bool last = k + 1 == msg->option_count || msg->options[k + 1].number != NB_COAP_OPT_URI_PATH;
+    bool last = k + 1 == opts->count || opts->items[k + 1].number != NB_COAP_OPT_URI_PATH;
     if (opt->len == 0 && last) break;
     if (p.len == 4) return NB_ERR_SYNTAX;
     uint16_t id = 0;

@@ -62,6 +62,8 @@ bool nb_path_is_prefix(const nb_path *prefix, const nb_path *p);
 /* Reads the Uri-Path options of msg: none is "/", each segment must be a decimal ID
  * (NB_ERR_SYNTAX otherwise, NB_ERR_RANGE above NB_ID_MAX, NB_ERR_SYNTAX for more than 4). */
 nb_err nb_path_from_coap(const nb_coap_msg *msg, nb_path *out);
+/* The same over any option list (a message parsed with nb_coap_parse_wide). */
+nb_err nb_path_from_optlist(const nb_coap_optlist *opts, nb_path *out);
 
 /* Adds one Uri-Path option per ID (none for the root). */
 nb_err nb_path_to_coap(nb_coap_msg *msg, const nb_path *p);

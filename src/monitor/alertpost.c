@@ -18,7 +18,7 @@
 
 struct nb_mon_poster {
   nb_http_client *http;
-  char *url, *token;
+  char *url, *token, *ca_file;
   unsigned timeout_ms;
   char **q; /* ring of queue_max alerts */
   size_t cap, head, len, inflight, batch_max;
@@ -67,7 +67,8 @@ nb_err nb_mon_poster_new(const nb_mon_poster_config *cfg, nb_mon_poster **out, c
   p->q = calloc(p->cap, sizeof *p->q);
   p->url = nb_post_url(cfg->url);
   if (cfg->token) p->token = strdup(cfg->token);
-  if (!p->q || !p->url || (cfg->token && !p->token) ||
+  if (cfg->ca_file) p->ca_file = strdup(cfg->ca_file);
+  if (!p->q || !p->url || (cfg->token && !p->token) || (cfg->ca_file && !p->ca_file) ||
       nb_http_client_new(NULL, 4, &p->http) != NB_OK) {
     snprintf(why, why_cap, "out of memory (or libcurl could not start)");
     nb_mon_poster_free(p);
@@ -95,6 +96,7 @@ void nb_mon_poster_free(nb_mon_poster *p) {
   if (p->q) nb_post_pop(p, p->len);
   free(p->q);
   free(p->url);
+  free(p->ca_file);
   if (p->token) memset(p->token, 0, strlen(p->token));
   free(p->token);
   free(p);
@@ -170,7 +172,8 @@ static void nb_post_send(nb_mon_poster *p) {
     if (!e) e = nb_bytes_append(&body, a, strlen(a));
   }
   if (!e) e = nb_bytes_append(&body, "]", 1);
-  nb_http_request rq = {"POST", p->url, p->token, (const char *)body.data, body.len, p->timeout_ms};
+  nb_http_request rq = {"POST",   p->url,        p->token,  (const char *)body.data,
+                        body.len, p->timeout_ms, p->ca_file};
   if (!e) e = nb_http_client_request(p->http, &rq, nb_post_done, p);
   nb_bytes_free(&body);
   if (e) {

@@ -19,6 +19,7 @@ typedef struct {
   size_t queue_max;    /* alerts waiting; 0 = 10000 */
   size_t batch_max;    /* alerts per request; 0 = 50 (at most 100, the server's limit) */
   unsigned timeout_ms; /* per request; 0 = 5000 */
+  const char *ca_file; /* https://: the API's trust anchors (PEM); NULL: the system's */
 } nb_mon_poster_config;
 
 /* What became of the alerts so far. Undelivered = rejected + dropped + pending. */

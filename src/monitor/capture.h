@@ -1,6 +1,7 @@
-/* The monitor's capture shell: libpcap reading a pcap/pcapng file or listening on an
- * interface (never sending), with a BPF filter, feeding every frame to a monitor engine.
- * Owns the pcap handle while it runs. */
+/* The monitor's capture shell: reads a pcap/pcapng file (pcapfile.h; any mix of link types
+ * across pcapng interfaces) or listens on an interface with libpcap (never sending), with a
+ * BPF filter, feeding every frame to a monitor engine. Owns its file or pcap handle while it
+ * runs. */
 #ifndef NB_MONITOR_CAPTURE_H
 #define NB_MONITOR_CAPTURE_H
 
@@ -26,8 +27,14 @@ typedef struct {
   void *user;
 } nb_mon_capture_hooks;
 
-/* Reads a whole pcap or pcapng file into the monitor (filter may be NULL), then calls
- * nb_monitor_finish. why receives libpcap's message on NB_ERR_IO / NB_ERR_UNSUPPORTED. */
+/* Reads a whole pcap or pcapng file ("-": standard input) into the monitor, frames as soon as
+ * they are whole (filter may be NULL), running the hooks after every read. Once the file is
+ * recognized as a capture the run always ends with nb_monitor_finish_error (the summary), also
+ * when it stops early: NB_ERR_TRUNCATED (the file is cut short), NB_ERR_SYNTAX (damaged),
+ * NB_ERR_IO (read error); why says what happened. Refused before any frame (no summary):
+ * NB_ERR_IO (cannot open), NB_ERR_SYNTAX/NB_ERR_TRUNCATED (not a capture, empty),
+ * NB_ERR_UNSUPPORTED (a classic pcap file of an unsupported link type), NB_ERR_INVAL (bad
+ * filter). */
 nb_err nb_mon_read_file(nb_monitor *m, const char *path, const char *filter, char *why,
                         size_t why_cap);
 nb_err nb_mon_read_file_hooked(nb_monitor *m, const char *path, const char *filter,

@@ -60,7 +60,12 @@ static void nb_js_string(nb_js *j, const char *str, size_t n) {
   size_t run = 0; /* bytes copied as they are, flushed in one append */
   for (size_t i = 0; i < n;) {
     uint8_t c = s[i];
-    size_t ulen = c >= 0x20 && c != '"' && c != '\\' ? nb_utf8_len(s + i, n - i) : 0;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* plain ASCII: most of it */
+      run++;
+      i++;
+      continue;
+    }
+    size_t ulen = c >= 0x80 ? nb_utf8_len(s + i, n - i) : 0;
     if (ulen) {
       run += ulen;
       i += ulen;
@@ -89,7 +94,7 @@ static void nb_js_string(nb_js *j, const char *str, size_t n) {
 }
 
 /* `,"key":` in one copy (keys are literals), without the comma for an object's first key. */
-static void nb_js_key_n(nb_js *j, const char *comma_key, size_t n) {
+static inline void nb_js_key_n(nb_js *j, const char *comma_key, size_t n) {
   if (j->first)
     nb_js_raw(j, comma_key + 1, n - 1);
   else
@@ -101,11 +106,42 @@ static void nb_js_key_n(nb_js *j, const char *comma_key, size_t n) {
 static void nb_js_str(nb_js *j, const char *v) { nb_js_string(j, v, strlen(v)); }
 #define nb_js_kstr(j, k, v) (nb_js_key((j), k), nb_js_str((j), (v)))
 
+/* A word of our own (operation, type, rule... names: ASCII, nothing to escape) as a string. */
+static void nb_js_word(nb_js *j, const char *w) {
+  char buf[64];
+  size_t n = strlen(w);
+  if (n + 2 > sizeof buf) {
+    nb_js_str(j, w);
+    return;
+  }
+  buf[0] = '"';
+  for (size_t i = 0; i < n; i++) buf[i + 1] = w[i]; /* a few bytes: no call */
+  buf[n + 1] = '"';
+  nb_js_raw(j, buf, n + 2);
+}
+#define nb_js_kword(j, k, v) (nb_js_key((j), k), nb_js_word((j), (v)))
+
+/* Decimal digits two at a time (numbers are in every line: MIDs, ports, packets, sizes). */
 static void nb_js_u64(nb_js *j, uint64_t v) {
+  static const char pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930"
+      "31323334353637383940414243444546474849505152535455565758596061"
+      "62636465666768697071727374757677787980818283848586878889909192"
+      "93949596979899";
   char buf[24];
   size_t k = sizeof buf;
-  do buf[--k] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
+  while (v >= 100) {
+    size_t d = (size_t)(v % 100);
+    v /= 100;
+    buf[--k] = pairs[2 * d + 1];
+    buf[--k] = pairs[2 * d];
+  }
+  if (v >= 10) {
+    buf[--k] = pairs[2 * v + 1];
+    buf[--k] = pairs[2 * v];
+  } else {
+    buf[--k] = (char)('0' + v);
+  }
   nb_js_raw(j, buf + k, sizeof buf - k);
 }
 
@@ -254,7 +290,7 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
                   (char)('0' + NB_COAP_DETAIL(ev->code) % 10),
                   '"'};
   char tok[17] = {0}; /* hex of a token of up to 8 bytes */
-  nb_js_kstr(j, "coap_type", nb_coap_type_name(ev->type));
+  nb_js_kword(j, "coap_type", nb_coap_type_name(ev->type));
   nb_js_key(j, "coap_code");
   nb_js_raw(j, code, 6);
   nb_js_kint(j, "mid", ev->mid);
@@ -264,11 +300,11 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
     tok[2 * i + 1] = hex[ev->token[i] & 15];
   }
   tok[2 * (size_t)ev->token_len] = 0;
-  nb_js_kstr(j, "token", tok);
+  nb_js_kword(j, "token", tok);
   if (ev->content_format >= 0) nb_js_kint(j, "content_format", ev->content_format);
   nb_js_kint(j, "payload_size", (int64_t)ev->payload_len);
-  if (ev->iface) nb_js_kstr(j, "interface", ev->iface);
-  if (ev->op) nb_js_kstr(j, "operation", ev->op);
+  if (ev->iface) nb_js_kword(j, "interface", ev->iface);
+  if (ev->op) nb_js_kword(j, "operation", ev->op);
   nb_js_kbool(j, "response", ev->is_response);
   if (ev->retransmission) nb_js_kbool(j, "retransmission", true);
   if (ev->uri[0]) nb_js_kstr(j, "path", ev->uri);
@@ -278,19 +314,21 @@ static void nb_js_coap(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
   }
   if (ev->request_packet) nb_js_kint(j, "request_packet", (int64_t)ev->request_packet);
   if (ev->lifetime >= 0) nb_js_kint(j, "lifetime", ev->lifetime);
+  if (ev->query_error[0]) nb_js_kstr(j, "query_error", ev->query_error);
   if (ev->version[0]) nb_js_kstr(j, "lwm2m_version", ev->version);
   if (ev->binding[0]) nb_js_kstr(j, "binding", ev->binding);
   if (ev->objects[0]) nb_js_kstr(j, "objects", ev->objects);
   if (ev->location[0]) nb_js_kstr(j, "location", ev->location);
   if (ev->values) nb_js_values(j, ev->values, model);
   if (ev->decode_error) nb_js_kstr(j, "decode_error", ev->decode_error);
+  if (ev->nonconformance) nb_js_kstr(j, "nonconformance", ev->nonconformance);
 }
 
 static void nb_js_dtls(nb_js *j, const nb_mon_event *ev) {
   static const char *const ct[] = {"change_cipher_spec", "alert", "handshake", "application_data"};
   unsigned t = ev->dtls_content_type;
   if (t >= 20 && t <= 23)
-    nb_js_kstr(j, "dtls_content", ct[t - 20]);
+    nb_js_kword(j, "dtls_content", ct[t - 20]);
   else
     nb_js_kint(j, "dtls_content", t);
   nb_js_kstr(j, "dtls_version",
@@ -304,7 +342,7 @@ static void nb_js_dtls(nb_js *j, const nb_mon_event *ev) {
   if (ev->dtls_detail[0]) nb_js_kstr(j, "detail", ev->dtls_detail);
 }
 
-static void nb_js_summary(nb_js *j, const nb_mon_stats *s) {
+static void nb_js_summary(nb_js *j, const nb_mon_stats *s, const char *error) {
   nb_js_kint(j, "packets", (int64_t)s->packets);
   nb_js_kint(j, "coap", (int64_t)s->coap);
   nb_js_kint(j, "dtls", (int64_t)s->dtls);
@@ -314,11 +352,12 @@ static void nb_js_summary(nb_js *j, const nb_mon_stats *s) {
   nb_js_kint(j, "alerts", (int64_t)s->alerts);
   nb_js_kint(j, "devices", (int64_t)s->devices);
   nb_js_kint(j, "registered", (int64_t)s->registered);
+  if (error) nb_js_kstr(j, "capture_error", error);
 }
 
 static void nb_js_alert(nb_js *j, const nb_mon_event *ev) {
-  nb_js_kstr(j, "rule", nb_rule_name(ev->rule));
-  nb_js_kstr(j, "severity", ev->severity ? ev->severity : "low");
+  nb_js_kword(j, "rule", nb_rule_name(ev->rule));
+  nb_js_kword(j, "severity", ev->severity ? ev->severity : "low");
   nb_js_kstr(j, "message", ev->message);
   nb_js_key(j, "evidence");
   nb_js_raw(j, "[", 1);
@@ -327,6 +366,11 @@ static void nb_js_alert(nb_js *j, const nb_mon_event *ev) {
     nb_js_u64(j, ev->evidence[i]);
   }
   nb_js_raw(j, "]", 1);
+  if (ev->count) {
+    nb_js_kint(j, "count", (int64_t)ev->count);
+    nb_js_kint(j, "first_packet", (int64_t)ev->first_packet);
+    nb_js_kint(j, "last_packet", (int64_t)ev->last_packet);
+  }
   if (ev->uri[0]) nb_js_kstr(j, "path", ev->uri);
 }
 
@@ -342,10 +386,10 @@ static void nb_js_kind(nb_js *j, const nb_mon_event *ev, const nb_model *model) 
       nb_js_alert(j, ev);
       break;
     case NB_MON_EV_SUMMARY:
-      nb_js_summary(j, &ev->stats);
+      nb_js_summary(j, &ev->stats, ev->error);
       break;
     case NB_MON_EV_STATE:
-      nb_js_kstr(j, "state", nb_mon_dev_state_name(ev->state));
+      nb_js_kword(j, "state", nb_mon_dev_state_name(ev->state));
       if (ev->location[0]) nb_js_kstr(j, "location", ev->location);
       if (ev->lifetime >= 0) nb_js_kint(j, "lifetime", ev->lifetime);
       break;
@@ -367,7 +411,7 @@ nb_err nb_mon_event_to_json(const nb_mon_event *ev, const nb_model *model, nb_by
   nb_js_raw(&j, "{", 1);
   nb_js_key(&j, "ts");
   nb_js_fixed(&j, ev->ts_us, 1000000, 6);
-  nb_js_kstr(&j, "event", nb_mon_event_kind_name(ev->kind));
+  nb_js_kword(&j, "event", nb_mon_event_kind_name(ev->kind));
   if (ev->packet) nb_js_kint(&j, "packet", (int64_t)ev->packet);
   if (ev->src.family) {
     nb_js_key(&j, "src");
@@ -379,7 +423,7 @@ nb_err nb_mon_event_to_json(const nb_mon_event *ev, const nb_model *model, nb_by
     nb_js_ip(&j, &ev->dst);
     nb_js_kint(&j, "dport", ev->dst.port);
   }
-  if (ev->transport) nb_js_kstr(&j, "transport", ev->transport);
+  if (ev->transport) nb_js_kword(&j, "transport", ev->transport);
   if (ev->endpoint[0]) nb_js_kstr(&j, "endpoint", ev->endpoint);
   if (ev->identity[0]) nb_js_kstr(&j, "dtls_identity", ev->identity);
   nb_js_kind(&j, ev, model);

@@ -69,7 +69,9 @@ static nb_err nb_frame_ipv6(const uint8_t *p, size_t len, nb_frame *out) {
   if (len < 40) return nb_frame_bad(out, "IPv6 header cut short");
   if ((p[0] >> 4) != 6) return nb_frame_bad(out, "IP version is not 6");
   size_t plen = nb_rd16(p + 4);
-  if (plen == 0) plen = len - 40; /* jumbogram: trust the capture */
+  /* 0 is only valid in a jumbogram (RFC 2675, over 65535 bytes, never LwM2M); elsewhere the
+   * packet is malformed, as Wireshark says too. */
+  if (plen == 0) return nb_frame_bad(out, "IPv6 payload length 0 (jumbograms are not decoded)");
   if (plen > len - 40) return nb_frame_bad(out, "IPv6 payload length exceeds the packet");
   out->ip_version = 6;
   out->src.family = out->dst.family = NB_ADDR_V6;

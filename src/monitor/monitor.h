@@ -61,8 +61,9 @@ typedef struct {
   int content_format; /* -1 when absent */
   size_t payload_len;
   char uri[NB_MON_URI_MAX]; /* Uri-Path of a request (or its request's, for a response) */
-  const char *iface;        /* "bootstrap", "registration", "dm", "reporting", "send", NULL */
-  const char *op;           /* "Register", "Read", "Notify"... NULL when not LwM2M */
+  const char *iface; /* "bootstrap", "registration", "dm", "reporting"; NULL when not LwM2M */
+  const char *op;    /* "Register", "Read", "Notify"...; the method ("GET", "POST"...) of CoAP
+                        outside LwM2M paths; NULL for a response matching nothing */
   bool is_response;
   bool retransmission;
   int64_t latency_us;      /* response after request; -1 when not a matched response */
@@ -76,7 +77,9 @@ typedef struct {
   char objects[NB_MON_URI_MAX]; /* object list of Register/Update: "</1/0>,</3/0>" abridged */
   const nb_records *values;     /* decoded payload, NULL when none */
   const char *decode_error;     /* why the payload did not decode, NULL when fine */
-  /* malformed / fragment */
+  const char *nonconformance;   /* how a payload decoded leniently breaks its format, or NULL */
+  char query_error[96];         /* an invalid Uri-Query value (lt=abc), "" when none */
+  /* malformed / fragment; summary: why the capture ended early (NULL: it did not) */
   const char *error;
   uint32_t frag_id, frag_offset;
   bool frag_more;
@@ -95,6 +98,8 @@ typedef struct {
   char message[256];
   uint64_t evidence[NB_MON_EVIDENCE_MAX];
   size_t evidence_count;
+  uint64_t count;                     /* aggregated alert: occurrences (0: a single alert) */
+  uint64_t first_packet, last_packet; /* aggregated alert: its first and last occurrence */
   /* summary */
   nb_mon_stats stats;
 } nb_mon_event;
@@ -131,8 +136,12 @@ nb_err nb_monitor_feed(nb_monitor *m, int64_t ts_us, int linktype, const uint8_t
 /* One UDP datagram already taken out of its frame (for tests and decrypted payloads). */
 void nb_monitor_feed_udp(nb_monitor *m, int64_t ts_us, const nb_addr *src, const nb_addr *dst,
                          const uint8_t *data, size_t len);
-/* End of capture: expires registrations up to ts_us and emits a last summary. */
+/* End of capture: expires registrations up to ts_us, closes pending aggregated alerts and emits
+ * a last summary. */
 void nb_monitor_finish(nb_monitor *m, int64_t ts_us);
+/* The same when the capture ended early: the summary carries `why` (may be NULL) as its
+ * error (a file cut short, a read error). */
+void nb_monitor_finish_error(nb_monitor *m, int64_t ts_us, const char *why);
 const nb_mon_stats *nb_monitor_stats(const nb_monitor *m);
 /* State of an endpoint's device, NB_MON_DEV_UNKNOWN when never seen. */
 nb_mon_dev_state nb_monitor_device_state(const nb_monitor *m, const char *endpoint);

@@ -24,7 +24,7 @@ static const nb_rule_info nb_rule_table[NB_RULE_COUNT] = {
     [NB_RULE_UNKNOWN_BOOTSTRAP] = {"unknown-bootstrap", "medium",
                                    "Bootstrap-Request from an endpoint not in the known list"},
     [NB_RULE_SECURITY_WRITE] = {"security-write", "high",
-                                "Security/Server object changed outside a bootstrap"},
+                                "Security object, ACL or OSCORE keys changed outside a bootstrap"},
     [NB_RULE_DANGEROUS_EXECUTE] = {"dangerous-execute", "medium",
                                    "reboot, factory reset or firmware update executed"},
     [NB_RULE_INSECURE_FIRMWARE_URI] = {"insecure-firmware-uri", "high",
@@ -32,7 +32,7 @@ static const nb_rule_info nb_rule_table[NB_RULE_COUNT] = {
     [NB_RULE_OBSERVE_ABUSE] = {"observe-abuse", "medium",
                                "too many live observations on one device"},
     [NB_RULE_UNSOLICITED_NOTIFY] = {"unsolicited-notify", "medium",
-                                    "notification towards an address that never observed"},
+                                    "notifications no observation in the capture asked for"},
     [NB_RULE_SCANNING] = {"scanning", "medium",
                           "many 4.01/4.04/4.05 answers to one source over many paths"},
     [NB_RULE_STALE_ENDPOINT] = {"stale-endpoint", "medium",
@@ -49,6 +49,8 @@ static const nb_rule_info nb_rule_table[NB_RULE_COUNT] = {
                                  "cipher suite outside LwM2M's mandatory set, or CBC"},
     [NB_RULE_BASELINE] = {"baseline", "medium",
                           "flow outside the learned baseline (--baseline FILE)"},
+    [NB_RULE_OBSERVE_PRECAPTURE] = {"observation-before-capture", "info",
+                                    "notifications of an observation set up before the capture"},
 };
 
 const char *nb_rule_name(nb_rule_id id) {
@@ -79,6 +81,7 @@ void nb_mon_rules_init(nb_mon_rules *r) {
   r->alert_window_s = 10;
   r->allow_cbc = true;
   r->expiry_grace_s = 30;
+  r->notify_window_s = 60;
   r->baseline_factor = 3;
   r->baseline_slack = 5;
   r->baseline_new_flows = true;
@@ -189,6 +192,8 @@ static const nb_rule_param nb_rule_params[] = {
     NB_P(NB_RULE_DTLS_WEAK_SUITE, "allow_cbc", allow_cbc, true),
     NB_P(NB_RULE_ENDPOINT_HIJACK, "compare_port", hijack_compare_port, true),
     NB_P(NB_RULE_STALE_ENDPOINT, "grace", expiry_grace_s, false),
+    NB_P(NB_RULE_UNSOLICITED_NOTIFY, "window", notify_window_s, false),
+    NB_P(NB_RULE_OBSERVE_PRECAPTURE, "window", notify_window_s, false),
     NB_P(NB_RULE_BASELINE, "factor", baseline_factor, false),
     NB_P(NB_RULE_BASELINE, "slack", baseline_slack, false),
     NB_P(NB_RULE_BASELINE, "new_flows", baseline_new_flows, true),

@@ -29,6 +29,7 @@ typedef enum {
   NB_RULE_DTLS_ALERT_BURST,
   NB_RULE_DTLS_WEAK_SUITE,
   NB_RULE_BASELINE,
+  NB_RULE_OBSERVE_PRECAPTURE,
   NB_RULE_COUNT
 } nb_rule_id;
 
@@ -48,6 +49,8 @@ typedef struct {
   bool allow_cbc;              /* dtls-weak-suite: CBC suites are fine */
   bool hijack_compare_port;    /* endpoint-hijack: a new port alone is a new address */
   uint32_t expiry_grace_s;     /* registration counts as expired lifetime+grace after update */
+  uint32_t notify_window_s;    /* unsolicited-notify, observation-before-capture: one alert per
+                                  flow and window */
   uint32_t baseline_factor;    /* baseline: a window over factor x the learned maximum... */
   uint32_t baseline_slack;     /* ... plus this many packets is an anomaly */
   bool baseline_new_flows;     /* baseline: flows never seen while learning are anomalies */
@@ -71,7 +74,7 @@ bool nb_mon_rules_is_known(const nb_mon_rules *r, const char *endpoint);
 
 /* "cleartext-credentials", ... */
 const char *nb_rule_name(nb_rule_id id);
-/* "high", "medium" or "low". */
+/* "high", "medium", "low" or "info". */
 const char *nb_rule_severity(nb_rule_id id);
 /* One-line description of the attack a rule catches. */
 const char *nb_rule_summary(nb_rule_id id);

@@ -4,7 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coap/link.h"
 #include "lwm2m/linkfmt.h"
+
+void nb_server_reg_limits_default(nb_server_reg_limits *l) {
+  l->payload = NB_SERVER_REG_PAYLOAD_MAX;
+  l->links = NB_SERVER_REG_LINKS_MAX;
+  l->attrs = NB_SERVER_REG_ATTRS_MAX;
+  l->attr_len = NB_SERVER_REG_ATTR_LEN_MAX;
+}
 
 void nb_server_reg_params_init(nb_server_reg_params *p) { memset(p, 0, sizeof(*p)); }
 
@@ -19,12 +27,11 @@ static nb_err fail(nb_server_reg_error *err, uint8_t code, const char *reason) {
     err->code = code;
     err->reason = reason;
   }
+  if (code == NB_COAP_REQUEST_ENTITY_TOO_LARGE) return NB_ERR_RANGE;
   return code == NB_COAP_PRECONDITION_FAILED ? NB_ERR_UNSUPPORTED : NB_ERR_INVAL;
 }
 
-/* Endpoint names: printable ASCII without the characters that would break a URL path,
- * a query or a log line. */
-static bool ep_valid(const uint8_t *s, size_t len) {
+bool nb_server_ep_valid(const uint8_t *s, size_t len) {
   if (len == 0 || len >= NB_SERVER_EP_MAX) return false;
   for (size_t i = 0; i < len; i++) {
     uint8_t c = s[i];
@@ -101,7 +108,8 @@ static nb_err parse_query(const nb_coap_option *o, nb_server_reg_params *p, bool
   if (KEY("ep")) {
     if (!reg) return fail(err, NB_COAP_BAD_REQUEST, "ep is not allowed in an Update");
     ONCE(NB_REGP_EP);
-    if (!eq || !ep_valid(v, vlen)) return fail(err, NB_COAP_BAD_REQUEST, "invalid endpoint name");
+    if (!eq || !nb_server_ep_valid(v, vlen))
+      return fail(err, NB_COAP_BAD_REQUEST, "invalid endpoint name");
     memcpy(p->ep, v, vlen);
     p->ep[vlen] = '\0';
   } else if (KEY("lt")) {
@@ -140,12 +148,60 @@ static int cmp_u32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Validates the object list and keeps it verbatim plus its distinct object IDs. */
-static nb_err parse_links(const nb_coap_msg *msg, nb_server_reg_params *p,
-                          nb_server_reg_error *err) {
+static bool over(size_t n, size_t bound) { return bound && n > bound; }
+
+/* The object list within limits, counted on its RFC 6690 syntax: every link and attribute,
+ * the ones LwM2M ignores too, since the list is kept as received. */
+static nb_err check_bounds(const nb_coap_msg *msg, const nb_server_reg_limits *l,
+                           nb_server_reg_error *err) {
+  if (over(msg->payload_len, l->payload))
+    return fail(err, NB_COAP_REQUEST_ENTITY_TOO_LARGE, "object list too large");
+  nb_links links;
+  if (nb_links_parse((const char *)msg->payload, msg->payload_len, &links, NULL) != NB_OK)
+    return fail(err, NB_COAP_BAD_REQUEST, "malformed object list");
+  nb_err rc = NB_OK;
+  if (over(links.count, l->links)) rc = fail(err, NB_COAP_BAD_REQUEST, "too many links");
+  for (size_t i = 0; i < links.count && rc == NB_OK; i++) {
+    const nb_link *k = &links.links[i];
+    if (over(k->param_count, l->attrs)) rc = fail(err, NB_COAP_BAD_REQUEST, "too many attributes");
+    for (size_t j = 0; j < k->param_count && rc == NB_OK; j++) {
+      const nb_link_param *a = nb_link_param_at(&links, k, j);
+      size_t len = strlen(a->name) + (a->value ? 1 + strlen(a->value) : 0);
+      if (over(len, l->attr_len)) rc = fail(err, NB_COAP_BAD_REQUEST, "attribute too long");
+    }
+  }
+  nb_links_deinit(&links);
+  return rc;
+}
+
+static size_t root_formats(const nb_lwm2m_links *links, uint16_t *out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; links->has_root && i < links->ct_count && n < cap; i++)
+    out[n++] = links->cts[i];
+  return n;
+}
+
+size_t nb_server_reg_formats(const char *links, size_t len, uint16_t *out, size_t cap) {
+  nb_lwm2m_links l;
+  nb_lwm2m_links_init(&l);
+  size_t n = 0;
+  if (nb_linkfmt_decode((const uint8_t *)links, len, &l, NULL, NULL, 0) == NB_OK)
+    n = root_formats(&l, out, cap);
+  nb_lwm2m_links_deinit(&l);
+  return n;
+}
+
+/* Validates the object list and keeps it verbatim plus its distinct object IDs and the formats
+ * its root link advertises. */
+static nb_err parse_links(const nb_coap_msg *msg, const nb_server_reg_limits *limits,
+                          nb_server_reg_params *p, nb_server_reg_error *err) {
   int cf = nb_coap_msg_content_format(msg);
   if (cf != NB_COAP_CF_NONE && cf != NB_COAP_CF_LINK_FORMAT)
     return fail(err, NB_COAP_BAD_REQUEST, "object list must be link-format");
+  if (limits) {
+    nb_err rc = check_bounds(msg, limits, err);
+    if (rc != NB_OK) return rc;
+  }
   nb_lwm2m_links links;
   nb_lwm2m_links_init(&links);
   nb_format_error ferr = {0};
@@ -170,13 +226,15 @@ static nb_err parse_links(const nb_coap_msg *msg, nb_server_reg_params *p,
   if (msg->payload_len) memcpy(p->links, msg->payload, msg->payload_len);
   p->links[msg->payload_len] = '\0';
   p->links_len = msg->payload_len;
+  p->format_count = root_formats(&links, p->formats, NB_SERVER_FORMATS_MAX);
   p->present |= NB_REGP_LINKS;
 out:
   nb_lwm2m_links_deinit(&links);
   return rc;
 }
 
-nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req, nb_server_reg_params *out,
+nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req,
+                           const nb_server_reg_limits *limits, nb_server_reg_params *out,
                            nb_server_reg_error *err) {
   nb_server_reg_params_init(out);
   nb_err rc = NB_OK;
@@ -197,7 +255,8 @@ nb_err nb_server_reg_parse(const nb_coap_msg *msg, bool register_req, nb_server_
   if (rc == NB_OK && register_req && (out->present & NB_REGP_QUEUE) &&
       strcmp(out->version, "1.0") == 0)
     rc = fail(err, NB_COAP_BAD_REQUEST, "Q parameter is LwM2M 1.1");
-  if (rc == NB_OK && (msg->payload_len > 0 || register_req)) rc = parse_links(msg, out, err);
+  if (rc == NB_OK && (msg->payload_len > 0 || register_req))
+    rc = parse_links(msg, limits, out, err);
   if (rc != NB_OK) nb_server_reg_params_deinit(out);
   return rc;
 }

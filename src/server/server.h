@@ -26,7 +26,10 @@
 
 typedef struct nb_server nb_server;
 
-#define NB_SERVER_EVIDENCE_MAX 1000 /* default of nb_server_config.evidence_max */
+#define NB_SERVER_EVIDENCE_MAX 1000     /* default of nb_server_config.evidence_max */
+#define NB_SERVER_LIFETIME_MAX 2592000u /* default of nb_server_config.max_lifetime: 30 days */
+#define NB_SERVER_NOSEC_MAX 1000        /* default of nb_server_config.max_nosec */
+#define NB_SERVER_NOSEC_RETRY 60        /* default of nb_server_config.nosec_retry_after, s */
 
 /* A signed payload (COSE_Sign1, Content-Format 18) a device answered with. It is opened with
  * the public key the device authenticated its DTLS session with, and must name the
@@ -57,6 +60,24 @@ typedef struct {
                                  (NB_SERVER_EVIDENCE_MAX) */
   nb_random_fn random;        /* registration IDs; default nb_random_system */
   void *random_user;
+  /* What unauthenticated peers can make the server keep (docs/security.md, "Unauthenticated
+   * registrations"): */
+  nb_server_reg_limits reg_limits; /* object list of a Register or Update: 8 KiB, 1024 links, 8
+                                      attributes of 128 bytes a link (nb_server_reg_limits_default);
+                                      a larger body gets 4.13 with Size1 before it is even
+                                      reassembled, too many links or attributes 4.00 */
+  uint32_t max_lifetime;      /* seconds; a Register or Update whose lifetime (lt, or the default
+                                 86400) is above it is refused 4.00; NB_SERVER_LIFETIME_MAX,
+                                 0 = no maximum */
+  size_t max_nosec;           /* NoSec registrations held at once; a Register of a new NoSec
+                                 endpoint beyond it gets 5.03 with Max-Age nosec_retry_after
+                                 (Updates and re-registrations of a registered endpoint always
+                                 pass; authenticated devices never count); NB_SERVER_NOSEC_MAX,
+                                 0 = no cap */
+  uint32_t nosec_retry_after; /* seconds; NB_SERVER_NOSEC_RETRY */
+  bool nosec_pin_address;     /* a NoSec registration's Register, Update or De-register from
+                                 another address is refused 4.03 (its address stays what it
+                                 registered from until it expires); false */
 } nb_server_config;
 
 void nb_server_config_default(nb_server_config *cfg);
@@ -75,6 +96,11 @@ typedef enum {
   NB_SEV_SIGNATURE_REJECTED, /* obs_id (the request's or observation's id), path (the first
                                 requested), signature (valid false), err: a signed answer was
                                 refused and none of its data reported */
+  NB_SEV_ADDRESS_CHANGED,    /* reg, old_addr, new_addr, operation, refused: a Register of a
+                                registered endpoint, an Update or a De-register came from another
+                                address than the registration's (before the REGISTRATION, UPDATED
+                                or DEREGISTRATION event it leads to); refused when
+                                nosec_pin_address turned it away */
 } nb_server_event_type;
 
 typedef struct {
@@ -89,6 +115,10 @@ typedef struct {
   const nb_times *times;
   const nb_server_signature *signature; /* NOTIFICATION of a signed observation; NULL otherwise */
   nb_err err;                           /* SIGNATURE_REJECTED: why */
+  const nb_addr *old_addr;              /* ADDRESS_CHANGED: the registration's address */
+  const nb_addr *new_addr;              /* ADDRESS_CHANGED: where the message came from */
+  const char *operation;                /* ADDRESS_CHANGED: "register", "update", "deregister" */
+  bool refused;                         /* ADDRESS_CHANGED: refused (nosec_pin_address) */
   nb_time_ms now;
 } nb_server_event;
 
@@ -115,7 +145,10 @@ const nb_model *nb_server_model(const nb_server *s);
 /* Re-creates registrations saved in the store (those not expired at `now`), then the
  * observations held on them, with their ids and tokens: the devices keep notifying and the
  * listeners get NOTIFICATION events (there is no result callback any more); nb_server_cancel
- * works on them. Nothing is sent. *count (registrations) may be NULL. */
+ * works on them. Nothing is sent. A DTLS device's registration comes back restored_unheard
+ * (its session died with the old process): requests for it are queued until it is heard from
+ * (its Register, Update or any datagram of its identity from its address). *count
+ * (registrations) may be NULL. */
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count);
 
 /* ---- registrations ---- */
@@ -154,7 +187,10 @@ typedef struct {
   nb_path path;         /* target of single-path operations (Create: the object) */
   const nb_path *paths; /* Read-/Observe-Composite targets */
   size_t path_count;
-  bool has_format; /* false: TLV for 1.0 clients, SenML CBOR for 1.1+ */
+  bool has_format; /* false: the engine chooses from what the device advertised (the root
+                      link's ct), its version and what it answered before, and retries once in
+                      the next format it supports on 4.06 or 4.15 (docs/server.md, "Content
+                      formats"); true: `format`, never changed */
   bool sign;       /* Read, Observe and their Composite forms: ask for signed data (Accept: 18, a
                       COSE_Sign1 of SenML CBOR); has_format must then be false or SenML CBOR */
   int format;      /* the Content-Format asked for when has_format */
@@ -197,9 +233,9 @@ typedef void (*nb_server_result_fn)(void *user, uint64_t id, const nb_server_res
  * that cannot carry it), NB_ERR_RANGE for an Observe-Composite whose path list is longer than
  * NB_SERVER_PATHS_MAX can keep across a restart, NB_ERR_UNSUPPORTED for a composite op to a 1.0
  * client, NB_ERR_BUSY when a sleeping client's queue is full. A sleeping queue-mode client's
- * request is queued
- * (*queued = true) and sent when it next registers or updates. cb is called later, never from
- * inside this call. *id (never 0) identifies it for nb_server_cancel. */
+ * request, or one for a DTLS device restored after a restart and not heard from since, is queued
+ * (*queued = true) and sent when it next registers or updates (or is otherwise heard from). cb is
+ * called later, never from inside this call. *id (never 0) identifies it for nb_server_cancel. */
 nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_request *in,
                               nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
                               bool *queued);
@@ -215,7 +251,12 @@ size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_
 typedef struct {
   uint64_t registrations, updates, deregistrations, expirations, rejected;
   uint64_t requests, queued, notifications, sends;
+  uint64_t nosec_refused;   /* Registers refused 5.03: max_nosec reached */
+  uint64_t address_changes; /* ADDRESS_CHANGED events, refused ones included */
 } nb_server_stats;
+
+/* NoSec registrations held now (those max_nosec counts). */
+size_t nb_server_nosec_count(const nb_server *s);
 void nb_server_get_stats(const nb_server *s, nb_server_stats *out);
 
 #endif

@@ -56,6 +56,17 @@ typedef struct {
   int64_t registered_at, updated_at, expires_at;
   const char *links; /* object list (link-format), NUL-terminated, borrowed */
   size_t links_len;
+  /* Content-Formats the object list's root link advertises (its ct), as listed; derived from
+   * links (nb_server_reg_formats), so a backend stores nothing of them. */
+  uint16_t formats[NB_SERVER_FORMATS_MAX];
+  size_t format_count;
+  /* The format the device last answered a request for values in (2.xx), chosen first for the
+   * next one; NB_COAP_CF_NONE (-1) until one did. Stored. */
+  int preferred_format;
+  /* Restored from the store after a restart, of a DTLS device: its session went with the old
+   * process, so nothing reaches it until it is heard from again (requests wait in its queue
+   * meanwhile). Not stored. */
+  bool restored_unheard;
 } nb_server_reg_info;
 
 /* An observation the server holds on a device (restored for listing; the device keeps it). */
@@ -81,7 +92,8 @@ typedef struct {
 
 /* One management operation (who, when, what, result). */
 typedef struct {
-  int64_t at; /* Unix ms */
+  int64_t seq; /* its place in the log (set by the store; ascending), for paging */
+  int64_t at;  /* Unix ms */
   char actor[64];
   char ep[NB_SERVER_EP_MAX];
   char op[24];
@@ -94,6 +106,7 @@ typedef struct {
 #define NB_SERVER_KID_HEX_MAX 65 /* kid (up to 32 bytes) in hex plus NUL */
 typedef struct {
   char ep[NB_SERVER_EP_MAX];
+  int64_t seq;  /* its place in the store (set by the store; ascending), for paging */
   int64_t at;   /* Unix ms when the server received it */
   char kind[8]; /* "read" (Read, Read-Composite) or "notify" (Observe responses) */
   char path[NB_SERVER_PATHS_MAX];  /* the requested path(s), "/3/0/9,/3/0/8" */
@@ -130,15 +143,18 @@ typedef struct {
                      nb_server_sec_info *out);
   nb_err (*sec_del)(void *self, const char *ep);
   nb_err (*sec_each)(void *self, nb_server_sec_each_fn fn, void *user);
-  /* Audit log: append, and walk the newest `limit` entries (newest first). */
+  /* Audit log: append, and walk the newest `limit` entries older than `before` (a seq; 0 = from
+   * the newest), newest first. */
   nb_err (*audit_add)(void *self, const nb_server_audit_info *a);
-  nb_err (*audit_each)(void *self, size_t limit, nb_server_audit_each_fn fn, void *user);
+  nb_err (*audit_each)(void *self, int64_t before, size_t limit, nb_server_audit_each_fn fn,
+                       void *user);
   /* Evidence of signed device data: append, keeping only the newest `keep` of e->ep (a
-   * chatty device cannot fill the disk); walk ep's newest `limit` (newest first). May be NULL
-   * in a backend without evidence (nothing is kept then). */
+   * chatty device cannot fill the disk); walk ep's newest `limit` older than `before` (a seq;
+   * 0 = from the newest), newest first. May be NULL in a backend without evidence (nothing is
+   * kept then). */
   nb_err (*evidence_add)(void *self, const nb_server_evidence_info *e, size_t keep);
-  nb_err (*evidence_each)(void *self, const char *ep, size_t limit, nb_server_evidence_each_fn fn,
-                          void *user);
+  nb_err (*evidence_each)(void *self, const char *ep, int64_t before, size_t limit,
+                          nb_server_evidence_each_fn fn, void *user);
 } nb_server_store_ops;
 
 typedef struct {

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/privfile.h"
+#include "dtls/cose_lwm2m.h"
 
 #define MOD "store"
 
@@ -32,6 +34,8 @@ static const char *const migrations[] = {
      " at INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, kid TEXT NOT NULL,"
      " iat INTEGER, cose BLOB NOT NULL);"
      "CREATE INDEX evidence_ep ON evidence (ep, seq);"),
+    /* The format a device last answered in (docs/server.md, "Content formats"). */
+    "ALTER TABLE registrations ADD COLUMN preferred_format INTEGER NOT NULL DEFAULT -1;",
 };
 
 enum {
@@ -56,10 +60,13 @@ enum {
 };
 
 static const char *const sql[S_COUNT] = {
-    [S_REG_PUT] = "INSERT OR REPLACE INTO registrations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_REG_PUT] = ("INSERT OR REPLACE INTO registrations (ep, reg_id, version, binding, sms,"
+                   " queue, lifetime, addr, id_kind, id_value, registered_at, updated_at,"
+                   " expires_at, links, preferred_format) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
     [S_REG_DEL] = "DELETE FROM registrations WHERE ep = ?",
     [S_REG_ALL] = ("SELECT ep, reg_id, version, binding, sms, queue, lifetime, addr, id_kind,"
-                   " id_value, registered_at, updated_at, expires_at, links FROM registrations"),
+                   " id_value, registered_at, updated_at, expires_at, links, preferred_format"
+                   " FROM registrations"),
     [S_OBS_PUT] = "INSERT OR REPLACE INTO observations VALUES (?,?,?,?,?,?,?)",
     [S_OBS_DEL] = "DELETE FROM observations WHERE ep = ? AND id = ?",
     [S_OBS_DEL_EP] = "DELETE FROM observations WHERE ep = ?",
@@ -72,14 +79,15 @@ static const char *const sql[S_COUNT] = {
     [S_SEC_DEL] = "DELETE FROM credentials WHERE ep = ?",
     [S_SEC_ALL] = "SELECT ep, kind, identity, key FROM credentials ORDER BY ep",
     [S_AUDIT_ADD] = "INSERT INTO audit (at, actor, ep, op, path, result) VALUES (?,?,?,?,?,?)",
-    [S_AUDIT_LAST] = "SELECT at, actor, ep, op, path, result FROM audit ORDER BY seq DESC LIMIT ?",
+    [S_AUDIT_LAST] = ("SELECT at, actor, ep, op, path, result, seq FROM audit WHERE seq < ?"
+                      " ORDER BY seq DESC LIMIT ?"),
     [S_EVIDENCE_ADD] =
         "INSERT INTO evidence (ep, at, kind, path, kid, iat, cose) VALUES (?,?,?,?,?,?,?)",
     /* Everything of ep older than its keep-th newest row (?2 = keep - 1). */
     [S_EVIDENCE_TRIM] = ("DELETE FROM evidence WHERE ep = ?1 AND seq < (SELECT seq FROM evidence"
                          " WHERE ep = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"),
-    [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose FROM evidence WHERE ep = ?"
-                         " ORDER BY seq DESC LIMIT ?"),
+    [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose, seq FROM evidence WHERE ep = ?"
+                         " AND seq < ? ORDER BY seq DESC LIMIT ?"),
 };
 
 struct nb_store_sqlite {
@@ -140,6 +148,12 @@ static nb_err check_readable(nb_store_sqlite *s) {
 }
 
 static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
+  char why[512];
+  nb_err perm = read_only ? NB_OK : nb_privfile_prepare_db(path, why, sizeof(why));
+  if (perm != NB_OK) {
+    NB_LOG_ERROR(MOD, "event=database_refused reason=\"%s\"", why);
+    return perm;
+  }
   nb_store_sqlite *s = calloc(1, sizeof(*s));
   if (!s) return NB_ERR_NOMEM;
   nb_err rc = NB_OK;
@@ -230,6 +244,7 @@ static nb_err reg_put(void *self, const nb_server_reg_info *r) {
   sqlite3_bind_int64(st, 13, r->expires_at);
   sqlite3_bind_text(st, 14, r->links ? r->links : "", r->links ? (int)r->links_len : 0,
                     SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 15, r->preferred_format);
   return exec_stmt(s, st, "reg_put", false);
 }
 
@@ -269,6 +284,7 @@ static nb_err reg_each(void *self, nb_server_reg_each_fn fn, void *user) {
     r.links = (const char *)sqlite3_column_text(st, 13);
     r.links_len = (size_t)sqlite3_column_bytes(st, 13);
     if (!r.links) r.links = "";
+    r.preferred_format = sqlite3_column_int(st, 14);
     rc = fn(user, &r);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "reg_each");
@@ -415,10 +431,12 @@ static nb_err audit_add(void *self, const nb_server_audit_info *a) {
   return exec_stmt(s, st, "audit_add", false);
 }
 
-static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, void *user) {
+static nb_err audit_each(void *self, int64_t before, size_t limit, nb_server_audit_each_fn fn,
+                         void *user) {
   nb_store_sqlite *s = self;
   sqlite3_stmt *st = stmt(s, S_AUDIT_LAST);
-  sqlite3_bind_int64(st, 1, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
   nb_err rc = NB_OK;
   int step;
   while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -430,6 +448,7 @@ static nb_err audit_each(void *self, size_t limit, nb_server_audit_each_fn fn, v
     col_text(st, 3, a.op, sizeof(a.op));
     col_text(st, 4, a.path, sizeof(a.path));
     col_text(st, 5, a.result, sizeof(a.result));
+    a.seq = sqlite3_column_int64(st, 6);
     rc = fn(user, &a);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "audit_each");
@@ -457,12 +476,21 @@ static nb_err evidence_add(void *self, const nb_server_evidence_info *e, size_t 
   return exec_stmt(s, st, "evidence_trim", false);
 }
 
-static nb_err evidence_each(void *self, const char *ep, size_t limit, nb_server_evidence_each_fn fn,
-                            void *user) {
+/* A signed payload holding a secret key in the clear: only an older version could have kept
+ * one (a device's signed read of its Security object); it is never handed out. */
+static bool evidence_has_secret(const void *cose, size_t len) {
+  nb_cose_sign1_msg m;
+  if (!cose || nb_cose_parse(cose, len, &m) != NB_OK) return false;
+  return m.nvalues > 0 || nb_cose_payload_has_secret(&m, nb_model_builtin());
+}
+
+static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t limit,
+                            nb_server_evidence_each_fn fn, void *user) {
   nb_store_sqlite *s = self;
   sqlite3_stmt *st = stmt(s, S_EVIDENCE_LAST);
   bind_text(st, 1, ep);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
+  sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64)(limit > INT32_MAX ? INT32_MAX : limit));
   nb_err rc = NB_OK;
   int step;
   while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -477,6 +505,12 @@ static nb_err evidence_each(void *self, const char *ep, size_t limit, nb_server_
     e.iat = sqlite3_column_int64(st, 4);
     e.cose = sqlite3_column_blob(st, 5);
     e.cose_len = (size_t)sqlite3_column_bytes(st, 5);
+    e.seq = sqlite3_column_int64(st, 6);
+    if (evidence_has_secret(e.cose, e.cose_len)) {
+      NB_LOG_WARN(MOD, "event=evidence-withheld ep=%s seq=%lld reason=secret-key-in-payload", ep,
+                  (long long)e.seq);
+      continue;
+    }
     rc = fn(user, &e);
   }
   if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "evidence_each");

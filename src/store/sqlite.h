@@ -11,10 +11,12 @@
 typedef struct nb_store_sqlite nb_store_sqlite;
 
 /* Schema version this build writes (migrations bring older files up to it). */
-#define NB_STORE_SQLITE_SCHEMA 3
+#define NB_STORE_SQLITE_SCHEMA 4
 
-/* Opens or creates the database at path (":memory:" for a private one) and migrates it.
- * NB_ERR_IO with a logged reason when the file cannot be opened or is newer than this build. */
+/* Opens or creates the database at path (":memory:" for a private one) and migrates it. A new
+ * file is created 0600 (its -wal and -shm follow); NB_ERR_PERM with a logged reason when it or
+ * a companion may be read or written by group or others (nb_privfile_prepare_db), NB_ERR_IO
+ * when the file cannot be opened or is newer than this build. */
 nb_err nb_store_sqlite_open(const char *path, nb_store_sqlite **out);
 /* Opens an existing database read-only (nothing created, migrated or written; every write
  * operation of the interface then fails with NB_ERR_IO): for tools that only look, such as the

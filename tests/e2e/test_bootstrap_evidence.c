@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,7 +25,7 @@
 #include "lwm2m/format.h"
 #include "nb_test.h"
 
-#define TOKEN "evidence-t0ken"
+#define TOKEN "evidence-t0ken-0123"
 
 typedef struct {
   char db[128], out[160], http[32], base[64], coap[32];
@@ -263,6 +264,7 @@ static void test_older_rows_with_keys(void **state) {
   sql_row(sq, 1, "write", "/1/0", &plain);
   sql_row(sq, 2, "receipt", "/1", &junk);
   sqlite3_close(sq);
+  assert_int_equal(chmod(db, 0600), 0); /* a database open to others is refused */
   /* The first open purges the keyed row, says how many, keeps the others. */
   char *err = NULL;
   json_t *j = evidence_of_old1(e, db, &err);

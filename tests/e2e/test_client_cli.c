@@ -1,7 +1,8 @@
 /* `niobium client` end to end on 127.0.0.1: usage errors (exit 2), registration with libcoap's
- * resource directory `coap-rd-notls` (smoke test: the RD lists the registration), reads and an
- * observation of the running client by `coap-client-notls` (NoSec: the client serves a peer
- * that is not its server), the state file written 0600, and SIGTERM ending it with exit 0.
+ * resource directory `coap-rd-notls` (smoke test: the RD lists the registration), a read of the
+ * running client by `coap-client-notls` from a port that is not its server's left unanswered
+ * (a device answers its servers only, docs/security.md), the state file written 0600, and
+ * SIGTERM ending it with exit 0.
  * Note: coap-rd-notls 4.3.1 answers Update (POST /rd/x) with 4.05, so the client registers
  * anew, and it aborts (double free) on a DELETE of a registration, so the De-register at
  * SIGTERM gets no answer; the client still leaves within its grace period. */
@@ -148,27 +149,17 @@ static void test_register_with_libcoap_rd(void **state) {
   assert_int_equal(st.st_mode & 0777, 0600);
   assert_true(st.st_size > 10);
 
-  /* coap-client reads our Device object and the temperature sensor. */
+  /* coap-client is none of its servers: no answer at all (it gives up after 3 s). */
   unsigned cport = client_port(&cl);
   assert_true(cport > 0);
   snprintf(url, sizeof url, "coap://127.0.0.1:%u/3/0/0", cport);
-  char *man = coap_get(url, "-A", "0");
-  assert_non_null(strstr(man, "Niobium"));
+  char *man = NULL, *man_err = NULL;
+  char *man_argv[] = {"coap-client-notls", "-m", "get", "-B", "3", url, NULL};
+  nb_test_run_capture(man_argv, 20000, &man, &man_err);
+  assert_null(strstr(man, "Niobium"));
+  assert_null(strstr(man_err, "4.01"));
   free(man);
-
-  /* An observation of the random-walk temperature brings several notifications. */
-  snprintf(url, sizeof url, "coap://127.0.0.1:%u/3303/0/5700", cport);
-  char *obs = coap_get(url, "-s", "4");
-  /* coap-client prints the payloads back to back: one value is at most 7 characters. */
-  if (strlen(obs) < 8) fail_msg("expected notifications, got: %s", obs);
-  free(obs);
-  snprintf(url, sizeof url, "coap://127.0.0.1:%u/4/0/0", cport);
-  char *nf = NULL, *nf_err = NULL;
-  char *nf_argv[] = {"coap-client-notls", "-m", "get", "-B", "10", url, NULL};
-  nb_test_run_capture(nf_argv, 20000, &nf, &nf_err);
-  assert_non_null(strstr(nf_err, "4.04")); /* coap-client reports error codes on stderr */
-  free(nf);
-  free(nf_err);
+  free(man_err);
 
   /* SIGTERM: de-register and leave with 0. */
   kill(cl.pid, SIGTERM);

@@ -293,8 +293,10 @@ static char *t_monitor_run(const t_env *e, const nb_capture *cap, const char *ke
   if (dports[0]) margv[n++] = "--dtls-ports", margv[n++] = dports;
   if (key_opt) margv[n++] = (char *)key_opt, margv[n++] = (char *)key_file;
   margv[n] = NULL;
-  char *out = NULL;
-  assert_int_equal(nb_test_run(margv, 60000, &out), 0);
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(margv, 60000, &out, &err);
+  if (rc != 0) fail_msg("monitor exited %d: %s", rc, err ? err : "");
+  free(err);
   return out;
 }
 

@@ -73,7 +73,7 @@ static void test_libcoap_register_and_restart(void **state) {
   env e;
   env_init(&e);
   nb_test_proc srv;
-  start_server(&srv, &e, "s3cret-token");
+  start_server(&srv, &e, "s3cret-token-0123");
   char uri[128];
   snprintf(uri, sizeof(uri), "coap://%s/rd?ep=libcoap-dev&lt=600&lwm2m=1.1&b=U", e.coap);
   char *out = NULL;
@@ -82,7 +82,7 @@ static void test_libcoap_register_and_restart(void **state) {
   free(out);
   char url[160];
   snprintf(url, sizeof(url), "%s/api/clients", e.base);
-  char *body = curl(url, "s3cret-token");
+  char *body = curl(url, "s3cret-token-0123");
   assert_non_null(strstr(body, "\"endpoint\":\"libcoap-dev\""));
   assert_non_null(strstr(body, "\"lwM2mVersion\":\"1.1\""));
   assert_non_null(strstr(body, "</1/0>,</3/0>"));
@@ -94,7 +94,7 @@ static void test_libcoap_register_and_restart(void **state) {
   assert_non_null(strstr(body, "|401"));
   free(body);
   snprintf(url, sizeof(url), "%s/api/clients/nobody", e.base);
-  body = curl(url, "s3cret-token");
+  body = curl(url, "s3cret-token-0123");
   assert_non_null(strstr(body, "{\"error\":"));
   assert_non_null(strstr(body, "\"code\":\"4.04\""));
   assert_non_null(strstr(body, "|404"));
@@ -111,14 +111,14 @@ static void test_libcoap_register_and_restart(void **state) {
   waitpid(srv.pid, NULL, 0);
   nb_test_proc_cleanup(&srv);
   nb_test_proc srv2;
-  start_server(&srv2, &e, "s3cret-token");
+  start_server(&srv2, &e, "s3cret-token-0123");
   snprintf(url, sizeof(url), "%s/api/clients/libcoap-dev", e.base);
-  body = curl(url, "s3cret-token");
+  body = curl(url, "s3cret-token-0123");
   assert_non_null(strstr(body, "\"endpoint\":\"libcoap-dev\""));
   assert_non_null(strstr(body, "|200"));
   free(body);
   snprintf(url, sizeof(url), "%s/api/clients", e.base);
-  body = curl(url, "s3cret-token");
+  body = curl(url, "s3cret-token-0123");
   assert_null(strstr(body, "},{")); /* exactly one client */
   free(body);
   nb_test_proc_stop(&srv2);

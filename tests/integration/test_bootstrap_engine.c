@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/hex.h"
@@ -37,6 +38,9 @@ typedef struct {
   char ep[64];
   uint8_t code;
   char step[40];
+  bool has_peer;
+  nb_addr peer;
+  nb_time_ms now;
 } ev_rec;
 
 /* One server role (bootstrap or management) on a simnet node, NoSec or behind DTLS. */
@@ -49,6 +53,7 @@ typedef struct {
   nb_dtls_server *dtls;
   nb_dtls_creds *creds;
   int dtls_failed;
+  nb_time_ms failed_at[16]; /* when the first handshakes failed */
 } role;
 
 struct fx {
@@ -64,6 +69,9 @@ struct fx {
   ev_rec ev[64];
   size_t nev;
   int writes_seen; /* Bootstrap-Writes (PUT) the device received */
+  /* The uplink from the device to the bootstrap server dies once Finish has left it. */
+  bool cut_after_finish, finish_sent;
+  nb_addr bs_addr;
   nb_dtls_keypair dev_key, bs_key;
   bool dtls;
   /* signed payloads the device accepted or produced (evidence hook), newest last */
@@ -99,8 +107,11 @@ static void role_dtls_recv(void *u, const nb_addr *p, const uint8_t *d, size_t n
 }
 static void role_dtls_event(void *u, const nb_addr *p, nb_dtls_session *s, const nb_dtls_event *ev,
                             nb_time_ms now) {
-  (void)p, (void)s, (void)now;
-  if (ev->type == NB_DTLS_EV_FAILED) ((role *)u)->dtls_failed++;
+  (void)p, (void)s;
+  role *r = u;
+  if (ev->type != NB_DTLS_EV_FAILED) return;
+  if (r->dtls_failed < 16) r->failed_at[r->dtls_failed] = now;
+  r->dtls_failed++;
 }
 /* Sees every CoAP message the bootstrap engine sends, in plaintext (before DTLS); false: lost. */
 static bool (*g_bs_out)(void *user, const nb_addr *to, const uint8_t *d, size_t n);
@@ -166,6 +177,9 @@ static void on_bs_event(void *u, const nb_bs_event *e) {
   snprintf(r->ep, sizeof r->ep, "%s", e->ep);
   r->code = e->code;
   snprintf(r->step, sizeof r->step, "%s", e->step ? e->step : "");
+  r->has_peer = e->peer != NULL;
+  if (e->peer) r->peer = *e->peer;
+  r->now = e->now;
 }
 
 static size_t count_ev(const fx *f, nb_bs_event_type t) {
@@ -194,11 +208,19 @@ static nb_err dm_psk_lookup(void *u, const uint8_t *ident, size_t len, uint8_t *
 static bool tap(void *u, const nb_addr *from, const nb_addr *to, const uint8_t *d, size_t n,
                 nb_time_ms now) {
   fx *f = u;
-  (void)from, (void)now;
+  (void)now;
   nb_coap_msg m;
   if (nb_addr_equal(to, &f->caddr) && nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_PUT)
     f->writes_seen++;
-  return true;
+  return !(f->cut_after_finish && f->finish_sent && nb_addr_equal(from, &f->caddr) &&
+           nb_addr_equal(to, &f->bs_addr));
+}
+
+/* The management server's registrations reach the bootstrap engine, as in the real hosts. */
+static void on_dm_event(void *u, const nb_server_event *ev) {
+  fx *f = u;
+  if (ev->type == NB_SEV_REGISTRATION)
+    nb_bs_engine_registered(f->bs, ev->reg->ep, &ev->reg->identity, ev->now);
 }
 
 /* ---- fixture ---- */
@@ -252,6 +274,8 @@ static void fx_setup(fx *f, uint64_t seed, bool dtls, nb_bs_policy policy) {
   f->rbs.node = nb_simnet_add(f->net, &ba, &role_ops, &f->rbs);
   assert_int_equal(nb_bs_engine_new(&bc, role_coap_send, &f->rbs, &f->bs), NB_OK);
   assert_int_equal(nb_bs_engine_add_listener(f->bs, on_bs_event, f), NB_OK);
+  assert_int_equal(nb_server_add_listener(f->dm, on_dm_event, f), NB_OK);
+  f->bs_addr = ba;
 
   if (dtls) {
     assert_int_equal(nb_dtls_creds_new(&f->rbs.creds), NB_OK);
@@ -436,6 +460,94 @@ static void test_unregistered_key(void **state) {
   nb_bs_engine_get_stats(f.bs, &s);
   assert_int_equal(s.finished, 0);
   fx_teardown(&f);
+}
+
+/* Issue 13 item 11: the alert of a refused key says where the handshake came from and when
+ * (the engine's time, which the HTTP layer turns into wall-clock time), names no endpoint (a
+ * raw public key has none before its request) and comes once per refused handshake. Before
+ * the fix it had no address and time 0 (in the event stream: the host's boot time). */
+static void test_rogue_key_alert_once_with_peer_and_time(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 17, true, NB_BS_POLICY_AUTO);
+  fx_device(&f, "dev-rogue", "1.1");
+  fx_config(&f, "dev-rogue", NB_BS_SEC_PSK);
+  nb_simnet_run_until(f.net, 5000); /* the handshakes start well after time 0 */
+  assert_int_equal(nb_client_start(f.c, nb_simnet_now(f.net)), NB_OK);
+  nb_simnet_run_until(f.net, 60000); /* the device retries: several refused handshakes */
+  size_t alerts = count_ev(&f, NB_BS_EV_ALERT);
+  assert_true(alerts >= 2 && alerts <= 16);
+  assert_int_equal(alerts, (size_t)f.rbs.dtls_failed);
+  size_t k = 0;
+  for (size_t i = 0; i < f.nev; i++) {
+    const ev_rec *e = &f.ev[i];
+    if (e->type != NB_BS_EV_ALERT) continue;
+    assert_true(e->has_peer);
+    assert_true(nb_addr_equal(&e->peer, &f.caddr));
+    assert_int_equal(e->now, f.rbs.failed_at[k]); /* the refused handshake's own time */
+    assert_true(e->now >= 5000);
+    assert_string_equal(e->ep, "");
+    assert_string_equal(e->step, "handshake");
+    k++;
+  }
+  assert_int_equal(count_ev(&f, NB_BS_EV_REQUEST), 0);
+  fx_teardown(&f);
+}
+
+/* Sees the bootstrap engine's Bootstrap-Finish (POST /bs) leave. */
+static bool finish_out(void *u, const nb_addr *to, const uint8_t *d, size_t n) {
+  fx *f = u;
+  (void)to;
+  nb_coap_msg m;
+  char path[8];
+  if (nb_coap_parse(d, n, &m) == NB_OK && m.code == NB_COAP_POST &&
+      nb_coap_msg_get_path(&m, NB_COAP_OPT_URI_PATH, path, sizeof path) == NB_OK &&
+      strcmp(path, "/bs") == 0)
+    f->finish_sent = true;
+  return true;
+}
+
+/* Issue 13 item 11c: nothing the device sends the bootstrap server after Finish arrives (its
+ * 2.04, every answer to a repeated Finish, a close_notify). The device took Finish and
+ * registered with its new credentials: the bootstrap ends FINISHED (code 0, confirmed by that
+ * registration), once, and no retry starts over on the registered device. Before the fix the
+ * server gave up on Finish, restarted the sequence and ended BOOTSTRAP_FAILED. */
+static void finish_answer_lost(bool dtls) {
+  fx f;
+  fx_setup(&f, dtls ? 19 : 20, dtls, NB_BS_POLICY_AUTO);
+  g_bs_out = finish_out;
+  g_bs_out_user = &f;
+  f.cut_after_finish = true;
+  fx_device(&f, "dev-fin", "1.1");
+  fx_config(&f, "dev-fin", dtls ? NB_BS_SEC_PSK : NB_BS_SEC_NOSEC);
+  if (dtls) fx_expect(&f, "dev-fin", f.dev_key.secure_id);
+  assert_int_equal(nb_client_start(f.c, 0), NB_OK);
+  nb_simnet_run_until(f.net, 600000); /* the whole window of retries and attempts */
+  assert_true(f.finish_sent);
+  assert_true(registered(&f));
+  assert_int_equal(count_ev(&f, NB_BS_EV_FAILED), 0);
+  assert_int_equal(count_ev(&f, NB_BS_EV_FINISHED), 1);
+  for (size_t i = 0; i < f.nev; i++)
+    if (f.ev[i].type == NB_BS_EV_FINISHED) assert_int_equal(f.ev[i].code, 0);
+  nb_bs_engine_stats st;
+  nb_bs_engine_get_stats(f.bs, &st);
+  assert_int_equal(st.retries, 0);
+  assert_int_equal(st.sessions, 0);
+  const nb_server_reg_info *reg = nb_server_find(f.dm, "dev-fin");
+  assert_non_null(reg);
+  assert_int_equal(reg->identity.kind, dtls ? NB_SERVER_ID_PSK : NB_SERVER_ID_NONE);
+  g_bs_out = NULL;
+  fx_teardown(&f);
+}
+
+static void test_finish_answer_lost_nosec(void **state) {
+  (void)state;
+  finish_answer_lost(false);
+}
+
+static void test_finish_answer_lost_dtls(void **state) {
+  (void)state;
+  finish_answer_lost(true);
 }
 
 /* The endpoint name may be the secure ID itself; an RPK peer claiming another registered
@@ -1131,6 +1243,8 @@ static void test_bs_key_pending_row_from_older_version(void **state) {
   assert_int_equal(sqlite3_step(q), SQLITE_DONE);
   sqlite3_finalize(q);
   sqlite3_close(raw);
+  /* sqlite3_open made it under the umask: the store takes only a private file (0600). */
+  assert_int_equal(chmod(path, 0600), 0);
   for (int pass = 0; pass < 2; pass++) {
     nb_bs_store *st;
     assert_int_equal(nb_bs_store_open(path, &st), NB_OK);
@@ -1958,6 +2072,9 @@ int main(void) {
       cmocka_unit_test(test_thesis_use_case),
       cmocka_unit_test(test_rejection),
       cmocka_unit_test(test_unregistered_key),
+      cmocka_unit_test(test_rogue_key_alert_once_with_peer_and_time),
+      cmocka_unit_test(test_finish_answer_lost_nosec),
+      cmocka_unit_test(test_finish_answer_lost_dtls),
       cmocka_unit_test(test_secure_id_as_endpoint),
       cmocka_unit_test(test_unknown_endpoint),
       cmocka_unit_test(test_device_error),

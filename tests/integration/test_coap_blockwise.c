@@ -673,6 +673,48 @@ static void test_block1_bounded(void **state) {
   nb_simnet_free(sc.net);
 }
 
+/* Uploads together hold at most max_block1_bytes: past it the least recently used one gives
+ * way (4.08 on its next block) and the others complete. */
+static void test_block1_bytes_bounded(void **state) {
+  (void)state;
+  nb_coap_ep_config cfg = det_config();
+  cfg.max_body = 1024;
+  cfg.max_block1_bytes = 1024; /* three uploads of 384 bytes do not fit together */
+  scripted sc;
+  scripted_setup(&sc, &cfg);
+  uint8_t data[64] = {0};
+  nb_simnet_node *peers[3];
+  nb_simnet_recorder *recs[3];
+  for (int i = 0; i < 3; i++) {
+    nb_addr a = nb_simnet_addr(120 + (unsigned)i, 40000);
+    peers[i] = nb_simnet_add_recorder(sc.net, &a, &recs[i]);
+    assert_non_null(peers[i]);
+  }
+  for (uint32_t round = 0; round < 7; round++) {
+    for (int i = 0; i < 3; i++) {
+      nb_coap_msg m, resp;
+      uint8_t buf[256];
+      nb_coap_msg_init(&m, NB_COAP_CON, NB_COAP_PUT, (uint16_t)(2000 + round * 10 + (unsigned)i));
+      nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, "/res");
+      nb_coap_block blk = {round, round < 6, 2};
+      nb_coap_block_add(&m, NB_COAP_OPT_BLOCK1, &blk);
+      nb_coap_msg_set_payload(&m, data, round < 6 ? 64 : 5);
+      nb_simnet_send(peers[i], &sc.asrv, buf, nb_ct_serialize(&m, buf, sizeof buf));
+      nb_simnet_run_until(sc.net, nb_simnet_now(sc.net) + 100);
+      nb_ct_parse_record(recs[i], round, &resp);
+      /* Round 5 fills the budget: peer 1's block pushes peer 2's upload out. */
+      uint8_t want = i == 2 && round >= 5 ? NB_COAP_REQUEST_ENTITY_INCOMPLETE
+                     : round < 6          ? NB_COAP_CONTINUE
+                                          : NB_COAP_CONTENT;
+      assert_int_equal(resp.code, want);
+    }
+  }
+  assert_int_equal(sc.s.calls, 2);
+  assert_int_equal(sc.s.req_len, 6 * 64 + 5);
+  nb_ct_server_free(&sc.s);
+  nb_simnet_free(sc.net);
+}
+
 /* The client restarts a download when the ETag changes between blocks. */
 static void test_block2_etag_change(void **state) {
   (void)state;
@@ -741,6 +783,7 @@ int main(void) {
       cmocka_unit_test(test_block2_server_cache),
       cmocka_unit_test(test_block2_etag_change),
       cmocka_unit_test(test_block1_bounded),
+      cmocka_unit_test(test_block1_bytes_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

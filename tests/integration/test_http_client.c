@@ -1,7 +1,9 @@
 /* nb_http_client against an in-process libmicrohttpd server on 127.0.0.1: blocking fetch,
  * the libuv-driven mode with several requests at once, the pumped mode, bounds, errors
  * (refused, timeout, oversized answer, bad URL) and cancellation when the client is freed. */
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +50,15 @@ static enum MHD_Result reply_big(struct MHD_Connection *conn) {
 }
 
 /* /echo answers 201 "METHOD|Authorization|Content-Type|body"; /slow sleeps first; /big is 5 MiB;
- * anything else is 404. */
+ * /page answers a list page with a Link to the next one; anything else is 404. */
+static enum MHD_Result reply_page(struct MHD_Connection *conn) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"[]", MHD_RESPMEM_PERSISTENT);
+  MHD_add_response_header(r, "Link", "</api/clients?limit=2&cursor=dev-2>; rel=\"next\"");
+  enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *data,
                               size_t *data_size, void **state) {
@@ -67,6 +77,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   }
   if (strcmp(url, "/slow") == 0) usleep(1500 * 1000);
   if (strcmp(url, "/big") == 0) return reply_big(conn);
+  if (strcmp(url, "/page") == 0) return reply_page(conn);
   if (strcmp(url, "/echo") != 0 && strcmp(url, "/slow") != 0) return reply(conn, 404, "nope");
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -82,13 +93,23 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state,
   *state = NULL;
 }
 
+/* Port 0: the kernel picks a free port as the daemon binds (a port picked first and bound later
+ * could be taken meanwhile by another test running in parallel). */
 static int server_up(void **state) {
   test_server *s = calloc(1, sizeof *s);
-  s->port = nb_test_free_port(SOCK_STREAM);
-  s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               s->port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               completed, NULL, MHD_OPTION_END);
-  if (!s->daemon) return -1;
+  if (!s) return -1;
+  struct sockaddr_in loopback = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+                               NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &loopback,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+  const union MHD_DaemonInfo *info =
+      s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+  if (!info || info->port == 0) {
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
+    return -1;
+  }
+  s->port = info->port;
   snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u", s->port);
   *state = s;
   return 0;
@@ -96,6 +117,7 @@ static int server_up(void **state) {
 
 static int server_down(void **state) {
   test_server *s = *state;
+  if (!s) return 0;
   MHD_stop_daemon(s->daemon);
   free(s);
   return 0;
@@ -110,7 +132,7 @@ static void fetch_posts_body_and_token(void **state) {
   char url[128], why[128] = "";
   url_of(s, "/echo", url, sizeof url);
   const char *json = "{\"a\":1}";
-  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000};
+  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -119,11 +141,33 @@ static void fetch_posts_body_and_token(void **state) {
   free(body);
 }
 
+/* A list page's Link rel="next", made absolute against the request's URL. */
+static void fetch_page_gives_the_next_link(void **state) {
+  test_server *s = *state;
+  char url[128], why[128] = "", want[160];
+  url_of(s, "/page", url, sizeof url);
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  long status;
+  char *body, *next;
+  assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
+  assert_int_equal(status, 200);
+  assert_string_equal(body, "[]");
+  snprintf(want, sizeof want, "%s/api/clients?limit=2&cursor=dev-2", s->base);
+  assert_non_null(next);
+  assert_string_equal(next, want);
+  free(body);
+  free(next);
+  url_of(s, "/echo", url, sizeof url);
+  assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
+  assert_null(next); /* no Link */
+  free(body);
+}
+
 static void fetch_passes_http_errors_through(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/missing", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -137,7 +181,7 @@ static void fetch_reports_refused_timeout_and_bad_url(void **state) {
   char url[128], why[128] = "";
   long status = -1;
   snprintf(url, sizeof url, "http://127.0.0.1:%u/x", nb_test_free_port(SOCK_STREAM));
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
   assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_IO);
   assert_int_equal(status, 0);
   assert_true(why[0] != '\0');
@@ -156,7 +200,7 @@ static void fetch_refuses_oversized_answer(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/big", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
   char *body = (char *)1;
   assert_int_equal(nb_http_fetch(&req, NULL, &body, why, sizeof why), NB_ERR_IO);
   assert_null(body);
@@ -187,7 +231,7 @@ static void loop_runs_requests_concurrently_within_bound(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000};
+  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000, NULL};
   for (int i = 0; i < 5; i++) assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_ERR_BUSY);
   assert_int_equal(nb_http_client_pending(c), 5);
@@ -208,7 +252,7 @@ static void free_cancels_pending_requests(void **state) {
   char url[128];
   url_of(s, "/slow", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000};
+  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, NULL, NULL), NB_OK);
   uv_run(&loop, UV_RUN_NOWAIT);
@@ -226,7 +270,7 @@ static void pumped_mode_without_loop(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000};
+  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000, NULL};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_run(c, 5000), NB_OK);
@@ -251,6 +295,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fetch_posts_body_and_token),
       cmocka_unit_test(fetch_passes_http_errors_through),
+      cmocka_unit_test(fetch_page_gives_the_next_link),
       cmocka_unit_test(fetch_reports_refused_timeout_and_bad_url),
       cmocka_unit_test(fetch_refuses_oversized_answer),
       cmocka_unit_test(loop_runs_requests_concurrently_within_bound),

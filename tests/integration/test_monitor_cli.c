@@ -79,14 +79,9 @@ static json_t *t_run_monitor(char *const extra[], int *status) {
   argv[k] = NULL;
   char *out = NULL, *err = NULL;
   *status = nb_test_run_capture(argv, 30000, &out, &err);
-  json_t *arr = json_array();
-  char *save = NULL;
-  for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    json_error_t jerr;
-    json_t *o = json_loads(line, 0, &jerr);
-    if (!o) fail_msg("not JSON: %s (%s)", line, jerr.text);
-    json_array_append_new(arr, o);
-  }
+  char bad[256];
+  json_t *arr = nb_test_json_lines(out, bad, sizeof bad);
+  if (!arr) fail_msg("not JSON: %s", bad);
   free(out);
   free(err);
   return arr;

@@ -445,11 +445,50 @@ static void test_psk_file_database(void **state) {
   }
 }
 
+/* Application data of a decrypted session that is not CoAP (a text line, as gnutls-cli sends)
+ * is reported as not CoAP on its record, without a malformed event or alert; a CoAP message in
+ * the same session still decodes. The record details are items separated by single spaces,
+ * with no trailing space ("decrypted=6", not "decrypted=6 "). Through the real binary. */
+static void test_decrypted_data_not_coap(void **state) {
+  (void)state;
+  const char *bin = nb_test_env("NB_BINARY");
+  if (!bin) skip();
+  char pcap[300], keys[300];
+  t_sess s = {.c = t_open("notcoap.pcap", pcap, sizeof pcap), .t_us = 1000000};
+  t_psk_session(&s, "10.1.0.5:40000", "meter7-id", 0x11);
+  uint8_t rec[128];
+  size_t len =
+      nb_craft_dtls_ccm8(rec, 23, 1, s.seq[0]++, s.key[0], s.iv[0], (const uint8_t *)"hello\n", 6);
+  t_udp(&s, "10.1.0.5:40000", SRV, rec, len);
+  t_register(&s, "10.1.0.5:40000", "meter7", "rd/a");
+  assert_true(nb_craft_close(s.c));
+  snprintf(keys, sizeof keys, "%s/keys.csv", t_dir);
+  FILE *f = fopen(keys, "w");
+  assert_non_null(f);
+  fputs("meter7-id,11111111111111111111111111111111\n", f);
+  assert_int_equal(fclose(f), 0);
+  char *argv[] = {(char *)bin, "monitor",    "--read", pcap, "--events",
+                  "-",         "--psk-file", keys,     NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(argv, 60000, &out), 0);
+  assert_null(strstr(out, "\"event\":\"malformed\""));
+  assert_null(strstr(out, "malformed-coap"));
+  assert_non_null(strstr(out, "\"detail\":\"decrypted=6 not CoAP ("));
+  assert_non_null(strstr(out, "\"operation\":\"Register\""));
+  for (const char *p = out; (p = strstr(p, "\"detail\":\"")) != NULL; p++) {
+    const char *end = strchr(p + 10, '"');
+    assert_non_null(end);
+    const char *twice = strstr(p, "  ");
+    if (end[-1] == ' ' || (twice && twice < end)) fail_msg("detail with stray spaces: %.120s", p);
+  }
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_psk_identity_on_device), cmocka_unit_test(test_identity_hijack),
       cmocka_unit_test(test_rpk_and_x509_identity),  cmocka_unit_test(test_psk_refresh),
-      cmocka_unit_test(test_psk_file_database),
+      cmocka_unit_test(test_psk_file_database),      cmocka_unit_test(test_decrypted_data_not_coap),
   };
   return cmocka_run_group_tests(tests, t_setup, t_teardown);
 }

@@ -281,7 +281,7 @@ static void t_att_credentials(nb_craft_session *s) {
   size_t n;
   uint8_t *p = nb_craft_payload(11542, "/0/0",
                                 "/0/0/0=s:coaps://10.0.0.1:5684;/0/0/2=i:0;/0/0/3=h:6964656e74;/0/"
-                                "0/5=h:000102030405060708090a0b0c0d0e0f",
+                                "0/5=h:000102030405060708090a0b0c0d0e0f;/0/0/8=h:a1a2a3a4a5a6a7a8",
                                 &n);
   assert_non_null(p);
   nb_craft_exchange(s, "10.1.0.5:40000", BS, NB_COAP_POST, "/bs", "ep=victim", -1, NULL, 0,
@@ -315,9 +315,10 @@ static void t_att_unknown_bs(nb_craft_session *s) {
                     NB_COAP_CHANGED, -1, NULL, 0, NULL, -1);
 }
 
+/* A management server rewriting the device's ACL (who may do what) on the DM interface. */
 static void t_att_security_write(nb_craft_session *s) {
   t_register(s, "10.1.0.5:40000", "d1", "/rd/a", 300);
-  nb_craft_exchange(s, SRV, "10.1.0.5:40000", NB_COAP_PUT, "/1/0/1", NULL, 0, "5", 1,
+  nb_craft_exchange(s, SRV, "10.1.0.5:40000", NB_COAP_PUT, "/2/0/2/101", NULL, 0, "31", 2,
                     NB_COAP_CHANGED, -1, NULL, 0, NULL, -1);
 }
 
@@ -491,6 +492,8 @@ static void test_secrets_are_redacted(void **state) {
   assert_non_null(strstr(json, "\"[16 bytes redacted]\""));
   assert_non_null(strstr(json, "\"[5 bytes redacted]\""));
   assert_null(strstr(json, "000102030405060708090a0b0c0d0e0f"));
+  assert_non_null(strstr(json, "\"[8 bytes redacted]\"")); /* SMS binding secret key */
+  assert_null(strstr(json, "a1a2a3a4a5a6a7a8"));
   assert_null(strstr(json, "6964656e74"));
   assert_null(strstr(json, "\"ident\""));
   assert_non_null(strstr(json, "coaps://10.0.0.1:5684"));

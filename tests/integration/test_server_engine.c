@@ -13,196 +13,11 @@
 #include "coaptest.h"
 #include "server/server.h"
 #include "simnet.h"
+#include "srv_harness.h"
 #include "store/sqlite.h"
 
-/* ---- harness: the server node ---- */
-
-#define MAX_EV 64
-typedef struct {
-  nb_simnet *net;
-  nb_simnet_node *node;
-  nb_server *srv;
-  nb_addr addr;
-  /* identity the simulated DTLS layer reports per peer port (index = port - 6000) */
-  nb_server_identity ident[16];
-  nb_server_event_type ev[MAX_EV];
-  char ev_ep[MAX_EV][NB_SERVER_EP_MAX];
-  bool ev_replaced[MAX_EV];
-  char ev_value[MAX_EV][64];
-  int nev;
-} harness;
-
-static void srv_receive(void *user, const nb_addr *from, const uint8_t *data, size_t len,
-                        nb_time_ms now) {
-  harness *h = user;
-  unsigned i = from->port >= 6000 && from->port < 6016 ? from->port - 6000u : 0;
-  nb_server_receive(h->srv, from, &h->ident[i], data, len, now);
-}
-static nb_time_ms srv_deadline(void *user) {
-  return nb_server_next_deadline(((harness *)user)->srv);
-}
-static void srv_tick(void *user, nb_time_ms now) { nb_server_tick(((harness *)user)->srv, now); }
-
-static void listener(void *user, const nb_server_event *ev) {
-  harness *h = user;
-  if (h->nev >= MAX_EV) return;
-  h->ev[h->nev] = ev->type;
-  snprintf(h->ev_ep[h->nev], sizeof h->ev_ep[0], "%s", ev->reg->ep);
-  h->ev_replaced[h->nev] = ev->replaced;
-  h->ev_value[h->nev][0] = '\0';
-  if (ev->records && ev->records->len)
-    nb_value_format(&ev->records->items[0].value, h->ev_value[h->nev], 64);
-  h->nev++;
-}
-
-static int count_ev(const harness *h, nb_server_event_type t) {
-  int n = 0;
-  for (int i = 0; i < h->nev; i++) n += h->ev[i] == t;
-  return n;
-}
-
-static void harness_init(harness *h, const nb_server_config *cfg_in) {
-  static const nb_simnet_ops ops = {srv_receive, srv_deadline, srv_tick, NULL};
-  memset(h, 0, sizeof(*h));
-  h->net = nb_simnet_new(42);
-  assert_non_null(h->net);
-  h->addr = nb_simnet_addr(1, 5683);
-  h->node = nb_simnet_add(h->net, &h->addr, &ops, h);
-  assert_non_null(h->node);
-  nb_server_config cfg;
-  if (cfg_in)
-    cfg = *cfg_in;
-  else
-    nb_server_config_default(&cfg);
-  cfg.random = nb_simnet_rng_fill;
-  cfg.random_user = nb_simnet_rng_of(h->net);
-  cfg.coap.random = NULL;
-  assert_int_equal(nb_server_new(&cfg, nb_simnet_send, h->node, &h->srv), NB_OK);
-  assert_int_equal(nb_server_add_listener(h->srv, listener, h), NB_OK);
-}
-
-static void harness_deinit(harness *h) {
-  nb_server_free(h->srv);
-  nb_simnet_free(h->net);
-}
-
-/* ---- scripted device: a CoAP endpoint that registers and answers requests ---- */
-
-typedef struct {
-  harness *h;
-  nb_coap_ep *ep;
-  nb_addr addr;
-  /* last request received */
-  int nreq;
-  uint8_t method;
-  char path[64];
-  int accept, cf;
-  uint32_t observe;
-  bool has_observe;
-  char query[128];
-  uint8_t body[512];
-  size_t body_len;
-  /* what to answer */
-  uint8_t code;
-  int answer_cf;
-  const char *answer;
-  bool silent; /* keep the exchange, never answer */
-  nb_coap_exchange *held;
-  nb_coap_observer *obs;
-  int gone;
-  /* last response to our own request */
-  int resp_calls;
-  nb_err resp_err;
-  uint8_t resp_code;
-  char location[64];
-} device;
-
-static void dev_gone(void *user, nb_coap_observer *obs, nb_err why) {
-  device *d = user;
-  (void)why;
-  if (d->obs == obs) d->obs = NULL;
-  d->gone++;
-}
-
-static void dev_handler(void *user, nb_coap_exchange *ex, const nb_addr *peer,
-                        const nb_coap_msg *req, nb_time_ms now) {
-  device *d = user;
-  (void)peer;
-  d->nreq++;
-  d->method = req->code;
-  nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, d->path, sizeof(d->path));
-  d->accept = nb_coap_msg_accept(req);
-  d->cf = nb_coap_msg_content_format(req);
-  d->has_observe = nb_coap_msg_get_uint(req, NB_COAP_OPT_OBSERVE, &d->observe) == NB_OK;
-  d->query[0] = '\0';
-  for (size_t i = 0; i < req->option_count; i++)
-    if (req->options[i].number == NB_COAP_OPT_URI_QUERY) {
-      size_t n = strlen(d->query);
-      snprintf(d->query + n, sizeof(d->query) - n, "%s%.*s", n ? "&" : "", (int)req->options[i].len,
-               (const char *)req->options[i].value);
-    }
-  d->body_len = req->payload_len < sizeof(d->body) ? req->payload_len : sizeof(d->body);
-  if (d->body_len) memcpy(d->body, req->payload, d->body_len);
-  if (d->silent) {
-    d->held = ex;
-    return;
-  }
-  if (d->has_observe && d->observe == 0 && NB_COAP_CLASS(d->code) == 2)
-    assert_int_equal(nb_coap_exchange_observe(ex, dev_gone, d, &d->obs), NB_OK);
-  nb_coap_msg m;
-  nb_coap_msg_init(&m, NB_COAP_ACK, d->code, 0);
-  if (d->answer_cf != NB_COAP_CF_NONE)
-    nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)d->answer_cf);
-  if (d->answer) nb_coap_msg_set_payload(&m, d->answer, strlen(d->answer));
-  assert_int_equal(nb_coap_exchange_respond(ex, &m, now), NB_OK);
-}
-
-static void dev_init(device *d, harness *h, unsigned n) {
-  memset(d, 0, sizeof(*d));
-  d->h = h;
-  d->addr = nb_simnet_addr(10 + n, (uint16_t)(6000 + n));
-  assert_non_null(nb_simnet_add_coap(h->net, &d->addr, NULL, &d->ep));
-  nb_coap_ep_set_handler(d->ep, dev_handler, d);
-  d->code = NB_COAP_CONTENT;
-  d->answer_cf = NB_COAP_CF_NONE;
-}
-
-static void dev_resp(void *user, nb_err err, const nb_coap_msg *resp, bool last, nb_time_ms now) {
-  device *d = user;
-  (void)last;
-  (void)now;
-  d->resp_calls++;
-  d->resp_err = err;
-  d->resp_code = resp ? resp->code : 0;
-  if (resp && resp->code == NB_COAP_CREATED)
-    nb_coap_msg_get_path(resp, NB_COAP_OPT_LOCATION_PATH, d->location, sizeof(d->location));
-}
-
-static bool dev_answered(void *user) { return ((device *)user)->resp_calls > 0; }
-
-/* Sends a request from the device and runs the network until its answer; returns the code. */
-static uint8_t dev_send(device *d, uint8_t method, const char *path, const char *const *queries,
-                        int cf, const char *payload) {
-  nb_coap_msg m;
-  nb_coap_msg_init(&m, NB_COAP_CON, method, 0);
-  assert_int_equal(nb_coap_msg_add_path(&m, NB_COAP_OPT_URI_PATH, path), NB_OK);
-  if (cf != NB_COAP_CF_NONE) nb_coap_msg_add_uint(&m, NB_COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
-  for (size_t i = 0; queries && queries[i]; i++)
-    assert_int_equal(nb_coap_msg_add_query(&m, NB_COAP_OPT_URI_QUERY, queries[i]), NB_OK);
-  if (payload) nb_coap_msg_set_payload(&m, payload, strlen(payload));
-  d->resp_calls = 0;
-  nb_time_ms now = nb_simnet_now(d->h->net);
-  assert_int_equal(nb_coap_ep_request(d->ep, &d->h->addr, &m, true, dev_resp, d, now, NULL), NB_OK);
-  assert_true(nb_simnet_run_until_cond(d->h->net, now + 300000, dev_answered, d));
-  return d->resp_err == NB_OK ? d->resp_code : 0;
-}
-
-static uint8_t dev_register(device *d, const char *ep, const char *extra1, const char *extra2) {
-  char epq[96];
-  snprintf(epq, sizeof(epq), "ep=%s", ep);
-  const char *q[] = {epq, extra1, extra2, NULL};
-  return dev_send(d, NB_COAP_POST, "/rd", q, NB_COAP_CF_LINK_FORMAT, "</1/0>,</3/0>,</3303/0>");
-}
+typedef nb_srv_harness harness;
+typedef nb_srv_device device;
 
 /* ---- request results ---- */
 
@@ -248,10 +63,10 @@ static void run_req(harness *h, const char *ep, const nb_server_request *req, re
 static void test_register_update_deregister(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", "lt=300", "lwm2m=1.1"), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=300", "lwm2m=1.1"), NB_COAP_CREATED);
   assert_int_equal(strlen(d.location), strlen("/rd/") + 16);
   assert_memory_equal(d.location, "/rd/", 4);
   const nb_server_reg_info *ri = nb_server_find(h.srv, "dev1");
@@ -266,90 +81,97 @@ static void test_register_update_deregister(void **state) {
   char loc[64];
   snprintf(loc, sizeof(loc), "%s", d.location);
   const char *lt[] = {"lt=600", NULL};
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, lt, NB_COAP_CF_NONE, NULL), NB_COAP_CHANGED);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, lt, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_CHANGED);
   assert_int_equal(nb_server_find(h.srv, "dev1")->lifetime, 600);
-  assert_int_equal(count_ev(&h, NB_SEV_UPDATED), 1);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_UPDATED), 1);
   /* An Update may not rename the endpoint. */
   const char *ep[] = {"ep=other", NULL};
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, ep, NB_COAP_CF_NONE, NULL), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/rd/0123456789abcdef", NULL, NB_COAP_CF_NONE, NULL),
-                   NB_COAP_NOT_FOUND);
-  assert_int_equal(dev_send(&d, NB_COAP_GET, "/rd", NULL, NB_COAP_CF_NONE, NULL),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, ep, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_BAD_REQUEST);
+  assert_int_equal(
+      nb_srv_dev_send(&d, NB_COAP_POST, "/rd/0123456789abcdef", NULL, NB_COAP_CF_NONE, NULL),
+      NB_COAP_NOT_FOUND);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_GET, "/rd", NULL, NB_COAP_CF_NONE, NULL),
                    NB_COAP_METHOD_NOT_ALLOWED);
-  assert_int_equal(dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_DELETED);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_DELETED);
   assert_null(nb_server_find(h.srv, "dev1"));
-  assert_int_equal(count_ev(&h, NB_SEV_DEREGISTRATION), 1);
-  assert_int_equal(dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_DEREGISTRATION), 1);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
                    NB_COAP_NOT_FOUND);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_register_errors(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/rd", NULL, NB_COAP_CF_LINK_FORMAT, "</3/0>"),
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/rd", NULL, NB_COAP_CF_LINK_FORMAT, "</3/0>"),
                    NB_COAP_BAD_REQUEST); /* no ep */
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=2.0", NULL), NB_COAP_PRECONDITION_FAILED);
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.x", NULL), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_register(&d, "dev1", "lt=0", NULL), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_register(&d, "dev1", "lt=99999999999", NULL), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_register(&d, "dev1", "b=X", NULL), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_register(&d, "dev1", "lt=5", "lt=6"), NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_register(&d, "dev1", "Q", NULL), NB_COAP_BAD_REQUEST); /* 1.0 has no Q */
-  assert_int_equal(dev_register(&d, "de/v", NULL, NULL), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=2.0", NULL), NB_COAP_PRECONDITION_FAILED);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.x", NULL), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=0", NULL), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=99999999999", NULL), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "b=X", NULL), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=5", "lt=6"), NB_COAP_BAD_REQUEST);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "Q", NULL),
+                   NB_COAP_BAD_REQUEST); /* 1.0 has no Q */
+  assert_int_equal(nb_srv_dev_register(&d, "de/v", NULL, NULL), NB_COAP_BAD_REQUEST);
   const char *q[] = {"ep=dev1", NULL};
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_LINK_FORMAT, "</3/0"),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_LINK_FORMAT, "</3/0"),
                    NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_TEXT, "</3/0>"),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_TEXT, "</3/0>"),
                    NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/nothing", q, NB_COAP_CF_NONE, NULL),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/nothing", q, NB_COAP_CF_NONE, NULL),
                    NB_COAP_NOT_FOUND);
   assert_int_equal(nb_server_count(h.srv), 0);
   assert_int_equal(h.nev, 0);
   /* The defaults of a minimal Register. */
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_NONE, "</3/0>"),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/rd", q, NB_COAP_CF_NONE, "</3/0>"),
                    NB_COAP_CREATED);
   const nb_server_reg_info *ri = nb_server_find(h.srv, "dev1");
   assert_int_equal(ri->lifetime, 86400);
   assert_string_equal(ri->version, "1.0");
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_expiry_with_grace(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL); /* grace 15 s */
+  nb_srv_harness_init(&h, NULL); /* grace 15 s */
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", "lt=60", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=60", NULL), NB_COAP_CREATED);
   nb_time_ms t0 = nb_simnet_now(h.net);
   nb_simnet_run_until(h.net, t0 + 60000 + 15000 - 100);
   assert_non_null(nb_server_find(h.srv, "dev1"));
   /* An Update restarts the lifetime. */
   char loc[64];
   snprintf(loc, sizeof(loc), "%s", d.location);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_CHANGED);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_CHANGED);
   nb_time_ms t1 = nb_simnet_now(h.net);
   nb_simnet_run_until(h.net, t1 + 75000 - 100);
   assert_non_null(nb_server_find(h.srv, "dev1"));
-  assert_int_equal(count_ev(&h, NB_SEV_EXPIRED), 0);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_EXPIRED), 0);
   nb_simnet_run_until(h.net, t1 + 75000 + 100);
   assert_null(nb_server_find(h.srv, "dev1"));
-  assert_int_equal(count_ev(&h, NB_SEV_EXPIRED), 1);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_NOT_FOUND);
-  harness_deinit(&h);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_EXPIRED), 1);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_NOT_FOUND);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_reregistration_cancels_observations(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   char old_loc[64];
   snprintf(old_loc, sizeof(old_loc), "%s", d.location);
   d.answer_cf = NB_COAP_CF_TEXT;
@@ -375,30 +197,30 @@ static void test_reregistration_cancels_observations(void **state) {
   nb_simnet_run_until(h.net, nb_simnet_now(h.net) + 1000);
   assert_int_equal(r.calls, 2);
   assert_string_equal(r.value, "22.25");
-  assert_int_equal(count_ev(&h, NB_SEV_NOTIFICATION), 2);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_NOTIFICATION), 2);
   assert_string_equal(h.ev_value[h.nev - 1], "22.25");
   /* The device reboots and registers again: the observation is gone. */
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   assert_string_not_equal(d.location, old_loc);
   assert_int_equal(r.finals, 1);
   assert_int_equal(r.err, NB_ERR_CANCELLED);
   assert_true(h.ev_replaced[h.nev - 1]);
   assert_int_equal(nb_server_observations(h.srv, "dev1", oi, 4), 0);
   assert_int_equal(nb_server_count(h.srv), 1);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, old_loc, NULL, NB_COAP_CF_NONE, NULL),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, old_loc, NULL, NB_COAP_CF_NONE, NULL),
                    NB_COAP_NOT_FOUND);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_dm_operations(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d10, d11;
-  dev_init(&d10, &h, 1);
-  dev_init(&d11, &h, 2);
-  assert_int_equal(dev_register(&d10, "v10", NULL, NULL), NB_COAP_CREATED);
-  assert_int_equal(dev_register(&d11, "v11", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d10, &h, 1);
+  nb_srv_dev_init(&d11, &h, 2);
+  assert_int_equal(nb_srv_dev_register(&d10, "v10", NULL, NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&d11, "v11", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   result r;
 
   /* Read: TLV asked of a 1.0 client, SenML CBOR of a 1.1 client. */
@@ -530,7 +352,7 @@ static void test_dm_operations(void **state) {
   assert_int_equal(nb_server_send_request(h.srv, "v10", &bad, on_result, &r, 0, &id, NULL),
                    NB_ERR_INVAL);
   nb_records_deinit(&recs);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_request_timeout_and_cancel(void **state) {
@@ -539,10 +361,10 @@ static void test_request_timeout_and_cancel(void **state) {
   nb_server_config cfg;
   nb_server_config_default(&cfg);
   cfg.request_timeout = 5000;
-  harness_init(&h, &cfg);
+  nb_srv_harness_init(&h, &cfg);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", NULL, NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", NULL, NULL), NB_COAP_CREATED);
   d.silent = true; /* the layer ACKs, the device never answers */
   nb_server_request rd = {.op = NB_SOP_READ, .path = nb_path_res(3, 0, 0)};
   result r;
@@ -562,16 +384,16 @@ static void test_request_timeout_and_cancel(void **state) {
   assert_int_equal(r.err, NB_ERR_CANCELLED);
   assert_int_equal(r.finals, 1);
   assert_int_equal(nb_server_cancel(h.srv, id, false, nb_simnet_now(h.net)), NB_ERR_NOT_FOUND);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_observe_cancel_active(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   d.answer_cf = NB_COAP_CF_SENML_JSON;
   d.answer = "[{\"bn\":\"/3/0/\",\"n\":\"9\",\"v\":80},{\"n\":\"0\",\"vs\":\"Acme\"}]";
   nb_path paths[2] = {nb_path_res(3, 0, 9), nb_path_res(3, 0, 0)};
@@ -599,7 +421,7 @@ static void test_observe_cancel_active(void **state) {
   assert_int_equal(d.nreq, before + 1);
   assert_true(d.has_observe);
   assert_int_equal(d.observe, 1);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 /* Every observation must survive a restart through the store, so a path list longer than the
@@ -607,10 +429,10 @@ static void test_observe_cancel_active(void **state) {
 static void test_observe_composite_path_list_bound(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   enum { LONG = 30 }; /* "/3303/100/5700" is 14 characters: 30 of them need 449 with commas */
   nb_path many[LONG + 10];
   for (size_t i = 0; i < LONG + 10; i++) many[i] = nb_path_res(3303, 100 + (uint16_t)i, 5700);
@@ -629,7 +451,7 @@ static void test_observe_composite_path_list_bound(void **state) {
       NB_OK);
   nb_simnet_run_until(h.net, nb_simnet_now(h.net) + 1000);
   assert_int_equal(d.nreq, before + 1);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_queue_mode(void **state) {
@@ -640,15 +462,15 @@ static void test_queue_mode(void **state) {
   cfg.awake_time = 10000;
   cfg.queue_max = 2;
   cfg.queue_ttl = 600000;
-  harness_init(&h, &cfg);
+  nb_srv_harness_init(&h, &cfg);
   device d;
-  dev_init(&d, &h, 1);
-  assert_int_equal(dev_register(&d, "q1", "lwm2m=1.1", "Q"), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  assert_int_equal(nb_srv_dev_register(&d, "q1", "lwm2m=1.1", "Q"), NB_COAP_CREATED);
   assert_true(nb_server_find(h.srv, "q1")->queue);
-  assert_int_equal(count_ev(&h, NB_SEV_AWAKE), 1);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_AWAKE), 1);
   assert_true(nb_server_is_awake(h.srv, "q1"));
   nb_simnet_run_until(h.net, nb_simnet_now(h.net) + 10500);
-  assert_int_equal(count_ev(&h, NB_SEV_SLEEPING), 1);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_SLEEPING), 1);
   assert_false(nb_server_is_awake(h.srv, "q1"));
   /* Requests wait for the client; the queue is bounded. */
   d.answer_cf = NB_COAP_CF_TEXT;
@@ -680,8 +502,9 @@ static void test_queue_mode(void **state) {
   /* The Update wakes it up and the queue drains. */
   char loc[64];
   snprintf(loc, sizeof(loc), "%s", d.location);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_CHANGED);
-  assert_int_equal(count_ev(&h, NB_SEV_AWAKE), 2);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_CHANGED);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_AWAKE), 2);
   assert_true(nb_simnet_run_until_cond(h.net, nb_simnet_now(h.net) + 5000, result_done, &r1));
   assert_int_equal(r1.err, NB_OK);
   assert_string_equal(r1.value, "Acme");
@@ -696,35 +519,36 @@ static void test_queue_mode(void **state) {
   /* keep the registration alive across the TTL by moving the lifetime out of the way */
   nb_simnet_run_until(h.net, now + 600000 + 10);
   assert_int_equal(r3.err, NB_ERR_TIMEOUT);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_send_dp(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   device d, stranger;
-  dev_init(&d, &h, 1);
-  dev_init(&stranger, &h, 2);
-  assert_int_equal(dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  nb_srv_dev_init(&stranger, &h, 2);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lwm2m=1.1", NULL), NB_COAP_CREATED);
   const char *senml = "[{\"n\":\"/3303/0/5700\",\"v\":23.5}]";
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, senml),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, senml),
                    NB_COAP_CHANGED);
-  assert_int_equal(count_ev(&h, NB_SEV_SEND), 1);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_SEND), 1);
   assert_string_equal(h.ev_value[h.nev - 1], "23.5");
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, "[{"),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, "[{"),
                    NB_COAP_BAD_REQUEST);
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_TEXT, "1"),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_TEXT, "1"),
                    NB_COAP_UNSUPPORTED_CONTENT_FORMAT);
-  assert_int_equal(dev_send(&stranger, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, senml),
-                   NB_COAP_NOT_FOUND);
-  assert_int_equal(count_ev(&h, NB_SEV_SEND), 1);
+  assert_int_equal(
+      nb_srv_dev_send(&stranger, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, senml),
+      NB_COAP_NOT_FOUND);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_SEND), 1);
   /* A Security key is never reported (events, history, API): refused, nothing emitted. */
   const char *key = "[{\"n\":\"/0/1/5\",\"vd\":\"AAECAwQFBgcICQoLDA0ODw\"}]";
-  assert_int_equal(dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, key),
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, "/dp", NULL, NB_COAP_CF_SENML_JSON, key),
                    NB_COAP_BAD_REQUEST);
-  assert_int_equal(count_ev(&h, NB_SEV_SEND), 1);
-  harness_deinit(&h);
+  assert_int_equal(nb_srv_count_ev(&h, NB_SEV_SEND), 1);
+  nb_srv_harness_deinit(&h);
 }
 
 /* ---- credential binding through a minimal in-memory store ---- */
@@ -781,8 +605,8 @@ static nb_err m_audit_add(void *s, const nb_server_audit_info *a) {
   (void)s, (void)a;
   return mem_ok();
 }
-static nb_err m_audit_each(void *s, size_t l, nb_server_audit_each_fn f, void *u) {
-  (void)s, (void)l, (void)f, (void)u;
+static nb_err m_audit_each(void *s, int64_t b, size_t l, nb_server_audit_each_fn f, void *u) {
+  (void)s, (void)b, (void)l, (void)f, (void)u;
   return mem_ok();
 }
 static const nb_server_store_ops mem_ops = {
@@ -806,47 +630,48 @@ static void test_credential_binding(void **state) {
   nb_server_config cfg;
   nb_server_config_default(&cfg);
   cfg.store.ops = &mem_ops;
-  harness_init(&h, &cfg);
+  nb_srv_harness_init(&h, &cfg);
   device a, b, plain;
-  dev_init(&a, &h, 1);
-  dev_init(&b, &h, 2);
-  dev_init(&plain, &h, 3);
+  nb_srv_dev_init(&a, &h, 1);
+  nb_srv_dev_init(&b, &h, 2);
+  nb_srv_dev_init(&plain, &h, 3);
   h.ident[1] = (nb_server_identity){.kind = NB_SERVER_ID_PSK, .value = "identA"};
   h.ident[2] = (nb_server_identity){.kind = NB_SERVER_ID_PSK, .value = "identB"};
   /* Identity A claiming endpoint B: 4.03. */
-  assert_int_equal(dev_register(&a, "devB", NULL, NULL), NB_COAP_FORBIDDEN);
+  assert_int_equal(nb_srv_dev_register(&a, "devB", NULL, NULL), NB_COAP_FORBIDDEN);
   /* A secured peer with no credential bound to the name: 4.03. */
-  assert_int_equal(dev_register(&a, "devC", NULL, NULL), NB_COAP_FORBIDDEN);
+  assert_int_equal(nb_srv_dev_register(&a, "devC", NULL, NULL), NB_COAP_FORBIDDEN);
   /* An unauthenticated peer may not take a name that has credentials. */
-  assert_int_equal(dev_register(&plain, "devA", NULL, NULL), NB_COAP_FORBIDDEN);
+  assert_int_equal(nb_srv_dev_register(&plain, "devA", NULL, NULL), NB_COAP_FORBIDDEN);
   assert_int_equal(nb_server_count(h.srv), 0);
-  assert_int_equal(dev_register(&a, "devA", NULL, NULL), NB_COAP_CREATED);
-  assert_int_equal(dev_register(&b, "devB", NULL, NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&a, "devA", NULL, NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&b, "devB", NULL, NULL), NB_COAP_CREATED);
   assert_int_equal(nb_server_find(h.srv, "devA")->identity.kind, NB_SERVER_ID_PSK);
   /* B may not update or de-register A's registration. */
   char loc[64];
   snprintf(loc, sizeof(loc), "%s", a.location);
-  assert_int_equal(dev_send(&b, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
+  assert_int_equal(nb_srv_dev_send(&b, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
                    NB_COAP_FORBIDDEN);
-  assert_int_equal(dev_send(&b, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_FORBIDDEN);
+  assert_int_equal(nb_srv_dev_send(&b, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_FORBIDDEN);
   assert_non_null(nb_server_find(h.srv, "devA"));
   /* NoSec for names without credentials, unless refused by configuration. */
-  assert_int_equal(dev_register(&plain, "free", NULL, NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&plain, "free", NULL, NULL), NB_COAP_CREATED);
   nb_server_stats st;
   nb_server_get_stats(h.srv, &st);
   assert_int_equal(st.rejected, 3);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
   cfg.allow_nosec = false;
-  harness_init(&h, &cfg);
-  dev_init(&plain, &h, 3);
-  assert_int_equal(dev_register(&plain, "free", NULL, NULL), NB_COAP_FORBIDDEN);
-  harness_deinit(&h);
+  nb_srv_harness_init(&h, &cfg);
+  nb_srv_dev_init(&plain, &h, 3);
+  assert_int_equal(nb_srv_dev_register(&plain, "free", NULL, NULL), NB_COAP_FORBIDDEN);
+  nb_srv_harness_deinit(&h);
 }
 
 static void test_fleet_lossy(void **state) {
   (void)state;
   harness h;
-  harness_init(&h, NULL);
+  nb_srv_harness_init(&h, NULL);
   nb_simnet_link lossy = {.drop = 0.2,
                           .duplicate = 0.1,
                           .delay_min = 5,
@@ -861,7 +686,7 @@ static void test_fleet_lossy(void **state) {
     devs[i].h = &h;
     devs[i].addr = nb_simnet_addr(100 + i, 7000);
     assert_non_null(nb_simnet_add_coap(h.net, &devs[i].addr, NULL, &devs[i].ep));
-    nb_coap_ep_set_handler(devs[i].ep, dev_handler, &devs[i]);
+    nb_coap_ep_set_handler(devs[i].ep, nb_srv_dev_handler, &devs[i]);
     devs[i].code = NB_COAP_CONTENT;
     devs[i].answer_cf = NB_COAP_CF_NONE;
   }
@@ -869,7 +694,7 @@ static void test_fleet_lossy(void **state) {
   for (unsigned i = 0; i < N; i++) {
     char ep[32];
     snprintf(ep, sizeof(ep), "fleet-%u", i);
-    uint8_t code = dev_register(&devs[i], ep, "lt=120", NULL);
+    uint8_t code = nb_srv_dev_register(&devs[i], ep, "lt=120", NULL);
     ok += code == NB_COAP_CREATED;
   }
   assert_int_equal(ok, N); /* CON retransmissions get through 20% loss */
@@ -878,7 +703,7 @@ static void test_fleet_lossy(void **state) {
   for (unsigned i = 0; i < N / 2; i++) {
     char loc[64];
     snprintf(loc, sizeof(loc), "%s", devs[i].location);
-    assert_int_equal(dev_send(&devs[i], NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
+    assert_int_equal(nb_srv_dev_send(&devs[i], NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
                      NB_COAP_DELETED);
   }
   assert_int_equal(nb_server_count(h.srv), N / 2);
@@ -889,7 +714,7 @@ static void test_fleet_lossy(void **state) {
   assert_int_equal(st.registrations, N);
   assert_int_equal(st.deregistrations, N / 2);
   assert_int_equal(st.expirations, N / 2);
-  harness_deinit(&h);
+  nb_srv_harness_deinit(&h);
 }
 
 static int audit_count;
@@ -914,12 +739,12 @@ static void test_restart_restores_registrations(void **state) {
   nb_server_config_default(&cfg);
   cfg.store = nb_store_sqlite_iface(db);
   cfg.clock_offset = 1700000000000; /* Unix ms at virtual time 0 */
-  harness_init(&h, &cfg);
+  nb_srv_harness_init(&h, &cfg);
   device d, old;
-  dev_init(&d, &h, 1);
-  dev_init(&old, &h, 2);
-  assert_int_equal(dev_register(&old, "short", "lt=10", NULL), NB_COAP_CREATED);
-  assert_int_equal(dev_register(&d, "dev1", "lt=3600", "lwm2m=1.1"), NB_COAP_CREATED);
+  nb_srv_dev_init(&d, &h, 1);
+  nb_srv_dev_init(&old, &h, 2);
+  assert_int_equal(nb_srv_dev_register(&old, "short", "lt=10", NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", "lt=3600", "lwm2m=1.1"), NB_COAP_CREATED);
   char loc[64];
   snprintf(loc, sizeof(loc), "%s", d.location);
   d.answer_cf = NB_COAP_CF_TEXT;
@@ -951,15 +776,17 @@ static void test_restart_restores_registrations(void **state) {
   assert_string_equal(ri->version, "1.1");
   assert_string_equal(ri->links, "</1/0>,</3/0>,</3303/0>");
   assert_null(nb_server_find(h.srv, "short"));
-  assert_int_equal(dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_CHANGED);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_POST, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_CHANGED);
   run_req(&h, "dev1", &rd, &r);
   assert_string_equal(r.value, "Acme");
   audit_count = 0;
-  assert_int_equal(cfg.store.ops->audit_each(cfg.store.self, 10, count_audit, NULL), NB_OK);
+  assert_int_equal(cfg.store.ops->audit_each(cfg.store.self, 0, 10, count_audit, NULL), NB_OK);
   assert_int_equal(audit_count, 2);
   /* De-registration removes it from the store too. */
-  assert_int_equal(dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL), NB_COAP_DELETED);
-  harness_deinit(&h);
+  assert_int_equal(nb_srv_dev_send(&d, NB_COAP_DELETE, loc, NULL, NB_COAP_CF_NONE, NULL),
+                   NB_COAP_DELETED);
+  nb_srv_harness_deinit(&h);
   nb_store_sqlite_close(db);
   assert_int_equal(nb_store_sqlite_open(path, &db), NB_OK);
   nb_server_config_default(&cfg);

@@ -420,7 +420,8 @@ static nb_err count_one(void *user, const nb_server_evidence_info *e) {
 
 static int evidence_count(fx *f) {
   int n = 0;
-  assert_int_equal(f->st.ops->evidence_each(f->st.self, "meter-1", 100000, count_one, &n), NB_OK);
+  assert_int_equal(f->st.ops->evidence_each(f->st.self, "meter-1", 0, 100000, count_one, &n),
+                   NB_OK);
   return n;
 }
 
@@ -499,7 +500,7 @@ static void test_signed_read(void **state) {
       nb_cose_open(sig.cose, sig.cose_len, K.other_key.spki_der.data, K.other_key.spki_der.len, &m),
       NB_OK);
   kept_list l = {.n = 0};
-  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 10, keep_one, &l), NB_OK);
+  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 0, 10, keep_one, &l), NB_OK);
   assert_int_equal(l.n, 1);
   assert_string_equal(l.k[0].kind, "read");
   assert_string_equal(l.k[0].path, "/3303/0");
@@ -608,7 +609,7 @@ static void test_signed_observe(void **state) {
   assert_int_equal(f.notes, r.calls);
   assert_int_equal(f.signed_notes, r.calls);
   kept_list l = {.n = 0};
-  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 16, keep_one, &l), NB_OK);
+  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 0, 16, keep_one, &l), NB_OK);
   assert_int_equal(l.n, r.calls);
   for (int i = 0; i < l.n; i++) {
     assert_string_equal(l.k[i].kind, "notify");
@@ -727,7 +728,7 @@ static void test_evidence_bound(void **state) {
     nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 1000);
   }
   kept_list l = {.n = 0};
-  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 16, keep_one, &l), NB_OK);
+  assert_int_equal(f.st.ops->evidence_each(f.st.self, "meter-1", 0, 16, keep_one, &l), NB_OK);
   assert_int_equal(l.n, 3);
   for (int i = 0; i < 3; i++) { /* newest first: the 5th, 4th, 3rd */
     assert_int_equal(l.k[i].len, last_len[2 - i]);

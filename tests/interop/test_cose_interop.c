@@ -54,25 +54,6 @@ static void write_file(const char *path, const void *data, size_t len) {
   assert_int_equal(fclose(fp), 0);
 }
 
-/* The first interpreter that has both modules: $NB_PYTHON, python3 on PATH, /usr/bin/python3
- * (a pyenv or venv python3 first on PATH often lacks the Debian packages). */
-static bool find_python(char *out, size_t cap) {
-  const char *cands[] = {getenv("NB_PYTHON"), "python3", "/usr/bin/python3"};
-  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-    if (!cands[i] || !cands[i][0]) continue;
-    char *argv[] = {(char *)cands[i], "-c", "import cbor2, cryptography", NULL};
-    char *o = NULL, *e = NULL;
-    int rc = nb_test_run_capture(argv, 30000, &o, &e);
-    free(o);
-    free(e);
-    if (rc == 0) {
-      snprintf(out, cap, "%s", cands[i]);
-      return true;
-    }
-  }
-  return false;
-}
-
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
@@ -108,7 +89,7 @@ static int teardown(void **state) {
 }
 
 static void need_python(fixture *f) {
-  if (!find_python(f->python, sizeof f->python)) {
+  if (!nb_test_find_python("cbor2, cryptography", f->python, sizeof f->python)) {
     print_message(
         "skipped: no python3 with the cbor2 and cryptography modules "
         "(scripts/install-deps installs python3-cbor2 python3-cryptography)\n");

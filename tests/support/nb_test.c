@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -255,4 +256,43 @@ char *nb_test_http_auth(const char *base, const char *token, const char *method,
     return NULL;
   }
   return out;
+}
+
+bool nb_test_find_python(const char *modules, char *out, size_t cap) {
+  char import[256];
+  snprintf(import, sizeof import, "import %s", modules);
+  const char *cands[] = {getenv("NB_PYTHON"), "python3", "/usr/bin/python3"};
+  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+    if (!cands[i] || !cands[i][0]) continue;
+    char *argv[] = {(char *)cands[i], "-c", import, NULL};
+    char *o = NULL, *e = NULL;
+    int rc = nb_test_run_capture(argv, 30000, &o, &e);
+    free(o);
+    free(e);
+    if (rc == 0) {
+      snprintf(out, cap, "%s", cands[i]);
+      return true;
+    }
+  }
+  return false;
+}
+
+json_t *nb_test_json_lines(const char *text, char *bad, size_t bad_cap) {
+  json_t *arr = json_array();
+  for (const char *line = text ? text : ""; arr && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len) {
+      json_error_t jerr;
+      json_t *o = json_loadb(line, len, 0, &jerr);
+      if (!o) {
+        snprintf(bad, bad_cap, "%.*s (%s)", (int)(len > 200 ? 200 : len), line, jerr.text);
+        json_decref(arr);
+        return NULL;
+      }
+      json_array_append_new(arr, o);
+    }
+    line = end ? end + 1 : line + len;
+  }
+  return arr;
 }

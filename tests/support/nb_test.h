@@ -55,6 +55,16 @@ char *nb_test_http(const char *base, const char *method, const char *path, const
 char *nb_test_http_auth(const char *base, const char *token, const char *method, const char *path,
                         const char *body);
 
+/* The first Python interpreter that can run `import MODULES` ("cbor2, cryptography"):
+ * $NB_PYTHON, python3 on PATH, /usr/bin/python3 (a pyenv or venv python3 first on PATH often
+ * lacks the Debian packages). Its name into out; false when none can. */
+bool nb_test_find_python(const char *modules, char *out, size_t cap);
+
+/* JSON lines (one object a line, as `niobium monitor` writes) as one JSON array (a json_t *,
+ * caller decrefs); NULL when a line is not JSON, with that line (truncated) in bad. */
+struct json_t;
+struct json_t *nb_test_json_lines(const char *text, char *bad, size_t bad_cap);
+
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
 

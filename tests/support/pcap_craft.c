@@ -14,6 +14,7 @@ struct nb_pcap_craft {
   bool failed;
   uint64_t frames;
   uint16_t ip_id;
+  uint32_t iface, ifaces; /* pcapng: interface of the next frames, interfaces written */
 };
 
 static void nb_w16(uint8_t *p, uint16_t v) {
@@ -51,7 +52,7 @@ nb_pcap_craft *nb_craft_open(const char *path, int linktype, bool pcapng) {
     nb_put_le(c->f, 262144, 4, &c->failed);
     nb_put_le(c->f, (uint32_t)linktype, 4, &c->failed);
   } else {
-    /* Section Header Block, then one Interface Description Block (microsecond stamps). */
+    /* Section Header Block, then the first interface. */
     nb_put_le(c->f, 0x0a0d0d0au, 4, &c->failed);
     nb_put_le(c->f, 28, 4, &c->failed);
     nb_put_le(c->f, 0x1a2b3c4du, 4, &c->failed);
@@ -59,14 +60,24 @@ nb_pcap_craft *nb_craft_open(const char *path, int linktype, bool pcapng) {
     nb_put_le(c->f, 0, 2, &c->failed);
     nb_put_le(c->f, UINT64_MAX, 8, &c->failed);
     nb_put_le(c->f, 28, 4, &c->failed);
-    nb_put_le(c->f, 1, 4, &c->failed);
-    nb_put_le(c->f, 20, 4, &c->failed);
-    nb_put_le(c->f, (uint32_t)linktype, 2, &c->failed);
-    nb_put_le(c->f, 0, 2, &c->failed);
-    nb_put_le(c->f, 262144, 4, &c->failed);
-    nb_put_le(c->f, 20, 4, &c->failed);
+    c->ifaces = 0;
+    nb_craft_interface(c, linktype);
   }
   return c;
+}
+
+nb_err nb_craft_interface(nb_pcap_craft *c, int linktype) {
+  if (!c->pcapng) return NB_ERR_UNSUPPORTED;
+  /* Interface Description Block without options (microsecond stamps). */
+  nb_put_le(c->f, 1, 4, &c->failed);
+  nb_put_le(c->f, 20, 4, &c->failed);
+  nb_put_le(c->f, (uint32_t)linktype, 2, &c->failed);
+  nb_put_le(c->f, 0, 2, &c->failed);
+  nb_put_le(c->f, 262144, 4, &c->failed);
+  nb_put_le(c->f, 20, 4, &c->failed);
+  c->iface = c->ifaces++;
+  c->linktype = linktype;
+  return c->failed ? NB_ERR_IO : NB_OK;
 }
 
 bool nb_craft_close(nb_pcap_craft *c) {
@@ -91,7 +102,7 @@ nb_err nb_craft_frame(nb_pcap_craft *c, int64_t ts_us, const uint8_t *frame, siz
     uint32_t total = (uint32_t)(32 + len + pad);
     nb_put_le(c->f, 6, 4, &c->failed);
     nb_put_le(c->f, total, 4, &c->failed);
-    nb_put_le(c->f, 0, 4, &c->failed);
+    nb_put_le(c->f, c->iface, 4, &c->failed);
     nb_put_le(c->f, ts >> 32, 4, &c->failed);
     nb_put_le(c->f, ts & 0xffffffffu, 4, &c->failed);
     nb_put_le(c->f, len, 4, &c->failed);

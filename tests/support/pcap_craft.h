@@ -25,6 +25,9 @@ typedef struct {
 
 /* linktype: 1 Ethernet, 113 SLL, 276 SLL2, 0 NULL, 108 LOOP, 101 raw. */
 nb_pcap_craft *nb_craft_open(const char *path, int linktype, bool pcapng);
+/* pcapng only: declares another interface of link type `linktype` (an Interface Description
+ * Block) and writes the next frames on it, framed for that link type. */
+nb_err nb_craft_interface(nb_pcap_craft *c, int linktype);
 /* Flushes and closes; false when any write failed. */
 bool nb_craft_close(nb_pcap_craft *c);
 /* Frames written so far (the next frame's number is this plus one). */

@@ -89,6 +89,22 @@ T_FN nb_model *t_model(void) {
   return m;
 }
 
+/* A model for the tests of a file: t_model() built by the group setup, freed by its teardown. */
+static nb_model *t_shared_model __attribute__((unused));
+
+T_FN int t_group_setup(void **state) {
+  (void)state;
+  t_shared_model = t_model();
+  return t_shared_model ? 0 : -1;
+}
+
+T_FN int t_group_teardown(void **state) {
+  (void)state;
+  nb_model_free(t_shared_model);
+  t_shared_model = NULL;
+  return 0;
+}
+
 T_FN nb_path t_path(const char *text) {
   nb_path p;
   assert_int_equal(nb_path_parse(text, &p), NB_OK);
@@ -219,7 +235,7 @@ T_FN void t_assert_same(const nb_records *a, const nb_records *b) {
 T_FN nb_err t_decode(int cf, const void *buf, size_t len, const char *base, const nb_model *m,
                      nb_records *out, nb_format_error *fe) {
   nb_path p = t_path(base);
-  nb_format_opts opts = {&p, m, 0, NULL, NULL};
+  nb_format_opts opts = {&p, m, 0, NULL, NULL, NULL};
   fe->code = 0;
   fe->reason = NULL;
   return nb_format_decode_ex(cf, (const uint8_t *)buf, len, &opts, out, fe);
@@ -228,7 +244,7 @@ T_FN nb_err t_decode(int cf, const void *buf, size_t len, const char *base, cons
 T_FN nb_err t_encode(int cf, const nb_records *in, const char *base, const nb_model *m,
                      nb_bytes *out, nb_format_error *fe) {
   nb_path p = t_path(base);
-  nb_format_opts opts = {&p, m, 0, NULL, NULL};
+  nb_format_opts opts = {&p, m, 0, NULL, NULL, NULL};
   fe->code = 0;
   fe->reason = NULL;
   return nb_format_encode_ex(cf, in, &opts, out, fe);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "coap/msg.h"
+#include "lwm2m/path.h"
 #include "nb_test.h"
 
 static nb_err parse_hex(const char *hex, nb_coap_msg *msg, uint8_t *buf, size_t cap) {
@@ -163,6 +164,58 @@ static void test_too_many_options(void **state) {
   nb_coap_msg msg;
   assert_int_equal(nb_coap_parse(buf, sizeof buf - 1, &msg), NB_OK);
   assert_int_equal(nb_coap_parse(buf, sizeof buf, &msg), NB_ERR_COAP_TOO_MANY_OPTS);
+}
+
+/* The wide parse reads any number of options a datagram holds into the caller's array, and the
+ * option-list readers see them all: a Uri-Path after 200 unknown elective options, and the
+ * queries after them. A cap that fills up is refused like the fixed parse. */
+static void test_wide_parse_reads_every_option(void **state) {
+  (void)state;
+  uint8_t buf[512];
+  size_t n = 0;
+  buf[n++] = 0x41; /* CON, token length 1 */
+  buf[n++] = NB_COAP_PUT;
+  buf[n++] = 0x12;
+  buf[n++] = 0x34;
+  buf[n++] = 0x77;
+  /* Uri-Path "5", "0", "1" (option 11), then 200 times option 2048 (unknown, elective)... */
+  buf[n++] = 0xb1, buf[n++] = '5';
+  buf[n++] = 0x01, buf[n++] = '0';
+  buf[n++] = 0x01, buf[n++] = '1';
+  buf[n++] = 0xe0, buf[n++] = (uint8_t)((2048 - 11 - 269) >> 8),
+  buf[n++] = (uint8_t)(2048 - 11 - 269);
+  for (int i = 1; i < 200; i++) buf[n++] = 0x00;
+  buf[n++] = 0xff;
+  memcpy(buf + n, "http://x", 8);
+  n += 8;
+  nb_coap_msg msg;
+  assert_int_equal(nb_coap_parse(buf, n, &msg), NB_ERR_COAP_TOO_MANY_OPTS);
+  nb_coap_option opts[512];
+  nb_coap_optlist list;
+  assert_int_equal(nb_coap_parse_wide(buf, n, &msg, opts, n, &list), NB_OK);
+  assert_int_equal(list.count, 203);
+  assert_int_equal(msg.option_count, 0);
+  assert_int_equal(msg.code, NB_COAP_PUT);
+  assert_int_equal(msg.token_len, 1);
+  assert_int_equal(msg.payload_len, 8);
+  assert_memory_equal(msg.payload, "http://x", 8);
+  char path[32];
+  assert_int_equal(nb_coap_optlist_get_path(&list, NB_COAP_OPT_URI_PATH, path, sizeof path), NB_OK);
+  assert_string_equal(path, "/5/0/1");
+  assert_int_equal(nb_coap_optlist_count(&list, 2048), 200);
+  uint16_t bad = 0;
+  assert_int_equal(nb_coap_optlist_check(&list, &bad), NB_OK); /* electives are ignored */
+  nb_path p;
+  assert_int_equal(nb_path_from_optlist(&list, &p), NB_OK);
+  assert_true(nb_path_equal(&p, &(nb_path){{5, 0, 1, 0}, 3}));
+  /* A cap smaller than the option count is refused, not overrun. */
+  assert_int_equal(nb_coap_parse_wide(buf, n, &msg, opts, 100, &list), NB_ERR_COAP_TOO_MANY_OPTS);
+  /* A message within the fixed bound reads the same both ways. */
+  static const uint8_t small[] = {0x40, 0x01, 0, 1, 0xb1, '3', 0x01, '0', 0x41, 'x'};
+  assert_int_equal(nb_coap_parse_wide(small, sizeof small, &msg, opts, sizeof small, &list), NB_OK);
+  assert_int_equal(list.count, 3);
+  assert_int_equal(nb_coap_optlist_get_query(&list, NB_COAP_OPT_URI_QUERY, "x", path, sizeof path),
+                   NB_OK);
 }
 
 static void test_builder_sorts_and_keeps_repeat_order(void **state) {
@@ -352,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_extended_option_encodings),
       cmocka_unit_test(test_format_errors),
       cmocka_unit_test(test_too_many_options),
+      cmocka_unit_test(test_wide_parse_reads_every_option),
       cmocka_unit_test(test_builder_sorts_and_keeps_repeat_order),
       cmocka_unit_test(test_uint_encoding),
       cmocka_unit_test(test_path_percent_encoding),

@@ -93,6 +93,21 @@ static void test_ring_and_batches(void **state) {
   list = nb_http_alerts_list(a, 1);
   assert_int_equal(json_array_size(list), 1);
   json_decref(list);
+  /* Pages (ids 4, 3, 2 in the ring): two, then the one before id 3. */
+  uint64_t next;
+  list = nb_http_alerts_page(a, 0, 2, &next);
+  assert_int_equal(json_array_size(list), 2);
+  assert_int_equal(next, 3);
+  json_decref(list);
+  list = nb_http_alerts_page(a, next, 2, &next);
+  assert_int_equal(json_array_size(list), 1);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "id")), 2);
+  assert_int_equal(next, 0);
+  json_decref(list);
+  list = nb_http_alerts_page(a, 0, 3, &next); /* exactly all: no next page */
+  assert_int_equal(json_array_size(list), 3);
+  assert_int_equal(next, 0);
+  json_decref(list);
   nb_http_alerts_free(a);
 }
 

@@ -1,6 +1,7 @@
 /* LwM2M JSON (11543) of LwM2M 1.0: the specification's Device example both ways, byte-exact
  * output, base names and relative names, timestamps (bt + t), every type, and rejections of
  * invalid JSON, missing names or values, wrong JSON types, bad base64 and duplicates. */
+#include "lwm2m/lwm2m_json.h"
 #include "lwm2m_fmt_testutil.h"
 
 #define CF NB_COAP_CF_LWM2M_JSON
@@ -158,7 +159,7 @@ static void test_timestamps(void **state) {
   nb_times times;
   nb_times_init(&times);
   nb_path base = t_path("/1024");
-  nb_format_opts opts = {&base, model, 0, &times, NULL};
+  nb_format_opts opts = {&base, model, 0, &times, NULL, NULL};
   nb_format_error fe;
   assert_int_equal(nb_format_decode_ex(CF, (const uint8_t *)json, strlen(json), &opts, &r, &fe),
                    NB_OK);
@@ -170,7 +171,7 @@ static void test_timestamps(void **state) {
   /* Written back with absolute times; read again, the same records and times. */
   nb_bytes b;
   nb_bytes_init(&b);
-  nb_format_opts eopts = {&base, model, 0, NULL, times.items};
+  nb_format_opts eopts = {&base, model, 0, NULL, times.items, NULL};
   assert_int_equal(nb_format_encode_ex(CF, &r, &eopts, &b, &fe), NB_OK);
   nb_records back;
   nb_records_init(&back);
@@ -238,6 +239,57 @@ static void test_rejects(void **state) {
   t_reject_text(CF, "{\"e\":[{\"n\":\"3\",\"bv\":1}]}", "/65000/0", model, BAD);
 }
 
+/* Leshan's client (OMA interop TD 204/220) writes bn without its trailing "/": the literal
+ * concatenation ("/1/01") is no resource of the target, so the names are read as path segments
+ * below bn, as Leshan reads them, and the leniency is reported through note_out. A literal
+ * reading that is valid wins; payloads that are invalid either way stay refused. */
+static void test_bn_without_trailing_slash(void **state) {
+  (void)state;
+  static const char td220[] =
+      "{\"bn\":\"/1/0\",\"e\":[{\"n\":\"1\",\"v\":300},{\"n\":\"2\",\"v\":10},"
+      "{\"n\":\"3\",\"v\":60}]}";
+  nb_records r;
+  nb_records_init(&r);
+  const char *note = NULL;
+  nb_path base = t_path("/1/0");
+  nb_format_opts opts = {.base = &base, .model = model, .note_out = &note};
+  nb_format_error fe = {0, NULL};
+  assert_int_equal(nb_format_decode_ex(CF, (const uint8_t *)td220, strlen(td220), &opts, &r, &fe),
+                   NB_OK);
+  assert_int_equal(r.len, 3);
+  t_expect_int(&r, "/1/0/1", 300);
+  t_expect_int(&r, "/1/0/2", 10);
+  t_expect_int(&r, "/1/0/3", 60);
+  assert_string_equal(note, NB_LWM2M_JSON_NOTE_BN);
+  nb_records_deinit(&r);
+  /* Resource instances, and a bn naming the object only (Read of /3). */
+  static const char device[] =
+      "{\"bn\":\"/3\",\"e\":[{\"n\":\"0/0\",\"sv\":\"ACME\"},{\"n\":\"0/6/1\",\"v\":5}]}";
+  decode_ok(device, "/3", model, &r);
+  t_expect_str(&r, "/3/0/0", "ACME");
+  t_expect_int(&r, "/3/0/6/1", 5);
+  nb_records_deinit(&r);
+  /* A conformant payload is read as written and says nothing. */
+  note = NULL;
+  static const char slashed[] = "{\"bn\":\"/1/0/\",\"e\":[{\"n\":\"1\",\"v\":300}]}";
+  assert_int_equal(
+      nb_format_decode_ex(CF, (const uint8_t *)slashed, strlen(slashed), &opts, &r, &fe), NB_OK);
+  assert_null(note);
+  t_expect_int(&r, "/1/0/1", 300);
+  nb_records_deinit(&r);
+  /* The literal reading wins when it is valid: "/3/0" + "0/1" is /3/0/1 (leading zeros are IDs). */
+  static const char literal[] = "{\"bn\":\"/3/0\",\"e\":[{\"n\":\"0/1\",\"v\":7}]}";
+  decode_ok(literal, "/3", NULL, &r);
+  assert_int_equal(r.len, 1);
+  assert_true(nb_path_equal(&r.items[0].path, &(nb_path){{3, 0, 1, 0}, 3}));
+  nb_records_deinit(&r);
+  /* Still refused: a mistyped value, a bn outside the target, either way. */
+  t_reject_text(CF, "{\"bn\":\"/1/0\",\"e\":[{\"n\":\"1\",\"sv\":\"x\"}]}", "/1/0", model,
+                NB_COAP_BAD_REQUEST);
+  t_reject_text(CF, "{\"bn\":\"/1/1\",\"e\":[{\"n\":\"1\",\"v\":3}]}", "/1/0", model,
+                NB_COAP_BAD_REQUEST);
+}
+
 static void test_encode_refusals(void **state) {
   (void)state;
   nb_records r;
@@ -265,9 +317,13 @@ static void test_encode_refusals(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_spec_device), cmocka_unit_test(test_names),
-      cmocka_unit_test(test_all_types),   cmocka_unit_test(test_timestamps),
-      cmocka_unit_test(test_rejects),     cmocka_unit_test(test_encode_refusals),
+      cmocka_unit_test(test_spec_device),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_all_types),
+      cmocka_unit_test(test_timestamps),
+      cmocka_unit_test(test_rejects),
+      cmocka_unit_test(test_encode_refusals),
+      cmocka_unit_test(test_bn_without_trailing_slash),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

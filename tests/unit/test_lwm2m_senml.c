@@ -297,7 +297,7 @@ static void test_timestamps(void **state) {
   for (int f = 0; f < 2; f++) {
     int cf = f ? SC : SJ;
     nb_path root = nb_path_root();
-    nb_format_opts eo = {&root, model, 0, NULL, times};
+    nb_format_opts eo = {&root, model, 0, NULL, times, NULL};
     nb_bytes b;
     nb_bytes_init(&b);
     nb_format_error fe;
@@ -306,7 +306,7 @@ static void test_timestamps(void **state) {
     nb_records_init(&back);
     nb_times bt;
     nb_times_init(&bt);
-    nb_format_opts dopt = {&root, model, 0, &bt, NULL};
+    nb_format_opts dopt = {&root, model, 0, &bt, NULL, NULL};
     assert_int_equal(nb_format_decode_ex(cf, b.data, b.len, &dopt, &back, &fe), NB_OK);
     assert_int_equal(back.len, 3);
     for (size_t k = 0; k < 3; k++) {
@@ -334,7 +334,7 @@ static void test_timestamps(void **state) {
   nb_times bt;
   nb_times_init(&bt);
   nb_path root = nb_path_root();
-  nb_format_opts dopt = {&root, model, 0, &bt, NULL};
+  nb_format_opts dopt = {&root, model, 0, &bt, NULL, NULL};
   const char *json =
       "[{\"bn\":\"/3303/0/5700\",\"bt\":1000,\"v\":1,\"t\":5},{\"v\":2,\"t\":6},"
       "{\"bn\":\"/3303/1/5700\",\"v\":3},{\"bt\":2000,\"n\":\"\",\"v\":4,\"t\":-1}]";
@@ -360,7 +360,7 @@ static void test_paths_only(void **state) {
   const char *json =
       "[{\"n\":\"/3/0/9\"},{\"n\":\"/1/0\"},{\"n\":\"/5\"},{\"bn\":\"/3/0/\",\"n\":\"7/1\"}]";
   nb_path root = nb_path_root();
-  nb_format_opts opts = {&root, model, NB_FORMAT_PATHS_ONLY, NULL, NULL};
+  nb_format_opts opts = {&root, model, NB_FORMAT_PATHS_ONLY, NULL, NULL, NULL};
   nb_records r;
   nb_records_init(&r);
   nb_format_error fe;

@@ -11,6 +11,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "dtls/cose.h"
+#include "dtls/keys.h"
+#include "lwm2m/format.h"
 #include "store/sqlite.h"
 
 typedef struct {
@@ -82,6 +85,7 @@ static void test_registrations_survive_reopen(void **state) {
   assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
   assert_int_equal(st.ops->reg_put(st.self, &b), NB_OK);
   a.lifetime = 900; /* put replaces */
+  a.preferred_format = 11542;
   assert_int_equal(st.ops->reg_put(st.self, &a), NB_OK);
   assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_OK);
   assert_int_equal(st.ops->reg_del(st.self, "dev-b"), NB_ERR_NOT_FOUND);
@@ -102,6 +106,7 @@ static void test_registrations_survive_reopen(void **state) {
   assert_string_equal(seen.last.identity.value, "id-1");
   assert_int_equal(seen.last.expires_at, 5000);
   assert_string_equal(seen.links, "</3/0>,</1/0>");
+  assert_int_equal(seen.last.preferred_format, 11542);
   nb_store_sqlite_close(db);
   tmpdb_remove(&t);
 }
@@ -202,7 +207,7 @@ static void test_observations_and_audit(void **state) {
     assert_int_equal(st.ops->audit_add(st.self, &a), NB_OK);
   }
   audit_n = 0;
-  assert_int_equal(st.ops->audit_each(st.self, 2, collect_audit, NULL), NB_OK);
+  assert_int_equal(st.ops->audit_each(st.self, 0, 2, collect_audit, NULL), NB_OK);
   assert_int_equal(audit_n, 2); /* newest first, limited */
   assert_string_equal(audit_ops[0], "delete");
   assert_string_equal(audit_ops[1], "execute");
@@ -222,6 +227,10 @@ static void test_schema_versions(void **state) {
   assert_int_equal(sqlite3_exec(raw,
                                 "DROP INDEX audit_ep;"
                                 "DROP TABLE evidence;"
+                                "ALTER TABLE registrations DROP COLUMN preferred_format;"
+                                "INSERT INTO registrations VALUES ('old-dev', 'r1', '1.1', 'U',"
+                                " '', 0, 60, '10.0.0.2:5683', 0, '', 1, 1, 4102444800000,"
+                                " '</>;ct=11542,</3/0>');"
                                 "INSERT INTO audit (at, actor, ep, op, path, result) VALUES"
                                 " (1, 'api', 'old', 'read', '/3', '2.05');"
                                 "PRAGMA user_version = 1;",
@@ -243,8 +252,14 @@ static void test_schema_versions(void **state) {
   assert_int_equal(found, 1);
   nb_server_store st = nb_store_sqlite_iface(db);
   audit_n = 0;
-  assert_int_equal(st.ops->audit_each(st.self, 10, collect_audit, NULL), NB_OK);
+  assert_int_equal(st.ops->audit_each(st.self, 0, 10, collect_audit, NULL), NB_OK);
   assert_int_equal(audit_n, 1);
+  /* A registration of before the format column comes back with none preferred. */
+  reg_seen got = {0};
+  assert_int_equal(st.ops->reg_each(st.self, count_reg, &got), NB_OK);
+  assert_int_equal(got.n, 1);
+  assert_string_equal(got.last.ep, "old-dev");
+  assert_int_equal(got.last.preferred_format, -1);
   nb_store_sqlite_close(db);
   /* A file from a newer build is refused rather than damaged. */
   assert_int_equal(sqlite3_open(t.path, &raw), SQLITE_OK);
@@ -311,6 +326,76 @@ static void test_read_only(void **state) {
   tmpdb_remove(&t);
 }
 
+/* A signed payload with a Security key in the clear, as an older version could have kept one
+ * (a misbehaving device's signed read of /0): never handed out by evidence_each. */
+static void keyed_cose(nb_bytes *out) {
+  nb_records recs;
+  nb_records_init(&recs);
+  nb_value v;
+  static const uint8_t key[16] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
+                                  0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0};
+  assert_int_equal(nb_value_set_opaque(&v, key, sizeof key), NB_OK);
+  nb_path p = nb_path_res(0, 1, 5);
+  assert_int_equal(nb_records_add(&recs, &p, &v), NB_OK);
+  nb_bytes body;
+  nb_bytes_init(&body);
+  nb_path base = nb_path_obj(0);
+  assert_int_equal(nb_format_encode(NB_COAP_CF_SENML_CBOR, &recs, &base, NULL, &body, NULL, NULL),
+                   NB_OK);
+  nb_dtls_keypair kp;
+  assert_int_equal(nb_dtls_keypair_generate(&kp), NB_OK);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  assert_int_equal(nb_cose_sign1(&h, body.data, body.len, kp.key_der.data, kp.key_der.len, out),
+                   NB_OK);
+  nb_dtls_keypair_free(&kp);
+  nb_bytes_free(&body);
+  nb_records_deinit(&recs);
+}
+
+static nb_err count_evidence(void *user, const nb_server_evidence_info *e) {
+  (void)e;
+  (*(int *)user)++;
+  return NB_OK;
+}
+
+static void test_evidence_with_key_withheld(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  nb_bytes keyed, plain;
+  nb_bytes_init(&keyed);
+  nb_bytes_init(&plain);
+  keyed_cose(&keyed);
+  static const uint8_t inner[] = {0x80}; /* an empty SenML array: no key */
+  nb_dtls_keypair kp;
+  assert_int_equal(nb_dtls_keypair_generate(&kp), NB_OK);
+  nb_cose_headers h;
+  nb_cose_headers_init(&h);
+  h.content_format = NB_COAP_CF_SENML_CBOR;
+  assert_int_equal(nb_cose_sign1(&h, inner, sizeof inner, kp.key_der.data, kp.key_der.len, &plain),
+                   NB_OK);
+  nb_dtls_keypair_free(&kp);
+  nb_server_evidence_info e = {.ep = "dev", .at = 1, .kind = "read", .path = "/0"};
+  e.cose = keyed.data;
+  e.cose_len = keyed.len;
+  assert_int_equal(st.ops->evidence_add(st.self, &e, 0), NB_OK);
+  e.cose = plain.data;
+  e.cose_len = plain.len;
+  assert_int_equal(st.ops->evidence_add(st.self, &e, 0), NB_OK);
+  int n = 0;
+  assert_int_equal(st.ops->evidence_each(st.self, "dev", 0, 100, count_evidence, &n), NB_OK);
+  assert_int_equal(n, 1); /* the keyed row is withheld, the other served */
+  nb_bytes_free(&keyed);
+  nb_bytes_free(&plain);
+  nb_store_sqlite_close(db);
+  tmpdb_remove(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registrations_survive_reopen),
@@ -318,6 +403,7 @@ int main(void) {
       cmocka_unit_test(test_observations_and_audit),
       cmocka_unit_test(test_schema_versions),
       cmocka_unit_test(test_read_only),
+      cmocka_unit_test(test_evidence_with_key_withheld),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

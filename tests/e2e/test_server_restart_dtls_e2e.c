@@ -1,0 +1,174 @@
+/* A server restart under DTLS devices, real binaries (issue 14 item 6): `niobium client` over
+ * PSK registers with `niobium server --coaps`, the server is killed with SIGKILL and started
+ * again on the same ports and database. Meanwhile the API lists the device "reachable": false
+ * and a read for it is queued at once (202), where it used to wait 30 s for a 504. The client's
+ * next Update goes into a session the new process does not have; it renews the session after
+ * the first unanswered transmission and the server hears it: reachable again within
+ * UPDATE_IN + BOUND_S of the restart, the queued read answered, a new read 200. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nb_test.h"
+
+#define LIFETIME "20"
+#define UPDATE_IN 18 /* s after the registration: 90 % of the lifetime */
+/* The first transmission unanswered (2-3 s), a handshake, the answer; slack for a loaded
+ * machine and sanitizers. */
+#define BOUND_S 12
+
+static char dir[64], db[128], coaps[32], http[32], base[64], uri[64], psk_file[128], key_file[128];
+static nb_test_proc srv, cli;
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/nb-e2e-restart-XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  snprintf(db, sizeof db, "%s/server.db", dir);
+  uint16_t cp = nb_test_free_port(SOCK_DGRAM), hp = nb_test_free_port(SOCK_STREAM);
+  snprintf(coaps, sizeof coaps, "127.0.0.1:%u", cp);
+  snprintf(uri, sizeof uri, "coaps://127.0.0.1:%u", cp);
+  snprintf(http, sizeof http, "127.0.0.1:%u", hp);
+  snprintf(base, sizeof base, "http://127.0.0.1:%u", hp);
+  snprintf(psk_file, sizeof psk_file, "%s/devices.psk", dir);
+  snprintf(key_file, sizeof key_file, "%s/meter.key", dir);
+  FILE *f = fopen(psk_file, "w");
+  if (!f) return -1;
+  fputs("meter,meter-id,000102030405060708090a0b0c0d0e0f\n", f);
+  fclose(f);
+  f = fopen(key_file, "w");
+  if (!f) return -1;
+  fputs("000102030405060708090a0b0c0d0e0f\n", f);
+  fclose(f);
+  return chmod(key_file, 0600);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  nb_test_proc_stop(&cli);
+  nb_test_proc_cleanup(&cli);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void start_server(void) {
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "server",
+                  "--coaps",
+                  coaps,
+                  "--http",
+                  http,
+                  "--db",
+                  db,
+                  "--psk",
+                  psk_file,
+                  NULL};
+  assert_true(nb_test_proc_start(&srv, argv));
+  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+}
+
+static char *get(const char *path) {
+  char *out = nb_test_http(base, "GET", path, NULL);
+  if (!out) fail_msg("GET %s: no answer within curl's 20 s", path);
+  return out;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Polls the registration until it holds needle; seconds waited, or -1 after limit_s. */
+static double wait_for(const char *needle, double limit_s) {
+  double t0 = now_s();
+  while (now_s() - t0 < limit_s) {
+    char *body = get("/api/clients/meter");
+    bool yes = strstr(body, needle) != NULL;
+    free(body);
+    if (yes) return now_s() - t0;
+    usleep(200 * 1000);
+  }
+  return -1;
+}
+
+static void test_dtls_device_after_server_kill(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  start_server();
+  char *cargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "client",
+                   "--server",
+                   uri,
+                   "--endpoint",
+                   "meter",
+                   "--psk-identity",
+                   "meter-id",
+                   "--psk-key-file",
+                   key_file,
+                   "--lifetime",
+                   LIFETIME,
+                   "--sensors",
+                   "none",
+                   NULL};
+  assert_true(nb_test_proc_start(&cli, cargv));
+  assert_true(nb_test_proc_wait_output(&cli, true, "event=registered", 20000));
+  assert_true(wait_for("\"endpoint\":\"meter\"", 10) >= 0);
+
+  /* kill -9 and start again on the same ports and database. */
+  assert_int_equal(kill(srv.pid, SIGKILL), 0);
+  waitpid(srv.pid, NULL, 0);
+  nb_test_proc_cleanup(&srv);
+  start_server();
+  double restarted = now_s();
+  /* A read meanwhile is queued at once instead of waiting 30 s for a 504. */
+  double t = now_s();
+  char *body = get("/api/clients/meter/3/0/0");
+  if (!strstr(body, "|202") || !strstr(body, "QUEUED"))
+    fail_msg("read while unheard: %s after %.1f s", body, now_s() - t);
+  free(body);
+  assert_true(now_s() - t < 5);
+  body = get("/api/clients/meter");
+  assert_non_null(strstr(body, "|200"));
+  assert_non_null(strstr(body, "\"reachable\":false"));
+  free(body);
+
+  /* Heard again within the bound: its Update over a new handshake. */
+  double waited = wait_for("\"reachable\":true", UPDATE_IN + BOUND_S);
+  if (waited < 0) {
+    char *log = nb_test_proc_stderr(&cli);
+    fail_msg("not heard again within %d s of the restart; client log:\n%s", UPDATE_IN + BOUND_S,
+             log);
+  }
+  fprintf(stderr, "note: reachable again %.1f s after the restart\n", now_s() - restarted);
+  body = get("/api/clients/meter/3/0/0");
+  if (!strstr(body, "|200") || !strstr(body, "\"Niobium\"")) fail_msg("read after: %s", body);
+  free(body);
+  char *log = nb_test_proc_stderr(&cli);
+  assert_non_null(strstr(log, "event=dtls-renew"));
+  free(log);
+  log = nb_test_proc_stderr(&srv);
+  assert_non_null(strstr(log, "event=reachable ep=meter queued=1"));
+  free(log);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_dtls_device_after_server_kill, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
