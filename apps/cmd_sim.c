@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_opts.h"
 #include "base/log.h"
 #include "commands.h"
 #include "dtls/keys.h"
@@ -40,7 +41,9 @@ static void usage(FILE *f) {
       "--bootstrap it runs a bootstrap server, a server and their REST API of its own on\n"
       "127.0.0.1 (as niobium demo does) and the devices bootstrap there.\n\n"
       "Fleet:\n"
-      "  --devices N          devices (default 10)\n"
+      "  --devices N          devices (default 10); niobium server holds 1000 NoSec\n"
+      "                       registrations by default: more need its\n"
+      "                       --max-nosec-registrations\n"
       "  --server URI         register with this server (coap://HOST:PORT or coaps://)\n"
       "  --bootstrap URI      bootstrap there first (its config names the server)\n"
       "  --security MODE      nosec (default), psk, rpk or x509: of that account; PSKs and\n"
@@ -278,10 +281,17 @@ static int load_credentials(sim_app *a) {
   if (a->server_key.data && a->server_key.len > 0 &&
       a->server_key.data[a->server_key.len - 1] == '\n' && a->server_key.len <= 32)
     a->server_key.len--; /* a secure ID on a line of its own */
-  if (o->api_token_file && nb_sim_rest_token_file(o->api_token_file, a->token, sizeof a->token, err,
-                                                  sizeof err) != NB_OK) {
-    fprintf(stderr, CLI ": --api-token-file: %s\n", err);
-    return -1;
+  if (o->api_token_file) {
+    char *tok = nb_secret_file_read(o->api_token_file, err, sizeof err);
+    bool valid = tok && nb_api_token_valid(tok);
+    if (valid) snprintf(a->token, sizeof a->token, "%s", tok);
+    if (tok) gnutls_memset(tok, 0, strlen(tok));
+    free(tok);
+    if (!valid) {
+      fprintf(stderr, CLI ": --api-token-file: %s\n",
+              tok ? "the token must be 16 to 256 visible ASCII characters" : err);
+      return -1;
+    }
   }
   if (o->api_token) snprintf(a->token, sizeof a->token, "%s", o->api_token);
   return 0;
@@ -661,7 +671,9 @@ static int take(sim_opts *o, int c, const char *arg) {
       return 0;
     case 'T':
       o->api_token = arg;
-      return strlen(arg) >= 16 ? 0 : bad("--api-token must be at least 16 characters");
+      return nb_api_token_valid(arg)
+                 ? 0
+                 : bad("--api-token must be 16 to 256 visible ASCII characters");
     case 't':
       o->api_token_file = arg;
       return 0;

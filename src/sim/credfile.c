@@ -1,7 +1,6 @@
 /* PSK files for the fleet simulator: read for lookups, written 0600. */
 #include "sim/credfile.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <stdbool.h>

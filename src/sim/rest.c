@@ -1,13 +1,11 @@
 /* The fleet simulator's REST client: provisioning, approvals and the operator's observes. */
 #include "sim/rest.h"
 
-#include <errno.h>
 #include <gnutls/crypto.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/hex.h"
 #include "base/log.h"
@@ -24,7 +22,7 @@ typedef enum {
   NB_SIM_JOB_APPROVE,    /* POST /api/bootstrap/pending/{ep}/approve */
   NB_SIM_JOB_ATTRS,      /* PUT /api/clients/{ep}/{path}/attributes?... */
   NB_SIM_JOB_OBSERVE,    /* POST /api/clients/{ep}/{path}/observe */
-  NB_SIM_JOB_PENDING     /* GET /api/bootstrap/pending */
+  NB_SIM_JOB_PENDING     /* GET /api/bootstrap/pending, every page */
 } nb_sim_job_kind;
 
 typedef struct {
@@ -32,6 +30,7 @@ typedef struct {
   uint8_t kind;
   bool last;  /* provisioning: the device's last request */
   char *body; /* JSON, owned; may hold a key (wiped when freed) */
+  char *next; /* PENDING: the URL of a page after the first (the answer's Link rel="next") */
 } nb_sim_job;
 
 typedef struct {
@@ -72,6 +71,8 @@ static nb_err nb_sim_rest_push(nb_sim_rest *r, nb_sim_job j) {
 }
 
 static void nb_sim_job_free(nb_sim_job *j) {
+  free(j->next);
+  j->next = NULL;
   if (!j->body) return;
   gnutls_memset(j->body, 0, strlen(j->body));
   free(j->body);
@@ -81,6 +82,7 @@ static void nb_sim_job_free(nb_sim_job *j) {
 /* ---- requests ---- */
 
 static void nb_sim_rest_pump(nb_sim_rest *r);
+static void nb_sim_rest_send(nb_sim_rest *r, nb_sim_job j);
 
 static bool nb_sim_rest_ep(nb_sim_rest *r, uint32_t dev, char *esc, size_t cap) {
   char ep[64];
@@ -113,8 +115,9 @@ static bool nb_sim_rest_url(nb_sim_rest *r, const nb_sim_job *j, char *url, size
       n = snprintf(url, cap, "%s/api/clients/%s%s/observe%s%s", r->api, ep, path,
                    r->format[0] ? "?format=" : "", r->format);
       break;
-    case NB_SIM_JOB_PENDING:
-      n = snprintf(url, cap, "%s/api/bootstrap/pending", r->api);
+    case NB_SIM_JOB_PENDING: /* the largest pages the API gives, then its next links */
+      n = j->next ? snprintf(url, cap, "%s", j->next)
+                  : snprintf(url, cap, "%s/api/bootstrap/pending?limit=1000", r->api);
       break;
   }
   return n > 0 && (size_t)n < cap;
@@ -156,7 +159,7 @@ static void nb_sim_rest_pending_answer(nb_sim_rest *r, const char *body) {
 
 /* A job ended (answered, failed, or never sent): what follows from it. */
 static void nb_sim_rest_finish(nb_sim_rest *r, nb_sim_job *j, bool ok, long status, nb_err err,
-                               const char *body) {
+                               const char *body, const char *next) {
   if (ok) {
     r->st.ok++;
   } else {
@@ -182,6 +185,11 @@ static void nb_sim_rest_finish(nb_sim_rest *r, nb_sim_job *j, bool ok, long stat
   } else if (j->kind == NB_SIM_JOB_PENDING) {
     r->polling = false;
     if (ok && !r->closing && body) nb_sim_rest_pending_answer(r, body);
+    char *more = ok && !r->closing && next ? strdup(next) : NULL;
+    if (more) { /* this poll goes on with the next page */
+      r->polling = true;
+      nb_sim_rest_send(r, (nb_sim_job){.kind = NB_SIM_JOB_PENDING, .next = more});
+    }
   }
   nb_sim_job_free(j);
 }
@@ -191,7 +199,7 @@ static void nb_sim_rest_done(void *user, const nb_http_response *res) {
   nb_sim_rest *r = call->r;
   r->inflight--;
   bool ok = res->err == NB_OK && res->status >= 200 && res->status < 300;
-  nb_sim_rest_finish(r, &call->job, ok, res->status, res->err, res->body);
+  nb_sim_rest_finish(r, &call->job, ok, res->status, res->err, res->body, res->next);
   free(call);
   if (!r->closing) nb_sim_rest_pump(r);
 }
@@ -219,7 +227,7 @@ static void nb_sim_rest_send(nb_sim_rest *r, nb_sim_job j) {
     r->inflight--;
   }
   free(call);
-  nb_sim_rest_finish(r, &j, false, 0, e, NULL);
+  nb_sim_rest_finish(r, &j, false, 0, e, NULL, NULL);
 }
 
 static void nb_sim_rest_pump(nb_sim_rest *r) {
@@ -392,26 +400,3 @@ void nb_sim_rest_free(nb_sim_rest *r) {
 void nb_sim_rest_get_stats(const nb_sim_rest *r, nb_sim_rest_stats *out) { *out = r->st; }
 
 size_t nb_sim_rest_pending(const nb_sim_rest *r) { return r->qlen + r->inflight; }
-
-nb_err nb_sim_rest_token_file(const char *path, char *out, size_t cap, char *why, size_t whycap) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    snprintf(why, whycap, "cannot read %s: %s", path, strerror(errno));
-    return NB_ERR_IO;
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
-    fclose(f);
-    snprintf(why, whycap, "%s may be read by group or others: chmod 600 %s", path, path);
-    return NB_ERR_INVAL;
-  }
-  bool ok = fgets(out, (int)cap, f) != NULL;
-  fclose(f);
-  size_t n = ok ? strlen(out) : 0;
-  while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ')) out[--n] = 0;
-  if (n == 0) {
-    snprintf(why, whycap, "%s holds no token", path);
-    return NB_ERR_INVAL;
-  }
-  return NB_OK;
-}

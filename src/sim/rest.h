@@ -61,8 +61,4 @@ void nb_sim_rest_get_stats(const nb_sim_rest *r, nb_sim_rest_stats *out);
 /* Requests queued or in flight. */
 size_t nb_sim_rest_pending(const nb_sim_rest *r);
 
-/* Reads a token file: the first line, trailing white space removed; NB_ERR_IO or NB_ERR_INVAL
- * (empty, or readable by group or others) with why. */
-nb_err nb_sim_rest_token_file(const char *path, char *out, size_t cap, char *why, size_t whycap);
-
 #endif
