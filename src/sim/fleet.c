@@ -79,6 +79,7 @@ struct nb_sim_fleet {
   /* servers */
   nb_addr bs_addr;
   bool has_bs;
+  uint16_t ssid; /* the Short Server ID the devices registered with (one server per fleet) */
   uint64_t rng;
   /* the time of the call into an engine under way (its callbacks are not given it) */
   nb_time_ms now;
@@ -354,9 +355,9 @@ static void nb_sim_on_client_event(void *user, nb_client_event ev, uint16_t ssid
                                    nb_time_ms now) {
   nb_sim_dev *d = user;
   nb_sim_fleet *f = d->f;
-  (void)ssid;
   switch (ev) {
     case NB_CLIENT_EV_REGISTERED:
+      f->ssid = ssid;
       nb_sim_registered(f, d, now);
       break;
     case NB_CLIENT_EV_UPDATED:
@@ -892,6 +893,16 @@ const nb_sim_err_count *nb_sim_fleet_errors(const nb_sim_fleet *f, size_t *n) {
 }
 
 uint32_t nb_sim_fleet_size(const nb_sim_fleet *f) { return f->cfg.devices; }
+
+uint32_t nb_sim_fleet_sleeping(const nb_sim_fleet *f) {
+  if (!strchr(f->binding, 'Q')) return 0; /* only queue mode sleeps */
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < f->cfg.devices; i++) {
+    const nb_sim_dev *d = &f->devs[i];
+    n += d->state == NB_SIM_ST_REGISTERED && d->c && !nb_client_awake(d->c, f->ssid);
+  }
+  return n;
+}
 
 nb_client *nb_sim_fleet_client(nb_sim_fleet *f, uint32_t dev) {
   return dev < f->cfg.devices ? f->devs[dev].c : NULL;

@@ -164,6 +164,9 @@ const nb_sim_stats *nb_sim_fleet_stats(const nb_sim_fleet *f);
 const nb_sim_wire *nb_sim_fleet_wire(const nb_sim_fleet *f);
 const nb_sim_err_count *nb_sim_fleet_errors(const nb_sim_fleet *f, size_t *n);
 uint32_t nb_sim_fleet_size(const nb_sim_fleet *f);
+/* Registered devices asleep now (queue mode, binding UQ: requests for them wait for their next
+ * Update). A walk over the fleet: for a progress line, not for every event. */
+uint32_t nb_sim_fleet_sleeping(const nb_sim_fleet *f);
 
 /* Device access: its endpoint name (into buf), its engine (NULL before it was made), its
  * state name ("idle", "registered"...), and one more Executes counter per device. */

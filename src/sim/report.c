@@ -238,9 +238,9 @@ void nb_sim_progress_line(nb_sim_progress *p, const nb_sim_fleet *f, nb_time_ms 
   double rate = dt > 0 ? (double)(st->notifications - p->notifications) / dt : 0;
   snprintf(buf, cap,
            "t=%.0fs devices=%u started=%u bootstrapping=%u bootstrapped=%u registered=%u "
-           "retrying=%u failed=%u notify/s=%.0f latency_p50=%llums p99=%llums",
+           "sleeping=%u retrying=%u failed=%u notify/s=%.0f latency_p50=%llums p99=%llums",
            nb_sim_secs(started, now), st->devices, st->started, st->bootstrapping, st->bootstrapped,
-           st->registered, st->retrying, st->failed, rate,
+           st->registered, nb_sim_fleet_sleeping(f), st->retrying, st->failed, rate,
            (unsigned long long)nb_sim_hist_quantile(&delta, 0.5),
            (unsigned long long)nb_sim_hist_quantile(&delta, 0.99));
   p->at = now;

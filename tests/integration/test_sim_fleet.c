@@ -110,7 +110,8 @@ static nb_err provision(void *u, nb_sim_fleet *fl, const nb_sim_cred *cred) {
   return e;
 }
 
-static void fx_setup(fx *f, uint64_t seed, bool bootstrap, double loss) {
+/* binding: NULL for U. */
+static void fx_setup(fx *f, uint64_t seed, bool bootstrap, double loss, const char *binding) {
   memset(f, 0, sizeof *f);
   f->net = nb_simnet_new(seed);
   assert_int_equal(nb_store_sqlite_open(":memory:", &f->dmst), NB_OK);
@@ -152,6 +153,7 @@ static void fx_setup(fx *f, uint64_t seed, bool bootstrap, double loss) {
     cfg.server_uri = "coap://10.0.0.1:5683";
   }
   cfg.retry_timer = 5;
+  cfg.binding = binding;
   cfg.window = DEVICES;
   cfg.loss = loss;
   cfg.seed = seed;
@@ -208,7 +210,7 @@ static uint64_t wire_datagrams(const nb_sim_wire *w, int dir) {
 /* Loss 20 % each way: bootstrap and registration within a bound of virtual time. */
 static void run_lossy(bool bootstrap) {
   fx f;
-  fx_setup(&f, 42, bootstrap, 0.2);
+  fx_setup(&f, 42, bootstrap, 0.2, NULL);
   /* bound: a few CoAP give-ups (MAX_TRANSMIT_WAIT, 93 s) and retries; a bootstrap that the
    * bootstrap server abandoned is asked again after the Finish timeout (300 s) */
   const nb_time_ms bound = 30 * 60 * 1000;
@@ -267,7 +269,7 @@ static void test_register_under_loss(void **state) {
 static void test_stop_deregisters(void **state) {
   (void)state;
   fx f;
-  fx_setup(&f, 7, false, 0);
+  fx_setup(&f, 7, false, 0, NULL);
   assert_true(nb_simnet_run_until_cond(f.net, 60000, all_registered, &f));
   const nb_sim_stats *st = nb_sim_fleet_stats(f.fleet);
   const nb_sim_wire *w = nb_sim_fleet_wire(f.fleet);
@@ -284,13 +286,30 @@ static void test_stop_deregisters(void **state) {
   fx_teardown(&f);
 }
 
+/* Queue mode: registered devices that exchanged nothing for the queue timeout (93 s) are
+ * counted asleep, and wake for the Update before their lifetime ends; without Q none sleeps. */
+static void test_queue_mode_sleeping(void **state) {
+  (void)state;
+  const char *bindings[] = {"UQ", "U"};
+  for (int k = 0; k < 2; k++) {
+    fx f;
+    fx_setup(&f, 5, false, 0, bindings[k]);
+    assert_true(nb_simnet_run_until_cond(f.net, 60000, all_registered, &f));
+    assert_int_equal(nb_sim_fleet_sleeping(f.fleet), 0);
+    nb_simnet_run_until(f.net, nb_simnet_now(f.net) + 120000);
+    assert_int_equal(nb_sim_fleet_stats(f.fleet)->registered, DEVICES);
+    assert_int_equal(nb_sim_fleet_sleeping(f.fleet), k == 0 ? DEVICES : 0);
+    fx_teardown(&f);
+  }
+}
+
 /* The same seed, the same run: datagrams lost and counted alike. */
 static void test_seeded(void **state) {
   (void)state;
   uint64_t lost[2][2], sent[2];
   for (int k = 0; k < 2; k++) {
     fx f;
-    fx_setup(&f, 99, false, 0.2);
+    fx_setup(&f, 99, false, 0.2, NULL);
     nb_simnet_run_until(f.net, 120000);
     lost[k][0] = nb_sim_fleet_stats(f.fleet)->lost_up;
     lost[k][1] = nb_sim_fleet_stats(f.fleet)->lost_down;
@@ -305,10 +324,9 @@ static void test_seeded(void **state) {
 int main(void) {
   nb_log_set_level(NB_LOG_ERROR);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stop_deregisters),
-      cmocka_unit_test(test_register_under_loss),
-      cmocka_unit_test(test_bootstrap_under_loss),
-      cmocka_unit_test(test_seeded),
+      cmocka_unit_test(test_stop_deregisters),     cmocka_unit_test(test_register_under_loss),
+      cmocka_unit_test(test_bootstrap_under_loss), cmocka_unit_test(test_seeded),
+      cmocka_unit_test(test_queue_mode_sleeping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
