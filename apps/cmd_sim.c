@@ -423,6 +423,8 @@ static int report(sim_app *a) {
                            .thesis_k = (unsigned)o->notifies};
   nb_sim_rss(&in.rss, &in.hwm);
   nb_sim_net_get_stats(nb_sim_runner_net(a->runner), &in.net);
+  in.have_api = a->rest != NULL;
+  if (a->rest) nb_sim_rest_get_stats(a->rest, &in.api);
   nb_sim_report_text(stdout, f, &in);
   fflush(stdout);
   if (o->report && nb_sim_report_json(o->report, f, &in) != NB_OK) {

@@ -110,6 +110,13 @@ void nb_sim_report_text(FILE *out, const nb_sim_fleet *f, const nb_sim_report_in
             in->net.sockets, in->net.mode == NB_SIM_SOCK_SHARED ? "shared" : "one per device",
             (unsigned long long)in->net.tx, (unsigned long long)in->net.rx,
             (unsigned long long)in->net.tx_dropped);
+  if (in->have_api)
+    fprintf(out,
+            "api: %llu requests, %llu failed (last status %ld), %llu devices provisioned, %llu "
+            "approvals, %llu observes\n",
+            (unsigned long long)in->api.sent, (unsigned long long)in->api.failed,
+            in->api.last_status, (unsigned long long)in->api.provisioned,
+            (unsigned long long)in->api.approved, (unsigned long long)in->api.observed);
   size_t nerr;
   const nb_sim_err_count *errs = nb_sim_fleet_errors(f, &nerr);
   if (nerr) {
@@ -205,6 +212,13 @@ nb_err nb_sim_report_json(const char *path, const nb_sim_fleet *f, const nb_sim_
                   in->net.mode == NB_SIM_SOCK_SHARED ? "shared" : "per-device", "sockets",
                   (int)in->net.sockets, "tx", (json_int_t)in->net.tx, "rx", (json_int_t)in->net.rx,
                   "refused", (json_int_t)in->net.tx_dropped));
+  if (in->have_api)
+    json_object_set_new(
+        root, "api",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)in->api.sent, "failed",
+                  (json_int_t)in->api.failed, "last_failed_status", (json_int_t)in->api.last_status,
+                  "provisioned", (json_int_t)in->api.provisioned, "approved",
+                  (json_int_t)in->api.approved, "observed", (json_int_t)in->api.observed));
   size_t nerr;
   const nb_sim_err_count *errs = nb_sim_fleet_errors(f, &nerr);
   json_t *ej = json_object();

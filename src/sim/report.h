@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "sim/fleet.h"
 #include "sim/net.h"
+#include "sim/rest.h"
 
 /* What the report says about the run besides the fleet's counters. */
 typedef struct {
@@ -28,6 +29,8 @@ typedef struct {
   uint64_t seed;
   bool have_net;
   nb_sim_net_stats net;
+  bool have_api; /* the REST API was used (--api, or the simulator's own servers) */
+  nb_sim_rest_stats api;
   bool thesis;       /* the thesis scenario: its tables beside ours (src/sim/thesis.h) */
   bool thesis_dtls;  /* the run used DTLS */
   unsigned thesis_k; /* notifications of the session */

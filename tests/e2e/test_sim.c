@@ -82,10 +82,12 @@ static void start_server(env *e, bool with_bs) {
   int n = 12;
   argv[n++] = "--max-nosec-registrations"; /* fleets above the default cap of 1000 */
   argv[n++] = "0";
-  if (with_bs) {
+  if (with_bs) { /* selective bootstrap: every request waits for an approval */
     argv[n++] = "--with-bootstrap";
     argv[n++] = "--bs-coap";
     argv[n++] = bs;
+    argv[n++] = "--bs-policy";
+    argv[n++] = "approve";
   }
   argv[n] = NULL;
   assert_true(nb_test_proc_start(&g_server, argv));
@@ -407,6 +409,57 @@ static void test_sim_thesis_psk(void **state) {
   run_thesis("psk");
 }
 
+/* Selective bootstrap: 150 NoSec devices (more than one 100-item page of GET
+ * /api/bootstrap/pending) get a bootstrap config naming the server through the API, ask the
+ * bootstrap server, wait for an approval the simulator gives as an operator would, then
+ * bootstrap and register. */
+static void test_sim_bootstrap_approve(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  start_server(&e, true);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--bootstrap",
+                  e.bs_uri,
+                  "--server",
+                  e.coap_uri,
+                  "--server-security",
+                  "nosec",
+                  "--api",
+                  e.api,
+                  "--approve",
+                  "--observe",
+                  "0",
+                  "--devices",
+                  "150",
+                  "--window",
+                  "150",
+                  "--progress",
+                  "1",
+                  "--report",
+                  e.report,
+                  "--log-level",
+                  "warn",
+                  "--duration",
+                  "600",
+                  NULL};
+  nb_test_proc *sim = &g_sim;
+  assert_true(nb_test_proc_start(sim, argv));
+  if (!nb_test_proc_wait_output(sim, true, "registered=150 ", 180000))
+    fail_with_stderr(sim, "not all devices bootstrapped and registered");
+  interrupt_and_wait(sim);
+  json_t *r = load_report(&e);
+  assert_int_equal(report_num(r, "devices", "bootstrapped"), 150);
+  assert_int_equal(report_num(r, "devices", "registered_ever"), 150);
+  assert_int_equal(report_num(r, "devices", "failed"), 0);
+  assert_true(report_num(r, "api", "approved") >= 150);
+  assert_int_equal(report_num(r, "api", "failed"), 0);
+  assert_true(report_num(json_object_get(r, "wire"), "bootstrap_finish", "down_datagrams") >= 150);
+  json_decref(r);
+  nb_test_proc_cleanup(sim);
+}
+
 static void test_sim_bad_profiles(void **state) {
   (void)state;
   char path[] = "/tmp/nb-e2e-sim-csv-XXXXXX";
@@ -464,6 +517,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_sim_nosec_fleet, teardown),
       cmocka_unit_test_teardown(test_sim_psk_fleet, teardown),
       cmocka_unit_test_teardown(test_sim_loss, teardown),
+      cmocka_unit_test_teardown(test_sim_bootstrap_approve, teardown),
       cmocka_unit_test_teardown(test_sim_thesis_nosec, teardown),
       cmocka_unit_test_teardown(test_sim_thesis_psk, teardown),
   };
