@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -460,6 +461,85 @@ static void test_sim_bootstrap_approve(void **state) {
   nb_test_proc_cleanup(sim);
 }
 
+/* A definition of 10243 (Single-Phase Power Meter) with the resources the meters serve, written
+ * into dir/10243.xml. */
+static void write_meter_ddf(const char *dir) {
+  static const struct {
+    int id;
+    const char *name, *type;
+  } items[] = {{1, "Manufacturer", "String"},  {2, "Model Number", "String"},
+               {3, "Serial Number", "String"}, {4, "Voltage", "Float"},
+               {5, "Current", "Float"},        {6, "Active Power", "Float"},
+               {14, "Active Energy", "Float"}, {17, "Frequency", "Float"}};
+  char path[128];
+  snprintf(path, sizeof path, "%s/10243.xml", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(
+      "<LWM2M><Object ObjectType=\"MODefinition\"><Name>Single-Phase Power Meter</Name>"
+      "<ObjectID>10243</ObjectID><MultipleInstances>Multiple</MultipleInstances>"
+      "<Mandatory>Optional</Mandatory><Resources>",
+      f);
+  for (size_t i = 0; i < sizeof items / sizeof *items; i++)
+    fprintf(f,
+            "<Item ID=\"%d\"><Name>%s</Name><Operations>R</Operations><MultipleInstances>"
+            "Single</MultipleInstances><Mandatory>Optional</Mandatory><Type>%s</Type></Item>",
+            items[i].id, items[i].name, items[i].type);
+  fputs("</Resources></Object></LWM2M>\n", f);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* --ddf with 10243: the meters are Single-Phase Power Meters; --households-per-device 3: each
+ * is a concentrator with three instances, one household each; the server observes power. */
+static void test_sim_ddf_concentrator(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  start_server(&e, false);
+  char ddf[96];
+  snprintf(ddf, sizeof ddf, "%s/ddf", e.dir);
+  assert_int_equal(mkdir(ddf, 0700), 0);
+  write_meter_ddf(ddf);
+  char *argv[] = {(char *)nb_test_env("NB_BINARY"),
+                  "sim",
+                  "--server",
+                  e.coap_uri,
+                  "--devices",
+                  "2",
+                  "--ddf",
+                  ddf,
+                  "--households-per-device",
+                  "3",
+                  "--api",
+                  e.api,
+                  "--progress",
+                  "1",
+                  "--log-level",
+                  "warn",
+                  "--duration",
+                  "600",
+                  NULL};
+  nb_test_proc *sim = &g_sim;
+  assert_true(nb_test_proc_start(sim, argv));
+  if (!nb_test_proc_wait_output(sim, true, "registered=2 ", 60000))
+    fail_with_stderr(sim, "the meters did not register");
+  char *out = http(&e, "GET", "/api/clients/sim-000002/10243");
+  bool three = strstr(out, "\"/10243/0/6\"") && strstr(out, "\"/10243/2/6\"") &&
+               strstr(out, "\"/10243/2/14\"") && !strstr(out, "\"/10243/3/");
+  if (!three) fail_msg("not three meter instances: %s", out);
+  free(out);
+  bool observed = false;
+  for (int i = 0; i < 100 && !observed; i++) { /* the simulator sets it up once registered */
+    out = http(&e, "GET", "/api/clients/sim-000002/observations");
+    observed = strstr(out, "/10243/0/6") != NULL;
+    free(out);
+    if (!observed) usleep(100000);
+  }
+  assert_true(observed);
+  interrupt_and_wait(sim);
+  nb_test_proc_cleanup(sim);
+}
+
 static void test_sim_bad_profiles(void **state) {
   (void)state;
   char path[] = "/tmp/nb-e2e-sim-csv-XXXXXX";
@@ -518,6 +598,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_sim_psk_fleet, teardown),
       cmocka_unit_test_teardown(test_sim_loss, teardown),
       cmocka_unit_test_teardown(test_sim_bootstrap_approve, teardown),
+      cmocka_unit_test_teardown(test_sim_ddf_concentrator, teardown),
       cmocka_unit_test_teardown(test_sim_thesis_nosec, teardown),
       cmocka_unit_test_teardown(test_sim_thesis_psk, teardown),
   };
