@@ -868,6 +868,8 @@ nb_err nb_sim_fleet_new(const nb_sim_config *cfg, nb_time_ms now, nb_sim_fleet *
   f->ccfg.trace = nb_sim_on_trace;
   f->ccfg.resolve = cfg->resolve;
   f->ccfg.resolve_user = cfg->resolve_user;
+  f->ccfg.random = cfg->random;
+  f->ccfg.random_user = cfg->random_user;
   f->ccfg.signed_bootstrap = cfg->signed_bootstrap;
   f->ccfg.unix_offset_ms = cfg->unix_offset_ms;
   nb_sim_scenario_on_execute(cfg->scenario, nb_sim_executed, f);

@@ -104,7 +104,11 @@ typedef struct {
   bool signed_bootstrap;  /* ask for signed bootstraps (RPK/X.509 bootstrap accounts) */
   int64_t unix_offset_ms; /* Unix ms minus `now` */
   const nb_coap_ep_config *coap; /* NULL = the client's defaults */
-  nb_client_resolve_fn resolve;  /* host names in URIs (optional) */
+  /* The engines' tokens, message IDs and retransmission jitter: NULL = the system's CSPRNG.
+   * Tests pass a seeded one so that a seeded run repeats exactly. */
+  nb_random_fn random;
+  void *random_user;
+  nb_client_resolve_fn resolve; /* host names in URIs (optional) */
   void *resolve_user;
   nb_sim_send_fn send; /* required */
   void *send_user;

@@ -159,6 +159,8 @@ static void fx_setup(fx *f, uint64_t seed, bool bootstrap, double loss, const ch
   cfg.seed = seed;
   cfg.send = fleet_send;
   cfg.send_user = f;
+  cfg.random = nb_simnet_rng_fill; /* jitter and MIDs from the seed too: runs repeat */
+  cfg.random_user = nb_simnet_rng_of(f->net);
   assert_int_equal(nb_sim_fleet_new(&cfg, 0, &f->fleet), NB_OK);
   for (uint32_t i = 0; i < DEVICES; i++) {
     nb_addr a = nb_simnet_addr(DEV_N(i), 40000);
