@@ -50,10 +50,17 @@ static int teardown(void **state) {
 
 /* niobium server with CoAP, CoAPs, the API and optionally the bootstrap role; NoSec
  * registrations uncapped (the default cap is 1000). */
-static void start_server(env *e, bool with_bs) {
+/* The run's directory (removed by the teardown). */
+static void make_dir(env *e) {
   snprintf(e->dir, sizeof e->dir, "/tmp/nb-e2e-sim-XXXXXX");
   assert_non_null(mkdtemp(e->dir));
   snprintf(g_dir, sizeof g_dir, "%s", e->dir);
+}
+
+/* extra: more of the server's options (its keys), NULL-terminated, or NULL. The directory is
+ * made here unless make_dir already made it. */
+static void start_server(env *e, bool with_bs, char *const *extra) {
+  if (!e->dir[0]) make_dir(e);
   snprintf(e->db, sizeof e->db, "%s/server.db", e->dir);
   snprintf(e->report, sizeof e->report, "%s/report.json", e->dir);
   uint16_t cp = nb_test_free_port(SOCK_DGRAM), sp = nb_test_free_port(SOCK_DGRAM),
@@ -68,7 +75,7 @@ static void start_server(env *e, bool with_bs) {
   snprintf(e->coap_uri, sizeof e->coap_uri, "coap://127.0.0.1:%u", cp);
   snprintf(e->coaps_uri, sizeof e->coaps_uri, "coaps://127.0.0.1:%u", sp);
   snprintf(e->bs_uri, sizeof e->bs_uri, "coap://127.0.0.1:%u", bp);
-  char *argv[24] = {(char *)nb_test_env("NB_BINARY"),
+  char *argv[32] = {(char *)nb_test_env("NB_BINARY"),
                     "server",
                     "--coap",
                     coap,
@@ -90,6 +97,7 @@ static void start_server(env *e, bool with_bs) {
     argv[n++] = "--bs-policy";
     argv[n++] = "approve";
   }
+  for (size_t i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
   argv[n] = NULL;
   assert_true(nb_test_proc_start(&g_server, argv));
   assert_true(nb_test_proc_wait_output(&g_server, true, "proto=http", 20000));
@@ -159,8 +167,8 @@ static void check_reads(const env *e) {
 
 static void run_fleet(const char *security) {
   if (!nb_test_have_program("curl")) skip();
-  env e;
-  start_server(&e, false);
+  env e = {0};
+  start_server(&e, false, NULL);
   bool psk = strcmp(security, "psk") == 0;
   char devices[16];
   snprintf(devices, sizeof devices, "%d", FLEET);
@@ -214,6 +222,94 @@ static void run_fleet(const char *security) {
   nb_test_proc_cleanup(sim);
 }
 
+/* Runs `niobium CMD...` (NULL-terminated) and wants exit 0. */
+static void run_ok(char *const *cmd) {
+  char *argv[16] = {(char *)nb_test_env("NB_BINARY")}, *out = NULL;
+  for (size_t i = 0; cmd[i]; i++) argv[i + 1] = cmd[i];
+  assert_int_equal(nb_test_run(argv, 30000, &out), 0);
+  free(out);
+}
+
+/* RPK or X.509 devices straight to niobium server: each device's key made from the CSPRNG (and,
+ * for X.509, a certificate from the test's CA), its public key or certificate name installed
+ * through the API, the server pinned by its public key (RPK) or its CA (X.509). */
+static void run_keyed_fleet(bool x509) {
+  if (!nb_test_have_program("curl")) skip();
+  env e = {0};
+  make_dir(&e);
+  char srv[128], key[160], pub[160], ca[128], ca_crt[160], ca_key[160], crt[160];
+  snprintf(srv, sizeof srv, "%s/srv", e.dir);
+  snprintf(key, sizeof key, "%s.key.pem", srv);
+  snprintf(pub, sizeof pub, "%s.pub.pem", srv);
+  snprintf(crt, sizeof crt, "%s.crt.pem", srv);
+  snprintf(ca, sizeof ca, "%s/ca", e.dir);
+  snprintf(ca_crt, sizeof ca_crt, "%s.crt.pem", ca);
+  snprintf(ca_key, sizeof ca_key, "%s.key.pem", ca);
+  if (x509) {
+    run_ok((char *[]){"keys", "cert", "ca", "--cn", "sim test CA", "--out", ca, NULL});
+    run_ok((char *[]){"keys", "cert", "issue", "--ca", ca, "--cn", "127.0.0.1", "--san",
+                      "127.0.0.1", "--out", srv, NULL});
+    start_server(&e, false, (char *[]){"--cert", crt, "--key", key, "--ca", ca_crt, NULL});
+  } else {
+    run_ok((char *[]){"keys", "ec", "--out", srv, NULL});
+    start_server(&e, false, (char *[]){"--rpk-key", key, NULL});
+  }
+  char *argv[40] = {(char *)nb_test_env("NB_BINARY"),
+                    "sim",
+                    "--server",
+                    e.coaps_uri,
+                    "--security",
+                    x509 ? "x509" : "rpk",
+                    "--server-key",
+                    x509 ? ca_crt : pub,
+                    "--api",
+                    e.api,
+                    "--observe",
+                    "0",
+                    "--devices",
+                    "20",
+                    "--progress",
+                    "1",
+                    "--report",
+                    e.report,
+                    "--log-level",
+                    "warn",
+                    "--duration",
+                    "600"};
+  int n = 22;
+  if (x509) {
+    char *more[] = {"--server-key-ca", "--ca-cert", ca_crt, "--ca-key", ca_key};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) argv[n++] = more[i];
+  }
+  argv[n] = NULL;
+  nb_test_proc *sim = &g_sim;
+  assert_true(nb_test_proc_start(sim, argv));
+  if (!nb_test_proc_wait_output(sim, true, "registered=20 ", 120000))
+    fail_with_stderr(sim, "not all devices registered");
+  char *list = http(&e, "GET", "/api/clients?limit=1000");
+  size_t modes = count(list, x509 ? "\"securityMode\":\"x509\"" : "\"securityMode\":\"rpk\"");
+  free(list);
+  assert_int_equal(modes, 20);
+  interrupt_and_wait(sim);
+  json_t *r = load_report(&e);
+  assert_int_equal(report_num(r, "devices", "registered_ever"), 20);
+  assert_int_equal(report_num(r, "devices", "deregistered"), 20);
+  assert_int_equal(report_num(r, "api", "provisioned"), 20);
+  assert_true(report_num(json_object_get(r, "wire"), "dtls_handshake", "up_bytes") > 0);
+  json_decref(r);
+  nb_test_proc_cleanup(sim);
+}
+
+static void test_sim_rpk_fleet(void **state) {
+  (void)state;
+  run_keyed_fleet(false);
+}
+
+static void test_sim_x509_fleet(void **state) {
+  (void)state;
+  run_keyed_fleet(true);
+}
+
 static void test_sim_nosec_fleet(void **state) {
   (void)state;
   run_fleet("nosec");
@@ -231,8 +327,8 @@ static void test_sim_psk_fleet(void **state) {
 static void test_sim_loss(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
-  env e;
-  start_server(&e, false);
+  env e = {0};
+  start_server(&e, false, NULL);
   char *argv[] = {(char *)nb_test_env("NB_BINARY"),
                   "sim",
                   "--server",
@@ -417,8 +513,8 @@ static void test_sim_thesis_psk(void **state) {
 static void test_sim_bootstrap_approve(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
-  env e;
-  start_server(&e, true);
+  env e = {0};
+  start_server(&e, true, NULL);
   char *argv[] = {(char *)nb_test_env("NB_BINARY"),
                   "sim",
                   "--bootstrap",
@@ -494,8 +590,8 @@ static void write_meter_ddf(const char *dir) {
 static void test_sim_ddf_concentrator(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
-  env e;
-  start_server(&e, false);
+  env e = {0};
+  start_server(&e, false, NULL);
   char ddf[96];
   snprintf(ddf, sizeof ddf, "%s/ddf", e.dir);
   assert_int_equal(mkdir(ddf, 0700), 0);
@@ -596,6 +692,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_sim_bad_profiles, teardown),
       cmocka_unit_test_teardown(test_sim_nosec_fleet, teardown),
       cmocka_unit_test_teardown(test_sim_psk_fleet, teardown),
+      cmocka_unit_test_teardown(test_sim_rpk_fleet, teardown),
+      cmocka_unit_test_teardown(test_sim_x509_fleet, teardown),
       cmocka_unit_test_teardown(test_sim_loss, teardown),
       cmocka_unit_test_teardown(test_sim_bootstrap_approve, teardown),
       cmocka_unit_test_teardown(test_sim_ddf_concentrator, teardown),
