@@ -19,6 +19,7 @@
 #include "base/privfile.h"
 #include "base/rand.h"
 #include "commands.h"
+#include "ddf_opts.h"
 #include "dtls/cose_lwm2m.h"
 #include "io/host_device.h"
 #include "io/loop.h"
@@ -63,6 +64,12 @@ static void usage(FILE *out) {
       "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso);\n"
       "                        the Device object (3) reports this host's clock, time zone\n"
       "                        (TZ), memory and battery (docs/client.md)\n"
+      "  --location LAT,LON    serve the Location object (6) with this fix (degrees), e.g.\n"
+      "                        for the console's map\n"
+      "  --ddf PATH            OMA DDF XML object definitions (a file or a directory),\n"
+      "                        repeatable: each object they define that the client does not\n"
+      "                        implement is hosted with an empty instance 0, its values\n"
+      "                        set with `set PATH VALUE` and written by servers, typed\n"
       "  --sensors SOURCE      what feeds the IPSO sensor values (default random):\n"
       "                        random       a random walk of every sensor\n"
       "                        csv:FILE:COL replay column COL (header name or 1-based number)\n"
@@ -116,6 +123,9 @@ typedef struct {
   bool signed_bootstrap;
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
+  nb_ddf_opts ddf;
+  bool has_location; /* --location: the Location object (6) with this fix */
+  double lat, lon;
 } options;
 
 typedef struct {
@@ -349,6 +359,14 @@ static int add_objects(app *a) {
   nb_host_device_init(&a->host);
   nb_host_device_source(&a->host, &src);
   if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
+  if (a->o->has_location) {
+    nb_client_location loc = {.latitude = a->o->lat,
+                              .longitude = a->o->lon,
+                              .radius = -1,
+                              .speed = -1,
+                              .timestamp = (int64_t)time(NULL)};
+    if (nb_client_add_location(a->c, &loc) != NB_OK) return -1;
+  }
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
@@ -375,6 +393,22 @@ static int add_objects(app *a) {
     if (e == NB_OK) e = nb_store_object_set(o, &up, &unit);
     nb_value_deinit(&unit);
     if (e != NB_OK) {
+      nb_object_free(o);
+      return -1;
+    }
+    if (nb_client_add_object(a->c, o, 0) != NB_OK) return -1;
+  }
+  return 0;
+}
+
+/* Every object of --ddf that no built-in table defines: a store object with instance 0 (an
+ * object the client implements keeps its implementation). */
+static int host_ddf_objects(app *a, const nb_model *m) {
+  for (size_t i = 0; m && i < nb_model_count(m); i++) {
+    const nb_object_def *def = nb_model_at(m, i);
+    if (nb_model_object(nb_model_builtin(), def->id) || nb_client_object(a->c, def->id)) continue;
+    nb_object *o = nb_store_object_new(def, NULL);
+    if (!o || nb_store_object_add_instance(o, 0) != NB_OK) {
       nb_object_free(o);
       return -1;
     }
@@ -657,18 +691,49 @@ static void cmd_set(app *a, const char *path, const char *text) {
   reply("ok\n", "");
 }
 
+/* Whether this device has what p names: an object, an instance, a resource (with a value). */
+static bool path_exists(app *a, const nb_path *p) {
+  nb_object *o = nb_client_object(a->c, p->ids[0]);
+  if (!o || p->len == NB_PATH_OBJECT) return o != NULL;
+  uint16_t ids[1];
+  size_t n = 0;
+  if (o->ops->resources(o, p->ids[1], ids, 1, &n) != NB_OK) return false;
+  if (p->len == NB_PATH_INSTANCE) return true;
+  nb_records r;
+  nb_records_init(&r);
+  bool ok = o->ops->read(o, p->ids[1], p->ids[2], &r, nb_io_loop_now(a->loop)) == NB_OK;
+  nb_records_deinit(&r);
+  return ok;
+}
+
 static void cmd_send(app *a, char *rest) {
   nb_path paths[16];
   size_t n = 0;
   for (char *tok = strtok(rest, " \t"); tok && n < 16; tok = strtok(NULL, " \t")) {
-    if (nb_path_parse(tok, &paths[n]) != NB_OK) {
-      reply("error: bad path '%s'\n", tok);
+    if (nb_path_parse(tok, &paths[n]) != NB_OK || paths[n].len == 0) {
+      reply("error: send: '%s' is no LwM2M path (/O, /O/I, /O/I/R)\n", tok);
+      return;
+    }
+    if (!path_exists(a, &paths[n])) {
+      reply(
+          "error: send: %s not found on this device (no such object, instance or resource; "
+          "`get` reads a resource)\n",
+          tok);
       return;
     }
     n++;
   }
   nb_err e = n ? nb_client_send(a->c, 0, paths, n, nb_io_loop_now(a->loop)) : NB_ERR_INVAL;
-  printf(e == NB_OK ? "ok\n" : "error: send: %s\n", nb_strerror(e));
+  if (e == NB_OK)
+    printf("ok\n");
+  else if (e == NB_ERR_NOT_FOUND) /* every path exists: no server took it */
+    printf(
+        "error: send: no registered server accepts Send now (muted, or not registered: see "
+        "`status`)\n");
+  else if (e == NB_ERR_UNSUPPORTED)
+    printf("error: send: LwM2M 1.0 has no Send (--version 1.1)\n");
+  else
+    printf("error: send: %s\n", nb_strerror(e));
   fflush(stdout);
 }
 
@@ -829,8 +894,14 @@ static int run(const options *o) {
   p.uri = o->factory ? o->factory : "";
   int rc = o->factory ? NB_EXIT_OK : build_account(o, &k, &p);
   bool handles = false;
+  nb_model *model = NULL;
+  if (rc == NB_EXIT_OK && o->ddf.n) {
+    model = nb_model_new();
+    rc = model ? nb_ddf_opts_load(&o->ddf, CLI, model, NULL) : NB_EXIT_FAILURE;
+  }
   nb_client_config cfg;
   nb_client_config_default(&cfg);
+  cfg.model = model;
   cfg.endpoint = o->endpoint;
   cfg.lwm2m_version = o->version;
   cfg.send = send_datagram;
@@ -869,7 +940,8 @@ static int run(const options *o) {
   }
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);
-  if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && (add_objects(&a) != 0 || host_ddf_objects(&a, model) != 0))
+    rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && !loaded && o->factory) rc = load_factory(&a);
   if (rc == NB_EXIT_OK && !loaded && !o->factory && nb_client_add_server(a.c, &p) != NB_OK) {
@@ -918,6 +990,7 @@ static int run(const options *o) {
   if (a.udp4) nb_io_udp_close(a.udp4);
   if (a.udp6) nb_io_udp_close(a.udp6);
   nb_client_free(a.c);
+  nb_model_free(model);
   nb_sensor_free(a.src);
   nb_spidev_close(&a.spi);
   if (a.loop) nb_io_loop_free(a.loop);
@@ -947,6 +1020,18 @@ static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsig
   return true;
 }
 
+/* "LAT,LON" in degrees. */
+static bool parse_location(const char *s, double *lat, double *lon) {
+  char *end;
+  errno = 0;
+  *lat = strtod(s, &end);
+  if (errno || end == s || *end != ',') return false;
+  const char *rest = end + 1;
+  *lon = strtod(rest, &end);
+  return !errno && end != rest && !*end && isfinite(*lat) && isfinite(*lon) && fabs(*lat) <= 90 &&
+         fabs(*lon) <= 180;
+}
+
 int nb_cmd_client(int argc, char **argv) {
   static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                        {"bootstrap", required_argument, NULL, 'b'},
@@ -972,6 +1057,8 @@ int nb_cmd_client(int argc, char **argv) {
                                        {"version", required_argument, NULL, 'v'},
                                        {"prompt", no_argument, NULL, 'p'},
                                        {"signed-bootstrap", no_argument, NULL, 'G'},
+                                       {"ddf", required_argument, NULL, 'd'},
+                                       {"location", required_argument, NULL, 'L'},
                                        {"evidence-dir", required_argument, NULL, 'E'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"help", no_argument, NULL, 'h'},
@@ -1050,6 +1137,14 @@ int nb_cmd_client(int argc, char **argv) {
         break;
       case 'p':
         o.prompt = true;
+        break;
+      case 'L':
+        if (!parse_location(optarg, &o.lat, &o.lon))
+          return bad("--location '%s' must be LAT,LON in degrees (-90..90, -180..180)", optarg);
+        o.has_location = true;
+        break;
+      case 'd':
+        if (nb_ddf_opts_add(&o.ddf, CLI, optarg) != NB_EXIT_OK) return NB_EXIT_USAGE;
         break;
       case 'G':
         o.signed_bootstrap = true;

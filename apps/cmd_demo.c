@@ -31,13 +31,14 @@
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: niobium demo [OPTIONS]\n"
-          "Bootstrap server, LwM2M server and REST API in one process on 127.0.0.1, with a\n"
-          "fleet of simulated devices (smart meters by default: niobium sim) on the same loop.\n"
-          "Zero configuration: every port falls back to a free one when the default\n"
-          "(5683/5684 server, 5783/5784 bootstrap, 8080 HTTP) is busy. Devices carry factory\n"
-          "P-256 keys whose secure IDs are registered with the bootstrap server; they bootstrap\n"
-          "over DTLS (raw public keys), receive a fresh PSK and register with it; the server\n"
-          "observes each meter's power. The last device waits for your approval.\n\n"
+          "Bootstrap server, LwM2M server, REST API and web console (its URL is the first\n"
+          "line printed) in one process on 127.0.0.1, with a fleet of simulated devices (smart\n"
+          "meters by default: niobium sim) on the same loop. Zero configuration: every port\n"
+          "falls back to a free one when the default (5683/5684 server, 5783/5784 bootstrap,\n"
+          "8080 HTTP) is busy. Devices carry factory P-256 keys whose secure IDs are registered\n"
+          "with the bootstrap server; they bootstrap over DTLS (raw public keys), receive a\n"
+          "fresh PSK and register with it; the server observes each meter's power. The last\n"
+          "device waits for your approval.\n\n"
           "  --http ADDR        REST API address (default 127.0.0.1:8080, else a free port)\n"
           "  --db FILE          SQLite database (default: a temporary file removed at exit)\n"
           "  --devices N        simulated devices, 1..%lu (default 4)\n"
@@ -326,13 +327,19 @@ static void banner(demo *d) {
   size_t ndev = d->o->devices;
   const char *sec = d->o->nosec ? "NoSec (--nosec): no DTLS anywhere"
                                 : "DTLS: bootstrap with factory raw public keys, fresh PSKs";
+  printf("Console: http://127.0.0.1:%u/   (open it in a browser)\n", http);
   printf("Niobium demo: bootstrap server + LwM2M server + REST API, %zu simulated device%s\n", ndev,
          ndev == 1 ? "" : "s");
   printf("  REST API          http://127.0.0.1:%u/api/clients\n", http);
-  printf("  LwM2M server      coap://127.0.0.1:%u   coaps://127.0.0.1:%u (PSK)\n", l->srv_coap.port,
-         l->srv_coaps.port);
-  printf("  Bootstrap server  coap://127.0.0.1:%u   coaps://127.0.0.1:%u (RPK by secure ID)\n",
-         l->bs_coap.port, l->bs_coaps.port);
+  if (d->o->nosec) { /* no DTLS line: nothing of the demo uses it */
+    printf("  LwM2M server      coap://127.0.0.1:%u\n", l->srv_coap.port);
+    printf("  Bootstrap server  coap://127.0.0.1:%u\n", l->bs_coap.port);
+  } else {
+    printf("  LwM2M server      coap://127.0.0.1:%u   coaps://127.0.0.1:%u (PSK)\n",
+           l->srv_coap.port, l->srv_coaps.port);
+    printf("  Bootstrap server  coap://127.0.0.1:%u   coaps://127.0.0.1:%u (RPK by secure ID)\n",
+           l->bs_coap.port, l->bs_coaps.port);
+  }
   printf("  Database          %s%s\n", l->db, l->temp_db ? " (removed at exit)" : "");
   printf("  Security          %s\n", sec);
   printf("  Devices           %s\n", d->scenario.what);

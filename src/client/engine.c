@@ -305,9 +305,10 @@ nb_err nb_client_parse_uri(const char *uri, nb_addr *out) {
 
 nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *host, size_t cap) {
   nb_err e = nb_client_parse_uri(uri, out);
-  const char *rest = strstr(uri, "://");
-  if (!rest) return NB_ERR_SYNTAX;
-  rest += 3;
+  /* Only CoAP URIs: "http://name" or "x[::1://name]" must not reach the resolver. */
+  bool coaps = strncmp(uri, "coaps://", 8) == 0;
+  if (!coaps && strncmp(uri, "coap://", 7) != 0) return NB_ERR_SYNTAX;
+  const char *rest = uri + (coaps ? 8 : 7);
   size_t n = strcspn(rest, "/?");
   const char *colon = memchr(rest, ':', n);
   size_t hl = rest[0] == '[' ? n : colon ? (size_t)(colon - rest) : n;
@@ -316,7 +317,7 @@ nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *
   char name[NB_ADDR_STRLEN];
   memcpy(name, rest, hl);
   name[hl] = 0;
-  unsigned long port = strncmp(uri, "coaps", 5) == 0 ? 5684 : 5683;
+  unsigned long port = coaps ? 5684 : 5683;
   if (colon) {
     char *end;
     port = strtoul(colon + 1, &end, 10);

@@ -23,7 +23,7 @@ struct nb_coap_tok_key {
 
 static uint64_t nb_coap_tok_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *tok,
                                  size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 2, tok, len);
+  return nb_coap_hash_addr_key(ep->seed + 2, peer, tok, len);
 }
 
 static bool nb_coap_tok_eq(const nb_coap_hnode *node, const void *key) {

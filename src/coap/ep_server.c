@@ -18,7 +18,7 @@ struct nb_coap_rk_key {
 
 static uint64_t nb_coap_rk_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *key,
                                 size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 4, key, len);
+  return nb_coap_hash_addr_key(ep->seed + 4, peer, key, len);
 }
 
 static bool nb_coap_b1_eq(const nb_coap_hnode *node, const void *key) {
@@ -246,7 +246,7 @@ struct nb_coap_obs_key {
 
 static uint64_t nb_coap_obs_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *tok,
                                  size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 5, tok, len);
+  return nb_coap_hash_addr_key(ep->seed + 5, peer, tok, len);
 }
 
 static bool nb_coap_obs_eq(const nb_coap_hnode *node, const void *key) {
