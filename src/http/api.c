@@ -14,10 +14,13 @@
 #include "base/log.h"
 #include "http/api_bootstrap.h"
 #include "http/api_clients.h"
+#include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
 #include "http/api_firmware.h"
+#include "http/api_models.h"
 #include "http/api_security.h"
+#include "http/console.h"
 #include "http/guard.h"
 #include "http/httpd.h"
 #include "http/route.h"
@@ -37,7 +40,9 @@ static const nb_route routes[] = {
     {"GET", "/api/clients", SRV, nb_api_clients_list, NULL},
     {"GET", "/api/clients/{ep}", SRV, nb_api_client_get, NULL},
     {"POST", "/api/clients/{ep}/composite", SRV, nb_api_client_composite, NULL},
+    {"DELETE", "/api/clients/{ep}/composite/observe", SRV, nb_api_client_composite_cancel, NULL},
     {"GET", "/api/clients/{ep}/observations", SRV, nb_api_client_observations, NULL},
+    {"DELETE", "/api/clients/{ep}/observations/{id}", SRV, nb_api_client_observation_cancel, NULL},
     {"GET", "/api/clients/{ep}/evidence", SRV, nb_api_client_evidence, NULL},
     {"POST", "/api/clients/{ep}/firmware", FW, nb_api_fw_client_update, NULL},
     {"GET", "/api/clients/{ep}/{path*}/history", SRV, nb_api_client_history, NULL},
@@ -49,6 +54,10 @@ static const nb_route routes[] = {
     {"PUT", "/api/clients/{ep}/{path*}", SRV, nb_api_client_write, NULL},
     {"POST", "/api/clients/{ep}/{path*}", SRV, nb_api_client_post, NULL},
     {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete, NULL},
+    {"GET", "/api/requests/{id}", SRV, nb_api_request_get, NULL},
+    {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel, NULL},
+    {"GET", "/api/objectspecs", 0, nb_api_objectspecs_list, NULL},
+    {"GET", "/api/objectspecs/{id}", 0, nb_api_objectspec_get, NULL},
     {"GET", "/api/security/clients", STORE, nb_api_security_list, NULL},
     {"POST", "/api/security/clients", STORE, nb_api_security_post, NULL},
     {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get, NULL},
@@ -80,6 +89,9 @@ static const nb_route routes[] = {
     {"GET", "/api/alerts", 0, nb_api_alerts_list, NULL},
     {"POST", "/api/alerts", 0, nb_api_alerts_post, NULL},
     {"GET", "/api/events", 0, nb_api_events, NULL},
+    {"GET", "/console/config.json", 0, nb_api_console_config, NULL},
+    {"GET", "/", 0, nb_api_console_file, NULL},
+    {"GET", "/console/{file*}", 0, nb_api_console_file, NULL},
 };
 
 struct nb_http_api {
@@ -87,6 +99,7 @@ struct nb_http_api {
   nb_http_api_config cfg;
   bool has_token;
   uint8_t token_hash[32]; /* SHA-256 of the token: compared, never the token itself */
+  char csp[NB_CONSOLE_CSP_MAX];
   nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
@@ -121,8 +134,12 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
-/* The guard (guard.h), the token and the announced body size, as soon as the header is in:
- * a refused request never gets its body read, and its connection closes. */
+/* A GET of the console's files (or its config): public, static, the same for everyone. */
+static bool console_get(const nb_http_req *rq) {
+  return strcmp(rq->method, "GET") == 0 && strncmp(rq->path, "/api/", 5) != 0 &&
+         strcmp(rq->path, "/api") != 0;
+}
+
 /* The route of rq when it streams its body (an upload), else NULL. */
 static const nb_route *upload_route(const nb_http_api *api, nb_http_req *rq) {
   const nb_route *r;
@@ -133,6 +150,9 @@ static const nb_route *upload_route(const nb_http_api *api, nb_http_req *rq) {
   return r->upload && !missing(api, r->needs) ? r : NULL;
 }
 
+/* The guard (guard.h), the token and the announced body size, as soon as the header is in:
+ * a refused request never gets its body read, and its connection closes. The console's files
+ * need no token (a browser cannot send one when it opens the page). */
 static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   nb_http_api *api = app;
   nb_addr local;
@@ -146,6 +166,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
                              .raw_body = up != NULL,
+                             .public_get = console_get(rq),
                              .local = &local};
   const char *why, *code;
   rq->close = true;
@@ -156,7 +177,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
     unsigned status = nb_http_guard_status(v, &code);
     return nb_http_reply_error(rq, status, why, code);
   }
-  if (!authorized(api, rq))
+  if (!g.public_get && !authorized(api, rq))
     return nb_http_reply_error(rq, 401, "missing or wrong API token", "4.01");
   if (up) {
     enum MHD_Result r = up->upload(rq, length);
@@ -270,13 +291,21 @@ static void on_keepalive(uv_timer_t *h) {
 
 /* ---- life cycle ---- */
 
-static void api_destroy(nb_http_api *api) {
+/* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
+ * before the close callbacks run. */
+static void api_unlisten(nb_http_api *api) {
   if (api->bs_alerts)
     nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
+  api->bs_alerts = false;
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
   if (api->ctx.fw) nb_fws_set_listener(api->ctx.fw, NULL, NULL);
+}
+
+static void api_destroy(nb_http_api *api) {
+  api_unlisten(api);
   nb_http_alerts_free(api->ctx.alerts);
   nb_http_events_free(api->ctx.events);
+  nb_http_results_free(api->ctx.results);
   free(api);
 }
 
@@ -289,6 +318,7 @@ static nb_err make_parts(nb_http_api *api, nb_server *srv, const nb_http_api_con
   }
   if (nb_http_events_new(srv, &ec, &api->ctx.events) != NB_OK ||
       nb_http_alerts_new(cfg->alerts_max, api->ctx.events, &api->ctx.alerts) != NB_OK ||
+      (srv && nb_http_results_new(&cfg->results, &api->ctx.results) != NB_OK) ||
       (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap && nb_http_events_attach_bootstrap(
                              api->ctx.events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK))
@@ -325,7 +355,17 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
       return NB_ERR_INVAL;
     }
     api->has_token = true;
+    api->ctx.token_required = true;
   }
+  char tiles_origin[NB_CONSOLE_TILES_MAX];
+  if (cfg->console_tiles && nb_console_tiles_check(cfg->console_tiles, tiles_origin,
+                                                   sizeof tiles_origin, NULL) != NB_OK) {
+    free(api);
+    return NB_ERR_INVAL;
+  }
+  nb_console_csp(cfg->console_tiles ? tiles_origin : NULL, api->csp, sizeof api->csp);
+  api->ctx.console_csp = api->csp;
+  api->ctx.console_tiles = cfg->console_tiles;
   if (!api->cfg.keepalive_ms) api->cfg.keepalive_ms = 15000;
   if (!api->cfg.body_max) api->cfg.body_max = 65536;
   nb_http_guard_init(&api->guard, cfg->tls_cert != NULL);
@@ -367,6 +407,7 @@ static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
   nb_http_events_detach_bootstrap(api->ctx.events); /* the engine may go before the feed */
-  nb_httpd_free(api->httpd);                        /* ends the streams and held requests */
+  api_unlisten(api);
+  nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
 }

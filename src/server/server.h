@@ -79,6 +79,10 @@ typedef struct {
   bool nosec_pin_address;     /* a NoSec registration's Register, Update or De-register from
                                  another address is refused 4.03 (its address stays what it
                                  registered from until it expires); false */
+  uint64_t first_request_id;  /* the first request/observation ID (0: 1); a process that
+                                 restarts gives one above those it gave before, so an ID a
+                                 client kept never names another request (niobium server:
+                                 from the clock) */
 } nb_server_config;
 
 void nb_server_config_default(nb_server_config *cfg);
@@ -238,6 +242,8 @@ typedef struct {
   bool has_block1;                      /* the answer's Block1 option (block uploads) */
   nb_coap_block block1;
   uint32_t size1; /* the answer's Size1 (a 4.13's largest body the device takes), 0 = none */
+  bool unsent;    /* it ended without being sent: expired in a sleeping client's queue
+                     (NB_ERR_TIMEOUT after queue_ttl) or cancelled there (NB_ERR_CANCELLED) */
 } nb_server_result;
 
 /* last=true on the final call for this id (a request always ends with one final call; an
@@ -269,6 +275,8 @@ typedef void (*nb_server_resource_fn)(void *user, nb_coap_exchange *ex, const nb
                                       const nb_coap_msg *req, const nb_server_reg_info *reg,
                                       nb_time_ms now);
 nb_err nb_server_set_resource(nb_server *s, const char *name, nb_server_resource_fn fn, void *user);
+/* True while request id waits in a sleeping client's queue (not sent yet). */
+bool nb_server_request_queued(const nb_server *s, uint64_t id);
 
 /* Active observations of an endpoint (id, paths, composite), for the API. */
 size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_info *out,

@@ -21,7 +21,6 @@
 #include <cmocka.h>
 
 #include "base/time.h"
-#include "coap/endpoint.h"
 #include "nb_test.h"
 #include "niobium/client.h"
 #include "niobium/objects.h"
@@ -33,7 +32,9 @@ typedef struct {
   nb_client *c;
   atomic_bool stop;
   atomic_int applied;
-  char applied_sha[65];
+  gnutls_hash_hd_t stored; /* SHA-256 of the package as the storage receives it */
+  uint64_t stored_len;
+  char stored_sha[65], applied_sha[65];
   pthread_t th;
 } device;
 
@@ -51,10 +52,46 @@ static void dev_send(void *user, const nb_addr *peer, const uint8_t *data, size_
     sendto(d->fd, data, len, 0, (struct sockaddr *)&ss, (socklen_t)sl);
 }
 
-static nb_err dev_apply(void *user, const uint8_t *pkg, size_t len, nb_time_ms now) {
+/* The device's storage keeps no bytes: it hashes them as they come, in order (the library
+ * streams a package through it block by block, never whole). */
+static nb_err store_begin(void *user) {
+  device *d = user;
+  if (d->stored) gnutls_hash_deinit(d->stored, NULL);
+  d->stored = NULL;
+  d->stored_len = 0;
+  return gnutls_hash_init(&d->stored, GNUTLS_DIG_SHA256) == 0 ? NB_OK : NB_ERR_NOMEM;
+}
+
+static nb_err store_write(void *user, const uint8_t *data, size_t len) {
+  device *d = user;
+  if (!d->stored || gnutls_hash(d->stored, data, len) != 0) return NB_ERR_IO;
+  d->stored_len += len;
+  return NB_OK;
+}
+
+static nb_err store_finish(void *user) {
+  device *d = user;
+  uint8_t dg[32];
+  if (!d->stored) return NB_ERR_IO;
+  gnutls_hash_deinit(d->stored, dg);
+  d->stored = NULL;
+  for (int i = 0; i < 32; i++) sprintf(d->stored_sha + 2 * i, "%02x", dg[i]);
+  return NB_OK;
+}
+
+static void store_discard(void *user) {
+  device *d = user;
+  if (d->stored) gnutls_hash_deinit(d->stored, NULL);
+  d->stored = NULL;
+}
+
+/* Applies what the storage holds: the whole package (a raw image: it starts at offset 0). */
+static nb_err dev_apply(void *user, const nb_client_fw_image *img, nb_time_ms now) {
   device *d = user;
   (void)now;
-  sha_hex(pkg, len, d->applied_sha);
+  if (img->is_signed || img->image_offset != 0 || img->image_size != d->stored_len)
+    return NB_ERR_INVAL;
+  memcpy(d->applied_sha, d->stored_sha, sizeof d->applied_sha);
   atomic_fetch_add(&d->applied, 1);
   return NB_OK;
 }
@@ -92,12 +129,6 @@ static void dev_start(device *d, const char *ep, uint16_t port) {
   cfg.endpoint = ep;
   cfg.send = dev_send;
   cfg.send_user = d;
-  /* this client reassembles the package whole: room for it */
-  static nb_coap_ep_config coap;
-  nb_coap_ep_config_default(&coap);
-  coap.dedup_max = 16;
-  coap.max_body = 2 * IMG;
-  cfg.coap = &coap;
   assert_int_equal(nb_client_new(&cfg, &d->c), NB_OK);
   nb_client_device_info info = {.manufacturer = "Niobium",
                                 .model = "fw-e2e",
@@ -107,7 +138,14 @@ static void dev_start(device *d, const char *ep, uint16_t port) {
                                 .memory_free_kb = -1,
                                 .memory_total_kb = -1};
   assert_int_equal(nb_client_add_device(d->c, &info), NB_OK);
-  nb_client_firmware_config fc = {.apply = dev_apply, .user = d, .max_size = 2 * IMG};
+  /* a raw image (no signed envelope): the library's e2e of the server; the signed package goes
+   * to the real `niobium client` in test_client_firmware_cli */
+  nb_client_firmware_config fc = {
+      .apply = dev_apply,
+      .storage = {store_begin, store_write, store_finish, store_discard, d},
+      .user = d,
+      .max_size = 2 * IMG,
+      .allow_unsigned = true};
   assert_int_equal(nb_client_add_firmware(d->c, &fc), NB_OK);
   char uri[64];
   snprintf(uri, sizeof(uri), "coap://127.0.0.1:%u", port);
@@ -121,6 +159,7 @@ static void dev_stop(device *d) {
   atomic_store(&d->stop, true);
   pthread_join(d->th, NULL);
   nb_client_free(d->c);
+  store_discard(d);
   close(d->fd);
 }
 
