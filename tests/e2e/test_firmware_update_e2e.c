@@ -2,7 +2,11 @@
  * curl, then pushed (Block1 Writes of /5/0/0 read from the server's file) and pulled (the
  * device fetches the server's /fw/{id} by Block2) to a device running the Niobium client
  * library with its Firmware Update object, in a thread of this test on a UDP socket; each time
- * the device applies exactly the uploaded bytes and the campaign ends with it updated. */
+ * the device applies exactly the uploaded bytes and the campaign ends with it updated.
+ * Then the real `niobium client --firmware-dir --firmware-trust`: packages signed with
+ * `niobium fw sign`, uploaded with `niobium fw upload` and sent with `niobium fw push`, by push
+ * then by pull; each time /3/0/3 becomes the package's version and the campaign's report says
+ * the device is updated. */
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -179,6 +184,29 @@ static bool wait_for(const env *e, const char *path, const char *needle, int ms)
   return false;
 }
 
+/* `niobium server` on loopback ports chosen now, its database and images in a new directory. */
+static void server_start(env *e, nb_test_proc *srv) {
+  snprintf(e->dir, sizeof e->dir, "/tmp/nb-e2e-fwup-XXXXXX");
+  assert_non_null(mkdtemp(e->dir));
+  snprintf(e->db, sizeof e->db, "%s/server.db", e->dir);
+  e->coap_port = nb_test_free_port(SOCK_DGRAM);
+  snprintf(e->coap, sizeof e->coap, "127.0.0.1:%u", e->coap_port);
+  uint16_t hp = nb_test_free_port(SOCK_STREAM);
+  snprintf(e->http, sizeof e->http, "127.0.0.1:%u", hp);
+  snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", hp);
+  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "server",
+                   "--coap",
+                   e->coap,
+                   "--http",
+                   e->http,
+                   "--db",
+                   e->db,
+                   NULL};
+  assert_true(nb_test_proc_start(srv, sargv));
+  assert_true(nb_test_proc_wait_output(srv, true, "proto=http", 10000));
+}
+
 /* POST /api/clients/dev-fw/firmware; the campaign's path. */
 static void update(const env *e, const char *sha, const char *method, char *cpath, size_t cap) {
   char body[200];
@@ -195,26 +223,8 @@ static void test_push_and_pull(void **state) {
   (void)state;
   if (!nb_test_have_program("curl")) skip();
   env e;
-  snprintf(e.dir, sizeof e.dir, "/tmp/nb-e2e-fwup-XXXXXX");
-  assert_non_null(mkdtemp(e.dir));
-  snprintf(e.db, sizeof e.db, "%s/server.db", e.dir);
-  e.coap_port = nb_test_free_port(SOCK_DGRAM);
-  snprintf(e.coap, sizeof e.coap, "127.0.0.1:%u", e.coap_port);
-  uint16_t hp = nb_test_free_port(SOCK_STREAM);
-  snprintf(e.http, sizeof e.http, "127.0.0.1:%u", hp);
-  snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
-  char *sargv[] = {(char *)nb_test_env("NB_BINARY"),
-                   "server",
-                   "--coap",
-                   e.coap,
-                   "--http",
-                   e.http,
-                   "--db",
-                   e.db,
-                   NULL};
   nb_test_proc srv;
-  assert_true(nb_test_proc_start(&srv, sargv));
-  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
+  server_start(&e, &srv);
 
   uint8_t *img = malloc(IMG);
   assert_int_equal(gnutls_rnd(GNUTLS_RND_NONCE, img, IMG), 0);
@@ -279,7 +289,137 @@ static void test_push_and_pull(void **state) {
   nb_test_run(rm, 10000, NULL);
 }
 
+/* ---- the real `niobium client` ---- */
+
+/* Runs `niobium ARGS...`; its stdout (heap) when it exits 0, else the test fails. */
+static char *niobium(char *const args[]) {
+  char *argv[24] = {(char *)nb_test_env("NB_BINARY")};
+  size_t n = 1;
+  for (size_t i = 0; args[i] && n < 23; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(argv, 120000, &out, &err);
+  if (rc != 0) fail_msg("niobium %s %s: exit %d: %s%s", args[0], args[1], rc, out, err);
+  free(err);
+  return out;
+}
+
+/* The value of "name":"..." in json into out. */
+static void json_text(const char *json, const char *name, char *out, size_t cap) {
+  char key[64];
+  snprintf(key, sizeof key, "\"%s\":\"", name);
+  const char *at = strstr(json, key);
+  if (!at) fail_msg("no %s in %s", name, json);
+  at += strlen(key);
+  const char *end = strchr(at, '"');
+  assert_non_null(end);
+  snprintf(out, cap, "%.*s", (int)(end - at), at);
+}
+
+/* Signs the image as `version`, checks the package with `fw inspect`, uploads it with `fw
+ * upload`: its sha256 on the server into sha. */
+static void package(const env *e, const char *key, const char *pub, const char *image,
+                    const char *version, char sha[65]) {
+  char pkg[160];
+  snprintf(pkg, sizeof pkg, "%s/fw-%s.nbfw", e->dir, version);
+  char *sign[] = {"fw",          "sign",  "--key", (char *)key, "--version", (char *)version,
+                  (char *)image, "--out", pkg,     NULL};
+  free(niobium(sign));
+  char *inspect[] = {"fw", "inspect", "--key", (char *)pub, pkg, NULL};
+  char *out = niobium(inspect);
+  if (!strstr(out, "\"valid\":true")) fail_msg("inspect: %s", out);
+  free(out);
+  char *upload[] = {"fw", "upload", pkg, "--name", (char *)version, "--api", (char *)e->base, NULL};
+  out = niobium(upload);
+  char want[80];
+  snprintf(want, sizeof want, "\"version\":\"%s\"", version); /* the manifest, sniffed */
+  if (!strstr(out, want)) fail_msg("upload: %s", out);
+  json_text(out, "sha256", sha, 65);
+  free(out);
+}
+
+/* `fw push EP SHA --method M`, then the campaign's report (`fw campaign show`) until it is
+ * done: the device updated, and /3/0/3 read through the API is the package's version. */
+static void push_and_check(const env *e, const char *sha, const char *method, const char *version) {
+  char *push[] = {"fw",        "push", "fw-real", (char *)sha,     "--method", (char *)method,
+                  "--retries", "0",    "--api",   (char *)e->base, NULL};
+  char *out = niobium(push), id[40];
+  json_text(out, "id", id, sizeof id);
+  free(out);
+  char *show[] = {"fw", "campaign", "show", id, "--api", (char *)e->base, NULL};
+  for (int t = 0; t < 600; t++) {
+    out = niobium(show);
+    if (strstr(out, "\"state\":\"done\"")) break;
+    free(out);
+    out = NULL;
+    usleep(200 * 1000);
+  }
+  if (!out) fail_msg("%s: the campaign %s did not end", method, id);
+  if (!strstr(out, "\"state\":\"updated\"") || !strstr(out, "\"updateResult\":1"))
+    fail_msg("%s: %s", method, out);
+  free(out);
+  char want[80];
+  snprintf(want, sizeof want, "\"%s\"", version);
+  assert_true(wait_for(e, "/api/clients/fw-real/3/0/3", want, 20000));
+}
+
+static void test_real_client_signed(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  env e;
+  nb_test_proc srv, dev;
+  server_start(&e, &srv);
+  char prefix[100], key[128], pub[128], image[128], fwdir[128], uri[64];
+  snprintf(prefix, sizeof prefix, "%s/vendor", e.dir);
+  snprintf(key, sizeof key, "%s.key.pem", prefix);
+  snprintf(pub, sizeof pub, "%s.pub.pem", prefix);
+  snprintf(image, sizeof image, "%s/image.bin", e.dir);
+  snprintf(fwdir, sizeof fwdir, "%s/device-fw", e.dir);
+  char *keys[] = {"keys", "ec", "--out", prefix, NULL};
+  free(niobium(keys));
+  FILE *f = fopen(image, "wb");
+  assert_non_null(f);
+  for (size_t i = 0; i < 300 * 1024; i++) fputc((int)((i * 2654435761u) >> 13) & 0xff, f);
+  fclose(f);
+  assert_int_equal(mkdir(fwdir, 0700), 0);
+
+  snprintf(uri, sizeof uri, "coap://%s", e.coap);
+  char *dargv[] = {(char *)nb_test_env("NB_BINARY"),
+                   "client",
+                   "--server",
+                   uri,
+                   "--endpoint",
+                   "fw-real",
+                   "--sensors",
+                   "none",
+                   "--firmware-dir",
+                   fwdir,
+                   "--firmware-trust",
+                   pub,
+                   NULL};
+  assert_true(nb_test_proc_start(&dev, dargv));
+  assert_true(wait_for(&e, "/api/clients/fw-real", "\"endpoint\":\"fw-real\"", 20000));
+  char *before = nb_test_http(e.base, "GET", "/api/clients/fw-real/3/0/3", NULL);
+  assert_non_null(before);
+  if (strstr(before, "\"2.0.0\"") || strstr(before, "\"3.0.0\"")) fail_msg("%s", before);
+  free(before);
+
+  char sha2[65], sha3[65];
+  package(&e, key, pub, image, "2.0.0", sha2);
+  push_and_check(&e, sha2, "push", "2.0.0");
+  package(&e, key, pub, image, "3.0.0", sha3);
+  push_and_check(&e, sha3, "pull", "3.0.0");
+
+  nb_test_proc_stop(&dev);
+  nb_test_proc_cleanup(&dev);
+  nb_test_proc_stop(&srv);
+  nb_test_proc_cleanup(&srv);
+  char *rm[] = {"rm", "-rf", e.dir, NULL};
+  nb_test_run(rm, 10000, NULL);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_push_and_pull)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_push_and_pull),
+                                     cmocka_unit_test(test_real_client_signed)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
