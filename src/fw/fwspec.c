@@ -1,13 +1,11 @@
 /* The pure parts of the firmware service (fwupdate.h): the JSON body of a campaign, an image's
- * JSON and the sniffing of a signed image's manifest. No state, no I/O. */
+ * JSON and the version and vendor a signed image's manifest states. No state, no I/O. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtls/cose.h"
+#include "client/fw_image.h"
 #include "fw/fwupdate.h"
-#include "lwm2m/cbor_head.h"
-#include "lwm2m/cbor_io.h"
 #include "server/regparse.h"
 
 /* ---- campaign body ---- */
@@ -158,64 +156,21 @@ json_t *nb_fws_image_json(const nb_fws_image *img) {
   return j;
 }
 
-/* The byte length of the CBOR item at the start of buf (its content included), or 0 when it
- * does not end inside buf, is malformed or uses indefinite lengths (a COSE_Sign1 has none).
- * Iterative: the items still owed are counted, so no nesting depth can exhaust the stack, and
- * each item takes at least a byte, so the walk ends with buf. */
-static size_t cbor_item_len(const uint8_t *buf, size_t len) {
-  size_t pos = 0;
-  uint64_t owed = 1;
-  while (owed) {
-    nb_cbor_item it;
-    size_t used;
-    if (pos >= len || nb_cbor_head_decode(buf + pos, len - pos, &it, &used) != NB_OK ||
-        it.indefinite || it.kind == NB_CBOR_BYTES_INDEF || it.kind == NB_CBOR_TEXT_INDEF ||
-        it.kind == NB_CBOR_BREAK)
-      return 0;
-    pos += used;
-    owed--;
-    uint64_t more = it.kind == NB_CBOR_ARRAY ? it.u
-                    : it.kind == NB_CBOR_MAP ? it.u * 2
-                    : it.kind == NB_CBOR_TAG ? 1
-                                             : 0;
-    if (more > len - pos || owed > len) return 0; /* more items than bytes left */
-    owed += more;
-  }
-  return pos;
-}
-
-/* A text value of the manifest map, printable ASCII only (it is shown as it is). */
-static void manifest_text(const nb_cbor_item *v, char *out) {
-  if (v->kind != NB_CBOR_TEXT || v->len >= NB_FWS_TEXT_MAX) return;
-  for (size_t i = 0; i < v->len; i++)
-    if (v->data[i] < 0x20 || v->data[i] > 0x7e) return;
-  memcpy(out, v->data, v->len);
-  out[v->len] = '\0';
+/* A manifest's text as the server shows it: printable ASCII only, shorter than
+ * NB_FWS_TEXT_MAX ("" otherwise: the image JSON says null). */
+static void shown_text(const char *text, char *out) {
+  size_t n = strlen(text);
+  out[0] = '\0';
+  if (n >= NB_FWS_TEXT_MAX) return;
+  for (size_t i = 0; i < n; i++)
+    if (text[i] < 0x20 || text[i] > 0x7e) return;
+  memcpy(out, text, n + 1);
 }
 
 void nb_fws_manifest_sniff(const uint8_t *head, size_t len, char *version, char *vendor) {
   version[0] = vendor[0] = '\0';
-  /* tag 18 first: anything else is an image without an envelope */
-  if (len < 2 || head[0] != 0xd2) return;
-  /* (the head reader refuses one-byte tags 6..20 as libcbor does: the tag is stepped over) */
-  size_t env = cbor_item_len(head + 1, len - 1);
-  nb_cose_sign1_msg m;
-  if (!env || nb_cose_parse(head, env + 1, &m) != NB_OK) return;
-  const uint8_t *p = m.payload;
-  size_t left = m.payload_len, used;
-  nb_cbor_item it, k, v;
-  if (nb_cbor_head_decode(p, left, &it, &used) != NB_OK || it.kind != NB_CBOR_MAP || it.indefinite)
-    return;
-  p += used, left -= used;
-  for (uint64_t i = 0; i < it.u; i++) {
-    /* keys are small integers, values strings or integers: anything else ends the look */
-    if (nb_cbor_head_decode(p, left, &k, &used) != NB_OK || k.kind != NB_CBOR_UINT) return;
-    p += used, left -= used;
-    if (nb_cbor_head_decode(p, left, &v, &used) != NB_OK ||
-        (v.kind != NB_CBOR_TEXT && v.kind != NB_CBOR_BYTES && v.kind != NB_CBOR_UINT))
-      return;
-    p += used, left -= used;
-    if (k.u == 1) manifest_text(&v, version);
-    if (k.u == 4) manifest_text(&v, vendor);
-  }
+  nb_fw_manifest m; /* the device's own decoder (client/fw_image.h): one format, one reader */
+  if (nb_fw_manifest_peek(head, len, &m) != NB_OK) return;
+  shown_text(m.version, version);
+  shown_text(m.vendor, vendor);
 }

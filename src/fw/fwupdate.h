@@ -141,8 +141,9 @@ const nb_fws_image *nb_fws_image_at(const nb_fws *f, size_t i); /* in upload ord
 nb_err nb_fws_image_remove(nb_fws *f, const char *sha256);
 json_t *nb_fws_image_json(const nb_fws_image *img);
 /* The image's version and vendor from its signed manifest (a COSE_Sign1, tag 18, over the CBOR
- * map {1: version, 2: size, 3: sha-256, 4: vendor}) when head, the first bytes of the file,
- * starts with one; "" otherwise. Not a verification: the device verifies. */
+ * map {1: version, 2: size, 3: sha-256, 4: vendor}, read by the device's own decoder,
+ * nb_fw_manifest_peek) when head, the first bytes of the file, starts with one and they are
+ * printable ASCII; "" otherwise. Not a verification: the device verifies. */
 void nb_fws_manifest_sniff(const uint8_t *head, size_t len, char *version, char *vendor);
 
 /* ---- campaigns ---- */

@@ -130,6 +130,8 @@ static void test_manifest_sniff(void **state) {
   assert_string_equal(version, "");
   nb_fws_manifest_sniff((const uint8_t *)"\x7f" "ELF", 4, version, vendor);
   assert_string_equal(version, "");
+  nb_fws_manifest_sniff(b.data, 0, version, vendor); /* an empty image */
+  assert_string_equal(version, "");
   assert_string_equal(vendor, "");
   nb_bytes_free(&b);
   /* a version that is not printable text is not shown */
