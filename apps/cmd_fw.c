@@ -611,32 +611,26 @@ static int parse_args(int argc, char **argv, fw_opts *o) {
   return NB_EXIT_OK;
 }
 
-/* The row the arguments name, with the right number of positional arguments and only options
- * it takes; -1 after a usage message otherwise. */
-static int pick_subcommand(fw_opts *o) {
+/* The row the arguments name (*row), with the right number of positional arguments and only
+ * options it takes; NB_EXIT_USAGE after a message otherwise. */
+static int pick_subcommand(fw_opts *o, int *row) {
   int used = 0, i = find_subcommand(o, &used);
   if (i < 0 && o->nargs == 0) {
     usage(stderr);
-    return -1;
+    return NB_EXIT_USAGE;
   }
-  if (i < 0) {
-    FW_USAGE("unknown subcommand '%s' (see niobium fw --help)\n", o->args[0]);
-    return -1;
-  }
+  if (i < 0) return FW_USAGE("unknown subcommand '%s' (see niobium fw --help)\n", o->args[0]);
   unsigned extra = o->given & ~subcommands[i].takes;
   for (int bit = 0; bit < T_KINDS; bit++)
-    if (extra & (1u << bit)) {
-      FW_USAGE("%s does not take --%s (see niobium fw --help)\n", subcommands[i].words,
-               opt_name(o->given_code[bit]));
-      return -1;
-    }
-  if (o->nargs - used != subcommands[i].nargs) {
-    FW_USAGE("usage: niobium fw %s %s\n", subcommands[i].words, subcommands[i].args);
-    return -1;
-  }
+    if (extra & (1u << bit))
+      return FW_USAGE("%s does not take --%s (see niobium fw --help)\n", subcommands[i].words,
+                      opt_name(o->given_code[bit]));
+  if (o->nargs - used != subcommands[i].nargs)
+    return FW_USAGE("usage: niobium fw %s %s\n", subcommands[i].words, subcommands[i].args);
   o->args += used;
   o->nargs -= used;
-  return i;
+  *row = i;
+  return NB_EXIT_OK;
 }
 
 int nb_cmd_fw(int argc, char **argv) {
@@ -645,8 +639,9 @@ int nb_cmd_fw(int argc, char **argv) {
   o.endpoints = json_array();
   int rc = o.endpoints ? parse_args(argc, argv, &o) : NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && !o.help) {
-    int i = pick_subcommand(&o);
-    rc = i < 0 ? NB_EXIT_USAGE : subcommands[i].run(&o);
+    int i = 0;
+    rc = pick_subcommand(&o, &i);
+    if (rc == NB_EXIT_OK) rc = subcommands[i].run(&o);
   }
   json_decref(o.endpoints);
   nb_api_opts_free(&o.token);

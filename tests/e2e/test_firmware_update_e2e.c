@@ -6,7 +6,7 @@
  * Then the real `niobium client --firmware-dir --firmware-trust`: packages signed with
  * `niobium fw sign`, uploaded with `niobium fw upload` and sent with `niobium fw push`, by push
  * then by pull; each time /3/0/3 becomes the package's version and the campaign's report says
- * the device is updated. */
+ * the device is updated. And `niobium fw` refuses an option its subcommand does not take. */
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
@@ -418,8 +418,32 @@ static void test_real_client_signed(void **state) {
   nb_test_run(rm, 10000, NULL);
 }
 
+/* One table holds the package and the server subcommands: an option of the other kind is a
+ * usage error (exit 2) naming it, never silently dropped. */
+static void test_cli_options_per_subcommand(void **state) {
+  (void)state;
+  char *bin = (char *)nb_test_env("NB_BINARY");
+  char *sign_api[] = {bin,         "fw", "sign",  "img", "--key", "k",
+                      "--version", "1",  "--out", "o",   "--api", "http://127.0.0.1:1",
+                      NULL};
+  char *list_key[] = {bin, "fw", "list", "--key", "k", NULL};
+  char *inspect_retries[] = {bin, "fw", "inspect", "p", "--retries", "1", NULL};
+  char *unknown[] = {bin, "fw", "flash", NULL};
+  char *const *cases[] = {sign_api, list_key, inspect_retries, unknown};
+  const char *says[] = {"sign does not take --api", "list does not take --key",
+                        "inspect does not take --retries", "unknown subcommand 'flash'"};
+  for (size_t i = 0; i < 4; i++) {
+    char *out = NULL, *err = NULL;
+    assert_int_equal(nb_test_run_capture(cases[i], 30000, &out, &err), 2);
+    if (!strstr(err, says[i])) fail_msg("%s: %s", says[i], err);
+    free(out);
+    free(err);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_push_and_pull),
-                                     cmocka_unit_test(test_real_client_signed)};
+                                     cmocka_unit_test(test_real_client_signed),
+                                     cmocka_unit_test(test_cli_options_per_subcommand)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
