@@ -77,8 +77,8 @@ static void start(const char *tz) {
   assert_true(nb_test_proc_wait_output(&server, true, "proto=http", 10000));
   /* The client inherits the environment: its Device object reports this time zone. */
   setenv("TZ", tz, 1);
-  char *cli[] = {(char *)nb,  "client", "--server", uri, "--endpoint", EP, "--objects", "basic",
-                 NULL};
+  char *cli[] = {(char *)nb, "client",    "--server", uri, "--endpoint",
+                 EP,         "--objects", "basic",    NULL};
   bool started = nb_test_proc_start(&client, cli);
   unsetenv("TZ");
   assert_true(started);
@@ -123,16 +123,16 @@ static void test_observe_composite_cancel_on_the_wire(void **state) {
   start("UTC");
   const char *obs = "{\"paths\":[\"/3/0/0\",\"/3/0/13\"],\"observe\":true}";
   free(rest("POST", "/api/clients/" EP "/composite?format=senml-json", obs, "200"));
-  char *out = rest("DELETE", "/api/clients/" EP "/composite/observe?paths=/3/0/13,/3/0/0", NULL,
-                   "200");
+  char *out =
+      rest("DELETE", "/api/clients/" EP "/composite/observe?paths=/3/0/13,/3/0/0", NULL, "200");
   assert_non_null(strstr(out, "\"cancelled\":1"));
   free(out);
   nb_capture_stop(&cap);
 
   /* Two FETCHes (code 5), both confirmable requests to the device: Observe 0 then 1, the same
    * token, Content-Format and payload (the paths), each answered 2.05 on its token. */
-  const char *fetch[] = {"coap.opt.observe", "coap.token",     "coap.opt.ctype",
-                         "coap.opt.accept",  "coap.payload",   NULL};
+  const char *fetch[] = {"coap.opt.observe", "coap.token",   "coap.opt.ctype",
+                         "coap.opt.accept",  "coap.payload", NULL};
   char *fetches = query("coap.code==5", fetch);
   char *f[4];
   if (lines(fetches, f, 4) != 2) fail_msg("wanted 2 FETCH requests, tshark saw:\n%s", fetches);
@@ -178,7 +178,8 @@ static void test_observe_composite_cancel_on_the_wire(void **state) {
   int code = 0;
   observe[0] = '\0';
   int got = sscanf(last, "%63[^\t]\t%d\t%15s", tok, &code, observe);
-  if (code != 69 || got == 3) fail_msg("the last message on the token is not a plain 2.05: %s", last);
+  if (code != 69 || got == 3)
+    fail_msg("the last message on the token is not a plain 2.05: %s", last);
   free(out);
 }
 
