@@ -7,7 +7,10 @@
  *    the observation's token, the same Content-Format and the same path list, answered 2.05;
  *  - item 7: the client's Device object (/3/0 read as TLV through the REST API) carries Current
  *    Time (13, within a minute of now), UTC Offset (14) and Timezone (15) from the client's TZ,
- *    Error Code (11) 0 and Memory Free (10) as Wireshark's lwm2mtlv dissector names them.
+ *    Error Code (11) 0 and Memory Free (10) as Wireshark's lwm2mtlv dissector names them;
+ *  - item 5: a read of a sleeping queue-mode client answers 202 QUEUED; the GET leaves only after
+ *    the device's Update, and GET /api/requests/{id} then holds the very value tshark decodes
+ *    from the device's 2.05.
  * Skips when tshark or curl is missing or may not capture here. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,8 +51,9 @@ static int cleanup(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Capture on, then the server and a registered client (TZ as given). Skips when it cannot. */
-static void start(const char *tz) {
+/* Capture on, then the server and a registered client (TZ as given; with `queue`, both in
+ * queue mode: asleep after 2 s, an Update every 10 s or so). Skips when it cannot. */
+static void start(const char *tz, bool queue) {
   const char *nb = nb_test_env("NB_BINARY");
   if (!nb) fail_msg("NB_BINARY is not set");
   if (!nb_test_have_program("curl")) {
@@ -72,13 +76,29 @@ static void start(const char *tz) {
   snprintf(http, sizeof http, "127.0.0.1:%u", http_port);
   snprintf(base, sizeof base, "http://127.0.0.1:%u", http_port);
   snprintf(uri, sizeof uri, "coap://%s", coap);
-  char *srv[] = {(char *)nb, "server", "--coap", coap, "--http", http, "--db", db, NULL};
+  char *srv[] = {(char *)nb, "server", "--coap",
+                 coap,       "--http", http,
+                 "--db",     db,       queue ? "--queue-timeout" : NULL,
+                 "2",        NULL};
   assert_true(nb_test_proc_start(&server, srv));
   assert_true(nb_test_proc_wait_output(&server, true, "proto=http", 10000));
   /* The client inherits the environment: its Device object reports this time zone. */
   setenv("TZ", tz, 1);
-  char *cli[] = {(char *)nb, "client",    "--server", uri, "--endpoint",
-                 EP,         "--objects", "basic",    NULL};
+  char *cli[] = {(char *)nb,
+                 "client",
+                 "--server",
+                 uri,
+                 "--endpoint",
+                 EP,
+                 "--objects",
+                 "basic",
+                 queue ? "--binding" : NULL,
+                 "UQ",
+                 "--queue-timeout",
+                 "2",
+                 "--lifetime",
+                 "20",
+                 NULL};
   bool started = nb_test_proc_start(&client, cli);
   unsetenv("TZ");
   assert_true(started);
@@ -120,7 +140,7 @@ static size_t lines(char *text, char **line, size_t max) {
 
 static void test_observe_composite_cancel_on_the_wire(void **state) {
   (void)state;
-  start("UTC");
+  start("UTC", false);
   const char *obs = "{\"paths\":[\"/3/0/0\",\"/3/0/13\"],\"observe\":true}";
   free(rest("POST", "/api/clients/" EP "/composite?format=senml-json", obs, "200"));
   char *out =
@@ -183,7 +203,7 @@ static void test_observe_composite_cancel_on_the_wire(void **state) {
 
 static void test_device_object_on_the_wire(void **state) {
   (void)state;
-  start("Europe/Berlin");
+  start("Europe/Berlin", false);
   char *out = rest("GET", "/api/clients/" EP "/3/0?format=tlv", NULL, "200");
   free(out);
   time_t now = time(NULL);
@@ -220,10 +240,73 @@ static void test_device_object_on_the_wire(void **state) {
   free(t);
 }
 
+static void test_queued_read_on_the_wire(void **state) {
+  (void)state;
+  start("UTC", true);
+  /* Asleep 2 s after its last word. */
+  char *out = NULL;
+  for (int t = 0; t < 100 && !out; t++) {
+    usleep(100 * 1000);
+    char *c = rest("GET", "/api/clients/" EP, NULL, "200");
+    if (strstr(c, "\"awake\":false"))
+      out = c;
+    else
+      free(c);
+  }
+  if (!out) fail_msg("the queue-mode client never counted as asleep");
+  free(out);
+  out = rest("GET", "/api/clients/" EP "/3/0/0?format=tlv", NULL, "202");
+  const char *id = strstr(out, "\"requestId\":");
+  assert_non_null(id);
+  char path[64];
+  snprintf(path, sizeof path, "/api/requests/%lld", atoll(id + strlen("\"requestId\":")));
+  free(out);
+  char *done = NULL;
+  for (int t = 0; t < 600 && !done; t++) {
+    char *r = rest("GET", path, NULL, "200");
+    if (strstr(r, "\"state\":\"DONE\""))
+      done = r;
+    else {
+      free(r);
+      usleep(100 * 1000);
+    }
+  }
+  if (!done) fail_msg("the queued read never finished");
+  nb_capture_stop(&cap);
+
+  /* Register (rd), then no GET before the Update (rd/<location>), then the GET of /3/0/0. */
+  const char *order[] = {"coap.code", "coap.opt.uri_path", NULL};
+  char *seen = query("coap.code==1 || coap.code==2", order);
+  char *copy = strdup(seen);
+  assert_non_null(copy);
+  char *l[64];
+  size_t n = lines(seen, l, 64), update = n, get = n;
+  for (size_t i = 0; i < n; i++) {
+    if (update == n && !strncmp(l[i], "2\trd,", strlen("2\trd,"))) update = i;
+    if (get == n && !strcmp(l[i], "1\t3,0,0")) get = i;
+  }
+  if (update == n || get == n || get < update)
+    fail_msg("wanted the Update before the queued GET, tshark saw:\n%s", copy);
+  free(copy);
+  free(seen);
+
+  /* The value the device sent, as Wireshark reads it, is the one the route gives. */
+  const char *manufacturer[] = {"lwm2mtlv.resource.manufacturer", NULL};
+  char *value = query("coap.code==69 && lwm2mtlv", manufacturer);
+  value[strcspn(value, "\n")] = '\0';
+  assert_true(value[0] != '\0');
+  char want[128];
+  snprintf(want, sizeof want, "\"value\":\"%s\"", value);
+  if (!strstr(done, want)) fail_msg("tshark read %s, the route says %s", value, done);
+  free(value);
+  free(done);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_observe_composite_cancel_on_the_wire, cleanup),
       cmocka_unit_test_teardown(test_device_object_on_the_wire, cleanup),
+      cmocka_unit_test_teardown(test_queued_read_on_the_wire, cleanup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
