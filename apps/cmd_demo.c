@@ -23,6 +23,7 @@
 #include "io/loop.h"
 #include "niobium/client.h"
 #include "server/server.h"
+#include "server/store_health.h"
 #include "store/sqlite.h"
 
 #define CLI "niobium demo"
@@ -82,7 +83,8 @@ struct demo {
   const demo_opts *o;
   nb_io_loop *loop;
   nb_store_sqlite *dmdb;
-  nb_server_store store;
+  nb_server_store store; /* dmdb's, through health */
+  nb_store_health *health;
   nb_bs_store *bst;
   nb_server *srv;
   nb_bs_engine *bs;
@@ -379,7 +381,8 @@ static int setup_server(demo *d) {
     fprintf(stderr, CLI ": cannot bind the LwM2M server's sockets on 127.0.0.1\n");
     return -1;
   }
-  nb_http_api_config hc = {.store = d->store, .clock_offset = cfg.clock_offset};
+  nb_http_api_config hc = {
+      .store = d->store, .health = d->health, .clock_offset = cfg.clock_offset};
   nb_addr_parse(d->o->http, 8080, &hc.listen);
   if (!d->o->http_given && !tcp_port_free(&hc.listen)) hc.listen.port = 0;
   nb_err e = nb_http_api_new(d->loop, d->srv, &hc, &d->api);
@@ -538,7 +541,9 @@ static int open_db(demo *d) {
     fprintf(stderr, CLI ": cannot open database %s: check the path and permissions\n", d->db);
     return -1;
   }
-  d->store = nb_store_sqlite_iface(d->dmdb);
+  if (nb_store_health_new(nb_store_sqlite_iface(d->dmdb), NULL, NULL, &d->health) != NB_OK)
+    return -1;
+  d->store = nb_store_health_store(d->health);
   return 0;
 }
 
@@ -612,6 +617,7 @@ static void teardown(demo *d) {
   nb_dtls_creds_free(d->bs_creds);
   nb_dtls_keypair_free(&d->bs_key);
   nb_bs_store_close(d->bst);
+  nb_store_health_free(d->health);
   nb_store_sqlite_close(d->dmdb);
   if (d->temp_db) {
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};

@@ -20,6 +20,7 @@
 #include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "server/store_health.h"
 #include "store/dbfile.h"
 #include "store/sqlite.h"
 
@@ -31,9 +32,14 @@ typedef struct {
   nb_server *srv;
   nb_io_srv *net;
   nb_dtls_creds *creds;
-  nb_server_store store;
+  nb_server_store store; /* the database's, through health */
+  nb_store_health *health;
+  uv_timer_t probe; /* probes the store while it is unhealthy */
+  bool probing;
   nb_io_deadline *deadline;
 } server_app;
+
+#define PROBE_EVERY 5000 /* ms between probe writes while the store is unhealthy */
 
 /* What the operator asked for on the command line. */
 typedef struct {
@@ -154,6 +160,13 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
+}
+
+/* While the store is unhealthy and nothing else writes, a probe write shows when it takes
+ * writes again (a write of the engine or the API does as well). */
+static void on_probe(uv_timer_t *t) {
+  server_app *a = t->data;
+  nb_store_health_probe(a->health);
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -465,7 +478,11 @@ static int run(const server_opts *o) {
   nb_http_bs *bs = NULL;
   nb_dbfile_lock *locks[2] = {NULL, NULL};
   if ((rc = open_db(o, locks, &db)) != NB_EXIT_OK) goto out;
-  a.store = nb_store_sqlite_iface(db);
+  if (nb_store_health_new(nb_store_sqlite_iface(db), NULL, NULL, &a.health) != NB_OK) {
+    rc = NB_EXIT_FAILURE;
+    goto out;
+  }
+  a.store = nb_store_health_store(a.health);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
   if ((rc = load_model(o, &model)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
@@ -491,14 +508,22 @@ static int run(const server_opts *o) {
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
-  nb_http_api_config hc = {
-      .listen = o->http, .store = cfg.store, .clock_offset = cfg.clock_offset, .bootstrap = bs};
+  nb_http_api_config hc = {.listen = o->http,
+                           .store = cfg.store,
+                           .health = a.health,
+                           .clock_offset = cfg.clock_offset,
+                           .bootstrap = bs};
   nb_api_opts_apply(&o->api, &hc);
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
     goto out;
   }
   if (nb_io_deadline_new(a.loop, next_deadline, on_tick, &a, &a.deadline) != NB_OK) goto out;
+  uv_timer_init(nb_io_loop_uv(a.loop), &a.probe);
+  a.probe.data = &a;
+  a.probing = true;
+  uv_timer_start(&a.probe, on_probe, PROBE_EVERY, PROBE_EVERY);
+  uv_unref((uv_handle_t *)&a.probe); /* the loop runs for the sockets, not for this */
   nb_io_loop_on_signals(a.loop, on_signal, &a);
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
@@ -507,12 +532,14 @@ out:
   nb_http_api_free(api);
   nb_http_bs_free(bs);
   nb_io_deadline_close(a.deadline);
+  if (a.probing) uv_close((uv_handle_t *)&a.probe, NULL);
   nb_io_srv_free(a.net);
   /* The API finishes closing (and leaves the server's listeners) inside nb_io_loop_free. */
   if (a.loop) nb_io_loop_free(a.loop);
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
   nb_model_free(model);
+  nb_store_health_free(a.health);
   nb_store_sqlite_close(db);
   nb_dbfile_lock_release(locks[0]);
   nb_dbfile_lock_release(locks[1]);

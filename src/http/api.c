@@ -17,6 +17,7 @@
 #include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
+#include "http/api_health.h"
 #include "http/api_models.h"
 #include "http/api_security.h"
 #include "http/console.h"
@@ -71,6 +72,7 @@ static const nb_route routes[] = {
     {"GET", "/api/alerts", 0, nb_api_alerts_list},
     {"POST", "/api/alerts", 0, nb_api_alerts_post},
     {"GET", "/api/events", 0, nb_api_events},
+    {"GET", "/api/health", 0, nb_api_health},
     {"GET", "/console/config.json", 0, nb_api_console_config},
     {"GET", "/", 0, nb_api_console_file},
     {"GET", "/console/{file*}", 0, nb_api_console_file},
@@ -114,10 +116,12 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
-/* A GET of the console's files (or its config): public, static, the same for everyone. */
-static bool console_get(const nb_http_req *rq) {
-  return strcmp(rq->method, "GET") == 0 && strncmp(rq->path, "/api/", 5) != 0 &&
-         strcmp(rq->path, "/api") != 0;
+/* A GET of the console's files (or its config): public, static, the same for everyone; and
+ * of /api/health, which a load balancer's probe asks without a token (it holds no secret). */
+static bool public_get(const nb_http_req *rq) {
+  if (strcmp(rq->method, "GET") != 0) return false;
+  if (strcmp(rq->path, "/api/health") == 0) return true;
+  return strncmp(rq->path, "/api/", 5) != 0 && strcmp(rq->path, "/api") != 0;
 }
 
 /* The guard (guard.h), the token and the announced body size, as soon as the header is in:
@@ -134,7 +138,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
                              .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
-                             .public_get = console_get(rq),
+                             .public_get = public_get(rq),
                              .local = &local};
   const char *why, *code;
   rq->close = true;
@@ -302,6 +306,7 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   api->ctx.loop = loop;
   api->ctx.srv = srv;
   api->ctx.store = cfg->store;
+  api->ctx.health = cfg->health;
   api->ctx.bootstrap = cfg->bootstrap;
   api->ctx.clock_offset = cfg->clock_offset;
   api->cfg = *cfg;
