@@ -34,12 +34,8 @@ typedef struct {
   nb_dtls_creds *creds;
   nb_server_store store; /* the database's, through health */
   nb_store_health *health;
-  uv_timer_t probe; /* probes the store while it is unhealthy */
-  bool probing;
   nb_io_deadline *deadline;
 } server_app;
-
-#define PROBE_EVERY 5000 /* ms between probe writes while the store is unhealthy */
 
 /* What the operator asked for on the command line. */
 typedef struct {
@@ -160,13 +156,6 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
-}
-
-/* While the store is unhealthy and nothing else writes, a probe write shows when it takes
- * writes again (a write of the engine or the API does as well). */
-static void on_probe(uv_timer_t *t) {
-  server_app *a = t->data;
-  nb_store_health_probe(a->health);
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -519,11 +508,6 @@ static int run(const server_opts *o) {
     goto out;
   }
   if (nb_io_deadline_new(a.loop, next_deadline, on_tick, &a, &a.deadline) != NB_OK) goto out;
-  uv_timer_init(nb_io_loop_uv(a.loop), &a.probe);
-  a.probe.data = &a;
-  a.probing = true;
-  uv_timer_start(&a.probe, on_probe, PROBE_EVERY, PROBE_EVERY);
-  uv_unref((uv_handle_t *)&a.probe); /* the loop runs for the sockets, not for this */
   nb_io_loop_on_signals(a.loop, on_signal, &a);
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
@@ -532,7 +516,6 @@ out:
   nb_http_api_free(api);
   nb_http_bs_free(bs);
   nb_io_deadline_close(a.deadline);
-  if (a.probing) uv_close((uv_handle_t *)&a.probe, NULL);
   nb_io_srv_free(a.net);
   /* The API finishes closing (and leaves the server's listeners) inside nb_io_loop_free. */
   if (a.loop) nb_io_loop_free(a.loop);

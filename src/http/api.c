@@ -87,7 +87,9 @@ struct nb_http_api {
   nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
-  bool bs_alerts; /* on_bootstrap_event listens to cfg.bootstrap's engine */
+  uv_timer_t probe; /* probes cfg.health's store while it is unhealthy */
+  int open_handles; /* of keepalive and probe: api_destroy once both are closed */
+  bool bs_alerts;   /* on_bootstrap_event listens to cfg.bootstrap's engine */
 };
 
 /* ---- the checks before a handler ---- */
@@ -257,6 +259,13 @@ static void on_keepalive(uv_timer_t *h) {
   nb_http_events_keepalive(api->ctx.events);
 }
 
+/* While the store is unhealthy and nothing else writes, a probe write shows when it takes
+ * writes again (GET /api/health turns 200). */
+static void on_probe(uv_timer_t *h) {
+  nb_http_api *api = h->data;
+  if (api->ctx.health) nb_store_health_probe(api->ctx.health);
+}
+
 /* ---- life cycle ---- */
 
 /* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
@@ -358,6 +367,11 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   uv_timer_init(nb_io_loop_uv(loop), &api->keepalive);
   api->keepalive.data = api;
   uv_timer_start(&api->keepalive, on_keepalive, api->cfg.keepalive_ms, api->cfg.keepalive_ms);
+  uv_timer_init(nb_io_loop_uv(loop), &api->probe);
+  api->probe.data = api;
+  api->open_handles = 2;
+  if (!api->cfg.probe_ms) api->cfg.probe_ms = 5000;
+  if (cfg->health) uv_timer_start(&api->probe, on_probe, api->cfg.probe_ms, api->cfg.probe_ms);
   *out = api;
   return NB_OK;
 }
@@ -366,7 +380,10 @@ nb_http_events *nb_http_api_events(nb_http_api *api) { return api->ctx.events; }
 
 uint16_t nb_http_api_port(const nb_http_api *api) { return nb_httpd_port(api->httpd); }
 
-static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
+static void on_closed(uv_handle_t *h) {
+  nb_http_api *api = h->data;
+  if (--api->open_handles == 0) api_destroy(api);
+}
 
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
@@ -374,4 +391,5 @@ void nb_http_api_free(nb_http_api *api) {
   api_unlisten(api);
   nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
+  uv_close((uv_handle_t *)&api->probe, on_closed);
 }

@@ -25,7 +25,9 @@ typedef struct {
                                    empty (NB_ERR_INVAL); only its SHA-256 is kept */
   nb_server_store store;        /* audit log and security credentials; ops NULL = not available */
   nb_store_health *health;      /* the health of that store (store wraps it) for GET
-                                   /api/health; NULL = none watched (always "ok") */
+                                   /api/health, probed every probe_ms while unhealthy; NULL =
+                                   none watched (always "ok") */
+  uint64_t probe_ms;            /* 0 = 5000 */
   int64_t clock_offset;         /* loop time + offset = Unix ms (event timestamps) */
   size_t body_max;              /* largest request body accepted; 0 = 65536 */
   uint64_t keepalive_ms;        /* SSE keep-alive comment period; 0 = 15000 */
