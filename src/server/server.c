@@ -104,10 +104,44 @@ static void retry_one(nb_coap_hnode *n, void *user) {
   if (r->unsaved) nb_srvi_store_reg(user, r);
 }
 
+static void retry_obs(nb_coap_hnode *n, void *user) {
+  sreq *q = NB_SRV_CONTAINER(n, sreq, n_id);
+  if (q->unsaved) nb_srvi_store_obs(user, q);
+}
+
+void nb_srvi_gone_add(nb_server *s, const char *ep) {
+  char *copy = s->ngone < NB_SERVER_GONE_MAX ? strdup(ep) : NULL;
+  char **grown = copy ? realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone)) : NULL;
+  if (!grown) {
+    free(copy);
+    s->gone_dropped++;
+    return;
+  }
+  s->gone = grown;
+  s->gone[s->ngone++] = copy;
+}
+
+/* Deletes the rows of ended registrations the store kept; one that registered again since
+ * has a current row. */
+static void retry_gone(nb_server *s) {
+  size_t kept = 0;
+  const nb_server_store_ops *o = s->cfg.store.ops;
+  for (size_t i = 0; i < s->ngone; i++) {
+    char *ep = s->gone[i];
+    bool done = nb_srvi_find_ep(s, ep) || (o->reg_del(s->cfg.store.self, ep) != NB_ERR_IO &&
+                                           o->obs_del_ep(s->cfg.store.self, ep) != NB_ERR_IO);
+    if (done)
+      free(ep);
+    else
+      s->gone[kept++] = ep;
+  }
+  s->ngone = kept;
+}
+
 /* Registrations the store refused a change of (an Update, a format learnt) are written again
  * every store_retry until it takes them, so a restart after the fault finds them current. */
 static void retry_unsaved(nb_server *s, nb_time_ms now) {
-  if (!s->unsaved) {
+  if (!nb_server_unsaved(s)) {
     s->retry_at = 0;
     return;
   }
@@ -117,9 +151,11 @@ static void retry_unsaved(nb_server *s, nb_time_ms now) {
   }
   if (now < s->retry_at) return;
   nb_coap_hmap_each(&s->by_ep, retry_one, s);
-  s->retry_at = s->unsaved ? now + s->cfg.store_retry : 0;
-  if (s->unsaved)
-    NB_LOG_DEBUG(NB_SRV_LOG, "event=store_retry unsaved=%zu", s->unsaved);
+  nb_coap_hmap_each(&s->reqs, retry_obs, s);
+  retry_gone(s);
+  s->retry_at = nb_server_unsaved(s) ? now + s->cfg.store_retry : 0;
+  if (s->retry_at)
+    NB_LOG_DEBUG(NB_SRV_LOG, "event=store_retry unsaved=%zu", nb_server_unsaved(s));
   else
     NB_LOG_INFO(NB_SRV_LOG, "event=store_caught_up");
 }
@@ -180,6 +216,8 @@ void nb_server_free(nb_server *s) {
     free(r->text);
     free(r);
   }
+  for (size_t i = 0; i < s->ngone; i++) free(s->gone[i]);
+  free(s->gone);
   nb_coap_ep_free(s->ep);
   nb_coap_hmap_deinit(&s->by_ep);
   nb_coap_hmap_deinit(&s->by_id);
@@ -236,7 +274,7 @@ void nb_server_tick(nb_server *s, nb_time_ms now) {
 
 nb_time_ms nb_server_next_deadline(const nb_server *s) {
   nb_time_ms d = nb_time_min(nb_coap_ep_next_deadline(s->ep), nb_coap_timerheap_next(&s->timers));
-  if (s->unsaved) d = nb_time_min(d, s->retry_at); /* 0: schedule it at the next tick */
+  if (nb_server_unsaved(s)) d = nb_time_min(d, s->retry_at); /* 0: schedule at the next tick */
   return d;
 }
 
@@ -290,4 +328,4 @@ void nb_server_get_stats(const nb_server *s, nb_server_stats *out) { *out = s->s
 
 size_t nb_server_nosec_count(const nb_server *s) { return s->nosec; }
 
-size_t nb_server_unsaved(const nb_server *s) { return s->unsaved; }
+size_t nb_server_unsaved(const nb_server *s) { return s->unsaved + s->ngone; }

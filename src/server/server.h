@@ -32,6 +32,7 @@ typedef struct nb_server nb_server;
 #define NB_SERVER_NOSEC_RETRY 60        /* default of nb_server_config.nosec_retry_after, s */
 #define NB_SERVER_STORE_RETRY 5000      /* default of nb_server_config.store_retry, ms */
 #define NB_SERVER_STORE_RETRY_AFTER 30  /* default of nb_server_config.store_retry_after, s */
+#define NB_SERVER_GONE_MAX 65536 /* ended registrations whose stored rows wait to be deleted */
 
 /* A signed payload (COSE_Sign1, Content-Format 18) a device answered with. It is opened with
  * the public key the device authenticated its DTLS session with, and must name the
@@ -87,8 +88,9 @@ typedef struct {
   /* When the store fails (docs/server.md, "Storage faults"): a Register it did not take is
    * refused 5.03 with Max-Age store_retry_after and not kept (never acknowledged unstored); an
    * Update, a De-register and the format a device answered in are acknowledged (the
-   * registration was stored; its device must not lose it to a full disk) and what the store did
-   * not take is written again every store_retry until it does. */
+   * registration was stored; its device must not lose it to a full disk), an observation goes
+   * on, and what the store did not take (a change, a new observation, the deletion of an ended
+   * registration) is written again every store_retry until it does. */
   nb_time_ms store_retry;     /* ms; NB_SERVER_STORE_RETRY */
   uint32_t store_retry_after; /* seconds; NB_SERVER_STORE_RETRY_AFTER */
 } nb_server_config;
@@ -276,7 +278,8 @@ typedef struct {
 
 /* NoSec registrations held now (those max_nosec counts). */
 size_t nb_server_nosec_count(const nb_server *s);
-/* Registrations whose last change the store did not take yet (retried every store_retry). */
+/* Registrations and observations whose last change the store did not take yet, and ended
+ * registrations whose rows it kept (retried every store_retry). */
 size_t nb_server_unsaved(const nb_server *s);
 void nb_server_get_stats(const nb_server *s, nb_server_stats *out);
 

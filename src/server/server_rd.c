@@ -107,10 +107,10 @@ void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now) {
   nb_coap_timerheap_disarm(&s->timers, &r->t_awake);
   reg_abort_requests(s, r, false, now);
   if (NB_SRV_IS_NOSEC(r)) s->nosec--;
-  if (s->cfg.store.ops) {
-    s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep);
-    s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
-  }
+  if (s->cfg.store.ops &&
+      (s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep) == NB_ERR_IO ||
+       s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep) == NB_ERR_IO))
+    nb_srvi_gone_add(s, r->info.ep); /* a restart must not bring it back */
   nb_srvi_reg_free(s, r);
 }
 

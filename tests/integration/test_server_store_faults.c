@@ -129,6 +129,58 @@ static void test_register_refused_while_full(void **state) {
   fx_deinit(&f);
 }
 
+static void count_result(void *user, uint64_t id, const nb_server_result *res, bool last) {
+  (void)id, (void)last;
+  if (res->err == NB_OK) (*(int *)user)++;
+}
+
+/* A De-register and a new observation while the store refuses writes: both take effect at once
+ * and reach the store once it takes writes again, so a restart neither brings the ended
+ * registration back nor forgets the observation. */
+static void test_deregister_and_observe_while_full(void **state) {
+  (void)state;
+  fixture f;
+  fx_init(&f);
+  nb_srv_device da, db;
+  nb_srv_dev_init(&da, &f.g.h, 1);
+  nb_srv_dev_init(&db, &f.g.h, 2);
+  assert_int_equal(nb_srv_dev_register(&da, "watched", "lt=600", NULL), NB_COAP_CREATED);
+  assert_int_equal(nb_srv_dev_register(&db, "leaving", "lt=600", NULL), NB_COAP_CREATED);
+  char loc_b[64];
+  snprintf(loc_b, sizeof loc_b, "%s", db.location);
+
+  nb_faultvfs_set_full(true);
+  da.code = NB_COAP_CONTENT;
+  da.answer_cf = NB_COAP_CF_TEXT;
+  da.answer = "21";
+  nb_server_request rq = {.op = NB_SOP_OBSERVE, .path = nb_path_res(3, 0, 9)};
+  int notified = 0;
+  uint64_t id = 0;
+  bool queued = false;
+  assert_int_equal(nb_server_send_request(f.g.h.srv, "watched", &rq, count_result, &notified,
+                                          nb_simnet_now(f.g.h.net), &id, &queued),
+                   NB_OK);
+  run_for(&f, 1000);
+  assert_int_equal(notified, 1);
+  assert_int_equal(nb_server_unsaved(f.g.h.srv), 1);
+  assert_int_equal(nb_srv_dev_send(&db, NB_COAP_DELETE, loc_b, NULL, -1, NULL), NB_COAP_DELETED);
+  assert_null(nb_server_find(f.g.h.srv, "leaving"));
+  assert_int_equal(nb_server_unsaved(f.g.h.srv), 2);
+  assert_false(health(&f).healthy);
+
+  nb_faultvfs_set_full(false);
+  run_for(&f, NB_SERVER_STORE_RETRY + 1000);
+  assert_int_equal(nb_server_unsaved(f.g.h.srv), 0);
+  assert_true(health(&f).healthy);
+
+  nb_srv_rig_restart(&f.g);
+  assert_null(nb_server_find(f.g.h.srv, "leaving"));
+  nb_server_obs_info obs[2];
+  assert_int_equal(nb_server_observations(f.g.h.srv, "watched", obs, 2), 1);
+  assert_int_equal(obs[0].id, id);
+  fx_deinit(&f);
+}
+
 /* No write comes while the store is unhealthy: the probe (the shell runs it periodically)
  * finds out when it takes writes again; while it does not, the state stays. */
 static void test_probe_ends_idle_fault(void **state) {
@@ -190,6 +242,7 @@ static void test_audit_loss_counted(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_refused_while_full),
+      cmocka_unit_test(test_deregister_and_observe_while_full),
       cmocka_unit_test(test_probe_ends_idle_fault),
       cmocka_unit_test(test_audit_loss_counted),
   };
