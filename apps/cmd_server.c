@@ -49,6 +49,8 @@ typedef struct {
   bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
+  bool has_nudge_rate;
+  unsigned long nudge_rate; /* --restart-nudge: alerts a second to restored DTLS devices */
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
@@ -96,6 +98,10 @@ static void usage(FILE *f) {
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
           "                     spoke; requests to it wait until it wakes (default 93)\n"
+          "  --restart-nudge N  at start, tell the DTLS devices restored from the database that\n"
+          "                     their sessions are gone, N a second (default 500): each one\n"
+          "                     handshakes again and updates at once; 0: none, a device is\n"
+          "                     unreachable until its next Update (docs/server.md)\n"
           "  --max-lifetime S   refuse (4.00) a Register or Update whose lifetime is above S\n"
           "                     seconds (default 2592000, 30 days; 0: no maximum)\n"
           "  --max-nosec-registrations N  hold at most N registrations of unauthenticated\n"
@@ -154,6 +160,26 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
+}
+
+typedef struct {
+  server_app *a;
+  size_t nudged;
+} nudge_ctx;
+
+static void nudge_one(void *user, const nb_server_reg_info *r) {
+  nudge_ctx *c = user;
+  if (r->restored_unheard && nb_io_srv_nudge(c->a->net, &r->addr) == NB_OK) c->nudged++;
+}
+
+/* The DTLS devices restored from the store lost their sessions with the old process: each is
+ * told so (a fatal alert in the clear, paced) and handshakes again at once, instead of being
+ * unreachable until its next Update (docs/server.md, "Restart and DTLS sessions"). */
+static void nudge_restored(server_app *a, const server_opts *o) {
+  if (o->has_nudge_rate && o->nudge_rate == 0) return;
+  nudge_ctx c = {a, 0};
+  nb_server_each(a->srv, nudge_one, &c);
+  if (c.nudged) NB_LOG_INFO("server", "event=dtls_nudge devices=%zu", c.nudged);
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -488,7 +514,9 @@ static int run(const server_opts *o) {
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
+  if (o->nudge_rate) nb_io_srv_set_nudge_rate(a.net, (unsigned)o->nudge_rate);
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
+  nudge_restored(&a, o);
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   nb_http_api_config hc = {
@@ -600,6 +628,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"bs-policy", required_argument, NULL, 'p'},
                                        {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
+                                       {"restart-nudge", required_argument, NULL, 'u'},
                                        {"max-lifetime", required_argument, NULL, 'L'},
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
@@ -677,6 +706,16 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         o->queue_timeout = strtoul(optarg, &end, 10);
         if (*optarg < '1' || *optarg > '9' || *end || o->queue_timeout > 86400) {
           fprintf(stderr, "niobium server: --queue-timeout takes 1 to 86400 seconds\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
+      case 'u': {
+        char *end;
+        o->nudge_rate = strtoul(optarg, &end, 10);
+        o->has_nudge_rate = true;
+        if (*optarg < '0' || *optarg > '9' || *end || o->nudge_rate > 100000) {
+          fprintf(stderr, "niobium server: --restart-nudge takes 0 to 100000 a second\n");
           return NB_EXIT_USAGE;
         }
         break;

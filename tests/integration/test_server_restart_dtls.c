@@ -389,12 +389,95 @@ static void test_client_registers_again_when_server_lost_it(void **state) {
   sys_teardown(&y);
 }
 
+/* What `niobium server` does once it listens: every DTLS device restored unheard is told that
+ * its session is gone (nb_dtls_server_nudge). */
+static void nudge_one(void *u, const nb_server_reg_info *r) {
+  sys *y = u;
+  if (r->restored_unheard) assert_int_equal(nb_dtls_server_nudge(y->dtls, &r->addr), NB_OK);
+}
+
+/* A restarted server's alert reaches the device, which handshakes again and updates: heard
+ * within a few seconds of the restart, not at its Update (54 s after registering). */
+#define NUDGE_BOUND_MS 5000
+
+static void test_nudged_device_reachable_at_once(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_time_ms registered_at = nb_simnet_now(y.net);
+  char before[64], after[64];
+  nb_client_srv_state st;
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, before, sizeof before), NB_OK);
+  nb_simnet_run_until(y.net, registered_at + 1000);
+  sys_down(&y);
+  sys_up(&y);
+  nb_time_ms restarted = nb_simnet_now(y.net);
+  result r = {0};
+  bool queued = false;
+  uint64_t id;
+  nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_res(3, 0, 0)};
+  assert_int_equal(
+      nb_server_send_request(y.srv, "meter", &rq, on_result, &r, restarted, &id, &queued), NB_OK);
+  assert_true(queued);
+  nb_server_each(y.srv, nudge_one, &y);
+  assert_true(nb_simnet_run_until_cond(y.net, restarted + NUDGE_BOUND_MS, answered, &r));
+  assert_int_equal(r.code, NB_COAP_CONTENT);
+  assert_true(nb_simnet_run_until_cond(y.net, restarted + NUDGE_BOUND_MS, both_registered, &y));
+  assert_int_equal(y.handshakes, 1);
+  nb_dtls_server_stats ds;
+  nb_dtls_server_get_stats(y.dtls, &ds);
+  assert_int_equal(ds.nudged, 1);
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, after, sizeof after), NB_OK);
+  assert_string_equal(before, after); /* the same registration, confirmed by an Update */
+  /* A second alert soon after (forged: the server has the session) is not acted on; one past
+   * the client's interval is (a forger costs one handshake per interval). */
+  uint8_t forged[NB_DTLS_PLAIN_ALERT_LEN];
+  nb_dtls_plain_alert(NB_DTLS_LOST_ALERT, 7, forged);
+  nb_time_ms t = nb_simnet_now(y.net);
+  nb_client_receive(y.c, &y.saddr, forged, sizeof forged, t);
+  nb_simnet_run_until(y.net, t + 5000);
+  assert_int_equal(y.handshakes, 1);
+  t = restarted + 31000;
+  nb_simnet_run_until(y.net, t);
+  nb_client_receive(y.c, &y.saddr, forged, sizeof forged, t);
+  assert_true(nb_simnet_run_until_cond(y.net, t + NUDGE_BOUND_MS, both_registered, &y));
+  nb_simnet_run_until(y.net, t + NUDGE_BOUND_MS);
+  assert_int_equal(y.handshakes, 2);
+  sys_teardown(&y);
+}
+
+/* Without the nudge, the first datagram the device sends into its dead session (here a Send)
+ * is answered with the alert: heard again within seconds of it. */
+static void test_record_of_lost_session_answered_with_alert(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_time_ms registered_at = nb_simnet_now(y.net);
+  nb_simnet_run_until(y.net, registered_at + 1000);
+  sys_down(&y);
+  sys_up(&y);
+  nb_time_ms t = nb_simnet_now(y.net) + 2000;
+  nb_simnet_run_until(y.net, t);
+  assert_false(server_has_it(&y));
+  nb_path p = nb_path_res(3, 0, 0);
+  assert_int_equal(nb_client_send(y.c, 101, &p, 1, t), NB_OK);
+  assert_true(nb_simnet_run_until_cond(y.net, t + NUDGE_BOUND_MS, both_registered, &y));
+  nb_dtls_server_stats ds;
+  nb_dtls_server_get_stats(y.dtls, &ds);
+  assert_true(ds.lost_alerts >= 1);
+  assert_int_equal(ds.nudged, 0);
+  assert_true(nb_simnet_now(y.net) < registered_at + UPDATE_DUE);
+  sys_teardown(&y);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restored_dtls_device_queued_until_heard),
       cmocka_unit_test(test_restored_dtls_device_registers_again),
       cmocka_unit_test(test_client_renews_session_after_server_restart),
       cmocka_unit_test(test_client_registers_again_when_server_lost_it),
+      cmocka_unit_test(test_nudged_device_reachable_at_once),
+      cmocka_unit_test(test_record_of_lost_session_answered_with_alert),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
