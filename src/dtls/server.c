@@ -821,6 +821,55 @@ nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms
   return NB_OK;
 }
 
+size_t nb_dtls_server_export(nb_dtls_server *srv, void (*fn)(void *user, const nb_dtls_saved *sv),
+                             void *user, size_t *skipped) {
+  size_t given = 0, other = 0;
+  nb_dtls_saved *sv = malloc(sizeof *sv);
+  for (size_t i = 0; sv && i < srv->heap_len; i++) {
+    nb_dtls_session *s = srv->heap[i]->s;
+    if (srv->heap[i]->removed || nb_dtls_session_state(s) != NB_DTLS_ESTABLISHED) continue;
+    if (nb_dtls_session_export(s, sv) != NB_OK) {
+      other++;
+      continue;
+    }
+    fn(user, sv);
+    gnutls_memset(sv, 0, sizeof *sv);
+    given++;
+  }
+  free(sv);
+  if (skipped) *skipped = other;
+  return given;
+}
+
+nb_err nb_dtls_server_restore(nb_dtls_server *srv, const nb_dtls_saved *sv, nb_time_ms now) {
+  if (nb_dtls_lookup(srv, &sv->peer)) return NB_ERR_EXISTS;
+  if (srv->count >= srv->cfg.max_sessions) return NB_ERR_DTLS_LIMIT;
+  nb_dtls_server_enter(srv, now);
+  nb_dtls_entry *e = calloc(1, sizeof *e);
+  nb_err err = e ? nb_dtls_session_new_restored(srv->creds, &srv->cfg.session, &srv->session_h, sv,
+                                                srv->now, &e->s)
+                 : NB_ERR_NOMEM;
+  if (err == NB_OK) {
+    e->last_rx = srv->now;
+    e->key = nb_dtls_entry_due(srv, e);
+    err = nb_dtls_heap_push(srv, e);
+    if (err != NB_OK) nb_dtls_session_free(e->s);
+  }
+  if (err != NB_OK) {
+    free(e);
+    nb_dtls_server_leave(srv);
+    return err;
+  }
+  if (srv->count >= srv->nbuckets) nb_dtls_table_grow(srv);
+  size_t b = nb_dtls_bucket(srv, &sv->peer);
+  e->next = srv->buckets[b];
+  srv->buckets[b] = e;
+  srv->count++;
+  srv->stats.restored++;
+  nb_dtls_server_leave(srv);
+  return NB_OK;
+}
+
 nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer) {
   nb_dtls_entry *e = nb_dtls_lookup(srv, peer);
   return e ? e->s : NULL;

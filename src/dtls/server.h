@@ -99,6 +99,15 @@ nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms
  * (bounded by max_sessions) is full. */
 nb_err nb_dtls_server_nudge(nb_dtls_server *srv, const nb_addr *peer);
 
+/* Sessions kept across a restart (session.h, nb_dtls_saved). Export calls fn for every
+ * established session it can take out (AES-128-CCM-8; *skipped counts the others, which a
+ * restart loses) and returns how many it gave; fn's nb_dtls_saved holds keys and is wiped
+ * after the call. Restore adds one as an established session (replacing none: NB_ERR_EXISTS
+ * when the peer has one); it is counted in stats.restored and expires when idle like any. */
+size_t nb_dtls_server_export(nb_dtls_server *srv, void (*fn)(void *user, const nb_dtls_saved *sv),
+                             void *user, size_t *skipped);
+nb_err nb_dtls_server_restore(nb_dtls_server *srv, const nb_dtls_saved *sv, nb_time_ms now);
+
 /* The peer's session (identity, counters, suite), or NULL. Borrowed: valid until the next call
  * into the server. */
 nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer);
@@ -118,6 +127,7 @@ typedef struct {
   uint64_t dropped;           /* datagrams from unknown peers that open no handshake */
   uint64_t lost_alerts;       /* fatal alerts sent for records of a session not held */
   uint64_t nudged;            /* of those, sent by nb_dtls_server_nudge */
+  uint64_t restored;          /* sessions added by nb_dtls_server_restore */
   nb_dtls_counters stateless; /* ClientHellos answered and HelloVerifyRequests, no session */
 } nb_dtls_server_stats;
 

@@ -70,11 +70,14 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static void start_server(const char *nudge) {
+/* The server; with sess_key (a --session-key-file), sessions kept across a graceful restart. */
+static void start_server_keeping(const char *nudge, const char *sess_key) {
   char *argv[] = {(char *)nb_test_env("NB_BINARY"),
                   "server",
                   "--restart-nudge",
                   (char *)nudge,
+                  sess_key ? "--session-key-file" : "--log-level",
+                  sess_key ? (char *)sess_key : "info",
                   "--coaps",
                   coaps,
                   "--http",
@@ -87,6 +90,8 @@ static void start_server(const char *nudge) {
   assert_true(nb_test_proc_start(&srv, argv));
   assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 10000));
 }
+
+static void start_server(const char *nudge) { start_server_keeping(nudge, NULL); }
 
 static char *get(const char *path) {
   char *out = nb_test_http(base, "GET", path, NULL);
@@ -210,11 +215,104 @@ static void test_dtls_device_reachable_at_once_after_kill(void **state) {
   free(log);
 }
 
+/* Lines of the captured log holding needle. */
+static int count_lines(const char *log, const char *needle) {
+  int n = 0;
+  for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+/* SIGTERM with --session-key-file: the session is written (0600), read back at the start and
+ * the file removed; the read right after answers 200 over the kept session: the server logs
+ * no handshake after the restart, the client no renewal and no new session. */
+static void test_graceful_restart_keeps_dtls_session(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  char sess_key[128], sess_file[160];
+  snprintf(sess_key, sizeof sess_key, "%s/sessions.key", dir);
+  snprintf(sess_file, sizeof sess_file, "%s.sessions", db);
+  FILE *f = fopen(sess_key, "w");
+  assert_non_null(f);
+  fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+  fclose(f);
+  assert_int_equal(chmod(sess_key, 0600), 0);
+  start_server_keeping("500", sess_key);
+  start_client("3600");
+  char *body = get("/api/clients/meter/3/0/0");
+  if (!strstr(body, "|200")) fail_msg("read before: %s", body);
+  free(body);
+
+  assert_int_equal(kill(srv.pid, SIGTERM), 0);
+  assert_int_equal(nb_test_proc_wait(&srv, 10000), 0);
+  char *log = nb_test_proc_stderr(&srv);
+  if (!strstr(log, "event=dtls_sessions_saved count=1 other_suites=0"))
+    fail_msg("not saved; server log:\n%s", log);
+  free(log);
+  struct stat st;
+  assert_int_equal(stat(sess_file, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  nb_test_proc_cleanup(&srv);
+
+  start_server_keeping("500", sess_key);
+  double t = now_s();
+  body = get("/api/clients/meter/3/0/0");
+  if (!strstr(body, "|200") || !strstr(body, "\"Niobium\"")) fail_msg("read after: %s", body);
+  free(body);
+  fprintf(stderr, "note: read answered %.2f s after the restart, session kept\n", now_s() - t);
+  body = get("/api/clients/meter");
+  assert_non_null(strstr(body, "\"reachable\":true"));
+  free(body);
+  assert_int_not_equal(access(sess_file, F_OK), 0); /* removed once read */
+  log = nb_test_proc_stderr(&srv);
+  assert_non_null(strstr(log, "event=dtls_sessions_restored count=1 refused=0 registrations=1"));
+  assert_int_equal(count_lines(log, "event=established"), 0); /* no handshake */
+  assert_null(strstr(log, "event=dtls_nudge"));
+  assert_null(strstr(log, "00112233445566778899aabbccddeeff")); /* never the key */
+  free(log);
+  log = nb_test_proc_stderr(&cli);
+  assert_int_equal(count_lines(log, "event=dtls-established"), 1); /* the first one only */
+  assert_null(strstr(log, "dtls-renew"));
+  free(log);
+}
+
+/* A session file under another key is refused whole and removed; the device comes back
+ * through the lost-session alert. */
+static void test_session_file_under_another_key_refused(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  char sess_key[128], sess_file[160];
+  snprintf(sess_key, sizeof sess_key, "%s/sessions.key", dir);
+  snprintf(sess_file, sizeof sess_file, "%s.sessions", db);
+  FILE *f = fopen(sess_key, "w");
+  assert_non_null(f);
+  fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+  fclose(f);
+  assert_int_equal(chmod(sess_key, 0600), 0);
+  start_server_keeping("500", sess_key);
+  start_client("3600");
+  assert_int_equal(kill(srv.pid, SIGTERM), 0);
+  assert_int_equal(nb_test_proc_wait(&srv, 10000), 0);
+  nb_test_proc_cleanup(&srv);
+  f = fopen(sess_key, "w");
+  assert_non_null(f);
+  fputs("ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+  fclose(f);
+  start_server_keeping("500", sess_key);
+  assert_true(nb_test_proc_wait_output(&srv, true, "event=dtls_sessions_refused", 5000));
+  char *log = nb_test_proc_stderr(&srv);
+  assert_non_null(strstr(log, "err=NB_ERR_DTLS_BAD_MAC"));
+  free(log);
+  assert_int_not_equal(access(sess_file, F_OK), 0);
+  assert_true(wait_for("\"reachable\":true", NUDGE_BOUND_S) >= 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_dtls_device_after_server_kill, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dtls_device_reachable_at_once_after_kill, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_graceful_restart_keeps_dtls_session, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session_file_under_another_key_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
