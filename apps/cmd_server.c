@@ -526,7 +526,8 @@ static int run(const server_opts *o) {
   if (o->has_max_payload) cfg.reg_limits.payload = o->max_payload;
   cfg.nosec_pin_address = o->pin_address;
   if (!server_sessions_init(&a.sessions, o->session_key_file, o->session_file, o->db,
-                            o->session_max_age ? o->session_max_age : 300, cfg.clock_offset)) {
+                            o->session_max_age ? o->session_max_age : 300, cfg.clock_offset,
+                            &a.store)) {
     rc = NB_EXIT_USAGE;
     goto out;
   }

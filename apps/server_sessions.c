@@ -1,15 +1,19 @@
 /* DTLS sessions of `niobium server` kept across a graceful restart: see server_sessions.h. */
 #include "server_sessions.h"
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 
 bool server_sessions_init(server_sessions *ss, const char *key_file, const char *file,
-                          const char *db, unsigned long max_age_s, int64_t clock_offset) {
+                          const char *db, unsigned long max_age_s, int64_t clock_offset,
+                          nb_server_store *store) {
   memset(ss, 0, sizeof *ss);
+  ss->store = store;
   if (!key_file) return true;
   nb_err err = nb_dtls_sessfile_key_load(key_file, ss->key);
   if (err != NB_OK) {
@@ -32,7 +36,33 @@ bool server_sessions_init(server_sessions *ss, const char *key_file, const char 
   return true;
 }
 
+/* The digest of the credential a session was made with: a PSK's SHA-256 (zeros for a raw
+ * public key or certificate, whose key is in the session and checked by the store). */
+static nb_err cred_digest(nb_server_store *store, const nb_dtls_peer *who, uint8_t out[32]) {
+  memset(out, 0, 32);
+  if (who->mode != NB_DTLS_MODE_PSK) return NB_OK;
+  uint8_t key[256];
+  size_t len = 0;
+  nb_err err = nb_io_srv_store_psk_lookup(store, (const uint8_t *)who->identity, who->identity_len,
+                                          key, sizeof key, &len);
+  if (err == NB_OK && gnutls_hash_fast(GNUTLS_DIG_SHA256, key, len, out) < 0) err = NB_ERR_IO;
+  gnutls_memset(key, 0, sizeof key);
+  return err;
+}
+
+/* The credential the session was made with is still the device's. */
+static bool cred_current(nb_server_store *store, const nb_dtls_saved *sv) {
+  if (sv->who.mode != NB_DTLS_MODE_PSK)
+    return nb_io_srv_store_verify(store, &sv->who, NULL, 0) == NB_OK;
+  uint8_t now[32];
+  bool same = cred_digest(store, &sv->who, now) == NB_OK &&
+              gnutls_memcmp(now, sv->cred_digest, sizeof now) == 0;
+  gnutls_memset(now, 0, sizeof now);
+  return same;
+}
+
 typedef struct {
+  server_sessions *ss;
   nb_io_srv *net;
   nb_server *srv;
   nb_time_ms now;
@@ -41,7 +71,7 @@ typedef struct {
 
 static nb_err restore_one(void *user, const nb_dtls_saved *sv) {
   restore_ctx *c = user;
-  if (nb_io_srv_restore_session(c->net, sv) != NB_OK) {
+  if (!cred_current(c->ss->store, sv) || nb_io_srv_restore_session(c->net, sv) != NB_OK) {
     c->refused++;
     return NB_OK;
   }
@@ -66,7 +96,7 @@ void server_sessions_restore(server_sessions *ss, nb_io_srv *net, nb_server *srv
   if (err == NB_OK)
     err = nb_dtls_sessfile_open(ss->key, file.data, file.len, now + ss->clock_offset,
                                 ss->max_age_ms, &plain, &count);
-  restore_ctx c = {net, srv, now, 0, 0, 0};
+  restore_ctx c = {ss, net, srv, now, 0, 0, 0};
   if (err == NB_OK) err = nb_dtls_sessfile_parse(plain.data, plain.len, count, restore_one, &c);
   if (plain.data) gnutls_memset(plain.data, 0, plain.len);
   nb_bytes_free(&plain);
@@ -82,6 +112,7 @@ void server_sessions_restore(server_sessions *ss, nb_io_srv *net, nb_server *srv
 }
 
 typedef struct {
+  nb_server_store *store;
   nb_bytes plain;
   uint32_t count;
   nb_err err;
@@ -90,13 +121,24 @@ typedef struct {
 static void save_one(void *user, const nb_dtls_saved *sv) {
   save_ctx *c = user;
   if (c->err != NB_OK || c->count >= NB_DTLS_SESSFILE_MAX_RECORDS) return;
-  c->err = nb_dtls_sessfile_add(&c->plain, sv);
-  if (c->err == NB_OK) c->count++;
+  nb_dtls_saved *mine = malloc(sizeof *mine);
+  if (!mine) {
+    c->err = NB_ERR_NOMEM;
+    return;
+  }
+  *mine = *sv;
+  /* A session whose credential is gone already is not kept. */
+  if (cred_digest(c->store, &mine->who, mine->cred_digest) == NB_OK) {
+    c->err = nb_dtls_sessfile_add(&c->plain, mine);
+    if (c->err == NB_OK) c->count++;
+  }
+  gnutls_memset(mine, 0, sizeof *mine);
+  free(mine);
 }
 
 void server_sessions_save(server_sessions *ss, nb_io_srv *net, nb_time_ms now) {
   if (!ss->on || !net) return;
-  save_ctx c = {.err = NB_OK};
+  save_ctx c = {.store = ss->store, .err = NB_OK};
   nb_bytes_init(&c.plain);
   size_t other = 0;
   nb_io_srv_export_sessions(net, save_one, &c, &other);

@@ -16,16 +16,20 @@
 typedef struct {
   bool on; /* --session-key-file given and read */
   uint8_t key[NB_DTLS_SESSFILE_KEY_LEN];
-  char path[4096];      /* the session file */
-  int64_t max_age_ms;   /* a file older than this is refused */
-  int64_t clock_offset; /* Unix ms = loop ms + offset */
+  char path[4096];        /* the session file */
+  int64_t max_age_ms;     /* a file older than this is refused */
+  int64_t clock_offset;   /* Unix ms = loop ms + offset */
+  nb_server_store *store; /* the credentials a session is checked against */
 } server_sessions;
 
 /* Reads the key file; the session file is `file`, else `db` + ".sessions". Prints why and
  * returns false when the key cannot be used. */
 bool server_sessions_init(server_sessions *ss, const char *key_file, const char *file,
-                          const char *db, unsigned long max_age_s, int64_t clock_offset);
-/* At start, once the coaps sockets listen and registrations are restored. */
+                          const char *db, unsigned long max_age_s, int64_t clock_offset,
+                          nb_server_store *store);
+/* At start, once the coaps sockets listen and registrations are restored. A session whose
+ * credential left the store or changed meanwhile (another PSK for its identity) is not
+ * restored. */
 void server_sessions_restore(server_sessions *ss, nb_io_srv *net, nb_server *srv, nb_time_ms now);
 /* At stop, before the sockets close. */
 void server_sessions_save(server_sessions *ss, nb_io_srv *net, nb_time_ms now);

@@ -65,6 +65,7 @@ nb_err nb_dtls_sessfile_add(nb_bytes *plain, const nb_dtls_saved *sv) {
   if (err == NB_OK) err = nb_put(plain, sv->window.max, 8);
   if (err == NB_OK) err = nb_put(plain, sv->window.bits, 8);
   if (err == NB_OK) err = nb_put(plain, sv->window.any, 1);
+  if (err == NB_OK) err = nb_bytes_append(plain, sv->cred_digest, sizeof sv->cred_digest);
   if (err != NB_OK && plain->len > start) {
     gnutls_memset(plain->data + start, 0, plain->len - start);
     plain->len = start;
@@ -193,6 +194,7 @@ static nb_err nb_get_state(nb_reader *r, nb_dtls_saved *sv) {
   if (err == NB_OK) err = nb_reader_u64be(r, &sv->window.max);
   if (err == NB_OK) err = nb_reader_u64be(r, &sv->window.bits);
   if (err == NB_OK) err = nb_reader_u8(r, &any);
+  if (err == NB_OK) err = nb_reader_copy(r, sv->cred_digest, sizeof sv->cred_digest);
   /* Epoch 0 is the clear; sequence numbers are 48 bits. */
   if (err != NB_OK || sv->epoch == 0 || any > 1 || sv->write_seq > 0xFFFFFFFFFFFFull ||
       sv->window.max > 0xFFFFFFFFFFFFull)

@@ -12,7 +12,7 @@
  * u16, scope u32), peer identity (mode u8, identity, secure ID, subject, common name: u16
  * length + bytes each; SubjectPublicKeyInfo u16 + bytes), suite (u8 + bytes), epoch u16, read
  * key[16] + salt[4], write key[16] + salt[4], next write sequence u64, replay window (max u64,
- * bits u64, any u8). */
+ * bits u64, any u8), credential digest[32]. */
 #ifndef NB_DTLS_SESSFILE_H
 #define NB_DTLS_SESSFILE_H
 

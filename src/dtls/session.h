@@ -124,6 +124,9 @@ typedef struct {
   uint8_t write_key[NB_DTLS_CCM8_KEY], write_salt[NB_DTLS_CCM8_SALT];
   uint64_t write_seq;    /* next sequence number of ours */
   nb_dtls_window window; /* the peer's records accepted so far */
+  /* The caller's: a digest of the credential the session was made with (a PSK's SHA-256),
+   * checked against the current one before the session is restored; zeros when none. */
+  uint8_t cred_digest[32];
 } nb_dtls_saved;
 
 /* An established server session's state into out (which then holds keys: wipe it with

@@ -306,6 +306,38 @@ static void test_session_file_under_another_key_refused(void **state) {
   assert_true(wait_for("\"reachable\":true", NUDGE_BOUND_S) >= 0);
 }
 
+/* The device's PSK changed while the server was down (--psk loads the new one): its kept
+ * session, made with the old key, is not restored. */
+static void test_session_not_kept_when_psk_changed(void **state) {
+  (void)state;
+  if (!nb_test_have_program("curl")) skip();
+  char sess_key[128];
+  snprintf(sess_key, sizeof sess_key, "%s/sessions.key", dir);
+  FILE *f = fopen(sess_key, "w");
+  assert_non_null(f);
+  fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+  fclose(f);
+  assert_int_equal(chmod(sess_key, 0600), 0);
+  start_server_keeping("500", sess_key);
+  start_client("3600");
+  assert_int_equal(kill(srv.pid, SIGTERM), 0);
+  assert_int_equal(nb_test_proc_wait(&srv, 10000), 0);
+  nb_test_proc_cleanup(&srv);
+  f = fopen(psk_file, "w");
+  assert_non_null(f);
+  fputs("meter,meter-id,ff0102030405060708090a0b0c0d0e0f\n", f);
+  fclose(f);
+  start_server_keeping("0", sess_key);
+  assert_true(nb_test_proc_wait_output(&srv, true, "event=dtls_sessions_restored", 5000));
+  char *log = nb_test_proc_stderr(&srv);
+  if (!strstr(log, "event=dtls_sessions_restored count=0 refused=1"))
+    fail_msg("server log:\n%s", log);
+  free(log);
+  char *body = get("/api/clients/meter");
+  assert_non_null(strstr(body, "\"reachable\":false"));
+  free(body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_dtls_device_after_server_kill, setup, teardown),
@@ -313,6 +345,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_graceful_restart_keeps_dtls_session, setup, teardown),
       cmocka_unit_test_setup_teardown(test_session_file_under_another_key_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session_not_kept_when_psk_changed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
