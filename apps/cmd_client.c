@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/privfile.h"
 #include "base/rand.h"
+#include "client_fw.h"
 #include "commands.h"
 #include "ddf_opts.h"
 #include "dtls/cose_lwm2m.h"
@@ -89,6 +90,25 @@ static void usage(FILE *out) {
       "                        NNNN-KIND-PATH.cose (0600) in DIR, which must exist; the\n"
       "                        keys a signed write carries beside its signature are not\n"
       "                        kept, their signed digests are (docs/cose.md)\n"
+      "  --firmware-dir DIR    Firmware Update (object 5; also with --objects all, then in a\n"
+      "                        private temporary directory): packages pushed to /5/0/0 or\n"
+      "                        pulled from the Package URI /5/0/1 (coap://, coaps:// to one\n"
+      "                        of the device's servers, http(s)://) are streamed to DIR/\n"
+      "                        package.bin (0600, renamed when complete); Execute /5/0/2\n"
+      "                        installs it (docs/firmware.md)\n"
+      "  --firmware-trust FILE the public key (PEM/DER, `niobium keys`) that signs packages\n"
+      "                        (`niobium fw sign`); a package whose signature, size or\n"
+      "                        SHA-256 does not check out ends with result 5\n"
+      "  --firmware-allow-unsigned  also accept raw images without a signature (and, without\n"
+      "                        --firmware-trust, signed ones unverified); a warning says so\n"
+      "  --firmware-hook CMD   install command, run through /bin/sh with the package path as\n"
+      "                        \"$1\" and NB_FW_VERSION, NB_FW_IMAGE_OFFSET, NB_FW_IMAGE_SIZE,\n"
+      "                        NB_FW_SIGNED in its environment; exit 0 = success (result 1),\n"
+      "                        5 = integrity (5), 6 = unsupported type (6), else failed (8).\n"
+      "                        Without it: accept. On success /3/0/3 becomes the package's\n"
+      "                        version and the device registers anew, as after a reboot\n"
+      "  --firmware-max-size N largest package in bytes (default 16777216); beyond: result 2\n"
+      "  --firmware-ca FILE    https:// Package URIs: CA certificates (PEM) to trust\n"
       "  --prompt              read commands from stdin even when it is no terminal\n"
       "  --log-level LEVEL     error, warn, info (default) or debug\n"
       "  -h, --help            this text\n\n"
@@ -108,6 +128,9 @@ static void usage(FILE *out) {
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n"
       "  niobium client --factory dev1-factory.json --endpoint dev1 --state dev1.state\n"
+      "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 \\\n"
+      "      --firmware-dir /var/lib/dev1/fw --firmware-trust vendor.pub \\\n"
+      "      --firmware-hook /usr/local/sbin/flash-image\n"
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --rpk-key dev.key --server-key bs.pub --signed-bootstrap --evidence-dir ev/\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 --binding UQ \\\n"
@@ -120,6 +143,8 @@ typedef struct {
   const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *psk_file, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
   const char *factory, *evidence_dir;
+  client_fw_options fw;
+  bool firmware; /* object 5: --firmware-dir or --objects all */
   bool signed_bootstrap;
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
@@ -147,6 +172,7 @@ typedef struct {
   size_t line_len;
   unsigned evidence_seq; /* last NNNN written to --evidence-dir */
   nb_host_device host;   /* the Device object's live values: this host's */
+  client_fw *fw;         /* object 5 */
 } app;
 
 /* ---- helpers ---- */
@@ -940,8 +966,10 @@ static int run(const options *o) {
   }
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);
-  if (rc == NB_EXIT_OK && (add_objects(&a) != 0 || host_ddf_objects(&a, model) != 0))
+  if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && o->firmware && client_fw_add(a.c, a.loop, &o->fw, &a.fw) != 0)
     rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && host_ddf_objects(&a, model) != 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && !loaded && o->factory) rc = load_factory(&a);
   if (rc == NB_EXIT_OK && !loaded && !o->factory && nb_client_add_server(a.c, &p) != NB_OK) {
@@ -989,6 +1017,7 @@ static int run(const options *o) {
   }
   if (a.udp4) nb_io_udp_close(a.udp4);
   if (a.udp6) nb_io_udp_close(a.udp6);
+  client_fw_free(a.fw);
   nb_client_free(a.c);
   nb_model_free(model);
   nb_sensor_free(a.src);
@@ -1032,37 +1061,77 @@ static bool parse_location(const char *s, double *lat, double *lon) {
          fabs(*lon) <= 180;
 }
 
+enum { OPT_FW_DIR = 1000, OPT_FW_TRUST, OPT_FW_UNSIGNED, OPT_FW_HOOK, OPT_FW_MAX, OPT_FW_CA };
+
+/* The firmware options; false when ch is not one. */
+static bool fw_option(int ch, const char *arg, client_fw_options *fw, int *rc) {
+  unsigned long v;
+  *rc = 0;
+  switch (ch) {
+    case OPT_FW_DIR:
+      fw->dir = arg;
+      return true;
+    case OPT_FW_TRUST:
+      fw->trust = arg;
+      return true;
+    case OPT_FW_UNSIGNED:
+      fw->allow_unsigned = true;
+      return true;
+    case OPT_FW_HOOK:
+      fw->hook = arg;
+      return true;
+    case OPT_FW_CA:
+      fw->ca = arg;
+      return true;
+    case OPT_FW_MAX:
+      if (parse_ulong(arg, 1, 0xFFFFFFFFUL, &v))
+        fw->max_size = v;
+      else
+        *rc = bad("--firmware-max-size '%s' must be 1..4294967295 bytes", arg);
+      return true;
+    default:
+      return false;
+  }
+}
+
 int nb_cmd_client(int argc, char **argv) {
-  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-                                       {"bootstrap", required_argument, NULL, 'b'},
-                                       {"endpoint", required_argument, NULL, 'e'},
-                                       {"ssid", required_argument, NULL, 'i'},
-                                       {"psk-identity", required_argument, NULL, 'I'},
-                                       {"psk-key", required_argument, NULL, 'K'},
-                                       {"psk-key-file", required_argument, NULL, 'P'},
-                                       {"rpk-key", required_argument, NULL, 'r'},
-                                       {"server-key", required_argument, NULL, 'S'},
-                                       {"server-secure-id", required_argument, NULL, 'D'},
-                                       {"cert", required_argument, NULL, 'c'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"ca", required_argument, NULL, 'a'},
-                                       {"lifetime", required_argument, NULL, 't'},
-                                       {"binding", required_argument, NULL, 'B'},
-                                       {"objects", required_argument, NULL, 'o'},
-                                       {"sensors", required_argument, NULL, 'n'},
-                                       {"sensor-interval", required_argument, NULL, 'N'},
-                                       {"queue-timeout", required_argument, NULL, 'Q'},
-                                       {"state", required_argument, NULL, 'f'},
-                                       {"factory", required_argument, NULL, 'F'},
-                                       {"version", required_argument, NULL, 'v'},
-                                       {"prompt", no_argument, NULL, 'p'},
-                                       {"signed-bootstrap", no_argument, NULL, 'G'},
-                                       {"ddf", required_argument, NULL, 'd'},
-                                       {"location", required_argument, NULL, 'L'},
-                                       {"evidence-dir", required_argument, NULL, 'E'},
-                                       {"log-level", required_argument, NULL, 'l'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"server", required_argument, NULL, 's'},
+      {"bootstrap", required_argument, NULL, 'b'},
+      {"endpoint", required_argument, NULL, 'e'},
+      {"ssid", required_argument, NULL, 'i'},
+      {"psk-identity", required_argument, NULL, 'I'},
+      {"psk-key", required_argument, NULL, 'K'},
+      {"psk-key-file", required_argument, NULL, 'P'},
+      {"rpk-key", required_argument, NULL, 'r'},
+      {"server-key", required_argument, NULL, 'S'},
+      {"server-secure-id", required_argument, NULL, 'D'},
+      {"cert", required_argument, NULL, 'c'},
+      {"key", required_argument, NULL, 'k'},
+      {"ca", required_argument, NULL, 'a'},
+      {"lifetime", required_argument, NULL, 't'},
+      {"binding", required_argument, NULL, 'B'},
+      {"objects", required_argument, NULL, 'o'},
+      {"sensors", required_argument, NULL, 'n'},
+      {"sensor-interval", required_argument, NULL, 'N'},
+      {"queue-timeout", required_argument, NULL, 'Q'},
+      {"state", required_argument, NULL, 'f'},
+      {"factory", required_argument, NULL, 'F'},
+      {"version", required_argument, NULL, 'v'},
+      {"prompt", no_argument, NULL, 'p'},
+      {"signed-bootstrap", no_argument, NULL, 'G'},
+      {"ddf", required_argument, NULL, 'd'},
+      {"location", required_argument, NULL, 'L'},
+      {"evidence-dir", required_argument, NULL, 'E'},
+      {"firmware-dir", required_argument, NULL, OPT_FW_DIR},
+      {"firmware-trust", required_argument, NULL, OPT_FW_TRUST},
+      {"firmware-allow-unsigned", no_argument, NULL, OPT_FW_UNSIGNED},
+      {"firmware-hook", required_argument, NULL, OPT_FW_HOOK},
+      {"firmware-max-size", required_argument, NULL, OPT_FW_MAX},
+      {"firmware-ca", required_argument, NULL, OPT_FW_CA},
+      {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   options o = {.binding = "U",
                .objects = "ipso",
                .sensors = "random",
@@ -1075,6 +1144,11 @@ int nb_cmd_client(int argc, char **argv) {
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int fw_rc;
+    if (fw_option(ch, optarg, &o.fw, &fw_rc)) {
+      if (fw_rc) return fw_rc;
+      continue;
+    }
     switch (ch) {
       case 's':
         o.server = optarg;
@@ -1226,7 +1300,12 @@ int nb_cmd_client(int argc, char **argv) {
         "--signed-bootstrap needs a key pair to verify the bootstrap server with: "
         "--rpk-key or --cert%s",
         "");
+  o.firmware = o.fw.dir || strcmp(o.objects, "all") == 0;
+  if (!o.firmware && (o.fw.trust || o.fw.hook || o.fw.allow_unsigned || o.fw.max_size || o.fw.ca))
+    return bad("the --firmware-* options need --firmware-dir DIR (or --objects all)%s", "");
   struct stat st;
+  if (o.fw.dir && (stat(o.fw.dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+    return bad("--firmware-dir '%s' is not an existing directory (create it first)", o.fw.dir);
   if (o.evidence_dir && (stat(o.evidence_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
     return bad("--evidence-dir '%s' is not an existing directory (create it first)",
                o.evidence_dir);

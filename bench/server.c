@@ -702,9 +702,20 @@ static int bench_registrations(long devices) {
   return count == (size_t)devices ? 0 : 1;
 }
 
+/* `bench_server --echo-baseline N`: only the bare UDP echo of N notification datagrams (37
+ * bytes, the NoSec size), one machine-readable line; bench_sim sets its figures against it. */
+static int bench_echo_only(long count) {
+  gen_args a = {.mode = "echo", .devices = NOTIF_DEVICES, .notifications = count};
+  measured echo;
+  if (!run_echo(&a, &echo)) return 1;
+  printf("echo_per_s=%.0f echo_per_cpu_s=%.0f\n", rate(&echo), per_cpu(&echo));
+  return 0;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: bench_server [NOTIFICATIONS [FLEET]]\n"
+          "       bench_server --echo-baseline N  (only the bare UDP echo, for bench_sim)\n"
           "Server throughput and memory against a load generator in a second process (this\n"
           "binary with --generate), each pinned to its own CPU: registrations/s, notifications/s\n"
           "(NoSec and DTLS-PSK) and memory per device, with a recvmmsg echo baseline in the\n"
@@ -729,6 +740,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  bool echo_only = argc > 1 && strcmp(argv[1], "--echo-baseline") == 0;
+  if (echo_only) argv++, argc--;
   long count = 100000, fleet = 100000;
   if (argc > 3 || (argc > 1 && !arg_number(argv[1], 10000000, &count)) ||
       (argc > 2 && !arg_number(argv[2], 1000000, &fleet))) {
@@ -746,6 +759,7 @@ int main(int argc, char **argv) {
            cpu_server, cpu_gen);
   else
     printf("one CPU only: server and generator share it (not pinned)\n");
+  if (echo_only) return bench_echo_only(count);
   /* First, while the process has not yet freed memory that later allocations would reuse (and
    * VmRSS then not show). */
   int rc = bench_fleet(fleet);

@@ -49,9 +49,32 @@ static void nb_fuzz_log_sink(nb_log_level level, const char *line, void *user) {
   (void)level, (void)line, (void)user;
 }
 
-static nb_err nb_fuzz_fw_apply(void *user, const uint8_t *pkg, size_t len, nb_time_ms now) {
+/* The package store of the fuzzed device: only its size is kept (the engine streams every byte
+ * through it), bounded like a small flash partition. */
+static size_t nb_fuzz_fw_stored;
+static nb_err nb_fuzz_fw_begin(void *user) {
+  (void)user;
+  nb_fuzz_fw_stored = 0;
+  return NB_OK;
+}
+static nb_err nb_fuzz_fw_write(void *user, const uint8_t *d, size_t len) {
+  (void)user, (void)d;
+  if (nb_fuzz_fw_stored + len > 4096) return NB_ERR_IO; /* full: result 2 */
+  nb_fuzz_fw_stored += len;
+  return NB_OK;
+}
+static nb_err nb_fuzz_fw_finish(void *user) {
+  (void)user;
+  return NB_OK;
+}
+static void nb_fuzz_fw_discard(void *user) {
+  (void)user;
+  nb_fuzz_fw_stored = 0;
+}
+
+static nb_err nb_fuzz_fw_apply(void *user, const nb_client_fw_image *img, nb_time_ms now) {
   (void)user, (void)now;
-  return len && pkg[0] == 'X' ? NB_ERR_INVAL : NB_OK;
+  return img->image_size % 2 ? NB_ERR_INVAL : NB_OK;
 }
 
 /* A temperature sensor 3303/0 whose value the target may change. */
@@ -97,11 +120,14 @@ static void nb_fuzz_client_init(nb_fuzz_client *f, bool objects) {
   if (!objects) return;
   nb_client_conn_info ci = {41, -70, 90, "192.0.2.10", "192.0.2.254", "apn", 1234};
   nb_client_location loc = {48.85, 2.35, 35.0, 10.0, 1.5, 1700000000};
-  nb_client_firmware_config fw = {.apply = nb_fuzz_fw_apply,
-                                  .max_size = 4096,
-                                  .pkg_name = "fw",
-                                  .pkg_version = "2.0",
-                                  .download_timeout = 60000};
+  nb_client_firmware_config fw = {
+      .apply = nb_fuzz_fw_apply,
+      .storage = {nb_fuzz_fw_begin, nb_fuzz_fw_write, nb_fuzz_fw_finish, nb_fuzz_fw_discard, NULL},
+      .allow_unsigned = true,
+      .max_size = 4096,
+      .pkg_name = "fw",
+      .pkg_version = "2.0",
+      .download_timeout = 60000};
   if (nb_client_add_conn_monitoring(f->c, &ci) != NB_OK || nb_client_add_location(f->c, &loc) ||
       nb_client_add_conn_stats(f->c) || nb_client_add_firmware(f->c, &fw) ||
       nb_fuzz_client_temperature(f->c, 20.5))

@@ -438,7 +438,7 @@ void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, s
   /* Anyone else gets no answer at all, not even a reset or an error: an answer would confirm
    * the device and could be reflected at a spoofed source (docs/security.md, issue 13 item 9). */
   if (!nb_client_peer_known(c, peer) &&
-      !(nb_fw_download_peer(c, peer) && nb_client_is_answer(data, len))) {
+      !(c->fw_hooks && c->fw_hooks->download_peer(c, peer) && nb_client_is_answer(data, len))) {
     c->foreign_dropped++;
     char a[NB_ADDR_STRLEN];
     NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dropped-foreign peer=%s len=%zu",
@@ -461,7 +461,7 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, c->acc[i], now);
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
-  nb_fw_tick(c, now);
+  if (c->fw_hooks) c->fw_hooks->tick(c, now);
   nb_client_start_pending(c, now);
 }
 
@@ -471,7 +471,7 @@ nb_time_ms nb_client_next_deadline(const nb_client *c) {
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
   t = nb_time_min(t, nb_tr_deadline(c));
-  t = nb_time_min(t, nb_fw_deadline(c));
+  if (c->fw_hooks) t = nb_time_min(t, c->fw_hooks->deadline(c));
   return nb_time_min(t, nb_rep_deadline(c));
 }
 

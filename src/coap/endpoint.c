@@ -141,6 +141,11 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler_user = user;
 }
 
+void nb_coap_ep_set_block1_stream(nb_coap_ep *ep, nb_coap_block1_stream_fn fn, void *user) {
+  ep->block1_stream = fn;
+  ep->block1_stream_user = user;
+}
+
 void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user) {
   ep->body_limit = fn;
   ep->body_limit_user = user;
