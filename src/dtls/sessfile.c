@@ -267,7 +267,7 @@ nb_err nb_dtls_sessfile_key_load(const char *path, uint8_t key[NB_DTLS_SESSFILE_
   size_t got = 0;
   if (err == NB_OK && raw) {
     memcpy(key, b.data, NB_DTLS_SESSFILE_KEY_LEN);
-  } else if (err == NB_OK && n == 2 * NB_DTLS_SESSFILE_KEY_LEN) {
+  } else if (err == NB_OK && n == (size_t)2 * NB_DTLS_SESSFILE_KEY_LEN) {
     err = nb_hex_decode((const char *)b.data, n, NULL, key, NB_DTLS_SESSFILE_KEY_LEN, &got);
     if (err == NB_OK && got != NB_DTLS_SESSFILE_KEY_LEN) err = NB_ERR_SYNTAX;
   } else if (err == NB_OK) {

@@ -565,20 +565,18 @@ static nb_err nb_dtls_enqueue(nb_dtls_session *s, const uint8_t *data, size_t le
   return err;
 }
 
-/* One record sealed under a restored session's write keys, at its next sequence number. */
-static nb_err nb_dtls_send_restored(nb_dtls_session *s, uint8_t type, const uint8_t *data,
-                                    size_t len) {
+/* One record sealed under a restored session's write keys, at its next sequence number (inside
+ * a public call's frame). */
+static nb_err nb_dtls_seal_out(nb_dtls_session *s, uint8_t type, const uint8_t *data, size_t len) {
   if (len + NB_DTLS_CCM8_OVERHEAD > s->params.mtu) return NB_ERR_OVERFLOW;
   if (s->kept->write_seq > 0xFFFFFFFFFFFFull) return NB_ERR_DTLS_LIMIT; /* never wraps */
   uint8_t *rec = malloc(len + NB_DTLS_CCM8_OVERHEAD);
   if (!rec) return NB_ERR_NOMEM;
-  nb_dtls_frame f = nb_dtls_enter(s, s->now);
   size_t n = nb_dtls_rx_seal(s->tx, type, s->kept->epoch, s->kept->write_seq++, data, len, rec);
   nb_dtls_counters_add(&s->counters, true, rec, n);
   if (type == NB_DTLS_CT_APPLICATION_DATA) s->last_activity = s->now;
   s->h.send(s->h.user, &s->peer, rec, n);
   free(rec);
-  nb_dtls_leave(s, f);
   return NB_OK;
 }
 
@@ -589,8 +587,12 @@ nb_err nb_dtls_session_send(nb_dtls_session *s, const uint8_t *data, size_t len)
     return err;
   }
   if (s->state != NB_DTLS_ESTABLISHED) return NB_ERR_DTLS_NOT_ESTABLISHED;
-  if (!s->gs) return nb_dtls_send_restored(s, NB_DTLS_CT_APPLICATION_DATA, data, len);
   nb_dtls_frame f = nb_dtls_enter(s, s->now);
+  if (!s->gs) {
+    nb_err err = nb_dtls_seal_out(s, NB_DTLS_CT_APPLICATION_DATA, data, len);
+    nb_dtls_leave(s, f);
+    return err;
+  }
   ssize_t rc = gnutls_record_send(s->gs, data, len);
   if (rc >= 0) s->last_activity = s->now;
   nb_dtls_leave(s, f);
@@ -652,7 +654,7 @@ nb_err nb_dtls_session_close(nb_dtls_session *s, nb_time_ms now) {
   nb_dtls_frame f = nb_dtls_enter(s, now);
   if (s->state == NB_DTLS_ESTABLISHED && !s->gs) {
     static const uint8_t close_notify[2] = {GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY};
-    nb_dtls_send_restored(s, NB_DTLS_CT_ALERT, close_notify, sizeof close_notify);
+    nb_dtls_seal_out(s, NB_DTLS_CT_ALERT, close_notify, sizeof close_notify);
   } else if (s->state == NB_DTLS_ESTABLISHED) {
     gnutls_bye(s->gs, GNUTLS_SHUT_WR);
   } else if (s->state == NB_DTLS_HANDSHAKING) {
