@@ -22,6 +22,8 @@
 #include "io/fwrepo.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "server/store_health.h"
+#include "server_sessions.h"
 #include "store/dbfile.h"
 #include "store/sqlite.h"
 
@@ -33,11 +35,13 @@ typedef struct {
   nb_server *srv;
   nb_io_srv *net;
   nb_dtls_creds *creds;
-  nb_server_store store;
+  nb_server_store store; /* the database's, through health */
+  nb_store_health *health;
   nb_io_deadline *deadline;
   nb_fws *fw; /* firmware updates (docs/firmware.md) */
   nb_fws_repo *fw_repo;
   nb_io_deadline *fw_deadline;
+  server_sessions sessions;
 } server_app;
 
 /* What the operator asked for on the command line. */
@@ -54,6 +58,10 @@ typedef struct {
   bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
+  const char *session_key_file, *session_file; /* sessions kept across a graceful restart */
+  unsigned long session_max_age;               /* seconds; 0: the default */
+  bool has_nudge_rate;
+  unsigned long nudge_rate; /* --restart-nudge: alerts a second to restored DTLS devices */
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
@@ -103,6 +111,21 @@ static void usage(FILE *f) {
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
           "                     spoke; requests to it wait until it wakes (default 93)\n"
+          "  --session-key-file FILE  keep the established DTLS sessions across a graceful\n"
+          "                     restart: at SIGTERM or SIGINT they are written to the session\n"
+          "                     file encrypted under this key (32 random bytes or 64 hex\n"
+          "                     digits, file mode 0600: head -c 32 /dev/urandom > FILE), and\n"
+          "                     restored at the next start, so devices go on without a new\n"
+          "                     handshake (AES-128-CCM-8 sessions; the others are lost).\n"
+          "                     Without it nothing is written (docs/server.md)\n"
+          "  --session-file FILE  where (default: the database's path + .sessions); 0600,\n"
+          "                     removed once read\n"
+          "  --session-max-age S  a session file older than S seconds is not restored\n"
+          "                     (default 300)\n"
+          "  --restart-nudge N  at start, tell the DTLS devices restored from the database that\n"
+          "                     their sessions are gone, N a second (default 500): each one\n"
+          "                     handshakes again and updates at once; 0: none, a device is\n"
+          "                     unreachable until its next Update (docs/server.md)\n"
           "  --max-lifetime S   refuse (4.00) a Register or Update whose lifetime is above S\n"
           "                     seconds (default 2592000, 30 days; 0: no maximum)\n"
           "  --max-nosec-registrations N  hold at most N registrations of unauthenticated\n"
@@ -137,6 +160,9 @@ static void usage(FILE *f) {
           "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
           "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
           "console: the web console is served at http://ADDRESS/ of --http (docs/console.md).\n"
+          "health: GET /api/health (no token) answers 200, or 503 while the database fails\n"
+          "(disk full, I/O error); Registers are then refused 5.03 and not kept, Updates\n"
+          "written when it recovers (docs/server.md, \"Storage faults\").\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
           "  niobium server --ddf /usr/share/lwm2m-registry --ddf my-meter.xml\n"
@@ -226,6 +252,26 @@ static int start_firmware(server_app *a, const server_opts *o, int64_t offset) {
   }
   NB_LOG_INFO("server", "event=firmware dir=%s url=%s", dir, fc.uri_base ? fc.uri_base : "none");
   return NB_EXIT_OK;
+}
+
+typedef struct {
+  server_app *a;
+  size_t nudged;
+} nudge_ctx;
+
+static void nudge_one(void *user, const nb_server_reg_info *r) {
+  nudge_ctx *c = user;
+  if (r->restored_unheard && nb_io_srv_nudge(c->a->net, &r->addr) == NB_OK) c->nudged++;
+}
+
+/* The DTLS devices restored from the store lost their sessions with the old process: each is
+ * told so (a fatal alert in the clear, paced) and handshakes again at once, instead of being
+ * unreachable until its next Update (docs/server.md, "Restart and DTLS sessions"). */
+static void nudge_restored(server_app *a, const server_opts *o) {
+  if (o->has_nudge_rate && o->nudge_rate == 0) return;
+  nudge_ctx c = {a, 0};
+  nb_server_each(a->srv, nudge_one, &c);
+  if (c.nudged) NB_LOG_INFO("server", "event=dtls_nudge devices=%zu", c.nudged);
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -537,7 +583,11 @@ static int run(const server_opts *o) {
   nb_http_bs *bs = NULL;
   nb_dbfile_lock *locks[2] = {NULL, NULL};
   if ((rc = open_db(o, locks, &db)) != NB_EXIT_OK) goto out;
-  a.store = nb_store_sqlite_iface(db);
+  if (nb_store_health_new(nb_store_sqlite_iface(db), NULL, NULL, &a.health) != NB_OK) {
+    rc = NB_EXIT_FAILURE;
+    goto out;
+  }
+  a.store = nb_store_health_store(a.health);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
   if ((rc = load_model(o, &model)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
@@ -556,16 +606,26 @@ static int run(const server_opts *o) {
   if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
   if (o->has_max_payload) cfg.reg_limits.payload = o->max_payload;
   cfg.nosec_pin_address = o->pin_address;
+  if (!server_sessions_init(&a.sessions, o->session_key_file, o->session_file, o->db,
+                            o->session_max_age ? o->session_max_age : 300, cfg.clock_offset,
+                            &a.store)) {
+    rc = NB_EXIT_USAGE;
+    goto out;
+  }
   if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
   if ((rc = start_firmware(&a, o, cfg.clock_offset)) != NB_EXIT_OK) goto out;
+  if (o->nudge_rate) nb_io_srv_set_nudge_rate(a.net, (unsigned)o->nudge_rate);
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
+  server_sessions_restore(&a.sessions, a.net, a.srv, nb_io_loop_now(a.loop));
+  nudge_restored(&a, o);
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   nb_http_api_config hc = {.listen = o->http,
                            .store = cfg.store,
+                           .health = a.health,
                            .clock_offset = cfg.clock_offset,
                            .bootstrap = bs,
                            .fw = a.fw,
@@ -581,7 +641,9 @@ static int run(const server_opts *o) {
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
+  server_sessions_save(&a.sessions, a.net, nb_io_loop_now(a.loop));
 out:
+  server_sessions_forget(&a.sessions);
   nb_http_api_free(api);
   nb_http_bs_free(bs);
   nb_io_deadline_close(a.deadline);
@@ -594,6 +656,7 @@ out:
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
   nb_model_free(model);
+  nb_store_health_free(a.health);
   nb_store_sqlite_close(db);
   nb_dbfile_lock_release(locks[0]);
   nb_dbfile_lock_release(locks[1]);
@@ -693,11 +756,15 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"bs-policy", required_argument, NULL, 'p'},
                                        {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
+                                       {"restart-nudge", required_argument, NULL, 'u'},
+                                       {"session-key-file", required_argument, NULL, 'k'},
+                                       {"session-file", required_argument, NULL, 'F'},
+                                       {"session-max-age", required_argument, NULL, 'G'},
                                        {"max-lifetime", required_argument, NULL, 'L'},
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
                                        {"nosec-pin-address", no_argument, NULL, 'I'},
-                                       {"firmware-dir", required_argument, NULL, 'F'},
+                                       {"firmware-dir", required_argument, NULL, 'W'},
                                        {"firmware-max", required_argument, NULL, 'M'},
                                        {"firmware-url", required_argument, NULL, 'U'},
                                        {"ddf", required_argument, NULL, 'D'},
@@ -777,6 +844,31 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         }
         break;
       }
+      case 'u': {
+        char *end;
+        o->nudge_rate = strtoul(optarg, &end, 10);
+        o->has_nudge_rate = true;
+        if (*optarg < '0' || *optarg > '9' || *end || o->nudge_rate > 100000) {
+          fprintf(stderr, "niobium server: --restart-nudge takes 0 to 100000 a second\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
+      case 'k':
+        o->session_key_file = optarg;
+        break;
+      case 'F':
+        o->session_file = optarg;
+        break;
+      case 'G': {
+        char *end;
+        o->session_max_age = strtoul(optarg, &end, 10);
+        if (*optarg < '1' || *optarg > '9' || *end || o->session_max_age > 86400) {
+          fprintf(stderr, "niobium server: --session-max-age takes 1 to 86400 seconds\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
       case 'L':
       case 'N':
       case 'Y':
@@ -785,7 +877,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
       case 'I':
         o->pin_address = true;
         break;
-      case 'F':
+      case 'W':
         o->fw_dir = optarg;
         break;
       case 'M':

@@ -36,6 +36,9 @@ static const char *const migrations[] = {
      "CREATE INDEX evidence_ep ON evidence (ep, seq);"),
     /* The format a device last answered in (docs/server.md, "Content formats"). */
     "ALTER TABLE registrations ADD COLUMN preferred_format INTEGER NOT NULL DEFAULT -1;",
+    /* One row the health probe rewrites to learn whether the file takes writes again
+     * (server/store_health.h). */
+    "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
     /* Firmware images, campaigns and their devices' progress (docs/firmware.md). */
     ("CREATE TABLE docs (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,"
      " PRIMARY KEY (kind, key)) WITHOUT ROWID;"),
@@ -59,6 +62,7 @@ enum {
   S_EVIDENCE_ADD,
   S_EVIDENCE_TRIM,
   S_EVIDENCE_LAST,
+  S_PROBE,
   S_DOC_PUT,
   S_DOC_DEL,
   S_DOC_DEL_PREFIX,
@@ -97,6 +101,7 @@ static const char *const sql[S_COUNT] = {
                          " WHERE ep = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"),
     [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose, seq FROM evidence WHERE ep = ?"
                          " AND seq < ? ORDER BY seq DESC LIMIT ?"),
+    [S_PROBE] = "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)",
     [S_DOC_PUT] = "INSERT OR REPLACE INTO docs (kind, key, body) VALUES (?,?,?)",
     [S_DOC_DEL] = "DELETE FROM docs WHERE kind = ? AND key = ?",
     [S_DOC_DEL_PREFIX] = "DELETE FROM docs WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2",
@@ -113,10 +118,19 @@ static bool walks_table(int which) {
 struct nb_store_sqlite {
   sqlite3 *db;
   sqlite3_stmt *st[S_COUNT];
+  bool open;         /* opened and migrated: later failures are the health tracker's to log */
+  const char *error; /* SQLite's fixed description of the last failure (sqlite3_errstr) */
 };
 
+/* A failure: logged here while opening; afterwards kept for error_text and logged at debug
+ * level only, since server/store_health.c reports failures rate-limited (a full disk under
+ * load fails every write). */
 static nb_err db_fail(nb_store_sqlite *s, const char *what) {
-  NB_LOG_ERROR(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
+  s->error = sqlite3_errstr(sqlite3_extended_errcode(s->db));
+  if (s->open)
+    NB_LOG_DEBUG(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
+  else
+    NB_LOG_ERROR(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
   return NB_ERR_IO;
 }
 
@@ -192,13 +206,16 @@ static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
     rc = db_fail(s, "pragma");
   if (rc == NB_OK) rc = read_only ? check_readable(s) : migrate(s);
   for (int i = 0; rc == NB_OK && i < S_COUNT; i++)
-    if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-        SQLITE_OK)
+    if ((i != S_PROBE || !read_only) && /* a reader's file may predate the probe table */
+        sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK)
       rc = db_fail(s, "prepare");
   if (rc != NB_OK) {
     nb_store_sqlite_close(s);
     return rc;
   }
+  s->open = true;
+  s->error = "";
   *out = s;
   return NB_OK;
 }
@@ -576,6 +593,18 @@ static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t l
   return rc;
 }
 
+/* ---- health ---- */
+
+static nb_err probe(void *self, int64_t now_unix_ms) {
+  nb_store_sqlite *s = self;
+  if (!s->st[S_PROBE]) return NB_ERR_IO; /* read-only */
+  sqlite3_stmt *st = stmt(s, S_PROBE);
+  sqlite3_bind_int64(st, 1, now_unix_ms);
+  return exec_stmt(s, st, "probe", false);
+}
+
+static const char *error_text(void *self) { return ((nb_store_sqlite *)self)->error; }
+
 /* ---- documents ---- */
 
 static nb_err doc_put(void *self, const char *kind, const char *key, const char *json) {
@@ -612,9 +641,9 @@ static nb_err doc_each(void *self, const char *kind, nb_server_doc_each_fn fn, v
 }
 
 static const nb_server_store_ops sqlite_ops = {
-    reg_put,      reg_del,       reg_each, obs_put, obs_del,  obs_del_ep, obs_each,
-    sec_put,      sec_get,       sec_find, sec_del, sec_each, audit_add,  audit_each,
-    evidence_add, evidence_each, doc_put,  doc_del, doc_each,
+    reg_put,      reg_del,       reg_each, obs_put,    obs_del,  obs_del_ep, obs_each,
+    sec_put,      sec_get,       sec_find, sec_del,    sec_each, audit_add,  audit_each,
+    evidence_add, evidence_each, probe,    error_text, doc_put,  doc_del,    doc_each,
 };
 
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {
