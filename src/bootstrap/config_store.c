@@ -15,6 +15,7 @@
 #include "dtls/cred.h"
 #include "dtls/qr.h"
 #include "lwm2m/fmtutil.h"
+#include "store/dbfile.h"
 
 struct nb_bs_store {
   sqlite3 *db;
@@ -68,7 +69,7 @@ static void nb_bs_store_purge_secrets(nb_bs_store *st);
  * failing, and never sees half of the schema. */
 static int nb_bs_store_create_tables(nb_bs_store *st) {
   int rc = sqlite3_busy_timeout(st->db, 2000);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = nb_dbfile_wal(st->db);
   if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK) return rc;
   rc = sqlite3_exec(st->db, k_schema, NULL, NULL, NULL);

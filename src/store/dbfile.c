@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/privfile.h"
@@ -181,4 +182,15 @@ void nb_dbfile_explain(const char *path, char *why, size_t cap) {
              "cannot open the database %s (another process may hold it locked; the log line "
              "above says what SQLite reported)",
              path);
+}
+
+int nb_dbfile_wal(void *db) {
+  const struct timespec pause = {0, 20 * 1000 * 1000};
+  int rc = SQLITE_BUSY;
+  for (int i = 0; i < 750; i++) {
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+    nanosleep(&pause, NULL);
+  }
+  return rc;
 }

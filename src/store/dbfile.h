@@ -2,7 +2,8 @@
  * process per role on a database (a lock held for the process's life, so two `niobium server`
  * on one --db are refused with a clear message while a server and a bootstrap server may share
  * it), a check that a file a read-only command names exists (it is never created), and the
- * reason, in words, why a database could not be opened. Owns the lock's descriptor. */
+ * reason, in words, why a database could not be opened; and the switch of a new file to WAL
+ * while another process creates its tables. Owns the lock's descriptor. */
 #ifndef NB_STORE_DBFILE_H
 #define NB_STORE_DBFILE_H
 
@@ -34,5 +35,12 @@ nb_err nb_dbfile_require(const char *path, char *why, size_t cap);
  * readable or writable, not an SQLite database, written by a newer build...), for the
  * command's error line. */
 void nb_dbfile_explain(const char *path, char *why, size_t cap);
+
+/* PRAGMA journal_mode=WAL on db (an sqlite3 *), retried for up to 15 s while another process
+ * holds the file: the switch needs the file to itself, and SQLite answers "database is locked"
+ * at once, without its busy handler, while another connection is in its migrations (a server
+ * and a bootstrap server started at the same moment on a new --db). SQLITE_OK or SQLite's
+ * error code. */
+int nb_dbfile_wal(void *db);
 
 #endif

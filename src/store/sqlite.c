@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/privfile.h"
 #include "dtls/cose_lwm2m.h"
+#include "store/dbfile.h"
 
 #define MOD "store"
 
@@ -201,7 +202,7 @@ static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
   if (rc == NB_OK && sqlite3_busy_timeout(s->db, 2000) != SQLITE_OK) rc = db_fail(s, "pragma");
   /* WAL + synchronous=NORMAL: a committed row survives a process kill (not a power cut). */
   if (rc == NB_OK && !read_only &&
-      (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+      (nb_dbfile_wal(s->db) != SQLITE_OK ||
        sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK))
     rc = db_fail(s, "pragma");
   if (rc == NB_OK) rc = read_only ? check_readable(s) : migrate(s);
