@@ -185,7 +185,7 @@ void nb_dbfile_explain(const char *path, char *why, size_t cap) {
 }
 
 int nb_dbfile_wal(void *db) {
-  const struct timespec pause = {0, 20 * 1000 * 1000};
+  const struct timespec pause = {0, 20000000L};
   int rc = SQLITE_BUSY;
   for (int i = 0; i < 750; i++) {
     rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
