@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "dtls/cose_lwm2m.h"
+
 static const char *const kind_names[] = {"none", "psk", "rpk", "x509"};
 
 const char *nb_server_id_kind_name(nb_server_id_kind k) {
@@ -24,4 +26,10 @@ bool nb_server_identity_owns(const nb_server_identity *id, const nb_server_sec_i
   if (!secured) return allow_nosec && (!sec || sec->kind == NB_SERVER_ID_NONE);
   if (!sec) return false; /* an authenticated peer must be bound to the name it uses */
   return sec->kind == id->kind && strcmp(sec->identity, id->value) == 0;
+}
+
+bool nb_server_evidence_has_secret(const void *cose, size_t len) {
+  nb_cose_sign1_msg m;
+  if (!cose || nb_cose_parse(cose, len, &m) != NB_OK) return false;
+  return m.nvalues > 0 || nb_cose_payload_has_secret(&m, nb_model_builtin());
 }

@@ -1,7 +1,7 @@
 /* The server's persistence interface: registrations, observations, per-endpoint security
  * credentials, the audit log and the evidence of signed device data, as plain records and a
  * table of operations. The engine and the shells see only this; backends (SQLite in
- * src/store/, Redis later) implement it. Owns no memory: each backend owns its handle, records
+ * src/store/, and Redis) implement it. Owns no memory: each backend owns its handle, records
  * passed in are borrowed for the call. */
 #ifndef NB_SERVER_STORE_H
 #define NB_SERVER_STORE_H
@@ -167,5 +167,9 @@ typedef struct {
  * when allow_nosec), a secured peer only when the credential's kind and identity are its own. */
 bool nb_server_identity_owns(const nb_server_identity *id, const nb_server_sec_info *sec,
                              bool allow_nosec);
+
+/* Whether stored evidence holds a secret key in the clear: only an older version could have
+ * kept one (a device's signed read of its Security object); a backend never hands it out. */
+bool nb_server_evidence_has_secret(const void *cose, size_t len);
 
 #endif
