@@ -82,9 +82,11 @@ bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identit
   return a->kind == b->kind && strcmp(a->value, b->value) == 0;
 }
 
-void nb_srvi_store_reg(nb_server *s, const reg *r) {
-  if (s->cfg.store.ops && s->cfg.store.ops->reg_put(s->cfg.store.self, &r->info) != NB_OK)
-    NB_LOG_WARN(NB_SRV_LOG, "event=store_failed op=reg_put ep=%s", r->info.ep);
+bool nb_srvi_store_reg(nb_server *s, const reg *r) {
+  if (!s->cfg.store.ops || s->cfg.store.ops->reg_put(s->cfg.store.self, &r->info) == NB_OK)
+    return true;
+  NB_LOG_WARN(NB_SRV_LOG, "event=store_failed op=reg_put ep=%s", r->info.ep);
+  return false;
 }
 
 /* ---- lifecycle ---- */

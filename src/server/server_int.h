@@ -105,7 +105,8 @@ void nb_srvi_emit(nb_server *s, nb_server_event *ev);
 void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool replaced,
                       nb_time_ms now);
 bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identity *b);
-void nb_srvi_store_reg(nb_server *s, const reg *r);
+/* Writes r to the store; false (logged) when the store failed. */
+bool nb_srvi_store_reg(nb_server *s, const reg *r);
 
 /* ---- server_fmt.c: content-format negotiation ---- */
 

@@ -208,6 +208,23 @@ static bool may_use_ep(nb_server *s, const char *ep) {
   return ok;
 }
 
+/* Seconds a device told 5.03 because the store failed waits before trying again. */
+#define NB_SRV_STORE_RETRY 30
+
+/* A Register the store could not keep is not acknowledged (a registration acknowledged but
+ * not stored would be gone after a restart): the registration is dropped here too, and the
+ * device told 5.03 with Max-Age to try again. One it replaced is gone (the device restarted):
+ * the listeners hear of it. */
+static void store_refused(nb_server *s, nb_coap_exchange *ex, reg *r, bool replaced,
+                          nb_time_ms now) {
+  s->stats.rejected++;
+  NB_LOG_WARN(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed", r->info.ep);
+  if (replaced) nb_srvi_emit_reg(s, NB_SEV_DEREGISTRATION, r, false, now);
+  nb_srvi_reg_remove(s, r, now);
+  respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, NB_SRV_STORE_RETRY,
+              "the server cannot store registrations right now", now);
+}
+
 static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
                             const nb_coap_msg *req, nb_time_ms now) {
   nb_server_reg_params p;
@@ -269,7 +286,10 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   reg_arm_expiry(s, r, now);
   r->awake = false;
   nb_server_reg_params_deinit(&p);
-  nb_srvi_store_reg(s, r);
+  if (!nb_srvi_store_reg(s, r)) {
+    store_refused(s, ex, r, replaced, now);
+    return;
+  }
 
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_CREATED, 0);
@@ -331,7 +351,13 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   reg_set_addr(s, r, peer);
   i->updated_at = nb_srvi_unix_ms(s, now);
   reg_arm_expiry(s, r, now);
-  nb_srvi_store_reg(s, r);
+  if (!nb_srvi_store_reg(s, r)) {
+    /* Kept here, but not acknowledged: after a restart the store's older copy would expire
+     * sooner than the device was told. It tries again, or registers anew (LwM2M 6.2.2). */
+    respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, NB_SRV_STORE_RETRY,
+                "the server cannot store registrations right now", now);
+    return;
+  }
   respond(ex, NB_COAP_CHANGED, NULL, now);
   s->stats.updates++;
   NB_LOG_DEBUG(NB_SRV_LOG, "event=updated ep=%s id=%s", i->ep, i->reg_id);

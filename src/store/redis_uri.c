@@ -49,10 +49,15 @@ static bool percent_decode(const char *src, size_t len, char *dst, size_t cap) {
   return true;
 }
 
-/* USER:PASSWORD or :PASSWORD. */
+/* USER:PASSWORD, :PASSWORD, or USER (the password then comes from elsewhere). */
 static nb_err parse_userinfo(const char *s, size_t len, nb_redis_uri *u, char *why, size_t cap) {
   const char *colon = memchr(s, ':', len);
-  if (!colon) return fail(why, cap, "the part before '@' must be USER:PASSWORD or :PASSWORD");
+  if (!colon) {
+    if (len == 0) return fail(why, cap, "nothing before '@'");
+    if (!percent_decode(s, len, u->user, sizeof(u->user)))
+      return fail(why, cap, "bad user name (too long, or a bad %XX escape)");
+    return NB_OK;
+  }
   size_t ulen = (size_t)(colon - s), plen = len - ulen - 1;
   if (plen == 0) return fail(why, cap, "empty password before '@'");
   if (!percent_decode(s, ulen, u->user, sizeof(u->user)))
@@ -99,6 +104,8 @@ static nb_err parse_hostport(const char *s, size_t len, nb_redis_uri *u, char *w
     rest = s + hlen;
   }
   if (hlen == 0) return fail(why, cap, "no host");
+  if (bracketed && !memchr(host, ':', hlen))
+    return fail(why, cap, "brackets hold an IPv6 address (with its ':')");
   if (hlen >= sizeof(u->host)) return fail(why, cap, "host name too long");
   for (size_t i = 0; i < hlen; i++)
     if (!host_char(host[i], bracketed)) return fail(why, cap, "bad character in the host");
@@ -174,10 +181,12 @@ nb_err nb_redis_uri_format(const nb_redis_uri *u, bool with_password, char *out,
   if (cap == 0) return NB_ERR_OVERFLOW;
   size_t n = (size_t)snprintf(out, cap, "redis://");
   if (n >= cap) return NB_ERR_OVERFLOW;
-  if (u->password[0]) {
+  if (u->password[0] || u->user[0]) {
     if (!append_escaped(out, cap, &n, u->user) || n + 5 >= cap) return NB_ERR_OVERFLOW;
-    out[n++] = ':';
-    if (!with_password) {
+    if (u->password[0]) out[n++] = ':';
+    if (!u->password[0]) {
+      /* the user alone */
+    } else if (!with_password) {
       memcpy(out + n, "***", 4);
       n += 3;
     } else if (!append_escaped(out, cap, &n, u->password)) {

@@ -1,6 +1,7 @@
 /* The address of a Redis server as `niobium server --store` takes it:
- * redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], HOST a name, an IPv4 address or [IPv6], PORT
- * 6379 by default, DB 0 by default. USER and PASSWORD may hold %XX escapes. Parsing only: no
+ * redis://[USER@ | [USER]:PASSWORD@]HOST[:PORT][/DB], HOST a name, an IPv4 address or [IPv6],
+ * PORT 6379 by default, DB 0 by default. USER and PASSWORD may hold %XX escapes; a USER
+ * without a password takes it from elsewhere (--store-password-file). Parsing only: no
  * I/O, no hiredis, so it is built (and fuzzed) without the Redis backend. Owns nothing. */
 #ifndef NB_STORE_REDIS_URI_H
 #define NB_STORE_REDIS_URI_H
