@@ -1,7 +1,8 @@
 /* The server engine when its store fails (Redis unreachable, a full disk), over the simulated
  * network: a Register or Update the store could not keep is not acknowledged (5.03 with
- * Max-Age), so no registration is acknowledged and then lost at the next restart; once the
- * store works again the device's retry succeeds. */
+ * Max-Age), so no registration is acknowledged and then lost at the next restart, and one
+ * whose credential cannot be read is refused as the server's failure (5.03), not the device's;
+ * once the store works again the device's retry succeeds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,14 @@ static nb_err failing_reg_put(void *self, const nb_server_reg_info *r) {
   return broken ? NB_ERR_IO : real_reg_put(self, r);
 }
 
+/* Reads of credentials fail too while `reads_broken`. */
+static bool reads_broken;
+static nb_err (*real_sec_get)(void *self, const char *ep, nb_server_sec_info *out);
+
+static nb_err failing_sec_get(void *self, const char *ep, nb_server_sec_info *out) {
+  return reads_broken ? NB_ERR_IO : real_sec_get(self, ep, out);
+}
+
 typedef struct {
   nb_srv_harness h;
   nb_store_sqlite *db;
@@ -36,6 +45,9 @@ static void fx_init(fixture *f) {
   failing_ops = *real.ops;
   real_reg_put = real.ops->reg_put;
   failing_ops.reg_put = failing_reg_put;
+  real_sec_get = real.ops->sec_get;
+  failing_ops.sec_get = failing_sec_get;
+  reads_broken = false;
   f->store.ops = &failing_ops;
   f->store.self = real.self;
   broken = false;
@@ -127,11 +139,30 @@ static void test_update_not_acknowledged_unless_stored(void **state) {
   fx_deinit(&f);
 }
 
+/* The store cannot say whether the endpoint has a credential: refused (fail closed), but as
+ * the server's failure, 5.03 with Max-Age, not 4.03 (which tells a device its name is not its
+ * own, and may stop it for good). */
+static void test_credential_unreadable_is_503_not_403(void **state) {
+  (void)state;
+  fixture f;
+  fx_init(&f);
+  nb_srv_device d;
+  nb_srv_dev_init(&d, &f.h, 1);
+  reads_broken = true;
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", NULL, NULL), NB_COAP_SERVICE_UNAVAILABLE);
+  assert_int_equal(d.resp_max_age, 30);
+  assert_null(nb_server_find(f.h.srv, "dev1"));
+  reads_broken = false;
+  assert_int_equal(nb_srv_dev_register(&d, "dev1", NULL, NULL), NB_COAP_CREATED);
+  fx_deinit(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_not_acknowledged_unless_stored),
       cmocka_unit_test(test_reregister_refused_drops_the_old),
       cmocka_unit_test(test_update_not_acknowledged_unless_stored),
+      cmocka_unit_test(test_credential_unreadable_is_503_not_403),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
