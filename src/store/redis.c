@@ -83,7 +83,7 @@ static bool setup_cmd(redisContext *c, int argc, const char **argv, const size_t
 }
 
 static redisContext *connect_once(const nb_redis_uri *u, char *why, size_t cap) {
-  struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
+  struct timeval tv = {IO_TIMEOUT_MS / 1000, (suseconds_t)(IO_TIMEOUT_MS % 1000) * 1000};
   redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
   if (!c || c->err) {
     snprintf(why, cap, "%s", c ? c->errstr : "out of memory");
@@ -235,12 +235,21 @@ static nb_err pipe_run(pipe_t *p, const char *what) {
   return NB_OK;
 }
 
-/* The reply of EXEC: its array, or NULL when the transaction was discarded (a WATCHed key
- * changed) or failed. */
-static redisReply *exec_reply(const pipe_t *p) {
+/* The reply of EXEC (the pipeline's last): its array, or NULL when the transaction was
+ * discarded (a WATCHed key changed: *busy set) or a command in it failed (logged). */
+static redisReply *exec_reply_of(const pipe_t *p, const char *what, bool *busy) {
   redisReply *r = p->r[p->n - 1];
-  return r->type == REDIS_REPLY_ARRAY ? r : NULL;
+  if (busy) *busy = r->type == REDIS_REPLY_NIL;
+  if (r->type != REDIS_REPLY_ARRAY) return NULL;
+  for (size_t i = 0; i < r->elements; i++)
+    if (r->element[i]->type == REDIS_REPLY_ERROR) {
+      NB_LOG_ERROR(MOD, "event=redis_error op=%s reason=\"%.120s\"", what, r->element[i]->str);
+      return NULL;
+    }
+  return r;
 }
+
+static redisReply *exec_reply(const pipe_t *p) { return exec_reply_of(p, "exec", NULL); }
 
 /* Runs body(st, arg) on a ready connection, once more when a working connection broke. */
 typedef nb_err (*op_fn)(nb_store_redis *st, void *arg);
@@ -681,7 +690,8 @@ static nb_err sec_watch(nb_store_redis *st, const char *ep, const nb_server_sec_
   out->taken = false;
   if (want && want->kind != NB_SERVER_ID_NONE) {
     const redisReply *owner = p.r[2];
-    out->taken = rstr(owner) && (owner->len != strlen(ep) || memcmp(owner->str, ep, owner->len));
+    out->taken =
+        rstr(owner) && (owner->len != strlen(ep) || memcmp(owner->str, ep, owner->len) != 0);
   }
   pipe_free_wiped(&p);
   return NB_OK;
@@ -695,7 +705,8 @@ static nb_err sec_commit(nb_store_redis *st, const char *ep, const sec_state *wa
   pipe_word(&p, "MULTI");
   cmd c;
   bool old_index = was->had && was->old.kind != NB_SERVER_ID_NONE;
-  if (old_index && (!s || s->kind != was->old.kind || strcmp(s->identity, was->old.identity))) {
+  if (old_index &&
+      (!s || s->kind != was->old.kind || strcmp(s->identity, was->old.identity) != 0)) {
     cmd_start(&c, "DEL");
     cmd_secid(&c, was->old.kind, was->old.identity, strlen(was->old.identity));
     pipe_add(&p, &c);
@@ -730,7 +741,8 @@ static nb_err sec_commit(nb_store_redis *st, const char *ep, const sec_state *wa
   pipe_add(&p, &c);
   pipe_word(&p, "EXEC");
   nb_err rc = pipe_run(&p, s ? "sec_put" : "sec_del");
-  if (rc == NB_OK && !exec_reply(&p)) rc = NB_ERR_BUSY;
+  bool busy = false;
+  if (rc == NB_OK && !exec_reply_of(&p, "sec_commit", &busy)) rc = busy ? NB_ERR_BUSY : NB_ERR_IO;
   pipe_free(&p);
   return rc;
 }

@@ -777,6 +777,29 @@ static void test_redis_outage_and_recovery(void **state) {
   assert_int_equal(s->n, 1); /* the new redis-server started empty: only the put since */
   free(s);
 }
+
+/* A key of another type where the store expects its own (an operator's mistake, another
+ * program in the same DB): the operation fails with NB_ERR_IO, even when the failing command
+ * is inside a MULTI/EXEC whose EXEC itself succeeds. */
+static void test_redis_wrong_type_is_an_error(void **state) {
+  backend *b = backend_of(state);
+  redisContext *c = redisConnect("127.0.0.1", g_redis.port);
+  assert_true(c && !c->err);
+  redisReply *r = redisCommand(c, "SET nb:regs not-a-set");
+  assert_non_null(r);
+  freeReplyObject(r);
+  r = redisCommand(c, "SET nb:sec:w not-a-hash");
+  assert_non_null(r);
+  freeReplyObject(r);
+  redisFree(c);
+  nb_server_reg_info reg = make_reg("w", "01", "127.0.0.1:9");
+  assert_int_equal(b->st.ops->reg_put(b->st.self, &reg), NB_ERR_IO);
+  assert_int_equal(b->st.ops->reg_each(b->st.self, count_reg, NULL), NB_ERR_IO);
+  nb_server_sec_info s = make_sec("w", NB_SERVER_ID_PSK, "w-id"), got;
+  assert_int_equal(b->st.ops->sec_put(b->st.self, &s), NB_ERR_IO);
+  assert_int_equal(b->st.ops->sec_get(b->st.self, "w", &got), NB_ERR_IO);
+  assert_true(nb_store_redis_connected(b->rd)); /* Redis answered: not an outage */
+}
 #endif
 
 #define CONFORMANCE(setup)                                                                         \
@@ -797,6 +820,8 @@ int main(void) {
 #ifdef NB_HAVE_REDIS
       cmocka_unit_test_setup_teardown(test_redis_round_trips, redis_setup, backend_teardown),
       cmocka_unit_test_setup_teardown(test_redis_outage_and_recovery, redis_setup,
+                                      backend_teardown),
+      cmocka_unit_test_setup_teardown(test_redis_wrong_type_is_an_error, redis_setup,
                                       backend_teardown),
 #endif
   };
