@@ -448,8 +448,9 @@ static int open_redis(const server_opts *o, server_app *a) {
 #else
   (void)a;
   fprintf(stderr,
-          "niobium server: --store %.8s...: this build has no Redis backend (it was built "
-          "without libhiredis-dev; scripts/install-deps, then build again)\n",
+          "niobium server: --store %.8s...: this build has no Redis backend (built with "
+          "NB_WITH_REDIS=OFF or without libhiredis-dev; scripts/install-deps, then build "
+          "again)\n",
           o->store);
   return NB_EXIT_FAILURE;
 #endif

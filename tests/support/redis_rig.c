@@ -11,7 +11,8 @@
 
 const char *nb_redis_rig_unavailable(void) {
 #ifndef NB_HAVE_REDIS
-  return "this build has no Redis backend (libhiredis-dev was not found: scripts/install-deps)";
+  return "this build has no Redis backend (NB_WITH_REDIS=OFF, or libhiredis-dev was not found:"
+         " scripts/install-deps)";
 #else
   if (!nb_test_have_program("redis-server"))
     return "redis-server is not installed (scripts/install-deps installs it)";
