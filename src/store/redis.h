@@ -1,7 +1,8 @@
 /* Redis backend of the server store (server/store.h), over hiredis with synchronous calls: the
- * same records as the SQLite backend, so several server processes can share them. Owns its
- * connection (reopened on failure, with bounded retries and a growing back-off) and a copy of
- * the address, password included (wiped on close).
+ * same records as the SQLite backend, so several server processes can share them; this file
+ * owns the key layout and the records' encoding. Owns its connection (store/redis_conn.h:
+ * reopened on failure with bounded retries and a growing back-off; the address, password
+ * included, wiped on close).
  *
  * Key layout (every key starts with "nb:"; EP is the endpoint name as bytes, never escaped:
  * Redis keys are binary-safe, every command is sent as an argument vector, and no key is
