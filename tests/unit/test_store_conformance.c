@@ -430,6 +430,15 @@ static void test_sec_put_get_find_delete_each(void **state) {
   /* the kind is part of the lookup */
   assert_int_equal(o->sec_find(b->st.self, NB_SERVER_ID_RPK, "psk-id-1", &got), NB_ERR_NOT_FOUND);
   assert_int_equal(o->sec_find(b->st.self, NB_SERVER_ID_PSK, "psk-id-2", &got), NB_ERR_NOT_FOUND);
+  /* the same text as an identity of another kind is another identity: both kept, each found */
+  nb_server_sec_info twin = make_sec("dev-t", NB_SERVER_ID_RPK, "psk-id-1");
+  assert_int_equal(o->sec_put(b->st.self, &twin), NB_OK);
+  assert_int_equal(o->sec_find(b->st.self, NB_SERVER_ID_RPK, "psk-id-1", &got), NB_OK);
+  assert_string_equal(got.ep, "dev-t");
+  assert_int_equal(o->sec_find(b->st.self, NB_SERVER_ID_PSK, "psk-id-1", &got), NB_OK);
+  assert_string_equal(got.ep, "dev-p");
+  assert_int_equal(o->sec_del(b->st.self, "dev-t"), NB_OK);
+  assert_int_equal(o->sec_find(b->st.self, NB_SERVER_ID_PSK, "psk-id-1", &got), NB_OK);
 
   /* an identity belongs to one endpoint */
   nb_server_sec_info thief = make_sec("dev-q", NB_SERVER_ID_PSK, "psk-id-1");
