@@ -88,6 +88,19 @@ static char *coap_register(const env *e, const char *ep) {
   return err;
 }
 
+/* Stopped in teardown, which cmocka runs when an assertion failed too: no process outlives the
+ * test. */
+static nb_redis_rig redis;
+static nb_test_proc srv, cl;
+
+static int stop_all(void **state) {
+  (void)state;
+  nb_test_proc_cleanup(&cl);
+  nb_test_proc_cleanup(&srv);
+  nb_redis_rig_stop(&redis);
+  return 0;
+}
+
 static void test_registration_survives_restart_and_redis_outage(void **state) {
   (void)state;
   const char *why = nb_redis_rig_unavailable();
@@ -96,14 +109,12 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
     print_message("[  SKIP    ] %s\n", why);
     skip();
   }
-  nb_redis_rig redis;
   assert_true(nb_redis_rig_start(&redis));
   env e;
   uint16_t cp = nb_test_free_port(SOCK_DGRAM);
   snprintf(e.coap, sizeof(e.coap), "127.0.0.1:%u", cp);
   snprintf(e.coap_uri, sizeof(e.coap_uri), "coap://127.0.0.1:%u", cp);
   new_http_port(&e);
-  nb_test_proc srv;
   assert_true(start_server(&srv, &e, redis.uri));
 
   /* A client registers; a credential goes in through the API. */
@@ -116,7 +127,6 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
                    "--lifetime",
                    "300",
                    NULL};
-  nb_test_proc cl;
   assert_true(nb_test_proc_start(&cl, cargv));
   assert_true(nb_test_proc_wait_output(&cl, false, "registered ssid=1", 15000));
   assert_true(
@@ -167,15 +177,11 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
   log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=redis_connected"));
   free(log);
-
-  nb_test_proc_stop(&srv);
-  nb_test_proc_cleanup(&srv);
-  nb_redis_rig_stop(&redis);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_registration_survives_restart_and_redis_outage),
+      cmocka_unit_test_teardown(test_registration_survives_restart_and_redis_outage, stop_all),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
