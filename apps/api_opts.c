@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "http/console.h"
 
 #define PEM_MAX 65536 /* a certificate chain or a key file, bytes */
 
@@ -141,8 +142,21 @@ static int add_host(nb_api_opts *o, const char *name) {
   return NB_EXIT_OK;
 }
 
+static int set_tiles(nb_api_opts *o, const char *url) {
+  char origin[NB_CONSOLE_TILES_MAX];
+  const char *why;
+  if (nb_console_tiles_check(url, origin, sizeof origin, &why) != NB_OK) {
+    fprintf(stderr, "%s: --console-tiles: %s\n", o->cmd, why);
+    return NB_EXIT_USAGE;
+  }
+  o->tiles = url;
+  return NB_EXIT_OK;
+}
+
 int nb_api_opts_parse(nb_api_opts *o, int code, const char *arg) {
   switch (code) {
+    case NB_AO_CONSOLE_TILES:
+      return set_tiles(o, arg);
     case NB_AO_TOKEN:
       return set_token(o, arg, false);
     case NB_AO_TOKEN_FILE:
@@ -237,4 +251,5 @@ void nb_api_opts_apply(const nb_api_opts *o, nb_http_api_config *hc) {
   hc->limits = o->limits;
   hc->tls_cert = o->cert;
   hc->tls_key = o->key;
+  hc->console_tiles = o->tiles;
 }

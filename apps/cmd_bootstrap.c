@@ -14,6 +14,7 @@
 #include "base/privfile.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/config_store.h"
+#include "bootstrap_ops.h"
 #include "commands.h"
 #include "dtls/cred.h"
 #include "dtls/keys.h"
@@ -22,10 +23,8 @@
 #include "http/remote_store.h"
 #include "io/http_client.h"
 #include "io/loop.h"
+#include "store/dbfile.h"
 #include "store/sqlite.h"
-
-#define BS_ERR(...) (fprintf(stderr, "niobium bootstrap: " __VA_ARGS__), NB_EXIT_FAILURE)
-#define BS_USAGE(...) (fprintf(stderr, "niobium bootstrap: " __VA_ARGS__), NB_EXIT_USAGE)
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -35,17 +34,32 @@ static void usage(FILE *f) {
           "                 [--binding U|UQ] [--server-public-key FILE.der]\n"
           "                 [--ca-cert FILE --ca-key FILE --server-cert FILE.der]  (x509)\n"
           "                 [--bs-fresh-key] [--bs-account-timeout S]\n"
-          "       niobium bootstrap config list | rm (--endpoint EP | --default)\n"
+          "       niobium bootstrap config list [--json] | rm (--endpoint EP | --default)\n"
           "       niobium bootstrap config export [FILE] | import FILE\n"
-          "       niobium bootstrap pending | approve EP | reject EP\n"
+          "       niobium bootstrap pending [--json] | approve EP | reject EP\n"
           "       niobium bootstrap expect --endpoint EP --secure-id ID\n"
+          "       niobium bootstrap expect --endpoint EP --psk-identity ID --psk-key-file FILE\n"
+          "       niobium bootstrap expect list [--json] | rm --endpoint EP\n"
           "       niobium bootstrap evidence EP [--out FILE]\n"
+          "expect registers the key a device must show the bootstrap server before its first\n"
+          "bootstrap: its raw public key's secure ID (30 hex digits, or the text of its QR\n"
+          "code, nb:sid:...), or its factory PSK: the identity and the key (hex) read from\n"
+          "FILE, which only its owner may read, or from stdin with --psk-key-file - (a key is\n"
+          "never taken from the command line). The device may then ask only as EP. A PSK\n"
+          "identity or secure ID belongs to one endpoint (another gets an error). expect\n"
+          "list shows identities and secure IDs, never a key (also the fresh bootstrap-\n"
+          "account keys of --bs-fresh-key, and one still pending the device's\n"
+          "acknowledgement); expect rm forgets EP's keys (its handshakes fail from then).\n"
+          "config list, pending and expect list print the same table with --db and --api;\n"
+          "--json prints the API's JSON instead (with --db too).\n"
           "pending lists the requests waiting for a decision, also those a crash or restart\n"
           "of the server dropped (`request gone`: the device asks again, and an approval given\n"
           "meanwhile lets that next request through at once); approve/reject of an endpoint\n"
           "that is not pending fails (exit 1). With --db the decision is recorded and a\n"
           "running server applies it within a second (or the next one, at its start).\n"
-          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`),\n"
+          "every form takes --db FILE (default ./niobium.db, shared with `niobium server`;\n"
+          "config list|export, pending, expect list and evidence only read it and never\n"
+          "create it: a missing file is an error),\n"
           "or --api URL [--api-token T | --api-token-file F] [--api-ca FILE] to go through a\n"
           "running server's REST API instead (`niobium bootstrap --http` or `niobium server\n"
           "--with-bootstrap`; --api-ca: the trust anchors (PEM) of an https:// API; config\n"
@@ -56,8 +70,9 @@ static void usage(FILE *f) {
           "  --coap ADDR        CoAP (NoSec) listen address (default 0.0.0.0:5783 when no\n"
           "                     --coaps is given)\n"
           "  --coaps ADDR       CoAP over DTLS listen address (port default 5784): devices\n"
-          "                     with a PSK, or a raw public key whose secure ID was\n"
-          "                     registered with `expect`; other keys fail the handshake\n"
+          "                     with a PSK or a raw public key registered with `expect`\n"
+          "                     (or given at an earlier bootstrap); other keys fail the\n"
+          "                     handshake\n"
           "  --rpk-key FILE     the bootstrap server's own P-256 private key (PEM/DER), needed\n"
           "                     for raw-public-key devices\n"
           "  --cert FILE        the bootstrap server's own X.509 certificate chain (PEM),\n"
@@ -80,7 +95,7 @@ static void usage(FILE *f) {
           "                     it the oldest is dropped (5.03, BOOTSTRAP_EVICTED); devices\n"
           "                     with their own config or a registered key never are\n"
           "  --http ADDR        serve the REST API (/api/bootstrap: configs, pending,\n"
-          "                     approve/reject, expected secure IDs) and the event stream\n"
+          "                     approve/reject, expected keys) and the event stream\n"
           "                     (/api/events: BOOTSTRAP_* events) on ADDR (e.g. 127.0.0.1:8081)\n"
           "  options of that API (the token is also sent to --server-api unless\n"
           "  --server-api-token is given):\n" NB_API_OPTS_HELP
@@ -125,6 +140,9 @@ static void usage(FILE *f) {
           "--security psk --bs-fresh-key --bs-account-timeout 3600\n"
           "  niobium bootstrap expect --endpoint dev1 --secure-id "
           "0123456789abcdef0123456789abcd\n"
+          "  niobium bootstrap expect --endpoint meter7 --psk-identity meter7-factory "
+          "--psk-key-file meter7.psk\n"
+          "  niobium bootstrap expect list\n"
           "  niobium bootstrap --coap 127.0.0.1:5783 --policy approve &\n"
           "  niobium bootstrap --coaps 0.0.0.0:5784 --rpk-key bs.key.pem &\n"
           "  niobium bootstrap --coaps 0.0.0.0:5784 --cert bs.crt --key bs.key "
@@ -147,7 +165,7 @@ static void on_signal(void *user, int signum) {
   nb_io_loop_stop(a->loop);
 }
 
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len);
+#define read_file nb_bs_read_file
 
 /* The bootstrap server's own P-256 key (for RPK devices), checked before anything listens. */
 static int load_rpk_key(const char *path, uint8_t *key, size_t cap, size_t *len) {
@@ -168,7 +186,7 @@ static int64_t clock_offset(nb_io_loop *loop) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - nb_io_loop_now(loop);
 }
 
-#define MAX_CA 8
+#define MAX_CA NB_BS_MAX_CA
 
 typedef struct {
   const char *db, *coap, *coaps, *rpk_key, *http, *server_api, *server_token, *api_ca;
@@ -227,6 +245,31 @@ static int load_x509(const run_opts *o, x509_files *x) {
   return rc;
 }
 
+/* An open that failed: what is wrong with the file, in words (exit 1). */
+static int db_error(const char *db) {
+  char why[768];
+  nb_dbfile_explain(db, why, sizeof why);
+  return BS_ERR("%s\n", why);
+}
+
+/* Says at start what would make every install fail later: a token the server refuses, or a
+ * server that cannot be reached (it may start later: not fatal either way). */
+static void probe_server_api(const run_opts *o, const nb_http_remote_store *rs) {
+  char why[256] = "";
+  nb_err e = nb_http_remote_store_probe(rs, 3000, why, sizeof why);
+  if (e == NB_ERR_DENIED)
+    fprintf(stderr,
+            "niobium bootstrap: error: the server API at %s refused the token (HTTP 401): give "
+            "--server-api-token (or --server-api-token-file) the server's --api-token; until "
+            "then every bootstrap fails before Finish (BOOTSTRAP_FAILED err=NB_ERR_DENIED)\n",
+            o->server_api);
+  else if (e != NB_OK)
+    fprintf(stderr,
+            "niobium bootstrap: warning: the server API at %s does not answer now (%s); "
+            "bootstraps fail before Finish until it does\n",
+            o->server_api, why[0] ? why : nb_strerror(e));
+}
+
 /* Where fresh credentials go: the server's store in the same database, or a server that runs
  * apart through its REST API (--server-api; the bootstrap host installs through it
  * asynchronously, and *out stays empty). */
@@ -236,10 +279,10 @@ static int open_dm_store(const run_opts *o, nb_store_sqlite **db, nb_http_remote
   if (o->server_api) {
     if (nb_http_remote_store_new(o->server_api, o->server_token, o->api_ca, 0, rs) != NB_OK)
       return BS_USAGE("--server-api must be the server's API base URL (http://HOST:PORT)\n");
+    probe_server_api(o, *rs);
     return NB_EXIT_OK;
   }
-  if (nb_store_sqlite_open(o->db, db) != NB_OK)
-    return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
+  if (nb_store_sqlite_open(o->db, db) != NB_OK) return db_error(o->db);
   *out = nb_store_sqlite_iface(*db);
   return NB_EXIT_OK;
 }
@@ -264,20 +307,34 @@ static int check_db(const char *db) {
   return NB_EXIT_OK;
 }
 
+/* One bootstrap server per database (a server without --with-bootstrap may share it). */
+static int lock_db(const char *db, nb_dbfile_lock **lock) {
+  char why[768];
+  if (nb_dbfile_lock_take(db, NB_DB_ROLE_BOOTSTRAP, lock, why, sizeof why) != NB_OK)
+    return BS_ERR("%s\n", why);
+  return NB_EXIT_OK;
+}
+
 /* The engine, its sockets and the decision poll are the same bootstrap host `niobium server
  * --with-bootstrap` runs (src/http/bs_host.c); --http adds the REST API and event stream. */
 static int run_server(const run_opts *o) {
   nb_addr coap, coaps, http;
+  nb_dbfile_lock *lock = NULL;
   int rc = parse_addrs(o, &coap, &coaps, &http);
-  if (rc != NB_EXIT_OK || (rc = check_db(o->db)) != NB_EXIT_OK) return rc;
+  if (rc != NB_EXIT_OK || (rc = check_db(o->db)) != NB_EXIT_OK ||
+      (rc = lock_db(o->db, &lock)) != NB_EXIT_OK)
+    return rc;
   uint8_t key[8192];
   size_t key_len = 0;
-  if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK)
+  if (o->rpk_key && (rc = load_rpk_key(o->rpk_key, key, sizeof key, &key_len)) != NB_EXIT_OK) {
+    nb_dbfile_lock_release(lock);
     return rc;
+  }
   x509_files x = {0};
   if ((rc = load_x509(o, &x)) != NB_EXIT_OK) {
     x509_files_free(&x);
     memset(key, 0, sizeof key);
+    nb_dbfile_lock_release(lock);
     return rc;
   }
   bs_app a = {0};
@@ -287,6 +344,12 @@ static int run_server(const run_opts *o) {
   nb_http_bs *host = NULL;
   nb_http_api *api = NULL;
   if ((rc = open_dm_store(o, &dm, &remote, &dm_store)) != NB_EXIT_OK) goto out;
+  nb_bs_store *probe = NULL; /* a database that cannot be used is told as such, not as ports */
+  if (nb_bs_store_open(o->db, &probe) != NB_OK) {
+    rc = db_error(o->db);
+    goto out;
+  }
+  nb_bs_store_close(probe);
   rc = NB_EXIT_FAILURE;
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_http_bs_config bc = {.db = o->db,
@@ -333,378 +396,13 @@ out:
   if (a.loop) nb_io_loop_free(a.loop);
   nb_store_sqlite_close(dm);
   nb_http_remote_store_free(remote);
-  return rc;
-}
-
-/* ---- operator commands ---- */
-
-typedef struct {
-  const char *db, *ep, *uri, *security, *binding, *secure_id, *server_key, *coap, *policy;
-  const char *coaps, *rpk_key, *http, *ca_cert, *ca_key, *server_cert, *server_api;
-  const char *api, *api_ca, *out, *cert, *key, *ca[MAX_CA];
-  size_t nca;
-  nb_api_opts token_etc; /* --api-token[-file] and the options of the --http listener */
-  char *server_token;    /* --server-api-token[-file] (heap, wiped) */
-  bool help;
-  bool dflt, bs_fresh_key, x509_default_config;
-  long ssid, lifetime, bs_timeout;
-  size_t max_sessions, max_pending;
-} bs_opts;
-
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  *len = fread(buf, 1, cap, f);
-  int more = fgetc(f) != EOF;
-  fclose(f);
-  return more ? -1 : 0;
-}
-
-/* X.509 accounts: the CA (stored with the config) and the server's certificate for /0/x/4. */
-static int x509_parts(const bs_opts *o, nb_bs_config *cfg, nb_bs_server *s) {
-  if (!o->ca_cert || !o->ca_key || !o->server_cert)
-    return BS_USAGE(
-        "--security x509 needs --ca-cert FILE --ca-key FILE (the CA that signs device "
-        "certificates; `niobium keys ca` makes one) and --server-cert FILE.der (the server's "
-        "certificate)\n");
-  if (read_file(o->ca_cert, cfg->ca_cert, sizeof cfg->ca_cert, &cfg->ca_cert_len) != 0 ||
-      read_file(o->ca_key, cfg->ca_key, sizeof cfg->ca_key, &cfg->ca_key_len) != 0 ||
-      read_file(o->server_cert, s->server_pubkey, sizeof s->server_pubkey, &s->server_pubkey_len) !=
-          0)
-    return BS_ERR("cannot read --ca-cert, --ca-key or --server-cert (each at most %d bytes)\n",
-                  NB_BS_CA_MAX);
-  nb_dtls_certkey probe; /* the CA must be able to sign: try it once now */
-  nb_dtls_cert_request req = {.cn = "probe"};
-  if (nb_dtls_cert_issue(cfg->ca_cert, cfg->ca_cert_len, cfg->ca_key, cfg->ca_key_len, &req,
-                         &probe) != NB_OK)
-    return BS_USAGE("--ca-cert and --ca-key are not a CA certificate with its P-256 key\n");
-  nb_dtls_certkey_free(&probe);
-  return NB_EXIT_OK;
-}
-
-/* ---- the same commands through a running server's REST API (--api URL) ---- */
-
-/* text and a newline to path (--out), or to stdout when path is NULL. */
-static int write_text(const char *path, const char *text) {
-  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* evidence, configs: 0600 */
-  if (!f) return BS_ERR("cannot write %s: check the path and permissions\n", path);
-  bool ok = fprintf(f, "%s\n", text) >= 0;
-  if (path && fclose(f) != 0) ok = false;
-  if (!ok) return BS_ERR("cannot write %s\n", path ? path : "to stdout");
-  if (path) fprintf(stderr, "niobium bootstrap: wrote %s\n", path);
-  return NB_EXIT_OK;
-}
-
-/* One call to URL + path; prints the answer body (JSON) on success. */
-/* One request to url; the answer (2xx) in *answer and the next page's URL in *next. */
-static int api_fetch(const bs_opts *o, const char *method, const char *url, const char *path,
-                     const char *body, char **answer, char **next) {
-  char why[200] = "";
-  nb_http_request rq = {.method = method,
-                        .url = url,
-                        .bearer_token = o->token_etc.token,
-                        .ca_file = o->api_ca,
-                        .body = body,
-                        .body_len = body ? strlen(body) : 0};
-  long status = 0;
-  nb_err e = nb_http_fetch_page(&rq, &status, answer, next, why, sizeof why);
-  int rc = NB_EXIT_OK;
-  if (e != NB_OK)
-    rc = BS_ERR("cannot reach %s (%s): is the server running with --http there?\n", o->api, why);
-  else if (status == 401)
-    rc = BS_ERR("the API refused the token: give the server's --api-token\n");
-  else if (status < 200 || status > 299)
-    rc = BS_ERR("%s %s answered %ld: %s\n", method, path, status, *answer ? *answer : "");
-  return rc;
-}
-
-/* --api URL + path, or a usage error. */
-static int api_url(const bs_opts *o, const char *path, char *url, size_t cap) {
-  if (!o->api) return BS_USAGE("this needs --api URL\n");
-  size_t n = strlen(o->api);
-  while (n > 0 && o->api[n - 1] == '/') n--;
-  if ((size_t)snprintf(url, cap, "%.*s%s", (int)n, o->api, path) >= cap)
-    return BS_USAGE("--api URL is too long\n");
-  return NB_EXIT_OK;
-}
-
-/* One call to URL + path; prints the answer body (JSON) on success. */
-static int api_call(const bs_opts *o, const char *method, const char *path, const char *body) {
-  char url[1024], *answer = NULL, *next = NULL;
-  int rc = api_url(o, path, url, sizeof url);
-  if (rc == NB_EXIT_OK) rc = api_fetch(o, method, url, path, body, &answer, &next);
-  if (rc == NB_EXIT_OK) rc = write_text(o->out, answer ? answer : "");
-  free(answer);
-  free(next);
-  return rc;
-}
-
-/* GET of a list: every page (the API pages them, Link: rel="next"), printed as one array. */
-static int api_list(const bs_opts *o, const char *path) {
-  char first[1024];
-  int rc = api_url(o, path, first, sizeof first);
-  json_t *all = json_array();
-  char *url = rc == NB_EXIT_OK ? strdup(first) : NULL;
-  for (unsigned pages = 0; url && rc == NB_EXIT_OK; pages++) {
-    if (pages == 100000) { /* a server whose links never end */
-      rc = BS_ERR("GET %s: more than 100000 pages\n", path);
-      break;
-    }
-    char *answer = NULL, *next = NULL;
-    rc = api_fetch(o, "GET", url, path, NULL, &answer, &next);
-    json_t *page = rc == NB_EXIT_OK ? json_loads(answer, 0, NULL) : NULL;
-    if (rc == NB_EXIT_OK && (!json_is_array(page) || json_array_extend(all, page) != 0))
-      rc = BS_ERR("GET %s did not answer a JSON array\n", path);
-    json_decref(page);
-    free(answer);
-    free(url);
-    url = next;
-  }
-  free(url);
-  char *text = rc == NB_EXIT_OK ? json_dumps(all, JSON_COMPACT) : NULL;
-  if (rc == NB_EXIT_OK) rc = text ? write_text(o->out, text) : BS_ERR("out of memory\n");
-  free(text);
-  json_decref(all);
-  return rc;
-}
-
-/* PUT of one config; its endpoint name "" is the default config. */
-static int api_config_put(const bs_opts *o, const nb_bs_config *cfg) {
-  char *json = NULL, path[600], ep[400];
-  if (nb_http_url_escape(cfg->ep[0] ? cfg->ep : "default", ep, sizeof ep) != NB_OK)
-    return BS_USAGE("the endpoint name is too long\n");
-  if (nb_bs_config_to_json(cfg, &json) != NB_OK) return BS_ERR("out of memory\n");
-  snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
-  int rc = api_call(o, "PUT", path, json);
-  memset(json, 0, strlen(json)); /* may hold a PSK or CA key */
-  free(json);
-  return rc;
-}
-
-/* Everything but config add (which builds its config first): pending, approve, reject, expect,
- * config list|rm. */
-static int api_cmd(const bs_opts *o, const char *verb, const char *sub) {
-  char path[600], ep[400], body[160];
-  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0)
-    return api_list(o, "/api/bootstrap/configs");
-  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
-    if (!o->dflt && !o->ep) return BS_USAGE("config rm needs --endpoint EP or --default\n");
-    if (nb_http_url_escape(o->dflt ? "default" : o->ep, ep, sizeof ep) != NB_OK)
-      return BS_USAGE("the endpoint name is too long\n");
-    snprintf(path, sizeof path, "/api/bootstrap/configs/%s", ep);
-    return api_call(o, "DELETE", path, NULL);
-  }
-  if (strcmp(verb, "pending") == 0) return api_list(o, "/api/bootstrap/pending");
-  if (strcmp(verb, "evidence") == 0 && sub) {
-    if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
-      return BS_USAGE("the endpoint name is too long\n");
-    snprintf(path, sizeof path, "/api/bootstrap/evidence/%s", ep);
-    return api_call(o, "GET", path, NULL);
-  }
-  if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
-    if (nb_http_url_escape(sub, ep, sizeof ep) != NB_OK)
-      return BS_USAGE("the endpoint name is too long\n");
-    snprintf(path, sizeof path, "/api/bootstrap/pending/%s/%s", ep, verb);
-    return api_call(o, "POST", path, NULL);
-  }
-  if (strcmp(verb, "expect") == 0) {
-    if (!o->ep || !o->secure_id || strlen(o->secure_id) != NB_DTLS_SECURE_ID_LEN)
-      return BS_USAGE("expect needs --endpoint EP --secure-id ID (30 hex digits)\n");
-    if (nb_http_url_escape(o->ep, ep, sizeof ep) != NB_OK)
-      return BS_USAGE("the endpoint name is too long\n");
-    snprintf(path, sizeof path, "/api/bootstrap/expected/%s", ep);
-    snprintf(body, sizeof body, "{\"secureId\":\"%s\"}", o->secure_id);
-    return api_call(o, "PUT", path, body);
-  }
-  usage(stderr);
-  return NB_EXIT_USAGE;
-}
-
-static int config_add(nb_bs_store *st, const bs_opts *o) {
-  if (!o->dflt && !o->ep) return BS_USAGE("config add needs --endpoint EP or --default\n");
-  if (!o->uri || !o->security) return BS_USAGE("config add needs --server-uri and --security\n");
-  nb_bs_config cfg;
-  nb_bs_config_init(&cfg, o->dflt ? "" : o->ep);
-  nb_bs_server s = {.ssid = (uint16_t)o->ssid, .lifetime = (uint32_t)o->lifetime};
-  if (o->ssid < 1 || o->ssid > NB_ID_MAX || o->lifetime < 1)
-    return BS_USAGE("--short-server-id must be 1..65534 and --lifetime positive\n");
-  if (nb_bs_sec_mode_parse(o->security, &s.mode) != NB_OK)
-    return BS_USAGE("--security must be nosec, psk, rpk or x509\n");
-  if (o->bs_timeout < 0) return BS_USAGE("--bs-account-timeout is seconds (0 = kept)\n");
-  cfg.bs_fresh_key = o->bs_fresh_key;
-  cfg.bs_account_timeout = (uint32_t)o->bs_timeout;
-  if (s.mode == NB_BS_SEC_X509) {
-    int rc = x509_parts(o, &cfg, &s);
-    if (rc != NB_EXIT_OK) return rc;
-  } else if (o->ca_cert || o->ca_key || o->server_cert) {
-    return BS_USAGE("--ca-cert, --ca-key and --server-cert go with --security x509\n");
-  }
-  snprintf(s.uri, sizeof s.uri, "%s", o->uri);
-  snprintf(s.binding, sizeof s.binding, "%s", o->binding ? o->binding : "U");
-  if (o->server_key &&
-      read_file(o->server_key, s.server_pubkey, sizeof s.server_pubkey, &s.server_pubkey_len) != 0)
-    return BS_ERR("cannot read --server-public-key %s (a DER SubjectPublicKeyInfo)\n",
-                  o->server_key);
-  if (s.mode == NB_BS_SEC_RPK && !s.server_pubkey_len)
-    return BS_USAGE("--security rpk needs --server-public-key FILE.der (the server's key)\n");
-  if (nb_bs_config_add_server(&cfg, &s) != NB_OK)
-    return BS_USAGE(
-        "invalid server: coap:// goes with nosec, coaps:// with psk/rpk; binding "
-        "U or UQ\n");
-  if (o->api) return api_config_put(o, &cfg);
-  if (nb_bs_store_config_put(st, &cfg) != NB_OK) return BS_ERR("cannot write the config\n");
-  printf("config for %s saved\n", o->dflt ? "the default" : o->ep);
-  return NB_EXIT_OK;
-}
-
-static nb_err print_config(void *user, const nb_bs_config *c) {
-  (void)user;
-  for (size_t i = 0; i < c->nservers; i++)
-    printf("%-32s ssid=%u security=%s uri=%s lifetime=%u binding=%s\n",
-           c->ep[0] ? c->ep : "(default)", c->servers[i].ssid,
-           nb_bs_sec_mode_name(c->servers[i].mode), c->servers[i].uri, c->servers[i].lifetime,
-           c->servers[i].binding[0] ? c->servers[i].binding : "U");
-  return NB_OK;
-}
-
-static nb_err export_one(void *user, const nb_bs_config *c) {
-  char *json;
-  nb_err e = nb_bs_config_to_json(c, &json);
-  if (e != NB_OK) return e;
-  fprintf(user, "%s%s", ftell(user) > 2 ? ",\n" : "", json);
-  free(json);
-  return NB_OK;
-}
-
-static int config_export(nb_bs_store *st, const char *path) {
-  FILE *f = path ? nb_privfile_fopen(path) : stdout; /* the configs' keys: 0600 */
-  if (!f) return BS_ERR("cannot write %s\n", path);
-  fputs("[\n", f);
-  nb_err e = nb_bs_store_config_each(st, export_one, f);
-  fputs("\n]\n", f);
-  if (path) fclose(f);
-  return e == NB_OK ? NB_EXIT_OK : BS_ERR("export failed: %s\n", nb_strerror(e));
-}
-
-/* Imports into the database, or through the API when st is NULL (--api). */
-static int config_import(nb_bs_store *st, const bs_opts *o, const char *path) {
-  json_error_t err;
-  json_t *arr = json_load_file(path, 0, &err);
-  if (!arr || !json_is_array(arr)) {
-    json_decref(arr);
-    return BS_USAGE("%s: expected a JSON array of configs (line %d: %s)\n", path, err.line,
-                    err.text);
-  }
-  size_t i, n = 0;
-  json_t *v;
-  int rc = NB_EXIT_OK;
-  json_array_foreach(arr, i, v) {
-    char *text = json_dumps(v, 0), why[160] = "";
-    nb_bs_config cfg;
-    nb_err e = text ? nb_bs_config_from_json(text, &cfg, why, sizeof why) : NB_ERR_NOMEM;
-    free(text);
-    if (e == NB_OK && st) e = nb_bs_store_config_put(st, &cfg);
-    if (e != NB_OK) {
-      rc = BS_USAGE("%s: config %zu: %s\n", path, i, why[0] ? why : nb_strerror(e));
-      break;
-    }
-    if (!st && (rc = api_config_put(o, &cfg)) != NB_EXIT_OK) break;
-    n++;
-  }
-  json_decref(arr);
-  if (rc == NB_EXIT_OK) printf("%zu configs imported\n", n);
-  return rc;
-}
-
-/* One row as the operator reads it: what the request waits for (docs/security.md step 4). */
-static nb_err print_pending(void *user, const char *ep, const char *peer, int64_t at,
-                            const char *decision) {
-  (void)user;
-  const char *state = !decision[0]                        ? "waiting for a decision"
-                      : strcmp(decision, "gone") == 0     ? "request gone with a restart (approve "
-                                                            "lets its next request through)"
-                      : strcmp(decision, "approved") == 0 ? "approved: its next request goes ahead"
-                                                          : NULL;
-  if (state)
-    printf("%-32s peer=%s since=%lld %s\n", ep, peer, (long long)at, state);
-  else
-    printf("%-32s peer=%s since=%lld decided=%s (the running bootstrap server applies it)\n", ep,
-           peer, (long long)at, decision);
-  return NB_OK;
-}
-
-static int expect(nb_bs_store *st, const bs_opts *o) {
-  if (!o->ep || !o->secure_id) return BS_USAGE("expect needs --endpoint EP --secure-id ID\n");
-  size_t n = strlen(o->secure_id);
-  bool hex = n == NB_DTLS_SECURE_ID_LEN;
-  for (size_t i = 0; hex && i < n; i++) hex = strchr("0123456789abcdef", o->secure_id[i]) != NULL;
-  if (!hex)
-    return BS_USAGE("--secure-id must be %d lowercase hex digits (`niobium keys` prints it)\n",
-                    NB_DTLS_SECURE_ID_LEN);
-  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
-  snprintf(c.ep, sizeof c.ep, "%s", o->ep);
-  snprintf(c.identity, sizeof c.identity, "%s", o->secure_id);
-  if (nb_bs_store_cred_put(st, &c) != NB_OK) return BS_ERR("cannot write the database\n");
-  printf("%s will be accepted only with the key of secure ID %s\n", o->ep, o->secure_id);
-  return NB_EXIT_OK;
-}
-
-static int operator_cmd(const bs_opts *o, int argc, char **argv) {
-  const char *verb = argv[0], *sub = argc > 1 ? argv[1] : NULL;
-  if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0)
-    return config_add(NULL, o);
-  if (o->api && strcmp(verb, "config") == 0 && sub && strcmp(sub, "import") == 0 && argc > 2)
-    return config_import(NULL, o, argv[2]);
-  if (o->api) return api_cmd(o, verb, sub);
-  nb_bs_store *st;
-  int checked = check_db(o->db);
-  if (checked != NB_EXIT_OK) return checked;
-  if (nb_bs_store_open(o->db, &st) != NB_OK)
-    return BS_ERR("cannot open database %s: check the path and permissions\n", o->db);
-  int rc = NB_EXIT_USAGE;
-  if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "add") == 0) {
-    rc = config_add(st, o);
-  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "list") == 0) {
-    rc = nb_bs_store_config_each(st, print_config, NULL) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
-  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "rm") == 0) {
-    if (!o->dflt && !o->ep)
-      rc = BS_USAGE("config rm needs --endpoint EP or --default\n");
-    else if (nb_bs_store_config_del(st, o->dflt ? "" : o->ep) != NB_OK)
-      rc = BS_ERR("no config for %s (see `niobium bootstrap config list`)\n",
-                  o->dflt ? "the default" : o->ep);
-    else
-      rc = NB_EXIT_OK;
-  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "export") == 0) {
-    rc = config_export(st, argc > 2 ? argv[2] : NULL);
-  } else if (strcmp(verb, "config") == 0 && sub && strcmp(sub, "import") == 0 && argc > 2) {
-    rc = config_import(st, o, argv[2]);
-  } else if (strcmp(verb, "pending") == 0) {
-    rc = nb_bs_store_pending_each(st, print_pending, NULL) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
-  } else if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) && sub) {
-    nb_err e = nb_bs_store_decide(st, sub, verb[0] == 'a');
-    rc = e == NB_OK ? NB_EXIT_OK
-                    : BS_ERR("%s is not pending (see `niobium bootstrap pending`)\n", sub);
-    if (rc == NB_EXIT_OK)
-      printf(
-          "%s %s: recorded; the running bootstrap server applies it within a second (or the "
-          "next one at its start)\n",
-          verb, sub);
-  } else if (strcmp(verb, "expect") == 0) {
-    rc = expect(st, o);
-  } else if (strcmp(verb, "evidence") == 0 && sub) {
-    char *json = NULL;
-    nb_err e = nb_bs_store_evidence_json(st, sub, &json);
-    rc = e == NB_OK ? write_text(o->out, json)
-                    : BS_ERR("cannot read the evidence: %s\n", nb_strerror(e));
-    free(json);
-  } else {
-    usage(stderr);
-  }
-  nb_bs_store_close(st);
+  nb_dbfile_lock_release(lock);
   return rc;
 }
 
 /* The command line into *op (op->help: --help was given and printed). */
+typedef nb_bs_cli_opts bs_opts;
+
 static int parse_args(int argc, char **argv, bs_opts *op) {
   static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                        {"coap", required_argument, NULL, 'c'},
@@ -723,6 +421,9 @@ static int parse_args(int argc, char **argv, bs_opts *op) {
                                        {"lifetime", required_argument, NULL, 'l'},
                                        {"binding", required_argument, NULL, 'b'},
                                        {"secure-id", required_argument, NULL, 'S'},
+                                       {"psk-identity", required_argument, NULL, 'I'},
+                                       {"psk-key-file", required_argument, NULL, 'G'},
+                                       {"json", no_argument, NULL, 'J'},
                                        {"server-public-key", required_argument, NULL, 'k'},
                                        {"http", required_argument, NULL, 'H'},
                                        {"server-api", required_argument, NULL, 'A'},
@@ -797,6 +498,15 @@ static int parse_args(int argc, char **argv, bs_opts *op) {
         break;
       case 'S':
         op->secure_id = optarg;
+        break;
+      case 'I':
+        op->psk_identity = optarg;
+        break;
+      case 'G':
+        op->psk_key_file = optarg;
+        break;
+      case 'J':
+        op->json = true;
         break;
       case 'k':
         op->server_key = optarg;
@@ -920,7 +630,7 @@ int nb_cmd_bootstrap(int argc, char **argv) {
   nb_api_opts_init(&o.token_etc, "niobium bootstrap");
   int rc = parse_args(argc, argv, &o);
   if (rc == NB_EXIT_OK && !o.help)
-    rc = optind < argc ? operator_cmd(&o, argc - optind, argv + optind) : run_cmd(&o);
+    rc = optind < argc ? nb_bs_ops_run(&o, argc - optind, argv + optind) : run_cmd(&o);
   nb_api_opts_free(&o.token_etc);
   if (o.server_token) memset(o.server_token, 0, strlen(o.server_token));
   free(o.server_token);

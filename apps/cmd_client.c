@@ -18,7 +18,9 @@
 #include "base/log.h"
 #include "base/privfile.h"
 #include "base/rand.h"
+#include "client_fw.h"
 #include "commands.h"
+#include "ddf_opts.h"
 #include "dtls/cose_lwm2m.h"
 #include "io/host_device.h"
 #include "io/loop.h"
@@ -63,6 +65,12 @@ static void usage(FILE *out) {
       "  --objects SET         basic (0-3), ipso (basic + 3303, 3304, 3315), all (default ipso);\n"
       "                        the Device object (3) reports this host's clock, time zone\n"
       "                        (TZ), memory and battery (docs/client.md)\n"
+      "  --location LAT,LON    serve the Location object (6) with this fix (degrees), e.g.\n"
+      "                        for the console's map\n"
+      "  --ddf PATH            OMA DDF XML object definitions (a file or a directory),\n"
+      "                        repeatable: each object they define that the client does not\n"
+      "                        implement is hosted with an empty instance 0, its values\n"
+      "                        set with `set PATH VALUE` and written by servers, typed\n"
       "  --sensors SOURCE      what feeds the IPSO sensor values (default random):\n"
       "                        random       a random walk of every sensor\n"
       "                        csv:FILE:COL replay column COL (header name or 1-based number)\n"
@@ -82,6 +90,25 @@ static void usage(FILE *out) {
       "                        NNNN-KIND-PATH.cose (0600) in DIR, which must exist; the\n"
       "                        keys a signed write carries beside its signature are not\n"
       "                        kept, their signed digests are (docs/cose.md)\n"
+      "  --firmware-dir DIR    Firmware Update (object 5; also with --objects all, then in a\n"
+      "                        private temporary directory): packages pushed to /5/0/0 or\n"
+      "                        pulled from the Package URI /5/0/1 (coap://, coaps:// to one\n"
+      "                        of the device's servers, http(s)://) are streamed to DIR/\n"
+      "                        package.bin (0600, renamed when complete); Execute /5/0/2\n"
+      "                        installs it (docs/firmware.md)\n"
+      "  --firmware-trust FILE the public key (PEM/DER, `niobium keys`) that signs packages\n"
+      "                        (`niobium fw sign`); a package whose signature, size or\n"
+      "                        SHA-256 does not check out ends with result 5\n"
+      "  --firmware-allow-unsigned  also accept raw images without a signature (and, without\n"
+      "                        --firmware-trust, signed ones unverified); a warning says so\n"
+      "  --firmware-hook CMD   install command, run through /bin/sh with the package path as\n"
+      "                        \"$1\" and NB_FW_VERSION, NB_FW_IMAGE_OFFSET, NB_FW_IMAGE_SIZE,\n"
+      "                        NB_FW_SIGNED in its environment; exit 0 = success (result 1),\n"
+      "                        5 = integrity (5), 6 = unsupported type (6), else failed (8).\n"
+      "                        Without it: accept. On success /3/0/3 becomes the package's\n"
+      "                        version and the device registers anew, as after a reboot\n"
+      "  --firmware-max-size N largest package in bytes (default 16777216); beyond: result 2\n"
+      "  --firmware-ca FILE    https:// Package URIs: CA certificates (PEM) to trust\n"
       "  --prompt              read commands from stdin even when it is no terminal\n"
       "  --log-level LEVEL     error, warn, info (default) or debug\n"
       "  -h, --help            this text\n\n"
@@ -101,6 +128,9 @@ static void usage(FILE *out) {
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --cert dev.crt --key dev.key --ca ca.crt --state dev1.state\n"
       "  niobium client --factory dev1-factory.json --endpoint dev1 --state dev1.state\n"
+      "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 \\\n"
+      "      --firmware-dir /var/lib/dev1/fw --firmware-trust vendor.pub \\\n"
+      "      --firmware-hook /usr/local/sbin/flash-image\n"
       "  niobium client --bootstrap coaps://127.0.0.1:5784 --endpoint dev1 \\\n"
       "      --rpk-key dev.key --server-key bs.pub --signed-bootstrap --evidence-dir ev/\n"
       "  niobium client --server coap://127.0.0.1:5683 --endpoint dev1 --binding UQ \\\n"
@@ -113,9 +143,14 @@ typedef struct {
   const char *server, *bootstrap, *endpoint, *psk_id, *psk_hex, *psk_file, *rpk_key, *server_key;
   const char *server_sid, *cert, *key, *ca, *binding, *objects, *sensors, *state, *version;
   const char *factory, *evidence_dir;
+  client_fw_options fw;
+  bool firmware; /* object 5: --firmware-dir or --objects all */
   bool signed_bootstrap;
   unsigned long lifetime, ssid, sensor_interval, queue_timeout;
   bool prompt;
+  nb_ddf_opts ddf;
+  bool has_location; /* --location: the Location object (6) with this fix */
+  double lat, lon;
 } options;
 
 typedef struct {
@@ -137,6 +172,7 @@ typedef struct {
   size_t line_len;
   unsigned evidence_seq; /* last NNNN written to --evidence-dir */
   nb_host_device host;   /* the Device object's live values: this host's */
+  client_fw *fw;         /* object 5 */
 } app;
 
 /* ---- helpers ---- */
@@ -349,6 +385,14 @@ static int add_objects(app *a) {
   nb_host_device_init(&a->host);
   nb_host_device_source(&a->host, &src);
   if (nb_client_set_device_source(a->c, &src) != NB_OK) return -1;
+  if (a->o->has_location) {
+    nb_client_location loc = {.latitude = a->o->lat,
+                              .longitude = a->o->lon,
+                              .radius = -1,
+                              .speed = -1,
+                              .timestamp = (int64_t)time(NULL)};
+    if (nb_client_add_location(a->c, &loc) != NB_OK) return -1;
+  }
   if (strcmp(a->o->objects, "basic") == 0) return 0;
   if (strcmp(a->o->objects, "all") == 0) {
     /* Connectivity Monitoring (Ethernet bearer) and Statistics counting our real datagrams. */
@@ -375,6 +419,22 @@ static int add_objects(app *a) {
     if (e == NB_OK) e = nb_store_object_set(o, &up, &unit);
     nb_value_deinit(&unit);
     if (e != NB_OK) {
+      nb_object_free(o);
+      return -1;
+    }
+    if (nb_client_add_object(a->c, o, 0) != NB_OK) return -1;
+  }
+  return 0;
+}
+
+/* Every object of --ddf that no built-in table defines: a store object with instance 0 (an
+ * object the client implements keeps its implementation). */
+static int host_ddf_objects(app *a, const nb_model *m) {
+  for (size_t i = 0; m && i < nb_model_count(m); i++) {
+    const nb_object_def *def = nb_model_at(m, i);
+    if (nb_model_object(nb_model_builtin(), def->id) || nb_client_object(a->c, def->id)) continue;
+    nb_object *o = nb_store_object_new(def, NULL);
+    if (!o || nb_store_object_add_instance(o, 0) != NB_OK) {
       nb_object_free(o);
       return -1;
     }
@@ -657,18 +717,49 @@ static void cmd_set(app *a, const char *path, const char *text) {
   reply("ok\n", "");
 }
 
+/* Whether this device has what p names: an object, an instance, a resource (with a value). */
+static bool path_exists(app *a, const nb_path *p) {
+  nb_object *o = nb_client_object(a->c, p->ids[0]);
+  if (!o || p->len == NB_PATH_OBJECT) return o != NULL;
+  uint16_t ids[1];
+  size_t n = 0;
+  if (o->ops->resources(o, p->ids[1], ids, 1, &n) != NB_OK) return false;
+  if (p->len == NB_PATH_INSTANCE) return true;
+  nb_records r;
+  nb_records_init(&r);
+  bool ok = o->ops->read(o, p->ids[1], p->ids[2], &r, nb_io_loop_now(a->loop)) == NB_OK;
+  nb_records_deinit(&r);
+  return ok;
+}
+
 static void cmd_send(app *a, char *rest) {
   nb_path paths[16];
   size_t n = 0;
   for (char *tok = strtok(rest, " \t"); tok && n < 16; tok = strtok(NULL, " \t")) {
-    if (nb_path_parse(tok, &paths[n]) != NB_OK) {
-      reply("error: bad path '%s'\n", tok);
+    if (nb_path_parse(tok, &paths[n]) != NB_OK || paths[n].len == 0) {
+      reply("error: send: '%s' is no LwM2M path (/O, /O/I, /O/I/R)\n", tok);
+      return;
+    }
+    if (!path_exists(a, &paths[n])) {
+      reply(
+          "error: send: %s not found on this device (no such object, instance or resource; "
+          "`get` reads a resource)\n",
+          tok);
       return;
     }
     n++;
   }
   nb_err e = n ? nb_client_send(a->c, 0, paths, n, nb_io_loop_now(a->loop)) : NB_ERR_INVAL;
-  printf(e == NB_OK ? "ok\n" : "error: send: %s\n", nb_strerror(e));
+  if (e == NB_OK)
+    printf("ok\n");
+  else if (e == NB_ERR_NOT_FOUND) /* every path exists: no server took it */
+    printf(
+        "error: send: no registered server accepts Send now (muted, or not registered: see "
+        "`status`)\n");
+  else if (e == NB_ERR_UNSUPPORTED)
+    printf("error: send: LwM2M 1.0 has no Send (--version 1.1)\n");
+  else
+    printf("error: send: %s\n", nb_strerror(e));
   fflush(stdout);
 }
 
@@ -829,8 +920,14 @@ static int run(const options *o) {
   p.uri = o->factory ? o->factory : "";
   int rc = o->factory ? NB_EXIT_OK : build_account(o, &k, &p);
   bool handles = false;
+  nb_model *model = NULL;
+  if (rc == NB_EXIT_OK && o->ddf.n) {
+    model = nb_model_new();
+    rc = model ? nb_ddf_opts_load(&o->ddf, CLI, model, NULL) : NB_EXIT_FAILURE;
+  }
   nb_client_config cfg;
   nb_client_config_default(&cfg);
+  cfg.model = model;
   cfg.endpoint = o->endpoint;
   cfg.lwm2m_version = o->version;
   cfg.send = send_datagram;
@@ -870,6 +967,9 @@ static int run(const options *o) {
   int loaded = 0;
   if (rc == NB_EXIT_OK) rc = open_source(&a);
   if (rc == NB_EXIT_OK && add_objects(&a) != 0) rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && o->firmware && client_fw_add(a.c, a.loop, &o->fw, &a.fw) != 0)
+    rc = NB_EXIT_FAILURE;
+  if (rc == NB_EXIT_OK && host_ddf_objects(&a, model) != 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && (loaded = load_state(&a)) < 0) rc = NB_EXIT_FAILURE;
   if (rc == NB_EXIT_OK && !loaded && o->factory) rc = load_factory(&a);
   if (rc == NB_EXIT_OK && !loaded && !o->factory && nb_client_add_server(a.c, &p) != NB_OK) {
@@ -917,7 +1017,9 @@ static int run(const options *o) {
   }
   if (a.udp4) nb_io_udp_close(a.udp4);
   if (a.udp6) nb_io_udp_close(a.udp6);
+  client_fw_free(a.fw);
   nb_client_free(a.c);
+  nb_model_free(model);
   nb_sensor_free(a.src);
   nb_spidev_close(&a.spi);
   if (a.loop) nb_io_loop_free(a.loop);
@@ -947,35 +1049,89 @@ static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsig
   return true;
 }
 
+/* "LAT,LON" in degrees. */
+static bool parse_location(const char *s, double *lat, double *lon) {
+  char *end;
+  errno = 0;
+  *lat = strtod(s, &end);
+  if (errno || end == s || *end != ',') return false;
+  const char *rest = end + 1;
+  *lon = strtod(rest, &end);
+  return !errno && end != rest && !*end && isfinite(*lat) && isfinite(*lon) && fabs(*lat) <= 90 &&
+         fabs(*lon) <= 180;
+}
+
+enum { OPT_FW_DIR = 1000, OPT_FW_TRUST, OPT_FW_UNSIGNED, OPT_FW_HOOK, OPT_FW_MAX, OPT_FW_CA };
+
+/* The firmware options; false when ch is not one. */
+static bool fw_option(int ch, const char *arg, client_fw_options *fw, int *rc) {
+  unsigned long v;
+  *rc = 0;
+  switch (ch) {
+    case OPT_FW_DIR:
+      fw->dir = arg;
+      return true;
+    case OPT_FW_TRUST:
+      fw->trust = arg;
+      return true;
+    case OPT_FW_UNSIGNED:
+      fw->allow_unsigned = true;
+      return true;
+    case OPT_FW_HOOK:
+      fw->hook = arg;
+      return true;
+    case OPT_FW_CA:
+      fw->ca = arg;
+      return true;
+    case OPT_FW_MAX:
+      if (parse_ulong(arg, 1, 0xFFFFFFFFUL, &v))
+        fw->max_size = v;
+      else
+        *rc = bad("--firmware-max-size '%s' must be 1..4294967295 bytes", arg);
+      return true;
+    default:
+      return false;
+  }
+}
+
 int nb_cmd_client(int argc, char **argv) {
-  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-                                       {"bootstrap", required_argument, NULL, 'b'},
-                                       {"endpoint", required_argument, NULL, 'e'},
-                                       {"ssid", required_argument, NULL, 'i'},
-                                       {"psk-identity", required_argument, NULL, 'I'},
-                                       {"psk-key", required_argument, NULL, 'K'},
-                                       {"psk-key-file", required_argument, NULL, 'P'},
-                                       {"rpk-key", required_argument, NULL, 'r'},
-                                       {"server-key", required_argument, NULL, 'S'},
-                                       {"server-secure-id", required_argument, NULL, 'D'},
-                                       {"cert", required_argument, NULL, 'c'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"ca", required_argument, NULL, 'a'},
-                                       {"lifetime", required_argument, NULL, 't'},
-                                       {"binding", required_argument, NULL, 'B'},
-                                       {"objects", required_argument, NULL, 'o'},
-                                       {"sensors", required_argument, NULL, 'n'},
-                                       {"sensor-interval", required_argument, NULL, 'N'},
-                                       {"queue-timeout", required_argument, NULL, 'Q'},
-                                       {"state", required_argument, NULL, 'f'},
-                                       {"factory", required_argument, NULL, 'F'},
-                                       {"version", required_argument, NULL, 'v'},
-                                       {"prompt", no_argument, NULL, 'p'},
-                                       {"signed-bootstrap", no_argument, NULL, 'G'},
-                                       {"evidence-dir", required_argument, NULL, 'E'},
-                                       {"log-level", required_argument, NULL, 'l'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"server", required_argument, NULL, 's'},
+      {"bootstrap", required_argument, NULL, 'b'},
+      {"endpoint", required_argument, NULL, 'e'},
+      {"ssid", required_argument, NULL, 'i'},
+      {"psk-identity", required_argument, NULL, 'I'},
+      {"psk-key", required_argument, NULL, 'K'},
+      {"psk-key-file", required_argument, NULL, 'P'},
+      {"rpk-key", required_argument, NULL, 'r'},
+      {"server-key", required_argument, NULL, 'S'},
+      {"server-secure-id", required_argument, NULL, 'D'},
+      {"cert", required_argument, NULL, 'c'},
+      {"key", required_argument, NULL, 'k'},
+      {"ca", required_argument, NULL, 'a'},
+      {"lifetime", required_argument, NULL, 't'},
+      {"binding", required_argument, NULL, 'B'},
+      {"objects", required_argument, NULL, 'o'},
+      {"sensors", required_argument, NULL, 'n'},
+      {"sensor-interval", required_argument, NULL, 'N'},
+      {"queue-timeout", required_argument, NULL, 'Q'},
+      {"state", required_argument, NULL, 'f'},
+      {"factory", required_argument, NULL, 'F'},
+      {"version", required_argument, NULL, 'v'},
+      {"prompt", no_argument, NULL, 'p'},
+      {"signed-bootstrap", no_argument, NULL, 'G'},
+      {"ddf", required_argument, NULL, 'd'},
+      {"location", required_argument, NULL, 'L'},
+      {"evidence-dir", required_argument, NULL, 'E'},
+      {"firmware-dir", required_argument, NULL, OPT_FW_DIR},
+      {"firmware-trust", required_argument, NULL, OPT_FW_TRUST},
+      {"firmware-allow-unsigned", no_argument, NULL, OPT_FW_UNSIGNED},
+      {"firmware-hook", required_argument, NULL, OPT_FW_HOOK},
+      {"firmware-max-size", required_argument, NULL, OPT_FW_MAX},
+      {"firmware-ca", required_argument, NULL, OPT_FW_CA},
+      {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   options o = {.binding = "U",
                .objects = "ipso",
                .sensors = "random",
@@ -988,6 +1144,11 @@ int nb_cmd_client(int argc, char **argv) {
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int fw_rc;
+    if (fw_option(ch, optarg, &o.fw, &fw_rc)) {
+      if (fw_rc) return fw_rc;
+      continue;
+    }
     switch (ch) {
       case 's':
         o.server = optarg;
@@ -1050,6 +1211,14 @@ int nb_cmd_client(int argc, char **argv) {
         break;
       case 'p':
         o.prompt = true;
+        break;
+      case 'L':
+        if (!parse_location(optarg, &o.lat, &o.lon))
+          return bad("--location '%s' must be LAT,LON in degrees (-90..90, -180..180)", optarg);
+        o.has_location = true;
+        break;
+      case 'd':
+        if (nb_ddf_opts_add(&o.ddf, CLI, optarg) != NB_EXIT_OK) return NB_EXIT_USAGE;
         break;
       case 'G':
         o.signed_bootstrap = true;
@@ -1131,7 +1300,12 @@ int nb_cmd_client(int argc, char **argv) {
         "--signed-bootstrap needs a key pair to verify the bootstrap server with: "
         "--rpk-key or --cert%s",
         "");
+  o.firmware = o.fw.dir || strcmp(o.objects, "all") == 0;
+  if (!o.firmware && (o.fw.trust || o.fw.hook || o.fw.allow_unsigned || o.fw.max_size || o.fw.ca))
+    return bad("the --firmware-* options need --firmware-dir DIR (or --objects all)%s", "");
   struct stat st;
+  if (o.fw.dir && (stat(o.fw.dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+    return bad("--firmware-dir '%s' is not an existing directory (create it first)", o.fw.dir);
   if (o.evidence_dir && (stat(o.evidence_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
     return bad("--evidence-dir '%s' is not an existing directory (create it first)",
                o.evidence_dir);

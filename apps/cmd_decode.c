@@ -14,7 +14,7 @@
 #include "base/hex.h"
 #include "coap/msg.h"
 #include "commands.h"
-#include "lwm2m/ddf/ddf.h"
+#include "ddf_opts.h"
 #include "lwm2m/format.h"
 #include "lwm2m/linkfmt.h"
 #include "lwm2m/model.h"
@@ -221,23 +221,11 @@ static int nb_decode_values(int cf, const nb_model *m, const nb_path *base, bool
   return rc;
 }
 
-static bool nb_decode_load_ddf(nb_model *m, const char *path) {
-  char err_text[768];
-  nb_ddf_stats stats;
-  if (nb_model_load_ddf_ex(m, path, NULL, NULL, &stats, err_text, sizeof err_text) == NB_OK) {
-    return true;
-  }
-  fprintf(stderr, "niobium decode: %s\nniobium decode: check the --ddf path and run again\n",
-          err_text);
-  return false;
-}
-
 typedef struct {
   int cf;
   const char *path;
   bool paths;
-  const char *ddf[32];
-  size_t ddf_count;
+  nb_ddf_opts ddf;
 } nb_decode_args;
 
 /* Parses the options; returns -1 to go on, or the exit code. */
@@ -266,11 +254,7 @@ static int nb_decode_parse_args(int argc, char **argv, nb_decode_args *a) {
         a->paths = true;
         break;
       case 'd':
-        if (a->ddf_count == sizeof a->ddf / sizeof a->ddf[0]) {
-          fprintf(stderr, "niobium decode: at most 32 --ddf options; use a directory\n");
-          return NB_EXIT_USAGE;
-        }
-        a->ddf[a->ddf_count++] = optarg;
+        if (nb_ddf_opts_add(&a->ddf, "niobium decode", optarg) != NB_EXIT_OK) return NB_EXIT_USAGE;
         break;
       case 'h':
         nb_decode_usage(stdout);
@@ -292,7 +276,7 @@ static int nb_decode_parse_args(int argc, char **argv, nb_decode_args *a) {
 }
 
 int nb_cmd_decode(int argc, char **argv) {
-  nb_decode_args a = {NB_COAP_CF_NONE, "/", false, {0}, 0};
+  nb_decode_args a = {NB_COAP_CF_NONE, "/", false, {{0}, 0}};
   int rc = nb_decode_parse_args(argc, argv, &a);
   if (rc >= 0) return rc;
   nb_path base;
@@ -321,10 +305,7 @@ int nb_cmd_decode(int argc, char **argv) {
     nb_bytes_free(&in);
     return NB_EXIT_FAILURE;
   }
-  rc = NB_EXIT_OK;
-  for (size_t k = 0; k < a.ddf_count && rc == NB_EXIT_OK; k++) {
-    if (!nb_decode_load_ddf(m, a.ddf[k])) rc = NB_EXIT_FAILURE;
-  }
+  rc = nb_ddf_opts_load(&a.ddf, "niobium decode", m, NULL);
   if (rc == NB_EXIT_OK) {
     rc = a.cf == NB_COAP_CF_LINK_FORMAT ? nb_decode_links(m, &in)
                                         : nb_decode_values(a.cf, m, &base, a.paths, &in);

@@ -18,7 +18,7 @@
 
 static void nb_keys_usage(FILE *out) {
   fprintf(out,
-          "Usage: niobium keys psk [--identity ID] [--bytes N]\n"
+          "Usage: niobium keys psk [--identity ID | --hex] [--bytes N]\n"
           "       niobium keys ec [--out PREFIX] [--force]\n"
           "       niobium keys qr (--secure-id ID | --pubkey FILE) [--png FILE] [--scale N]\n"
           "       niobium keys cert ca --cn NAME --out PREFIX [--days N] [--force]\n"
@@ -26,7 +26,8 @@ static void nb_keys_usage(FILE *out) {
           "                               [--days N] [--force]\n"
           "Key material for the DTLS credential modes of LwM2M (PSK, raw public key, X.509).\n"
           "Keys come from the CSPRNG; private keys are written with mode 0600.\n\n"
-          "  psk    a random pre-shared key, printed as hex (default 16 bytes, 1-64)\n"
+          "  psk    a random pre-shared key, printed as \"key: HEX\" (default 16 bytes, 1-64);\n"
+          "         --hex prints the hex digits alone, for files and scripts\n"
           "  ec     a P-256 key pair: private key (PKCS#8 PEM and DER), public key\n"
           "         (SubjectPublicKeyInfo PEM and DER) and its secure ID. Without --out it is\n"
           "         printed; with --out it goes to PREFIX.key.pem, PREFIX.key.der,\n"
@@ -39,10 +40,14 @@ static void nb_keys_usage(FILE *out) {
           "         UTF-8 half blocks for a dark terminal, or written as a PNG with --png\n"
           "  cert   a self-signed CA (PREFIX.crt.pem, PREFIX.key.pem), or an end-entity\n"
           "         certificate with a new P-256 key issued by that CA; --san adds a\n"
-          "         subjectAltName (an IP address or a DNS name), repeatable\n\n"
+          "         subjectAltName (an IP address or a DNS name), repeatable\n"
+          "The files of one command are written all or none: when one of them exists\n"
+          "(without --force) or cannot be written, none is (never a certificate without\n"
+          "its key).\n\n"
           "Options:\n"
           "  -i, --identity ID    PSK identity to print beside the key (UTF-8)\n"
           "  -b, --bytes N        PSK length in bytes\n"
+          "  -x, --hex            print the PSK's hex digits alone (no \"key: \")\n"
           "  -o, --out PREFIX     where to write files\n"
           "  -f, --force          overwrite existing files\n"
           "  -s, --secure-id ID   secure ID (30 hex digits) for the QR code\n"
@@ -56,6 +61,9 @@ static void nb_keys_usage(FILE *out) {
           "  -h, --help           show this help\n\n"
           "Examples:\n"
           "  niobium keys psk --identity urn:imei:490154203237518 --bytes 16\n"
+          "  (umask 077; niobium keys psk --hex > dev1.psk)\n"
+          "  curl ... -d '{\"mode\":\"psk\",\"identity\":\"dev1\",\"key\":\"'\"$(niobium keys psk "
+          "--hex)\"'\"}'\n"
           "  niobium keys ec --out device1\n"
           "  niobium keys qr --pubkey device1.pub.pem --png device1-qr.png\n"
           "  niobium keys qr --secure-id 3f2a9c0d11e4b5a6c7d8e9f0a1b2c3\n"
@@ -79,6 +87,7 @@ typedef struct {
   const char *sans[16];
   size_t n_sans;
   long days;
+  bool hex;
 } nb_keys_opts;
 
 static int nb_keys_bad_usage(const char *msg) {
@@ -110,13 +119,14 @@ static int nb_keys_parse(int argc, char **argv, nb_keys_opts *o, bool *help) {
       {"cn", required_argument, NULL, 'n'},
       {"san", required_argument, NULL, 'a'},
       {"days", required_argument, NULL, 'd'},
+      {"hex", no_argument, NULL, 'x'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "i:b:o:fs:p:P:S:c:n:a:d:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "i:b:o:fs:p:P:S:c:n:a:d:xh", longopts, NULL)) != -1) {
     switch (c) {
       case 'i':
         o->identity = optarg;
@@ -158,6 +168,9 @@ static int nb_keys_parse(int argc, char **argv, nb_keys_opts *o, bool *help) {
       case 'd':
         if (!nb_keys_number(optarg, 1, 36500, &o->days))
           return nb_keys_bad_usage("--days takes a number from 1 to 36500");
+        break;
+      case 'x':
+        o->hex = true;
         break;
       case 'h':
         *help = true;
@@ -217,16 +230,71 @@ static bool nb_keys_read(const char *path, nb_bytes *out) {
   return ok;
 }
 
-static bool nb_keys_write_suffix(const char *prefix, const char *suffix, const nb_bytes *b,
-                                 bool secret, bool force) {
-  char path[4096];
-  if ((size_t)snprintf(path, sizeof path, "%s%s", prefix, suffix) >= sizeof path) {
-    fprintf(stderr, "niobium keys: --out prefix too long\n");
+/* One file of a set a command writes together. */
+typedef struct {
+  const char *suffix; /* after the --out prefix */
+  const nb_bytes *data;
+  bool secret; /* a private key: 0600 */
+} nb_keys_file;
+
+#define NB_KEYS_SET_MAX 4
+
+/* Writes data to a new temporary file beside path (0600, or 0644 minus the umask for public
+ * things); its name into tmp. */
+static bool nb_keys_write_temp(const char *path, const nb_keys_file *f, char *tmp, size_t cap) {
+  if ((size_t)snprintf(tmp, cap, "%s.tmp-XXXXXX", path) >= cap) return false;
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "niobium keys: cannot write %s: %s\n", path, strerror(errno));
+    tmp[0] = '\0';
     return false;
   }
-  if (!nb_keys_write(path, b->data, b->len, secret, force)) return false;
-  printf("wrote %s\n", path);
-  return true;
+  mode_t mask = umask(0);
+  umask(mask);
+  bool ok = fchmod(fd, f->secret ? 0600 : 0644 & ~mask) == 0;
+  for (size_t done = 0; ok && done < f->data->len;) {
+    ssize_t n = write(fd, f->data->data + done, f->data->len - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += (size_t)n;
+  }
+  if (close(fd) != 0) ok = false;
+  if (!ok) fprintf(stderr, "niobium keys: cannot write %s: %s\n", path, strerror(errno));
+  return ok;
+}
+
+/* The files of one command, all or none: each goes to a temporary file first, and only when
+ * every one is written are they moved into place (without --force, linked so that a file that
+ * exists, or appears meanwhile, is never replaced; then nothing of the set stays). */
+static bool nb_keys_write_set(const char *prefix, const nb_keys_file *files, size_t n, bool force) {
+  char paths[NB_KEYS_SET_MAX][4096], tmps[NB_KEYS_SET_MAX][4200];
+  size_t placed = 0, made = 0;
+  bool ok = n <= NB_KEYS_SET_MAX;
+  for (size_t i = 0; ok && i < n; i++) {
+    ok = (size_t)snprintf(paths[i], sizeof paths[i], "%s%s", prefix, files[i].suffix) <
+         sizeof paths[i];
+    if (!ok) fprintf(stderr, "niobium keys: --out prefix too long\n");
+    if (ok && !force && access(paths[i], F_OK) == 0) {
+      fprintf(stderr,
+              "niobium keys: %s exists; nothing was written (use --force to overwrite, or pick "
+              "another --out)\n",
+              paths[i]);
+      ok = false;
+    }
+  }
+  for (; ok && made < n; made++)
+    ok = nb_keys_write_temp(paths[made], &files[made], tmps[made], sizeof tmps[made]);
+  for (; ok && placed < n; placed++) {
+    ok = force ? rename(tmps[placed], paths[placed]) == 0 : link(tmps[placed], paths[placed]) == 0;
+    if (!ok)
+      fprintf(stderr, "niobium keys: cannot write %s: %s; %s\n", paths[placed], strerror(errno),
+              force && placed ? "the files before it were replaced" : "nothing was written");
+  }
+  for (size_t i = 0; i < made; i++)
+    if (tmps[i][0] && (!force || !ok)) unlink(tmps[i]);
+  for (size_t i = 0; !ok && !force && i < placed; i++) unlink(paths[i]); /* ours: they were new */
+  for (size_t i = 0; ok && i < n; i++) printf("wrote %s\n", paths[i]);
+  return ok;
 }
 
 static void nb_keys_print_hex(const char *label, const uint8_t *d, size_t n) {
@@ -245,7 +313,7 @@ static int nb_keys_psk(const nb_keys_opts *o) {
     return NB_EXIT_FAILURE;
   }
   if (o->identity) printf("identity: %s\n", o->identity);
-  nb_keys_print_hex("key: ", key, n);
+  nb_keys_print_hex(o->hex ? "" : "key: ", key, n);
   memset(key, 0, sizeof key);
   return NB_EXIT_OK;
 }
@@ -258,11 +326,11 @@ static int nb_keys_ec(const nb_keys_opts *o) {
   }
   int rc = NB_EXIT_OK;
   if (o->out) {
-    bool ok = nb_keys_write_suffix(o->out, ".key.pem", &kp.key_pem, true, o->force) &&
-              nb_keys_write_suffix(o->out, ".key.der", &kp.key_der, true, o->force) &&
-              nb_keys_write_suffix(o->out, ".pub.pem", &kp.spki_pem, false, o->force) &&
-              nb_keys_write_suffix(o->out, ".spki.der", &kp.spki_der, false, o->force);
-    if (!ok) rc = NB_EXIT_FAILURE;
+    const nb_keys_file files[] = {{".key.pem", &kp.key_pem, true},
+                                  {".key.der", &kp.key_der, true},
+                                  {".pub.pem", &kp.spki_pem, false},
+                                  {".spki.der", &kp.spki_der, false}};
+    if (!nb_keys_write_set(o->out, files, 4, o->force)) rc = NB_EXIT_FAILURE;
   } else {
     fwrite(kp.key_pem.data, 1, kp.key_pem.len, stdout);
     fwrite(kp.spki_pem.data, 1, kp.spki_pem.len, stdout);
@@ -335,9 +403,11 @@ static int nb_keys_qr(const nb_keys_opts *o) {
   return rc;
 }
 
+/* The certificate and its key: both or neither. */
 static bool nb_keys_write_certkey(const char *prefix, const nb_dtls_certkey *ck, bool force) {
-  return nb_keys_write_suffix(prefix, ".crt.pem", &ck->cert_pem, false, force) &&
-         nb_keys_write_suffix(prefix, ".key.pem", &ck->key.key_pem, true, force);
+  const nb_keys_file files[] = {{".crt.pem", &ck->cert_pem, false},
+                                {".key.pem", &ck->key.key_pem, true}};
+  return nb_keys_write_set(prefix, files, 2, force);
 }
 
 static int nb_keys_cert_ca(const nb_keys_opts *o) {
@@ -422,6 +492,8 @@ int nb_cmd_keys(int argc, char **argv) {
     nb_keys_usage(stdout);
     return NB_EXIT_OK;
   }
+  if (strcmp(verb, "psk") == 0 && o.hex && o.identity)
+    return nb_keys_bad_usage("--hex prints the key alone: give --identity or --hex, not both");
   if (strcmp(verb, "psk") == 0) return nb_keys_psk(&o);
   if (strcmp(verb, "ec") == 0) return nb_keys_ec(&o);
   if (strcmp(verb, "qr") == 0) return nb_keys_qr(&o);

@@ -15,11 +15,13 @@
 #include "base/log.h"
 #include "base/privfile.h"
 #include "commands.h"
+#include "ddf_opts.h"
 #include "dtls/cred.h"
 #include "http/api.h"
 #include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "store/dbfile.h"
 #include "store/redis_uri.h"
 #include "store/sqlite.h"
 #ifdef NB_HAVE_REDIS
@@ -39,6 +41,7 @@ typedef struct {
 #ifdef NB_HAVE_REDIS
   nb_store_redis *redis;
 #endif
+  nb_dbfile_lock *locks[2]; /* the database's: server role (SQLite store), bootstrap role */
   nb_io_deadline *deadline;
 } server_app;
 
@@ -61,6 +64,7 @@ typedef struct {
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
+  nb_ddf_opts ddf; /* --ddf: object definitions beside the built-in ones */
   bool help;
 } server_opts;
 
@@ -92,6 +96,10 @@ static void usage(FILE *f) {
           "  --store-password-file FILE  the Redis password, read from FILE (one line,\n"
           "                     owner-only), so that it is not in the command line\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
+          "  --ddf PATH         load OMA DDF XML object definitions (a file, or every *.xml\n"
+          "                     of a directory such as the OMA registry), repeatable: their\n"
+          "                     values are decoded typed, and GET /api/objectspecs and the\n"
+          "                     console name their resources and units\n"
           "  --with-bootstrap   also run the bootstrap server in this process (same loop and\n"
           "                     database; fresh credentials go straight into the store;\n"
           "                     REST routes under /api/bootstrap, events on /api/events)\n"
@@ -131,8 +139,10 @@ static void usage(FILE *f) {
           "from another origin (Origin, Sec-Fetch-Site) gets 403 and one for a Host that is\n"
           "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
           "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
+          "console: the web console is served at http://ADDRESS/ of --http (docs/console.md).\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
+          "  niobium server --ddf /usr/share/lwm2m-registry --ddf my-meter.xml\n"
           "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
           "  niobium server --store redis://niobium@redis-1:6379/2 \\\n"
           "      --store-password-file redis.pass\n"
@@ -206,6 +216,52 @@ static bool parse_psk_line(char *line, nb_server_sec_info *out) {
          out->key_len > 0;
 }
 
+/* The first line of path (before `before`) that gives identity to endpoint ep; 0 when none. */
+static unsigned psk_line_of(const char *path, const char *ep, const char *identity,
+                            unsigned before) {
+  FILE *f = fopen(path, "r");
+  char line[1024];
+  unsigned lineno = 0, found = 0;
+  while (f && !found && fgets(line, sizeof line, f) && ++lineno < before) {
+    nb_server_sec_info sec;
+    char *p = line + strspn(line, " \t");
+    if (*p != '#' && parse_psk_line(p, &sec) && strcmp(sec.ep, ep) == 0 &&
+        strcmp(sec.identity, identity) == 0)
+      found = lineno;
+    memset(&sec, 0, sizeof sec);
+  }
+  memset(line, 0, sizeof line);
+  if (f) fclose(f);
+  return found;
+}
+
+/* Why the credential of line lineno could not be stored, said on stderr: its identity is
+ * another endpoint's (an earlier line, or the database), or the store failed. */
+static void psk_store_error(const nb_server_store *st, const char *path, unsigned lineno,
+                            const nb_server_sec_info *sec) {
+  nb_server_sec_info owner;
+  bool clash = st->ops->sec_find(st->self, NB_SERVER_ID_PSK, sec->identity, &owner) == NB_OK &&
+               strcmp(owner.ep, sec->ep) != 0;
+  memset(owner.key, 0, sizeof owner.key);
+  if (!clash) {
+    fprintf(stderr, "niobium server: %s line %u: the database refused the PSK of %s\n", path,
+            lineno, sec->ep);
+    return;
+  }
+  unsigned first = psk_line_of(path, owner.ep, sec->identity, lineno);
+  if (first)
+    fprintf(stderr,
+            "niobium server: %s line %u: PSK identity \"%s\" of endpoint %s is already that of "
+            "endpoint %s on line %u; each device needs its own identity\n",
+            path, lineno, sec->identity, sec->ep, owner.ep, first);
+  else
+    fprintf(stderr,
+            "niobium server: %s line %u: PSK identity \"%s\" of endpoint %s already belongs to "
+            "endpoint %s in the database; give %s another identity, or drop the old one with "
+            "DELETE /api/security/clients/%s\n",
+            path, lineno, sec->identity, sec->ep, owner.ep, sec->ep, owner.ep);
+}
+
 static int load_psk_file(const nb_server_store *st, const char *path) {
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -227,7 +283,7 @@ static int load_psk_file(const nb_server_store *st, const char *path) {
               path, lineno);
       rc = NB_EXIT_USAGE;
     } else if (st->ops->sec_put(st->self, &sec) != NB_OK) {
-      fprintf(stderr, "niobium server: cannot store the PSK of line %u of %s\n", lineno, path);
+      psk_store_error(st, path, lineno, &sec);
       rc = NB_EXIT_FAILURE;
     } else {
       loaded++;
@@ -386,18 +442,35 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
   return NB_EXIT_OK;
 }
 
+/* The database, once no other server (nor, with the bootstrap role, other bootstrap server)
+ * uses it: a->locks hold it for the process's life. */
 static int open_sqlite(const server_opts *o, server_app *a) {
-  char why[512];
-  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK) {
+  char why[768];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK ||
+      nb_dbfile_lock_take(o->db, NB_DB_ROLE_SERVER, &a->locks[0], why, sizeof(why)) != NB_OK ||
+      (o->with_bs &&
+       nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &a->locks[1], why, sizeof(why)) != NB_OK)) {
     fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
     return NB_EXIT_FAILURE;
   }
   if (nb_store_sqlite_open(o->db, &a->sqlite) != NB_OK) {
-    fprintf(stderr, "niobium server: cannot open database %s: check the path and permissions\n",
-            o->db);
+    nb_dbfile_explain(o->db, why, sizeof(why));
+    fprintf(stderr, "niobium server: %s\n", why);
     return NB_EXIT_FAILURE;
   }
   a->store = nb_store_sqlite_iface(a->sqlite);
+  return NB_EXIT_OK;
+}
+
+/* --store with --with-bootstrap: the bootstrap role keeps its state in --db still, and one
+ * bootstrap server at a time uses a database. */
+static int lock_bootstrap_db(const server_opts *o, server_app *a) {
+  char why[768];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK ||
+      nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &a->locks[1], why, sizeof(why)) != NB_OK) {
+    fprintf(stderr, "niobium server: %s\n", why);
+    return NB_EXIT_FAILURE;
+  }
   return NB_EXIT_OK;
 }
 
@@ -461,24 +534,48 @@ static void close_store(server_app *a) {
 #ifdef NB_HAVE_REDIS
   nb_store_redis_close(a->redis);
 #endif
+  nb_dbfile_lock_release(a->locks[0]);
+  nb_dbfile_lock_release(a->locks[1]);
+}
+
+/* The built-in definitions and those of --ddf (NULL without --ddf: the engine's own). */
+static int load_model(const server_opts *o, nb_model **out) {
+  *out = NULL;
+  if (!o->ddf.n) return NB_EXIT_OK;
+  nb_model *m = nb_model_new();
+  size_t objects = 0;
+  int rc = m ? nb_ddf_opts_load(&o->ddf, "niobium server", m, &objects) : NB_EXIT_FAILURE;
+  if (rc != NB_EXIT_OK) {
+    nb_model_free(m);
+    return rc;
+  }
+  NB_LOG_INFO("server", "event=ddf_loaded objects=%zu total=%zu", objects, nb_model_count(m));
+  *out = m;
+  return NB_EXIT_OK;
 }
 
 static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
   memset(&a, 0, sizeof(a));
+  nb_model *model = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
-  if (o->store ? open_redis(o, &a) != NB_EXIT_OK : open_sqlite(o, &a) != NB_EXIT_OK)
-    return NB_EXIT_FAILURE;
+  if ((rc = o->store ? open_redis(o, &a) : open_sqlite(o, &a)) != NB_EXIT_OK) goto out;
+  if (o->store && o->with_bs && (rc = lock_bootstrap_db(o, &a)) != NB_EXIT_OK) goto out;
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
+  if ((rc = load_model(o, &model)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   if (nb_io_loop_new(&a.loop) != NB_OK) goto out;
   nb_server_config cfg;
   nb_server_config_default(&cfg);
   cfg.store = a.store;
+  cfg.model = model;
   cfg.clock_offset = clock_offset(a.loop);
+  /* Request IDs (GET /api/requests/{id}) from the clock: those of an earlier run are never
+   * given again (1024 a millisecond of uptime, below 2^53 for JSON readers until 2249). */
+  cfg.first_request_id = (uint64_t)(nb_io_loop_now(a.loop) + cfg.clock_offset) << 10;
   if (o->queue_timeout) cfg.awake_time = (nb_time_ms)o->queue_timeout * 1000;
   if (o->has_max_lifetime) cfg.max_lifetime = (uint32_t)o->max_lifetime;
   if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
@@ -512,6 +609,7 @@ out:
   if (a.loop) nb_io_loop_free(a.loop);
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
+  nb_model_free(model);
   close_store(&a);
   return rc;
 }
@@ -622,6 +720,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
                                        {"nosec-pin-address", no_argument, NULL, 'I'},
+                                       {"ddf", required_argument, NULL, 'D'},
                                        {"help", no_argument, NULL, 'h'},
                                        NB_API_LONG_OPTS,
                                        {NULL, 0, NULL, 0}};
@@ -712,6 +811,9 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         break;
       case 'I':
         o->pin_address = true;
+        break;
+      case 'D':
+        if ((rc = nb_ddf_opts_add(&o->ddf, "niobium server", optarg)) != NB_EXIT_OK) return rc;
         break;
       case 'h':
         usage(stdout);

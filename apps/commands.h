@@ -22,6 +22,8 @@ int nb_cmd_keys(int argc, char **argv);
 int nb_cmd_objects(int argc, char **argv);
 int nb_cmd_decode(int argc, char **argv);
 int nb_cmd_cose(int argc, char **argv);
+int nb_cmd_fw(int argc, char **argv);
+int nb_cmd_sim(int argc, char **argv);
 /* `niobium coap serve`, reached through nb_cmd_coap (argv[0] is "serve"). */
 int nb_cmd_coap_serve(int argc, char **argv);
 

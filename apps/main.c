@@ -10,6 +10,7 @@ static const nb_command nb_commands[] = {
     {"bootstrap", "LwM2M bootstrap server: per-device configs, approval, fresh keys",
      nb_cmd_bootstrap},
     {"client", "LwM2M client (device): register, serve objects, report", nb_cmd_client},
+    {"sim", "fleet simulator: thousands of real client engines in one process", nb_cmd_sim},
     {"monitor", "passive LwM2M security monitor: decode captures, track devices, alert",
      nb_cmd_monitor},
     {"coap", "CoAP client (get, put, post, delete, observe) and test server", nb_cmd_coap},
@@ -17,6 +18,7 @@ static const nb_command nb_commands[] = {
     {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
     {"cose", "verify or sign signed payloads (COSE_Sign1 evidence)", nb_cmd_cose},
+    {"fw", "firmware packages: sign, inspect", nb_cmd_fw},
     {NULL, NULL, NULL},
 };
 

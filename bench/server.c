@@ -5,14 +5,17 @@
  * pinned to another CPU. The baseline, in the same run, is a bare recvmmsg/sendmmsg echo server
  * pinned the same way, fed by the same generator with the same datagrams:
  *  1. registrations per second (10k devices, each on its own loopback address) against the
- *     echo rate of the same Register datagrams; resident memory growth per device;
+ *     echo rate of the same Register datagrams;
  *  2. notifications per second decoded by the server (counted by a listener), NoSec and
  *     DTLS-PSK (every device does a real PSK handshake; the server finds the keys in its
  *     security store), against the echo rate of datagrams of the same sizes;
  *  3. heap and resident memory per registered device of the engine alone (in-process, no
- *     sockets), for 10k devices and for the fleet given as the second argument.
+ *     sockets), for 10k devices;
+ *  4. (run first) the whole server (as 1. composes it) holding the fleet given as the second
+ *     argument: resident memory per registration and how long its shutdown takes (HTTP API,
+ *     sockets and routes, engine, store).
  * Usage: bench_server [notifications [fleet]]: notifications per run (default 100000), fleet
- * of the last memory run (default 100000, at most 1000000). */
+ * of the last run (default 100000, at most 1000000). */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -52,7 +55,7 @@ extern char **environ;
 #define OBS_WINDOW 64 /* Observe requests the server has in flight while setting up */
 #define REG_DEVICES 10000
 #define NOTIF_DEVICES 1000
-#define WATCHDOG_MS 120000
+#define WATCHDOG_MS 120000 /* plus 2 ms per device registered */
 
 static char self_exe[4096];
 static int cpu_gen = -1;
@@ -304,6 +307,7 @@ typedef struct {
   measured reg, note;
   double cpu_first;
   pid_t child;
+  double close_s, close_cpu; /* sut_close: wall and CPU seconds */
   char out[1024];
   size_t out_len;
   char buf[1024];
@@ -396,10 +400,13 @@ static void pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
+/* A million registrations take minutes even on a quiet machine. */
+static uint64_t watchdog_ms(long devices) { return WATCHDOG_MS + 2 * (uint64_t)devices; }
+
 static void on_watchdog(uv_timer_t *t) {
   sut *s = t->data;
-  fprintf(stderr, "bench_server: the run took longer than %d s, stopping the generator\n",
-          WATCHDOG_MS / 1000);
+  fprintf(stderr, "bench_server: the run took longer than %.0f s, stopping the generator\n",
+          (double)watchdog_ms(s->devices) / 1000);
   kill(s->child, SIGKILL);
   nb_io_loop_stop(s->loop);
 }
@@ -460,6 +467,7 @@ static bool sut_open(sut *s, bool dtls, nb_addr *coap, nb_addr *coaps) {
 }
 
 static void sut_close(sut *s) {
+  double t0 = now_s(), c0 = cpu_s();
   nb_http_api_free(s->api);
   if (s->handles) {
     uv_close((uv_handle_t *)&s->timer, NULL);
@@ -472,6 +480,8 @@ static void sut_close(sut *s) {
   nb_server_free(s->srv);
   nb_dtls_creds_free(s->creds);
   nb_store_sqlite_close(s->db);
+  s->close_s = now_s() - t0;
+  s->close_cpu = cpu_s() - c0;
   const char *suffix[] = {"", "-wal", "-shm"};
   for (int i = 0; s->dbpath[0] && i < 3; i++) {
     char path[128];
@@ -483,8 +493,9 @@ static void sut_close(sut *s) {
 
 /* One run against the server: the generator registers `devices` (and, with notifications,
  * streams them once the server observes every device). *rss_grow gets the VmRSS growth (KiB) over
- * it. */
-static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_grow) {
+ * it, stop_s (may be NULL) the wall and CPU seconds of the shutdown. */
+static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_grow,
+                       double stop_s[2]) {
   sut *s = calloc(1, sizeof *s);
   if (!s) return false;
   s->devices = a->devices;
@@ -504,7 +515,7 @@ static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_gro
          uv_read_start((uv_stream_t *)&s->pipe, pipe_alloc, pipe_read) == 0;
   }
   if (ok) {
-    uv_timer_start(&s->watchdog, on_watchdog, WATCHDOG_MS, 0);
+    uv_timer_start(&s->watchdog, on_watchdog, watchdog_ms(s->devices), 0);
     nb_io_loop_run(s->loop);
   }
   span_end(s->observe ? &s->note : &s->reg, s->cpu_first, now_s());
@@ -517,6 +528,10 @@ static bool run_server(gen_args *a, measured *reg, measured *note, long *rss_gro
   ok = ok && s->reg.count == a->devices &&
        s->observed + s->obs_failed >= (s->observe ? a->devices : 0);
   sut_close(s);
+  if (stop_s) {
+    stop_s[0] = s->close_s;
+    stop_s[1] = s->close_cpu;
+  }
   if (!s->piped && out_fd >= 0) close(out_fd);
   free(s);
   return ok;
@@ -552,7 +567,7 @@ static int bench_network_registrations(void) {
   long rss = 0;
   if (!run_echo(&a, &echo)) return 1;
   a.mode = "coap";
-  if (!run_server(&a, &reg, &none, &rss)) return 1;
+  if (!run_server(&a, &reg, &none, &rss, NULL)) return 1;
   printf("registrations over loopback UDP (%d devices, one address each, window %d):\n",
          REG_DEVICES, WINDOW);
   print_side("bare UDP echo baseline", "Register datagrams", &echo);
@@ -560,8 +575,7 @@ static int bench_network_registrations(void) {
   if (reg.gen.reg_retransmitted)
     printf("    generator: %ld Registers retransmitted after 2 s\n", reg.gen.reg_retransmitted);
   print_ratio(&reg, &echo);
-  printf("  resident memory:           %10.0f bytes per registered device (VmRSS +%ld KiB)\n",
-         reg.count ? (double)rss * 1024 / (double)reg.count : 0, rss);
+  (void)rss; /* memory: the fleet run, made first while no freed memory hides growth */
   return 0;
 }
 
@@ -571,7 +585,7 @@ static int bench_notifications(const char *mode, long count, long *nosec_bytes) 
   gen_args a = {.mode = mode, .devices = NOTIF_DEVICES, .notifications = count};
   measured echo, reg, note;
   long rss = 0;
-  if (!run_server(&a, &reg, &note, &rss)) return 1;
+  if (!run_server(&a, &reg, &note, &rss, NULL)) return 1;
   a.mode = "echo";
   a.pad = dtls && *nosec_bytes > 0 ? note.gen.notif_bytes - *nosec_bytes : 0;
   if (!dtls) *nosec_bytes = note.gen.notif_bytes;
@@ -590,6 +604,21 @@ static int bench_notifications(const char *mode, long count, long *nosec_bytes) 
   print_gen(&note, count);
   print_ratio(&note, &echo);
   return note.count == count ? 0 : 1;
+}
+
+/* The whole server holding a fleet: what a registration costs it and how long it takes to stop. */
+static int bench_fleet(long devices) {
+  gen_args a = {.mode = "coap", .devices = devices};
+  measured reg, none;
+  long rss = 0;
+  double stop_s[2] = {0, 0};
+  if (!run_server(&a, &reg, &none, &rss, stop_s)) return 1;
+  printf("the whole server holding %ld registrations (engine, SQLite store, sockets, HTTP API):\n",
+         devices);
+  printf("  resident memory:           %10.0f bytes per registration (VmRSS +%ld KiB)\n",
+         reg.count ? (double)rss * 1024 / (double)reg.count : 0, rss);
+  printf("  shutdown:                  %10.3f s (CPU %.3f s)\n", stop_s[0], stop_s[1]);
+  return 0;
 }
 
 /* ---- registrations in-process (engine only, no sockets, no store) ---- */
@@ -673,12 +702,52 @@ static int bench_registrations(long devices) {
   return count == (size_t)devices ? 0 : 1;
 }
 
+/* `bench_server --echo-baseline N`: only the bare UDP echo of N notification datagrams (37
+ * bytes, the NoSec size), one machine-readable line; bench_sim sets its figures against it. */
+static int bench_echo_only(long count) {
+  gen_args a = {.mode = "echo", .devices = NOTIF_DEVICES, .notifications = count};
+  measured echo;
+  if (!run_echo(&a, &echo)) return 1;
+  printf("echo_per_s=%.0f echo_per_cpu_s=%.0f\n", rate(&echo), per_cpu(&echo));
+  return 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: bench_server [NOTIFICATIONS [FLEET]]\n"
+          "       bench_server --echo-baseline N  (only the bare UDP echo, for bench_sim)\n"
+          "Server throughput and memory against a load generator in a second process (this\n"
+          "binary with --generate), each pinned to its own CPU: registrations/s, notifications/s\n"
+          "(NoSec and DTLS-PSK) and memory per device, with a recvmmsg echo baseline in the\n"
+          "same run. Takes minutes; figures in bench/README.md.\n"
+          "  NOTIFICATIONS  notifications per run (default 100000, 1..10000000)\n"
+          "  FLEET          devices of the last memory run (default 100000, 1..1000000)\n"
+          "  -h, --help     this text\n");
+}
+
+/* A positive number within [1, max] from text; false when it is none. */
+static bool arg_number(const char *text, long max, long *out) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (end == text || *end || v < 1 || v > max) return false;
+  *out = v;
+  return true;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--generate") == 0) return nb_bench_loadgen_main(argc, argv);
-  long count = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
-  if (count < 1 || count > 10000000) count = 100000;
-  long fleet = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
-  if (fleet < 1 || fleet > 1000000) fleet = 100000;
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    usage(stdout);
+    return 0;
+  }
+  bool echo_only = argc > 1 && strcmp(argv[1], "--echo-baseline") == 0;
+  if (echo_only) argv++, argc--;
+  long count = 100000, fleet = 100000;
+  if (argc > 3 || (argc > 1 && !arg_number(argv[1], 10000000, &count)) ||
+      (argc > 2 && !arg_number(argv[2], 1000000, &fleet))) {
+    usage(stderr);
+    return 2;
+  }
   nb_log_set_level(NB_LOG_WARN);
   ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
   if (n <= 0 || nb_random_bytes(psk_master, sizeof psk_master) != NB_OK) return 1;
@@ -690,11 +759,14 @@ int main(int argc, char **argv) {
            cpu_server, cpu_gen);
   else
     printf("one CPU only: server and generator share it (not pinned)\n");
-  int rc = bench_network_registrations();
+  if (echo_only) return bench_echo_only(count);
+  /* First, while the process has not yet freed memory that later allocations would reuse (and
+   * VmRSS then not show). */
+  int rc = bench_fleet(fleet);
+  rc |= bench_network_registrations();
   long nosec_bytes = 0;
   rc |= bench_notifications("coap", count, &nosec_bytes);
   rc |= bench_notifications("dtls", count, &nosec_bytes);
   rc |= bench_registrations(10000);
-  rc |= bench_registrations(fleet);
   return rc;
 }

@@ -34,9 +34,11 @@ static void nb_fuzz_check_same(const nb_records *a, const nb_records *b) {
   }
 }
 
-/* Decodes under each base; on success re-encodes and decodes again. Encoding may refuse what
- * the format cannot write back (NaN in JSON, for instance); that is not a failure. */
+/* Decodes under each base (an empty input as NULL); on success re-encodes and decodes again.
+ * Encoding may refuse what the format cannot write back (NaN in JSON, for instance); that is not a
+ * failure. */
 static void nb_fuzz_codec(int cf, const uint8_t *data, size_t size, unsigned flags) {
+  if (size == 0) data = NULL; /* as a CoAP message without a payload has it */
   static const char *const bases[] = {"/",        "/3", "/3/0", "/3/0/7", "/3/0/7/1",
                                       "/65000/0", "/1", "/2",   "/3/0/0", "/3/0/13"};
   for (size_t k = 0; k < sizeof bases / sizeof bases[0]; k++) {

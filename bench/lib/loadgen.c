@@ -1,10 +1,8 @@
 /* bench_server's load generator process: simulated devices over one loopback socket. */
 #include "loadgen.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -20,6 +18,7 @@
 #include "coap/msg.h"
 #include "dtls/cred.h"
 #include "dtls/session.h"
+#include "io/srcaddr.h"
 #include "lwm2m/format.h"
 #include "lwm2m/path.h"
 #include "lwm2m/value.h"
@@ -47,7 +46,7 @@ typedef struct gen gen;
 typedef struct {
   gen *g;
   uint32_t index;
-  struct in_addr ip; /* our source address */
+  nb_addr ip; /* our source address (nb_srcaddr_of) */
   nb_dtls_creds *creds;
   nb_dtls_session *dtls;
   uint16_t mid, reg_mid, con_mid;
@@ -58,27 +57,12 @@ typedef struct {
   bool registering, waiting, observed;
 } dev;
 
-typedef union {
-  char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-  struct cmsghdr align;
-} pktinfo_ctl;
-
-typedef struct {
-  struct mmsghdr msg[BATCH];
-  struct iovec iov[BATCH];
-  struct sockaddr_in name[BATCH];
-  pktinfo_ctl ctl[BATCH];
-  struct in_pktinfo *info[BATCH]; /* source address of each outgoing datagram */
-  uint8_t buf[BATCH][SLOT];
-} dgram_batch;
-
 struct gen {
   gen_opts o;
   int fd;
-  struct sockaddr_in server;
+  nb_addr server;
   dev *devs;
-  dgram_batch out, in;
-  unsigned nout;
+  nb_srcaddr_batch *out, *in;
   long next_reg, reg_inflight, registered, observed;
   long sent, covered, inflight, rst, retransmitted, reg_retransmitted;
   long rr; /* round-robin position of the next burst */
@@ -113,45 +97,22 @@ void nb_bench_device_psk(const uint8_t master[NB_BENCH_PSK_LEN], uint32_t index,
   for (int i = 0; i < 4; i++) key[NB_BENCH_PSK_LEN - 1 - i] ^= (uint8_t)(index >> (8 * i));
 }
 
-/* 127.(10 + a / 256).(a % 256).(b + 1) with a = index / 250, b = index % 250: no .0 or .255. */
-static struct in_addr device_ip(uint32_t index) {
-  uint32_t a = index / 250, b = index % 250;
-  struct in_addr ip = {.s_addr =
-                           htonl(127u << 24 | (10 + a / 256) << 16 | (a % 256) << 8 | (b + 1))};
-  return ip;
-}
-
-static long device_index(struct in_addr ip) {
-  uint32_t h = ntohl(ip.s_addr);
-  uint32_t hi = (h >> 16) & 0xff, mid = (h >> 8) & 0xff, lo = h & 0xff;
-  if ((h >> 24) != 127 || hi < 10 || lo < 1 || lo > 250) return -1;
-  return (long)(((hi - 10) * 256 + mid) * 250 + (lo - 1));
-}
-
 /* ---- datagrams out: batched sendmmsg, each with its device's source address ---- */
 
 static void out_flush(gen *g) {
-  unsigned done = 0;
-  while (done < g->nout) {
-    int n = sendmmsg(g->fd, g->out.msg + done, g->nout - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      fprintf(stderr, "bench_server generator: sendmmsg: %s\n", strerror(errno));
-      g->failed = true;
-      break;
-    }
-    done += (unsigned)n;
+  unsigned dropped = 0;
+  int err = 0;
+  nb_srcaddr_batch_send(g->out, g->fd, &dropped, &err);
+  if (dropped) {
+    fprintf(stderr, "bench_server generator: sendmmsg: %s\n", strerror(err));
+    g->failed = true;
   }
-  g->nout = 0;
 }
 
 static void out_push(gen *g, const dev *d, const uint8_t *data, size_t len) {
   if (len > SLOT) return;
-  if (g->nout == BATCH) out_flush(g);
-  unsigned i = g->nout++;
-  memcpy(g->out.buf[i], data, len);
-  g->out.iov[i].iov_len = len;
-  g->out.info[i]->ipi_spec_dst = d->ip;
+  if (nb_srcaddr_batch_full(g->out)) out_flush(g);
+  nb_srcaddr_batch_push(g->out, &d->ip, &g->server, data, len);
   if (g->capture) {
     g->notif_bytes = (long)len;
     g->capture = false;
@@ -279,28 +240,22 @@ static void dtls_event(void *user, const nb_addr *peer, nb_dtls_session *s, cons
 
 /* One recvmmsg round; the number of datagrams read (0 when none was waiting). */
 static int in_batch(gen *g) {
-  for (unsigned i = 0; i < BATCH; i++) {
-    g->in.iov[i].iov_len = SLOT;
-    g->in.msg[i].msg_hdr.msg_namelen = sizeof g->in.name[i];
-    g->in.msg[i].msg_hdr.msg_controllen = sizeof g->in.ctl[i];
-  }
-  int n = recvmmsg(g->fd, g->in.msg, BATCH, MSG_DONTWAIT, NULL);
-  if (n <= 0) return 0;
+  unsigned n = nb_srcaddr_batch_recv(g->in, g->fd);
+  if (n == 0) return 0;
   g->now = (nb_time_ms)(mono_s() * 1000);
-  for (int i = 0; i < n; i++) {
-    struct msghdr *h = &g->in.msg[i].msg_hdr;
-    long idx = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-        idx = device_index(((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr);
-    if (idx < 0 || idx >= g->o.devices) continue;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len;
+    nb_addr from, to;
+    uint32_t idx;
+    const uint8_t *data = nb_srcaddr_batch_get(g->in, i, &len, &from, &to);
+    if (!data || !nb_srcaddr_index(&to, &idx) || idx >= (uint32_t)g->o.devices) continue;
     dev *d = &g->devs[idx];
     if (d->dtls)
-      nb_dtls_session_receive(d->dtls, g->in.buf[i], g->in.msg[i].msg_len, g->now);
+      nb_dtls_session_receive(d->dtls, data, len, g->now);
     else
-      on_plain(d, g->in.buf[i], g->in.msg[i].msg_len);
+      on_plain(d, data, len);
   }
-  return n;
+  return (int)n;
 }
 
 /* ---- phases ---- */
@@ -435,40 +390,12 @@ static bool make_payloads(gen *g) {
   return true;
 }
 
-static void batch_init(dgram_batch *b, const struct sockaddr_in *to) {
-  memset(b, 0, sizeof *b);
-  for (unsigned i = 0; i < BATCH; i++) {
-    struct msghdr *h = &b->msg[i].msg_hdr;
-    b->iov[i].iov_base = b->buf[i];
-    h->msg_iov = &b->iov[i];
-    h->msg_iovlen = 1;
-    if (to) b->name[i] = *to;
-    h->msg_name = &b->name[i];
-    h->msg_namelen = sizeof b->name[i];
-    h->msg_control = b->ctl[i].buf;
-    h->msg_controllen = sizeof b->ctl[i].buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(h);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-    b->info[i] = (struct in_pktinfo *)CMSG_DATA(c);
-  }
-}
-
 static bool open_socket(gen *g) {
-  g->fd = socket(AF_INET, SOCK_DGRAM, 0);
-  int one = 1, size = 4 << 20;
-  struct sockaddr_in any = {.sin_family = AF_INET};
-  if (g->fd < 0 || setsockopt(g->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0 ||
-      bind(g->fd, (struct sockaddr *)&any, sizeof any) != 0)
-    return false;
-  setsockopt(g->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt(g->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  g->server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(g->o.port)};
-  g->server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  batch_init(&g->out, &g->server);
-  batch_init(&g->in, NULL);
-  return true;
+  nb_addr any = {.family = NB_ADDR_V4};
+  g->fd = nb_srcaddr_socket(&any, 4 << 20);
+  g->server = (nb_addr){.family = NB_ADDR_V4, .port = g->o.port, .ip = {127, 0, 0, 1}};
+  return g->fd >= 0 && nb_srcaddr_batch_new(BATCH, SLOT, &g->out) == NB_OK &&
+         nb_srcaddr_batch_new(BATCH, SLOT, &g->in) == NB_OK;
 }
 
 static bool make_session(gen *g, dev *d) {
@@ -480,10 +407,9 @@ static bool make_session(gen *g, dev *d) {
   nb_dtls_session_params_default(&params);
   params.session_ticket = false; /* as a constrained PSK device would (see bench_dtls) */
   nb_dtls_handlers h = {.send = dtls_out, .recv = dtls_in, .event = dtls_event, .user = d};
-  nb_addr server = {.family = NB_ADDR_V4, .port = g->o.port, .ip = {127, 0, 0, 1}};
   bool ok = nb_dtls_creds_new(&d->creds) == NB_OK &&
             nb_dtls_creds_set_psk(d->creds, name, strlen(name), key, sizeof key) == NB_OK &&
-            nb_dtls_client_new(d->creds, &params, &h, &server, g->now, &d->dtls) == NB_OK;
+            nb_dtls_client_new(d->creds, &params, &h, &g->server, g->now, &d->dtls) == NB_OK;
   memset(key, 0, sizeof key);
   return ok;
 }
@@ -495,7 +421,7 @@ static bool make_devices(gen *g) {
     dev *d = &g->devs[i];
     d->g = g;
     d->index = (uint32_t)i;
-    d->ip = device_ip(d->index);
+    nb_srcaddr_of(d->index, &d->ip);
     d->mid = (uint16_t)(i * 7919);
     d->tkl = 4;
     memcpy(d->token, &d->index, 4);
@@ -631,6 +557,8 @@ int nb_bench_loadgen_main(int argc, char **argv) {
   fflush(stdout);
   free_devices(g);
   if (g->fd >= 0) close(g->fd);
+  nb_srcaddr_batch_free(g->out);
+  nb_srcaddr_batch_free(g->in);
   free(g);
   return ok ? 0 : 1;
 }

@@ -71,6 +71,11 @@ typedef nb_err (*nb_client_resolve_fn)(void *user, const char *host, uint16_t po
 typedef void (*nb_client_evidence_fn)(void *user, const char *kind, const nb_path *path,
                                       const uint8_t *cose, size_t len);
 
+/* A CoAP message in plaintext as the engine hands it to its transport (out: before DTLS
+ * encrypts it) or gets it from it (in: after decryption), with the server's address. */
+typedef void (*nb_client_trace_fn)(void *user, bool out, const nb_addr *peer, const uint8_t *data,
+                                   size_t len);
+
 typedef struct {
   const char *endpoint;          /* endpoint client name, required (copied) */
   const char *lwm2m_version;     /* "1.1" (default) or "1.0" */
@@ -103,6 +108,11 @@ typedef struct {
   int64_t unix_offset_ms;
   nb_client_evidence_fn evidence; /* optional: every signed payload accepted or produced */
   void *evidence_user;
+  /* Optional: every CoAP message sent or received, in plaintext, for accounting by message
+   * type (the fleet simulator counts bytes per LwM2M message at its sockets). Observes only:
+   * it must not call into the engine. */
+  nb_client_trace_fn trace;
+  void *trace_user;
 } nb_client_config;
 
 void nb_client_config_default(nb_client_config *cfg);

@@ -115,20 +115,67 @@ typedef enum {
   NB_FW_RESULT_UNSUPPORTED_PROTOCOL = 9
 } nb_fw_result;
 
-/* Installs a downloaded package (run once per Execute Update, from the engine's tick right after
- * the state went Updating). NB_OK -> result 1 (success); NB_ERR_INVAL -> 5 (integrity check);
- * NB_ERR_UNSUPPORTED -> 6 (unsupported package type); anything else -> 8 (update failed). */
-typedef nb_err (*nb_client_fw_apply_fn)(void *user, const uint8_t *pkg, size_t len, nb_time_ms now);
+/* Where a package goes while it arrives (the I/O shell's file, docs/firmware.md "Device"): the
+ * engine writes every byte in order through these and never keeps the image in memory. write
+ * appends (NB_ERR_NOMEM -> result 3, any other error -> result 2 not enough storage); finish
+ * makes the complete package durable (fsync, atomic rename); discard forgets a partial or stored
+ * one (also called on a reset and after a successful update). begin drops what was there. */
 typedef struct {
-  nb_client_fw_apply_fn apply; /* required */
+  nb_err (*begin)(void *user);
+  nb_err (*write)(void *user, const uint8_t *data, size_t len);
+  nb_err (*finish)(void *user);
+  void (*discard)(void *user);
   void *user;
-  size_t max_size;                    /* largest package accepted (0 = 1 MiB); beyond: result 2 */
-  const char *pkg_name, *pkg_version; /* reported in /5/0/6 and /5/0/7 (NULL absent), copied */
-  nb_time_ms download_timeout;        /* a pull not complete after this long fails with result
-                                         4 (0 = 300 s); CoAP retransmission gives up earlier */
+} nb_client_fw_storage;
+
+/* What was downloaded, handed to apply: the manifest's version and vendor/class (NULL for an
+ * unsigned raw image), the image's bytes and where it starts in the stored package (after the
+ * signed envelope; 0 for a raw image), and whether its signature was verified against the
+ * trust anchor (false for a raw image, or a signed one accepted without a trust anchor). */
+typedef struct {
+  const char *version, *vendor;
+  uint64_t image_offset, image_size;
+  bool is_signed;
+} nb_client_fw_image;
+
+/* Installs the stored package (once per Execute Update, from the engine's tick right after the
+ * state went Updating). NB_OK -> result 1 (success); NB_ERR_INVAL -> 5 (integrity check);
+ * NB_ERR_UNSUPPORTED -> 6 (unsupported package type); anything else -> 8 (update failed). On
+ * success the engine sets /3/0/3 Firmware Version to the manifest's version (when the device
+ * object is a plain store object) and registers anew with every server, as after a reboot. */
+typedef nb_err (*nb_client_fw_apply_fn)(void *user, const nb_client_fw_image *img, nb_time_ms now);
+/* http:// and https:// Package URIs: the engine asks the application to fetch `uri` from byte
+ * `from` on (a resumed download; 0 at first). The bytes come back through
+ * nb_client_firmware_data, the end through nb_client_firmware_fetched. NB_OK when started. */
+typedef nb_err (*nb_client_fw_fetch_fn)(void *user, const char *uri, uint64_t from, nb_time_ms now);
+typedef void (*nb_client_fw_fetch_cancel_fn)(void *user); /* stop the fetch in progress, if any */
+
+typedef struct {
+  nb_client_fw_apply_fn apply;  /* required */
+  nb_client_fw_storage storage; /* required: begin, write, finish and discard */
+  void *user;                   /* for apply, fetch and fetch_cancel */
+  uint64_t max_size; /* largest package accepted (0 = 16 MiB); beyond: result 2 (not enough
+                        storage), known from Size1/Size2 before any byte is stored */
+  const char *pkg_name, *pkg_version; /* reported in /5/0/6 and /5/0/7 until a signed package
+                                         names its own (NULL absent), copied */
+  nb_time_ms download_timeout;        /* a download that makes no progress for this long fails with
+                                         result 4 (0 = 300 s) */
+  /* Authenticity (docs/firmware.md, "Image format"): the public key (SubjectPublicKeyInfo or
+   * certificate, PEM or DER; copied) a package's manifest must be signed with. Without one,
+   * packages are refused with result 5 unless allow_unsigned, which also accepts raw images. */
+  const uint8_t *trust;
+  size_t trust_len;
+  bool allow_unsigned;
+  nb_client_fw_fetch_fn fetch; /* NULL: http(s) Package URIs end with result 9 */
+  nb_client_fw_fetch_cancel_fn fetch_cancel;
 } nb_client_firmware_config;
 nb_err nb_client_add_firmware(nb_client *c, const nb_client_firmware_config *cfg);
-/* Current state and result (NB_ERR_NOT_FOUND without a firmware object). */
+/* The bytes of an http(s) fetch, in order from the offset asked for. An error means the engine
+ * gave the download up (the fetch should stop). */
+nb_err nb_client_firmware_data(nb_client *c, const uint8_t *data, size_t len, nb_time_ms now);
+/* The fetch ended: err NB_OK with the HTTP status (200, or 206 for a resumed range), else the
+ * transport error (the link was lost). */
+void nb_client_firmware_fetched(nb_client *c, nb_err err, long status, nb_time_ms now);
 nb_err nb_client_firmware_status(const nb_client *c, nb_fw_state *state, nb_fw_result *result);
 
 #endif

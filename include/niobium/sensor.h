@@ -26,8 +26,9 @@ nb_err nb_sensor_random_new(double start, double lo, double hi, double step, nb_
 
 /* CSV replay of one column of text (comma-separated, optional header line, '#' comments and
  * blank lines skipped). column: a header name, or a 1-based column number. When the header
- * names a time column ("time", "timestamp", "t" or "seconds"; seconds, not decreasing) rows
- * are replayed at their times relative to the first row, else one row every interval ms.
+ * names a time column ("time", "timestamp", "t" or "seconds"; seconds, not decreasing, at most
+ * 10^9 after the first row) rows are replayed at their times relative to the first row, else one
+ * row every interval ms.
  * The replay loops. On malformed input returns NB_ERR_SYNTAX (or NB_ERR_NOT_FOUND for an
  * unknown column) with a message saying which line and what is wrong in err. */
 nb_err nb_sensor_csv_new(const char *text, size_t len, const char *column, nb_time_ms interval,

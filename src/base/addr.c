@@ -10,8 +10,14 @@
 static size_t nb_addr_iplen(const nb_addr *a) { return a->family == NB_ADDR_V4 ? 4 : 16; }
 
 bool nb_addr_equal(const nb_addr *a, const nb_addr *b) {
-  return a->family == b->family && a->port == b->port && a->scope == b->scope &&
-         memcmp(a->ip, b->ip, nb_addr_iplen(a)) == 0;
+  if (a->family != b->family || a->port != b->port || a->scope != b->scope) return false;
+  if (a->family == NB_ADDR_V4) { /* every lookup of a peer ends here: no memcmp call */
+    uint32_t x, y;
+    memcpy(&x, a->ip, 4);
+    memcpy(&y, b->ip, 4);
+    return x == y;
+  }
+  return memcmp(a->ip, b->ip, nb_addr_iplen(a)) == 0;
 }
 
 uint32_t nb_addr_hash(const nb_addr *a) {

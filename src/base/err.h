@@ -24,6 +24,7 @@ typedef int nb_err;
   X(NB_ERR_CANCELLED, -14, "cancelled")                                                   \
   X(NB_ERR_SYNTAX, -15, "syntax error")                                                   \
   X(NB_ERR_PERM, -16, "file open to group or others")                                     \
+  X(NB_ERR_DENIED, -17, "the peer refused our credentials (a wrong token?)")              \
   X(NB_ERR_COAP_VERSION, -100, "CoAP: version is not 1")                                  \
   X(NB_ERR_COAP_TOKEN_LEN, -101, "CoAP: token length 9-15 is reserved")                   \
   X(NB_ERR_COAP_OPT_RESERVED, -102, "CoAP: option delta or length nibble 15 is reserved") \
@@ -53,6 +54,7 @@ typedef int nb_err;
   X(NB_ERR_DTLS_NOT_ESTABLISHED, -212, "DTLS: session not established")                   \
   X(NB_ERR_DTLS_BAD_KEY, -213, "DTLS: key or certificate could not be parsed")            \
   X(NB_ERR_DTLS_UNTRUSTED, -214, "DTLS: certificate chain not trusted")                   \
+  X(NB_ERR_DTLS_REPLAY, -215, "DTLS: record received before (replay) or too old")         \
   X(NB_ERR_FMT_MALFORMED, -350, "content format: malformed payload")                      \
   X(NB_ERR_FMT_TYPE, -351, "content format: value does not match the resource type")      \
   X(NB_ERR_FMT_UNSUPPORTED, -352, "content format: not usable for this target or data")   \

@@ -152,10 +152,12 @@ static void nb_bs_emit(nb_bs_engine *bs, nb_bs_event *ev) {
   if (ev->code) nb_coap_code_format(ev->code, code);
   nb_log_level lvl =
       ev->type == NB_BS_EV_FAILED || ev->type == NB_BS_EV_ALERT ? NB_LOG_WARN : NB_LOG_INFO;
-  nb_logf(lvl, NB_BS_LOG, "event=%s ep=%s peer=%s code=%s err=%s step=\"%s\" secure_id=%s",
+  /* An error says what it means too (err=NB_ERR_DENIED alone tells an operator little). */
+  nb_logf(lvl, NB_BS_LOG, "event=%s ep=%s peer=%s code=%s err=%s step=\"%s\" secure_id=%s%s%s%s",
           nb_bs_event_name(ev->type), ev->ep[0] ? ev->ep : "-", a, code,
           ev->err ? nb_err_name(ev->err) : "-", ev->step ? ev->step : "",
-          ev->secure_id ? ev->secure_id : "-");
+          ev->secure_id ? ev->secure_id : "-", ev->err ? " reason=\"" : "",
+          ev->err ? nb_strerror(ev->err) : "", ev->err ? "\"" : "");
   for (size_t i = 0; i < bs->nlisteners; i++) bs->listeners[i].fn(bs->listeners[i].user, ev);
 }
 
@@ -917,7 +919,7 @@ static void nb_bs_install_fail(nb_bs_session *s, nb_err err, nb_time_ms now) {
   nb_bs_session_free(bs, s, now);
 }
 
-nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_reg_identity *id,
                                nb_time_ms now) {
   nb_bs_session *s = nb_bs_find(bs, ep);
   bool finishing = s && s->cur < s->nsteps && s->steps[s->cur].finish &&
@@ -925,8 +927,8 @@ nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server
   if (!finishing) return NB_ERR_NOT_FOUND;
   /* With the credential just installed (or, for a NoSec account, without one): proof the
    * device holds this bootstrap's configuration and left bootstrap. */
-  if (!nb_server_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
-                               true)) {
+  if (!nb_server_reg_identity_owns(id, s->install.kind != NB_SERVER_ID_NONE ? &s->install : NULL,
+                                   true)) {
     NB_LOG_WARN(NB_BS_LOG, "event=registration-not-from-bootstrap ep=%s", ep);
     return NB_ERR_DTLS_PEER_REJECTED;
   }

@@ -224,7 +224,7 @@ nb_bs_pend_state nb_bs_engine_pending_state(const nb_bs_engine *bs, const char *
  * when no such bootstrap runs for ep, NB_ERR_DTLS_PEER_REJECTED when id is not the device's
  * new credential. Without it an unanswered Finish ends as a silent step does (retry, then
  * FAILED). */
-nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_identity *id,
+nb_err nb_bs_engine_registered(nb_bs_engine *bs, const char *ep, const nb_server_reg_identity *id,
                                nb_time_ms now);
 
 /* Server-initiated bootstrap: runs ep's sequence on the device at peer now (no request). */

@@ -60,7 +60,8 @@ static nb_err nb_hex_parse(const char *s, uint8_t *out, size_t cap, size_t *len)
 }
 
 static json_t *nb_server_json(const nb_bs_server *s) {
-  json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s}", "uri", s->uri, "ssid", (int)s->ssid, "lifetime",
+  /* "I": lifetimes go up to UINT32_MAX, past an int. */
+  json_t *o = json_pack("{s:s,s:i,s:I,s:s,s:s}", "uri", s->uri, "ssid", (int)s->ssid, "lifetime",
                         (json_int_t)s->lifetime, "binding", s->binding[0] ? s->binding : "U",
                         "security", nb_bs_sec_mode_name(s->mode));
   if (!o) return NULL;
@@ -83,11 +84,11 @@ static json_t *nb_acl_json(const nb_bs_acl *a) {
                    "access", acc);
 }
 
-nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out) {
+static json_t *nb_config_json(const nb_bs_config *cfg) {
   json_t *root = json_object(), *srv = json_array(), *acl = json_array(), *del = json_array();
   if (!root || !srv || !acl || !del) {
     json_decref(root), json_decref(srv), json_decref(acl), json_decref(del);
-    return NB_ERR_NOMEM;
+    return NULL;
   }
   json_object_set_new(root, "endpoint", cfg->ep[0] ? json_string(cfg->ep) : json_null());
   for (size_t i = 0; i < cfg->nservers; i++)
@@ -110,7 +111,27 @@ nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out) {
     json_object_set_new(root, "ca_cert", nb_hex_json(cfg->ca_cert, cfg->ca_cert_len));
   if (cfg->ca_key_len)
     json_object_set_new(root, "ca_key", nb_hex_json(cfg->ca_key, cfg->ca_key_len));
-  *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  return root;
+}
+
+nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out) {
+  json_t *root = nb_config_json(cfg);
+  *out = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  return *out ? NB_OK : NB_ERR_NOMEM;
+}
+
+nb_err nb_bs_config_to_public_json(const nb_bs_config *cfg, char **out) {
+  json_t *root = nb_config_json(cfg);
+  if (root && json_object_del(root, "ca_key") == 0)
+    json_object_set_new(root, "ca_key_set", json_true());
+  size_t i;
+  json_t *server;
+  json_array_foreach(json_object_get(root, "servers"), i, server) {
+    if (json_object_del(server, "psk_key") == 0)
+      json_object_set_new(server, "psk_key_set", json_true());
+  }
+  *out = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref(root);
   return *out ? NB_OK : NB_ERR_NOMEM;
 }
@@ -164,6 +185,8 @@ static nb_err nb_acl_from_json(json_t *j, nb_bs_acl *a, char *why, size_t why_ca
     if (*end || id < 0 || id > NB_ID_MAX || !json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) > 31 || a->n == NB_BS_ACL_ENTRIES)
       return NB_WHY("acl: access maps ssid to rights 0..31 (at most %d)", NB_BS_ACL_ENTRIES);
+    for (size_t prev = 0; prev < a->n; prev++) /* "5" and "05" are one server: which rights? */
+      if (a->ssid[prev] == id) return NB_WHY("acl: ssid %ld is given twice in access", id);
     a->ssid[a->n] = (uint16_t)id;
     a->rights[a->n++] = (uint16_t)json_integer_value(v);
   }

@@ -97,6 +97,9 @@ nb_err nb_bs_config_add_server(nb_bs_config *cfg, const nb_bs_server *srv);
  * 31}}], "delete": ["/0", "/1"], "discover": true, "bootstrap_account": {"fresh_key": true,
  * "timeout": 60}, "ca_cert": hex, "ca_key": hex}. to_json returns a heap string (free()). */
 nb_err nb_bs_config_to_json(const nb_bs_config *cfg, char **out);
+/* The same without its secrets, as the REST API and `config list` show it: a server's
+ * "psk_key" becomes "psk_key_set": true, "ca_key" "ca_key_set": true (compact text, free()). */
+nb_err nb_bs_config_to_public_json(const nb_bs_config *cfg, char **out);
 nb_err nb_bs_config_from_json(const char *text, nb_bs_config *out, char *why, size_t why_cap);
 
 #endif

@@ -8,18 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/privfile.h"
 #include "dtls/cose_lwm2m.h"
+#include "dtls/cred.h"
+#include "dtls/qr.h"
 #include "lwm2m/fmtutil.h"
 
 struct nb_bs_store {
   sqlite3 *db;
 };
 
+/* Run in one write transaction (nb_bs_store_create_tables). */
 static const char k_schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA busy_timeout=2000;"
     "CREATE TABLE IF NOT EXISTS bs_config(ep TEXT PRIMARY KEY, json TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS bs_cred(ep TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
     " identity TEXT NOT NULL, key BLOB);"
@@ -60,6 +62,25 @@ static int nb_bs_store_upgrade(nb_bs_store *st) {
 
 static void nb_bs_store_purge_secrets(nb_bs_store *st);
 
+/* WAL first (outside a transaction, as SQLite requires), then the tables and the columns added
+ * since, in one write transaction: a process opening a new database at the same moment (the
+ * server's migrations, another bootstrap command) waits its turn (busy timeout) instead of
+ * failing, and never sees half of the schema. */
+static int nb_bs_store_create_tables(nb_bs_store *st) {
+  int rc = sqlite3_busy_timeout(st->db, 2000);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_exec(st->db, k_schema, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = nb_bs_store_upgrade(st);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    nb_bs_sql_fail(st, "schema");
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  return rc;
+}
+
 nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
   char why[512];
   nb_err perm = nb_privfile_prepare_db(path, why, sizeof why); /* 0600: it holds keys */
@@ -69,9 +90,7 @@ nb_err nb_bs_store_open(const char *path, nb_bs_store **out) {
   }
   nb_bs_store *st = calloc(1, sizeof *st);
   if (!st) return NB_ERR_NOMEM;
-  if (sqlite3_open(path, &st->db) != SQLITE_OK ||
-      sqlite3_exec(st->db, k_schema, NULL, NULL, NULL) != SQLITE_OK ||
-      nb_bs_store_upgrade(st) != SQLITE_OK) {
+  if (sqlite3_open(path, &st->db) != SQLITE_OK || nb_bs_store_create_tables(st) != SQLITE_OK) {
     if (st->db) nb_bs_sql_fail(st, "open");
     sqlite3_close(st->db);
     free(st);
@@ -330,6 +349,130 @@ nb_err nb_bs_store_cred_pending_del(nb_bs_store *st, const char *ep) {
   sqlite3_bind_text(q, 1, ep, -1, SQLITE_TRANSIENT);
   nb_err e = nb_bs_done(st, q, "cred_pending_del");
   return e == NB_OK && sqlite3_changes(st->db) == 0 ? NB_ERR_NOT_FOUND : e;
+}
+
+/* ---- the credentials an operator expects ---- */
+
+/* Which endpoint other than ep holds identity (of kind), current or pending; "" when none. */
+static nb_err nb_bs_identity_owner(nb_bs_store *st, nb_server_id_kind kind, const char *identity,
+                                   const char *ep, char owner[NB_BS_EP_MAX]) {
+  static const char *const sql[] = {
+      "SELECT ep FROM bs_cred WHERE kind = ? AND identity = ? AND ep <> ? LIMIT 1",
+      "SELECT ep FROM bs_cred_pending WHERE kind = ? AND identity = ? AND ep <> ? LIMIT 1"};
+  owner[0] = '\0';
+  for (size_t i = 0; i < 2 && !owner[0]; i++) {
+    sqlite3_stmt *q = nb_bs_prep(st, sql[i]);
+    if (!q) return NB_ERR_IO;
+    sqlite3_bind_int(q, 1, (int)kind);
+    sqlite3_bind_text(q, 2, identity, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 3, ep, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(q) == SQLITE_ROW) snprintf(owner, NB_BS_EP_MAX, "%s", nb_bs_col(q, 0));
+    sqlite3_finalize(q);
+  }
+  return NB_OK;
+}
+
+nb_err nb_bs_store_expect_put(nb_bs_store *st, const nb_server_sec_info *c,
+                              char owner[NB_BS_EP_MAX]) {
+  nb_err e = nb_bs_identity_owner(st, c->kind, c->identity, c->ep, owner);
+  if (e != NB_OK) return e;
+  if (owner[0]) return NB_ERR_EXISTS;
+  e = nb_bs_store_cred_put(st, c);
+  if (e == NB_OK) e = nb_bs_store_cred_pending_del(st, c->ep);
+  return e == NB_ERR_NOT_FOUND ? NB_OK : e;
+}
+
+nb_err nb_bs_expected_secure_id(const char *ep, const char *text, nb_server_sec_info *out,
+                                char *why, size_t cap) {
+  memset(out, 0, sizeof *out);
+  out->kind = NB_SERVER_ID_RPK;
+  snprintf(out->ep, sizeof out->ep, "%s", ep);
+  if (text && nb_dtls_secure_id_parse(text, out->identity, sizeof out->identity) == NB_OK)
+    return NB_OK;
+  snprintf(why, cap,
+           "a secure ID is %d hex digits, or the device's QR code text \"%s\" + them "
+           "(`niobium keys ec` prints it)",
+           NB_DTLS_SECURE_ID_LEN, NB_DTLS_QR_PREFIX);
+  return NB_ERR_SYNTAX;
+}
+
+/* Text an identity may be: UTF-8 bytes without control characters (no NUL, no newline). */
+static bool nb_bs_identity_text(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+  return true;
+}
+
+nb_err nb_bs_expected_psk(const char *ep, const char *identity, const char *key_hex,
+                          nb_server_sec_info *out, char *why, size_t cap) {
+  memset(out, 0, sizeof *out);
+  out->kind = NB_SERVER_ID_PSK;
+  snprintf(out->ep, sizeof out->ep, "%s", ep);
+  if (!identity || !identity[0] || strlen(identity) >= sizeof out->identity ||
+      !nb_bs_identity_text(identity)) {
+    snprintf(why, cap, "a PSK identity is 1 to %zu bytes of text without control characters",
+             sizeof out->identity - 1);
+    return NB_ERR_SYNTAX;
+  }
+  snprintf(out->identity, sizeof out->identity, "%s", identity);
+  size_t n = key_hex ? strlen(key_hex) : 0;
+  while (n && (key_hex[n - 1] == '\n' || key_hex[n - 1] == '\r' || key_hex[n - 1] == ' ')) n--;
+  if (!n ||
+      nb_hex_decode(key_hex, n, NULL, out->key, NB_DTLS_PSK_KEY_MAX, &out->key_len) != NB_OK ||
+      !out->key_len) {
+    memset(out, 0, sizeof *out);
+    snprintf(why, cap,
+             "a PSK key is 1 to %d bytes written as hex digits (`niobium keys psk --hex`)",
+             NB_DTLS_PSK_KEY_MAX);
+    return NB_ERR_SYNTAX;
+  }
+  return NB_OK;
+}
+
+nb_err nb_bs_store_expect_del(nb_bs_store *st, const char *ep) {
+  nb_err a = nb_bs_store_cred_del(st, ep), b = nb_bs_store_cred_pending_del(st, ep);
+  if (a != NB_OK && a != NB_ERR_NOT_FOUND) return a;
+  if (b != NB_OK && b != NB_ERR_NOT_FOUND) return b;
+  return a == NB_OK || b == NB_OK ? NB_OK : NB_ERR_NOT_FOUND;
+}
+
+nb_err nb_bs_store_expected_each(nb_bs_store *st, nb_err (*fn)(void *, const char *ep),
+                                 void *user) {
+  /* A database opened read-only from before pending keys has no such table. */
+  sqlite3_stmt *q =
+      nb_bs_prep(st, nb_bs_has_column(st, "bs_cred_pending", "ep")
+                         ? "SELECT ep FROM bs_cred UNION SELECT ep FROM bs_cred_pending ORDER BY 1"
+                         : "SELECT ep FROM bs_cred ORDER BY 1");
+  if (!q) return NB_ERR_IO;
+  nb_err e = NB_OK;
+  while (e == NB_OK && sqlite3_step(q) == SQLITE_ROW) e = fn(user, nb_bs_col(q, 0));
+  sqlite3_finalize(q);
+  return e;
+}
+
+/* {"kind", "secureId" | "pskIdentity"} of one credential into j. */
+static void nb_bs_cred_public(json_t *j, const nb_server_sec_info *c) {
+  json_object_set_new(j, "kind", json_string(nb_server_id_kind_name(c->kind)));
+  json_object_set_new(j, c->kind == NB_SERVER_ID_PSK ? "pskIdentity" : "secureId",
+                      json_string(c->identity));
+}
+
+json_t *nb_bs_store_expected_json(nb_bs_store *st, const char *ep) {
+  nb_server_sec_info cur;
+  nb_bs_pending_cred pend;
+  bool has = nb_bs_cred_get(st, ep, &cur) == NB_OK;
+  bool pending = nb_bs_has_column(st, "bs_cred_pending", "priv") &&
+                 nb_bs_store_cred_pending_get(st, ep, &pend) == NB_OK;
+  json_t *j = has || pending ? json_pack("{s:s}", "endpoint", ep) : NULL;
+  if (j && has) nb_bs_cred_public(j, &cur);
+  json_t *p = j && pending ? json_object() : NULL;
+  if (p) {
+    nb_bs_cred_public(p, &pend.next);
+    json_object_set_new(j, "pending", p);
+  }
+  memset(&cur, 0, sizeof cur); /* keys */
+  memset(&pend, 0, sizeof pend);
+  return j;
 }
 
 static nb_err nb_bs_pending_put_src(void *self, const nb_bs_pending_cred *p) {

@@ -6,6 +6,7 @@
 #ifndef NB_BOOTSTRAP_CONFIG_STORE_H
 #define NB_BOOTSTRAP_CONFIG_STORE_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -38,6 +39,33 @@ nb_err nb_bs_store_config_each(nb_bs_store *st, nb_err (*fn)(void *, const nb_bs
 nb_err nb_bs_store_cred_put(nb_bs_store *st, const nb_server_sec_info *c);
 nb_err nb_bs_store_cred_del(nb_bs_store *st, const char *ep);
 nb_err nb_bs_store_cred_each(nb_bs_store *st, nb_server_sec_each_fn fn, void *user);
+/* The credential the operator expects from a device (its factory key, before its first
+ * bootstrap): a raw public key by secure ID (kind RPK, identity = secure ID, no key) or a
+ * PSK (kind PSK, identity and key). It replaces ep's credential and drops a fresh key still
+ * pending for ep (the operator's word is the newest). NB_ERR_EXISTS when another endpoint
+ * holds that identity or secure ID, current or pending (its name into owner), so that the
+ * handshake's lookup by identity can only find one endpoint. */
+nb_err nb_bs_store_expect_put(nb_bs_store *st, const nb_server_sec_info *c,
+                              char owner[NB_BS_EP_MAX]);
+/* Such credentials from what an operator gives (the REST API and the CLI take the same):
+ * a secure ID (30 hex digits, or the QR code's "nb:sid:" + them), or a PSK identity (1 to 256
+ * bytes of UTF-8 without control characters) with its key in hex (1 to 64 bytes). NB_ERR_SYNTAX
+ * with why (a sentence) otherwise. out holds the key: wipe it after use. */
+nb_err nb_bs_expected_secure_id(const char *ep, const char *text, nb_server_sec_info *out,
+                                char *why, size_t cap);
+nb_err nb_bs_expected_psk(const char *ep, const char *identity, const char *key_hex,
+                          nb_server_sec_info *out, char *why, size_t cap);
+/* Forgets ep's credential and a pending fresh key of it: the device is refused at the
+ * handshake from then on. NB_ERR_NOT_FOUND when it had neither. */
+nb_err nb_bs_store_expect_del(nb_bs_store *st, const char *ep);
+/* Every endpoint with a credential or a pending fresh key, each once, by name. */
+nb_err nb_bs_store_expected_each(nb_bs_store *st, nb_err (*fn)(void *, const char *ep), void *user);
+/* ep's credentials as the API and `expect list` show them, never a key: {"endpoint", "kind":
+ * "rpk" | "psk", "secureId" | "pskIdentity", and "pending": {"kind", "secureId" |
+ * "pskIdentity"} while a fresh key waits for the device's acknowledgement}; NULL when ep has
+ * none. */
+json_t *nb_bs_store_expected_json(nb_bs_store *st, const char *ep);
+
 /* The fresh bootstrap-account credential an endpoint has not acknowledged (at most one). */
 nb_err nb_bs_store_cred_pending_put(nb_bs_store *st, const nb_bs_pending_cred *p);
 nb_err nb_bs_store_cred_pending_get(nb_bs_store *st, const char *ep, nb_bs_pending_cred *out);

@@ -130,9 +130,10 @@ struct nb_client {
   uint64_t foreign_dropped;
   /* Connectivity Statistics (objects.c): datagrams through cfg.send / nb_client_receive */
   nb_client_stats stats;
-  nb_time_ms stats_since; /* when collection (re)started */
-  int64_t stats_period_s; /* Collection Period, 0 = unlimited */
-  struct nb_fw *fw;       /* Firmware Update state (firmware.c), owned by object 5 */
+  nb_time_ms stats_since;             /* when collection (re)started */
+  int64_t stats_period_s;             /* Collection Period, 0 = unlimited */
+  struct nb_fw *fw;                   /* Firmware Update state (firmware.c), owned by object 5 */
+  const struct nb_fw_hooks *fw_hooks; /* its entry points, NULL without object 5 */
 };
 
 enum { NB_BS_NONE, NB_BS_REQUESTING, NB_BS_REQUESTED, NB_BS_RETRY, NB_BS_FAILED };
@@ -272,11 +273,20 @@ void nb_sig_evidence(nb_client *c, const char *kind, const nb_path *p, const uin
 /* objects.c: counts one datagram out (tx) or in for Connectivity Statistics. */
 void nb_obj_count(nb_client *c, bool tx, size_t len);
 
-/* firmware.c: pull download deadlines and the deferred install. */
-void nb_fw_tick(nb_client *c, nb_time_ms now);
-nb_time_ms nb_fw_deadline(const nb_client *c);
-/* True while a Package URI download is in flight from peer (its answers must get in). */
-bool nb_fw_download_peer(const nb_client *c, const nb_addr *peer);
+/* firmware.c's entry points, set by nb_client_add_firmware: through them, a device that never
+ * adds object 5 links none of the firmware code. */
+typedef struct nb_fw_hooks {
+  /* download deadlines and the deferred install */
+  void (*tick)(nb_client *c, nb_time_ms now);
+  nb_time_ms (*deadline)(const nb_client *c);
+  /* True while a Package URI download is in flight from peer (its answers must get in). */
+  bool (*download_peer)(const nb_client *c, const nb_addr *peer);
+  /* Whether req is a Write of the firmware package (/5/0/0) whose Block1 blocks firmware.c
+   * streams to storage itself (an nb_coap_block1_stream_fn), and the handler of each block. */
+  bool (*streams)(void *user, const nb_addr *peer, const nb_coap_msg *req);
+  void (*push_block)(nb_client *c, nb_coap_exchange *ex, const nb_addr *peer,
+                     const nb_coap_msg *req, nb_time_ms now);
+} nb_fw_hooks;
 
 /* queue.c: queue mode (binding UQ / Q) per server account. The client sleeps once nothing was
  * exchanged with the server for the queue timeout; asleep, that server's datagrams are dropped

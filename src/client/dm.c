@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "client_int.h"
+#include "coap/block.h"
 #include "lwm2m/linkfmt.h"
 
 /* One request being served. */
@@ -541,6 +542,13 @@ static void nb_dm_write(nb_dm_ctx *x, bool partial) {
     const nb_resource_def *rd = nb_object_def_resource(o->def, x->path.ids[2]);
     if (!rd) return nb_dm_code(x, NB_COAP_NOT_FOUND);
     if (!(rd->ops & NB_OP_W)) return nb_dm_code(x, NB_COAP_METHOD_NOT_ALLOWED);
+  }
+  nb_coap_block b1;
+  const nb_fw_hooks *fw = x->c->fw_hooks;
+  if (fw && nb_coap_block_get(x->req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK &&
+      fw->streams(x->c, x->peer, x->req)) { /* a firmware package, block by block */
+    x->answered = NB_COAP_CHANGED;
+    return fw->push_block(x->c, x->ex, x->peer, x->req, x->now);
   }
   nb_records recs;
   nb_records_init(&recs);

@@ -305,9 +305,10 @@ nb_err nb_client_parse_uri(const char *uri, nb_addr *out) {
 
 nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *host, size_t cap) {
   nb_err e = nb_client_parse_uri(uri, out);
-  const char *rest = strstr(uri, "://");
-  if (!rest) return NB_ERR_SYNTAX;
-  rest += 3;
+  /* Only CoAP URIs: "http://name" or "x[::1://name]" must not reach the resolver. */
+  bool coaps = strncmp(uri, "coaps://", 8) == 0;
+  if (!coaps && strncmp(uri, "coap://", 7) != 0) return NB_ERR_SYNTAX;
+  const char *rest = uri + (coaps ? 8 : 7);
   size_t n = strcspn(rest, "/?");
   const char *colon = memchr(rest, ':', n);
   size_t hl = rest[0] == '[' ? n : colon ? (size_t)(colon - rest) : n;
@@ -316,7 +317,7 @@ nb_err nb_client_resolve_uri(nb_client *c, const char *uri, nb_addr *out, char *
   char name[NB_ADDR_STRLEN];
   memcpy(name, rest, hl);
   name[hl] = 0;
-  unsigned long port = strncmp(uri, "coaps", 5) == 0 ? 5684 : 5683;
+  unsigned long port = coaps ? 5684 : 5683;
   if (colon) {
     char *end;
     port = strtoul(colon + 1, &end, 10);
@@ -437,7 +438,7 @@ void nb_client_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, s
   /* Anyone else gets no answer at all, not even a reset or an error: an answer would confirm
    * the device and could be reflected at a spoofed source (docs/security.md, issue 13 item 9). */
   if (!nb_client_peer_known(c, peer) &&
-      !(nb_fw_download_peer(c, peer) && nb_client_is_answer(data, len))) {
+      !(c->fw_hooks && c->fw_hooks->download_peer(c, peer) && nb_client_is_answer(data, len))) {
     c->foreign_dropped++;
     char a[NB_ADDR_STRLEN];
     NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dropped-foreign peer=%s len=%zu",
@@ -460,7 +461,7 @@ void nb_client_tick(nb_client *c, nb_time_ms now) {
   for (size_t i = 0; i < c->nacc; i++) nb_reg_tick(c, c->acc[i], now);
   nb_bs_tick(c, now);
   nb_rep_tick(c, now);
-  nb_fw_tick(c, now);
+  if (c->fw_hooks) c->fw_hooks->tick(c, now);
   nb_client_start_pending(c, now);
 }
 
@@ -470,7 +471,7 @@ nb_time_ms nb_client_next_deadline(const nb_client *c) {
   for (size_t i = 0; i < c->nacc; i++) t = nb_time_min(t, nb_reg_deadline(c, c->acc[i]));
   t = nb_time_min(t, nb_bs_deadline(c));
   t = nb_time_min(t, nb_tr_deadline(c));
-  t = nb_time_min(t, nb_fw_deadline(c));
+  if (c->fw_hooks) t = nb_time_min(t, c->fw_hooks->deadline(c));
   return nb_time_min(t, nb_rep_deadline(c));
 }
 

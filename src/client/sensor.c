@@ -18,6 +18,7 @@
 
 #define NB_CSV_MAX_FIELDS 64
 #define NB_CSV_MAX_ROWS 1000000
+#define NB_CSV_MAX_SPAN_S 1e9 /* a replay of about 31 years at most: its ms fit an int64 */
 
 enum { NB_SENSOR_WALK, NB_SENSOR_CSV, NB_SENSOR_ADC };
 
@@ -227,6 +228,9 @@ static nb_err nb_csv_parse(nb_csv *c, nb_sensor *s, const char *column, nb_time_
         return nb_csv_fail(c, NB_ERR_SYNTAX, "time '%s' is not a number of seconds", f[tcol]);
       if (s->rows == 0) t0 = tprev = t;
       if (t < tprev) return nb_csv_fail(c, NB_ERR_SYNTAX, "time %s goes backwards", f[tcol]);
+      if (!(t - t0 <= NB_CSV_MAX_SPAN_S))
+        return nb_csv_fail(c, NB_ERR_SYNTAX, "time %s is more than %.0f s after the first row",
+                           f[tcol], NB_CSV_MAX_SPAN_S);
       tprev = t;
     }
     if (s->rows == NB_CSV_MAX_ROWS) return nb_csv_fail(c, NB_ERR_SYNTAX, "too many rows");

@@ -187,8 +187,10 @@ static void nb_tr_dtls_send(void *user, const nb_addr *peer, const uint8_t *data
 static void nb_tr_dtls_recv(void *user, const nb_addr *peer, const uint8_t *data, size_t len,
                             nb_time_ms now) {
   nb_chan *ch = user;
+  nb_client *c = ch->client;
   ch->heard_at = now;
-  nb_coap_ep_receive(ch->client->ep, peer, data, len, now);
+  if (c->cfg.trace) c->cfg.trace(c->cfg.trace_user, false, peer, data, len);
+  nb_coap_ep_receive(c->ep, peer, data, len, now);
 }
 
 static void nb_tr_dtls_event(void *user, const nb_addr *peer, nb_dtls_session *s,
@@ -246,6 +248,7 @@ static nb_err nb_tr_session(nb_client *c, nb_chan *ch) {
 }
 
 void nb_tr_send(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len) {
+  if (c->cfg.trace) c->cfg.trace(c->cfg.trace_user, true, peer, data, len);
   bool drop;
   nb_chan *ch = nb_tr_chan(c, peer, &drop);
   if (drop) return; /* out of memory: lost like a datagram on the way; CoAP retransmits */
@@ -297,6 +300,7 @@ void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_
   nb_chan *ch = nb_tr_chan(c, peer, &drop);
   if (drop) return;
   if (!ch || ch->mode == 3) {
+    if (c->cfg.trace) c->cfg.trace(c->cfg.trace_user, false, peer, data, len);
     nb_coap_ep_receive(c->ep, peer, data, len, now);
   } else if (ch->s) {
     /* Never plaintext from a secure server; records of a dead session are dropped too. */

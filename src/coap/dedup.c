@@ -19,7 +19,7 @@ static bool nb_coap_dedup_eq(const nb_coap_hnode *node, const void *key) {
 }
 
 static uint64_t nb_coap_dedup_hash(const nb_coap_dedup *d, const nb_addr *peer, uint16_t mid) {
-  return nb_coap_hash_addr(d->seed, peer) ^ nb_coap_hash_bytes(d->seed, &mid, sizeof mid);
+  return nb_coap_hash_addr_key(d->seed, peer, &mid, sizeof mid);
 }
 
 nb_err nb_coap_dedup_init(nb_coap_dedup *d, uint64_t seed, size_t max, nb_time_ms con_lifetime,
@@ -71,11 +71,11 @@ static void nb_coap_dedup_evict_oldest(nb_coap_dedup *d) {
   if (victim) nb_coap_dedup_drop(d, victim);
 }
 
-nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid, uint8_t type,
-                            nb_time_ms now, nb_coap_dedup_entry **out) {
+static nb_coap_dedup_entry *nb_coap_dedup_add(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
+                                              uint8_t type, nb_time_ms now, uint64_t hash) {
   while (d->map.count >= d->max) nb_coap_dedup_evict_oldest(d);
   nb_coap_dedup_entry *e = calloc(1, sizeof *e);
-  if (!e) return NB_ERR_NOMEM;
+  if (!e) return NULL;
   e->peer = *peer;
   e->mid = mid;
   e->type = type == NB_COAP_CON ? NB_COAP_CON : NB_COAP_NON;
@@ -86,9 +86,24 @@ nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
   else
     l->head = e;
   l->tail = e;
-  nb_coap_hmap_insert(&d->map, &e->node, nb_coap_dedup_hash(d, peer, mid));
-  *out = e;
-  return NB_OK;
+  nb_coap_hmap_insert(&d->map, &e->node, hash);
+  return e;
+}
+
+nb_err nb_coap_dedup_insert(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid, uint8_t type,
+                            nb_time_ms now, nb_coap_dedup_entry **out) {
+  *out = nb_coap_dedup_add(d, peer, mid, type, now, nb_coap_dedup_hash(d, peer, mid));
+  return *out ? NB_OK : NB_ERR_NOMEM;
+}
+
+nb_coap_dedup_entry *nb_coap_dedup_check(nb_coap_dedup *d, const nb_addr *peer, uint16_t mid,
+                                         uint8_t type, nb_time_ms now, bool *dup) {
+  struct nb_coap_dedup_key k = {peer, mid};
+  uint64_t h = nb_coap_dedup_hash(d, peer, mid);
+  nb_coap_dedup_entry *e =
+      (nb_coap_dedup_entry *)nb_coap_hmap_find(&d->map, h, nb_coap_dedup_eq, &k);
+  *dup = e != NULL;
+  return e ? e : nb_coap_dedup_add(d, peer, mid, type, now, h);
 }
 
 nb_err nb_coap_dedup_set_reply(nb_coap_dedup_entry *e, const uint8_t *data, size_t len) {
@@ -99,7 +114,31 @@ nb_err nb_coap_dedup_set_reply(nb_coap_dedup_entry *e, const uint8_t *data, size
   free(e->reply);
   e->reply = copy;
   e->reply_len = (uint32_t)len;
+  e->empty_reply = 0;
   return NB_OK;
+}
+
+void nb_coap_dedup_set_empty_reply(nb_coap_dedup_entry *e, uint8_t first_byte) {
+  free(e->reply);
+  e->reply = NULL;
+  e->reply_len = 0;
+  e->empty_reply = first_byte;
+}
+
+bool nb_coap_dedup_reply(const nb_coap_dedup_entry *e, uint8_t buf[4], const uint8_t **data,
+                         size_t *len) {
+  if (e->empty_reply) {
+    buf[0] = e->empty_reply;
+    buf[1] = NB_COAP_EMPTY;
+    buf[2] = (uint8_t)(e->mid >> 8);
+    buf[3] = (uint8_t)e->mid;
+    *data = buf;
+    *len = 4;
+    return true;
+  }
+  *data = e->reply;
+  *len = e->reply_len;
+  return e->reply != NULL;
 }
 
 void nb_coap_dedup_expire(nb_coap_dedup *d, nb_time_ms now) {

@@ -141,6 +141,11 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user) {
   ep->handler_user = user;
 }
 
+void nb_coap_ep_set_block1_stream(nb_coap_ep *ep, nb_coap_block1_stream_fn fn, void *user) {
+  ep->block1_stream = fn;
+  ep->block1_stream_user = user;
+}
+
 void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user) {
   ep->body_limit = fn;
   ep->body_limit_user = user;
@@ -184,7 +189,7 @@ void nb_coap_epi_send_empty(nb_coap_ep *ep, const nb_addr *peer, uint8_t type, u
                             nb_coap_dedup_entry *cache) {
   uint8_t d[4] = {(uint8_t)(0x40 | (type << 4)), NB_COAP_EMPTY, (uint8_t)(mid >> 8), (uint8_t)mid};
   nb_coap_epi_send(ep, peer, d, sizeof d);
-  if (cache) nb_coap_dedup_set_reply(cache, d, sizeof d);
+  if (cache) nb_coap_dedup_set_empty_reply(cache, d[0]);
 }
 
 bool nb_coap_epi_token_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
@@ -199,7 +204,7 @@ struct nb_coap_mid_key {
 };
 
 static uint64_t nb_coap_mid_hash(const nb_coap_ep *ep, const nb_addr *peer, uint16_t mid) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 1, &mid, sizeof mid);
+  return nb_coap_hash_addr_key(ep->seed + 1, peer, &mid, sizeof mid);
 }
 
 static bool nb_coap_xmit_eq(const nb_coap_hnode *node, const void *key) {
@@ -606,17 +611,20 @@ static void nb_coap_on_con_non(nb_coap_ep *ep, const nb_addr *peer, const nb_coa
     if (msg->type == NB_COAP_CON) nb_coap_epi_send_empty(ep, peer, NB_COAP_RST, msg->mid, NULL);
     return;
   }
-  nb_coap_dedup_entry *e = nb_coap_dedup_find(&ep->dedup, peer, msg->mid);
-  if (e) {
+  bool dup;
+  nb_coap_dedup_entry *e = nb_coap_dedup_check(&ep->dedup, peer, msg->mid, msg->type, now, &dup);
+  if (dup) {
     ep->stats.duplicates++;
-    bool resend = msg->type == NB_COAP_CON && e->reply;
+    uint8_t buf[4];
+    const uint8_t *reply;
+    size_t reply_len;
+    bool resend = msg->type == NB_COAP_CON && nb_coap_dedup_reply(e, buf, &reply, &reply_len);
     NB_LOG_DEBUG(NB_COAP_LOG, "event=duplicate peer=%s mid=%u type=%s reply=%s",
                  nb_addr_format(peer, a, sizeof a), msg->mid, nb_coap_type_name(msg->type),
                  resend ? "resent" : "none");
-    if (resend) nb_coap_epi_send(ep, peer, e->reply, e->reply_len);
+    if (resend) nb_coap_epi_send(ep, peer, reply, reply_len);
     return;
   }
-  if (nb_coap_dedup_insert(&ep->dedup, peer, msg->mid, msg->type, now, &e) != NB_OK) e = NULL;
   if (nb_coap_is_request(msg->code)) {
     nb_coap_epi_server_request(ep, peer, msg, e, now);
   } else {

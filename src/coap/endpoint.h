@@ -100,6 +100,13 @@ void nb_coap_ep_set_handler(nb_coap_ep *ep, nb_coap_request_fn fn, void *user);
  * resource apart; 0 or more than max_body mean max_body. A request past it is answered 4.13
  * with Size1 = the limit (RFC 7959 2.9.3, 4), from the first block whose Size1 or offset
  * shows it, and never reaches the handler. */
+/* Addition: whether the handler takes the blocks of this Block1 request (RFC 7959 2.5) one by
+ * one instead of the layer reassembling the body (a firmware package streamed to storage). Such
+ * a request reaches the handler as it came, Block1 and Size1 included, with no body limit: the
+ * handler answers each block itself (2.31 Continue with the Block1 echo, the final code, or
+ * 4.08 / 4.13). */
+typedef bool (*nb_coap_block1_stream_fn)(void *user, const nb_addr *peer, const nb_coap_msg *req);
+void nb_coap_ep_set_block1_stream(nb_coap_ep *ep, nb_coap_block1_stream_fn fn, void *user);
 typedef size_t (*nb_coap_body_limit_fn)(void *user, const nb_addr *peer, const nb_coap_msg *req);
 void nb_coap_ep_set_body_limit(nb_coap_ep *ep, nb_coap_body_limit_fn fn, void *user);
 
@@ -128,6 +135,13 @@ nb_time_ms nb_coap_ep_next_deadline(const nb_coap_ep *ep);
 nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
                           bool confirmable, nb_coap_response_fn cb, void *user, nb_time_ms now,
                           nb_coap_req_id *id);
+/* Addition: a CON GET/FETCH for block `num` of size 2^(szx+4) of a large representation, sent
+ * with that Block2 option and answered as it comes: the layer fetches no further block, so the
+ * caller streams a body of any size one block at a time (Block2 and ETag of the response are
+ * the caller's to check). NB_ERR_INVAL for a request with a Block1 body or Observe. */
+nb_err nb_coap_ep_request_block2(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                                 uint32_t num, uint8_t szx, nb_coap_response_fn cb, void *user,
+                                 nb_time_ms now, nb_coap_req_id *id);
 /* Adopts an observation registered before this endpoint existed (a restarted server whose
  * device still notifies): nothing is sent; notifications from peer carrying `token` go to cb as
  * for an nb_coap_ep_request observation, so they are no longer answered with RST. req is the

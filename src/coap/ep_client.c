@@ -23,7 +23,7 @@ struct nb_coap_tok_key {
 
 static uint64_t nb_coap_tok_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *tok,
                                  size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 2, tok, len);
+  return nb_coap_hash_addr_key(ep->seed + 2, peer, tok, len);
 }
 
 static bool nb_coap_tok_eq(const nb_coap_hnode *node, const void *key) {
@@ -199,10 +199,11 @@ static nb_err nb_coap_creq_build(nb_coap_ep *ep, nb_coap_creq *creq, nb_coap_msg
   } else {
     nb_coap_msg_set_payload(m, creq->body, creq->body_len);
   }
-  /* Early negotiation (RFC 7959 2.4): ask for smaller blocks than the default 1024. */
-  if (err == NB_OK && creq->step == NB_COAP_STEP_FIRST && creq->b2_szx < NB_COAP_BLOCK_MAX_SZX &&
-      nb_coap_fetch_like(m->code)) {
-    nb_coap_block b2 = {0, false, creq->b2_szx};
+  /* Early negotiation (RFC 7959 2.4): ask for smaller blocks than the default 1024; a raw
+   * Block2 request asks for its one block. */
+  if (err == NB_OK && creq->step == NB_COAP_STEP_FIRST &&
+      (creq->b2_raw || (creq->b2_szx < NB_COAP_BLOCK_MAX_SZX && nb_coap_fetch_like(m->code)))) {
+    nb_coap_block b2 = {creq->b2_raw ? creq->b2_num : 0, false, creq->b2_szx};
     err = nb_coap_block_add(m, NB_COAP_OPT_BLOCK2, &b2);
   }
   return err;
@@ -389,7 +390,7 @@ static void nb_coap_b2_response(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coa
 static void nb_coap_creq_final(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coap_msg *msg,
                                nb_time_ms now) {
   nb_coap_block blk;
-  if (creq->cb && NB_COAP_CLASS(msg->code) == 2 &&
+  if (creq->cb && !creq->b2_raw && NB_COAP_CLASS(msg->code) == 2 &&
       nb_coap_block_get(msg, NB_COAP_OPT_BLOCK2, &blk) == NB_OK && (blk.more || blk.num > 0)) {
     nb_coap_b2_begin(ep, creq, msg, &blk, false, now);
     return;
@@ -551,9 +552,11 @@ static nb_err nb_coap_creq_setup(nb_coap_ep *ep, nb_coap_creq *creq, const nb_co
   return nb_coap_creq_first_token(ep, creq, req);
 }
 
-nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
-                          bool confirmable, nb_coap_response_fn cb, void *user, nb_time_ms now,
-                          nb_coap_req_id *id) {
+/* nb_coap_ep_request, or with raw set nb_coap_ep_request_block2 for block *raw. */
+static nb_err nb_coap_request_start(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                                    bool confirmable, const nb_coap_block *raw,
+                                    nb_coap_response_fn cb, void *user, nb_time_ms now,
+                                    nb_coap_req_id *id) {
   if (!ep || !peer || !req || !nb_coap_is_request(req->code)) return NB_ERR_INVAL;
   ep->now = now;
   nb_coap_creq *creq = calloc(1, sizeof *creq);
@@ -570,9 +573,15 @@ nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg
   creq->timer.kind = NB_COAP_TK_CREQ;
   nb_coap_reasm_init(&creq->b2, ep->cfg.max_body);
   nb_err err = nb_coap_creq_setup(ep, creq, req);
+  if (err == NB_OK && raw && (creq->block1 || creq->observe)) err = NB_ERR_INVAL;
   if (err != NB_OK) {
     nb_coap_creq_free(ep, creq);
     return err;
+  }
+  if (raw) {
+    creq->b2_raw = true;
+    creq->b2_num = raw->num;
+    creq->b2_szx = raw->szx;
   }
   creq->id = ep->next_id++;
   nb_coap_hmap_insert(&ep->creqs, &creq->id_node, nb_coap_id_hash(ep, creq->id));
@@ -585,6 +594,20 @@ nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg
   }
   if (id) *id = creq->id;
   return NB_OK;
+}
+
+nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                          bool confirmable, nb_coap_response_fn cb, void *user, nb_time_ms now,
+                          nb_coap_req_id *id) {
+  return nb_coap_request_start(ep, peer, req, confirmable, NULL, cb, user, now, id);
+}
+
+nb_err nb_coap_ep_request_block2(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
+                                 uint32_t num, uint8_t szx, nb_coap_response_fn cb, void *user,
+                                 nb_time_ms now, nb_coap_req_id *id) {
+  if (szx > NB_COAP_BLOCK_MAX_SZX || num >= (1u << 20)) return NB_ERR_INVAL;
+  nb_coap_block b = {num, false, szx};
+  return nb_coap_request_start(ep, peer, req, true, &b, cb, user, now, id);
 }
 
 nb_err nb_coap_ep_adopt_observation(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,

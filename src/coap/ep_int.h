@@ -155,6 +155,7 @@ struct nb_coap_creq {
   bool finished;
   bool block1;
   bool b2_notif; /* fetching the rest of a notification */
+  bool b2_raw;   /* nb_coap_ep_request_block2: one block asked for, delivered as it is */
 };
 
 /* Server side Block1 reassembly, keyed by (peer, request key). */
@@ -234,6 +235,8 @@ struct nb_coap_ep {
   void *handler_user;
   nb_coap_body_limit_fn body_limit; /* NULL: max_body for every request */
   void *body_limit_user;
+  nb_coap_block1_stream_fn block1_stream; /* NULL: every Block1 upload is reassembled */
+  void *block1_stream_user;
   nb_coap_retransmit_fn on_retransmit; /* NULL: none */
   void *retransmit_user;
   uint64_t seed;

@@ -18,7 +18,7 @@ struct nb_coap_rk_key {
 
 static uint64_t nb_coap_rk_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *key,
                                 size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 4, key, len);
+  return nb_coap_hash_addr_key(ep->seed + 4, peer, key, len);
 }
 
 static bool nb_coap_b1_eq(const nb_coap_hnode *node, const void *key) {
@@ -246,7 +246,7 @@ struct nb_coap_obs_key {
 
 static uint64_t nb_coap_obs_hash(const nb_coap_ep *ep, const nb_addr *peer, const uint8_t *tok,
                                  size_t len) {
-  return nb_coap_hash_addr(ep->seed, peer) ^ nb_coap_hash_bytes(ep->seed + 5, tok, len);
+  return nb_coap_hash_addr_key(ep->seed + 5, peer, tok, len);
 }
 
 static bool nb_coap_obs_eq(const nb_coap_hnode *node, const void *key) {
@@ -425,7 +425,7 @@ static nb_err nb_coap_ex_decorate(nb_coap_exchange *ex, nb_coap_msg *out, nb_tim
   }
   if (err == NB_OK && ex->has_block1) {
     nb_coap_block b1 = ex->block1;
-    b1.more = false;
+    b1.more = out->code == NB_COAP_CONTINUE; /* a streamed upload's handler asks for more */
     err = nb_coap_block_add(out, NB_COAP_OPT_BLOCK1, &b1);
   }
   return err;
@@ -634,7 +634,10 @@ static void nb_coap_dispatch_block1(nb_coap_ep *ep, nb_coap_exchange *ex, const 
 void nb_coap_epi_server_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
                                 nb_coap_dedup_entry *dedup, nb_time_ms now) {
   nb_coap_reply_to to = {*peer, req->type, req->mid, req->token_len, req->token, false, dedup};
-  size_t limit = nb_coap_body_limit(ep, peer, req);
+  nb_coap_block b1, b2;
+  bool stream = ep->block1_stream && nb_coap_block_get(req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK &&
+                ep->block1_stream(ep->block1_stream_user, peer, req);
+  size_t limit = stream ? SIZE_MAX : nb_coap_body_limit(ep, peer, req);
   if (!nb_coap_precheck(ep, &to, req, limit, now)) return;
   uint8_t *key;
   size_t key_len;
@@ -642,9 +645,8 @@ void nb_coap_epi_server_request(nb_coap_ep *ep, const nb_addr *peer, const nb_co
     nb_coap_reply_code(ep, &to, NB_COAP_INTERNAL_SERVER_ERROR, 0, NULL, 0, now);
     return;
   }
-  nb_coap_block b1, b2;
   nb_coap_b1 *body = NULL;
-  if (nb_coap_block_get(req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK) {
+  if (!stream && nb_coap_block_get(req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK) {
     uint8_t *k1 = malloc(key_len);
     if (k1) memcpy(k1, key, key_len);
     body = k1 ? nb_coap_b1_receive(ep, &to, req, &b1, k1, key_len, limit, now) : NULL;
@@ -676,6 +678,10 @@ void nb_coap_epi_server_request(nb_coap_ep *ep, const nb_addr *peer, const nb_co
   }
   if (body) {
     nb_coap_dispatch_block1(ep, ex, req, body, &b1, now);
+  } else if (stream) {
+    ex->has_block1 = true; /* the answer echoes this block */
+    ex->block1 = b1;
+    nb_coap_call_handler(ep, ex, req, now);
   } else {
     nb_coap_call_handler(ep, ex, req, now);
   }

@@ -9,6 +9,7 @@ nb_err nb_coap_hmap_init(nb_coap_hmap *m) {
   m->buckets = m->inline_buckets;
   m->nbuckets = NB_COAP_HMAP_INLINE;
   m->count = 0;
+  m->low = 0;
   return NB_OK;
 }
 
@@ -17,11 +18,13 @@ void nb_coap_hmap_deinit(nb_coap_hmap *m) {
   m->buckets = NULL;
   m->nbuckets = 0;
   m->count = 0;
+  m->low = 0;
 }
 
 /* Doubles the bucket array; on allocation failure the map keeps working, only slower. */
 static void nb_coap_hmap_grow(nb_coap_hmap *m) {
-  size_t n = m->nbuckets * 2;
+  if (m->nbuckets > UINT32_MAX / 2) return;
+  size_t n = (size_t)m->nbuckets * 2;
   /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   nb_coap_hnode **b = calloc(n, sizeof *b);
   if (!b) return;
@@ -37,7 +40,8 @@ static void nb_coap_hmap_grow(nb_coap_hmap *m) {
   }
   if (m->buckets != m->inline_buckets) free(m->buckets);
   m->buckets = b;
-  m->nbuckets = n;
+  m->nbuckets = (uint32_t)n;
+  m->low = 0;
 }
 
 void nb_coap_hmap_insert(nb_coap_hmap *m, nb_coap_hnode *node, uint64_t hash) {
@@ -47,6 +51,7 @@ void nb_coap_hmap_insert(nb_coap_hmap *m, nb_coap_hnode *node, uint64_t hash) {
   node->next = m->buckets[i];
   m->buckets[i] = node;
   m->count++;
+  if (i < m->low) m->low = (uint32_t)i;
 }
 
 void nb_coap_hmap_remove(nb_coap_hmap *m, nb_coap_hnode *node) {
@@ -77,14 +82,17 @@ void nb_coap_hmap_each(const nb_coap_hmap *m, void (*fn)(nb_coap_hnode *node, vo
   }
 }
 
+/* Starts at `low`, below which every bucket is empty (inserts lower it, a grow resets it), and
+ * leaves it at the bucket it took from: a sequence of pops scans the array once. */
 nb_coap_hnode *nb_coap_hmap_pop(nb_coap_hmap *m) {
   if (m->count == 0) return NULL;
-  for (size_t i = 0; i < m->nbuckets; i++) {
+  for (size_t i = m->low; i < m->nbuckets; i++) {
     nb_coap_hnode *n = m->buckets[i];
     if (n) {
       m->buckets[i] = n->next;
       n->next = NULL;
       m->count--;
+      m->low = (uint32_t)i;
       return n;
     }
   }
@@ -98,17 +106,20 @@ static uint64_t nb_coap_mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+#define NB_COAP_GOLDEN 0x9e3779b97f4a7c15ull
+
+/* n <= 8 bytes as one word (host order: hashes are never stored or sent). */
 static uint64_t nb_coap_load(const uint8_t *p, size_t n) {
   uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+  if (n) memcpy(&v, p, n);
   return v;
 }
 
 uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len) {
   const uint8_t *p = data;
-  uint64_t h = nb_coap_mix(seed ^ 0x9e3779b97f4a7c15ull ^ len);
+  uint64_t h = nb_coap_mix(seed ^ NB_COAP_GOLDEN ^ len);
   while (len >= 8) {
-    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + 0x9e3779b97f4a7c15ull;
+    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + NB_COAP_GOLDEN;
     p += 8;
     len -= 8;
   }
@@ -116,13 +127,26 @@ uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len) {
   return nb_coap_mix(h);
 }
 
+/* The fields nb_addr_equal compares, in as few words as they fit: an IPv4 peer is one word. */
+static uint64_t nb_coap_addr_state(uint64_t seed, const nb_addr *a) {
+  uint64_t head = (uint64_t)a->family << 48 | (uint64_t)a->port << 32;
+  if (a->family == NB_ADDR_V4) return nb_coap_mix(seed ^ head ^ nb_coap_load(a->ip, 4));
+  uint64_t h = nb_coap_mix(seed ^ head ^ a->scope);
+  h = nb_coap_mix(h ^ nb_coap_load(a->ip, 8)) + NB_COAP_GOLDEN;
+  return nb_coap_mix(h ^ nb_coap_load(a->ip + 8, 8));
+}
+
 uint64_t nb_coap_hash_addr(uint64_t seed, const nb_addr *a) {
-  uint8_t key[23];
-  key[0] = a->family;
-  key[1] = (uint8_t)(a->port >> 8);
-  key[2] = (uint8_t)a->port;
-  memcpy(key + 3, a->ip, 16);
-  memcpy(key + 19, &a->scope, 4);
-  if (a->family == NB_ADDR_V4) memset(key + 7, 0, 12);
-  return nb_coap_hash_bytes(seed, key, sizeof key);
+  return nb_coap_mix(nb_coap_addr_state(seed, a) + NB_COAP_GOLDEN);
+}
+
+uint64_t nb_coap_hash_addr_key(uint64_t seed, const nb_addr *a, const void *key, size_t len) {
+  uint64_t h = nb_coap_addr_state(seed ^ (len * NB_COAP_GOLDEN), a);
+  const uint8_t *p = key;
+  while (len > 8) {
+    h = nb_coap_mix(h ^ nb_coap_load(p, 8)) + NB_COAP_GOLDEN;
+    p += 8;
+    len -= 8;
+  }
+  return nb_coap_mix(h ^ nb_coap_load(p, len));
 }

@@ -25,8 +25,9 @@ typedef struct nb_coap_hnode {
 
 typedef struct {
   nb_coap_hnode **buckets; /* `inline_buckets` until the map first grows */
-  size_t nbuckets;         /* power of two */
   size_t count;
+  uint32_t nbuckets; /* power of two */
+  uint32_t low;      /* every bucket below this index is empty: where pop starts looking */
   nb_coap_hnode *inline_buckets[NB_COAP_HMAP_INLINE];
 } nb_coap_hmap;
 
@@ -44,12 +45,17 @@ nb_coap_hnode *nb_coap_hmap_find(const nb_coap_hmap *m, uint64_t hash, nb_coap_h
 /* Visits every node (the callback must not modify the map); for teardown and tests. */
 void nb_coap_hmap_each(const nb_coap_hmap *m, void (*fn)(nb_coap_hnode *node, void *user),
                        void *user);
-/* Detaches and returns some node, or NULL when empty: lets owners free everything. */
+/* Detaches and returns some node, or NULL when empty: lets owners free everything. Popping a
+ * whole map visits each bucket once (amortized O(1) a call), whatever inserts and removals
+ * come in between. */
 nb_coap_hnode *nb_coap_hmap_pop(nb_coap_hmap *m);
 
 /* Keyed hashing: the seed comes from the endpoint's random source so peers cannot aim
  * collisions at one bucket. */
 uint64_t nb_coap_hash_bytes(uint64_t seed, const void *data, size_t len);
 uint64_t nb_coap_hash_addr(uint64_t seed, const nb_addr *a);
+/* A peer and a short key of its (Message ID, token, request key) at once: one pass instead of
+ * two hashes XORed. Different lengths of the same bytes hash apart. */
+uint64_t nb_coap_hash_addr_key(uint64_t seed, const nb_addr *a, const void *key, size_t len);
 
 #endif

@@ -253,9 +253,11 @@ void nb_coap_msg_remove_option(nb_coap_msg *msg, uint16_t number) {
 }
 
 /* Percent-decodes one segment [s, s+n) into out (at least n bytes). */
-static nb_err nb_coap_pct_decode(const char *s, size_t n, uint8_t *out, size_t *out_len) {
+static nb_err nb_coap_pct_decode(const char *s, size_t n, uint8_t *out, size_t cap,
+                                 size_t *out_len) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
+    if (o == cap) return NB_ERR_RANGE;
     if (s[i] != '%') {
       out[o++] = (uint8_t)s[i];
       continue;
@@ -277,10 +279,9 @@ nb_err nb_coap_msg_add_path(nb_coap_msg *msg, uint16_t number, const char *path)
   while (*p) {
     const char *end = strchr(p, '/');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    uint8_t seg[256];
+    uint8_t seg[256]; /* decoded: a segment's text may be three times as long (%XX) */
     size_t seg_len;
-    if (n > sizeof seg) return NB_ERR_RANGE;
-    nb_err err = nb_coap_pct_decode(p, n, seg, &seg_len);
+    nb_err err = nb_coap_pct_decode(p, n, seg, sizeof seg, &seg_len);
     if (err == NB_OK) err = nb_coap_msg_add_option(msg, number, seg, seg_len);
     if (err != NB_OK) return err;
     if (!end) break;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dtls/cred.h"
 
@@ -18,6 +19,22 @@ nb_err nb_dtls_qr_payload(const char *secure_id, char *out, size_t cap) {
     out[prefix + i] = (char)tolower((unsigned char)secure_id[i]);
   }
   out[prefix + n] = 0;
+  return NB_OK;
+}
+
+nb_err nb_dtls_secure_id_parse(const char *text, char *out, size_t cap) {
+  size_t prefix = sizeof NB_DTLS_QR_PREFIX - 1;
+  if (cap < NB_DTLS_SECURE_ID_LEN + 1) return NB_ERR_OVERFLOW;
+  while (isspace((unsigned char)*text)) text++;
+  if (strncasecmp(text, NB_DTLS_QR_PREFIX, prefix) == 0) text += prefix;
+  size_t n = strlen(text);
+  while (n && isspace((unsigned char)text[n - 1])) n--;
+  if (n != NB_DTLS_SECURE_ID_LEN) return NB_ERR_SYNTAX;
+  for (size_t i = 0; i < n; i++) {
+    if (!isxdigit((unsigned char)text[i])) return NB_ERR_SYNTAX;
+    out[i] = (char)tolower((unsigned char)text[i]);
+  }
+  out[n] = '\0';
   return NB_OK;
 }
 

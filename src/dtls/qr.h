@@ -15,6 +15,11 @@
 /* "nb:sid:" + the 30-hex-digit secure ID (lowercased); NB_ERR_SYNTAX if sid is not one. */
 nb_err nb_dtls_qr_payload(const char *secure_id, char *out, size_t cap);
 
+/* A secure ID as an operator types or scans it: the 30 hex digits in either case, or the QR
+ * payload ("nb:sid:" + them, the prefix in either case), surrounding blanks ignored. The
+ * 30 lowercase digits into out (cap >= 31); NB_ERR_SYNTAX when text is neither. */
+nb_err nb_dtls_secure_id_parse(const char *text, char *out, size_t cap);
+
 /* A square matrix of width*width modules, row-major; bit 0 of each byte set = dark module
  * (libqrencode's QRcode.data layout). */
 typedef struct {

@@ -3,18 +3,23 @@
 
 #include <string.h>
 
+/* Every datagram of a DTLS peer goes through here two or three times: the 13-byte header is
+ * read in place after one bounds check. */
 nb_err nb_dtls_record_next(nb_reader *r, nb_dtls_record *out) {
-  uint16_t len;
-  uint64_t epoch_seq;
-  nb_reader_u8(r, &out->type);
-  nb_reader_u16be(r, &out->version);
-  nb_reader_u64be(r, &epoch_seq);
-  nb_reader_u16be(r, &len);
-  if (r->failed) return NB_ERR_TRUNCATED;
-  out->epoch = (uint16_t)(epoch_seq >> 48);
-  out->seq = epoch_seq & 0xFFFFFFFFFFFFull;
-  out->body_len = len;
-  return nb_reader_view(r, len, &out->body) == NB_OK ? NB_OK : NB_ERR_TRUNCATED;
+  if (r->failed || nb_reader_remaining(r) < NB_DTLS_RECORD_HEADER_LEN) {
+    r->failed = true;
+    return NB_ERR_TRUNCATED;
+  }
+  const uint8_t *h = r->data + r->pos;
+  uint64_t seq = 0;
+  for (int i = 5; i < 11; i++) seq = seq << 8 | h[i];
+  out->type = h[0];
+  out->version = (uint16_t)(h[1] << 8 | h[2]);
+  out->epoch = (uint16_t)(h[3] << 8 | h[4]);
+  out->seq = seq;
+  out->body_len = (uint16_t)(h[11] << 8 | h[12]);
+  r->pos += NB_DTLS_RECORD_HEADER_LEN;
+  return nb_reader_view(r, out->body_len, &out->body) == NB_OK ? NB_OK : NB_ERR_TRUNCATED;
 }
 
 size_t nb_dtls_record_prefix(const uint8_t *dgram, size_t len) {
@@ -41,6 +46,8 @@ bool nb_dtls_parse_client_hello(const uint8_t *dgram, size_t len, nb_dtls_client
   nb_reader r, body;
   nb_dtls_record rec;
   nb_dtls_handshake hs;
+  /* Application data, the common case, is told apart by its first byte. */
+  if (len < NB_DTLS_RECORD_HEADER_LEN || dgram[0] != NB_DTLS_CT_HANDSHAKE) return false;
   nb_reader_init(&r, dgram, len);
   if (nb_dtls_record_next(&r, &rec) != NB_OK) return false;
   if (rec.type != NB_DTLS_CT_HANDSHAKE || rec.epoch != 0) return false;

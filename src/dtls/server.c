@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "coap/hmap.h"
 #include "dtls/record.h"
 #include "dtls/source.h"
 
@@ -56,7 +57,8 @@ struct nb_dtls_server {
   gnutls_datum_t ticket_key;
   /* table */
   nb_dtls_entry **buckets;
-  size_t nbuckets; /* power of two */
+  size_t nbuckets;     /* power of two */
+  uint64_t table_seed; /* keys the peers' hash: no one aims them at one bucket */
   size_t count;
   size_t handshakes;
   /* admission */
@@ -170,10 +172,19 @@ static void nb_dtls_reschedule(nb_dtls_server *srv, nb_dtls_entry *e) {
   if (key > old) nb_dtls_heap_down(srv, e->heap_idx);
 }
 
+/* After a datagram: an established session's idle deadline only moves later with its traffic,
+ * so the heap keeps the earlier key and the tick that finds it early puts the real one in (one
+ * heap move per idle period instead of one per datagram). Anything else is rescheduled now. */
+static void nb_dtls_reschedule_lazily(nb_dtls_server *srv, nb_dtls_entry *e) {
+  if (nb_dtls_session_state(e->s) == NB_DTLS_ESTABLISHED && nb_dtls_entry_due(srv, e) >= e->key)
+    return;
+  nb_dtls_reschedule(srv, e);
+}
+
 /* ---- table ---- */
 
 static size_t nb_dtls_bucket(const nb_dtls_server *srv, const nb_addr *peer) {
-  return nb_addr_hash(peer) & (srv->nbuckets - 1);
+  return (size_t)nb_coap_hash_addr(srv->table_seed, peer) & (srv->nbuckets - 1);
 }
 
 static nb_dtls_entry *nb_dtls_lookup(const nb_dtls_server *srv, const nb_addr *peer) {
@@ -190,7 +201,7 @@ static void nb_dtls_table_grow(nb_dtls_server *srv) {
   for (size_t i = 0; i < srv->nbuckets; i++) {
     for (nb_dtls_entry *e = srv->buckets[i], *next; e; e = next) {
       next = e->next;
-      size_t j = nb_addr_hash(nb_dtls_session_addr(e->s)) & (n - 1);
+      size_t j = (size_t)nb_coap_hash_addr(srv->table_seed, nb_dtls_session_addr(e->s)) & (n - 1);
       e->next = b[j];
       b[j] = e;
     }
@@ -306,7 +317,7 @@ static void nb_dtls_after(nb_dtls_server *srv, nb_dtls_entry *e) {
     nb_dtls_remove(srv, e);
     return;
   }
-  nb_dtls_reschedule(srv, e);
+  nb_dtls_reschedule_lazily(srv, e);
 }
 
 /* ---- cookies ---- */
@@ -787,8 +798,9 @@ nb_err nb_dtls_server_new(const nb_dtls_server_config *cfg, const nb_dtls_creds 
       srv->cfg.max_handshakes - srv->cfg.max_handshakes * srv->cfg.known_share_pct / 100;
   /* Hash keys from the system CSPRNG, not cfg.random: a test's reproducible stream stays as
    * it was, and which slot a source lands in never changes what the server does. */
-  uint64_t seeds[2];
+  uint64_t seeds[3];
   nb_err err = nb_random_bytes(seeds, sizeof seeds);
+  srv->table_seed = seeds[2];
   nb_dtls_sources_init(&srv->sources, seeds[0]);
   if (err == NB_OK) {
     err = nb_dtls_known_init(&srv->known, srv->cfg.known_sources, srv->cfg.known_ttl_ms, seeds[1]);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "dtls/rx.h"
 
 #define NB_DTLS_MAX_RECORD 16384
 
@@ -49,6 +50,8 @@ struct nb_dtls_session {
   unsigned busy;         /* nesting of public calls and callbacks */
   bool doomed;           /* freed while busy */
   nb_bytes queue;        /* client: [len u16][data] sent before establishment */
+  nb_dtls_rx *rx;        /* established AES-128-CCM-8: application records opened by rx.c */
+  nb_dtls_window window; /* application records of epoch 1 delivered so far, either path */
 };
 
 /* ---- GnuTLS clock and audit hooks ---- */
@@ -123,6 +126,7 @@ static nb_dtls_frame nb_dtls_enter(nb_dtls_session *s, nb_time_ms now) {
 }
 
 static void nb_dtls_destroy(nb_dtls_session *s) {
+  nb_dtls_rx_free(s->rx);
   if (s->gs) gnutls_deinit(s->gs);
   nb_dtls_auth_reset(&s->auth);
   nb_bytes_free(&s->resume);
@@ -284,6 +288,7 @@ static void nb_dtls_handshake_done(nb_dtls_session *s) {
   }
   s->state = NB_DTLS_ESTABLISHED;
   s->last_activity = s->now;
+  s->rx = nb_dtls_rx_new(s->gs); /* NULL: GnuTLS opens every record, as before */
   NB_LOG_INFO("dtls", "event=established peer=%s role=%s mode=%s suite=%s resumed=%d",
               nb_addr_format(&s->peer, addr, sizeof addr), s->auth.server ? "server" : "client",
               nb_dtls_mode_name(s->auth.mode), nb_dtls_session_suite(s), s->resumed);
@@ -301,12 +306,17 @@ static void nb_dtls_step_handshake(nb_dtls_session *s) {
   if (s->decrypt_failed) nb_dtls_fail_local(s, GNUTLS_A_BAD_RECORD_MAC, NB_ERR_DTLS_BAD_MAC);
 }
 
-/* Reads every record GnuTLS can give us now, delivering application data. */
+/* Reads every record GnuTLS can give us now, delivering application data (each one's sequence
+ * number goes into the window, so rx.c never accepts it again). */
 static void nb_dtls_read_records(nb_dtls_session *s) {
   uint8_t buf[NB_DTLS_MAX_RECORD]; /* on the stack: callbacks may drive other sessions */
   while (s->state == NB_DTLS_ESTABLISHED && !s->doomed) {
-    ssize_t n = gnutls_record_recv(s->gs, buf, sizeof buf);
+    unsigned char seq[8];
+    ssize_t n = gnutls_record_recv_seq(s->gs, buf, sizeof buf, seq);
     if (n > 0) {
+      uint64_t es = 0;
+      for (int i = 0; i < 8; i++) es = es << 8 | seq[i];
+      if (es >> 48 == NB_DTLS_RX_EPOCH) nb_dtls_window_mark(&s->window, es & 0xFFFFFFFFFFFFull);
       s->last_activity = s->now;
       s->h.recv(s->h.user, &s->peer, buf, (size_t)n, s->now);
       continue;
@@ -325,6 +335,40 @@ static void nb_dtls_read_records(nb_dtls_session *s) {
       continue; /* e.g. the peer's no_renegotiation: nothing changes */
     }
     if (!nb_dtls_handle_error(s, (int)n)) return;
+  }
+}
+
+/* An established session with rx: its application records are opened here, one by one in
+ * the order they came, and any other record (an alert, a retransmitted Finished) goes to
+ * GnuTLS alone. A record that is replayed, too old or does not authenticate is dropped
+ * silently (RFC 6347 4.1.2.6, 4.1.2.7). */
+static void nb_dtls_read_datagram(nb_dtls_session *s, const uint8_t *data, size_t len) {
+  uint8_t plain[NB_DTLS_MAX_RECORD]; /* on the stack: callbacks may drive other sessions */
+  nb_reader r;
+  nb_dtls_record rec;
+  nb_reader_init(&r, data, len);
+  while (s->state == NB_DTLS_ESTABLISHED && !s->doomed && nb_reader_remaining(&r) > 0) {
+    size_t start = r.pos;
+    if (nb_dtls_record_next(&r, &rec) != NB_OK) break;
+    if (!nb_dtls_rx_takes(&rec)) {
+      s->in = data + start;
+      s->in_len = r.pos - start;
+      nb_dtls_read_records(s);
+      s->in = NULL;
+      continue;
+    }
+    size_t n = 0;
+    nb_err err = rec.body_len <= sizeof plain ? nb_dtls_rx_open(s->rx, &s->window, &rec, plain, &n)
+                                              : NB_ERR_RANGE;
+    if (err != NB_OK) {
+      char addr[NB_ADDR_STRLEN];
+      NB_LOG_DEBUG("dtls", "event=record_dropped peer=%s seq=%llu err=%s",
+                   nb_addr_format(&s->peer, addr, sizeof addr), (unsigned long long)rec.seq,
+                   nb_err_name(err));
+      continue;
+    }
+    s->last_activity = s->now;
+    s->h.recv(s->h.user, &s->peer, plain, n, s->now);
   }
 }
 
@@ -460,10 +504,15 @@ nb_err nb_dtls_session_receive(nb_dtls_session *s, const uint8_t *data, size_t l
   if (whole == 0) return NB_ERR_TRUNCATED;
   nb_dtls_frame f = nb_dtls_enter(s, now);
   nb_dtls_counters_add(&s->counters, false, data, len);
-  s->in = data;
-  s->in_len = whole;
-  if (s->state == NB_DTLS_HANDSHAKING) nb_dtls_step_handshake(s);
-  if (s->state == NB_DTLS_ESTABLISHED) nb_dtls_read_records(s);
+  if (s->state == NB_DTLS_ESTABLISHED && s->rx) {
+    nb_dtls_read_datagram(s, data, whole);
+  } else {
+    /* The datagram that completes a handshake stays with GnuTLS to its last record. */
+    s->in = data;
+    s->in_len = whole;
+    if (s->state == NB_DTLS_HANDSHAKING) nb_dtls_step_handshake(s);
+    if (s->state == NB_DTLS_ESTABLISHED) nb_dtls_read_records(s);
+  }
   s->in = NULL;
   nb_dtls_update_deadline(s);
   nb_err err = s->state == NB_DTLS_FAILED ? NB_ERR_DTLS_HANDSHAKE : NB_OK;
@@ -582,6 +631,10 @@ const nb_dtls_peer *nb_dtls_session_peer(nb_dtls_session *s) {
 }
 
 bool nb_dtls_session_resumed(const nb_dtls_session *s) { return s->resumed; }
+
+bool nb_dtls_session_offloaded(const nb_dtls_session *s) {
+  return s->state == NB_DTLS_ESTABLISHED && s->rx != NULL;
+}
 
 const char *nb_dtls_session_suite(const nb_dtls_session *s) {
   if (s->state != NB_DTLS_ESTABLISHED) return "";

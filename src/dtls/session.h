@@ -129,6 +129,9 @@ const nb_addr *nb_dtls_session_addr(const nb_dtls_session *s);
  * record is made on the first call). */
 const nb_dtls_peer *nb_dtls_session_peer(nb_dtls_session *s);
 bool nb_dtls_session_resumed(const nb_dtls_session *s);
+/* True when the peer's application records are opened outside GnuTLS (an established
+ * AES-128-CCM-8 session, dtls/rx.h); false while GnuTLS opens every record (other suites). */
+bool nb_dtls_session_offloaded(const nb_dtls_session *s);
 /* IANA name of the negotiated suite ("TLS_PSK_WITH_AES_128_CCM_8"); "" before. */
 const char *nb_dtls_session_suite(const nb_dtls_session *s);
 void nb_dtls_session_counters(const nb_dtls_session *s, nb_dtls_counters *out);

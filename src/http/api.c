@@ -14,9 +14,12 @@
 #include "base/log.h"
 #include "http/api_bootstrap.h"
 #include "http/api_clients.h"
+#include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
+#include "http/api_models.h"
 #include "http/api_security.h"
+#include "http/console.h"
 #include "http/guard.h"
 #include "http/httpd.h"
 #include "http/route.h"
@@ -31,7 +34,9 @@ static const nb_route routes[] = {
     {"GET", "/api/clients", SRV, nb_api_clients_list},
     {"GET", "/api/clients/{ep}", SRV, nb_api_client_get},
     {"POST", "/api/clients/{ep}/composite", SRV, nb_api_client_composite},
+    {"DELETE", "/api/clients/{ep}/composite/observe", SRV, nb_api_client_composite_cancel},
     {"GET", "/api/clients/{ep}/observations", SRV, nb_api_client_observations},
+    {"DELETE", "/api/clients/{ep}/observations/{id}", SRV, nb_api_client_observation_cancel},
     {"GET", "/api/clients/{ep}/evidence", SRV, nb_api_client_evidence},
     {"GET", "/api/clients/{ep}/{path*}/history", SRV, nb_api_client_history},
     {"POST", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe},
@@ -42,6 +47,10 @@ static const nb_route routes[] = {
     {"PUT", "/api/clients/{ep}/{path*}", SRV, nb_api_client_write},
     {"POST", "/api/clients/{ep}/{path*}", SRV, nb_api_client_post},
     {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete},
+    {"GET", "/api/requests/{id}", SRV, nb_api_request_get},
+    {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel},
+    {"GET", "/api/objectspecs", 0, nb_api_objectspecs_list},
+    {"GET", "/api/objectspecs/{id}", 0, nb_api_objectspec_get},
     {"GET", "/api/security/clients", STORE, nb_api_security_list},
     {"POST", "/api/security/clients", STORE, nb_api_security_post},
     {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get},
@@ -62,6 +71,9 @@ static const nb_route routes[] = {
     {"GET", "/api/alerts", 0, nb_api_alerts_list},
     {"POST", "/api/alerts", 0, nb_api_alerts_post},
     {"GET", "/api/events", 0, nb_api_events},
+    {"GET", "/console/config.json", 0, nb_api_console_config},
+    {"GET", "/", 0, nb_api_console_file},
+    {"GET", "/console/{file*}", 0, nb_api_console_file},
 };
 
 struct nb_http_api {
@@ -69,6 +81,7 @@ struct nb_http_api {
   nb_http_api_config cfg;
   bool has_token;
   uint8_t token_hash[32]; /* SHA-256 of the token: compared, never the token itself */
+  char csp[NB_CONSOLE_CSP_MAX];
   nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
@@ -101,8 +114,15 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
+/* A GET of the console's files (or its config): public, static, the same for everyone. */
+static bool console_get(const nb_http_req *rq) {
+  return strcmp(rq->method, "GET") == 0 && strncmp(rq->path, "/api/", 5) != 0 &&
+         strcmp(rq->path, "/api") != 0;
+}
+
 /* The guard (guard.h), the token and the announced body size, as soon as the header is in:
- * a refused request never gets its body read, and its connection closes. */
+ * a refused request never gets its body read, and its connection closes. The console's files
+ * need no token (a browser cannot send one when it opens the page). */
 static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   nb_http_api *api = app;
   nb_addr local;
@@ -114,6 +134,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
                              .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
+                             .public_get = console_get(rq),
                              .local = &local};
   const char *why, *code;
   rq->close = true;
@@ -124,7 +145,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
     unsigned status = nb_http_guard_status(v, &code);
     return nb_http_reply_error(rq, status, why, code);
   }
-  if (!authorized(api, rq))
+  if (!g.public_get && !authorized(api, rq))
     return nb_http_reply_error(rq, 401, "missing or wrong API token", "4.01");
   if (length > api->cfg.body_max)
     return nb_http_reply_error(rq, 413, "request body too large", "4.13");
@@ -234,12 +255,20 @@ static void on_keepalive(uv_timer_t *h) {
 
 /* ---- life cycle ---- */
 
-static void api_destroy(nb_http_api *api) {
+/* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
+ * before the close callbacks run. */
+static void api_unlisten(nb_http_api *api) {
   if (api->bs_alerts)
     nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
+  api->bs_alerts = false;
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
+}
+
+static void api_destroy(nb_http_api *api) {
+  api_unlisten(api);
   nb_http_alerts_free(api->ctx.alerts);
   nb_http_events_free(api->ctx.events);
+  nb_http_results_free(api->ctx.results);
   free(api);
 }
 
@@ -252,6 +281,7 @@ static nb_err make_parts(nb_http_api *api, nb_server *srv, const nb_http_api_con
   }
   if (nb_http_events_new(srv, &ec, &api->ctx.events) != NB_OK ||
       nb_http_alerts_new(cfg->alerts_max, api->ctx.events, &api->ctx.alerts) != NB_OK ||
+      (srv && nb_http_results_new(&cfg->results, &api->ctx.results) != NB_OK) ||
       (srv && nb_server_add_listener(srv, on_server_event, api) != NB_OK) ||
       (cfg->bootstrap && nb_http_events_attach_bootstrap(
                              api->ctx.events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK))
@@ -284,7 +314,17 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
       return NB_ERR_INVAL;
     }
     api->has_token = true;
+    api->ctx.token_required = true;
   }
+  char tiles_origin[NB_CONSOLE_TILES_MAX];
+  if (cfg->console_tiles && nb_console_tiles_check(cfg->console_tiles, tiles_origin,
+                                                   sizeof tiles_origin, NULL) != NB_OK) {
+    free(api);
+    return NB_ERR_INVAL;
+  }
+  nb_console_csp(cfg->console_tiles ? tiles_origin : NULL, api->csp, sizeof api->csp);
+  api->ctx.console_csp = api->csp;
+  api->ctx.console_tiles = cfg->console_tiles;
   if (!api->cfg.keepalive_ms) api->cfg.keepalive_ms = 15000;
   if (!api->cfg.body_max) api->cfg.body_max = 65536;
   nb_http_guard_init(&api->guard, cfg->tls_cert != NULL);
@@ -326,6 +366,7 @@ static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
   nb_http_events_detach_bootstrap(api->ctx.events); /* the engine may go before the feed */
-  nb_httpd_free(api->httpd);                        /* ends the streams and held requests */
+  api_unlisten(api);
+  nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
 }

@@ -12,6 +12,7 @@
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
+#include "http/results.h"
 #include "io/loop.h"
 #include "server/server.h"
 
@@ -29,15 +30,23 @@ typedef struct {
   nb_http_bs *bootstrap;        /* bootstrap role in this process: /api/bootstrap routes and
                                    its events on /api/events; NULL = none (must outlive free) */
   size_t alerts_max;            /* monitor alerts kept for GET /api/alerts; 0 = 1000 */
+  nb_http_results_config results; /* results of queued requests (GET /api/requests/{id});
+                                     zeroes: results.h's defaults */
   /* Names a Host header may give besides the listener's own IP address (and localhost on
    * loopback): "name" or "name:port" (--http-host); see guard.h. */
   const char *const *hosts;
   size_t nhosts;
   nb_http_admit_config limits;    /* connection and stream bounds, deadlines; zeroes: admit.h's */
   const char *tls_cert, *tls_key; /* HTTPS: PEM chain and private key; NULL = plain HTTP */
+  /* The console's map tiles: a URL template ("https://{s}.tile.example.org/{z}/{x}/{y}.png",
+   * console.h's rules; NB_ERR_INVAL otherwise), its origin allowed by the console's CSP;
+   * NULL = none (positions on a plain background). */
+  const char *console_tiles;
 } nb_http_api_config;
 
-/* srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and
+/* The web console (console.h) is served at / and /console/ without a token: its files hold
+ * no secret; every /api/ route still needs it.
+ * srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and
  * /api/audit when a store is given); /api/clients then answers 404. */
 nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_config *cfg,
                        nb_http_api **out);

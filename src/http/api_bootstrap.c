@@ -8,6 +8,7 @@
 
 #include "dtls/cred.h"
 #include "http/api_ctx.h"
+#include "http/api_feed.h"
 
 static nb_http_bs *host_of(const nb_http_req *rq) { return nb_api_of(rq)->bootstrap; }
 
@@ -31,17 +32,9 @@ static bool storable(const char *ep) { return !ep[0] || nb_api_ep_valid(ep); }
  * shown, as for /api/security/clients (export through the CLI keeps it for backups). */
 static json_t *config_json(const nb_bs_config *c) {
   char *text = NULL;
-  if (nb_bs_config_to_json(c, &text) != NB_OK) return NULL;
+  if (nb_bs_config_to_public_json(c, &text) != NB_OK) return NULL;
   json_t *j = json_loads(text, 0, NULL);
   free(text);
-  if (json_object_del(j, "ca_key") == 0) json_object_set_new(j, "ca_key_set", json_true());
-  size_t i;
-  json_t *server;
-  json_array_foreach(json_object_get(j, "servers"), i, server) {
-    if (json_object_del(server, "psk_key") == 0) {
-      json_object_set_new(server, "psk_key_set", json_true());
-    }
-  }
   return j;
 }
 
@@ -201,69 +194,83 @@ enum MHD_Result nb_api_bs_reject(nb_http_req *rq) { return decide(rq, false); }
 
 /* ---- expected keys ---- */
 
-static bool is_secure_id(const char *s) {
-  if (!s || strlen(s) != NB_DTLS_SECURE_ID_LEN) return false;
-  for (; *s; s++)
-    if (!strchr("0123456789abcdef", *s)) return false;
-  return true;
-}
-
-/* Expected keys are the RPK rows (the bootstrap accounts' own PSKs sit beside them). */
-static nb_err offer_cred(void *user, const nb_server_sec_info *c) {
-  if (c->kind == NB_SERVER_ID_RPK) nb_page_keys_offer(user, c->ep);
+static nb_err offer_expected(void *user, const char *ep) {
+  nb_page_keys_offer(user, ep);
   return NB_OK;
 }
 
-static nb_err add_expected(void *user, const nb_server_sec_info *c) {
-  json_t **slot = c->kind == NB_SERVER_ID_RPK ? row_of(user, c->ep) : NULL;
-  if (slot && !*slot) *slot = json_pack("{s:s,s:s}", "endpoint", c->ep, "secureId", c->identity);
-  return NB_OK;
-}
-
-/* GET /api/bootstrap/expected: the secure IDs registered with `expect`, by name. */
+/* GET /api/bootstrap/expected: the credentials devices must present (secure IDs registered
+ * with `expect`, factory PSKs, fresh bootstrap-account keys), by name; identities only. */
 enum MHD_Result nb_api_bs_expected_list(nb_http_req *rq) {
   nb_bs_store *st = nb_http_bs_store(host_of(rq));
-  key_rows k;
+  nb_page_keys page;
   enum MHD_Result ret;
-  if (!rows_start(rq, &k, &ret)) return ret;
-  nb_err e = nb_bs_store_cred_each(st, offer_cred, &k.page);
-  nb_page_keys_finish(&k.page);
-  if (e == NB_OK) e = nb_bs_store_cred_each(st, add_expected, &k);
-  if (e != NB_OK) {
-    for (size_t i = 0; i < k.page.n; i++) json_decref(k.slots[i]);
-    free(k.slots);
-    nb_page_keys_deinit(&k.page);
+  if (!nb_http_key_page(rq, &page, &ret)) return ret;
+  if (nb_bs_store_expected_each(st, offer_expected, &page) != NB_OK) {
+    nb_page_keys_deinit(&page);
     return nb_http_reply_error(rq, 500, "cannot read the expected keys", "5.00");
   }
-  return reply_rows(rq, &k);
+  nb_page_keys_finish(&page);
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < page.n; i++) {
+    json_t *row = nb_bs_store_expected_json(st, page.keys[i]);
+    if (row) json_array_append_new(arr, row);
+  }
+  return nb_http_reply_key_page(rq, arr, &page);
 }
 
+/* {"secureId": "30 hex digits" | "nb:sid:..."} or {"pskIdentity": "...", "pskKey": "hex"}. */
+static bool expected_from_json(const json_t *b, const char *ep, nb_server_sec_info *c, char *why,
+                               size_t cap) {
+  const json_t *sid = json_object_get(b, "secureId"), *pid = json_object_get(b, "pskIdentity");
+  const json_t *key = json_object_get(b, "pskKey");
+  if (!json_is_object(b) || (sid != NULL) == (pid != NULL || key != NULL)) {
+    snprintf(why, cap,
+             "body must be {\"secureId\": \"<30 hex digits>\"} or {\"pskIdentity\": \"...\", "
+             "\"pskKey\": \"<hex>\"}");
+    return false;
+  }
+  if (sid) return nb_bs_expected_secure_id(ep, json_string_value(sid), c, why, cap) == NB_OK;
+  /* An identity with a NUL inside is not the identity a handshake would carry. */
+  if (json_is_string(pid) && strlen(json_string_value(pid)) != json_string_length(pid)) pid = NULL;
+  return nb_bs_expected_psk(ep, json_string_value(pid), json_string_value(key), c, why, cap) ==
+         NB_OK;
+}
+
+/* PUT /api/bootstrap/expected/{ep}: registers the device's secure ID or its factory PSK. */
 enum MHD_Result nb_api_bs_expected_put(nb_http_req *rq) {
-  char ep[NB_BS_EP_MAX];
+  char ep[NB_BS_EP_MAX], why[320], owner[NB_BS_EP_MAX];
   if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
   if (!storable(ep)) return nb_http_reply_error(rq, 400, NB_API_EP_RULE, "4.00");
   json_t *b = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, NULL);
-  const char *sid = json_string_value(json_object_get(b, "secureId"));
-  if (!is_secure_id(sid)) {
-    json_decref(b);
-    return nb_http_reply_error(
-        rq, 400, "body must be {\"secureId\": \"<30 lowercase hex digits>\"} (niobium keys)",
-        "4.00");
+  nb_server_sec_info c;
+  bool ok = expected_from_json(b, ep, &c, why, sizeof why);
+  json_decref(b); /* it held the key */
+  if (!ok) return nb_http_reply_error(rq, 400, why, "4.00");
+  nb_bs_store *st = nb_http_bs_store(host_of(rq));
+  nb_err e = nb_bs_store_expect_put(st, &c, owner);
+  bool psk = c.kind == NB_SERVER_ID_PSK;
+  memset(&c, 0, sizeof c);
+  nb_api_audit(rq, psk ? "bootstrap-expect-psk" : "bootstrap-expect", ep, NULL,
+               e == NB_OK           ? "2.04"
+               : e == NB_ERR_EXISTS ? "4.09"
+                                    : "5.00");
+  if (e == NB_ERR_EXISTS) {
+    snprintf(why, sizeof why,
+             "this %s is already registered for endpoint %s (each device needs its own)",
+             psk ? "PSK identity" : "secure ID", owner);
+    return nb_http_reply_error(rq, 409, why, "4.09");
   }
-  nb_server_sec_info c = {.kind = NB_SERVER_ID_RPK};
-  snprintf(c.ep, sizeof c.ep, "%s", ep);
-  snprintf(c.identity, sizeof c.identity, "%s", sid);
-  json_decref(b);
-  if (nb_bs_store_cred_put(nb_http_bs_store(host_of(rq)), &c) != NB_OK)
-    return nb_http_reply_error(rq, 500, "the store refused the secure ID", "5.00");
-  return nb_http_reply_json(rq, 200,
-                            json_pack("{s:s,s:s}", "endpoint", c.ep, "secureId", c.identity));
+  if (e != NB_OK) return nb_http_reply_error(rq, 500, "the store refused the credential", "5.00");
+  return nb_http_reply_json(rq, 200, nb_bs_store_expected_json(st, ep));
 }
 
 enum MHD_Result nb_api_bs_expected_delete(nb_http_req *rq) {
   char ep[NB_BS_EP_MAX];
   if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
-  if (nb_bs_store_cred_del(nb_http_bs_store(host_of(rq)), ep) != NB_OK)
+  nb_err e = nb_bs_store_expect_del(nb_http_bs_store(host_of(rq)), ep);
+  nb_api_audit(rq, "bootstrap-unexpect", ep, NULL, e == NB_OK ? "2.02" : "4.04");
+  if (e != NB_OK)
     return nb_http_reply_error(rq, 404, "nothing registered for this endpoint", "4.04");
   return nb_http_reply_json(rq, 200, json_pack("{s:s}", "deleted", ep));
 }

@@ -18,7 +18,10 @@ typedef struct {
   nb_server_op op;
   uint64_t id;
   bool single_value;
+  bool queued;   /* answered 202: its result goes to api->results and the event stream */
+  bool recorded; /* ... which it did */
   nb_path path;
+  char ep[NB_SERVER_EP_MAX];
 } dev_call;
 
 /* HTTP status for a device's CoAP answer. */
@@ -86,6 +89,19 @@ static json_t *signature_json(const nb_server_signature *sig) {
   return j;
 }
 
+/* A response code as Leshan names it and docs/openapi.yaml shows it: "CONTENT", "CHANGED",
+ * "NOT_FOUND", "UNSUPPORTED_CONTENT_FORMAT". */
+static const char *status_name(uint8_t code, char *out, size_t cap) {
+  const char *name = nb_coap_code_name(code);
+  size_t i = 0;
+  for (; name[i] && i + 1 < cap; i++)
+    out[i] = name[i] == ' ' || name[i] == '-'   ? '_'
+             : name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A')
+                                                : name[i];
+  out[i] = '\0';
+  return out;
+}
+
 static json_t *result_json(const dev_call *d, const nb_server_result *res, unsigned *status) {
   char code[8];
   if (res->err == NB_ERR_TIMEOUT) {
@@ -113,7 +129,9 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
     return nb_http_error_json("the device's payload does not decode", "5.02");
   }
   *status = http_status_of(res->code);
-  json_t *j = json_pack("{s:s,s:s}", "status", nb_coap_code_name(res->code), "code", code);
+  char name[40];
+  json_t *j =
+      json_pack("{s:s,s:s}", "status", status_name(res->code, name, sizeof(name)), "code", code);
   if (!j) return NULL;
   if (res->records) {
     json_object_set_new(j, "content", nb_http_json_records(res->records));
@@ -121,6 +139,10 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
         nb_path_equal(&res->records->items[0].path, &d->path))
       json_object_set_new(j, "value", nb_http_json_value(&res->records->items[0].value));
   }
+  if (res->format != NB_COAP_CF_NONE) /* the Content-Format the device answered with */
+    json_object_set_new(
+        j, "format",
+        json_string(res->format == NB_COSE_CF_SIGN1 ? "cose" : nb_format_name(res->format)));
   if (res->links) json_object_set_new(j, "links", json_stringn(res->links, res->links_len));
   if (res->location && res->location[0])
     json_object_set_new(j, "location", json_string(res->location));
@@ -130,9 +152,32 @@ static json_t *result_json(const dev_call *d, const nb_server_result *res, unsig
   return j;
 }
 
+/* The end of a request answered 202: kept for GET /api/requests/{id} and streamed as a
+ * REQUEST_RESULT event, with the answer a direct request would have had. */
+static void record_result(dev_call *d, const nb_server_result *res) {
+  nb_rq_state state = !res->unsent                 ? NB_RQ_DONE
+                      : res->err == NB_ERR_TIMEOUT ? NB_RQ_EXPIRED
+                                                   : NB_RQ_CANCELLED;
+  unsigned status = 500;
+  json_t *j =
+      state == NB_RQ_EXPIRED
+          ? nb_http_error_json("the device did not wake up before the request expired", "5.04")
+          : result_json(d, res, &status);
+  if (state == NB_RQ_EXPIRED) status = 504;
+  char *text = j ? nb_http_json_text(j) : NULL;
+  json_decref(j);
+  int64_t now = nb_api_now_unix(d->api);
+  if (nb_http_results_finish(d->api->results, d->id, state, status, text, now) == NB_OK)
+    nb_http_events_publish(d->api->events, d->ep, "REQUEST_RESULT",
+                           nb_http_results_json(d->api->results, d->id, now));
+  free(text);
+  d->recorded = true;
+}
+
 static void on_device_result(void *user, uint64_t id, const nb_server_result *res, bool last) {
   dev_call *d = user;
   (void)id;
+  if (d->queued && !d->recorded && !res->notification) record_result(d, res);
   if (d->rq && !res->notification) {
     unsigned status = 500;
     json_t *j = result_json(d, res, &status);
@@ -152,6 +197,39 @@ static void call_cancel(void *user) {
   nb_server_cancel(d->api->srv, d->id, false, nb_io_loop_now(d->api->loop));
 }
 
+/* The paths of a request as text ("/3/0/1" or "/3/0/1,/3303/0/5700"). */
+static void paths_text(const nb_server_request *sr, char *out, size_t cap) {
+  size_t np = sr->path_count ? sr->path_count : 1, off = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < np && off + NB_PATH_STRLEN + 1 < cap; i++) {
+    if (i) out[off++] = ',';
+    nb_path_format(sr->path_count ? &sr->paths[i] : &sr->path, out + off, cap - off);
+    off += strlen(out + off);
+  }
+}
+
+/* A sleeping device's request: answered 202 now, its result kept for GET /api/requests/{id}
+ * (and streamed) when the device wakes and answers; the engine's final callback frees d.
+ * When no record can be kept, the request is cancelled and refused (503). */
+static enum MHD_Result reply_queued(nb_http_req *rq, dev_call *d, const nb_server_request *sr) {
+  nb_api_ctx *api = d->api;
+  char paths[NB_PATH_STRLEN * 4];
+  paths_text(sr, paths, sizeof(paths));
+  d->rq = NULL;
+  nb_err e = nb_http_results_add(api->results, d->id, d->ep, nb_server_op_name(sr->op), paths,
+                                 nb_api_now_unix(api));
+  if (e != NB_OK) { /* its callback frees d */
+    nb_server_cancel(api->srv, d->id, false, nb_io_loop_now(api->loop));
+    return nb_http_reply_error(rq, 503,
+                               "too many queued requests are waiting for their devices; retry "
+                               "later",
+                               "5.03");
+  }
+  d->queued = true;
+  return nb_http_reply_json(
+      rq, 202, json_pack("{s:s,s:I}", "status", "QUEUED", "requestId", (json_int_t)d->id));
+}
+
 static enum MHD_Result submit(nb_http_req *rq, const char *ep, nb_server_request *sr) {
   nb_api_ctx *api = nb_api_of(rq);
   dev_call *d = calloc(1, sizeof(*d));
@@ -161,6 +239,7 @@ static enum MHD_Result submit(nb_http_req *rq, const char *ep, nb_server_request
   d->path = sr->path;
   d->single_value = sr->path.len >= NB_PATH_RESOURCE;
   d->rq = rq;
+  snprintf(d->ep, sizeof(d->ep), "%s", ep);
   bool queued = false;
   nb_err rc = nb_server_send_request(api->srv, ep, sr, on_device_result, d,
                                      nb_io_loop_now(api->loop), &d->id, &queued);
@@ -168,11 +247,7 @@ static enum MHD_Result submit(nb_http_req *rq, const char *ep, nb_server_request
     free(d);
     return reply_nb_error(rq, rc);
   }
-  if (queued) { /* answered when the device wakes; the engine's final callback frees d */
-    d->rq = NULL;
-    return nb_http_reply_json(
-        rq, 202, json_pack("{s:s,s:I}", "status", "QUEUED", "requestId", (json_int_t)d->id));
-  }
+  if (queued) return reply_queued(rq, d, sr);
   return nb_http_req_hold(rq, call_cancel, d);
 }
 
@@ -383,6 +458,12 @@ enum MHD_Result nb_api_client_history(nb_http_req *rq) {
   return nb_http_reply_json(rq, 200, nb_http_events_history(nb_api_of(rq)->events, ep, &sr.path));
 }
 
+/* ?active=false: passive cancel (the next notification gets RST); else an active one. */
+static bool active_cancel(nb_http_req *rq) {
+  const char *mode = nb_http_query(rq, "active");
+  return !mode || strcmp(mode, "false") != 0;
+}
+
 /* DELETE .../{path}/observe: cancels the observations of that exact path. */
 enum MHD_Result nb_api_client_observe_cancel(nb_http_req *rq) {
   nb_api_ctx *api = nb_api_of(rq);
@@ -394,8 +475,7 @@ enum MHD_Result nb_api_client_observe_cancel(nb_http_req *rq) {
     return nb_http_reply_error(rq, 404, "no registration for this endpoint", "4.04");
   char ps[NB_PATH_STRLEN];
   nb_path_format(&sr.path, ps, sizeof(ps));
-  const char *mode = nb_http_query(rq, "active");
-  bool active = !mode || strcmp(mode, "false") != 0;
+  bool active = active_cancel(rq);
   nb_server_obs_info obs[32];
   size_t n = nb_server_observations(api->srv, ep, obs, 32), cancelled = 0;
   for (size_t i = 0; i < n && i < 32; i++)
@@ -405,6 +485,128 @@ enum MHD_Result nb_api_client_observe_cancel(nb_http_req *rq) {
   nb_api_audit(rq, "observe-cancel", ep, ps, cancelled ? "cancelled" : "4.04");
   if (!cancelled) return nb_http_reply_error(rq, 404, "no observation of this path", "4.04");
   return nb_http_reply_json(rq, 200, json_pack("{s:I}", "cancelled", (json_int_t)cancelled));
+}
+
+static int cmp_text(const void *a, const void *b) { return strcmp(a, b); }
+
+/* A path list "/a,/b" (or one path) as sorted path texts joined by ',': two lists name the same
+ * observation whatever their order. false when a path does not parse. */
+static bool path_set(const char *list, char *out, size_t cap) {
+  nb_path ps[64];
+  size_t n = 0;
+  char buf[NB_SERVER_PATHS_MAX];
+  snprintf(buf, sizeof(buf), "%s", list);
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (n == 64 || nb_path_parse(t, &ps[n]) != NB_OK) return false;
+    n++;
+  }
+  if (!n) return false;
+  char texts[64][NB_PATH_STRLEN];
+  for (size_t i = 0; i < n; i++) nb_path_format(&ps[i], texts[i], sizeof(texts[i]));
+  qsort(texts, n, sizeof(texts[0]), cmp_text);
+  size_t off = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < n && off + NB_PATH_STRLEN + 1 < cap; i++)
+    off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "", texts[i]);
+  return true;
+}
+
+/* DELETE .../composite/observe?paths=/3/0/1,/3303/0/5700: cancels the composite observations
+ * of that set of paths (in any order). */
+enum MHD_Result nb_api_client_composite_cancel(nb_http_req *rq) {
+  nb_api_ctx *api = nb_api_of(rq);
+  char ep[NB_SERVER_EP_MAX], want[NB_SERVER_PATHS_MAX], have[NB_SERVER_PATHS_MAX];
+  enum MHD_Result ret;
+  if (!target_ep(rq, ep, &ret)) return ret;
+  const char *paths = nb_http_query(rq, "paths");
+  if (!paths || !path_set(paths, want, sizeof(want)))
+    return nb_http_reply_error(
+        rq, 400, "give the observed paths as ?paths=/3/0/1,/3303/0/5700 (LwM2M paths)", "4.00");
+  if (!nb_server_find(api->srv, ep))
+    return nb_http_reply_error(rq, 404, "no registration for this endpoint", "4.04");
+  nb_server_obs_info obs[64];
+  size_t n = nb_server_observations(api->srv, ep, obs, 64), cancelled = 0;
+  for (size_t i = 0; i < n && i < 64; i++)
+    if (obs[i].composite && path_set(obs[i].paths, have, sizeof(have)) && strcmp(have, want) == 0 &&
+        nb_server_cancel(api->srv, obs[i].id, active_cancel(rq), nb_io_loop_now(api->loop)) ==
+            NB_OK)
+      cancelled++;
+  nb_api_audit(rq, "observe-composite-cancel", ep, want, cancelled ? "cancelled" : "4.04");
+  if (!cancelled)
+    return nb_http_reply_error(rq, 404, "no composite observation of these paths", "4.04");
+  return nb_http_reply_json(rq, 200, json_pack("{s:I}", "cancelled", (json_int_t)cancelled));
+}
+
+/* A decimal ID of the route's parameter i; false when it is none. */
+static bool id_param(const nb_http_req *rq, size_t i, uint64_t *id) {
+  char text[24], *end;
+  if (!nb_route_param(&rq->params, i, text, sizeof(text)) || text[0] < '0' || text[0] > '9')
+    return false;
+  *id = strtoull(text, &end, 10);
+  return *end == '\0' && *id != 0;
+}
+
+/* DELETE .../observations/{id}: one observation of ep, single or composite. */
+enum MHD_Result nb_api_client_observation_cancel(nb_http_req *rq) {
+  nb_api_ctx *api = nb_api_of(rq);
+  char ep[NB_SERVER_EP_MAX];
+  enum MHD_Result ret;
+  uint64_t id;
+  if (!target_ep(rq, ep, &ret)) return ret;
+  if (!id_param(rq, 1, &id)) return nb_http_reply_error(rq, 404, "no such observation", "4.04");
+  nb_server_obs_info obs[64];
+  size_t n = nb_server_observations(api->srv, ep, obs, 64);
+  bool found = false;
+  for (size_t i = 0; i < n && i < 64 && !found; i++)
+    found = obs[i].id == id &&
+            nb_server_cancel(api->srv, id, active_cancel(rq), nb_io_loop_now(api->loop)) == NB_OK;
+  char ids[24];
+  snprintf(ids, sizeof(ids), "%llu", (unsigned long long)id);
+  nb_api_audit(rq, "observe-cancel", ep, ids, found ? "cancelled" : "4.04");
+  if (!found)
+    return nb_http_reply_error(rq, 404, "no observation of this endpoint has this ID", "4.04");
+  return nb_http_reply_json(rq, 200, json_pack("{s:I}", "cancelled", (json_int_t)1));
+}
+
+/* ---- results of queued requests ---- */
+
+/* The record of a queued request, with QUEUED turned SENT once the engine sent it. */
+static json_t *request_record(nb_api_ctx *api, uint64_t id) {
+  if (nb_http_results_pending(api->results, id) && !nb_server_request_queued(api->srv, id))
+    nb_http_results_sent(api->results, id);
+  return nb_http_results_json(api->results, id, nb_api_now_unix(api));
+}
+
+#define NO_SUCH_REQUEST                                                                    \
+  "no such queued request: only requests answered 202 QUEUED have a result here, kept an " \
+  "hour after they end (at most 10000)"
+
+enum MHD_Result nb_api_request_get(nb_http_req *rq) {
+  uint64_t id;
+  json_t *j = id_param(rq, 0, &id) ? request_record(nb_api_of(rq), id) : NULL;
+  if (!j) return nb_http_reply_error(rq, 404, NO_SUCH_REQUEST, "4.04");
+  return nb_http_reply_json(rq, 200, j);
+}
+
+/* DELETE /api/requests/{id}: only while the request waits in the queue. */
+enum MHD_Result nb_api_request_cancel(nb_http_req *rq) {
+  nb_api_ctx *api = nb_api_of(rq);
+  uint64_t id;
+  json_t *j = id_param(rq, 0, &id) ? request_record(api, id) : NULL;
+  if (!j) return nb_http_reply_error(rq, 404, NO_SUCH_REQUEST, "4.04");
+  const char *state = json_string_value(json_object_get(j, "state"));
+  bool sent = strcmp(state, "SENT") == 0;
+  bool queued = strcmp(state, "QUEUED") == 0 &&
+                nb_server_cancel(api->srv, id, false, nb_io_loop_now(api->loop)) == NB_OK;
+  nb_api_audit(rq, "request-cancel", json_string_value(json_object_get(j, "endpoint")),
+               json_string_value(json_object_get(j, "path")), queued ? "cancelled" : "4.09");
+  json_decref(j);
+  if (!queued)
+    return nb_http_reply_error(rq, 409,
+                               sent ? "already sent to the device: its result comes when it answers"
+                                    : "this request has already ended",
+                               "4.09");
+  return nb_http_reply_json(rq, 200, request_record(api, id));
 }
 
 /* One operation on the path with no body to read. */

@@ -1,6 +1,7 @@
 /* What the REST handlers (api_clients.c, api_security.c, api_feed.c, api_bootstrap.c) share:
  * the engines and stores of the process, built by api.c and reached through each request's
- * app pointer. Owns nothing (api.c owns the events and alerts; the rest is borrowed). */
+ * app pointer. Owns nothing (api.c owns the events, alerts and queued results; the rest is
+ * borrowed). */
 #ifndef NB_HTTP_API_CTX_H
 #define NB_HTTP_API_CTX_H
 
@@ -11,6 +12,7 @@
 #include "http/bs_host.h"
 #include "http/events.h"
 #include "http/httpd.h"
+#include "http/results.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -21,8 +23,12 @@ typedef struct {
   nb_server_store store; /* ops NULL: no store */
   nb_http_events *events;
   nb_http_alerts *alerts;
-  nb_http_bs *bootstrap; /* NULL: no bootstrap role */
-  int64_t clock_offset;  /* loop time + offset = Unix ms */
+  nb_http_bs *bootstrap;     /* NULL: no bootstrap role */
+  nb_http_results *results;  /* results of requests answered 202 QUEUED (NULL without srv) */
+  int64_t clock_offset;      /* loop time + offset = Unix ms */
+  const char *console_csp;   /* the console's Content-Security-Policy (console.h) */
+  const char *console_tiles; /* its map tile URL template; NULL = no tiles */
+  bool token_required;       /* /api/ routes need the bearer token (the console asks first) */
 } nb_api_ctx;
 
 static inline nb_api_ctx *nb_api_of(const nb_http_req *rq) { return (nb_api_ctx *)rq->app; }

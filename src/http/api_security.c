@@ -108,6 +108,13 @@ static enum MHD_Result security_store(nb_http_req *rq, const char *ep_in) {
   if (!ok) return nb_http_reply_error(rq, 400, reason, "4.00");
   bool existed = st->ops->sec_get(st->self, s.ep, &old) == NB_OK;
   memset(&old, 0, sizeof(old));
+  /* An identity is one device's: the handshake finds the endpoint by it. */
+  if (st->ops->sec_find(st->self, s.kind, s.identity, &old) == NB_OK && strcmp(old.ep, s.ep) != 0) {
+    snprintf(reason, sizeof(reason), "this identity already belongs to endpoint %.100s", old.ep);
+    memset(&old, 0, sizeof(old));
+    memset(&s, 0, sizeof(s));
+    return nb_http_reply_error(rq, 409, reason, "4.09");
+  }
   nb_err rc = st->ops->sec_put(st->self, &s);
   json_t *j = sec_json(&s);
   memset(&s, 0, sizeof(s)); /* the PSK */

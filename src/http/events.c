@@ -1,7 +1,8 @@
-/* Live feed and value history: see events.h. Frames are formatted once per engine event and
- * copied into each matching subscriber's buffer; a full buffer drops the frame (counted, and
- * announced with a DROPPED frame once there is room) so a slow reader costs at most
- * sub_buffer_max bytes. */
+/* Live feed and value history: see events.h. An engine event nobody subscribed to costs no
+ * JSON at all (most servers run with no dashboard open); one that someone listens to is
+ * formatted once, when the first subscriber it is for is found, and copied into each matching
+ * subscriber's buffer; a full buffer drops the frame (counted, and announced with a DROPPED
+ * frame once there is room) so a slow reader costs at most sub_buffer_max bytes. */
 #include "http/events.h"
 
 #include <stdio.h>
@@ -51,7 +52,9 @@ struct nb_http_events {
   nb_coap_hmap hist; /* ep_hist by endpoint name */
   size_t nrings;
   uint64_t frame_id;
-  nb_bs_engine *bs; /* attached bootstrap engine, or NULL */
+  uint64_t frames_built; /* frames formatted (nb_http_events_frames_built) */
+  nb_bytes frame;        /* the frame being formatted, kept for the next one */
+  nb_bs_engine *bs;      /* attached bootstrap engine, or NULL */
 };
 
 void nb_http_events_config_default(nb_http_events_config *cfg) {
@@ -99,20 +102,40 @@ static void sub_push(nb_http_events *ev, nb_http_sub *s, const char *frame, size
   if (was_empty && s->len != s->off && s->wake) s->wake(s->user);
 }
 
+static bool sub_wants(const nb_http_sub *s, const char *ep) {
+  return !s->ep[0] || strcmp(s->ep, ep) == 0;
+}
+
+/* Whether a frame about ep would reach anyone: callers build no JSON otherwise. */
+static bool listened(const nb_http_events *ev, const char *ep) {
+  for (const nb_http_sub *s = ev->subs; s; s = s->next)
+    if (sub_wants(s, ep)) return true;
+  return false;
+}
+
+/* The frames larger than this are not kept for the next one. */
+#define FRAME_KEEP 65536
+
+/* Formats `event: name` with data once and queues it to every subscriber of ep; takes data. */
 static void broadcast(nb_http_events *ev, const char *ep, const char *name, json_t *data) {
-  char *text = data ? nb_http_json_text(data) : NULL;
-  json_decref(data);
-  if (!text) return;
-  size_t cap = strlen(text) + strlen(name) + 48;
-  char *frame = malloc(cap);
-  if (frame) {
-    int n = snprintf(frame, cap, "id: %llu\nevent: %s\ndata: %s\n\n",
-                     (unsigned long long)++ev->frame_id, name, text);
-    for (nb_http_sub *s = ev->subs; s; s = s->next)
-      if (!s->ep[0] || strcmp(s->ep, ep) == 0) sub_push(ev, s, frame, (size_t)n);
+  if (data && listened(ev, ep)) {
+    nb_bytes *f = &ev->frame;
+    nb_bytes_clear(f);
+    char head[128]; /* names are the feed's own constants */
+    int n = snprintf(head, sizeof head,
+                     "id: %llu\nevent: %s\ndata: ", (unsigned long long)++ev->frame_id, name);
+    nb_err rc =
+        n > 0 && (size_t)n < sizeof head ? nb_bytes_append(f, head, (size_t)n) : NB_ERR_INVAL;
+    if (rc == NB_OK) rc = nb_http_json_append(f, data);
+    if (rc == NB_OK) rc = nb_bytes_append(f, "\n\n", 2);
+    if (rc == NB_OK) {
+      ev->frames_built++;
+      for (nb_http_sub *s = ev->subs; s; s = s->next)
+        if (sub_wants(s, ep)) sub_push(ev, s, (const char *)f->data, f->len);
+    }
+    if (f->cap > FRAME_KEEP) nb_bytes_free(f);
   }
-  free(frame);
-  free(text);
+  json_decref(data);
 }
 
 void nb_http_events_publish(nb_http_events *ev, const char *ep, const char *name, json_t *data) {
@@ -163,6 +186,8 @@ void nb_http_events_keepalive(nb_http_events *ev) {
 }
 
 size_t nb_http_events_subscribers(const nb_http_events *ev) { return ev->nsubs; }
+
+uint64_t nb_http_events_frames_built(const nb_http_events *ev) { return ev->frames_built; }
 
 /* ---- history ---- */
 
@@ -316,23 +341,28 @@ static void address_event(nb_http_events *ev, const nb_server_event *e, int64_t 
                       "timestamp", (json_int_t)at));
 }
 
+/* The frame of a registration event: the registration as the API shows it. */
+static json_t *reg_event(const nb_http_events *ev, const nb_server_event *e, int64_t at) {
+  json_t *data = nb_http_json_reg(e->reg, nb_server_is_awake(ev->srv, e->reg->ep));
+  if (data) json_object_set_new(data, "timestamp", json_integer(at));
+  if (data && e->type == NB_SEV_REGISTRATION)
+    json_object_set_new(data, "replaced", json_boolean(e->replaced));
+  return data;
+}
+
 static void on_event(void *user, const nb_server_event *e) {
   nb_http_events *ev = user;
   int64_t at = e->now + ev->cfg.clock_offset;
-  if (e->type == NB_SEV_ADDRESS_CHANGED && e->reg) address_event(ev, e, at);
+  bool heard = e->reg && listened(ev, e->reg->ep);
+  if (e->type == NB_SEV_ADDRESS_CHANGED && heard) address_event(ev, e, at);
   if ((unsigned)e->type >= sizeof(type_names) / sizeof(type_names[0]) || !e->reg) return;
-  json_t *data;
-  if (e->type == NB_SEV_NOTIFICATION || e->type == NB_SEV_SEND) {
-    if (e->type == NB_SEV_NOTIFICATION) record_history(ev, e, at);
-    data = values_event(ev, e, at);
-  } else {
-    data = nb_http_json_reg(e->reg, nb_server_is_awake(ev->srv, e->reg->ep));
-    if (data) json_object_set_new(data, "timestamp", json_integer(at));
-    if (data && e->type == NB_SEV_REGISTRATION)
-      json_object_set_new(data, "replaced", json_boolean(e->replaced));
+  if (e->type == NB_SEV_NOTIFICATION) record_history(ev, e, at); /* heard or not */
+  if (heard) {
+    bool values = e->type == NB_SEV_NOTIFICATION || e->type == NB_SEV_SEND;
+    broadcast(ev, e->reg->ep, type_names[e->type],
+              values ? values_event(ev, e, at) : reg_event(ev, e, at));
+    monitor_event(ev, e, at);
   }
-  broadcast(ev, e->reg->ep, type_names[e->type], data);
-  monitor_event(ev, e, at);
   if (e->type == NB_SEV_DEREGISTRATION || e->type == NB_SEV_EXPIRED) {
     ep_hist *h = hist_find(ev, e->reg->ep);
     if (h) hist_drop(ev, h);
@@ -345,6 +375,7 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
   nb_http_events *ev = user;
   int64_t at = e->now + ev->cfg.clock_offset;
   const char *ep = e->ep ? e->ep : "";
+  if (!listened(ev, ep)) return;
   char addr[NB_ADDR_STRLEN] = "", code[8] = "";
   if (e->peer) nb_addr_format(e->peer, addr, sizeof(addr));
   if (e->code) nb_coap_code_format(e->code, code);
@@ -354,7 +385,10 @@ static void on_bs_event(void *user, const nb_bs_event *e) {
                     : json_pack("{s:s,s:I}", "address", addr, "timestamp", (json_int_t)at);
   if (!j) return;
   if (code[0]) json_object_set_new(j, "code", json_string(code));
-  if (e->err) json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
+  if (e->err) {
+    json_object_set_new(j, "error", json_string(nb_err_name(e->err)));
+    json_object_set_new(j, "reason", json_string(nb_strerror(e->err)));
+  }
   if (e->step && e->step[0]) json_object_set_new(j, "step", json_string(e->step));
   if (e->secure_id) json_object_set_new(j, "secureId", json_string(e->secure_id));
   if (e->attempt) json_object_set_new(j, "attempt", json_integer(e->attempt));
@@ -420,5 +454,6 @@ void nb_http_events_free(nb_http_events *ev) {
     free(h);
   }
   nb_coap_hmap_deinit(&ev->hist);
+  nb_bytes_free(&ev->frame);
   free(ev);
 }

@@ -3,6 +3,7 @@
  * NOTIFICATION, SEND, REGISTRATION_ADDRESS_CHANGED, and MONITOR frames with status
  * 2.01/2.02/2.04) queued per subscriber in a bounded buffer, and the last values of every
  * observed resource in a bounded ring each.
+ * An event is formatted only when a subscriber follows its endpoint, and then once for all.
  * Independent of HTTP: the API drains subscribers into its connections. Owns subscribers,
  * their buffers and the history rings. */
 #ifndef NB_HTTP_EVENTS_H
@@ -51,6 +52,9 @@ uint64_t nb_http_sub_dropped(const nb_http_sub *sub);
  * going). */
 void nb_http_events_keepalive(nb_http_events *ev);
 size_t nb_http_events_subscribers(const nb_http_events *ev);
+/* Frames formatted so far: each event at most once, however many subscribers it reaches, and
+ * none while nobody listens to its endpoint. */
+uint64_t nb_http_events_frames_built(const nb_http_events *ev);
 
 /* Queues one frame `event: name` with data's compact JSON to every subscriber of ep (""
  * reaches unfiltered subscribers only). Takes the reference to data. */

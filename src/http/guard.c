@@ -151,9 +151,9 @@ nb_http_guard_verdict nb_http_guard_check(const nb_http_guard *g, const nb_http_
     *why = "no CORS here: the API answers requests from its own origin only";
     return NB_GUARD_PREFLIGHT;
   }
-  if ((r->origin && !same_origin(g, r->origin, r->host)) ||
-      (r->fetch_site && strcmp(r->fetch_site, "same-origin") != 0 &&
-       strcmp(r->fetch_site, "none") != 0)) {
+  if (!r->public_get && ((r->origin && !same_origin(g, r->origin, r->host)) ||
+                         (r->fetch_site && strcmp(r->fetch_site, "same-origin") != 0 &&
+                          strcmp(r->fetch_site, "none") != 0))) {
     *why = "cross-site request refused: the API answers requests from its own origin only";
     return NB_GUARD_CROSS_SITE;
   }

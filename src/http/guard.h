@@ -37,6 +37,9 @@ typedef struct {
   const char *method;
   const char *host, *origin, *fetch_site, *content_type;
   bool has_body;        /* Content-Length above 0, or a Transfer-Encoding */
+  bool public_get;      /* a GET of a public static file (the console's): another site may
+                           link to it or load it, so Origin and Sec-Fetch-Site are not
+                           checked; the Host still is */
   const nb_addr *local; /* the address (and port) the connection arrived on */
 } nb_http_guard_request;
 
@@ -48,7 +51,8 @@ typedef enum {
   NB_GUARD_NOT_JSON,   /* 415: a body (or a state change) declared other than application/json */
 } nb_http_guard_verdict;
 
-/* Checks in this order: Host, OPTIONS, Origin and Sec-Fetch-Site, Content-Type. *why (may be
+/* Checks in this order: Host, OPTIONS, Origin and Sec-Fetch-Site (not for public_get),
+ * Content-Type. *why (may be
  * NULL) gets a static sentence for the error answer. */
 nb_http_guard_verdict nb_http_guard_check(const nb_http_guard *g, const nb_http_guard_request *r,
                                           const char **why);

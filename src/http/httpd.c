@@ -101,6 +101,25 @@ enum MHD_Result nb_http_reply_text(nb_http_req *rq, unsigned status, char *text,
   return ret;
 }
 
+enum MHD_Result nb_http_reply_static(nb_http_req *rq, unsigned status, const void *data, size_t len,
+                                     const char *type, const char *const *headers) {
+  /* PERSISTENT: MHD only reads it (its API takes no const pointer). */
+  union {
+    const void *in;
+    void *out;
+  } body = {.in = data};
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, body.out, MHD_RESPMEM_PERSISTENT);
+  if (!r) return MHD_NO;
+  if (type) MHD_add_response_header(r, "Content-Type", type);
+  for (size_t i = 0; headers && headers[i]; i += 2)
+    MHD_add_response_header(r, headers[i], headers[i + 1]);
+  if (rq->close) MHD_add_response_header(r, "Connection", "close");
+  rq->replied = true;
+  enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 enum MHD_Result nb_http_reply_json(nb_http_req *rq, unsigned status, json_t *j) {
   char *text = j ? nb_http_json_text(j) : NULL;
   json_decref(j);
@@ -420,14 +439,26 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 /* ---- what is logged: one summary line, never one line per connection ---- */
 
+/* libmicrohttpd's words for a client that went away while it was being answered: how every
+ * event stream ends (curl stopped, a browser tab closed), not something to warn about. */
+static bool peer_gone(const char *m) {
+  static const char *const gone[] = {"no longer available", "closed by remote", "reset by peer",
+                                     "Broken pipe", "shut down socket"};
+  for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+    if (strstr(m, gone[i])) return true;
+  return false;
+}
+
 static void on_mhd_message(void *cls, const char *fmt, va_list ap) {
   nb_httpd *d = cls;
-  char *m = d->sum.last_message;
+  char m[MSG_MAX];
   vsnprintf(m, MSG_MAX, fmt, ap);
   for (char *p = m; *p; p++)
     if (*p == '"' || (unsigned char)*p < 0x20) *p = ' ';
-  d->sum.mhd_messages++;
   NB_LOG_DEBUG(MOD, "event=mhd_message text=\"%s\"", m);
+  if (peer_gone(m)) return;
+  memcpy(d->sum.last_message, m, MSG_MAX);
+  d->sum.mhd_messages++;
 }
 
 /* Logs what changed since the last line, when something did. */
@@ -503,12 +534,12 @@ static struct MHD_Daemon *start_mhd(nb_httpd *d) {
   /* MHD's own bound sits above ours: we evict, MHD only refuses. Its inactivity timeout is a
    * backstop for answers a client does not read (held requests and idle streams are
    * suspended, and exempt). */
+  /* The logger first: MHD prints what comes before it on stderr itself. */
   return MHD_start_daemon(
-      flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, d,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(d->cfg.admit.max_conns + MHD_SLACK),
+      flags, d->cfg.listen.port, NULL, NULL, on_http, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message,
+      d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(d->cfg.admit.max_conns + MHD_SLACK),
       d->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
       MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
 }

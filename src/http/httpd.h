@@ -83,6 +83,10 @@ enum MHD_Result nb_http_reply_error(nb_http_req *rq, unsigned status, const char
  * Link header to the next page (same path, same limit). */
 enum MHD_Result nb_http_reply_page(nb_http_req *rq, json_t *arr, size_t limit,
                                    const char *next_cursor);
+/* A body that outlives the answer (not copied; NULL with len 0 for none, e.g. 304) with more
+ * headers: name, value pairs ended by a NULL name; type NULL sends no Content-Type. */
+enum MHD_Result nb_http_reply_static(nb_http_req *rq, unsigned status, const void *data, size_t len,
+                                     const char *type, const char *const *headers);
 /* {"error": msg, "code": code} (a new reference). */
 json_t *nb_http_error_json(const char *msg, const char *code);
 

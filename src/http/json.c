@@ -6,39 +6,143 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Significant digits %.*g needs for d to read back as d (1..17). */
-static int nb_json_digits(double d) {
-  char buf[40];
-  for (int p = 1; p < 17; p++) {
-    snprintf(buf, sizeof buf, "%.*g", p, d);
-    if (strtod(buf, NULL) == d) return p;
+/* ---- compact text ---- */
+
+/* Deeper documents are refused (jansson's parser stops at 2048 too). */
+#define NB_JSON_MAX_DEPTH 2048
+
+/* d with the fewest of 15, 16 or 17 significant digits that read back as d: any decimal of up
+ * to 15 digits survives a trip through a double, so %.15g gives a value that came from one (a
+ * sensor's 20.44) exactly as it was written. A real always shows as one: "20.0", never "20" or
+ * jansson's "2e1" at a precision shorter than its integer part; exponents as jansson writes
+ * them ("1e300", "1e-5"). */
+static size_t nb_json_real(double d, char *buf, size_t cap) {
+  int n = 0;
+  for (int p = 15; p <= 17; p++) {
+    n = snprintf(buf, cap, "%.*g", p, d);
+    if (p == 17 || strtod(buf, NULL) == d) break;
   }
-  return 17;
+  if (n <= 0 || (size_t)n >= cap - 2) return 0;
+  char *e = strchr(buf, 'e');
+  if (!e) {
+    if (!strchr(buf, '.')) memcpy(buf + n, ".0", 3), n += 2;
+    return (size_t)n;
+  }
+  char *digits = e + 1 + (e[1] == '-'), *from = e + 1 + (e[1] == '-' || e[1] == '+');
+  while (*from == '0' && from[1]) from++;
+  memmove(digits, from, strlen(from) + 1);
+  return strlen(buf);
 }
 
-static int nb_json_max_digits(const json_t *j) {
-  int most = 1;
-  if (json_is_real(j)) return nb_json_digits(json_real_value(j));
-  if (json_is_array(j)) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(j, i, v) {
-      int d = nb_json_max_digits(v);
-      if (d > most) most = d;
-    }
-  } else if (json_is_object(j)) {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)j, k, v) {
-      int d = nb_json_max_digits(v);
-      if (d > most) most = d;
-    }
+static bool nb_json_plain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
+
+/* s as a JSON string; the common case, nothing to escape, is one copy. */
+static nb_err nb_json_string(nb_bytes *out, const char *s, size_t len) {
+  size_t plain = 0;
+  while (plain < len && nb_json_plain((unsigned char)s[plain])) plain++;
+  if (plain == len) {
+    nb_err rc = nb_bytes_reserve(out, len + 2);
+    if (rc != NB_OK) return rc;
+    char *w = (char *)out->data + out->len;
+    w[0] = '"';
+    memcpy(w + 1, s, len);
+    w[len + 1] = '"';
+    w[len + 2] = '\0';
+    out->len += len + 2;
+    return NB_OK;
   }
-  return most;
+  nb_err rc = nb_bytes_append(out, "\"", 1);
+  size_t run = 0; /* s[run..i) needs no escape */
+  for (size_t i = plain; rc == NB_OK && i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (nb_json_plain(c)) continue;
+    rc = nb_bytes_append(out, s + run, i - run);
+    run = i + 1;
+    static const char named[] = "\b\f\n\r\t\"\\", letter[] = "bfnrt\"\\";
+    const char *k = c ? strchr(named, c) : NULL;
+    char esc[8];
+    if (k)
+      snprintf(esc, sizeof esc, "\\%c", letter[k - named]);
+    else
+      snprintf(esc, sizeof esc, "\\u%04X", c);
+    if (rc == NB_OK) rc = nb_bytes_append_str(out, esc);
+  }
+  if (rc == NB_OK) rc = nb_bytes_append(out, s + run, len - run);
+  return rc == NB_OK ? nb_bytes_append(out, "\"", 1) : rc;
+}
+
+/* v in decimal, without printf's machinery (timestamps and sequences in every event). */
+static size_t nb_json_integer(json_int_t v, char *buf) {
+  char d[24];
+  size_t nd = 0, n = 0;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do d[nd++] = (char)('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0) buf[n++] = '-';
+  while (nd) buf[n++] = d[--nd];
+  return n;
+}
+
+static nb_err nb_json_write(nb_bytes *out, const json_t *j, int depth) {
+  if (depth > NB_JSON_MAX_DEPTH) return NB_ERR_INVAL;
+  char num[48];
+  size_t n;
+  nb_err rc = NB_OK;
+  switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+      const char *k;
+      size_t klen;
+      json_t *v;
+      char sep = '{';
+      json_object_keylen_foreach((json_t *)j, k, klen, v) {
+        if (rc == NB_OK) rc = nb_bytes_append(out, &sep, 1);
+        if (rc == NB_OK) rc = nb_json_string(out, k, klen);
+        if (rc == NB_OK) rc = nb_bytes_append(out, ":", 1);
+        if (rc == NB_OK) rc = nb_json_write(out, v, depth + 1);
+        sep = ',';
+      }
+      return rc == NB_OK ? nb_bytes_append(out, sep == '{' ? "{}" : "}", sep == '{' ? 2 : 1) : rc;
+    }
+    case JSON_ARRAY: {
+      for (size_t i = 0; rc == NB_OK && i < json_array_size(j); i++) {
+        rc = nb_bytes_append(out, i ? "," : "[", 1);
+        if (rc == NB_OK) rc = nb_json_write(out, json_array_get(j, i), depth + 1);
+      }
+      return rc == NB_OK ? nb_bytes_append_str(out, json_array_size(j) ? "]" : "[]") : rc;
+    }
+    case JSON_STRING:
+      return nb_json_string(out, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+      n = nb_json_integer(json_integer_value(j), num);
+      return nb_bytes_append(out, num, n);
+    case JSON_REAL:
+      n = nb_json_real(json_real_value(j), num, sizeof num);
+      return n ? nb_bytes_append(out, num, n) : NB_ERR_INVAL;
+    case JSON_TRUE:
+      return nb_bytes_append_str(out, "true");
+    case JSON_FALSE:
+      return nb_bytes_append_str(out, "false");
+    case JSON_NULL:
+      return nb_bytes_append_str(out, "null");
+  }
+  return NB_ERR_INVAL;
+}
+
+nb_err nb_http_json_append(nb_bytes *out, const json_t *j) {
+  size_t mark = out->len;
+  nb_err rc = j ? nb_json_write(out, j, 0) : NB_ERR_INVAL;
+  if (rc != NB_OK && out->data) out->data[out->len = mark] = 0;
+  return rc;
 }
 
 char *nb_http_json_text(const json_t *j) {
-  return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(nb_json_max_digits(j)));
+  nb_bytes b;
+  nb_bytes_init(&b);
+  if (nb_http_json_append(&b, j) != NB_OK) {
+    nb_bytes_free(&b);
+    return NULL;
+  }
+  return (char *)nb_bytes_steal(&b, NULL); /* NUL-terminated by every append */
 }
 
 static json_t *reg_base(const nb_server_reg_info *r, bool awake) {

@@ -7,15 +7,19 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "lwm2m/model.h"
 #include "lwm2m/path.h"
 #include "lwm2m/value.h"
 #include "server/server.h"
 
-/* Compact text of j (malloc'd, NULL when memory is short) with every real printed with the
- * fewest significant digits that still read back as the same double across the document
- * (20.44, not jansson's default 20.440000000000001). */
+/* Appends j's compact text to out (on failure out is as it was): keys in insertion order,
+ * strings escaped as jansson escapes them, and every real with the fewest of 15, 16 or 17
+ * significant digits that read back as the same double, always as a real (20.44, 20.0, 1e300;
+ * not jansson's 20.440000000000001 nor 2e1). */
+nb_err nb_http_json_append(nb_bytes *out, const json_t *j);
+/* The same text, malloc'd (NULL when memory is short). */
 char *nb_http_json_text(const json_t *j);
 
 /* A registration as the API shows it (awake: queue-mode reachability). */

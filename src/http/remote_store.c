@@ -45,6 +45,27 @@ void nb_http_remote_store_free(nb_http_remote_store *rs) {
   free(rs);
 }
 
+static nb_http_request rs_request(const nb_http_remote_store *rs, const char *method,
+                                  const char *url, const char *body);
+
+nb_err nb_http_remote_store_probe(const nb_http_remote_store *rs, unsigned timeout_ms, char *why,
+                                  size_t cap) {
+  char url[1024];
+  if ((size_t)snprintf(url, sizeof url, "%s/api/security/clients?limit=1", rs->base) >= sizeof url)
+    return NB_ERR_OVERFLOW;
+  nb_http_request rq = rs_request(rs, "GET", url, NULL);
+  rq.timeout_ms = timeout_ms;
+  long status = 0;
+  nb_err e = nb_http_fetch(&rq, &status, NULL, why, cap);
+  if (e != NB_OK) return e;
+  if (status == 401 || status == 403) return NB_ERR_DENIED;
+  if (status != 200) {
+    snprintf(why, cap, "it answered HTTP %ld to GET /api/security/clients", status);
+    return NB_ERR_IO;
+  }
+  return NB_OK;
+}
+
 /* base + "/api/security/clients/" + the endpoint name percent-encoded. */
 static nb_err rs_url(const nb_http_remote_store *rs, const char *ep, char *out, size_t cap) {
   int n = snprintf(out, cap, "%s/api/security/clients/", rs->base);
@@ -85,9 +106,13 @@ static char *rs_body(const nb_server_sec_info *s) {
 static nb_err rs_status(bool put, const char *ep, long status) {
   if (put ? status == 200 || status == 201 : status == 200) return NB_OK;
   if (!put && status == 404) return NB_ERR_NOT_FOUND;
-  NB_LOG_WARN(MOD, "event=server-api-refused method=%s ep=%s status=%ld", put ? "PUT" : "DELETE",
-              ep, status);
-  return NB_ERR_IO;
+  bool denied = status == 401 || status == 403;
+  NB_LOG_WARN(MOD, "event=server-api-refused method=%s ep=%s status=%ld reason=\"%s\"",
+              put ? "PUT" : "DELETE", ep, status,
+              denied ? "the server API refused the token: give --server-api-token the server's "
+                       "--api-token"
+                     : "the server API did not store the credential");
+  return denied ? NB_ERR_DENIED : NB_ERR_IO;
 }
 
 static void rs_body_free(char *body) {

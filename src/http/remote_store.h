@@ -6,6 +6,7 @@
 #ifndef NB_HTTP_REMOTE_STORE_H
 #define NB_HTTP_REMOTE_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -21,8 +22,15 @@ nb_err nb_http_remote_store_new(const char *base, const char *token, const char 
                                 unsigned timeout_ms, nb_http_remote_store **out);
 void nb_http_remote_store_free(nb_http_remote_store *rs);
 
+/* Asks the server once, synchronously (a start-up check: at most timeout_ms), whether it
+ * takes our token: NB_OK, NB_ERR_DENIED (401/403), or another error with why filled (it
+ * cannot be reached, or answers something else). */
+nb_err nb_http_remote_store_probe(const nb_http_remote_store *rs, unsigned timeout_ms, char *why,
+                                  size_t cap);
+
 /* Completion of an asynchronous install: NB_OK when the server stored (or, for a drop, no
- * longer holds) the credential; NB_ERR_IO when it refused; the client's error otherwise. */
+ * longer holds) the credential; NB_ERR_DENIED when it refused our token (401/403), NB_ERR_IO
+ * when it refused otherwise; the client's error otherwise. */
 typedef void (*nb_http_remote_done_fn)(void *user, uint64_t ticket, nb_err result);
 
 /* PUTs cred (kind NONE: DELETEs ep's credential, 404 counting as done) through client; done

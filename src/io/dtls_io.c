@@ -147,7 +147,7 @@ static nb_time_ms nb_io_dtls_next(void *user, nb_time_ms now) {
 /* Socket -> DTLS. */
 static void nb_io_dtls_input(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_io_dtls *d = user;
-  nb_time_ms now = nb_io_loop_now(d->loop);
+  nb_time_ms now = nb_io_loop_time(d->loop);
   if (d->server) {
     nb_dtls_server_receive(d->server, peer, data, len, now);
     return;

@@ -106,7 +106,7 @@ static void nb_io_srv_plain_input(void *user, const nb_addr *peer, const uint8_t
                                   size_t len) {
   nb_io_srv_sock *s = user;
   nb_io_srv *n = s->owner;
-  nb_time_ms now = nb_io_loop_now(n->loop);
+  nb_time_ms now = nb_io_loop_time(n->loop);
   nb_io_srv_route_note(n, peer, s->index, now);
   nb_server_identity id = {.kind = NB_SERVER_ID_NONE};
   n->stats.rx_plain++;
@@ -120,7 +120,7 @@ static void nb_io_srv_dtls_input(void *user, const nb_addr *peer, const uint8_t 
   nb_dtls_session *sess = nb_io_dtls_session(s->dtls, peer);
   const nb_dtls_peer *who = sess ? nb_dtls_session_peer(sess) : NULL;
   if (!who) return; /* plaintext only ever comes from established sessions */
-  nb_time_ms now = nb_io_loop_now(n->loop);
+  nb_time_ms now = nb_io_loop_time(n->loop);
   nb_io_srv_route_note(n, peer, s->index, now);
   nb_server_identity id;
   nb_io_srv_identity(who, &id);
@@ -253,27 +253,34 @@ void nb_io_srv_get_stats(const nb_io_srv *n, nb_io_srv_stats *out) {
 
 /* ---- identities and store-backed credential hooks ---- */
 
+/* Runs for every datagram of a DTLS peer: bounded copies of what is set, no clearing of the
+ * whole (400-byte) record nor formatting. */
 void nb_io_srv_identity(const nb_dtls_peer *p, nb_server_identity *out) {
-  memset(out, 0, sizeof *out);
+  const char *value = "";
   switch (p->mode) {
     case NB_DTLS_MODE_PSK:
       out->kind = NB_SERVER_ID_PSK;
-      snprintf(out->value, sizeof out->value, "%s", p->identity);
+      value = p->identity;
       break;
     case NB_DTLS_MODE_RPK:
       out->kind = NB_SERVER_ID_RPK;
-      snprintf(out->value, sizeof out->value, "%s", p->secure_id);
+      value = p->secure_id;
       break;
     case NB_DTLS_MODE_X509:
       out->kind = NB_SERVER_ID_X509;
-      snprintf(out->value, sizeof out->value, "%s", p->common_name);
+      value = p->common_name;
       break;
     default:
       out->kind = NB_SERVER_ID_NONE;
       break;
   }
-  if (out->kind == NB_SERVER_ID_RPK || out->kind == NB_SERVER_ID_X509) {
-    out->key_len = p->spki_len <= sizeof out->key ? p->spki_len : 0;
+  size_t n = strnlen(value, sizeof out->value - 1);
+  memcpy(out->value, value, n);
+  out->value[n] = '\0';
+  out->key_len = 0;
+  if ((out->kind == NB_SERVER_ID_RPK || out->kind == NB_SERVER_ID_X509) &&
+      p->spki_len <= sizeof out->key) {
+    out->key_len = p->spki_len;
     memcpy(out->key, p->spki, out->key_len);
   }
 }

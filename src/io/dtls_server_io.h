@@ -53,7 +53,8 @@ typedef struct {
 } nb_io_srv_stats;
 void nb_io_srv_get_stats(const nb_io_srv *n, nb_io_srv_stats *out);
 
-/* The engine's view of a DTLS peer: PSK identity, RPK secure ID, or X.509 subject CN. */
+/* The engine's view of a DTLS peer: PSK identity, RPK secure ID, or X.509 subject CN (the
+ * bytes of out past the value's NUL and past key_len are left as they were). */
 void nb_io_srv_identity(const nb_dtls_peer *p, nb_server_identity *out);
 
 /* DTLS credential hooks over the security store (user = a nb_server_store * that outlives the

@@ -29,6 +29,9 @@ struct nb_http_req {
   bool answer_too_large;
   nb_http_done_fn done;
   void *user;
+  nb_http_sink_fn sink;
+  void *sink_user;
+  bool sink_stopped;
   char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -107,7 +110,9 @@ static void collect_done(nb_http_client *c) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     nb_http_req *r = (nb_http_req *)priv;
     CURLcode code = msg->data.result;
-    if (r->answer_too_large) {
+    if (r->sink_stopped) {
+      req_finish(r, NB_ERR_CANCELLED, 0, "stopped by the receiver");
+    } else if (r->answer_too_large) {
       req_finish(r, NB_ERR_IO, 0, "answer larger than 4 MiB");
     } else if (code != CURLE_OK) {
       req_finish(r, curl_code_to_err(code), 0,
@@ -228,6 +233,13 @@ void nb_http_client_free(nb_http_client *c) {
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
   nb_http_req *r = user;
   size_t len = size * n;
+  if (r->sink) {
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (r->sink(r->sink_user, status, (const uint8_t *)data, len)) return len;
+    r->sink_stopped = true;
+    return 0; /* makes curl abort the transfer */
+  }
   if (r->answer.len + len > NB_HTTP_MAX_BODY || nb_bytes_append(&r->answer, data, len) != NB_OK) {
     r->answer_too_large = true;
     return 0; /* makes curl abort the transfer */
@@ -315,6 +327,13 @@ static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  if (req->range_from) curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)req->range_from);
+  if (req->stall_ms) { /* below 1 byte/s for that long: the link is gone */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)((req->stall_ms + 999) / 1000));
+  }
+  r->sink = req->sink;
+  r->sink_user = req->sink_user;
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -350,6 +369,15 @@ nb_err nb_http_url_escape(const char *in, char *out, size_t cap) {
 
 nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
                               void *user) {
+  return nb_http_client_start(c, req, done, user, NULL);
+}
+
+void nb_http_client_cancel(nb_http_req *r) {
+  if (r) req_finish(r, NB_ERR_CANCELLED, 0, "cancelled");
+}
+
+nb_err nb_http_client_start(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
+                            void *user, nb_http_req **out) {
   if (!c || !req || !url_is_http(req->url)) return NB_ERR_INVAL;
   if (c->pending >= c->max_pending) return NB_ERR_BUSY;
   nb_http_req *r = calloc(1, sizeof *r);
@@ -369,6 +397,7 @@ nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_
   if (c->reqs) c->reqs->prev = r;
   c->reqs = r;
   c->pending++;
+  if (out) *out = r;
   return NB_OK;
 }
 

@@ -9,11 +9,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "base/err.h"
 
 typedef struct nb_http_client nb_http_client;
+typedef struct nb_http_req nb_http_req; /* one request in flight */
+
+/* A streamed answer's body bytes as they arrive, with the HTTP status already known; false
+ * aborts the transfer (its callback then runs with NB_ERR_CANCELLED). */
+typedef bool (*nb_http_sink_fn)(void *user, long status, const uint8_t *data, size_t len);
 
 typedef struct {
   const char *method;       /* "GET", "POST", "PUT", "DELETE" */
@@ -24,6 +30,12 @@ typedef struct {
   unsigned timeout_ms; /* whole request; 0 means 10 s */
   const char *ca_file; /* https://: trust anchors (PEM) the server's certificate must chain to;
                           NULL: the system's */
+  /* Additions for streamed downloads (a device's firmware package): */
+  nb_http_sink_fn sink; /* non-NULL: the body goes here, not into memory (no size bound, the
+                           response's body is empty) */
+  void *sink_user;
+  uint64_t range_from; /* > 0: ask for the bytes from this offset on (Range: bytes=N-) */
+  unsigned stall_ms;   /* > 0: fail with NB_ERR_TIMEOUT when nothing arrives for this long */
 } nb_http_request;
 
 /* The outcome of one request. `status` is the HTTP status (0 when no answer arrived; then
@@ -52,6 +64,11 @@ void nb_http_client_free(nb_http_client *c);
 nb_err nb_http_client_request(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
                               void *user);
 size_t nb_http_client_pending(const nb_http_client *c);
+/* nb_http_client_request that also hands back the request, for nb_http_client_cancel. */
+nb_err nb_http_client_start(nb_http_client *c, const nb_http_request *req, nb_http_done_fn done,
+                            void *user, nb_http_req **out);
+/* Stops r (still in flight): its callback runs now with NB_ERR_CANCELLED, then r is gone. */
+void nb_http_client_cancel(nb_http_req *r);
 
 /* For programs without a libuv loop: runs transfers until none is pending or `wait_ms` passed
  * (0: one non-blocking step). Returns NB_ERR_TIMEOUT when requests are still pending. */

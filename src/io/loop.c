@@ -17,6 +17,9 @@
 #define NB_IO_DEFAULT_BATCH 16
 /* libuv caps one recvmmsg call at 20 messages (UV__MMSG_MAXWIDTH); more slots would be waste. */
 #define NB_IO_MAX_BATCH 20
+/* Replies held for one sendmmsg at the end of a receive batch: datagrams and bytes. */
+#define NB_IO_OUT_MAX 32
+#define NB_IO_OUT_BYTES 16384
 
 struct nb_io_loop {
   uv_loop_t uv;
@@ -25,6 +28,17 @@ struct nb_io_loop {
   nb_io_signal_fn signal_fn;
   void *signal_user;
 };
+
+/* Datagrams sent while a recvmmsg batch of the socket is handed out, copied, to leave in one
+ * sendmmsg when the batch ends. */
+typedef struct {
+  struct mmsghdr msg[NB_IO_OUT_MAX];
+  struct iovec iov[NB_IO_OUT_MAX];
+  struct sockaddr_storage to[NB_IO_OUT_MAX];
+  unsigned n;
+  size_t used;
+  uint8_t data[NB_IO_OUT_BYTES];
+} nb_io_out;
 
 struct nb_io_udp {
   uv_udp_t handle;
@@ -35,6 +49,8 @@ struct nb_io_udp {
   uint8_t *buf; /* one buffer reused for every read: datagrams are consumed in the callback */
   size_t buf_len;
   uint64_t in_batch; /* datagrams seen so far in the current recvmmsg batch */
+  nb_io_out *out;    /* allocated at the first batch that sends */
+  bool deferring;    /* inside a recvmmsg batch: sends wait in out */
   bool closing;
   nb_io_udp_stats stats;
   nb_io_udp_error_fn on_error; /* ICMP errors asked for (nb_io_udp_report_errors) */
@@ -111,6 +127,8 @@ nb_time_ms nb_io_loop_now(nb_io_loop *loop) {
   return (nb_time_ms)uv_now(&loop->uv);
 }
 
+nb_time_ms nb_io_loop_time(const nb_io_loop *loop) { return (nb_time_ms)uv_now(&loop->uv); }
+
 nb_err nb_io_loop_run(nb_io_loop *loop) {
   int r = uv_run(&loop->uv, UV_RUN_DEFAULT);
   (void)r; /* nonzero only means handles are still active after uv_stop */
@@ -168,6 +186,8 @@ static void nb_io_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
   /* A NULL/0 buffer makes libuv report UV_ENOBUFS, counted as a drop. */
   *out = uv_buf_init((char *)udp->buf, (unsigned)udp->buf_len);
 }
+
+static void nb_io_udp_flush(nb_io_udp *udp);
 
 static void nb_io_udp_end_read(nb_io_udp *udp, uint64_t datagrams) {
   udp->stats.rx_reads++;
@@ -262,10 +282,13 @@ static void nb_io_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
       nb_io_udp_end_read(udp, udp->in_batch);
       udp->in_batch = 0;
     }
+    udp->deferring = false;
+    nb_io_udp_flush(udp);
     return;
   }
   if (flags & UV_UDP_MMSG_CHUNK) {
     udp->in_batch++;
+    udp->deferring = true; /* libuv ends every batch with an addr-less callback */
   } else {
     nb_io_udp_end_read(udp, 1);
   }
@@ -280,6 +303,7 @@ static void nb_io_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 static void nb_io_udp_closed(uv_handle_t *h) {
   nb_io_udp *udp = h->data;
+  free(udp->out);
   free(udp->buf);
   free(udp);
 }
@@ -366,6 +390,64 @@ static void nb_io_udp_queue(nb_io_udp *udp, const struct sockaddr *sa, const uin
   udp->stats.tx_queued++;
 }
 
+/* Sends what waits in out: one sendmmsg while the socket takes it (what it refuses is counted
+ * and skipped), the rest behind libuv's queue when the socket is full or the queue is not empty
+ * (order is kept). */
+static void nb_io_udp_flush(nb_io_udp *udp) {
+  nb_io_out *o = udp->out;
+  if (!o || o->n == 0) return;
+  unsigned n = o->n, done = 0;
+  int fd = nb_io_udp_fd(udp);
+  if (fd >= 0 && uv_udp_get_send_queue_count(&udp->handle) == 0) {
+    bool drained = false;
+    while (done < n) {
+      int r = sendmmsg(fd, o->msg + done, n - done, 0);
+      if (r > 0) {
+        udp->stats.tx += (unsigned)r;
+        udp->stats.tx_calls++;
+        done += (unsigned)r;
+        drained = false;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        break;
+      } else if (!drained && udp->on_error && nb_io_is_icmp_error(uv_translate_sys_error(errno))) {
+        /* An earlier datagram's ICMP error (the send took it): tell it, send this one after all,
+         * as nb_io_udp_send does. */
+        nb_io_udp_drain_errors(udp);
+        drained = true;
+      } else if (errno != EINTR) {
+        udp->stats.tx_errors++;
+        NB_LOG_DEBUG(NB_IO_MOD, "event=send_error reason=\"%s\"", strerror(errno));
+        done++;
+      }
+    }
+  }
+  for (; fd >= 0 && done < n; done++)
+    nb_io_udp_queue(udp, (const struct sockaddr *)&o->to[done], o->iov[done].iov_base,
+                    o->iov[done].iov_len);
+  o->n = 0;
+  o->used = 0;
+}
+
+/* Keeps a copy of the datagram for the flush at the end of the batch; false when it must go now
+ * (too large to hold, or no memory for the buffer). */
+static bool nb_io_udp_defer(nb_io_udp *udp, const struct sockaddr_storage *ss, size_t sslen,
+                            const uint8_t *data, size_t len) {
+  if (len > NB_IO_OUT_BYTES) return false;
+  if (!udp->out && !(udp->out = calloc(1, sizeof *udp->out))) return false;
+  nb_io_out *o = udp->out;
+  if (o->n == NB_IO_OUT_MAX || o->used + len > NB_IO_OUT_BYTES) nb_io_udp_flush(udp);
+  unsigned i = o->n++;
+  if (len) memcpy(o->data + o->used, data, len);
+  o->to[i] = *ss;
+  o->iov[i] = (struct iovec){.iov_base = o->data + o->used, .iov_len = len};
+  o->msg[i].msg_hdr = (struct msghdr){.msg_name = &o->to[i],
+                                      .msg_namelen = (socklen_t)sslen,
+                                      .msg_iov = &o->iov[i],
+                                      .msg_iovlen = 1};
+  o->used += len;
+  return true;
+}
+
 void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_io_udp *udp = user;
   struct sockaddr_storage ss;
@@ -375,6 +457,8 @@ void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t
     udp->stats.tx_errors++;
     return;
   }
+  if (udp->deferring && nb_io_udp_defer(udp, &ss, sslen, data, len)) return;
+  nb_io_udp_flush(udp); /* whatever waits goes first */
   uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
   /* try_send also answers EAGAIN while earlier datagrams wait in libuv's queue, so queued
    * datagrams are never overtaken. */
@@ -387,6 +471,7 @@ void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t
   }
   if (r >= 0) {
     udp->stats.tx++;
+    udp->stats.tx_calls++;
   } else if (r == UV_EAGAIN) {
     nb_io_udp_queue(udp, (const struct sockaddr *)&ss, data, len);
   } else {
@@ -529,7 +614,7 @@ nb_err nb_io_coap_open_udp(nb_io_loop *loop, const nb_addr *local, const nb_coap
 
 void nb_io_coap_input(void *coap, const nb_addr *peer, const uint8_t *data, size_t len) {
   nb_io_coap *c = coap;
-  nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_now(c->loop));
+  nb_coap_ep_receive(c->ep, peer, data, len, nb_io_loop_time(c->loop));
 }
 
 nb_coap_ep *nb_io_coap_ep(nb_io_coap *coap) { return coap->ep; }

@@ -46,6 +46,10 @@ void nb_io_loop_free(nb_io_loop *loop);
 uv_loop_t *nb_io_loop_uv(nb_io_loop *loop);
 /* Milliseconds of the loop clock, refreshed: the `now` of every endpoint call. */
 nb_time_ms nb_io_loop_now(nb_io_loop *loop);
+/* The same clock as libuv last read it, without reading it again: libuv reads it right after
+ * each wait for I/O, so it is the `now` of the datagrams a read callback hands out (a clock read
+ * per datagram otherwise). */
+nb_time_ms nb_io_loop_time(const nb_io_loop *loop);
 /* Runs until nb_io_loop_stop or until nothing is left to wait for. */
 nb_err nb_io_loop_run(nb_io_loop *loop);
 /* Makes nb_io_loop_run return after the current callback; safe from any callback. */
@@ -68,7 +72,9 @@ typedef struct {
   uint64_t rx_dropped;   /* truncated datagrams, read errors, no receiver set */
   uint64_t rx_reads;     /* read calls that returned data (recvmmsg or recvmsg) */
   uint64_t rx_max_batch; /* most datagrams returned by one read call */
-  uint64_t tx;           /* datagrams written at once (uv_udp_try_send) */
+  uint64_t tx;           /* datagrams written at once (uv_udp_try_send, sendmmsg) */
+  uint64_t tx_calls;     /* system calls that wrote them: replies made during one recvmmsg
+                            batch leave together in one sendmmsg */
   uint64_t tx_queued;    /* datagrams that hit EAGAIN and were copied to uv_udp_send */
   uint64_t tx_errors;    /* datagrams the kernel refused */
   bool recvmmsg;         /* libuv is reading with recvmmsg */
@@ -84,7 +90,9 @@ nb_err nb_io_udp_open(nb_io_loop *loop, const nb_addr *local, const nb_io_udp_co
 void nb_io_udp_set_receiver(nb_io_udp *udp, nb_io_datagram_fn fn, void *user);
 /* nb_io_datagram_fn sending through `user`, an nb_io_udp (datagram out): writes at once when the
  * socket can take it, else copies the datagram into a queued uv_udp_send (order is kept). Never
- * blocks. */
+ * blocks. Datagrams sent from the receiver while it is handed a recvmmsg batch of this socket
+ * are copied and leave together in one sendmmsg when the batch ends (before anything sent
+ * after): a server's replies to a batch cost one system call. */
 void nb_io_udp_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
 /* An ICMP error came back for a datagram this socket sent to peer: err is the errno it stands
  * for (ECONNREFUSED: port unreachable, EHOSTUNREACH, ENETUNREACH...). */

@@ -131,7 +131,8 @@ nb_err nb_format_decode_ex(int cf, const uint8_t *buf, size_t len, const nb_form
   }
   nb_err e = nb_format_check_opts(opts, err);
   if (e != NB_OK) return e;
-  return row->decode(buf, buf ? len : 0, opts, out, err);
+  /* A message without a payload has none at all (NULL): the decoders get an empty one. */
+  return row->decode(buf ? buf : (const uint8_t *)"", buf ? len : 0, opts, out, err);
 }
 
 nb_err nb_format_encode_ex(int cf, const nb_records *in, const nb_format_opts *opts, nb_bytes *out,

@@ -90,14 +90,20 @@ nb_err nb_path_format(const nb_path *p, char *buf, size_t cap) {
     return NB_OK;
   }
   size_t used = 0;
-  for (uint8_t k = 0; k < p->len; k++) {
-    int n = snprintf(buf + used, cap - used, "/%u", (unsigned)p->ids[k]);
-    if (n < 0 || (size_t)n >= cap - used) {
+  for (uint8_t k = 0; k < p->len; k++) { /* digits by hand: a path is formatted per event */
+    char d[12];
+    size_t nd = 0;
+    unsigned v = p->ids[k];
+    do d[nd++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (used + 1 + nd >= cap) {
       buf[0] = '\0';
       return NB_ERR_OVERFLOW;
     }
-    used += (size_t)n;
+    buf[used++] = '/';
+    while (nd) buf[used++] = d[--nd];
   }
+  buf[used] = '\0';
   return NB_OK;
 }
 

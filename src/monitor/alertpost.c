@@ -172,8 +172,13 @@ static void nb_post_send(nb_mon_poster *p) {
     if (!e) e = nb_bytes_append(&body, a, strlen(a));
   }
   if (!e) e = nb_bytes_append(&body, "]", 1);
-  nb_http_request rq = {"POST",   p->url,        p->token,  (const char *)body.data,
-                        body.len, p->timeout_ms, p->ca_file};
+  nb_http_request rq = {.method = "POST",
+                        .url = p->url,
+                        .bearer_token = p->token,
+                        .body = (const char *)body.data,
+                        .body_len = body.len,
+                        .timeout_ms = p->timeout_ms,
+                        .ca_file = p->ca_file};
   if (!e) e = nb_http_client_request(p->http, &rq, nb_post_done, p);
   nb_bytes_free(&body);
   if (e) {

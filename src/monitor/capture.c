@@ -19,9 +19,19 @@ typedef struct {
   int64_t last_us;
 } nb_cap_ctx;
 
+/* Capture time in microseconds. A pcapng timestamp is 64 bits in units the file chooses, so
+ * seconds can be anything: they are held within +-2^62 us (146 000 years), which leaves the
+ * engine room to add its windows without overflow. */
+static int64_t nb_cap_time_us(const struct timeval *tv) {
+  const int64_t limit = INT64_C(1) << 62, limit_s = limit / 1000000;
+  if (tv->tv_sec >= limit_s) return limit;
+  if (tv->tv_sec <= -limit_s) return -limit;
+  return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
 static void nb_cap_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes) {
   nb_cap_ctx *c = (nb_cap_ctx *)user;
-  int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+  int64_t ts = nb_cap_time_us(&h->ts);
   c->last_us = ts;
   nb_monitor_feed(c->m, ts, c->linktype, bytes, h->caplen);
 }

@@ -78,8 +78,8 @@ void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool repl
   nb_srvi_emit(s, &ev);
 }
 
-bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identity *b) {
-  return a->kind == b->kind && strcmp(a->value, b->value) == 0;
+bool nb_srvi_identity_equal(const nb_server_reg_identity *a, const nb_server_identity *b) {
+  return nb_server_reg_identity_is(a, b);
 }
 
 bool nb_srvi_store_reg(nb_server *s, const reg *r) {
@@ -105,6 +105,7 @@ nb_err nb_server_new(const nb_server_config *cfg, nb_coap_send_fn send, void *se
     s->cfg.coap.random_user = s->cfg.random_user;
   }
   nb_coap_timerheap_init(&s->timers);
+  if (s->cfg.first_request_id) s->next_req_id = s->cfg.first_request_id - 1;
   nb_err rc = s->cfg.random(s->cfg.random_user, &s->seed, sizeof(s->seed));
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_ep);
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_id);
@@ -140,6 +141,7 @@ void nb_server_free(nb_server *s) {
   while ((n = nb_coap_hmap_pop(&s->by_ep))) {
     reg *r = NB_SRV_CONTAINER(n, reg, n_ep);
     free(r->links);
+    free(r->text);
     free(r);
   }
   nb_coap_ep_free(s->ep);

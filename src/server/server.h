@@ -78,6 +78,10 @@ typedef struct {
   bool nosec_pin_address;     /* a NoSec registration's Register, Update or De-register from
                                  another address is refused 4.03 (its address stays what it
                                  registered from until it expires); false */
+  uint64_t first_request_id;  /* the first request/observation ID (0: 1); a process that
+                                 restarts gives one above those it gave before, so an ID a
+                                 client kept never names another request (niobium server:
+                                 from the clock) */
 } nb_server_config;
 
 void nb_server_config_default(nb_server_config *cfg);
@@ -221,6 +225,8 @@ typedef struct {
   bool notification;    /* a notification after the first response */
   uint32_t seq;
   const nb_server_signature *signature; /* a signed answer (Content-Format 18), else NULL */
+  bool unsent; /* it ended without being sent: expired in a sleeping client's queue
+                  (NB_ERR_TIMEOUT after queue_ttl) or cancelled there (NB_ERR_CANCELLED) */
 } nb_server_result;
 
 /* last=true on the final call for this id (a request always ends with one final call; an
@@ -243,6 +249,9 @@ nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_requ
  * tells the device; passive: the next notification is answered with RST). cb runs with
  * NB_ERR_CANCELLED. NB_ERR_NOT_FOUND for an unknown or finished id. */
 nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now);
+
+/* True while request id waits in a sleeping client's queue (not sent yet). */
+bool nb_server_request_queued(const nb_server *s, uint64_t id);
 
 /* Active observations of an endpoint (id, paths, composite), for the API. */
 size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_info *out,

@@ -30,6 +30,8 @@ typedef struct reg {
   nb_coap_hnode n_ep, n_id, n_addr;
   nb_server_reg_info info;
   char *links; /* owned; info.links points here */
+  char *text;  /* owned: endpoint name, identity and SMS number, each NUL-terminated, where
+                  info.ep, info.identity.value and info.sms point (nb_srvi_reg_set_text) */
   nb_coap_timer t_expiry, t_awake;
   bool awake;
   sreq *reqs; /* every request of this registration, doubly linked */
@@ -104,7 +106,8 @@ sreq *nb_srvi_find_req(const nb_server *s, uint64_t id);
 void nb_srvi_emit(nb_server *s, nb_server_event *ev);
 void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool replaced,
                       nb_time_ms now);
-bool nb_srvi_identity_equal(const nb_server_identity *a, const nb_server_identity *b);
+/* The identity r was registered with (a) is the one the current datagram came with (b). */
+bool nb_srvi_identity_equal(const nb_server_reg_identity *a, const nb_server_identity *b);
 /* Writes r to the store; false (logged) when the store failed. */
 bool nb_srvi_store_reg(nb_server *s, const reg *r);
 
@@ -126,6 +129,12 @@ void nb_srvi_fmt_reset(reg *r, const uint16_t *formats, size_t count, bool new_r
 
 /* A registration with both timers reserved, not yet indexed. NULL when memory is short. */
 reg *nb_srvi_reg_new(nb_server *s);
+/* Gives r its endpoint name, identity and SMS number (NULL: none), copied into one block that
+ * replaces r's earlier one. NB_ERR_NOMEM leaves r as it was. */
+nb_err nb_srvi_reg_set_text(reg *r, const char *ep, const nb_server_reg_identity *id,
+                            const char *sms);
+/* Frees r and what it owns (not indexed, no timer armed; both timer slots given back). */
+void nb_srvi_reg_free(nb_server *s, reg *r);
 void nb_srvi_reg_index(nb_server *s, reg *r);
 /* Unlinks r, ends its requests (callbacks see it gone from the maps) and frees it. */
 void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now);

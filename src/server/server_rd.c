@@ -37,6 +37,37 @@ reg *nb_srvi_reg_new(nb_server *s) {
   return r;
 }
 
+nb_err nb_srvi_reg_set_text(reg *r, const char *ep, const nb_server_reg_identity *id,
+                            const char *sms) {
+  const char *value = id->value ? id->value : "";
+  sms = sms ? sms : "";
+  size_t le = strnlen(ep, NB_SERVER_EP_MAX - 1), li = strnlen(value, NB_SERVER_IDENT_MAX - 1),
+         ls = strnlen(sms, NB_SERVER_SMS_MAX - 1);
+  char *t = malloc(le + li + ls + 3);
+  if (!t) return NB_ERR_NOMEM;
+  memcpy(t, ep, le);
+  t[le] = '\0';
+  memcpy(t + le + 1, value, li);
+  t[le + 1 + li] = '\0';
+  memcpy(t + le + li + 2, sms, ls);
+  t[le + li + 2 + ls] = '\0';
+  free(r->text);
+  r->text = t;
+  r->info.ep = t;
+  r->info.identity.kind = id->kind;
+  r->info.identity.value = t + le + 1;
+  r->info.sms = t + le + li + 2;
+  return NB_OK;
+}
+
+void nb_srvi_reg_free(nb_server *s, reg *r) {
+  nb_coap_timerheap_unreserve(&s->timers);
+  nb_coap_timerheap_unreserve(&s->timers);
+  free(r->links);
+  free(r->text);
+  free(r);
+}
+
 void nb_srvi_reg_index(nb_server *s, reg *r) {
   nb_coap_hmap_insert(&s->by_ep, &r->n_ep, nb_srvi_hash_str(s, r->info.ep));
   nb_coap_hmap_insert(&s->by_id, &r->n_id, nb_srvi_hash_str(s, r->info.reg_id));
@@ -79,10 +110,7 @@ void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now) {
     s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep);
     s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
   }
-  nb_coap_timerheap_unreserve(&s->timers);
-  nb_coap_timerheap_unreserve(&s->timers);
-  free(r->links);
-  free(r);
+  nb_srvi_reg_free(s, r);
 }
 
 /* An answer with one uint option (opt 0: none) and, for an error, a diagnostic payload. */
@@ -264,16 +292,20 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
     nb_server_reg_params_deinit(&p);
     return;
   }
-  bool replaced = r != NULL;
+  bool replaced = r != NULL, was_nosec = r && NB_SRV_IS_NOSEC(r);
   char id[NB_SERVER_REGID_MAX];
-  if (new_reg_id(s, id) != NB_OK || (!r && !(r = nb_srvi_reg_new(s)))) {
+  nb_server_reg_identity who = {s->cur_id->kind, s->cur_id->value};
+  reg *fresh = NULL;
+  if (new_reg_id(s, id) != NB_OK || (!r && !(r = fresh = nb_srvi_reg_new(s))) ||
+      nb_srvi_reg_set_text(r, p.ep, &who, p.sms) != NB_OK) {
+    if (fresh) nb_srvi_reg_free(s, fresh);
     respond(ex, NB_COAP_INTERNAL_SERVER_ERROR, "out of resources", now);
     nb_server_reg_params_deinit(&p);
     return;
   }
   if (replaced) {
     /* The device restarted: what it had with the old registration is gone. */
-    if (NB_SRV_IS_NOSEC(r)) s->nosec--;
+    if (was_nosec) s->nosec--;
     reg_abort_requests(s, r, true, now);
     if (s->cfg.store.ops) s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
     nb_coap_hmap_remove(&s->by_id, &r->n_id);
@@ -281,15 +313,12 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
     nb_coap_hmap_remove(&s->by_ep, &r->n_ep);
   }
   nb_server_reg_info *i = &r->info;
-  snprintf(i->ep, sizeof(i->ep), "%s", p.ep);
   snprintf(i->reg_id, sizeof(i->reg_id), "%s", id);
   memcpy(i->version, p.version, sizeof(i->version));
   memcpy(i->binding, p.binding, sizeof(i->binding));
-  memcpy(i->sms, p.sms, sizeof(i->sms));
   i->queue = p.queue;
   i->lifetime = p.lifetime;
   i->addr = *peer;
-  i->identity = *s->cur_id;
   if (NB_SRV_IS_NOSEC(r)) s->nosec++;
   i->registered_at = i->updated_at = nb_srvi_unix_ms(s, now);
   take_links(r, &p, true);
@@ -356,7 +385,12 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   } else if (p.present & NB_REGP_QUEUE) {
     i->queue = true;
   }
-  if (p.present & NB_REGP_SMS) memcpy(i->sms, p.sms, sizeof(i->sms));
+  if ((p.present & NB_REGP_SMS) && strcmp(p.sms, i->sms) != 0 &&
+      nb_srvi_reg_set_text(r, i->ep, &i->identity, p.sms) != NB_OK) {
+    respond(ex, NB_COAP_INTERNAL_SERVER_ERROR, "out of resources", now);
+    nb_server_reg_params_deinit(&p);
+    return;
+  }
   take_links(r, &p, false);
   nb_server_reg_params_deinit(&p);
   reg_set_addr(s, r, peer);

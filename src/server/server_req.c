@@ -63,7 +63,8 @@ static void obs_forget(nb_server *s, sreq *q) {
 
 /* Final callback without a response (cancel, timeout, queue expiry) and free. */
 void nb_srvi_req_fail(nb_server *s, sreq *q, nb_err err, nb_time_ms now) {
-  nb_server_result res = {.err = err, .format = NB_COAP_CF_NONE, .location = ""};
+  nb_server_result res = {
+      .err = err, .format = NB_COAP_CF_NONE, .location = "", .unsent = q->state == RQ_QUEUED};
   if (q->state != RQ_OBSERVING) audit(s, q, err == NB_ERR_TIMEOUT ? "timeout" : "cancelled", now);
   obs_forget(s, q);
   nb_server_result_fn cb = q->cb;
@@ -177,7 +178,7 @@ static nb_err open_signed(const nb_server *s, const sreq *q, const nb_coap_msg *
   const nb_server_identity *id = s->cur_id;
   if (id->kind == NB_SERVER_ID_NONE || id->kind == NB_SERVER_ID_PSK || !id->key_len)
     return NB_ERR_SIG_NO_KEY;
-  if (!nb_srvi_identity_equal(id, &q->r->info.identity)) return NB_ERR_SIG_INVALID;
+  if (!nb_srvi_identity_equal(&q->r->info.identity, id)) return NB_ERR_SIG_INVALID;
   if (nb_cose_parse(resp->payload, resp->payload_len, m) != NB_OK) return NB_ERR_SIG_INVALID;
   nb_hex_encode(m->h.kid, m->h.kid_len, sig->kid);
   sig->has_iat = m->h.has_iat;
@@ -643,6 +644,11 @@ nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now) 
   if (!q || q->silent) return NB_ERR_NOT_FOUND;
   nb_srvi_req_abort(s, q, active, now);
   return NB_OK;
+}
+
+bool nb_server_request_queued(const nb_server *s, uint64_t id) {
+  const sreq *q = nb_srvi_find_req(s, id);
+  return q && !q->silent && q->state == RQ_QUEUED;
 }
 
 size_t nb_server_observations(const nb_server *s, const char *ep, nb_server_obs_info *out,

@@ -35,11 +35,10 @@ static nb_err restore_one(void *user, const nb_server_reg_info *in) {
   reg *r = nb_srvi_reg_new(s);
   if (!r) return NB_ERR_NOMEM;
   r->info = *in;
+  r->info.ep = r->info.sms = r->info.identity.value = NULL;
   r->links = malloc(in->links_len + 1);
-  if (!r->links) {
-    nb_coap_timerheap_unreserve(&s->timers);
-    nb_coap_timerheap_unreserve(&s->timers);
-    free(r);
+  if (!r->links || nb_srvi_reg_set_text(r, in->ep, &in->identity, in->sms) != NB_OK) {
+    nb_srvi_reg_free(s, r);
     return NB_ERR_NOMEM;
   }
   if (in->links_len) memcpy(r->links, in->links, in->links_len);

@@ -20,12 +20,29 @@ nb_err nb_server_id_kind_parse(const char *name, nb_server_id_kind *out) {
   return NB_ERR_INVAL;
 }
 
+static bool owns(nb_server_id_kind kind, const char *value, const nb_server_sec_info *sec,
+                 bool allow_nosec) {
+  if (kind == NB_SERVER_ID_NONE) return allow_nosec && (!sec || sec->kind == NB_SERVER_ID_NONE);
+  if (!sec) return false; /* an authenticated peer must be bound to the name it uses */
+  return sec->kind == kind && strcmp(sec->identity, value) == 0;
+}
+
 bool nb_server_identity_owns(const nb_server_identity *id, const nb_server_sec_info *sec,
                              bool allow_nosec) {
-  bool secured = id && id->kind != NB_SERVER_ID_NONE;
-  if (!secured) return allow_nosec && (!sec || sec->kind == NB_SERVER_ID_NONE);
-  if (!sec) return false; /* an authenticated peer must be bound to the name it uses */
-  return sec->kind == id->kind && strcmp(sec->identity, id->value) == 0;
+  return id ? owns(id->kind, id->value, sec, allow_nosec)
+            : owns(NB_SERVER_ID_NONE, "", sec, allow_nosec);
+}
+
+bool nb_server_reg_identity_owns(const nb_server_reg_identity *id, const nb_server_sec_info *sec,
+                                 bool allow_nosec) {
+  return id ? owns(id->kind, id->value ? id->value : "", sec, allow_nosec)
+            : owns(NB_SERVER_ID_NONE, "", sec, allow_nosec);
+}
+
+bool nb_server_reg_identity_is(const nb_server_reg_identity *reg, const nb_server_identity *id) {
+  nb_server_id_kind kind = id ? id->kind : NB_SERVER_ID_NONE;
+  const char *value = id ? id->value : "";
+  return reg->kind == kind && strcmp(reg->value ? reg->value : "", value) == 0;
 }
 
 bool nb_server_evidence_has_secret(const void *cose, size_t len) {

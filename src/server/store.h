@@ -42,19 +42,31 @@ typedef struct {
 const char *nb_server_id_kind_name(nb_server_id_kind k);
 nb_err nb_server_id_kind_parse(const char *name, nb_server_id_kind *out);
 
-/* A registration as stored and as shown to the API. Times are Unix milliseconds. */
+/* How a registration's device authenticated: the kind and the identity as text (PSK identity,
+ * secure ID or subject; "" for NoSec), without the key (nb_server_identity has it per
+ * datagram). value is borrowed like the strings of nb_server_reg_info. */
 typedef struct {
-  char ep[NB_SERVER_EP_MAX];
+  nb_server_id_kind kind;
+  const char *value;
+} nb_server_reg_identity;
+
+/* A registration as stored and as shown to the API. Times are Unix milliseconds. The strings
+ * (ep, sms, identity.value, links) are NUL-terminated and borrowed: an engine's record holds
+ * them as long as the registration lives (and its view from nb_server_find or an event as long
+ * as the registration does), a store's walk for the callback only. Kept short so a server holds
+ * a million: only the text there is takes room. */
+typedef struct {
+  const char *ep; /* at most NB_SERVER_EP_MAX - 1 bytes */
   char reg_id[NB_SERVER_REGID_MAX];
   char version[NB_SERVER_VER_MAX];
   char binding[NB_SERVER_BINDING_MAX];
-  char sms[NB_SERVER_SMS_MAX];
+  const char *sms; /* MSISDN (at most NB_SERVER_SMS_MAX - 1 bytes), "" when none */
   bool queue;
   uint32_t lifetime; /* seconds */
   nb_addr addr;
-  nb_server_identity identity;
+  nb_server_reg_identity identity;
   int64_t registered_at, updated_at, expires_at;
-  const char *links; /* object list (link-format), NUL-terminated, borrowed */
+  const char *links; /* object list (link-format) */
   size_t links_len;
   /* Content-Formats the object list's root link advertises (its ct), as listed; derived from
    * links (nb_server_reg_formats), so a backend stores nothing of them. */
@@ -167,6 +179,11 @@ typedef struct {
  * when allow_nosec), a secured peer only when the credential's kind and identity are its own. */
 bool nb_server_identity_owns(const nb_server_identity *id, const nb_server_sec_info *sec,
                              bool allow_nosec);
+/* The same for the identity a registration was made with. */
+bool nb_server_reg_identity_owns(const nb_server_reg_identity *id, const nb_server_sec_info *sec,
+                                 bool allow_nosec);
+/* True when a datagram's peer (id, NULL for NoSec) is the identity that made a registration. */
+bool nb_server_reg_identity_is(const nb_server_reg_identity *reg, const nb_server_identity *id);
 
 /* Whether stored evidence holds a secret key in the clear: only an older version could have
  * kept one (a device's signed read of its Security object); a backend never hands it out. */

@@ -136,18 +136,22 @@ static nb_err reg_deliver(void *ctx, const char *m, size_t len, const redisReply
   redisReply *const *v = r->element;
   nb_server_reg_info i;
   memset(&i, 0, sizeof(i));
-  nb_redis_field_text(v[0], i.ep, sizeof(i.ep));
+  char ep[NB_SERVER_EP_MAX], sms[NB_SERVER_SMS_MAX], ident[NB_SERVER_IDENT_MAX];
+  nb_redis_field_text(v[0], ep, sizeof(ep));
+  nb_redis_field_text(v[4], sms, sizeof(sms));
+  nb_redis_field_text(v[9], ident, sizeof(ident));
+  i.ep = ep;
+  i.sms = sms;
+  i.identity.value = ident;
   nb_redis_field_text(v[1], i.reg_id, sizeof(i.reg_id));
   nb_redis_field_text(v[2], i.version, sizeof(i.version));
   nb_redis_field_text(v[3], i.binding, sizeof(i.binding));
-  nb_redis_field_text(v[4], i.sms, sizeof(i.sms));
   i.queue = nb_redis_field_i64(v[5]) != 0;
   i.lifetime = (uint32_t)nb_redis_field_i64(v[6]);
   char addr[NB_ADDR_STRLEN];
   nb_redis_field_text(v[7], addr, sizeof(addr));
   if (nb_addr_parse(addr, 0, &i.addr) != NB_OK) return NB_OK; /* unusable record: skip it */
   i.identity.kind = (nb_server_id_kind)nb_redis_field_i64(v[8]);
-  nb_redis_field_text(v[9], i.identity.value, sizeof(i.identity.value));
   i.registered_at = nb_redis_field_i64(v[10]);
   i.updated_at = nb_redis_field_i64(v[11]);
   i.expires_at = nb_redis_field_i64(v[12]);

@@ -27,5 +27,11 @@ void nb_store_sqlite_close(nb_store_sqlite *st);
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st);
 /* PRAGMA user_version of the open file. */
 int nb_store_sqlite_schema_version(nb_store_sqlite *st);
+/* EXPLAIN QUERY PLAN of every statement that looks rows up by key (a registration, observation
+ * or credential by endpoint name, a credential by kind and identity as a DTLS handshake asks,
+ * an endpoint's evidence): NB_OK when each searches an index, NB_ERR_IO with the statement and
+ * the plan step that scans its table in why otherwise. For tests: a scan costs a handshake
+ * time in proportion to the fleet. */
+nb_err nb_store_sqlite_check_plans(nb_store_sqlite *st, char *why, size_t cap);
 
 #endif

@@ -240,7 +240,11 @@ static void test_cli_over_api(void **state) {
                        "0123456789abcdef0123456789abcd", NULL, NULL, NULL),
                    0);
   free(out);
+  /* Nothing pending: an empty table, as with --db; --json gives the API's JSON. */
   assert_int_equal(cli(e, &out, "pending", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+  assert_string_equal(out, "");
+  free(out);
+  assert_int_equal(cli(e, &out, "pending", "--json", NULL, NULL, NULL, NULL, NULL, NULL), 0);
   assert_non_null(strstr(out, "[]"));
   free(out);
   assert_int_equal(cli(e, &out, "approve", "nobody", NULL, NULL, NULL, NULL, NULL, NULL), 1);

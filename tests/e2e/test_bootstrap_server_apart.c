@@ -136,6 +136,54 @@ static void test_install_failure_fails_bootstrap(void **state) {
   nb_test_proc_cleanup(&cli);
 }
 
+/* A token the server refuses: said at start, and each bootstrap fails saying so (not as an
+ * I/O error). */
+static void test_wrong_token_said(void **state) {
+  env *e = *state;
+  char *bin = (char *)nb_test_env("NB_BINARY"), db[160], coap[32], uri[64];
+  snprintf(db, sizeof db, "%s/bs2.db", e->dir);
+  snprintf(coap, sizeof coap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
+  char *cargv[] = {bin,          "bootstrap",    "--db",
+                   db,           "config",       "add",
+                   "--default",  "--server-uri", "coap://127.0.0.1:5683",
+                   "--security", "nosec",        NULL};
+  char *out = NULL;
+  assert_int_equal(nb_test_run(cargv, 10000, &out), 0);
+  free(out);
+  char *bargv[] = {bin,
+                   "bootstrap",
+                   "--coap",
+                   coap,
+                   "--db",
+                   db,
+                   "--server-api",
+                   e->api_url,
+                   "--server-api-token",
+                   "not-the-server-token",
+                   NULL};
+  nb_test_proc bsp;
+  assert_true(nb_test_proc_start(&bsp, bargv));
+  assert_true(nb_test_proc_wait_output(&bsp, true, "refused the token (HTTP 401)", 10000));
+  snprintf(uri, sizeof uri, "coap://%s", coap);
+  char *dargv[] = {bin, "client", "--bootstrap", uri, "--endpoint", "dev-badtoken", NULL};
+  nb_test_proc cli;
+  assert_true(nb_test_proc_start(&cli, dargv));
+  assert_true(
+      nb_test_proc_wait_output(&bsp, true, "event=BOOTSTRAP_FAILED ep=dev-badtoken", 20000));
+  char *log = nb_test_proc_stderr(&bsp);
+  const char *failed = strstr(log, "event=BOOTSTRAP_FAILED ep=dev-badtoken");
+  assert_non_null(strstr(failed, "err=NB_ERR_DENIED"));
+  assert_non_null(strstr(failed, "reason=\"the peer refused our credentials"));
+  assert_non_null(strstr(log, "event=server-api-refused"));
+  assert_null(strstr(log, "not-the-server-token")); /* never logged */
+  free(log);
+  nb_test_proc_stop(&cli);
+  nb_test_proc_cleanup(&cli);
+  nb_test_proc_stop(&bsp);
+  nb_test_proc_cleanup(&bsp);
+  rm_db(db);
+}
+
 static void test_usage(void **state) {
   (void)state;
   char *bin = (char *)nb_test_env("NB_BINARY"), *out = NULL;
@@ -148,6 +196,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_install_through_server_api, start, stop),
       cmocka_unit_test_setup_teardown(test_install_failure_fails_bootstrap, start, stop),
+      cmocka_unit_test_setup_teardown(test_wrong_token_said, start, stop),
       cmocka_unit_test(test_usage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

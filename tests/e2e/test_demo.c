@@ -1,8 +1,10 @@
 /* `niobium demo` end to end: the real binary on loopback with its own ports, driven with curl and
- * `niobium bootstrap`: the auto-approved devices bootstrap over DTLS and register with their
- * fresh PSK, a value is read through the REST API, the last device is pending until approved
+ * `niobium bootstrap`: the auto-approved devices (a simulated smart-meter fleet) bootstrap over
+ * DTLS and register with their fresh PSK, a meter's power is read through the REST API and
+ * observed by the demo's server, the last device is pending until approved
  * through the database, and the process de-registers and exits 0 on its own after --duration.
- * Also NoSec mode with the temporary database removed at exit, and usage errors. */
+ * Also NoSec mode with the temporary database removed at exit (its banner without DTLS lines,
+ * an event-stream client leaving without a word in the output), and usage errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,16 +89,22 @@ static void test_demo_dtls(void **state) {
   assert_null(strstr(list, "\"securityMode\":\"none\""));
   free(list);
 
-  /* A value read from the device through the API: the simulated temperature. */
+  /* A value read from the device through the API: a smart meter's active power, which the
+   * demo's server also observes. */
   char url[160];
-  snprintf(url, sizeof url, "%s/api/clients/demo-2/3303/0/5700", base);
+  snprintf(url, sizeof url, "%s/api/clients/demo-2/3305/0/5800", base);
   char *val = curl(url);
   assert_non_null(val);
   assert_non_null(strstr(val, "\"code\":\"2.05\""));
   char *v = strstr(val, "\"value\":");
   assert_non_null(v);
-  double t = strtod(v + 8, NULL);
-  assert_true(t >= 5.0 && t <= 40.0);
+  double w = strtod(v + 8, NULL);
+  assert_true(w > 0 && w < 20000);
+  free(val);
+  snprintf(url, sizeof url, "%s/api/clients/demo-1/observations", base);
+  val = curl(url);
+  assert_non_null(val);
+  assert_non_null(strstr(val, "/3305/0/5800"));
   free(val);
 
   /* demo-4 waits for the operator, who approves it through the shared database. */
@@ -146,8 +154,25 @@ static void test_demo_nosec_tempdb(void **state) {
                   "--duration", "5",    "--http",  http,        NULL};
   nb_test_proc p;
   assert_true(nb_test_proc_start(&p, argv));
+  /* An event-stream client that goes away: the normal end of a stream, nothing said. */
+  assert_true(nb_test_proc_wait_output(&p, false, "REST API", 10000));
+  char url[96], *sse_out = NULL;
+  snprintf(url, sizeof url, "http://%s/api/events", http);
+  char *sse[] = {"curl", "-s", "-N", "-m", "1", url, NULL};
+  if (nb_test_have_program("curl")) {
+    nb_test_run(sse, 5000, &sse_out);
+    assert_non_null(strstr(sse_out, ": connected"));
+    free(sse_out);
+  }
   assert_int_equal(nb_test_proc_wait(&p, 20000), 0);
-  char *so = nb_test_proc_stdout(&p);
+  char *so = nb_test_proc_stdout(&p), *se = nb_test_proc_stderr(&p);
+  assert_null(strstr(se, "Failed to send"));
+  assert_null(strstr(se, "mhd_messages"));
+  assert_null(strstr(se, "MHD_OPTION"));
+  free(se);
+  /* No DTLS line under --nosec: nothing of the demo uses it. */
+  assert_null(strstr(so, "coaps://"));
+  assert_null(strstr(so, "RPK"));
   assert_non_null(strstr(so, "NoSec"));
   assert_non_null(strstr(so, "demo-1       REGISTERED security=none"));
   assert_non_null(strstr(so, "demo-2       BOOTSTRAP_PENDING"));

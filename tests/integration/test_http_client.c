@@ -49,6 +49,29 @@ static enum MHD_Result reply_big(struct MHD_Connection *conn) {
   return ret;
 }
 
+/* Byte i of /ranged. */
+static uint8_t ranged_byte(size_t i) { return (uint8_t)((i * 2654435761u) >> 11); }
+#define RANGED_LEN ((size_t)5 * 1024 * 1024)
+
+/* /ranged: 5 MiB (more than a buffered answer may hold); "Range: bytes=N-" gets 206 from N. */
+static enum MHD_Result reply_ranged(struct MHD_Connection *conn) {
+  const char *range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Range");
+  size_t from = 0;
+  if (range && sscanf(range, "bytes=%zu-", &from) != 1) from = 0;
+  if (from > RANGED_LEN) from = RANGED_LEN;
+  uint8_t *b = malloc(RANGED_LEN - from + 1);
+  if (!b) return MHD_NO;
+  for (size_t i = from; i < RANGED_LEN; i++) b[i - from] = ranged_byte(i);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(RANGED_LEN - from, b, MHD_RESPMEM_MUST_FREE);
+  char cr[64];
+  snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", from, RANGED_LEN - 1, RANGED_LEN);
+  if (from) MHD_add_response_header(r, "Content-Range", cr);
+  enum MHD_Result ret = MHD_queue_response(conn, from ? 206 : 200, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 /* /echo answers 201 "METHOD|Authorization|Content-Type|body"; /slow sleeps first; /big is 5 MiB;
  * /page answers a list page with a Link to the next one; anything else is 404. */
 static enum MHD_Result reply_page(struct MHD_Connection *conn) {
@@ -78,6 +101,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   if (strcmp(url, "/slow") == 0) usleep(1500 * 1000);
   if (strcmp(url, "/big") == 0) return reply_big(conn);
   if (strcmp(url, "/page") == 0) return reply_page(conn);
+  if (strcmp(url, "/ranged") == 0) return reply_ranged(conn);
   if (strcmp(url, "/echo") != 0 && strcmp(url, "/slow") != 0) return reply(conn, 404, "nope");
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -132,7 +156,12 @@ static void fetch_posts_body_and_token(void **state) {
   char url[128], why[128] = "";
   url_of(s, "/echo", url, sizeof url);
   const char *json = "{\"a\":1}";
-  nb_http_request req = {"POST", url, "s3cret", json, strlen(json), 2000, NULL};
+  nb_http_request req = {.method = "POST",
+                         .url = url,
+                         .bearer_token = "s3cret",
+                         .body = json,
+                         .body_len = strlen(json),
+                         .timeout_ms = 2000};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -146,7 +175,7 @@ static void fetch_page_gives_the_next_link(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "", want[160];
   url_of(s, "/page", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {.method = "GET", .url = url, .timeout_ms = 2000};
   long status;
   char *body, *next;
   assert_int_equal(nb_http_fetch_page(&req, &status, &body, &next, why, sizeof why), NB_OK);
@@ -167,7 +196,7 @@ static void fetch_passes_http_errors_through(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/missing", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {.method = "GET", .url = url, .timeout_ms = 2000};
   long status;
   char *body;
   assert_int_equal(nb_http_fetch(&req, &status, &body, why, sizeof why), NB_OK);
@@ -181,7 +210,7 @@ static void fetch_reports_refused_timeout_and_bad_url(void **state) {
   char url[128], why[128] = "";
   long status = -1;
   snprintf(url, sizeof url, "http://127.0.0.1:%u/x", nb_test_free_port(SOCK_STREAM));
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 2000, NULL};
+  nb_http_request req = {.method = "GET", .url = url, .timeout_ms = 2000};
   assert_int_equal(nb_http_fetch(&req, &status, NULL, why, sizeof why), NB_ERR_IO);
   assert_int_equal(status, 0);
   assert_true(why[0] != '\0');
@@ -200,7 +229,7 @@ static void fetch_refuses_oversized_answer(void **state) {
   test_server *s = *state;
   char url[128], why[128] = "";
   url_of(s, "/big", url, sizeof url);
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
+  nb_http_request req = {.method = "GET", .url = url, .timeout_ms = 5000};
   char *body = (char *)1;
   assert_int_equal(nb_http_fetch(&req, NULL, &body, why, sizeof why), NB_ERR_IO);
   assert_null(body);
@@ -231,7 +260,8 @@ static void loop_runs_requests_concurrently_within_bound(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[1]", 3, 3000, NULL};
+  nb_http_request req = {
+      .method = "POST", .url = url, .body = "[1]", .body_len = 3, .timeout_ms = 3000};
   for (int i = 0; i < 5; i++) assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_ERR_BUSY);
   assert_int_equal(nb_http_client_pending(c), 5);
@@ -252,7 +282,7 @@ static void free_cancels_pending_requests(void **state) {
   char url[128];
   url_of(s, "/slow", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"GET", url, NULL, NULL, 0, 5000, NULL};
+  nb_http_request req = {.method = "GET", .url = url, .timeout_ms = 5000};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, NULL, NULL), NB_OK);
   uv_run(&loop, UV_RUN_NOWAIT);
@@ -270,11 +300,86 @@ static void pumped_mode_without_loop(void **state) {
   char url[128];
   url_of(s, "/echo", url, sizeof url);
   tally t = {0};
-  nb_http_request req = {"POST", url, NULL, "[2]", 3, 3000, NULL};
+  nb_http_request req = {
+      .method = "POST", .url = url, .body = "[2]", .body_len = 3, .timeout_ms = 3000};
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_request(c, &req, count, &t), NB_OK);
   assert_int_equal(nb_http_client_run(c, 5000), NB_OK);
   assert_int_equal(t.ok_201, 2);
+  nb_http_client_free(c);
+}
+
+/* What a streamed download saw. */
+typedef struct {
+  size_t offset, got; /* where it started, bytes received */
+  size_t stop_after;  /* the sink refuses once this many came (0 = never) */
+  long status;        /* the status the sink saw */
+  bool mismatch;      /* a byte other than /ranged's */
+  int done_calls;
+  nb_err done_err;
+  long done_status;
+  size_t body_len;
+} stream;
+
+static bool sink(void *user, long status, const uint8_t *data, size_t len) {
+  stream *st = user;
+  st->status = status;
+  for (size_t i = 0; i < len; i++)
+    if (data[i] != ranged_byte(st->offset + st->got + i)) st->mismatch = true;
+  st->got += len;
+  return !st->stop_after || st->got < st->stop_after;
+}
+
+static void stream_done(void *user, const nb_http_response *res) {
+  stream *st = user;
+  st->done_calls++;
+  st->done_err = res->err;
+  st->done_status = res->status;
+  st->body_len = res->body_len;
+}
+
+static void run_stream(const test_server *s, stream *st, nb_http_client *c, nb_http_req **h) {
+  char url[128];
+  url_of(s, "/ranged", url, sizeof url);
+  nb_http_request req = {.method = "GET",
+                         .url = url,
+                         .timeout_ms = 20000,
+                         .sink = sink,
+                         .sink_user = st,
+                         .range_from = st->offset,
+                         .stall_ms = 5000};
+  assert_int_equal(nb_http_client_start(c, &req, stream_done, st, h), NB_OK);
+}
+
+/* A body larger than a buffered answer may be (4 MiB) streams through the sink, in order; a
+ * Range request resumes at an offset; a sink that refuses ends the request as cancelled, and
+ * so does nb_http_client_cancel. */
+static void streamed_download_range_and_cancel(void **state) {
+  test_server *s = *state;
+  nb_http_client *c;
+  assert_int_equal(nb_http_client_new(NULL, 0, &c), NB_OK);
+  stream whole = {0}, tail = {.offset = 3000001}, refused = {.stop_after = 100000}, gone = {0};
+  run_stream(s, &whole, c, NULL);
+  run_stream(s, &tail, c, NULL);
+  run_stream(s, &refused, c, NULL);
+  assert_int_equal(nb_http_client_run(c, 20000), NB_OK);
+  assert_int_equal(whole.done_err, NB_OK);
+  assert_int_equal(whole.done_status, 200);
+  assert_int_equal(whole.got, RANGED_LEN);
+  assert_int_equal(whole.body_len, 0);
+  assert_false(whole.mismatch);
+  assert_int_equal(tail.done_status, 206);
+  assert_int_equal(tail.got, RANGED_LEN - tail.offset);
+  assert_false(tail.mismatch);
+  assert_int_equal(refused.done_err, NB_ERR_CANCELLED);
+  assert_true(refused.got >= refused.stop_after && refused.got < RANGED_LEN);
+  nb_http_req *h = NULL;
+  run_stream(s, &gone, c, &h);
+  assert_non_null(h);
+  nb_http_client_cancel(h);
+  assert_int_equal(gone.done_calls, 1);
+  assert_int_equal(gone.done_err, NB_ERR_CANCELLED);
+  assert_int_equal(nb_http_client_pending(c), 0);
   nb_http_client_free(c);
 }
 
@@ -301,6 +406,7 @@ int main(void) {
       cmocka_unit_test(loop_runs_requests_concurrently_within_bound),
       cmocka_unit_test(free_cancels_pending_requests),
       cmocka_unit_test(pumped_mode_without_loop),
+      cmocka_unit_test(streamed_download_range_and_cancel),
       cmocka_unit_test(url_escape_keeps_unreserved_and_bounds),
   };
   return cmocka_run_group_tests(tests, server_up, server_down);

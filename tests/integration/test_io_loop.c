@@ -152,6 +152,64 @@ static void test_udp_batch_one_uses_recvmsg(void **state) {
   assert_int_equal(st.rx_reads, BURST);
 }
 
+/* A receiver that answers every datagram at once, as a server ACKs each CON. */
+typedef struct {
+  nb_io_loop *loop;
+  nb_io_udp *udp;
+  unsigned count;
+} echo_rx;
+
+static void echo_receive(void *user, const nb_addr *peer, const uint8_t *data, size_t len) {
+  echo_rx *rx = user;
+  nb_io_udp_send(rx->udp, peer, data, len);
+  if (++rx->count == BURST) nb_io_loop_stop(rx->loop);
+}
+
+/* The replies to a recvmmsg batch leave in one sendmmsg at its end, every one of them, in order,
+ * and what is sent outside a batch goes at once. */
+static void test_udp_replies_to_a_batch_leave_together(void **state) {
+  (void)state;
+  nb_io_loop *loop;
+  assert_int_equal(nb_io_loop_new(&loop), NB_OK);
+  nb_addr any = v4_loopback(0), local, peer;
+  nb_io_udp *udp;
+  assert_int_equal(nb_io_udp_open(loop, &any, NULL, &udp), NB_OK);
+  assert_int_equal(nb_io_udp_local_addr(udp, &local), NB_OK);
+  echo_rx rx = {.loop = loop, .udp = udp};
+  nb_io_udp_set_receiver(udp, echo_receive, &rx);
+  int fd = raw_socket(&peer);
+  for (unsigned i = 0; i < BURST; i++) {
+    char text[32];
+    int n = snprintf(text, sizeof text, "datagram %u", i);
+    raw_send(fd, &local, text, (size_t)n);
+  }
+  guard g;
+  guard_start(&g, loop);
+  nb_io_loop_run(loop);
+  assert_false(g.fired);
+  guard_close(&g);
+  assert_int_equal(rx.count, BURST);
+  nb_io_udp_stats st;
+  nb_io_udp_get_stats(udp, &st);
+  assert_int_equal(st.tx + st.tx_queued, BURST);
+  assert_int_equal(st.tx_errors, 0);
+  if (st.recvmmsg) assert_true(st.tx_calls <= st.rx_reads); /* one write per batch at most */
+  for (unsigned i = 0; i < BURST; i++) {
+    char expect[32], got[64];
+    int n = snprintf(expect, sizeof expect, "datagram %u", i);
+    ssize_t r = recv(fd, got, sizeof got, 0);
+    assert_int_equal(r, n);
+    assert_memory_equal(got, expect, (size_t)n);
+  }
+  /* Outside a batch a datagram leaves at once. */
+  nb_io_udp_send(udp, &peer, (const uint8_t *)"now", 3);
+  char got[8];
+  assert_int_equal(recv(fd, got, sizeof got, MSG_DONTWAIT), 3);
+  nb_io_udp_close(udp);
+  nb_io_loop_free(loop);
+  close(fd);
+}
+
 static void test_udp_send_and_errors(void **state) {
   (void)state;
   nb_io_loop *loop;
@@ -458,6 +516,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_udp_recvmmsg_batches),
       cmocka_unit_test(test_udp_batch_one_uses_recvmsg),
+      cmocka_unit_test(test_udp_replies_to_a_batch_leave_together),
       cmocka_unit_test(test_udp_send_and_errors),
       cmocka_unit_test(test_udp_ipv6_is_v6only),
       cmocka_unit_test(test_signals_reach_the_loop),

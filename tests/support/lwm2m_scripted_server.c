@@ -32,6 +32,14 @@ static void nb_ss_handle(void *user, nb_coap_exchange *ex, const nb_addr *peer,
   nb_ss *s = user;
   char path[128];
   nb_coap_msg_get_path(req, NB_COAP_OPT_URI_PATH, path, sizeof path);
+  if (req->code == NB_COAP_GET && s->file_path && strcmp(path, s->file_path) == 0) {
+    s->file_gets++;
+    nb_coap_msg m;
+    nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_CONTENT, 0);
+    nb_coap_msg_set_payload(&m, s->file, s->file_len);
+    nb_coap_exchange_respond(ex, &m, now);
+    return;
+  }
   if (req->code == NB_COAP_POST && strcmp(path, "/rd") == 0) {
     if (s->registers < NB_SS_MAX_EVENTS) s->register_at[s->registers] = now;
     s->registers++;

@@ -36,6 +36,11 @@ typedef struct {
   uint8_t update_code; /* answer to Updates, default 2.04 */
   uint8_t register_code;
   int location_seq;
+  /* a file served to GET file_path (a firmware package; Block2 by the CoAP layer) */
+  const char *file_path;
+  const uint8_t *file;
+  size_t file_len;
+  int file_gets;
   /* DTLS mode (nb_ss_init_dtls) */
   nb_dtls_server *dtls;
   int dtls_established, dtls_failed;

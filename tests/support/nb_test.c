@@ -143,6 +143,15 @@ void nb_test_proc_stop(nb_test_proc *p) {
   p->pid = 0;
 }
 
+void nb_test_remove_db(const char *db) {
+  static const char *const suffix[] = {"", "-wal", "-shm"};
+  char p[512];
+  for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+    snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+    unlink(p);
+  }
+}
+
 char *nb_test_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;

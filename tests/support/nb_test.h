@@ -65,6 +65,9 @@ bool nb_test_find_python(const char *modules, char *out, size_t cap);
 struct json_t;
 struct json_t *nb_test_json_lines(const char *text, char *bad, size_t bad_cap);
 
+/* Removes a SQLite database and its -wal and -shm companions (those that exist). */
+void nb_test_remove_db(const char *db);
+
 /* Reads a whole file (heap, NUL-terminated); NULL on error. */
 char *nb_test_read_file(const char *path, size_t *len);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -85,6 +86,49 @@ static void test_hmap_inline(void **state) {
   nb_coap_hmap_deinit(&empty); /* frees nothing: inline */
 }
 
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Popping a whole map is linear: a server with a million entries shuts down in seconds (each
+ * pop used to rescan the buckets from the first, so 300k entries took minutes). Entries inserted
+ * between pops, below where popping got to, still come out. */
+static void test_hmap_pop_linear(void **state) {
+  (void)state;
+  enum { N = 300000 };
+  nb_coap_hmap m;
+  nb_coap_hmap_init(&m);
+  item *items = calloc(N, sizeof *items);
+  assert_non_null(items);
+  for (uint32_t i = 0; i < N; i++) {
+    items[i].key = i;
+    nb_coap_hmap_insert(&m, &items[i].node, item_hash(i));
+  }
+  double t0 = cpu_seconds();
+  size_t popped = 0;
+  nb_coap_hnode *n;
+  while ((n = nb_coap_hmap_pop(&m)) != NULL) {
+    ((item *)n)->key = UINT32_MAX; /* seen */
+    popped++;
+    /* Half way, the first quarter goes back in: some land below the scan position. */
+    if (popped == N / 2)
+      for (uint32_t i = 0; i < N / 4; i++)
+        if (items[i].key == UINT32_MAX) {
+          items[i].key = i;
+          nb_coap_hmap_insert(&m, &items[i].node, item_hash(i));
+        }
+  }
+  double took = cpu_seconds() - t0;
+  assert_int_equal(m.count, 0);
+  for (uint32_t i = 0; i < N; i++) assert_int_equal(items[i].key, UINT32_MAX);
+  assert_true(popped > N);
+  assert_true(took < 5.0); /* about 10 ms; the quadratic scan took minutes */
+  nb_coap_hmap_deinit(&m);
+  free(items);
+}
+
 static void test_hash(void **state) {
   (void)state;
   nb_addr a = {0}, b = {0};
@@ -99,6 +143,58 @@ static void test_hash(void **state) {
   assert_true(nb_coap_hash_addr(1, &a) != nb_coap_hash_addr(1, &b));
   assert_true(nb_coap_hash_bytes(0, "abc", 3) != nb_coap_hash_bytes(0, "abd", 3));
   assert_true(nb_coap_hash_bytes(0, "", 0) != nb_coap_hash_bytes(0, "\0", 1));
+  /* A peer with a key: the key, its length, the seed and the peer all count. */
+  uint16_t m1 = 1, m2 = 2;
+  uint64_t h = nb_coap_hash_addr_key(1, &a, &m1, sizeof m1);
+  assert_true(h != nb_coap_hash_addr_key(1, &a, &m2, sizeof m2));
+  assert_true(h != nb_coap_hash_addr_key(2, &a, &m1, sizeof m1));
+  assert_true(h != nb_coap_hash_addr_key(1, &b, &m1, sizeof m1));
+  assert_true(nb_coap_hash_addr_key(1, &a, "\0", 1) != nb_coap_hash_addr_key(1, &a, "", 0));
+  assert_true(nb_coap_hash_addr_key(1, &a, "0123456789", 10) !=
+              nb_coap_hash_addr_key(1, &a, "0123456789", 9));
+  /* Every byte of an IPv6 address counts, and its scope. */
+  nb_addr v6 = {.family = NB_ADDR_V6, .port = 5683};
+  uint64_t h6 = nb_coap_hash_addr(1, &v6);
+  for (int i = 0; i < 16; i++) {
+    nb_addr o = v6;
+    o.ip[i] = 1;
+    assert_true(nb_coap_hash_addr(1, &o) != h6);
+  }
+  v6.scope = 2;
+  assert_true(nb_coap_hash_addr(1, &v6) != h6);
+}
+
+/* find-or-insert in one step, and replies kept as a copy or, for an empty ACK/RST, as its
+ * first byte only (rebuilt with the entry's MID). */
+static void test_dedup_check_and_replies(void **state) {
+  (void)state;
+  nb_coap_dedup d;
+  nb_addr a = {.family = NB_ADDR_V4, .port = 1};
+  assert_int_equal(nb_coap_dedup_init(&d, 7, 8, 1000, 500), NB_OK);
+  bool dup = true;
+  nb_coap_dedup_entry *e = nb_coap_dedup_check(&d, &a, 0x1234, NB_COAP_CON, 0, &dup);
+  assert_non_null(e);
+  assert_false(dup);
+  assert_ptr_equal(nb_coap_dedup_check(&d, &a, 0x1234, NB_COAP_CON, 5, &dup), e);
+  assert_true(dup);
+  assert_int_equal(nb_coap_dedup_count(&d), 1);
+  uint8_t buf[4];
+  const uint8_t *data;
+  size_t len;
+  assert_false(nb_coap_dedup_reply(e, buf, &data, &len)); /* nothing sent yet */
+  nb_coap_dedup_set_empty_reply(e, 0x60);                 /* ACK */
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_int_equal(len, 4);
+  assert_memory_equal(data, "\x60\x00\x12\x34", 4);
+  assert_null(e->reply); /* no copy kept */
+  assert_int_equal(nb_coap_dedup_set_reply(e, (const uint8_t *)"\x60\x45\x12\x34\xff", 5), NB_OK);
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "\x60\x45\x12\x34\xff", 5);
+  nb_coap_dedup_set_empty_reply(e, 0x70); /* RST replaces the copy */
+  assert_true(nb_coap_dedup_reply(e, buf, &data, &len));
+  assert_memory_equal(data, "\x70\x00\x12\x34", 4);
+  nb_coap_dedup_deinit(&d);
 }
 
 static void test_timerheap(void **state) {
@@ -173,9 +269,13 @@ static void test_dedup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_hmap),  cmocka_unit_test(test_hmap_inline),
-      cmocka_unit_test(test_hash),  cmocka_unit_test(test_timerheap),
+      cmocka_unit_test(test_hmap),
+      cmocka_unit_test(test_hmap_inline),
+      cmocka_unit_test(test_hmap_pop_linear),
+      cmocka_unit_test(test_hash),
+      cmocka_unit_test(test_timerheap),
       cmocka_unit_test(test_dedup),
+      cmocka_unit_test(test_dedup_check_and_replies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

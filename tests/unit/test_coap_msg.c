@@ -287,6 +287,31 @@ static void test_path_percent_encoding(void **state) {
   assert_string_equal(path, "/rd/5a3f");
 }
 
+/* The text get_path writes for a long segment of bytes that need escapes (three characters
+ * each) reads back: add_path bounded the segment's text to 256 characters instead of its
+ * decoded bytes (found by fuzz/uri.c). */
+static void test_path_long_escaped_segment_reads_back(void **state) {
+  (void)state;
+  nb_coap_msg a, b;
+  uint8_t seg[200];
+  memset(seg, 0x80, sizeof seg);
+  nb_coap_msg_init(&a, NB_COAP_CON, NB_COAP_GET, 1);
+  assert_int_equal(nb_coap_msg_add_option(&a, NB_COAP_OPT_URI_PATH, seg, sizeof seg), NB_OK);
+  char path[700];
+  assert_int_equal(nb_coap_msg_get_path(&a, NB_COAP_OPT_URI_PATH, path, sizeof path), NB_OK);
+  assert_int_equal(strlen(path), 1 + 3 * sizeof seg);
+  nb_coap_msg_init(&b, NB_COAP_CON, NB_COAP_GET, 1);
+  assert_int_equal(nb_coap_msg_add_path(&b, NB_COAP_OPT_URI_PATH, path), NB_OK);
+  assert_int_equal(b.option_count, 1);
+  assert_int_equal(b.options[0].len, sizeof seg);
+  assert_memory_equal(b.options[0].value, seg, sizeof seg);
+  /* Past 256 decoded bytes a segment is still refused. */
+  char big[1 + 3 * 257 + 1] = "/";
+  for (size_t k = 0; k < 257; k++) memcpy(big + 1 + 3 * k, "%41", 4);
+  nb_coap_msg_init(&b, NB_COAP_CON, NB_COAP_GET, 1);
+  assert_int_equal(nb_coap_msg_add_path(&b, NB_COAP_OPT_URI_PATH, big), NB_ERR_RANGE);
+}
+
 static void test_builder_limits(void **state) {
   (void)state;
   nb_coap_msg msg;
@@ -409,6 +434,7 @@ int main(void) {
       cmocka_unit_test(test_builder_sorts_and_keeps_repeat_order),
       cmocka_unit_test(test_uint_encoding),
       cmocka_unit_test(test_path_percent_encoding),
+      cmocka_unit_test(test_path_long_escaped_segment_reads_back),
       cmocka_unit_test(test_builder_limits),
       cmocka_unit_test(test_serialize_rejects_unsorted_options),
       cmocka_unit_test(test_check_options),

@@ -1,10 +1,12 @@
 /* The event feed in-process: registrations from raw CoAP datagrams into a real server engine
  * become SSE frames, the per-subscriber endpoint filter holds, a slow subscriber's buffer stays
- * bounded (frames dropped and announced), and the JSON body parser types values from the
- * definitions and refuses bad input. */
+ * bounded (frames dropped and announced), a frame is formatted once for all its subscribers and
+ * not at all for none, the compact JSON writer (shortest reals, jansson's text otherwise), and
+ * the JSON body parser types values from the definitions and refuses bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,29 +128,96 @@ static void test_json_body_typing(void **state) {
   nb_model_free(m);
 }
 
-/* Reals print with the fewest digits that read back exactly, decided per document. */
+/* Nobody subscribed: no frame is formatted (the history is still kept); with subscribers, each
+ * event is formatted once however many it reaches, and not at all when none of them follows its
+ * endpoint. */
+static void test_frames_built_once_and_only_when_heard(void **state) {
+  (void)state;
+  nb_server *s;
+  assert_int_equal(nb_server_new(NULL, no_send, NULL, &s), NB_OK);
+  nb_http_events *ev;
+  assert_int_equal(nb_http_events_new(s, NULL, &ev), NB_OK);
+  reg(s, "dev-a", 1, 40001);
+  reg(s, "dev-b", 2, 40002);
+  assert_int_equal(nb_http_events_frames_built(ev), 0);
+  nb_http_sub *subs[4];
+  for (int i = 0; i < 3; i++) subs[i] = nb_http_events_subscribe(ev, NULL, NULL, NULL);
+  subs[3] = nb_http_events_subscribe(ev, "dev-x", NULL, NULL);
+  reg(s, "dev-c", 3, 40003); /* REGISTRATION and MONITOR, each once for three subscribers */
+  assert_int_equal(nb_http_events_frames_built(ev), 2);
+  char first[4096], other[4096];
+  size_t n = nb_http_sub_read(subs[0], first, sizeof(first));
+  assert_true(n > 0);
+  for (int i = 1; i < 3; i++) {
+    assert_int_equal(nb_http_sub_read(subs[i], other, sizeof(other)), n);
+    assert_memory_equal(first, other, n);
+  }
+  assert_int_equal(nb_http_sub_read(subs[3], other, sizeof(other)), 0);
+  for (int i = 0; i < 3; i++) nb_http_events_unsubscribe(ev, subs[i]);
+  reg(s, "dev-d", 4, 40004); /* only dev-x is followed now */
+  assert_int_equal(nb_http_events_frames_built(ev), 2);
+  reg(s, "dev-x", 5, 40005);
+  assert_int_equal(nb_http_events_frames_built(ev), 4);
+  n = nb_http_sub_read(subs[3], other, sizeof(other) - 1);
+  other[n] = '\0';
+  assert_non_null(strstr(other, "\"endpoint\":\"dev-x\""));
+  nb_http_events_free(ev);
+  nb_server_free(s);
+}
+
+static void assert_text(const json_t *j, const char *want) {
+  char *text = nb_http_json_text(j);
+  assert_non_null(text);
+  assert_string_equal(text, want);
+  free(text);
+}
+
+/* Each real with the fewest of 15..17 digits that read back exactly, on its own: one real
+ * that needs 17 leaves the others short; and always as a real (20.0, not 2e1). */
 static void test_json_text_shortest_reals(void **state) {
   (void)state;
   json_t *j = json_pack("{s:f,s:f,s:f,s:i}", "t", 20.44, "h", 0.1, "big", 1e300, "n", 7);
-  char *text = nb_http_json_text(j);
-  assert_string_equal(text, "{\"t\":20.44,\"h\":0.1,\"big\":1e300,\"n\":7}");
-  free(text);
+  assert_text(j, "{\"t\":20.44,\"h\":0.1,\"big\":1e300,\"n\":7}");
   json_decref(j);
-  /* 0.1 + 0.2 needs all 17 digits; the document still reads back exactly. */
-  j = json_pack("[f,f]", 0.1 + 0.2, 21.5);
-  text = nb_http_json_text(j);
+  j = json_pack("{s:f}", "t", 20.0); /* the precision of the fewest digits alone made it 2e1 */
+  assert_text(j, "{\"t\":20.0}");
+  json_decref(j);
+  j = json_pack("[f,f,f,f,f,f]", 20.0, 100.0, -0.0, 1e-5, 1.5e-7, 123456789012.5);
+  assert_text(j, "[20.0,100.0,-0.0,1e-5,1.5e-7,123456789012.5]");
+  json_decref(j);
+  /* 0.1 + 0.2 needs all 17 digits; its neighbours do not, and all read back exactly. */
+  j = json_pack("[f,f,f]", 0.1 + 0.2, 21.5, 0.1);
+  assert_text(j, "[0.30000000000000004,21.5,0.1]");
+  char *text = nb_http_json_text(j);
   json_t *back = json_loads(text, 0, NULL);
   assert_non_null(back);
   assert_true(json_real_value(json_array_get(back, 0)) == 0.1 + 0.2);
-  assert_true(json_real_value(json_array_get(back, 1)) == 21.5);
   free(text);
   json_decref(back);
   json_decref(j);
 }
 
+/* Everything but reals is written as jansson writes it compactly: key order, escapes, UTF-8,
+ * empty containers, integers at their limits. */
+static void test_json_text_as_jansson(void **state) {
+  (void)state;
+  json_t *j = json_pack("{s:s,s:[],s:{},s:[i,I,I,b,b,n],s:{s:[s]}}", "s",
+                        "q\"b\\s/n\nr\rt\tb\bf\f\x01\x1f\x7f \xc3\xa9", "ea", "eo", "l", 0,
+                        (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, 1, 0, "o", "k\n", "v");
+  json_object_set_new(j, "z", json_stringn("a\0b", 3));
+  char *ours = nb_http_json_text(j);
+  char *theirs = json_dumps(j, JSON_COMPACT);
+  assert_non_null(ours);
+  assert_string_equal(ours, theirs);
+  free(ours);
+  free(theirs);
+  json_decref(j);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_frames_filter_and_bound),
-                                     cmocka_unit_test(test_json_body_typing),
-                                     cmocka_unit_test(test_json_text_shortest_reals)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_frames_filter_and_bound), cmocka_unit_test(test_json_body_typing),
+      cmocka_unit_test(test_frames_built_once_and_only_when_heard),
+      cmocka_unit_test(test_json_text_shortest_reals), cmocka_unit_test(test_json_text_as_jansson)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

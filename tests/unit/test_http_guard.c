@@ -135,6 +135,28 @@ static void test_cross_site(void **state) {
   assert_int_equal(check(&g, LO, "OPTIONS", h, NULL, NULL, NULL, false), NB_GUARD_PREFLIGHT);
 }
 
+/* A GET of the console's files (public, static) may come from a link or a page elsewhere; the
+ * Host is still checked, and an API GET from elsewhere is still refused. */
+static void test_public_get(void **state) {
+  (void)state;
+  nb_http_guard g;
+  nb_http_guard_init(&g, false);
+  nb_addr a;
+  assert_int_equal(nb_addr_parse(LO, 0, &a), NB_OK);
+  nb_http_guard_request r = {.method = "GET",
+                             .host = "127.0.0.1:8080",
+                             .origin = "http://evil.example",
+                             .fetch_site = "cross-site",
+                             .public_get = true,
+                             .local = &a};
+  assert_int_equal(nb_http_guard_check(&g, &r, NULL), NB_GUARD_PASS);
+  r.public_get = false;
+  assert_int_equal(nb_http_guard_check(&g, &r, NULL), NB_GUARD_CROSS_SITE);
+  r.public_get = true;
+  r.host = "evil.example:8080"; /* DNS rebinding: refused whatever is asked */
+  assert_int_equal(nb_http_guard_check(&g, &r, NULL), NB_GUARD_BAD_HOST);
+}
+
 static void test_content_type(void **state) {
   (void)state;
   nb_http_guard g;
@@ -163,6 +185,7 @@ int main(void) {
       cmocka_unit_test(test_json_type),
       cmocka_unit_test(test_host),
       cmocka_unit_test(test_cross_site),
+      cmocka_unit_test(test_public_get),
       cmocka_unit_test(test_content_type),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

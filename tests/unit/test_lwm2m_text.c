@@ -176,6 +176,34 @@ static void test_text_rejects(void **state) {
   t_reject_text(TEXT, "1", "/3/0/9/0", model, NB_COAP_BAD_REQUEST); /* single has no instances */
 }
 
+/* A request without a payload hands the decoders no buffer at all (NULL, as the CoAP parser
+ * leaves it): refused like an empty one, never read through the NULL pointer (UBSan reported
+ * pointer arithmetic on it in nb_fmt_parse_i64; found by fuzz/client_dm.c with a PUT of
+ * text/plain to an integer resource without a body). */
+static void test_no_payload_at_all(void **state) {
+  (void)state;
+  const char *ints[] = {"/3/0/9",     "/3/0/13",    "/65000/0/1",
+                        "/65000/0/2", "/65000/0/3", "/65000/0/7"};
+  for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+    t_reject(TEXT, NULL, 0, ints[k], model, NB_COAP_BAD_REQUEST);
+  const int cfs[] = {TEXT,
+                     OPAQUE,
+                     CBOR,
+                     NB_COAP_CF_LWM2M_TLV,
+                     NB_COAP_CF_LWM2M_JSON,
+                     NB_COAP_CF_SENML_JSON,
+                     NB_COAP_CF_SENML_CBOR};
+  const char *paths[] = {"/3/0/0", "/65000/0/5", "/3/0", "/3", "/"};
+  for (size_t c = 0; c < sizeof cfs / sizeof cfs[0]; c++)
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+      nb_records r;
+      nb_records_init(&r);
+      nb_format_error fe;
+      if (t_decode(cfs[c], NULL, 0, paths[k], model, &r, &fe) != NB_OK) assert_non_null(fe.reason);
+      nb_records_deinit(&r);
+    }
+}
+
 static void test_text_encode_refusals(void **state) {
   (void)state;
   nb_records r;
@@ -390,7 +418,7 @@ int main(void) {
       cmocka_unit_test(test_text_encode_refusals), cmocka_unit_test(test_opaque),
       cmocka_unit_test(test_cbor_types),           cmocka_unit_test(test_cbor_floats),
       cmocka_unit_test(test_cbor_lenient_forms),   cmocka_unit_test(test_cbor_rejects),
-      cmocka_unit_test(test_unknown_format),
+      cmocka_unit_test(test_unknown_format),       cmocka_unit_test(test_no_payload_at_all),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

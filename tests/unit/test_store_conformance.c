@@ -143,25 +143,35 @@ static backend *backend_of(void **state) {
 
 /* ---- records ---- */
 
-static nb_server_reg_info make_reg(const char *ep, const char *id, const char *addr) {
+/* A registration with the text it borrows (ep, sms, identity). */
+typedef struct {
   nb_server_reg_info r;
-  memset(&r, 0, sizeof(r));
-  snprintf(r.ep, sizeof(r.ep), "%s", ep);
-  snprintf(r.reg_id, sizeof(r.reg_id), "%s", id);
-  strcpy(r.version, "1.1");
-  strcpy(r.binding, "UQ");
-  strcpy(r.sms, "+4912345");
-  r.queue = true;
-  r.lifetime = 300;
-  assert_int_equal(nb_addr_parse(addr, 0, &r.addr), NB_OK);
-  r.identity.kind = NB_SERVER_ID_PSK;
-  snprintf(r.identity.value, sizeof(r.identity.value), "id-%s", ep);
-  r.registered_at = 1000;
-  r.updated_at = 2000;
-  r.expires_at = 302000;
-  r.links = "</>;rt=\"oma.lwm2m\";ct=\"60 110\",</3/0>,</1/0>";
-  r.links_len = strlen(r.links);
-  r.preferred_format = 110;
+  char ep[NB_SERVER_EP_MAX], sms[NB_SERVER_SMS_MAX], ident[NB_SERVER_IDENT_MAX];
+} reg_rec;
+
+static nb_server_reg_info *make_reg(reg_rec *rec, const char *ep, const char *id,
+                                    const char *addr) {
+  memset(rec, 0, sizeof(*rec));
+  nb_server_reg_info *r = &rec->r;
+  snprintf(rec->ep, sizeof(rec->ep), "%s", ep);
+  snprintf(rec->sms, sizeof(rec->sms), "+4912345");
+  snprintf(rec->ident, sizeof(rec->ident), "id-%s", ep);
+  r->ep = rec->ep;
+  r->sms = rec->sms;
+  r->identity.value = rec->ident;
+  snprintf(r->reg_id, sizeof(r->reg_id), "%s", id);
+  strcpy(r->version, "1.1");
+  strcpy(r->binding, "UQ");
+  r->queue = true;
+  r->lifetime = 300;
+  assert_int_equal(nb_addr_parse(addr, 0, &r->addr), NB_OK);
+  r->identity.kind = NB_SERVER_ID_PSK;
+  r->registered_at = 1000;
+  r->updated_at = 2000;
+  r->expires_at = 302000;
+  r->links = "</>;rt=\"oma.lwm2m\";ct=\"60 110\",</3/0>,</1/0>";
+  r->links_len = strlen(r->links);
+  r->preferred_format = 110;
   return r;
 }
 
@@ -169,6 +179,7 @@ static nb_server_reg_info make_reg(const char *ep, const char *id, const char *a
 #define MAXREC 64
 typedef struct {
   nb_server_reg_info r[MAXREC];
+  reg_rec text[MAXREC]; /* the strings r[] borrow */
   char links[MAXREC][128];
   int n;
   int stop_after; /* >0: the callback refuses the stop_after-th record */
@@ -183,6 +194,13 @@ static nb_err on_reg(void *user, const nb_server_reg_info *r) {
   memcpy(s->links[s->n], r->links, r->links_len);
   s->links[s->n][r->links_len] = '\0';
   s->r[s->n].links = s->links[s->n];
+  reg_rec *t = &s->text[s->n];
+  snprintf(t->ep, sizeof(t->ep), "%s", r->ep);
+  snprintf(t->sms, sizeof(t->sms), "%s", r->sms);
+  snprintf(t->ident, sizeof(t->ident), "%s", r->identity.value);
+  s->r[s->n].ep = t->ep;
+  s->r[s->n].sms = t->sms;
+  s->r[s->n].identity.value = t->ident;
   s->n++;
   return NB_OK;
 }
@@ -224,10 +242,11 @@ static regs_seen *walk_regs(backend *b) {
 static void test_reg_put_replace_delete_each(void **state) {
   backend *b = backend_of(state);
   const nb_server_store_ops *o = b->st.ops;
-  nb_server_reg_info a = make_reg("dev-a", "00aa", "[::1]:40123");
-  nb_server_reg_info c = make_reg("dev-c", "00cc", "127.0.0.1:5683");
+  reg_rec ra, rc, ra2;
+  nb_server_reg_info a = *make_reg(&ra, "dev-a", "00aa", "[::1]:40123");
+  nb_server_reg_info c = *make_reg(&rc, "dev-c", "00cc", "127.0.0.1:5683");
   c.identity.kind = NB_SERVER_ID_NONE;
-  c.identity.value[0] = '\0';
+  c.identity.value = "";
   c.queue = false;
   c.preferred_format = -1;
   assert_int_equal(o->reg_put(b->st.self, &a), NB_OK);
@@ -239,7 +258,7 @@ static void test_reg_put_replace_delete_each(void **state) {
   free(s);
 
   /* put replaces: every field, the links shorter than before */
-  nb_server_reg_info a2 = make_reg("dev-a", "00ab", "10.1.2.3:7000");
+  nb_server_reg_info a2 = *make_reg(&ra2, "dev-a", "00ab", "10.1.2.3:7000");
   strcpy(a2.binding, "U");
   a2.queue = false;
   a2.lifetime = 86400;
@@ -273,8 +292,8 @@ static void test_reg_each_stops_on_error(void **state) {
   for (int i = 0; i < 5; i++) {
     char ep[16];
     snprintf(ep, sizeof(ep), "ep%d", i);
-    nb_server_reg_info r = make_reg(ep, ep, "127.0.0.1:1");
-    assert_int_equal(b->st.ops->reg_put(b->st.self, &r), NB_OK);
+    reg_rec rec;
+    assert_int_equal(b->st.ops->reg_put(b->st.self, make_reg(&rec, ep, ep, "127.0.0.1:1")), NB_OK);
   }
   regs_seen *s = calloc(1, sizeof(*s));
   assert_non_null(s);
@@ -505,7 +524,8 @@ static void test_names_are_not_key_syntax(void **state) {
   const char *eps[] = {"a", "a:b", "a:1", "*", "a*", "a b", "nb:regs", "reg:a", "[a]", "?"};
   size_t neps = sizeof(eps) / sizeof(eps[0]);
   for (size_t i = 0; i < neps; i++) {
-    nb_server_reg_info r = make_reg(eps[i], eps[i], "127.0.0.1:1000");
+    reg_rec rec;
+    nb_server_reg_info r = *make_reg(&rec, eps[i], eps[i], "127.0.0.1:1000");
     r.lifetime = (uint32_t)i;
     assert_int_equal(o->reg_put(b->st.self, &r), NB_OK);
     nb_server_sec_info s = make_sec(eps[i], NB_SERVER_ID_PSK, eps[i]);
@@ -734,7 +754,8 @@ static void test_redis_round_trips(void **state) {
   backend *b = backend_of(state);
   const nb_server_store_ops *o = b->st.ops;
   uint64_t t0 = nb_store_redis_round_trips(b->rd);
-  nb_server_reg_info r = make_reg("rt", "01", "127.0.0.1:9");
+  reg_rec rec;
+  nb_server_reg_info r = *make_reg(&rec, "rt", "01", "127.0.0.1:9");
   assert_int_equal(o->reg_put(b->st.self, &r), NB_OK);
   uint64_t t1 = nb_store_redis_round_trips(b->rd);
   assert_int_equal(t1 - t0, 1);
@@ -758,7 +779,8 @@ static void test_redis_round_trips(void **state) {
 static void test_redis_outage_and_recovery(void **state) {
   backend *b = backend_of(state);
   const nb_server_store_ops *o = b->st.ops;
-  nb_server_reg_info r = make_reg("out", "01", "127.0.0.1:9");
+  reg_rec rec;
+  nb_server_reg_info r = *make_reg(&rec, "out", "01", "127.0.0.1:9");
   assert_int_equal(o->reg_put(b->st.self, &r), NB_OK);
   nb_redis_rig_kill(&g_redis);
   nb_server_sec_info got;
@@ -801,7 +823,8 @@ static void test_redis_wrong_type_is_an_error(void **state) {
   assert_non_null(r);
   freeReplyObject(r);
   redisFree(c);
-  nb_server_reg_info reg = make_reg("w", "01", "127.0.0.1:9");
+  reg_rec rec;
+  nb_server_reg_info reg = *make_reg(&rec, "w", "01", "127.0.0.1:9");
   assert_int_equal(b->st.ops->reg_put(b->st.self, &reg), NB_ERR_IO);
   assert_int_equal(b->st.ops->reg_each(b->st.self, count_reg, NULL), NB_ERR_IO);
   nb_server_sec_info s = make_sec("w", NB_SERVER_ID_PSK, "w-id"), got;
