@@ -91,12 +91,20 @@ static char *coap_register(const env *e, const char *ep) {
 /* Stopped in teardown, which cmocka runs when an assertion failed too: no process outlives the
  * test. */
 static nb_redis_rig redis;
-static nb_test_proc srv, cl;
+static nb_test_proc srv, cl, other;
+static char tmpdir[64];
 
 static int stop_all(void **state) {
   (void)state;
   nb_test_proc_cleanup(&cl);
   nb_test_proc_cleanup(&srv);
+  nb_test_proc_cleanup(&other);
+  if (tmpdir[0]) {
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) print_message("could not remove %s\n", tmpdir);
+    tmpdir[0] = '\0';
+  }
   nb_redis_rig_stop(&redis);
   return 0;
 }
@@ -179,9 +187,78 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
   free(log);
 }
 
+/* A server role and a bootstrap role `niobium server --store ... --with-bootstrap`. */
+static char **server_argv(char *argv[16], const env *e, const char *store, const char *db,
+                          const char *bs_coap) {
+  int n = 0;
+  argv[n++] = (char *)nb_test_env("NB_BINARY");
+  argv[n++] = "server";
+  argv[n++] = "--coap";
+  argv[n++] = (char *)e->coap;
+  argv[n++] = "--http";
+  argv[n++] = (char *)e->http;
+  argv[n++] = "--db";
+  argv[n++] = (char *)db;
+  if (store) {
+    argv[n++] = "--store";
+    argv[n++] = (char *)store;
+  }
+  if (bs_coap) {
+    argv[n++] = "--with-bootstrap";
+    argv[n++] = "--bs-coap";
+    argv[n++] = (char *)bs_coap;
+  }
+  argv[n] = NULL;
+  return argv;
+}
+
+static void new_ports(env *e, char *bs_coap, size_t cap) {
+  snprintf(e->coap, sizeof(e->coap), "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
+  snprintf(bs_coap, cap, "127.0.0.1:%u", nb_test_free_port(SOCK_DGRAM));
+  new_http_port(e);
+}
+
+/* With --store, --db holds only the bootstrap role's state: a second --with-bootstrap on that
+ * database is refused (one bootstrap server per database), while a SQLite `niobium server`
+ * on it starts (the Redis server holds no server-role lock on a file it does not use). */
+static void test_db_locked_for_the_bootstrap_role_only(void **state) {
+  (void)state;
+  const char *why = nb_redis_rig_unavailable();
+  if (why) {
+    print_message("[  SKIP    ] %s\n", why);
+    skip();
+  }
+  assert_true(nb_redis_rig_start(&redis));
+  snprintf(tmpdir, sizeof(tmpdir), "/tmp/nb-e2e-redis-XXXXXX");
+  assert_non_null(mkdtemp(tmpdir));
+  char db[128], uri1[96], uri2[96], bs[32], *argv[16];
+  snprintf(db, sizeof(db), "%s/bs.db", tmpdir);
+  snprintf(uri1, sizeof(uri1), "%s/1", redis.uri);
+  snprintf(uri2, sizeof(uri2), "%s/2", redis.uri);
+  env e;
+  new_ports(&e, bs, sizeof(bs));
+  assert_true(nb_test_proc_start(&srv, server_argv(argv, &e, uri1, db, bs)));
+  assert_true(nb_test_proc_wait_output(&srv, true, "proto=http", 15000));
+
+  new_ports(&e, bs, sizeof(bs));
+  char *out = NULL, *err = NULL;
+  int rc = nb_test_run_capture(server_argv(argv, &e, uri2, db, bs), 10000, &out, &err);
+  assert_int_not_equal(rc, 0);
+  assert_non_null(err);
+  if (!strstr(err, "is in use by another"))
+    fail_msg("a second bootstrap role on %s was not refused: %s", db, err);
+  free(out);
+  free(err);
+
+  new_ports(&e, bs, sizeof(bs));
+  assert_true(nb_test_proc_start(&other, server_argv(argv, &e, NULL, db, NULL)));
+  assert_true(nb_test_proc_wait_output(&other, true, "proto=http", 15000));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_registration_survives_restart_and_redis_outage, stop_all),
+      cmocka_unit_test_teardown(test_db_locked_for_the_bootstrap_role_only, stop_all),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
