@@ -23,6 +23,7 @@
 #include "http/remote_store.h"
 #include "io/http_client.h"
 #include "io/loop.h"
+#include "server/store_health.h"
 #include "store/dbfile.h"
 #include "store/sqlite.h"
 
@@ -341,9 +342,15 @@ static int run_server(const run_opts *o) {
   nb_store_sqlite *dm = NULL;
   nb_http_remote_store *remote = NULL;
   nb_server_store dm_store;
+  nb_store_health *health = NULL; /* of the database file, through the server's tables */
   nb_http_bs *host = NULL;
   nb_http_api *api = NULL;
   if ((rc = open_dm_store(o, &dm, &remote, &dm_store)) != NB_EXIT_OK) goto out;
+  if (dm && nb_store_health_new(dm_store, NULL, NULL, &health) != NB_OK) {
+    rc = NB_EXIT_FAILURE;
+    goto out;
+  }
+  if (health) dm_store = nb_store_health_store(health);
   nb_bs_store *probe = NULL; /* a database that cannot be used is told as such, not as ports */
   if (nb_bs_store_open(o->db, &probe) != NB_OK) {
     rc = db_error(o->db);
@@ -378,7 +385,7 @@ static int run_server(const run_opts *o) {
   }
   if (o->http) {
     nb_http_api_config hc = {
-        .listen = http, .clock_offset = clock_offset(a.loop), .bootstrap = host};
+        .listen = http, .health = health, .clock_offset = clock_offset(a.loop), .bootstrap = host};
     nb_api_opts_apply(o->api, &hc);
     if (nb_http_api_new(a.loop, NULL, &hc, &api) != NB_OK) {
       rc = BS_ERR("cannot serve the API on %s: is the port in use?\n", o->http);
@@ -394,6 +401,7 @@ out:
   nb_http_api_free(api);
   nb_http_bs_free(host);
   if (a.loop) nb_io_loop_free(a.loop);
+  nb_store_health_free(health);
   nb_store_sqlite_close(dm);
   nb_http_remote_store_free(remote);
   nb_dbfile_lock_release(lock);

@@ -21,6 +21,7 @@
 #include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "server/store_health.h"
 #include "store/dbfile.h"
 #include "store/redis_uri.h"
 #include "store/sqlite.h"
@@ -36,7 +37,8 @@ typedef struct {
   nb_server *srv;
   nb_io_srv *net;
   nb_dtls_creds *creds;
-  nb_server_store store;
+  nb_server_store store;   /* the backend's, through health: engine and API use this */
+  nb_store_health *health; /* tracks the backend's failures (GET /api/health) */
   nb_store_sqlite *sqlite; /* the store's backend: one of these */
 #ifdef NB_HAVE_REDIS
   nb_store_redis *redis;
@@ -140,6 +142,9 @@ static void usage(FILE *f) {
           "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
           "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
           "console: the web console is served at http://ADDRESS/ of --http (docs/console.md).\n"
+          "health: GET /api/health (no token) answers 200, or 503 while the database fails\n"
+          "(disk full, I/O error); Registers are then refused 5.03 and not kept, Updates\n"
+          "written when it recovers (docs/server.md, \"Storage faults\").\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
           "  niobium server --ddf /usr/share/lwm2m-registry --ddf my-meter.xml\n"
@@ -530,6 +535,7 @@ static int open_redis(const server_opts *o, server_app *a) {
 }
 
 static void close_store(server_app *a) {
+  nb_store_health_free(a->health);
   nb_store_sqlite_close(a->sqlite);
 #ifdef NB_HAVE_REDIS
   nb_store_redis_close(a->redis);
@@ -563,6 +569,11 @@ static int run(const server_opts *o) {
   nb_http_bs *bs = NULL;
   if ((rc = o->store ? open_redis(o, &a) : open_sqlite(o, &a)) != NB_EXIT_OK) goto out;
   if (o->store && o->with_bs && (rc = lock_bootstrap_db(o, &a)) != NB_EXIT_OK) goto out;
+  if (nb_store_health_new(a.store, NULL, NULL, &a.health) != NB_OK) {
+    rc = NB_EXIT_FAILURE;
+    goto out;
+  }
+  a.store = nb_store_health_store(a.health);
   if (o->psk_file && (rc = load_psk_file(&a.store, o->psk_file)) != NB_EXIT_OK) goto out;
   if ((rc = load_model(o, &model)) != NB_EXIT_OK) goto out;
   if (o->ncoaps && (rc = make_creds(o, &a.store, &a.creds)) != NB_EXIT_OK) goto out;
@@ -588,8 +599,11 @@ static int run(const server_opts *o) {
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
-  nb_http_api_config hc = {
-      .listen = o->http, .store = cfg.store, .clock_offset = cfg.clock_offset, .bootstrap = bs};
+  nb_http_api_config hc = {.listen = o->http,
+                           .store = cfg.store,
+                           .health = a.health,
+                           .clock_offset = cfg.clock_offset,
+                           .bootstrap = bs};
   nb_api_opts_apply(&o->api, &hc);
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");

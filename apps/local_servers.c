@@ -96,7 +96,9 @@ static int open_db(nb_app_local *l) {
             l->db);
     return -1;
   }
-  l->store = nb_store_sqlite_iface(l->dmdb);
+  if (nb_store_health_new(nb_store_sqlite_iface(l->dmdb), NULL, NULL, &l->health) != NB_OK)
+    return -1;
+  l->store = nb_store_health_store(l->health);
   return 0;
 }
 
@@ -120,7 +122,8 @@ static int setup_server(nb_app_local *l) {
     fprintf(stderr, "%s: cannot bind the LwM2M server's sockets on 127.0.0.1\n", l->cfg.cli);
     return -1;
   }
-  nb_http_api_config hc = {.store = l->store, .clock_offset = cfg.clock_offset};
+  nb_http_api_config hc = {
+      .store = l->store, .health = l->health, .clock_offset = cfg.clock_offset};
   nb_addr_parse(l->cfg.http, 8080, &hc.listen);
   if (!l->cfg.http_given && !tcp_port_free(&hc.listen)) hc.listen.port = 0;
   nb_err e = nb_http_api_new(l->loop, l->srv, &hc, &l->api);
@@ -207,6 +210,7 @@ void nb_app_local_destroy(nb_app_local *l) {
   nb_dtls_keypair_free(&l->bs_key);
   nb_dtls_keypair_free(&l->srv_key);
   nb_bs_store_close(l->bst);
+  nb_store_health_free(l->health);
   nb_store_sqlite_close(l->dmdb);
   if (l->temp_db) {
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};

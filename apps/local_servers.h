@@ -19,6 +19,7 @@
 #include "io/dtls_server_io.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "server/store_health.h"
 #include "sim/fleet.h"
 #include "store/sqlite.h"
 
@@ -40,7 +41,8 @@ typedef struct {
   nb_app_local_config cfg;
   nb_io_loop *loop;
   nb_store_sqlite *dmdb;
-  nb_server_store store;
+  nb_server_store store; /* dmdb's, through health */
+  nb_store_health *health;
   nb_bs_store *bst;
   nb_server *srv;
   nb_bs_engine *bs;

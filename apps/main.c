@@ -1,4 +1,5 @@
 /* `niobium`: one executable, one subcommand per file (see commands.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ static void nb_usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* A file-size limit (RLIMIT_FSIZE) reached makes a write fail with EFBIG, which the stores
+   * report as a storage fault, instead of killing the process (docs/server.md). */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     nb_usage(stderr);
     return NB_EXIT_USAGE;

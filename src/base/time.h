@@ -12,6 +12,8 @@ typedef int64_t nb_time_ms;
 
 /* Monotonic clock (CLOCK_MONOTONIC) in milliseconds. */
 nb_time_ms nb_time_now_ms(void);
+/* Wall clock (CLOCK_REALTIME): Unix milliseconds. */
+int64_t nb_time_unix_ms(void);
 
 /* Earlier of two deadlines. */
 static inline nb_time_ms nb_time_min(nb_time_ms a, nb_time_ms b) { return a < b ? a : b; }

@@ -17,6 +17,7 @@
 #include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
+#include "http/api_health.h"
 #include "http/api_models.h"
 #include "http/api_security.h"
 #include "http/console.h"
@@ -71,6 +72,7 @@ static const nb_route routes[] = {
     {"GET", "/api/alerts", 0, nb_api_alerts_list},
     {"POST", "/api/alerts", 0, nb_api_alerts_post},
     {"GET", "/api/events", 0, nb_api_events},
+    {"GET", "/api/health", 0, nb_api_health},
     {"GET", "/console/config.json", 0, nb_api_console_config},
     {"GET", "/", 0, nb_api_console_file},
     {"GET", "/console/{file*}", 0, nb_api_console_file},
@@ -85,7 +87,9 @@ struct nb_http_api {
   nb_http_guard guard;
   nb_httpd *httpd;
   uv_timer_t keepalive;
-  bool bs_alerts; /* on_bootstrap_event listens to cfg.bootstrap's engine */
+  uv_timer_t probe; /* probes cfg.health's store while it is unhealthy */
+  int open_handles; /* of keepalive and probe: api_destroy once both are closed */
+  bool bs_alerts;   /* on_bootstrap_event listens to cfg.bootstrap's engine */
 };
 
 /* ---- the checks before a handler ---- */
@@ -114,10 +118,12 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   return NULL;
 }
 
-/* A GET of the console's files (or its config): public, static, the same for everyone. */
-static bool console_get(const nb_http_req *rq) {
-  return strcmp(rq->method, "GET") == 0 && strncmp(rq->path, "/api/", 5) != 0 &&
-         strcmp(rq->path, "/api") != 0;
+/* A GET of the console's files (or its config): public, static, the same for everyone; and
+ * of /api/health, which a load balancer's probe asks without a token (it holds no secret). */
+static bool public_get(const nb_http_req *rq) {
+  if (strcmp(rq->method, "GET") != 0) return false;
+  if (strcmp(rq->path, "/api/health") == 0) return true;
+  return strncmp(rq->path, "/api/", 5) != 0 && strcmp(rq->path, "/api") != 0;
 }
 
 /* The guard (guard.h), the token and the announced body size, as soon as the header is in:
@@ -134,7 +140,7 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
                              .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
-                             .public_get = console_get(rq),
+                             .public_get = public_get(rq),
                              .local = &local};
   const char *why, *code;
   rq->close = true;
@@ -253,6 +259,13 @@ static void on_keepalive(uv_timer_t *h) {
   nb_http_events_keepalive(api->ctx.events);
 }
 
+/* While the store is unhealthy and nothing else writes, a probe write shows when it takes
+ * writes again (GET /api/health turns 200). */
+static void on_probe(uv_timer_t *h) {
+  nb_http_api *api = h->data;
+  if (api->ctx.health) nb_store_health_probe(api->ctx.health);
+}
+
 /* ---- life cycle ---- */
 
 /* The engines' listeners go at once (nb_http_api_free): the bootstrap host may be freed
@@ -302,6 +315,7 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   api->ctx.loop = loop;
   api->ctx.srv = srv;
   api->ctx.store = cfg->store;
+  api->ctx.health = cfg->health;
   api->ctx.bootstrap = cfg->bootstrap;
   api->ctx.clock_offset = cfg->clock_offset;
   api->cfg = *cfg;
@@ -353,6 +367,11 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   uv_timer_init(nb_io_loop_uv(loop), &api->keepalive);
   api->keepalive.data = api;
   uv_timer_start(&api->keepalive, on_keepalive, api->cfg.keepalive_ms, api->cfg.keepalive_ms);
+  uv_timer_init(nb_io_loop_uv(loop), &api->probe);
+  api->probe.data = api;
+  api->open_handles = 2;
+  if (!api->cfg.probe_ms) api->cfg.probe_ms = 5000;
+  if (cfg->health) uv_timer_start(&api->probe, on_probe, api->cfg.probe_ms, api->cfg.probe_ms);
   *out = api;
   return NB_OK;
 }
@@ -361,7 +380,10 @@ nb_http_events *nb_http_api_events(nb_http_api *api) { return api->ctx.events; }
 
 uint16_t nb_http_api_port(const nb_http_api *api) { return nb_httpd_port(api->httpd); }
 
-static void on_closed(uv_handle_t *h) { api_destroy(h->data); }
+static void on_closed(uv_handle_t *h) {
+  nb_http_api *api = h->data;
+  if (--api->open_handles == 0) api_destroy(api);
+}
 
 void nb_http_api_free(nb_http_api *api) {
   if (!api) return;
@@ -369,4 +391,5 @@ void nb_http_api_free(nb_http_api *api) {
   api_unlisten(api);
   nb_httpd_free(api->httpd); /* ends the streams and held requests */
   uv_close((uv_handle_t *)&api->keepalive, on_closed);
+  uv_close((uv_handle_t *)&api->probe, on_closed);
 }

@@ -15,6 +15,7 @@
 #include "http/results.h"
 #include "io/loop.h"
 #include "server/server.h"
+#include "server/store_health.h"
 
 typedef struct nb_http_api nb_http_api;
 
@@ -23,6 +24,10 @@ typedef struct {
   const char *api_token;        /* required as "Authorization: Bearer <token>" when not NULL; never
                                    empty (NB_ERR_INVAL); only its SHA-256 is kept */
   nb_server_store store;        /* audit log and security credentials; ops NULL = not available */
+  nb_store_health *health;      /* the health of that store (store wraps it) for GET
+                                   /api/health, probed every probe_ms while unhealthy; NULL =
+                                   none watched (always "ok") */
+  uint64_t probe_ms;            /* 0 = 5000 */
   int64_t clock_offset;         /* loop time + offset = Unix ms (event timestamps) */
   size_t body_max;              /* largest request body accepted; 0 = 65536 */
   uint64_t keepalive_ms;        /* SSE keep-alive comment period; 0 = 15000 */
@@ -45,7 +50,8 @@ typedef struct {
 } nb_http_api_config;
 
 /* The web console (console.h) is served at / and /console/ without a token: its files hold
- * no secret; every /api/ route still needs it.
+ * no secret; every /api/ route still needs it, but GET /api/health (a load balancer's probe,
+ * which reveals no secret).
  * srv NULL: a bootstrap server's API alone (/api/bootstrap, /api/events, and /api/security and
  * /api/audit when a store is given); /api/clients then answers 404. */
 nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_config *cfg,

@@ -16,11 +16,13 @@
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store.h"
+#include "server/store_health.h"
 
 typedef struct {
   nb_io_loop *loop;
-  nb_server *srv;        /* NULL: no management server in this process */
-  nb_server_store store; /* ops NULL: no store */
+  nb_server *srv;          /* NULL: no management server in this process */
+  nb_server_store store;   /* ops NULL: no store */
+  nb_store_health *health; /* the store's health (GET /api/health); NULL: not watched */
   nb_http_events *events;
   nb_http_alerts *alerts;
   nb_http_bs *bootstrap;     /* NULL: no bootstrap role */

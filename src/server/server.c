@@ -25,6 +25,8 @@ void nb_server_config_default(nb_server_config *cfg) {
   cfg->max_lifetime = NB_SERVER_LIFETIME_MAX;
   cfg->max_nosec = NB_SERVER_NOSEC_MAX;
   cfg->nosec_retry_after = NB_SERVER_NOSEC_RETRY;
+  cfg->store_retry = NB_SERVER_STORE_RETRY;
+  cfg->store_retry_after = NB_SERVER_STORE_RETRY_AFTER;
 }
 
 /* ---- small helpers ---- */
@@ -82,11 +84,80 @@ bool nb_srvi_identity_equal(const nb_server_reg_identity *a, const nb_server_ide
   return nb_server_reg_identity_is(a, b);
 }
 
-bool nb_srvi_store_reg(nb_server *s, const reg *r) {
-  if (!s->cfg.store.ops || s->cfg.store.ops->reg_put(s->cfg.store.self, &r->info) == NB_OK)
-    return true;
-  NB_LOG_WARN(NB_SRV_LOG, "event=store_failed op=reg_put ep=%s", r->info.ep);
-  return false;
+/* The store's health tracker (store_health.h) logs its failures, rate-limited. */
+nb_err nb_srvi_store_reg(nb_server *s, reg *r) {
+  if (!s->cfg.store.ops) return NB_OK;
+  nb_err rc = s->cfg.store.ops->reg_put(s->cfg.store.self, &r->info);
+  bool unsaved = rc != NB_OK;
+  if (unsaved != r->unsaved) {
+    r->unsaved = unsaved;
+    if (unsaved)
+      s->unsaved++;
+    else
+      s->unsaved--;
+  }
+  return rc;
+}
+
+static void retry_one(nb_coap_hnode *n, void *user) {
+  reg *r = NB_SRV_CONTAINER(n, reg, n_ep);
+  if (r->unsaved) nb_srvi_store_reg(user, r);
+}
+
+static void retry_obs(nb_coap_hnode *n, void *user) {
+  sreq *q = NB_SRV_CONTAINER(n, sreq, n_id);
+  if (q->unsaved) nb_srvi_store_obs(user, q);
+}
+
+void nb_srvi_gone_add(nb_server *s, const char *ep) {
+  char *copy = s->ngone < NB_SERVER_GONE_MAX ? strdup(ep) : NULL;
+  char **grown = copy ? realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone)) : NULL;
+  if (!grown) {
+    free(copy);
+    s->gone_dropped++;
+    return;
+  }
+  s->gone = grown;
+  s->gone[s->ngone++] = copy;
+}
+
+/* Deletes the rows of ended registrations the store kept; one that registered again since
+ * has a current row. */
+static void retry_gone(nb_server *s) {
+  size_t kept = 0;
+  const nb_server_store_ops *o = s->cfg.store.ops;
+  for (size_t i = 0; i < s->ngone; i++) {
+    char *ep = s->gone[i];
+    bool done = nb_srvi_find_ep(s, ep) || (o->reg_del(s->cfg.store.self, ep) != NB_ERR_IO &&
+                                           o->obs_del_ep(s->cfg.store.self, ep) != NB_ERR_IO);
+    if (done)
+      free(ep);
+    else
+      s->gone[kept++] = ep;
+  }
+  s->ngone = kept;
+}
+
+/* Registrations the store refused a change of (an Update, a format learnt) are written again
+ * every store_retry until it takes them, so a restart after the fault finds them current. */
+static void retry_unsaved(nb_server *s, nb_time_ms now) {
+  if (!nb_server_unsaved(s)) {
+    s->retry_at = 0;
+    return;
+  }
+  if (!s->retry_at) {
+    s->retry_at = now + s->cfg.store_retry;
+    return;
+  }
+  if (now < s->retry_at) return;
+  nb_coap_hmap_each(&s->by_ep, retry_one, s);
+  nb_coap_hmap_each(&s->reqs, retry_obs, s);
+  retry_gone(s);
+  s->retry_at = nb_server_unsaved(s) ? now + s->cfg.store_retry : 0;
+  if (s->retry_at)
+    NB_LOG_DEBUG(NB_SRV_LOG, "event=store_retry unsaved=%zu", nb_server_unsaved(s));
+  else
+    NB_LOG_INFO(NB_SRV_LOG, "event=store_caught_up");
 }
 
 /* ---- lifecycle ---- */
@@ -106,6 +177,7 @@ nb_err nb_server_new(const nb_server_config *cfg, nb_coap_send_fn send, void *se
   }
   nb_coap_timerheap_init(&s->timers);
   if (s->cfg.first_request_id) s->next_req_id = s->cfg.first_request_id - 1;
+  if (!s->cfg.store_retry) s->cfg.store_retry = NB_SERVER_STORE_RETRY;
   nb_err rc = s->cfg.random(s->cfg.random_user, &s->seed, sizeof(s->seed));
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_ep);
   if (rc == NB_OK) rc = nb_coap_hmap_init(&s->by_id);
@@ -144,6 +216,8 @@ void nb_server_free(nb_server *s) {
     free(r->text);
     free(r);
   }
+  for (size_t i = 0; i < s->ngone; i++) free(s->gone[i]);
+  free(s->gone);
   nb_coap_ep_free(s->ep);
   nb_coap_hmap_deinit(&s->by_ep);
   nb_coap_hmap_deinit(&s->by_id);
@@ -195,10 +269,13 @@ void nb_server_tick(nb_server *s, nb_time_ms now) {
       }
     }
   }
+  retry_unsaved(s, now);
 }
 
 nb_time_ms nb_server_next_deadline(const nb_server *s) {
-  return nb_time_min(nb_coap_ep_next_deadline(s->ep), nb_coap_timerheap_next(&s->timers));
+  nb_time_ms d = nb_time_min(nb_coap_ep_next_deadline(s->ep), nb_coap_timerheap_next(&s->timers));
+  if (nb_server_unsaved(s)) d = nb_time_min(d, s->retry_at); /* 0: schedule at the next tick */
+  return d;
 }
 
 nb_coap_ep *nb_server_coap(nb_server *s) { return s->ep; }
@@ -250,3 +327,5 @@ bool nb_server_is_awake(const nb_server *s, const char *ep) {
 void nb_server_get_stats(const nb_server *s, nb_server_stats *out) { *out = s->stats; }
 
 size_t nb_server_nosec_count(const nb_server *s) { return s->nosec; }
+
+size_t nb_server_unsaved(const nb_server *s) { return s->unsaved + s->ngone; }

@@ -30,6 +30,9 @@ typedef struct nb_server nb_server;
 #define NB_SERVER_LIFETIME_MAX 2592000u /* default of nb_server_config.max_lifetime: 30 days */
 #define NB_SERVER_NOSEC_MAX 1000        /* default of nb_server_config.max_nosec */
 #define NB_SERVER_NOSEC_RETRY 60        /* default of nb_server_config.nosec_retry_after, s */
+#define NB_SERVER_STORE_RETRY 5000      /* default of nb_server_config.store_retry, ms */
+#define NB_SERVER_STORE_RETRY_AFTER 30  /* default of nb_server_config.store_retry_after, s */
+#define NB_SERVER_GONE_MAX 65536 /* ended registrations whose stored rows wait to be deleted */
 
 /* A signed payload (COSE_Sign1, Content-Format 18) a device answered with. It is opened with
  * the public key the device authenticated its DTLS session with, and must name the
@@ -82,6 +85,14 @@ typedef struct {
                                  restarts gives one above those it gave before, so an ID a
                                  client kept never names another request (niobium server:
                                  from the clock) */
+  /* When the store fails (docs/server.md, "Storage faults"): a Register it did not take is
+   * refused 5.03 with Max-Age store_retry_after and not kept (never acknowledged unstored); an
+   * Update, a De-register and the format a device answered in are acknowledged (the
+   * registration was stored; its device must not lose it to a full disk), an observation goes
+   * on, and what the store did not take (a change, a new observation, the deletion of an ended
+   * registration) is written again every store_retry until it does. */
+  nb_time_ms store_retry;     /* ms; NB_SERVER_STORE_RETRY */
+  uint32_t store_retry_after; /* seconds; NB_SERVER_STORE_RETRY_AFTER */
 } nb_server_config;
 
 void nb_server_config_default(nb_server_config *cfg);
@@ -262,10 +273,14 @@ typedef struct {
   uint64_t requests, queued, notifications, sends;
   uint64_t nosec_refused;   /* Registers refused 5.03: max_nosec reached */
   uint64_t address_changes; /* ADDRESS_CHANGED events, refused ones included */
+  uint64_t store_refused;   /* Registers refused 5.03: the store could not keep or check them */
 } nb_server_stats;
 
 /* NoSec registrations held now (those max_nosec counts). */
 size_t nb_server_nosec_count(const nb_server *s);
+/* Registrations and observations whose last change the store did not take yet, and ended
+ * registrations whose rows it kept (retried every store_retry). */
+size_t nb_server_unsaved(const nb_server *s);
 void nb_server_get_stats(const nb_server *s, nb_server_stats *out);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct reg {
   sreq *reqs; /* every request of this registration, doubly linked */
   size_t nqueued;
   unsigned refused_formats; /* formats the device answered 4.06/4.15 to (server_fmt.c) */
+  bool unsaved;             /* the store did not take its last change (retried every store_retry) */
 } reg;
 
 struct sreq {
@@ -73,6 +74,8 @@ struct sreq {
   uint32_t seq;
   uint8_t token[8]; /* observations: kept so a restarted server can adopt them */
   uint8_t token_len;
+  int64_t obs_created_at; /* observations: Unix ms of the first notification (stored) */
+  bool unsaved;           /* an observation the store did not take (retried) */
   char actor[64];
 };
 
@@ -93,6 +96,12 @@ struct nb_server {
   nb_server_stats stats;
   size_t nosec;         /* registrations whose identity is NB_SERVER_ID_NONE */
   bool nosec_full_said; /* the cap's warning is logged once each time it is reached */
+  size_t unsaved;       /* registrations and observations the store did not take */
+  char **gone;          /* endpoints whose registration ended but whose row the store kept
+                           (its deletion failed): deleted again with the retries */
+  size_t ngone;
+  uint64_t gone_dropped; /* ones beyond NB_SERVER_GONE_MAX, left to expire in the store */
+  nb_time_ms retry_at;   /* when they are written again; 0: not scheduled yet */
 };
 
 /* ---- server.c: lookups, events, store ---- */
@@ -108,8 +117,15 @@ void nb_srvi_emit_reg(nb_server *s, nb_server_event_type type, reg *r, bool repl
                       nb_time_ms now);
 /* The identity r was registered with (a) is the one the current datagram came with (b). */
 bool nb_srvi_identity_equal(const nb_server_reg_identity *a, const nb_server_identity *b);
-/* Writes r to the store; false (logged) when the store failed. */
-bool nb_srvi_store_reg(nb_server *s, const reg *r);
+/* Writes r to the store; a failure marks it unsaved (written again every store_retry until the
+ * store takes it). */
+nb_err nb_srvi_store_reg(nb_server *s, reg *r);
+
+/* Writes observation q to the store; a failure marks it unsaved (retried like registrations). */
+nb_err nb_srvi_store_obs(nb_server *s, sreq *q);
+/* The store kept ep's rows after its registration ended (a deletion failed): deleted again
+ * with the retries, unless ep registers again first. */
+void nb_srvi_gone_add(nb_server *s, const char *ep);
 
 /* ---- server_fmt.c: content-format negotiation ---- */
 

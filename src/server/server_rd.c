@@ -61,6 +61,7 @@ nb_err nb_srvi_reg_set_text(reg *r, const char *ep, const nb_server_reg_identity
 }
 
 void nb_srvi_reg_free(nb_server *s, reg *r) {
+  if (r->unsaved) s->unsaved--;
   nb_coap_timerheap_unreserve(&s->timers);
   nb_coap_timerheap_unreserve(&s->timers);
   free(r->links);
@@ -106,10 +107,10 @@ void nb_srvi_reg_remove(nb_server *s, reg *r, nb_time_ms now) {
   nb_coap_timerheap_disarm(&s->timers, &r->t_awake);
   reg_abort_requests(s, r, false, now);
   if (NB_SRV_IS_NOSEC(r)) s->nosec--;
-  if (s->cfg.store.ops) {
-    s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep);
-    s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep);
-  }
+  if (s->cfg.store.ops &&
+      (s->cfg.store.ops->reg_del(s->cfg.store.self, r->info.ep) == NB_ERR_IO ||
+       s->cfg.store.ops->obs_del_ep(s->cfg.store.self, r->info.ep) == NB_ERR_IO))
+    nb_srvi_gone_add(s, r->info.ep); /* a restart must not bring it back */
   nb_srvi_reg_free(s, r);
 }
 
@@ -238,21 +239,54 @@ static nb_err may_use_ep(nb_server *s, const char *ep) {
   return ok ? NB_OK : NB_ERR_PERM;
 }
 
-/* Seconds a device told 5.03 because the store failed waits before trying again. */
-#define NB_SRV_STORE_RETRY 30
+/* The registration a Register makes, as the store keeps it, before anything in memory changes:
+ * strings borrowed from p and the datagram's identity. */
+static void register_info(nb_server *s, const nb_server_reg_params *p, const nb_addr *peer,
+                          const char *id, nb_time_ms now, nb_server_reg_info *out) {
+  memset(out, 0, sizeof(*out));
+  out->ep = p->ep;
+  snprintf(out->reg_id, sizeof(out->reg_id), "%s", id);
+  memcpy(out->version, p->version, sizeof(out->version));
+  memcpy(out->binding, p->binding, sizeof(out->binding));
+  out->sms = p->sms;
+  out->queue = p->queue;
+  out->lifetime = p->lifetime;
+  out->addr = *peer;
+  out->identity.kind = s->cur_id->kind;
+  out->identity.value = s->cur_id->value;
+  out->registered_at = out->updated_at = nb_srvi_unix_ms(s, now);
+  out->expires_at = out->updated_at + (int64_t)p->lifetime * 1000;
+  out->links = (p->present & NB_REGP_LINKS) ? p->links : "";
+  out->links_len = (p->present & NB_REGP_LINKS) ? p->links_len : 0;
+  out->preferred_format = NB_COAP_CF_NONE;
+}
 
-/* A Register the store could not keep is not acknowledged (a registration acknowledged but
- * not stored would be gone after a restart): the registration is dropped here too, and the
- * device told 5.03 with Max-Age to try again. One it replaced is gone (the device restarted):
- * the listeners hear of it. */
-static void store_refused(nb_server *s, nb_coap_exchange *ex, reg *r, bool replaced,
-                          nb_time_ms now) {
+/* A Register is stored before it is kept or acknowledged: one the store does not take is
+ * refused 5.03 with Max-Age (RFC 7252 5.9.3.4: try again later) and nothing in memory changes,
+ * so a device is never told it is registered when a restart would forget it. */
+static bool register_unstored(nb_server *s, nb_coap_exchange *ex, const nb_server_reg_params *p,
+                              const nb_addr *peer, const char *id, nb_time_ms now) {
+  if (!s->cfg.store.ops) return false;
+  nb_server_reg_info ni;
+  register_info(s, p, peer, id, now, &ni);
+  if (s->cfg.store.ops->reg_put(s->cfg.store.self, &ni) == NB_OK) return false;
   s->stats.rejected++;
-  NB_LOG_WARN(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed", r->info.ep);
-  if (replaced) nb_srvi_emit_reg(s, NB_SEV_DEREGISTRATION, r, false, now);
-  nb_srvi_reg_remove(s, r, now);
-  respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, NB_SRV_STORE_RETRY,
-              "the server cannot store registrations right now", now);
+  s->stats.store_refused++;
+  NB_LOG_INFO(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed retry_after=%u", p->ep,
+              s->cfg.store_retry_after);
+  respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, s->cfg.store_retry_after,
+              "the server cannot store registrations now", now);
+  return true;
+}
+
+/* Memory ran short after the store took a Register: the store goes back to what memory holds
+ * (the endpoint's earlier registration, or none). */
+static void register_unstore(nb_server *s, const char *ep, reg *earlier) {
+  if (!s->cfg.store.ops) return;
+  if (earlier)
+    nb_srvi_store_reg(s, earlier);
+  else
+    s->cfg.store.ops->reg_del(s->cfg.store.self, ep);
 }
 
 static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
@@ -273,9 +307,11 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   nb_err may = may_use_ep(s, p.ep);
   if (may == NB_ERR_IO) {
     s->stats.rejected++;
-    NB_LOG_WARN(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed", p.ep);
-    respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, NB_SRV_STORE_RETRY,
-                "the server cannot read its credentials right now", now);
+    s->stats.store_refused++;
+    NB_LOG_INFO(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed retry_after=%u", p.ep,
+                s->cfg.store_retry_after);
+    respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, s->cfg.store_retry_after,
+                "the server cannot read its credentials now", now);
     nb_server_reg_params_deinit(&p);
     return;
   }
@@ -296,9 +332,19 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   char id[NB_SERVER_REGID_MAX];
   nb_server_reg_identity who = {s->cur_id->kind, s->cur_id->value};
   reg *fresh = NULL;
-  if (new_reg_id(s, id) != NB_OK || (!r && !(r = fresh = nb_srvi_reg_new(s))) ||
+  if (new_reg_id(s, id) != NB_OK) {
+    respond(ex, NB_COAP_INTERNAL_SERVER_ERROR, "out of resources", now);
+    nb_server_reg_params_deinit(&p);
+    return;
+  }
+  if (register_unstored(s, ex, &p, peer, id, now)) {
+    nb_server_reg_params_deinit(&p);
+    return;
+  }
+  if ((!r && !(r = fresh = nb_srvi_reg_new(s))) ||
       nb_srvi_reg_set_text(r, p.ep, &who, p.sms) != NB_OK) {
     if (fresh) nb_srvi_reg_free(s, fresh);
+    register_unstore(s, p.ep, replaced ? r : NULL);
     respond(ex, NB_COAP_INTERNAL_SERVER_ERROR, "out of resources", now);
     nb_server_reg_params_deinit(&p);
     return;
@@ -325,11 +371,11 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
   nb_srvi_reg_index(s, r);
   reg_arm_expiry(s, r, now);
   r->awake = false;
-  nb_server_reg_params_deinit(&p);
-  if (!nb_srvi_store_reg(s, r)) {
-    store_refused(s, ex, r, replaced, now);
-    return;
+  if (r->unsaved) { /* the store holds this registration now, not the one that failed */
+    r->unsaved = false;
+    s->unsaved--;
   }
+  nb_server_reg_params_deinit(&p);
 
   nb_coap_msg m;
   nb_coap_msg_init(&m, NB_COAP_ACK, NB_COAP_CREATED, 0);
@@ -396,13 +442,7 @@ static void handle_update(nb_server *s, nb_coap_exchange *ex, const nb_addr *pee
   reg_set_addr(s, r, peer);
   i->updated_at = nb_srvi_unix_ms(s, now);
   reg_arm_expiry(s, r, now);
-  if (!nb_srvi_store_reg(s, r)) {
-    /* Kept here, but not acknowledged: after a restart the store's older copy would expire
-     * sooner than the device was told. It tries again, or registers anew (LwM2M 6.2.2). */
-    respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, NB_SRV_STORE_RETRY,
-                "the server cannot store registrations right now", now);
-    return;
-  }
+  nb_srvi_store_reg(s, r);
   respond(ex, NB_COAP_CHANGED, NULL, now);
   s->stats.updates++;
   NB_LOG_DEBUG(NB_SRV_LOG, "event=updated ep=%s id=%s", i->ep, i->reg_id);

@@ -47,6 +47,7 @@ void nb_srvi_req_free(nb_server *s, sreq *q) {
     if (q->next) q->next->prev = q->prev;
     if (q->state == RQ_QUEUED) q->r->nqueued--;
   }
+  if (q->unsaved) s->unsaved--;
   nb_coap_hmap_remove(&s->reqs, &q->n_id);
   nb_coap_timerheap_disarm(&s->timers, &q->timer);
   nb_coap_timerheap_unreserve(&s->timers);
@@ -54,6 +55,30 @@ void nb_srvi_req_free(nb_server *s, sreq *q) {
   free(q->payload);
   free(q->alt_payload);
   free(q);
+}
+
+nb_err nb_srvi_store_obs(nb_server *s, sreq *q) {
+  if (!s->cfg.store.ops) return NB_OK;
+  nb_server_obs_info oi;
+  memset(&oi, 0, sizeof(oi));
+  snprintf(oi.ep, sizeof(oi.ep), "%s", q->r->info.ep);
+  oi.id = q->id;
+  oi.composite = q->npaths > 0;
+  oi.format = q->accept;
+  oi.created_at = q->obs_created_at;
+  memcpy(oi.token, q->token, q->token_len);
+  oi.token_len = q->token_len;
+  paths_text(q, oi.paths, sizeof(oi.paths));
+  nb_err rc = s->cfg.store.ops->obs_put(s->cfg.store.self, &oi);
+  bool unsaved = rc != NB_OK;
+  if (unsaved != q->unsaved) {
+    q->unsaved = unsaved;
+    if (unsaved)
+      s->unsaved++;
+    else
+      s->unsaved--;
+  }
+  return rc;
 }
 
 static void obs_forget(nb_server *s, sreq *q) {
@@ -370,18 +395,9 @@ void nb_srvi_on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, b
       (op_reads_values(q->op) ? resp->payload_len && res.format == req_format(q) : true))
     nb_srvi_fmt_worked(s, q->r, req_format(q));
   if (q->observe && ok && res.err == NB_OK) {
-    if (q->state == RQ_SENT && s->cfg.store.ops) {
-      nb_server_obs_info oi;
-      memset(&oi, 0, sizeof(oi));
-      snprintf(oi.ep, sizeof(oi.ep), "%s", q->r->info.ep);
-      oi.id = q->id;
-      oi.composite = q->npaths > 0;
-      oi.format = q->accept;
-      oi.created_at = nb_srvi_unix_ms(s, now);
-      memcpy(oi.token, q->token, q->token_len);
-      oi.token_len = q->token_len;
-      paths_text(q, oi.paths, sizeof(oi.paths));
-      s->cfg.store.ops->obs_put(s->cfg.store.self, &oi);
+    if (q->state == RQ_SENT) {
+      q->obs_created_at = nb_srvi_unix_ms(s, now);
+      nb_srvi_store_obs(s, q);
     }
     q->state = RQ_OBSERVING;
     res.seq = ++q->seq;

@@ -167,6 +167,13 @@ typedef struct {
   nb_err (*evidence_add)(void *self, const nb_server_evidence_info *e, size_t keep);
   nb_err (*evidence_each)(void *self, const char *ep, int64_t before, size_t limit,
                           nb_server_evidence_each_fn fn, void *user);
+  /* Optional (NULL: none). A small write that shows whether the backend takes writes now
+   * (server/store_health.c probes a failed store with it until it does). */
+  nb_err (*probe)(void *self, int64_t now_unix_ms);
+  /* Optional (NULL: none). What the backend said about its last failure, as a fixed
+   * description without paths, keys or endpoint names ("database or disk is full"); "" when
+   * none. Valid until the next operation. */
+  const char *(*error_text)(void *self);
 } nb_server_store_ops;
 
 typedef struct {

@@ -35,6 +35,9 @@ static const char *const migrations[] = {
      "CREATE INDEX evidence_ep ON evidence (ep, seq);"),
     /* The format a device last answered in (docs/server.md, "Content formats"). */
     "ALTER TABLE registrations ADD COLUMN preferred_format INTEGER NOT NULL DEFAULT -1;",
+    /* One row the health probe rewrites to learn whether the file takes writes again
+     * (server/store_health.h). */
+    "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
 };
 
 enum {
@@ -55,6 +58,7 @@ enum {
   S_EVIDENCE_ADD,
   S_EVIDENCE_TRIM,
   S_EVIDENCE_LAST,
+  S_PROBE,
   S_COUNT
 };
 
@@ -89,6 +93,7 @@ static const char *const sql[S_COUNT] = {
                          " WHERE ep = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"),
     [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose, seq FROM evidence WHERE ep = ?"
                          " AND seq < ? ORDER BY seq DESC LIMIT ?"),
+    [S_PROBE] = "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)",
 };
 
 /* Statements that walk a whole table on purpose (listings, the restart, the newest audit
@@ -101,10 +106,19 @@ static bool walks_table(int which) {
 struct nb_store_sqlite {
   sqlite3 *db;
   sqlite3_stmt *st[S_COUNT];
+  bool open;         /* opened and migrated: later failures are the health tracker's to log */
+  const char *error; /* SQLite's fixed description of the last failure (sqlite3_errstr) */
 };
 
+/* A failure: logged here while opening; afterwards kept for error_text and logged at debug
+ * level only, since server/store_health.c reports failures rate-limited (a full disk under
+ * load fails every write). */
 static nb_err db_fail(nb_store_sqlite *s, const char *what) {
-  NB_LOG_ERROR(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
+  s->error = sqlite3_errstr(sqlite3_extended_errcode(s->db));
+  if (s->open)
+    NB_LOG_DEBUG(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
+  else
+    NB_LOG_ERROR(MOD, "event=sqlite_error op=%s reason=\"%s\"", what, sqlite3_errmsg(s->db));
   return NB_ERR_IO;
 }
 
@@ -180,13 +194,16 @@ static nb_err open_db(const char *path, bool read_only, nb_store_sqlite **out) {
     rc = db_fail(s, "pragma");
   if (rc == NB_OK) rc = read_only ? check_readable(s) : migrate(s);
   for (int i = 0; rc == NB_OK && i < S_COUNT; i++)
-    if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-        SQLITE_OK)
+    if ((i != S_PROBE || !read_only) && /* a reader's file may predate the probe table */
+        sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK)
       rc = db_fail(s, "prepare");
   if (rc != NB_OK) {
     nb_store_sqlite_close(s);
     return rc;
   }
+  s->open = true;
+  s->error = "";
   *out = s;
   return NB_OK;
 }
@@ -556,9 +573,22 @@ static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t l
   return rc;
 }
 
+/* ---- health ---- */
+
+static nb_err probe(void *self, int64_t now_unix_ms) {
+  nb_store_sqlite *s = self;
+  if (!s->st[S_PROBE]) return NB_ERR_IO; /* read-only */
+  sqlite3_stmt *st = stmt(s, S_PROBE);
+  sqlite3_bind_int64(st, 1, now_unix_ms);
+  return exec_stmt(s, st, "probe", false);
+}
+
+static const char *error_text(void *self) { return ((nb_store_sqlite *)self)->error; }
+
 static const nb_server_store_ops sqlite_ops = {
-    reg_put, reg_del,  reg_each, obs_put,  obs_del,   obs_del_ep, obs_each,     sec_put,
-    sec_get, sec_find, sec_del,  sec_each, audit_add, audit_each, evidence_add, evidence_each,
+    reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,
+    obs_each,  sec_put,    sec_get,      sec_find,      sec_del, sec_each,
+    audit_add, audit_each, evidence_add, evidence_each, probe,   error_text,
 };
 
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {

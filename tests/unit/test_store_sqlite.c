@@ -236,6 +236,7 @@ static void test_schema_versions(void **state) {
   assert_int_equal(sqlite3_exec(raw,
                                 "DROP INDEX audit_ep;"
                                 "DROP TABLE evidence;"
+                                "DROP TABLE probe;"
                                 "ALTER TABLE registrations DROP COLUMN preferred_format;"
                                 "INSERT INTO registrations VALUES ('old-dev', 'r1', '1.1', 'U',"
                                 " '', 0, 60, '10.0.0.2:5683', 0, '', 1, 1, 4102444800000,"
@@ -276,6 +277,31 @@ static void test_schema_versions(void **state) {
   sqlite3_close(raw);
   assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_ERR_IO);
   assert_int_equal(nb_store_sqlite_open("/nonexistent-dir/x.db", &db), NB_ERR_IO);
+  tmpdb_remove(&t);
+}
+
+/* The health probe writes (and fails like any write on a read-only connection); a failure
+ * leaves SQLite's fixed description of it, never a path. */
+static void test_probe_and_error_text(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *db, *ro;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  assert_string_equal(st.ops->error_text(st.self), "");
+  assert_int_equal(st.ops->probe(st.self, 1), NB_OK);
+  assert_int_equal(st.ops->probe(st.self, 2), NB_OK);
+  assert_int_equal(nb_store_sqlite_open_readonly(t.path, &ro), NB_OK);
+  nb_server_store rs = nb_store_sqlite_iface(ro);
+  assert_int_equal(rs.ops->probe(rs.self, 3), NB_ERR_IO);
+  nb_server_audit_info a;
+  memset(&a, 0, sizeof a);
+  assert_int_equal(rs.ops->audit_add(rs.self, &a), NB_ERR_IO);
+  assert_string_equal(rs.ops->error_text(rs.self), "attempt to write a readonly database");
+  assert_null(strstr(rs.ops->error_text(rs.self), t.path));
+  nb_store_sqlite_close(ro);
+  nb_store_sqlite_close(db);
   tmpdb_remove(&t);
 }
 
@@ -443,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_credentials),
       cmocka_unit_test(test_observations_and_audit),
       cmocka_unit_test(test_schema_versions),
+      cmocka_unit_test(test_probe_and_error_text),
       cmocka_unit_test(test_read_only),
       cmocka_unit_test(test_lookups_use_indexes),
       cmocka_unit_test(test_evidence_with_key_withheld),
