@@ -22,6 +22,7 @@
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store_health.h"
+#include "server_sessions.h"
 #include "store/dbfile.h"
 #include "store/redis_uri.h"
 #include "store/sqlite.h"
@@ -45,6 +46,7 @@ typedef struct {
 #endif
   nb_dbfile_lock *locks[2]; /* the database's: server role (SQLite store), bootstrap role */
   nb_io_deadline *deadline;
+  server_sessions sessions;
 } server_app;
 
 /* What the operator asked for on the command line. */
@@ -63,6 +65,10 @@ typedef struct {
   bool bs_x509_default; /* --bs-x509-default-config */
   nb_bs_policy bs_policy;
   unsigned long queue_timeout; /* seconds a queue-mode client counts as awake; 0: default */
+  const char *session_key_file, *session_file; /* sessions kept across a graceful restart */
+  unsigned long session_max_age;               /* seconds; 0: the default */
+  bool has_nudge_rate;
+  unsigned long nudge_rate; /* --restart-nudge: alerts a second to restored DTLS devices */
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
@@ -118,6 +124,21 @@ static void usage(FILE *f) {
           "                     POST /api/bootstrap/pending/EP/approve)\n"
           "  --queue-timeout S  a queue-mode client counts as asleep S seconds after it last\n"
           "                     spoke; requests to it wait until it wakes (default 93)\n"
+          "  --session-key-file FILE  keep the established DTLS sessions across a graceful\n"
+          "                     restart: at SIGTERM or SIGINT they are written to the session\n"
+          "                     file encrypted under this key (32 random bytes or 64 hex\n"
+          "                     digits, file mode 0600: head -c 32 /dev/urandom > FILE), and\n"
+          "                     restored at the next start, so devices go on without a new\n"
+          "                     handshake (AES-128-CCM-8 sessions; the others are lost).\n"
+          "                     Without it nothing is written (docs/server.md)\n"
+          "  --session-file FILE  where (default: the database's path + .sessions); 0600,\n"
+          "                     removed once read\n"
+          "  --session-max-age S  a session file older than S seconds is not restored\n"
+          "                     (default 300)\n"
+          "  --restart-nudge N  at start, tell the DTLS devices restored from the database that\n"
+          "                     their sessions are gone, N a second (default 500): each one\n"
+          "                     handshakes again and updates at once; 0: none, a device is\n"
+          "                     unreachable until its next Update (docs/server.md)\n"
           "  --max-lifetime S   refuse (4.00) a Register or Update whose lifetime is above S\n"
           "                     seconds (default 2592000, 30 days; 0: no maximum)\n"
           "  --max-nosec-registrations N  hold at most N registrations of unauthenticated\n"
@@ -181,6 +202,26 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
+}
+
+typedef struct {
+  server_app *a;
+  size_t nudged;
+} nudge_ctx;
+
+static void nudge_one(void *user, const nb_server_reg_info *r) {
+  nudge_ctx *c = user;
+  if (r->restored_unheard && nb_io_srv_nudge(c->a->net, &r->addr) == NB_OK) c->nudged++;
+}
+
+/* The DTLS devices restored from the store lost their sessions with the old process: each is
+ * told so (a fatal alert in the clear, paced) and handshakes again at once, instead of being
+ * unreachable until its next Update (docs/server.md, "Restart and DTLS sessions"). */
+static void nudge_restored(server_app *a, const server_opts *o) {
+  if (o->has_nudge_rate && o->nudge_rate == 0) return;
+  nudge_ctx c = {a, 0};
+  nb_server_each(a->srv, nudge_one, &c);
+  if (c.nudged) NB_LOG_INFO("server", "event=dtls_nudge devices=%zu", c.nudged);
 }
 
 static int64_t clock_offset(nb_io_loop *loop) {
@@ -592,11 +633,20 @@ static int run(const server_opts *o) {
   if (o->has_max_nosec) cfg.max_nosec = o->max_nosec;
   if (o->has_max_payload) cfg.reg_limits.payload = o->max_payload;
   cfg.nosec_pin_address = o->pin_address;
+  if (!server_sessions_init(&a.sessions, o->session_key_file, o->session_file, o->db,
+                            o->session_max_age ? o->session_max_age : 300, cfg.clock_offset,
+                            &a.store)) {
+    rc = NB_EXIT_USAGE;
+    goto out;
+  }
   if (nb_io_srv_new(a.loop, app_receive, &a, &a.net) != NB_OK) goto out;
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
+  if (o->nudge_rate) nb_io_srv_set_nudge_rate(a.net, (unsigned)o->nudge_rate);
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
+  server_sessions_restore(&a.sessions, a.net, a.srv, nb_io_loop_now(a.loop));
+  nudge_restored(&a, o);
   if (o->with_bs && (rc = start_bootstrap(&a, o, &bs)) != NB_EXIT_OK) goto out;
   rc = NB_EXIT_FAILURE;
   nb_http_api_config hc = {.listen = o->http,
@@ -614,7 +664,9 @@ static int run(const server_opts *o) {
   NB_LOG_INFO("server", "event=listening proto=http port=%u restored=%zu", nb_http_api_port(api),
               restored);
   rc = nb_io_loop_run(a.loop) == NB_OK ? NB_EXIT_OK : NB_EXIT_FAILURE;
+  server_sessions_save(&a.sessions, a.net, nb_io_loop_now(a.loop));
 out:
+  server_sessions_forget(&a.sessions);
   nb_http_api_free(api);
   nb_http_bs_free(bs);
   nb_io_deadline_close(a.deadline);
@@ -730,6 +782,10 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"bs-policy", required_argument, NULL, 'p'},
                                        {"bs-x509-default-config", no_argument, NULL, 'X'},
                                        {"queue-timeout", required_argument, NULL, 'Q'},
+                                       {"restart-nudge", required_argument, NULL, 'u'},
+                                       {"session-key-file", required_argument, NULL, 'k'},
+                                       {"session-file", required_argument, NULL, 'F'},
+                                       {"session-max-age", required_argument, NULL, 'G'},
                                        {"max-lifetime", required_argument, NULL, 'L'},
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
@@ -814,6 +870,31 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         o->queue_timeout = strtoul(optarg, &end, 10);
         if (*optarg < '1' || *optarg > '9' || *end || o->queue_timeout > 86400) {
           fprintf(stderr, "niobium server: --queue-timeout takes 1 to 86400 seconds\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
+      case 'u': {
+        char *end;
+        o->nudge_rate = strtoul(optarg, &end, 10);
+        o->has_nudge_rate = true;
+        if (*optarg < '0' || *optarg > '9' || *end || o->nudge_rate > 100000) {
+          fprintf(stderr, "niobium server: --restart-nudge takes 0 to 100000 a second\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      }
+      case 'k':
+        o->session_key_file = optarg;
+        break;
+      case 'F':
+        o->session_file = optarg;
+        break;
+      case 'G': {
+        char *end;
+        o->session_max_age = strtoul(optarg, &end, 10);
+        if (*optarg < '1' || *optarg > '9' || *end || o->session_max_age > 86400) {
+          fprintf(stderr, "niobium server: --session-max-age takes 1 to 86400 seconds\n");
           return NB_EXIT_USAGE;
         }
         break;

@@ -86,6 +86,7 @@ typedef struct {
   bool failed;          /* the session failed: abort requests once its call returns */
   nb_err fail_err;
   nb_time_ms heard_at; /* the session last delivered a datagram from the server */
+  nb_time_ms lost_at;  /* last renewal on the server's lost-session alert (-1: none) */
 } nb_chan;
 
 struct nb_client {

@@ -160,6 +160,7 @@ static nb_chan *nb_tr_chan(nb_client *c, const nb_addr *addr, bool *drop) {
   ch->client = c;
   ch->addr = *addr;
   ch->sec_inst = inst;
+  ch->lost_at = -1;
   ch->mode = (int)nb_store_object_get_int(nb_client_object(c, 0), inst, 2, 3);
   nb_tr_digest(c, inst, ch->digest);
   if (ch->mode < 0 || ch->mode > 3) ch->mode = 3; /* refused below: no usable credentials */
@@ -293,6 +294,31 @@ bool nb_tr_silent_since(const nb_client *c, const nb_addr *peer, nb_time_ms t) {
   return ch && ch->s && ch->heard_at < t;
 }
 
+/* The server says in the clear that it does not hold our session (it restarted: record.h).
+ * The alert is not authenticated, so it is acted on once per NB_TR_LOST_MIN_MS at most: a
+ * forger costs the device one handshake per interval, no more. The session is renewed and
+ * every registration with this server updated over the new one at once (one in flight is
+ * retransmitted over it), so the server hears the device within a round trip and a handshake
+ * instead of at its next Update. */
+#define NB_TR_LOST_MIN_MS 30000
+
+static void nb_tr_lost(nb_client *c, nb_chan *ch, int desc, nb_time_ms now) {
+  char a[NB_ADDR_STRLEN];
+  nb_addr_format(&ch->addr, a, sizeof a);
+  if (ch->lost_at >= 0 && now - ch->lost_at < NB_TR_LOST_MIN_MS) {
+    NB_LOG_DEBUG(NB_CLIENT_LOG, "event=dtls-lost-alert-ignored server=%s alert=%s", a,
+                 nb_dtls_alert_name(desc));
+    return;
+  }
+  ch->lost_at = now;
+  nb_tr_renew(c, &ch->addr, "the server does not hold the session (alert in the clear)", now);
+  for (size_t i = 0; i < c->nacc; i++) {
+    nb_account *acc = c->acc[i];
+    if (nb_addr_equal(&acc->addr, &ch->addr) && acc->state == NB_CLIENT_SRV_REGISTERED)
+      acc->update_pending = true;
+  }
+}
+
 void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_t len,
                    nb_time_ms now) {
   nb_obj_count(c, false, len);
@@ -303,8 +329,14 @@ void nb_tr_receive(nb_client *c, const nb_addr *peer, const uint8_t *data, size_
     if (c->cfg.trace) c->cfg.trace(c->cfg.trace_user, false, peer, data, len);
     nb_coap_ep_receive(c->ep, peer, data, len, now);
   } else if (ch->s) {
-    /* Never plaintext from a secure server; records of a dead session are dropped too. */
-    nb_dtls_session_receive(ch->s, data, len, now);
+    int desc = -1;
+    if (nb_dtls_session_state(ch->s) == NB_DTLS_ESTABLISHED &&
+        nb_dtls_is_plain_fatal_alert(data, len, &desc)) {
+      nb_tr_lost(c, ch, desc, now);
+    } else {
+      /* Never plaintext from a secure server; records of a dead session are dropped too. */
+      nb_dtls_session_receive(ch->s, data, len, now);
+    }
   }
   nb_tr_run_aborts(c, now);
 }

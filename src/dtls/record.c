@@ -182,6 +182,39 @@ const char *nb_dtls_wire_slot_name(nb_dtls_wire_slot slot) {
   return (unsigned)slot < NB_DTLS_WIRE_SLOTS ? names[slot] : "other";
 }
 
+void nb_dtls_plain_alert(uint8_t desc, uint64_t seq, uint8_t out[NB_DTLS_PLAIN_ALERT_LEN]) {
+  out[0] = NB_DTLS_CT_ALERT;
+  out[1] = (uint8_t)(NB_DTLS_VERSION_1_2 >> 8);
+  out[2] = (uint8_t)NB_DTLS_VERSION_1_2;
+  out[3] = out[4] = 0; /* epoch 0 */
+  for (int i = 0; i < 6; i++) out[5 + i] = (uint8_t)(seq >> (40 - 8 * i));
+  out[11] = 0;
+  out[12] = 2;
+  out[13] = 2; /* fatal */
+  out[14] = desc;
+}
+
+/* The datagram's first record, when it is one of DTLS 1.2. */
+static bool nb_dtls_first_record(const uint8_t *dgram, size_t len, nb_dtls_record *rec) {
+  nb_reader r;
+  nb_reader_init(&r, dgram, len);
+  return nb_dtls_record_next(&r, rec) == NB_OK && rec->version == NB_DTLS_VERSION_1_2;
+}
+
+bool nb_dtls_is_plain_fatal_alert(const uint8_t *dgram, size_t len, int *desc) {
+  nb_dtls_record rec;
+  if (!nb_dtls_first_record(dgram, len, &rec)) return false;
+  if (rec.type != NB_DTLS_CT_ALERT || rec.epoch != 0 || rec.body_len != 2 || rec.body[0] != 2)
+    return false;
+  if (desc) *desc = rec.body[1];
+  return true;
+}
+
+bool nb_dtls_is_protected(const uint8_t *dgram, size_t len) {
+  nb_dtls_record rec;
+  return nb_dtls_first_record(dgram, len, &rec) && rec.epoch > 0;
+}
+
 const char *nb_dtls_alert_name(int alert) {
   static const struct {
     int code;

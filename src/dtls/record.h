@@ -126,6 +126,24 @@ typedef struct {
 void nb_dtls_wire_stats_add(nb_dtls_wire_stats *w, const uint8_t *dgram, size_t len);
 const char *nb_dtls_wire_slot_name(nb_dtls_wire_slot slot);
 
+/* A session lost by its server (it restarted, or expired the session): a server that gets
+ * records protected under a session it does not hold answers with a fatal alert in the clear
+ * (epoch 0, RFC 6347 4.1), the only thing it can say without keys; a client that holds an
+ * established session reads it as "the server lost our session" and handshakes again at once.
+ * It is not authenticated (anyone can send it), so the client bounds how often it acts on it. */
+#define NB_DTLS_ALERT_UNEXPECTED_MESSAGE 10
+#define NB_DTLS_LOST_ALERT NB_DTLS_ALERT_UNEXPECTED_MESSAGE
+#define NB_DTLS_PLAIN_ALERT_LEN (NB_DTLS_RECORD_HEADER_LEN + 2)
+
+/* Writes the fatal alert `desc` as one epoch-0 record (sequence number seq) into out. */
+void nb_dtls_plain_alert(uint8_t desc, uint64_t seq, uint8_t out[NB_DTLS_PLAIN_ALERT_LEN]);
+/* True when the datagram's first record is a DTLS 1.2 alert in the clear (epoch 0) of level
+ * fatal; *desc (may be NULL) gets its description. */
+bool nb_dtls_is_plain_fatal_alert(const uint8_t *dgram, size_t len, int *desc);
+/* True when the datagram's first record is a DTLS 1.2 record protected under a session (epoch
+ * above 0): what a peer sends on an established session. */
+bool nb_dtls_is_protected(const uint8_t *dgram, size_t len);
+
 /* Name of an alert description ("bad_record_mac"); "unknown" for unassigned values. */
 const char *nb_dtls_alert_name(int alert);
 

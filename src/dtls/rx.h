@@ -47,4 +47,18 @@ bool nb_dtls_rx_takes(const nb_dtls_record *rec);
 nb_err nb_dtls_rx_open(nb_dtls_rx *rx, nb_dtls_window *w, const nb_dtls_record *rec, uint8_t *out,
                        size_t *out_len);
 
+/* ---- a restored session's record layer (session.h, nb_dtls_session_new_restored) ----
+ * The same key schedule made from raw keys saved across a restart, for either direction (CCM
+ * only ever runs AES forwards). */
+#define NB_DTLS_CCM8_KEY 16
+#define NB_DTLS_CCM8_SALT 4
+/* Bytes a sealed record adds to its plaintext: header, explicit nonce, tag. */
+#define NB_DTLS_CCM8_OVERHEAD (NB_DTLS_RECORD_HEADER_LEN + 8 + 8)
+nb_dtls_rx *nb_dtls_rx_from_keys(const uint8_t key[NB_DTLS_CCM8_KEY],
+                                 const uint8_t salt[NB_DTLS_CCM8_SALT]);
+/* One record of `type` at (epoch, seq) sealed as GnuTLS would (explicit nonce = epoch || seq,
+ * RFC 6655 3): len + NB_DTLS_CCM8_OVERHEAD bytes into out; returns that length. */
+size_t nb_dtls_rx_seal(nb_dtls_rx *k, uint8_t type, uint16_t epoch, uint64_t seq,
+                       const uint8_t *data, size_t len, uint8_t *out);
+
 #endif

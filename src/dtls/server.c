@@ -80,6 +80,14 @@ struct nb_dtls_server {
   nb_dtls_entry *graveyard;
   unsigned depth;
   nb_dtls_server_stats stats;
+  /* lost-session alerts: the budget of the current second, the peers nb_dtls_server_nudge
+   * queued (a ring), the next sequence number of epoch 0 */
+  nb_time_ms lost_since;
+  unsigned lost_sent;
+  nb_addr *nudge;
+  size_t nudge_head, nudge_len, nudge_cap;
+  nb_time_ms nudge_at;
+  uint64_t plain_seq;
 };
 
 void nb_dtls_server_config_default(nb_dtls_server_config *cfg) {
@@ -97,6 +105,8 @@ void nb_dtls_server_config_default(nb_dtls_server_config *cfg) {
   cfg->idle_timeout_ms = 600000;
   cfg->cookie_rotate_ms = 300000;
   cfg->resumption = true;
+  cfg->lost_alerts_per_s = 1000;
+  cfg->nudges_per_s = 500;
   cfg->random = nb_random_system;
 }
 
@@ -644,6 +654,64 @@ static void nb_dtls_hello(nb_dtls_server *srv, nb_dtls_entry *old, const nb_addr
   }
 }
 
+/* ---- lost sessions ---- */
+
+static void nb_dtls_send_lost_alert(nb_dtls_server *srv, const nb_addr *peer) {
+  uint8_t alert[NB_DTLS_PLAIN_ALERT_LEN];
+  nb_dtls_plain_alert(NB_DTLS_LOST_ALERT, srv->plain_seq++, alert);
+  nb_dtls_counters_add(&srv->stats.stateless, true, alert, sizeof alert);
+  srv->stats.lost_alerts++;
+  srv->h.send(srv->h.user, peer, alert, sizeof alert);
+}
+
+/* Records of a session this server does not hold: within the budget of the second, the peer
+ * is told so (the datagram itself is dropped). */
+static void nb_dtls_lost_reply(nb_dtls_server *srv, const nb_addr *peer) {
+  if (srv->now - srv->lost_since >= 1000) {
+    srv->lost_since = srv->now;
+    srv->lost_sent = 0;
+  }
+  if (srv->lost_sent >= srv->cfg.lost_alerts_per_s) return;
+  srv->lost_sent++;
+  nb_dtls_send_lost_alert(srv, peer);
+}
+
+nb_err nb_dtls_server_nudge(nb_dtls_server *srv, const nb_addr *peer) {
+  if (srv->nudge_len >= srv->cfg.max_sessions) return NB_ERR_NOMEM;
+  if (srv->nudge_len == srv->nudge_cap) {
+    size_t cap = srv->nudge_cap ? srv->nudge_cap * 2 : 64;
+    nb_addr *grown = malloc(cap * sizeof *grown);
+    if (!grown) return NB_ERR_NOMEM;
+    for (size_t i = 0; i < srv->nudge_len; i++)
+      grown[i] = srv->nudge[(srv->nudge_head + i) % srv->nudge_cap];
+    free(srv->nudge);
+    srv->nudge = grown;
+    srv->nudge_cap = cap;
+    srv->nudge_head = 0;
+  }
+  srv->nudge[(srv->nudge_head + srv->nudge_len++) % srv->nudge_cap] = *peer;
+  if (srv->nudge_len == 1) srv->nudge_at = srv->now;
+  return NB_OK;
+}
+
+/* One tenth of nudges_per_s every 100 ms, so that a fleet restored after a restart does not
+ * come back in one burst of handshakes (max_handshakes would refuse most of it). */
+#define NB_DTLS_NUDGE_STEP_MS 100
+
+static void nb_dtls_nudge_run(nb_dtls_server *srv) {
+  if (srv->nudge_len == 0 || srv->now < srv->nudge_at) return;
+  size_t batch = srv->cfg.nudges_per_s / 10 ? srv->cfg.nudges_per_s / 10 : 1;
+  for (; batch > 0 && srv->nudge_len > 0; batch--) {
+    const nb_addr *peer = &srv->nudge[srv->nudge_head];
+    srv->nudge_head = (srv->nudge_head + 1) % srv->nudge_cap;
+    srv->nudge_len--;
+    if (nb_dtls_lookup(srv, peer)) continue; /* it came back by itself */
+    srv->stats.nudged++;
+    nb_dtls_send_lost_alert(srv, peer);
+  }
+  srv->nudge_at = srv->now + NB_DTLS_NUDGE_STEP_MS;
+}
+
 /* Whether a ClientHello from a known peer starts a new handshake (true) or belongs to the
  * current one (false: a retransmission or late duplicate). */
 static bool nb_dtls_is_new_attempt(const nb_dtls_entry *e, const nb_dtls_client_hello *ch) {
@@ -673,6 +741,7 @@ void nb_dtls_server_receive(nb_dtls_server *srv, const nb_addr *peer, const uint
     }
   } else {
     srv->stats.dropped++;
+    if (nb_dtls_is_protected(data, len)) nb_dtls_lost_reply(srv, peer);
   }
   nb_dtls_server_leave(srv);
 }
@@ -728,6 +797,7 @@ void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now) {
       nb_dtls_remove(srv, e);
     }
   }
+  nb_dtls_nudge_run(srv);
   nb_dtls_summary_maybe(srv);
   nb_dtls_server_leave(srv);
 }
@@ -735,6 +805,7 @@ void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now) {
 nb_time_ms nb_dtls_server_next_deadline(const nb_dtls_server *srv) {
   nb_time_ms next =
       srv->cookie_started ? srv->cookie_rotated_at + srv->cfg.cookie_rotate_ms : NB_TIME_NEVER;
+  if (srv->nudge_len > 0) next = nb_time_min(next, srv->nudge_at);
   if (srv->heap_len > 0) next = nb_time_min(next, srv->heap[0]->key);
   return nb_time_min(next, nb_dtls_summary_due(srv));
 }
@@ -746,6 +817,55 @@ nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms
   nb_dtls_session_close(e->s, srv->now);
   srv->stats.closed++;
   nb_dtls_remove(srv, e);
+  nb_dtls_server_leave(srv);
+  return NB_OK;
+}
+
+size_t nb_dtls_server_export(nb_dtls_server *srv, void (*fn)(void *user, const nb_dtls_saved *sv),
+                             void *user, size_t *skipped) {
+  size_t given = 0, other = 0;
+  nb_dtls_saved *sv = malloc(sizeof *sv);
+  for (size_t i = 0; sv && i < srv->heap_len; i++) {
+    nb_dtls_session *s = srv->heap[i]->s;
+    if (srv->heap[i]->removed || nb_dtls_session_state(s) != NB_DTLS_ESTABLISHED) continue;
+    if (nb_dtls_session_export(s, sv) != NB_OK) {
+      other++;
+      continue;
+    }
+    fn(user, sv);
+    gnutls_memset(sv, 0, sizeof *sv);
+    given++;
+  }
+  free(sv);
+  if (skipped) *skipped = other;
+  return given;
+}
+
+nb_err nb_dtls_server_restore(nb_dtls_server *srv, const nb_dtls_saved *sv, nb_time_ms now) {
+  if (nb_dtls_lookup(srv, &sv->peer)) return NB_ERR_EXISTS;
+  if (srv->count >= srv->cfg.max_sessions) return NB_ERR_DTLS_LIMIT;
+  nb_dtls_server_enter(srv, now);
+  nb_dtls_entry *e = calloc(1, sizeof *e);
+  nb_err err = e ? nb_dtls_session_new_restored(srv->creds, &srv->cfg.session, &srv->session_h, sv,
+                                                srv->now, &e->s)
+                 : NB_ERR_NOMEM;
+  if (err == NB_OK) {
+    e->last_rx = srv->now;
+    e->key = nb_dtls_entry_due(srv, e);
+    err = nb_dtls_heap_push(srv, e);
+    if (err != NB_OK) nb_dtls_session_free(e->s);
+  }
+  if (err != NB_OK) {
+    free(e);
+    nb_dtls_server_leave(srv);
+    return err;
+  }
+  if (srv->count >= srv->nbuckets) nb_dtls_table_grow(srv);
+  size_t b = nb_dtls_bucket(srv, &sv->peer);
+  e->next = srv->buckets[b];
+  srv->buckets[b] = e;
+  srv->count++;
+  srv->stats.restored++;
   nb_dtls_server_leave(srv);
   return NB_OK;
 }
@@ -842,5 +962,6 @@ void nb_dtls_server_free(nb_dtls_server *srv) {
   nb_dtls_known_deinit(&srv->known);
   free(srv->buckets);
   free(srv->heap);
+  free(srv->nudge);
   free(srv);
 }

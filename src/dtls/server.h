@@ -58,6 +58,12 @@ typedef struct {
   nb_time_ms cookie_rotate_ms;      /* cookie key lifetime (the previous key is still accepted);
                                        default 300000 */
   bool resumption;                  /* session tickets (RFC 5077); default true */
+  unsigned lost_alerts_per_s;       /* a datagram protected under a session this server does
+                                       not hold (it restarted) is answered with a fatal alert
+                                       in the clear (record.h), this many a second at most: 15
+                                       bytes for one of 30 or more, nothing amplified; default
+                                       1000, 0 = never */
+  unsigned nudges_per_s;            /* pace of nb_dtls_server_nudge's alerts; default 500 */
   nb_random_fn random;              /* cookie and ticket keys; default nb_random_system */
   void *random_user;
 } nb_dtls_server_config;
@@ -85,6 +91,23 @@ void nb_dtls_server_tick(nb_dtls_server *srv, nb_time_ms now);
 nb_time_ms nb_dtls_server_next_deadline(const nb_dtls_server *srv);
 /* Sends close_notify to the peer and forgets its session (no event). */
 nb_err nb_dtls_server_close(nb_dtls_server *srv, const nb_addr *peer, nb_time_ms now);
+/* Tells a peer that had a session with an earlier run of this server (a device restored from
+ * the store after a restart) that its session is gone: the same fatal alert in the clear as
+ * above, queued and sent at nudges_per_s from tick, unless the peer has a session by then. A
+ * Niobium client handshakes again at once and updates its registration, so it is reachable
+ * within seconds of the restart instead of at its next Update. NB_ERR_NOMEM when the queue
+ * (bounded by max_sessions) is full. */
+nb_err nb_dtls_server_nudge(nb_dtls_server *srv, const nb_addr *peer);
+
+/* Sessions kept across a restart (session.h, nb_dtls_saved). Export calls fn for every
+ * established session it can take out (AES-128-CCM-8; *skipped counts the others, which a
+ * restart loses) and returns how many it gave; fn's nb_dtls_saved holds keys and is wiped
+ * after the call. Restore adds one as an established session (replacing none: NB_ERR_EXISTS
+ * when the peer has one); it is counted in stats.restored and expires when idle like any. */
+size_t nb_dtls_server_export(nb_dtls_server *srv, void (*fn)(void *user, const nb_dtls_saved *sv),
+                             void *user, size_t *skipped);
+nb_err nb_dtls_server_restore(nb_dtls_server *srv, const nb_dtls_saved *sv, nb_time_ms now);
+
 /* The peer's session (identity, counters, suite), or NULL. Borrowed: valid until the next call
  * into the server. */
 nb_dtls_session *nb_dtls_server_find(nb_dtls_server *srv, const nb_addr *peer);
@@ -102,6 +125,9 @@ typedef struct {
   uint64_t evicted;           /* handshakes ended to make room for another */
   uint64_t stalled;           /* handshakes ended: the peer stayed silent (stall_retransmits) */
   uint64_t dropped;           /* datagrams from unknown peers that open no handshake */
+  uint64_t lost_alerts;       /* fatal alerts sent for records of a session not held */
+  uint64_t nudged;            /* of those, sent by nb_dtls_server_nudge */
+  uint64_t restored;          /* sessions added by nb_dtls_server_restore */
   nb_dtls_counters stateless; /* ClientHellos answered and HelloVerifyRequests, no session */
 } nb_dtls_server_stats;
 

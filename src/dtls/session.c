@@ -21,6 +21,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,10 @@ struct nb_dtls_session {
   nb_bytes queue;        /* client: [len u16][data] sent before establishment */
   nb_dtls_rx *rx;        /* established AES-128-CCM-8: application records opened by rx.c */
   nb_dtls_window window; /* application records of epoch 1 delivered so far, either path */
+  /* A restored session (gs NULL): its saved state (keys, our next sequence number) and our
+   * write keys; rx opens the peer's records. */
+  nb_dtls_saved *kept;
+  nb_dtls_rx *tx;
 };
 
 /* ---- GnuTLS clock and audit hooks ---- */
@@ -127,6 +132,9 @@ static nb_dtls_frame nb_dtls_enter(nb_dtls_session *s, nb_time_ms now) {
 
 static void nb_dtls_destroy(nb_dtls_session *s) {
   nb_dtls_rx_free(s->rx);
+  nb_dtls_rx_free(s->tx);
+  if (s->kept) gnutls_memset(s->kept, 0, sizeof *s->kept);
+  free(s->kept);
   if (s->gs) gnutls_deinit(s->gs);
   nb_dtls_auth_reset(&s->auth);
   nb_bytes_free(&s->resume);
@@ -338,6 +346,31 @@ static void nb_dtls_read_records(nb_dtls_session *s) {
   }
 }
 
+/* A restored session has no GnuTLS: application data and alerts of its epoch are opened
+ * here (a close_notify closes it, a fatal alert fails it); anything else is dropped (a new
+ * ClientHello from the peer is the server context's, which replaces this session). */
+static void nb_dtls_read_restored(nb_dtls_session *s, const nb_dtls_record *rec, uint8_t *plain,
+                                  size_t cap) {
+  bool app = rec->type == NB_DTLS_CT_APPLICATION_DATA, alert = rec->type == NB_DTLS_CT_ALERT;
+  size_t n = 0;
+  if ((!app && !alert) || rec->epoch != s->kept->epoch || rec->body_len > cap ||
+      nb_dtls_rx_open(s->rx, &s->window, rec, plain, &n) != NB_OK) {
+    char addr[NB_ADDR_STRLEN];
+    NB_LOG_DEBUG("dtls", "event=record_dropped peer=%s restored=1 type=%u epoch=%u",
+                 nb_addr_format(&s->peer, addr, sizeof addr), rec->type, rec->epoch);
+    return;
+  }
+  s->last_activity = s->now;
+  if (app) {
+    s->h.recv(s->h.user, &s->peer, plain, n, s->now);
+  } else if (n == 2 && plain[1] == GNUTLS_A_CLOSE_NOTIFY) {
+    s->state = NB_DTLS_CLOSED;
+    nb_dtls_emit(s, NB_DTLS_EV_CLOSED, NB_ERR_DTLS_CLOSED, GNUTLS_A_CLOSE_NOTIFY, false);
+  } else if (n == 2 && plain[0] == GNUTLS_AL_FATAL) {
+    nb_dtls_fail(s, NB_ERR_DTLS_ALERT, plain[1], false);
+  }
+}
+
 /* An established session with rx: its application records are opened here, one by one in
  * the order they came, and any other record (an alert, a retransmitted Finished) goes to
  * GnuTLS alone. A record that is replayed, too old or does not authenticate is dropped
@@ -350,6 +383,10 @@ static void nb_dtls_read_datagram(nb_dtls_session *s, const uint8_t *data, size_
   while (s->state == NB_DTLS_ESTABLISHED && !s->doomed && nb_reader_remaining(&r) > 0) {
     size_t start = r.pos;
     if (nb_dtls_record_next(&r, &rec) != NB_OK) break;
+    if (!s->gs) {
+      nb_dtls_read_restored(s, &rec, plain, sizeof plain);
+      continue;
+    }
     if (!nb_dtls_rx_takes(&rec)) {
       s->in = data + start;
       s->in_len = r.pos - start;
@@ -528,6 +565,21 @@ static nb_err nb_dtls_enqueue(nb_dtls_session *s, const uint8_t *data, size_t le
   return err;
 }
 
+/* One record sealed under a restored session's write keys, at its next sequence number (inside
+ * a public call's frame). */
+static nb_err nb_dtls_seal_out(nb_dtls_session *s, uint8_t type, const uint8_t *data, size_t len) {
+  if (len + NB_DTLS_CCM8_OVERHEAD > s->params.mtu) return NB_ERR_OVERFLOW;
+  if (s->kept->write_seq > 0xFFFFFFFFFFFFull) return NB_ERR_DTLS_LIMIT; /* never wraps */
+  uint8_t *rec = malloc(len + NB_DTLS_CCM8_OVERHEAD);
+  if (!rec) return NB_ERR_NOMEM;
+  size_t n = nb_dtls_rx_seal(s->tx, type, s->kept->epoch, s->kept->write_seq++, data, len, rec);
+  nb_dtls_counters_add(&s->counters, true, rec, n);
+  if (type == NB_DTLS_CT_APPLICATION_DATA) s->last_activity = s->now;
+  s->h.send(s->h.user, &s->peer, rec, n);
+  free(rec);
+  return NB_OK;
+}
+
 nb_err nb_dtls_session_send(nb_dtls_session *s, const uint8_t *data, size_t len) {
   if (s->state == NB_DTLS_IDLE || (s->state == NB_DTLS_HANDSHAKING && !s->auth.server)) {
     nb_err err = nb_dtls_enqueue(s, data, len);
@@ -536,6 +588,11 @@ nb_err nb_dtls_session_send(nb_dtls_session *s, const uint8_t *data, size_t len)
   }
   if (s->state != NB_DTLS_ESTABLISHED) return NB_ERR_DTLS_NOT_ESTABLISHED;
   nb_dtls_frame f = nb_dtls_enter(s, s->now);
+  if (!s->gs) {
+    nb_err err = nb_dtls_seal_out(s, NB_DTLS_CT_APPLICATION_DATA, data, len);
+    nb_dtls_leave(s, f);
+    return err;
+  }
   ssize_t rc = gnutls_record_send(s->gs, data, len);
   if (rc >= 0) s->last_activity = s->now;
   nb_dtls_leave(s, f);
@@ -595,7 +652,10 @@ nb_time_ms nb_dtls_session_next_deadline(const nb_dtls_session *s) { return s->d
 nb_err nb_dtls_session_close(nb_dtls_session *s, nb_time_ms now) {
   if (s->state == NB_DTLS_CLOSED || s->state == NB_DTLS_FAILED) return NB_OK;
   nb_dtls_frame f = nb_dtls_enter(s, now);
-  if (s->state == NB_DTLS_ESTABLISHED) {
+  if (s->state == NB_DTLS_ESTABLISHED && !s->gs) {
+    static const uint8_t close_notify[2] = {GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY};
+    nb_dtls_seal_out(s, NB_DTLS_CT_ALERT, close_notify, sizeof close_notify);
+  } else if (s->state == NB_DTLS_ESTABLISHED) {
     gnutls_bye(s->gs, GNUTLS_SHUT_WR);
   } else if (s->state == NB_DTLS_HANDSHAKING) {
     gnutls_alert_send(s->gs, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY);
@@ -638,6 +698,7 @@ bool nb_dtls_session_offloaded(const nb_dtls_session *s) {
 
 const char *nb_dtls_session_suite(const nb_dtls_session *s) {
   if (s->state != NB_DTLS_ESTABLISHED) return "";
+  if (!s->gs) return s->kept->suite;
   const char *name = gnutls_ciphersuite_get(s->gs);
   return name ? name : "";
 }
@@ -659,5 +720,90 @@ nb_err nb_dtls_session_resume_data(const nb_dtls_session *s, nb_bytes *out) {
 }
 
 unsigned nb_dtls_session_discarded(const nb_dtls_session *s) {
-  return gnutls_record_get_discarded(s->gs);
+  return s->gs ? gnutls_record_get_discarded(s->gs) : 0;
+}
+
+bool nb_dtls_session_restored(const nb_dtls_session *s) { return s->gs == NULL && s->kept; }
+
+/* ---- kept across a restart ---- */
+
+/* One direction's keys of an established GnuTLS session (1 = read, 0 = write). */
+static bool nb_dtls_state_keys(gnutls_session_t gs, int read, uint8_t key[NB_DTLS_CCM8_KEY],
+                               uint8_t salt[NB_DTLS_CCM8_SALT], uint64_t *seq) {
+  gnutls_datum_t mac = {NULL, 0}, iv = {NULL, 0}, k = {NULL, 0};
+  unsigned char sq[8];
+  if (gnutls_record_get_state(gs, (unsigned)read, &mac, &iv, &k, sq) < 0) return false;
+  if (k.size != NB_DTLS_CCM8_KEY || iv.size != NB_DTLS_CCM8_SALT) return false;
+  memcpy(key, k.data, NB_DTLS_CCM8_KEY);
+  memcpy(salt, iv.data, NB_DTLS_CCM8_SALT);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | sq[i];
+  *seq = v & 0xFFFFFFFFFFFFull; /* GnuTLS may keep the epoch in the top 16 bits */
+  return true;
+}
+
+nb_err nb_dtls_session_export(nb_dtls_session *s, nb_dtls_saved *out) {
+  if (!s->auth.server || s->state != NB_DTLS_ESTABLISHED || !s->auth.verified) return NB_ERR_STATE;
+  if (!s->gs) {
+    *out = *s->kept;
+    out->window = s->window;
+    return NB_OK;
+  }
+  if (!s->rx) return NB_ERR_UNSUPPORTED; /* not AES-128-CCM-8 */
+  memset(out, 0, sizeof *out);
+  const nb_dtls_peer *who = nb_dtls_auth_peer(&s->auth);
+  if (!who) return NB_ERR_NOMEM;
+  uint64_t read_seq = 0;
+  if (!nb_dtls_state_keys(s->gs, 1, out->read_key, out->read_salt, &read_seq) ||
+      !nb_dtls_state_keys(s->gs, 0, out->write_key, out->write_salt, &out->write_seq)) {
+    gnutls_memset(out, 0, sizeof *out);
+    return NB_ERR_UNSUPPORTED;
+  }
+  out->peer = s->peer;
+  out->who = *who;
+  snprintf(out->suite, sizeof out->suite, "%s", nb_dtls_session_suite(s));
+  out->epoch = NB_DTLS_RX_EPOCH;
+  out->window = s->window;
+  return NB_OK;
+}
+
+nb_err nb_dtls_session_new_restored(const nb_dtls_creds *creds,
+                                    const nb_dtls_session_params *params, const nb_dtls_handlers *h,
+                                    const nb_dtls_saved *sv, nb_time_ms now,
+                                    nb_dtls_session **out) {
+  if (!creds || !h || !h->send || !h->recv || !sv || sv->epoch == 0) return NB_ERR_INVAL;
+  nb_dtls_session *s = calloc(1, sizeof *s);
+  if (!s) return NB_ERR_NOMEM;
+  s->auth.creds = creds;
+  s->auth.server = true;
+  s->auth.fail_alert = -1;
+  s->auth.addr = &s->peer;
+  s->auth.now = &s->now;
+  s->auth.mode = sv->who.mode;
+  s->peer = sv->peer;
+  s->h = *h;
+  if (params) {
+    s->params = *params;
+  } else {
+    nb_dtls_session_params_default(&s->params);
+  }
+  s->now = s->hs_start = s->last_activity = now;
+  s->deadline = NB_TIME_NEVER;
+  s->kept = malloc(sizeof *s->kept);
+  s->auth.peer = malloc(sizeof *s->auth.peer);
+  if (s->kept) *s->kept = *sv;
+  if (s->auth.peer) *s->auth.peer = sv->who;
+  s->rx = nb_dtls_rx_from_keys(sv->read_key, sv->read_salt);
+  s->tx = nb_dtls_rx_from_keys(sv->write_key, sv->write_salt);
+  if (!s->kept || !s->auth.peer || !s->rx || !s->tx) {
+    nb_dtls_destroy(s);
+    return NB_ERR_NOMEM;
+  }
+  s->kept->write_seq += NB_DTLS_RESTORE_SEQ_GAP;
+  s->kept->suite[NB_DTLS_SUITE_MAX - 1] = '\0';
+  s->window = sv->window;
+  s->auth.verified = true;
+  s->state = NB_DTLS_ESTABLISHED;
+  *out = s;
+  return NB_OK;
 }

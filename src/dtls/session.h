@@ -23,6 +23,7 @@
 #include "base/time.h"
 #include "dtls/cred.h"
 #include "dtls/record.h"
+#include "dtls/rx.h"
 
 typedef struct nb_dtls_session nb_dtls_session;
 
@@ -103,6 +104,42 @@ nb_err nb_dtls_session_new_server(const nb_dtls_creds *creds, const nb_dtls_sess
                                   const gnutls_datum_t *ticket_key,
                                   gnutls_dtls_prestate_st *prestate, nb_time_ms now,
                                   nb_dtls_session **out);
+
+/* ---- server sessions kept across a restart (docs/server.md, "Restart and DTLS sessions") ----
+ * GnuTLS cannot import a connection state, so an established AES-128-CCM-8 session is taken
+ * out as its keys, sequence numbers and replay window (gnutls_record_get_state), and a later
+ * process goes on with it on nettle (rx.h) in both directions: the device never notices. */
+
+#define NB_DTLS_SUITE_MAX 64
+/* A restored session sends from here past the saved sequence number: a record the old process
+ * might have sent after it saved can never share a nonce with one of the new process's. */
+#define NB_DTLS_RESTORE_SEQ_GAP 4096
+
+typedef struct {
+  nb_addr peer;
+  nb_dtls_peer who;              /* the authenticated peer (identity, secure ID, subject, key) */
+  char suite[NB_DTLS_SUITE_MAX]; /* IANA name */
+  uint16_t epoch;
+  uint8_t read_key[NB_DTLS_CCM8_KEY], read_salt[NB_DTLS_CCM8_SALT];
+  uint8_t write_key[NB_DTLS_CCM8_KEY], write_salt[NB_DTLS_CCM8_SALT];
+  uint64_t write_seq;    /* next sequence number of ours */
+  nb_dtls_window window; /* the peer's records accepted so far */
+  /* The caller's: a digest of the credential the session was made with (a PSK's SHA-256),
+   * checked against the current one before the session is restored; zeros when none. */
+  uint8_t cred_digest[32];
+} nb_dtls_saved;
+
+/* An established server session's state into out (which then holds keys: wipe it with
+ * gnutls_memset). NB_ERR_UNSUPPORTED for a suite other than AES-128-CCM-8, NB_ERR_STATE when
+ * not established or not a server. */
+nb_err nb_dtls_session_export(nb_dtls_session *s, nb_dtls_saved *out);
+/* A server session that goes on from sv, established, its records opened and sealed outside
+ * GnuTLS; our sequence numbers start NB_DTLS_RESTORE_SEQ_GAP above the saved one. */
+nb_err nb_dtls_session_new_restored(const nb_dtls_creds *creds,
+                                    const nb_dtls_session_params *params, const nb_dtls_handlers *h,
+                                    const nb_dtls_saved *sv, nb_time_ms now, nb_dtls_session **out);
+/* True for a session made by nb_dtls_session_new_restored. */
+bool nb_dtls_session_restored(const nb_dtls_session *s);
 
 /* ---- both sides ---- */
 

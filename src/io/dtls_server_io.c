@@ -45,6 +45,7 @@ struct nb_io_srv {
   uv_timer_t sweep;
   bool sweep_open;
   nb_io_srv_stats stats;
+  unsigned nudges_per_s; /* 0: the DTLS server's default */
 };
 
 /* ---- routes ---- */
@@ -165,6 +166,41 @@ void nb_io_srv_send(void *user, const nb_addr *peer, const uint8_t *data, size_t
   nb_io_srv_sock_send(n, s, peer, data, len);
 }
 
+nb_err nb_io_srv_nudge(nb_io_srv *n, const nb_addr *peer) {
+  for (size_t i = 0; i < n->nsocks; i++) {
+    nb_io_srv_sock *s = &n->socks[i];
+    if (s->dtls && s->local.family == peer->family)
+      return nb_dtls_server_nudge(nb_io_dtls_server(s->dtls), peer);
+  }
+  return NB_ERR_NOT_FOUND;
+}
+
+size_t nb_io_srv_export_sessions(nb_io_srv *n, void (*fn)(void *user, const nb_dtls_saved *sv),
+                                 void *user, size_t *skipped) {
+  size_t given = 0, other = 0;
+  for (size_t i = 0; i < n->nsocks; i++) {
+    size_t o = 0;
+    if (!n->socks[i].dtls) continue;
+    given += nb_dtls_server_export(nb_io_dtls_server(n->socks[i].dtls), fn, user, &o);
+    other += o;
+  }
+  if (skipped) *skipped = other;
+  return given;
+}
+
+nb_err nb_io_srv_restore_session(nb_io_srv *n, const nb_dtls_saved *sv) {
+  for (size_t i = 0; i < n->nsocks; i++) {
+    nb_io_srv_sock *s = &n->socks[i];
+    if (!s->dtls || s->local.family != sv->peer.family) continue;
+    nb_err err = nb_dtls_server_restore(nb_io_dtls_server(s->dtls), sv, nb_io_loop_time(n->loop));
+    if (err == NB_OK) nb_io_srv_route_note(n, &sv->peer, s->index, nb_io_loop_time(n->loop));
+    return err;
+  }
+  return NB_ERR_NOT_FOUND;
+}
+
+void nb_io_srv_set_nudge_rate(nb_io_srv *n, unsigned per_s) { n->nudges_per_s = per_s; }
+
 /* ---- lifecycle ---- */
 
 nb_err nb_io_srv_new(nb_io_loop *loop, nb_io_srv_recv_fn recv, void *user, nb_io_srv **out) {
@@ -235,6 +271,7 @@ nb_err nb_io_srv_listen_coaps(nb_io_srv *n, const nb_addr *local, const nb_dtls_
   nb_io_dtls_config cfg;
   nb_io_dtls_config_default(&cfg, NB_IO_DTLS_SERVER);
   cfg.creds = creds;
+  if (n->nudges_per_s) cfg.server.nudges_per_s = n->nudges_per_s;
   err = nb_io_dtls_new(n->loop, s->udp, &cfg, &s->dtls);
   if (err != NB_OK) {
     nb_io_udp_close(s->udp);

@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/time.h"
 #include "dtls/cred.h"
+#include "dtls/session.h"
 #include "io/loop.h"
 #include "server/store.h"
 
@@ -44,6 +45,21 @@ nb_err nb_io_srv_listen_coaps(nb_io_srv *n, const nb_addr *local, const nb_dtls_
  * used; a peer never seen goes over its established DTLS session if one exists, else through
  * the first plain socket of its family, else nowhere. */
 void nb_io_srv_send(void *user, const nb_addr *peer, const uint8_t *data, size_t len);
+
+/* Tells a DTLS peer of an earlier run (a registration restored unheard) that its session is
+ * gone, through the first coaps socket of its family (nb_dtls_server_nudge): the device
+ * handshakes again and updates at once. NB_ERR_NOT_FOUND without such a socket. */
+nb_err nb_io_srv_nudge(nb_io_srv *n, const nb_addr *peer);
+/* The pace of those alerts for the coaps sockets bound after this call (default 500 a
+ * second, nb_dtls_server_config.nudges_per_s). */
+void nb_io_srv_set_nudge_rate(nb_io_srv *n, unsigned per_s);
+
+/* Sessions kept across a restart (dtls/server.h): every coaps socket's established sessions
+ * given to fn (count returned, *skipped: those of other suites), and one restored into the
+ * first coaps socket of its family. */
+size_t nb_io_srv_export_sessions(nb_io_srv *n, void (*fn)(void *user, const nb_dtls_saved *sv),
+                                 void *user, size_t *skipped);
+nb_err nb_io_srv_restore_session(nb_io_srv *n, const nb_dtls_saved *sv);
 
 typedef struct {
   uint64_t rx_plain, rx_dtls; /* datagrams handed to the engine */

@@ -244,6 +244,15 @@ void nb_server_receive(nb_server *s, const nb_addr *peer, const nb_server_identi
   s->cur_id = &no_identity;
 }
 
+bool nb_server_session_kept(nb_server *s, const nb_addr *peer, const nb_server_identity *id,
+                            nb_time_ms now) {
+  reg *r = nb_srvi_find_addr(s, peer);
+  if (!r || !r->info.restored_unheard || !nb_srvi_identity_equal(&r->info.identity, id))
+    return false;
+  nb_srvi_reg_heard(s, r, now);
+  return true;
+}
+
 void nb_server_tick(nb_server *s, nb_time_ms now) {
   s->cur_id = &no_identity;
   nb_coap_ep_tick(s->ep, now);

@@ -166,6 +166,12 @@ const nb_model *nb_server_model(const nb_server *s);
  * (registrations) may be NULL. */
 nb_err nb_server_restore(nb_server *s, nb_time_ms now, size_t *count);
 
+/* The DTLS session of `peer` (authenticated as id) survived the restart (dtls/sessfile.h): its
+ * registration, restored unheard, is reachable at once and what was queued for it goes out.
+ * False when no restored registration of that identity is at that address. */
+bool nb_server_session_kept(nb_server *s, const nb_addr *peer, const nb_server_identity *id,
+                            nb_time_ms now);
+
 /* ---- registrations ---- */
 
 const nb_server_reg_info *nb_server_find(const nb_server *s, const char *ep);

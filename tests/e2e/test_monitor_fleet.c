@@ -487,13 +487,18 @@ static void t_run(t_mode mode) {
   }
   t_env e;
   t_env_init(&e, mode);
-  char coap[32], bs[32], http[32], bpf[64], why[300];
+  char coap[32], bs[32], http[32], bpf[160], why[300];
   uint16_t hp = nb_test_free_port(SOCK_STREAM);
   snprintf(coap, sizeof coap, "127.0.0.1:%u", e.coap_port);
   snprintf(bs, sizeof bs, "127.0.0.1:%u", e.bs_port);
   snprintf(http, sizeof http, "127.0.0.1:%u", hp);
   snprintf(e.base, sizeof e.base, "http://127.0.0.1:%u", hp);
-  snprintf(bpf, sizeof bpf, "udp port %u or udp port %u", e.coap_port, e.bs_port);
+  /* Only the run's own datagrams: every process of it talks over 127.0.0.1, while other tests
+   * running beside it (the fleet simulator's devices on 127.0.0.2 and up) may still send to a
+   * port this run has taken since. */
+  snprintf(bpf, sizeof bpf,
+           "src host 127.0.0.1 and dst host 127.0.0.1 and (udp port %u or udp port %u)",
+           e.coap_port, e.bs_port);
   nb_capture cap;
   if (!nb_capture_start(&cap, bpf, why, sizeof why)) {
     fprintf(stderr, "skipped: %s\n", why);

@@ -234,26 +234,43 @@ static void test_cookie_key_rotation(void **state) {
   fixture_deinit(&f);
 }
 
-/* Records that cannot open a handshake get no answer and no state from unknown peers. */
+/* Records that cannot open a handshake get no state from unknown peers. Those protected under a
+ * session (epoch 1: the peer's session was lost in a restart) get the lost-session alert, 15
+ * bytes in the clear, at most lost_alerts_per_s a second; nothing else is answered. */
 static void test_non_hello_dropped(void **state) {
   (void)state;
   fixture_t f;
   fixture_init(&f);
+  nb_dtls_server_free(f.srv);
+  f.cfg.lost_alerts_per_s = 1;
+  nb_dtls_handlers h = {sink_send, no_recv, NULL, &f.to_clients};
+  assert_int_equal(nb_dtls_server_new(&f.cfg, f.screds, &h, &f.srv), NB_OK);
   uint8_t junk[64];
   memset(junk, 0, sizeof junk);
   junk[0] = NB_DTLS_CT_APPLICATION_DATA;
   junk[1] = 0xFE, junk[2] = 0xFD, junk[4] = 1, junk[12] = 51;
   nb_addr a = spoofed(9);
   nb_dtls_server_receive(f.srv, &a, junk, sizeof junk, 1);
+  assert_int_equal(f.to_clients.sent, 1);
+  assert_int_equal(f.to_clients.last_len, NB_DTLS_PLAIN_ALERT_LEN);
+  int desc = -1;
+  assert_true(nb_dtls_is_plain_fatal_alert(f.to_clients.last, f.to_clients.last_len, &desc));
+  assert_int_equal(desc, NB_DTLS_LOST_ALERT);
   junk[0] = NB_DTLS_CT_ALERT;
-  nb_dtls_server_receive(f.srv, &a, junk, sizeof junk, 1);
+  nb_dtls_server_receive(f.srv, &a, junk, sizeof junk, 1); /* past the budget of the second */
   nb_dtls_server_receive(f.srv, &a, junk, 5, 1);
   nb_dtls_server_receive(f.srv, &a, junk, 0, 1);
+  junk[4] = 0; /* epoch 0, not a ClientHello: nothing */
+  nb_dtls_server_receive(f.srv, &a, junk, sizeof junk, 2000);
   nb_dtls_server_stats st;
   nb_dtls_server_get_stats(f.srv, &st);
-  assert_int_equal(st.dropped, 4);
+  assert_int_equal(st.dropped, 5);
   assert_int_equal(st.sessions, 0);
-  assert_int_equal(f.to_clients.sent, 0);
+  assert_int_equal(st.lost_alerts, 1);
+  assert_int_equal(f.to_clients.sent, 1);
+  junk[4] = 1; /* a second later: answered again */
+  nb_dtls_server_receive(f.srv, &a, junk, sizeof junk, 2001);
+  assert_int_equal(f.to_clients.sent, 2);
   fixture_deinit(&f);
 }
 

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "dtls/server.h"
+#include "dtls/sessfile.h"
 #include "io/dtls_server_io.h"
 #include "niobium/client.h"
 #include "server/server.h"
@@ -389,12 +390,227 @@ static void test_client_registers_again_when_server_lost_it(void **state) {
   sys_teardown(&y);
 }
 
+/* What `niobium server` does once it listens: every DTLS device restored unheard is told that
+ * its session is gone (nb_dtls_server_nudge). */
+static void nudge_one(void *u, const nb_server_reg_info *r) {
+  sys *y = u;
+  if (r->restored_unheard) assert_int_equal(nb_dtls_server_nudge(y->dtls, &r->addr), NB_OK);
+}
+
+/* A restarted server's alert reaches the device, which handshakes again and updates: heard
+ * within a few seconds of the restart, not at its Update (54 s after registering). */
+#define NUDGE_BOUND_MS 5000
+
+static void test_nudged_device_reachable_at_once(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_time_ms registered_at = nb_simnet_now(y.net);
+  char before[64], after[64];
+  nb_client_srv_state st;
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, before, sizeof before), NB_OK);
+  nb_simnet_run_until(y.net, registered_at + 1000);
+  sys_down(&y);
+  sys_up(&y);
+  nb_time_ms restarted = nb_simnet_now(y.net);
+  result r = {0};
+  bool queued = false;
+  uint64_t id;
+  nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_res(3, 0, 0)};
+  assert_int_equal(
+      nb_server_send_request(y.srv, "meter", &rq, on_result, &r, restarted, &id, &queued), NB_OK);
+  assert_true(queued);
+  nb_server_each(y.srv, nudge_one, &y);
+  assert_true(nb_simnet_run_until_cond(y.net, restarted + NUDGE_BOUND_MS, answered, &r));
+  assert_int_equal(r.code, NB_COAP_CONTENT);
+  assert_true(nb_simnet_run_until_cond(y.net, restarted + NUDGE_BOUND_MS, both_registered, &y));
+  assert_int_equal(y.handshakes, 1);
+  nb_dtls_server_stats ds;
+  nb_dtls_server_get_stats(y.dtls, &ds);
+  assert_int_equal(ds.nudged, 1);
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, after, sizeof after), NB_OK);
+  assert_string_equal(before, after); /* the same registration, confirmed by an Update */
+  /* A second alert soon after (forged: the server has the session) is not acted on; one past
+   * the client's interval is (a forger costs one handshake per interval). */
+  uint8_t forged[NB_DTLS_PLAIN_ALERT_LEN];
+  nb_dtls_plain_alert(NB_DTLS_LOST_ALERT, 7, forged);
+  nb_time_ms t = nb_simnet_now(y.net);
+  nb_client_receive(y.c, &y.saddr, forged, sizeof forged, t);
+  nb_simnet_run_until(y.net, t + 5000);
+  assert_int_equal(y.handshakes, 1);
+  t = restarted + 31000;
+  nb_simnet_run_until(y.net, t);
+  nb_client_receive(y.c, &y.saddr, forged, sizeof forged, t);
+  assert_true(nb_simnet_run_until_cond(y.net, t + NUDGE_BOUND_MS, both_registered, &y));
+  nb_simnet_run_until(y.net, t + NUDGE_BOUND_MS);
+  assert_int_equal(y.handshakes, 2);
+  sys_teardown(&y);
+}
+
+/* Without the nudge, the first datagram the device sends into its dead session (here a Send)
+ * is answered with the alert: heard again within seconds of it. */
+static void test_record_of_lost_session_answered_with_alert(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_time_ms registered_at = nb_simnet_now(y.net);
+  nb_simnet_run_until(y.net, registered_at + 1000);
+  sys_down(&y);
+  sys_up(&y);
+  nb_time_ms t = nb_simnet_now(y.net) + 2000;
+  nb_simnet_run_until(y.net, t);
+  assert_false(server_has_it(&y));
+  nb_path p = nb_path_res(3, 0, 0);
+  assert_int_equal(nb_client_send(y.c, 101, &p, 1, t), NB_OK);
+  assert_true(nb_simnet_run_until_cond(y.net, t + NUDGE_BOUND_MS, both_registered, &y));
+  nb_dtls_server_stats ds;
+  nb_dtls_server_get_stats(y.dtls, &ds);
+  assert_true(ds.lost_alerts >= 1);
+  assert_int_equal(ds.nudged, 0);
+  assert_true(nb_simnet_now(y.net) < registered_at + UPDATE_DUE);
+  sys_teardown(&y);
+}
+
+/* ---- graceful restart: sessions kept (issue 19 item 1) ---- */
+
+static const uint8_t FILE_KEY[NB_DTLS_SESSFILE_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+
+typedef struct {
+  nb_bytes plain;
+  uint32_t count;
+} saved_set;
+
+static void keep_one(void *u, const nb_dtls_saved *sv) {
+  saved_set *k = u;
+  assert_int_equal(nb_dtls_sessfile_add(&k->plain, sv), NB_OK);
+  k->count++;
+}
+
+static nb_err restore_one(void *u, const nb_dtls_saved *sv) {
+  sys *y = u;
+  nb_err err = nb_dtls_server_restore(y->dtls, sv, nb_simnet_now(y->net));
+  if (err != NB_OK) return err;
+  nb_server_identity id;
+  nb_io_srv_identity(&sv->who, &id);
+  assert_true(nb_server_session_kept(y->srv, &sv->peer, &id, nb_simnet_now(y->net)));
+  return NB_OK;
+}
+
+/* What `niobium server` does at SIGTERM and at its next start, through the session file. */
+static void restart_keeping_sessions(sys *y) {
+  saved_set k = {.count = 0};
+  nb_bytes_init(&k.plain);
+  size_t other = 9;
+  assert_int_equal(nb_dtls_server_export(y->dtls, keep_one, &k, &other), 1);
+  assert_int_equal(other, 0);
+  nb_bytes file, plain;
+  nb_bytes_init(&file);
+  nb_bytes_init(&plain);
+  int64_t at = 1800000000000LL + nb_simnet_now(y->net);
+  assert_int_equal(nb_dtls_sessfile_seal(FILE_KEY, at, k.count, k.plain.data, k.plain.len, &file),
+                   NB_OK);
+  sys_down(y);
+  sys_up(y);
+  uint32_t count = 0;
+  assert_int_equal(
+      nb_dtls_sessfile_open(FILE_KEY, file.data, file.len, at + 1000, 300000, &plain, &count),
+      NB_OK);
+  assert_int_equal(nb_dtls_sessfile_parse(plain.data, plain.len, count, restore_one, y), NB_OK);
+  nb_bytes_free(&file);
+  nb_bytes_free(&plain);
+  nb_bytes_free(&k.plain);
+}
+
+/* The device never notices: the read right after the restart goes out at once over the
+ * restored session and is answered; the Update at its time is answered over it too; no
+ * handshake, no renewal; the server's records continue above the old sequence numbers and the
+ * client's are accepted in order. */
+static void test_graceful_restart_keeps_session(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_time_ms registered_at = nb_simnet_now(y.net);
+  char before[64], after[64];
+  nb_client_srv_state st;
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, before, sizeof before), NB_OK);
+  nb_simnet_run_until(y.net, registered_at + 1000);
+  restart_keeping_sessions(&y);
+  nb_time_ms restarted = nb_simnet_now(y.net);
+  assert_true(server_has_it(&y));
+  nb_dtls_session *ds = nb_dtls_server_find(y.dtls, &y.caddr);
+  assert_non_null(ds);
+  assert_true(nb_dtls_session_restored(ds));
+  assert_string_equal(nb_dtls_session_suite(ds), "TLS_PSK_WITH_AES_128_CCM_8");
+
+  for (int i = 0; i < 3; i++) {
+    result r = {0};
+    bool queued = true;
+    uint64_t id;
+    nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_res(3, 0, 0)};
+    nb_time_ms now = nb_simnet_now(y.net);
+    assert_int_equal(nb_server_send_request(y.srv, "meter", &rq, on_result, &r, now, &id, &queued),
+                     NB_OK);
+    assert_false(queued);
+    assert_true(nb_simnet_run_until_cond(y.net, now + 500, answered, &r));
+    assert_int_equal(r.code, NB_COAP_CONTENT);
+  }
+  /* The Update at its time: over the same session, answered. */
+  nb_simnet_run_until(y.net, registered_at + UPDATE_DUE + 2000);
+  assert_true(both_registered(&y));
+  assert_int_equal(y.handshakes, 0);
+  assert_int_equal(nb_client_server_state(y.c, 101, &st, after, sizeof after), NB_OK);
+  assert_string_equal(before, after);
+  nb_dtls_server_stats stats;
+  nb_dtls_server_get_stats(y.dtls, &stats);
+  assert_int_equal(stats.restored, 1);
+  assert_int_equal(stats.lost_alerts, 0);
+  /* Saved again from the restored session and restored once more: still going. */
+  restart_keeping_sessions(&y);
+  result r = {0};
+  bool queued = true;
+  uint64_t id;
+  nb_server_request rq = {.op = NB_SOP_READ, .path = nb_path_res(3, 0, 0)};
+  nb_time_ms now = nb_simnet_now(y.net);
+  assert_int_equal(nb_server_send_request(y.srv, "meter", &rq, on_result, &r, now, &id, &queued),
+                   NB_OK);
+  assert_false(queued);
+  assert_true(nb_simnet_run_until_cond(y.net, now + 500, answered, &r));
+  assert_int_equal(r.code, NB_COAP_CONTENT);
+  assert_int_equal(y.handshakes, 0);
+  (void)restarted;
+  sys_teardown(&y);
+}
+
+/* The restored session ends like any: the device's own new handshake replaces it. */
+static void test_restored_session_replaced_by_handshake(void **state) {
+  (void)state;
+  sys y;
+  sys_setup(&y);
+  nb_simnet_run_until(y.net, nb_simnet_now(y.net) + 1000);
+  restart_keeping_sessions(&y);
+  uint8_t forged[NB_DTLS_PLAIN_ALERT_LEN];
+  nb_dtls_plain_alert(NB_DTLS_LOST_ALERT, 1, forged);
+  nb_time_ms t = nb_simnet_now(y.net);
+  nb_client_receive(y.c, &y.saddr, forged, sizeof forged, t); /* renews at once */
+  assert_true(nb_simnet_run_until_cond(y.net, t + NUDGE_BOUND_MS, both_registered, &y));
+  nb_simnet_run_until(y.net, t + NUDGE_BOUND_MS);
+  assert_int_equal(y.handshakes, 1);
+  nb_dtls_session *ds = nb_dtls_server_find(y.dtls, &y.caddr);
+  assert_non_null(ds);
+  assert_false(nb_dtls_session_restored(ds));
+  sys_teardown(&y);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_restored_dtls_device_queued_until_heard),
       cmocka_unit_test(test_restored_dtls_device_registers_again),
       cmocka_unit_test(test_client_renews_session_after_server_restart),
       cmocka_unit_test(test_client_registers_again_when_server_lost_it),
+      cmocka_unit_test(test_nudged_device_reachable_at_once),
+      cmocka_unit_test(test_record_of_lost_session_answered_with_alert),
+      cmocka_unit_test(test_graceful_restart_keeps_session),
+      cmocka_unit_test(test_restored_session_replaced_by_handshake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,6 +259,33 @@ static void test_alert_names(void **state) {
   assert_string_equal(nb_err_name(NB_ERR_DTLS_UNKNOWN_IDENTITY), "NB_ERR_DTLS_UNKNOWN_IDENTITY");
 }
 
+/* The lost-session alert: one epoch-0 fatal alert record, recognised as such; a protected
+ * record (epoch 1) or a warning is not it, and a protected record is told from a plain one. */
+static void test_plain_alert(void **state) {
+  (void)state;
+  uint8_t a[NB_DTLS_PLAIN_ALERT_LEN];
+  nb_dtls_plain_alert(NB_DTLS_LOST_ALERT, 0x0102030405ull, a);
+  int desc = -1;
+  assert_true(nb_dtls_is_plain_fatal_alert(a, sizeof a, &desc));
+  assert_int_equal(desc, NB_DTLS_ALERT_UNEXPECTED_MESSAGE);
+  assert_false(nb_dtls_is_protected(a, sizeof a));
+  nb_reader r;
+  nb_reader_init(&r, a, sizeof a);
+  nb_dtls_record rec;
+  assert_int_equal(nb_dtls_record_next(&r, &rec), NB_OK);
+  assert_int_equal(rec.seq, 0x0102030405ull);
+  assert_false(nb_dtls_is_plain_fatal_alert(a, sizeof a - 1, NULL)); /* cut short */
+  a[13] = 1;                                                         /* warning */
+  assert_false(nb_dtls_is_plain_fatal_alert(a, sizeof a, NULL));
+  a[13] = 2;
+  a[4] = 1; /* epoch 1: protected, not in the clear */
+  assert_false(nb_dtls_is_plain_fatal_alert(a, sizeof a, NULL));
+  assert_true(nb_dtls_is_protected(a, sizeof a));
+  a[2] = 0xFF; /* DTLS 1.0 */
+  assert_false(nb_dtls_is_protected(a, sizeof a));
+  assert_false(nb_dtls_is_protected(a, 5));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_records_walk_and_truncation),
@@ -268,6 +295,7 @@ int main(void) {
       cmocka_unit_test(test_counters_split),
       cmocka_unit_test(test_wire_stats_slots),
       cmocka_unit_test(test_alert_names),
+      cmocka_unit_test(test_plain_alert),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
