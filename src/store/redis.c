@@ -417,6 +417,7 @@ static nb_err sec_change_body(nb_redis_conn *conn, void *arg) {
     if (rc != NB_ERR_BUSY) return rc;
   }
   NB_LOG_WARN(MOD, "event=redis_contention op=sec_put ep=%s tries=%d", ch->ep, SEC_WATCH_TRIES);
+  conn->error = "other processes kept changing the credential";
   return NB_ERR_IO;
 }
 
@@ -768,6 +769,32 @@ static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t l
   return nb_redis_walk_run(conn_of(self), &a);
 }
 
+/* ---- health ---- */
+
+/* SET nb:probe NOW: the smallest write, refused as any other would be (out of memory, a
+ * read-only replica, an ACL, Redis gone). */
+static nb_err probe_body(nb_redis_conn *conn, void *arg) {
+  nb_redis_pipe p;
+  nb_redis_cmd c;
+  nb_redis_pipe_start(&p, conn);
+  nb_redis_cmd_start(&c, "SET");
+  nb_redis_cmd_str(&c, "nb:probe");
+  nb_redis_cmd_i64(&c, *(const int64_t *)arg);
+  nb_redis_pipe_add(&p, &c);
+  nb_err rc = nb_redis_pipe_run(&p, "probe");
+  if (rc == NB_OK) nb_redis_pipe_free(&p);
+  return rc;
+}
+
+static nb_err probe(void *self, int64_t now_unix_ms) {
+  return nb_redis_run_op(conn_of(self), probe_body, &now_unix_ms, true);
+}
+
+static const char *error_text(void *self) {
+  const char *e = conn_of(self)->error;
+  return e ? e : "";
+}
+
 /* ---- lifecycle ---- */
 
 nb_err nb_store_redis_open(const nb_redis_uri *uri, nb_store_redis **out) {
@@ -793,8 +820,9 @@ bool nb_store_redis_connected(const nb_store_redis *st) { return st->conn.c && !
 uint64_t nb_store_redis_round_trips(const nb_store_redis *st) { return st->conn.round_trips; }
 
 static const nb_server_store_ops redis_ops = {
-    reg_put, reg_del,  reg_each, obs_put,  obs_del,   obs_del_ep, obs_each,     sec_put,
-    sec_get, sec_find, sec_del,  sec_each, audit_add, audit_each, evidence_add, evidence_each,
+    reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,
+    obs_each,  sec_put,    sec_get,      sec_find,      sec_del, sec_each,
+    audit_add, audit_each, evidence_add, evidence_each, probe,   error_text,
 };
 
 nb_server_store nb_store_redis_iface(nb_store_redis *st) {

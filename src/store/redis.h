@@ -25,6 +25,8 @@
  *   nb:seq:evidence          counter: the last evidence seq handed out
  *   nb:evidence:EP           sorted set: EP's evidence seqs, score = seq (trimmed to `keep`)
  *   nb:ev:SEQ                hash: one piece of evidence (the COSE_Sign1 bytes as received)
+ *   nb:probe                 string: Unix ms of the last health probe (the write that shows
+ *                            whether Redis takes writes again after a failure)
  * Multi-key updates (a registration and its index entry, a credential and its identity
  * index) are one MULTI/EXEC, pipelined in one round trip; a credential's update also WATCHes
  * its keys and retries when another process changed them in between. */
@@ -46,7 +48,9 @@ typedef struct nb_store_redis nb_store_redis;
 nb_err nb_store_redis_open(const nb_redis_uri *uri, nb_store_redis **out);
 void nb_store_redis_close(nb_store_redis *st);
 /* The store interface over this backend (valid until close). Each operation returns NB_ERR_IO
- * while Redis cannot be reached; it reconnects on its own. */
+ * while Redis cannot be reached or refuses it; it reconnects on its own. probe is a SET of
+ * nb:probe; error_text a fixed description ("Redis does not answer", "Redis is out of memory
+ * (maxmemory)"), never Redis's own words, which may quote a key. */
 nb_server_store nb_store_redis_iface(nb_store_redis *st);
 /* Whether the last attempt to reach Redis succeeded. */
 bool nb_store_redis_connected(const nb_store_redis *st);

@@ -18,6 +18,35 @@ enum {
   IO_TIMEOUT_MS = 2000,   /* connect and each reply */
 };
 
+/* ---- failures, as error_text tells them ---- */
+
+#define ERR_UNREACHABLE "Redis does not answer"
+#define ERR_CONN_LOST "the connection to Redis broke"
+
+/* Redis's error replies by their code (the first word: Redis's words after it may quote a
+ * key, so they are logged at debug level only, never kept). */
+static const struct {
+  const char *code, *text;
+} reply_errors[] = {
+    {"OOM", "Redis is out of memory (maxmemory)"},
+    {"READONLY", "Redis is a read-only replica"},
+    {"MISCONF", "Redis refuses writes: it cannot save to disk"},
+    {"LOADING", "Redis is loading its data"},
+    {"BUSY", "Redis is busy running a script"},
+    {"NOAUTH", "Redis wants a password"},
+    {"WRONGPASS", "Redis refused the user or password"},
+    {"NOPERM", "Redis's ACL refuses a command or key"},
+    {"WRONGTYPE", "a key in Redis holds another type"},
+};
+
+static const char *reply_error_text(const char *reply) {
+  size_t n = strcspn(reply, " ");
+  for (size_t i = 0; i < sizeof(reply_errors) / sizeof(reply_errors[0]); i++)
+    if (strlen(reply_errors[i].code) == n && strncmp(reply, reply_errors[i].code, n) == 0)
+      return reply_errors[i].text;
+  return "Redis answered an error";
+}
+
 /* ---- connection ---- */
 
 static int64_t now_ms(void) {
@@ -37,7 +66,8 @@ static void drop_conn(nb_redis_conn *conn) {
   conn->used = false;
 }
 
-static void went_down(nb_redis_conn *conn, const char *reason) {
+static void went_down(nb_redis_conn *conn, const char *reason, const char *fixed) {
+  conn->error = conn->down_error = fixed;
   if (!conn->down)
     NB_LOG_ERROR(MOD, "event=redis_unreachable addr=%s reason=\"%s\" retry_ms=%u", conn->shown,
                  reason, conn->backoff_ms ? conn->backoff_ms : BACKOFF_FIRST_MS);
@@ -48,40 +78,49 @@ static void went_down(nb_redis_conn *conn, const char *reason) {
   drop_conn(conn);
 }
 
-/* One command on a fresh connection during its setup (AUTH, SELECT, PING): true when it
- * answered without an error; the error text (never the password) into why. */
-static bool setup_cmd(redisContext *c, int argc, const char **argv, const size_t *len, char *why,
-                      size_t cap) {
+/* Why a connection could not be made: for the log (why), and as a fixed text. */
+typedef struct {
+  char why[200];
+  const char *fixed;
+} conn_failure;
+
+/* One command on a fresh connection during its setup (AUTH, SELECT): true when it answered
+ * without an error; the error text (never the password) into f. */
+static bool setup_cmd(redisContext *c, int argc, const char **argv, const size_t *len,
+                      conn_failure *f) {
   redisReply *r = redisCommandArgv(c, argc, argv, len);
   bool ok = r && r->type != REDIS_REPLY_ERROR;
-  if (!r)
-    snprintf(why, cap, "%s", c->errstr);
-  else if (!ok)
-    snprintf(why, cap, "%s: %.100s", argv[0], r->str);
+  if (!r) {
+    snprintf(f->why, sizeof(f->why), "%s", c->errstr);
+  } else if (!ok) {
+    snprintf(f->why, sizeof(f->why), "%s: %.100s", argv[0], r->str);
+    f->fixed = reply_error_text(r->str);
+  }
   if (r) freeReplyObject(r);
   return ok;
 }
 
-static redisContext *connect_once(const nb_redis_uri *u, char *why, size_t cap) {
+static redisContext *connect_once(const nb_redis_uri *u, conn_failure *f) {
+  f->fixed = ERR_UNREACHABLE;
   struct timeval tv = {IO_TIMEOUT_MS / 1000, (suseconds_t)(IO_TIMEOUT_MS % 1000) * 1000};
   redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
   if (!c || c->err) {
-    snprintf(why, cap, "%s", c ? c->errstr : "out of memory");
+    snprintf(f->why, sizeof(f->why), "%s", c ? c->errstr : "out of memory");
     if (c) redisFree(c);
     return NULL;
   }
   bool ok = redisSetTimeout(c, tv) == REDIS_OK;
-  if (!ok) snprintf(why, cap, "cannot set the timeout");
+  if (!ok) snprintf(f->why, sizeof(f->why), "cannot set the timeout");
   if (ok && u->password[0]) {
     const char *argv[3] = {"AUTH", u->user, u->password};
     size_t len[3] = {4, strlen(u->user), strlen(u->password)};
-    ok = u->user[0] ? setup_cmd(c, 3, argv, len, why, cap)
-                    : setup_cmd(c, 2, (const char *[]){"AUTH", u->password}, (size_t[]){4, len[2]},
-                                why, cap);
+    ok = u->user[0]
+             ? setup_cmd(c, 3, argv, len, f)
+             : setup_cmd(c, 2, (const char *[]){"AUTH", u->password}, (size_t[]){4, len[2]}, f);
   }
   char db[16];
   snprintf(db, sizeof(db), "%u", u->db);
-  if (ok) ok = setup_cmd(c, 2, (const char *[]){"SELECT", db}, (size_t[]){6, strlen(db)}, why, cap);
+  if (ok) ok = setup_cmd(c, 2, (const char *[]){"SELECT", db}, (size_t[]){6, strlen(db)}, f);
   if (!ok) {
     redisFree(c);
     return NULL;
@@ -93,11 +132,14 @@ static redisContext *connect_once(const nb_redis_uri *u, char *why, size_t cap) 
 static bool conn_ready(nb_redis_conn *conn) {
   if (conn->c && !conn->c->err) return true;
   drop_conn(conn);
-  if (conn->down && now_ms() < conn->retry_at_ms) return false;
-  char why[200];
-  conn->c = connect_once(&conn->uri, why, sizeof(why));
+  if (conn->down && now_ms() < conn->retry_at_ms) {
+    conn->error = conn->down_error;
+    return false;
+  }
+  conn_failure f;
+  conn->c = connect_once(&conn->uri, &f);
   if (!conn->c) {
-    went_down(conn, why);
+    went_down(conn, f.why, f.fixed);
     return false;
   }
   if (conn->down) NB_LOG_INFO(MOD, "event=redis_connected addr=%s", conn->shown);
@@ -168,6 +210,13 @@ void nb_redis_pipe_free(nb_redis_pipe *p) {
   p->n = 0;
 }
 
+/* An error reply: Redis works, but refused (out of memory, a replica, an ACL): logged at debug
+ * level only, as a storage fault is logged rate-limited above the store (store_health.h). */
+static void reply_failed(nb_redis_conn *conn, const char *what, const char *reply) {
+  conn->error = reply_error_text(reply);
+  NB_LOG_DEBUG(MOD, "event=redis_error op=%s reason=\"%.120s\"", what, reply);
+}
+
 /* Reads the replies. NB_OK; NB_REDIS_STALE when a connection that had worked broke (the caller may
  * try again once); NB_ERR_IO otherwise (an error reply, a fresh connection failing). */
 nb_err nb_redis_pipe_run(nb_redis_pipe *p, const char *what) {
@@ -182,9 +231,10 @@ nb_err nb_redis_pipe_run(nb_redis_pipe *p, const char *what) {
              what);
     if (stale) {
       NB_LOG_WARN(MOD, "event=redis_connection_lost addr=%s reason=\"%s\"", conn->shown, why);
+      conn->error = ERR_CONN_LOST;
       drop_conn(conn);
     } else {
-      went_down(conn, why);
+      went_down(conn, why, conn->c->err ? ERR_UNREACHABLE : "out of memory");
     }
     nb_redis_pipe_free(p);
     return stale ? NB_REDIS_STALE : NB_ERR_IO;
@@ -192,7 +242,7 @@ nb_err nb_redis_pipe_run(nb_redis_pipe *p, const char *what) {
   conn->used = true;
   for (int i = 0; i < p->n; i++)
     if (p->r[i]->type == REDIS_REPLY_ERROR) {
-      NB_LOG_ERROR(MOD, "event=redis_error op=%s reason=\"%.120s\"", what, p->r[i]->str);
+      reply_failed(conn, what, p->r[i]->str);
       nb_redis_pipe_free(p);
       return NB_ERR_IO;
     }
@@ -205,7 +255,7 @@ redisReply *nb_redis_pipe_exec_of(const nb_redis_pipe *p, const char *what, bool
   if (r->type != REDIS_REPLY_ARRAY) return NULL;
   for (size_t i = 0; i < r->elements; i++)
     if (r->element[i]->type == REDIS_REPLY_ERROR) {
-      NB_LOG_ERROR(MOD, "event=redis_error op=%s reason=\"%.120s\"", what, r->element[i]->str);
+      reply_failed(p->conn, what, r->element[i]->str);
       return NULL;
     }
   return r;
@@ -215,7 +265,7 @@ redisReply *nb_redis_pipe_exec(const nb_redis_pipe *p) {
   return nb_redis_pipe_exec_of(p, "exec", NULL);
 }
 
-nb_err nb_redis_run_op(nb_redis_conn *conn, nb_redis_op_fn body, void *arg, bool idempotent) {
+static nb_err run_op(nb_redis_conn *conn, nb_redis_op_fn body, void *arg, bool idempotent) {
   for (int attempt = 0; attempt < 2; attempt++) {
     if (!conn_ready(conn)) return NB_ERR_IO;
     nb_err rc = body(conn, arg);
@@ -223,6 +273,13 @@ nb_err nb_redis_run_op(nb_redis_conn *conn, nb_redis_op_fn body, void *arg, bool
     if (!idempotent) return NB_ERR_IO;
   }
   return NB_ERR_IO;
+}
+
+nb_err nb_redis_run_op(nb_redis_conn *conn, nb_redis_op_fn body, void *arg, bool idempotent) {
+  conn->error = NULL;
+  nb_err rc = run_op(conn, body, arg, idempotent);
+  if (rc == NB_ERR_IO && !conn->error) conn->error = "Redis answered unexpectedly";
+  return rc;
 }
 
 /* ---- reply fields ---- */
@@ -347,14 +404,14 @@ nb_err nb_redis_conn_open(nb_redis_conn *conn, const nb_redis_uri *uri) {
   conn->uri = *uri;
   if (nb_redis_uri_format(uri, false, conn->shown, sizeof(conn->shown)) != NB_OK)
     snprintf(conn->shown, sizeof(conn->shown), "redis://%s", uri->host);
-  char why[200] = "";
+  conn_failure f = {"", NULL};
   unsigned pause = 100;
   for (int i = 0; i < CONNECT_TRIES && !conn->c; i++, pause *= 2) {
     if (i) pause_ms(pause / 2);
-    conn->c = connect_once(&conn->uri, why, sizeof(why));
+    conn->c = connect_once(&conn->uri, &f);
   }
   if (!conn->c) {
-    NB_LOG_ERROR(MOD, "event=redis_unreachable addr=%s reason=\"%s\" tries=%d", conn->shown, why,
+    NB_LOG_ERROR(MOD, "event=redis_unreachable addr=%s reason=\"%s\" tries=%d", conn->shown, f.why,
                  CONNECT_TRIES);
     nb_redis_conn_close(conn);
     return NB_ERR_IO;

@@ -34,6 +34,10 @@ typedef struct {
   int64_t retry_at_ms; /* monotonic: no reconnect before */
   unsigned backoff_ms;
   uint64_t round_trips; /* pipelines sent */
+  /* A fixed description of the last failure (never a key, name or Redis's own words, which
+   * may quote a key): what the store's error_text says. down_error: the outage's, repeated
+   * while the back-off answers for Redis. */
+  const char *error, *down_error;
 } nb_redis_conn;
 
 /* Connects (trying 5 times over about 1.5 s); NB_ERR_IO with the reason logged. uri copied. */
@@ -87,7 +91,8 @@ redisReply *nb_redis_pipe_exec_of(const nb_redis_pipe *p, const char *what, bool
 redisReply *nb_redis_pipe_exec(const nb_redis_pipe *p);
 
 /* Runs body(conn, arg) on a ready connection (NB_ERR_IO at once during a back-off), once more
- * on a new connection when an idempotent body found a working one broken. */
+ * on a new connection when an idempotent body found a working one broken. A failure leaves
+ * conn->error set. */
 typedef nb_err (*nb_redis_op_fn)(nb_redis_conn *conn, void *arg);
 nb_err nb_redis_run_op(nb_redis_conn *conn, nb_redis_op_fn body, void *arg, bool idempotent);
 

@@ -583,7 +583,10 @@ static nb_err probe(void *self, int64_t now_unix_ms) {
   return exec_stmt(s, st, "probe", false);
 }
 
-static const char *error_text(void *self) { return ((nb_store_sqlite *)self)->error; }
+static const char *error_text(void *self) {
+  const char *e = ((nb_store_sqlite *)self)->error;
+  return e ? e : "";
+}
 
 static const nb_server_store_ops sqlite_ops = {
     reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,

@@ -1,7 +1,8 @@
 /* The store conformance suite: one set of cases that every backend of server/store.h passes,
  * run against SQLite (a temporary file) and Redis (a private redis-server on a free port,
  * started here; the Redis half is skipped, saying why, when redis-server or the Redis backend
- * is missing). Then what is Redis's own: round trips per operation, and an outage. */
+ * is missing). Then what is Redis's own: round trips per operation, an outage, and a Redis
+ * that answers but refuses writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -746,6 +747,26 @@ static void test_not_found_codes(void **state) {
   assert_int_equal(n, 0);
 }
 
+/* The health probe (a small write) succeeds while the backend takes writes, again and again,
+ * and leaves no record the walks see; error_text is there and fixed. */
+static void test_probe_when_healthy(void **state) {
+  backend *b = backend_of(state);
+  const nb_server_store_ops *o = b->st.ops;
+  assert_non_null(o->probe);
+  assert_non_null(o->error_text);
+  assert_int_equal(o->probe(b->st.self, 1700000000000LL), NB_OK);
+  assert_int_equal(o->probe(b->st.self, 1700000005000LL), NB_OK);
+  assert_non_null(o->error_text(b->st.self));
+  int n = 0;
+  assert_int_equal(o->reg_each(b->st.self, count_reg, &n), NB_OK);
+  assert_int_equal(o->obs_each(b->st.self, count_obs, &n), NB_OK);
+  assert_int_equal(o->sec_each(b->st.self, count_sec, &n), NB_OK);
+  assert_int_equal(n, 0);
+  b->reopen(b); /* and what a restart reads */
+  assert_int_equal(b->st.ops->reg_each(b->st.self, count_reg, &n), NB_OK);
+  assert_int_equal(n, 0);
+}
+
 /* ---- Redis's own: round trips, an outage ---- */
 
 #ifdef NB_HAVE_REDIS
@@ -795,15 +816,19 @@ static void test_redis_outage_and_recovery(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
   assert_true(ms < 5000); /* 200 operations, a reconnect tried a handful of times at most */
+  /* the health probe fails too, and the failure is told in fixed words */
+  assert_int_equal(o->probe(b->st.self, 1700000000000LL), NB_ERR_IO);
+  assert_string_equal(o->error_text(b->st.self), "Redis does not answer");
   assert_true(nb_redis_rig_resume(&g_redis));
-  /* within the longest back-off (5 s) the store reconnects on its own */
+  /* within the longest back-off (5 s) the store reconnects on its own: the probe shows it */
   nb_err rc = NB_ERR_IO;
   for (int i = 0; i < 80 && rc != NB_OK; i++) {
-    rc = o->reg_put(b->st.self, &r);
+    rc = o->probe(b->st.self, 1700000000000LL + i);
     if (rc != NB_OK) usleep(100 * 1000);
   }
   assert_int_equal(rc, NB_OK);
   assert_true(nb_store_redis_connected(b->rd));
+  assert_int_equal(o->reg_put(b->st.self, &r), NB_OK);
   regs_seen *s = walk_regs(b);
   assert_int_equal(s->n, 1); /* the new redis-server started empty: only the put since */
   free(s);
@@ -831,6 +856,35 @@ static void test_redis_wrong_type_is_an_error(void **state) {
   assert_int_equal(b->st.ops->sec_put(b->st.self, &s), NB_ERR_IO);
   assert_int_equal(b->st.ops->sec_get(b->st.self, "w", &got), NB_ERR_IO);
   assert_true(nb_store_redis_connected(b->rd)); /* Redis answered: not an outage */
+  /* Redis's words quote the key; error_text never does */
+  assert_string_equal(b->st.ops->error_text(b->st.self), "a key in Redis holds another type");
+}
+
+static void redis_admin(const char *cmd) {
+  redisContext *c = redisConnect("127.0.0.1", g_redis.port);
+  assert_true(c && !c->err);
+  redisReply *r = redisCommand(c, cmd);
+  assert_non_null(r);
+  assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+  freeReplyObject(r);
+  redisFree(c);
+}
+
+/* Redis answers but takes no writes (over its maxmemory, noeviction): the probe fails with
+ * NB_ERR_IO as any write does, told as such, while reads go on; with memory back it succeeds. */
+static void test_redis_refusing_writes(void **state) {
+  backend *b = backend_of(state);
+  const nb_server_store_ops *o = b->st.ops;
+  redis_admin("CONFIG SET maxmemory-policy noeviction");
+  redis_admin("CONFIG SET maxmemory 1");
+  nb_err rc = o->probe(b->st.self, 1700000000000LL);
+  const char *why = o->error_text(b->st.self);
+  redis_admin("CONFIG SET maxmemory 0");
+  assert_int_equal(rc, NB_ERR_IO);
+  assert_string_equal(why, "Redis is out of memory (maxmemory)");
+  assert_true(nb_store_redis_connected(b->rd));
+  assert_int_equal(o->probe(b->st.self, 1700000001000LL), NB_OK);
+  assert_string_equal(o->error_text(b->st.self), "");
 }
 #endif
 
@@ -843,7 +897,8 @@ static void test_redis_wrong_type_is_an_error(void **state) {
       cmocka_unit_test_setup_teardown(test_names_are_not_key_syntax, setup, backend_teardown),     \
       cmocka_unit_test_setup_teardown(test_audit_paging_order, setup, backend_teardown),           \
       cmocka_unit_test_setup_teardown(test_evidence_keep_bound, setup, backend_teardown),          \
-      cmocka_unit_test_setup_teardown(test_not_found_codes, setup, backend_teardown)
+      cmocka_unit_test_setup_teardown(test_not_found_codes, setup, backend_teardown),              \
+      cmocka_unit_test_setup_teardown(test_probe_when_healthy, setup, backend_teardown)
 
 int main(void) {
   const struct CMUnitTest on_sqlite[] = {CONFORMANCE(sqlite_setup)};
@@ -855,6 +910,7 @@ int main(void) {
                                       backend_teardown),
       cmocka_unit_test_setup_teardown(test_redis_wrong_type_is_an_error, redis_setup,
                                       backend_teardown),
+      cmocka_unit_test_setup_teardown(test_redis_refusing_writes, redis_setup, backend_teardown),
 #endif
   };
   int failed = cmocka_run_group_tests_name("store conformance: sqlite", on_sqlite, NULL, NULL);
