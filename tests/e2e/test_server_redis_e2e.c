@@ -2,8 +2,8 @@
  * redis-server (skipped, saying why, when there is none): a `niobium client` registers, the
  * server is restarted and lists the registration again from Redis; then redis-server is
  * killed while the server runs: the server keeps running, the API answers the store's failure
- * with its error shape, a device registering is told 5.03 (not acknowledged), and all works
- * again once redis-server is back. */
+ * with its error shape, a device registering is told 5.03 (not acknowledged), GET /api/health
+ * answers 503, and all works again (health 200) once redis-server is back. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -153,9 +153,11 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
   assert_true(start_server(&srv, &e, redis.uri));
   expect(&e, "GET", "/api/clients", NULL, "|200", "\"endpoint\":\"e2e-redis\"");
   expect(&e, "GET", "/api/security/clients/e2e-psk", NULL, "|200", "\"identity\":\"id:*1\"");
+  expect(&e, "GET", "/api/health", NULL, "|200", "\"status\":\"ok\"");
 
   /* redis-server killed: the server stays up; what needs the store fails with its error
-   * shape, a Register is not acknowledged. */
+   * shape, a Register is not acknowledged, and the health answer says so (503, in fixed
+   * words: no key of Redis's). */
   nb_redis_rig_kill(&redis);
   expect(&e, "GET", "/api/security/clients", NULL, "|500", "\"the store could not list");
   expect(&e, "GET", "/api/security/clients/e2e-psk", NULL, "|500", "could not read");
@@ -165,15 +167,24 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
   if (!strstr(err, "5.03")) fail_msg("Register during the outage: %s", err);
   free(err);
   expect(&e, "GET", "/api/clients", NULL, "|200", "\"endpoint\":\"e2e-redis\"");
+  expect(&e, "GET", "/api/health", NULL, "|503", "\"error\":\"Redis does not answer\"");
+  char *health = nb_test_http(e.base, "GET", "/api/health", NULL);
+  assert_non_null(health);
+  if (!strstr(health, "\"status\":\"unhealthy\"") || strstr(health, "nb:"))
+    fail_msg("health during the outage: %s", health);
+  free(health);
   assert_int_equal(kill(srv.pid, 0), 0); /* still running */
   char *log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=redis_unreachable"));
+  assert_non_null(strstr(log, "event=store_unhealthy"));
   assert_null(strstr(log, "AddressSanitizer"));
   free(log);
 
-  /* redis-server back (empty: the test runs it without persistence): the server reconnects
-   * by itself within its back-off, and stores again. */
+  /* redis-server back (empty: the test runs it without persistence): with nothing else
+   * writing, the server's probe finds it within its back-off and the probe's period, and the
+   * health answer is 200 again; then it stores again. */
   assert_true(nb_redis_rig_resume(&redis));
+  assert_true(wait_answer(&e, "GET", "/api/health", NULL, "|200", "\"status\":\"ok\"", 20000));
   assert_true(wait_answer(&e, "PUT", "/api/security/clients/e2e-psk",
                           "{\"mode\":\"psk\",\"identity\":\"id-2\",\"key\":\"0011\"}", "|201",
                           "id-2", 15000));
@@ -184,6 +195,7 @@ static void test_registration_survives_restart_and_redis_outage(void **state) {
   expect(&e, "GET", "/api/clients", NULL, "|200", "\"endpoint\":\"e2e-later\"");
   log = nb_test_proc_stderr(&srv);
   assert_non_null(strstr(log, "event=redis_connected"));
+  assert_non_null(strstr(log, "event=store_recovered"));
   free(log);
 }
 
