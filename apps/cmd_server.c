@@ -17,8 +17,10 @@
 #include "commands.h"
 #include "ddf_opts.h"
 #include "dtls/cred.h"
+#include "fw/fwupdate.h"
 #include "http/api.h"
 #include "io/dtls_server_io.h"
+#include "io/fwrepo.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store_health.h"
@@ -46,6 +48,9 @@ typedef struct {
 #endif
   nb_dbfile_lock *locks[2]; /* the database's: server role (SQLite store), bootstrap role */
   nb_io_deadline *deadline;
+  nb_fws *fw; /* firmware updates (docs/firmware.md) */
+  nb_fws_repo *fw_repo;
+  nb_io_deadline *fw_deadline;
   server_sessions sessions;
 } server_app;
 
@@ -72,7 +77,9 @@ typedef struct {
   /* Bounds on unauthenticated registrations (engine defaults unless set). */
   bool has_max_lifetime, has_max_nosec, has_max_payload, pin_address;
   unsigned long max_lifetime, max_nosec, max_payload;
-  nb_ddf_opts ddf; /* --ddf: object definitions beside the built-in ones */
+  const char *fw_dir, *fw_url; /* --firmware-dir, --firmware-url */
+  uint64_t fw_max;             /* --firmware-max; 0: NB_HTTP_FIRMWARE_MAX */
+  nb_ddf_opts ddf;             /* --ddf: object definitions beside the built-in ones */
   bool help;
 } server_opts;
 
@@ -151,7 +158,17 @@ static void usage(FILE *f) {
           "                     De-register from another address than it registered from\n"
           "                     (default: allowed, with a REGISTRATION_ADDRESS_CHANGED event\n"
           "                     and an alert); see docs/security.md\n"
+          "  --firmware-dir DIR  where uploaded firmware images go (0700; default: the\n"
+          "                     database's path plus .firmware, e.g. niobium.db.firmware)\n"
+          "  --firmware-max N   largest image upload in bytes, suffix K, M or G allowed\n"
+          "                     (default 256M; 413 beyond)\n"
+          "  --firmware-url URI  coap://HOST:PORT or coaps://HOST:PORT at which devices reach\n"
+          "                     this server, for pull updates (their Package URI is\n"
+          "                     URI/fw/ID); default: the first --coaps (else --coap) address\n"
+          "                     when it is not a wildcard (0.0.0.0, [::])\n"
           "  --help             this text\n"
+          "firmware: POST /api/firmware (the image as the body), /api/campaigns and\n"
+          "`niobium fw` update devices through object 5; see docs/firmware.md.\n"
           "credentials: POST /api/security/clients (see docs/openapi.yaml) or --psk; a device\n"
           "authenticated with a credential may only register as the endpoint it is bound to.\n"
           "signed data: GET /api/clients/EP/PATH?format=cose (and the observe routes) asks a\n"
@@ -203,6 +220,68 @@ static void on_signal(void *user, int signum) {
   server_app *a = user;
   NB_LOG_INFO("server", "event=stopping signal=%d", signum);
   nb_io_loop_stop(a->loop);
+}
+
+static nb_time_ms fw_next_deadline(void *user, nb_time_ms now) {
+  (void)now;
+  return nb_fws_next_deadline(((server_app *)user)->fw);
+}
+
+static void fw_tick(void *user, nb_time_ms now) { nb_fws_tick(((server_app *)user)->fw, now); }
+
+/* --firmware-url, or the first listen address of the devices' kind when it names a host. */
+static bool firmware_url(const server_opts *o, char *out, size_t cap) {
+  if (o->fw_url) {
+    snprintf(out, cap, "%s", o->fw_url);
+    return true;
+  }
+  bool secure = o->ncoaps > 0;
+  nb_addr a;
+  char host[NB_ADDR_STRLEN];
+  if (nb_addr_parse(secure ? o->coaps[0] : o->coap[0], secure ? 5684 : 5683, &a) != NB_OK)
+    return false;
+  static const uint8_t zero[16] = {0};
+  if (memcmp(a.ip, zero, a.family == NB_ADDR_V4 ? 4 : 16) == 0) return false;
+  snprintf(out, cap, "%s://%s", secure ? "coaps" : "coap", nb_addr_format(&a, host, sizeof(host)));
+  return true;
+}
+
+/* The firmware service: its image directory (next to the database), the engine over the
+ * server's, its timer, and what it had under way before a restart. */
+static int start_firmware(server_app *a, const server_opts *o, int64_t offset) {
+  char dir[4096], url[300];
+  if (!a->store.ops->doc_put) { /* the Redis store keeps no firmware documents yet */
+    if (!o->fw_dir) return NB_EXIT_OK;
+    fprintf(stderr,
+            "niobium server: --firmware-dir: the firmware service needs the SQLite "
+            "store (--db), not --store, for now\n");
+    return NB_EXIT_USAGE;
+  }
+  if (o->fw_dir)
+    snprintf(dir, sizeof(dir), "%s", o->fw_dir);
+  else if (strcmp(o->db, ":memory:") != 0)
+    snprintf(dir, sizeof(dir), "%s.firmware", o->db);
+  else
+    return NB_EXIT_OK; /* a private database keeps no images: no firmware routes */
+  if (nb_fws_repo_open(dir, &a->fw_repo) != NB_OK) {
+    fprintf(stderr, "niobium server: cannot use firmware directory %s (--firmware-dir)\n", dir);
+    return NB_EXIT_FAILURE;
+  }
+  nb_fws_config fc;
+  nb_fws_config_default(&fc);
+  fc.store = a->store;
+  fc.read = nb_fws_repo_read;
+  fc.read_user = a->fw_repo;
+  fc.clock_offset = offset;
+  fc.uri_base = firmware_url(o, url, sizeof(url)) ? url : NULL;
+  if (nb_fws_new(&fc, a->srv, &a->fw) != NB_OK ||
+      nb_fws_restore(a->fw, nb_io_loop_now(a->loop)) != NB_OK ||
+      nb_io_deadline_new(a->loop, fw_next_deadline, fw_tick, a, &a->fw_deadline) != NB_OK) {
+    fprintf(stderr, "niobium server: cannot start the firmware service\n");
+    return NB_EXIT_FAILURE;
+  }
+  NB_LOG_INFO("server", "event=firmware dir=%s url=%s", dir, fc.uri_base ? fc.uri_base : "none");
+  return NB_EXIT_OK;
 }
 
 typedef struct {
@@ -644,6 +723,7 @@ static int run(const server_opts *o) {
   if (nb_server_new(&cfg, nb_io_srv_send, a.net, &a.srv) != NB_OK) goto out;
   size_t restored = 0;
   nb_server_restore(a.srv, nb_io_loop_now(a.loop), &restored);
+  if ((rc = start_firmware(&a, o, cfg.clock_offset)) != NB_EXIT_OK) goto out;
   if (o->nudge_rate) nb_io_srv_set_nudge_rate(a.net, (unsigned)o->nudge_rate);
   if ((rc = listen_all(&a, o)) != NB_EXIT_OK) goto out;
   server_sessions_restore(&a.sessions, a.net, a.srv, nb_io_loop_now(a.loop));
@@ -654,7 +734,10 @@ static int run(const server_opts *o) {
                            .store = cfg.store,
                            .health = a.health,
                            .clock_offset = cfg.clock_offset,
-                           .bootstrap = bs};
+                           .bootstrap = bs,
+                           .fw = a.fw,
+                           .fw_repo = a.fw_repo,
+                           .firmware_max = o->fw_max};
   nb_api_opts_apply(&o->api, &hc);
   if (nb_http_api_new(a.loop, a.srv, &hc, &api) != NB_OK) {
     fprintf(stderr, "niobium server: cannot start the HTTP API: is the port in use?\n");
@@ -671,9 +754,12 @@ out:
   nb_http_api_free(api);
   nb_http_bs_free(bs);
   nb_io_deadline_close(a.deadline);
+  nb_io_deadline_close(a.fw_deadline);
   nb_io_srv_free(a.net);
   /* The API finishes closing (and leaves the server's listeners) inside nb_io_loop_free. */
   if (a.loop) nb_io_loop_free(a.loop);
+  nb_fws_free(a.fw);
+  nb_fws_repo_close(a.fw_repo);
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
   nb_model_free(model);
@@ -763,6 +849,18 @@ static int parse_bound(int opt, const char *text, server_opts *o) {
   return NB_EXIT_OK;
 }
 
+/* "N", "NK", "NM" or "NG" bytes, 1K to 64G. */
+static bool parse_size(const char *text, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+  if (shift) end++;
+  if (*text < '0' || *text > '9' || *end || errno || v > (64ull << 30) >> shift) return false;
+  *out = (uint64_t)v << shift;
+  return *out >= 1024;
+}
+
 /* The command line into o (o->help: --help was given and printed). */
 static int parse_args(int argc, char **argv, server_opts *o, const char **http) {
   static const struct option opts[] = {{"coap", required_argument, NULL, 'c'},
@@ -775,7 +873,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"http", required_argument, NULL, 'H'},
                                        {"db", required_argument, NULL, 'd'},
                                        {"store", required_argument, NULL, 'O'},
-                                       {"store-password-file", required_argument, NULL, 'W'},
+                                       {"store-password-file", required_argument, NULL, 'Z'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"with-bootstrap", no_argument, NULL, 'B'},
                                        {"bs-coap", required_argument, NULL, 'b'},
@@ -791,6 +889,9 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"max-nosec-registrations", required_argument, NULL, 'N'},
                                        {"max-register-payload", required_argument, NULL, 'Y'},
                                        {"nosec-pin-address", no_argument, NULL, 'I'},
+                                       {"firmware-dir", required_argument, NULL, 'W'},
+                                       {"firmware-max", required_argument, NULL, 'M'},
+                                       {"firmware-url", required_argument, NULL, 'U'},
                                        {"ddf", required_argument, NULL, 'D'},
                                        {"help", no_argument, NULL, 'h'},
                                        NB_API_LONG_OPTS,
@@ -837,7 +938,7 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
       case 'O':
         o->store = optarg;
         break;
-      case 'W':
+      case 'Z':
         o->store_password_file = optarg;
         break;
       case 'l': {
@@ -907,6 +1008,25 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         break;
       case 'I':
         o->pin_address = true;
+        break;
+      case 'W':
+        o->fw_dir = optarg;
+        break;
+      case 'M':
+        if (!parse_size(optarg, &o->fw_max)) {
+          fprintf(stderr, "niobium server: --firmware-max takes bytes (1K to 64G), e.g. 512M\n");
+          return NB_EXIT_USAGE;
+        }
+        break;
+      case 'U':
+        if ((strncmp(optarg, "coap://", 7) != 0 && strncmp(optarg, "coaps://", 8) != 0) ||
+            strlen(optarg) > 200 || optarg[strlen(optarg) - 1] == '/') {
+          fprintf(stderr,
+                  "niobium server: --firmware-url is coap://HOST:PORT or "
+                  "coaps://HOST:PORT (no path)\n");
+          return NB_EXIT_USAGE;
+        }
+        o->fw_url = optarg;
         break;
       case 'D':
         if ((rc = nb_ddf_opts_add(&o->ddf, "niobium server", optarg)) != NB_EXIT_OK) return rc;

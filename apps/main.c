@@ -19,7 +19,8 @@ static const nb_command nb_commands[] = {
     {"objects", "list LwM2M object definitions (built-in and DDF files)", nb_cmd_objects},
     {"decode", "decode an LwM2M payload (TLV, JSON, SenML, CBOR, text, links)", nb_cmd_decode},
     {"cose", "verify or sign signed payloads (COSE_Sign1 evidence)", nb_cmd_cose},
-    {"fw", "firmware packages: sign, inspect", nb_cmd_fw},
+    {"fw", "firmware: sign and inspect packages; images, pushes and campaigns on a server",
+     nb_cmd_fw},
     {NULL, NULL, NULL},
 };
 

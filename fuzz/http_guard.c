@@ -22,11 +22,11 @@ static enum MHD_Result h(struct nb_http_req *rq) {
 }
 
 static const nb_route table[] = {
-    {"GET", "/api/clients", 0, h},
-    {"GET", "/api/clients/{ep}", 0, h},
-    {"POST", "/api/clients/{ep}/{path*}/observe", 0, h},
-    {"GET", "/api/clients/{ep}/{path*}", 0, h},
-    {"POST", "/api/bootstrap/pending/{ep}/approve", 0, h},
+    {"GET", "/api/clients", 0, h, NULL},
+    {"GET", "/api/clients/{ep}", 0, h, NULL},
+    {"POST", "/api/clients/{ep}/{path*}/observe", 0, h, NULL},
+    {"GET", "/api/clients/{ep}/{path*}", 0, h, NULL},
+    {"POST", "/api/bootstrap/pending/{ep}/approve", 0, h, NULL},
 };
 
 static void check_authority(const char *text) {

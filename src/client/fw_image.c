@@ -140,7 +140,8 @@ static size_t nb_fw_envelope_len(nb_fw_check *k) {
 }
 
 nb_err nb_fw_check_feed(nb_fw_check *k, const uint8_t *data, size_t len) {
-  if (len && !k->started) {
+  if (!len) return NB_OK; /* before the first byte, an empty head would be measured */
+  if (!k->started) {
     k->started = true;
     k->raw = data[0] != NB_FW_COSE_FIRST;
   }
@@ -204,6 +205,19 @@ nb_fw_verdict nb_fw_check_finish(nb_fw_check *k, const uint8_t *trust, size_t tr
 
 bool nb_fw_check_signed(const nb_fw_check *k) { return !k->raw && k->env_len > 0; }
 
+nb_err nb_fw_manifest_peek(const uint8_t *head, size_t len, nb_fw_manifest *out) {
+  nb_fw_check k;
+  nb_fw_check_init(&k);
+  nb_cose_sign1_msg msg;
+  nb_err e = nb_fw_check_feed(&k, head, len);
+  if (e == NB_OK)
+    e = !k.raw && k.env_len && nb_cose_parse(k.head, k.env_len, &msg) == NB_OK
+            ? nb_fw_manifest_decode(msg.payload, msg.payload_len, out)
+            : NB_ERR_SYNTAX;
+  nb_fw_check_deinit(&k);
+  return e;
+}
+
 #else /* without NB_CFG_SIGNED: raw images only */
 
 nb_err nb_fw_manifest_decode(const uint8_t *buf, size_t len, nb_fw_manifest *out) {
@@ -243,6 +257,10 @@ nb_fw_verdict nb_fw_check_finish(nb_fw_check *k, const uint8_t *trust, size_t tr
 bool nb_fw_check_signed(const nb_fw_check *k) {
   (void)k;
   return false;
+}
+nb_err nb_fw_manifest_peek(const uint8_t *head, size_t len, nb_fw_manifest *out) {
+  (void)head, (void)len, (void)out;
+  return NB_ERR_UNSUPPORTED;
 }
 
 #endif

@@ -41,6 +41,12 @@ nb_err nb_fw_manifest_encode(const nb_fw_manifest *m, nb_bytes *out);
 nb_err nb_fw_envelope_sign(const nb_fw_manifest *m, const uint8_t *key, size_t key_len,
                            nb_bytes *out);
 
+/* The manifest of the package whose first len bytes are head (the whole envelope among them),
+ * decoded but NOT verified: for showing what a stored package says it is (the server's image
+ * list). NB_ERR_SYNTAX for a raw image, an envelope cut short or malformed, or a bad manifest;
+ * NB_ERR_UNSUPPORTED without NB_CFG_SIGNED. */
+nb_err nb_fw_manifest_peek(const uint8_t *head, size_t len, nb_fw_manifest *out);
+
 /* How a finished package checked out. */
 typedef enum {
   NB_FW_CHECK_OK,          /* signed and verified, or raw and unsigned packages allowed */

@@ -130,6 +130,10 @@ nb_time_ms nb_coap_ep_next_deadline(const nb_coap_ep *ep);
 
 /* Client side. The layer assigns the MID and, if req has no token, a CSPRNG token (8 bytes).
  * Payload larger than the block size goes Block1; Block2 responses are fetched and reassembled.
+ * Addition: a request that carries a Block1 option is one block the caller slices itself (an
+ * upload streamed from a file, never whole in memory): it goes as given (Block1 and Size1
+ * kept, the payload never sliced again), and whatever answers it, 2.31 Continue with the
+ * peer's Block1 or 4.13 with its Size1 or smaller block, is the caller's final response.
  * A request with Observe=0 is an observation: cb runs per notification.
  * req is copied: its payload may be freed when this returns. */
 nb_err nb_coap_ep_request(nb_coap_ep *ep, const nb_addr *peer, const nb_coap_msg *req,
@@ -161,6 +165,10 @@ nb_err nb_coap_ep_cancel(nb_coap_ep *ep, nb_coap_req_id id, bool active, nb_time
  * code, options, payload). Large payloads are served block-wise (Block2) automatically. Frees ex
  * (also on error). resp's payload is copied. */
 nb_err nb_coap_exchange_respond(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time_ms now);
+/* Addition: answers with one block the application cut itself (e.g. read from a file at the
+ * offset the request's Block2 asks for): resp carries its own Block2, Size2 and ETag and goes
+ * as given, nothing cached, so a body of any size is served without being held in memory. */
+nb_err nb_coap_exchange_respond_block(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time_ms now);
 const nb_addr *nb_coap_exchange_peer(const nb_coap_exchange *ex);
 /* Addition: drops an exchange without answering (the peer gets nothing more; a CON already
  * acknowledged stays so). Exchanges still held when nb_coap_ep_free runs are freed by it. */

@@ -402,6 +402,7 @@ static void nb_coap_creq_final(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coap
  * smaller block size, RFC 7959 2.9.3). */
 static bool nb_coap_b1_response(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coap_msg *msg,
                                 nb_time_ms now) {
+  if (creq->caller_block1) return false; /* 2.31 and 4.13 are the caller's to act on */
   nb_coap_block b;
   bool has = nb_coap_block_get(msg, NB_COAP_OPT_BLOCK1, &b) == NB_OK;
   if (msg->code == NB_COAP_CONTINUE && creq->block1) {
@@ -502,9 +503,13 @@ static nb_err nb_coap_creq_copy(nb_coap_creq *creq, const nb_coap_msg *req, uint
   nb_coap_block b2;
   *b2_pref = NB_COAP_BLOCK_MAX_SZX;
   if (nb_coap_block_get(req, NB_COAP_OPT_BLOCK2, &b2) == NB_OK) *b2_pref = b2.szx;
-  nb_coap_msg_remove_option(&m, NB_COAP_OPT_BLOCK1);
+  nb_coap_block b1;
+  creq->caller_block1 = nb_coap_block_get(req, NB_COAP_OPT_BLOCK1, &b1) == NB_OK;
+  if (!creq->caller_block1) {
+    nb_coap_msg_remove_option(&m, NB_COAP_OPT_BLOCK1);
+    nb_coap_msg_remove_option(&m, NB_COAP_OPT_SIZE1);
+  }
   nb_coap_msg_remove_option(&m, NB_COAP_OPT_BLOCK2);
-  nb_coap_msg_remove_option(&m, NB_COAP_OPT_SIZE1);
   nb_coap_msg_remove_option(&m, NB_COAP_OPT_SIZE2);
   m.type = NB_COAP_CON;
   nb_err err = nb_coap_epi_save_head(&m, &creq->tmpl_bytes, &creq->tmpl_len);
@@ -536,7 +541,7 @@ static void nb_coap_creq_sizes(nb_coap_ep *ep, nb_coap_creq *creq, uint8_t b2_pr
   uint8_t szx = nb_coap_epi_szx(ep, overhead);
   creq->b1_szx = szx;
   creq->b2_szx = b2_pref < szx ? b2_pref : szx;
-  creq->block1 = creq->body_len > nb_coap_block_size(szx);
+  creq->block1 = !creq->caller_block1 && creq->body_len > nb_coap_block_size(szx);
 }
 
 static nb_err nb_coap_creq_setup(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coap_msg *req) {
@@ -573,7 +578,8 @@ static nb_err nb_coap_request_start(nb_coap_ep *ep, const nb_addr *peer, const n
   creq->timer.kind = NB_COAP_TK_CREQ;
   nb_coap_reasm_init(&creq->b2, ep->cfg.max_body);
   nb_err err = nb_coap_creq_setup(ep, creq, req);
-  if (err == NB_OK && raw && (creq->block1 || creq->observe)) err = NB_ERR_INVAL;
+  if (err == NB_OK && raw && (creq->block1 || creq->caller_block1 || creq->observe))
+    err = NB_ERR_INVAL;
   if (err != NB_OK) {
     nb_coap_creq_free(ep, creq);
     return err;

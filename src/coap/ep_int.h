@@ -154,8 +154,9 @@ struct nb_coap_creq {
   bool established; /* a notification or the registration response was accepted */
   bool finished;
   bool block1;
-  bool b2_notif; /* fetching the rest of a notification */
-  bool b2_raw;   /* nb_coap_ep_request_block2: one block asked for, delivered as it is */
+  bool caller_block1; /* the caller sends one Block1 block of its own (nb_coap_ep_request) */
+  bool b2_notif;      /* fetching the rest of a notification */
+  bool b2_raw;        /* nb_coap_ep_request_block2: one block asked for, delivered as it is */
 };
 
 /* Server side Block1 reassembly, keyed by (peer, request key). */
@@ -201,6 +202,7 @@ struct nb_coap_exchange {
   bool responded;
   bool acked;       /* empty ACK sent: the answer goes as a separate CON */
   bool observe_req; /* GET/FETCH with Observe=0 */
+  bool own_block2;  /* nb_coap_exchange_respond_block: the answer is one block already */
   bool has_block1;  /* reassembled upload: echo the final Block1 */
   nb_coap_block block1;
   bool has_block2; /* client asked for a block or size */

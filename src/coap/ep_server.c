@@ -434,6 +434,13 @@ static nb_err nb_coap_ex_decorate(nb_coap_exchange *ex, nb_coap_msg *out, nb_tim
 static nb_err nb_coap_ex_answer(nb_coap_exchange *ex, const nb_coap_msg *resp, nb_time_ms now) {
   nb_coap_ep *ep = ex->ep;
   nb_coap_msg m = *resp, out;
+  if (ex->own_block2) { /* the application sliced it: sent as given, nothing cached */
+    nb_coap_msg_remove_option(&m, NB_COAP_OPT_OBSERVE);
+    nb_coap_msg_remove_option(&m, NB_COAP_OPT_BLOCK1);
+    nb_coap_reply_to to = nb_coap_ex_reply_to(ex);
+    nb_err err = nb_coap_ex_decorate(ex, &m, now);
+    return err == NB_OK ? nb_coap_send_response(ep, &to, &m, now) : err;
+  }
   nb_coap_strip_layer_options(&m);
   nb_coap_block want = {0, false, ep->cfg.block_szx};
   if (ex->has_block2) want = ex->block2;
@@ -447,6 +454,12 @@ static nb_err nb_coap_ex_answer(nb_coap_exchange *ex, const nb_coap_msg *resp, n
   if (err == NB_OK) err = nb_coap_ex_decorate(ex, &out, now);
   if (err == NB_OK) err = nb_coap_send_response(ep, &to, &out, now);
   return err;
+}
+
+nb_err nb_coap_exchange_respond_block(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time_ms now) {
+  if (!ex) return NB_ERR_INVAL;
+  ex->own_block2 = true;
+  return nb_coap_exchange_respond(ex, resp, now);
 }
 
 nb_err nb_coap_exchange_respond(nb_coap_exchange *ex, nb_coap_msg *resp, nb_time_ms now) {

@@ -238,6 +238,12 @@ void nb_http_admit_body(nb_http_admit *a, nb_http_conn *c) {
   enter(a, c, ST_ACTIVE, c->since);
 }
 
+void nb_http_admit_progress(nb_http_admit *a, nb_http_conn *c, nb_time_ms now) {
+  if (c->st != ST_BODY) return;
+  leave(a, c);
+  enter(a, c, ST_BODY, now);
+}
+
 nb_err nb_http_admit_stream(nb_http_admit *a, nb_http_conn *c) {
   if (c->st == ST_STREAM) return NB_OK;
   if (c->st == ST_DEAD) return NB_ERR_RANGE;

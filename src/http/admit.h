@@ -54,6 +54,10 @@ nb_err nb_http_admit_open(nb_http_admit *a, const nb_addr *peer, int fd, nb_time
 void nb_http_admit_header(nb_http_admit *a, nb_http_conn *c, bool has_body, nb_time_ms now);
 /* Its body is complete. */
 void nb_http_admit_body(nb_http_admit *a, nb_http_conn *c);
+/* A piece of a streamed upload arrived (an authorised request only: the token was checked at
+ * its header): its body deadline starts again, so a large image has body_timeout between
+ * pieces rather than in all. */
+void nb_http_admit_progress(nb_http_admit *a, nb_http_conn *c, nb_time_ms now);
 /* The request becomes an event stream: NB_ERR_BUSY when its address has its share of streams,
  * NB_ERR_RANGE when all stream slots are taken (the request is then answered 429 / 503). */
 nb_err nb_http_admit_stream(nb_http_admit *a, nb_http_conn *c);

@@ -17,6 +17,7 @@
 #include "http/api_console.h"
 #include "http/api_ctx.h"
 #include "http/api_feed.h"
+#include "http/api_firmware.h"
 #include "http/api_health.h"
 #include "http/api_models.h"
 #include "http/api_security.h"
@@ -27,55 +28,72 @@
 
 #define MOD "http"
 
-enum { SRV = NB_ROUTE_NEEDS_SERVER, STORE = NB_ROUTE_NEEDS_STORE, BS = NB_ROUTE_NEEDS_BOOTSTRAP };
+enum {
+  SRV = NB_ROUTE_NEEDS_SERVER,
+  STORE = NB_ROUTE_NEEDS_STORE,
+  BS = NB_ROUTE_NEEDS_BOOTSTRAP,
+  FW = NB_ROUTE_NEEDS_SERVER | NB_ROUTE_NEEDS_FIRMWARE,
+};
 
 /* The first pattern that matches a path names its resource (so the specific rows come before
  * "{path*}"); a method the resource has no row for answers 405. */
 static const nb_route routes[] = {
-    {"GET", "/api/clients", SRV, nb_api_clients_list},
-    {"GET", "/api/clients/{ep}", SRV, nb_api_client_get},
-    {"POST", "/api/clients/{ep}/composite", SRV, nb_api_client_composite},
-    {"DELETE", "/api/clients/{ep}/composite/observe", SRV, nb_api_client_composite_cancel},
-    {"GET", "/api/clients/{ep}/observations", SRV, nb_api_client_observations},
-    {"DELETE", "/api/clients/{ep}/observations/{id}", SRV, nb_api_client_observation_cancel},
-    {"GET", "/api/clients/{ep}/evidence", SRV, nb_api_client_evidence},
-    {"GET", "/api/clients/{ep}/{path*}/history", SRV, nb_api_client_history},
-    {"POST", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe},
-    {"DELETE", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe_cancel},
-    {"GET", "/api/clients/{ep}/{path*}/discover", SRV, nb_api_client_discover},
-    {"PUT", "/api/clients/{ep}/{path*}/attributes", SRV, nb_api_client_attributes},
-    {"GET", "/api/clients/{ep}/{path*}", SRV, nb_api_client_read},
-    {"PUT", "/api/clients/{ep}/{path*}", SRV, nb_api_client_write},
-    {"POST", "/api/clients/{ep}/{path*}", SRV, nb_api_client_post},
-    {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete},
-    {"GET", "/api/requests/{id}", SRV, nb_api_request_get},
-    {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel},
-    {"GET", "/api/objectspecs", 0, nb_api_objectspecs_list},
-    {"GET", "/api/objectspecs/{id}", 0, nb_api_objectspec_get},
-    {"GET", "/api/security/clients", STORE, nb_api_security_list},
-    {"POST", "/api/security/clients", STORE, nb_api_security_post},
-    {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get},
-    {"PUT", "/api/security/clients/{ep}", STORE, nb_api_security_put},
-    {"DELETE", "/api/security/clients/{ep}", STORE, nb_api_security_delete},
-    {"GET", "/api/bootstrap/configs", BS, nb_api_bs_configs_list},
-    {"GET", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_get},
-    {"PUT", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_put},
-    {"DELETE", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_delete},
-    {"GET", "/api/bootstrap/pending", BS, nb_api_bs_pending_list},
-    {"POST", "/api/bootstrap/pending/{ep}/approve", BS, nb_api_bs_approve},
-    {"POST", "/api/bootstrap/pending/{ep}/reject", BS, nb_api_bs_reject},
-    {"GET", "/api/bootstrap/expected", BS, nb_api_bs_expected_list},
-    {"PUT", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_put},
-    {"DELETE", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_delete},
-    {"GET", "/api/bootstrap/evidence/{ep}", BS, nb_api_bs_evidence},
-    {"GET", "/api/audit", STORE, nb_api_audit_list},
-    {"GET", "/api/alerts", 0, nb_api_alerts_list},
-    {"POST", "/api/alerts", 0, nb_api_alerts_post},
-    {"GET", "/api/events", 0, nb_api_events},
-    {"GET", "/api/health", 0, nb_api_health},
-    {"GET", "/console/config.json", 0, nb_api_console_config},
-    {"GET", "/", 0, nb_api_console_file},
-    {"GET", "/console/{file*}", 0, nb_api_console_file},
+    {"GET", "/api/clients", SRV, nb_api_clients_list, NULL},
+    {"GET", "/api/clients/{ep}", SRV, nb_api_client_get, NULL},
+    {"POST", "/api/clients/{ep}/composite", SRV, nb_api_client_composite, NULL},
+    {"DELETE", "/api/clients/{ep}/composite/observe", SRV, nb_api_client_composite_cancel, NULL},
+    {"GET", "/api/clients/{ep}/observations", SRV, nb_api_client_observations, NULL},
+    {"DELETE", "/api/clients/{ep}/observations/{id}", SRV, nb_api_client_observation_cancel, NULL},
+    {"GET", "/api/clients/{ep}/evidence", SRV, nb_api_client_evidence, NULL},
+    {"POST", "/api/clients/{ep}/firmware", FW, nb_api_fw_client_update, NULL},
+    {"GET", "/api/clients/{ep}/{path*}/history", SRV, nb_api_client_history, NULL},
+    {"POST", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe, NULL},
+    {"DELETE", "/api/clients/{ep}/{path*}/observe", SRV, nb_api_client_observe_cancel, NULL},
+    {"GET", "/api/clients/{ep}/{path*}/discover", SRV, nb_api_client_discover, NULL},
+    {"PUT", "/api/clients/{ep}/{path*}/attributes", SRV, nb_api_client_attributes, NULL},
+    {"GET", "/api/clients/{ep}/{path*}", SRV, nb_api_client_read, NULL},
+    {"PUT", "/api/clients/{ep}/{path*}", SRV, nb_api_client_write, NULL},
+    {"POST", "/api/clients/{ep}/{path*}", SRV, nb_api_client_post, NULL},
+    {"DELETE", "/api/clients/{ep}/{path*}", SRV, nb_api_client_delete, NULL},
+    {"GET", "/api/requests/{id}", SRV, nb_api_request_get, NULL},
+    {"DELETE", "/api/requests/{id}", SRV, nb_api_request_cancel, NULL},
+    {"GET", "/api/objectspecs", 0, nb_api_objectspecs_list, NULL},
+    {"GET", "/api/objectspecs/{id}", 0, nb_api_objectspec_get, NULL},
+    {"GET", "/api/security/clients", STORE, nb_api_security_list, NULL},
+    {"POST", "/api/security/clients", STORE, nb_api_security_post, NULL},
+    {"GET", "/api/security/clients/{ep}", STORE, nb_api_security_get, NULL},
+    {"PUT", "/api/security/clients/{ep}", STORE, nb_api_security_put, NULL},
+    {"DELETE", "/api/security/clients/{ep}", STORE, nb_api_security_delete, NULL},
+    {"GET", "/api/bootstrap/configs", BS, nb_api_bs_configs_list, NULL},
+    {"GET", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_get, NULL},
+    {"PUT", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_put, NULL},
+    {"DELETE", "/api/bootstrap/configs/{name}", BS, nb_api_bs_config_delete, NULL},
+    {"GET", "/api/bootstrap/pending", BS, nb_api_bs_pending_list, NULL},
+    {"POST", "/api/bootstrap/pending/{ep}/approve", BS, nb_api_bs_approve, NULL},
+    {"POST", "/api/bootstrap/pending/{ep}/reject", BS, nb_api_bs_reject, NULL},
+    {"GET", "/api/bootstrap/expected", BS, nb_api_bs_expected_list, NULL},
+    {"PUT", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_put, NULL},
+    {"DELETE", "/api/bootstrap/expected/{ep}", BS, nb_api_bs_expected_delete, NULL},
+    {"GET", "/api/bootstrap/evidence/{ep}", BS, nb_api_bs_evidence, NULL},
+    {"GET", "/api/firmware", FW, nb_api_fw_list, NULL},
+    {"POST", "/api/firmware", FW, nb_api_fw_upload, nb_api_fw_upload_begin},
+    {"GET", "/api/firmware/{sha256}", FW, nb_api_fw_get, NULL},
+    {"DELETE", "/api/firmware/{sha256}", FW, nb_api_fw_delete, NULL},
+    {"GET", "/api/campaigns", FW, nb_api_campaign_list, NULL},
+    {"POST", "/api/campaigns", FW, nb_api_campaign_create, NULL},
+    {"GET", "/api/campaigns/{id}", FW, nb_api_campaign_get, NULL},
+    {"DELETE", "/api/campaigns/{id}", FW, nb_api_campaign_delete, NULL},
+    {"POST", "/api/campaigns/{id}/pause", FW, nb_api_campaign_pause, NULL},
+    {"POST", "/api/campaigns/{id}/resume", FW, nb_api_campaign_resume, NULL},
+    {"POST", "/api/campaigns/{id}/cancel", FW, nb_api_campaign_cancel, NULL},
+    {"GET", "/api/audit", STORE, nb_api_audit_list, NULL},
+    {"GET", "/api/alerts", 0, nb_api_alerts_list, NULL},
+    {"POST", "/api/alerts", 0, nb_api_alerts_post, NULL},
+    {"GET", "/api/events", 0, nb_api_events, NULL},
+    {"GET", "/api/health", 0, nb_api_health, NULL},
+    {"GET", "/console/config.json", 0, nb_api_console_config, NULL},
+    {"GET", "/", 0, nb_api_console_file, NULL},
+    {"GET", "/console/{file*}", 0, nb_api_console_file, NULL},
 };
 
 struct nb_http_api {
@@ -115,6 +133,8 @@ static const char *missing(const nb_http_api *api, unsigned needs) {
   if ((needs & SRV) && !api->ctx.srv) return "no management server here (bootstrap server only)";
   if ((needs & STORE) && !api->ctx.store.ops) return "no store configured";
   if ((needs & BS) && !api->ctx.bootstrap) return "no bootstrap server here (--with-bootstrap)";
+  if ((needs & NB_ROUTE_NEEDS_FIRMWARE) && !api->ctx.fw)
+    return "no firmware service here (it needs a store and a firmware directory)";
   return NULL;
 }
 
@@ -126,6 +146,16 @@ static bool public_get(const nb_http_req *rq) {
   return strncmp(rq->path, "/api/", 5) != 0 && strcmp(rq->path, "/api") != 0;
 }
 
+/* The route of rq when it streams its body (an upload), else NULL. */
+static const nb_route *upload_route(const nb_http_api *api, nb_http_req *rq) {
+  const nb_route *r;
+  nb_route_params p;
+  if (nb_route_match(routes, sizeof(routes) / sizeof(routes[0]), rq->method, rq->path, &r, &p, NULL,
+                     0) != NB_OK)
+    return NULL;
+  return r->upload && !missing(api, r->needs) ? r : NULL;
+}
+
 /* The guard (guard.h), the token and the announced body size, as soon as the header is in:
  * a refused request never gets its body read, and its connection closes. The console's files
  * need no token (a browser cannot send one when it opens the page). */
@@ -134,12 +164,14 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   nb_addr local;
   uint64_t length;
   bool body = nb_http_has_body(rq, &length);
+  const nb_route *up = upload_route(api, rq);
   nb_http_guard_request g = {.method = rq->method,
                              .host = nb_http_header(rq, "Host"),
                              .origin = nb_http_header(rq, "Origin"),
                              .fetch_site = nb_http_header(rq, "Sec-Fetch-Site"),
                              .content_type = nb_http_header(rq, "Content-Type"),
                              .has_body = body,
+                             .raw_body = up != NULL,
                              .public_get = public_get(rq),
                              .local = &local};
   const char *why, *code;
@@ -153,8 +185,12 @@ static enum MHD_Result on_headers(void *app, nb_http_req *rq) {
   }
   if (!g.public_get && !authorized(api, rq))
     return nb_http_reply_error(rq, 401, "missing or wrong API token", "4.01");
-  if (length > api->cfg.body_max)
+  if (up) {
+    enum MHD_Result r = up->upload(rq, length);
+    if (rq->replied) return r;
+  } else if (length > api->cfg.body_max) {
     return nb_http_reply_error(rq, 413, "request body too large", "4.13");
+  }
   rq->close = false;
   return MHD_YES;
 }
@@ -275,6 +311,7 @@ static void api_unlisten(nb_http_api *api) {
     nb_bs_engine_remove_listener(nb_http_bs_engine(api->cfg.bootstrap), on_bootstrap_event, api);
   api->bs_alerts = false;
   if (api->ctx.srv) nb_server_remove_listener(api->ctx.srv, on_server_event, api);
+  if (api->ctx.fw) nb_fws_set_listener(api->ctx.fw, NULL, NULL);
 }
 
 static void api_destroy(nb_http_api *api) {
@@ -299,6 +336,7 @@ static nb_err make_parts(nb_http_api *api, nb_server *srv, const nb_http_api_con
       (cfg->bootstrap && nb_http_events_attach_bootstrap(
                              api->ctx.events, nb_http_bs_engine(cfg->bootstrap)) != NB_OK))
     return NB_ERR_NOMEM;
+  if (api->ctx.fw) nb_fws_set_listener(api->ctx.fw, nb_api_fw_event, api->ctx.events);
   if (cfg->bootstrap) {
     if (nb_bs_engine_add_listener(nb_http_bs_engine(cfg->bootstrap), on_bootstrap_event, api) !=
         NB_OK)
@@ -317,6 +355,9 @@ nb_err nb_http_api_new(nb_io_loop *loop, nb_server *srv, const nb_http_api_confi
   api->ctx.store = cfg->store;
   api->ctx.health = cfg->health;
   api->ctx.bootstrap = cfg->bootstrap;
+  api->ctx.fw = cfg->fw_repo ? cfg->fw : NULL;
+  api->ctx.fw_repo = cfg->fw_repo;
+  api->ctx.firmware_max = cfg->firmware_max ? cfg->firmware_max : NB_HTTP_FIRMWARE_MAX;
   api->ctx.clock_offset = cfg->clock_offset;
   api->cfg = *cfg;
   api->cfg.api_token = NULL;

@@ -8,16 +8,20 @@
 
 #include "base/addr.h"
 #include "base/err.h"
+#include "fw/fwupdate.h"
 #include "http/admit.h"
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
 #include "http/results.h"
+#include "io/fwrepo.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store_health.h"
 
 typedef struct nb_http_api nb_http_api;
+
+#define NB_HTTP_FIRMWARE_MAX (256ull << 20) /* default --firmware-max: 256 MiB */
 
 typedef struct {
   nb_addr listen;               /* HTTP address (port 0 = ephemeral) */
@@ -43,6 +47,12 @@ typedef struct {
   size_t nhosts;
   nb_http_admit_config limits;    /* connection and stream bounds, deadlines; zeroes: admit.h's */
   const char *tls_cert, *tls_key; /* HTTPS: PEM chain and private key; NULL = plain HTTP */
+  /* Firmware updates (/api/firmware, /api/campaigns, /api/clients/{ep}/firmware): the service
+   * and its image files, both borrowed (they must outlive free); NULL = those routes answer
+   * 404. Its events go to /api/events as FIRMWARE_CAMPAIGN and FIRMWARE_DEVICE frames. */
+  nb_fws *fw;
+  nb_fws_repo *fw_repo;
+  uint64_t firmware_max; /* largest image upload (413 beyond); 0 = NB_HTTP_FIRMWARE_MAX */
   /* The console's map tiles: a URL template ("https://{s}.tile.example.org/{z}/{x}/{y}.png",
    * console.h's rules; NB_ERR_INVAL otherwise), its origin allowed by the console's CSP;
    * NULL = none (positions on a plain background). */

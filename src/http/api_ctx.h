@@ -8,11 +8,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fw/fwupdate.h"
 #include "http/alerts.h"
 #include "http/bs_host.h"
 #include "http/events.h"
 #include "http/httpd.h"
 #include "http/results.h"
+#include "io/fwrepo.h"
 #include "io/loop.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -27,6 +29,9 @@ typedef struct {
   nb_http_alerts *alerts;
   nb_http_bs *bootstrap;     /* NULL: no bootstrap role */
   nb_http_results *results;  /* results of requests answered 202 QUEUED (NULL without srv) */
+  nb_fws *fw;                /* NULL: no firmware service */
+  nb_fws_repo *fw_repo;      /* its image files */
+  uint64_t firmware_max;     /* largest image upload */
   int64_t clock_offset;      /* loop time + offset = Unix ms */
   const char *console_csp;   /* the console's Content-Security-Policy (console.h) */
   const char *console_tiles; /* its map tile URL template; NULL = no tiles */

@@ -139,6 +139,15 @@ static bool state_changing(const char *method) {
   return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
+/* "application/octet-stream", parameters allowed. */
+static bool is_octet_type(const char *ct) {
+  static const char octet[] = "application/octet-stream";
+  if (!ct || strncasecmp(ct, octet, sizeof(octet) - 1) != 0) return false;
+  ct += sizeof(octet) - 1;
+  while (*ct == ' ' || *ct == '\t') ct++;
+  return *ct == '\0' || *ct == ';';
+}
+
 nb_http_guard_verdict nb_http_guard_check(const nb_http_guard *g, const nb_http_guard_request *r,
                                           const char **why) {
   const char *dummy;
@@ -158,9 +167,10 @@ nb_http_guard_verdict nb_http_guard_check(const nb_http_guard *g, const nb_http_
     return NB_GUARD_CROSS_SITE;
   }
   bool declared = r->content_type && *r->content_type;
-  if ((r->has_body || (declared && state_changing(r->method))) &&
-      !nb_http_is_json_type(r->content_type)) {
-    *why = "request bodies must be sent as Content-Type: application/json";
+  bool typed = r->raw_body ? is_octet_type(r->content_type) : nb_http_is_json_type(r->content_type);
+  if ((r->has_body || (declared && state_changing(r->method))) && !typed) {
+    *why = r->raw_body ? "uploads must be sent as Content-Type: application/octet-stream"
+                       : "request bodies must be sent as Content-Type: application/json";
     return NB_GUARD_NOT_JSON;
   }
   *why = NULL;

@@ -37,6 +37,8 @@ typedef struct {
   const char *method;
   const char *host, *origin, *fetch_site, *content_type;
   bool has_body;        /* Content-Length above 0, or a Transfer-Encoding */
+  bool raw_body;        /* the route takes application/octet-stream (an upload) instead of
+                           JSON: no cross-site form can send that type without a preflight */
   bool public_get;      /* a GET of a public static file (the console's): another site may
                            link to it or load it, so Origin and Sec-Fetch-Site are not
                            checked; the Host still is */

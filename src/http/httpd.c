@@ -321,7 +321,17 @@ static void actor_of(struct MHD_Connection *conn, char *out, size_t cap) {
 
 /* Appends an upload chunk (or notes that the body is too large). */
 static bool collect_body(nb_httpd *d, nb_http_req *rq, const char *upload, size_t size) {
-  if (rq->too_large || rq->body_len + size > d->cfg.body_max) {
+  uint64_t limit = rq->body_limit ? rq->body_limit : d->cfg.body_max;
+  if (rq->sink) {
+    if (rq->too_large || size > limit - rq->received) {
+      rq->too_large = true;
+      return true;
+    }
+    rq->received += size;
+    if (rq->sink_err == NB_OK) rq->sink_err = rq->sink(rq->sink_user, upload, size);
+    return true;
+  }
+  if (rq->too_large || rq->body_len + size > limit) {
     rq->too_large = true;
     return true;
   }
@@ -373,6 +383,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     }
     if (!collect_body(d, rq, upload, *upload_size)) return MHD_NO;
     *upload_size = 0;
+    nb_http_conn *c = rq->sink ? conn_of(conn) : NULL;
+    if (c) nb_http_admit_progress(d->admit, c, nb_io_loop_now(d->loop));
     return MHD_YES;
   }
   if (rq->routed) return MHD_YES;
@@ -394,6 +406,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   void (*cancel)(void *) = rq->cancel;
   live_unlink(d, rq);
   if (cancel) cancel(rq->user); /* the handler's side must not call into rq any more */
+  if (rq->sink_end) rq->sink_end(rq->sink_user);
   free(rq->answer);
   free(rq->body);
   free(rq);

@@ -51,6 +51,16 @@ struct nb_http_req {
   char *body; /* NUL-terminated; NULL when empty */
   size_t body_len;
   bool too_large;
+  /* A streamed body (a route's upload, route.h): each piece goes to sink instead of `body`,
+   * up to body_limit bytes (0: the daemon's body_max), then too_large is set and the rest is
+   * dropped; the first error sink returns is kept in sink_err and the rest dropped too.
+   * sink_end runs when the request ends, unless the handler took what the sink made (setting
+   * it NULL). */
+  uint64_t body_limit, received;
+  nb_err (*sink)(void *user, const char *data, size_t n);
+  void (*sink_end)(void *user);
+  void *sink_user;
+  nb_err sink_err;
   char actor[NB_HTTP_ACTOR_MAX]; /* "api@ADDRESS" for the audit log */
   nb_route_params params;        /* set by the router */
   /* the daemon's */

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <microhttpd.h>
 
@@ -25,16 +26,25 @@ enum {
   NB_ROUTE_NEEDS_SERVER = 1u << 0,
   NB_ROUTE_NEEDS_STORE = 1u << 1,
   NB_ROUTE_NEEDS_BOOTSTRAP = 1u << 2,
+  NB_ROUTE_NEEDS_FIRMWARE = 1u << 3,
 };
 
 /* A row: method, pattern, needs and handler. Pattern segments are literals,
  * "{name}" (exactly one non-empty segment) or "{name*}" (zero or more segments, at most one
  * per pattern, captured as "a/b/c" without the outer slashes). */
+/* A route whose body is streamed instead of collected (an upload of any size): called once the
+ * header is in, it sets the request's sink and body limit (nb_http_req) or answers a refusal. */
+typedef enum MHD_Result (*nb_http_upload_begin)(struct nb_http_req *rq, uint64_t length);
+
 typedef struct {
   const char *method;
   const char *pattern;
   unsigned needs; /* NB_ROUTE_NEEDS_* */
   nb_http_handler handler;
+  /* NULL: the body (JSON) is collected in memory up to the API's body_max; else the body is
+   * application/octet-stream, handed to the sink `upload` sets as it arrives, up to the limit it
+   * sets, and the handler runs once it is all in. */
+  nb_http_upload_begin upload;
 } nb_route;
 
 /* The captures of a match, in pattern order; each points into the path matched. */

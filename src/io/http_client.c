@@ -4,9 +4,11 @@
 #include "io/http_client.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -23,6 +25,7 @@ struct nb_http_req {
   CURL *easy;
   struct curl_slist *headers;
   char *body_copy;
+  FILE *body_file; /* nb_http_request.body_file, open */
   char *url;       /* the request's, to resolve a Link */
   char *link_next; /* its answer's rel="next" link, absolute */
   nb_bytes answer;
@@ -72,6 +75,7 @@ static void req_free(nb_http_req *r) {
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
   free(r->body_copy);
+  if (r->body_file) fclose(r->body_file);
   free(r->url);
   free(r->link_next);
   nb_bytes_free(&r->answer);
@@ -288,9 +292,12 @@ static nb_err req_add_header(nb_http_req *r, const char *line) {
 }
 
 static nb_err req_set_headers(nb_http_req *r, const nb_http_request *req) {
-  /* No "Expect: 100-continue" round trip before small JSON bodies. */
-  nb_err e = req_add_header(r, "Expect:");
+  /* No "Expect: 100-continue" round trip before small JSON bodies; an upload keeps it, so a
+   * refusal (413) comes before the file is sent. */
+  nb_err e = req->body_file && !req->body ? NB_OK : req_add_header(r, "Expect:");
   if (!e && req->body) e = req_add_header(r, "Content-Type: application/json");
+  if (!e && !req->body && req->body_file)
+    e = req_add_header(r, "Content-Type: application/octet-stream");
   if (!e && req->bearer_token) {
     nb_bytes line;
     nb_bytes_init(&line);
@@ -300,6 +307,24 @@ static nb_err req_set_headers(nb_http_req *r, const nb_http_request *req) {
     nb_bytes_free(&line);
   }
   return e;
+}
+
+static size_t on_read_file(char *buf, size_t size, size_t n, void *user) {
+  size_t got = fread(buf, 1, size * n, user);
+  return got == 0 && ferror((FILE *)user) ? CURL_READFUNC_ABORT : got;
+}
+
+/* The body read from a file as curl sends it. */
+static nb_err req_body_file(nb_http_req *r, const char *path) {
+  struct stat st;
+  r->body_file = fopen(path, "rb");
+  if (!r->body_file || fstat(fileno(r->body_file), &st) != 0 || !S_ISREG(st.st_mode))
+    return NB_ERR_IO;
+  curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read_file);
+  curl_easy_setopt(r->easy, CURLOPT_READDATA, r->body_file);
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+  return NB_OK;
 }
 
 static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
@@ -313,9 +338,11 @@ static nb_err req_configure(nb_http_req *r, const nb_http_request *req) {
     memcpy(r->body_copy, req->body, req->body_len);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body_copy);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  } else if (req->body_file && (e = req_body_file(r, req->body_file)) != NB_OK) {
+    return e;
   }
   const char *method = req->method ? req->method : "GET";
-  if (strcmp(method, "GET") == 0 && !req->body)
+  if (strcmp(method, "GET") == 0 && !req->body && !req->body_file)
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   else
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);

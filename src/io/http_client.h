@@ -30,6 +30,10 @@ typedef struct {
   unsigned timeout_ms; /* whole request; 0 means 10 s */
   const char *ca_file; /* https://: trust anchors (PEM) the server's certificate must chain to;
                           NULL: the system's */
+  /* Instead of body: the file at this path is the body, read as it goes out (an upload of any
+   * size, never whole in memory), as application/octet-stream. A file that cannot be opened
+   * fails the request at submission (NB_ERR_IO). */
+  const char *body_file;
   /* Additions for streamed downloads (a device's firmware package): */
   nb_http_sink_fn sink; /* non-NULL: the body goes here, not into memory (no size bound, the
                            response's body is empty) */

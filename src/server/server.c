@@ -230,6 +230,7 @@ void nb_server_free(nb_server *s) {
 
 void nb_server_receive(nb_server *s, const nb_addr *peer, const nb_server_identity *id,
                        const uint8_t *data, size_t len, nb_time_ms now) {
+  s->now = now;
   s->cur_id = id ? id : &no_identity;
   /* Anything from a queue-mode client shows it is awake (LwM2M 1.1 6.5). */
   reg *r = nb_srvi_find_addr(s, peer);
@@ -254,6 +255,7 @@ bool nb_server_session_kept(nb_server *s, const nb_addr *peer, const nb_server_i
 }
 
 void nb_server_tick(nb_server *s, nb_time_ms now) {
+  s->now = now;
   s->cur_id = &no_identity;
   nb_coap_ep_tick(s->ep, now);
   nb_coap_timer *t;
@@ -288,6 +290,8 @@ nb_time_ms nb_server_next_deadline(const nb_server *s) {
 }
 
 nb_coap_ep *nb_server_coap(nb_server *s) { return s->ep; }
+
+nb_time_ms nb_server_now(const nb_server *s) { return s->now; }
 const nb_model *nb_server_model(const nb_server *s) { return s->model; }
 
 nb_err nb_server_add_listener(nb_server *s, nb_server_listener_fn fn, void *user) {

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/rand.h"
 #include "base/time.h"
+#include "coap/block.h"
 #include "coap/endpoint.h"
 #include "lwm2m/attr.h"
 #include "lwm2m/format.h"
@@ -155,6 +156,9 @@ void nb_server_receive(nb_server *s, const nb_addr *peer, const nb_server_identi
 void nb_server_tick(nb_server *s, nb_time_ms now);
 nb_time_ms nb_server_next_deadline(const nb_server *s);
 nb_coap_ep *nb_server_coap(nb_server *s);
+/* The `now` of the call into the engine being processed (the last one between calls): for
+ * result callbacks, which carry no time. */
+nb_time_ms nb_server_now(const nb_server *s);
 const nb_model *nb_server_model(const nb_server *s);
 
 /* Re-creates registrations saved in the store (those not expired at `now`), then the
@@ -221,6 +225,16 @@ typedef struct {
   size_t args_len;
   nb_time_ms timeout; /* 0 = config default; counted from when the request is sent */
   const char *actor;  /* who asked, for the audit log (NULL = "api") */
+  /* One block of an opaque Write-Replace the caller slices itself (a firmware image pushed to
+   * /5/0/0 from a file, never whole in memory): op NB_SOP_WRITE_REPLACE with block1 set sends
+   * block_data (block_len bytes) as application/octet-stream with this Block1 option, and Size1
+   * = block_total on block 0; records are unused. The device's 2.31 (with its Block1) or 4.13
+   * (with its Size1 or smaller Block1) comes back as the result, to act on. */
+  const nb_coap_block *block1;
+  const uint8_t *block_data;
+  size_t block_len;
+  size_t block_total;
+  bool quiet; /* kept out of the audit log (each block of an upload; its caller logs the whole) */
 } nb_server_request;
 
 /* Outcome of a request, or one notification of an observation. Borrowed during the callback. */
@@ -242,8 +256,11 @@ typedef struct {
   bool notification;    /* a notification after the first response */
   uint32_t seq;
   const nb_server_signature *signature; /* a signed answer (Content-Format 18), else NULL */
-  bool unsent; /* it ended without being sent: expired in a sleeping client's queue
-                  (NB_ERR_TIMEOUT after queue_ttl) or cancelled there (NB_ERR_CANCELLED) */
+  bool has_block1;                      /* the answer's Block1 option (block uploads) */
+  nb_coap_block block1;
+  uint32_t size1; /* the answer's Size1 (a 4.13's largest body the device takes), 0 = none */
+  bool unsent;    /* it ended without being sent: expired in a sleeping client's queue
+                     (NB_ERR_TIMEOUT after queue_ttl) or cancelled there (NB_ERR_CANCELLED) */
 } nb_server_result;
 
 /* last=true on the final call for this id (a request always ends with one final call; an
@@ -267,6 +284,14 @@ nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_requ
  * NB_ERR_CANCELLED. NB_ERR_NOT_FOUND for an unknown or finished id. */
 nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now);
 
+/* Addition: requests to /NAME/... on the server's CoAP endpoint (NAME not "rd", "dp" or
+ * ".well-known") go to fn, which answers ex (now or later). reg is the registration the peer
+ * holds (a datagram from its address, of its DTLS identity), NULL for anyone else: fn decides
+ * whom it serves. One resource; NB_ERR_BUSY when another is set. fn NULL removes it. */
+typedef void (*nb_server_resource_fn)(void *user, nb_coap_exchange *ex, const nb_addr *peer,
+                                      const nb_coap_msg *req, const nb_server_reg_info *reg,
+                                      nb_time_ms now);
+nb_err nb_server_set_resource(nb_server *s, const char *name, nb_server_resource_fn fn, void *user);
 /* True while request id waits in a sleeping client's queue (not sent yet). */
 bool nb_server_request_queued(const nb_server *s, uint64_t id);
 

@@ -72,6 +72,9 @@ struct sreq {
   nb_server_result_fn cb;
   void *user;
   uint32_t seq;
+  bool has_block1, quiet; /* one block of an upload (nb_server_request.block1) */
+  nb_coap_block block1;
+  uint32_t size1;
   uint8_t token[8]; /* observations: kept so a restarted server can adopt them */
   uint8_t token_len;
   int64_t obs_created_at; /* observations: Unix ms of the first notification (stored) */
@@ -96,9 +99,13 @@ struct nb_server {
   nb_server_stats stats;
   size_t nosec;         /* registrations whose identity is NB_SERVER_ID_NONE */
   bool nosec_full_said; /* the cap's warning is logged once each time it is reached */
-  size_t unsaved;       /* registrations and observations the store did not take */
-  char **gone;          /* endpoints whose registration ended but whose row the store kept
-                           (its deletion failed): deleted again with the retries */
+  nb_time_ms now;       /* of the call being processed (nb_server_now) */
+  char res_name[16];    /* nb_server_set_resource */
+  nb_server_resource_fn res_fn;
+  void *res_user;
+  size_t unsaved; /* registrations and observations the store did not take */
+  char **gone;    /* endpoints whose registration ended but whose row the store kept
+                     (its deletion failed): deleted again with the retries */
   size_t ngone;
   uint64_t gone_dropped; /* ones beyond NB_SERVER_GONE_MAX, left to expire in the store */
   nb_time_ms retry_at;   /* when they are written again; 0: not scheduled yet */

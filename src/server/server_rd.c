@@ -508,6 +508,19 @@ static const nb_coap_wk_link wellknown[] = {
     {"/dp", {{"ct", "112 110 11543 11542", true}}, 1},
 };
 
+/* A request to the resource set by nb_server_set_resource, with the registration its peer
+ * holds (the address, and the DTLS identity that registered). False when it is not one. */
+static bool own_resource(nb_server *s, nb_coap_exchange *ex, const nb_addr *peer,
+                         const nb_coap_msg *req, nb_time_ms now) {
+  const nb_coap_option *first = nb_coap_msg_find(req, NB_COAP_OPT_URI_PATH);
+  size_t n = s->res_fn ? strlen(s->res_name) : 0;
+  if (!n || !first || first->len != n || memcmp(first->value, s->res_name, n) != 0) return false;
+  reg *r = nb_srvi_find_addr(s, peer);
+  if (r && !nb_srvi_identity_equal(&r->info.identity, s->cur_id)) r = NULL;
+  s->res_fn(s->res_user, ex, peer, req, r ? &r->info : NULL, now);
+  return true;
+}
+
 void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
                         const nb_coap_msg *req, nb_time_ms now) {
   nb_server *s = user;
@@ -538,7 +551,23 @@ void nb_srvi_on_request(void *user, nb_coap_exchange *ex, const nb_addr *peer,
       handle_send(s, ex, peer, req, now);
     else
       respond(ex, NB_COAP_METHOD_NOT_ALLOWED, NULL, now);
-  } else {
+  } else if (!own_resource(s, ex, peer, req, now)) {
     respond(ex, NB_COAP_NOT_FOUND, NULL, now);
   }
+}
+
+nb_err nb_server_set_resource(nb_server *s, const char *name, nb_server_resource_fn fn,
+                              void *user) {
+  if (!fn) {
+    s->res_fn = NULL;
+    return NB_OK;
+  }
+  if (!name || !name[0] || strlen(name) >= sizeof(s->res_name) || strcmp(name, "rd") == 0 ||
+      strcmp(name, "dp") == 0 || strchr(name, '/'))
+    return NB_ERR_INVAL;
+  if (s->res_fn) return NB_ERR_BUSY;
+  snprintf(s->res_name, sizeof(s->res_name), "%s", name);
+  s->res_fn = fn;
+  s->res_user = user;
+  return NB_OK;
 }

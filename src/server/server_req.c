@@ -23,7 +23,7 @@ static void paths_text(const sreq *q, char *buf, size_t cap) {
 }
 
 static void audit(nb_server *s, const sreq *q, const char *result, nb_time_ms now) {
-  if (!s->cfg.store.ops) return;
+  if (!s->cfg.store.ops || q->quiet) return;
   nb_server_audit_info a;
   memset(&a, 0, sizeof(a));
   a.at = nb_srvi_unix_ms(s, now);
@@ -126,6 +126,9 @@ nb_err nb_srvi_req_message(const sreq *q, nb_coap_msg *m) {
   if (rc == NB_OK && q->has_attrs) rc = nb_attrs_to_coap(m, &q->attrs);
   if (rc == NB_OK && q->accept != NB_COAP_CF_NONE)
     rc = nb_coap_msg_add_uint(m, NB_COAP_OPT_ACCEPT, (uint32_t)q->accept);
+  if (rc == NB_OK && q->has_block1) rc = nb_coap_block_add(m, NB_COAP_OPT_BLOCK1, &q->block1);
+  if (rc == NB_OK && q->has_block1 && q->block1.num == 0)
+    rc = nb_coap_msg_add_uint(m, NB_COAP_OPT_SIZE1, q->size1);
   if (rc == NB_OK) nb_coap_msg_set_payload(m, q->payload, q->len);
   return rc;
 }
@@ -358,6 +361,8 @@ void nb_srvi_on_coap_response(void *user, nb_err err, const nb_coap_msg *resp, b
   location_of(resp, location, sizeof(location));
   char *links = NULL;
   nb_server_result res = {.err = NB_OK, .code = resp->code, .location = location};
+  res.has_block1 = nb_coap_block_get(resp, NB_COAP_OPT_BLOCK1, &res.block1) == NB_OK;
+  if (nb_coap_msg_get_uint(resp, NB_COAP_OPT_SIZE1, &res.size1) != NB_OK) res.size1 = 0;
   res.format = nb_coap_msg_content_format(resp);
   res.notification = q->state == RQ_OBSERVING;
   if (res.notification)
@@ -493,8 +498,28 @@ static nb_err encode_paths(nb_server *s, sreq *q, int cf) {
   return rc;
 }
 
+/* One block of an opaque Write the caller slices (nb_server_request.block1). */
+static nb_err build_block(sreq *q, const nb_server_request *in) {
+  if (in->op != NB_SOP_WRITE_REPLACE || in->block_len > nb_coap_block_size(in->block1->szx) ||
+      in->block_total > UINT32_MAX)
+    return NB_ERR_INVAL;
+  q->method = NB_COAP_PUT;
+  q->content_format = NB_COAP_CF_OCTET_STREAM;
+  q->accept = q->alt_format = NB_COAP_CF_NONE;
+  q->has_block1 = true;
+  q->block1 = *in->block1;
+  q->size1 = (uint32_t)in->block_total;
+  q->payload = malloc(in->block_len ? in->block_len : 1);
+  if (!q->payload) return NB_ERR_NOMEM;
+  if (in->block_len) memcpy(q->payload, in->block_data, in->block_len);
+  q->len = in->block_len;
+  return NB_OK;
+}
+
 /* Method, options and body of each operation. */
 nb_err nb_srvi_req_build(nb_server *s, sreq *q, const nb_server_request *in) {
+  q->quiet = in->quiet;
+  if (in->block1) return build_block(q, in);
   /* A restored signed observation comes back with its stored Accept, 18. */
   bool sign = in->sign || (in->has_format && in->format == NB_COSE_CF_SIGN1);
   if (sign && (!op_reads_values(in->op) || (in->has_format && in->format != NB_COSE_CF_SIGN1 &&
@@ -631,6 +656,7 @@ nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_requ
                               nb_server_result_fn cb, void *user, nb_time_ms now, uint64_t *id,
                               bool *queued) {
   if (queued) *queued = false;
+  s->now = now;
   reg *r = nb_srvi_find_ep(s, ep);
   if (!r) return NB_ERR_NOT_FOUND;
   if (is_composite(in->op) && strcmp(r->info.version, "1.0") == 0) return NB_ERR_UNSUPPORTED;
@@ -656,6 +682,7 @@ nb_err nb_server_send_request(nb_server *s, const char *ep, const nb_server_requ
 }
 
 nb_err nb_server_cancel(nb_server *s, uint64_t id, bool active, nb_time_ms now) {
+  s->now = now;
   sreq *q = nb_srvi_find_req(s, id);
   if (!q || q->silent) return NB_ERR_NOT_FOUND;
   nb_srvi_req_abort(s, q, active, now);

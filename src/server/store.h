@@ -134,6 +134,7 @@ typedef nb_err (*nb_server_obs_each_fn)(void *user, const nb_server_obs_info *o)
 typedef nb_err (*nb_server_sec_each_fn)(void *user, const nb_server_sec_info *s);
 typedef nb_err (*nb_server_audit_each_fn)(void *user, const nb_server_audit_info *a);
 typedef nb_err (*nb_server_evidence_each_fn)(void *user, const nb_server_evidence_info *e);
+typedef nb_err (*nb_server_doc_each_fn)(void *user, const char *key, const char *json);
 
 /* Operations of a backend; `self` is the backend handle. Every operation returns NB_OK, or
  * NB_ERR_NOT_FOUND for a missing key, or NB_ERR_IO for a backend failure. An each-callback
@@ -174,6 +175,14 @@ typedef struct {
    * description without paths, keys or endpoint names ("database or disk is full"); "" when
    * none. Valid until the next operation. */
   const char *(*error_text)(void *self);
+  /* Documents of the firmware service (server/fwupdate.h: images, campaigns, their devices'
+   * progress): JSON text keyed by (kind, key), put replaces; doc_del removes the key, or with
+   * prefix every key of kind that starts with it (NB_ERR_NOT_FOUND when nothing went);
+   * doc_each walks a kind in key order. May be NULL in a backend without them (no firmware
+   * service then). */
+  nb_err (*doc_put)(void *self, const char *kind, const char *key, const char *json);
+  nb_err (*doc_del)(void *self, const char *kind, const char *key, bool prefix);
+  nb_err (*doc_each)(void *self, const char *kind, nb_server_doc_each_fn fn, void *user);
 } nb_server_store_ops;
 
 typedef struct {

@@ -17,6 +17,7 @@ struct nb_store_health {
   nb_store_health_state st;
   int64_t logged_at;        /* when the last line about the current fault was written */
   uint64_t logged_failures; /* st.failures then */
+  nb_server_store_ops ops;  /* full_ops less the optional ones the inner backend lacks */
 };
 
 static nb_store_health *self_of(void *self) { return self; }
@@ -166,15 +167,24 @@ static nb_err probe(void *self, int64_t now_unix_ms) {
 }
 static const char *error_text(void *self) { return backend_error(self_of(self)); }
 
-/* The optional operations stay absent when the inner backend has none. */
+static nb_err doc_put(void *self, const char *kind, const char *key, const char *json) {
+  nb_store_health *h = self_of(self);
+  return after_write(h, "doc_put", INNER(h)->doc_put(ISELF(h), kind, key, json));
+}
+static nb_err doc_del(void *self, const char *kind, const char *key, bool prefix) {
+  nb_store_health *h = self_of(self);
+  return after_write(h, "doc_del", INNER(h)->doc_del(ISELF(h), kind, key, prefix));
+}
+static nb_err doc_each(void *self, const char *kind, nb_server_doc_each_fn fn, void *user) {
+  nb_store_health *h = self_of(self);
+  return after_read(h, "doc_each", INNER(h)->doc_each(ISELF(h), kind, fn, user));
+}
+
+/* Every operation; nb_store_health_store leaves out the optional ones the inner backend lacks. */
 static const nb_server_store_ops full_ops = {
-    reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,
-    obs_each,  sec_put,    sec_get,      sec_find,      sec_del, sec_each,
-    audit_add, audit_each, evidence_add, evidence_each, probe,   error_text,
-};
-static const nb_server_store_ops no_evidence_ops = {
-    reg_put,  reg_del, reg_each, obs_put,   obs_del,    obs_del_ep, obs_each, sec_put, sec_get,
-    sec_find, sec_del, sec_each, audit_add, audit_each, NULL,       NULL,     probe,   error_text,
+    reg_put,      reg_del,       reg_each, obs_put,    obs_del,  obs_del_ep, obs_each,
+    sec_put,      sec_get,       sec_find, sec_del,    sec_each, audit_add,  audit_each,
+    evidence_add, evidence_each, probe,    error_text, doc_put,  doc_del,    doc_each,
 };
 
 /* ---- life cycle ---- */
@@ -199,8 +209,13 @@ nb_err nb_store_health_new(nb_server_store inner, nb_store_health_clock_fn clock
 void nb_store_health_free(nb_store_health *h) { free(h); }
 
 nb_server_store nb_store_health_store(nb_store_health *h) {
-  bool evidence = h->inner.ops->evidence_add && h->inner.ops->evidence_each;
-  nb_server_store s = {evidence ? &full_ops : &no_evidence_ops, h};
+  const nb_server_store_ops *in = h->inner.ops;
+  h->ops = full_ops;
+  if (!in->evidence_add || !in->evidence_each)
+    h->ops.evidence_add = NULL, h->ops.evidence_each = NULL;
+  if (!in->doc_put || !in->doc_del || !in->doc_each)
+    h->ops.doc_put = NULL, h->ops.doc_del = NULL, h->ops.doc_each = NULL;
+  nb_server_store s = {&h->ops, h};
   return s;
 }
 

@@ -819,10 +819,11 @@ bool nb_store_redis_connected(const nb_store_redis *st) { return st->conn.c && !
 
 uint64_t nb_store_redis_round_trips(const nb_store_redis *st) { return st->conn.round_trips; }
 
+/* No firmware documents (doc_put, doc_del, doc_each) yet: no firmware service with Redis. */
 static const nb_server_store_ops redis_ops = {
-    reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,
-    obs_each,  sec_put,    sec_get,      sec_find,      sec_del, sec_each,
-    audit_add, audit_each, evidence_add, evidence_each, probe,   error_text,
+    reg_put,      reg_del,       reg_each, obs_put,    obs_del,  obs_del_ep, obs_each,
+    sec_put,      sec_get,       sec_find, sec_del,    sec_each, audit_add,  audit_each,
+    evidence_add, evidence_each, probe,    error_text, NULL,     NULL,       NULL,
 };
 
 nb_server_store nb_store_redis_iface(nb_store_redis *st) {

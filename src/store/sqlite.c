@@ -38,6 +38,9 @@ static const char *const migrations[] = {
     /* One row the health probe rewrites to learn whether the file takes writes again
      * (server/store_health.h). */
     "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
+    /* Firmware images, campaigns and their devices' progress (docs/firmware.md). */
+    ("CREATE TABLE docs (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,"
+     " PRIMARY KEY (kind, key)) WITHOUT ROWID;"),
 };
 
 enum {
@@ -59,6 +62,10 @@ enum {
   S_EVIDENCE_TRIM,
   S_EVIDENCE_LAST,
   S_PROBE,
+  S_DOC_PUT,
+  S_DOC_DEL,
+  S_DOC_DEL_PREFIX,
+  S_DOC_ALL,
   S_COUNT
 };
 
@@ -94,6 +101,10 @@ static const char *const sql[S_COUNT] = {
     [S_EVIDENCE_LAST] = ("SELECT at, kind, path, kid, iat, cose, seq FROM evidence WHERE ep = ?"
                          " AND seq < ? ORDER BY seq DESC LIMIT ?"),
     [S_PROBE] = "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)",
+    [S_DOC_PUT] = "INSERT OR REPLACE INTO docs (kind, key, body) VALUES (?,?,?)",
+    [S_DOC_DEL] = "DELETE FROM docs WHERE kind = ? AND key = ?",
+    [S_DOC_DEL_PREFIX] = "DELETE FROM docs WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2",
+    [S_DOC_ALL] = "SELECT key, body FROM docs WHERE kind = ? ORDER BY key",
 };
 
 /* Statements that walk a whole table on purpose (listings, the restart, the newest audit
@@ -588,10 +599,45 @@ static const char *error_text(void *self) {
   return e ? e : "";
 }
 
+/* ---- documents ---- */
+
+static nb_err doc_put(void *self, const char *kind, const char *key, const char *json) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_DOC_PUT);
+  bind_text(st, 1, kind);
+  bind_text(st, 2, key);
+  bind_text(st, 3, json);
+  return exec_stmt(s, st, "doc_put", false);
+}
+
+static nb_err doc_del(void *self, const char *kind, const char *key, bool prefix) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, prefix ? S_DOC_DEL_PREFIX : S_DOC_DEL);
+  bind_text(st, 1, kind);
+  bind_text(st, 2, key);
+  return exec_stmt(s, st, "doc_del", true);
+}
+
+static nb_err doc_each(void *self, const char *kind, nb_server_doc_each_fn fn, void *user) {
+  nb_store_sqlite *s = self;
+  sqlite3_stmt *st = stmt(s, S_DOC_ALL);
+  bind_text(st, 1, kind);
+  nb_err rc = NB_OK;
+  int step;
+  while (rc == NB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    const char *body = (const char *)sqlite3_column_text(st, 1);
+    rc = fn(user, key ? key : "", body ? body : "");
+  }
+  if (rc == NB_OK && step != SQLITE_DONE) rc = db_fail(s, "doc_each");
+  sqlite3_reset(st);
+  return rc;
+}
+
 static const nb_server_store_ops sqlite_ops = {
-    reg_put,   reg_del,    reg_each,     obs_put,       obs_del, obs_del_ep,
-    obs_each,  sec_put,    sec_get,      sec_find,      sec_del, sec_each,
-    audit_add, audit_each, evidence_add, evidence_each, probe,   error_text,
+    reg_put,      reg_del,       reg_each, obs_put,    obs_del,  obs_del_ep, obs_each,
+    sec_put,      sec_get,       sec_find, sec_del,    sec_each, audit_add,  audit_each,
+    evidence_add, evidence_each, probe,    error_text, doc_put,  doc_del,    doc_each,
 };
 
 nb_server_store nb_store_sqlite_iface(nb_store_sqlite *st) {

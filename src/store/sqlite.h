@@ -11,7 +11,7 @@
 typedef struct nb_store_sqlite nb_store_sqlite;
 
 /* Schema version this build writes (migrations bring older files up to it). */
-#define NB_STORE_SQLITE_SCHEMA 5
+#define NB_STORE_SQLITE_SCHEMA 6
 
 /* Opens or creates the database at path (":memory:" for a private one) and migrates it. A new
  * file is created 0600 (its -wal and -shm follow); NB_ERR_PERM with a logged reason when it or

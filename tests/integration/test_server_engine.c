@@ -610,9 +610,9 @@ static nb_err m_audit_each(void *s, int64_t b, size_t l, nb_server_audit_each_fn
   return mem_ok();
 }
 static const nb_server_store_ops mem_ops = {
-    m_reg_put,   m_del,        m_reg_each, m_obs_put,  m_obs_del, m_del,
-    m_obs_each,  m_sec_put,    m_sec_get,  m_sec_find, m_del,     m_sec_each,
-    m_audit_add, m_audit_each, NULL,       NULL,       NULL,      NULL};
+    m_reg_put, m_del,     m_reg_each, m_obs_put, m_obs_del,  m_del,       m_obs_each,
+    m_sec_put, m_sec_get, m_sec_find, m_del,     m_sec_each, m_audit_add, m_audit_each,
+    NULL,      NULL,      NULL,       NULL,      NULL,       NULL,        NULL};
 
 static void add_psk(const char *ep, const char *identity) {
   nb_server_sec_info *s = &mem_sec[mem_nsec++];

@@ -16,15 +16,15 @@ static enum MHD_Result h_a(struct nb_http_req *rq) {
 }
 
 static const nb_route table[] = {
-    {"GET", "/api/clients", 1, h_a},
-    {"GET", "/api/clients/{ep}", 1, h_a},
-    {"POST", "/api/clients/{ep}/composite", 1, h_a},
-    {"POST", "/api/clients/{ep}/{path*}/observe", 1, h_a},
-    {"DELETE", "/api/clients/{ep}/{path*}/observe", 1, h_a},
-    {"GET", "/api/clients/{ep}/{path*}", 1, h_a},
-    {"PUT", "/api/clients/{ep}/{path*}", 1, h_a},
-    {"GET", "/api/bootstrap/pending/{ep}/approve", 4, h_a},
-    {"POST", "/api/bootstrap/pending/{ep}/approve", 4, h_a},
+    {"GET", "/api/clients", 1, h_a, NULL},
+    {"GET", "/api/clients/{ep}", 1, h_a, NULL},
+    {"POST", "/api/clients/{ep}/composite", 1, h_a, NULL},
+    {"POST", "/api/clients/{ep}/{path*}/observe", 1, h_a, NULL},
+    {"DELETE", "/api/clients/{ep}/{path*}/observe", 1, h_a, NULL},
+    {"GET", "/api/clients/{ep}/{path*}", 1, h_a, NULL},
+    {"PUT", "/api/clients/{ep}/{path*}", 1, h_a, NULL},
+    {"GET", "/api/bootstrap/pending/{ep}/approve", 4, h_a, NULL},
+    {"POST", "/api/bootstrap/pending/{ep}/approve", 4, h_a, NULL},
 };
 #define N (sizeof(table) / sizeof(table[0]))
 

@@ -71,14 +71,14 @@ static const char *b_error(void *s) {
 
 /* A backend without evidence, with a probe and an error text. */
 static const nb_server_store_ops backend = {
-    b_reg_put,   b_del,        b_reg_each, b_obs_put,  b_obs_del, b_del,
-    b_obs_each,  b_sec_put,    b_sec_get,  b_sec_find, b_del,     b_sec_each,
-    b_audit_add, b_audit_each, NULL,       NULL,       b_probe,   b_error};
+    b_reg_put, b_del,     b_reg_each, b_obs_put, b_obs_del,  b_del,       b_obs_each,
+    b_sec_put, b_sec_get, b_sec_find, b_del,     b_sec_each, b_audit_add, b_audit_each,
+    NULL,      NULL,      b_probe,    b_error,   NULL,       NULL,        NULL};
 /* One without the optional operations. */
 static const nb_server_store_ops bare = {
-    b_reg_put,   b_del,        b_reg_each, b_obs_put,  b_obs_del, b_del,
-    b_obs_each,  b_sec_put,    b_sec_get,  b_sec_find, b_del,     b_sec_each,
-    b_audit_add, b_audit_each, NULL,       NULL,       NULL,      NULL};
+    b_reg_put, b_del,     b_reg_each, b_obs_put, b_obs_del,  b_del,       b_obs_each,
+    b_sec_put, b_sec_get, b_sec_find, b_del,     b_sec_each, b_audit_add, b_audit_each,
+    NULL,      NULL,      NULL,       NULL,      NULL,       NULL,        NULL};
 
 static nb_store_health *make(const nb_server_store_ops *ops) {
   nb_server_store inner = {ops, NULL};

@@ -223,6 +223,48 @@ static void test_observations_and_audit(void **state) {
   nb_store_sqlite_close(db);
 }
 
+static nb_err collect_doc(void *user, const char *key, const char *json) {
+  char *out = user;
+  strcat(out, key);
+  strcat(out, "=");
+  strcat(out, json);
+  strcat(out, ";");
+  return NB_OK;
+}
+
+/* The firmware service's documents (schema 5): put replaces, each walks one kind in key order,
+ * delete by key or by prefix, and they outlive the connection. */
+static void test_docs(void **state) {
+  (void)state;
+  tmpdb t;
+  tmpdb_make(&t);
+  nb_store_sqlite *db;
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  nb_server_store st = nb_store_sqlite_iface(db);
+  assert_int_equal(st.ops->doc_put(st.self, "fw-device", "c1/b", "{\"s\":1}"), NB_OK);
+  assert_int_equal(st.ops->doc_put(st.self, "fw-device", "c1/a", "{\"s\":2}"), NB_OK);
+  assert_int_equal(st.ops->doc_put(st.self, "fw-device", "c2/a", "{}"), NB_OK);
+  assert_int_equal(st.ops->doc_put(st.self, "fw-device", "c1/b", "{\"s\":3}"), NB_OK);
+  assert_int_equal(st.ops->doc_put(st.self, "fw-image", "x", "{}"), NB_OK);
+  nb_store_sqlite_close(db);
+  assert_int_equal(nb_store_sqlite_open(t.path, &db), NB_OK);
+  st = nb_store_sqlite_iface(db);
+  char out[256] = "";
+  assert_int_equal(st.ops->doc_each(st.self, "fw-device", collect_doc, out), NB_OK);
+  assert_string_equal(out, "c1/a={\"s\":2};c1/b={\"s\":3};c2/a={};");
+  assert_int_equal(st.ops->doc_del(st.self, "fw-device", "c1/", true), NB_OK);
+  assert_int_equal(st.ops->doc_del(st.self, "fw-device", "c1/", true), NB_ERR_NOT_FOUND);
+  assert_int_equal(st.ops->doc_del(st.self, "fw-image", "x", false), NB_OK);
+  out[0] = '\0';
+  assert_int_equal(st.ops->doc_each(st.self, "fw-device", collect_doc, out), NB_OK);
+  assert_string_equal(out, "c2/a={};");
+  out[0] = '\0';
+  assert_int_equal(st.ops->doc_each(st.self, "fw-image", collect_doc, out), NB_OK);
+  assert_string_equal(out, "");
+  nb_store_sqlite_close(db);
+  tmpdb_remove(&t);
+}
+
 static void test_schema_versions(void **state) {
   (void)state;
   tmpdb t;
@@ -237,6 +279,7 @@ static void test_schema_versions(void **state) {
                                 "DROP INDEX audit_ep;"
                                 "DROP TABLE evidence;"
                                 "DROP TABLE probe;"
+                                "DROP TABLE docs;"
                                 "ALTER TABLE registrations DROP COLUMN preferred_format;"
                                 "INSERT INTO registrations VALUES ('old-dev', 'r1', '1.1', 'U',"
                                 " '', 0, 60, '10.0.0.2:5683', 0, '', 1, 1, 4102444800000,"
@@ -470,6 +513,7 @@ int main(void) {
       cmocka_unit_test(test_observations_and_audit),
       cmocka_unit_test(test_schema_versions),
       cmocka_unit_test(test_probe_and_error_text),
+      cmocka_unit_test(test_docs),
       cmocka_unit_test(test_read_only),
       cmocka_unit_test(test_lookups_use_indexes),
       cmocka_unit_test(test_evidence_with_key_withheld),
