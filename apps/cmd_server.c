@@ -1,5 +1,6 @@
-/* `niobium server`: the LwM2M server (CoAP /rd, device management) with its SQLite store and
- * REST API, in one libuv loop; NoSec and DTLS (PSK, RPK, X.509) listeners. */
+/* `niobium server`: the LwM2M server (CoAP /rd, device management) with its store (SQLite, or
+ * Redis with --store) and REST API, in one libuv loop; NoSec and DTLS (PSK, RPK, X.509)
+ * listeners. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -25,7 +26,11 @@
 #include "server/store_health.h"
 #include "server_sessions.h"
 #include "store/dbfile.h"
+#include "store/redis_uri.h"
 #include "store/sqlite.h"
+#ifdef NB_HAVE_REDIS
+#include "store/redis.h"
+#endif
 
 #define MAX_LISTEN 4
 #define MAX_CA 8
@@ -35,8 +40,13 @@ typedef struct {
   nb_server *srv;
   nb_io_srv *net;
   nb_dtls_creds *creds;
-  nb_server_store store; /* the database's, through health */
-  nb_store_health *health;
+  nb_server_store store;   /* the backend's, through health: engine and API use this */
+  nb_store_health *health; /* tracks the backend's failures (GET /api/health) */
+  nb_store_sqlite *sqlite; /* the store's backend: one of these */
+#ifdef NB_HAVE_REDIS
+  nb_store_redis *redis;
+#endif
+  nb_dbfile_lock *locks[2]; /* the database's: server role (SQLite store), bootstrap role */
   nb_io_deadline *deadline;
   nb_fws *fw; /* firmware updates (docs/firmware.md) */
   nb_fws_repo *fw_repo;
@@ -51,6 +61,8 @@ typedef struct {
   const char *psk_file, *rpk_key, *cert, *key, *ca[MAX_CA];
   size_t nca;
   const char *db;
+  bool db_given;
+  const char *store, *store_password_file; /* --store redis://..., its password file */
   nb_addr http;
   nb_api_opts api; /* the REST API's token, names, HTTPS and bounds */
   bool with_bs;    /* the bootstrap role in this process */
@@ -90,6 +102,14 @@ static void usage(FILE *f) {
           "  --http ADDR        REST API address (default 127.0.0.1:8080)\n" NB_API_OPTS_HELP
           "  --db FILE          SQLite database (default ./niobium.db); created 0600, and\n"
           "                     refused when group or others may read it (chmod 600)\n"
+          "  --store URI        keep registrations, observations, credentials, the audit\n"
+          "                     log and evidence in Redis instead of --db:\n"
+          "                     redis://[[USER]:PASSWORD@ | USER@]HOST[:PORT][/DB] (port\n"
+          "                     6379, DB 0 by default; %%XX escapes in USER and PASSWORD;\n"
+          "                     --db then holds only --with-bootstrap's state);\n"
+          "                     Redis must be protected: see docs/security.md\n"
+          "  --store-password-file FILE  the Redis password, read from FILE (one line,\n"
+          "                     owner-only), so that it is not in the command line\n"
           "  --log-level LEVEL  error, warn, info (default) or debug\n"
           "  --ddf PATH         load OMA DDF XML object definitions (a file, or every *.xml\n"
           "                     of a directory such as the OMA registry), repeatable: their\n"
@@ -160,13 +180,16 @@ static void usage(FILE *f) {
           "not this server's 421, so web pages cannot use it; lists come in pages (?limit=,\n"
           "Link: rel=\"next\"); see docs/openapi.yaml and docs/security.md.\n"
           "console: the web console is served at http://ADDRESS/ of --http (docs/console.md).\n"
-          "health: GET /api/health (no token) answers 200, or 503 while the database fails\n"
-          "(disk full, I/O error); Registers are then refused 5.03 and not kept, Updates\n"
-          "written when it recovers (docs/server.md, \"Storage faults\").\n"
+          "health: GET /api/health (no token) answers 200, or 503 while the store fails\n"
+          "(disk full, I/O error; Redis unreachable or refusing writes); Registers are then\n"
+          "refused 5.03 and not kept, Updates written when it recovers (docs/server.md,\n"
+          "\"Storage faults\"; docs/cluster.md for Redis).\n"
           "examples:\n"
           "  niobium server --coap 0.0.0.0:5683 --coap [::]:5683 --http 127.0.0.1:8080\n"
           "  niobium server --ddf /usr/share/lwm2m-registry --ddf my-meter.xml\n"
           "  niobium server --coaps 0.0.0.0:5684 --psk devices.psk\n"
+          "  niobium server --store redis://niobium@redis-1:6379/2 \\\n"
+          "      --store-password-file redis.pass\n"
           "  niobium server --coaps 0.0.0.0 --rpk-key server-key.pem\n"
           "  niobium server --coaps [::]:5684 --cert server.pem --key server-key.pem --ca ca.pem\n"
           "  niobium server --with-bootstrap --bs-coap 127.0.0.1:5783 --bs-policy approve\n"
@@ -227,6 +250,13 @@ static bool firmware_url(const server_opts *o, char *out, size_t cap) {
  * server's, its timer, and what it had under way before a restart. */
 static int start_firmware(server_app *a, const server_opts *o, int64_t offset) {
   char dir[4096], url[300];
+  if (!a->store.ops->doc_put) { /* the Redis store keeps no firmware documents yet */
+    if (!o->fw_dir) return NB_EXIT_OK;
+    fprintf(stderr,
+            "niobium server: --firmware-dir: the firmware service needs the SQLite "
+            "store (--db), not --store, for now\n");
+    return NB_EXIT_USAGE;
+  }
   if (o->fw_dir)
     snprintf(dir, sizeof(dir), "%s", o->fw_dir);
   else if (strcmp(o->db, ":memory:") != 0)
@@ -539,22 +569,100 @@ static int start_bootstrap(server_app *a, const server_opts *o, nb_http_bs **out
 }
 
 /* The database, once no other server (nor, with the bootstrap role, other bootstrap server)
- * uses it: locks[] hold it for the process's life. */
-static int open_db(const server_opts *o, nb_dbfile_lock *locks[2], nb_store_sqlite **db) {
+ * uses it: a->locks hold it for the process's life. */
+static int open_sqlite(const server_opts *o, server_app *a) {
   char why[768];
   if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK ||
-      nb_dbfile_lock_take(o->db, NB_DB_ROLE_SERVER, &locks[0], why, sizeof(why)) != NB_OK ||
+      nb_dbfile_lock_take(o->db, NB_DB_ROLE_SERVER, &a->locks[0], why, sizeof(why)) != NB_OK ||
       (o->with_bs &&
-       nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &locks[1], why, sizeof(why)) != NB_OK)) {
+       nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &a->locks[1], why, sizeof(why)) != NB_OK)) {
     fprintf(stderr, "niobium server: %s\n", why); /* it holds keys: 0600 or nothing */
     return NB_EXIT_FAILURE;
   }
-  if (nb_store_sqlite_open(o->db, db) != NB_OK) {
+  if (nb_store_sqlite_open(o->db, &a->sqlite) != NB_OK) {
     nb_dbfile_explain(o->db, why, sizeof(why));
     fprintf(stderr, "niobium server: %s\n", why);
     return NB_EXIT_FAILURE;
   }
+  a->store = nb_store_sqlite_iface(a->sqlite);
   return NB_EXIT_OK;
+}
+
+/* --store with --with-bootstrap: the bootstrap role keeps its state in --db still, and one
+ * bootstrap server at a time uses a database. */
+static int lock_bootstrap_db(const server_opts *o, server_app *a) {
+  char why[768];
+  if (nb_privfile_prepare_db(o->db, why, sizeof(why)) != NB_OK ||
+      nb_dbfile_lock_take(o->db, NB_DB_ROLE_BOOTSTRAP, &a->locks[1], why, sizeof(why)) != NB_OK) {
+    fprintf(stderr, "niobium server: %s\n", why);
+    return NB_EXIT_FAILURE;
+  }
+  return NB_EXIT_OK;
+}
+
+#ifdef NB_HAVE_REDIS
+static void secret_free(char *s) {
+  volatile char *p = s;
+  while (*p) *p++ = '\0';
+  free(s);
+}
+#endif
+
+/* --store redis://...: the address (checked when parsing the options), its password from
+ * --store-password-file when given. */
+static int open_redis(const server_opts *o, server_app *a) {
+#ifdef NB_HAVE_REDIS
+  nb_redis_uri u;
+  char why[300];
+  if (nb_redis_uri_parse(o->store, &u, why, sizeof(why)) != NB_OK) return NB_EXIT_FAILURE;
+  if (o->store_password_file) {
+    char *pw = nb_secret_file_read(o->store_password_file, why, sizeof(why));
+    if (!pw || !pw[0] || strlen(pw) >= sizeof(u.password)) {
+      fprintf(stderr, "niobium server: --store-password-file: %s\n",
+              pw ? "the password is empty or too long" : why);
+      if (pw) secret_free(pw);
+      nb_redis_uri_wipe(&u);
+      return NB_EXIT_FAILURE;
+    }
+    snprintf(u.password, sizeof(u.password), "%s", pw);
+    secret_free(pw);
+  }
+  if (u.user[0] && !u.password[0]) {
+    fprintf(stderr,
+            "niobium server: --store names a user: give its password in the address or "
+            "with --store-password-file\n");
+    return NB_EXIT_FAILURE;
+  }
+  nb_err rc = nb_store_redis_open(&u, &a->redis);
+  char shown[NB_REDIS_HOST_MAX + 64];
+  if (rc != NB_OK && nb_redis_uri_format(&u, false, shown, sizeof(shown)) == NB_OK)
+    fprintf(stderr,
+            "niobium server: cannot use Redis at %s (see the log above): is it running, and "
+            "are the address and password right?\n",
+            shown);
+  nb_redis_uri_wipe(&u);
+  if (rc != NB_OK) return NB_EXIT_FAILURE;
+  a->store = nb_store_redis_iface(a->redis);
+  return NB_EXIT_OK;
+#else
+  (void)a;
+  fprintf(stderr,
+          "niobium server: --store %.8s...: this build has no Redis backend (built with "
+          "NB_WITH_REDIS=OFF or without libhiredis-dev; scripts/install-deps, then build "
+          "again)\n",
+          o->store);
+  return NB_EXIT_FAILURE;
+#endif
+}
+
+static void close_store(server_app *a) {
+  nb_store_health_free(a->health);
+  nb_store_sqlite_close(a->sqlite);
+#ifdef NB_HAVE_REDIS
+  nb_store_redis_close(a->redis);
+#endif
+  nb_dbfile_lock_release(a->locks[0]);
+  nb_dbfile_lock_release(a->locks[1]);
 }
 
 /* The built-in definitions and those of --ddf (NULL without --ddf: the engine's own). */
@@ -577,13 +685,12 @@ static int run(const server_opts *o) {
   int rc = NB_EXIT_FAILURE;
   server_app a;
   memset(&a, 0, sizeof(a));
-  nb_store_sqlite *db = NULL;
   nb_model *model = NULL;
   nb_http_api *api = NULL;
   nb_http_bs *bs = NULL;
-  nb_dbfile_lock *locks[2] = {NULL, NULL};
-  if ((rc = open_db(o, locks, &db)) != NB_EXIT_OK) goto out;
-  if (nb_store_health_new(nb_store_sqlite_iface(db), NULL, NULL, &a.health) != NB_OK) {
+  if ((rc = o->store ? open_redis(o, &a) : open_sqlite(o, &a)) != NB_EXIT_OK) goto out;
+  if (o->store && o->with_bs && (rc = lock_bootstrap_db(o, &a)) != NB_EXIT_OK) goto out;
+  if (nb_store_health_new(a.store, NULL, NULL, &a.health) != NB_OK) {
     rc = NB_EXIT_FAILURE;
     goto out;
   }
@@ -656,10 +763,7 @@ out:
   nb_server_free(a.srv);
   nb_dtls_creds_free(a.creds);
   nb_model_free(model);
-  nb_store_health_free(a.health);
-  nb_store_sqlite_close(db);
-  nb_dbfile_lock_release(locks[0]);
-  nb_dbfile_lock_release(locks[1]);
+  close_store(&a);
   return rc;
 }
 
@@ -691,6 +795,25 @@ static int check_opts(server_opts *o, const char *http) {
   }
   if (o->bs_x509_default && !(o->bs_coaps && o->nca)) {
     fprintf(stderr, "niobium server: --bs-x509-default-config needs --bs-coaps and --ca\n");
+    return NB_EXIT_USAGE;
+  }
+  if (o->store) {
+    nb_redis_uri u;
+    char why[300];
+    nb_err e = nb_redis_uri_parse(o->store, &u, why, sizeof(why));
+    nb_redis_uri_wipe(&u);
+    if (e != NB_OK) {
+      fprintf(stderr, "niobium server: bad --store address: %s\n", why);
+      return NB_EXIT_USAGE;
+    }
+    if (o->db_given && !o->with_bs) {
+      fprintf(stderr,
+              "niobium server: --db and --store: with --store the server keeps its "
+              "records in Redis; --db is only for --with-bootstrap\n");
+      return NB_EXIT_USAGE;
+    }
+  } else if (o->store_password_file) {
+    fprintf(stderr, "niobium server: --store-password-file needs --store redis://...\n");
     return NB_EXIT_USAGE;
   }
   if ((o->rpk_key || o->cert || o->nca) && o->ncoaps == 0 && !o->bs_coaps) {
@@ -749,6 +872,8 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
                                        {"ca", required_argument, NULL, 'A'},
                                        {"http", required_argument, NULL, 'H'},
                                        {"db", required_argument, NULL, 'd'},
+                                       {"store", required_argument, NULL, 'O'},
+                                       {"store-password-file", required_argument, NULL, 'Z'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"with-bootstrap", no_argument, NULL, 'B'},
                                        {"bs-coap", required_argument, NULL, 'b'},
@@ -808,6 +933,13 @@ static int parse_args(int argc, char **argv, server_opts *o, const char **http) 
         break;
       case 'd':
         o->db = optarg;
+        o->db_given = true;
+        break;
+      case 'O':
+        o->store = optarg;
+        break;
+      case 'Z':
+        o->store_password_file = optarg;
         break;
       case 'l': {
         nb_log_level lvl;

@@ -161,8 +161,11 @@ enum MHD_Result nb_api_security_get(nb_http_req *rq) {
   char ep[NB_SERVER_EP_MAX];
   if (!ep_param(rq, ep)) return nb_http_reply_error(rq, 404, "not found", "4.04");
   nb_server_sec_info s;
-  json_t *j = st->ops->sec_get(st->self, ep, &s) == NB_OK ? sec_json(&s) : NULL;
+  nb_err rc = st->ops->sec_get(st->self, ep, &s);
+  json_t *j = rc == NB_OK ? sec_json(&s) : NULL;
   memset(&s, 0, sizeof(s));
+  if (rc != NB_OK && rc != NB_ERR_NOT_FOUND)
+    return nb_http_reply_error(rq, 500, "the store could not read the credential", "5.00");
   if (!j) return nb_http_reply_error(rq, 404, "no credential for this endpoint", "4.04");
   return nb_http_reply_json(rq, 200, j);
 }
@@ -175,7 +178,10 @@ enum MHD_Result nb_api_security_delete(nb_http_req *rq) {
   nb_err rc = st->ops->sec_get(st->self, ep, &s);
   memset(&s, 0, sizeof(s));
   if (rc == NB_OK) rc = st->ops->sec_del(st->self, ep);
-  nb_api_audit(rq, "security-delete", ep, NULL, rc == NB_OK ? "2.02" : "4.04");
+  bool gone = rc == NB_ERR_NOT_FOUND;
+  nb_api_audit(rq, "security-delete", ep, NULL, rc == NB_OK ? "2.02" : gone ? "4.04" : "5.00");
+  if (rc != NB_OK && !gone)
+    return nb_http_reply_error(rq, 500, "the store could not delete the credential", "5.00");
   if (rc != NB_OK) return nb_http_reply_error(rq, 404, "no credential for this endpoint", "4.04");
   return nb_http_reply_json(rq, 200, json_pack("{s:s}", "deleted", ep));
 }

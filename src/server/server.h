@@ -304,7 +304,7 @@ typedef struct {
   uint64_t requests, queued, notifications, sends;
   uint64_t nosec_refused;   /* Registers refused 5.03: max_nosec reached */
   uint64_t address_changes; /* ADDRESS_CHANGED events, refused ones included */
-  uint64_t store_refused;   /* Registers refused 5.03: the store did not take them */
+  uint64_t store_refused;   /* Registers refused 5.03: the store could not keep or check them */
 } nb_server_stats;
 
 /* NoSec registrations held now (those max_nosec counts). */

@@ -224,17 +224,19 @@ static void take_links(reg *r, nb_server_reg_params *p, bool new_registration) {
   p->links = NULL;
 }
 
-static bool may_use_ep(nb_server *s, const char *ep) {
+/* Whether the peer may register as ep: NB_OK, NB_ERR_PERM, or NB_ERR_IO when the store
+ * could not say (refused too: fail closed, but as a failure of ours, not the device's). */
+static nb_err may_use_ep(nb_server *s, const char *ep) {
   nb_server_sec_info sec;
   bool have = false;
   if (s->cfg.store.ops) {
     nb_err rc = s->cfg.store.ops->sec_get(s->cfg.store.self, ep, &sec);
-    if (rc != NB_OK && rc != NB_ERR_NOT_FOUND) return false; /* fail closed */
+    if (rc != NB_OK && rc != NB_ERR_NOT_FOUND) return NB_ERR_IO;
     have = rc == NB_OK;
   }
   bool ok = nb_server_identity_owns(s->cur_id, have ? &sec : NULL, s->cfg.allow_nosec);
   memset(&sec, 0, sizeof(sec)); /* the PSK is a secret */
-  return ok;
+  return ok ? NB_OK : NB_ERR_PERM;
 }
 
 /* The registration a Register makes, as the store keeps it, before anything in memory changes:
@@ -302,7 +304,18 @@ static void handle_register(nb_server *s, nb_coap_exchange *ex, const nb_addr *p
     nb_server_reg_params_deinit(&p);
     return;
   }
-  if (!may_use_ep(s, p.ep)) {
+  nb_err may = may_use_ep(s, p.ep);
+  if (may == NB_ERR_IO) {
+    s->stats.rejected++;
+    s->stats.store_refused++;
+    NB_LOG_INFO(NB_SRV_LOG, "event=register_refused ep=%s reason=store_failed retry_after=%u", p.ep,
+                s->cfg.store_retry_after);
+    respond_opt(ex, NB_COAP_SERVICE_UNAVAILABLE, NB_COAP_OPT_MAX_AGE, s->cfg.store_retry_after,
+                "the server cannot read its credentials now", now);
+    nb_server_reg_params_deinit(&p);
+    return;
+  }
+  if (may != NB_OK) {
     s->stats.rejected++;
     NB_LOG_WARN(NB_SRV_LOG, "event=register_forbidden ep=%s identity_kind=%s", p.ep,
                 nb_server_id_kind_name(s->cur_id->kind));

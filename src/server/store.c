@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "dtls/cose_lwm2m.h"
+
 static const char *const kind_names[] = {"none", "psk", "rpk", "x509"};
 
 const char *nb_server_id_kind_name(nb_server_id_kind k) {
@@ -41,4 +43,10 @@ bool nb_server_reg_identity_is(const nb_server_reg_identity *reg, const nb_serve
   nb_server_id_kind kind = id ? id->kind : NB_SERVER_ID_NONE;
   const char *value = id ? id->value : "";
   return reg->kind == kind && strcmp(reg->value ? reg->value : "", value) == 0;
+}
+
+bool nb_server_evidence_has_secret(const void *cose, size_t len) {
+  nb_cose_sign1_msg m;
+  if (!cose || nb_cose_parse(cose, len, &m) != NB_OK) return false;
+  return m.nvalues > 0 || nb_cose_payload_has_secret(&m, nb_model_builtin());
 }

@@ -1,7 +1,7 @@
 /* The server's persistence interface: registrations, observations, per-endpoint security
  * credentials, the audit log and the evidence of signed device data, as plain records and a
  * table of operations. The engine and the shells see only this; backends (SQLite in
- * src/store/, Redis later) implement it. Owns no memory: each backend owns its handle, records
+ * src/store/, and Redis) implement it. Owns no memory: each backend owns its handle, records
  * passed in are borrowed for the call. */
 #ifndef NB_SERVER_STORE_H
 #define NB_SERVER_STORE_H
@@ -200,5 +200,9 @@ bool nb_server_reg_identity_owns(const nb_server_reg_identity *id, const nb_serv
                                  bool allow_nosec);
 /* True when a datagram's peer (id, NULL for NoSec) is the identity that made a registration. */
 bool nb_server_reg_identity_is(const nb_server_reg_identity *reg, const nb_server_identity *id);
+
+/* Whether stored evidence holds a secret key in the clear: only an older version could have
+ * kept one (a device's signed read of its Security object); a backend never hands it out. */
+bool nb_server_evidence_has_secret(const void *cose, size_t len);
 
 #endif

@@ -8,7 +8,6 @@
 
 #include "base/log.h"
 #include "base/privfile.h"
-#include "dtls/cose_lwm2m.h"
 #include "store/dbfile.h"
 
 #define MOD "store"
@@ -552,14 +551,6 @@ static nb_err evidence_add(void *self, const nb_server_evidence_info *e, size_t 
   return exec_stmt(s, st, "evidence_trim", false);
 }
 
-/* A signed payload holding a secret key in the clear: only an older version could have kept
- * one (a device's signed read of its Security object); it is never handed out. */
-static bool evidence_has_secret(const void *cose, size_t len) {
-  nb_cose_sign1_msg m;
-  if (!cose || nb_cose_parse(cose, len, &m) != NB_OK) return false;
-  return m.nvalues > 0 || nb_cose_payload_has_secret(&m, nb_model_builtin());
-}
-
 static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t limit,
                             nb_server_evidence_each_fn fn, void *user) {
   nb_store_sqlite *s = self;
@@ -582,7 +573,7 @@ static nb_err evidence_each(void *self, const char *ep, int64_t before, size_t l
     e.cose = sqlite3_column_blob(st, 5);
     e.cose_len = (size_t)sqlite3_column_bytes(st, 5);
     e.seq = sqlite3_column_int64(st, 6);
-    if (evidence_has_secret(e.cose, e.cose_len)) {
+    if (nb_server_evidence_has_secret(e.cose, e.cose_len)) {
       NB_LOG_WARN(MOD, "event=evidence-withheld ep=%s seq=%lld reason=secret-key-in-payload", ep,
                   (long long)e.seq);
       continue;
@@ -604,7 +595,10 @@ static nb_err probe(void *self, int64_t now_unix_ms) {
   return exec_stmt(s, st, "probe", false);
 }
 
-static const char *error_text(void *self) { return ((nb_store_sqlite *)self)->error; }
+static const char *error_text(void *self) {
+  const char *e = ((nb_store_sqlite *)self)->error;
+  return e ? e : "";
+}
 
 /* ---- documents ---- */
 
