@@ -57,12 +57,12 @@ static void nb_coap_tnode_link(nb_coap_ep *ep, nb_coap_creq *creq, nb_coap_tnode
   t->linked = true;
 }
 
-/* 8 CSPRNG bytes not in use towards this peer. */
+/* NB_COAP_GEN_TOKEN_LEN CSPRNG bytes not in use towards this peer. */
 static nb_err nb_coap_new_token(nb_coap_ep *ep, const nb_addr *peer, uint8_t *tok) {
   for (int i = 0; i < 8; i++) {
-    nb_err err = nb_coap_epi_random(ep, tok, NB_COAP_MAX_TOKEN);
+    nb_err err = nb_coap_epi_random(ep, tok, NB_COAP_GEN_TOKEN_LEN);
     if (err != NB_OK) return err;
-    if (!nb_coap_epi_creq_by_token(ep, peer, tok, NB_COAP_MAX_TOKEN)) return NB_OK;
+    if (!nb_coap_epi_creq_by_token(ep, peer, tok, NB_COAP_GEN_TOKEN_LEN)) return NB_OK;
   }
   return NB_ERR_EXISTS;
 }
@@ -225,7 +225,7 @@ static nb_err nb_coap_creq_pick_token(nb_coap_ep *ep, nb_coap_creq *creq) {
   }
   nb_err err = nb_coap_new_token(ep, &creq->peer, creq->cur_token);
   if (err != NB_OK) return err;
-  creq->cur_token_len = NB_COAP_MAX_TOKEN;
+  creq->cur_token_len = NB_COAP_GEN_TOKEN_LEN;
   nb_coap_tnode_link(ep, creq, &creq->tn_cur, creq->cur_token, creq->cur_token_len);
   return NB_OK;
 }
@@ -525,7 +525,7 @@ static nb_err nb_coap_creq_copy(nb_coap_creq *creq, const nb_coap_msg *req, uint
 /* Token of the first message: the caller's (must be unused towards peer) or a fresh one. */
 static nb_err nb_coap_creq_first_token(nb_coap_ep *ep, nb_coap_creq *creq, const nb_coap_msg *req) {
   if (req->token_len == 0) {
-    creq->first_token_len = NB_COAP_MAX_TOKEN;
+    creq->first_token_len = NB_COAP_GEN_TOKEN_LEN;
     return nb_coap_new_token(ep, &creq->peer, creq->first_token);
   }
   if (nb_coap_epi_creq_by_token(ep, &creq->peer, req->token, req->token_len)) return NB_ERR_EXISTS;

@@ -111,6 +111,9 @@ typedef struct {
 } nb_coap_option;
 
 #define NB_COAP_MAX_TOKEN 8
+/* Length of the tokens we choose: 32 CSPRNG bits, the randomness RFC 7252 5.3.1 asks of an
+ * unsecured endpoint (and more than a DTLS session needs); peers accept any length 0-8. */
+#define NB_COAP_GEN_TOKEN_LEN 4
 #define NB_COAP_MAX_OPTIONS 48
 #define NB_COAP_OPT_STORE 640
 

@@ -138,7 +138,7 @@ static nb_err req_dispatch(nb_server *s, sreq *q, nb_time_ms now) {
   nb_err rc = nb_srvi_req_message(q, &m);
   if (rc == NB_OK && q->observe) {
     /* Our own token, stored with the observation, so a restarted server can adopt it. */
-    q->token_len = sizeof(q->token);
+    q->token_len = NB_COAP_GEN_TOKEN_LEN;
     rc = s->cfg.random(s->cfg.random_user, q->token, q->token_len);
     if (rc == NB_OK) rc = nb_coap_msg_set_token(&m, q->token, q->token_len);
   }

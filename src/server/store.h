@@ -14,7 +14,8 @@
 #include "base/err.h"
 #include "server/regparse.h"
 
-#define NB_SERVER_REGID_MAX 24 /* 16 hex digits plus NUL, rounded up */
+#define NB_SERVER_REGID_MAX \
+  24 /* 11 base64url characters (16 hex digits in stores written before) plus NUL */
 /* PSK identity (up to 256 bytes, the TLS maximum), secure ID (hex) or X.509 subject, plus NUL:
  * an identity is never truncated, so two identities never compare equal by accident. */
 #define NB_SERVER_IDENT_MAX 257
